@@ -1,0 +1,217 @@
+package matgto
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// APIVersion is the control API generation this client speaks (package
+// matgto.v1). The client refuses servers that report another one.
+const APIVersion uint32 = 1
+
+// DefaultAddress is the control address used when neither the address given
+// to [Dial] nor $MATGTO_SERVER says otherwise.
+const DefaultAddress = "127.0.0.1:8889"
+
+// EnvServer names the environment variable holding the default control
+// address.
+const EnvServer = "MATGTO_SERVER"
+
+// Client controls one matgto server. It is safe for concurrent use.
+type Client struct {
+	addr string
+	conn *grpc.ClientConn
+	rpc  pb.ProxyControlClient
+
+	mu       sync.Mutex
+	checked  bool  // the server's API version is known
+	checkErr error // nil when it is compatible
+}
+
+// Dial returns a client of the matgto server whose control API listens at
+// addr ("host:port"); an empty addr means $MATGTO_SERVER, else
+// 127.0.0.1:8889. Dial does not wait for the server: the connection is made,
+// and the server's API version checked, on the first call.
+func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, toError("Dial", err)
+	}
+	if addr == "" {
+		addr = os.Getenv(EnvServer)
+	}
+	if addr == "" {
+		addr = DefaultAddress
+	}
+	var do dialOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&do)
+		}
+	}
+	grpcOpts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, do.grpcOpts...)
+	conn, err := grpc.NewClient(addr, grpcOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("matgto: Dial %s: %w", addr, err)
+	}
+	return &Client{addr: addr, conn: conn, rpc: pb.NewProxyControlClient(conn)}, nil
+}
+
+// Close closes the connection to the server (the server keeps running).
+func (c *Client) Close() error {
+	return c.conn.Close()
+}
+
+// Address is the control address the client talks to.
+func (c *Client) Address() string { return c.addr }
+
+// Control gives the generated gRPC client, for what this package does not
+// wrap. Calls made through it skip the API version check.
+func (c *Client) Control() pb.ProxyControlClient { return c.rpc }
+
+// CheckAPIVersion returns nil when a server reporting control API generation
+// v can be used by this client, and an error wrapping
+// [ErrIncompatibleServer] otherwise.
+func CheckAPIVersion(v uint32) error {
+	if v == APIVersion {
+		return nil
+	}
+	hint := "use a client and a server of the same generation"
+	if v == 0 {
+		hint = "the server reports no api_version: it predates matgto.v1 or is not a matgto server"
+	}
+	return fmt.Errorf("%w: the server speaks control API version %d, this client speaks version %d (matgto.v%d); %s",
+		ErrIncompatibleServer, v, APIVersion, APIVersion, hint)
+}
+
+// noteAPIVersion records the API version check's result (for good: a server
+// does not change generation while the connection lasts).
+func (c *Client) noteAPIVersion(v uint32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.checked {
+		c.checked = true
+		if err := CheckAPIVersion(v); err != nil {
+			c.checkErr = fmt.Errorf("matgto: server at %s: %w", c.addr, err)
+		}
+	}
+	return c.checkErr
+}
+
+// ensureCompatible checks the server's API version on first use. A failure
+// to reach the server is returned but not remembered, so the next call tries
+// again.
+func (c *Client) ensureCompatible(ctx context.Context) error {
+	c.mu.Lock()
+	checked, err := c.checked, c.checkErr
+	c.mu.Unlock()
+	if checked {
+		return err
+	}
+	resp, rpcErr := c.rpc.GetStatus(ctx, &pb.GetStatusRequest{})
+	if rpcErr != nil {
+		return toError("GetStatus", rpcErr)
+	}
+	return c.noteAPIVersion(resp.GetApiVersion())
+}
+
+// StartRecording starts recording into cassette name, ending any cassette in
+// use. The cassette file is overwritten when the recording is saved (by
+// StopRecording, or when the server shuts down).
+func (c *Client) StartRecording(ctx context.Context, name string, opts ...Option) (*Session, error) {
+	if err := c.ensureCompatible(ctx); err != nil {
+		return nil, err
+	}
+	o := collectOptions(opts)
+	resp, err := c.rpc.StartRecording(ctx, &pb.StartRecordingRequest{Name: name, Options: o.cassetteOptions()})
+	if err != nil {
+		return nil, toError("StartRecording", err)
+	}
+	return sessionFromProto(resp.GetSession()), nil
+}
+
+// StopRecording ends the cassette in use, whatever its mode, saving what was
+// recorded. It fails with [ErrNoCassette] when no cassette is in use.
+func (c *Client) StopRecording(ctx context.Context) (*Summary, error) {
+	if err := c.ensureCompatible(ctx); err != nil {
+		return nil, err
+	}
+	resp, err := c.rpc.StopRecording(ctx, &pb.StopRecordingRequest{})
+	if err != nil {
+		return nil, toError("StopRecording", err)
+	}
+	return summaryFromProto(resp.GetSummary()), nil
+}
+
+// Replay replays cassette name, which must exist ([ErrCassetteNotFound]
+// otherwise). Options override the cassette's stored ones for this session.
+func (c *Client) Replay(ctx context.Context, name string, opts ...Option) (*Session, error) {
+	if err := c.ensureCompatible(ctx); err != nil {
+		return nil, err
+	}
+	o := collectOptions(opts)
+	resp, err := c.rpc.Replay(ctx, &pb.ReplayRequest{Name: name, Options: o.cassetteOptions()})
+	if err != nil {
+		return nil, toError("Replay", err)
+	}
+	return sessionFromProto(resp.GetSession()), nil
+}
+
+// UseCassette uses cassette name in the given mode; [ModeAuto] replays it
+// when it exists and records it otherwise (the returned session's Mode says
+// which).
+func (c *Client) UseCassette(ctx context.Context, name string, mode Mode, opts ...Option) (*Session, error) {
+	if err := c.ensureCompatible(ctx); err != nil {
+		return nil, err
+	}
+	o := collectOptions(opts)
+	resp, err := c.rpc.UseCassette(ctx, &pb.UseCassetteRequest{Name: name, Mode: pb.Mode(mode), Options: o.cassetteOptions()})
+	if err != nil {
+		return nil, toError("UseCassette", err)
+	}
+	return sessionFromProto(resp.GetSession()), nil
+}
+
+// Status returns the server's state. Like every call, it fails with
+// [ErrIncompatibleServer] when the server speaks another API generation.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	resp, err := c.rpc.GetStatus(ctx, &pb.GetStatusRequest{})
+	if err != nil {
+		return nil, toError("Status", err)
+	}
+	if err := c.noteAPIVersion(resp.GetApiVersion()); err != nil {
+		return nil, err
+	}
+	return statusFromProto(resp), nil
+}
+
+// Shutdown stops the server gracefully: in-flight exchanges finish (or time
+// out) and an active recording is saved before the server exits.
+func (c *Client) Shutdown(ctx context.Context) error {
+	if err := c.ensureCompatible(ctx); err != nil {
+		return err
+	}
+	if _, err := c.rpc.Shutdown(ctx, &pb.ShutdownRequest{}); err != nil {
+		return toError("Shutdown", err)
+	}
+	return nil
+}
+
+// CACertificate returns the PEM certificate of the CA that signs the hosts
+// the server intercepts over HTTPS. It fails with [ErrUnimplemented] while
+// the server has no HTTPS interception.
+func (c *Client) CACertificate(ctx context.Context) ([]byte, error) {
+	if err := c.ensureCompatible(ctx); err != nil {
+		return nil, err
+	}
+	resp, err := c.rpc.GetCACertificate(ctx, &pb.GetCACertificateRequest{})
+	if err != nil {
+		return nil, toError("CACertificate", err)
+	}
+	return []byte(resp.GetPem()), nil
+}

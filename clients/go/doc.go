@@ -1,0 +1,24 @@
+// Package matgto is the Go client of matgto, a record/replay HTTP proxy for
+// tests. A matgto server runs next to the code under test; the tests point
+// their HTTP clients at its proxy and drive it over gRPC with this package:
+// record a cassette against the real upstream once, then replay it, byte for
+// byte, without the upstream.
+//
+//	c, err := matgto.Dial(ctx, "") // $MATGTO_SERVER, else 127.0.0.1:8889
+//	defer c.Close()
+//	tr, err := c.HTTPTransport(ctx) // proxy + the server's CA, if any
+//	httpClient := &http.Client{Transport: tr}
+//	_, err = c.UseCassette(ctx, "github/list-repos", matgto.ModeAuto)
+//	... // requests through httpClient are recorded, or replayed
+//	summary, err := c.StopRecording(ctx)
+//
+// In tests, [UseCassette] does the start and the stop (in t.Cleanup).
+//
+// Errors returned by the server are [*Error] values carrying the gRPC code;
+// compare them with errors.Is against [ErrCassetteNotFound],
+// [ErrInvalidArgument], [ErrNoCassette] and the other sentinels. A client
+// refuses to talk to a server of another control-API generation with
+// [ErrIncompatibleServer].
+//
+// The generated gRPC and cassette types live in the matgtov1 sub-package.
+package matgto

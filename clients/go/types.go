@@ -1,0 +1,187 @@
+package matgto
+
+import (
+	"time"
+
+	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
+)
+
+// Mode says how a cassette is used.
+type Mode int32
+
+const (
+	// ModeUnspecified is the zero Mode; the server rejects it in UseCassette.
+	ModeUnspecified Mode = Mode(pb.Mode_MODE_UNSPECIFIED)
+	// ModeAuto replays the cassette when it exists and records it otherwise.
+	ModeAuto Mode = Mode(pb.Mode_AUTO)
+	// ModeRecord forwards to the real upstream and records (overwriting the
+	// cassette when the session ends).
+	ModeRecord Mode = Mode(pb.Mode_RECORD)
+	// ModeReplay answers from the cassette only; the cassette must exist.
+	ModeReplay Mode = Mode(pb.Mode_REPLAY)
+	// ModePassthrough forwards to the real upstream and records nothing.
+	ModePassthrough Mode = Mode(pb.Mode_PASSTHROUGH)
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeUnspecified:
+		return "unspecified"
+	case ModeAuto:
+		return "auto"
+	case ModeRecord:
+		return "record"
+	case ModeReplay:
+		return "replay"
+	case ModePassthrough:
+		return "passthrough"
+	}
+	return pb.Mode(m).String()
+}
+
+// ExhaustedPolicy says what replay does once every recorded answer to a
+// request has been used.
+type ExhaustedPolicy int32
+
+const (
+	// ExhaustedDefault keeps the cassette's stored policy (or, for a new
+	// cassette, the server default: repeat the last answer).
+	ExhaustedDefault ExhaustedPolicy = ExhaustedPolicy(pb.ExhaustedPolicy_EXHAUSTED_POLICY_UNSPECIFIED)
+	// ExhaustedRepeatLast keeps answering with the last recorded response.
+	ExhaustedRepeatLast ExhaustedPolicy = ExhaustedPolicy(pb.ExhaustedPolicy_REPEAT_LAST)
+	// ExhaustedError answers with a no-match error (HTTP 599).
+	ExhaustedError ExhaustedPolicy = ExhaustedPolicy(pb.ExhaustedPolicy_EXHAUSTED_ERROR)
+)
+
+func (p ExhaustedPolicy) String() string {
+	switch p {
+	case ExhaustedDefault:
+		return "default"
+	case ExhaustedRepeatLast:
+		return "repeat-last"
+	case ExhaustedError:
+		return "error"
+	}
+	return pb.ExhaustedPolicy(p).String()
+}
+
+// Session describes the cassette in use.
+type Session struct {
+	Cassette string
+	// Mode is the effective mode: AUTO resolved to RECORD or REPLAY.
+	Mode Mode
+	// RequestedMode is the mode that was asked for (AUTO stays AUTO).
+	RequestedMode Mode
+	Recorded      uint64
+	Replayed      uint64
+	Missed        uint64
+	PassedThrough uint64
+	// Interactions in the loaded cassette (replay).
+	Interactions uint64
+	OnExhausted  ExhaustedPolicy
+	// Requests that found no recorded answer, oldest first (at most 100).
+	Misses []Miss
+}
+
+// Miss is a request that replay could not answer.
+type Miss struct {
+	Method string
+	URL    string
+	// Reason is "no-match" or "exhausted".
+	Reason string
+	// Closest are the closest recorded requests, closest first.
+	Closest []Candidate
+}
+
+// Candidate is a recorded request close to a missed one.
+type Candidate struct {
+	InteractionIndex uint64
+	Method           string
+	URL              string
+	Differences      []FieldDifference
+}
+
+// FieldDifference is one field in which a candidate differs from the live
+// request.
+type FieldDifference struct {
+	Field    string // "method", "path", "query", "body", ...
+	Recorded string
+	Live     string
+}
+
+// Summary is what StopRecording reports about the session it ended.
+type Summary struct {
+	Session *Session
+	// SavedPath is set when a recording was written.
+	SavedPath string
+	// UnusedInteractions are the indexes of recorded interactions that replay
+	// never used.
+	UnusedInteractions []uint64
+}
+
+// Status is the server's state.
+type Status struct {
+	// Version of the server (semver).
+	Version string
+	// ProxyAddress is where the HTTP proxy listens, "127.0.0.1:8888".
+	ProxyAddress   string
+	ControlAddress string
+	CassetteDir    string
+	DefaultMode    Mode
+	// Session is nil while no cassette is in use.
+	Session *Session
+	Uptime  time.Duration
+	// APIVersion is the control API generation (1 for matgto.v1).
+	APIVersion uint32
+}
+
+func sessionFromProto(s *pb.SessionInfo) *Session {
+	if s == nil {
+		return nil
+	}
+	out := &Session{
+		Cassette:      s.GetCassette(),
+		Mode:          Mode(s.GetMode()),
+		RequestedMode: Mode(s.GetRequestedMode()),
+		Recorded:      s.GetRecorded(),
+		Replayed:      s.GetReplayed(),
+		Missed:        s.GetMissed(),
+		PassedThrough: s.GetPassedThrough(),
+		Interactions:  s.GetInteractions(),
+		OnExhausted:   ExhaustedPolicy(s.GetOptions().GetOnExhausted()),
+	}
+	for _, m := range s.GetMisses() {
+		miss := Miss{Method: m.GetMethod(), URL: m.GetUrl(), Reason: m.GetReason()}
+		for _, c := range m.GetClosest() {
+			cand := Candidate{InteractionIndex: c.GetInteractionIndex(), Method: c.GetMethod(), URL: c.GetUrl()}
+			for _, d := range c.GetDifferences() {
+				cand.Differences = append(cand.Differences,
+					FieldDifference{Field: d.GetField(), Recorded: d.GetRecorded(), Live: d.GetLive()})
+			}
+			miss.Closest = append(miss.Closest, cand)
+		}
+		out.Misses = append(out.Misses, miss)
+	}
+	return out
+}
+
+func summaryFromProto(s *pb.SessionSummary) *Summary {
+	return &Summary{
+		Session:            sessionFromProto(s.GetSession()),
+		SavedPath:          s.GetSavedPath(),
+		UnusedInteractions: s.GetUnusedInteractions(),
+	}
+}
+
+func statusFromProto(r *pb.GetStatusResponse) *Status {
+	return &Status{
+		Version:        r.GetVersion(),
+		ProxyAddress:   r.GetProxyAddress(),
+		ControlAddress: r.GetControlAddress(),
+		CassetteDir:    r.GetCassetteDir(),
+		DefaultMode:    Mode(r.GetDefaultMode()),
+		Session:        sessionFromProto(r.GetSession()),
+		Uptime:         r.GetUptime().AsDuration(),
+		APIVersion:     r.GetApiVersion(),
+	}
+}

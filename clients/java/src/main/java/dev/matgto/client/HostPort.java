@@ -1,0 +1,53 @@
+package dev.matgto.client;
+
+import java.net.InetSocketAddress;
+
+/** Parsing of "host:port" and "[v6]:port" addresses as the server reports them. */
+final class HostPort {
+  private HostPort() {}
+
+  /**
+   * Parses {@code address}. A wildcard host (0.0.0.0, ::, empty) is replaced by {@code
+   * fallbackHost}, the host the control connection uses.
+   */
+  static InetSocketAddress parse(String address, String fallbackHost) {
+    if (address == null || address.isBlank()) {
+      throw new MatgtoException(
+          io.grpc.Status.Code.INTERNAL, "server reported no proxy address", null);
+    }
+    String a = address.trim();
+    int colon = a.lastIndexOf(':');
+    if (colon < 0) {
+      throw new IllegalArgumentException("address without port: " + address);
+    }
+    String host = a.substring(0, colon);
+    int port;
+    try {
+      port = Integer.parseInt(a.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("bad port in address: " + address, e);
+    }
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    if (host.isEmpty() || host.equals("0.0.0.0") || host.equals("::")) {
+      host = fallbackHost == null || fallbackHost.isEmpty() ? "127.0.0.1" : fallbackHost;
+    }
+    return new InetSocketAddress(host, port);
+  }
+
+  /** The host part of a gRPC target such as "127.0.0.1:8889" or "dns:///h:1" (best effort). */
+  static String hostOf(String target) {
+    String t = target;
+    int slashes = t.lastIndexOf('/');
+    if (slashes >= 0) {
+      t = t.substring(slashes + 1);
+    }
+    int colon = t.lastIndexOf(':');
+    String host = colon >= 0 ? t.substring(0, colon) : t;
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    return host;
+  }
+}

@@ -1,0 +1,335 @@
+package dev.matgto.client;
+
+import dev.matgto.v1.CassetteOptions;
+import dev.matgto.v1.GetCACertificateRequest;
+import dev.matgto.v1.GetStatusRequest;
+import dev.matgto.v1.GetStatusResponse;
+import dev.matgto.v1.ProxyControlGrpc;
+import dev.matgto.v1.ReplayRequest;
+import dev.matgto.v1.SessionInfo;
+import dev.matgto.v1.SessionSummary;
+import dev.matgto.v1.ShutdownRequest;
+import dev.matgto.v1.StartRecordingRequest;
+import dev.matgto.v1.StopRecordingRequest;
+import dev.matgto.v1.UseCassetteRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.StatusRuntimeException;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import javax.net.ssl.SSLContext;
+
+/**
+ * Client of a running matgto server's control API ({@code matgto.v1.ProxyControl} over gRPC).
+ *
+ * <pre>{@code
+ * try (MatgtoClient matgto = MatgtoClient.connect("127.0.0.1:8889")) {
+ *   HttpClient http = matgto.httpClientBuilder().build();
+ *   matgto.startRecording("github/get-user");
+ *   http.send(request, BodyHandlers.ofString());
+ *   matgto.stopRecording();
+ * }
+ * }</pre>
+ *
+ * <p>Every call throws a {@link MatgtoException} subclass on failure. Before its first call the
+ * client checks, with {@code GetStatus}, that the server speaks control API version {@value
+ * #API_VERSION}, and throws {@link IncompatibleServerException} otherwise. Instances are
+ * thread-safe.
+ */
+public final class MatgtoClient implements AutoCloseable {
+  /** The control API generation this client speaks ({@code matgto.v1}). */
+  public static final int API_VERSION = 1;
+
+  /** Used by {@link #connect()} when neither the property nor the variable is set. */
+  public static final String DEFAULT_ADDRESS = "127.0.0.1:8889";
+
+  /** System property naming the server's control address. */
+  public static final String ADDRESS_PROPERTY = "matgto.server";
+
+  /** Environment variable naming the server's control address. */
+  public static final String ADDRESS_ENV = "MATGTO_SERVER";
+
+  /** Default deadline of each control call. */
+  public static final Duration DEFAULT_CALL_TIMEOUT = Duration.ofSeconds(30);
+
+  private final String target;
+  private final ManagedChannel channel;
+  private final ProxyControlGrpc.ProxyControlBlockingStub stub;
+  private final Duration callTimeout;
+  private volatile boolean compatible;
+
+  private MatgtoClient(String target, ManagedChannel channel, Duration callTimeout) {
+    this.target = target;
+    this.channel = channel;
+    this.stub = ProxyControlGrpc.newBlockingStub(channel);
+    this.callTimeout = callTimeout;
+  }
+
+  /**
+   * Connects to the server named by system property {@value #ADDRESS_PROPERTY}, else environment
+   * variable {@value #ADDRESS_ENV}, else {@value #DEFAULT_ADDRESS}.
+   */
+  public static MatgtoClient connect() {
+    return connect(defaultAddress());
+  }
+
+  /**
+   * Connects to the control address {@code host:port} (e.g. {@code "127.0.0.1:8889"}); any gRPC
+   * target string works too. No network traffic happens until the first call.
+   */
+  public static MatgtoClient connect(String address) {
+    return connect(address, DEFAULT_CALL_TIMEOUT);
+  }
+
+  /** Like {@link #connect(String)}, with a deadline for each control call. */
+  public static MatgtoClient connect(String address, Duration callTimeout) {
+    Objects.requireNonNull(address, "address");
+    Objects.requireNonNull(callTimeout, "callTimeout");
+    String target = address.trim();
+    if (target.startsWith("http://")) {
+      target = target.substring("http://".length());
+    }
+    if (target.endsWith("/")) {
+      target = target.substring(0, target.length() - 1);
+    }
+    if (target.isEmpty()) {
+      throw new IllegalArgumentException("empty matgto server address");
+    }
+    ManagedChannel channel = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
+    return new MatgtoClient(target, channel, callTimeout);
+  }
+
+  /** The address {@link #connect()} uses: property, then environment, then the default. */
+  public static String defaultAddress() {
+    String fromProperty = System.getProperty(ADDRESS_PROPERTY);
+    if (fromProperty != null && !fromProperty.isBlank()) {
+      return fromProperty.trim();
+    }
+    String fromEnv = System.getenv(ADDRESS_ENV);
+    if (fromEnv != null && !fromEnv.isBlank()) {
+      return fromEnv.trim();
+    }
+    return DEFAULT_ADDRESS;
+  }
+
+  /** The gRPC target this client talks to. */
+  public String target() {
+    return target;
+  }
+
+  // ---------------------------------------------------------------- control calls
+
+  /** Starts recording into cassette {@code name}, ending any cassette in use. */
+  public SessionInfo startRecording(String name) {
+    return startRecording(name, null);
+  }
+
+  /** Starts recording into cassette {@code name} with the given options (may be null). */
+  public SessionInfo startRecording(String name, CassetteOptions options) {
+    StartRecordingRequest.Builder req = StartRecordingRequest.newBuilder().setName(nonNull(name));
+    if (options != null) {
+      req.setOptions(options);
+    }
+    return call(() -> stub().startRecording(req.build())).getSession();
+  }
+
+  /**
+   * Ends the cassette in use, whatever its mode, saving what was recorded.
+   *
+   * @throws FailedPreconditionException when no cassette is in use
+   */
+  public SessionSummary stopRecording() {
+    return call(() -> stub().stopRecording(StopRecordingRequest.getDefaultInstance()))
+        .getSummary();
+  }
+
+  /**
+   * Replays cassette {@code name}.
+   *
+   * @throws CassetteNotFoundException when it does not exist
+   */
+  public SessionInfo replay(String name) {
+    return replay(name, null);
+  }
+
+  /** Replays cassette {@code name}, overriding its stored options field by field (may be null). */
+  public SessionInfo replay(String name, CassetteOptions options) {
+    ReplayRequest.Builder req = ReplayRequest.newBuilder().setName(nonNull(name));
+    if (options != null) {
+      req.setOptions(options);
+    }
+    return call(() -> stub().replay(req.build())).getSession();
+  }
+
+  /** Uses cassette {@code name} in {@code mode} ({@link Mode#AUTO}: replay if it exists, else record). */
+  public SessionInfo useCassette(String name, Mode mode) {
+    return useCassette(name, mode, null);
+  }
+
+  /** Like {@link #useCassette(String, Mode)} with options (may be null). */
+  public SessionInfo useCassette(String name, Mode mode, CassetteOptions options) {
+    Objects.requireNonNull(mode, "mode");
+    UseCassetteRequest.Builder req =
+        UseCassetteRequest.newBuilder().setName(nonNull(name)).setMode(mode.toProto());
+    if (options != null) {
+      req.setOptions(options);
+    }
+    return call(() -> stub().useCassette(req.build())).getSession();
+  }
+
+  /** The server's status; also (re)checks the control API version. */
+  public GetStatusResponse status() {
+    GetStatusResponse status = rawStatus();
+    checkCompatible(status, target);
+    compatible = true;
+    return status;
+  }
+
+  /** Asks the server to exit gracefully (in-flight exchanges get 5 s, a recording is saved). */
+  public void shutdown() {
+    shutdown(null);
+  }
+
+  /** Asks the server to exit, giving in-flight exchanges {@code grace} (null: server default). */
+  public void shutdown(Duration grace) {
+    ShutdownRequest.Builder req = ShutdownRequest.newBuilder();
+    if (grace != null) {
+      req.setGrace(
+          com.google.protobuf.Duration.newBuilder()
+              .setSeconds(grace.getSeconds())
+              .setNanos(grace.getNano()));
+    }
+    call(() -> stub().shutdown(req.build()));
+  }
+
+  /**
+   * The PEM certificate of the CA that signs intercepted HTTPS hosts.
+   *
+   * @throws UnimplementedException while the server has no HTTPS interception
+   */
+  public String caCertificatePem() {
+    return call(() -> stub().getCACertificate(GetCACertificateRequest.getDefaultInstance()))
+        .getPem();
+  }
+
+  // ---------------------------------------------------------------- java.net.http helpers
+
+  /** The proxy's address, from {@code GetStatus}. */
+  public InetSocketAddress proxyAddress() {
+    return HostPort.parse(status().getProxyAddress(), HostPort.hostOf(target));
+  }
+
+  /** A selector sending every request through the matgto proxy. */
+  public ProxySelector proxySelector() {
+    return ProxySelector.of(proxyAddress());
+  }
+
+  /**
+   * An SSL context that trusts the matgto CA in addition to the JVM's default trust store.
+   *
+   * @throws UnimplementedException while the server has no HTTPS interception
+   */
+  public SSLContext sslContext() {
+    return Tls.sslContextTrusting(caCertificatePem());
+  }
+
+  /** An SSL context that trusts {@code caPem} (PEM certificates) and the JVM's default roots. */
+  public static SSLContext sslContextTrusting(String caPem) {
+    return Tls.sslContextTrusting(caPem);
+  }
+
+  /**
+   * An {@link HttpClient.Builder} that goes through the matgto proxy over HTTP/1.1 and, when the
+   * server intercepts HTTPS, trusts its CA. Further settings may be added before {@code build()}.
+   */
+  public HttpClient.Builder httpClientBuilder() {
+    HttpClient.Builder builder =
+        HttpClient.newBuilder().proxy(proxySelector()).version(HttpClient.Version.HTTP_1_1);
+    String pem;
+    try {
+      pem = caCertificatePem();
+    } catch (UnimplementedException e) {
+      pem = null; // no HTTPS interception on this server: plain HTTP recording only
+    }
+    if (pem != null && !pem.isBlank()) {
+      builder.sslContext(Tls.sslContextTrusting(pem));
+    }
+    return builder;
+  }
+
+  // ---------------------------------------------------------------- version check
+
+  /**
+   * Checks that {@code status} comes from a server speaking control API version {@value
+   * #API_VERSION}.
+   *
+   * @param target the server's address, for the message
+   * @throws IncompatibleServerException otherwise
+   */
+  public static void checkCompatible(GetStatusResponse status, String target) {
+    if (status.getApiVersion() != API_VERSION) {
+      throw new IncompatibleServerException(
+          Integer.toUnsignedLong(status.getApiVersion()), status.getVersion(), target);
+    }
+  }
+
+  private void ensureCompatible() {
+    if (!compatible) {
+      synchronized (this) {
+        if (!compatible) {
+          checkCompatible(rawStatus(), target);
+          compatible = true;
+        }
+      }
+    }
+  }
+
+  private GetStatusResponse rawStatus() {
+    try {
+      return stub().getStatus(GetStatusRequest.getDefaultInstance());
+    } catch (StatusRuntimeException e) {
+      throw MatgtoException.fromGrpc(e);
+    }
+  }
+
+  private <T> T call(Supplier<T> rpc) {
+    ensureCompatible();
+    try {
+      return rpc.get();
+    } catch (StatusRuntimeException e) {
+      throw MatgtoException.fromGrpc(e);
+    }
+  }
+
+  private ProxyControlGrpc.ProxyControlBlockingStub stub() {
+    return stub.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private static String nonNull(String name) {
+    return Objects.requireNonNull(name, "cassette name");
+  }
+
+  /** Closes the connection (does not stop the server; see {@link #shutdown()}). */
+  @Override
+  public void close() {
+    channel.shutdown();
+    try {
+      if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+        channel.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      channel.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "MatgtoClient[" + target + "]";
+  }
+}

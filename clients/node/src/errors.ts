@@ -1,0 +1,110 @@
+import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+
+/** gRPC status code names, indexed by numeric code. */
+const CODE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(GrpcStatus)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v as number, k]),
+);
+
+/** The name of a gRPC status code ("NOT_FOUND"), or "CODE_<n>". */
+export function grpcCodeName(code: number): string {
+  return CODE_NAMES[code] ?? `CODE_${code}`;
+}
+
+/**
+ * Base class of every error this client throws for a failed call.
+ * `code` is the gRPC status code (see `@grpc/grpc-js`'s `status`), `codeName`
+ * its name, `serverMessage` the text the server sent (its status details).
+ */
+export class MatgtoError extends Error {
+  readonly code: number;
+  readonly codeName: string;
+  readonly serverMessage: string;
+  /** The RPC that failed ("Replay"), when known. */
+  readonly rpc: string | undefined;
+
+  constructor(code: number, serverMessage: string, options?: { rpc?: string; cause?: unknown; message?: string }) {
+    const codeName = grpcCodeName(code);
+    const where = options?.rpc ? `${options.rpc}: ` : '';
+    super(options?.message ?? `${where}${codeName}: ${serverMessage || '(no message from server)'}`, {
+      cause: options?.cause,
+    });
+    this.name = new.target.name;
+    this.code = code;
+    this.codeName = codeName;
+    this.serverMessage = serverMessage;
+    this.rpc = options?.rpc;
+  }
+}
+
+/** NOT_FOUND: e.g. `replay()` of a cassette that does not exist. */
+export class CassetteNotFoundError extends MatgtoError {}
+/** INVALID_ARGUMENT: a bad cassette name (empty, absolute, `..`, bad characters) or mode. */
+export class InvalidArgumentError extends MatgtoError {}
+/** FAILED_PRECONDITION: e.g. `stopRecording()` while no cassette is in use. */
+export class FailedPreconditionError extends MatgtoError {}
+/** DATA_LOSS: a cassette file that is corrupt or truncated. */
+export class CorruptCassetteError extends MatgtoError {}
+/** UNAVAILABLE: the server is not reachable or is shutting down. */
+export class ServerUnavailableError extends MatgtoError {}
+/** UNIMPLEMENTED: the server does not offer this call (yet). */
+export class UnimplementedError extends MatgtoError {}
+
+/**
+ * The server speaks another control API generation than this client
+ * (`apiVersion` from GetStatus differs from {@link SUPPORTED_API_VERSION}).
+ * Thrown by the client itself; `code` is FAILED_PRECONDITION.
+ */
+export class IncompatibleServerError extends MatgtoError {
+  readonly serverApiVersion: number;
+  readonly serverVersion: string;
+  readonly supportedApiVersion: number;
+
+  constructor(serverApiVersion: number, serverVersion: string, supportedApiVersion: number, address?: string) {
+    const at = address ? ` at ${address}` : '';
+    const ver = serverVersion ? ` (matgto ${serverVersion})` : '';
+    const why =
+      serverApiVersion === 0
+        ? 'reports no api_version (0): it predates or does not implement matgto.v1'
+        : `speaks control API version ${serverApiVersion}`;
+    const msg =
+      `incompatible matgto server${at}${ver}: it ${why}, but this @matgto/client ` +
+      `supports only API version ${supportedApiVersion}. Use a client release matching the server.`;
+    super(GrpcStatus.FAILED_PRECONDITION, msg, { message: msg });
+    this.serverApiVersion = serverApiVersion;
+    this.serverVersion = serverVersion;
+    this.supportedApiVersion = supportedApiVersion;
+  }
+}
+
+function isServiceError(err: unknown): err is ServiceError {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number';
+}
+
+/** Maps a gRPC failure to the matching {@link MatgtoError} subclass. */
+export function toMatgtoError(err: unknown, rpc?: string): MatgtoError {
+  if (err instanceof MatgtoError) return err;
+  if (!isServiceError(err)) {
+    const message = err instanceof Error ? err.message : String(err);
+    return new MatgtoError(GrpcStatus.UNKNOWN, message, { rpc, cause: err });
+  }
+  const details = typeof err.details === 'string' ? err.details : err.message;
+  const opts = { rpc, cause: err };
+  switch (err.code) {
+    case GrpcStatus.NOT_FOUND:
+      return new CassetteNotFoundError(err.code, details, opts);
+    case GrpcStatus.INVALID_ARGUMENT:
+      return new InvalidArgumentError(err.code, details, opts);
+    case GrpcStatus.FAILED_PRECONDITION:
+      return new FailedPreconditionError(err.code, details, opts);
+    case GrpcStatus.DATA_LOSS:
+      return new CorruptCassetteError(err.code, details, opts);
+    case GrpcStatus.UNAVAILABLE:
+      return new ServerUnavailableError(err.code, details, opts);
+    case GrpcStatus.UNIMPLEMENTED:
+      return new UnimplementedError(err.code, details, opts);
+    default:
+      return new MatgtoError(err.code, details, opts);
+  }
+}

@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** <repo>/build/dev/bin/matgto unless $MATGTO_BIN is set. */
+export const MATGTO_BIN = process.env.MATGTO_BIN || resolve(here, '..', '..', '..', 'build', 'dev', 'bin', 'matgto');
+
+export interface ReadyInfo {
+  proxy: string;
+  control: string;
+  pid: number;
+}
+
+export interface RunningServer {
+  ready: ReadyInfo;
+  cassetteDir: string;
+  proc: ChildProcess;
+  /** stdout+stderr so far, for failure messages. */
+  logs(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** Stops the process if still running (SIGTERM, then SIGKILL). */
+  stop(): Promise<void>;
+}
+
+export async function startServer(opts: { cassetteDir?: string } = {}): Promise<RunningServer> {
+  if (!existsSync(MATGTO_BIN)) {
+    throw new Error(`matgto binary not found at ${MATGTO_BIN} (build the server or set MATGTO_BIN)`);
+  }
+  const work = mkdtempSync(join(tmpdir(), 'matgto-node-'));
+  const cassetteDir = opts.cassetteDir ?? join(work, 'cassettes');
+  const readyFile = join(work, 'ready.json');
+  const proc = spawn(
+    MATGTO_BIN,
+    ['serve', '--proxy-port', '0', '--control-port', '0', '--cassette-dir', cassetteDir, '--ready-file', readyFile],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((res) => {
+    proc.on('exit', (code, signal) => {
+      exitCode = code ?? (signal ? -1 : null);
+      res(code);
+    });
+    proc.on('error', (err) => {
+      log += `spawn error: ${err.message}\n`;
+      exitCode = -1;
+      res(-1);
+    });
+  });
+  const stop = async (): Promise<void> => {
+    if (exitCode === undefined) {
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(work, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exitCode !== undefined) {
+      await stop();
+      throw new Error(`matgto exited (code ${exitCode}) before writing the ready file:\n${log}`);
+    }
+    if (existsSync(readyFile)) {
+      const text = readFileSync(readyFile, 'utf8');
+      let ready: ReadyInfo;
+      try {
+        ready = JSON.parse(text) as ReadyInfo;
+      } catch (err) {
+        await stop();
+        throw new Error(`ready file is not JSON (must be written atomically): ${JSON.stringify(text)}`);
+      }
+      return { ready, cassetteDir, proc, logs: () => log, exited, stop };
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`matgto wrote no ready file within 30 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Upstream {
+  url: string;
+  /** Requests the upstream has answered. */
+  hits: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A real HTTP upstream on 127.0.0.1 whose answers differ on every call, so a
+ * replayed answer can only come from the cassette:
+ *   GET /text  -> text with a call counter and a random id
+ *   GET /bin   -> 512 random bytes
+ *   POST /echo -> the request body plus a random id, as JSON
+ */
+export async function startUpstream(): Promise<Upstream> {
+  const state = { hits: 0 };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      state.hits++;
+      const n = state.hits;
+      if (req.method === 'GET' && req.url === '/text') {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-call': String(n) });
+        res.end(`call ${n} ${randomUUID()}\n`);
+      } else if (req.method === 'GET' && req.url === '/bin') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(randomBytes(512));
+      } else if (req.method === 'POST' && req.url === '/echo') {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ got: Buffer.concat(chunks).toString('utf8'), id: randomUUID(), n }));
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end(`not found ${randomUUID()}`);
+      }
+    });
+  });
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => res());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get hits() {
+      return state.hits;
+    },
+    close: () =>
+      new Promise<void>((res) => {
+        server.closeAllConnections();
+        server.close(() => res());
+      }),
+  };
+}
+
+/** A 127.0.0.1 port with nothing listening on it. */
+export async function deadPort(): Promise<number> {
+  const srv = createNetServer();
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((res) => srv.close(() => res()));
+  return port;
+}

@@ -1,0 +1,59 @@
+"""Python client and pytest plugin for matgto-serge, a record/replay HTTP proxy for tests.
+
+Record once, replay forever::
+
+    import matgto, requests
+
+    with matgto.Client("127.0.0.1:8889") as client:
+        with client.cassette("users/get-1"):          # records, or replays if it exists
+            r = requests.get("http://api.example/users/1", proxies=client.proxies())
+
+Generated protobuf messages and stubs live in :mod:`matgto.v1`.
+"""
+
+from ._version import __version__
+from .client import (
+    API_VERSION,
+    DEFAULT_SERVER,
+    SERVER_ENV,
+    CassetteSession,
+    Client,
+    check_api_version,
+    default_server_address,
+)
+from .errors import (
+    CassetteNotFoundError,
+    CorruptCassetteError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    IncompatibleServerError,
+    InvalidArgumentError,
+    MatgtoError,
+    ServerUnavailableError,
+    UnimplementedError,
+)
+from .modes import ExhaustedPolicy, Mode
+from .naming import sanitize_cassette_name
+
+__all__ = [
+    "__version__",
+    "API_VERSION",
+    "DEFAULT_SERVER",
+    "SERVER_ENV",
+    "CassetteSession",
+    "Client",
+    "check_api_version",
+    "default_server_address",
+    "CassetteNotFoundError",
+    "CorruptCassetteError",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "IncompatibleServerError",
+    "InvalidArgumentError",
+    "MatgtoError",
+    "ServerUnavailableError",
+    "UnimplementedError",
+    "ExhaustedPolicy",
+    "Mode",
+    "sanitize_cassette_name",
+]

@@ -1,0 +1,152 @@
+"""Exceptions raised by the matgto client.
+
+Every error is a :class:`MatgtoError`. Errors answered by the server carry the
+gRPC status :attr:`~MatgtoError.code` and the server's own message
+(:attr:`~MatgtoError.message`); the subclass tells the code apart:
+
+==========================  ==========================================
+gRPC status                 exception
+==========================  ==========================================
+``NOT_FOUND``               :class:`CassetteNotFoundError`
+``INVALID_ARGUMENT``        :class:`InvalidArgumentError`
+``FAILED_PRECONDITION``     :class:`FailedPreconditionError`
+``DATA_LOSS``               :class:`CorruptCassetteError`
+``UNAVAILABLE``             :class:`ServerUnavailableError`
+``DEADLINE_EXCEEDED``       :class:`DeadlineExceededError`
+``UNIMPLEMENTED``           :class:`UnimplementedError`
+anything else               :class:`MatgtoError`
+==========================  ==========================================
+
+:class:`IncompatibleServerError` is raised by the client itself when the
+server speaks another control API generation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Type
+
+import grpc
+
+__all__ = [
+    "MatgtoError",
+    "CassetteNotFoundError",
+    "InvalidArgumentError",
+    "FailedPreconditionError",
+    "CorruptCassetteError",
+    "ServerUnavailableError",
+    "DeadlineExceededError",
+    "UnimplementedError",
+    "IncompatibleServerError",
+    "error_class_for",
+    "error_from_rpc",
+]
+
+
+class MatgtoError(Exception):
+    """Base class of every matgto client error.
+
+    Attributes:
+        message: The server's message (gRPC status details), or the client's
+            own explanation for errors that did not come from the server.
+        code: The gRPC status code, ``None`` for client-side errors.
+        method: The control RPC that failed (``"Replay"``...), if any.
+        address: The control address of the server, if known.
+        rpc_error: The original :class:`grpc.RpcError`, if any.
+    """
+
+    rpc_error: Optional[Any] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[grpc.StatusCode] = None,
+        method: Optional[str] = None,
+        address: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.method = method
+        self.address = address
+
+    def __str__(self) -> str:
+        text = self.message or "(no message)"
+        if self.method:
+            text = f"{self.method}: {text}"
+        if self.code is not None:
+            text = f"{text} [{self.code.name}]"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, code={self.code}, method={self.method!r})"
+
+
+class CassetteNotFoundError(MatgtoError, LookupError):
+    """The cassette does not exist (``NOT_FOUND``), e.g. replaying an unknown name."""
+
+
+class InvalidArgumentError(MatgtoError, ValueError):
+    """The server rejected an argument (``INVALID_ARGUMENT``), e.g. a cassette name with ``..``."""
+
+
+class FailedPreconditionError(MatgtoError):
+    """The server is not in a state that allows the call (``FAILED_PRECONDITION``),
+    e.g. ``stop_recording()`` while no cassette is in use."""
+
+
+class CorruptCassetteError(MatgtoError):
+    """A cassette file is corrupt or truncated (``DATA_LOSS``)."""
+
+
+class ServerUnavailableError(MatgtoError, ConnectionError):
+    """The server cannot be reached or is shutting down (``UNAVAILABLE``)."""
+
+
+class DeadlineExceededError(MatgtoError, TimeoutError):
+    """The server did not answer within the client's timeout (``DEADLINE_EXCEEDED``)."""
+
+
+class UnimplementedError(MatgtoError, NotImplementedError):
+    """The server does not implement this call (``UNIMPLEMENTED``), e.g.
+    ``ca_certificate()`` before HTTPS interception exists."""
+
+
+class IncompatibleServerError(MatgtoError):
+    """The server speaks a control API generation this client does not support."""
+
+
+_BY_CODE: Dict[grpc.StatusCode, Type[MatgtoError]] = {
+    grpc.StatusCode.NOT_FOUND: CassetteNotFoundError,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
+    grpc.StatusCode.DATA_LOSS: CorruptCassetteError,
+    grpc.StatusCode.UNAVAILABLE: ServerUnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+    grpc.StatusCode.UNIMPLEMENTED: UnimplementedError,
+}
+
+
+def error_class_for(code: Optional[grpc.StatusCode]) -> Type[MatgtoError]:
+    """The exception class used for gRPC status ``code``."""
+    if code is None:
+        return MatgtoError
+    return _BY_CODE.get(code, MatgtoError)
+
+
+def error_from_rpc(
+    error: Any, *, method: Optional[str] = None, address: Optional[str] = None
+) -> MatgtoError:
+    """Converts a failed gRPC call (a :class:`grpc.RpcError` that is also a
+    :class:`grpc.Call`) into the matching :class:`MatgtoError`.
+
+    The original error stays available as ``rpc_error`` on the result.
+    """
+    code = error.code() if callable(getattr(error, "code", None)) else None
+    details = error.details() if callable(getattr(error, "details", None)) else None
+    message = details or (code.name if code is not None else str(error))
+    if code is grpc.StatusCode.UNAVAILABLE and address:
+        message = f"matgto server at {address} is unavailable: {message}"
+    result = error_class_for(code)(message, code=code, method=method, address=address)
+    result.rpc_error = error
+    return result

@@ -1,0 +1,208 @@
+"""Fixtures: a real matgto server (``$MATGTO_BIN``) and a real upstream HTTP server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator, List, Optional
+
+import pytest
+import requests
+
+import matgto
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[3]
+STARTUP_TIMEOUT = 30.0
+
+
+def matgto_bin() -> Path:
+    return Path(os.environ.get("MATGTO_BIN") or REPO / "build" / "dev" / "bin" / "matgto")
+
+
+@dataclass
+class RunningServer:
+    """A ``matgto serve`` process started by the tests."""
+
+    proc: "subprocess.Popen[bytes]"
+    proxy: str
+    control: str
+    pid: int
+    cassette_dir: Path
+    log: Path
+
+    def client(self, **kwargs: Any) -> matgto.Client:
+        return matgto.Client(self.control, **kwargs)
+
+    def log_tail(self, limit: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+    def stop(self) -> Optional[int]:
+        """Stops the process (SIGTERM, then SIGKILL) and returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+def start_server(workdir: Path) -> RunningServer:
+    binary = matgto_bin()
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        pytest.fail(f"matgto binary not found at {binary} (set MATGTO_BIN)", pytrace=False)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cassettes = workdir / "cassettes"
+    cassettes.mkdir(exist_ok=True)
+    ready = workdir / f"ready-{uuid.uuid4().hex[:8]}.json"
+    log = workdir / f"server-{ready.stem}.log"
+    command = [
+        str(binary), "serve",
+        "--proxy-port", "0",
+        "--control-port", "0",
+        "--cassette-dir", str(cassettes),
+        "--ready-file", str(ready),
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    info = None
+    while info is None:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"matgto exited with status {proc.returncode} before writing {ready}:\n"
+                + log.read_text(errors="replace")[-4000:],
+                pytrace=False,
+            )
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"matgto wrote no ready file within {STARTUP_TIMEOUT}s: {command}", pytrace=False)
+        if ready.exists():
+            try:
+                info = json.loads(ready.read_text())
+            except ValueError:  # not expected: the contract says it is written atomically
+                info = None
+        if info is None:
+            time.sleep(0.05)
+    return RunningServer(
+        proc=proc,
+        proxy=info["proxy"],
+        control=info["control"],
+        pid=int(info["pid"]),
+        cassette_dir=cassettes,
+        log=log,
+    )
+
+
+def stop_server(server: RunningServer) -> None:
+    status = server.stop()
+    # 0 (graceful), SIGTERM or what a handler returns for it are fine; a crash is not.
+    if status is not None and status < 0 and -status not in (signal.SIGTERM, signal.SIGKILL):
+        pytest.fail(
+            f"matgto died of signal {-status}:\n{server.log_tail()}", pytrace=False
+        )
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A fresh matgto server with an empty cassette directory."""
+    running = start_server(tmp_path / "matgto")
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[matgto.Client]:
+    with server.client() as c:
+        yield c
+
+
+class Upstream:
+    """A real HTTP server on 127.0.0.1 whose bodies differ on every call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.paths: List[str] = []
+        self._lock = threading.Lock()
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self, request_body: bytes) -> None:
+                with upstream._lock:
+                    upstream.calls += 1
+                    number = upstream.calls
+                    upstream.paths.append(self.path)
+                body = (
+                    f"call {number} {self.command} {self.path} nonce={uuid.uuid4().hex} "
+                    f"got={request_body.decode('latin-1')}\n"
+                ).encode()
+                self.send_response(201 if self.path.startswith("/created") else 200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Upstream-Call", str(number))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._answer(b"")
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                self._answer(self.rfile.read(length))
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self._stopped = False
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    running = Upstream()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A requests session that ignores proxy settings of the environment."""
+    session = requests.Session()
+    session.trust_env = False
+    try:
+        yield session
+    finally:
+        session.close()

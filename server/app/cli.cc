@@ -1,0 +1,233 @@
+#include "server/app/cli.h"
+
+#include <cstdio>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "matgto/v1/control.grpc.pb.h"
+#include "server/app/modes.h"
+
+namespace matgto::app {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::unique_ptr<v1::ProxyControl::Stub> Connect(const CliTarget& target) {
+  return v1::ProxyControl::NewStub(
+      grpc::CreateChannel(target.server, grpc::InsecureChannelCredentials()));
+}
+
+void Prepare(grpc::ClientContext& ctx, const CliTarget& target) {
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(target.timeout));
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    default: return "ERROR";
+  }
+}
+
+int Fail(const CliTarget& target, const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    std::fprintf(stderr,
+                 "matgto: cannot reach the matgto server at %s (%s): is "
+                 "`matgto serve` running? Set --server or MATGTO_SERVER.\n",
+                 target.server.c_str(), status.error_message().c_str());
+    return 3;
+  }
+  std::fprintf(stderr, "matgto: %s: %s\n", CodeName(status.error_code()),
+               status.error_message().c_str());
+  return 1;
+}
+
+std::string Counts(const v1::SessionInfo& s) {
+  return absl::StrCat("recorded ", s.recorded(), ", replayed ", s.replayed(),
+                      ", missed ", s.missed(), ", passed through ",
+                      s.passed_through());
+}
+
+void PrintSession(const v1::SessionInfo& s) {
+  std::printf("cassette  %s\n", s.cassette().c_str());
+  std::printf("mode      %s", ModeName(s.mode()).c_str());
+  if (s.requested_mode() != s.mode()) {
+    std::printf(" (asked for %s)", ModeName(s.requested_mode()).c_str());
+  }
+  std::printf("\n");
+  if (s.mode() == v1::REPLAY) {
+    std::printf("recorded interactions  %llu\n",
+                static_cast<unsigned long long>(s.interactions()));
+  }
+  std::printf("exchanges %s\n", Counts(s).c_str());
+  if (s.misses_size() > 0) {
+    std::printf("misses:\n");
+    for (const v1::Miss& m : s.misses()) {
+      std::printf("  %s %s  [%s]\n", m.method().c_str(), m.url().c_str(),
+                  m.reason().c_str());
+      for (const v1::Candidate& c : m.closest()) {
+        std::vector<std::string> diffs;
+        for (const v1::FieldDifference& d : c.differences()) {
+          diffs.push_back(absl::StrCat(d.field(), ": recorded '", d.recorded(),
+                                       "', live '", d.live(), "'"));
+        }
+        std::printf("    closest #%llu %s %s%s%s\n",
+                    static_cast<unsigned long long>(c.interaction_index()),
+                    c.method().c_str(), c.url().c_str(),
+                    diffs.empty() ? "" : " -- ",
+                    absl::StrJoin(diffs, "; ").c_str());
+      }
+    }
+  }
+}
+
+int PrintStarted(const v1::SessionInfo& s) {
+  std::printf("matgto: cassette '%s' in use, mode %s", s.cassette().c_str(),
+              ModeName(s.mode()).c_str());
+  if (s.mode() == v1::REPLAY) {
+    std::printf(" (%llu recorded interactions)",
+                static_cast<unsigned long long>(s.interactions()));
+  }
+  std::printf("\n");
+  return 0;
+}
+
+}  // namespace
+
+int CliRecord(const CliTarget& target, const std::string& name,
+              const v1::CassetteOptions& options) {
+  auto stub = Connect(target);
+  grpc::ClientContext ctx;
+  Prepare(ctx, target);
+  v1::StartRecordingRequest req;
+  req.set_name(name);
+  *req.mutable_options() = options;
+  v1::StartRecordingResponse res;
+  grpc::Status st = stub->StartRecording(&ctx, req, &res);
+  if (!st.ok()) return Fail(target, st);
+  return PrintStarted(res.session());
+}
+
+int CliStop(const CliTarget& target) {
+  auto stub = Connect(target);
+  grpc::ClientContext ctx;
+  Prepare(ctx, target);
+  v1::StopRecordingResponse res;
+  grpc::Status st = stub->StopRecording(&ctx, {}, &res);
+  if (!st.ok()) return Fail(target, st);
+  const v1::SessionSummary& s = res.summary();
+  std::printf("matgto: stopped cassette '%s' (%s)\n",
+              s.session().cassette().c_str(), Counts(s.session()).c_str());
+  if (!s.saved_path().empty()) std::printf("saved to %s\n", s.saved_path().c_str());
+  if (s.unused_interactions_size() > 0) {
+    std::printf("never used: interactions %s\n",
+                absl::StrJoin(s.unused_interactions(), ", ").c_str());
+  }
+  if (s.session().misses_size() > 0) PrintSession(s.session());
+  return 0;
+}
+
+int CliReplay(const CliTarget& target, const std::string& name,
+              const v1::CassetteOptions& options) {
+  auto stub = Connect(target);
+  grpc::ClientContext ctx;
+  Prepare(ctx, target);
+  v1::ReplayRequest req;
+  req.set_name(name);
+  *req.mutable_options() = options;
+  v1::ReplayResponse res;
+  grpc::Status st = stub->Replay(&ctx, req, &res);
+  if (!st.ok()) return Fail(target, st);
+  return PrintStarted(res.session());
+}
+
+int CliUse(const CliTarget& target, const std::string& name, v1::Mode mode,
+           const v1::CassetteOptions& options) {
+  auto stub = Connect(target);
+  grpc::ClientContext ctx;
+  Prepare(ctx, target);
+  v1::UseCassetteRequest req;
+  req.set_name(name);
+  req.set_mode(mode);
+  *req.mutable_options() = options;
+  v1::UseCassetteResponse res;
+  grpc::Status st = stub->UseCassette(&ctx, req, &res);
+  if (!st.ok()) return Fail(target, st);
+  return PrintStarted(res.session());
+}
+
+int CliStatus(const CliTarget& target, bool json) {
+  auto stub = Connect(target);
+  grpc::ClientContext ctx;
+  Prepare(ctx, target);
+  v1::GetStatusResponse res;
+  grpc::Status st = stub->GetStatus(&ctx, {}, &res);
+  if (!st.ok()) return Fail(target, st);
+  if (json) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.add_whitespace = true;
+    opts.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(res, &out, opts);
+    std::printf("%s", out.c_str());
+    return 0;
+  }
+  std::printf("matgto %s (control API v%u), up %s\n", res.version().c_str(),
+              res.api_version(),
+              absl::FormatDuration(absl::Trunc(
+                  absl::Seconds(TimeUtil::DurationToSeconds(res.uptime())),
+                  absl::Seconds(1))).c_str());
+  std::printf("proxy     %s\ncontrol   %s\ncassettes %s\ndefault   %s\n",
+              res.proxy_address().c_str(), res.control_address().c_str(),
+              res.cassette_dir().c_str(), ModeName(res.default_mode()).c_str());
+  if (res.has_session()) {
+    PrintSession(res.session());
+  } else {
+    std::printf("cassette  (none in use: the proxy %s)\n",
+                res.default_mode() == v1::PASSTHROUGH
+                    ? "forwards requests without recording"
+                    : "answers 503 no-cassette");
+  }
+  return 0;
+}
+
+int CliShutdown(const CliTarget& target, absl::Duration grace) {
+  auto stub = Connect(target);
+  grpc::ClientContext ctx;
+  Prepare(ctx, target);
+  v1::ShutdownRequest req;
+  *req.mutable_grace() =
+      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(grace));
+  v1::ShutdownResponse res;
+  grpc::Status st = stub->Shutdown(&ctx, req, &res);
+  if (!st.ok()) return Fail(target, st);
+  std::printf("matgto: server at %s is shutting down\n", target.server.c_str());
+  return 0;
+}
+
+int CliCaExport(const CliTarget& target) {
+  auto stub = Connect(target);
+  grpc::ClientContext ctx;
+  Prepare(ctx, target);
+  v1::GetCACertificateResponse res;
+  grpc::Status st = stub->GetCACertificate(&ctx, {}, &res);
+  if (!st.ok()) return Fail(target, st);
+  std::printf("%s", res.pem().c_str());
+  return 0;
+}
+
+}  // namespace matgto::app

@@ -1,0 +1,33 @@
+#include "server/app/modes.h"
+
+#include "absl/strings/ascii.h"
+
+namespace matgto::app {
+
+std::optional<v1::Mode> ParseMode(absl::string_view text) {
+  const std::string t = absl::AsciiStrToLower(text);
+  if (t == "auto") return v1::AUTO;
+  if (t == "record") return v1::RECORD;
+  if (t == "replay") return v1::REPLAY;
+  if (t == "passthrough") return v1::PASSTHROUGH;
+  return std::nullopt;
+}
+
+std::string ModeName(v1::Mode mode) {
+  switch (mode) {
+    case v1::AUTO: return "auto";
+    case v1::RECORD: return "record";
+    case v1::REPLAY: return "replay";
+    case v1::PASSTHROUGH: return "passthrough";
+    default: return "unspecified";
+  }
+}
+
+std::optional<v1::ExhaustedPolicy> ParseExhaustedPolicy(absl::string_view text) {
+  const std::string t = absl::AsciiStrToLower(text);
+  if (t == "repeat-last") return v1::REPEAT_LAST;
+  if (t == "error") return v1::EXHAUSTED_ERROR;
+  return std::nullopt;
+}
+
+}  // namespace matgto::app

@@ -1,0 +1,31 @@
+// `matgto serve`: wires the components together and runs until Shutdown,
+// SIGINT or SIGTERM.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "matgto/v1/control.pb.h"
+#include "server/proxy/config.h"
+
+namespace matgto::app {
+
+struct ServeOptions {
+  proxy::ProxyConfig proxy;
+  std::string control_bind = "127.0.0.1";
+  uint16_t control_port = 8889;
+  std::string cassette_dir = "./cassettes";
+  v1::Mode mode = v1::AUTO;
+  // Cassette to use from the start (in `mode`); none when empty.
+  std::string cassette;
+  int threads = 0;  // 0: one per core
+  // Written atomically once both listeners are up: {"proxy":..,"control":..,"pid":..}
+  std::string ready_file;
+  absl::Duration shutdown_grace = absl::Seconds(5);
+};
+
+// Returns the process exit code.
+int RunServe(const ServeOptions& options);
+
+}  // namespace matgto::app

@@ -1,0 +1,127 @@
+#include "server/cassette/codec.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace matgto::cassette {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::string VersionString(int version) {
+  return version == 10 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+int VersionNumber(absl::string_view s) { return s == "HTTP/1.0" ? 10 : 11; }
+
+void HeadersToProto(const core::Headers& in,
+                    google::protobuf::RepeatedPtrField<v1::Header>& out) {
+  out.Reserve(static_cast<int>(in.size()));
+  for (const core::Header& h : in) {
+    v1::Header* p = out.Add();
+    p->set_name(h.name);
+    p->set_value(h.value);
+  }
+}
+
+core::Headers HeadersFromProto(
+    const google::protobuf::RepeatedPtrField<v1::Header>& in) {
+  core::Headers out;
+  out.reserve(in.size());
+  for (const v1::Header& h : in) out.push_back({h.name(), h.value()});
+  return out;
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+google::protobuf::Duration ToDuration(absl::Duration d) {
+  return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
+}
+
+}  // namespace
+
+void ToProto(const core::HttpRequest& in, v1::HttpRequest& out) {
+  out.set_method(in.method);
+  out.set_url(in.url);
+  out.set_http_version(VersionString(in.version));
+  HeadersToProto(in.headers, *out.mutable_headers());
+  out.set_body(in.body);
+}
+
+void ToProto(const core::HttpResponse& in, v1::HttpResponse& out) {
+  out.set_status(static_cast<uint32_t>(in.status));
+  out.set_reason(in.reason);
+  out.set_http_version(VersionString(in.version));
+  HeadersToProto(in.headers, *out.mutable_headers());
+  out.set_body(in.body);
+}
+
+void ToProto(const core::ExchangeTiming& in, v1::Timing& out) {
+  *out.mutable_started_at() = ToTimestamp(in.started_at);
+  *out.mutable_time_to_first_byte() = ToDuration(in.time_to_first_byte);
+  *out.mutable_total() = ToDuration(in.total);
+}
+
+core::HttpRequest FromProto(const v1::HttpRequest& in) {
+  core::HttpRequest out;
+  out.method = in.method();
+  out.url = in.url();
+  out.version = VersionNumber(in.http_version());
+  out.headers = HeadersFromProto(in.headers());
+  out.body = in.body();
+  return out;
+}
+
+core::HttpResponse FromProto(const v1::HttpResponse& in) {
+  core::HttpResponse out;
+  out.status = static_cast<int>(in.status());
+  out.reason = in.reason();
+  out.version = VersionNumber(in.http_version());
+  out.headers = HeadersFromProto(in.headers());
+  out.body = in.body();
+  return out;
+}
+
+absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
+                                           absl::string_view source) {
+  v1::Cassette cassette;
+  if (bytes.empty()) {
+    return absl::DataLossError(
+        absl::StrCat("cassette file ", source, " is empty"));
+  }
+  if (!cassette.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(absl::StrCat(
+        "cassette file ", source,
+        " is corrupt or truncated (not a valid matgto.v1.Cassette protobuf)"));
+  }
+  if (cassette.schema_version() == 0) {
+    return absl::DataLossError(absl::StrCat(
+        "cassette file ", source,
+        " has no schema version: it is not a matgto cassette"));
+  }
+  if (cassette.schema_version() > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cassette file ", source, " uses schema version ",
+        cassette.schema_version(), ", newer than this matgto understands (",
+        kSchemaVersion, "); upgrade matgto"));
+  }
+  if (!cassette.complete()) {
+    return absl::DataLossError(
+        absl::StrCat("cassette file ", source,
+                     " is truncated (its end marker is missing); ",
+                     cassette.interactions_size(), " interactions were readable"));
+  }
+  // Upgrades from older schema versions go here, one function per step.
+  return cassette;
+}
+
+std::string SerializeCassette(v1::Cassette cassette) {
+  cassette.set_schema_version(kSchemaVersion);
+  cassette.set_written_by(absl::StrCat("matgto ", MATGTO_VERSION));
+  cassette.set_complete(true);
+  return cassette.SerializeAsString();
+}
+
+}  // namespace matgto::cassette

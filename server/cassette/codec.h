@@ -1,0 +1,35 @@
+// Conversion between core HTTP values and the cassette protobuf schema, and
+// the cassette file encoding (parse with version checks, serialize).
+#pragma once
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "matgto/v1/cassette.pb.h"
+#include "server/core/http.h"
+
+namespace matgto::cassette {
+
+// The schema version this build writes. History:
+//   1  first version (HTTP exchanges, WebSocket sessions, options).
+inline constexpr uint32_t kSchemaVersion = 1;
+
+void ToProto(const core::HttpRequest& in, v1::HttpRequest& out);
+void ToProto(const core::HttpResponse& in, v1::HttpResponse& out);
+void ToProto(const core::ExchangeTiming& in, v1::Timing& out);
+core::HttpRequest FromProto(const v1::HttpRequest& in);
+core::HttpResponse FromProto(const v1::HttpResponse& in);
+
+// Parses a binary cassette file's bytes. `source` (a path or name) is quoted
+// in errors. DATA_LOSS for bytes that are not a cassette or that were
+// truncated; FAILED_PRECONDITION for a file written by a newer schema. Older
+// schemas are upgraded to kSchemaVersion.
+absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
+                                           absl::string_view source);
+
+// Serializes for storage: sets schema_version, written_by and the trailing
+// `complete` marker.
+std::string SerializeCassette(v1::Cassette cassette);
+
+}  // namespace matgto::cassette

@@ -1,0 +1,58 @@
+// The seam between the proxy (sockets, parsing, upstream I/O) and the
+// record/replay decisions. The proxy calls an ExchangeHandler for every
+// complete request and does exactly what the returned Decision says; it never
+// knows about cassettes, modes or matching.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "server/core/http.h"
+
+namespace matgto::core {
+
+// Answer the client with this response; no upstream connection is made.
+struct Reply {
+  std::shared_ptr<const HttpResponse> response;
+  // Short machine-readable reason when the reply is an error of matgto's own
+  // (it is also in the response's X-Matgto-Error header); empty otherwise.
+  std::string error;
+};
+
+// Forward the request to its upstream; then call OnForwarded/OnForwardFailed
+// with this ticket.
+struct Forward {
+  // Opaque to the proxy: identifies the session that asked for the forward
+  // (which may have ended by the time the exchange completes).
+  uint64_t ticket = 0;
+};
+
+using Decision = std::variant<Reply, Forward>;
+
+// Thread-safety: every method may be called concurrently from any proxy
+// thread; none of them blocks on I/O (they take short in-memory locks only).
+class ExchangeHandler {
+ public:
+  virtual ~ExchangeHandler() = default;
+
+  // Called once per request, after the whole request (body included) has
+  // been read from the client.
+  virtual Decision OnRequest(const HttpRequest& request) = 0;
+
+  // Called when a forwarded request got a complete response from upstream,
+  // before that response is written to the client (so an exchange the client
+  // has seen is always recorded).
+  virtual void OnForwarded(const Forward& ticket, const HttpRequest& request,
+                           const HttpResponse& response,
+                           const ExchangeTiming& timing) = 0;
+
+  // Called when forwarding failed (upstream unreachable, timed out, broke the
+  // protocol). `reason` is the X-Matgto-Error code sent to the client.
+  virtual void OnForwardFailed(const Forward& ticket,
+                               const HttpRequest& request,
+                               const std::string& reason) = 0;
+};
+
+}  // namespace matgto::core

@@ -1,0 +1,72 @@
+// Plain value types for HTTP messages as matgto records and replays them.
+//
+// These types know nothing about sockets, Beast or protobuf: the proxy fills
+// them from the wire, the cassette codec maps them to storage, and every
+// decision (matching, modes, redaction) works on them alone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace matgto::core {
+
+// One header line; order and repeated names are significant.
+struct Header {
+  std::string name;
+  std::string value;
+  friend bool operator==(const Header&, const Header&) = default;
+};
+using Headers = std::vector<Header>;
+
+// ASCII case-insensitive comparison, as HTTP field names require.
+bool EqualsIgnoreCase(absl::string_view a, absl::string_view b);
+
+// The first header named `name` (case-insensitive), or nullptr.
+const std::string* FindHeader(const Headers& headers, absl::string_view name);
+// Removes every header named `name`; returns how many were removed.
+int RemoveHeaders(Headers& headers, absl::string_view name);
+// Replaces the value of every header named `name`, or appends one.
+void SetHeader(Headers& headers, absl::string_view name, std::string value);
+
+struct HttpRequest {
+  std::string method;
+  // Absolute, normalized URL: scheme://host[:port]/path?query (see url.h).
+  std::string url;
+  // 10 for HTTP/1.0, 11 for HTTP/1.1.
+  int version = 11;
+  Headers headers;
+  // After transfer decoding (no chunk framing); content encoding untouched.
+  std::string body;
+  friend bool operator==(const HttpRequest&, const HttpRequest&) = default;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string reason;
+  int version = 11;
+  Headers headers;
+  std::string body;
+  friend bool operator==(const HttpResponse&, const HttpResponse&) = default;
+};
+
+// Timing of one forwarded exchange.
+struct ExchangeTiming {
+  absl::Time started_at;
+  absl::Duration time_to_first_byte;
+  absl::Duration total;
+};
+
+// A response made by matgto itself (not by an upstream): `status`, an
+// `X-Matgto-Error: <error_code>` header, a Content-Length and `body`.
+HttpResponse MakeErrorResponse(int status, absl::string_view error_code,
+                               std::string body,
+                               absl::string_view content_type = "text/plain; charset=utf-8");
+
+// A response that has no body whatever its headers say (RFC 9110 6.4.1).
+bool ResponseHasNoBody(absl::string_view request_method, int status);
+
+}  // namespace matgto::core

@@ -1,0 +1,86 @@
+#include "server/core/url.h"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace matgto::core {
+
+uint16_t DefaultPort(absl::string_view scheme) {
+  if (scheme == "http" || scheme == "ws") return 80;
+  if (scheme == "https" || scheme == "wss") return 443;
+  return 0;
+}
+
+absl::StatusOr<UrlParts> ParseAbsoluteUrl(absl::string_view url) {
+  auto parsed = boost::urls::parse_absolute_uri(
+      boost::core::string_view(url.data(), url.size()));
+  auto view = [](boost::core::string_view s) {
+    return absl::string_view(s.data(), s.size());
+  };
+  if (!parsed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not an absolute URL: '", url, "'"));
+  }
+  const boost::urls::url_view& u = *parsed;
+  UrlParts parts;
+  parts.scheme = absl::AsciiStrToLower(view(u.scheme()));
+  if (DefaultPort(parts.scheme) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unsupported URL scheme '", parts.scheme, "' in '", url, "'"));
+  }
+  if (!u.has_authority() || u.encoded_host().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("URL has no host: '", url, "'"));
+  }
+  std::string host(u.encoded_host_address());
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  parts.host = absl::AsciiStrToLower(host);
+  if (u.has_port() && !u.port().empty()) {
+    uint32_t port = 0;
+    if (!absl::SimpleAtoi(absl::string_view(u.port().data(), u.port().size()),
+                          &port) ||
+        port == 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad port in URL '", url, "'"));
+    }
+    parts.port = static_cast<uint16_t>(port);
+  } else {
+    parts.port = DefaultPort(parts.scheme);
+  }
+  parts.path = std::string(u.encoded_path());
+  // (push_back: GCC 12 warns falsely (-Wrestrict) on assigning a literal.)
+  if (parts.path.empty()) parts.path.push_back('/');
+  parts.has_query = u.has_query();
+  parts.query = std::string(u.encoded_query());
+  return parts;
+}
+
+std::string HostPort(absl::string_view host, uint16_t port) {
+  if (host.find(':') != absl::string_view::npos) {
+    return absl::StrCat("[", host, "]:", port);
+  }
+  return absl::StrCat(host, ":", port);
+}
+
+std::string FormatUrl(const UrlParts& parts) {
+  std::string out = absl::StrCat(parts.scheme, "://");
+  if (parts.host.find(':') != std::string::npos) {
+    absl::StrAppend(&out, "[", parts.host, "]");
+  } else {
+    absl::StrAppend(&out, parts.host);
+  }
+  if (parts.port != DefaultPort(parts.scheme)) {
+    absl::StrAppend(&out, ":", parts.port);
+  }
+  absl::StrAppend(&out, parts.path);
+  if (parts.has_query) absl::StrAppend(&out, "?", parts.query);
+  return out;
+}
+
+}  // namespace matgto::core
