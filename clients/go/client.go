@@ -164,7 +164,7 @@ func (c *Client) Replay(ctx context.Context, name string, opts ...Option) (*Sess
 
 // UseCassette uses cassette name in the given mode; [ModeAuto] replays it
 // when it exists and records it otherwise (the returned session's Mode says
-// which).
+// which), and [ModeUnspecified] means the server's default mode.
 func (c *Client) UseCassette(ctx context.Context, name string, mode Mode, opts ...Option) (*Session, error) {
 	if err := c.ensureCompatible(ctx); err != nil {
 		return nil, err

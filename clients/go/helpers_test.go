@@ -77,14 +77,16 @@ type readyFile struct {
 }
 
 // startServer starts `matgto serve` on free ports with cassettes in dir, and
-// waits for its ready file. The server is stopped when the test ends.
-func startServer(t *testing.T, dir string) *testServer {
+// waits for its ready file; extra are more serve flags. The server is stopped
+// when the test ends.
+func startServer(t *testing.T, dir string, extra ...string) *testServer {
 	t.Helper()
 	bin := matgtoBin(t)
 	ready := filepath.Join(t.TempDir(), "ready.json")
 	s := &testServer{Dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(bin, "serve", "--proxy-port", "0", "--control-port", "0",
-		"--cassette-dir", dir, "--ready-file", ready)
+	args := append([]string{"serve", "--proxy-port", "0", "--control-port", "0",
+		"--cassette-dir", dir, "--ready-file", ready}, extra...)
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out
 	if err := s.cmd.Start(); err != nil {

@@ -220,6 +220,36 @@ func TestUseCassetteAutoMethod(t *testing.T) {
 	}
 }
 
+// An unspecified mode means the server's default mode (--mode).
+func TestUseCassetteUnspecifiedModeUsesServerDefault(t *testing.T) {
+	c := dial(t, startServer(t, t.TempDir()))
+	ctx := ctxFor(t)
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatalf("Status: %v", err)
+	}
+	sess, err := c.UseCassette(ctx, "default/mode", matgto.ModeUnspecified)
+	if err != nil {
+		t.Fatalf("UseCassette(unspecified): %v", err)
+	}
+	if sess.RequestedMode != st.DefaultMode || sess.RequestedMode == matgto.ModeUnspecified {
+		t.Errorf("UseCassette(unspecified): requested mode %v, want the server default %v", sess.RequestedMode, st.DefaultMode)
+	}
+
+	strict := dial(t, startServer(t, t.TempDir(), "--mode", "replay"))
+	if st, err := strict.Status(ctx); err != nil || st.DefaultMode != matgto.ModeReplay {
+		t.Fatalf("Status of a --mode replay server: %+v, %v; want default mode replay", st, err)
+	}
+	if _, err := strict.UseCassette(ctx, "absent", matgto.ModeUnspecified); !errors.Is(err, matgto.ErrCassetteNotFound) {
+		t.Errorf("UseCassette(absent, unspecified) on a --mode replay server = %v, want ErrCassetteNotFound", err)
+	}
+	// The test helper follows the server's default too.
+	f := runFake(func(tb testing.TB) { matgto.UseCassette(tb, "absent", matgto.WithClient(strict)) })
+	if len(f.fatals) != 1 || !strings.Contains(f.fatals[0], "NOT_FOUND") {
+		t.Errorf("helper on a --mode replay server, absent cassette: fatals %q, want one NOT_FOUND", f.fatals)
+	}
+}
+
 func TestReplayUnknownCassetteIsNotFound(t *testing.T) {
 	c := dial(t, startServer(t, t.TempDir()))
 	ctx := ctxFor(t)
@@ -256,10 +286,6 @@ func TestInvalidCassetteName(t *testing.T) {
 		if _, err := c.UseCassette(ctx, name, matgto.ModeAuto); !errors.Is(err, matgto.ErrInvalidArgument) {
 			t.Errorf("UseCassette(%q, auto) = %v, want ErrInvalidArgument", name, err)
 		}
-	}
-	// control.proto: an unspecified mode is INVALID_ARGUMENT too.
-	if _, err := c.UseCassette(ctx, "fine-name", matgto.ModeUnspecified); !errors.Is(err, matgto.ErrInvalidArgument) {
-		t.Errorf("UseCassette(fine-name, unspecified) = %v, want ErrInvalidArgument", err)
 	}
 	st, err := c.Status(ctx)
 	if err != nil {

@@ -50,8 +50,9 @@ func WithClient(c *Client) Option {
 	return func(o *options) { o.client = c }
 }
 
-// WithMode sets the mode of the test helper [UseCassette] (default
-// [ModeAuto]: replay when the cassette exists, record it otherwise).
+// WithMode sets the mode of the test helper [UseCassette] (default: the
+// server's default mode, `matgto serve --mode`, which is [ModeAuto] unless
+// the server was told otherwise).
 func WithMode(m Mode) Option {
 	return func(o *options) { o.mode = m }
 }

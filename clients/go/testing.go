@@ -11,8 +11,10 @@ import (
 const helperTimeout = 30 * time.Second
 
 // UseCassette starts cassette name for the test t and ends it in t.Cleanup,
-// failing the test when either fails. The mode is [ModeAuto] (replay when the
-// cassette exists, record it otherwise) unless [WithMode] says otherwise. It
+// failing the test when either fails. The mode is the one given with
+// [WithMode], else the server's default mode (`matgto serve --mode`, by
+// default [ModeAuto]: replay when the cassette exists, record it otherwise),
+// so that a server started with --mode record re-records every cassette. It
 // dials the server as Dial(ctx, "") does, or the one given with [WithServer],
 // unless [WithClient] passes a client; it returns the client used, whose
 // HTTPTransport routes requests through the proxy.
@@ -35,12 +37,8 @@ func UseCassette(t testing.TB, name string, opts ...Option) *Client {
 		// Registered first, so it runs after the cassette is stopped.
 		t.Cleanup(func() { _ = c.Close() })
 	}
-	mode := o.mode
-	if mode == ModeUnspecified {
-		mode = ModeAuto
-	}
-	if _, err := c.UseCassette(ctx, name, mode, opts...); err != nil {
-		t.Fatalf("matgto: cannot use cassette %q (%s): %v", name, mode, err)
+	if _, err := c.UseCassette(ctx, name, o.mode, opts...); err != nil {
+		t.Fatalf("matgto: cannot use cassette %q (mode %s): %v", name, o.mode, err)
 		return nil
 	}
 	t.Cleanup(func() {

@@ -10,7 +10,9 @@ import (
 type Mode int32
 
 const (
-	// ModeUnspecified is the zero Mode; the server rejects it in UseCassette.
+	// ModeUnspecified is the zero Mode: UseCassette then uses the server's
+	// default mode (Status().DefaultMode, `matgto serve --mode`, auto unless
+	// set otherwise).
 	ModeUnspecified Mode = Mode(pb.Mode_MODE_UNSPECIFIED)
 	// ModeAuto replays the cassette when it exists and records it otherwise.
 	ModeAuto Mode = Mode(pb.Mode_AUTO)

@@ -27,9 +27,10 @@ func TestUseCassetteHelper(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Status: %v", err)
 		}
+		// The helper asks for the server's default mode: auto, here.
 		if st.Session == nil || st.Session.Cassette != name || st.Session.Mode != matgto.ModeRecord ||
-			st.Session.RequestedMode != matgto.ModeAuto {
-			t.Fatalf("session in use = %+v, want %q recording, requested auto", st.Session, name)
+			st.Session.RequestedMode != matgto.ModeAuto || st.DefaultMode != matgto.ModeAuto {
+			t.Fatalf("status = %+v, session %+v; want %q recording, requested auto (the default)", st, st.Session, name)
 		}
 		recorded = do(t, proxiedClient(t, c), "GET", up.URL+"/helper", nil).Body
 	})

@@ -15,23 +15,24 @@ for tool in java mvn; do
   fi
 done
 
-rm -rf target/surefire-reports
+rm -rf target/surefire-reports target/matgto-servers
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 # Offline first: fast and network-free when ~/.m2 is warm. If (and only if) that failed because
 # something was missing from the cache, run again online.
-mvn -o -q -B test "$@" 2>&1 | tee "$log"
+mvn -o -q -B -Dstyle.color=never test "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if [ "$status" -ne 0 ] && grep -qE "offline mode|has not been downloaded from it before|Could not resolve|Cannot access .* in offline|Failed to read artifact descriptor|Plugin .* or one of its dependencies could not be resolved" "$log"; then
   echo "run-tests.sh: the Maven cache lacks something; resolving online" >&2
   rm -rf target/surefire-reports
-  mvn -q -B test "$@"
+  mvn -q -B -Dstyle.color=never test "$@"
   status=$?
 fi
 
 # One plain summary line from the Surefire reports (mvn -q prints none when all pass).
 if compgen -G "target/surefire-reports/TEST-*.xml" >/dev/null; then
+  echo  # Maven may end its output without a newline
   awk '
     /<testsuite[ >]/ {
       for (i = 1; i <= NF; i++) {

@@ -35,4 +35,5 @@ if [ ! -x "$MATGTO_BIN" ]; then
   exit 1
 fi
 cd "$here"
-exec "$py" -m pytest -p no:cacheprovider tests "$@"
+# No arguments: pyproject.toml's testpaths (tests/).
+exec "$py" -m pytest -p no:cacheprovider "$@"

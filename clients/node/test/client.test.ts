@@ -1,18 +1,19 @@
 // Integration tests against the real matgto binary ($MATGTO_BIN).
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fetch, type ProxyAgent } from 'undici';
 import {
   CassetteNotFoundError,
+  CorruptCassetteError,
   FailedPreconditionError,
   InvalidArgumentError,
   MatgtoClient,
   UnimplementedError,
   type SessionInfo,
 } from '@matgto/client';
-import { startServer, startUpstream, type RunningServer, type Upstream } from './helpers.js';
+import { deadPort, startServer, startUpstream, type RunningServer, type Upstream } from './helpers.js';
 
 interface Got {
   status: number;
@@ -51,6 +52,7 @@ describe('matgto server', () => {
     assert.match(st.version, /^\d+\.\d+\.\d+/);
     assert.equal(st.proxyAddress, server.ready.proxy);
     assert.equal(st.controlAddress, server.ready.control);
+    assert.equal(server.ready.pid, server.proc.pid, 'ready file pid');
     assert.equal(st.session, undefined);
     assert.equal(await client.proxyUrl(), `http://${server.ready.proxy}`);
   });
@@ -191,6 +193,30 @@ describe('matgto server', () => {
     assert.equal((await client.status()).session, undefined);
   });
 
+  test('a dead upstream while recording answers 502 upstream-unreachable', async () => {
+    await client.startRecording('it/dead-upstream');
+    try {
+      const r = await get(dispatcher, `http://127.0.0.1:${await deadPort()}/x`);
+      assert.equal(r.status, 502, r.body.toString());
+      assert.equal(r.headers.get('x-matgto-error'), 'upstream-unreachable');
+    } finally {
+      await client.stopRecording();
+    }
+  });
+
+  test('replay of a corrupt cassette file rejects with CorruptCassetteError', async () => {
+    await client.useCassette('it/corrupt', { mode: 'record' });
+    await get(dispatcher, `${upstream.url}/text`);
+    const { savedPath } = await client.stopRecording();
+    assert.ok(savedPath && existsSync(savedPath), `saved at ${savedPath}`);
+    writeFileSync(savedPath, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]));
+    await assert.rejects(client.replay('it/corrupt'), (err: unknown) => {
+      assert.ok(err instanceof CorruptCassetteError, `got ${String(err)}`);
+      assert.equal(err.codeName, 'DATA_LOSS');
+      return true;
+    });
+  });
+
   test('caCertificate() returns the PEM of a CA', async (t) => {
     let pem: string;
     try {
@@ -212,10 +238,12 @@ describe('matgto server', () => {
     const r = await get(dispatcher, `${upstream.url}/text`);
     assert.equal(r.status, 200);
     await client.shutdown(1000);
+    let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([
       server.exited,
-      new Promise((res) => setTimeout(() => res('timeout'), 15_000)),
+      new Promise((res) => (timer = setTimeout(() => res('timeout'), 15_000))),
     ]);
+    clearTimeout(timer);
     assert.equal(code, 0, `exit code (logs:\n${server.logs()})`);
 
     // A new server on the same cassette directory replays it.

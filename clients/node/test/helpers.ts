@@ -45,8 +45,14 @@ export async function startServer(opts: { cassetteDir?: string } = {}): Promise<
   proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   let exitCode: number | null | undefined;
+  // Never leave the server behind if this test process dies first.
+  const killOnExit = () => {
+    if (exitCode === undefined) proc.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
   const exited = new Promise<number | null>((res) => {
     proc.on('exit', (code, signal) => {
+      process.off('exit', killOnExit);
       exitCode = code ?? (signal ? -1 : null);
       res(code);
     });

@@ -179,6 +179,20 @@ def test_sanitized_names_are_accepted(client: matgto.Client) -> None:
         assert session.name == name
 
 
+def test_corrupt_cassette_raises_corrupt_cassette_error(
+    server: RunningServer, client: matgto.Client, upstream: Upstream, http: requests.Session
+) -> None:
+    with client.recording("corrupt/me") as session:
+        http.get(upstream.url + "/c", proxies=client.proxies(), timeout=10)
+    assert session.summary is not None
+    saved = _saved_file(server, session.summary.saved_path)
+    saved.write_bytes(saved.read_bytes()[:-7] + b"\xff" * 3)
+    with pytest.raises(matgto.CorruptCassetteError) as caught:
+        client.replay("corrupt/me")
+    assert caught.value.code is grpc.StatusCode.DATA_LOSS
+    assert caught.value.message
+
+
 def test_stop_when_idle_raises_failed_precondition(client: matgto.Client) -> None:
     with pytest.raises(FailedPreconditionError) as caught:
         client.stop_recording()

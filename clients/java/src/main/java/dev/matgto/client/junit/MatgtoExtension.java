@@ -174,8 +174,10 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
         .client;
   }
 
-  @SuppressWarnings("deprecation") // CloseableResource keeps JUnit 5.x before 5.13 working
-  private static final class ClientResource implements ExtensionContext.Store.CloseableResource {
+  /** Closed with the root context: AutoCloseable for JUnit 5.13+, CloseableResource before. */
+  @SuppressWarnings("deprecation")
+  private static final class ClientResource
+      implements ExtensionContext.Store.CloseableResource, AutoCloseable {
     final MatgtoClient client;
 
     ClientResource(MatgtoClient client) {

@@ -1,0 +1,151 @@
+"""Bad input gets a precise error, the server keeps serving, nothing recorded is lost."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import requests
+
+from conftest import free_port, raw_exchange, wait_for
+
+
+def still_serving(server, upstream):
+    r = requests.get(upstream.url("/counter"), proxies={"http": server.proxy_url}, timeout=10)
+    assert r.status_code == 200, r.content
+    return r
+
+
+def error_of(raw: bytes):
+    head = raw.split(b"\r\n\r\n")[0].decode("latin-1")
+    status = int(head.split(" ")[1])
+    headers = dict(line.split(": ", 1) for line in head.split("\r\n")[1:] if ": " in line)
+    return status, headers.get("X-Matgto-Error")
+
+
+def test_garbage_bytes_get_400(server, upstream):
+    server.cli("use", "g", "--mode", "passthrough")
+    raw = raw_exchange(server.proxy, b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
+    assert error_of(raw) == (400, "bad-request")
+    raw = raw_exchange(server.proxy, b"GET http://x/ HTTP/9.9\r\n\r\n")
+    assert error_of(raw)[0] == 400
+    still_serving(server, upstream)
+
+
+def test_origin_form_request_explains_how_to_use_the_proxy(server, upstream):
+    server.cli("use", "o", "--mode", "passthrough")
+    raw = raw_exchange(server.proxy, b"GET /index.html HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert error_of(raw) == (400, "not-a-proxy-request")
+    assert b"absolute-form" in raw
+    still_serving(server, upstream)
+
+
+def test_oversize_headers_get_431(matgto, upstream):
+    server = matgto("--max-header-bytes", "4096", "--mode", "passthrough")
+    raw = raw_exchange(server.proxy, f"GET {upstream.url('/counter')} HTTP/1.1\r\nHost: a\r\nX-Big: {'a' * 8000}\r\n\r\n".encode())
+    assert error_of(raw) == (431, "header-too-large")
+    still_serving(server, upstream)
+
+
+def test_oversize_body_gets_413_and_nothing_is_recorded(matgto, upstream):
+    server = matgto("--max-body-bytes", "1024")
+    server.cli("record", "big")
+    r = requests.post(upstream.url("/echo"), data=b"x" * 5000, proxies={"http": server.proxy_url})
+    assert r.status_code == 413 and r.headers["X-Matgto-Error"] == "body-too-large"
+    still_serving(server, upstream)
+    out = server.cli("stop").stdout
+    assert "recorded 1" in out  # only the successful request
+
+
+def test_oversize_upstream_response_gets_502(matgto, upstream):
+    server = matgto("--max-body-bytes", "1024", "--mode", "passthrough")
+    r = requests.get(upstream.url("/big?size=4096"), proxies={"http": server.proxy_url})
+    assert r.status_code == 502 and r.headers["X-Matgto-Error"] == "upstream-response-too-large"
+    still_serving(server, upstream)
+
+
+def test_client_hangs_up_mid_body(server, upstream):
+    server.cli("record", "hangup")
+    host, port = server.proxy.rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(f"POST {upstream.url('/echo')} HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\npartial".encode())
+    still_serving(server, upstream)
+    out = server.cli("stop").stdout
+    assert "recorded 1" in out  # the half-sent request was neither forwarded nor recorded
+
+
+def test_dead_upstream_gets_502_with_reason(server, upstream):
+    server.cli("record", "dead")
+    port = free_port()
+    r = requests.get(f"http://127.0.0.1:{port}/x", proxies={"http": server.proxy_url})
+    assert r.status_code == 502
+    assert r.headers["X-Matgto-Error"] == "upstream-unreachable"
+    assert f"127.0.0.1:{port}" in r.text and "refused" in r.text.lower()
+    still_serving(server, upstream)
+    assert "recorded 1" in server.cli("stop").stdout
+
+
+def test_unresolvable_host_gets_502(server, upstream):
+    server.cli("use", "dns", "--mode", "passthrough")
+    r = requests.get("http://no-such-host.invalid/x", proxies={"http": server.proxy_url})
+    assert r.status_code == 502 and r.headers["X-Matgto-Error"] == "upstream-unreachable"
+    assert "no-such-host.invalid" in r.text
+
+
+def test_slow_upstream_gets_504(matgto, upstream):
+    server = matgto("--upstream-timeout", "0.5", "--mode", "passthrough")
+    r = requests.get(upstream.url("/slow?s=3"), proxies={"http": server.proxy_url})
+    assert r.status_code == 504 and r.headers["X-Matgto-Error"] == "upstream-timeout"
+
+
+def test_connect_is_refused_clearly_for_now(server, upstream):
+    raw = raw_exchange(server.proxy, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+    assert error_of(raw)[1] == "connect-unsupported"
+    still_serving_after = server.cli("status")
+    assert still_serving_after.returncode == 0
+
+
+def test_sigterm_saves_active_recording(server, upstream, proto_modules):
+    cassette_pb2 = proto_modules[0]
+    server.cli("record", "term")
+    for i in range(3):
+        still_serving(server, upstream)
+    assert server.stop(signal.SIGTERM) == 0
+    c = cassette_pb2.Cassette()
+    c.ParseFromString(server.cassette_path("term").read_bytes())
+    assert len(c.interactions) == 3 and c.complete
+    assert [i.index for i in c.interactions] == [0, 1, 2]
+
+
+def test_shutdown_command_lets_in_flight_exchange_finish(server, upstream):
+    server.cli("record", "inflight")
+    import threading
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=requests.get(upstream.url("/slow?s=1"), proxies={"http": server.proxy_url})))
+    t.start()
+    time.sleep(0.3)
+    server.cli("shutdown", "--grace", "5")
+    t.join(10)
+    assert result["r"].status_code == 200 and result["r"].content == b"slow"
+    wait_for(lambda: not server.alive(), timeout=10, what="server exit")
+    assert server.proc.returncode == 0
+    assert server.cassette_path("inflight").exists()
+
+
+def test_corrupt_and_truncated_cassettes_are_named_and_server_keeps_serving(server, upstream):
+    server.cli("record", "good")
+    still_serving(server, upstream)
+    still_serving(server, upstream)
+    server.cli("stop")
+    data = server.cassette_path("good").read_bytes()
+    server.cassette_path("trunc").write_bytes(data[: len(data) - 3])
+    server.cassette_path("garbage").write_bytes(os.urandom(64))
+    server.cassette_path("empty").write_bytes(b"")
+    for name in ["trunc", "garbage", "empty"]:
+        r = server.cli("replay", name, check=False)
+        assert r.returncode == 1
+        assert "DATA_LOSS" in r.stderr and f"{name}.pb" in r.stderr, r.stderr
+    # The earlier good cassette still replays.
+    server.cli("replay", "good")
+    assert requests.get(upstream.url("/counter"), proxies={"http": server.proxy_url}).status_code == 200
