@@ -109,6 +109,27 @@ int main(int argc, char** argv) {
                         "seconds in-flight exchanges get on SIGTERM/SIGINT")
       ->capture_default_str();
 
+  serve_cmd->add_option("--ca-dir", serve.ca_dir,
+                        "where the interception CA lives (created on first "
+                        "start); default $MATGTO_CA_DIR or ~/.matgto/ca");
+  serve_cmd->add_option("--ca-cert", serve.ca_cert,
+                        "bring your own CA: certificate PEM (with --ca-key)");
+  serve_cmd->add_option("--ca-key", serve.ca_key,
+                        "bring your own CA: private key PEM (with --ca-cert)");
+  serve_cmd->add_option("--no-intercept", serve.proxy.no_intercept,
+                        "host glob whose CONNECT tunnels are relayed untouched "
+                        "(repeatable), e.g. '*.pinned.example'");
+  serve_cmd->add_option("--upstream-ca-file", serve.upstream_ca_file,
+                        "extra CA bundle (PEM) trusted for upstream TLS");
+  serve_cmd->add_flag("--insecure-upstream", serve.insecure_upstream,
+                      "do NOT verify upstream TLS certificates");
+  serve_cmd->add_option("--upstream", serve.reverse_upstream,
+                        "reverse mode: the proxy port acts as this origin, "
+                        "e.g. https://api.example.com");
+  serve_cmd->add_flag("--reverse-tls", serve.proxy.reverse_tls,
+                      "reverse mode: serve HTTPS on the proxy port with a "
+                      "certificate from the CA");
+
   // client commands
   std::string name, mode = "", on_exhausted;
   bool json = false;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -30,6 +31,9 @@
 #include "server/core/url.h"
 #include "server/proxy/proxy_server.h"
 #include "server/replay/session_manager.h"
+#include "server/tls/certificate_authority.h"
+#include "server/tls/contexts.h"
+#include "server/tls/leaf_cache.h"
 
 namespace matgto::app {
 namespace {
@@ -80,7 +84,18 @@ bool WriteReadyFile(const std::string& path, const std::string& proxy,
 
 }  // namespace
 
-int RunServe(const ServeOptions& options) {
+std::string DefaultCaDir() {
+  if (const char* dir = std::getenv("MATGTO_CA_DIR"); dir != nullptr && *dir) {
+    return dir;
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
+    return absl::StrCat(home, "/.matgto/ca");
+  }
+  return "./.matgto/ca";
+}
+
+int RunServe(const ServeOptions& options_in) {
+  ServeOptions options = options_in;
   core::SystemClock clock;
   auto store = cassette::FileCassetteStore::Create(options.cassette_dir);
   if (!store.ok()) {
@@ -99,11 +114,71 @@ int RunServe(const ServeOptions& options) {
     }
   }
 
+  // TLS: the CA, the leaf cache and both contexts.
+  if (options.ca_cert.empty() != options.ca_key.empty()) {
+    std::fprintf(stderr, "matgto: --ca-cert and --ca-key go together\n");
+    return 2;
+  }
+  auto ca = options.ca_cert.empty()
+                ? tls::CertificateAuthority::LoadOrCreate(
+                      options.ca_dir.empty() ? DefaultCaDir() : options.ca_dir)
+                : tls::CertificateAuthority::Load(options.ca_cert, options.ca_key);
+  if (!ca.ok()) {
+    std::fprintf(stderr, "matgto: %s\n", std::string(ca.status().message()).c_str());
+    return 2;
+  }
+  if ((*ca)->created()) {
+    std::printf("matgto: created a new CA at %s; trust it in clients (see "
+                "`matgto ca export`)\n",
+                (*ca)->cert_path().c_str());
+  }
+  auto leaves = tls::LeafCache::Create(**ca, options.leaf_cache_size);
+  if (!leaves.ok()) {
+    std::fprintf(stderr, "matgto: %s\n", std::string(leaves.status().message()).c_str());
+    return 2;
+  }
+  auto interception = tls::InterceptionContext::Create(**leaves);
+  auto upstream_tls = tls::MakeUpstreamContext(
+      {.ca_file = options.upstream_ca_file, .insecure = options.insecure_upstream});
+  if (!interception.ok() || !upstream_tls.ok()) {
+    std::fprintf(stderr, "matgto: %s\n",
+                 std::string(!interception.ok() ? interception.status().message()
+                                                : upstream_tls.status().message())
+                     .c_str());
+    return 2;
+  }
+  if (options.insecure_upstream) {
+    std::fprintf(stderr,
+                 "matgto: WARNING: --insecure-upstream: upstream TLS "
+                 "certificates are NOT verified; anyone on the path can "
+                 "impersonate the services you record\n");
+  }
+  if (!options.reverse_upstream.empty()) {
+    auto up = core::ParseAbsoluteUrl(options.reverse_upstream);
+    if (!up.ok() || (up->scheme != "http" && up->scheme != "https")) {
+      std::fprintf(stderr, "matgto: --upstream must be an http(s):// URL, got '%s'\n",
+                   options.reverse_upstream.c_str());
+      return 2;
+    }
+    up->path = "/";
+    up->has_query = false;
+    up->query.clear();
+    options.proxy.reverse_upstream = *up;
+  }
+  proxy::TlsServices tls_services{.interception = interception->get(),
+                                  .upstream = upstream_tls->get(),
+                                  .verify_upstream = !options.insecure_upstream};
+  v1::TlsStatus tls_status;
+  tls_status.set_ca_certificate_path((*ca)->cert_path());
+  for (const std::string& p : options.proxy.no_intercept) tls_status.add_no_intercept(p);
+  tls_status.set_insecure_upstream(options.insecure_upstream);
+  tls_status.set_upstream_ca_file(options.upstream_ca_file);
+
   const int threads = options.threads > 0
                           ? options.threads
                           : std::max(1u, std::thread::hardware_concurrency());
   asio::io_context ioc(threads);
-  auto proxy = proxy::ProxyServer::Create(ioc, options.proxy, sessions);
+  auto proxy = proxy::ProxyServer::Create(ioc, options.proxy, tls_services, sessions);
   if (!proxy.ok()) {
     std::fprintf(stderr, "matgto: %s\n", std::string(proxy.status().message()).c_str());
     return 2;
@@ -114,7 +189,13 @@ int RunServe(const ServeOptions& options) {
       sessions,
       control::ServerIdentity{.proxy_address = (*proxy)->address(),
                               .cassette_dir = (*store)->dir(),
-                              .started_at = absl::Now()},
+                              .started_at = absl::Now(),
+                              .ca_pem = (*ca)->CertificatePem(),
+                              .tls = tls_status,
+                              .reverse_upstream =
+                                  options.proxy.reverse_upstream.has_value()
+                                      ? core::FormatUrl(*options.proxy.reverse_upstream)
+                                      : ""},
       [&shutdown](absl::Duration grace) { shutdown.Request(grace); });
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -147,10 +228,17 @@ int RunServe(const ServeOptions& options) {
   for (int i = 0; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
 
   std::printf("matgto %s: proxy on %s, control (gRPC) on %s, cassettes in %s, "
-              "default mode %s\n",
+              "default mode %s, CA %s\n",
               MATGTO_VERSION, (*proxy)->address().c_str(),
               control_address.c_str(), (*store)->dir().c_str(),
-              ModeName(sessions.default_mode()).c_str());
+              ModeName(sessions.default_mode()).c_str(),
+              (*ca)->cert_path().c_str());
+  if (options.proxy.reverse_upstream.has_value()) {
+    std::printf("matgto: reverse mode: %s://%s answers as %s\n",
+                options.proxy.reverse_tls ? "https" : "http",
+                (*proxy)->address().c_str(),
+                core::FormatUrl(*options.proxy.reverse_upstream).c_str());
+  }
   std::fflush(stdout);
   if (!options.ready_file.empty() &&
       !WriteReadyFile(options.ready_file, (*proxy)->address(), control_address)) {

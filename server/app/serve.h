@@ -23,7 +23,21 @@ struct ServeOptions {
   // Written atomically once both listeners are up: {"proxy":..,"control":..,"pid":..}
   std::string ready_file;
   absl::Duration shutdown_grace = absl::Seconds(5);
+
+  // HTTPS interception. The CA lives in `ca_dir` (created on first start)
+  // unless `ca_cert` + `ca_key` name a CA of the user's own.
+  std::string ca_dir;  // empty: DefaultCaDir()
+  std::string ca_cert;
+  std::string ca_key;
+  size_t leaf_cache_size = 1024;
+  std::string upstream_ca_file;
+  bool insecure_upstream = false;
+  // Reverse mode: origin URL ("https://api.example.com"); empty: off.
+  std::string reverse_upstream;
 };
+
+// $MATGTO_CA_DIR, else $HOME/.matgto/ca, else ./.matgto/ca.
+std::string DefaultCaDir();
 
 // Returns the process exit code.
 int RunServe(const ServeOptions& options);

@@ -75,6 +75,8 @@ grpc::Status ControlService::GetStatus(grpc::ServerContext*,
   response->set_cassette_dir(identity_.cassette_dir);
   response->set_default_mode(sessions_.default_mode());
   if (auto info = sessions_.Info()) *response->mutable_session() = *std::move(info);
+  *response->mutable_tls() = identity_.tls;
+  response->set_reverse_upstream(identity_.reverse_upstream);
   *response->mutable_uptime() = TimeUtil::NanosecondsToDuration(
       absl::ToInt64Nanoseconds(absl::Now() - identity_.started_at));
   return grpc::Status::OK;
@@ -99,10 +101,14 @@ grpc::Status ControlService::Shutdown(grpc::ServerContext*,
 
 grpc::Status ControlService::GetCACertificate(
     grpc::ServerContext*, const v1::GetCACertificateRequest*,
-    v1::GetCACertificateResponse*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "this matgto build has no HTTPS interception, so it has "
-                      "no CA certificate");
+    v1::GetCACertificateResponse* response) {
+  if (identity_.ca_pem.empty()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "HTTPS interception is off on this server, so it has "
+                        "no CA certificate");
+  }
+  response->set_pem(identity_.ca_pem);
+  return grpc::Status::OK;
 }
 
 }  // namespace matgto::control

@@ -18,6 +18,10 @@ struct ServerIdentity {
   std::string proxy_address;
   std::string cassette_dir;
   absl::Time started_at;
+  // PEM of the interception CA; empty when interception is off.
+  std::string ca_pem;
+  v1::TlsStatus tls;
+  std::string reverse_upstream;
 };
 
 // Thread-safety: gRPC calls the methods concurrently; the service holds no

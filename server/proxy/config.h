@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
+#include "server/core/url.h"
 
 namespace matgto::proxy {
 
@@ -26,6 +29,18 @@ struct ProxyConfig {
   absl::Duration upstream_timeout = absl::Seconds(60);
   // Writing a response to a slow client.
   absl::Duration write_timeout = absl::Seconds(60);
+  // How long a TLS handshake with a client may take.
+  absl::Duration handshake_timeout = absl::Seconds(10);
+
+  // Hosts whose CONNECT tunnels are relayed byte for byte, never intercepted
+  // (shell globs, case-insensitive: "*.pinned.example", "10.0.0.*").
+  std::vector<std::string> no_intercept;
+  // Reverse mode: requests with an origin-form target ("GET /path") are
+  // exchanges with this origin, for clients that cannot use a proxy.
+  std::optional<core::UrlParts> reverse_upstream;
+  // Reverse mode with TLS on the proxy port (certificate for the upstream's
+  // host, signed by the CA).
+  bool reverse_tls = false;
 };
 
 }  // namespace matgto::proxy

@@ -1,13 +1,20 @@
 #include "server/proxy/connection.h"
 
+#include <fnmatch.h>
+
+#include <array>
 #include <chrono>
 #include <cstdio>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -17,7 +24,8 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/proxy/proxy_server.h"
 #include "server/proxy/wire.h"
@@ -30,8 +38,6 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-// Response headers from an upstream may be larger than a client's request.
-constexpr uint32_t kMaxUpstreamHeaderBytes = 256 * 1024;
 
 std::chrono::milliseconds Chrono(absl::Duration d) {
   return absl::ToChronoMilliseconds(d);
@@ -41,27 +47,71 @@ bool ClientWentAway(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset ||
          ec == asio::error::operation_aborted ||
-         ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor;
+         ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+// "host:port" or "[v6]:port" of a CONNECT request.
+bool ParseAuthority(absl::string_view target, std::string& host,
+                    uint16_t& port) {
+  size_t colon = target.rfind(':');
+  if (colon == absl::string_view::npos || colon + 1 == target.size()) {
+    return false;
+  }
+  uint32_t p = 0;
+  if (!absl::SimpleAtoi(target.substr(colon + 1), &p) || p == 0 || p > 65535) {
+    return false;
+  }
+  absl::string_view h = target.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  if (h.empty()) return false;
+  host = absl::AsciiStrToLower(h);
+  port = static_cast<uint16_t>(p);
+  return true;
+}
+
+bool MatchesAny(const std::vector<std::string>& globs, const std::string& host) {
+  for (const std::string& g : globs) {
+    if (::fnmatch(g.c_str(), host.c_str(), FNM_CASEFOLD) == 0) return true;
+  }
+  return false;
+}
+
+asio::awaitable<void> Relay(beast::tcp_stream& from, beast::tcp_stream& to,
+                            absl::Duration idle) {
+  std::array<char, 16 * 1024> data;
+  for (;;) {
+    from.expires_after(Chrono(idle));
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(data), kAwait);
+    if (ec) break;
+    to.expires_after(Chrono(idle));
+    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(data.data(), n), kAwait);
+    if (wec) break;
+  }
+  beast::error_code ignored;
+  to.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace
 
-struct Connection::Outcome {
-  std::optional<core::HttpResponse> response;
-  core::ExchangeTiming timing;
-  int error_status = 0;
-  std::string error_code;
-  std::string error_message;
-};
-
-Connection::Connection(uint64_t id, tcp::socket socket,
-                       const ProxyConfig& config,
-                       core::ExchangeHandler& handler, ProxyServer& server)
+Connection::Connection(uint64_t id, tcp::socket socket, const ProxyConfig& config,
+                       const TlsServices& tls, core::ExchangeHandler& handler,
+                       ProxyServer& server)
     : id_(id),
       config_(config),
+      tls_(tls),
       handler_(handler),
       server_(server),
-      client_(std::move(socket)) {}
+      client_(std::move(socket)),
+      upstream_(client_.get_executor(), config, tls.upstream, tls.verify_upstream) {}
+
+template <class F>
+auto Connection::OnClient(F&& f) {
+  if (client_tls_.has_value()) return f(*client_tls_);
+  return f(client_);
+}
 
 void Connection::Start() {
   asio::co_spawn(client_.get_executor(), Run(), [](std::exception_ptr e) {
@@ -88,27 +138,108 @@ void Connection::RequestClose() {
   });
 }
 
-void Connection::CloseUpstream() {
-  if (upstream_.has_value()) {
-    beast::error_code ignored;
-    upstream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
-    upstream_->socket().close(ignored);
-    upstream_.reset();
-  }
-  upstream_key_.clear();
-  upstream_buffer_.clear();
-}
-
 asio::awaitable<void> Connection::Run() {
   auto self = shared_from_this();
-  while (!closing_) {
+  bool serve = true;
+  if (config_.reverse_upstream.has_value()) {
+    const core::UrlParts& up = *config_.reverse_upstream;
+    origin_ = Origin{up.scheme, up.host, up.port};
+    if (config_.reverse_tls) serve = co_await StartServerTls(up.host);
+  }
+  while (serve && !closing_) {
     if (!co_await HandleOne()) break;
   }
+  co_await Close();
+  server_.Unregister(id_);
+}
+
+asio::awaitable<void> Connection::Close() {
   beast::error_code ignored;
+  if (client_tls_.has_value()) {
+    client_.expires_after(std::chrono::seconds(1));
+    co_await client_tls_->async_shutdown(kAwait);
+  }
   client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   client_.socket().close(ignored);
-  CloseUpstream();
-  server_.Unregister(id_);
+  upstream_.Close();
+}
+
+asio::awaitable<bool> Connection::StartServerTls(const std::string& host) {
+  if (tls_.interception == nullptr) co_return false;
+  tls_host_ = host;
+  client_tls_.emplace(client_, tls_.interception->context());
+  tls_.interception->SetFallbackHost(client_tls_->native_handle(), &tls_host_);
+  client_.expires_after(Chrono(config_.handshake_timeout));
+  auto [ec, used] = co_await client_tls_->async_handshake(
+      asio::ssl::stream_base::server, buffer_.data(), kAwait);
+  if (ec) {
+    // A client that does not trust our CA aborts here; nothing to answer.
+    client_tls_.reset();
+    co_return false;
+  }
+  buffer_.consume(used);
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::HandleConnect(std::string target, int version) {
+  std::string host;
+  uint16_t port = 0;
+  if (origin_.has_value() || !ParseAuthority(target, host, port)) {
+    co_return co_await WriteError(
+        400, "bad-connect",
+        origin_.has_value()
+            ? "matgto: CONNECT inside a tunnel is not supported"
+            : absl::StrCat("matgto: bad CONNECT target '", target,
+                           "'; expected host:port"),
+        version, false) && false;
+  }
+  http::response<http::empty_body> established{http::status::ok, version};
+  established.reason("Connection Established");
+  client_.expires_after(Chrono(config_.write_timeout));
+  auto [wec, wn] = co_await http::async_write(client_, established, kAwait);
+  if (wec) co_return false;
+
+  if (tls_.interception == nullptr || MatchesAny(config_.no_intercept, host)) {
+    co_await RelayTunnel(host, port);
+    co_return false;
+  }
+  // Peek at the first bytes: a TLS ClientHello starts with 0x16.
+  if (buffer_.size() == 0) {
+    idle_ = true;
+    client_.expires_after(Chrono(config_.idle_timeout));
+    auto [rec, n] = co_await client_.async_read_some(buffer_.prepare(16 * 1024), kAwait);
+    idle_ = false;
+    if (rec) co_return false;
+    buffer_.commit(n);
+  }
+  const bool tls = static_cast<const unsigned char*>(buffer_.data().data())[0] == 0x16;
+  if (tls) {
+    if (!co_await StartServerTls(host)) co_return false;
+    origin_ = Origin{"https", host, port};
+  } else {
+    origin_ = Origin{"http", host, port};
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Connection::RelayTunnel(const std::string& host,
+                                              uint16_t port) {
+  tcp::resolver resolver(client_.get_executor());
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(host, std::to_string(port), kAwait);
+  if (rec) co_return;
+  beast::tcp_stream upstream(client_.get_executor());
+  upstream.expires_after(Chrono(config_.upstream_connect_timeout));
+  auto [cec, ep] = co_await upstream.async_connect(endpoints, kAwait);
+  if (cec) co_return;
+  if (buffer_.size() > 0) {
+    auto [wec, wn] = co_await asio::async_write(upstream, buffer_.data(), kAwait);
+    if (wec) co_return;
+    buffer_.consume(buffer_.size());
+  }
+  using namespace asio::experimental::awaitable_operators;
+  co_await (Relay(client_, upstream, config_.idle_timeout) &&
+            Relay(upstream, client_, config_.idle_timeout));
 }
 
 asio::awaitable<bool> Connection::HandleOne() {
@@ -118,7 +249,9 @@ asio::awaitable<bool> Connection::HandleOne() {
 
   idle_ = true;
   client_.expires_after(Chrono(config_.idle_timeout));
-  auto [ec, n] = co_await http::async_read_header(client_, buffer_, parser, kAwait);
+  auto [ec, n] = co_await OnClient([&](auto& s) {
+    return http::async_read_header(s, buffer_, parser, kAwait);
+  });
   idle_ = false;
   if (ec) {
     if (ClientWentAway(ec)) co_return false;
@@ -139,6 +272,14 @@ asio::awaitable<bool> Connection::HandleOne() {
                           11, false);
       co_return false;
     }
+    if (ec == http::error::body_limit) {  // a Content-Length over the limit
+      co_await WriteError(413, "body-too-large",
+                          absl::StrCat("matgto: request body exceeds ",
+                                       config_.max_body_bytes,
+                                       " bytes (--max-body-bytes)"),
+                          11, false);
+      co_return false;
+    }
     co_await WriteError(400, "bad-request",
                         absl::StrCat("matgto: malformed HTTP request: ",
                                      ec.message()),
@@ -148,23 +289,22 @@ asio::awaitable<bool> Connection::HandleOne() {
 
   const int version = parser.get().version();
   if (parser.get().method() == http::verb::connect) {
-    co_await WriteError(
-        501, "connect-unsupported",
-        "matgto: CONNECT (HTTPS through the proxy) is not supported by this "
-        "build yet; use plain http:// URLs",
-        version, false);
-    co_return false;
+    co_return co_await HandleConnect(std::string(parser.get().target()), version);
   }
 
   if (!parser.is_done()) {
     if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> go_on{http::status::continue_, version};
       client_.expires_after(Chrono(config_.write_timeout));
-      auto [wec, wn] = co_await http::async_write(client_, go_on, kAwait);
+      auto [wec, wn] = co_await OnClient([&](auto& s) {
+        return http::async_write(s, go_on, kAwait);
+      });
       if (wec) co_return false;
     }
     client_.expires_after(Chrono(config_.request_timeout));
-    auto [bec, bn] = co_await http::async_read(client_, buffer_, parser, kAwait);
+    auto [bec, bn] = co_await OnClient([&](auto& s) {
+      return http::async_read(s, buffer_, parser, kAwait);
+    });
     if (bec) {
       if (bec == http::error::body_limit) {
         co_await WriteError(413, "body-too-large",
@@ -197,7 +337,15 @@ asio::awaitable<bool> Connection::HandleOne() {
   const bool keep_alive = request.keep_alive() && !closing_;
   const bool head = request.method() == http::verb::head;
   std::string target(request.target());
-  absl::StatusOr<core::UrlParts> url = core::ParseAbsoluteUrl(target);
+  absl::StatusOr<core::UrlParts> url;
+  if (!target.empty() && target.front() == '/' && origin_.has_value()) {
+    // Origin-form inside a tunnel or in reverse mode.
+    url = core::ParseAbsoluteUrl(absl::StrCat(
+        origin_->scheme, "://",
+        core::HostPort(origin_->host, origin_->port), target));
+  } else {
+    url = core::ParseAbsoluteUrl(target);
+  }
   if (!url.ok()) {
     std::string message =
         !target.empty() && target.front() == '/'
@@ -210,23 +358,31 @@ asio::awaitable<bool> Connection::HandleOne() {
                                   keep_alive) &&
         keep_alive;
   }
-  if (url->scheme != "http") {
+  if (url->scheme != "http" && url->scheme != "https") {
     co_return co_await WriteError(
         501, "scheme-unsupported",
-        absl::StrCat("matgto: absolute-form requests for '", url->scheme,
+        absl::StrCat("matgto: requests for '", url->scheme,
                      "://' URLs are not supported by this build"),
         version, keep_alive) &&
         keep_alive;
   }
 
   core::HttpRequest exchange = ToCore(std::move(request), core::FormatUrl(*url));
+  if (config_.reverse_upstream.has_value() && origin_.has_value() &&
+      origin_->host == config_.reverse_upstream->host) {
+    // The client addressed the proxy; the upstream expects its own name.
+    core::SetHeader(exchange.headers, "Host",
+                    url->port == core::DefaultPort(url->scheme)
+                        ? url->host
+                        : core::HostPort(url->host, url->port));
+  }
   core::Decision decision = handler_.OnRequest(exchange);
   if (const auto* reply = std::get_if<core::Reply>(&decision)) {
     co_return co_await Write(*reply->response, head, version, keep_alive) &&
         keep_alive;
   }
   const core::Forward ticket = std::get<core::Forward>(decision);
-  Outcome outcome = co_await Fetch(exchange, *url);
+  FetchOutcome outcome = co_await upstream_.Fetch(exchange, *url);
   if (!outcome.response.has_value()) {
     handler_.OnForwardFailed(ticket, exchange, outcome.error_code);
     co_return co_await WriteError(outcome.error_status, outcome.error_code,
@@ -239,127 +395,6 @@ asio::awaitable<bool> Connection::HandleOne() {
       keep_alive;
 }
 
-asio::awaitable<bool> Connection::ConnectUpstream(const core::UrlParts& url,
-                                                  std::string& error) {
-  CloseUpstream();
-  tcp::resolver resolver(client_.get_executor());
-  auto [rec, endpoints] = co_await resolver.async_resolve(
-      url.host, std::to_string(url.port), kAwait);
-  if (rec) {
-    error = absl::StrCat("cannot resolve ", url.host, ": ", rec.message());
-    co_return false;
-  }
-  upstream_.emplace(client_.get_executor());
-  upstream_->expires_after(Chrono(config_.upstream_connect_timeout));
-  auto [cec, ep] = co_await upstream_->async_connect(endpoints, kAwait);
-  if (cec) {
-    error = absl::StrCat("cannot connect to ",
-                         core::HostPort(url.host, url.port), ": ",
-                         cec == beast::error::timeout ? "connection timed out"
-                                                      : cec.message());
-    CloseUpstream();
-    co_return false;
-  }
-  beast::error_code ignored;
-  upstream_->socket().set_option(tcp::no_delay(true), ignored);
-  upstream_key_ = core::HostPort(url.host, url.port);
-  co_return true;
-}
-
-asio::awaitable<Connection::Outcome> Connection::Fetch(
-    const core::HttpRequest& request, const core::UrlParts& url) {
-  Outcome out;
-  const std::string key = core::HostPort(url.host, url.port);
-  UpstreamRequest upstream_request = ToUpstream(request, url);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool reused = upstream_.has_value() && upstream_key_ == key &&
-                        upstream_->socket().is_open();
-    if (!reused) {
-      std::string error;
-      if (!co_await ConnectUpstream(url, error)) {
-        out.error_status = 502;
-        out.error_code = "upstream-unreachable";
-        out.error_message = absl::StrCat("matgto: ", error);
-        co_return out;
-      }
-    }
-    const absl::Time started = absl::Now();
-    out.timing.started_at = started;
-    upstream_->expires_after(Chrono(config_.upstream_timeout));
-    auto [wec, wn] =
-        co_await http::async_write(*upstream_, upstream_request, kAwait);
-    if (wec) {
-      CloseUpstream();
-      if (reused) continue;  // a kept-alive connection the upstream closed
-      out.error_status = wec == beast::error::timeout ? 504 : 502;
-      out.error_code = wec == beast::error::timeout ? "upstream-timeout"
-                                                    : "upstream-write-failed";
-      out.error_message = absl::StrCat("matgto: sending the request to ", key,
-                                       " failed: ", wec.message());
-      co_return out;
-    }
-    std::optional<http::response_parser<http::string_body>> parser;
-    beast::error_code rec;
-    for (;;) {
-      parser.emplace();
-      parser->header_limit(kMaxUpstreamHeaderBytes);
-      parser->body_limit(config_.max_body_bytes);
-      if (request.method == "HEAD") parser->skip(true);
-      auto [hec, hn] = co_await http::async_read_header(
-          *upstream_, upstream_buffer_, *parser, kAwait);
-      rec = hec;
-      if (rec) break;
-      const unsigned status = parser->get().result_int();
-      // Interim responses (100 Continue, 103 Early Hints) are consumed here.
-      if (status < 100 || status >= 200 || status == 101) break;
-    }
-    if (rec && reused && !parser->got_some() &&
-        (rec == http::error::end_of_stream || rec == asio::error::eof ||
-         rec == asio::error::connection_reset)) {
-      CloseUpstream();
-      continue;
-    }
-    const absl::Time first_byte = absl::Now();
-    if (!rec && !parser->is_done()) {
-      auto [bec, bn] = co_await http::async_read(*upstream_, upstream_buffer_,
-                                                 *parser, kAwait);
-      rec = bec;
-    }
-    if (rec) {
-      CloseUpstream();
-      if (rec == beast::error::timeout) {
-        out.error_status = 504;
-        out.error_code = "upstream-timeout";
-        out.error_message = absl::StrCat(
-            "matgto: ", key, " did not answer within ",
-            absl::FormatDuration(config_.upstream_timeout));
-      } else if (rec == http::error::body_limit) {
-        out.error_status = 502;
-        out.error_code = "upstream-response-too-large";
-        out.error_message =
-            absl::StrCat("matgto: the response from ", key, " exceeds ",
-                         config_.max_body_bytes, " bytes (--max-body-bytes)");
-      } else {
-        out.error_status = 502;
-        out.error_code = "upstream-bad-response";
-        out.error_message = absl::StrCat("matgto: reading the response from ",
-                                         key, " failed: ", rec.message());
-      }
-      co_return out;
-    }
-    out.timing.time_to_first_byte = first_byte - started;
-    out.timing.total = absl::Now() - started;
-    http::response<http::string_body> response = parser->release();
-    if (!response.keep_alive()) CloseUpstream();
-    out.response = ToCore(std::move(response));
-    co_return out;
-  }
-  out.error_status = 502;
-  out.error_code = "upstream-unreachable";
-  out.error_message = absl::StrCat("matgto: ", key, " closed the connection");
-  co_return out;
-}
-
 asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
                                         bool head_request, int version,
                                         bool keep_alive) {
@@ -367,11 +402,14 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
   client_.expires_after(Chrono(config_.write_timeout));
   if (head_request || core::ResponseHasNoBody("", response.status)) {
     http::response_serializer<http::span_body<const char>> serializer(message);
-    auto [ec, n] =
-        co_await http::async_write_header(client_, serializer, kAwait);
+    auto [ec, n] = co_await OnClient([&](auto& s) {
+      return http::async_write_header(s, serializer, kAwait);
+    });
     co_return !ec;
   }
-  auto [ec, n] = co_await http::async_write(client_, message, kAwait);
+  auto [ec, n] = co_await OnClient([&](auto& s) {
+    return http::async_write(s, message, kAwait);
+  });
   co_return !ec;
 }
 

@@ -1,5 +1,7 @@
 // One client connection: reads requests, asks the ExchangeHandler what to
-// do, forwards to upstreams or answers, writes responses. Runs as a C++20
+// do, forwards to upstreams or answers, writes responses. Handles CONNECT
+// (TLS interception with a leaf from the CA, plain HTTP inside a tunnel, or
+// a byte relay for --no-intercept hosts) and reverse mode. Runs as a C++20
 // coroutine on the strand of its socket, so its state needs no lock.
 #pragma once
 
@@ -10,12 +12,15 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "server/core/exchange_handler.h"
 #include "server/core/url.h"
 #include "server/proxy/config.h"
+#include "server/proxy/tls_services.h"
+#include "server/proxy/upstream.h"
 
 namespace matgto::proxy {
 
@@ -25,8 +30,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `socket` must already be bound to a strand executor.
   Connection(uint64_t id, boost::asio::ip::tcp::socket socket,
-             const ProxyConfig& config, core::ExchangeHandler& handler,
-             ProxyServer& server);
+             const ProxyConfig& config, const TlsServices& tls,
+             core::ExchangeHandler& handler, ProxyServer& server);
 
   // Spawns the connection's coroutine.
   void Start();
@@ -35,15 +40,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void RequestClose();
 
  private:
-  struct Outcome;
+  // Where requests inside a CONNECT tunnel (or in reverse mode) go.
+  struct Origin {
+    std::string scheme;
+    std::string host;
+    uint16_t port = 0;
+  };
 
   boost::asio::awaitable<void> Run();
   // Handles one request; false when the connection must close.
   boost::asio::awaitable<bool> HandleOne();
-  boost::asio::awaitable<Outcome> Fetch(const core::HttpRequest& request,
-                                        const core::UrlParts& url);
-  boost::asio::awaitable<bool> ConnectUpstream(const core::UrlParts& url,
-                                               std::string& error);
+  boost::asio::awaitable<bool> HandleConnect(std::string target, int version);
+  boost::asio::awaitable<bool> StartServerTls(const std::string& host);
+  boost::asio::awaitable<void> RelayTunnel(const std::string& host,
+                                           uint16_t port);
   // Writes `response`; false when the client is gone.
   boost::asio::awaitable<bool> Write(const core::HttpResponse& response,
                                      bool head_request, int version,
@@ -51,20 +61,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<bool> WriteError(int status, absl::string_view code,
                                           std::string message, int version,
                                           bool keep_alive);
-  void CloseUpstream();
+  boost::asio::awaitable<void> Close();
+  // Calls f(stream) with the TLS stream when the client speaks TLS, else the
+  // TCP stream.
+  template <class F>
+  auto OnClient(F&& f);
 
   const uint64_t id_;
   const ProxyConfig& config_;
+  const TlsServices& tls_;
   core::ExchangeHandler& handler_;
   ProxyServer& server_;
 
   // Everything below is touched only on the strand.
   boost::beast::tcp_stream client_;
+  std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream&>> client_tls_;
   boost::beast::flat_buffer buffer_;
-  // One cached upstream connection (keep-alive), for `upstream_key_`.
-  std::optional<boost::beast::tcp_stream> upstream_;
-  std::string upstream_key_;
-  boost::beast::flat_buffer upstream_buffer_;
+  std::optional<Origin> origin_;
+  // The host a client certificate is made for when the client sends no SNI.
+  std::string tls_host_;
+  UpstreamClient upstream_;
   bool idle_ = true;
   bool closing_ = false;
 };

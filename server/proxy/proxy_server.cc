@@ -22,16 +22,18 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 }  // namespace
 
 ProxyServer::ProxyServer(asio::io_context& ioc, ProxyConfig config,
-                         core::ExchangeHandler& handler)
+                         TlsServices tls, core::ExchangeHandler& handler)
     : ioc_(ioc),
       config_(std::move(config)),
+      tls_(tls),
       handler_(handler),
       acceptor_(asio::make_strand(ioc)) {}
 
 ProxyServer::~ProxyServer() = default;
 
 absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
-    asio::io_context& ioc, ProxyConfig config, core::ExchangeHandler& handler) {
+    asio::io_context& ioc, ProxyConfig config, TlsServices tls,
+    core::ExchangeHandler& handler) {
   boost::system::error_code ec;
   asio::ip::address address = asio::ip::make_address(config.bind_address, ec);
   if (ec) {
@@ -40,7 +42,7 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
   }
   tcp::endpoint endpoint(address, config.port);
   std::unique_ptr<ProxyServer> server(
-      new ProxyServer(ioc, std::move(config), handler));
+      new ProxyServer(ioc, std::move(config), tls, handler));
   tcp::acceptor& acceptor = server->acceptor_;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -79,7 +81,7 @@ void ProxyServer::Start() {
           socket.set_option(tcp::no_delay(true), ignored);
           const uint64_t id = next_connection_id_.fetch_add(1);
           auto connection = std::make_shared<Connection>(
-              id, std::move(socket), config_, handler_, *this);
+              id, std::move(socket), config_, tls_, handler_, *this);
           Register(id, connection);
           connection->Start();
         }

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "server/core/exchange_handler.h"
 #include "server/proxy/config.h"
+#include "server/proxy/tls_services.h"
 
 namespace matgto::proxy {
 
@@ -29,7 +30,7 @@ class ProxyServer {
   // Binds the listening socket (so port 0 resolves to a real port) without
   // accepting yet. UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<ProxyServer>> Create(
-      boost::asio::io_context& ioc, ProxyConfig config,
+      boost::asio::io_context& ioc, ProxyConfig config, TlsServices tls,
       core::ExchangeHandler& handler);
   ~ProxyServer();
 
@@ -48,10 +49,11 @@ class ProxyServer {
 
  private:
   ProxyServer(boost::asio::io_context& ioc, ProxyConfig config,
-              core::ExchangeHandler& handler);
+              TlsServices tls, core::ExchangeHandler& handler);
 
   boost::asio::io_context& ioc_;
   const ProxyConfig config_;
+  const TlsServices tls_;
   core::ExchangeHandler& handler_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::atomic<uint64_t> next_connection_id_{1};

@@ -1,0 +1,237 @@
+#include "server/proxy/upstream.h"
+
+#include <chrono>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "server/proxy/wire.h"
+#include "server/tls/contexts.h"
+
+namespace matgto::proxy {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+// Response headers from an upstream may be larger than a client's request.
+constexpr uint32_t kMaxUpstreamHeaderBytes = 256 * 1024;
+
+std::chrono::milliseconds Chrono(absl::Duration d) {
+  return absl::ToChronoMilliseconds(d);
+}
+
+beast::tcp_stream& Lowest(beast::tcp_stream& s) { return s; }
+beast::tcp_stream& Lowest(asio::ssl::stream<beast::tcp_stream>& s) {
+  return s.next_layer();
+}
+
+bool PeerClosed(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated;
+}
+
+}  // namespace
+
+UpstreamClient::UpstreamClient(asio::any_io_executor executor,
+                               const ProxyConfig& config,
+                               asio::ssl::context* tls, bool verify_tls)
+    : executor_(std::move(executor)),
+      config_(config),
+      tls_(tls),
+      verify_tls_(verify_tls) {}
+
+void UpstreamClient::Close() {
+  beast::error_code ignored;
+  if (plain_.has_value()) {
+    plain_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    plain_->socket().close(ignored);
+    plain_.reset();
+  }
+  if (secure_.has_value()) {
+    secure_->next_layer().socket().close(ignored);
+    secure_.reset();
+  }
+  key_.clear();
+  buffer_.clear();
+}
+
+asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
+                                              FetchOutcome& out) {
+  Close();
+  const std::string authority = core::HostPort(url.host, url.port);
+  const bool https = url.scheme == "https" || url.scheme == "wss";
+  if (https && tls_ == nullptr) {
+    out.error_status = 502;
+    out.error_code = "upstream-tls-error";
+    out.error_message = "matgto: no TLS context for https upstreams";
+    co_return false;
+  }
+  tcp::resolver resolver(executor_);
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(url.host, std::to_string(url.port), kAwait);
+  if (rec) {
+    out.error_status = 502;
+    out.error_code = "upstream-unreachable";
+    out.error_message =
+        absl::StrCat("matgto: cannot resolve ", url.host, ": ", rec.message());
+    co_return false;
+  }
+  beast::tcp_stream stream(executor_);
+  stream.expires_after(Chrono(config_.upstream_connect_timeout));
+  auto [cec, ep] = co_await stream.async_connect(endpoints, kAwait);
+  if (cec) {
+    out.error_status = 502;
+    out.error_code = "upstream-unreachable";
+    out.error_message = absl::StrCat(
+        "matgto: cannot connect to ", authority, ": ",
+        cec == beast::error::timeout ? "connection timed out" : cec.message());
+    co_return false;
+  }
+  beast::error_code ignored;
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  if (!https) {
+    plain_.emplace(std::move(stream));
+  } else {
+    secure_.emplace(std::move(stream), *tls_);
+    absl::Status st =
+        tls::PrepareUpstreamSsl(secure_->native_handle(), url.host, verify_tls_);
+    if (!st.ok()) {
+      out.error_status = 502;
+      out.error_code = "upstream-tls-error";
+      out.error_message = absl::StrCat("matgto: ", st.message());
+      Close();
+      co_return false;
+    }
+    secure_->next_layer().expires_after(Chrono(config_.upstream_connect_timeout));
+    auto [hec] = co_await secure_->async_handshake(asio::ssl::stream_base::client, kAwait);
+    if (hec) {
+      out.error_status = 502;
+      out.error_code = "upstream-tls-error";
+      out.error_message = absl::StrCat(
+          "matgto: TLS handshake with ", authority, " failed: ",
+          tls::HandshakeFailureReason(secure_->native_handle(),
+                                      hec == beast::error::timeout
+                                          ? "timed out"
+                                          : hec.message()));
+      Close();
+      co_return false;
+    }
+  }
+  key_ = absl::StrCat(url.scheme, "://", authority);
+  co_return true;
+}
+
+asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
+    const core::HttpRequest& request, const core::UrlParts& url) {
+  const std::string key =
+      absl::StrCat(url.scheme, "://", core::HostPort(url.host, url.port));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool reused = key_ == key && (plain_.has_value() || secure_.has_value());
+    FetchOutcome out;
+    if (!reused && !co_await Connect(url, out)) co_return out;
+    bool retry = false;
+    if (secure_.has_value()) {
+      out = co_await Exchange(*secure_, request, url, reused, retry);
+    } else {
+      out = co_await Exchange(*plain_, request, url, reused, retry);
+    }
+    if (!retry) co_return out;
+  }
+  FetchOutcome out;
+  out.error_status = 502;
+  out.error_code = "upstream-unreachable";
+  out.error_message = absl::StrCat("matgto: ", key, " closed the connection");
+  co_return out;
+}
+
+template <class Stream>
+asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
+    Stream& stream, const core::HttpRequest& request, const core::UrlParts& url,
+    bool reused, bool& retry) {
+  FetchOutcome out;
+  const std::string authority = core::HostPort(url.host, url.port);
+  UpstreamRequest upstream_request = ToUpstream(request, url);
+  const absl::Time started = absl::Now();
+  out.timing.started_at = started;
+  Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
+  auto [wec, wn] = co_await http::async_write(stream, upstream_request, kAwait);
+  if (wec) {
+    Close();
+    // A kept-alive connection the upstream had closed: try a fresh one.
+    if (reused) {
+      retry = true;
+      co_return out;
+    }
+    out.error_status = wec == beast::error::timeout ? 504 : 502;
+    out.error_code =
+        wec == beast::error::timeout ? "upstream-timeout" : "upstream-write-failed";
+    out.error_message = absl::StrCat("matgto: sending the request to ",
+                                     authority, " failed: ", wec.message());
+    co_return out;
+  }
+  std::optional<http::response_parser<http::string_body>> parser;
+  beast::error_code rec;
+  for (;;) {
+    parser.emplace();
+    parser->header_limit(kMaxUpstreamHeaderBytes);
+    parser->body_limit(config_.max_body_bytes);
+    if (request.method == "HEAD") parser->skip(true);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer_, *parser, kAwait);
+    rec = hec;
+    if (rec) break;
+    const unsigned status = parser->get().result_int();
+    // Interim responses (100 Continue, 103 Early Hints) are consumed here.
+    if (status < 100 || status >= 200 || status == 101) break;
+  }
+  if (rec && reused && !parser->got_some() && PeerClosed(rec)) {
+    Close();
+    retry = true;
+    co_return out;
+  }
+  const absl::Time first_byte = absl::Now();
+  if (!rec && !parser->is_done()) {
+    auto [bec, bn] = co_await http::async_read(stream, buffer_, *parser, kAwait);
+    rec = bec;
+  }
+  if (rec) {
+    Close();
+    if (rec == beast::error::timeout) {
+      out.error_status = 504;
+      out.error_code = "upstream-timeout";
+      out.error_message =
+          absl::StrCat("matgto: ", authority, " did not answer within ",
+                       absl::FormatDuration(config_.upstream_timeout));
+    } else if (rec == http::error::body_limit) {
+      out.error_status = 502;
+      out.error_code = "upstream-response-too-large";
+      out.error_message =
+          absl::StrCat("matgto: the response from ", authority, " exceeds ",
+                       config_.max_body_bytes, " bytes (--max-body-bytes)");
+    } else {
+      out.error_status = 502;
+      out.error_code = "upstream-bad-response";
+      out.error_message = absl::StrCat("matgto: reading the response from ",
+                                       authority, " failed: ", rec.message());
+    }
+    co_return out;
+  }
+  out.timing.time_to_first_byte = first_byte - started;
+  out.timing.total = absl::Now() - started;
+  http::response<http::string_body> response = parser->release();
+  if (!response.keep_alive()) Close();
+  out.response = ToCore(std::move(response));
+  co_return out;
+}
+
+}  // namespace matgto::proxy

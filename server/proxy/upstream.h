@@ -1,0 +1,63 @@
+// The upstream side of one client connection: a cached keep-alive connection
+// (plain or TLS, verified) and the exchange of one request for a response.
+// Lives on its client connection's strand; no locking.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "server/core/http.h"
+#include "server/core/url.h"
+#include "server/proxy/config.h"
+
+namespace matgto::proxy {
+
+struct FetchOutcome {
+  // Set on success; otherwise the error_* fields say what the client gets.
+  std::optional<core::HttpResponse> response;
+  core::ExchangeTiming timing;
+  int error_status = 0;
+  std::string error_code;
+  std::string error_message;
+};
+
+class UpstreamClient {
+ public:
+  // `tls` is used for https:// URLs (null: https upstreams are refused).
+  UpstreamClient(boost::asio::any_io_executor executor,
+                 const ProxyConfig& config, boost::asio::ssl::context* tls,
+                 bool verify_tls);
+
+  // Sends `request` to `url`'s origin (reusing the cached connection when it
+  // goes to the same scheme://host:port) and reads the whole response.
+  boost::asio::awaitable<FetchOutcome> Fetch(const core::HttpRequest& request,
+                                             const core::UrlParts& url);
+  void Close();
+
+ private:
+  boost::asio::awaitable<bool> Connect(const core::UrlParts& url,
+                                       FetchOutcome& out);
+  template <class Stream>
+  boost::asio::awaitable<FetchOutcome> Exchange(
+      Stream& stream, const core::HttpRequest& request,
+      const core::UrlParts& url, bool reused, bool& retry);
+
+  boost::asio::any_io_executor executor_;
+  const ProxyConfig& config_;
+  boost::asio::ssl::context* tls_;
+  const bool verify_tls_;
+  std::optional<boost::beast::tcp_stream> plain_;
+  std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream>> secure_;
+  // "scheme://host:port" of the cached connection.
+  std::string key_;
+  boost::beast::flat_buffer buffer_;
+};
+
+}  // namespace matgto::proxy

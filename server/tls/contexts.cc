@@ -1,0 +1,124 @@
+#include "server/tls/contexts.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace matgto::tls {
+namespace {
+
+namespace ssl = boost::asio::ssl;
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// Offers http/1.1 only: matgto does not speak HTTP/2 yet.
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
+               const unsigned char* in, unsigned int inlen, void*) {
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11, in,
+                            inlen) == OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+}  // namespace
+
+InterceptionContext::InterceptionContext(LeafCache& leaves, int ex_index)
+    : leaves_(leaves), ex_index_(ex_index), context_(ssl::context::tls_server) {}
+
+absl::StatusOr<std::unique_ptr<InterceptionContext>> InterceptionContext::Create(
+    LeafCache& leaves) {
+  int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  if (index < 0) return OpenSslError("SSL_get_ex_new_index");
+  std::unique_ptr<InterceptionContext> ctx(new InterceptionContext(leaves, index));
+  SSL_CTX* native = ctx->context_.native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_cert_cb(native, &InterceptionContext::SelectCertificate, ctx.get());
+  SSL_CTX_set_alpn_select_cb(native, &SelectAlpn, nullptr);
+  return ctx;
+}
+
+void InterceptionContext::SetFallbackHost(SSL* ssl, const std::string* host) const {
+  SSL_set_ex_data(ssl, ex_index_, const_cast<std::string*>(host));
+}
+
+int InterceptionContext::SelectCertificate(SSL* ssl, void* arg) {
+  auto* self = static_cast<InterceptionContext*>(arg);
+  std::string host;
+  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
+    host = sni;
+  } else if (auto* fallback =
+                 static_cast<std::string*>(SSL_get_ex_data(ssl, self->ex_index_))) {
+    host = *fallback;
+  }
+  if (host.empty()) return 0;
+  auto leaf = self->leaves_.Get(host);
+  if (!leaf.ok()) return 0;
+  return SSL_use_certificate(ssl, leaf->get()) == 1 &&
+                 SSL_use_PrivateKey(ssl, self->leaves_.key()) == 1
+             ? 1
+             : 0;
+}
+
+absl::StatusOr<std::unique_ptr<ssl::context>> MakeUpstreamContext(
+    const UpstreamTlsConfig& config) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  SSL_CTX_set_alpn_protos(native, kHttp11, sizeof kHttp11);
+  if (config.insecure) {
+    ctx->set_verify_mode(ssl::verify_none, ec);
+    return ctx;
+  }
+  ctx->set_default_verify_paths(ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot load the system's trusted CAs: ", ec.message()));
+  }
+  if (!config.ca_file.empty()) {
+    ctx->load_verify_file(config.ca_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot load --upstream-ca-file ", config.ca_file, ": ", ec.message()));
+    }
+  }
+  ctx->set_verify_mode(ssl::verify_peer, ec);
+  return ctx;
+}
+
+absl::Status PrepareUpstreamSsl(SSL* ssl, const std::string& host, bool verify) {
+  const bool ip = IsIpLiteral(host);
+  if (!ip && SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) {
+    return OpenSslError("setting SNI");
+  }
+  if (!verify) return absl::OkStatus();
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+                    : X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+  if (ok != 1) return OpenSslError("setting the expected upstream identity");
+  return absl::OkStatus();
+}
+
+std::string HandshakeFailureReason(SSL* ssl, const std::string& fallback) {
+  const long result = SSL_get_verify_result(ssl);
+  if (result != X509_V_OK) {
+    return absl::StrCat("certificate verification failed: ",
+                        X509_verify_cert_error_string(result));
+  }
+  return fallback;
+}
+
+}  // namespace matgto::tls
