@@ -60,12 +60,15 @@ class Matgto:
         self.dir = tmp_path
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.cassette_dir = tmp_path / "cassettes"
+        if "--cassette-dir" in extra_args:
+            self.cassette_dir = Path(extra_args[list(extra_args).index("--cassette-dir") + 1])
         self.ready = tmp_path / "ready.json"
         self.log = open(tmp_path / "matgto.log", "w+b")
         self.proc = subprocess.Popen(
             [MATGTO_BIN, "serve", "--proxy-port", "0", "--control-port", "0",
-             "--cassette-dir", str(self.cassette_dir), "--ready-file", str(self.ready),
-             "--threads", "2", *extra_args],
+             *([] if "--cassette-dir" in extra_args else ["--cassette-dir", str(self.cassette_dir)]),
+             "--ready-file", str(self.ready),
+             "--threads", "2", "--ca-dir", str(tmp_path.parent / "ca"), *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         try:
             info = wait_for(self._read_ready, timeout=20, what="matgto ready file")

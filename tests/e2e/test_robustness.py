@@ -98,11 +98,12 @@ def test_slow_upstream_gets_504(matgto, upstream):
     assert r.status_code == 504 and r.headers["X-Matgto-Error"] == "upstream-timeout"
 
 
-def test_connect_is_refused_clearly_for_now(server, upstream):
-    raw = raw_exchange(server.proxy, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
-    assert error_of(raw)[1] == "connect-unsupported"
-    still_serving_after = server.cli("status")
-    assert still_serving_after.returncode == 0
+def test_bad_connect_target_gets_400(server, upstream):
+    for target in [b"example.com", b"example.com:0", b":443", b"[::1]:99999"]:
+        raw = raw_exchange(server.proxy, b"CONNECT " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert error_of(raw) == (400, "bad-connect"), raw
+    server.cli("use", "c", "--mode", "passthrough")
+    still_serving(server, upstream)
 
 
 def test_sigterm_saves_active_recording(server, upstream, proto_modules):
