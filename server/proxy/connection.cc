@@ -185,13 +185,15 @@ asio::awaitable<bool> Connection::HandleConnect(std::string target, int version)
   std::string host;
   uint16_t port = 0;
   if (origin_.has_value() || !ParseAuthority(target, host, port)) {
-    co_return co_await WriteError(
-        400, "bad-connect",
+    // (Built outside the co_await: GCC 12 double-destroys temporaries of a
+    // conditional expression inside a co_await expression.)
+    std::string message =
         origin_.has_value()
-            ? "matgto: CONNECT inside a tunnel is not supported"
+            ? std::string("matgto: CONNECT inside a tunnel is not supported")
             : absl::StrCat("matgto: bad CONNECT target '", target,
-                           "'; expected host:port"),
-        version, false) && false;
+                           "'; expected host:port");
+    co_await WriteError(400, "bad-connect", std::move(message), version, false);
+    co_return false;
   }
   http::response<http::empty_body> established{http::status::ok, version};
   established.reason("Connection Established");
