@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/core/utf8.h"
 
 namespace matgto::cassette {
 namespace {
@@ -20,7 +21,11 @@ void HeadersToProto(const core::Headers& in,
   for (const core::Header& h : in) {
     v1::Header* p = out.Add();
     p->set_name(h.name);
-    p->set_value(h.value);
+    if (core::IsValidUtf8(h.value)) {
+      p->set_value(h.value);
+    } else {
+      p->set_raw_value(h.value);
+    }
   }
 }
 
@@ -28,7 +33,9 @@ core::Headers HeadersFromProto(
     const google::protobuf::RepeatedPtrField<v1::Header>& in) {
   core::Headers out;
   out.reserve(in.size());
-  for (const v1::Header& h : in) out.push_back({h.name(), h.value()});
+  for (const v1::Header& h : in) {
+    out.push_back({h.name(), h.raw_value().empty() ? h.value() : h.raw_value()});
+  }
   return out;
 }
 
@@ -52,7 +59,11 @@ void ToProto(const core::HttpRequest& in, v1::HttpRequest& out) {
 
 void ToProto(const core::HttpResponse& in, v1::HttpResponse& out) {
   out.set_status(static_cast<uint32_t>(in.status));
-  out.set_reason(in.reason);
+  if (core::IsValidUtf8(in.reason)) {
+    out.set_reason(in.reason);
+  } else {
+    out.set_raw_reason(in.reason);
+  }
   out.set_http_version(VersionString(in.version));
   HeadersToProto(in.headers, *out.mutable_headers());
   out.set_body(in.body);
@@ -77,7 +88,7 @@ core::HttpRequest FromProto(const v1::HttpRequest& in) {
 core::HttpResponse FromProto(const v1::HttpResponse& in) {
   core::HttpResponse out;
   out.status = static_cast<int>(in.status());
-  out.reason = in.reason();
+  out.reason = in.raw_reason().empty() ? in.reason() : in.raw_reason();
   out.version = VersionNumber(in.http_version());
   out.headers = HeadersFromProto(in.headers());
   out.body = in.body();

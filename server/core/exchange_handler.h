@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "server/core/http.h"
+#include "server/core/websocket.h"
 
 namespace matgto::core {
 
@@ -30,6 +31,7 @@ struct Forward {
 };
 
 using Decision = std::variant<Reply, Forward>;
+using WsDecision = std::variant<Reply, WsReplay, WsRelay>;
 
 // Thread-safety: every method may be called concurrently from any proxy
 // thread; none of them blocks on I/O (they take short in-memory locks only).
@@ -53,6 +55,9 @@ class ExchangeHandler {
   virtual void OnForwardFailed(const Forward& ticket,
                                const HttpRequest& request,
                                const std::string& reason) = 0;
+
+  // Called for a WebSocket upgrade request (instead of OnRequest).
+  virtual WsDecision OnWebSocket(const HttpRequest& upgrade) = 0;
 };
 
 }  // namespace matgto::core

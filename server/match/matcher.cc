@@ -5,6 +5,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/url.h"
+#include "server/core/utf8.h"
 
 namespace matgto::match {
 namespace {
@@ -18,22 +19,12 @@ int Weight(const std::string& field) {
 }
 
 bool IsPrintableUtf8(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f) {
-        return false;
-      }
-      ++i;
-      continue;
+  if (!core::IsValidUtf8(s)) return false;
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f) {
+      return false;
     }
-    size_t extra = (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 0;
-    if (extra == 0 || i + extra >= s.size()) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
-    }
-    i += extra + 1;
   }
   return true;
 }

@@ -1,0 +1,234 @@
+#include "server/cassette/codec.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "tests/unit/testing/core_printers.h"
+#include "tests/unit/testing/status_matchers.h"
+
+namespace matgto::cassette {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::google::protobuf::util::TimeUtil;
+using ::matgto::testing::IsOk;
+using ::matgto::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+core::HttpRequest SampleRequest() {
+  return core::HttpRequest{
+      .method = "POST",
+      .url = "http://api.example.com:8080/v1/items?b=2&a=1",
+      .version = 11,
+      .headers = {{"Host", "api.example.com:8080"},
+                  {"Content-Type", "application/octet-stream"},
+                  {"X-Trace", "2"},
+                  {"x-trace", "1"}},
+      .body = std::string("bin\0ary\xff\x00\x01", 10)};
+}
+
+core::HttpResponse SampleResponse() {
+  return core::HttpResponse{
+      .status = 201,
+      .reason = "Created",
+      .version = 10,
+      .headers = {{"Set-Cookie", "a=1; Path=/"},
+                  {"Content-Type", "text/plain"},
+                  {"Set-Cookie", "b=2; HttpOnly"}},
+      .body = std::string("\0\0ok\0", 5)};
+}
+
+TEST(CodecTest, RequestRoundTripKeepsHeaderOrderAndBinaryBody) {
+  core::HttpRequest in = SampleRequest();
+  v1::HttpRequest proto;
+  ToProto(in, proto);
+  EXPECT_EQ(proto.http_version(), "HTTP/1.1");
+  ASSERT_EQ(proto.headers_size(), 4);
+  EXPECT_EQ(proto.headers(3).name(), "x-trace");
+  EXPECT_EQ(proto.body().size(), 10u);
+  EXPECT_EQ(FromProto(proto), in);
+}
+
+TEST(CodecTest, ResponseRoundTripKeepsTwoSetCookies) {
+  core::HttpResponse in = SampleResponse();
+  v1::HttpResponse proto;
+  ToProto(in, proto);
+  EXPECT_EQ(proto.http_version(), "HTTP/1.0");
+  EXPECT_EQ(proto.status(), 201u);
+  core::HttpResponse out = FromProto(proto);
+  EXPECT_EQ(out, in);
+  EXPECT_THAT(out.headers,
+              ::testing::ElementsAre(
+                  core::Header{"Set-Cookie", "a=1; Path=/"},
+                  core::Header{"Content-Type", "text/plain"},
+                  core::Header{"Set-Cookie", "b=2; HttpOnly"}));
+}
+
+TEST(CodecTest, TimingToProto) {
+  core::ExchangeTiming t{
+      .started_at = absl::FromUnixSeconds(1700000000) + absl::Milliseconds(5),
+      .time_to_first_byte = absl::Milliseconds(12),
+      .total = absl::Milliseconds(340)};
+  v1::Timing proto;
+  ToProto(t, proto);
+  EXPECT_EQ(TimeUtil::TimestampToNanoseconds(proto.started_at()),
+            1700000000'005000000);
+  EXPECT_EQ(TimeUtil::DurationToMilliseconds(proto.time_to_first_byte()), 12);
+  EXPECT_EQ(TimeUtil::DurationToMilliseconds(proto.total()), 340);
+}
+
+// A cassette as the recorder builds it: three HTTP exchanges.
+v1::Cassette ThreeInteractionCassette() {
+  v1::Cassette c;
+  c.set_name("suite/three");
+  *c.mutable_created_at() = TimeUtil::SecondsToTimestamp(1700000000);
+  *c.mutable_updated_at() = TimeUtil::SecondsToTimestamp(1700000100);
+  c.mutable_options()->set_on_exhausted(v1::EXHAUSTED_ERROR);
+  for (int i = 0; i < 3; ++i) {
+    v1::Interaction* it = c.add_interactions();
+    it->set_index(static_cast<uint64_t>(i));
+    *it->mutable_recorded_at() = TimeUtil::SecondsToTimestamp(1700000000 + i);
+    core::HttpRequest req = SampleRequest();
+    req.url += "&i=" + std::to_string(i);
+    ToProto(req, *it->mutable_http()->mutable_request());
+    ToProto(SampleResponse(), *it->mutable_http()->mutable_response());
+    ToProto(core::ExchangeTiming{.started_at = absl::FromUnixSeconds(1700000000),
+                                 .time_to_first_byte = absl::Milliseconds(3),
+                                 .total = absl::Milliseconds(9)},
+            *it->mutable_http()->mutable_timing());
+  }
+  return c;
+}
+
+TEST(CodecTest, SerializeThenParseRoundTrip) {
+  v1::Cassette in = ThreeInteractionCassette();
+  std::string bytes = SerializeCassette(in);
+  absl::StatusOr<v1::Cassette> out = ParseCassette(bytes, "three.pb");
+  ASSERT_THAT(out, IsOk());
+  EXPECT_EQ(out->schema_version(), kSchemaVersion);
+  EXPECT_TRUE(out->complete());
+  EXPECT_THAT(out->written_by(), StartsWith("matgto "));
+  EXPECT_EQ(out->written_by(), std::string("matgto ") + MATGTO_VERSION);
+  // Apart from the writer's stamps, the cassette is unchanged.
+  v1::Cassette expected = in;
+  expected.set_schema_version(kSchemaVersion);
+  expected.set_written_by(out->written_by());
+  expected.set_complete(true);
+  EXPECT_TRUE(MessageDifferencer::Equals(*out, expected))
+      << out->DebugString();
+  EXPECT_EQ(FromProto(out->interactions(2).http().response()), SampleResponse());
+}
+
+TEST(CodecTest, SerializeOverridesSchemaVersionAndCompleteness) {
+  v1::Cassette in = ThreeInteractionCassette();
+  in.set_schema_version(kSchemaVersion + 7);
+  in.set_complete(false);
+  absl::StatusOr<v1::Cassette> out =
+      ParseCassette(SerializeCassette(in), "x.pb");
+  ASSERT_THAT(out, IsOk());
+  EXPECT_EQ(out->schema_version(), kSchemaVersion);
+}
+
+// HTTP field values may carry obs-text (bytes 0x80-0xFF, RFC 9110 5.5), e.g.
+// a Latin-1 filename in Content-Disposition, and reason phrases may too. A
+// cassette recording such a response must load again.
+TEST(CodecTest, NonUtf8HeaderValueSurvivesSerializeAndParse) {
+  v1::Cassette c;
+  c.set_name("latin1");
+  v1::Interaction* it = c.add_interactions();
+  core::HttpResponse res = SampleResponse();
+  res.headers.push_back(
+      {"Content-Disposition", "attachment; filename=\"caf\xe9.txt\""});
+  ToProto(res, *it->mutable_http()->mutable_response());
+  absl::StatusOr<v1::Cassette> out =
+      ParseCassette(SerializeCassette(c), "latin1.pb");
+  ASSERT_THAT(out, IsOk());
+  EXPECT_EQ(FromProto(out->interactions(0).http().response()), res);
+}
+
+TEST(CodecTest, NonUtf8ReasonPhraseSurvivesSerializeAndParse) {
+  v1::Cassette c;
+  c.set_name("latin1-reason");
+  core::HttpResponse res = SampleResponse();
+  res.reason = "Cr\xe9\xe9";  // Latin-1 "Créé"
+  ToProto(res, *c.add_interactions()->mutable_http()->mutable_response());
+  absl::StatusOr<v1::Cassette> out =
+      ParseCassette(SerializeCassette(c), "latin1-reason.pb");
+  ASSERT_THAT(out, IsOk());
+  EXPECT_EQ(FromProto(out->interactions(0).http().response()), res);
+}
+
+TEST(ParseCassetteTest, EmptyIsDataLoss) {
+  EXPECT_THAT(ParseCassette("", "dir/empty.pb"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("dir/empty.pb"), HasSubstr("is empty"))));
+}
+
+TEST(ParseCassetteTest, GarbageIsDataLossNamingTheSource) {
+  for (const std::string& garbage :
+       {std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11),
+        std::string("this is not a cassette"), std::string("{\"json\":1}"),
+        std::string("\x0a\x7f", 2)}) {
+    SCOPED_TRACE(garbage);
+    EXPECT_THAT(ParseCassette(garbage, "cassettes/garbage.pb"),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         HasSubstr("cassettes/garbage.pb")));
+  }
+}
+
+TEST(ParseCassetteTest, EveryTruncationIsDataLoss) {
+  const std::string bytes = SerializeCassette(ThreeInteractionCassette());
+  ASSERT_GT(bytes.size(), 100u);
+  ASSERT_THAT(ParseCassette(bytes, "full.pb"), IsOk());
+  int end_marker_missing = 0;
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    absl::StatusOr<v1::Cassette> parsed =
+        ParseCassette(absl::string_view(bytes.data(), len), "cut.pb");
+    EXPECT_THAT(parsed,
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("cut.pb")))
+        << "truncated to " << len << " of " << bytes.size() << " bytes";
+    if (absl::StrContains(parsed.status().message(), "end marker")) {
+      ++end_marker_missing;
+    }
+  }
+  // Cuts on a field boundary parse as protobuf; only the missing end marker
+  // can reject those, so that check must have been exercised.
+  EXPECT_GE(end_marker_missing, 3);
+}
+
+TEST(ParseCassetteTest, NewerSchemaIsFailedPrecondition) {
+  v1::Cassette c = ThreeInteractionCassette();
+  c.set_schema_version(kSchemaVersion + 1);
+  c.set_complete(true);
+  EXPECT_THAT(ParseCassette(c.SerializeAsString(), "new.pb"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("new.pb"), HasSubstr("schema version 2"),
+                             HasSubstr("upgrade matgto"))));
+}
+
+TEST(ParseCassetteTest, MissingSchemaIsDataLoss) {
+  v1::Cassette c = ThreeInteractionCassette();
+  c.set_complete(true);  // schema_version left at 0
+  EXPECT_THAT(ParseCassette(c.SerializeAsString(), "noschema.pb"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("noschema.pb"),
+                             HasSubstr("no schema version"))));
+}
+
+TEST(ParseCassetteTest, MissingEndMarkerIsDataLossCountingInteractions) {
+  v1::Cassette c = ThreeInteractionCassette();
+  c.set_schema_version(kSchemaVersion);
+  EXPECT_THAT(ParseCassette(c.SerializeAsString(), "partial.pb"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("partial.pb"), HasSubstr("truncated"),
+                             HasSubstr("3 interactions were readable"))));
+}
+
+}  // namespace
+}  // namespace matgto::cassette

@@ -1,0 +1,144 @@
+#include "server/core/url.h"
+
+#include <ostream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/testing/status_matchers.h"
+
+namespace matgto::core {
+namespace {
+
+using ::matgto::testing::IsOk;
+using ::matgto::testing::StatusIs;
+using ::testing::HasSubstr;
+
+struct NormaliseCase {
+  std::string input;
+  std::string scheme;
+  std::string host;
+  uint16_t port;
+  std::string path;
+  std::string query;
+  bool has_query;
+  std::string formatted;
+};
+
+void PrintTo(const NormaliseCase& c, std::ostream* os) {
+  *os << ::testing::PrintToString(c.input);
+}
+
+class NormaliseTest : public ::testing::TestWithParam<NormaliseCase> {};
+
+TEST_P(NormaliseTest, ParsesPartsAndFormatsCanonically) {
+  const NormaliseCase& c = GetParam();
+  absl::StatusOr<UrlParts> parts = ParseAbsoluteUrl(c.input);
+  ASSERT_THAT(parts, IsOk());
+  EXPECT_EQ(parts->scheme, c.scheme);
+  EXPECT_EQ(parts->host, c.host);
+  EXPECT_EQ(parts->port, c.port);
+  EXPECT_EQ(parts->path, c.path);
+  EXPECT_EQ(parts->query, c.query);
+  EXPECT_EQ(parts->has_query, c.has_query);
+  EXPECT_EQ(FormatUrl(*parts), c.formatted);
+  // The canonical form is a fixed point.
+  absl::StatusOr<UrlParts> again = ParseAbsoluteUrl(c.formatted);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(FormatUrl(*again), c.formatted);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Url, NormaliseTest,
+    ::testing::Values(
+        // Scheme and host are lower-cased; the path is not.
+        NormaliseCase{"HTTP://Example.COM/Path", "http", "example.com", 80,
+                      "/Path", "", false, "http://example.com/Path"},
+        // Default ports are elided, others kept.
+        NormaliseCase{"http://example.com:80/a", "http", "example.com", 80,
+                      "/a", "", false, "http://example.com/a"},
+        NormaliseCase{"https://example.com:443/a", "https", "example.com", 443,
+                      "/a", "", false, "https://example.com/a"},
+        NormaliseCase{"https://example.com:80/a", "https", "example.com", 80,
+                      "/a", "", false, "https://example.com:80/a"},
+        NormaliseCase{"http://example.com:8080/a", "http", "example.com", 8080,
+                      "/a", "", false, "http://example.com:8080/a"},
+        NormaliseCase{"ws://example.com/s", "ws", "example.com", 80, "/s", "",
+                      false, "ws://example.com/s"},
+        NormaliseCase{"wss://example.com:443/s", "wss", "example.com", 443,
+                      "/s", "", false, "wss://example.com/s"},
+        // Empty path becomes "/".
+        NormaliseCase{"http://example.com", "http", "example.com", 80, "/", "",
+                      false, "http://example.com/"},
+        NormaliseCase{"http://example.com?q=1", "http", "example.com", 80, "/",
+                      "q=1", true, "http://example.com/?q=1"},
+        // IPv6: brackets removed in the parts, put back when formatting.
+        NormaliseCase{"http://[::1]:8080/x", "http", "::1", 8080, "/x", "",
+                      false, "http://[::1]:8080/x"},
+        NormaliseCase{"http://[FE80::AB]/", "http", "fe80::ab", 80, "/", "",
+                      false, "http://[fe80::ab]/"},
+        // Query kept byte for byte: order, repeats, encoding, case.
+        NormaliseCase{"http://h/p?b=2&a=1&a=%2f&A=%2F", "http", "h", 80, "/p",
+                      "b=2&a=1&a=%2f&A=%2F", true,
+                      "http://h/p?b=2&a=1&a=%2f&A=%2F"},
+        // An empty query is not an absent one.
+        NormaliseCase{"http://h/p?", "http", "h", 80, "/p", "", true,
+                      "http://h/p?"},
+        // Percent-encoding in the path is not decoded.
+        NormaliseCase{"http://h/a%2Fb/%7e", "http", "h", 80, "/a%2Fb/%7e", "",
+                      false, "http://h/a%2Fb/%7e"}));
+
+TEST(UrlTest, UserinfoIsNotPartOfTheCanonicalUrl) {
+  absl::StatusOr<UrlParts> parts =
+      ParseAbsoluteUrl("https://user:s3cret@Example.com:8443/p?q");
+  ASSERT_THAT(parts, IsOk());
+  EXPECT_EQ(parts->host, "example.com");
+  EXPECT_EQ(FormatUrl(*parts), "https://example.com:8443/p?q");
+}
+
+struct BadUrlCase {
+  std::string input;
+  std::string message;
+};
+
+void PrintTo(const BadUrlCase& c, std::ostream* os) {
+  *os << ::testing::PrintToString(c.input);
+}
+
+class BadUrlTest : public ::testing::TestWithParam<BadUrlCase> {};
+
+TEST_P(BadUrlTest, IsInvalidArgument) {
+  EXPECT_THAT(ParseAbsoluteUrl(GetParam().input),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(GetParam().message)));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Url, BadUrlTest,
+    ::testing::Values(BadUrlCase{"/relative/path", "not an absolute URL"},
+                      BadUrlCase{"example.com/x", "not an absolute URL"},
+                      BadUrlCase{"", "not an absolute URL"},
+                      BadUrlCase{"ftp://example.com/x", "unsupported URL scheme 'ftp'"},
+                      BadUrlCase{"FILE:///etc/passwd", "unsupported URL scheme 'file'"},
+                      BadUrlCase{"mailto:a@b.c", "unsupported URL scheme"},
+                      BadUrlCase{"http:/no-authority", "has no host"},
+                      BadUrlCase{"http:///path", "has no host"},
+                      BadUrlCase{"http://h:0/", "bad port"},
+                      BadUrlCase{"http://h:65536/", "bad port"}));
+
+TEST(DefaultPortTest, KnownSchemes) {
+  EXPECT_EQ(DefaultPort("http"), 80);
+  EXPECT_EQ(DefaultPort("ws"), 80);
+  EXPECT_EQ(DefaultPort("https"), 443);
+  EXPECT_EQ(DefaultPort("wss"), 443);
+  EXPECT_EQ(DefaultPort("ftp"), 0);
+}
+
+TEST(HostPortTest, BracketsIpv6Only) {
+  EXPECT_EQ(HostPort("example.com", 8080), "example.com:8080");
+  EXPECT_EQ(HostPort("127.0.0.1", 80), "127.0.0.1:80");
+  EXPECT_EQ(HostPort("::1", 443), "[::1]:443");
+}
+
+}  // namespace
+}  // namespace matgto::core

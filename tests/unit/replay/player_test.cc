@@ -1,0 +1,154 @@
+#include "server/replay/player.h"
+
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/testing/core_printers.h"
+#include "server/cassette/codec.h"
+
+namespace matgto::replay {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::IsEmpty;
+
+core::HttpRequest Req(std::string method, std::string url, std::string body = "") {
+  return core::HttpRequest{.method = std::move(method),
+                           .url = std::move(url),
+                           .version = 11,
+                           .headers = {},
+                           .body = std::move(body)};
+}
+
+RecordedExchange Exchange(uint64_t index, core::HttpRequest request,
+                          std::string response_body) {
+  return RecordedExchange{
+      .interaction_index = index,
+      .request = std::move(request),
+      .response = std::make_shared<const core::HttpResponse>(
+          core::HttpResponse{.status = 200, .body = std::move(response_body)})};
+}
+
+// Body of a hit, or a description of the miss (so failures read well).
+std::string Body(const std::variant<Player::Hit, Player::Miss>& answer) {
+  if (const auto* hit = std::get_if<Player::Hit>(&answer)) {
+    return hit->response->body;
+  }
+  return "MISS:" + std::get<Player::Miss>(answer).reason;
+}
+
+std::vector<RecordedExchange> PollingCassette() {
+  std::vector<RecordedExchange> v;
+  v.push_back(Exchange(0, Req("GET", "http://h/status"), "pending"));
+  v.push_back(Exchange(1, Req("POST", "http://h/job", "x"), "created"));
+  v.push_back(Exchange(2, Req("GET", "http://h/status"), "running"));
+  v.push_back(Exchange(3, Req("GET", "http://h/status"), "done"));
+  return v;
+}
+
+TEST(PlayerTest, IdenticalRequestsAnsweredInRecordedOrder) {
+  Player player(PollingCassette(), match::RequestMatcher(), v1::REPEAT_LAST);
+  EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/status"))), "pending");
+  EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/status"))), "running");
+  EXPECT_EQ(Body(player.Answer(Req("POST", "http://h/job", "x"))), "created");
+  EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/status"))), "done");
+}
+
+TEST(PlayerTest, HitCarriesTheInteractionIndex) {
+  Player player(PollingCassette(), match::RequestMatcher(), v1::REPEAT_LAST);
+  auto answer = player.Answer(Req("POST", "http://h/job", "x"));
+  ASSERT_TRUE(std::holds_alternative<Player::Hit>(answer));
+  EXPECT_EQ(std::get<Player::Hit>(answer).interaction_index, 1u);
+}
+
+TEST(PlayerTest, RepeatLastAfterExhaustion) {
+  for (v1::ExhaustedPolicy policy :
+       {v1::REPEAT_LAST, v1::EXHAUSTED_POLICY_UNSPECIFIED}) {
+    SCOPED_TRACE(v1::ExhaustedPolicy_Name(policy));
+    Player player(PollingCassette(), match::RequestMatcher(), policy);
+    for (const char* expected : {"pending", "running", "done", "done", "done"}) {
+      EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/status"))), expected);
+    }
+  }
+}
+
+TEST(PlayerTest, ExhaustedErrorGivesAnExhaustedMiss) {
+  Player player(PollingCassette(), match::RequestMatcher(), v1::EXHAUSTED_ERROR);
+  EXPECT_EQ(Body(player.Answer(Req("POST", "http://h/job", "x"))), "created");
+  auto answer = player.Answer(Req("POST", "http://h/job", "x"));
+  ASSERT_TRUE(std::holds_alternative<Player::Miss>(answer));
+  const Player::Miss& miss = std::get<Player::Miss>(answer);
+  EXPECT_EQ(miss.reason, "exhausted");
+  // The exhausted exchange is named as the closest, with no differences.
+  ASSERT_EQ(miss.closest.size(), 1u);
+  EXPECT_EQ(miss.closest[0].index, 1u);
+  EXPECT_THAT(miss.closest[0].differences, IsEmpty());
+  // Other requests still replay.
+  EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/status"))), "pending");
+}
+
+TEST(PlayerTest, NoMatchMissListsClosestCandidates) {
+  Player player(PollingCassette(), match::RequestMatcher(), v1::REPEAT_LAST);
+  auto answer = player.Answer(Req("POST", "http://h/job", "y"));
+  ASSERT_TRUE(std::holds_alternative<Player::Miss>(answer));
+  const Player::Miss& miss = std::get<Player::Miss>(answer);
+  EXPECT_EQ(miss.reason, "no-match");
+  ASSERT_EQ(miss.closest.size(), 3u);  // limited to 3 of 4
+  EXPECT_EQ(miss.closest[0].index, 1u);
+  EXPECT_THAT(miss.closest[0].differences,
+              ElementsAre(Field(&match::FieldDifference::field, "body")));
+  // A miss consumes nothing.
+  EXPECT_THAT(player.Unused(), ElementsAre(0, 1, 2, 3));
+}
+
+TEST(PlayerTest, EmptyPlayerMissesWithNoCandidates) {
+  Player player({}, match::RequestMatcher(), v1::REPEAT_LAST);
+  auto answer = player.Answer(Req("GET", "http://h/"));
+  ASSERT_TRUE(std::holds_alternative<Player::Miss>(answer));
+  EXPECT_EQ(std::get<Player::Miss>(answer).reason, "no-match");
+  EXPECT_THAT(std::get<Player::Miss>(answer).closest, IsEmpty());
+}
+
+TEST(PlayerTest, UnusedListsInteractionsNeverAnswered) {
+  Player player(PollingCassette(), match::RequestMatcher(), v1::REPEAT_LAST);
+  EXPECT_THAT(player.Unused(), ElementsAre(0, 1, 2, 3));
+  player.Answer(Req("GET", "http://h/status"));
+  EXPECT_THAT(player.Unused(), ElementsAre(1, 2, 3));
+  player.Answer(Req("POST", "http://h/job", "x"));
+  player.Answer(Req("POST", "http://h/job", "x"));  // repeat: still used once
+  EXPECT_THAT(player.Unused(), ElementsAre(2, 3));
+}
+
+TEST(PlayerTest, FromCassetteSkipsWebSocketsAndKeepsIndexes) {
+  v1::Cassette c;
+  auto add_http = [&](uint64_t index, const core::HttpRequest& req,
+                      const std::string& body) {
+    v1::Interaction* it = c.add_interactions();
+    it->set_index(index);
+    cassette::ToProto(req, *it->mutable_http()->mutable_request());
+    cassette::ToProto(core::HttpResponse{.status = 200, .body = body},
+                      *it->mutable_http()->mutable_response());
+  };
+  add_http(0, Req("GET", "http://h/a"), "a");
+  v1::Interaction* ws = c.add_interactions();
+  ws->set_index(1);
+  ws->mutable_websocket()->mutable_upgrade_request()->set_url("ws://h/sock");
+  add_http(2, Req("GET", "http://h/b"), "b");
+
+  Player player = Player::FromCassette(c, match::RequestMatcher(), v1::REPEAT_LAST);
+  EXPECT_EQ(player.size(), 2u);
+  EXPECT_EQ(player.exchange(1).interaction_index, 2u);
+  auto answer = player.Answer(Req("GET", "http://h/b"));
+  ASSERT_TRUE(std::holds_alternative<Player::Hit>(answer));
+  EXPECT_EQ(std::get<Player::Hit>(answer).interaction_index, 2u);
+  EXPECT_EQ(std::get<Player::Hit>(answer).response->body, "b");
+  EXPECT_THAT(player.Unused(), ElementsAre(0));
+}
+
+}  // namespace
+}  // namespace matgto::replay
