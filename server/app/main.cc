@@ -109,6 +109,13 @@ int main(int argc, char** argv) {
                         "seconds in-flight exchanges get on SIGTERM/SIGINT")
       ->capture_default_str();
 
+  double ws_idle_s = 300;
+  serve_cmd->add_option("--ws-max-message-bytes", serve.proxy.ws_max_message_bytes,
+                        "largest WebSocket message (the session closes with 1009 beyond)")
+      ->capture_default_str();
+  serve_cmd->add_option("--ws-idle-timeout", ws_idle_s,
+                        "seconds a WebSocket session may carry no frame")
+      ->capture_default_str();
   serve_cmd->add_option("--ca-dir", serve.ca_dir,
                         "where the interception CA lives (created on first "
                         "start); default $MATGTO_CA_DIR or ~/.matgto/ca");
@@ -131,7 +138,8 @@ int main(int argc, char** argv) {
                       "certificate from the CA");
 
   // client commands
-  std::string name, mode = "", on_exhausted;
+  std::string name, mode = "", on_exhausted, ws_timing;
+  double ws_speed = 0;
   bool json = false;
   double shutdown_grace_s = 5;
   auto add_exhausted = [&](CLI::App* cmd) {
@@ -139,6 +147,12 @@ int main(int argc, char** argv) {
                     "when identical requests outnumber recorded answers: "
                     "repeat-last (default) or error")
         ->check(kExhaustedValidator);
+    cmd->add_option("--ws-timing", ws_timing,
+                    "WebSocket replay pacing: fast (default) or as-recorded")
+        ->check(CLI::IsMember({"fast", "as-recorded"}));
+    cmd->add_option("--ws-speed", ws_speed,
+                    "with --ws-timing as-recorded: 2 replays twice as fast")
+        ->check(CLI::PositiveNumber);
   };
   CLI::App* record_cmd =
       app.add_subcommand("record", "record into cassette NAME (overwrites it on stop)");
@@ -176,6 +190,11 @@ int main(int argc, char** argv) {
   if (!on_exhausted.empty()) {
     options.set_on_exhausted(*matgto::app::ParseExhaustedPolicy(on_exhausted));
   }
+  if (!ws_timing.empty()) {
+    options.set_ws_timing(ws_timing == "as-recorded" ? matgto::v1::AS_RECORDED
+                                                     : matgto::v1::AS_FAST_AS_POSSIBLE);
+  }
+  if (ws_speed > 0) options.set_ws_speed(ws_speed);
 
   if (serve_cmd->parsed()) {
     serve.mode = *matgto::app::ParseMode(serve_mode);
@@ -184,6 +203,7 @@ int main(int argc, char** argv) {
     serve.proxy.upstream_connect_timeout = absl::Seconds(connect_s);
     serve.proxy.upstream_timeout = absl::Seconds(upstream_s);
     serve.shutdown_grace = absl::Seconds(grace_s);
+    serve.proxy.ws_idle_timeout = absl::Seconds(ws_idle_s);
     return matgto::app::RunServe(serve);
   }
   if (record_cmd->parsed()) return matgto::app::CliRecord(target, name, options);

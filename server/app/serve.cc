@@ -102,6 +102,10 @@ int RunServe(const ServeOptions& options_in) {
     std::fprintf(stderr, "matgto: %s\n", std::string(store.status().message()).c_str());
     return 2;
   }
+  // Recordings interrupted by a crash left journals: turn them into cassettes.
+  for (const std::string& line : (*store)->RecoverJournals()) {
+    std::printf("matgto: %s\n", line.c_str());
+  }
   replay::SessionManager sessions(**store, cassette::RedactConfig::Defaults(),
                                   clock, options.mode);
   if (!options.cassette.empty()) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/name.h"
@@ -148,6 +149,46 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
   }
   RETURN_IF_ERROR(FsyncDir(path.parent_path()));
   return path.string();
+}
+
+absl::StatusOr<std::unique_ptr<Journal>> FileCassetteStore::StartJournal(
+    absl::string_view name) {
+  RETURN_IF_ERROR(ValidateCassetteName(name));
+  const fs::path path = PathFor(name) + ".journal";
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  return Journal::Open(path.string());
+}
+
+std::vector<std::string> FileCassetteStore::RecoverJournals() {
+  std::vector<std::string> report;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir_, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string path = it->path().string();
+    if (!it->is_regular_file() || !absl::EndsWith(path, ".pb.journal")) continue;
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    auto cassette = RecoverJournal(bytes.str(), path);
+    if (!cassette.ok()) {
+      report.push_back(absl::StrCat("cannot recover ", path, ": ",
+                                    cassette.status().message(),
+                                    " (left in place)"));
+      continue;
+    }
+    auto saved = Save(*cassette);
+    if (!saved.ok()) {
+      report.push_back(absl::StrCat("cannot save the recovery of ", path, ": ",
+                                    saved.status().message()));
+      continue;
+    }
+    ::unlink(path.c_str());
+    report.push_back(absl::StrCat("recovered cassette '", cassette->name(),
+                                  "' (", cassette->interactions_size(),
+                                  " interactions) from an interrupted recording"));
+  }
+  return report;
 }
 
 }  // namespace matgto::cassette

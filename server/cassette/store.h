@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "matgto/v1/cassette.pb.h"
+#include "server/cassette/journal.h"
 
 namespace matgto::cassette {
 
@@ -28,6 +29,12 @@ class CassetteStore {
   virtual absl::StatusOr<std::string> Save(const v1::Cassette& cassette) = 0;
   // Where `name` is (or would be) stored, for messages.
   virtual std::string Describe(absl::string_view name) const = 0;
+  // A journal for a recording of `name` in progress (see journal.h), or
+  // nullptr when this store keeps none.
+  virtual absl::StatusOr<std::unique_ptr<Journal>> StartJournal(
+      absl::string_view name) {
+    return std::unique_ptr<Journal>();
+  }
 };
 
 // One file per cassette: <dir>/<name>.pb (name may contain '/' segments,
@@ -45,6 +52,12 @@ class FileCassetteStore final : public CassetteStore {
   absl::StatusOr<v1::Cassette> Load(absl::string_view name) const override;
   absl::StatusOr<std::string> Save(const v1::Cassette& cassette) override;
   std::string Describe(absl::string_view name) const override;
+  absl::StatusOr<std::unique_ptr<Journal>> StartJournal(
+      absl::string_view name) override;
+
+  // Rebuilds and saves the cassette of every journal left by an interrupted
+  // recording, then removes the journal. Returns one line per journal found.
+  std::vector<std::string> RecoverJournals();
 
   const std::string& dir() const { return dir_; }
 

@@ -29,6 +29,10 @@ struct ProxyConfig {
   absl::Duration upstream_timeout = absl::Seconds(60);
   // Writing a response to a slow client.
   absl::Duration write_timeout = absl::Seconds(60);
+  // WebSocket: largest message (beyond: the session is closed with 1009),
+  // and how long a session may carry no frame at all.
+  uint64_t ws_max_message_bytes = 16ull * 1024 * 1024;
+  absl::Duration ws_idle_timeout = absl::Minutes(5);
   // How long a TLS handshake with a client may take.
   absl::Duration handshake_timeout = absl::Seconds(10);
 

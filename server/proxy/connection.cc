@@ -23,6 +23,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -360,7 +361,8 @@ asio::awaitable<bool> Connection::HandleOne() {
                                   keep_alive) &&
         keep_alive;
   }
-  if (url->scheme != "http" && url->scheme != "https") {
+  if (url->scheme != "http" && url->scheme != "https" &&
+      !beast::websocket::is_upgrade(request)) {
     co_return co_await WriteError(
         501, "scheme-unsupported",
         absl::StrCat("matgto: requests for '", url->scheme,
@@ -369,6 +371,13 @@ asio::awaitable<bool> Connection::HandleOne() {
         keep_alive;
   }
 
+  if (beast::websocket::is_upgrade(request)) {
+    // Recorded as ws:// or wss:// however the client spelled the URL.
+    if (url->scheme == "http") url->scheme = "ws";
+    if (url->scheme == "https") url->scheme = "wss";
+    co_await HandleUpgrade(request, *url);
+    co_return false;
+  }
   core::HttpRequest exchange = ToCore(std::move(request), core::FormatUrl(*url));
   if (config_.reverse_upstream.has_value() && origin_.has_value() &&
       origin_->host == config_.reverse_upstream->host) {

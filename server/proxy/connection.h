@@ -15,6 +15,8 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "server/core/exchange_handler.h"
 #include "server/core/url.h"
@@ -51,6 +53,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Handles one request; false when the connection must close.
   boost::asio::awaitable<bool> HandleOne();
   boost::asio::awaitable<bool> HandleConnect(std::string target, int version);
+  // A WebSocket upgrade (connection_ws.cc); the connection ends with it.
+  boost::asio::awaitable<void> HandleUpgrade(
+      const boost::beast::http::request<boost::beast::http::string_body>& request,
+      core::UrlParts url);
+  template <class Client>
+  boost::asio::awaitable<bool> RelayUpgrade(
+      Client& client,
+      const boost::beast::http::request<boost::beast::http::string_body>& request,
+      const core::UrlParts& url, const core::WsRelay& relay,
+      core::HttpResponse& refusal);
   boost::asio::awaitable<bool> StartServerTls(const std::string& host);
   boost::asio::awaitable<void> RelayTunnel(const std::string& host,
                                            uint16_t port);

@@ -132,6 +132,22 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
   co_return true;
 }
 
+asio::awaitable<std::optional<UpstreamClient::RawConnection>>
+UpstreamClient::TakeConnection(const core::UrlParts& url, FetchOutcome& out) {
+  if (!co_await Connect(url, out)) co_return std::nullopt;
+  std::optional<RawConnection> conn;
+  if (secure_.has_value()) {
+    conn.emplace(std::in_place_index<1>, std::move(*secure_));
+  } else {
+    conn.emplace(std::in_place_index<0>, std::move(*plain_));
+  }
+  plain_.reset();
+  secure_.reset();
+  key_.clear();
+  buffer_.clear();
+  co_return conn;
+}
+
 asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
     const core::HttpRequest& request, const core::UrlParts& url) {
   const std::string key =

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <variant>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -40,6 +41,15 @@ class UpstreamClient {
   boost::asio::awaitable<FetchOutcome> Fetch(const core::HttpRequest& request,
                                              const core::UrlParts& url);
   void Close();
+
+  // A fresh connection to `url`'s origin (TLS for https/wss, verified), for
+  // a protocol other than HTTP exchanges (WebSocket). On failure `out` says
+  // what the client gets.
+  using RawConnection =
+      std::variant<boost::beast::tcp_stream,
+                   boost::asio::ssl::stream<boost::beast::tcp_stream>>;
+  boost::asio::awaitable<std::optional<RawConnection>> TakeConnection(
+      const core::UrlParts& url, FetchOutcome& out);
 
  private:
   boost::asio::awaitable<bool> Connect(const core::UrlParts& url,

@@ -1,5 +1,8 @@
 #include "server/replay/session.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
@@ -17,7 +20,7 @@ std::string ExplainMiss(const v1::Miss& miss, absl::string_view cassette,
                        "is EXHAUSTED_ERROR.");
   } else {
     msg = absl::StrCat("matgto: no recorded interaction in cassette '",
-                       cassette, "' (", recorded, " HTTP exchanges) matches ",
+                       cassette, "' (", recorded, " candidates) matches ",
                        miss.method(), " ", miss.url(), ".");
   }
   if (miss.reason() == "no-match" && miss.closest_size() > 0) {
@@ -41,18 +44,140 @@ CassetteSession::CassetteSession(uint64_t id, std::string name,
                                  v1::CassetteOptions options,
                                  std::optional<v1::Cassette> loaded,
                                  const cassette::Redactor& redactor,
-                                 const core::Clock& clock)
+                                 const core::Clock& clock,
+                                 std::unique_ptr<cassette::Journal> journal)
     : id_(id),
       name_(std::move(name)),
       requested_mode_(requested_mode),
       mode_(mode),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      clock_(clock) {
   if (mode_ == v1::REPLAY && loaded.has_value()) {
     player_.emplace(
         Player::FromCassette(*loaded, match::RequestMatcher(), options_.on_exhausted()));
+    ws_player_.emplace(WsPlayer::FromCassette(*loaded, options_.on_exhausted()));
   } else if (mode_ == v1::RECORD) {
-    recorder_.emplace(name_, options_, redactor, clock);
+    recorder_.emplace(name_, options_, redactor, clock, std::move(journal));
   }
+}
+
+// Records one relayed WebSocket session into its cassette session.
+class RecordingWsSink final : public core::WsSessionSink {
+ public:
+  RecordingWsSink(std::shared_ptr<CassetteSession> session,
+                  core::HttpRequest upgrade)
+      : session_(std::move(session)), upgrade_(std::move(upgrade)) {}
+
+  void OnUpgraded(const core::HttpResponse& response) override {
+    index_ = session_->WsBegin(upgrade_, response, session_->clock_.Now());
+  }
+  void OnMessage(const core::WsMessage& message) override {
+    if (index_.has_value()) session_->WsMessage(*index_, message);
+  }
+  void OnClose(const core::WsClose& close) override {
+    if (index_.has_value()) session_->WsClose(*index_, close);
+  }
+
+ private:
+  std::shared_ptr<CassetteSession> session_;
+  core::HttpRequest upgrade_;
+  std::optional<uint64_t> index_;
+};
+
+core::WsDecision CassetteSession::OnWebSocket(const core::HttpRequest& upgrade) {
+  absl::MutexLock lock(&mu_);
+  if (mode_ == v1::RECORD) {
+    return core::WsRelay{id_, std::make_shared<RecordingWsSink>(shared_from_this(), upgrade)};
+  }
+  if (mode_ == v1::PASSTHROUGH) {
+    ++passed_through_;
+    return core::WsRelay{id_, nullptr};
+  }
+  if (!ws_player_.has_value()) {
+    return core::Reply{std::make_shared<const core::HttpResponse>(
+                           core::MakeErrorResponse(500, "internal",
+                                                   "replay session has no cassette\n")),
+                       "internal"};
+  }
+  auto answer = ws_player_->Answer(upgrade);
+  if (auto* hit = std::get_if<WsPlayer::Hit>(&answer)) {
+    ++replayed_;
+    const uint64_t interaction = hit->recording->interaction_index;
+    auto self = shared_from_this();
+    const std::string url = upgrade.url;
+    return core::WsReplay{std::make_unique<ScriptPlayback>(
+        hit->recording, options_.ws_timing(), options_.ws_speed(),
+        [self, url, interaction](size_t index, const core::WsMessage* expected,
+                                 const core::WsMessage& got) {
+          self->ReportWsMismatch(url, interaction, index, expected, got);
+        })};
+  }
+  core::Reply reply = MissReply(
+      upgrade, std::get<Player::Miss>(std::move(answer)), ws_player_->size(),
+      [this](size_t i) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        const WsRecording& r = ws_player_->recording(i);
+        return std::make_pair(r.interaction_index, &r.upgrade_request);
+      });
+  return reply;
+}
+
+std::optional<uint64_t> CassetteSession::WsBegin(const core::HttpRequest& upgrade,
+                                                 const core::HttpResponse& response,
+                                                 absl::Time opened) {
+  absl::MutexLock lock(&mu_);
+  if (!recorder_.has_value() || ended_) return std::nullopt;
+  return recorder_->BeginWebSocket(upgrade, response, opened);
+}
+
+void CassetteSession::WsMessage(uint64_t index, const core::WsMessage& message) {
+  absl::MutexLock lock(&mu_);
+  if (recorder_.has_value() && !ended_) recorder_->AddWsMessage(index, message);
+}
+
+void CassetteSession::WsClose(uint64_t index, const core::WsClose& close) {
+  absl::MutexLock lock(&mu_);
+  if (recorder_.has_value() && !ended_) recorder_->SetWsClose(index, close);
+}
+
+void CassetteSession::ReportWsMismatch(const std::string& url, uint64_t interaction,
+                                       size_t message_index,
+                                       const core::WsMessage* expected,
+                                       const core::WsMessage& got) {
+  auto describe = [](const core::WsMessage* m) {
+    if (m == nullptr) return std::string("<nothing: the recording had ended>");
+    return absl::StrCat(m->kind == core::WsKind::kBinary ? "binary " : "text ",
+                        match::DescribeBody(m->payload));
+  };
+  v1::Miss miss;
+  miss.set_method("GET");
+  miss.set_url(url);
+  miss.set_reason("ws-mismatch");
+  v1::Candidate* c = miss.add_closest();
+  c->set_interaction_index(interaction);
+  c->set_method("WEBSOCKET");
+  c->set_url(url);
+  v1::FieldDifference* d = c->add_differences();
+  d->set_field(absl::StrCat("message[", message_index, "]"));
+  d->set_recorded(describe(expected));
+  d->set_live(describe(&got));
+  absl::MutexLock lock(&mu_);
+  ++missed_;
+  AddMiss(std::move(miss));
+}
+
+void CassetteSession::AddMiss(v1::Miss miss) {
+  if (misses_.size() < kMaxMissesKept) misses_.push_back(std::move(miss));
+}
+
+void CassetteSession::End() {
+  cassette::Journal* journal = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    ended_ = true;
+    if (recorder_.has_value()) journal = recorder_->journal();
+  }
+  // The cassette is saved: the journal has served its purpose.
+  if (journal != nullptr) (void)journal->Remove();
 }
 
 core::Decision CassetteSession::OnRequest(const core::HttpRequest& request) {
@@ -71,22 +196,28 @@ core::Decision CassetteSession::OnRequest(const core::HttpRequest& request) {
     ++replayed_;
     return core::Reply{hit->response, ""};
   }
-  return MissReply(request, std::get<Player::Miss>(std::move(answer)));
+  return MissReply(request, std::get<Player::Miss>(std::move(answer)),
+                   player_->size(), [this](size_t i) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                     const RecordedExchange& e = player_->exchange(i);
+                     return std::make_pair(e.interaction_index, &e.request);
+                   });
 }
 
-core::Reply CassetteSession::MissReply(const core::HttpRequest& request,
-                                       Player::Miss miss) {
+core::Reply CassetteSession::MissReply(
+    const core::HttpRequest& request, Player::Miss miss, size_t recorded_count,
+    const std::function<std::pair<uint64_t, const core::HttpRequest*>(size_t)>&
+        recorded) {
   ++missed_;
   v1::Miss report;
   report.set_method(request.method);
   report.set_url(request.url);
   report.set_reason(miss.reason);
   for (const match::Candidate& c : miss.closest) {
-    const RecordedExchange& e = player_->exchange(c.index);
+    auto [interaction_index, recorded_request] = recorded(c.index);
     v1::Candidate* out = report.add_closest();
-    out->set_interaction_index(e.interaction_index);
-    out->set_method(e.request.method);
-    out->set_url(e.request.url);
+    out->set_interaction_index(interaction_index);
+    out->set_method(recorded_request->method);
+    out->set_url(recorded_request->url);
     for (const match::FieldDifference& d : c.differences) {
       v1::FieldDifference* fd = out->add_differences();
       fd->set_field(d.field);
@@ -94,11 +225,11 @@ core::Reply CassetteSession::MissReply(const core::HttpRequest& request,
       fd->set_live(d.live);
     }
   }
-  if (misses_.size() < kMaxMissesKept) misses_.push_back(report);
+  AddMiss(report);
 
   v1::ProxyError body;
   body.set_error(miss.reason);
-  body.set_message(ExplainMiss(report, name_, player_->size()));
+  body.set_message(ExplainMiss(report, name_, recorded_count));
   body.set_cassette(name_);
   *body.mutable_miss() = std::move(report);
   std::string json;
@@ -119,7 +250,7 @@ void CassetteSession::OnForwarded(const core::HttpRequest& request,
                                   const core::ExchangeTiming& timing) {
   absl::MutexLock lock(&mu_);
   if (recorder_.has_value()) {
-    recorder_->AddHttp(request, response, timing);
+    if (!ended_) recorder_->AddHttp(request, response, timing);
   } else {
     ++passed_through_;
   }
@@ -140,7 +271,8 @@ v1::SessionInfo CassetteSession::Info() const {
   info.set_replayed(replayed_);
   info.set_missed(missed_);
   info.set_passed_through(passed_through_);
-  info.set_interactions(player_.has_value() ? player_->size() : 0);
+  info.set_interactions((player_.has_value() ? player_->size() : 0) +
+                        (ws_player_.has_value() ? ws_player_->size() : 0));
   *info.mutable_options() = options_;
   for (const v1::Miss& m : misses_) *info.add_misses() = m;
   return info;
@@ -155,7 +287,13 @@ std::optional<v1::Cassette> CassetteSession::Recording() const {
 std::vector<uint64_t> CassetteSession::Unused() const {
   absl::MutexLock lock(&mu_);
   if (!player_.has_value()) return {};
-  return player_->Unused();
+  std::vector<uint64_t> out = player_->Unused();
+  if (ws_player_.has_value()) {
+    std::vector<uint64_t> ws = ws_player_->Unused();
+    out.insert(out.end(), ws.begin(), ws.end());
+    std::sort(out.begin(), out.end());
+  }
+  return out;
 }
 
 }  // namespace matgto::replay

@@ -58,15 +58,23 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
     if (overrides.on_exhausted() != v1::EXHAUSTED_POLICY_UNSPECIFIED) {
       options.set_on_exhausted(overrides.on_exhausted());
     }
+    if (overrides.ws_timing() != v1::WS_TIMING_UNSPECIFIED) {
+      options.set_ws_timing(overrides.ws_timing());
+    }
+    if (overrides.ws_speed() > 0) options.set_ws_speed(overrides.ws_speed());
   }
   // End the current session only once the new one is certain to start.
   {
     bool has_active = Active() != nullptr;
     if (has_active) RETURN_IF_ERROR(StopLocked().status());
   }
+  std::unique_ptr<cassette::Journal> journal;
+  if (effective == v1::RECORD) {
+    ASSIGN_OR_RETURN(journal, store_.StartJournal(name));
+  }
   auto session = std::make_shared<CassetteSession>(
       next_id_++, std::string(name), mode, effective, std::move(options),
-      std::move(loaded), redactor_, clock_);
+      std::move(loaded), redactor_, clock_, std::move(journal));
   v1::SessionInfo info = session->Info();
   absl::MutexLock lock(&mu_);
   active_ = std::move(session);
@@ -95,6 +103,7 @@ absl::StatusOr<v1::SessionSummary> SessionManager::StopLocked() {
     absl::MutexLock lock(&mu_);
     if (active_ == session) active_.reset();
   }
+  session->End();
   *summary.mutable_session() = session->Info();
   for (uint64_t i : session->Unused()) summary.add_unused_interactions(i);
   return summary;
@@ -122,6 +131,13 @@ void SessionManager::OnForwarded(const core::Forward& ticket,
   if (session != nullptr && session->id() == ticket.ticket) {
     session->OnForwarded(request, response, timing);
   }
+}
+
+core::WsDecision SessionManager::OnWebSocket(const core::HttpRequest& upgrade) {
+  std::shared_ptr<CassetteSession> session = Active();
+  if (session != nullptr) return session->OnWebSocket(upgrade);
+  if (default_mode_ == v1::PASSTHROUGH) return core::WsRelay{0, nullptr};
+  return core::Reply{no_cassette_response_, "no-cassette"};
 }
 
 void SessionManager::OnForwardFailed(const core::Forward& ticket,

@@ -62,6 +62,7 @@ class SessionManager final : public core::ExchangeHandler {
   void OnForwardFailed(const core::Forward& ticket,
                        const core::HttpRequest& request,
                        const std::string& reason) override;
+  core::WsDecision OnWebSocket(const core::HttpRequest& upgrade) override;
 
  private:
   absl::StatusOr<v1::SessionSummary> StopLocked()

@@ -1,0 +1,127 @@
+#include "server/replay/ws_player.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/cassette/codec.h"
+#include "server/replay/recorder.h"
+
+namespace matgto::replay {
+
+WsPlayer WsPlayer::FromCassette(const v1::Cassette& cassette,
+                                v1::ExhaustedPolicy on_exhausted) {
+  WsPlayer player;
+  player.on_exhausted_ = on_exhausted;
+  for (const v1::Interaction& interaction : cassette.interactions()) {
+    if (!interaction.has_websocket()) continue;
+    const v1::WebSocketSession& ws = interaction.websocket();
+    auto rec = std::make_shared<WsRecording>();
+    rec->interaction_index = interaction.index();
+    rec->upgrade_request = cassette::FromProto(ws.upgrade_request());
+    rec->upgrade_response = cassette::FromProto(ws.upgrade_response());
+    for (const v1::WsMessage& m : ws.messages()) rec->messages.push_back(FromProto(m));
+    if (ws.has_close()) rec->close = FromProto(ws.close());
+    player.recordings_.push_back(std::move(rec));
+  }
+  player.uses_.assign(player.recordings_.size(), 0);
+  return player;
+}
+
+std::variant<WsPlayer::Hit, Player::Miss> WsPlayer::Answer(
+    const core::HttpRequest& upgrade) {
+  std::optional<size_t> last;
+  for (size_t i = 0; i < recordings_.size(); ++i) {
+    if (!matcher_.Matches(recordings_[i]->upgrade_request, upgrade)) continue;
+    if (uses_[i] == 0) {
+      ++uses_[i];
+      return Hit{recordings_[i]};
+    }
+    last = i;
+  }
+  if (last.has_value()) {
+    if (on_exhausted_ != v1::EXHAUSTED_ERROR) {
+      ++uses_[*last];
+      return Hit{recordings_[*last]};
+    }
+    return Player::Miss{.reason = "exhausted", .closest = {{*last, {}}}};
+  }
+  std::vector<const core::HttpRequest*> recorded;
+  for (const auto& r : recordings_) recorded.push_back(&r->upgrade_request);
+  return Player::Miss{.reason = "no-match",
+                      .closest = matcher_.Rank(recorded, upgrade, 3)};
+}
+
+std::vector<uint64_t> WsPlayer::Unused() const {
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < recordings_.size(); ++i) {
+    if (uses_[i] == 0) out.push_back(recordings_[i]->interaction_index);
+  }
+  return out;
+}
+
+ScriptPlayback::ScriptPlayback(std::shared_ptr<const WsRecording> recording,
+                               v1::WsTiming timing, double speed,
+                               MismatchReporter report)
+    : recording_(std::move(recording)),
+      as_recorded_(timing == v1::AS_RECORDED),
+      speed_(speed > 0 ? speed : 1.0),
+      report_(std::move(report)) {}
+
+absl::Duration ScriptPlayback::DelayUntil(absl::Duration at) {
+  absl::Duration delay;
+  if (as_recorded_ && at > clock_) delay = (at - clock_) / speed_;
+  if (at > clock_) clock_ = at;
+  return delay;
+}
+
+core::WsStep ScriptPlayback::Next() {
+  const auto& messages = recording_->messages;
+  while (next_ < messages.size()) {
+    const core::WsMessage& m = messages[next_];
+    const size_t index = next_++;
+    if (m.kind == core::WsKind::kPing || m.kind == core::WsKind::kPong) continue;
+    if (m.direction == core::WsDirection::kServerToClient) {
+      return core::WsStep{.kind = core::WsStep::Kind::kSend,
+                          .message = &m,
+                          .close = nullptr,
+                          .delay = DelayUntil(m.since_open)};
+    }
+    expected_ = index;
+    clock_ = std::max(clock_, m.since_open);
+    return core::WsStep{.kind = core::WsStep::Kind::kExpect,
+                        .message = &m,
+                        .close = nullptr,
+                        .delay = absl::ZeroDuration()};
+  }
+  expected_ = static_cast<size_t>(-1);
+  if (recording_->close.has_value() && !close_done_) {
+    close_done_ = true;
+    const core::WsClose& c = *recording_->close;
+    if (c.initiator == core::WsDirection::kServerToClient) {
+      return core::WsStep{.kind = core::WsStep::Kind::kClose,
+                          .message = nullptr,
+                          .close = &c,
+                          .delay = DelayUntil(c.since_open)};
+    }
+    return core::WsStep{.kind = core::WsStep::Kind::kAwaitClientClose,
+                        .message = nullptr,
+                        .close = &c,
+                        .delay = absl::ZeroDuration()};
+  }
+  return core::WsStep{.kind = core::WsStep::Kind::kEnd,
+                      .message = nullptr,
+                      .close = nullptr,
+                      .delay = absl::ZeroDuration()};
+}
+
+std::optional<std::string> ScriptPlayback::Check(const core::WsMessage& got) {
+  if (expected_ == static_cast<size_t>(-1)) {
+    report_(recording_->messages.size(), nullptr, got);
+    return std::string("matgto: unexpected client message after the recording ended");
+  }
+  const core::WsMessage& want = recording_->messages[expected_];
+  if (want.kind == got.kind && want.payload == got.payload) return std::nullopt;
+  report_(expected_, &want, got);
+  return absl::StrCat("matgto: client message ", expected_,
+                      " differs from the recording");
+}
+
+}  // namespace matgto::replay

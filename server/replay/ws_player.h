@@ -1,0 +1,84 @@
+// Replay of recorded WebSocket sessions: which recording answers an upgrade
+// (recorded order, like HTTP exchanges) and the script that plays it back.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "matgto/v1/cassette.pb.h"
+#include "server/core/websocket.h"
+#include "server/match/matcher.h"
+#include "server/replay/player.h"
+
+namespace matgto::replay {
+
+struct WsRecording {
+  uint64_t interaction_index = 0;
+  core::HttpRequest upgrade_request;
+  core::HttpResponse upgrade_response;
+  std::vector<core::WsMessage> messages;
+  std::optional<core::WsClose> close;
+};
+
+// Thread-safety: none; the owning session serialises calls.
+class WsPlayer {
+ public:
+  struct Hit {
+    std::shared_ptr<const WsRecording> recording;
+  };
+
+  static WsPlayer FromCassette(const v1::Cassette& cassette,
+                               v1::ExhaustedPolicy on_exhausted);
+
+  // The first unused recording whose upgrade request matches (method + URL);
+  // when all are used, the last one again (REPEAT_LAST) or a miss.
+  std::variant<Hit, Player::Miss> Answer(const core::HttpRequest& upgrade);
+  std::vector<uint64_t> Unused() const;
+  size_t size() const { return recordings_.size(); }
+  const WsRecording& recording(size_t i) const { return *recordings_[i]; }
+
+ private:
+  std::vector<std::shared_ptr<const WsRecording>> recordings_;
+  std::vector<uint32_t> uses_;
+  match::RequestMatcher matcher_{match::MatchRules{.method = true, .url = true, .body = false}};
+  v1::ExhaustedPolicy on_exhausted_ = v1::REPEAT_LAST;
+};
+
+// Plays one recording back. Control frames (ping/pong) in the recording are
+// skipped: each side of the proxy answers pings itself.
+class ScriptPlayback final : public core::WsPlayback {
+ public:
+  // Called when the client's message `index` (position in the recording)
+  // differs from the recorded one; `got` is what the client sent.
+  using MismatchReporter =
+      std::function<void(size_t index, const core::WsMessage* expected,
+                         const core::WsMessage& got)>;
+
+  ScriptPlayback(std::shared_ptr<const WsRecording> recording,
+                 v1::WsTiming timing, double speed, MismatchReporter report);
+
+  const core::HttpResponse& upgrade_response() const override {
+    return recording_->upgrade_response;
+  }
+  core::WsStep Next() override;
+  std::optional<std::string> Check(const core::WsMessage& got) override;
+
+ private:
+  absl::Duration DelayUntil(absl::Duration at);
+
+  std::shared_ptr<const WsRecording> recording_;
+  const bool as_recorded_;
+  const double speed_;
+  MismatchReporter report_;
+  size_t next_ = 0;
+  // Recording position of the last kExpect step; npos after the script.
+  size_t expected_ = static_cast<size_t>(-1);
+  absl::Duration clock_;  // recorded time of the last step taken
+  bool close_done_ = false;
+};
+
+}  // namespace matgto::replay

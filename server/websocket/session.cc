@@ -1,0 +1,294 @@
+#include "server/websocket/session.h"
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace matgto::websocket {
+namespace {
+
+namespace http = beast::http;
+namespace ws = beast::websocket;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+bool Skipped(beast::string_view name, std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    if (beast::iequals(name, n)) return true;
+  }
+  return false;
+}
+
+// End-to-end headers of the client's upgrade request, for the upstream
+// handshake (Beast writes Host, Upgrade, Connection and the Sec-WebSocket-Key
+// and -Version itself; extensions are declined).
+Headers RequestHeadersToForward(const UpgradeRequest& request) {
+  Headers out;
+  for (const auto& f : request) {
+    if (Skipped(f.name_string(),
+                {"host", "upgrade", "connection", "sec-websocket-key",
+                 "sec-websocket-version", "sec-websocket-extensions",
+                 "proxy-connection", "proxy-authorization", "keep-alive", "te",
+                 "content-length", "transfer-encoding"})) {
+      continue;
+    }
+    out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  }
+  return out;
+}
+
+// Headers of an upgrade response to repeat to the client.
+Headers ResponseHeadersToRepeat(const core::Headers& headers) {
+  Headers out;
+  for (const core::Header& h : headers) {
+    if (Skipped(h.name, {"upgrade", "connection", "sec-websocket-accept",
+                         "sec-websocket-extensions", "content-length",
+                         "transfer-encoding", "keep-alive"})) {
+      continue;
+    }
+    out.emplace_back(h.name, h.value);
+  }
+  return out;
+}
+
+void ApplyResponseHeaders(ws::response_type& r, const Headers& headers) {
+  for (const auto& [name, value] : headers) r.erase(name);
+  for (const auto& [name, value] : headers) r.insert(name, value);
+}
+
+core::HttpResponse ToCore(const ws::response_type& r) {
+  core::HttpResponse out;
+  out.status = static_cast<int>(r.result_int());
+  out.reason = std::string(r.reason());
+  out.version = r.version();
+  for (const auto& f : r) {
+    out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+  }
+  out.body = r.body();
+  return out;
+}
+
+template <class Stream>
+void Configure(Stream& s, const WsLimits& limits) {
+  beast::get_lowest_layer(s).expires_never();
+  ws::stream_base::timeout t;
+  t.handshake_timeout = absl::ToChronoMilliseconds(limits.handshake_timeout);
+  t.idle_timeout = absl::ToChronoMilliseconds(limits.idle_timeout);
+  t.keep_alive_pings = false;
+  s.set_option(t);
+  s.read_message_max(limits.max_message_bytes);
+  s.auto_fragment(false);
+}
+
+std::string CloseReasonText(std::string reason) {
+  if (reason.size() > 123) reason.resize(123);  // RFC 6455 5.5: 125-byte payload
+  return reason;
+}
+
+// Shared by the two directions of one relayed session.
+struct RelayState {
+  core::WsSessionSink* sink;
+  absl::Time opened;
+  bool close_seen = false;
+
+  void Close(core::WsDirection initiator, int code, std::string reason) {
+    if (close_seen) return;
+    close_seen = true;
+    if (sink != nullptr) {
+      sink->OnClose({initiator, code, std::move(reason), absl::Now() - opened});
+    }
+  }
+};
+
+template <class From, class To>
+asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
+                           RelayState& state) {
+  for (;;) {
+    beast::flat_buffer buffer;
+    auto [ec, n] = co_await from.async_read(buffer, kAwait);
+    if (ec == ws::error::closed) {
+      ws::close_reason reason = from.reason();
+      state.Close(direction, reason.code, std::string(reason.reason.c_str()));
+      if (to.is_open()) co_await to.async_close(reason, kAwait);
+      co_return;
+    }
+    if (ec) {
+      // Dropped without a close frame: 1006 "abnormal closure".
+      state.Close(direction, 1006, CloseReasonText(absl::StrCat("connection lost: ", ec.message())));
+      if (to.is_open()) co_await to.async_close(ws::close_code::going_away, kAwait);
+      co_return;
+    }
+    if (state.sink != nullptr) {
+      state.sink->OnMessage({direction,
+                             from.got_text() ? core::WsKind::kText : core::WsKind::kBinary,
+                             beast::buffers_to_string(buffer.data()),
+                             absl::Now() - state.opened});
+    }
+    to.text(from.got_text());
+    auto [wec, wn] = co_await to.async_write(buffer.data(), kAwait);
+    if (wec) {
+      state.Close(direction == core::WsDirection::kClientToServer
+                      ? core::WsDirection::kServerToClient
+                      : core::WsDirection::kClientToServer,
+                  1006, "connection lost");
+      co_return;
+    }
+  }
+}
+
+template <class S>
+void RecordControlFrames(S& s, core::WsDirection direction, RelayState& state) {
+  s.control_callback([&state, direction](ws::frame_type kind, beast::string_view payload) {
+    if (state.sink == nullptr || kind == ws::frame_type::close) return;
+    state.sink->OnMessage({direction,
+                           kind == ws::frame_type::ping ? core::WsKind::kPing
+                                                        : core::WsKind::kPong,
+                           std::string(payload), absl::Now() - state.opened});
+  });
+}
+
+}  // namespace
+
+template <class Client, class Upstream>
+asio::awaitable<RelayResult> RelayWebSocket(Client& client,
+                                            const UpgradeRequest& request,
+                                            Upstream upstream,
+                                            std::string host_header,
+                                            std::string target,
+                                            core::WsSessionSink* sink,
+                                            WsLimits limits) {
+  RelayResult result;
+  ws::stream<Upstream> up(std::move(upstream));
+  Configure(up, limits);
+  Headers forward = RequestHeadersToForward(request);
+  up.set_option(ws::stream_base::decorator([forward](ws::request_type& r) {
+    for (const auto& [name, value] : forward) r.insert(name, value);
+  }));
+  ws::response_type response;
+  auto [hec] = co_await up.async_handshake(response, host_header, target, kAwait);
+  if (hec) {
+    if (response.result_int() != 0 && response.result_int() != 101) {
+      result.refusal = ToCore(response);  // the upstream's own answer
+    } else {
+      result.refusal = core::MakeErrorResponse(
+          502, "upstream-ws-handshake-failed",
+          absl::StrCat("matgto: the WebSocket handshake with ", host_header,
+                       " failed: ", hec.message(), "\n"));
+    }
+    co_return result;
+  }
+  core::HttpResponse upgraded = ToCore(response);
+  Headers repeat = ResponseHeadersToRepeat(upgraded.headers);
+
+  ws::stream<Client&> down(client);
+  Configure(down, limits);
+  down.set_option(ws::stream_base::decorator(
+      [repeat](ws::response_type& r) { ApplyResponseHeaders(r, repeat); }));
+  auto [aec] = co_await down.async_accept(request, kAwait);
+  if (aec) {
+    co_await up.async_close(ws::close_code::going_away, kAwait);
+    co_return result;
+  }
+  if (sink != nullptr) sink->OnUpgraded(upgraded);
+  RelayState state{sink, absl::Now()};
+  RecordControlFrames(down, core::WsDirection::kClientToServer, state);
+  RecordControlFrames(up, core::WsDirection::kServerToClient, state);
+  using namespace asio::experimental::awaitable_operators;
+  co_await (Pump(down, up, core::WsDirection::kClientToServer, state) &&
+            Pump(up, down, core::WsDirection::kServerToClient, state));
+  co_return result;
+}
+
+template <class Client>
+asio::awaitable<void> ReplayWebSocket(Client& client,
+                                      const UpgradeRequest& request,
+                                      core::WsPlayback& playback,
+                                      WsLimits limits) {
+  ws::stream<Client&> down(client);
+  Configure(down, limits);
+  Headers repeat = ResponseHeadersToRepeat(playback.upgrade_response().headers);
+  down.set_option(ws::stream_base::decorator(
+      [repeat](ws::response_type& r) { ApplyResponseHeaders(r, repeat); }));
+  auto [aec] = co_await down.async_accept(request, kAwait);
+  if (aec) co_return;
+  asio::steady_timer timer(down.get_executor());
+  for (;;) {
+    core::WsStep step = playback.Next();
+    if (step.delay > absl::ZeroDuration()) {
+      timer.expires_after(absl::ToChronoMilliseconds(step.delay));
+      co_await timer.async_wait(kAwait);
+    }
+    switch (step.kind) {
+      case core::WsStep::Kind::kSend: {
+        down.text(step.message->kind != core::WsKind::kBinary);
+        auto [ec, n] = co_await down.async_write(
+            asio::buffer(step.message->payload), kAwait);
+        if (ec) co_return;
+        break;
+      }
+      case core::WsStep::Kind::kClose: {
+        co_await down.async_close(
+            ws::close_reason(static_cast<ws::close_code>(step.close->code),
+                             CloseReasonText(step.close->reason)),
+            kAwait);
+        co_return;
+      }
+      case core::WsStep::Kind::kExpect:
+      case core::WsStep::Kind::kAwaitClientClose:
+      case core::WsStep::Kind::kEnd: {
+        beast::flat_buffer buffer;
+        auto [ec, n] = co_await down.async_read(buffer, kAwait);
+        if (ec) co_return;  // the client closed (or dropped) the session
+        core::WsMessage got{core::WsDirection::kClientToServer,
+                            down.got_text() ? core::WsKind::kText : core::WsKind::kBinary,
+                            beast::buffers_to_string(buffer.data()),
+                            absl::ZeroDuration()};
+        if (std::optional<std::string> reason = playback.Check(got)) {
+          co_await down.async_close(
+              ws::close_reason(ws::close_code::policy_error, CloseReasonText(*reason)),
+              kAwait);
+          co_return;
+        }
+        if (step.kind != core::WsStep::Kind::kExpect) co_return;
+        break;
+      }
+    }
+  }
+}
+
+// The stream combinations the proxy uses.
+template asio::awaitable<RelayResult> RelayWebSocket<PlainClient, PlainUpstream>(
+    PlainClient&, const UpgradeRequest&, PlainUpstream, std::string, std::string,
+    core::WsSessionSink*, WsLimits);
+template asio::awaitable<RelayResult> RelayWebSocket<PlainClient, TlsUpstream>(
+    PlainClient&, const UpgradeRequest&, TlsUpstream, std::string, std::string,
+    core::WsSessionSink*, WsLimits);
+template asio::awaitable<RelayResult> RelayWebSocket<TlsClient, PlainUpstream>(
+    TlsClient&, const UpgradeRequest&, PlainUpstream, std::string, std::string,
+    core::WsSessionSink*, WsLimits);
+template asio::awaitable<RelayResult> RelayWebSocket<TlsClient, TlsUpstream>(
+    TlsClient&, const UpgradeRequest&, TlsUpstream, std::string, std::string,
+    core::WsSessionSink*, WsLimits);
+template asio::awaitable<void> ReplayWebSocket<PlainClient>(
+    PlainClient&, const UpgradeRequest&, core::WsPlayback&, WsLimits);
+template asio::awaitable<void> ReplayWebSocket<TlsClient>(
+    TlsClient&, const UpgradeRequest&, core::WsPlayback&, WsLimits);
+
+}  // namespace matgto::websocket
