@@ -286,3 +286,35 @@ def raw_exchange(proxy: str, data: bytes, read_timeout=5.0, shutdown=False) -> b
         except socket.timeout:
             pass
         return b"".join(chunks)
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A throwaway upstream CA and leaves: good, expired, wrong name."""
+    d = tmp_path_factory.mktemp("pki")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=e2e upstream CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+            cwd=d)
+
+    def leaf(name, san, days_args):
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", "/CN=upstream", cwd=d)
+        (d / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-extfile", f"{name}.ext", *days_args, cwd=d)
+
+    leaf("good", "DNS:localhost,IP:127.0.0.1", ["-days", "2"])
+    leaf("wrongname", "DNS:not-this-host.example", ["-days", "2"])
+    # Expired: valid from 2001 to 2002.
+    leaf("expired", "DNS:localhost,IP:127.0.0.1",
+         ["-not_before", "20010101000000Z", "-not_after", "20020101000000Z"]
+         if b"not_before" in subprocess.run(["openssl", "x509", "-help"], capture_output=True).stderr
+         else ["-days", "-1"])
+    return d
+
+

@@ -1,0 +1,287 @@
+"""WebSocket record and replay through CONNECT (plain and TLS) with real
+clients (Python websockets, Node ws) and a real websockets server."""
+import asyncio
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import websockets
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+
+from conftest import ROOT, wait_for
+
+
+class WsUpstream:
+    """A websockets server in its own thread: greets, echoes, closes on 'bye',
+    answers 'slow' with two messages 300 ms apart, counts sessions."""
+
+    def __init__(self, tls_ctx=None):
+        self.sessions = 0
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def handler(ws):
+            self.sessions += 1
+            await ws.send(f"hello {self.sessions} {ws.request.path}")
+            async for msg in ws:
+                if msg == "bye":
+                    await ws.close(4000, "server says bye")
+                    return
+                if msg == "slow":
+                    await ws.send("first")
+                    await asyncio.sleep(0.3)
+                    await ws.send("second")
+                    continue
+                await ws.send(("echo:" + msg) if isinstance(msg, str) else b"bin:" + msg)
+
+        async def main():
+            def pick(connection, offered):
+                # Optional subprotocol: the first one we know, or none.
+                return next((p for p in offered if p in ("chat.v1", "chat.v2")), None)
+
+            self.server = await serve(handler, "127.0.0.1", 0, ssl=tls_ctx, select_subprotocol=pick)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+            await self.server.serve_forever()
+
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(main()), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def ws_upstream():
+    u = WsUpstream()
+    yield u
+    u.close()
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 20))
+
+
+async def conversation(url, proxy, ssl_ctx=None, subprotocols=None):
+    """A client session: greeting, text, binary, then the client closes."""
+    out = []
+    async with connect(url, proxy=proxy, ssl=ssl_ctx, subprotocols=subprotocols) as ws:
+        out.append(ws.subprotocol)
+        out.append(await ws.recv())
+        await ws.send("one")
+        out.append(await ws.recv())
+        await ws.send(b"\x00\x01\xff")
+        out.append(await ws.recv())
+    return out
+
+
+async def server_closes(url, proxy):
+    async with connect(url, proxy=proxy) as ws:
+        greeting = await ws.recv()
+        await ws.send("bye")
+        with pytest.raises(websockets.ConnectionClosed) as e:
+            await ws.recv()
+        return greeting, e.value.rcvd.code, e.value.rcvd.reason
+
+
+def test_record_replay_through_connect(server, ws_upstream, proto_modules):
+    cassette_pb2 = proto_modules[0]
+    url = f"ws://127.0.0.1:{ws_upstream.port}/chat?room=1"
+    server.cli("record", "ws")
+    live = run(conversation(url, server.proxy_url, subprotocols=["chat.v2"]))
+    assert live == ["chat.v2", "hello 1 /chat?room=1", "echo:one", b"bin:\x00\x01\xff"]
+    closed_live = run(server_closes(url, server.proxy_url))
+    assert closed_live[1:] == (4000, "server says bye")
+    assert "recorded 2" in server.cli("stop").stdout
+    c = cassette_pb2.Cassette()
+    c.ParseFromString(server.cassette_path("ws").read_bytes())
+    s = c.interactions[0].websocket
+    assert s.upgrade_request.url == url and s.upgrade_response.status == 101
+    kinds = [(m.direction, m.kind, m.payload) for m in s.messages]
+    assert kinds[:3] == [(cassette_pb2.SERVER_TO_CLIENT, cassette_pb2.WS_TEXT, b"hello 1 /chat?room=1"),
+                         (cassette_pb2.CLIENT_TO_SERVER, cassette_pb2.WS_TEXT, b"one"),
+                         (cassette_pb2.SERVER_TO_CLIENT, cassette_pb2.WS_TEXT, b"echo:one")]
+    assert (cassette_pb2.CLIENT_TO_SERVER, cassette_pb2.WS_BINARY, b"\x00\x01\xff") in kinds
+    assert s.close.initiator == cassette_pb2.CLIENT_TO_SERVER and s.close.code == 1000
+    s2 = c.interactions[1].websocket
+    assert s2.close.initiator == cassette_pb2.SERVER_TO_CLIENT and s2.close.code == 4000
+    assert [m.since_open.ToNanoseconds() for m in s.messages] == sorted(m.since_open.ToNanoseconds() for m in s.messages)
+
+    ws_upstream.close()
+    server.cli("replay", "ws")
+    assert run(conversation(url, server.proxy_url, subprotocols=["chat.v2"])) == live
+    assert run(server_closes(url, server.proxy_url)) == closed_live
+    assert "replayed 2" in server.cli("status").stdout
+
+
+def test_sessions_to_the_same_url_replay_in_recorded_order(server, ws_upstream):
+    url = f"ws://127.0.0.1:{ws_upstream.port}/same"
+    server.cli("record", "order")
+    first = [run(conversation(url, server.proxy_url))[1] for _ in range(3)]
+    assert first == ["hello 1 /same", "hello 2 /same", "hello 3 /same"]
+    server.cli("stop")
+    ws_upstream.close()
+    server.cli("replay", "order")
+    assert [run(conversation(url, server.proxy_url))[1] for _ in range(3)] == first
+
+
+def test_client_message_mismatch_closes_1008_and_is_reported(server, ws_upstream):
+    url = f"ws://127.0.0.1:{ws_upstream.port}/m"
+    server.cli("record", "mm")
+    run(conversation(url, server.proxy_url))
+    server.cli("stop")
+    server.cli("replay", "mm")
+
+    async def wrong():
+        async with connect(url, proxy=server.proxy_url) as ws:
+            await ws.recv()
+            await ws.send("two")  # recorded: "one"
+            with pytest.raises(websockets.ConnectionClosed) as e:
+                await ws.recv()
+            return e.value.rcvd.code, e.value.rcvd.reason
+
+    code, reason = run(wrong())
+    assert code == 1008 and "message 1 differs" in reason
+    status = server.cli("status").stdout
+    assert "ws-mismatch" in status and "message[1]" in status
+    assert "recorded 'text one', live 'text two'" in status
+    import json
+    misses = json.loads(server.cli("status", "--json").stdout)["session"]["misses"]
+    assert misses[0]["closest"][0]["differences"][0]["field"] == "message[1]"
+
+
+def test_abrupt_disconnects_leave_server_serving(server, ws_upstream, proto_modules, upstream):
+    cassette_pb2 = proto_modules[0]
+    url = f"ws://127.0.0.1:{ws_upstream.port}/drop"
+    server.cli("record", "drop")
+
+    async def drop():
+        ws = await connect(url, proxy=server.proxy_url)
+        await ws.recv()
+        await ws.send("one")
+        await ws.recv()
+        ws.transport.abort()  # no close frame
+
+    run(drop())
+    time.sleep(0.3)
+    server.cli("stop")
+    c = cassette_pb2.Cassette()
+    c.ParseFromString(server.cassette_path("drop").read_bytes())
+    assert c.interactions[0].websocket.close.code == 1006
+    server.cli("replay", "drop")
+    run(drop())
+    assert "matgto" in server.cli("status").stdout
+    server.cli("use", "after", "--mode", "passthrough")
+    assert requests.get(upstream.url("/counter"), proxies={"http": server.proxy_url}).status_code == 200
+
+
+def test_wss_through_connect_with_matgto_ca(matgto, pki):
+    up_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    up_ctx.load_cert_chain(pki / "good.pem", pki / "good.key")
+    up = WsUpstream(up_ctx)
+    try:
+        server = matgto("--upstream-ca-file", str(pki / "ca.pem"))
+        ca = server.dir / "ca.pem"
+        ca.write_text(server.cli("ca", "export").stdout)
+        client_ctx = ssl.create_default_context(cafile=str(ca))
+        url = f"wss://localhost:{up.port}/secure"
+        server.cli("record", "wss")
+        live = run(conversation(url, server.proxy_url, client_ctx))
+        assert live[1] == "hello 1 /secure"
+        server.cli("stop")
+        assert f"wss://localhost:{up.port}/secure".encode() in server.cassette_path("wss").read_bytes()
+    finally:
+        up.close()
+    server.cli("replay", "wss")
+    assert run(conversation(url, server.proxy_url, client_ctx)) == live
+
+
+def test_as_recorded_timing(server, ws_upstream):
+    url = f"ws://127.0.0.1:{ws_upstream.port}/t"
+
+    async def slow():
+        async with connect(url, proxy=server.proxy_url) as ws:
+            await ws.recv()
+            await ws.send("slow")
+            await ws.recv()
+            t = time.monotonic()
+            await ws.recv()
+            return time.monotonic() - t
+
+    server.cli("record", "timing")
+    assert run(slow()) >= 0.25
+    server.cli("stop")
+    server.cli("replay", "timing")
+    assert run(slow()) < 0.2  # as fast as possible by default
+    server.cli("replay", "timing", "--ws-timing", "as-recorded")
+    assert run(slow()) >= 0.25
+    server.cli("replay", "timing", "--ws-timing", "as-recorded", "--ws-speed", "4")
+    assert run(slow()) < 0.2
+
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+@pytest.fixture(scope="session")
+def node_ws():
+    subprocess.run(["bash", str(NODE_DIR / "install.sh")], check=True, timeout=300)
+    return NODE_DIR / "ws_client.mjs"
+
+
+def test_node_ws_with_proxy_agent(server, ws_upstream, node_ws):
+    url = f"ws://127.0.0.1:{ws_upstream.port}/node"
+    server.cli("record", "node")
+    live = subprocess.run(["node", str(node_ws), url, server.proxy_url], capture_output=True, text=True, timeout=30)
+    assert live.returncode == 0, live.stderr
+    assert "hello 1 /node" in live.stdout and "close 4000 server says bye" in live.stdout
+    server.cli("stop")
+    ws_upstream.close()
+    server.cli("replay", "node")
+    again = subprocess.run(["node", str(node_ws), url, server.proxy_url], capture_output=True, text=True, timeout=30)
+    assert again.stdout == live.stdout, again.stderr
+
+
+def test_kill_9_during_recording_loses_nothing_completed(matgto, upstream, ws_upstream, proto_modules):
+    cassette_pb2 = proto_modules[0]
+    server = matgto()
+    server.cli("record", "crash")
+    for i in range(3):
+        requests.get(upstream.url(f"/echo?i={i}"), proxies={"http": server.proxy_url})
+
+    async def partial():
+        async with connect(f"ws://127.0.0.1:{ws_upstream.port}/c", proxy=server.proxy_url) as ws:
+            await ws.recv()
+            await ws.send("one")
+            await ws.recv()
+            time.sleep(0.2)
+            server.proc.send_signal(signal.SIGKILL)
+            server.proc.wait()
+
+    try:
+        run(partial())
+    except Exception:
+        pass
+    assert not server.cassette_path("crash").exists()
+    journal = Path(str(server.cassette_path("crash")) + ".journal")
+    assert journal.exists()
+    server.log.close()
+    again = matgto("--cassette-dir", str(server.cassette_dir))
+    assert "recovered cassette 'crash' (4 interactions)" in again.output()
+    assert not journal.exists()
+    c = cassette_pb2.Cassette()
+    c.ParseFromString(server.cassette_path("crash").read_bytes())
+    assert [i.http.request.url for i in c.interactions[:3]] == [upstream.url(f"/echo?i={i}") for i in range(3)]
+    assert [m.payload for m in c.interactions[3].websocket.messages][:3] == [b"hello 1 /c", b"one", b"echo:one"]
+    again.cli("replay", "crash")
+    r = requests.get(upstream.url("/echo?i=1"), proxies={"http": again.proxy_url})
+    assert r.status_code == 200
