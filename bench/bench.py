@@ -1,18 +1,28 @@
 #!/usr/bin/env python3
-"""matgto benchmarks: one command, one table, ratios against a baseline
-measured in the same run.
+"""matgto benchmarks: one command, one table, every ratio against a baseline
+measured in the same run on the same machine.
 
-Rows:
-  nginx direct           wrk -> nginx (the baseline: fastest possible static answer)
-  matgto replay          wrk -> matgto (replaying a cassette of that same nginx response)
-  matgto passthrough     wrk -> matgto -> nginx (forwarding, nothing recorded)
+HTTP (baseline: nginx serving the same body directly)
+  nginx direct                      wrk -> nginx
+  replay, 10 interactions           wrk -> matgto (forward proxy, absolute-form)
+  replay, 10,000 interactions       same, random item of 10,000 (ratio also vs 10)
+  passthrough -> nginx              wrk -> matgto -> nginx, nothing recorded
+HTTPS (baseline: nginx serving TLS directly)
+  nginx TLS keep-alive              wrk https -> nginx
+  replay TLS keep-alive             wrk https -> matgto (reverse mode, --reverse-tls)
+  nginx TLS new handshake/request   Connection: close
+  replay TLS new handshake/request  handshakes per second through matgto
+WebSocket (baseline: a direct echo server, same client)
+  direct echo                       round trips/s, Python websockets client
+  replay                            same client against a replayed session
+Cassette load: time of a Replay call on the 10,000-interaction cassette.
 
-Each load runs wrk for --seconds with --connections keep-alive connections on
-loopback. Usage: bench/run.sh [--seconds 5] [--connections 32]
+Usage: bench/run.sh [--seconds 5] [--connections 32]
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -48,10 +58,49 @@ def wait_port(port: int, timeout=10.0):
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def start_nginx(work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    (work / "www").mkdir()
-    (work / "www/bench.txt").write_bytes(body)
+def proto_modules(work: Path):
+    from grpc_tools import protoc  # type: ignore
+    import grpc_tools
+    out = work / "py"
+    out.mkdir()
+    std = str(Path(grpc_tools.__file__).parent / "_proto")
+    rc = protoc.main(["protoc", f"-I{ROOT / 'proto'}", f"-I{std}", f"--python_out={out}",
+                      str(ROOT / "proto/matgto/v1/cassette.proto")])
+    assert rc == 0
+    sys.path.insert(0, str(out))
+    from matgto.v1 import cassette_pb2  # type: ignore
+    return cassette_pb2
+
+
+def write_cassette(pb, path: Path, name: str, base_url: str, items: int, body: bytes):
+    """A cassette of `items` GET /item/<i> exchanges answered like nginx."""
+    c = pb.Cassette(schema_version=1, name=name, complete=True)
+    for i in range(items):
+        it = c.interactions.add(index=i)
+        it.http.request.method = "GET"
+        it.http.request.url = f"{base_url}/item/{i}"
+        it.http.request.http_version = "HTTP/1.1"
+        it.http.request.headers.add(name="Host", value=base_url.split("://")[1])
+        it.http.response.status = 200
+        it.http.response.reason = "OK"
+        it.http.response.http_version = "HTTP/1.1"
+        for k, v in [("Server", "nginx"), ("Content-Type", "text/plain"),
+                     ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]:
+            it.http.response.headers.add(name=k, value=v)
+        it.http.response.body = body
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(c.SerializeToString())
+
+
+def start_nginx(work: Path, body: bytes, items: int):
+    port, tls_port = free_port(), free_port()
+    www = work / "www"
+    (www / "item").mkdir(parents=True)
+    for i in range(items):
+        (www / "item" / str(i)).write_bytes(body)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(work / "nginx.key"), "-out", str(work / "nginx.pem"),
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
     conf = work / "nginx.conf"
     conf.write_text(f"""
 daemon off;
@@ -64,9 +113,14 @@ events {{ worker_connections 1024; }}
 http {{
   access_log off;
   keepalive_requests 1000000;
+  default_type text/plain;
   server {{
     listen 127.0.0.1:{port};
-    root {work}/www;
+    listen 127.0.0.1:{tls_port} ssl;
+    ssl_certificate {work}/nginx.pem;
+    ssl_certificate_key {work}/nginx.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    root {www};
     location / {{ add_header Cache-Control no-store; }}
   }}
   client_body_temp_path {work}/tmp;
@@ -79,14 +133,15 @@ http {{
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_port(port)
-    return proc, port
+    wait_port(tls_port)
+    return proc, port, tls_port
 
 
-def start_matgto(work: Path, *args) -> tuple[subprocess.Popen, dict]:
+def start_matgto(work: Path, *args):
     ready = work / f"ready-{time.monotonic_ns()}.json"
     proc = subprocess.Popen([MATGTO, "serve", "--proxy-port", "0", "--control-port", "0",
                              "--cassette-dir", str(work / "cassettes"), "--threads", "2",
-                             "--ready-file", str(ready), *args],
+                             "--ca-dir", str(work / "ca"), "--ready-file", str(ready), *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
     while not ready.exists():
@@ -101,22 +156,54 @@ def cli(info: dict, *args):
                    stdout=subprocess.DEVNULL)
 
 
-def wrk(url: str, seconds: int, connections: int, target: str | None = None) -> dict:
-    env = dict(os.environ, WRK_TARGET=target or "")
+def wrk(url: str, seconds: int, connections: int, **env) -> dict:
+    e = dict(os.environ)
+    e.update({k: str(v) for k, v in env.items()})
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", LUA, url],
-                         capture_output=True, text=True, env=env, check=True).stdout
+                         capture_output=True, text=True, env=e, check=True).stdout
     line = next(l for l in out.splitlines() if l.startswith("WRK_RESULT"))
-    fields = dict(kv.split("=") for kv in line.split()[1:])
-    r = {k: int(v) for k, v in fields.items()}
+    r = {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     return r
 
 
-def rss_kib(pid: int) -> int:
+def rss_mib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1])
+            return int(line.split()[1]) // 1024
     return 0
+
+
+async def ws_round_trips(url: str, n: int, proxy: str | None) -> float:
+    from websockets.asyncio.client import connect
+    async with connect(url, proxy=proxy, max_size=None) as ws:
+        start = time.perf_counter()
+        for i in range(n):
+            await ws.send(f"message {i}")
+            await ws.recv()
+        return n / (time.perf_counter() - start)
+
+
+def ws_echo_server():
+    import threading
+    from websockets.asyncio.server import serve
+    loop = asyncio.new_event_loop()
+    state = {}
+    ready = threading.Event()
+
+    async def echo(ws):
+        async for m in ws:
+            await ws.send(m)
+
+    async def main():
+        state["server"] = await serve(echo, "127.0.0.1", 0)
+        state["port"] = state["server"].sockets[0].getsockname()[1]
+        ready.set()
+        await state["server"].serve_forever()
+
+    threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True).start()
+    ready.wait(10)
+    return state["port"]
 
 
 def main() -> int:
@@ -124,55 +211,98 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--body-bytes", type=int, default=1024)
+    ap.add_argument("--ws-messages", type=int, default=5000)
     a = ap.parse_args()
-    for tool in ("wrk", "nginx", "curl"):
+    for tool in ("wrk", "nginx", "curl", "openssl"):
         if shutil.which(tool) is None:
             print(f"bench: {tool} is missing (scripts/install-deps.sh test installs it)", file=sys.stderr)
             return 2
     work = Path(tempfile.mkdtemp(prefix="matgto-bench-"))
     procs = []
+    rows = []  # (section, name, rps, ratio, p50, p99, errors, rss, note)
     try:
+        pb = proto_modules(work)
         body = (b"matgto bench body " * (a.body_bytes // 18 + 1))[: a.body_bytes]
-        nginx, nport = start_nginx(work, body)
+        many = 10_000
+        nginx, nport, ntls = start_nginx(work, body, many)
         procs.append(nginx)
-        target = f"http://127.0.0.1:{nport}/bench.txt"
+        base = f"http://127.0.0.1:{nport}"
+        cas = work / "cassettes"
+        write_cassette(pb, cas / "small.pb", "small", base, 10, body)
+        write_cassette(pb, cas / "big.pb", "big", base, many, body)
+        write_cassette(pb, cas / "tls.pb", "tls", "https://bench.test", 10, body)
+        S, C = a.seconds, a.connections
 
-        rows = []
-        # Warm-up and baseline.
-        wrk(target, 1, a.connections)
-        base = wrk(target, a.seconds, a.connections)
-        rows.append(("nginx direct (baseline)", base, None))
+        def add(section, name, r, baseline, rss=None, note=""):
+            rows.append((section, name, r["rps"], r["rps"] / baseline["rps"], r["p50_us"] / 1000,
+                         r["p99_us"] / 1000, r["errors"], rss, note))
 
+        # --- HTTP
+        wrk(base + "/", 1, C, WRK_ITEMS=10, WRK_TARGET="")
+        b_http = wrk(base + "/", S, C, WRK_ITEMS=10, WRK_TARGET="")
+        add("HTTP", "nginx direct (baseline)", b_http, b_http)
         m, info = start_matgto(work)
         procs.append(m)
         proxy = f"http://{info['proxy']}"
-        cli(info, "record", "bench")
-        subprocess.run(["curl", "-sf", "--proxy", proxy, target, "-o", "/dev/null"], check=True)
-        cli(info, "stop")
-        cli(info, "replay", "bench")
-        check = subprocess.run(["curl", "-sf", "--proxy", proxy, target], capture_output=True, check=True)
+        cli(info, "replay", "small")
+        check = subprocess.run(["curl", "-sf", "--proxy", proxy, base + "/item/3"], capture_output=True, check=True)
         assert check.stdout == body, "replayed body differs"
-        wrk(proxy + "/", 1, a.connections, target)
-        rep = wrk(proxy + "/", a.seconds, a.connections, target)
-        rows.append(("matgto replay (HTTP, keep-alive)", rep, rss_kib(m.pid)))
-        cli(info, "stop")
-
+        wrk(proxy + "/", 1, C, WRK_TARGET=base, WRK_ITEMS=10)
+        small = wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10)
+        add("HTTP", "matgto replay, 10 interactions", small, b_http, rss_mib(m.pid))
+        t = time.perf_counter()
+        cli(info, "replay", "big")
+        load_ms = (time.perf_counter() - t) * 1000
+        big = wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=many)
+        add("HTTP", "matgto replay, 10,000 interactions", big, b_http, rss_mib(m.pid),
+            f"{big['rps'] / small['rps']:.2f}x of 10")
         cli(info, "use", "pt", "--mode", "passthrough")
-        pt = wrk(proxy + "/", a.seconds, a.connections, target)
-        rows.append(("matgto passthrough -> nginx", pt, rss_kib(m.pid)))
+        pt = wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10)
+        add("HTTP", "matgto passthrough -> nginx", pt, b_http, rss_mib(m.pid))
         cli(info, "stop")
 
-        print(f"\nmatgto bench: {a.connections} keep-alive connections, {a.seconds}s per row, "
-              f"{a.body_bytes}-byte body, wrk -t1, {os.cpu_count()} cores, loopback\n")
-        hdr = f"{'scenario':36} {'req/s':>10} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'peak RSS':>9}"
+        # --- HTTPS (reverse mode with TLS on the proxy port)
+        tls_url = f"https://127.0.0.1:{ntls}/"
+        wrk(tls_url, 1, C, WRK_ITEMS=10)
+        b_tls = wrk(tls_url, S, C, WRK_ITEMS=10)
+        add("HTTPS", "nginx TLS keep-alive (baseline)", b_tls, b_tls)
+        mt, tinfo = start_matgto(work, "--upstream", "https://bench.test", "--reverse-tls",
+                                 "--cassette", "tls", "--mode", "replay")
+        procs.append(mt)
+        murl = f"https://{tinfo['proxy']}/"
+        wrk(murl, 1, C, WRK_ITEMS=10)
+        r_tls = wrk(murl, S, C, WRK_ITEMS=10)
+        add("HTTPS", "matgto replay TLS keep-alive", r_tls, b_tls, rss_mib(mt.pid))
+        b_hs = wrk(tls_url, S, C, WRK_ITEMS=10, WRK_CLOSE=1)
+        add("HTTPS", "nginx new TLS handshake per request", b_hs, b_hs, None, "handshakes/s")
+        r_hs = wrk(murl, S, C, WRK_ITEMS=10, WRK_CLOSE=1)
+        add("HTTPS", "matgto new TLS handshake per request", r_hs, b_hs, rss_mib(mt.pid), "handshakes/s")
+
+        # --- WebSocket
+        import asyncio as aio
+        echo_port = ws_echo_server()
+        ws_url = f"ws://127.0.0.1:{echo_port}/bench"
+        direct = aio.run(ws_round_trips(ws_url, a.ws_messages, None))
+        cli(info, "record", "ws")
+        aio.run(ws_round_trips(ws_url, a.ws_messages, proxy))
+        cli(info, "stop")
+        cli(info, "replay", "ws")
+        replay = aio.run(ws_round_trips(ws_url, a.ws_messages, proxy))
+        rows.append(("WebSocket", "direct echo server (baseline)", direct, 1.0, None, None, 0, None, "round trips/s"))
+        rows.append(("WebSocket", "matgto replay", replay, replay / direct, None, None, 0, rss_mib(m.pid), "round trips/s"))
+
+        print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
+              f"wrk -t1, {os.cpu_count()} cores, loopback; WebSocket: {a.ws_messages} sequential round trips\n")
+        hdr = f"{'':10} {'scenario':40} {'per s':>10} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8}  note"
         print(hdr)
         print("-" * len(hdr))
-        for name, r, rss in rows:
-            ratio = r["rps"] / base["rps"]
-            print(f"{name:36} {r['rps']:10.0f} {ratio:7.2f} {r['p50_us']/1000:8.2f} "
-                  f"{r['p99_us']/1000:8.2f} {r['errors']:7d} {(str(rss // 1024) + ' MiB') if rss else '-':>9}")
-        print("\nratio = req/s / nginx direct req/s in this same run.")
-        bad = [name for name, r, _ in rows if r["errors"]]
+        for section, name, rps, ratio, p50, p99, errors, rss, note in rows:
+            f = lambda v: f"{v:8.2f}" if v is not None else f"{'-':>8}"
+            print(f"{section:10} {name:40} {rps:10.0f} {ratio:7.2f} {f(p50)} {f(p99)} {errors:7d} "
+                  f"{(str(rss) if rss else '-'):>8}  {note}")
+        print(f"\ncassette load: Replay of 10,000 interactions took {load_ms:.0f} ms (gRPC call, parse + index)")
+        print("ratio = rate / the section's baseline rate in this same run.")
+        bad = [r[1] for r in rows if r[6]]
         if bad:
             print(f"bench: errors in {bad}", file=sys.stderr)
             return 1

@@ -1,9 +1,23 @@
--- Prints one machine-readable line at the end of a wrk run. With env
--- WRK_TARGET set, every request uses that absolute-form target (what a
--- forward proxy receives).
-local target = os.getenv("WRK_TARGET")
-if target ~= nil and target ~= "" then
-  request = function() return wrk.format(nil, target) end
+-- Prints one machine-readable line at the end of a wrk run.
+--   WRK_TARGET  absolute-form target sent on every request (what a forward
+--               proxy receives); with WRK_ITEMS=N, "/item/<random 0..N-1>"
+--               is appended.
+--   WRK_PATHS   with WRK_ITEMS=N and no WRK_TARGET: origin-form
+--               "/item/<random>" paths (reverse mode, nginx).
+--   WRK_CLOSE   send "Connection: close" (one TLS handshake per request).
+local target = os.getenv("WRK_TARGET") or ""
+local items = tonumber(os.getenv("WRK_ITEMS") or "0")
+local close = os.getenv("WRK_CLOSE") == "1"
+local headers = close and { ["Connection"] = "close" } or nil
+
+request = function()
+  local path = target
+  if items > 0 then
+    path = target .. "/item/" .. math.random(0, items - 1)
+  elseif path == "" then
+    path = wrk.path
+  end
+  return wrk.format(nil, path, headers)
 end
 
 done = function(summary, latency, requests)

@@ -1,9 +1,9 @@
 #include "server/app/cli.h"
 
-#include <cstdio>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -18,27 +18,35 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 std::unique_ptr<v1::ProxyControl::Stub> Connect(const CliTarget& target) {
-  return v1::ProxyControl::NewStub(
-      grpc::CreateChannel(target.server, grpc::InsecureChannelCredentials()));
+  return ConnectControl(target);
 }
 
 void Prepare(grpc::ClientContext& ctx, const CliTarget& target) {
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   absl::ToChronoMilliseconds(target.timeout));
+  SetDeadline(ctx, target);
 }
 
 const char* CodeName(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    default: return "ERROR";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    default:
+      return "ERROR";
   }
 }
 
@@ -108,6 +116,17 @@ int PrintStarted(const v1::SessionInfo& s) {
 
 }  // namespace
 
+std::unique_ptr<v1::ProxyControl::Stub> ConnectControl(
+    const CliTarget& target) {
+  return v1::ProxyControl::NewStub(
+      grpc::CreateChannel(target.server, grpc::InsecureChannelCredentials()));
+}
+
+void SetDeadline(grpc::ClientContext& ctx, const CliTarget& target) {
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(target.timeout));
+}
+
 int CliRecord(const CliTarget& target, const std::string& name,
               const v1::CassetteOptions& options) {
   auto stub = Connect(target);
@@ -132,7 +151,8 @@ int CliStop(const CliTarget& target) {
   const v1::SessionSummary& s = res.summary();
   std::printf("matgto: stopped cassette '%s' (%s)\n",
               s.session().cassette().c_str(), Counts(s.session()).c_str());
-  if (!s.saved_path().empty()) std::printf("saved to %s\n", s.saved_path().c_str());
+  if (!s.saved_path().empty())
+    std::printf("saved to %s\n", s.saved_path().c_str());
   if (s.unused_interactions_size() > 0) {
     std::printf("never used: interactions %s\n",
                 absl::StrJoin(s.unused_interactions(), ", ").c_str());
@@ -186,11 +206,13 @@ int CliStatus(const CliTarget& target, bool json) {
     std::printf("%s", out.c_str());
     return 0;
   }
-  std::printf("matgto %s (control API v%u), up %s\n", res.version().c_str(),
-              res.api_version(),
-              absl::FormatDuration(absl::Trunc(
-                  absl::Seconds(TimeUtil::DurationToSeconds(res.uptime())),
-                  absl::Seconds(1))).c_str());
+  std::printf(
+      "matgto %s (control API v%u), up %s\n", res.version().c_str(),
+      res.api_version(),
+      absl::FormatDuration(
+          absl::Trunc(absl::Seconds(TimeUtil::DurationToSeconds(res.uptime())),
+                      absl::Seconds(1)))
+          .c_str());
   std::printf("proxy     %s\ncontrol   %s\ncassettes %s\ndefault   %s\n",
               res.proxy_address().c_str(), res.control_address().c_str(),
               res.cassette_dir().c_str(), ModeName(res.default_mode()).c_str());

@@ -1,12 +1,14 @@
 // matgto: the record/replay proxy server (`matgto serve`) and its
 // command-line client (every other subcommand).
+#include <CLI/CLI.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
+#include "server/app/cassette_cli.h"
 #include "server/app/cli.h"
 #include "server/app/modes.h"
+#include "server/app/option_flags.h"
 #include "server/app/serve.h"
 
 namespace {
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
       "matgto: a record/replay proxy for tests. `matgto serve` runs the proxy "
       "and its gRPC control API; the other commands drive a running server."};
   app.require_subcommand(1);
+  app.fallthrough();  // --server/--timeout may follow the command too
   app.set_version_flag("--version", std::string("matgto ") + MATGTO_VERSION);
 
   CliTarget target;
@@ -59,62 +62,86 @@ int main(int argc, char** argv) {
   double idle_s = 60, request_s = 30, connect_s = 10, upstream_s = 60,
          grace_s = 5;
   CLI::App* serve_cmd = app.add_subcommand("serve", "run the proxy server");
-  serve_cmd->add_option("--proxy-port", serve.proxy.port, "proxy port (0: any free port)")
+  serve_cmd
+      ->add_option("--proxy-port", serve.proxy.port,
+                   "proxy port (0: any free port)")
       ->capture_default_str();
-  serve_cmd->add_option("--control-port", serve.control_port,
-                        "gRPC control port (0: any free port)")
+  serve_cmd
+      ->add_option("--control-port", serve.control_port,
+                   "gRPC control port (0: any free port)")
       ->capture_default_str();
-  serve_cmd->add_option("--bind", serve.proxy.bind_address,
-                        "address the proxy listens on")
+  serve_cmd
+      ->add_option("--bind", serve.proxy.bind_address,
+                   "address the proxy listens on")
       ->capture_default_str();
-  serve_cmd->add_option("--control-bind", serve.control_bind,
-                        "address the control API listens on")
+  serve_cmd
+      ->add_option("--control-bind", serve.control_bind,
+                   "address the control API listens on")
       ->capture_default_str();
-  serve_cmd->add_option("--cassette-dir", serve.cassette_dir,
-                        "directory holding cassettes")
+  serve_cmd
+      ->add_option("--cassette-dir", serve.cassette_dir,
+                   "directory holding cassettes")
       ->capture_default_str();
-  serve_cmd->add_option("--mode", serve_mode,
-                        "default mode: used by `matgto use` without --mode; "
-                        "with passthrough the proxy forwards while no cassette "
-                        "is in use, otherwise it answers 503")
+  std::string serve_format = "binary";
+  serve_cmd
+      ->add_option("--cassette-format", serve_format,
+                   "how cassettes are written: binary (<name>.pb) or json "
+                   "(<name>.json, readable in reviews); both are read")
+      ->check(CLI::IsMember({"binary", "json"}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--mode", serve_mode,
+                   "default mode: used by `matgto use` without --mode; "
+                   "with passthrough the proxy forwards while no cassette "
+                   "is in use, otherwise it answers 503")
       ->check(kModeValidator)
       ->capture_default_str();
   serve_cmd->add_option("--cassette", serve.cassette,
                         "cassette to use from the start, in --mode");
-  serve_cmd->add_option("--threads", serve.threads,
-                        "I/O threads (0: one per core)")
+  serve_cmd
+      ->add_option("--threads", serve.threads, "I/O threads (0: one per core)")
       ->capture_default_str();
   serve_cmd->add_option("--ready-file", serve.ready_file,
                         "write {\"proxy\",\"control\",\"pid\"} JSON here once "
                         "listening");
-  serve_cmd->add_option("--max-header-bytes", serve.proxy.max_header_bytes,
-                        "request line + headers limit (431 beyond)")
+  serve_cmd
+      ->add_option("--max-header-bytes", serve.proxy.max_header_bytes,
+                   "request line + headers limit (431 beyond)")
       ->capture_default_str();
-  serve_cmd->add_option("--max-body-bytes", serve.proxy.max_body_bytes,
-                        "request/response body limit (413/502 beyond)")
+  serve_cmd
+      ->add_option("--max-body-bytes", serve.proxy.max_body_bytes,
+                   "request/response body limit (413/502 beyond)")
       ->capture_default_str();
-  serve_cmd->add_option("--idle-timeout", idle_s,
-                        "seconds a keep-alive connection may stay idle")
+  serve_cmd
+      ->add_option("--idle-timeout", idle_s,
+                   "seconds a keep-alive connection may stay idle")
       ->capture_default_str();
-  serve_cmd->add_option("--request-timeout", request_s,
-                        "seconds to read one request body (408 beyond)")
+  serve_cmd
+      ->add_option("--request-timeout", request_s,
+                   "seconds to read one request body (408 beyond)")
       ->capture_default_str();
-  serve_cmd->add_option("--connect-timeout", connect_s,
-                        "seconds to connect to an upstream (502 beyond)")
+  serve_cmd
+      ->add_option("--connect-timeout", connect_s,
+                   "seconds to connect to an upstream (502 beyond)")
       ->capture_default_str();
-  serve_cmd->add_option("--upstream-timeout", upstream_s,
-                        "seconds to wait for an upstream response (504 beyond)")
+  serve_cmd
+      ->add_option("--upstream-timeout", upstream_s,
+                   "seconds to wait for an upstream response (504 beyond)")
       ->capture_default_str();
-  serve_cmd->add_option("--shutdown-grace", grace_s,
-                        "seconds in-flight exchanges get on SIGTERM/SIGINT")
+  serve_cmd
+      ->add_option("--shutdown-grace", grace_s,
+                   "seconds in-flight exchanges get on SIGTERM/SIGINT")
       ->capture_default_str();
 
   double ws_idle_s = 300;
-  serve_cmd->add_option("--ws-max-message-bytes", serve.proxy.ws_max_message_bytes,
-                        "largest WebSocket message (the session closes with 1009 beyond)")
+  serve_cmd
+      ->add_option(
+          "--ws-max-message-bytes", serve.proxy.ws_max_message_bytes,
+          "largest WebSocket message (the session closes with 1009 beyond)")
       ->capture_default_str();
-  serve_cmd->add_option("--ws-idle-timeout", ws_idle_s,
-                        "seconds a WebSocket session may carry no frame")
+  serve_cmd
+      ->add_option("--ws-idle-timeout", ws_idle_s,
+                   "seconds a WebSocket session may carry no frame")
       ->capture_default_str();
   serve_cmd->add_option("--ca-dir", serve.ca_dir,
                         "where the interception CA lives (created on first "
@@ -138,24 +165,13 @@ int main(int argc, char** argv) {
                       "certificate from the CA");
 
   // client commands
-  std::string name, mode = "", on_exhausted, ws_timing;
-  double ws_speed = 0;
+  std::string name, mode = "";
   bool json = false;
   double shutdown_grace_s = 5;
-  auto add_exhausted = [&](CLI::App* cmd) {
-    cmd->add_option("--on-exhausted", on_exhausted,
-                    "when identical requests outnumber recorded answers: "
-                    "repeat-last (default) or error")
-        ->check(kExhaustedValidator);
-    cmd->add_option("--ws-timing", ws_timing,
-                    "WebSocket replay pacing: fast (default) or as-recorded")
-        ->check(CLI::IsMember({"fast", "as-recorded"}));
-    cmd->add_option("--ws-speed", ws_speed,
-                    "with --ws-timing as-recorded: 2 replays twice as fast")
-        ->check(CLI::PositiveNumber);
-  };
-  CLI::App* record_cmd =
-      app.add_subcommand("record", "record into cassette NAME (overwrites it on stop)");
+  matgto::app::CassetteOptionFlags option_flags;
+  auto add_exhausted = [&](CLI::App* cmd) { option_flags.AddTo(cmd); };
+  CLI::App* record_cmd = app.add_subcommand(
+      "record", "record into cassette NAME (overwrites it on stop)");
   record_cmd->add_option("name", name, "cassette name")->required();
   add_exhausted(record_cmd);
   CLI::App* stop_cmd =
@@ -165,39 +181,93 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("name", name, "cassette name")->required();
   add_exhausted(replay_cmd);
   CLI::App* use_cmd = app.add_subcommand(
-      "use", "use cassette NAME in a mode (auto: replay if it exists, else record)");
+      "use",
+      "use cassette NAME in a mode (auto: replay if it exists, else record)");
   use_cmd->add_option("name", name, "cassette name")->required();
-  use_cmd->add_option("--mode", mode,
-                      "auto|record|replay|passthrough (default: the server's)")
+  use_cmd
+      ->add_option("--mode", mode,
+                   "auto|record|replay|passthrough (default: the server's)")
       ->check(kModeValidator);
   add_exhausted(use_cmd);
-  CLI::App* status_cmd = app.add_subcommand("status", "show the server's state");
+  CLI::App* status_cmd =
+      app.add_subcommand("status", "show the server's state");
   status_cmd->add_flag("--json", json, "print the GetStatus response as JSON");
   CLI::App* shutdown_cmd =
       app.add_subcommand("shutdown", "stop the server gracefully");
-  shutdown_cmd->add_option("--grace", shutdown_grace_s,
-                           "seconds in-flight exchanges may take")
+  shutdown_cmd
+      ->add_option("--grace", shutdown_grace_s,
+                   "seconds in-flight exchanges may take")
       ->capture_default_str();
   CLI::App* ca_cmd = app.add_subcommand("ca", "the interception CA");
   ca_cmd->require_subcommand(1);
   CLI::App* ca_export_cmd =
       ca_cmd->add_subcommand("export", "print the CA certificate (PEM)");
 
+  // cassette management, on the server (--server) or in a directory (--dir)
+  matgto::app::CassetteCliTarget cassette_target;
+  std::string dir_format = "binary", prefix, export_format = "json", output,
+              import_file, diff_a, diff_b;
+  CLI::App* cassette_cmd = app.add_subcommand(
+      "cassette",
+      "manage cassettes on the server, or in a directory with --dir");
+  cassette_cmd->require_subcommand(1);
+  cassette_cmd->fallthrough();
+  cassette_cmd->add_option("--dir", cassette_target.dir,
+                           "work on the cassettes in this directory instead of "
+                           "the server's");
+  cassette_cmd
+      ->add_option("--cassette-format", dir_format,
+                   "with --dir: how import writes (binary or json)")
+      ->check(CLI::IsMember({"binary", "json"}))
+      ->capture_default_str();
+  CLI::App* ls_cmd = cassette_cmd->add_subcommand("ls", "list cassettes");
+  ls_cmd->add_option("prefix", prefix, "only names starting with this");
+  CLI::App* show_cmd = cassette_cmd->add_subcommand(
+      "show", "list the interactions of cassette NAME");
+  show_cmd->add_option("name", name, "cassette name")->required();
+  CLI::App* export_cmd = cassette_cmd->add_subcommand(
+      "export", "print cassette NAME as JSON (protobuf mapping) or HAR 1.2");
+  export_cmd->add_option("name", name, "cassette name")->required();
+  export_cmd->add_option("--format", export_format, "json or har")
+      ->check(CLI::IsMember({"json", "har"}))
+      ->capture_default_str();
+  export_cmd->add_option("-o,--output", output,
+                         "write to FILE instead of stdout");
+  CLI::App* import_cmd = cassette_cmd->add_subcommand(
+      "import", "store a JSON cassette, a HAR 1.2 file or a binary cassette");
+  import_cmd->add_option("file", import_file, "file to import")->required();
+  import_cmd->add_option("--name", name,
+                         "cassette name (default: the cassette's own, or the "
+                         "file name without extension)");
+  CLI::App* diff_cmd = cassette_cmd->add_subcommand(
+      "diff",
+      "what changed between cassettes A and B (exit 1 when they differ)");
+  diff_cmd->add_option("a", diff_a, "cassette A")->required();
+  diff_cmd->add_option("b", diff_b, "cassette B")->required();
+  CLI::App* rm_cmd = cassette_cmd->add_subcommand("rm", "delete cassette NAME");
+  rm_cmd->add_option("name", name, "cassette name")->required();
+  for (CLI::App* sub :
+       {ls_cmd, show_cmd, export_cmd, import_cmd, diff_cmd, rm_cmd}) {
+    sub->fallthrough();
+  }
+
   CLI11_PARSE(app, argc, argv);
   target.timeout = absl::Seconds(timeout_s);
 
   matgto::v1::CassetteOptions options;
-  if (!on_exhausted.empty()) {
-    options.set_on_exhausted(*matgto::app::ParseExhaustedPolicy(on_exhausted));
+  if (record_cmd->parsed() || replay_cmd->parsed() || use_cmd->parsed()) {
+    auto built = option_flags.Build();
+    if (!built.ok()) {
+      std::fprintf(stderr, "matgto: %s\n",
+                   std::string(built.status().message()).c_str());
+      return 2;
+    }
+    options = *std::move(built);
   }
-  if (!ws_timing.empty()) {
-    options.set_ws_timing(ws_timing == "as-recorded" ? matgto::v1::AS_RECORDED
-                                                     : matgto::v1::AS_FAST_AS_POSSIBLE);
-  }
-  if (ws_speed > 0) options.set_ws_speed(ws_speed);
 
   if (serve_cmd->parsed()) {
     serve.mode = *matgto::app::ParseMode(serve_mode);
+    matgto::cassette::ParseCassetteFormat(serve_format, &serve.cassette_format);
     serve.proxy.idle_timeout = absl::Seconds(idle_s);
     serve.proxy.request_timeout = absl::Seconds(request_s);
     serve.proxy.upstream_connect_timeout = absl::Seconds(connect_s);
@@ -206,12 +276,14 @@ int main(int argc, char** argv) {
     serve.proxy.ws_idle_timeout = absl::Seconds(ws_idle_s);
     return matgto::app::RunServe(serve);
   }
-  if (record_cmd->parsed()) return matgto::app::CliRecord(target, name, options);
+  if (record_cmd->parsed())
+    return matgto::app::CliRecord(target, name, options);
   if (stop_cmd->parsed()) return matgto::app::CliStop(target);
-  if (replay_cmd->parsed()) return matgto::app::CliReplay(target, name, options);
+  if (replay_cmd->parsed())
+    return matgto::app::CliReplay(target, name, options);
   if (use_cmd->parsed()) {
-    matgto::v1::Mode m =
-        mode.empty() ? matgto::v1::MODE_UNSPECIFIED : *matgto::app::ParseMode(mode);
+    matgto::v1::Mode m = mode.empty() ? matgto::v1::MODE_UNSPECIFIED
+                                      : *matgto::app::ParseMode(mode);
     return matgto::app::CliUse(target, name, m, options);
   }
   if (status_cmd->parsed()) return matgto::app::CliStatus(target, json);
@@ -219,5 +291,26 @@ int main(int argc, char** argv) {
     return matgto::app::CliShutdown(target, absl::Seconds(shutdown_grace_s));
   }
   if (ca_export_cmd->parsed()) return matgto::app::CliCaExport(target);
+  if (cassette_cmd->parsed()) {
+    cassette_target.server = target;
+    matgto::cassette::ParseCassetteFormat(dir_format,
+                                          &cassette_target.dir_format);
+    if (ls_cmd->parsed())
+      return matgto::app::CliCassetteList(cassette_target, prefix);
+    if (show_cmd->parsed())
+      return matgto::app::CliCassetteShow(cassette_target, name);
+    if (export_cmd->parsed()) {
+      return matgto::app::CliCassetteExport(cassette_target, name,
+                                            export_format, output);
+    }
+    if (import_cmd->parsed()) {
+      return matgto::app::CliCassetteImport(cassette_target, import_file, name);
+    }
+    if (diff_cmd->parsed()) {
+      return matgto::app::CliCassetteDiff(cassette_target, diff_a, diff_b);
+    }
+    if (rm_cmd->parsed())
+      return matgto::app::CliCassetteRemove(cassette_target, name);
+  }
   return 2;
 }

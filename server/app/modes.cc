@@ -15,15 +15,21 @@ std::optional<v1::Mode> ParseMode(absl::string_view text) {
 
 std::string ModeName(v1::Mode mode) {
   switch (mode) {
-    case v1::AUTO: return "auto";
-    case v1::RECORD: return "record";
-    case v1::REPLAY: return "replay";
-    case v1::PASSTHROUGH: return "passthrough";
-    default: return "unspecified";
+    case v1::AUTO:
+      return "auto";
+    case v1::RECORD:
+      return "record";
+    case v1::REPLAY:
+      return "replay";
+    case v1::PASSTHROUGH:
+      return "passthrough";
+    default:
+      return "unspecified";
   }
 }
 
-std::optional<v1::ExhaustedPolicy> ParseExhaustedPolicy(absl::string_view text) {
+std::optional<v1::ExhaustedPolicy> ParseExhaustedPolicy(
+    absl::string_view text) {
   const std::string t = absl::AsciiStrToLower(text);
   if (t == "repeat-last") return v1::REPEAT_LAST;
   if (t == "error") return v1::EXHAUSTED_ERROR;

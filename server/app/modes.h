@@ -3,8 +3,8 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "matgto/v1/cassette.pb.h"
 #include "matgto/v1/control.pb.h"
 

@@ -1,22 +1,21 @@
 #include "server/app/serve.h"
 
-#include <unistd.h>
-
-#include <csignal>
-#include <cstdlib>
-#include <cstdio>
-#include <fstream>
-#include <thread>
-#include <vector>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -97,9 +96,11 @@ std::string DefaultCaDir() {
 int RunServe(const ServeOptions& options_in) {
   ServeOptions options = options_in;
   core::SystemClock clock;
-  auto store = cassette::FileCassetteStore::Create(options.cassette_dir);
+  auto store = cassette::FileCassetteStore::Create(options.cassette_dir,
+                                                   options.cassette_format);
   if (!store.ok()) {
-    std::fprintf(stderr, "matgto: %s\n", std::string(store.status().message()).c_str());
+    std::fprintf(stderr, "matgto: %s\n",
+                 std::string(store.status().message()).c_str());
     return 2;
   }
   // Recordings interrupted by a crash left journals: turn them into cassettes.
@@ -123,32 +124,38 @@ int RunServe(const ServeOptions& options_in) {
     std::fprintf(stderr, "matgto: --ca-cert and --ca-key go together\n");
     return 2;
   }
-  auto ca = options.ca_cert.empty()
-                ? tls::CertificateAuthority::LoadOrCreate(
-                      options.ca_dir.empty() ? DefaultCaDir() : options.ca_dir)
-                : tls::CertificateAuthority::Load(options.ca_cert, options.ca_key);
+  auto ca =
+      options.ca_cert.empty()
+          ? tls::CertificateAuthority::LoadOrCreate(
+                options.ca_dir.empty() ? DefaultCaDir() : options.ca_dir)
+          : tls::CertificateAuthority::Load(options.ca_cert, options.ca_key);
   if (!ca.ok()) {
-    std::fprintf(stderr, "matgto: %s\n", std::string(ca.status().message()).c_str());
+    std::fprintf(stderr, "matgto: %s\n",
+                 std::string(ca.status().message()).c_str());
     return 2;
   }
   if ((*ca)->created()) {
-    std::printf("matgto: created a new CA at %s; trust it in clients (see "
-                "`matgto ca export`)\n",
-                (*ca)->cert_path().c_str());
+    std::printf(
+        "matgto: created a new CA at %s; trust it in clients (see "
+        "`matgto ca export`)\n",
+        (*ca)->cert_path().c_str());
   }
   auto leaves = tls::LeafCache::Create(**ca, options.leaf_cache_size);
   if (!leaves.ok()) {
-    std::fprintf(stderr, "matgto: %s\n", std::string(leaves.status().message()).c_str());
+    std::fprintf(stderr, "matgto: %s\n",
+                 std::string(leaves.status().message()).c_str());
     return 2;
   }
   auto interception = tls::InterceptionContext::Create(**leaves);
-  auto upstream_tls = tls::MakeUpstreamContext(
-      {.ca_file = options.upstream_ca_file, .insecure = options.insecure_upstream});
+  auto upstream_tls =
+      tls::MakeUpstreamContext({.ca_file = options.upstream_ca_file,
+                                .insecure = options.insecure_upstream});
   if (!interception.ok() || !upstream_tls.ok()) {
-    std::fprintf(stderr, "matgto: %s\n",
-                 std::string(!interception.ok() ? interception.status().message()
-                                                : upstream_tls.status().message())
-                     .c_str());
+    std::fprintf(
+        stderr, "matgto: %s\n",
+        std::string(!interception.ok() ? interception.status().message()
+                                       : upstream_tls.status().message())
+            .c_str());
     return 2;
   }
   if (options.insecure_upstream) {
@@ -160,7 +167,8 @@ int RunServe(const ServeOptions& options_in) {
   if (!options.reverse_upstream.empty()) {
     auto up = core::ParseAbsoluteUrl(options.reverse_upstream);
     if (!up.ok() || (up->scheme != "http" && up->scheme != "https")) {
-      std::fprintf(stderr, "matgto: --upstream must be an http(s):// URL, got '%s'\n",
+      std::fprintf(stderr,
+                   "matgto: --upstream must be an http(s):// URL, got '%s'\n",
                    options.reverse_upstream.c_str());
       return 2;
     }
@@ -169,12 +177,14 @@ int RunServe(const ServeOptions& options_in) {
     up->query.clear();
     options.proxy.reverse_upstream = *up;
   }
-  proxy::TlsServices tls_services{.interception = interception->get(),
-                                  .upstream = upstream_tls->get(),
-                                  .verify_upstream = !options.insecure_upstream};
+  proxy::TlsServices tls_services{
+      .interception = interception->get(),
+      .upstream = upstream_tls->get(),
+      .verify_upstream = !options.insecure_upstream};
   v1::TlsStatus tls_status;
   tls_status.set_ca_certificate_path((*ca)->cert_path());
-  for (const std::string& p : options.proxy.no_intercept) tls_status.add_no_intercept(p);
+  for (const std::string& p : options.proxy.no_intercept)
+    tls_status.add_no_intercept(p);
   tls_status.set_insecure_upstream(options.insecure_upstream);
   tls_status.set_upstream_ca_file(options.upstream_ca_file);
 
@@ -182,24 +192,27 @@ int RunServe(const ServeOptions& options_in) {
                           ? options.threads
                           : std::max(1u, std::thread::hardware_concurrency());
   asio::io_context ioc(threads);
-  auto proxy = proxy::ProxyServer::Create(ioc, options.proxy, tls_services, sessions);
+  auto proxy =
+      proxy::ProxyServer::Create(ioc, options.proxy, tls_services, sessions);
   if (!proxy.ok()) {
-    std::fprintf(stderr, "matgto: %s\n", std::string(proxy.status().message()).c_str());
+    std::fprintf(stderr, "matgto: %s\n",
+                 std::string(proxy.status().message()).c_str());
     return 2;
   }
 
   ShutdownRequest shutdown;
   control::ControlService service(
-      sessions,
-      control::ServerIdentity{.proxy_address = (*proxy)->address(),
-                              .cassette_dir = (*store)->dir(),
-                              .started_at = absl::Now(),
-                              .ca_pem = (*ca)->CertificatePem(),
-                              .tls = tls_status,
-                              .reverse_upstream =
-                                  options.proxy.reverse_upstream.has_value()
-                                      ? core::FormatUrl(*options.proxy.reverse_upstream)
-                                      : ""},
+      sessions, **store,
+      control::ServerIdentity{
+          .proxy_address = (*proxy)->address(),
+          .cassette_dir = (*store)->dir(),
+          .started_at = absl::Now(),
+          .ca_pem = (*ca)->CertificatePem(),
+          .tls = tls_status,
+          .reverse_upstream =
+              options.proxy.reverse_upstream.has_value()
+                  ? core::FormatUrl(*options.proxy.reverse_upstream)
+                  : ""},
       [&shutdown](absl::Duration grace) { shutdown.Request(grace); });
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -222,21 +235,24 @@ int RunServe(const ServeOptions& options_in) {
   service.SetControlAddress(control_address);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&shutdown, &options](const boost::system::error_code& ec, int) {
-    if (!ec) shutdown.Request(options.shutdown_grace);
-  });
+  signals.async_wait(
+      [&shutdown, &options](const boost::system::error_code& ec, int) {
+        if (!ec) shutdown.Request(options.shutdown_grace);
+      });
   auto work = asio::make_work_guard(ioc);
   (*proxy)->Start();
   std::vector<std::thread> pool;
   pool.reserve(threads);
   for (int i = 0; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
 
-  std::printf("matgto %s: proxy on %s, control (gRPC) on %s, cassettes in %s, "
-              "default mode %s, CA %s\n",
-              MATGTO_VERSION, (*proxy)->address().c_str(),
-              control_address.c_str(), (*store)->dir().c_str(),
-              ModeName(sessions.default_mode()).c_str(),
-              (*ca)->cert_path().c_str());
+  std::printf(
+      "matgto %s: proxy on %s, control (gRPC) on %s, cassettes in %s "
+      "(%s), default mode %s, CA %s\n",
+      MATGTO_VERSION, (*proxy)->address().c_str(), control_address.c_str(),
+      (*store)->dir().c_str(),
+      std::string(cassette::CassetteFormatName(options.cassette_format))
+          .c_str(),
+      ModeName(sessions.default_mode()).c_str(), (*ca)->cert_path().c_str());
   if (options.proxy.reverse_upstream.has_value()) {
     std::printf("matgto: reverse mode: %s://%s answers as %s\n",
                 options.proxy.reverse_tls ? "https" : "http",
@@ -245,7 +261,8 @@ int RunServe(const ServeOptions& options_in) {
   }
   std::fflush(stdout);
   if (!options.ready_file.empty() &&
-      !WriteReadyFile(options.ready_file, (*proxy)->address(), control_address)) {
+      !WriteReadyFile(options.ready_file, (*proxy)->address(),
+                      control_address)) {
     std::fprintf(stderr, "matgto: cannot write ready file %s\n",
                  options.ready_file.c_str());
   }
@@ -268,9 +285,10 @@ int RunServe(const ServeOptions& options_in) {
                    std::string(summary.status().message()).c_str());
       exit_code = 1;
     } else if (!summary->saved_path().empty()) {
-      std::printf("matgto: saved %llu interactions to %s\n",
-                  static_cast<unsigned long long>(summary->session().recorded()),
-                  summary->saved_path().c_str());
+      std::printf(
+          "matgto: saved %llu interactions to %s\n",
+          static_cast<unsigned long long>(summary->session().recorded()),
+          summary->saved_path().c_str());
     }
   }
   signals.cancel();

@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "matgto/v1/control.pb.h"
+#include "server/cassette/store.h"
 #include "server/proxy/config.h"
 
 namespace matgto::app {
@@ -16,11 +17,14 @@ struct ServeOptions {
   std::string control_bind = "127.0.0.1";
   uint16_t control_port = 8889;
   std::string cassette_dir = "./cassettes";
+  // How cassettes are written (both formats are read).
+  cassette::CassetteFormat cassette_format = cassette::CassetteFormat::kBinary;
   v1::Mode mode = v1::AUTO;
   // Cassette to use from the start (in `mode`); none when empty.
   std::string cassette;
   int threads = 0;  // 0: one per core
-  // Written atomically once both listeners are up: {"proxy":..,"control":..,"pid":..}
+  // Written atomically once both listeners are up:
+  // {"proxy":..,"control":..,"pid":..}
   std::string ready_file;
   absl::Duration shutdown_grace = absl::Seconds(5);
 

@@ -34,7 +34,8 @@ core::Headers HeadersFromProto(
   core::Headers out;
   out.reserve(in.size());
   for (const v1::Header& h : in) {
-    out.push_back({h.name(), h.raw_value().empty() ? h.value() : h.raw_value()});
+    out.push_back(
+        {h.name(), h.raw_value().empty() ? h.value() : h.raw_value()});
   }
   return out;
 }
@@ -108,9 +109,9 @@ absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
         " is corrupt or truncated (not a valid matgto.v1.Cassette protobuf)"));
   }
   if (cassette.schema_version() == 0) {
-    return absl::DataLossError(absl::StrCat(
-        "cassette file ", source,
-        " has no schema version: it is not a matgto cassette"));
+    return absl::DataLossError(
+        absl::StrCat("cassette file ", source,
+                     " has no schema version: it is not a matgto cassette"));
   }
   if (cassette.schema_version() > kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -119,10 +120,9 @@ absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
         kSchemaVersion, "); upgrade matgto"));
   }
   if (!cassette.complete()) {
-    return absl::DataLossError(
-        absl::StrCat("cassette file ", source,
-                     " is truncated (its end marker is missing); ",
-                     cassette.interactions_size(), " interactions were readable"));
+    return absl::DataLossError(absl::StrCat(
+        "cassette file ", source, " is truncated (its end marker is missing); ",
+        cassette.interactions_size(), " interactions were readable"));
   }
   // Upgrades from older schema versions go here, one function per step.
   return cassette;

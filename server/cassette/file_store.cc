@@ -2,16 +2,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/cassette/codec.h"
+#include "server/cassette/json_codec.h"
 #include "server/cassette/name.h"
 #include "server/cassette/store.h"
 #include "server/core/status_macros.h"
@@ -65,10 +69,65 @@ absl::Status FsyncDir(const fs::path& dir) {
   return absl::OkStatus();
 }
 
+constexpr absl::string_view kBinaryExtension = ".pb";
+constexpr absl::string_view kJsonExtension = ".json";
+
+absl::string_view Extension(CassetteFormat format) {
+  return format == CassetteFormat::kJson ? kJsonExtension : kBinaryExtension;
+}
+
+CassetteFormat Other(CassetteFormat format) {
+  return format == CassetteFormat::kJson ? CassetteFormat::kBinary
+                                         : CassetteFormat::kJson;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrnoStatus("cannot open cassette file", path);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) return ErrnoStatus("cannot read cassette file", path);
+  return bytes.str();
+}
+
+// Parses a cassette file by its extension; body_text is normalized away.
+absl::StatusOr<v1::Cassette> ParseFile(const std::string& path,
+                                       absl::string_view bytes) {
+  if (absl::EndsWith(path, kJsonExtension))
+    return ParseCassetteJson(bytes, path);
+  auto cassette = ParseCassette(bytes, path);
+  if (cassette.ok()) NormalizeTextBodies(*cassette);
+  return cassette;
+}
+
+google::protobuf::Timestamp MTime(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+      st.st_mtim.tv_nsec);
+}
+
 }  // namespace
 
+absl::string_view CassetteFormatName(CassetteFormat format) {
+  return format == CassetteFormat::kJson ? "json" : "binary";
+}
+
+bool ParseCassetteFormat(absl::string_view text, CassetteFormat* format) {
+  if (text == "binary") {
+    *format = CassetteFormat::kBinary;
+    return true;
+  }
+  if (text == "json") {
+    *format = CassetteFormat::kJson;
+    return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::unique_ptr<FileCassetteStore>> FileCassetteStore::Create(
-    std::string dir) {
+    std::string dir, CassetteFormat format) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -79,40 +138,44 @@ absl::StatusOr<std::unique_ptr<FileCassetteStore>> FileCassetteStore::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("cassette directory ", dir, " is not a directory"));
   }
-  return std::unique_ptr<FileCassetteStore>(new FileCassetteStore(dir));
+  return std::unique_ptr<FileCassetteStore>(new FileCassetteStore(dir, format));
 }
 
-std::string FileCassetteStore::PathFor(absl::string_view name) const {
-  return (fs::path(dir_) / absl::StrCat(name, ".pb")).string();
+std::string FileCassetteStore::PathFor(absl::string_view name,
+                                       CassetteFormat format) const {
+  return (fs::path(dir_) / absl::StrCat(name, Extension(format))).string();
+}
+
+std::string FileCassetteStore::ExistingPath(absl::string_view name) const {
+  for (CassetteFormat f : {format_, Other(format_)}) {
+    std::string path = PathFor(name, f);
+    std::error_code ec;
+    if (fs::is_regular_file(path, ec)) return path;
+  }
+  return "";
 }
 
 std::string FileCassetteStore::Describe(absl::string_view name) const {
-  return PathFor(name);
+  std::string existing = ExistingPath(name);
+  return existing.empty() ? PathFor(name) : existing;
 }
 
 absl::StatusOr<bool> FileCassetteStore::Exists(absl::string_view name) const {
   RETURN_IF_ERROR(ValidateCassetteName(name));
-  std::error_code ec;
-  bool exists = fs::is_regular_file(PathFor(name), ec);
-  return exists;
+  return !ExistingPath(name).empty();
 }
 
 absl::StatusOr<v1::Cassette> FileCassetteStore::Load(
     absl::string_view name) const {
   RETURN_IF_ERROR(ValidateCassetteName(name));
-  const std::string path = PathFor(name);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT || !fs::exists(path)) {
-      return absl::NotFoundError(absl::StrCat(
-          "cassette '", name, "' does not exist (looked for ", path, ")"));
-    }
-    return ErrnoStatus("cannot open cassette file", path);
+  const std::string path = ExistingPath(name);
+  if (path.empty()) {
+    return absl::NotFoundError(absl::StrCat("cassette '", name,
+                                            "' does not exist (looked for ",
+                                            PathFor(name), ")"));
   }
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) return ErrnoStatus("cannot read cassette file", path);
-  return ParseCassette(bytes.str(), path);
+  ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  return ParseFile(path, bytes);
 }
 
 absl::StatusOr<std::string> FileCassetteStore::Save(
@@ -122,18 +185,24 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) {
-    return absl::InternalError(absl::StrCat(
-        "cannot create directory ", path.parent_path().string(), ": ",
-        ec.message()));
+    return absl::InternalError(absl::StrCat("cannot create directory ",
+                                            path.parent_path().string(), ": ",
+                                            ec.message()));
   }
   const std::string tmp = absl::StrCat(path.string(), ".tmp-", ::getpid(), "-",
                                        tmp_counter_.fetch_add(1));
-  const std::string bytes = SerializeCassette(cassette);
+  std::string bytes;
+  if (format_ == CassetteFormat::kJson) {
+    ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(cassette));
+  } else {
+    bytes = SerializeCassette(cassette);
+  }
   {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (fd.get() < 0) return ErrnoStatus("cannot create", tmp);
     absl::Status st = WriteAll(fd.get(), bytes, tmp);
-    if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus("cannot fsync", tmp);
+    if (st.ok() && ::fsync(fd.get()) != 0)
+      st = ErrnoStatus("cannot fsync", tmp);
     if (st.ok() && ::close(fd.release()) != 0) {
       st = ErrnoStatus("cannot close", tmp);
     }
@@ -147,14 +216,103 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
     ::unlink(tmp.c_str());
     return st;
   }
+  // The cassette is replaced: a file of the other format would be stale.
+  const std::string other = PathFor(cassette.name(), Other(format_));
+  if (::unlink(other.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus("cannot remove the stale", other);
+  }
   RETURN_IF_ERROR(FsyncDir(path.parent_path()));
   return path.string();
+}
+
+absl::StatusOr<std::vector<v1::CassetteInfo>> FileCassetteStore::List(
+    absl::string_view prefix) const {
+  // name -> the file that holds it (the configured format wins).
+  std::map<std::string, fs::path> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(
+           dir_, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code type_ec;
+    if (!it->is_regular_file(type_ec)) continue;
+    const std::string file = it->path().filename().string();
+    if (absl::StrContains(file, ".tmp-") || absl::EndsWith(file, ".journal")) {
+      continue;
+    }
+    CassetteFormat format;
+    if (absl::EndsWith(file, kBinaryExtension)) {
+      format = CassetteFormat::kBinary;
+    } else if (absl::EndsWith(file, kJsonExtension)) {
+      format = CassetteFormat::kJson;
+    } else {
+      continue;
+    }
+    std::string name = it->path().lexically_relative(dir_).generic_string();
+    name.resize(name.size() - Extension(format).size());
+    if (!ValidateCassetteName(name).ok() || !absl::StartsWith(name, prefix)) {
+      continue;
+    }
+    auto [slot, inserted] = files.emplace(name, it->path());
+    if (!inserted && format == format_) slot->second = it->path();
+  }
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot list cassette directory ",
+                                            dir_, ": ", ec.message()));
+  }
+  std::vector<v1::CassetteInfo> out;
+  out.reserve(files.size());
+  for (const auto& [name, path] : files) {
+    v1::CassetteInfo info;
+    info.set_name(name);
+    info.set_format(std::string(
+        CassetteFormatName(absl::EndsWith(path.string(), kJsonExtension)
+                               ? CassetteFormat::kJson
+                               : CassetteFormat::kBinary)));
+    std::error_code size_ec;
+    const uintmax_t size = fs::file_size(path, size_ec);
+    if (size_ec) continue;  // removed while listing
+    info.set_size_bytes(size);
+    // A file that does not parse is still listed (so that it can be seen
+    // and removed), with no interactions and its modification time.
+    auto bytes = ReadFile(path.string());
+    auto cassette = bytes.ok() ? ParseFile(path.string(), *bytes)
+                               : absl::StatusOr<v1::Cassette>(bytes.status());
+    if (cassette.ok()) {
+      info.set_interactions(
+          static_cast<uint64_t>(cassette->interactions_size()));
+    }
+    *info.mutable_updated_at() = cassette.ok() && cassette->has_updated_at()
+                                     ? cassette->updated_at()
+                                     : MTime(path);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+absl::Status FileCassetteStore::Delete(absl::string_view name) {
+  RETURN_IF_ERROR(ValidateCassetteName(name));
+  bool removed = false;
+  for (CassetteFormat f : {format_, Other(format_)}) {
+    const std::string path = PathFor(name, f);
+    if (::unlink(path.c_str()) == 0) {
+      removed = true;
+    } else if (errno != ENOENT) {
+      return ErrnoStatus("cannot remove", path);
+    }
+  }
+  if (!removed) {
+    return absl::NotFoundError(absl::StrCat("cassette '", name,
+                                            "' does not exist (looked for ",
+                                            PathFor(name), ")"));
+  }
+  return FsyncDir(fs::path(PathFor(name)).parent_path());
 }
 
 absl::StatusOr<std::unique_ptr<Journal>> FileCassetteStore::StartJournal(
     absl::string_view name) {
   RETURN_IF_ERROR(ValidateCassetteName(name));
-  const fs::path path = PathFor(name) + ".journal";
+  // Journals are binary whatever the format; RecoverJournals looks for them.
+  const fs::path path = PathFor(name, CassetteFormat::kBinary) + ".journal";
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   return Journal::Open(path.string());
@@ -166,7 +324,8 @@ std::vector<std::string> FileCassetteStore::RecoverJournals() {
   for (auto it = fs::recursive_directory_iterator(dir_, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const std::string path = it->path().string();
-    if (!it->is_regular_file() || !absl::EndsWith(path, ".pb.journal")) continue;
+    if (!it->is_regular_file() || !absl::EndsWith(path, ".pb.journal"))
+      continue;
     std::ifstream in(path, std::ios::binary);
     std::ostringstream bytes;
     bytes << in.rdbuf();
@@ -184,9 +343,10 @@ std::vector<std::string> FileCassetteStore::RecoverJournals() {
       continue;
     }
     ::unlink(path.c_str());
-    report.push_back(absl::StrCat("recovered cassette '", cassette->name(),
-                                  "' (", cassette->interactions_size(),
-                                  " interactions) from an interrupted recording"));
+    report.push_back(
+        absl::StrCat("recovered cassette '", cassette->name(), "' (",
+                     cassette->interactions_size(),
+                     " interactions) from an interrupted recording"));
   }
   return report;
 }

@@ -101,8 +101,8 @@ absl::Status Journal::Flush() {
 absl::Status Journal::Remove() {
   absl::Status st = Flush();
   if (::unlink(path_.c_str()) != 0 && errno != ENOENT && st.ok()) {
-    st = absl::InternalError(absl::StrCat("cannot remove journal ", path_,
-                                          ": ", std::strerror(errno)));
+    st = absl::InternalError(absl::StrCat("cannot remove journal ", path_, ": ",
+                                          std::strerror(errno)));
   }
   return st;
 }
@@ -120,13 +120,15 @@ absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,
     if (!in.ReadVarint32(&size)) break;  // end, or a length cut short
     auto limit = in.PushLimit(static_cast<int>(size));
     v1::JournalEntry entry;
-    const bool ok = entry.ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
+    const bool ok =
+        entry.ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
     in.PopLimit(limit);
     if (!ok) break;  // the entry in flight when the process died
     switch (entry.entry_case()) {
       case v1::JournalEntry::kBegin:
+        // The cassette as recording started (empty for a new recording; the
+        // loaded interactions when replay records its misses).
         cassette = entry.begin();
-        cassette.clear_interactions();
         begun = true;
         break;
       case v1::JournalEntry::kInteraction:
@@ -141,8 +143,9 @@ absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,
             !cassette.interactions(static_cast<int>(index)).has_websocket()) {
           break;  // refers to nothing recovered: skip
         }
-        v1::WebSocketSession* ws = cassette.mutable_interactions(static_cast<int>(index))
-                                       ->mutable_websocket();
+        v1::WebSocketSession* ws =
+            cassette.mutable_interactions(static_cast<int>(index))
+                ->mutable_websocket();
         if (entry.has_ws_message()) {
           *ws->add_messages() = entry.ws_message().message();
         } else {

@@ -13,8 +13,16 @@ bool AllowedChar(char c) {
     return true;
   }
   switch (c) {
-    case '.': case '_': case '-': case '+': case '=': case '@': case ',':
-    case '[': case ']': case '/':
+    case '.':
+    case '_':
+    case '-':
+    case '+':
+    case '=':
+    case '@':
+    case ',':
+    case '[':
+    case ']':
+    case '/':
       return true;
     default:
       return false;
@@ -28,9 +36,9 @@ absl::Status ValidateCassetteName(absl::string_view name) {
     return absl::InvalidArgumentError("cassette name is empty");
   }
   if (name.size() > kMaxCassetteNameLength) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "cassette name is %d characters long; the limit is %d", name.size(),
-        kMaxCassetteNameLength));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("cassette name is %d characters long; the limit is %d",
+                        name.size(), kMaxCassetteNameLength));
   }
   if (name.front() == '/') {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -55,9 +63,9 @@ absl::Status ValidateCassetteName(absl::string_view name) {
           absl::StrCat("cassette name '", name, "' has an empty segment"));
     }
     if (segment == "." || segment == "..") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cassette name '", name, "' contains a '", segment,
-          "' segment; names cannot leave the cassette directory"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cassette name '", name, "' contains a '", segment,
+                       "' segment; names cannot leave the cassette directory"));
     }
   }
   return absl::OkStatus();

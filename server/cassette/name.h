@@ -1,9 +1,8 @@
 // Cassette names: what users may call a cassette, and how it maps to a file.
 #pragma once
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace matgto::cassette {
 

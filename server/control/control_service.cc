@@ -1,7 +1,13 @@
 #include "server/control/control_service.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/cassette/codec.h"
+#include "server/cassette/json_codec.h"
+#include "server/cassette/name.h"
 #include "server/control/grpc_status.h"
+#include "server/core/status_macros.h"
 
 namespace matgto::control {
 namespace {
@@ -15,9 +21,11 @@ constexpr uint32_t kApiVersion = 1;
 }  // namespace
 
 ControlService::ControlService(
-    replay::SessionManager& sessions, ServerIdentity identity,
+    replay::SessionManager& sessions, cassette::CassetteStore& store,
+    ServerIdentity identity,
     std::function<void(absl::Duration grace)> request_shutdown)
     : sessions_(sessions),
+      store_(store),
       identity_(std::move(identity)),
       request_shutdown_(std::move(request_shutdown)) {}
 
@@ -35,9 +43,9 @@ grpc::Status ControlService::StartRecording(
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::StopRecording(grpc::ServerContext*,
-                                           const v1::StopRecordingRequest*,
-                                           v1::StopRecordingResponse* response) {
+grpc::Status ControlService::StopRecording(
+    grpc::ServerContext*, const v1::StopRecordingRequest*,
+    v1::StopRecordingResponse* response) {
   auto summary = sessions_.Stop();
   if (!summary.ok()) return ToGrpcStatus(summary.status());
   *response->mutable_summary() = *std::move(summary);
@@ -56,7 +64,8 @@ grpc::Status ControlService::Replay(grpc::ServerContext*,
 grpc::Status ControlService::UseCassette(grpc::ServerContext*,
                                          const v1::UseCassetteRequest* request,
                                          v1::UseCassetteResponse* response) {
-  auto info = sessions_.Use(request->name(), request->mode(), request->options());
+  auto info =
+      sessions_.Use(request->name(), request->mode(), request->options());
   if (!info.ok()) return ToGrpcStatus(info.status());
   *response->mutable_session() = *std::move(info);
   return grpc::Status::OK;
@@ -74,7 +83,8 @@ grpc::Status ControlService::GetStatus(grpc::ServerContext*,
   }
   response->set_cassette_dir(identity_.cassette_dir);
   response->set_default_mode(sessions_.default_mode());
-  if (auto info = sessions_.Info()) *response->mutable_session() = *std::move(info);
+  if (auto info = sessions_.Info())
+    *response->mutable_session() = *std::move(info);
   *response->mutable_tls() = identity_.tls;
   response->set_reverse_upstream(identity_.reverse_upstream);
   *response->mutable_uptime() = TimeUtil::NanosecondsToDuration(
@@ -91,9 +101,9 @@ grpc::Status ControlService::Shutdown(grpc::ServerContext*,
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "shutdown grace period cannot be negative");
     }
-    grace = std::min(kMaxGrace,
-                     absl::Nanoseconds(TimeUtil::DurationToNanoseconds(
-                         request->grace())));
+    grace = std::min(
+        kMaxGrace,
+        absl::Nanoseconds(TimeUtil::DurationToNanoseconds(request->grace())));
   }
   request_shutdown_(grace);
   return grpc::Status::OK;
@@ -109,6 +119,118 @@ grpc::Status ControlService::GetCACertificate(
   }
   response->set_pem(identity_.ca_pem);
   return grpc::Status::OK;
+}
+
+absl::Status ControlService::CheckNotInUse(absl::string_view name,
+                                           absl::string_view what) const {
+  std::optional<v1::SessionInfo> info = sessions_.Info();
+  if (info.has_value() && info->cassette() == name) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cassette '", name, "' is in use (mode ",
+        absl::AsciiStrToLower(v1::Mode_Name(info->mode())), "); cannot ", what,
+        " it until the session ends (`matgto stop`)"));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ControlService::ListCassettes(
+    grpc::ServerContext*, const v1::ListCassettesRequest* request,
+    v1::ListCassettesResponse* response) {
+  auto list = store_.List(request->prefix());
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (v1::CassetteInfo& info : *list)
+    *response->add_cassettes() = std::move(info);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetCassette(
+    grpc::ServerContext* context, const v1::GetCassetteRequest* request,
+    grpc::ServerWriter<v1::CassetteChunk>* writer) {
+  auto cassette = store_.Load(request->name());
+  if (!cassette.ok()) return ToGrpcStatus(cassette.status());
+  // As loaded (written_by and timestamps kept); Load has checked that it
+  // is complete, and `complete` serializes last.
+  const std::string bytes = cassette->SerializeAsString();
+  for (size_t offset = 0; offset < bytes.size(); offset += kChunkBytes) {
+    if (context->IsCancelled()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "GetCassette cancelled");
+    }
+    v1::CassetteChunk chunk;
+    if (offset == 0) chunk.set_name(request->name());
+    chunk.set_data(bytes.substr(offset, kChunkBytes));
+    if (!writer->Write(chunk)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED,
+                          "the client went away during GetCassette");
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::PutCassette(
+    grpc::ServerContext*, grpc::ServerReader<v1::CassetteChunk>* reader,
+    v1::PutCassetteResponse* response) {
+  return ToGrpcStatus(Put(*reader, *response->mutable_cassette()));
+}
+
+absl::Status ControlService::Put(
+    grpc::ServerReaderInterface<v1::CassetteChunk>& reader,
+    v1::CassetteInfo& saved_info) {
+  std::string name, bytes;
+  bool first = true;
+  v1::CassetteChunk chunk;
+  while (reader.Read(&chunk)) {
+    if (first) {
+      name = chunk.name();
+      RETURN_IF_ERROR(cassette::ValidateCassetteName(name));
+      first = false;
+    } else if (!chunk.name().empty() && chunk.name() != name) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PutCassette: a later chunk names cassette '", chunk.name(),
+          "' but the first named '", name, "'; one call stores one cassette"));
+    }
+    if (bytes.size() + chunk.data().size() > kMaxCassetteBytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "PutCassette: cassette '", name, "' is larger than the limit of ",
+          kMaxCassetteBytes, " bytes"));
+    }
+    bytes.append(chunk.data());
+  }
+  if (first) {
+    return absl::InvalidArgumentError(
+        "PutCassette: no chunk was sent; the first chunk names the cassette");
+  }
+  auto cassette = cassette::ParseCassette(
+      bytes, absl::StrCat("(PutCassette '", name, "')"));
+  if (!cassette.ok()) {
+    if (cassette.status().code() == absl::StatusCode::kDataLoss) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the bytes sent are not a valid matgto cassette: ",
+                       cassette.status().message()));
+    }
+    return cassette.status();
+  }
+  RETURN_IF_ERROR(CheckNotInUse(name, "replace"));
+  cassette::NormalizeTextBodies(*cassette);
+  cassette->set_name(name);
+  RETURN_IF_ERROR(store_.Save(*cassette).status());
+  saved_info.set_name(name);
+  saved_info.set_interactions(
+      static_cast<uint64_t>(cassette->interactions_size()));
+  if (auto list = store_.List(name); list.ok()) {
+    for (const v1::CassetteInfo& info : *list) {
+      if (info.name() == name) saved_info = info;
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ControlService::DeleteCassette(
+    grpc::ServerContext*, const v1::DeleteCassetteRequest* request,
+    v1::DeleteCassetteResponse*) {
+  absl::Status st = cassette::ValidateCassetteName(request->name());
+  if (st.ok()) st = CheckNotInUse(request->name(), "delete");
+  if (st.ok()) st = store_.Delete(request->name());
+  return ToGrpcStatus(st);
 }
 
 }  // namespace matgto::control

@@ -1,6 +1,7 @@
 // The gRPC control API (matgto.v1.ProxyControl). Each method validates its
-// input, calls the session manager, and maps the result; none blocks for
-// long (cassette loads and saves are the longest operations).
+// input, calls the session manager or the cassette store, and maps the
+// result; none blocks for long (cassette loads and saves are the longest
+// operations).
 #pragma once
 
 #include <functional>
@@ -9,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "matgto/v1/control.grpc.pb.h"
+#include "server/cassette/store.h"
 #include "server/replay/session_manager.h"
 
 namespace matgto::control {
@@ -28,9 +30,16 @@ struct ServerIdentity {
 // mutable state except the control address (set once after start, guarded).
 class ControlService final : public v1::ProxyControl::Service {
  public:
-  // `request_shutdown` is called (from a gRPC thread) by the Shutdown RPC;
-  // it must only signal, never block.
-  ControlService(replay::SessionManager& sessions, ServerIdentity identity,
+  // GetCassette sends the cassette in chunks of at most this many bytes.
+  static constexpr size_t kChunkBytes = size_t{1} << 20;
+  // PutCassette refuses (RESOURCE_EXHAUSTED) a cassette larger than this.
+  static constexpr size_t kMaxCassetteBytes = size_t{1} << 30;
+
+  // `store` is the one the session manager uses (cassette management RPCs
+  // go straight to it). `request_shutdown` is called (from a gRPC thread) by
+  // the Shutdown RPC; it must only signal, never block.
+  ControlService(replay::SessionManager& sessions,
+                 cassette::CassetteStore& store, ServerIdentity identity,
                  std::function<void(absl::Duration grace)> request_shutdown);
 
   void SetControlAddress(std::string address);
@@ -53,8 +62,28 @@ class ControlService final : public v1::ProxyControl::Service {
                                 const v1::GetCACertificateRequest*,
                                 v1::GetCACertificateResponse*) override;
 
+  grpc::Status ListCassettes(grpc::ServerContext*,
+                             const v1::ListCassettesRequest*,
+                             v1::ListCassettesResponse*) override;
+  grpc::Status GetCassette(grpc::ServerContext*, const v1::GetCassetteRequest*,
+                           grpc::ServerWriter<v1::CassetteChunk>*) override;
+  grpc::Status PutCassette(grpc::ServerContext*,
+                           grpc::ServerReader<v1::CassetteChunk>*,
+                           v1::PutCassetteResponse*) override;
+  grpc::Status DeleteCassette(grpc::ServerContext*,
+                              const v1::DeleteCassetteRequest*,
+                              v1::DeleteCassetteResponse*) override;
+
  private:
+  // Reads, checks and stores the chunks of one PutCassette call.
+  absl::Status Put(grpc::ServerReaderInterface<v1::CassetteChunk>& reader,
+                   v1::CassetteInfo& saved_info);
+  // FAILED_PRECONDITION when `name` is the cassette in use.
+  absl::Status CheckNotInUse(absl::string_view name,
+                             absl::string_view what) const;
+
   replay::SessionManager& sessions_;
+  cassette::CassetteStore& store_;
   const ServerIdentity identity_;
   const std::function<void(absl::Duration)> request_shutdown_;
   mutable absl::Mutex mu_;

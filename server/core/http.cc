@@ -19,9 +19,10 @@ const std::string* FindHeader(const Headers& headers, absl::string_view name) {
 }
 
 int RemoveHeaders(Headers& headers, absl::string_view name) {
-  auto it = std::remove_if(headers.begin(), headers.end(), [&](const Header& h) {
-    return matgto::core::EqualsIgnoreCase(h.name, name);
-  });
+  auto it =
+      std::remove_if(headers.begin(), headers.end(), [&](const Header& h) {
+        return matgto::core::EqualsIgnoreCase(h.name, name);
+      });
   int removed = static_cast<int>(headers.end() - it);
   headers.erase(it, headers.end());
   return removed;

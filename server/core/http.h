@@ -7,9 +7,9 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace matgto::core {
@@ -62,9 +62,9 @@ struct ExchangeTiming {
 
 // A response made by matgto itself (not by an upstream): `status`, an
 // `X-Matgto-Error: <error_code>` header, a Content-Length and `body`.
-HttpResponse MakeErrorResponse(int status, absl::string_view error_code,
-                               std::string body,
-                               absl::string_view content_type = "text/plain; charset=utf-8");
+HttpResponse MakeErrorResponse(
+    int status, absl::string_view error_code, std::string body,
+    absl::string_view content_type = "text/plain; charset=utf-8");
 
 // A response that has no body whatever its headers say (RFC 9110 6.4.1).
 bool ResponseHasNoBody(absl::string_view request_method, int status);

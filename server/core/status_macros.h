@@ -11,12 +11,11 @@
 #define MATGTO_CONCAT_(a, b) MATGTO_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                         \
-  do {                                                \
-    if (absl::Status matgto_status_ = (expr);         \
-        !matgto_status_.ok()) {                       \
-      return matgto_status_;                          \
-    }                                                 \
+#define RETURN_IF_ERROR(expr)                                         \
+  do {                                                                \
+    if (absl::Status matgto_status_ = (expr); !matgto_status_.ok()) { \
+      return matgto_status_;                                          \
+    }                                                                 \
   } while (false)
 
 // ASSIGN_OR_RETURN(auto x, MakeX()); declares/assigns `lhs` from the value of a

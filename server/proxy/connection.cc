@@ -3,9 +3,6 @@
 #include <fnmatch.h>
 
 #include <array>
-#include <chrono>
-#include <cstdio>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -24,6 +21,8 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <chrono>
+#include <cstdio>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -73,7 +72,8 @@ bool ParseAuthority(absl::string_view target, std::string& host,
   return true;
 }
 
-bool MatchesAny(const std::vector<std::string>& globs, const std::string& host) {
+bool MatchesAny(const std::vector<std::string>& globs,
+                const std::string& host) {
   for (const std::string& g : globs) {
     if (::fnmatch(g.c_str(), host.c_str(), FNM_CASEFOLD) == 0) return true;
   }
@@ -88,7 +88,8 @@ asio::awaitable<void> Relay(beast::tcp_stream& from, beast::tcp_stream& to,
     auto [ec, n] = co_await from.async_read_some(asio::buffer(data), kAwait);
     if (ec) break;
     to.expires_after(Chrono(idle));
-    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(data.data(), n), kAwait);
+    auto [wec, wn] =
+        co_await asio::async_write(to, asio::buffer(data.data(), n), kAwait);
     if (wec) break;
   }
   beast::error_code ignored;
@@ -97,16 +98,17 @@ asio::awaitable<void> Relay(beast::tcp_stream& from, beast::tcp_stream& to,
 
 }  // namespace
 
-Connection::Connection(uint64_t id, tcp::socket socket, const ProxyConfig& config,
-                       const TlsServices& tls, core::ExchangeHandler& handler,
-                       ProxyServer& server)
+Connection::Connection(uint64_t id, tcp::socket socket,
+                       const ProxyConfig& config, const TlsServices& tls,
+                       core::ExchangeHandler& handler, ProxyServer& server)
     : id_(id),
       config_(config),
       tls_(tls),
       handler_(handler),
       server_(server),
       client_(std::move(socket)),
-      upstream_(client_.get_executor(), config, tls.upstream, tls.verify_upstream) {}
+      upstream_(client_.get_executor(), config, tls.upstream,
+                tls.verify_upstream) {}
 
 template <class F>
 auto Connection::OnClient(F&& f) {
@@ -182,7 +184,8 @@ asio::awaitable<bool> Connection::StartServerTls(const std::string& host) {
   co_return true;
 }
 
-asio::awaitable<bool> Connection::HandleConnect(std::string target, int version) {
+asio::awaitable<bool> Connection::HandleConnect(std::string target,
+                                                int version) {
   std::string host;
   uint16_t port = 0;
   if (origin_.has_value() || !ParseAuthority(target, host, port)) {
@@ -210,12 +213,14 @@ asio::awaitable<bool> Connection::HandleConnect(std::string target, int version)
   if (buffer_.size() == 0) {
     idle_ = true;
     client_.expires_after(Chrono(config_.idle_timeout));
-    auto [rec, n] = co_await client_.async_read_some(buffer_.prepare(16 * 1024), kAwait);
+    auto [rec, n] =
+        co_await client_.async_read_some(buffer_.prepare(16 * 1024), kAwait);
     idle_ = false;
     if (rec) co_return false;
     buffer_.commit(n);
   }
-  const bool tls = static_cast<const unsigned char*>(buffer_.data().data())[0] == 0x16;
+  const bool tls =
+      static_cast<const unsigned char*>(buffer_.data().data())[0] == 0x16;
   if (tls) {
     if (!co_await StartServerTls(host)) co_return false;
     origin_ = Origin{"https", host, port};
@@ -236,7 +241,8 @@ asio::awaitable<void> Connection::RelayTunnel(const std::string& host,
   auto [cec, ep] = co_await upstream.async_connect(endpoints, kAwait);
   if (cec) co_return;
   if (buffer_.size() > 0) {
-    auto [wec, wn] = co_await asio::async_write(upstream, buffer_.data(), kAwait);
+    auto [wec, wn] =
+        co_await asio::async_write(upstream, buffer_.data(), kAwait);
     if (wec) co_return;
     buffer_.consume(buffer_.size());
   }
@@ -268,53 +274,52 @@ asio::awaitable<bool> Connection::HandleOne() {
       co_return false;
     }
     if (ec == http::error::header_limit) {
-      co_await WriteError(431, "header-too-large",
-                          absl::StrCat("matgto: request line and headers exceed ",
-                                       config_.max_header_bytes,
-                                       " bytes (--max-header-bytes)"),
-                          11, false);
+      co_await WriteError(
+          431, "header-too-large",
+          absl::StrCat("matgto: request line and headers exceed ",
+                       config_.max_header_bytes, " bytes (--max-header-bytes)"),
+          11, false);
       co_return false;
     }
     if (ec == http::error::body_limit) {  // a Content-Length over the limit
-      co_await WriteError(413, "body-too-large",
-                          absl::StrCat("matgto: request body exceeds ",
-                                       config_.max_body_bytes,
-                                       " bytes (--max-body-bytes)"),
-                          11, false);
+      co_await WriteError(
+          413, "body-too-large",
+          absl::StrCat("matgto: request body exceeds ", config_.max_body_bytes,
+                       " bytes (--max-body-bytes)"),
+          11, false);
       co_return false;
     }
-    co_await WriteError(400, "bad-request",
-                        absl::StrCat("matgto: malformed HTTP request: ",
-                                     ec.message()),
-                        11, false);
+    co_await WriteError(
+        400, "bad-request",
+        absl::StrCat("matgto: malformed HTTP request: ", ec.message()), 11,
+        false);
     co_return false;
   }
 
   const int version = parser.get().version();
   if (parser.get().method() == http::verb::connect) {
-    co_return co_await HandleConnect(std::string(parser.get().target()), version);
+    co_return co_await HandleConnect(std::string(parser.get().target()),
+                                     version);
   }
 
   if (!parser.is_done()) {
     if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> go_on{http::status::continue_, version};
       client_.expires_after(Chrono(config_.write_timeout));
-      auto [wec, wn] = co_await OnClient([&](auto& s) {
-        return http::async_write(s, go_on, kAwait);
-      });
+      auto [wec, wn] = co_await OnClient(
+          [&](auto& s) { return http::async_write(s, go_on, kAwait); });
       if (wec) co_return false;
     }
     client_.expires_after(Chrono(config_.request_timeout));
-    auto [bec, bn] = co_await OnClient([&](auto& s) {
-      return http::async_read(s, buffer_, parser, kAwait);
-    });
+    auto [bec, bn] = co_await OnClient(
+        [&](auto& s) { return http::async_read(s, buffer_, parser, kAwait); });
     if (bec) {
       if (bec == http::error::body_limit) {
-        co_await WriteError(413, "body-too-large",
-                            absl::StrCat("matgto: request body exceeds ",
-                                         config_.max_body_bytes,
-                                         " bytes (--max-body-bytes)"),
-                            version, false);
+        co_await WriteError(
+            413, "body-too-large",
+            absl::StrCat("matgto: request body exceeds ",
+                         config_.max_body_bytes, " bytes (--max-body-bytes)"),
+            version, false);
         co_return false;
       }
       if (bec == beast::error::timeout) {
@@ -328,10 +333,10 @@ asio::awaitable<bool> Connection::HandleOne() {
       if (ClientWentAway(bec) || bec == http::error::partial_message) {
         co_return false;
       }
-      co_await WriteError(400, "bad-request",
-                          absl::StrCat("matgto: malformed request body: ",
-                                       bec.message()),
-                          version, false);
+      co_await WriteError(
+          400, "bad-request",
+          absl::StrCat("matgto: malformed request body: ", bec.message()),
+          version, false);
       co_return false;
     }
   }
@@ -343,19 +348,21 @@ asio::awaitable<bool> Connection::HandleOne() {
   absl::StatusOr<core::UrlParts> url;
   if (!target.empty() && target.front() == '/' && origin_.has_value()) {
     // Origin-form inside a tunnel or in reverse mode.
-    url = core::ParseAbsoluteUrl(absl::StrCat(
-        origin_->scheme, "://",
-        core::HostPort(origin_->host, origin_->port), target));
+    url = core::ParseAbsoluteUrl(
+        absl::StrCat(origin_->scheme, "://",
+                     core::HostPort(origin_->host, origin_->port), target));
   } else {
     url = core::ParseAbsoluteUrl(target);
   }
   if (!url.ok()) {
     std::string message =
         !target.empty() && target.front() == '/'
-            ? absl::StrCat("matgto is a forward proxy and got the origin-form "
-                           "target '", target,
-                           "'; send absolute-form requests, e.g. curl --proxy "
-                           "http://ADDRESS http://host/path")
+            ? absl::StrCat(
+                  "matgto is a forward proxy and got the origin-form "
+                  "target '",
+                  target,
+                  "'; send absolute-form requests, e.g. curl --proxy "
+                  "http://ADDRESS http://host/path")
             : absl::StrCat("matgto: ", url.status().message());
     co_return co_await WriteError(400, "not-a-proxy-request", message, version,
                                   keep_alive) &&
@@ -378,7 +385,8 @@ asio::awaitable<bool> Connection::HandleOne() {
     co_await HandleUpgrade(request, *url);
     co_return false;
   }
-  core::HttpRequest exchange = ToCore(std::move(request), core::FormatUrl(*url));
+  core::HttpRequest exchange =
+      ToCore(std::move(request), core::FormatUrl(*url));
   if (config_.reverse_upstream.has_value() && origin_.has_value() &&
       origin_->host == config_.reverse_upstream->host) {
     // The client addressed the proxy; the upstream expects its own name.
@@ -418,9 +426,8 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
     });
     co_return !ec;
   }
-  auto [ec, n] = co_await OnClient([&](auto& s) {
-    return http::async_write(s, message, kAwait);
-  });
+  auto [ec, n] = co_await OnClient(
+      [&](auto& s) { return http::async_write(s, message, kAwait); });
   co_return !ec;
 }
 

@@ -5,11 +5,6 @@
 // coroutine on the strand of its socket, so its state needs no lock.
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -17,6 +12,10 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "server/core/exchange_handler.h"
 #include "server/core/url.h"
@@ -55,12 +54,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<bool> HandleConnect(std::string target, int version);
   // A WebSocket upgrade (connection_ws.cc); the connection ends with it.
   boost::asio::awaitable<void> HandleUpgrade(
-      const boost::beast::http::request<boost::beast::http::string_body>& request,
+      const boost::beast::http::request<boost::beast::http::string_body>&
+          request,
       core::UrlParts url);
   template <class Client>
   boost::asio::awaitable<bool> RelayUpgrade(
       Client& client,
-      const boost::beast::http::request<boost::beast::http::string_body>& request,
+      const boost::beast::http::request<boost::beast::http::string_body>&
+          request,
       const core::UrlParts& url, const core::WsRelay& relay,
       core::HttpResponse& refusal);
   boost::asio::awaitable<bool> StartServerTls(const std::string& host);
@@ -87,7 +88,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Everything below is touched only on the strand.
   boost::beast::tcp_stream client_;
-  std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream&>> client_tls_;
+  std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream&>>
+      client_tls_;
   boost::beast::flat_buffer buffer_;
   std::optional<Origin> origin_;
   // The host a client certificate is made for when the client sends no SNI.

@@ -22,7 +22,8 @@ core::HttpRequest ToCoreCopy(const http::request<http::string_body>& request,
   out.url = std::move(url);
   out.version = request.version();
   for (const auto& f : request) {
-    out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    out.headers.push_back(
+        {std::string(f.name_string()), std::string(f.value())});
   }
   out.body = request.body();
   return out;
@@ -82,9 +83,11 @@ asio::awaitable<void> Connection::HandleUpgrade(
   }
   if (auto* replay = std::get_if<core::WsReplay>(&decision)) {
     if (client_tls_.has_value()) {
-      co_await websocket::ReplayWebSocket(*client_tls_, request, *replay->playback, limits);
+      co_await websocket::ReplayWebSocket(*client_tls_, request,
+                                          *replay->playback, limits);
     } else {
-      co_await websocket::ReplayWebSocket(client_, request, *replay->playback, limits);
+      co_await websocket::ReplayWebSocket(client_, request, *replay->playback,
+                                          limits);
     }
     co_return;
   }
@@ -97,10 +100,11 @@ asio::awaitable<void> Connection::HandleUpgrade(
     relayed = co_await RelayUpgrade(client_, request, url, relay, refusal);
   }
   if (!relayed && refusal.status != 0) {
-    handler_.OnForwardFailed(core::Forward{relay.ticket}, upgrade,
-                             core::FindHeader(refusal.headers, "X-Matgto-Error")
-                                 ? *core::FindHeader(refusal.headers, "X-Matgto-Error")
-                                 : "upstream-ws-refused");
+    handler_.OnForwardFailed(
+        core::Forward{relay.ticket}, upgrade,
+        core::FindHeader(refusal.headers, "X-Matgto-Error")
+            ? *core::FindHeader(refusal.headers, "X-Matgto-Error")
+            : "upstream-ws-refused");
     co_await Write(refusal, false, version, false);
   }
 }

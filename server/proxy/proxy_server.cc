@@ -50,8 +50,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (!ec) return server;
   return absl::UnavailableError(absl::StrCat(
-      "cannot listen on ", core::HostPort(endpoint.address().to_string(),
-                                          endpoint.port()),
+      "cannot listen on ",
+      core::HostPort(endpoint.address().to_string(), endpoint.port()),
       " for the proxy: ", ec.message()));
 }
 

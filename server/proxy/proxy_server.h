@@ -3,13 +3,12 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -48,8 +47,8 @@ class ProxyServer {
   void Unregister(uint64_t id);
 
  private:
-  ProxyServer(boost::asio::io_context& ioc, ProxyConfig config,
-              TlsServices tls, core::ExchangeHandler& handler);
+  ProxyServer(boost::asio::io_context& ioc, ProxyConfig config, TlsServices tls,
+              core::ExchangeHandler& handler);
 
   boost::asio::io_context& ioc_;
   const ProxyConfig config_;

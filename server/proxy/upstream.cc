@@ -1,7 +1,5 @@
 #include "server/proxy/upstream.h"
 
-#include <chrono>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -11,6 +9,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "server/proxy/wire.h"
@@ -38,7 +37,8 @@ beast::tcp_stream& Lowest(asio::ssl::stream<beast::tcp_stream>& s) {
 
 bool PeerClosed(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
-         ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated;
+         ec == asio::error::connection_reset ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 }  // namespace
@@ -78,8 +78,8 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
     co_return false;
   }
   tcp::resolver resolver(executor_);
-  auto [rec, endpoints] =
-      co_await resolver.async_resolve(url.host, std::to_string(url.port), kAwait);
+  auto [rec, endpoints] = co_await resolver.async_resolve(
+      url.host, std::to_string(url.port), kAwait);
   if (rec) {
     out.error_status = 502;
     out.error_code = "upstream-unreachable";
@@ -104,8 +104,8 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
     plain_.emplace(std::move(stream));
   } else {
     secure_.emplace(std::move(stream), *tls_);
-    absl::Status st =
-        tls::PrepareUpstreamSsl(secure_->native_handle(), url.host, verify_tls_);
+    absl::Status st = tls::PrepareUpstreamSsl(secure_->native_handle(),
+                                              url.host, verify_tls_);
     if (!st.ok()) {
       out.error_status = 502;
       out.error_code = "upstream-tls-error";
@@ -113,17 +113,18 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
       Close();
       co_return false;
     }
-    secure_->next_layer().expires_after(Chrono(config_.upstream_connect_timeout));
-    auto [hec] = co_await secure_->async_handshake(asio::ssl::stream_base::client, kAwait);
+    secure_->next_layer().expires_after(
+        Chrono(config_.upstream_connect_timeout));
+    auto [hec] = co_await secure_->async_handshake(
+        asio::ssl::stream_base::client, kAwait);
     if (hec) {
       out.error_status = 502;
       out.error_code = "upstream-tls-error";
       out.error_message = absl::StrCat(
           "matgto: TLS handshake with ", authority, " failed: ",
-          tls::HandshakeFailureReason(secure_->native_handle(),
-                                      hec == beast::error::timeout
-                                          ? "timed out"
-                                          : hec.message()));
+          tls::HandshakeFailureReason(
+              secure_->native_handle(),
+              hec == beast::error::timeout ? "timed out" : hec.message()));
       Close();
       co_return false;
     }
@@ -153,7 +154,8 @@ asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
   const std::string key =
       absl::StrCat(url.scheme, "://", core::HostPort(url.host, url.port));
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool reused = key_ == key && (plain_.has_value() || secure_.has_value());
+    const bool reused =
+        key_ == key && (plain_.has_value() || secure_.has_value());
     FetchOutcome out;
     if (!reused && !co_await Connect(url, out)) co_return out;
     bool retry = false;
@@ -190,8 +192,8 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       co_return out;
     }
     out.error_status = wec == beast::error::timeout ? 504 : 502;
-    out.error_code =
-        wec == beast::error::timeout ? "upstream-timeout" : "upstream-write-failed";
+    out.error_code = wec == beast::error::timeout ? "upstream-timeout"
+                                                  : "upstream-write-failed";
     out.error_message = absl::StrCat("matgto: sending the request to ",
                                      authority, " failed: ", wec.message());
     co_return out;
@@ -203,7 +205,8 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     parser->header_limit(kMaxUpstreamHeaderBytes);
     parser->body_limit(config_.max_body_bytes);
     if (request.method == "HEAD") parser->skip(true);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer_, *parser, kAwait);
+    auto [hec, hn] =
+        co_await http::async_read_header(stream, buffer_, *parser, kAwait);
     rec = hec;
     if (rec) break;
     const unsigned status = parser->get().result_int();
@@ -217,7 +220,8 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   }
   const absl::Time first_byte = absl::Now();
   if (!rec && !parser->is_done()) {
-    auto [bec, bn] = co_await http::async_read(stream, buffer_, *parser, kAwait);
+    auto [bec, bn] =
+        co_await http::async_read(stream, buffer_, *parser, kAwait);
     rec = bec;
   }
   if (rec) {

@@ -3,16 +3,15 @@
 // Lives on its client connection's strand; no locking.
 #pragma once
 
-#include <optional>
-#include <string>
-#include <variant>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <optional>
+#include <string>
+#include <variant>
 
 #include "server/core/http.h"
 #include "server/core/url.h"

@@ -7,9 +7,14 @@
 namespace matgto::proxy {
 namespace {
 
-constexpr absl::string_view kHopByHop[] = {
-    "connection", "keep-alive", "proxy-connection", "proxy-authorization",
-    "proxy-authenticate", "te", "trailer", "upgrade"};
+constexpr absl::string_view kHopByHop[] = {"connection",
+                                           "keep-alive",
+                                           "proxy-connection",
+                                           "proxy-authorization",
+                                           "proxy-authenticate",
+                                           "te",
+                                           "trailer",
+                                           "upgrade"};
 
 std::string ConnectionTokens(const core::Headers& headers) {
   std::string tokens;
@@ -70,12 +75,11 @@ UpstreamRequest ToUpstream(const core::HttpRequest& request,
     out.insert(h.name, h.value);
   }
   if (!has_host) {
-    out.set(http::field::host,
-            url.port == core::DefaultPort(url.scheme)
-                ? (url.host.find(':') != std::string::npos
-                       ? "[" + url.host + "]"
-                       : url.host)
-                : core::HostPort(url.host, url.port));
+    out.set(http::field::host, url.port == core::DefaultPort(url.scheme)
+                                   ? (url.host.find(':') != std::string::npos
+                                          ? "[" + url.host + "]"
+                                          : url.host)
+                                   : core::HostPort(url.host, url.port));
   }
   out.keep_alive(true);
   out.body() = http::span_body<const char>::value_type(request.body.data(),

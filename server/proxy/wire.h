@@ -2,12 +2,11 @@
 // hop-by-hop rules of a forward proxy (RFC 9110 7.6.1).
 #pragma once
 
-#include <string>
-#include <string_view>
-
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "server/core/http.h"

@@ -5,20 +5,27 @@
 namespace matgto::replay {
 
 Player::Player(std::vector<RecordedExchange> exchanges,
-               match::RequestMatcher matcher, v1::ExhaustedPolicy on_exhausted)
+               match::RequestMatcher matcher, v1::ExhaustedPolicy on_exhausted,
+               v1::RepeatPolicy repeat)
     : exchanges_(std::move(exchanges)),
-      matcher_(matcher),
+      matcher_(std::move(matcher)),
       on_exhausted_(on_exhausted),
+      repeat_(repeat),
       uses_(exchanges_.size(), 0) {
   index_.reserve(exchanges_.size());
-  for (size_t i = 0; i < exchanges_.size(); ++i) {
-    index_[matcher_.Key(exchanges_[i].request)].push_back(i);
-  }
+  fingerprints_.reserve(exchanges_.size());
+  for (size_t i = 0; i < exchanges_.size(); ++i) Index(i);
+}
+
+void Player::Index(size_t position) {
+  fingerprints_.push_back(matcher_.Of(exchanges_[position].request));
+  index_[match::RequestMatcher::Key(fingerprints_.back())].push_back(position);
 }
 
 Player Player::FromCassette(const v1::Cassette& cassette,
                             match::RequestMatcher matcher,
-                            v1::ExhaustedPolicy on_exhausted) {
+                            v1::ExhaustedPolicy on_exhausted,
+                            v1::RepeatPolicy repeat) {
   std::vector<RecordedExchange> exchanges;
   exchanges.reserve(cassette.interactions_size());
   for (const v1::Interaction& interaction : cassette.interactions()) {
@@ -29,17 +36,24 @@ Player Player::FromCassette(const v1::Cassette& cassette,
         .response = std::make_shared<const core::HttpResponse>(
             cassette::FromProto(interaction.http().response()))});
   }
-  return Player(std::move(exchanges), matcher, on_exhausted);
+  return Player(std::move(exchanges), std::move(matcher), on_exhausted, repeat);
+}
+
+void Player::Append(RecordedExchange exchange) {
+  exchanges_.push_back(std::move(exchange));
+  uses_.push_back(1);
+  Index(exchanges_.size() - 1);
 }
 
 std::variant<Player::Hit, Player::Miss> Player::Answer(
     const core::HttpRequest& live) {
-  auto it = index_.find(matcher_.Key(live));
+  const match::Fingerprint print = matcher_.Of(live);
+  auto it = index_.find(match::RequestMatcher::Key(print));
   if (it != index_.end()) {
     const size_t* last_match = nullptr;
     for (const size_t& pos : it->second) {
-      if (!matcher_.Matches(exchanges_[pos].request, live)) continue;
-      if (uses_[pos] == 0) {
+      if (fingerprints_[pos] != print) continue;  // a hash collision
+      if (uses_[pos] == 0 || repeat_ == v1::REUSE) {
         ++uses_[pos];
         return Hit{exchanges_[pos].interaction_index, exchanges_[pos].response};
       }
@@ -56,11 +70,11 @@ std::variant<Player::Hit, Player::Miss> Player::Answer(
       return miss;
     }
   }
-  std::vector<const core::HttpRequest*> recorded;
-  recorded.reserve(exchanges_.size());
-  for (const RecordedExchange& e : exchanges_) recorded.push_back(&e.request);
+  std::vector<const match::Fingerprint*> recorded;
+  recorded.reserve(fingerprints_.size());
+  for (const match::Fingerprint& f : fingerprints_) recorded.push_back(&f);
   return Miss{.reason = "no-match",
-              .closest = matcher_.Rank(recorded, live, /*limit=*/3)};
+              .closest = matcher_.Rank(recorded, print, 3)};
 }
 
 std::vector<uint64_t> Player::Unused() const {

@@ -1,9 +1,12 @@
 // Answers live requests from a loaded cassette.
 //
-// Identical requests get their recorded responses in recording order; once
-// those are used up the last one repeats (REPEAT_LAST) or the request is a
-// miss (EXHAUSTED_ERROR). A miss carries the closest recorded requests and
-// what differed.
+// SEQUENTIAL: identical requests get their recorded responses in recording
+// order; once those are used up the last one repeats (REPEAT_LAST) or the
+// request is a miss (EXHAUSTED_ERROR). REUSE: the first matching recording
+// answers every time. Matching picks the first *unused* candidate that
+// matches, so concurrent requests that differ in anything replay correctly
+// whatever order they arrive in. A miss carries the closest recorded
+// requests and what differed.
 #pragma once
 
 #include <cstdint>
@@ -40,25 +43,36 @@ class Player {
   };
 
   Player(std::vector<RecordedExchange> exchanges, match::RequestMatcher matcher,
-         v1::ExhaustedPolicy on_exhausted);
+         v1::ExhaustedPolicy on_exhausted,
+         v1::RepeatPolicy repeat = v1::SEQUENTIAL);
 
   // Builds a player over the HTTP exchanges of `cassette`.
   static Player FromCassette(const v1::Cassette& cassette,
                              match::RequestMatcher matcher,
-                             v1::ExhaustedPolicy on_exhausted);
+                             v1::ExhaustedPolicy on_exhausted,
+                             v1::RepeatPolicy repeat = v1::SEQUENTIAL);
 
+  // `live` must already be redacted like the recordings were.
   std::variant<Hit, Miss> Answer(const core::HttpRequest& live);
+  // Adds an exchange recorded during replay (miss policy RECORD), already
+  // used once.
+  void Append(RecordedExchange exchange);
 
   // Interaction indexes never used so far, in order.
   std::vector<uint64_t> Unused() const;
   size_t size() const { return exchanges_.size(); }
   const RecordedExchange& exchange(size_t i) const { return exchanges_[i]; }
+  const match::RequestMatcher& matcher() const { return matcher_; }
 
  private:
+  void Index(size_t position);
+
   std::vector<RecordedExchange> exchanges_;
+  std::vector<match::Fingerprint> fingerprints_;
   match::RequestMatcher matcher_;
   v1::ExhaustedPolicy on_exhausted_;
-  // Matcher key -> positions in exchanges_, in recording order.
+  v1::RepeatPolicy repeat_;
+  // Fingerprint key -> positions in exchanges_, in recording order.
   absl::flat_hash_map<uint64_t, std::vector<size_t>> index_;
   std::vector<uint32_t> uses_;
 };

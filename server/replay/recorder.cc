@@ -2,6 +2,7 @@
 
 #include "google/protobuf/util/time_util.h"
 #include "server/cassette/codec.h"
+#include "server/core/content_coding.h"
 
 namespace matgto::replay {
 namespace {
@@ -19,7 +20,7 @@ absl::Duration FromDuration(const google::protobuf::Duration& d) {
 }
 v1::Direction ToProto(core::WsDirection d) {
   return d == core::WsDirection::kClientToServer ? v1::CLIENT_TO_SERVER
-                                                  : v1::SERVER_TO_CLIENT;
+                                                 : v1::SERVER_TO_CLIENT;
 }
 core::WsDirection FromProto(v1::Direction d) {
   return d == v1::SERVER_TO_CLIENT ? core::WsDirection::kServerToClient
@@ -31,10 +32,18 @@ core::WsDirection FromProto(v1::Direction d) {
 void ToProto(const core::WsMessage& in, v1::WsMessage& out) {
   out.set_direction(ToProto(in.direction));
   switch (in.kind) {
-    case core::WsKind::kText: out.set_kind(v1::WS_TEXT); break;
-    case core::WsKind::kBinary: out.set_kind(v1::WS_BINARY); break;
-    case core::WsKind::kPing: out.set_kind(v1::WS_PING); break;
-    case core::WsKind::kPong: out.set_kind(v1::WS_PONG); break;
+    case core::WsKind::kText:
+      out.set_kind(v1::WS_TEXT);
+      break;
+    case core::WsKind::kBinary:
+      out.set_kind(v1::WS_BINARY);
+      break;
+    case core::WsKind::kPing:
+      out.set_kind(v1::WS_PING);
+      break;
+    case core::WsKind::kPong:
+      out.set_kind(v1::WS_PONG);
+      break;
   }
   out.set_payload(in.payload);
   *out.mutable_since_open() = ToDuration(in.since_open);
@@ -51,10 +60,18 @@ core::WsMessage FromProto(const v1::WsMessage& in) {
   core::WsMessage out;
   out.direction = FromProto(in.direction());
   switch (in.kind()) {
-    case v1::WS_BINARY: out.kind = core::WsKind::kBinary; break;
-    case v1::WS_PING: out.kind = core::WsKind::kPing; break;
-    case v1::WS_PONG: out.kind = core::WsKind::kPong; break;
-    default: out.kind = core::WsKind::kText; break;
+    case v1::WS_BINARY:
+      out.kind = core::WsKind::kBinary;
+      break;
+    case v1::WS_PING:
+      out.kind = core::WsKind::kPing;
+      break;
+    case v1::WS_PONG:
+      out.kind = core::WsKind::kPong;
+      break;
+    default:
+      out.kind = core::WsKind::kText;
+      break;
   }
   out.payload = in.payload();
   out.since_open = FromDuration(in.since_open());
@@ -70,13 +87,20 @@ core::WsClose FromProto(const v1::WsClose& in) {
   return out;
 }
 
-Recorder::Recorder(std::string name, v1::CassetteOptions options,
-                   const cassette::Redactor& redactor, const core::Clock& clock,
+Recorder::Recorder(const v1::Cassette& start, v1::CassetteOptions options,
+                   std::shared_ptr<const cassette::Redactor> redactor,
+                   const core::Clock& clock,
                    std::unique_ptr<cassette::Journal> journal)
-    : redactor_(redactor), clock_(clock), journal_(std::move(journal)) {
-  cassette_.set_name(std::move(name));
+    : redactor_(std::move(redactor)),
+      decode_bodies_(options.body_storage() == v1::DECODED),
+      clock_(clock),
+      cassette_(start),
+      journal_(std::move(journal)) {
+  cassette_.clear_complete();
   *cassette_.mutable_options() = std::move(options);
-  *cassette_.mutable_created_at() = ToTimestamp(clock_.Now());
+  if (!cassette_.has_created_at()) {
+    *cassette_.mutable_created_at() = ToTimestamp(clock_.Now());
+  }
   if (journal_ != nullptr) {
     v1::JournalEntry entry;
     *entry.mutable_begin() = cassette_;
@@ -86,18 +110,40 @@ Recorder::Recorder(std::string name, v1::CassetteOptions options,
 
 v1::Interaction* Recorder::NewInteraction() {
   v1::Interaction* interaction = cassette_.add_interactions();
-  interaction->set_index(static_cast<uint64_t>(cassette_.interactions_size() - 1));
+  interaction->set_index(
+      static_cast<uint64_t>(cassette_.interactions_size() - 1));
   *interaction->mutable_recorded_at() = ToTimestamp(clock_.Now());
   return interaction;
 }
 
-void Recorder::AddHttp(const core::HttpRequest& request,
-                       const core::HttpResponse& response,
-                       const core::ExchangeTiming& timing) {
+namespace {
+
+// Stores a body decoded: Content-Encoding dropped, Content-Length fixed.
+void StoreDecoded(core::Headers& headers, std::string& body) {
+  const std::string* coding = core::FindHeader(headers, "content-encoding");
+  if (coding == nullptr) return;
+  absl::StatusOr<std::string> decoded = core::DecodeContent(body, *coding);
+  if (!decoded.ok()) return;  // keep the wire bytes rather than lose them
+  body = *std::move(decoded);
+  core::RemoveHeaders(headers, "content-encoding");
+  if (core::FindHeader(headers, "content-length") != nullptr) {
+    core::SetHeader(headers, "Content-Length", std::to_string(body.size()));
+  }
+}
+
+}  // namespace
+
+uint64_t Recorder::AddHttp(const core::HttpRequest& request,
+                           const core::HttpResponse& response,
+                           const core::ExchangeTiming& timing) {
   core::HttpRequest req = request;
   core::HttpResponse res = response;
-  redactor_.Redact(req);
-  redactor_.Redact(res);
+  redactor_->Redact(req);
+  redactor_->Redact(res);
+  if (decode_bodies_) {
+    StoreDecoded(req.headers, req.body);
+    StoreDecoded(res.headers, res.body);
+  }
   v1::Interaction* interaction = NewInteraction();
   v1::HttpExchange* http = interaction->mutable_http();
   cassette::ToProto(req, *http->mutable_request());
@@ -108,6 +154,12 @@ void Recorder::AddHttp(const core::HttpRequest& request,
     *entry.mutable_interaction() = *interaction;
     journal_->Append(std::move(entry));
   }
+  return interaction->index();
+}
+
+core::HttpResponse Recorder::StoredResponse(uint64_t index) const {
+  return cassette::FromProto(
+      cassette_.interactions(static_cast<int>(index)).http().response());
 }
 
 uint64_t Recorder::BeginWebSocket(const core::HttpRequest& upgrade_request,
@@ -115,8 +167,8 @@ uint64_t Recorder::BeginWebSocket(const core::HttpRequest& upgrade_request,
                                   absl::Time opened) {
   core::HttpRequest req = upgrade_request;
   core::HttpResponse res = upgrade_response;
-  redactor_.Redact(req);
-  redactor_.Redact(res);
+  redactor_->Redact(req);
+  redactor_->Redact(res);
   v1::Interaction* interaction = NewInteraction();
   v1::WebSocketSession* ws = interaction->mutable_websocket();
   cassette::ToProto(req, *ws->mutable_upgrade_request());
@@ -147,7 +199,8 @@ void Recorder::AddWsMessage(uint64_t index, const core::WsMessage& message) {
 void Recorder::SetWsClose(uint64_t index, const core::WsClose& close) {
   if (index >= size()) return;
   v1::WebSocketSession* ws =
-      cassette_.mutable_interactions(static_cast<int>(index))->mutable_websocket();
+      cassette_.mutable_interactions(static_cast<int>(index))
+          ->mutable_websocket();
   if (ws->has_close()) return;  // the first close frame is the one that counts
   ToProto(close, *ws->mutable_close());
   *ws->mutable_timing()->mutable_total() = ToDuration(close.since_open);

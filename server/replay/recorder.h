@@ -17,15 +17,21 @@ namespace matgto::replay {
 // Thread-safety: none; the owning session serialises calls.
 class Recorder {
  public:
-  // `journal` may be null (no crash protection).
-  Recorder(std::string name, v1::CassetteOptions options,
-           const cassette::Redactor& redactor, const core::Clock& clock,
+  // Starts from `start` (its name, and any interactions it already has:
+  // new ones are appended). `journal` may be null (no crash protection).
+  Recorder(const v1::Cassette& start, v1::CassetteOptions options,
+           std::shared_ptr<const cassette::Redactor> redactor,
+           const core::Clock& clock,
            std::unique_ptr<cassette::Journal> journal);
 
-  // Redacts copies of the request and response and appends the exchange.
-  void AddHttp(const core::HttpRequest& request,
-               const core::HttpResponse& response,
-               const core::ExchangeTiming& timing);
+  // Redacts copies of the request and response (and decodes the bodies when
+  // options.body_storage is DECODED) and appends the exchange; returns its
+  // interaction index.
+  uint64_t AddHttp(const core::HttpRequest& request,
+                   const core::HttpResponse& response,
+                   const core::ExchangeTiming& timing);
+  // The response of interaction `index` as stored.
+  core::HttpResponse StoredResponse(uint64_t index) const;
 
   // Starts a WebSocket interaction; returns its index for the calls below.
   uint64_t BeginWebSocket(const core::HttpRequest& upgrade_request,
@@ -34,7 +40,9 @@ class Recorder {
   void AddWsMessage(uint64_t index, const core::WsMessage& message);
   void SetWsClose(uint64_t index, const core::WsClose& close);
 
-  size_t size() const { return static_cast<size_t>(cassette_.interactions_size()); }
+  size_t size() const {
+    return static_cast<size_t>(cassette_.interactions_size());
+  }
   // The cassette as it stands, ready to save.
   v1::Cassette Snapshot() const;
   // The journal (null when none); the session flushes/removes it on stop.
@@ -43,7 +51,8 @@ class Recorder {
  private:
   v1::Interaction* NewInteraction();
 
-  const cassette::Redactor& redactor_;
+  std::shared_ptr<const cassette::Redactor> redactor_;
+  const bool decode_bodies_;
   const core::Clock& clock_;
   v1::Cassette cassette_;
   std::unique_ptr<cassette::Journal> journal_;

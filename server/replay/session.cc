@@ -39,26 +39,41 @@ std::string ExplainMiss(const v1::Miss& miss, absl::string_view cassette,
 
 }  // namespace
 
-CassetteSession::CassetteSession(uint64_t id, std::string name,
-                                 v1::Mode requested_mode, v1::Mode mode,
-                                 v1::CassetteOptions options,
-                                 std::optional<v1::Cassette> loaded,
-                                 const cassette::Redactor& redactor,
-                                 const core::Clock& clock,
-                                 std::unique_ptr<cassette::Journal> journal)
-    : id_(id),
-      name_(std::move(name)),
-      requested_mode_(requested_mode),
-      mode_(mode),
-      options_(std::move(options)),
-      clock_(clock) {
-  if (mode_ == v1::REPLAY && loaded.has_value()) {
-    player_.emplace(
-        Player::FromCassette(*loaded, match::RequestMatcher(), options_.on_exhausted()));
-    ws_player_.emplace(WsPlayer::FromCassette(*loaded, options_.on_exhausted()));
+CassetteSession::CassetteSession(SessionSetup setup)
+    : id_(setup.id),
+      name_(std::move(setup.name)),
+      requested_mode_(setup.requested_mode),
+      mode_(setup.mode),
+      options_(std::move(setup.options)),
+      redactor_(std::move(setup.redactor)),
+      redact_before_matching_(redactor_->ChangesUrlOrBody() ||
+                              setup.matcher.rules().headers),
+      clock_(*setup.clock) {
+  if (mode_ == v1::REPLAY && setup.loaded.has_value()) {
+    player_.emplace(Player::FromCassette(*setup.loaded, setup.matcher,
+                                         options_.on_exhausted(),
+                                         options_.repeat()));
+    ws_player_.emplace(WsPlayer::FromCassette(*setup.loaded, setup.matcher,
+                                              options_.on_exhausted()));
+    if (options_.on_miss() == v1::MISS_RECORD) {
+      // New episodes are appended to what was loaded.
+      recorder_.emplace(*setup.loaded, options_, redactor_, clock_,
+                        std::move(setup.journal));
+    }
   } else if (mode_ == v1::RECORD) {
-    recorder_.emplace(name_, options_, redactor, clock, std::move(journal));
+    v1::Cassette empty;
+    empty.set_name(name_);
+    recorder_.emplace(empty, options_, redactor_, clock_,
+                      std::move(setup.journal));
   }
+}
+
+const core::HttpRequest& CassetteSession::ForMatching(
+    const core::HttpRequest& request, core::HttpRequest& scratch) const {
+  if (!redact_before_matching_) return request;
+  scratch = request;
+  redactor_->Redact(scratch);
+  return scratch;
 }
 
 // Records one relayed WebSocket session into its cassette session.
@@ -84,22 +99,25 @@ class RecordingWsSink final : public core::WsSessionSink {
   std::optional<uint64_t> index_;
 };
 
-core::WsDecision CassetteSession::OnWebSocket(const core::HttpRequest& upgrade) {
+core::WsDecision CassetteSession::OnWebSocket(
+    const core::HttpRequest& upgrade) {
   absl::MutexLock lock(&mu_);
   if (mode_ == v1::RECORD) {
-    return core::WsRelay{id_, std::make_shared<RecordingWsSink>(shared_from_this(), upgrade)};
+    return core::WsRelay{
+        id_, std::make_shared<RecordingWsSink>(shared_from_this(), upgrade)};
   }
   if (mode_ == v1::PASSTHROUGH) {
     ++passed_through_;
     return core::WsRelay{id_, nullptr};
   }
   if (!ws_player_.has_value()) {
-    return core::Reply{std::make_shared<const core::HttpResponse>(
-                           core::MakeErrorResponse(500, "internal",
-                                                   "replay session has no cassette\n")),
-                       "internal"};
+    return core::Reply{
+        std::make_shared<const core::HttpResponse>(core::MakeErrorResponse(
+            500, "internal", "replay session has no cassette\n")),
+        "internal"};
   }
-  auto answer = ws_player_->Answer(upgrade);
+  core::HttpRequest scratch;
+  auto answer = ws_player_->Answer(ForMatching(upgrade, scratch));
   if (auto* hit = std::get_if<WsPlayer::Hit>(&answer)) {
     ++replayed_;
     const uint64_t interaction = hit->recording->interaction_index;
@@ -121,15 +139,16 @@ core::WsDecision CassetteSession::OnWebSocket(const core::HttpRequest& upgrade) 
   return reply;
 }
 
-std::optional<uint64_t> CassetteSession::WsBegin(const core::HttpRequest& upgrade,
-                                                 const core::HttpResponse& response,
-                                                 absl::Time opened) {
+std::optional<uint64_t> CassetteSession::WsBegin(
+    const core::HttpRequest& upgrade, const core::HttpResponse& response,
+    absl::Time opened) {
   absl::MutexLock lock(&mu_);
   if (!recorder_.has_value() || ended_) return std::nullopt;
   return recorder_->BeginWebSocket(upgrade, response, opened);
 }
 
-void CassetteSession::WsMessage(uint64_t index, const core::WsMessage& message) {
+void CassetteSession::WsMessage(uint64_t index,
+                                const core::WsMessage& message) {
   absl::MutexLock lock(&mu_);
   if (recorder_.has_value() && !ended_) recorder_->AddWsMessage(index, message);
 }
@@ -139,7 +158,8 @@ void CassetteSession::WsClose(uint64_t index, const core::WsClose& close) {
   if (recorder_.has_value() && !ended_) recorder_->SetWsClose(index, close);
 }
 
-void CassetteSession::ReportWsMismatch(const std::string& url, uint64_t interaction,
+void CassetteSession::ReportWsMismatch(const std::string& url,
+                                       uint64_t interaction,
                                        size_t message_index,
                                        const core::WsMessage* expected,
                                        const core::WsMessage& got) {
@@ -186,18 +206,34 @@ core::Decision CassetteSession::OnRequest(const core::HttpRequest& request) {
     return core::Forward{id_};
   }
   if (!player_.has_value()) {
-    return core::Reply{std::make_shared<const core::HttpResponse>(
-                           core::MakeErrorResponse(500, "internal",
-                                                   "replay session has no cassette\n")),
-                       "internal"};
+    return core::Reply{
+        std::make_shared<const core::HttpResponse>(core::MakeErrorResponse(
+            500, "internal", "replay session has no cassette\n")),
+        "internal"};
   }
-  auto answer = player_->Answer(request);
+  core::HttpRequest scratch;
+  const core::HttpRequest& live = ForMatching(request, scratch);
+  auto answer = player_->Answer(live);
   if (auto* hit = std::get_if<Player::Hit>(&answer)) {
     ++replayed_;
     return core::Reply{hit->response, ""};
   }
-  return MissReply(request, std::get<Player::Miss>(std::move(answer)),
-                   player_->size(), [this](size_t i) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (options_.on_miss() == v1::MISS_PASSTHROUGH ||
+      options_.on_miss() == v1::MISS_RECORD) {
+    // Forwarded live (and, for RECORD, appended in OnForwarded).
+    ++missed_;
+    v1::Miss miss;
+    miss.set_method(live.method);
+    miss.set_url(live.url);
+    miss.set_reason(options_.on_miss() == v1::MISS_RECORD
+                        ? "no-match, recorded"
+                        : "no-match, passed through");
+    AddMiss(std::move(miss));
+    return core::Forward{id_};
+  }
+  return MissReply(live, std::get<Player::Miss>(std::move(answer)),
+                   player_->size(),
+                   [this](size_t i) ABSL_NO_THREAD_SAFETY_ANALYSIS {
                      const RecordedExchange& e = player_->exchange(i);
                      return std::make_pair(e.interaction_index, &e.request);
                    });
@@ -241,8 +277,9 @@ core::Reply CassetteSession::MissReply(
   core::HttpResponse response = core::MakeErrorResponse(
       kMissStatus, miss.reason, std::move(json), "application/json");
   response.reason = "Matgto No Match";
-  return core::Reply{std::make_shared<const core::HttpResponse>(std::move(response)),
-                     miss.reason};
+  return core::Reply{
+      std::make_shared<const core::HttpResponse>(std::move(response)),
+      miss.reason};
 }
 
 void CassetteSession::OnForwarded(const core::HttpRequest& request,
@@ -250,7 +287,20 @@ void CassetteSession::OnForwarded(const core::HttpRequest& request,
                                   const core::ExchangeTiming& timing) {
   absl::MutexLock lock(&mu_);
   if (recorder_.has_value()) {
-    if (!ended_) recorder_->AddHttp(request, response, timing);
+    if (ended_) return;
+    const size_t index = recorder_->AddHttp(request, response, timing);
+    if (mode_ == v1::REPLAY && player_.has_value()) {
+      // A miss recorded during replay answers its repeats from now on.
+      ++appended_;
+      ++passed_through_;
+      core::HttpRequest redacted = request;
+      redactor_->Redact(redacted);
+      player_->Append(RecordedExchange{
+          .interaction_index = index,
+          .request = std::move(redacted),
+          .response = std::make_shared<const core::HttpResponse>(
+              recorder_->StoredResponse(index))});
+    }
   } else {
     ++passed_through_;
   }
@@ -267,7 +317,9 @@ v1::SessionInfo CassetteSession::Info() const {
   info.set_cassette(name_);
   info.set_mode(mode_);
   info.set_requested_mode(requested_mode_);
-  info.set_recorded(recorder_.has_value() ? recorder_->size() : 0);
+  info.set_recorded(!recorder_.has_value() ? 0
+                    : mode_ == v1::REPLAY  ? appended_
+                                           : recorder_->size());
   info.set_replayed(replayed_);
   info.set_missed(missed_);
   info.set_passed_through(passed_through_);
@@ -281,6 +333,7 @@ v1::SessionInfo CassetteSession::Info() const {
 std::optional<v1::Cassette> CassetteSession::Recording() const {
   absl::MutexLock lock(&mu_);
   if (!recorder_.has_value()) return std::nullopt;
+  if (mode_ == v1::REPLAY && appended_ == 0) return std::nullopt;  // unchanged
   return recorder_->Snapshot();
 }
 

@@ -23,18 +23,30 @@ inline constexpr int kMaxMissesKept = 100;
 // Status of a replay miss: outside the range retry policies usually watch.
 inline constexpr int kMissStatus = 599;
 
+// Everything a session starts from.
+struct SessionSetup {
+  uint64_t id = 0;
+  std::string name;
+  v1::Mode requested_mode = v1::AUTO;
+  // RECORD, REPLAY or PASSTHROUGH (AUTO is resolved before).
+  v1::Mode mode = v1::RECORD;
+  // The effective options (stored ones merged with the caller's).
+  v1::CassetteOptions options;
+  // For REPLAY: the cassette read from the store.
+  std::optional<v1::Cassette> loaded;
+  std::shared_ptr<const cassette::Redactor> redactor;
+  match::RequestMatcher matcher;
+  const core::Clock* clock = nullptr;
+  // For RECORD, and REPLAY with on_miss RECORD.
+  std::unique_ptr<cassette::Journal> journal;
+};
+
 // Thread-safety: all methods are safe to call concurrently. `mu_` guards the
 // player (use counts), the recorder and the counters; it is held for
 // in-memory work only.
 class CassetteSession : public std::enable_shared_from_this<CassetteSession> {
  public:
-  // mode must be RECORD, REPLAY or PASSTHROUGH (AUTO is resolved before).
-  // For REPLAY, `loaded` is the cassette read from the store.
-  CassetteSession(uint64_t id, std::string name, v1::Mode requested_mode,
-                  v1::Mode mode, v1::CassetteOptions options,
-                  std::optional<v1::Cassette> loaded,
-                  const cassette::Redactor& redactor, const core::Clock& clock,
-                  std::unique_ptr<cassette::Journal> journal = nullptr);
+  explicit CassetteSession(SessionSetup setup);
 
   uint64_t id() const { return id_; }
   const std::string& name() const { return name_; }
@@ -53,7 +65,8 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession> {
   void End();
 
   v1::SessionInfo Info() const;
-  // The recording to save; nullopt unless mode is RECORD.
+  // The recording to save: in RECORD mode, or in REPLAY when the miss
+  // policy RECORD appended exchanges; nullopt otherwise.
   std::optional<v1::Cassette> Recording() const;
   // Interactions replay never used (REPLAY only).
   std::vector<uint64_t> Unused() const;
@@ -72,16 +85,23 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession> {
 
   // `recorded(i)` is the request of candidate i.
   core::Reply MissReply(
-      const core::HttpRequest& request, Player::Miss miss, size_t recorded_count,
-      const std::function<std::pair<uint64_t, const core::HttpRequest*>(size_t)>&
-          recorded) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      const core::HttpRequest& request, Player::Miss miss,
+      size_t recorded_count,
+      const std::function<std::pair<uint64_t, const core::HttpRequest*>(
+          size_t)>& recorded) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddMiss(v1::Miss miss) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The live request as matching sees it: redacted like the recordings
+  // when redaction can change what is compared.
+  const core::HttpRequest& ForMatching(const core::HttpRequest& request,
+                                       core::HttpRequest& scratch) const;
 
   const uint64_t id_;
   const std::string name_;
   const v1::Mode requested_mode_;
   const v1::Mode mode_;
   const v1::CassetteOptions options_;
+  const std::shared_ptr<const cassette::Redactor> redactor_;
+  const bool redact_before_matching_;
 
   mutable absl::Mutex mu_;
   std::optional<Player> player_ ABSL_GUARDED_BY(mu_);
@@ -89,6 +109,8 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession> {
   std::optional<WsPlayer> ws_player_ ABSL_GUARDED_BY(mu_);
   const core::Clock& clock_;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  // Exchanges the miss policy RECORD added to a replayed cassette.
+  uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t replayed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t missed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t passed_through_ ABSL_GUARDED_BY(mu_) = 0;

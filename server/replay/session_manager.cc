@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/status_macros.h"
+#include "server/replay/rules.h"
 
 namespace matgto::replay {
 
@@ -9,12 +10,11 @@ SessionManager::SessionManager(cassette::CassetteStore& store,
                                cassette::RedactConfig redact,
                                const core::Clock& clock, v1::Mode default_mode)
     : store_(store),
-      redactor_(std::move(redact)),
       clock_(clock),
       default_mode_(default_mode == v1::MODE_UNSPECIFIED ? v1::AUTO
-                                                          : default_mode),
-      no_cassette_response_(std::make_shared<const core::HttpResponse>(
-          core::MakeErrorResponse(
+                                                         : default_mode),
+      no_cassette_response_(
+          std::make_shared<const core::HttpResponse>(core::MakeErrorResponse(
               503, "no-cassette",
               "matgto: no cassette is in use, so this request was neither "
               "forwarded nor answered. Start one with `matgto record NAME`, "
@@ -27,7 +27,8 @@ std::shared_ptr<CassetteSession> SessionManager::Active() const {
 }
 
 absl::StatusOr<v1::SessionInfo> SessionManager::Use(
-    absl::string_view name, v1::Mode mode, const v1::CassetteOptions& overrides) {
+    absl::string_view name, v1::Mode mode,
+    const v1::CassetteOptions& overrides) {
   absl::MutexLock control(&control_mu_);
   if (mode == v1::MODE_UNSPECIFIED) mode = default_mode_;
   if (!v1::Mode_IsValid(mode)) {
@@ -49,32 +50,40 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
   v1::CassetteOptions options = overrides;
   if (effective == v1::REPLAY) {
     if (!exists) {
-      return absl::NotFoundError(absl::StrCat(
-          "cassette '", name, "' does not exist (looked for ",
-          store_.Describe(name), "); record it first"));
+      return absl::NotFoundError(
+          absl::StrCat("cassette '", name, "' does not exist (looked for ",
+                       store_.Describe(name), "); record it first"));
     }
     ASSIGN_OR_RETURN(loaded, store_.Load(name));
-    options = loaded->options();
-    if (overrides.on_exhausted() != v1::EXHAUSTED_POLICY_UNSPECIFIED) {
-      options.set_on_exhausted(overrides.on_exhausted());
-    }
-    if (overrides.ws_timing() != v1::WS_TIMING_UNSPECIFIED) {
-      options.set_ws_timing(overrides.ws_timing());
-    }
-    if (overrides.ws_speed() > 0) options.set_ws_speed(overrides.ws_speed());
+    options = MergeOptions(loaded->options(), overrides);
   }
+  // Rules are compiled before anything changes, so a bad pattern leaves the
+  // current session in use.
+  ASSIGN_OR_RETURN(match::MatchRules match_rules,
+                   ToMatchRules(options.match_rules()));
+  ASSIGN_OR_RETURN(cassette::RedactConfig redact,
+                   ToRedactConfig(options.redact()));
   // End the current session only once the new one is certain to start.
   {
     bool has_active = Active() != nullptr;
     if (has_active) RETURN_IF_ERROR(StopLocked().status());
   }
   std::unique_ptr<cassette::Journal> journal;
-  if (effective == v1::RECORD) {
+  if (effective == v1::RECORD ||
+      (effective == v1::REPLAY && options.on_miss() == v1::MISS_RECORD)) {
     ASSIGN_OR_RETURN(journal, store_.StartJournal(name));
   }
-  auto session = std::make_shared<CassetteSession>(
-      next_id_++, std::string(name), mode, effective, std::move(options),
-      std::move(loaded), redactor_, clock_, std::move(journal));
+  auto session = std::make_shared<CassetteSession>(SessionSetup{
+      .id = next_id_++,
+      .name = std::string(name),
+      .requested_mode = mode,
+      .mode = effective,
+      .options = std::move(options),
+      .loaded = std::move(loaded),
+      .redactor = std::make_shared<const cassette::Redactor>(std::move(redact)),
+      .matcher = match::RequestMatcher(std::move(match_rules)),
+      .clock = &clock_,
+      .journal = std::move(journal)});
   v1::SessionInfo info = session->Info();
   absl::MutexLock lock(&mu_);
   active_ = std::move(session);

@@ -33,9 +33,8 @@ class SessionManager final : public core::ExchangeHandler {
   // `default_mode` is used by Use() with MODE_UNSPECIFIED and decides what
   // the proxy does while no cassette is in use: PASSTHROUGH forwards, any
   // other mode answers 503 (X-Matgto-Error: no-cassette).
-  SessionManager(cassette::CassetteStore& store,
-                 cassette::RedactConfig redact, const core::Clock& clock,
-                 v1::Mode default_mode);
+  SessionManager(cassette::CassetteStore& store, cassette::RedactConfig redact,
+                 const core::Clock& clock, v1::Mode default_mode);
 
   // Starts using cassette `name` in `mode`, ending (and saving) any session
   // in use first. INVALID_ARGUMENT for a bad name, NOT_FOUND for REPLAY of a
@@ -70,7 +69,6 @@ class SessionManager final : public core::ExchangeHandler {
   std::shared_ptr<CassetteSession> Active() const;
 
   cassette::CassetteStore& store_;
-  const cassette::Redactor redactor_;
   const core::Clock& clock_;
   const v1::Mode default_mode_;
   const std::shared_ptr<const core::HttpResponse> no_cassette_response_;

@@ -7,8 +7,9 @@
 namespace matgto::replay {
 
 WsPlayer WsPlayer::FromCassette(const v1::Cassette& cassette,
+                                match::RequestMatcher matcher,
                                 v1::ExhaustedPolicy on_exhausted) {
-  WsPlayer player;
+  WsPlayer player(std::move(matcher));
   player.on_exhausted_ = on_exhausted;
   for (const v1::Interaction& interaction : cassette.interactions()) {
     if (!interaction.has_websocket()) continue;
@@ -17,7 +18,8 @@ WsPlayer WsPlayer::FromCassette(const v1::Cassette& cassette,
     rec->interaction_index = interaction.index();
     rec->upgrade_request = cassette::FromProto(ws.upgrade_request());
     rec->upgrade_response = cassette::FromProto(ws.upgrade_response());
-    for (const v1::WsMessage& m : ws.messages()) rec->messages.push_back(FromProto(m));
+    for (const v1::WsMessage& m : ws.messages())
+      rec->messages.push_back(FromProto(m));
     if (ws.has_close()) rec->close = FromProto(ws.close());
     player.recordings_.push_back(std::move(rec));
   }
@@ -77,7 +79,8 @@ core::WsStep ScriptPlayback::Next() {
   while (next_ < messages.size()) {
     const core::WsMessage& m = messages[next_];
     const size_t index = next_++;
-    if (m.kind == core::WsKind::kPing || m.kind == core::WsKind::kPong) continue;
+    if (m.kind == core::WsKind::kPing || m.kind == core::WsKind::kPong)
+      continue;
     if (m.direction == core::WsDirection::kServerToClient) {
       return core::WsStep{.kind = core::WsStep::Kind::kSend,
                           .message = &m,
@@ -115,7 +118,8 @@ core::WsStep ScriptPlayback::Next() {
 std::optional<std::string> ScriptPlayback::Check(const core::WsMessage& got) {
   if (expected_ == static_cast<size_t>(-1)) {
     report_(recording_->messages.size(), nullptr, got);
-    return std::string("matgto: unexpected client message after the recording ended");
+    return std::string(
+        "matgto: unexpected client message after the recording ended");
   }
   const core::WsMessage& want = recording_->messages[expected_];
   if (want.kind == got.kind && want.payload == got.payload) return std::nullopt;

@@ -27,11 +27,14 @@ struct WsRecording {
 // Thread-safety: none; the owning session serialises calls.
 class WsPlayer {
  public:
+  explicit WsPlayer(match::RequestMatcher matcher)
+      : matcher_(std::move(matcher)) {}
   struct Hit {
     std::shared_ptr<const WsRecording> recording;
   };
 
   static WsPlayer FromCassette(const v1::Cassette& cassette,
+                               match::RequestMatcher matcher,
                                v1::ExhaustedPolicy on_exhausted);
 
   // The first unused recording whose upgrade request matches (method + URL);
@@ -44,7 +47,7 @@ class WsPlayer {
  private:
   std::vector<std::shared_ptr<const WsRecording>> recordings_;
   std::vector<uint32_t> uses_;
-  match::RequestMatcher matcher_{match::MatchRules{.method = true, .url = true, .body = false}};
+  match::RequestMatcher matcher_;
   v1::ExhaustedPolicy on_exhausted_ = v1::REPEAT_LAST;
 };
 

@@ -71,15 +71,16 @@ absl::Status AddExtension(X509* x, X509* issuer, int nid, const char* value) {
   X509V3_set_ctx(&ctx, issuer, x, nullptr, nullptr, 0);
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
   if (ext == nullptr) {
-    return OpenSslError(absl::StrCat("certificate extension ", OBJ_nid2sn(nid),
-                                     "=", value));
+    return OpenSslError(
+        absl::StrCat("certificate extension ", OBJ_nid2sn(nid), "=", value));
   }
   const bool ok = X509_add_ext(x, ext, -1) == 1;
   X509_EXTENSION_free(ext);
   return ok ? absl::OkStatus() : OpenSslError("X509_add_ext");
 }
 
-absl::StatusOr<X509Ptr> NewCertificate(EVP_PKEY* subject_key, long validity_days) {
+absl::StatusOr<X509Ptr> NewCertificate(EVP_PKEY* subject_key,
+                                       long validity_days) {
   X509Ptr x(X509_new());
   if (x == nullptr) return OpenSslError("X509_new");
   if (X509_set_version(x.get(), X509_VERSION_3) != 1) {
@@ -157,8 +158,8 @@ absl::Status OpenSslError(absl::string_view what, absl::StatusCode code) {
     ERR_error_string_n(e, buf, sizeof buf);
     absl::StrAppend(&detail, detail.empty() ? "" : "; ", buf);
   }
-  return absl::Status(code, absl::StrCat(what, " failed",
-                                         detail.empty() ? "" : ": ", detail));
+  return absl::Status(
+      code, absl::StrCat(what, " failed", detail.empty() ? "" : ": ", detail));
 }
 
 absl::StatusOr<PkeyPtr> NewP256Key() {
@@ -174,21 +175,28 @@ CertificateAuthority::CertificateAuthority(X509Ptr cert, PkeyPtr key,
       cert_path_(std::move(cert_path)),
       created_(created) {}
 
-absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Load(
-    const std::string& cert_path, const std::string& key_path) {
+absl::StatusOr<std::unique_ptr<CertificateAuthority>>
+CertificateAuthority::Load(const std::string& cert_path,
+                           const std::string& key_path) {
   bool ok = false;
   const std::string cert_pem = ReadFile(cert_path, &ok);
-  if (!ok) return absl::NotFoundError(absl::StrCat("cannot read CA certificate ", cert_path));
+  if (!ok)
+    return absl::NotFoundError(
+        absl::StrCat("cannot read CA certificate ", cert_path));
   const std::string key_pem = ReadFile(key_path, &ok);
-  if (!ok) return absl::NotFoundError(absl::StrCat("cannot read CA key ", key_path));
-  BioPtr cert_bio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  if (!ok)
+    return absl::NotFoundError(absl::StrCat("cannot read CA key ", key_path));
+  BioPtr cert_bio(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
   X509Ptr cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
     return OpenSslError(absl::StrCat("reading CA certificate ", cert_path),
                         absl::StatusCode::kInvalidArgument);
   }
-  BioPtr key_bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
-  PkeyPtr key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  BioPtr key_bio(
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
+  PkeyPtr key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
   if (key == nullptr) {
     return OpenSslError(absl::StrCat("reading CA key ", key_path),
                         absl::StatusCode::kInvalidArgument);
@@ -199,8 +207,9 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Load
         "CA key ", key_path, " does not belong to certificate ", cert_path));
   }
   if (X509_check_ca(cert.get()) <= 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "certificate ", cert_path, " is not a CA (no CA:TRUE basic constraint)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("certificate ", cert_path,
+                     " is not a CA (no CA:TRUE basic constraint)"));
   }
   return std::unique_ptr<CertificateAuthority>(new CertificateAuthority(
       std::move(cert), std::move(key), cert_path, false));
@@ -230,22 +239,23 @@ CertificateAuthority::LoadOrCreate(const std::string& dir) {
   ASSIGN_OR_RETURN(X509Ptr cert, NewCertificate(key.get(), kCaValidityDays));
   unsigned char id[4];
   RAND_bytes(id, sizeof id);
-  const std::string cn = absl::StrCat(
-      "matgto CA ",
-      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(id), sizeof id)));
+  const std::string cn =
+      absl::StrCat("matgto CA ", absl::BytesToHexString(absl::string_view(
+                                     reinterpret_cast<char*>(id), sizeof id)));
   RETURN_IF_ERROR(SetCommonName(cert.get(), cn));
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "O", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>("matgto-serge"),
-                             -1, -1, 0);
-  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) != 1) {
+  X509_NAME_add_entry_by_txt(
+      X509_get_subject_name(cert.get()), "O", MBSTRING_UTF8,
+      reinterpret_cast<const unsigned char*>("matgto-serge"), -1, -1, 0);
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) !=
+      1) {
     return OpenSslError("X509_set_issuer_name");
   }
   RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(), NID_basic_constraints,
                                "critical,CA:TRUE,pathlen:0"));
   RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(), NID_key_usage,
                                "critical,keyCertSign,cRLSign"));
-  RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(),
-                               NID_subject_key_identifier, "hash"));
+  RETURN_IF_ERROR(
+      AddExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash"));
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
     return OpenSslError("signing the CA certificate");
   }
@@ -257,14 +267,15 @@ CertificateAuthority::LoadOrCreate(const std::string& dir) {
   }
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
-  RETURN_IF_ERROR(WriteFile(key_path, std::string(data, static_cast<size_t>(len)), 0600));
+  RETURN_IF_ERROR(
+      WriteFile(key_path, std::string(data, static_cast<size_t>(len)), 0600));
   RETURN_IF_ERROR(WriteFile(cert_path, ToPem(cert.get()), 0644));
   return std::unique_ptr<CertificateAuthority>(new CertificateAuthority(
       std::move(cert), std::move(key), cert_path, true));
 }
 
-absl::StatusOr<X509Ptr> CertificateAuthority::IssueLeaf(absl::string_view host,
-                                                        EVP_PKEY* leaf_key) const {
+absl::StatusOr<X509Ptr> CertificateAuthority::IssueLeaf(
+    absl::string_view host, EVP_PKEY* leaf_key) const {
   const std::string h(host);
   unsigned char ip[16];
   const bool is_ip = inet_pton(AF_INET, h.c_str(), ip) == 1 ||
@@ -275,17 +286,19 @@ absl::StatusOr<X509Ptr> CertificateAuthority::IssueLeaf(absl::string_view host,
   }
   ASSIGN_OR_RETURN(X509Ptr leaf, NewCertificate(leaf_key, kLeafValidityDays));
   RETURN_IF_ERROR(SetCommonName(leaf.get(), h));
-  if (X509_set_issuer_name(leaf.get(), X509_get_subject_name(cert_.get())) != 1) {
+  if (X509_set_issuer_name(leaf.get(), X509_get_subject_name(cert_.get())) !=
+      1) {
     return OpenSslError("X509_set_issuer_name");
   }
   RETURN_IF_ERROR(AddExtension(leaf.get(), cert_.get(), NID_basic_constraints,
                                "critical,CA:FALSE"));
   RETURN_IF_ERROR(AddExtension(leaf.get(), cert_.get(), NID_key_usage,
                                "critical,digitalSignature"));
-  RETURN_IF_ERROR(AddExtension(leaf.get(), cert_.get(), NID_ext_key_usage,
-                               "serverAuth"));
-  RETURN_IF_ERROR(AddExtension(leaf.get(), cert_.get(), NID_subject_alt_name,
-                               absl::StrCat(is_ip ? "IP:" : "DNS:", h).c_str()));
+  RETURN_IF_ERROR(
+      AddExtension(leaf.get(), cert_.get(), NID_ext_key_usage, "serverAuth"));
+  RETURN_IF_ERROR(
+      AddExtension(leaf.get(), cert_.get(), NID_subject_alt_name,
+                   absl::StrCat(is_ip ? "IP:" : "DNS:", h).c_str()));
   RETURN_IF_ERROR(AddExtension(leaf.get(), cert_.get(),
                                NID_authority_key_identifier, "keyid:always"));
   if (X509_sign(leaf.get(), key_.get(), EVP_sha256()) == 0) {

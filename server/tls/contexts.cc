@@ -20,7 +20,8 @@ bool IsIpLiteral(const std::string& host) {
 // Offers http/1.1 only: matgto does not speak HTTP/2 yet.
 int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
                const unsigned char* in, unsigned int inlen, void*) {
-  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  static const unsigned char kHttp11[] = {8,   'h', 't', 't', 'p',
+                                          '/', '1', '.', '1'};
   unsigned char* selected = nullptr;
   if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11, in,
                             inlen) == OPENSSL_NPN_NEGOTIATED) {
@@ -33,22 +34,27 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
 }  // namespace
 
 InterceptionContext::InterceptionContext(LeafCache& leaves, int ex_index)
-    : leaves_(leaves), ex_index_(ex_index), context_(ssl::context::tls_server) {}
+    : leaves_(leaves),
+      ex_index_(ex_index),
+      context_(ssl::context::tls_server) {}
 
-absl::StatusOr<std::unique_ptr<InterceptionContext>> InterceptionContext::Create(
-    LeafCache& leaves) {
+absl::StatusOr<std::unique_ptr<InterceptionContext>>
+InterceptionContext::Create(LeafCache& leaves) {
   int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   if (index < 0) return OpenSslError("SSL_get_ex_new_index");
-  std::unique_ptr<InterceptionContext> ctx(new InterceptionContext(leaves, index));
+  std::unique_ptr<InterceptionContext> ctx(
+      new InterceptionContext(leaves, index));
   SSL_CTX* native = ctx->context_.native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
-  SSL_CTX_set_cert_cb(native, &InterceptionContext::SelectCertificate, ctx.get());
+  SSL_CTX_set_cert_cb(native, &InterceptionContext::SelectCertificate,
+                      ctx.get());
   SSL_CTX_set_alpn_select_cb(native, &SelectAlpn, nullptr);
   return ctx;
 }
 
-void InterceptionContext::SetFallbackHost(SSL* ssl, const std::string* host) const {
+void InterceptionContext::SetFallbackHost(SSL* ssl,
+                                          const std::string* host) const {
   SSL_set_ex_data(ssl, ex_index_, const_cast<std::string*>(host));
 }
 
@@ -57,8 +63,8 @@ int InterceptionContext::SelectCertificate(SSL* ssl, void* arg) {
   std::string host;
   if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
     host = sni;
-  } else if (auto* fallback =
-                 static_cast<std::string*>(SSL_get_ex_data(ssl, self->ex_index_))) {
+  } else if (auto* fallback = static_cast<std::string*>(
+                 SSL_get_ex_data(ssl, self->ex_index_))) {
     host = *fallback;
   }
   if (host.empty()) return 0;
@@ -76,7 +82,8 @@ absl::StatusOr<std::unique_ptr<ssl::context>> MakeUpstreamContext(
   boost::system::error_code ec;
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  static const unsigned char kHttp11[] = {8,   'h', 't', 't', 'p',
+                                          '/', '1', '.', '1'};
   SSL_CTX_set_alpn_protos(native, kHttp11, sizeof kHttp11);
   if (config.insecure) {
     ctx->set_verify_mode(ssl::verify_none, ec);
@@ -90,15 +97,17 @@ absl::StatusOr<std::unique_ptr<ssl::context>> MakeUpstreamContext(
   if (!config.ca_file.empty()) {
     ctx->load_verify_file(config.ca_file, ec);
     if (ec) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cannot load --upstream-ca-file ", config.ca_file, ": ", ec.message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot load --upstream-ca-file ", config.ca_file, ": ",
+                       ec.message()));
     }
   }
   ctx->set_verify_mode(ssl::verify_peer, ec);
   return ctx;
 }
 
-absl::Status PrepareUpstreamSsl(SSL* ssl, const std::string& host, bool verify) {
+absl::Status PrepareUpstreamSsl(SSL* ssl, const std::string& host,
+                                bool verify) {
   const bool ip = IsIpLiteral(host);
   if (!ip && SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) {
     return OpenSslError("setting SNI");

@@ -5,10 +5,9 @@
 
 #include <openssl/ssl.h>
 
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string>
-
-#include <boost/asio/ssl/context.hpp>
 
 #include "absl/status/statusor.h"
 #include "server/tls/leaf_cache.h"

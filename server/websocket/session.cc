@@ -1,9 +1,5 @@
 #include "server/websocket/session.h"
 
-#include <memory>
-#include <utility>
-#include <vector>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -16,6 +12,9 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -29,7 +28,8 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-bool Skipped(beast::string_view name, std::initializer_list<const char*> names) {
+bool Skipped(beast::string_view name,
+             std::initializer_list<const char*> names) {
   for (const char* n : names) {
     if (beast::iequals(name, n)) return true;
   }
@@ -79,7 +79,8 @@ core::HttpResponse ToCore(const ws::response_type& r) {
   out.reason = std::string(r.reason());
   out.version = r.version();
   for (const auto& f : r) {
-    out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    out.headers.push_back(
+        {std::string(f.name_string()), std::string(f.value())});
   }
   out.body = r.body();
   return out;
@@ -98,7 +99,8 @@ void Configure(Stream& s, const WsLimits& limits) {
 }
 
 std::string CloseReasonText(std::string reason) {
-  if (reason.size() > 123) reason.resize(123);  // RFC 6455 5.5: 125-byte payload
+  if (reason.size() > 123)
+    reason.resize(123);  // RFC 6455 5.5: 125-byte payload
   return reason;
 }
 
@@ -131,15 +133,19 @@ asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
     }
     if (ec) {
       // Dropped without a close frame: 1006 "abnormal closure".
-      state.Close(direction, 1006, CloseReasonText(absl::StrCat("connection lost: ", ec.message())));
-      if (to.is_open()) co_await to.async_close(ws::close_code::going_away, kAwait);
+      state.Close(
+          direction, 1006,
+          CloseReasonText(absl::StrCat("connection lost: ", ec.message())));
+      if (to.is_open())
+        co_await to.async_close(ws::close_code::going_away, kAwait);
       co_return;
     }
     if (state.sink != nullptr) {
-      state.sink->OnMessage({direction,
-                             from.got_text() ? core::WsKind::kText : core::WsKind::kBinary,
-                             beast::buffers_to_string(buffer.data()),
-                             absl::Now() - state.opened});
+      state.sink->OnMessage(
+          {direction,
+           from.got_text() ? core::WsKind::kText : core::WsKind::kBinary,
+           beast::buffers_to_string(buffer.data()),
+           absl::Now() - state.opened});
     }
     to.text(from.got_text());
     auto [wec, wn] = co_await to.async_write(buffer.data(), kAwait);
@@ -155,7 +161,8 @@ asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
 
 template <class S>
 void RecordControlFrames(S& s, core::WsDirection direction, RelayState& state) {
-  s.control_callback([&state, direction](ws::frame_type kind, beast::string_view payload) {
+  s.control_callback([&state, direction](ws::frame_type kind,
+                                         beast::string_view payload) {
     if (state.sink == nullptr || kind == ws::frame_type::close) return;
     state.sink->OnMessage({direction,
                            kind == ws::frame_type::ping ? core::WsKind::kPing
@@ -167,13 +174,10 @@ void RecordControlFrames(S& s, core::WsDirection direction, RelayState& state) {
 }  // namespace
 
 template <class Client, class Upstream>
-asio::awaitable<RelayResult> RelayWebSocket(Client& client,
-                                            const UpgradeRequest& request,
-                                            Upstream upstream,
-                                            std::string host_header,
-                                            std::string target,
-                                            core::WsSessionSink* sink,
-                                            WsLimits limits) {
+asio::awaitable<RelayResult> RelayWebSocket(
+    Client& client, const UpgradeRequest& request, Upstream upstream,
+    std::string host_header, std::string target, core::WsSessionSink* sink,
+    WsLimits limits) {
   RelayResult result;
   ws::stream<Upstream> up(std::move(upstream));
   Configure(up, limits);
@@ -182,7 +186,8 @@ asio::awaitable<RelayResult> RelayWebSocket(Client& client,
     for (const auto& [name, value] : forward) r.insert(name, value);
   }));
   ws::response_type response;
-  auto [hec] = co_await up.async_handshake(response, host_header, target, kAwait);
+  auto [hec] =
+      co_await up.async_handshake(response, host_header, target, kAwait);
   if (hec) {
     if (response.result_int() != 0 && response.result_int() != 101) {
       result.refusal = ToCore(response);  // the upstream's own answer
@@ -256,13 +261,14 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
         beast::flat_buffer buffer;
         auto [ec, n] = co_await down.async_read(buffer, kAwait);
         if (ec) co_return;  // the client closed (or dropped) the session
-        core::WsMessage got{core::WsDirection::kClientToServer,
-                            down.got_text() ? core::WsKind::kText : core::WsKind::kBinary,
-                            beast::buffers_to_string(buffer.data()),
-                            absl::ZeroDuration()};
+        core::WsMessage got{
+            core::WsDirection::kClientToServer,
+            down.got_text() ? core::WsKind::kText : core::WsKind::kBinary,
+            beast::buffers_to_string(buffer.data()), absl::ZeroDuration()};
         if (std::optional<std::string> reason = playback.Check(got)) {
           co_await down.async_close(
-              ws::close_reason(ws::close_code::policy_error, CloseReasonText(*reason)),
+              ws::close_reason(ws::close_code::policy_error,
+                               CloseReasonText(*reason)),
               kAwait);
           co_return;
         }
@@ -274,9 +280,11 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
 }
 
 // The stream combinations the proxy uses.
-template asio::awaitable<RelayResult> RelayWebSocket<PlainClient, PlainUpstream>(
-    PlainClient&, const UpgradeRequest&, PlainUpstream, std::string, std::string,
-    core::WsSessionSink*, WsLimits);
+template asio::awaitable<RelayResult>
+RelayWebSocket<PlainClient, PlainUpstream>(PlainClient&, const UpgradeRequest&,
+                                           PlainUpstream, std::string,
+                                           std::string, core::WsSessionSink*,
+                                           WsLimits);
 template asio::awaitable<RelayResult> RelayWebSocket<PlainClient, TlsUpstream>(
     PlainClient&, const UpgradeRequest&, TlsUpstream, std::string, std::string,
     core::WsSessionSink*, WsLimits);
@@ -288,7 +296,9 @@ template asio::awaitable<RelayResult> RelayWebSocket<TlsClient, TlsUpstream>(
     core::WsSessionSink*, WsLimits);
 template asio::awaitable<void> ReplayWebSocket<PlainClient>(
     PlainClient&, const UpgradeRequest&, core::WsPlayback&, WsLimits);
-template asio::awaitable<void> ReplayWebSocket<TlsClient>(
-    TlsClient&, const UpgradeRequest&, core::WsPlayback&, WsLimits);
+template asio::awaitable<void> ReplayWebSocket<TlsClient>(TlsClient&,
+                                                          const UpgradeRequest&,
+                                                          core::WsPlayback&,
+                                                          WsLimits);
 
 }  // namespace matgto::websocket

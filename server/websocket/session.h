@@ -4,15 +4,14 @@
 // on both sides; control frames are answered by each side's stream.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <string>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
 
 #include "absl/time/time.h"
 #include "server/core/http.h"
@@ -47,13 +46,10 @@ struct RelayResult {
 // and headers, then relays messages both ways until both sides have closed.
 // permessage-deflate is declined on both sides, so record and replay agree.
 template <class Client, class Upstream>
-asio::awaitable<RelayResult> RelayWebSocket(Client& client,
-                                            const UpgradeRequest& request,
-                                            Upstream upstream,
-                                            std::string host_header,
-                                            std::string target,
-                                            core::WsSessionSink* sink,
-                                            WsLimits limits);
+asio::awaitable<RelayResult> RelayWebSocket(
+    Client& client, const UpgradeRequest& request, Upstream upstream,
+    std::string host_header, std::string target, core::WsSessionSink* sink,
+    WsLimits limits);
 
 // Accepts the client's `request` answering like the recorded upgrade
 // response, then follows `playback`: sends recorded server messages, checks

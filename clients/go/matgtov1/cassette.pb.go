@@ -187,12 +187,361 @@ func (ExhaustedPolicy) EnumDescriptor() ([]byte, []int) {
 	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{2}
 }
 
+// How replay paces the server messages of a WebSocket session.
+type WsTiming int32
+
+const (
+	WsTiming_WS_TIMING_UNSPECIFIED WsTiming = 0 // means AS_FAST_AS_POSSIBLE
+	// Send each server message as soon as the script reaches it.
+	WsTiming_AS_FAST_AS_POSSIBLE WsTiming = 1
+	// Keep the recorded gaps between messages (divided by ws_speed).
+	WsTiming_AS_RECORDED WsTiming = 2
+)
+
+// Enum value maps for WsTiming.
+var (
+	WsTiming_name = map[int32]string{
+		0: "WS_TIMING_UNSPECIFIED",
+		1: "AS_FAST_AS_POSSIBLE",
+		2: "AS_RECORDED",
+	}
+	WsTiming_value = map[string]int32{
+		"WS_TIMING_UNSPECIFIED": 0,
+		"AS_FAST_AS_POSSIBLE":   1,
+		"AS_RECORDED":           2,
+	}
+)
+
+func (x WsTiming) Enum() *WsTiming {
+	p := new(WsTiming)
+	*p = x
+	return p
+}
+
+func (x WsTiming) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WsTiming) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_cassette_proto_enumTypes[3].Descriptor()
+}
+
+func (WsTiming) Type() protoreflect.EnumType {
+	return &file_matgto_v1_cassette_proto_enumTypes[3]
+}
+
+func (x WsTiming) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WsTiming.Descriptor instead.
+func (WsTiming) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{3}
+}
+
+// A part of a request that matching compares.
+type MatchField int32
+
+const (
+	MatchField_MATCH_FIELD_UNSPECIFIED MatchField = 0
+	MatchField_METHOD                  MatchField = 1
+	MatchField_SCHEME                  MatchField = 2
+	MatchField_HOST                    MatchField = 3
+	MatchField_PORT                    MatchField = 4
+	MatchField_PATH                    MatchField = 5
+	MatchField_QUERY                   MatchField = 6
+	// The headers named in MatchRules.headers.
+	MatchField_HEADERS MatchField = 7
+	MatchField_BODY    MatchField = 8
+)
+
+// Enum value maps for MatchField.
+var (
+	MatchField_name = map[int32]string{
+		0: "MATCH_FIELD_UNSPECIFIED",
+		1: "METHOD",
+		2: "SCHEME",
+		3: "HOST",
+		4: "PORT",
+		5: "PATH",
+		6: "QUERY",
+		7: "HEADERS",
+		8: "BODY",
+	}
+	MatchField_value = map[string]int32{
+		"MATCH_FIELD_UNSPECIFIED": 0,
+		"METHOD":                  1,
+		"SCHEME":                  2,
+		"HOST":                    3,
+		"PORT":                    4,
+		"PATH":                    5,
+		"QUERY":                   6,
+		"HEADERS":                 7,
+		"BODY":                    8,
+	}
+)
+
+func (x MatchField) Enum() *MatchField {
+	p := new(MatchField)
+	*p = x
+	return p
+}
+
+func (x MatchField) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MatchField) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_cassette_proto_enumTypes[4].Descriptor()
+}
+
+func (MatchField) Type() protoreflect.EnumType {
+	return &file_matgto_v1_cassette_proto_enumTypes[4]
+}
+
+func (x MatchField) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MatchField.Descriptor instead.
+func (MatchField) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{4}
+}
+
+type BodyMatch int32
+
+const (
+	BodyMatch_BODY_MATCH_UNSPECIFIED BodyMatch = 0 // means BODY_EXACT
+	// Byte for byte (after content decoding).
+	BodyMatch_BODY_EXACT BodyMatch = 1
+	// Semantically equal JSON: key order and whitespace ignored, numbers
+	// compared as numbers; MatchRules.ignore_json_pointers left out.
+	BodyMatch_BODY_JSON BodyMatch = 2
+	// application/x-www-form-urlencoded fields, in any order;
+	// MatchRules.ignore_form_fields left out.
+	BodyMatch_BODY_FORM BodyMatch = 3
+	// Bodies are not compared.
+	BodyMatch_BODY_IGNORE BodyMatch = 4
+)
+
+// Enum value maps for BodyMatch.
+var (
+	BodyMatch_name = map[int32]string{
+		0: "BODY_MATCH_UNSPECIFIED",
+		1: "BODY_EXACT",
+		2: "BODY_JSON",
+		3: "BODY_FORM",
+		4: "BODY_IGNORE",
+	}
+	BodyMatch_value = map[string]int32{
+		"BODY_MATCH_UNSPECIFIED": 0,
+		"BODY_EXACT":             1,
+		"BODY_JSON":              2,
+		"BODY_FORM":              3,
+		"BODY_IGNORE":            4,
+	}
+)
+
+func (x BodyMatch) Enum() *BodyMatch {
+	p := new(BodyMatch)
+	*p = x
+	return p
+}
+
+func (x BodyMatch) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BodyMatch) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_cassette_proto_enumTypes[5].Descriptor()
+}
+
+func (BodyMatch) Type() protoreflect.EnumType {
+	return &file_matgto_v1_cassette_proto_enumTypes[5]
+}
+
+func (x BodyMatch) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BodyMatch.Descriptor instead.
+func (BodyMatch) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{5}
+}
+
+// How recorded interactions are consumed in replay.
+type RepeatPolicy int32
+
+const (
+	RepeatPolicy_REPEAT_POLICY_UNSPECIFIED RepeatPolicy = 0 // means SEQUENTIAL
+	// Each recorded interaction answers once, in recorded order among equal
+	// requests; when they are used up, on_exhausted decides.
+	RepeatPolicy_SEQUENTIAL RepeatPolicy = 1
+	// Any matching interaction answers, any number of times (the first one
+	// recorded).
+	RepeatPolicy_REUSE RepeatPolicy = 2
+)
+
+// Enum value maps for RepeatPolicy.
+var (
+	RepeatPolicy_name = map[int32]string{
+		0: "REPEAT_POLICY_UNSPECIFIED",
+		1: "SEQUENTIAL",
+		2: "REUSE",
+	}
+	RepeatPolicy_value = map[string]int32{
+		"REPEAT_POLICY_UNSPECIFIED": 0,
+		"SEQUENTIAL":                1,
+		"REUSE":                     2,
+	}
+)
+
+func (x RepeatPolicy) Enum() *RepeatPolicy {
+	p := new(RepeatPolicy)
+	*p = x
+	return p
+}
+
+func (x RepeatPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RepeatPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_cassette_proto_enumTypes[6].Descriptor()
+}
+
+func (RepeatPolicy) Type() protoreflect.EnumType {
+	return &file_matgto_v1_cassette_proto_enumTypes[6]
+}
+
+func (x RepeatPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RepeatPolicy.Descriptor instead.
+func (RepeatPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{6}
+}
+
+// What replay does with a request nothing matches.
+type MissPolicy int32
+
+const (
+	MissPolicy_MISS_POLICY_UNSPECIFIED MissPolicy = 0 // means MISS_ERROR
+	// Answer 599 with the explanation.
+	MissPolicy_MISS_ERROR MissPolicy = 1
+	// Forward to the real upstream, record nothing.
+	MissPolicy_MISS_PASSTHROUGH MissPolicy = 2
+	// Forward and append the new exchange to the cassette ("new episodes").
+	MissPolicy_MISS_RECORD MissPolicy = 3
+)
+
+// Enum value maps for MissPolicy.
+var (
+	MissPolicy_name = map[int32]string{
+		0: "MISS_POLICY_UNSPECIFIED",
+		1: "MISS_ERROR",
+		2: "MISS_PASSTHROUGH",
+		3: "MISS_RECORD",
+	}
+	MissPolicy_value = map[string]int32{
+		"MISS_POLICY_UNSPECIFIED": 0,
+		"MISS_ERROR":              1,
+		"MISS_PASSTHROUGH":        2,
+		"MISS_RECORD":             3,
+	}
+)
+
+func (x MissPolicy) Enum() *MissPolicy {
+	p := new(MissPolicy)
+	*p = x
+	return p
+}
+
+func (x MissPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MissPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_cassette_proto_enumTypes[7].Descriptor()
+}
+
+func (MissPolicy) Type() protoreflect.EnumType {
+	return &file_matgto_v1_cassette_proto_enumTypes[7]
+}
+
+func (x MissPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MissPolicy.Descriptor instead.
+func (MissPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{7}
+}
+
+// How bodies with a Content-Encoding are stored.
+type BodyStorage int32
+
+const (
+	BodyStorage_BODY_STORAGE_UNSPECIFIED BodyStorage = 0 // means AS_SENT
+	// The bytes that crossed the wire (gzip stays gzip); replayed as is.
+	BodyStorage_AS_SENT BodyStorage = 1
+	// Decoded (and the Content-Encoding header dropped), for readable
+	// cassettes; replay then sends the decoded body.
+	BodyStorage_DECODED BodyStorage = 2
+)
+
+// Enum value maps for BodyStorage.
+var (
+	BodyStorage_name = map[int32]string{
+		0: "BODY_STORAGE_UNSPECIFIED",
+		1: "AS_SENT",
+		2: "DECODED",
+	}
+	BodyStorage_value = map[string]int32{
+		"BODY_STORAGE_UNSPECIFIED": 0,
+		"AS_SENT":                  1,
+		"DECODED":                  2,
+	}
+)
+
+func (x BodyStorage) Enum() *BodyStorage {
+	p := new(BodyStorage)
+	*p = x
+	return p
+}
+
+func (x BodyStorage) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BodyStorage) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_cassette_proto_enumTypes[8].Descriptor()
+}
+
+func (BodyStorage) Type() protoreflect.EnumType {
+	return &file_matgto_v1_cassette_proto_enumTypes[8]
+}
+
+func (x BodyStorage) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BodyStorage.Descriptor instead.
+func (BodyStorage) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{8}
+}
+
 // One header line. Headers are an ordered list so that order and repeated
 // names (two Set-Cookie lines) survive a round trip.
 type Header struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The value when it is valid UTF-8 (almost always).
+	Value string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// The value's exact bytes when they are not valid UTF-8 (obs-text such as
+	// Latin-1 that some servers send); `value` is then empty.
+	RawValue      []byte `protobuf:"bytes,3,opt,name=raw_value,json=rawValue,proto3" json:"raw_value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,6 +590,13 @@ func (x *Header) GetValue() string {
 	return ""
 }
 
+func (x *Header) GetRawValue() []byte {
+	if x != nil {
+		return x.RawValue
+	}
+	return nil
+}
+
 type HttpRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Method string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
@@ -251,7 +607,11 @@ type HttpRequest struct {
 	Headers     []*Header `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
 	// The body as sent on the wire after transfer decoding (chunked framing
 	// removed), content encoding (gzip...) untouched.
-	Body          []byte `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	Body []byte `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	// Used instead of `body` by the JSON cassette format when the body is
+	// valid UTF-8, so that cassettes read well in reviews. Readers take
+	// body_text when it is set.
+	BodyText      string `protobuf:"bytes,6,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -321,14 +681,25 @@ func (x *HttpRequest) GetBody() []byte {
 	return nil
 }
 
+func (x *HttpRequest) GetBodyText() string {
+	if x != nil {
+		return x.BodyText
+	}
+	return ""
+}
+
 type HttpResponse struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Status      uint32                 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
-	Reason      string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	HttpVersion string                 `protobuf:"bytes,3,opt,name=http_version,json=httpVersion,proto3" json:"http_version,omitempty"`
-	Headers     []*Header              `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Status uint32                 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
+	// Reason phrase when valid UTF-8; otherwise in raw_reason.
+	Reason      string    `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	RawReason   []byte    `protobuf:"bytes,6,opt,name=raw_reason,json=rawReason,proto3" json:"raw_reason,omitempty"`
+	HttpVersion string    `protobuf:"bytes,3,opt,name=http_version,json=httpVersion,proto3" json:"http_version,omitempty"`
+	Headers     []*Header `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
 	// Body after transfer decoding; content encoding untouched.
-	Body          []byte `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	Body []byte `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	// As HttpRequest.body_text.
+	BodyText      string `protobuf:"bytes,7,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -377,6 +748,13 @@ func (x *HttpResponse) GetReason() string {
 	return ""
 }
 
+func (x *HttpResponse) GetRawReason() []byte {
+	if x != nil {
+		return x.RawReason
+	}
+	return nil
+}
+
 func (x *HttpResponse) GetHttpVersion() string {
 	if x != nil {
 		return x.HttpVersion
@@ -396,6 +774,13 @@ func (x *HttpResponse) GetBody() []byte {
 		return x.Body
 	}
 	return nil
+}
+
+func (x *HttpResponse) GetBodyText() string {
+	if x != nil {
+		return x.BodyText
+	}
+	return ""
 }
 
 // When the exchange happened and how long it took, so that latency can be
@@ -527,6 +912,8 @@ type WsMessage struct {
 	Direction Direction              `protobuf:"varint,1,opt,name=direction,proto3,enum=matgto.v1.Direction" json:"direction,omitempty"`
 	Kind      WsMessageKind          `protobuf:"varint,2,opt,name=kind,proto3,enum=matgto.v1.WsMessageKind" json:"kind,omitempty"`
 	Payload   []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	// As HttpRequest.body_text, for text messages in JSON cassettes.
+	PayloadText string `protobuf:"bytes,5,opt,name=payload_text,json=payloadText,proto3" json:"payload_text,omitempty"`
 	// Time since the upgrade completed.
 	SinceOpen     *durationpb.Duration `protobuf:"bytes,4,opt,name=since_open,json=sinceOpen,proto3" json:"since_open,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -582,6 +969,13 @@ func (x *WsMessage) GetPayload() []byte {
 		return x.Payload
 	}
 	return nil
+}
+
+func (x *WsMessage) GetPayloadText() string {
+	if x != nil {
+		return x.PayloadText
+	}
+	return ""
 }
 
 func (x *WsMessage) GetSinceOpen() *durationpb.Duration {
@@ -835,18 +1229,282 @@ func (*Interaction_Http) isInteraction_Kind() {}
 
 func (*Interaction_Websocket) isInteraction_Kind() {}
 
-// Replay behaviour stored with a cassette; a Replay/UseCassette call may
-// override it for one session.
-type CassetteOptions struct {
+// An RE2 rewrite applied to the URL of both the live and the recorded
+// request before they are compared: every match of `pattern` is replaced by
+// `replacement` (\1 refers to groups). E.g. "/users/[0-9]+" -> "/users/N".
+type UrlRewrite struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	OnExhausted   ExhaustedPolicy        `protobuf:"varint,1,opt,name=on_exhausted,json=onExhausted,proto3,enum=matgto.v1.ExhaustedPolicy" json:"on_exhausted,omitempty"`
+	Pattern       string                 `protobuf:"bytes,1,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	Replacement   string                 `protobuf:"bytes,2,opt,name=replacement,proto3" json:"replacement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UrlRewrite) Reset() {
+	*x = UrlRewrite{}
+	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UrlRewrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UrlRewrite) ProtoMessage() {}
+
+func (x *UrlRewrite) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UrlRewrite.ProtoReflect.Descriptor instead.
+func (*UrlRewrite) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UrlRewrite) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+func (x *UrlRewrite) GetReplacement() string {
+	if x != nil {
+		return x.Replacement
+	}
+	return ""
+}
+
+// Which requests are "the same". The default (everything unset) compares
+// method, scheme, host, port, path, query and body exactly.
+type MatchRules struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The parts that take part; empty means all but HEADERS.
+	Fields []MatchField `protobuf:"varint,1,rep,packed,name=fields,proto3,enum=matgto.v1.MatchField" json:"fields,omitempty"`
+	// With HEADERS: the header names compared (case-insensitive).
+	Headers []string `protobuf:"bytes,2,rep,name=headers,proto3" json:"headers,omitempty"`
+	// Query parameters left out of the comparison.
+	IgnoreQueryParams []string `protobuf:"bytes,3,rep,name=ignore_query_params,json=ignoreQueryParams,proto3" json:"ignore_query_params,omitempty"`
+	// "a=1&b=2" equals "b=2&a=1".
+	QueryOrderInsensitive bool      `protobuf:"varint,4,opt,name=query_order_insensitive,json=queryOrderInsensitive,proto3" json:"query_order_insensitive,omitempty"`
+	Body                  BodyMatch `protobuf:"varint,5,opt,name=body,proto3,enum=matgto.v1.BodyMatch" json:"body,omitempty"`
+	// With BODY_JSON: RFC 6901 pointers ("/meta/timestamp") left out.
+	IgnoreJsonPointers []string `protobuf:"bytes,6,rep,name=ignore_json_pointers,json=ignoreJsonPointers,proto3" json:"ignore_json_pointers,omitempty"`
+	// With BODY_FORM: fields left out.
+	IgnoreFormFields []string      `protobuf:"bytes,7,rep,name=ignore_form_fields,json=ignoreFormFields,proto3" json:"ignore_form_fields,omitempty"`
+	UrlRewrites      []*UrlRewrite `protobuf:"bytes,8,rep,name=url_rewrites,json=urlRewrites,proto3" json:"url_rewrites,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *MatchRules) Reset() {
+	*x = MatchRules{}
+	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchRules) ProtoMessage() {}
+
+func (x *MatchRules) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchRules.ProtoReflect.Descriptor instead.
+func (*MatchRules) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MatchRules) GetFields() []MatchField {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *MatchRules) GetHeaders() []string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *MatchRules) GetIgnoreQueryParams() []string {
+	if x != nil {
+		return x.IgnoreQueryParams
+	}
+	return nil
+}
+
+func (x *MatchRules) GetQueryOrderInsensitive() bool {
+	if x != nil {
+		return x.QueryOrderInsensitive
+	}
+	return false
+}
+
+func (x *MatchRules) GetBody() BodyMatch {
+	if x != nil {
+		return x.Body
+	}
+	return BodyMatch_BODY_MATCH_UNSPECIFIED
+}
+
+func (x *MatchRules) GetIgnoreJsonPointers() []string {
+	if x != nil {
+		return x.IgnoreJsonPointers
+	}
+	return nil
+}
+
+func (x *MatchRules) GetIgnoreFormFields() []string {
+	if x != nil {
+		return x.IgnoreFormFields
+	}
+	return nil
+}
+
+func (x *MatchRules) GetUrlRewrites() []*UrlRewrite {
+	if x != nil {
+		return x.UrlRewrites
+	}
+	return nil
+}
+
+// What is removed before anything is written. The defaults (credential
+// headers) stay on unless disable_defaults is set. Every redacted value
+// becomes "[REDACTED]"; the same rules are applied to a live request before
+// it is matched, so redacted cassettes still match.
+type RedactRules struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Header names, in addition to the defaults (case-insensitive).
+	Headers []string `protobuf:"bytes,1,rep,name=headers,proto3" json:"headers,omitempty"`
+	// Query parameter names.
+	QueryParams []string `protobuf:"bytes,2,rep,name=query_params,json=queryParams,proto3" json:"query_params,omitempty"`
+	// RFC 6901 pointers into JSON bodies (requests and responses).
+	JsonPointers []string `protobuf:"bytes,3,rep,name=json_pointers,json=jsonPointers,proto3" json:"json_pointers,omitempty"`
+	// application/x-www-form-urlencoded field names.
+	FormFields []string `protobuf:"bytes,4,rep,name=form_fields,json=formFields,proto3" json:"form_fields,omitempty"`
+	// RE2 patterns; every match in a (decoded) body is replaced.
+	BodyPatterns    []string `protobuf:"bytes,5,rep,name=body_patterns,json=bodyPatterns,proto3" json:"body_patterns,omitempty"`
+	DisableDefaults bool     `protobuf:"varint,6,opt,name=disable_defaults,json=disableDefaults,proto3" json:"disable_defaults,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RedactRules) Reset() {
+	*x = RedactRules{}
+	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedactRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedactRules) ProtoMessage() {}
+
+func (x *RedactRules) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedactRules.ProtoReflect.Descriptor instead.
+func (*RedactRules) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RedactRules) GetHeaders() []string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *RedactRules) GetQueryParams() []string {
+	if x != nil {
+		return x.QueryParams
+	}
+	return nil
+}
+
+func (x *RedactRules) GetJsonPointers() []string {
+	if x != nil {
+		return x.JsonPointers
+	}
+	return nil
+}
+
+func (x *RedactRules) GetFormFields() []string {
+	if x != nil {
+		return x.FormFields
+	}
+	return nil
+}
+
+func (x *RedactRules) GetBodyPatterns() []string {
+	if x != nil {
+		return x.BodyPatterns
+	}
+	return nil
+}
+
+func (x *RedactRules) GetDisableDefaults() bool {
+	if x != nil {
+		return x.DisableDefaults
+	}
+	return false
+}
+
+// Replay behaviour stored with a cassette; a Replay/UseCassette call may
+// override it for one session (fields that are set win).
+type CassetteOptions struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	OnExhausted ExhaustedPolicy        `protobuf:"varint,1,opt,name=on_exhausted,json=onExhausted,proto3,enum=matgto.v1.ExhaustedPolicy" json:"on_exhausted,omitempty"`
+	WsTiming    WsTiming               `protobuf:"varint,2,opt,name=ws_timing,json=wsTiming,proto3,enum=matgto.v1.WsTiming" json:"ws_timing,omitempty"`
+	// With AS_RECORDED: 2.0 replays twice as fast. 0 means 1.0.
+	WsSpeed       float64      `protobuf:"fixed64,3,opt,name=ws_speed,json=wsSpeed,proto3" json:"ws_speed,omitempty"`
+	MatchRules    *MatchRules  `protobuf:"bytes,4,opt,name=match_rules,json=matchRules,proto3" json:"match_rules,omitempty"`
+	Repeat        RepeatPolicy `protobuf:"varint,5,opt,name=repeat,proto3,enum=matgto.v1.RepeatPolicy" json:"repeat,omitempty"`
+	OnMiss        MissPolicy   `protobuf:"varint,6,opt,name=on_miss,json=onMiss,proto3,enum=matgto.v1.MissPolicy" json:"on_miss,omitempty"`
+	Redact        *RedactRules `protobuf:"bytes,7,opt,name=redact,proto3" json:"redact,omitempty"`
+	BodyStorage   BodyStorage  `protobuf:"varint,8,opt,name=body_storage,json=bodyStorage,proto3,enum=matgto.v1.BodyStorage" json:"body_storage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CassetteOptions) Reset() {
 	*x = CassetteOptions{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1516,7 @@ func (x *CassetteOptions) String() string {
 func (*CassetteOptions) ProtoMessage() {}
 
 func (x *CassetteOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +1529,7 @@ func (x *CassetteOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteOptions.ProtoReflect.Descriptor instead.
 func (*CassetteOptions) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{9}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CassetteOptions) GetOnExhausted() ExhaustedPolicy {
@@ -879,6 +1537,55 @@ func (x *CassetteOptions) GetOnExhausted() ExhaustedPolicy {
 		return x.OnExhausted
 	}
 	return ExhaustedPolicy_EXHAUSTED_POLICY_UNSPECIFIED
+}
+
+func (x *CassetteOptions) GetWsTiming() WsTiming {
+	if x != nil {
+		return x.WsTiming
+	}
+	return WsTiming_WS_TIMING_UNSPECIFIED
+}
+
+func (x *CassetteOptions) GetWsSpeed() float64 {
+	if x != nil {
+		return x.WsSpeed
+	}
+	return 0
+}
+
+func (x *CassetteOptions) GetMatchRules() *MatchRules {
+	if x != nil {
+		return x.MatchRules
+	}
+	return nil
+}
+
+func (x *CassetteOptions) GetRepeat() RepeatPolicy {
+	if x != nil {
+		return x.Repeat
+	}
+	return RepeatPolicy_REPEAT_POLICY_UNSPECIFIED
+}
+
+func (x *CassetteOptions) GetOnMiss() MissPolicy {
+	if x != nil {
+		return x.OnMiss
+	}
+	return MissPolicy_MISS_POLICY_UNSPECIFIED
+}
+
+func (x *CassetteOptions) GetRedact() *RedactRules {
+	if x != nil {
+		return x.Redact
+	}
+	return nil
+}
+
+func (x *CassetteOptions) GetBodyStorage() BodyStorage {
+	if x != nil {
+		return x.BodyStorage
+	}
+	return BodyStorage_BODY_STORAGE_UNSPECIFIED
 }
 
 type Cassette struct {
@@ -902,7 +1609,7 @@ type Cassette struct {
 
 func (x *Cassette) Reset() {
 	*x = Cassette{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1621,7 @@ func (x *Cassette) String() string {
 func (*Cassette) ProtoMessage() {}
 
 func (x *Cassette) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1634,7 @@ func (x *Cassette) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cassette.ProtoReflect.Descriptor instead.
 func (*Cassette) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{10}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Cassette) GetSchemaVersion() uint32 {
@@ -986,26 +1693,257 @@ func (x *Cassette) GetComplete() bool {
 	return false
 }
 
+// A recording in progress is appended, entry by entry, to
+// <name>.pb.journal (each entry preceded by its varint length), so that a
+// crash loses at most the entries in flight. A clean stop replaces the
+// journal with the cassette; a server that finds a journal at start-up
+// rebuilds the cassette from it.
+type JournalEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Entry:
+	//
+	//	*JournalEntry_Begin
+	//	*JournalEntry_Interaction
+	//	*JournalEntry_WsMessage
+	//	*JournalEntry_WsClose
+	Entry         isJournalEntry_Entry `protobuf_oneof:"entry"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JournalEntry) Reset() {
+	*x = JournalEntry{}
+	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JournalEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JournalEntry) ProtoMessage() {}
+
+func (x *JournalEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JournalEntry.ProtoReflect.Descriptor instead.
+func (*JournalEntry) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *JournalEntry) GetEntry() isJournalEntry_Entry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *JournalEntry) GetBegin() *Cassette {
+	if x != nil {
+		if x, ok := x.Entry.(*JournalEntry_Begin); ok {
+			return x.Begin
+		}
+	}
+	return nil
+}
+
+func (x *JournalEntry) GetInteraction() *Interaction {
+	if x != nil {
+		if x, ok := x.Entry.(*JournalEntry_Interaction); ok {
+			return x.Interaction
+		}
+	}
+	return nil
+}
+
+func (x *JournalEntry) GetWsMessage() *WsJournalMessage {
+	if x != nil {
+		if x, ok := x.Entry.(*JournalEntry_WsMessage); ok {
+			return x.WsMessage
+		}
+	}
+	return nil
+}
+
+func (x *JournalEntry) GetWsClose() *WsJournalClose {
+	if x != nil {
+		if x, ok := x.Entry.(*JournalEntry_WsClose); ok {
+			return x.WsClose
+		}
+	}
+	return nil
+}
+
+type isJournalEntry_Entry interface {
+	isJournalEntry_Entry()
+}
+
+type JournalEntry_Begin struct {
+	// First entry: the cassette's name, created_at and options.
+	Begin *Cassette `protobuf:"bytes,1,opt,name=begin,proto3,oneof"`
+}
+
+type JournalEntry_Interaction struct {
+	// A complete HTTP exchange, or the upgrade of a WebSocket session (its
+	// messages and close follow as separate entries).
+	Interaction *Interaction `protobuf:"bytes,2,opt,name=interaction,proto3,oneof"`
+}
+
+type JournalEntry_WsMessage struct {
+	WsMessage *WsJournalMessage `protobuf:"bytes,3,opt,name=ws_message,json=wsMessage,proto3,oneof"`
+}
+
+type JournalEntry_WsClose struct {
+	WsClose *WsJournalClose `protobuf:"bytes,4,opt,name=ws_close,json=wsClose,proto3,oneof"`
+}
+
+func (*JournalEntry_Begin) isJournalEntry_Entry() {}
+
+func (*JournalEntry_Interaction) isJournalEntry_Entry() {}
+
+func (*JournalEntry_WsMessage) isJournalEntry_Entry() {}
+
+func (*JournalEntry_WsClose) isJournalEntry_Entry() {}
+
+type WsJournalMessage struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	InteractionIndex uint64                 `protobuf:"varint,1,opt,name=interaction_index,json=interactionIndex,proto3" json:"interaction_index,omitempty"`
+	Message          *WsMessage             `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *WsJournalMessage) Reset() {
+	*x = WsJournalMessage{}
+	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WsJournalMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WsJournalMessage) ProtoMessage() {}
+
+func (x *WsJournalMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WsJournalMessage.ProtoReflect.Descriptor instead.
+func (*WsJournalMessage) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WsJournalMessage) GetInteractionIndex() uint64 {
+	if x != nil {
+		return x.InteractionIndex
+	}
+	return 0
+}
+
+func (x *WsJournalMessage) GetMessage() *WsMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type WsJournalClose struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	InteractionIndex uint64                 `protobuf:"varint,1,opt,name=interaction_index,json=interactionIndex,proto3" json:"interaction_index,omitempty"`
+	Close            *WsClose               `protobuf:"bytes,2,opt,name=close,proto3" json:"close,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *WsJournalClose) Reset() {
+	*x = WsJournalClose{}
+	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WsJournalClose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WsJournalClose) ProtoMessage() {}
+
+func (x *WsJournalClose) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WsJournalClose.ProtoReflect.Descriptor instead.
+func (*WsJournalClose) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WsJournalClose) GetInteractionIndex() uint64 {
+	if x != nil {
+		return x.InteractionIndex
+	}
+	return 0
+}
+
+func (x *WsJournalClose) GetClose() *WsClose {
+	if x != nil {
+		return x.Close
+	}
+	return nil
+}
+
 var File_matgto_v1_cassette_proto protoreflect.FileDescriptor
 
 const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\n" +
-	"\x18matgto/v1/cassette.proto\x12\tmatgto.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n" +
+	"\x18matgto/v1/cassette.proto\x12\tmatgto.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"O\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x9b\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1b\n" +
+	"\traw_value\x18\x03 \x01(\fR\brawValue\"\xb8\x01\n" +
 	"\vHttpRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12!\n" +
 	"\fhttp_version\x18\x03 \x01(\tR\vhttpVersion\x12+\n" +
 	"\aheaders\x18\x04 \x03(\v2\x11.matgto.v1.HeaderR\aheaders\x12\x12\n" +
-	"\x04body\x18\x05 \x01(\fR\x04body\"\xa2\x01\n" +
+	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1b\n" +
+	"\tbody_text\x18\x06 \x01(\tR\bbodyText\"\xde\x01\n" +
 	"\fHttpResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\rR\x06status\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x12!\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"raw_reason\x18\x06 \x01(\fR\trawReason\x12!\n" +
 	"\fhttp_version\x18\x03 \x01(\tR\vhttpVersion\x12+\n" +
 	"\aheaders\x18\x04 \x03(\v2\x11.matgto.v1.HeaderR\aheaders\x12\x12\n" +
-	"\x04body\x18\x05 \x01(\fR\x04body\"\xbc\x01\n" +
+	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1b\n" +
+	"\tbody_text\x18\a \x01(\tR\bbodyText\"\xbc\x01\n" +
 	"\x06Timing\x129\n" +
 	"\n" +
 	"started_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12F\n" +
@@ -1014,11 +1952,12 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\fHttpExchange\x120\n" +
 	"\arequest\x18\x01 \x01(\v2\x16.matgto.v1.HttpRequestR\arequest\x123\n" +
 	"\bresponse\x18\x02 \x01(\v2\x17.matgto.v1.HttpResponseR\bresponse\x12)\n" +
-	"\x06timing\x18\x03 \x01(\v2\x11.matgto.v1.TimingR\x06timing\"\xc1\x01\n" +
+	"\x06timing\x18\x03 \x01(\v2\x11.matgto.v1.TimingR\x06timing\"\xe4\x01\n" +
 	"\tWsMessage\x122\n" +
 	"\tdirection\x18\x01 \x01(\x0e2\x14.matgto.v1.DirectionR\tdirection\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.matgto.v1.WsMessageKindR\x04kind\x12\x18\n" +
-	"\apayload\x18\x03 \x01(\fR\apayload\x128\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\x12!\n" +
+	"\fpayload_text\x18\x05 \x01(\tR\vpayloadText\x128\n" +
 	"\n" +
 	"since_open\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\tsinceOpen\"\xa3\x01\n" +
 	"\aWsClose\x122\n" +
@@ -1040,9 +1979,39 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\x04http\x18\n" +
 	" \x01(\v2\x17.matgto.v1.HttpExchangeH\x00R\x04http\x12;\n" +
 	"\twebsocket\x18\v \x01(\v2\x1b.matgto.v1.WebSocketSessionH\x00R\twebsocketB\x06\n" +
-	"\x04kind\"P\n" +
+	"\x04kind\"H\n" +
+	"\n" +
+	"UrlRewrite\x12\x18\n" +
+	"\apattern\x18\x01 \x01(\tR\apattern\x12 \n" +
+	"\vreplacement\x18\x02 \x01(\tR\vreplacement\"\x81\x03\n" +
+	"\n" +
+	"MatchRules\x12-\n" +
+	"\x06fields\x18\x01 \x03(\x0e2\x15.matgto.v1.MatchFieldR\x06fields\x12\x18\n" +
+	"\aheaders\x18\x02 \x03(\tR\aheaders\x12.\n" +
+	"\x13ignore_query_params\x18\x03 \x03(\tR\x11ignoreQueryParams\x126\n" +
+	"\x17query_order_insensitive\x18\x04 \x01(\bR\x15queryOrderInsensitive\x12(\n" +
+	"\x04body\x18\x05 \x01(\x0e2\x14.matgto.v1.BodyMatchR\x04body\x120\n" +
+	"\x14ignore_json_pointers\x18\x06 \x03(\tR\x12ignoreJsonPointers\x12,\n" +
+	"\x12ignore_form_fields\x18\a \x03(\tR\x10ignoreFormFields\x128\n" +
+	"\furl_rewrites\x18\b \x03(\v2\x15.matgto.v1.UrlRewriteR\vurlRewrites\"\xe0\x01\n" +
+	"\vRedactRules\x12\x18\n" +
+	"\aheaders\x18\x01 \x03(\tR\aheaders\x12!\n" +
+	"\fquery_params\x18\x02 \x03(\tR\vqueryParams\x12#\n" +
+	"\rjson_pointers\x18\x03 \x03(\tR\fjsonPointers\x12\x1f\n" +
+	"\vform_fields\x18\x04 \x03(\tR\n" +
+	"formFields\x12#\n" +
+	"\rbody_patterns\x18\x05 \x03(\tR\fbodyPatterns\x12)\n" +
+	"\x10disable_defaults\x18\x06 \x01(\bR\x0fdisableDefaults\"\xa1\x03\n" +
 	"\x0fCassetteOptions\x12=\n" +
-	"\fon_exhausted\x18\x01 \x01(\x0e2\x1a.matgto.v1.ExhaustedPolicyR\vonExhausted\"\xe8\x02\n" +
+	"\fon_exhausted\x18\x01 \x01(\x0e2\x1a.matgto.v1.ExhaustedPolicyR\vonExhausted\x120\n" +
+	"\tws_timing\x18\x02 \x01(\x0e2\x13.matgto.v1.WsTimingR\bwsTiming\x12\x19\n" +
+	"\bws_speed\x18\x03 \x01(\x01R\awsSpeed\x126\n" +
+	"\vmatch_rules\x18\x04 \x01(\v2\x15.matgto.v1.MatchRulesR\n" +
+	"matchRules\x12/\n" +
+	"\x06repeat\x18\x05 \x01(\x0e2\x17.matgto.v1.RepeatPolicyR\x06repeat\x12.\n" +
+	"\aon_miss\x18\x06 \x01(\x0e2\x15.matgto.v1.MissPolicyR\x06onMiss\x12.\n" +
+	"\x06redact\x18\a \x01(\v2\x16.matgto.v1.RedactRulesR\x06redact\x129\n" +
+	"\fbody_storage\x18\b \x01(\x0e2\x16.matgto.v1.BodyStorageR\vbodyStorage\"\xe8\x02\n" +
 	"\bCassette\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x129\n" +
@@ -1054,7 +2023,20 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\aoptions\x18\x06 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\x12\x1d\n" +
 	"\n" +
 	"written_by\x18\a \x01(\tR\twrittenBy\x12\x1a\n" +
-	"\bcomplete\x18\x0f \x01(\bR\bcomplete*R\n" +
+	"\bcomplete\x18\x0f \x01(\bR\bcomplete\"\xf6\x01\n" +
+	"\fJournalEntry\x12+\n" +
+	"\x05begin\x18\x01 \x01(\v2\x13.matgto.v1.CassetteH\x00R\x05begin\x12:\n" +
+	"\vinteraction\x18\x02 \x01(\v2\x16.matgto.v1.InteractionH\x00R\vinteraction\x12<\n" +
+	"\n" +
+	"ws_message\x18\x03 \x01(\v2\x1b.matgto.v1.WsJournalMessageH\x00R\twsMessage\x126\n" +
+	"\bws_close\x18\x04 \x01(\v2\x19.matgto.v1.WsJournalCloseH\x00R\awsCloseB\a\n" +
+	"\x05entry\"o\n" +
+	"\x10WsJournalMessage\x12+\n" +
+	"\x11interaction_index\x18\x01 \x01(\x04R\x10interactionIndex\x12.\n" +
+	"\amessage\x18\x02 \x01(\v2\x14.matgto.v1.WsMessageR\amessage\"g\n" +
+	"\x0eWsJournalClose\x12+\n" +
+	"\x11interaction_index\x18\x01 \x01(\x04R\x10interactionIndex\x12(\n" +
+	"\x05close\x18\x02 \x01(\v2\x12.matgto.v1.WsCloseR\x05close*R\n" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CLIENT_TO_SERVER\x10\x01\x12\x14\n" +
@@ -1068,7 +2050,47 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\x0fExhaustedPolicy\x12 \n" +
 	"\x1cEXHAUSTED_POLICY_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vREPEAT_LAST\x10\x01\x12\x13\n" +
-	"\x0fEXHAUSTED_ERROR\x10\x02BN\n" +
+	"\x0fEXHAUSTED_ERROR\x10\x02*O\n" +
+	"\bWsTiming\x12\x19\n" +
+	"\x15WS_TIMING_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13AS_FAST_AS_POSSIBLE\x10\x01\x12\x0f\n" +
+	"\vAS_RECORDED\x10\x02*\x81\x01\n" +
+	"\n" +
+	"MatchField\x12\x1b\n" +
+	"\x17MATCH_FIELD_UNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06METHOD\x10\x01\x12\n" +
+	"\n" +
+	"\x06SCHEME\x10\x02\x12\b\n" +
+	"\x04HOST\x10\x03\x12\b\n" +
+	"\x04PORT\x10\x04\x12\b\n" +
+	"\x04PATH\x10\x05\x12\t\n" +
+	"\x05QUERY\x10\x06\x12\v\n" +
+	"\aHEADERS\x10\a\x12\b\n" +
+	"\x04BODY\x10\b*f\n" +
+	"\tBodyMatch\x12\x1a\n" +
+	"\x16BODY_MATCH_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"BODY_EXACT\x10\x01\x12\r\n" +
+	"\tBODY_JSON\x10\x02\x12\r\n" +
+	"\tBODY_FORM\x10\x03\x12\x0f\n" +
+	"\vBODY_IGNORE\x10\x04*H\n" +
+	"\fRepeatPolicy\x12\x1d\n" +
+	"\x19REPEAT_POLICY_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"SEQUENTIAL\x10\x01\x12\t\n" +
+	"\x05REUSE\x10\x02*`\n" +
+	"\n" +
+	"MissPolicy\x12\x1b\n" +
+	"\x17MISS_POLICY_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"MISS_ERROR\x10\x01\x12\x14\n" +
+	"\x10MISS_PASSTHROUGH\x10\x02\x12\x0f\n" +
+	"\vMISS_RECORD\x10\x03*E\n" +
+	"\vBodyStorage\x12\x1c\n" +
+	"\x18BODY_STORAGE_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aAS_SENT\x10\x01\x12\v\n" +
+	"\aDECODED\x10\x02BN\n" +
 	"\rdev.matgto.v1P\x01Z;github.com/matgto/matgto-serge/clients/go/matgtov1;matgtov1b\x06proto3"
 
 var (
@@ -1083,58 +2105,85 @@ func file_matgto_v1_cassette_proto_rawDescGZIP() []byte {
 	return file_matgto_v1_cassette_proto_rawDescData
 }
 
-var file_matgto_v1_cassette_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_matgto_v1_cassette_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_matgto_v1_cassette_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_matgto_v1_cassette_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_matgto_v1_cassette_proto_goTypes = []any{
 	(Direction)(0),                // 0: matgto.v1.Direction
 	(WsMessageKind)(0),            // 1: matgto.v1.WsMessageKind
 	(ExhaustedPolicy)(0),          // 2: matgto.v1.ExhaustedPolicy
-	(*Header)(nil),                // 3: matgto.v1.Header
-	(*HttpRequest)(nil),           // 4: matgto.v1.HttpRequest
-	(*HttpResponse)(nil),          // 5: matgto.v1.HttpResponse
-	(*Timing)(nil),                // 6: matgto.v1.Timing
-	(*HttpExchange)(nil),          // 7: matgto.v1.HttpExchange
-	(*WsMessage)(nil),             // 8: matgto.v1.WsMessage
-	(*WsClose)(nil),               // 9: matgto.v1.WsClose
-	(*WebSocketSession)(nil),      // 10: matgto.v1.WebSocketSession
-	(*Interaction)(nil),           // 11: matgto.v1.Interaction
-	(*CassetteOptions)(nil),       // 12: matgto.v1.CassetteOptions
-	(*Cassette)(nil),              // 13: matgto.v1.Cassette
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
+	(WsTiming)(0),                 // 3: matgto.v1.WsTiming
+	(MatchField)(0),               // 4: matgto.v1.MatchField
+	(BodyMatch)(0),                // 5: matgto.v1.BodyMatch
+	(RepeatPolicy)(0),             // 6: matgto.v1.RepeatPolicy
+	(MissPolicy)(0),               // 7: matgto.v1.MissPolicy
+	(BodyStorage)(0),              // 8: matgto.v1.BodyStorage
+	(*Header)(nil),                // 9: matgto.v1.Header
+	(*HttpRequest)(nil),           // 10: matgto.v1.HttpRequest
+	(*HttpResponse)(nil),          // 11: matgto.v1.HttpResponse
+	(*Timing)(nil),                // 12: matgto.v1.Timing
+	(*HttpExchange)(nil),          // 13: matgto.v1.HttpExchange
+	(*WsMessage)(nil),             // 14: matgto.v1.WsMessage
+	(*WsClose)(nil),               // 15: matgto.v1.WsClose
+	(*WebSocketSession)(nil),      // 16: matgto.v1.WebSocketSession
+	(*Interaction)(nil),           // 17: matgto.v1.Interaction
+	(*UrlRewrite)(nil),            // 18: matgto.v1.UrlRewrite
+	(*MatchRules)(nil),            // 19: matgto.v1.MatchRules
+	(*RedactRules)(nil),           // 20: matgto.v1.RedactRules
+	(*CassetteOptions)(nil),       // 21: matgto.v1.CassetteOptions
+	(*Cassette)(nil),              // 22: matgto.v1.Cassette
+	(*JournalEntry)(nil),          // 23: matgto.v1.JournalEntry
+	(*WsJournalMessage)(nil),      // 24: matgto.v1.WsJournalMessage
+	(*WsJournalClose)(nil),        // 25: matgto.v1.WsJournalClose
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
 }
 var file_matgto_v1_cassette_proto_depIdxs = []int32{
-	3,  // 0: matgto.v1.HttpRequest.headers:type_name -> matgto.v1.Header
-	3,  // 1: matgto.v1.HttpResponse.headers:type_name -> matgto.v1.Header
-	14, // 2: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
-	15, // 3: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
-	15, // 4: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
-	4,  // 5: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
-	5,  // 6: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
-	6,  // 7: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
+	9,  // 0: matgto.v1.HttpRequest.headers:type_name -> matgto.v1.Header
+	9,  // 1: matgto.v1.HttpResponse.headers:type_name -> matgto.v1.Header
+	26, // 2: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
+	27, // 3: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
+	27, // 4: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
+	10, // 5: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
+	11, // 6: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
+	12, // 7: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
 	0,  // 8: matgto.v1.WsMessage.direction:type_name -> matgto.v1.Direction
 	1,  // 9: matgto.v1.WsMessage.kind:type_name -> matgto.v1.WsMessageKind
-	15, // 10: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
+	27, // 10: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
 	0,  // 11: matgto.v1.WsClose.initiator:type_name -> matgto.v1.Direction
-	15, // 12: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
-	4,  // 13: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
-	5,  // 14: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
-	8,  // 15: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
-	9,  // 16: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
-	6,  // 17: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
-	14, // 18: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
-	7,  // 19: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
-	10, // 20: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
-	2,  // 21: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
-	14, // 22: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
-	14, // 23: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
-	11, // 24: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
-	12, // 25: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	27, // 12: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
+	10, // 13: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
+	11, // 14: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
+	14, // 15: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
+	15, // 16: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
+	12, // 17: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
+	26, // 18: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
+	13, // 19: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
+	16, // 20: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
+	4,  // 21: matgto.v1.MatchRules.fields:type_name -> matgto.v1.MatchField
+	5,  // 22: matgto.v1.MatchRules.body:type_name -> matgto.v1.BodyMatch
+	18, // 23: matgto.v1.MatchRules.url_rewrites:type_name -> matgto.v1.UrlRewrite
+	2,  // 24: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
+	3,  // 25: matgto.v1.CassetteOptions.ws_timing:type_name -> matgto.v1.WsTiming
+	19, // 26: matgto.v1.CassetteOptions.match_rules:type_name -> matgto.v1.MatchRules
+	6,  // 27: matgto.v1.CassetteOptions.repeat:type_name -> matgto.v1.RepeatPolicy
+	7,  // 28: matgto.v1.CassetteOptions.on_miss:type_name -> matgto.v1.MissPolicy
+	20, // 29: matgto.v1.CassetteOptions.redact:type_name -> matgto.v1.RedactRules
+	8,  // 30: matgto.v1.CassetteOptions.body_storage:type_name -> matgto.v1.BodyStorage
+	26, // 31: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
+	26, // 32: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 33: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
+	21, // 34: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
+	22, // 35: matgto.v1.JournalEntry.begin:type_name -> matgto.v1.Cassette
+	17, // 36: matgto.v1.JournalEntry.interaction:type_name -> matgto.v1.Interaction
+	24, // 37: matgto.v1.JournalEntry.ws_message:type_name -> matgto.v1.WsJournalMessage
+	25, // 38: matgto.v1.JournalEntry.ws_close:type_name -> matgto.v1.WsJournalClose
+	14, // 39: matgto.v1.WsJournalMessage.message:type_name -> matgto.v1.WsMessage
+	15, // 40: matgto.v1.WsJournalClose.close:type_name -> matgto.v1.WsClose
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_cassette_proto_init() }
@@ -1146,13 +2195,19 @@ func file_matgto_v1_cassette_proto_init() {
 		(*Interaction_Http)(nil),
 		(*Interaction_Websocket)(nil),
 	}
+	file_matgto_v1_cassette_proto_msgTypes[14].OneofWrappers = []any{
+		(*JournalEntry_Begin)(nil),
+		(*JournalEntry_Interaction)(nil),
+		(*JournalEntry_WsMessage)(nil),
+		(*JournalEntry_WsClose)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_cassette_proto_rawDesc), len(file_matgto_v1_cassette_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   11,
+			NumEnums:      9,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -4,7 +4,8 @@
 // Error codes (google.rpc codes carried by gRPC statuses):
 //   INVALID_ARGUMENT     a cassette name that is empty, absolute, contains
 //                        "..", a control character or a character outside
-//                        [A-Za-z0-9._-+=@,[]] and "/"; an unspecified mode.
+//                        [A-Za-z0-9._-+=@,[]] and "/". (An unspecified
+//                        mode in UseCassette means the server's default.)
 //   NOT_FOUND            Replay of a cassette that does not exist.
 //   FAILED_PRECONDITION  StopRecording while no cassette is in use.
 //   DATA_LOSS            a cassette file that is corrupt or truncated.
@@ -22,6 +23,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -522,9 +524,14 @@ type GetStatusResponse struct {
 	Uptime  *durationpb.Duration `protobuf:"bytes,7,opt,name=uptime,proto3" json:"uptime,omitempty"`
 	// The control API generation: 1 for package matgto.v1. A client built for
 	// another generation must refuse to talk to this server.
-	ApiVersion    uint32 `protobuf:"varint,8,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ApiVersion uint32 `protobuf:"varint,8,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	// HTTPS interception.
+	Tls *TlsStatus `protobuf:"bytes,9,opt,name=tls,proto3" json:"tls,omitempty"`
+	// Reverse mode: the origin that origin-form requests go to; empty in
+	// forward-proxy mode.
+	ReverseUpstream string `protobuf:"bytes,10,opt,name=reverse_upstream,json=reverseUpstream,proto3" json:"reverse_upstream,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -613,6 +620,92 @@ func (x *GetStatusResponse) GetApiVersion() uint32 {
 	return 0
 }
 
+func (x *GetStatusResponse) GetTls() *TlsStatus {
+	if x != nil {
+		return x.Tls
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetReverseUpstream() string {
+	if x != nil {
+		return x.ReverseUpstream
+	}
+	return ""
+}
+
+type TlsStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the CA certificate (PEM) is.
+	CaCertificatePath string `protobuf:"bytes,1,opt,name=ca_certificate_path,json=caCertificatePath,proto3" json:"ca_certificate_path,omitempty"`
+	// Hosts (glob patterns) whose CONNECT tunnels are relayed, not intercepted.
+	NoIntercept []string `protobuf:"bytes,2,rep,name=no_intercept,json=noIntercept,proto3" json:"no_intercept,omitempty"`
+	// Upstream certificates are not verified (--insecure-upstream).
+	InsecureUpstream bool `protobuf:"varint,3,opt,name=insecure_upstream,json=insecureUpstream,proto3" json:"insecure_upstream,omitempty"`
+	// Extra upstream trust anchors (--upstream-ca-file).
+	UpstreamCaFile string `protobuf:"bytes,4,opt,name=upstream_ca_file,json=upstreamCaFile,proto3" json:"upstream_ca_file,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TlsStatus) Reset() {
+	*x = TlsStatus{}
+	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TlsStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TlsStatus) ProtoMessage() {}
+
+func (x *TlsStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TlsStatus.ProtoReflect.Descriptor instead.
+func (*TlsStatus) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TlsStatus) GetCaCertificatePath() string {
+	if x != nil {
+		return x.CaCertificatePath
+	}
+	return ""
+}
+
+func (x *TlsStatus) GetNoIntercept() []string {
+	if x != nil {
+		return x.NoIntercept
+	}
+	return nil
+}
+
+func (x *TlsStatus) GetInsecureUpstream() bool {
+	if x != nil {
+		return x.InsecureUpstream
+	}
+	return false
+}
+
+func (x *TlsStatus) GetUpstreamCaFile() string {
+	if x != nil {
+		return x.UpstreamCaFile
+	}
+	return ""
+}
+
 type ShutdownRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How long in-flight exchanges may take to finish. Default 5s.
@@ -623,7 +716,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	mi := &file_matgto_v1_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +728,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	mi := &file_matgto_v1_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +741,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{10}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ShutdownRequest) GetGrace() *durationpb.Duration {
@@ -666,7 +759,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[11]
+	mi := &file_matgto_v1_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +771,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[11]
+	mi := &file_matgto_v1_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +784,395 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{12}
+}
+
+type CassetteInfo struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	SizeBytes    uint64                 `protobuf:"varint,2,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	Interactions uint64                 `protobuf:"varint,3,opt,name=interactions,proto3" json:"interactions,omitempty"`
+	UpdatedAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// "binary" or "json".
+	Format        string `protobuf:"bytes,5,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CassetteInfo) Reset() {
+	*x = CassetteInfo{}
+	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CassetteInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CassetteInfo) ProtoMessage() {}
+
+func (x *CassetteInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CassetteInfo.ProtoReflect.Descriptor instead.
+func (*CassetteInfo) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CassetteInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CassetteInfo) GetSizeBytes() uint64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *CassetteInfo) GetInteractions() uint64 {
+	if x != nil {
+		return x.Interactions
+	}
+	return 0
+}
+
+func (x *CassetteInfo) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *CassetteInfo) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+type ListCassettesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only names starting with this.
+	Prefix        string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCassettesRequest) Reset() {
+	*x = ListCassettesRequest{}
+	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCassettesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCassettesRequest) ProtoMessage() {}
+
+func (x *ListCassettesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCassettesRequest.ProtoReflect.Descriptor instead.
+func (*ListCassettesRequest) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListCassettesRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+type ListCassettesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cassettes     []*CassetteInfo        `protobuf:"bytes,1,rep,name=cassettes,proto3" json:"cassettes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCassettesResponse) Reset() {
+	*x = ListCassettesResponse{}
+	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCassettesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCassettesResponse) ProtoMessage() {}
+
+func (x *ListCassettesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCassettesResponse.ProtoReflect.Descriptor instead.
+func (*ListCassettesResponse) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListCassettesResponse) GetCassettes() []*CassetteInfo {
+	if x != nil {
+		return x.Cassettes
+	}
+	return nil
+}
+
+type GetCassetteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCassetteRequest) Reset() {
+	*x = GetCassetteRequest{}
+	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCassetteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCassetteRequest) ProtoMessage() {}
+
+func (x *GetCassetteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCassetteRequest.ProtoReflect.Descriptor instead.
+func (*GetCassetteRequest) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetCassetteRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type CassetteChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set on the first chunk.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A slice of a serialized matgto.v1.Cassette (binary protobuf).
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CassetteChunk) Reset() {
+	*x = CassetteChunk{}
+	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CassetteChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CassetteChunk) ProtoMessage() {}
+
+func (x *CassetteChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CassetteChunk.ProtoReflect.Descriptor instead.
+func (*CassetteChunk) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CassetteChunk) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CassetteChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type PutCassetteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cassette      *CassetteInfo          `protobuf:"bytes,1,opt,name=cassette,proto3" json:"cassette,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutCassetteResponse) Reset() {
+	*x = PutCassetteResponse{}
+	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutCassetteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutCassetteResponse) ProtoMessage() {}
+
+func (x *PutCassetteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutCassetteResponse.ProtoReflect.Descriptor instead.
+func (*PutCassetteResponse) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PutCassetteResponse) GetCassette() *CassetteInfo {
+	if x != nil {
+		return x.Cassette
+	}
+	return nil
+}
+
+type DeleteCassetteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCassetteRequest) Reset() {
+	*x = DeleteCassetteRequest{}
+	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCassetteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCassetteRequest) ProtoMessage() {}
+
+func (x *DeleteCassetteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCassetteRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCassetteRequest) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeleteCassetteRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteCassetteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCassetteResponse) Reset() {
+	*x = DeleteCassetteResponse{}
+	mi := &file_matgto_v1_control_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCassetteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCassetteResponse) ProtoMessage() {}
+
+func (x *DeleteCassetteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCassetteResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCassetteResponse) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 type GetCACertificateRequest struct {
@@ -702,7 +1183,7 @@ type GetCACertificateRequest struct {
 
 func (x *GetCACertificateRequest) Reset() {
 	*x = GetCACertificateRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[12]
+	mi := &file_matgto_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +1195,7 @@ func (x *GetCACertificateRequest) String() string {
 func (*GetCACertificateRequest) ProtoMessage() {}
 
 func (x *GetCACertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[12]
+	mi := &file_matgto_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +1208,7 @@ func (x *GetCACertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCACertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetCACertificateRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 type GetCACertificateResponse struct {
@@ -739,7 +1220,7 @@ type GetCACertificateResponse struct {
 
 func (x *GetCACertificateResponse) Reset() {
 	*x = GetCACertificateResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	mi := &file_matgto_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +1232,7 @@ func (x *GetCACertificateResponse) String() string {
 func (*GetCACertificateResponse) ProtoMessage() {}
 
 func (x *GetCACertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	mi := &file_matgto_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +1245,7 @@ func (x *GetCACertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCACertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetCACertificateResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetCACertificateResponse) GetPem() string {
@@ -798,7 +1279,7 @@ type SessionInfo struct {
 
 func (x *SessionInfo) Reset() {
 	*x = SessionInfo{}
-	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	mi := &file_matgto_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +1291,7 @@ func (x *SessionInfo) String() string {
 func (*SessionInfo) ProtoMessage() {}
 
 func (x *SessionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	mi := &file_matgto_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +1304,7 @@ func (x *SessionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionInfo.ProtoReflect.Descriptor instead.
 func (*SessionInfo) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SessionInfo) GetCassette() string {
@@ -910,7 +1391,7 @@ type SessionSummary struct {
 
 func (x *SessionSummary) Reset() {
 	*x = SessionSummary{}
-	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	mi := &file_matgto_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1403,7 @@ func (x *SessionSummary) String() string {
 func (*SessionSummary) ProtoMessage() {}
 
 func (x *SessionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	mi := &file_matgto_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1416,7 @@ func (x *SessionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSummary.ProtoReflect.Descriptor instead.
 func (*SessionSummary) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SessionSummary) GetSession() *SessionInfo {
@@ -976,7 +1457,7 @@ type Miss struct {
 
 func (x *Miss) Reset() {
 	*x = Miss{}
-	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	mi := &file_matgto_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1469,7 @@ func (x *Miss) String() string {
 func (*Miss) ProtoMessage() {}
 
 func (x *Miss) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	mi := &file_matgto_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1482,7 @@ func (x *Miss) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Miss.ProtoReflect.Descriptor instead.
 func (*Miss) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Miss) GetMethod() string {
@@ -1044,7 +1525,7 @@ type Candidate struct {
 
 func (x *Candidate) Reset() {
 	*x = Candidate{}
-	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	mi := &file_matgto_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1537,7 @@ func (x *Candidate) String() string {
 func (*Candidate) ProtoMessage() {}
 
 func (x *Candidate) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	mi := &file_matgto_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1550,7 @@ func (x *Candidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
 func (*Candidate) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Candidate) GetInteractionIndex() uint64 {
@@ -1112,7 +1593,7 @@ type FieldDifference struct {
 
 func (x *FieldDifference) Reset() {
 	*x = FieldDifference{}
-	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	mi := &file_matgto_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1605,7 @@ func (x *FieldDifference) String() string {
 func (*FieldDifference) ProtoMessage() {}
 
 func (x *FieldDifference) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	mi := &file_matgto_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1618,7 @@ func (x *FieldDifference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldDifference.ProtoReflect.Descriptor instead.
 func (*FieldDifference) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FieldDifference) GetField() string {
@@ -1177,7 +1658,7 @@ type ProxyError struct {
 
 func (x *ProxyError) Reset() {
 	*x = ProxyError{}
-	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	mi := &file_matgto_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1670,7 @@ func (x *ProxyError) String() string {
 func (*ProxyError) ProtoMessage() {}
 
 func (x *ProxyError) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	mi := &file_matgto_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1683,7 @@ func (x *ProxyError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyError.ProtoReflect.Descriptor instead.
 func (*ProxyError) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProxyError) GetError() string {
@@ -1237,7 +1718,7 @@ var File_matgto_v1_control_proto protoreflect.FileDescriptor
 
 const file_matgto_v1_control_proto_rawDesc = "" +
 	"\n" +
-	"\x17matgto/v1/control.proto\x12\tmatgto.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x18matgto/v1/cassette.proto\"a\n" +
+	"\x17matgto/v1/control.proto\x12\tmatgto.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18matgto/v1/cassette.proto\"a\n" +
 	"\x15StartRecordingRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\aoptions\x18\x02 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\"J\n" +
@@ -1257,7 +1738,7 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\aoptions\x18\x03 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\"G\n" +
 	"\x13UseCassetteResponse\x120\n" +
 	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\"\x12\n" +
-	"\x10GetStatusRequest\"\xd8\x02\n" +
+	"\x10GetStatusRequest\"\xab\x03\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12#\n" +
 	"\rproxy_address\x18\x02 \x01(\tR\fproxyAddress\x12'\n" +
@@ -1267,10 +1748,40 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\asession\x18\x06 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\x121\n" +
 	"\x06uptime\x18\a \x01(\v2\x19.google.protobuf.DurationR\x06uptime\x12\x1f\n" +
 	"\vapi_version\x18\b \x01(\rR\n" +
-	"apiVersion\"B\n" +
+	"apiVersion\x12&\n" +
+	"\x03tls\x18\t \x01(\v2\x14.matgto.v1.TlsStatusR\x03tls\x12)\n" +
+	"\x10reverse_upstream\x18\n" +
+	" \x01(\tR\x0freverseUpstream\"\xb5\x01\n" +
+	"\tTlsStatus\x12.\n" +
+	"\x13ca_certificate_path\x18\x01 \x01(\tR\x11caCertificatePath\x12!\n" +
+	"\fno_intercept\x18\x02 \x03(\tR\vnoIntercept\x12+\n" +
+	"\x11insecure_upstream\x18\x03 \x01(\bR\x10insecureUpstream\x12(\n" +
+	"\x10upstream_ca_file\x18\x04 \x01(\tR\x0eupstreamCaFile\"B\n" +
 	"\x0fShutdownRequest\x12/\n" +
 	"\x05grace\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x05grace\"\x12\n" +
-	"\x10ShutdownResponse\"\x19\n" +
+	"\x10ShutdownResponse\"\xb8\x01\n" +
+	"\fCassetteInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x02 \x01(\x04R\tsizeBytes\x12\"\n" +
+	"\finteractions\x18\x03 \x01(\x04R\finteractions\x129\n" +
+	"\n" +
+	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
+	"\x06format\x18\x05 \x01(\tR\x06format\".\n" +
+	"\x14ListCassettesRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"N\n" +
+	"\x15ListCassettesResponse\x125\n" +
+	"\tcassettes\x18\x01 \x03(\v2\x17.matgto.v1.CassetteInfoR\tcassettes\"(\n" +
+	"\x12GetCassetteRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"7\n" +
+	"\rCassetteChunk\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"J\n" +
+	"\x13PutCassetteResponse\x123\n" +
+	"\bcassette\x18\x01 \x01(\v2\x17.matgto.v1.CassetteInfoR\bcassette\"+\n" +
+	"\x15DeleteCassetteRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x18\n" +
+	"\x16DeleteCassetteResponse\"\x19\n" +
 	"\x17GetCACertificateRequest\",\n" +
 	"\x18GetCACertificateResponse\x12\x10\n" +
 	"\x03pem\x18\x01 \x01(\tR\x03pem\"\x80\x03\n" +
@@ -1318,7 +1829,7 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x06RECORD\x10\x02\x12\n" +
 	"\n" +
 	"\x06REPLAY\x10\x03\x12\x0f\n" +
-	"\vPASSTHROUGH\x10\x042\xb0\x04\n" +
+	"\vPASSTHROUGH\x10\x042\xf0\x06\n" +
 	"\fProxyControl\x12U\n" +
 	"\x0eStartRecording\x12 .matgto.v1.StartRecordingRequest\x1a!.matgto.v1.StartRecordingResponse\x12R\n" +
 	"\rStopRecording\x12\x1f.matgto.v1.StopRecordingRequest\x1a .matgto.v1.StopRecordingResponse\x12=\n" +
@@ -1326,7 +1837,11 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\vUseCassette\x12\x1d.matgto.v1.UseCassetteRequest\x1a\x1e.matgto.v1.UseCassetteResponse\x12F\n" +
 	"\tGetStatus\x12\x1b.matgto.v1.GetStatusRequest\x1a\x1c.matgto.v1.GetStatusResponse\x12C\n" +
 	"\bShutdown\x12\x1a.matgto.v1.ShutdownRequest\x1a\x1b.matgto.v1.ShutdownResponse\x12[\n" +
-	"\x10GetCACertificate\x12\".matgto.v1.GetCACertificateRequest\x1a#.matgto.v1.GetCACertificateResponseBN\n" +
+	"\x10GetCACertificate\x12\".matgto.v1.GetCACertificateRequest\x1a#.matgto.v1.GetCACertificateResponse\x12R\n" +
+	"\rListCassettes\x12\x1f.matgto.v1.ListCassettesRequest\x1a .matgto.v1.ListCassettesResponse\x12H\n" +
+	"\vGetCassette\x12\x1d.matgto.v1.GetCassetteRequest\x1a\x18.matgto.v1.CassetteChunk0\x01\x12I\n" +
+	"\vPutCassette\x12\x18.matgto.v1.CassetteChunk\x1a\x1e.matgto.v1.PutCassetteResponse(\x01\x12U\n" +
+	"\x0eDeleteCassette\x12 .matgto.v1.DeleteCassetteRequest\x1a!.matgto.v1.DeleteCassetteResponseBN\n" +
 	"\rdev.matgto.v1P\x01Z;github.com/matgto/matgto-serge/clients/go/matgtov1;matgtov1b\x06proto3"
 
 var (
@@ -1342,7 +1857,7 @@ func file_matgto_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_matgto_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_matgto_v1_control_proto_goTypes = []any{
 	(Mode)(0),                        // 0: matgto.v1.Mode
 	(*StartRecordingRequest)(nil),    // 1: matgto.v1.StartRecordingRequest
@@ -1355,59 +1870,81 @@ var file_matgto_v1_control_proto_goTypes = []any{
 	(*UseCassetteResponse)(nil),      // 8: matgto.v1.UseCassetteResponse
 	(*GetStatusRequest)(nil),         // 9: matgto.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),        // 10: matgto.v1.GetStatusResponse
-	(*ShutdownRequest)(nil),          // 11: matgto.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),         // 12: matgto.v1.ShutdownResponse
-	(*GetCACertificateRequest)(nil),  // 13: matgto.v1.GetCACertificateRequest
-	(*GetCACertificateResponse)(nil), // 14: matgto.v1.GetCACertificateResponse
-	(*SessionInfo)(nil),              // 15: matgto.v1.SessionInfo
-	(*SessionSummary)(nil),           // 16: matgto.v1.SessionSummary
-	(*Miss)(nil),                     // 17: matgto.v1.Miss
-	(*Candidate)(nil),                // 18: matgto.v1.Candidate
-	(*FieldDifference)(nil),          // 19: matgto.v1.FieldDifference
-	(*ProxyError)(nil),               // 20: matgto.v1.ProxyError
-	(*CassetteOptions)(nil),          // 21: matgto.v1.CassetteOptions
-	(*durationpb.Duration)(nil),      // 22: google.protobuf.Duration
+	(*TlsStatus)(nil),                // 11: matgto.v1.TlsStatus
+	(*ShutdownRequest)(nil),          // 12: matgto.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),         // 13: matgto.v1.ShutdownResponse
+	(*CassetteInfo)(nil),             // 14: matgto.v1.CassetteInfo
+	(*ListCassettesRequest)(nil),     // 15: matgto.v1.ListCassettesRequest
+	(*ListCassettesResponse)(nil),    // 16: matgto.v1.ListCassettesResponse
+	(*GetCassetteRequest)(nil),       // 17: matgto.v1.GetCassetteRequest
+	(*CassetteChunk)(nil),            // 18: matgto.v1.CassetteChunk
+	(*PutCassetteResponse)(nil),      // 19: matgto.v1.PutCassetteResponse
+	(*DeleteCassetteRequest)(nil),    // 20: matgto.v1.DeleteCassetteRequest
+	(*DeleteCassetteResponse)(nil),   // 21: matgto.v1.DeleteCassetteResponse
+	(*GetCACertificateRequest)(nil),  // 22: matgto.v1.GetCACertificateRequest
+	(*GetCACertificateResponse)(nil), // 23: matgto.v1.GetCACertificateResponse
+	(*SessionInfo)(nil),              // 24: matgto.v1.SessionInfo
+	(*SessionSummary)(nil),           // 25: matgto.v1.SessionSummary
+	(*Miss)(nil),                     // 26: matgto.v1.Miss
+	(*Candidate)(nil),                // 27: matgto.v1.Candidate
+	(*FieldDifference)(nil),          // 28: matgto.v1.FieldDifference
+	(*ProxyError)(nil),               // 29: matgto.v1.ProxyError
+	(*CassetteOptions)(nil),          // 30: matgto.v1.CassetteOptions
+	(*durationpb.Duration)(nil),      // 31: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),    // 32: google.protobuf.Timestamp
 }
 var file_matgto_v1_control_proto_depIdxs = []int32{
-	21, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
-	15, // 1: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
-	16, // 2: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
-	21, // 3: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
-	15, // 4: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
+	30, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
+	24, // 1: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
+	25, // 2: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
+	30, // 3: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
+	24, // 4: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
 	0,  // 5: matgto.v1.UseCassetteRequest.mode:type_name -> matgto.v1.Mode
-	21, // 6: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
-	15, // 7: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
+	30, // 6: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
+	24, // 7: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
 	0,  // 8: matgto.v1.GetStatusResponse.default_mode:type_name -> matgto.v1.Mode
-	15, // 9: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
-	22, // 10: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	22, // 11: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
-	0,  // 12: matgto.v1.SessionInfo.mode:type_name -> matgto.v1.Mode
-	0,  // 13: matgto.v1.SessionInfo.requested_mode:type_name -> matgto.v1.Mode
-	21, // 14: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
-	17, // 15: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
-	15, // 16: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
-	18, // 17: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
-	19, // 18: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
-	17, // 19: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
-	1,  // 20: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
-	3,  // 21: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
-	5,  // 22: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
-	7,  // 23: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
-	9,  // 24: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
-	11, // 25: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
-	13, // 26: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
-	2,  // 27: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
-	4,  // 28: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
-	6,  // 29: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
-	8,  // 30: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
-	10, // 31: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
-	12, // 32: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
-	14, // 33: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
-	27, // [27:34] is the sub-list for method output_type
-	20, // [20:27] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	24, // 9: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
+	31, // 10: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	11, // 11: matgto.v1.GetStatusResponse.tls:type_name -> matgto.v1.TlsStatus
+	31, // 12: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
+	32, // 13: matgto.v1.CassetteInfo.updated_at:type_name -> google.protobuf.Timestamp
+	14, // 14: matgto.v1.ListCassettesResponse.cassettes:type_name -> matgto.v1.CassetteInfo
+	14, // 15: matgto.v1.PutCassetteResponse.cassette:type_name -> matgto.v1.CassetteInfo
+	0,  // 16: matgto.v1.SessionInfo.mode:type_name -> matgto.v1.Mode
+	0,  // 17: matgto.v1.SessionInfo.requested_mode:type_name -> matgto.v1.Mode
+	30, // 18: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
+	26, // 19: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
+	24, // 20: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
+	27, // 21: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
+	28, // 22: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
+	26, // 23: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
+	1,  // 24: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
+	3,  // 25: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
+	5,  // 26: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
+	7,  // 27: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
+	9,  // 28: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
+	12, // 29: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
+	22, // 30: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
+	15, // 31: matgto.v1.ProxyControl.ListCassettes:input_type -> matgto.v1.ListCassettesRequest
+	17, // 32: matgto.v1.ProxyControl.GetCassette:input_type -> matgto.v1.GetCassetteRequest
+	18, // 33: matgto.v1.ProxyControl.PutCassette:input_type -> matgto.v1.CassetteChunk
+	20, // 34: matgto.v1.ProxyControl.DeleteCassette:input_type -> matgto.v1.DeleteCassetteRequest
+	2,  // 35: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
+	4,  // 36: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
+	6,  // 37: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
+	8,  // 38: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
+	10, // 39: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
+	13, // 40: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
+	23, // 41: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
+	16, // 42: matgto.v1.ProxyControl.ListCassettes:output_type -> matgto.v1.ListCassettesResponse
+	18, // 43: matgto.v1.ProxyControl.GetCassette:output_type -> matgto.v1.CassetteChunk
+	19, // 44: matgto.v1.ProxyControl.PutCassette:output_type -> matgto.v1.PutCassetteResponse
+	21, // 45: matgto.v1.ProxyControl.DeleteCassette:output_type -> matgto.v1.DeleteCassetteResponse
+	35, // [35:46] is the sub-list for method output_type
+	24, // [24:35] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_control_proto_init() }
@@ -1422,7 +1959,7 @@ func file_matgto_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_control_proto_rawDesc), len(file_matgto_v1_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

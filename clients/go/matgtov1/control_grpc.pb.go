@@ -4,7 +4,8 @@
 // Error codes (google.rpc codes carried by gRPC statuses):
 //   INVALID_ARGUMENT     a cassette name that is empty, absolute, contains
 //                        "..", a control character or a character outside
-//                        [A-Za-z0-9._-+=@,[]] and "/"; an unspecified mode.
+//                        [A-Za-z0-9._-+=@,[]] and "/". (An unspecified
+//                        mode in UseCassette means the server's default.)
 //   NOT_FOUND            Replay of a cassette that does not exist.
 //   FAILED_PRECONDITION  StopRecording while no cassette is in use.
 //   DATA_LOSS            a cassette file that is corrupt or truncated.
@@ -38,6 +39,10 @@ const (
 	ProxyControl_GetStatus_FullMethodName        = "/matgto.v1.ProxyControl/GetStatus"
 	ProxyControl_Shutdown_FullMethodName         = "/matgto.v1.ProxyControl/Shutdown"
 	ProxyControl_GetCACertificate_FullMethodName = "/matgto.v1.ProxyControl/GetCACertificate"
+	ProxyControl_ListCassettes_FullMethodName    = "/matgto.v1.ProxyControl/ListCassettes"
+	ProxyControl_GetCassette_FullMethodName      = "/matgto.v1.ProxyControl/GetCassette"
+	ProxyControl_PutCassette_FullMethodName      = "/matgto.v1.ProxyControl/PutCassette"
+	ProxyControl_DeleteCassette_FullMethodName   = "/matgto.v1.ProxyControl/DeleteCassette"
 )
 
 // ProxyControlClient is the client API for ProxyControl service.
@@ -60,8 +65,20 @@ type ProxyControlClient interface {
 	// an active recording is saved before the server exits.
 	Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*ShutdownResponse, error)
 	// The PEM certificate of the CA that signs intercepted HTTPS hosts, for
-	// clients to trust. UNIMPLEMENTED until HTTPS interception exists.
+	// clients to trust.
 	GetCACertificate(ctx context.Context, in *GetCACertificateRequest, opts ...grpc.CallOption) (*GetCACertificateResponse, error)
+	// Cassette management, so every client can manage the cassettes of a
+	// remote (central) server.
+	ListCassettes(ctx context.Context, in *ListCassettesRequest, opts ...grpc.CallOption) (*ListCassettesResponse, error)
+	// The cassette's binary protobuf bytes, in chunks (cassettes may exceed a
+	// gRPC message). NOT_FOUND / DATA_LOSS as for Replay.
+	GetCassette(ctx context.Context, in *GetCassetteRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CassetteChunk], error)
+	// Stores a cassette sent in chunks (the first names it); replaces an
+	// existing one atomically. INVALID_ARGUMENT when the bytes are not a
+	// cassette.
+	PutCassette(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CassetteChunk, PutCassetteResponse], error)
+	// FAILED_PRECONDITION while the cassette is in use.
+	DeleteCassette(ctx context.Context, in *DeleteCassetteRequest, opts ...grpc.CallOption) (*DeleteCassetteResponse, error)
 }
 
 type proxyControlClient struct {
@@ -142,6 +159,58 @@ func (c *proxyControlClient) GetCACertificate(ctx context.Context, in *GetCACert
 	return out, nil
 }
 
+func (c *proxyControlClient) ListCassettes(ctx context.Context, in *ListCassettesRequest, opts ...grpc.CallOption) (*ListCassettesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCassettesResponse)
+	err := c.cc.Invoke(ctx, ProxyControl_ListCassettes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proxyControlClient) GetCassette(ctx context.Context, in *GetCassetteRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CassetteChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProxyControl_ServiceDesc.Streams[0], ProxyControl_GetCassette_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetCassetteRequest, CassetteChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProxyControl_GetCassetteClient = grpc.ServerStreamingClient[CassetteChunk]
+
+func (c *proxyControlClient) PutCassette(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CassetteChunk, PutCassetteResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProxyControl_ServiceDesc.Streams[1], ProxyControl_PutCassette_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CassetteChunk, PutCassetteResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProxyControl_PutCassetteClient = grpc.ClientStreamingClient[CassetteChunk, PutCassetteResponse]
+
+func (c *proxyControlClient) DeleteCassette(ctx context.Context, in *DeleteCassetteRequest, opts ...grpc.CallOption) (*DeleteCassetteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCassetteResponse)
+	err := c.cc.Invoke(ctx, ProxyControl_DeleteCassette_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProxyControlServer is the server API for ProxyControl service.
 // All implementations must embed UnimplementedProxyControlServer
 // for forward compatibility.
@@ -162,8 +231,20 @@ type ProxyControlServer interface {
 	// an active recording is saved before the server exits.
 	Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error)
 	// The PEM certificate of the CA that signs intercepted HTTPS hosts, for
-	// clients to trust. UNIMPLEMENTED until HTTPS interception exists.
+	// clients to trust.
 	GetCACertificate(context.Context, *GetCACertificateRequest) (*GetCACertificateResponse, error)
+	// Cassette management, so every client can manage the cassettes of a
+	// remote (central) server.
+	ListCassettes(context.Context, *ListCassettesRequest) (*ListCassettesResponse, error)
+	// The cassette's binary protobuf bytes, in chunks (cassettes may exceed a
+	// gRPC message). NOT_FOUND / DATA_LOSS as for Replay.
+	GetCassette(*GetCassetteRequest, grpc.ServerStreamingServer[CassetteChunk]) error
+	// Stores a cassette sent in chunks (the first names it); replaces an
+	// existing one atomically. INVALID_ARGUMENT when the bytes are not a
+	// cassette.
+	PutCassette(grpc.ClientStreamingServer[CassetteChunk, PutCassetteResponse]) error
+	// FAILED_PRECONDITION while the cassette is in use.
+	DeleteCassette(context.Context, *DeleteCassetteRequest) (*DeleteCassetteResponse, error)
 	mustEmbedUnimplementedProxyControlServer()
 }
 
@@ -194,6 +275,18 @@ func (UnimplementedProxyControlServer) Shutdown(context.Context, *ShutdownReques
 }
 func (UnimplementedProxyControlServer) GetCACertificate(context.Context, *GetCACertificateRequest) (*GetCACertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCACertificate not implemented")
+}
+func (UnimplementedProxyControlServer) ListCassettes(context.Context, *ListCassettesRequest) (*ListCassettesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCassettes not implemented")
+}
+func (UnimplementedProxyControlServer) GetCassette(*GetCassetteRequest, grpc.ServerStreamingServer[CassetteChunk]) error {
+	return status.Error(codes.Unimplemented, "method GetCassette not implemented")
+}
+func (UnimplementedProxyControlServer) PutCassette(grpc.ClientStreamingServer[CassetteChunk, PutCassetteResponse]) error {
+	return status.Error(codes.Unimplemented, "method PutCassette not implemented")
+}
+func (UnimplementedProxyControlServer) DeleteCassette(context.Context, *DeleteCassetteRequest) (*DeleteCassetteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCassette not implemented")
 }
 func (UnimplementedProxyControlServer) mustEmbedUnimplementedProxyControlServer() {}
 func (UnimplementedProxyControlServer) testEmbeddedByValue()                      {}
@@ -342,6 +435,60 @@ func _ProxyControl_GetCACertificate_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProxyControl_ListCassettes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCassettesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProxyControlServer).ListCassettes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProxyControl_ListCassettes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProxyControlServer).ListCassettes(ctx, req.(*ListCassettesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProxyControl_GetCassette_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetCassetteRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ProxyControlServer).GetCassette(m, &grpc.GenericServerStream[GetCassetteRequest, CassetteChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProxyControl_GetCassetteServer = grpc.ServerStreamingServer[CassetteChunk]
+
+func _ProxyControl_PutCassette_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ProxyControlServer).PutCassette(&grpc.GenericServerStream[CassetteChunk, PutCassetteResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProxyControl_PutCassetteServer = grpc.ClientStreamingServer[CassetteChunk, PutCassetteResponse]
+
+func _ProxyControl_DeleteCassette_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCassetteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProxyControlServer).DeleteCassette(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProxyControl_DeleteCassette_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProxyControlServer).DeleteCassette(ctx, req.(*DeleteCassetteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProxyControl_ServiceDesc is the grpc.ServiceDesc for ProxyControl service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -377,7 +524,26 @@ var ProxyControl_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetCACertificate",
 			Handler:    _ProxyControl_GetCACertificate_Handler,
 		},
+		{
+			MethodName: "ListCassettes",
+			Handler:    _ProxyControl_ListCassettes_Handler,
+		},
+		{
+			MethodName: "DeleteCassette",
+			Handler:    _ProxyControl_DeleteCassette_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "GetCassette",
+			Handler:       _ProxyControl_GetCassette_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "PutCassette",
+			Handler:       _ProxyControl_PutCassette_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "matgto/v1/control.proto",
 }

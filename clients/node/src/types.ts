@@ -1,4 +1,4 @@
-import { ExhaustedPolicy, type CassetteOptions as PbCassetteOptions } from './gen/matgto/v1/cassette.js';
+import { ExhaustedPolicy, CassetteOptions as PbCassetteOptions } from './gen/matgto/v1/cassette.js';
 import {
   Mode,
   type GetStatusResponse,
@@ -119,9 +119,9 @@ export function optionsToPb(opts: CassetteOptions | undefined): PbCassetteOption
   if (!opts || opts.onExhausted === undefined) return undefined;
   switch (opts.onExhausted) {
     case 'repeat-last':
-      return { onExhausted: ExhaustedPolicy.REPEAT_LAST };
+      return PbCassetteOptions.fromPartial({ onExhausted: ExhaustedPolicy.REPEAT_LAST });
     case 'error':
-      return { onExhausted: ExhaustedPolicy.EXHAUSTED_ERROR };
+      return PbCassetteOptions.fromPartial({ onExhausted: ExhaustedPolicy.EXHAUSTED_ERROR });
     default:
       throw new TypeError(`unknown onExhausted ${JSON.stringify(opts.onExhausted)}; use 'repeat-last' or 'error'`);
   }

@@ -34,14 +34,13 @@ core::HttpRequest SampleRequest() {
 }
 
 core::HttpResponse SampleResponse() {
-  return core::HttpResponse{
-      .status = 201,
-      .reason = "Created",
-      .version = 10,
-      .headers = {{"Set-Cookie", "a=1; Path=/"},
-                  {"Content-Type", "text/plain"},
-                  {"Set-Cookie", "b=2; HttpOnly"}},
-      .body = std::string("\0\0ok\0", 5)};
+  return core::HttpResponse{.status = 201,
+                            .reason = "Created",
+                            .version = 10,
+                            .headers = {{"Set-Cookie", "a=1; Path=/"},
+                                        {"Content-Type", "text/plain"},
+                                        {"Set-Cookie", "b=2; HttpOnly"}},
+                            .body = std::string("\0\0ok\0", 5)};
 }
 
 TEST(CodecTest, RequestRoundTripKeepsHeaderOrderAndBinaryBody) {
@@ -63,11 +62,10 @@ TEST(CodecTest, ResponseRoundTripKeepsTwoSetCookies) {
   EXPECT_EQ(proto.status(), 201u);
   core::HttpResponse out = FromProto(proto);
   EXPECT_EQ(out, in);
-  EXPECT_THAT(out.headers,
-              ::testing::ElementsAre(
-                  core::Header{"Set-Cookie", "a=1; Path=/"},
-                  core::Header{"Content-Type", "text/plain"},
-                  core::Header{"Set-Cookie", "b=2; HttpOnly"}));
+  EXPECT_THAT(out.headers, ::testing::ElementsAre(
+                               core::Header{"Set-Cookie", "a=1; Path=/"},
+                               core::Header{"Content-Type", "text/plain"},
+                               core::Header{"Set-Cookie", "b=2; HttpOnly"}));
 }
 
 TEST(CodecTest, TimingToProto) {
@@ -98,10 +96,11 @@ v1::Cassette ThreeInteractionCassette() {
     req.url += "&i=" + std::to_string(i);
     ToProto(req, *it->mutable_http()->mutable_request());
     ToProto(SampleResponse(), *it->mutable_http()->mutable_response());
-    ToProto(core::ExchangeTiming{.started_at = absl::FromUnixSeconds(1700000000),
-                                 .time_to_first_byte = absl::Milliseconds(3),
-                                 .total = absl::Milliseconds(9)},
-            *it->mutable_http()->mutable_timing());
+    ToProto(
+        core::ExchangeTiming{.started_at = absl::FromUnixSeconds(1700000000),
+                             .time_to_first_byte = absl::Milliseconds(3),
+                             .total = absl::Milliseconds(9)},
+        *it->mutable_http()->mutable_timing());
   }
   return c;
 }
@@ -120,9 +119,9 @@ TEST(CodecTest, SerializeThenParseRoundTrip) {
   expected.set_schema_version(kSchemaVersion);
   expected.set_written_by(out->written_by());
   expected.set_complete(true);
-  EXPECT_TRUE(MessageDifferencer::Equals(*out, expected))
-      << out->DebugString();
-  EXPECT_EQ(FromProto(out->interactions(2).http().response()), SampleResponse());
+  EXPECT_TRUE(MessageDifferencer::Equals(*out, expected)) << out->DebugString();
+  EXPECT_EQ(FromProto(out->interactions(2).http().response()),
+            SampleResponse());
 }
 
 TEST(CodecTest, SerializeOverridesSchemaVersionAndCompleteness) {
@@ -165,9 +164,10 @@ TEST(CodecTest, NonUtf8ReasonPhraseSurvivesSerializeAndParse) {
 }
 
 TEST(ParseCassetteTest, EmptyIsDataLoss) {
-  EXPECT_THAT(ParseCassette("", "dir/empty.pb"),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       AllOf(HasSubstr("dir/empty.pb"), HasSubstr("is empty"))));
+  EXPECT_THAT(
+      ParseCassette("", "dir/empty.pb"),
+      StatusIs(absl::StatusCode::kDataLoss,
+               AllOf(HasSubstr("dir/empty.pb"), HasSubstr("is empty"))));
 }
 
 TEST(ParseCassetteTest, GarbageIsDataLossNamingTheSource) {

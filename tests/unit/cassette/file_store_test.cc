@@ -32,8 +32,9 @@ v1::Cassette MakeCassette(const std::string& name, int interactions) {
     ToProto(core::HttpRequest{.method = "GET",
                               .url = "http://h/" + std::to_string(i)},
             *it->mutable_http()->mutable_request());
-    ToProto(core::HttpResponse{.status = 200, .body = "body" + std::to_string(i)},
-            *it->mutable_http()->mutable_response());
+    ToProto(
+        core::HttpResponse{.status = 200, .body = "body" + std::to_string(i)},
+        *it->mutable_http()->mutable_response());
   }
   return c;
 }
@@ -117,17 +118,16 @@ TEST_F(FileCassetteStoreTest, LoadMissingIsNotFound) {
 
 TEST_F(FileCassetteStoreTest, CorruptFileIsDataLossNamingThePath) {
   WriteFile(Root() + "/bad.pb", "\xff\xff\xff garbage");
-  EXPECT_THAT(store_->Load("bad"),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr(Root() + "/bad.pb")));
+  EXPECT_THAT(store_->Load("bad"), StatusIs(absl::StatusCode::kDataLoss,
+                                            HasSubstr(Root() + "/bad.pb")));
 }
 
 TEST_F(FileCassetteStoreTest, EmptyFileIsDataLoss) {
   WriteFile(Root() + "/empty.pb", "");
-  EXPECT_THAT(store_->Load("empty"),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       AllOf(HasSubstr(Root() + "/empty.pb"),
-                             HasSubstr("empty"))));
+  EXPECT_THAT(
+      store_->Load("empty"),
+      StatusIs(absl::StatusCode::kDataLoss,
+               AllOf(HasSubstr(Root() + "/empty.pb"), HasSubstr("empty"))));
 }
 
 TEST_F(FileCassetteStoreTest, TruncatedFileIsDataLoss) {
@@ -145,9 +145,8 @@ TEST_F(FileCassetteStoreTest, BadNamesAreInvalidArgumentEverywhere) {
     EXPECT_THAT(store_->Exists(name),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          HasSubstr("cassette name")));
-    EXPECT_THAT(store_->Load(name),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("cassette name")));
+    EXPECT_THAT(store_->Load(name), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("cassette name")));
     EXPECT_THAT(store_->Save(MakeCassette(name, 1)),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          HasSubstr("cassette name")));

@@ -61,8 +61,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "sid=[REDACTED]; theme=[REDACTED]"},
         RedactCase{"CookieNoSpace", "cookie", "a=1;b=2",
                    "a=[REDACTED]; b=[REDACTED]"},
-        RedactCase{"CookieValueWithEquals", "Cookie", "t=a=b",
-                   "t=[REDACTED]"},
+        RedactCase{"CookieValueWithEquals", "Cookie", "t=a=b", "t=[REDACTED]"},
         RedactCase{"SetCookieAttributes", "Set-Cookie",
                    "sid=abc; Path=/; HttpOnly; Secure",
                    "sid=[REDACTED]; Path=/; HttpOnly; Secure"},
@@ -92,15 +91,14 @@ TEST(RedactorTest, CustomConfigReplacesDefaults) {
 
 TEST(RedactorTest, RequestHeadersRedactedUrlAndBodyUntouched) {
   Redactor redactor(RedactConfig::Defaults());
-  core::HttpRequest req{
-      .method = "POST",
-      .url = "http://api.example.com/login?user=bob",
-      .version = 11,
-      .headers = {{"Host", "api.example.com"},
-                  {"Authorization", "Bearer abc"},
-                  {"Cookie", "sid=1"},
-                  {"Accept", "*/*"}},
-      .body = "Bearer abc"};
+  core::HttpRequest req{.method = "POST",
+                        .url = "http://api.example.com/login?user=bob",
+                        .version = 11,
+                        .headers = {{"Host", "api.example.com"},
+                                    {"Authorization", "Bearer abc"},
+                                    {"Cookie", "sid=1"},
+                                    {"Accept", "*/*"}},
+                        .body = "Bearer abc"};
   redactor.Redact(req);
   EXPECT_THAT(req.headers,
               ElementsAre(core::Header{"Host", "api.example.com"},
@@ -121,11 +119,11 @@ TEST(RedactorTest, ResponseRedactsEverySetCookie) {
                                      {"Set-Cookie", "b=2; Max-Age=60"}},
                          .body = "a=1"};
   redactor.Redact(res);
-  EXPECT_THAT(res.headers,
-              ElementsAre(core::Header{"Set-Cookie", "a=[REDACTED]; Path=/"},
-                          core::Header{"Content-Type", "text/plain"},
-                          core::Header{"Set-Cookie",
-                                       "b=[REDACTED]; Max-Age=60"}));
+  EXPECT_THAT(
+      res.headers,
+      ElementsAre(core::Header{"Set-Cookie", "a=[REDACTED]; Path=/"},
+                  core::Header{"Content-Type", "text/plain"},
+                  core::Header{"Set-Cookie", "b=[REDACTED]; Max-Age=60"}));
   EXPECT_EQ(res.body, "a=1");
   core::HttpResponse again = res;
   redactor.Redact(again);

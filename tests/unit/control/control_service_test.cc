@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "server/cassette/codec.h"
 #include "server/cassette/store.h"
 #include "server/control/grpc_status.h"
 #include "server/core/clock.h"
@@ -43,9 +44,7 @@ MATCHER_P2(GrpcStatusIs, code, message_matcher,
          ::testing::Matches(message_matcher)(arg.error_message());
 }
 
-MATCHER(GrpcOk, "is OK") {
-  return arg.ok();
-}
+MATCHER(GrpcOk, "is OK") { return arg.ok(); }
 
 class ControlServiceTest : public ::testing::Test {
  protected:
@@ -55,13 +54,11 @@ class ControlServiceTest : public ::testing::Test {
     store_ = *std::move(store);
     sessions_ = std::make_unique<replay::SessionManager>(
         *store_, cassette::RedactConfig::Defaults(), clock_, v1::AUTO);
-    service_ = std::make_unique<ControlService>(
-        *sessions_,
-        Identity(),
-        [this](absl::Duration grace) {
-          absl::MutexLock lock(&mu_);
-          shutdowns_.push_back(grace);
-        });
+    service_ = std::make_unique<ControlService>(*sessions_, *store_, Identity(),
+                                                [this](absl::Duration grace) {
+                                                  absl::MutexLock lock(&mu_);
+                                                  shutdowns_.push_back(grace);
+                                                });
     grpc::ServerBuilder builder;  // no listening port: in-process only
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
@@ -253,7 +250,8 @@ TEST_F(ControlServiceTest, GetStatusStaysReadableAfterANonUtf8Miss) {
   v1::GetStatusResponse status;
   ASSERT_THAT(Status(&status), GrpcOk());
   ASSERT_EQ(status.session().misses_size(), 1);
-  EXPECT_EQ(status.session().misses(0).closest(0).differences(0).field(), "body");
+  EXPECT_EQ(status.session().misses(0).closest(0).differences(0).field(),
+            "body");
 }
 
 TEST_F(ControlServiceTest, ShutdownPassesTheGraceAskedFor) {
@@ -286,19 +284,21 @@ TEST_F(ControlServiceTest, NegativeGraceIsInvalidArgument) {
 // The brief for these tests said UNIMPLEMENTED; the contract has since moved
 // (control.proto): the PEM when interception is on, FAILED_PRECONDITION when
 // it is off.
-TEST_F(ControlServiceTest, GetCACertificateWithInterceptionOffIsFailedPrecondition) {
+TEST_F(ControlServiceTest,
+       GetCACertificateWithInterceptionOffIsFailedPrecondition) {
   grpc::ClientContext ctx;
   v1::GetCACertificateResponse res;
-  EXPECT_THAT(stub_->GetCACertificate(&ctx, v1::GetCACertificateRequest(), &res),
-              GrpcStatusIs(grpc::StatusCode::FAILED_PRECONDITION,
-                           HasSubstr("HTTPS interception is off")));
+  EXPECT_THAT(
+      stub_->GetCACertificate(&ctx, v1::GetCACertificateRequest(), &res),
+      GrpcStatusIs(grpc::StatusCode::FAILED_PRECONDITION,
+                   HasSubstr("HTTPS interception is off")));
   EXPECT_EQ(res.pem(), "");
 }
 
 TEST_F(ControlServiceTest, GetCACertificateReturnsThePem) {
   const std::string pem =
       "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-  ControlService with_ca(*sessions_, ServerIdentity{.ca_pem = pem},
+  ControlService with_ca(*sessions_, *store_, ServerIdentity{.ca_pem = pem},
                          [](absl::Duration) {});
   grpc::ServerBuilder builder;
   builder.RegisterService(&with_ca);
@@ -314,15 +314,246 @@ TEST_F(ControlServiceTest, GetCACertificateReturnsThePem) {
   server->Shutdown();
 }
 
+// --- cassette management ---
+
+v1::Cassette SmallCassette(const std::string& name, int interactions,
+                           const std::string& body = "x") {
+  v1::Cassette c;
+  c.set_name(name);
+  for (int i = 0; i < interactions; ++i) {
+    v1::Interaction* it = c.add_interactions();
+    it->set_index(static_cast<uint64_t>(i));
+    it->mutable_http()->mutable_request()->set_method("GET");
+    it->mutable_http()->mutable_request()->set_url("http://h/" +
+                                                   std::to_string(i));
+    it->mutable_http()->mutable_response()->set_status(200);
+    it->mutable_http()->mutable_response()->set_body(body);
+  }
+  return c;
+}
+
+class CassetteManagementTest : public ControlServiceTest {
+ protected:
+  grpc::Status List(const std::string& prefix, v1::ListCassettesResponse* out) {
+    grpc::ClientContext ctx;
+    v1::ListCassettesRequest req;
+    req.set_prefix(prefix);
+    return stub_->ListCassettes(&ctx, req, out);
+  }
+  grpc::Status Get(const std::string& name,
+                   std::vector<v1::CassetteChunk>* chunks) {
+    grpc::ClientContext ctx;
+    v1::GetCassetteRequest req;
+    req.set_name(name);
+    auto reader = stub_->GetCassette(&ctx, req);
+    v1::CassetteChunk chunk;
+    while (reader->Read(&chunk)) chunks->push_back(chunk);
+    return reader->Finish();
+  }
+  // Sends `bytes` in chunks of `chunk_size`, the first named `name`.
+  grpc::Status Put(const std::string& name, const std::string& bytes,
+                   size_t chunk_size, v1::PutCassetteResponse* out) {
+    grpc::ClientContext ctx;
+    auto writer = stub_->PutCassette(&ctx, out);
+    size_t offset = 0;
+    do {
+      v1::CassetteChunk chunk;
+      if (offset == 0) chunk.set_name(name);
+      chunk.set_data(bytes.substr(offset, chunk_size));
+      if (!writer->Write(chunk)) break;
+      offset += chunk_size;
+    } while (offset < bytes.size());
+    writer->WritesDone();
+    return writer->Finish();
+  }
+  grpc::Status Delete(const std::string& name) {
+    grpc::ClientContext ctx;
+    v1::DeleteCassetteRequest req;
+    req.set_name(name);
+    v1::DeleteCassetteResponse res;
+    return stub_->DeleteCassette(&ctx, req, &res);
+  }
+};
+
+TEST_F(CassetteManagementTest, ListsCassettesWithPrefix) {
+  ASSERT_THAT(store_->Save(SmallCassette("suite/a", 2)), IsOk());
+  ASSERT_THAT(store_->Save(SmallCassette("suite/b", 1)), IsOk());
+  ASSERT_THAT(store_->Save(SmallCassette("other", 3)), IsOk());
+  v1::ListCassettesResponse all;
+  ASSERT_THAT(List("", &all), GrpcOk());
+  ASSERT_EQ(all.cassettes_size(), 3);
+  EXPECT_EQ(all.cassettes(0).name(), "other");
+  EXPECT_EQ(all.cassettes(0).interactions(), 3u);
+  EXPECT_EQ(all.cassettes(0).format(), "binary");
+  EXPECT_GT(all.cassettes(0).size_bytes(), 0u);
+  v1::ListCassettesResponse suite;
+  ASSERT_THAT(List("suite/", &suite), GrpcOk());
+  ASSERT_EQ(suite.cassettes_size(), 2);
+  EXPECT_EQ(suite.cassettes(0).name(), "suite/a");
+  EXPECT_EQ(suite.cassettes(1).name(), "suite/b");
+}
+
+TEST_F(CassetteManagementTest, GetSendsChunksOfAtMostOneMebibyte) {
+  // 2.5 MiB of body: three chunks.
+  const v1::Cassette big = SmallCassette("big", 1, std::string(5 << 19, 'b'));
+  ASSERT_THAT(store_->Save(big), IsOk());
+  std::vector<v1::CassetteChunk> chunks;
+  ASSERT_THAT(Get("big", &chunks), GrpcOk());
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(chunks[0].name(), "big");
+  std::string bytes;
+  for (const v1::CassetteChunk& c : chunks) {
+    EXPECT_LE(c.data().size(), ControlService::kChunkBytes);
+    bytes += c.data();
+  }
+  EXPECT_EQ(chunks[0].data().size(), ControlService::kChunkBytes);
+  auto parsed = cassette::ParseCassette(bytes, "got");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->interactions(0).http().response().body(),
+            big.interactions(0).http().response().body());
+}
+
+TEST_F(CassetteManagementTest, GetOfMissingOrCorruptCassette) {
+  std::vector<v1::CassetteChunk> chunks;
+  EXPECT_THAT(Get("missing", &chunks),
+              GrpcStatusIs(grpc::StatusCode::NOT_FOUND,
+                           HasSubstr("'missing' does not exist")));
+  std::ofstream(tmp_.path() + "/bad.pb", std::ios::binary) << "\xff\xff";
+  EXPECT_THAT(Get("bad", &chunks),
+              GrpcStatusIs(grpc::StatusCode::DATA_LOSS,
+                           HasSubstr(tmp_.path() + "/bad.pb")));
+  EXPECT_THAT(Get("../x", &chunks),
+              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                           HasSubstr("'..' segment")));
+  EXPECT_TRUE(chunks.empty());
+}
+
+TEST_F(CassetteManagementTest, PutStoresAtomicallyUnderTheFirstChunksName) {
+  v1::Cassette c = SmallCassette("inner-name", 2, "hello");
+  // A text body sent as body_text ends up in body.
+  c.mutable_interactions(1)->mutable_http()->mutable_response()->clear_body();
+  c.mutable_interactions(1)->mutable_http()->mutable_response()->set_body_text(
+      "txt");
+  v1::PutCassetteResponse res;
+  ASSERT_THAT(Put("suite/put", cassette::SerializeCassette(c), 7, &res),
+              GrpcOk());
+  EXPECT_EQ(res.cassette().name(), "suite/put");
+  EXPECT_EQ(res.cassette().interactions(), 2u);
+  EXPECT_EQ(res.cassette().format(), "binary");
+  EXPECT_EQ(tmp_.Files(), std::vector<std::string>{"suite/put.pb"});
+  auto loaded = store_->Load("suite/put");
+  ASSERT_THAT(loaded, IsOk());
+  EXPECT_EQ(loaded->name(), "suite/put");
+  EXPECT_EQ(loaded->interactions(0).http().response().body(), "hello");
+  EXPECT_EQ(loaded->interactions(1).http().response().body(), "txt");
+  EXPECT_EQ(loaded->interactions(1).http().response().body_text(), "");
+
+  // Replaces an existing one; the result replays.
+  ASSERT_THAT(
+      Put("suite/put", cassette::SerializeCassette(SmallCassette("x", 1)),
+          1 << 20, &res),
+      GrpcOk());
+  EXPECT_EQ(res.cassette().interactions(), 1u);
+  v1::ReplayResponse replay;
+  ASSERT_THAT(Replay("suite/put", &replay), GrpcOk());
+  EXPECT_EQ(replay.session().interactions(), 1u);
+}
+
+TEST_F(CassetteManagementTest, PutOfBytesThatAreNotACassetteIsInvalidArgument) {
+  v1::PutCassetteResponse res;
+  EXPECT_THAT(Put("garbage", "this is not a cassette \xff\xff", 8, &res),
+              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                           HasSubstr("not a valid matgto cassette")));
+  EXPECT_THAT(
+      Put("empty", "", 8, &res),
+      GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT, HasSubstr("is empty")));
+  // A cassette without the `complete` marker (cut short) ...
+  v1::Cassette unfinished = SmallCassette("u", 1);
+  unfinished.set_schema_version(1);
+  EXPECT_THAT(
+      Put("unfinished", unfinished.SerializeAsString(), 8, &res),
+      GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                   AllOf(HasSubstr("truncated"), HasSubstr("'unfinished'"))));
+  // ... or without a schema version is refused too.
+  v1::Cassette unversioned = SmallCassette("v", 1);
+  unversioned.set_complete(true);
+  EXPECT_THAT(Put("unversioned", unversioned.SerializeAsString(), 8, &res),
+              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                           HasSubstr("no schema version")));
+  EXPECT_TRUE(tmp_.Files().empty());
+}
+
+TEST_F(CassetteManagementTest, PutValidatesTheName) {
+  const std::string bytes = cassette::SerializeCassette(SmallCassette("x", 1));
+  v1::PutCassetteResponse res;
+  EXPECT_THAT(Put("../escape", bytes, 64, &res),
+              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                           HasSubstr("'..' segment")));
+  EXPECT_THAT(Put("", bytes, 64, &res),
+              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                           HasSubstr("name is empty")));
+
+  grpc::ClientContext ctx;
+  auto writer = stub_->PutCassette(&ctx, &res);
+  v1::CassetteChunk first, second;
+  first.set_name("one");
+  first.set_data(bytes.substr(0, 4));
+  second.set_name("two");
+  second.set_data(bytes.substr(4));
+  writer->Write(first);
+  writer->Write(second);
+  writer->WritesDone();
+  EXPECT_THAT(writer->Finish(),
+              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                           HasSubstr("names cassette 'two'")));
+
+  grpc::ClientContext ctx2;
+  auto none = stub_->PutCassette(&ctx2, &res);
+  none->WritesDone();
+  EXPECT_THAT(none->Finish(), GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                                           HasSubstr("no chunk was sent")));
+}
+
+TEST_F(CassetteManagementTest, DeleteRemovesAndRefusesTheCassetteInUse) {
+  ASSERT_THAT(store_->Save(SmallCassette("doomed", 1)), IsOk());
+  ASSERT_THAT(store_->Save(SmallCassette("busy", 1)), IsOk());
+  v1::ReplayResponse replay;
+  ASSERT_THAT(Replay("busy", &replay), GrpcOk());
+
+  EXPECT_THAT(Delete("busy"),
+              GrpcStatusIs(grpc::StatusCode::FAILED_PRECONDITION,
+                           AllOf(HasSubstr("'busy' is in use"),
+                                 HasSubstr("mode replay"))));
+  v1::PutCassetteResponse res;
+  EXPECT_THAT(
+      Put("busy", cassette::SerializeCassette(SmallCassette("busy", 2)), 64,
+          &res),
+      GrpcStatusIs(grpc::StatusCode::FAILED_PRECONDITION, HasSubstr("in use")));
+  ASSERT_THAT(Delete("doomed"), GrpcOk());
+  EXPECT_EQ(tmp_.Files(), std::vector<std::string>{"busy.pb"});
+  EXPECT_THAT(Delete("doomed"),
+              GrpcStatusIs(grpc::StatusCode::NOT_FOUND,
+                           HasSubstr("'doomed' does not exist")));
+  EXPECT_THAT(Delete("a b"), GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                                          HasSubstr("contains ' '")));
+
+  v1::StopRecordingResponse stop;
+  ASSERT_THAT(Stop(&stop), GrpcOk());
+  EXPECT_THAT(Delete("busy"), GrpcOk());
+  EXPECT_TRUE(tmp_.Files().empty());
+}
+
 TEST(ToGrpcStatusTest, KeepsCodeAndMessage) {
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
   const std::vector<std::pair<absl::Status, grpc::StatusCode>> cases = {
       {absl::NotFoundError("nf"), grpc::StatusCode::NOT_FOUND},
       {absl::InvalidArgumentError("ia"), grpc::StatusCode::INVALID_ARGUMENT},
-      {absl::FailedPreconditionError("fp"), grpc::StatusCode::FAILED_PRECONDITION},
+      {absl::FailedPreconditionError("fp"),
+       grpc::StatusCode::FAILED_PRECONDITION},
       {absl::DataLossError("dl"), grpc::StatusCode::DATA_LOSS},
       {absl::UnavailableError("un"), grpc::StatusCode::UNAVAILABLE},
-      {absl::ResourceExhaustedError("re"), grpc::StatusCode::RESOURCE_EXHAUSTED},
+      {absl::ResourceExhaustedError("re"),
+       grpc::StatusCode::RESOURCE_EXHAUSTED},
   };
   for (const auto& [in, code] : cases) {
     EXPECT_THAT(ToGrpcStatus(in),

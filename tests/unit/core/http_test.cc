@@ -67,7 +67,8 @@ TEST(MakeErrorResponseTest, CustomContentTypeAndEmptyBody) {
   HttpResponse r = MakeErrorResponse(599, "no-match", "", "application/json");
   EXPECT_THAT(FindHeader(r.headers, "Content-Type"),
               Pointee(std::string("application/json")));
-  EXPECT_THAT(FindHeader(r.headers, "Content-Length"), Pointee(std::string("0")));
+  EXPECT_THAT(FindHeader(r.headers, "Content-Length"),
+              Pointee(std::string("0")));
   EXPECT_TRUE(r.body.empty());
 }
 

@@ -115,16 +115,17 @@ TEST_P(BadUrlTest, IsInvalidArgument) {
 
 INSTANTIATE_TEST_SUITE_P(
     Url, BadUrlTest,
-    ::testing::Values(BadUrlCase{"/relative/path", "not an absolute URL"},
-                      BadUrlCase{"example.com/x", "not an absolute URL"},
-                      BadUrlCase{"", "not an absolute URL"},
-                      BadUrlCase{"ftp://example.com/x", "unsupported URL scheme 'ftp'"},
-                      BadUrlCase{"FILE:///etc/passwd", "unsupported URL scheme 'file'"},
-                      BadUrlCase{"mailto:a@b.c", "unsupported URL scheme"},
-                      BadUrlCase{"http:/no-authority", "has no host"},
-                      BadUrlCase{"http:///path", "has no host"},
-                      BadUrlCase{"http://h:0/", "bad port"},
-                      BadUrlCase{"http://h:65536/", "bad port"}));
+    ::testing::Values(
+        BadUrlCase{"/relative/path", "not an absolute URL"},
+        BadUrlCase{"example.com/x", "not an absolute URL"},
+        BadUrlCase{"", "not an absolute URL"},
+        BadUrlCase{"ftp://example.com/x", "unsupported URL scheme 'ftp'"},
+        BadUrlCase{"FILE:///etc/passwd", "unsupported URL scheme 'file'"},
+        BadUrlCase{"mailto:a@b.c", "unsupported URL scheme"},
+        BadUrlCase{"http:/no-authority", "has no host"},
+        BadUrlCase{"http:///path", "has no host"},
+        BadUrlCase{"http://h:0/", "bad port"},
+        BadUrlCase{"http://h:65536/", "bad port"}));
 
 TEST(DefaultPortTest, KnownSchemes) {
   EXPECT_EQ(DefaultPort("http"), 80);

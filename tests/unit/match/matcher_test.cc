@@ -22,7 +22,8 @@ using ::testing::Field;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
-core::HttpRequest Req(std::string method, std::string url, std::string body = "") {
+core::HttpRequest Req(std::string method, std::string url,
+                      std::string body = "") {
   return core::HttpRequest{.method = std::move(method),
                            .url = std::move(url),
                            .version = 11,
@@ -56,10 +57,10 @@ TEST_P(OneFieldTest, DiffersInExactlyThatField) {
 INSTANTIATE_TEST_SUITE_P(
     Matcher, OneFieldTest,
     ::testing::Values(
-        OneFieldCase{"Method",
-                     Req("PUT", "http://api.example.com:8080/v1/items?a=1",
-                         "{\"x\":1}"),
-                     {"method", "POST", "PUT"}},
+        OneFieldCase{
+            "Method",
+            Req("PUT", "http://api.example.com:8080/v1/items?a=1", "{\"x\":1}"),
+            {"method", "POST", "PUT"}},
         OneFieldCase{"Scheme",
                      Req("POST", "https://api.example.com:8080/v1/items?a=1",
                          "{\"x\":1}"),
@@ -80,10 +81,10 @@ INSTANTIATE_TEST_SUITE_P(
                      Req("POST", "http://api.example.com:8080/v1/items?a=2",
                          "{\"x\":1}"),
                      {"query", "a=1", "a=2"}},
-        OneFieldCase{"QueryAbsent",
-                     Req("POST", "http://api.example.com:8080/v1/items",
-                         "{\"x\":1}"),
-                     {"query", "a=1", ""}},
+        OneFieldCase{
+            "QueryAbsent",
+            Req("POST", "http://api.example.com:8080/v1/items", "{\"x\":1}"),
+            {"query", "a=1", ""}},
         OneFieldCase{"Body",
                      Req("POST", "http://api.example.com:8080/v1/items?a=1",
                          "{\"x\":2}"),
@@ -122,7 +123,8 @@ TEST(RequestMatcherTest, SeveralDifferencesInFixedOrder) {
 }
 
 TEST(RequestMatcherTest, RulesSwitchFieldsOff) {
-  RequestMatcher ignore_body(MatchRules{.method = true, .url = true, .body = false});
+  RequestMatcher ignore_body(
+      MatchRules{.method = true, .url = true, .body = false});
   core::HttpRequest live = kBase;
   live.body = "something else";
   EXPECT_TRUE(ignore_body.Matches(kBase, live));
@@ -132,7 +134,8 @@ TEST(RequestMatcherTest, RulesSwitchFieldsOff) {
   RequestMatcher strict;
   EXPECT_FALSE(strict.Matches(kBase, live));
 
-  RequestMatcher ignore_method(MatchRules{.method = false, .url = true, .body = true});
+  RequestMatcher ignore_method(
+      MatchRules{.method = false, .url = true, .body = true});
   core::HttpRequest put = kBase;
   put.method = "PUT";
   EXPECT_TRUE(ignore_method.Matches(kBase, put));
@@ -143,8 +146,10 @@ TEST(RequestMatcherTest, KeyDistinguishesDifferentRequests) {
   // Not guaranteed by the contract for every pair, but a key that ignores a
   // field would make these collide.
   RequestMatcher matcher;
-  EXPECT_NE(matcher.Key(Req("GET", "http://h/a")), matcher.Key(Req("GET", "http://h/b")));
-  EXPECT_NE(matcher.Key(Req("GET", "http://h/a")), matcher.Key(Req("PUT", "http://h/a")));
+  EXPECT_NE(matcher.Key(Req("GET", "http://h/a")),
+            matcher.Key(Req("GET", "http://h/b")));
+  EXPECT_NE(matcher.Key(Req("GET", "http://h/a")),
+            matcher.Key(Req("PUT", "http://h/a")));
   EXPECT_NE(matcher.Key(Req("GET", "http://h/a", "1")),
             matcher.Key(Req("GET", "http://h/a", "2")));
 }
@@ -181,7 +186,8 @@ TEST(RankTest, ExactMatchRanksFirstWithNoDifferences) {
   std::vector<core::HttpRequest> recorded = {Req("GET", "http://h/a"),
                                              Req("GET", "http://h/b")};
   std::vector<const core::HttpRequest*> ptrs = {&recorded[0], &recorded[1]};
-  std::vector<Candidate> ranked = matcher.Rank(ptrs, Req("GET", "http://h/b"), 1);
+  std::vector<Candidate> ranked =
+      matcher.Rank(ptrs, Req("GET", "http://h/b"), 1);
   ASSERT_THAT(ranked, SizeIs(1));
   EXPECT_EQ(ranked[0].index, 1u);
   EXPECT_THAT(ranked[0].differences, IsEmpty());
@@ -216,12 +222,12 @@ TEST(DescribeBodyTest, Cases) {
 // description ends up in protobuf string fields and JSON.
 TEST(DescribeBodyTest, InvalidUtf8FormsAreBinary) {
   for (const std::string& body :
-       {std::string("\xc0\x80"),              // overlong NUL
-        std::string("\xc1\xbf"),              // overlong '\x7f'
-        std::string("\xe0\x80\xaf"),          // overlong '/'
-        std::string("\xed\xa0\x80"),          // UTF-16 surrogate D800
-        std::string("\xf4\x90\x80\x80"),      // above U+10FFFF
-        std::string("\xf5\x80\x80\x80")}) {   // lead byte F5
+       {std::string("\xc0\x80"),             // overlong NUL
+        std::string("\xc1\xbf"),             // overlong '\x7f'
+        std::string("\xe0\x80\xaf"),         // overlong '/'
+        std::string("\xed\xa0\x80"),         // UTF-16 surrogate D800
+        std::string("\xf4\x90\x80\x80"),     // above U+10FFFF
+        std::string("\xf5\x80\x80\x80")}) {  // lead byte F5
     EXPECT_EQ(DescribeBody(body),
               "<" + std::to_string(body.size()) + " bytes, binary>")
         << ::testing::PrintToString(body);
@@ -249,8 +255,9 @@ TEST(DescribeBodyTest, BodyDifferenceIsDescribed) {
   RequestMatcher matcher;
   core::HttpRequest rec = Req("POST", "http://h/", std::string("\0\1", 2));
   core::HttpRequest live = Req("POST", "http://h/", "text");
-  EXPECT_THAT(matcher.Differences(rec, live),
-              ElementsAre(FieldDifference{"body", "<2 bytes, binary>", "text"}));
+  EXPECT_THAT(
+      matcher.Differences(rec, live),
+      ElementsAre(FieldDifference{"body", "<2 bytes, binary>", "text"}));
 }
 
 }  // namespace

@@ -46,51 +46,46 @@ class IsHopByHopTest : public ::testing::TestWithParam<HopCase> {};
 
 TEST_P(IsHopByHopTest, Classifies) {
   EXPECT_EQ(IsHopByHop(GetParam().name, GetParam().tokens), GetParam().hop)
-      << "'" << GetParam().name << "' with Connection '" << GetParam().tokens << "'";
+      << "'" << GetParam().name << "' with Connection '" << GetParam().tokens
+      << "'";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Wire, IsHopByHopTest,
-    ::testing::Values(HopCase{"Connection", "", true},
-                      HopCase{"keep-alive", "", true},
-                      HopCase{"Proxy-Connection", "", true},
-                      HopCase{"Proxy-Authorization", "", true},
-                      HopCase{"TE", "", true},
-                      HopCase{"Trailer", "", true},
-                      HopCase{"UPGRADE", "", true},
-                      HopCase{"Content-Type", "", false},
-                      HopCase{"Transfer-Encoding", "", false},
-                      HopCase{"Authorization", "", false},
-                      HopCase{"X-Foo", "", false},
-                      // Names listed in Connection are hop-by-hop too.
-                      HopCase{"X-Foo", "close, X-Foo", true},
-                      HopCase{"x-foo", "X-FOO", true},
-                      HopCase{"X-Foo", "  x-bar ,\tx-foo  ", true},
-                      HopCase{"X-Foo", "X-Foobar", false},
-                      HopCase{"X-Foo", "keep-alive", false}));
+    ::testing::Values(
+        HopCase{"Connection", "", true}, HopCase{"keep-alive", "", true},
+        HopCase{"Proxy-Connection", "", true},
+        HopCase{"Proxy-Authorization", "", true}, HopCase{"TE", "", true},
+        HopCase{"Trailer", "", true}, HopCase{"UPGRADE", "", true},
+        HopCase{"Content-Type", "", false},
+        HopCase{"Transfer-Encoding", "", false},
+        HopCase{"Authorization", "", false}, HopCase{"X-Foo", "", false},
+        // Names listed in Connection are hop-by-hop too.
+        HopCase{"X-Foo", "close, X-Foo", true}, HopCase{"x-foo", "X-FOO", true},
+        HopCase{"X-Foo", "  x-bar ,\tx-foo  ", true},
+        HopCase{"X-Foo", "X-Foobar", false},
+        HopCase{"X-Foo", "keep-alive", false}));
 
 TEST(ToUpstreamTest, OriginFormTargetHopByHopRemovedOrderKept) {
-  core::HttpRequest req{
-      .method = "POST",
-      .url = "http://api.example.com:8080/v1/items?b=2&a=1",
-      .version = 10,
-      .headers = {{"Host", "api.example.com:8080"},
-                  {"Connection", "keep-alive, X-Hop"},
-                  {"X-First", "1"},
-                  {"Proxy-Authorization", "Basic eA=="},
-                  {"X-Hop", "dropped"},
-                  {"Keep-Alive", "timeout=5"},
-                  {"Content-Length", "4"},
-                  {"X-Last", "2"}},
-      .body = "data"};
+  core::HttpRequest req{.method = "POST",
+                        .url = "http://api.example.com:8080/v1/items?b=2&a=1",
+                        .version = 10,
+                        .headers = {{"Host", "api.example.com:8080"},
+                                    {"Connection", "keep-alive, X-Hop"},
+                                    {"X-First", "1"},
+                                    {"Proxy-Authorization", "Basic eA=="},
+                                    {"X-Hop", "dropped"},
+                                    {"Keep-Alive", "timeout=5"},
+                                    {"Content-Length", "4"},
+                                    {"X-Last", "2"}},
+                        .body = "data"};
   UpstreamRequest out = ToUpstream(req, Parse(req.url));
   EXPECT_EQ(out.method_string(), "POST");
   EXPECT_EQ(out.target(), "/v1/items?b=2&a=1");
   EXPECT_EQ(out.version(), 11);
-  EXPECT_THAT(Fields(out), ElementsAre(F{"Host", "api.example.com:8080"},
-                                       F{"X-First", "1"},
-                                       F{"Content-Length", "4"},
-                                       F{"X-Last", "2"}));
+  EXPECT_THAT(Fields(out),
+              ElementsAre(F{"Host", "api.example.com:8080"}, F{"X-First", "1"},
+                          F{"Content-Length", "4"}, F{"X-Last", "2"}));
   EXPECT_EQ(std::string(out.body().data(), out.body().size()), "data");
   EXPECT_EQ(out.body().data(), req.body.data());  // referenced, not copied
   EXPECT_TRUE(out.keep_alive());
@@ -195,14 +190,15 @@ TEST(ToWireTest, ExistingContentLengthKept) {
                          .headers = {{"Content-Length", "5"}, {"X-A", "1"}},
                          .body = "hello"};
   WireResponse out = ToWire(res, 11, true);
-  EXPECT_THAT(Fields(out), ElementsAre(F{"Content-Length", "5"}, F{"X-A", "1"}));
+  EXPECT_THAT(Fields(out),
+              ElementsAre(F{"Content-Length", "5"}, F{"X-A", "1"}));
 }
 
 TEST(ToWireTest, ChunkedKeptForHttp11Clients) {
-  core::HttpResponse res{.status = 200,
-                         .headers = {{"Transfer-Encoding", "chunked"},
-                                     {"X-A", "1"}},
-                         .body = "hello"};
+  core::HttpResponse res{
+      .status = 200,
+      .headers = {{"Transfer-Encoding", "chunked"}, {"X-A", "1"}},
+      .body = "hello"};
   WireResponse out = ToWire(res, 11, true);
   EXPECT_THAT(Fields(out),
               ElementsAre(F{"Transfer-Encoding", "chunked"}, F{"X-A", "1"}));
@@ -210,10 +206,10 @@ TEST(ToWireTest, ChunkedKeptForHttp11Clients) {
 }
 
 TEST(ToWireTest, TransferEncodingDroppedForHttp10Clients) {
-  core::HttpResponse res{.status = 200,
-                         .headers = {{"Transfer-Encoding", "chunked"},
-                                     {"X-A", "1"}},
-                         .body = "hello"};
+  core::HttpResponse res{
+      .status = 200,
+      .headers = {{"Transfer-Encoding", "chunked"}, {"X-A", "1"}},
+      .body = "hello"};
   WireResponse out = ToWire(res, 10, false);
   EXPECT_EQ(out.version(), 10);
   EXPECT_FALSE(out.chunked());
@@ -263,7 +259,8 @@ TEST(ToWireTest, KeepAliveHeaderFollowsTheClient) {
 }
 
 TEST(ToWireTest, ReasonKeptOrDefaulted) {
-  core::HttpResponse res{.status = 404, .reason = "Gone Fishing",
+  core::HttpResponse res{.status = 404,
+                         .reason = "Gone Fishing",
                          .headers = {{"Content-Length", "0"}}};
   EXPECT_EQ(ToWire(res, 11, true).reason(), "Gone Fishing");
   res.reason.clear();

@@ -7,8 +7,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/unit/testing/core_printers.h"
 #include "server/cassette/codec.h"
+#include "tests/unit/testing/core_printers.h"
 
 namespace matgto::replay {
 namespace {
@@ -17,7 +17,8 @@ using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::IsEmpty;
 
-core::HttpRequest Req(std::string method, std::string url, std::string body = "") {
+core::HttpRequest Req(std::string method, std::string url,
+                      std::string body = "") {
   return core::HttpRequest{.method = std::move(method),
                            .url = std::move(url),
                            .version = 11,
@@ -71,14 +72,16 @@ TEST(PlayerTest, RepeatLastAfterExhaustion) {
        {v1::REPEAT_LAST, v1::EXHAUSTED_POLICY_UNSPECIFIED}) {
     SCOPED_TRACE(v1::ExhaustedPolicy_Name(policy));
     Player player(PollingCassette(), match::RequestMatcher(), policy);
-    for (const char* expected : {"pending", "running", "done", "done", "done"}) {
+    for (const char* expected :
+         {"pending", "running", "done", "done", "done"}) {
       EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/status"))), expected);
     }
   }
 }
 
 TEST(PlayerTest, ExhaustedErrorGivesAnExhaustedMiss) {
-  Player player(PollingCassette(), match::RequestMatcher(), v1::EXHAUSTED_ERROR);
+  Player player(PollingCassette(), match::RequestMatcher(),
+                v1::EXHAUSTED_ERROR);
   EXPECT_EQ(Body(player.Answer(Req("POST", "http://h/job", "x"))), "created");
   auto answer = player.Answer(Req("POST", "http://h/job", "x"));
   ASSERT_TRUE(std::holds_alternative<Player::Miss>(answer));
@@ -140,7 +143,8 @@ TEST(PlayerTest, FromCassetteSkipsWebSocketsAndKeepsIndexes) {
   ws->mutable_websocket()->mutable_upgrade_request()->set_url("ws://h/sock");
   add_http(2, Req("GET", "http://h/b"), "b");
 
-  Player player = Player::FromCassette(c, match::RequestMatcher(), v1::REPEAT_LAST);
+  Player player =
+      Player::FromCassette(c, match::RequestMatcher(), v1::REPEAT_LAST);
   EXPECT_EQ(player.size(), 2u);
   EXPECT_EQ(player.exchange(1).interaction_index, 2u);
   auto answer = player.Answer(Req("GET", "http://h/b"));

@@ -11,10 +11,10 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
-#include "tests/unit/testing/core_printers.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/store.h"
 #include "server/core/clock.h"
+#include "tests/unit/testing/core_printers.h"
 #include "tests/unit/testing/memory_cassette_store.h"
 #include "tests/unit/testing/status_matchers.h"
 #include "tests/unit/testing/temp_dir.h"
@@ -35,7 +35,8 @@ using ::testing::Pointee;
 
 const absl::Time kStart = absl::FromUnixSeconds(1700000000);
 
-core::HttpRequest Req(std::string method, std::string url, std::string body = "") {
+core::HttpRequest Req(std::string method, std::string url,
+                      std::string body = "") {
   return core::HttpRequest{.method = std::move(method),
                            .url = std::move(url),
                            .version = 11,
@@ -66,7 +67,8 @@ const core::Forward* AsForward(const core::Decision& d) {
 
 enum class StoreKind { kMemory, kFile };
 void PrintTo(StoreKind kind, std::ostream* os) {
-  *os << (kind == StoreKind::kMemory ? "MemoryCassetteStore" : "FileCassetteStore");
+  *os << (kind == StoreKind::kMemory ? "MemoryCassetteStore"
+                                     : "FileCassetteStore");
 }
 
 class SessionManagerTest : public ::testing::TestWithParam<StoreKind> {
@@ -90,16 +92,18 @@ class SessionManagerTest : public ::testing::TestWithParam<StoreKind> {
   }
 
   // Stores a cassette answering each request with the given body.
-  void Seed(const std::string& name,
-            const std::vector<std::pair<core::HttpRequest, std::string>>& exchanges,
-            v1::ExhaustedPolicy policy = v1::EXHAUSTED_POLICY_UNSPECIFIED) {
+  void Seed(
+      const std::string& name,
+      const std::vector<std::pair<core::HttpRequest, std::string>>& exchanges,
+      v1::ExhaustedPolicy policy = v1::EXHAUSTED_POLICY_UNSPECIFIED) {
     v1::Cassette c;
     c.set_name(name);
     c.mutable_options()->set_on_exhausted(policy);
     for (size_t i = 0; i < exchanges.size(); ++i) {
       v1::Interaction* it = c.add_interactions();
       it->set_index(i);
-      cassette::ToProto(exchanges[i].first, *it->mutable_http()->mutable_request());
+      cassette::ToProto(exchanges[i].first,
+                        *it->mutable_http()->mutable_request());
       cassette::ToProto(Res(exchanges[i].second),
                         *it->mutable_http()->mutable_response());
     }
@@ -132,7 +136,8 @@ class SessionManagerTest : public ::testing::TestWithParam<StoreKind> {
 };
 
 TEST_P(SessionManagerTest, AutoRecordsWhenMissingThenReplaysWhenPresent) {
-  absl::StatusOr<v1::SessionInfo> info = manager_->Use("suite/auto", v1::AUTO, {});
+  absl::StatusOr<v1::SessionInfo> info =
+      manager_->Use("suite/auto", v1::AUTO, {});
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->mode(), v1::RECORD);
   EXPECT_EQ(info->requested_mode(), v1::AUTO);
@@ -217,14 +222,12 @@ TEST_P(SessionManagerTest, FailedUseKeepsThePreviousSession) {
 }
 
 TEST_P(SessionManagerTest, StopWhenIdleIsFailedPrecondition) {
-  EXPECT_THAT(manager_->Stop(),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("no cassette is in use")));
+  EXPECT_THAT(manager_->Stop(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                         HasSubstr("no cassette is in use")));
   ASSERT_THAT(manager_->Use("x", v1::RECORD, {}), IsOk());
   ASSERT_THAT(manager_->Stop(), IsOk());
-  EXPECT_THAT(manager_->Stop(),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("no cassette is in use")));
+  EXPECT_THAT(manager_->Stop(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                         HasSubstr("no cassette is in use")));
 }
 
 TEST_P(SessionManagerTest, RecordingIsSavedWithSecretsRedacted) {
@@ -250,13 +253,13 @@ TEST_P(SessionManagerTest, RecordingIsSavedWithSecretsRedacted) {
   EXPECT_EQ(first.index(), 0u);
   EXPECT_EQ(saved->interactions(1).index(), 1u);
   core::HttpRequest saved_req = cassette::FromProto(first.http().request());
-  EXPECT_THAT(saved_req.headers,
-              ElementsAre(core::Header{"Host", "h"},
-                          core::Header{"Authorization", "Bearer [REDACTED]"},
-                          core::Header{"Cookie",
-                                       "sid=[REDACTED]; theme=[REDACTED]"},
-                          core::Header{"X-Api-Key", "[REDACTED]"},
-                          core::Header{"Accept", "*/*"}));
+  EXPECT_THAT(
+      saved_req.headers,
+      ElementsAre(core::Header{"Host", "h"},
+                  core::Header{"Authorization", "Bearer [REDACTED]"},
+                  core::Header{"Cookie", "sid=[REDACTED]; theme=[REDACTED]"},
+                  core::Header{"X-Api-Key", "[REDACTED]"},
+                  core::Header{"Accept", "*/*"}));
   EXPECT_EQ(saved_req.url, "http://h/login?x=1");
   EXPECT_EQ(saved_req.body, "user=bob");
   core::HttpResponse saved_res = cassette::FromProto(first.http().response());
@@ -268,7 +271,8 @@ TEST_P(SessionManagerTest, RecordingIsSavedWithSecretsRedacted) {
   // Times come from the injected clock.
   EXPECT_EQ(TimeUtil::TimestampToSeconds(saved->created_at()), 1700000000);
   EXPECT_EQ(TimeUtil::TimestampToSeconds(first.recorded_at()), 1700000001);
-  EXPECT_EQ(TimeUtil::DurationToMilliseconds(first.http().timing().total()), 20);
+  EXPECT_EQ(TimeUtil::DurationToMilliseconds(first.http().timing().total()),
+            20);
 }
 
 TEST_P(SessionManagerTest, RecordingKeepsTheOptionsAskedFor) {
@@ -364,7 +368,8 @@ TEST_P(SessionManagerTest, IdleWithDefaultPassthroughForwards) {
   core::Decision d = manager->OnRequest(Req("GET", "http://h/"));
   ASSERT_NE(AsForward(d), nullptr);
   // The forward's completion is harmless with no session.
-  manager->OnForwarded(*AsForward(d), Req("GET", "http://h/"), Res("x"), Timing());
+  manager->OnForwarded(*AsForward(d), Req("GET", "http://h/"), Res("x"),
+                       Timing());
   EXPECT_FALSE(manager->Info().has_value());
 }
 
@@ -399,7 +404,8 @@ TEST_P(SessionManagerTest, MissRepliesWith599AndAJsonExplanation) {
   v1::ProxyError error;
   auto parsed = google::protobuf::util::JsonStringToMessage(
       reply->response->body, &error);
-  ASSERT_TRUE(parsed.ok()) << parsed.ToString() << "\n" << reply->response->body;
+  ASSERT_TRUE(parsed.ok()) << parsed.ToString() << "\n"
+                           << reply->response->body;
   EXPECT_EQ(error.error(), "no-match");
   EXPECT_EQ(error.cassette(), "shop");
   EXPECT_EQ(error.miss().method(), "GET");
@@ -412,10 +418,11 @@ TEST_P(SessionManagerTest, MissRepliesWith599AndAJsonExplanation) {
   EXPECT_EQ(closest.differences(0).field(), "query");
   EXPECT_EQ(closest.differences(0).recorded(), "page=1");
   EXPECT_EQ(closest.differences(0).live(), "page=2");
-  EXPECT_THAT(error.message(),
-              AllOf(HasSubstr("cassette 'shop'"),
-                    HasSubstr("Closest: interaction #0 GET http://h/items?page=1"),
-                    HasSubstr("query (recorded 'page=1', live 'page=2')")));
+  EXPECT_THAT(
+      error.message(),
+      AllOf(HasSubstr("cassette 'shop'"),
+            HasSubstr("Closest: interaction #0 GET http://h/items?page=1"),
+            HasSubstr("query (recorded 'page=1', live 'page=2')")));
 
   std::optional<v1::SessionInfo> info = manager_->Info();
   ASSERT_TRUE(info.has_value());
@@ -460,7 +467,8 @@ TEST_P(SessionManagerTest, ExhaustedPolicyFromCassetteAndOverride) {
   // An override wins for this session only.
   v1::CassetteOptions repeat;
   repeat.set_on_exhausted(v1::REPEAT_LAST);
-  absl::StatusOr<v1::SessionInfo> info = manager_->Use("once", v1::REPLAY, repeat);
+  absl::StatusOr<v1::SessionInfo> info =
+      manager_->Use("once", v1::REPLAY, repeat);
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->options().on_exhausted(), v1::REPEAT_LAST);
   for (int i = 0; i < 3; ++i) {
@@ -533,7 +541,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(StoreKind::kMemory, StoreKind::kFile),
     [](const ::testing::TestParamInfo<StoreKind>& param_info) {
       return param_info.param == StoreKind::kMemory ? std::string("Memory")
-                                              : std::string("File");
+                                                    : std::string("File");
     });
 
 // Failure injection: only the fake store can fail a save on demand.
@@ -553,8 +561,8 @@ TEST_F(SessionManagerSaveFailureTest, StopKeepsTheSessionWhenSavingFails) {
   manager_.OnForwarded(*AsForward(d), req, Res("a"), Timing());
 
   store_.FailSavesWith(absl::ResourceExhaustedError("disk full"));
-  EXPECT_THAT(manager_.Stop(),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("disk full")));
+  EXPECT_THAT(manager_.Stop(), StatusIs(absl::StatusCode::kResourceExhausted,
+                                        HasSubstr("disk full")));
   std::optional<v1::SessionInfo> info = manager_.Info();
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->cassette(), "keep");
@@ -565,8 +573,9 @@ TEST_F(SessionManagerSaveFailureTest, StopKeepsTheSessionWhenSavingFails) {
   EXPECT_EQ(AsForward(d2)->ticket, AsForward(d)->ticket);
 
   // Switching cassettes must not drop it either.
-  EXPECT_THAT(manager_.Use("other", v1::RECORD, {}),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("disk full")));
+  EXPECT_THAT(
+      manager_.Use("other", v1::RECORD, {}),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("disk full")));
   EXPECT_EQ(manager_.Info()->cassette(), "keep");
 
   store_.FailSavesWith(absl::OkStatus());

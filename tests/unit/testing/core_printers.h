@@ -21,8 +21,9 @@ inline void PrintTo(const HttpRequest& r, std::ostream* os) {
 }
 
 inline void PrintTo(const HttpResponse& r, std::ostream* os) {
-  *os << "HttpResponse{" << r.status << " " << ::testing::PrintToString(r.reason)
-      << " v" << r.version << " headers=" << ::testing::PrintToString(r.headers)
+  *os << "HttpResponse{" << r.status << " "
+      << ::testing::PrintToString(r.reason) << " v" << r.version
+      << " headers=" << ::testing::PrintToString(r.headers)
       << " body=" << ::testing::PrintToString(r.body) << "}";
 }
 

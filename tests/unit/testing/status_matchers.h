@@ -30,7 +30,9 @@ void PrintTo(const StatusOr<T>& status_or, std::ostream* os) {
 
 namespace matgto::testing {
 
-inline const absl::Status& GetStatus(const absl::Status& status) { return status; }
+inline const absl::Status& GetStatus(const absl::Status& status) {
+  return status;
+}
 template <typename T>
 const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
   return status_or.status();

@@ -1,0 +1,140 @@
+#include "server/replay/rules.h"
+
+#include <re2/re2.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/status_macros.h"
+
+namespace matgto::replay {
+namespace {
+
+absl::Status CheckPointer(const std::string& pointer, absl::string_view what) {
+  if (!pointer.empty() && pointer.front() != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " '", pointer,
+                     "' is not a JSON pointer (RFC 6901: it starts with '/')"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<match::MatchRules> ToMatchRules(const v1::MatchRules& in) {
+  match::MatchRules out;
+  if (in.fields_size() > 0) {
+    out.scheme = out.host = out.port = out.path = out.query = false;
+    out.method = out.body = false;
+    for (int f : in.fields()) {
+      switch (f) {
+        case v1::METHOD:
+          out.method = true;
+          break;
+        case v1::SCHEME:
+          out.scheme = true;
+          break;
+        case v1::HOST:
+          out.host = true;
+          break;
+        case v1::PORT:
+          out.port = true;
+          break;
+        case v1::PATH:
+          out.path = true;
+          break;
+        case v1::QUERY:
+          out.query = true;
+          break;
+        case v1::HEADERS:
+          out.headers = true;
+          break;
+        case v1::BODY:
+          out.body = true;
+          break;
+        default:
+          return absl::InvalidArgumentError(
+              absl::StrCat("unknown match field ", f));
+      }
+    }
+    out.url = out.scheme || out.host || out.port || out.path || out.query;
+  }
+  if (in.headers_size() > 0 && in.fields_size() == 0) out.headers = true;
+  for (const std::string& h : in.headers())
+    out.header_names.push_back(absl::AsciiStrToLower(h));
+  if (out.headers && out.header_names.empty()) {
+    return absl::InvalidArgumentError(
+        "match rules compare HEADERS but name none (set MatchRules.headers)");
+  }
+  out.ignore_query_params.assign(in.ignore_query_params().begin(),
+                                 in.ignore_query_params().end());
+  out.query_order_insensitive = in.query_order_insensitive();
+  switch (in.body()) {
+    case v1::BODY_JSON:
+      out.body_mode = match::BodyMode::kJson;
+      break;
+    case v1::BODY_FORM:
+      out.body_mode = match::BodyMode::kForm;
+      break;
+    case v1::BODY_IGNORE:
+      out.body_mode = match::BodyMode::kIgnore;
+      break;
+    default:
+      out.body_mode = match::BodyMode::kExact;
+      break;
+  }
+  for (const std::string& p : in.ignore_json_pointers()) {
+    RETURN_IF_ERROR(CheckPointer(p, "ignored JSON pointer"));
+    out.ignore_json_pointers.push_back(p);
+  }
+  out.ignore_form_fields.assign(in.ignore_form_fields().begin(),
+                                in.ignore_form_fields().end());
+  for (const v1::UrlRewrite& r : in.url_rewrites()) {
+    ASSIGN_OR_RETURN(match::UrlRewrite rewrite,
+                     match::MakeUrlRewrite(r.pattern(), r.replacement()));
+    out.url_rewrites.push_back(std::move(rewrite));
+  }
+  return out;
+}
+
+absl::StatusOr<cassette::RedactConfig> ToRedactConfig(
+    const v1::RedactRules& in) {
+  cassette::RedactConfig out = in.disable_defaults()
+                                   ? cassette::RedactConfig{}
+                                   : cassette::RedactConfig::Defaults();
+  for (const std::string& h : in.headers())
+    out.headers.push_back(absl::AsciiStrToLower(h));
+  out.query_params.assign(in.query_params().begin(), in.query_params().end());
+  for (const std::string& p : in.json_pointers()) {
+    RETURN_IF_ERROR(CheckPointer(p, "redacted JSON pointer"));
+    out.json_pointers.push_back(p);
+  }
+  out.form_fields.assign(in.form_fields().begin(), in.form_fields().end());
+  for (const std::string& pattern : in.body_patterns()) {
+    auto re = std::make_shared<const re2::RE2>(pattern, re2::RE2::Quiet);
+    if (!re->ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad body redaction pattern '", pattern, "': ", re->error()));
+    }
+    out.body_patterns.push_back(std::move(re));
+  }
+  return out;
+}
+
+v1::CassetteOptions MergeOptions(const v1::CassetteOptions& stored,
+                                 const v1::CassetteOptions& o) {
+  v1::CassetteOptions out = stored;
+  if (o.on_exhausted() != v1::EXHAUSTED_POLICY_UNSPECIFIED)
+    out.set_on_exhausted(o.on_exhausted());
+  if (o.ws_timing() != v1::WS_TIMING_UNSPECIFIED)
+    out.set_ws_timing(o.ws_timing());
+  if (o.ws_speed() > 0) out.set_ws_speed(o.ws_speed());
+  if (o.has_match_rules()) *out.mutable_match_rules() = o.match_rules();
+  if (o.repeat() != v1::REPEAT_POLICY_UNSPECIFIED) out.set_repeat(o.repeat());
+  if (o.on_miss() != v1::MISS_POLICY_UNSPECIFIED) out.set_on_miss(o.on_miss());
+  if (o.has_redact()) *out.mutable_redact() = o.redact();
+  if (o.body_storage() != v1::BODY_STORAGE_UNSPECIFIED)
+    out.set_body_storage(o.body_storage());
+  return out;
+}
+
+}  // namespace matgto::replay
