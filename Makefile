@@ -23,6 +23,7 @@ deps-build:
 
 deps:
 	@scripts/install-deps.sh test
+	@scripts/install-client-toolchains.sh
 	@scripts/venv.sh
 
 build: deps-build
@@ -44,13 +45,12 @@ test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --preset asan -j$(JOBS)
 	@scripts/venv.sh
-	MATGTO_BIN=$(MATGTO_ASAN) ASAN_OPTIONS=detect_leaks=1 build/venv/bin/python -m pytest -q tests/e2e -p no:cacheprovider
+	MATGTO_BIN=$(MATGTO_ASAN) ASAN_OPTIONS=detect_leaks=1 build/venv/bin/python -m pytest -q tests/e2e
 
 test-e2e: build deps
-	MATGTO_BIN=$(MATGTO) build/venv/bin/python -m pytest -q tests/e2e -p no:cacheprovider
+	MATGTO_BIN=$(MATGTO) build/venv/bin/python -m pytest -q tests/e2e
 
 test-clients: build deps
-	@scripts/install-client-toolchains.sh
 	@set -e; for c in python node go java; do \
 	  echo "== clients/$$c"; MATGTO_BIN=$(MATGTO) clients/$$c/run-tests.sh; done
 
