@@ -285,3 +285,16 @@ def test_kill_9_during_recording_loses_nothing_completed(matgto, upstream, ws_up
     again.cli("replay", "crash")
     r = requests.get(upstream.url("/echo?i=1"), proxies={"http": again.proxy_url})
     assert r.status_code == 200
+
+
+def test_reverse_mode_websocket(matgto, ws_upstream):
+    server = matgto("--upstream", f"http://127.0.0.1:{ws_upstream.port}")
+    url = f"ws://{server.proxy}/rev"  # the client talks to the proxy port directly
+    server.cli("record", "revws")
+    live = run(conversation(url, None))
+    assert live[1] == "hello 1 /rev"
+    server.cli("stop")
+    assert f"ws://127.0.0.1:{ws_upstream.port}/rev".encode() in server.cassette_path("revws").read_bytes()
+    ws_upstream.close()
+    server.cli("replay", "revws")
+    assert run(conversation(url, None)) == live
