@@ -203,8 +203,9 @@ func (c *Client) Shutdown(ctx context.Context) error {
 }
 
 // CACertificate returns the PEM certificate of the CA that signs the hosts
-// the server intercepts over HTTPS. It fails with [ErrUnimplemented] while
-// the server has no HTTPS interception.
+// the server intercepts over HTTPS (CONNECT); HTTP clients must trust it, as
+// [Client.HTTPTransport] does. It fails with [ErrUnimplemented] on a server
+// that predates HTTPS interception.
 func (c *Client) CACertificate(ctx context.Context) ([]byte, error) {
 	if err := c.ensureCompatible(ctx); err != nil {
 		return nil, err

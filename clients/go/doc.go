@@ -14,6 +14,12 @@
 //
 // In tests, [UseCassette] does the start and the stop (in t.Cleanup).
 //
+// Cassette options ([WithMatch], [WithRedact], [WithOnMiss], [WithRepeat],
+// [WithOnExhausted], [WithStoreDecoded], [WithWSTiming], [WithWSSpeed] and
+// the escape hatch [WithOptions]) decide how requests match and what is
+// stored. [Client.ListCassettes], [Client.GetCassette], [Client.PutCassette]
+// and [Client.DeleteCassette] manage the cassettes of a (remote) server.
+//
 // Errors returned by the server are [*Error] values carrying the gRPC code;
 // compare them with errors.Is against [ErrCassetteNotFound],
 // [ErrInvalidArgument], [ErrNoCassette] and the other sentinels. A client

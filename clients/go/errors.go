@@ -13,15 +13,22 @@ import (
 // returns is an [*Error]; errors.Is(err, ErrCassetteNotFound) is true when
 // its code is NOT_FOUND, and so on.
 var (
-	// ErrCassetteNotFound: Replay (or UseCassette in REPLAY mode) of a
-	// cassette that does not exist. gRPC code NOT_FOUND.
+	// ErrCassetteNotFound: Replay (or UseCassette in REPLAY mode),
+	// GetCassette or DeleteCassette of a cassette that does not exist.
+	// gRPC code NOT_FOUND.
 	ErrCassetteNotFound error = &codeError{codes.NotFound, "cassette not found"}
 	// ErrInvalidArgument: a bad cassette name (empty, absolute, containing
-	// "..", ...) or an unspecified mode. gRPC code INVALID_ARGUMENT.
+	// "..", ...), a bad match or redaction rule (RE2 pattern, JSON pointer),
+	// or bytes given to PutCassette that are not a cassette.
+	// gRPC code INVALID_ARGUMENT.
 	ErrInvalidArgument error = &codeError{codes.InvalidArgument, "invalid argument"}
 	// ErrNoCassette: StopRecording while no cassette is in use.
-	// gRPC code FAILED_PRECONDITION.
+	// gRPC code FAILED_PRECONDITION (the same code as ErrFailedPrecondition).
 	ErrNoCassette error = &codeError{codes.FailedPrecondition, "no cassette in use"}
+	// ErrFailedPrecondition: the server is not in a state for the call, e.g.
+	// DeleteCassette or PutCassette of the cassette in use, or StopRecording
+	// while none is. gRPC code FAILED_PRECONDITION.
+	ErrFailedPrecondition error = &codeError{codes.FailedPrecondition, "failed precondition"}
 	// ErrCorruptCassette: the cassette file is corrupt or truncated.
 	// gRPC code DATA_LOSS.
 	ErrCorruptCassette error = &codeError{codes.DataLoss, "cassette file is corrupt"}

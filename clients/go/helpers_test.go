@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -76,16 +77,22 @@ type readyFile struct {
 	PID     int    `json:"pid"`
 }
 
-// startServer starts `matgto serve` on free ports with cassettes in dir, and
-// waits for its ready file; extra are more serve flags. The server is stopped
+// startServer starts `matgto serve` on free ports with cassettes in dir (and
+// an interception CA of its own), and waits for its ready file; extra are
+// more serve flags. The server is stopped
 // when the test ends.
 func startServer(t *testing.T, dir string, extra ...string) *testServer {
 	t.Helper()
 	bin := matgtoBin(t)
 	ready := filepath.Join(t.TempDir(), "ready.json")
 	s := &testServer{Dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
-	args := append([]string{"serve", "--proxy-port", "0", "--control-port", "0",
-		"--cassette-dir", dir, "--ready-file", ready}, extra...)
+	args := []string{"serve", "--proxy-port", "0", "--control-port", "0",
+		"--cassette-dir", dir, "--ready-file", ready}
+	if !slices.Contains(extra, "--ca-dir") && !slices.Contains(extra, "--ca-cert") {
+		// A throwaway interception CA, so that tests never touch ~/.matgto.
+		args = append(args, "--ca-dir", filepath.Join(t.TempDir(), "ca"))
+	}
+	args = append(args, extra...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out

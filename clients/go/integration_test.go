@@ -4,8 +4,6 @@ package matgto_test
 
 import (
 	"bytes"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"net/http"
 	"os"
@@ -410,47 +408,6 @@ func TestShutdownSavesActiveRecording(t *testing.T) {
 	}
 	if got := do(t, proxiedClient(t, c2), "GET", up.URL+"/before-shutdown", nil); !bytes.Equal(got.Body, rec.Body) {
 		t.Errorf("replay after restart: body %q, recorded %q", got.Body, rec.Body)
-	}
-}
-
-func TestCACertificate(t *testing.T) {
-	c := dial(t, startServer(t, t.TempDir()))
-	ctx := ctxFor(t)
-	pemBytes, err := c.CACertificate(ctx)
-	if errors.Is(err, matgto.ErrUnimplemented) {
-		// The transport must still work, trusting the system roots only.
-		tr, terr := c.HTTPTransport(ctx)
-		if terr != nil {
-			t.Fatalf("HTTPTransport without a CA: %v", terr)
-		}
-		if tr.TLSClientConfig != nil && tr.TLSClientConfig.RootCAs != nil {
-			t.Errorf("HTTPTransport set RootCAs though the server has no CA")
-		}
-		t.Skip("server has no HTTPS interception yet")
-	}
-	if err != nil {
-		t.Fatalf("CACertificate: %v", err)
-	}
-	block, _ := pem.Decode(pemBytes)
-	if block == nil || block.Type != "CERTIFICATE" {
-		t.Fatalf("CACertificate returned no PEM CERTIFICATE block: %q", pemBytes)
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatalf("parsing the CA certificate: %v", err)
-	}
-	if !cert.IsCA {
-		t.Errorf("the CA certificate is not marked as a CA")
-	}
-	tr, err := c.HTTPTransport(ctx)
-	if err != nil {
-		t.Fatalf("HTTPTransport: %v", err)
-	}
-	if tr.TLSClientConfig == nil || tr.TLSClientConfig.RootCAs == nil {
-		t.Fatalf("HTTPTransport does not trust the server's CA")
-	}
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: tr.TLSClientConfig.RootCAs}); err != nil {
-		t.Errorf("the transport's roots do not verify the CA: %v", err)
 	}
 }
 

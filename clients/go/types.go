@@ -80,7 +80,13 @@ type Session struct {
 	PassedThrough uint64
 	// Interactions in the loaded cassette (replay).
 	Interactions uint64
-	OnExhausted  ExhaustedPolicy
+	// The effective replay policies of the session.
+	OnExhausted ExhaustedPolicy
+	Repeat      RepeatPolicy
+	OnMiss      MissPolicy
+	// Options are the session's effective cassette options, as the server
+	// reports them.
+	Options *pb.CassetteOptions
 	// Requests that found no recorded answer, oldest first (at most 100).
 	Misses []Miss
 }
@@ -135,6 +141,35 @@ type Status struct {
 	Uptime  time.Duration
 	// APIVersion is the control API generation (1 for matgto.v1).
 	APIVersion uint32
+	// TLS describes HTTPS interception (CA path, relayed hosts, upstream
+	// trust).
+	TLS *pb.TlsStatus
+	// ReverseUpstream is the origin of reverse mode; empty in forward-proxy
+	// mode.
+	ReverseUpstream string
+}
+
+// CassetteInfo describes a stored cassette.
+type CassetteInfo struct {
+	Name         string
+	SizeBytes    uint64
+	Interactions uint64
+	UpdatedAt    time.Time
+	// Format is "binary" or "json".
+	Format string
+}
+
+func cassetteInfoFromProto(i *pb.CassetteInfo) CassetteInfo {
+	out := CassetteInfo{
+		Name:         i.GetName(),
+		SizeBytes:    i.GetSizeBytes(),
+		Interactions: i.GetInteractions(),
+		Format:       i.GetFormat(),
+	}
+	if i.GetUpdatedAt() != nil {
+		out.UpdatedAt = i.GetUpdatedAt().AsTime()
+	}
+	return out
 }
 
 func sessionFromProto(s *pb.SessionInfo) *Session {
@@ -151,6 +186,9 @@ func sessionFromProto(s *pb.SessionInfo) *Session {
 		PassedThrough: s.GetPassedThrough(),
 		Interactions:  s.GetInteractions(),
 		OnExhausted:   ExhaustedPolicy(s.GetOptions().GetOnExhausted()),
+		Repeat:        RepeatPolicy(s.GetOptions().GetRepeat()),
+		OnMiss:        MissPolicy(s.GetOptions().GetOnMiss()),
+		Options:       s.GetOptions(),
 	}
 	for _, m := range s.GetMisses() {
 		miss := Miss{Method: m.GetMethod(), URL: m.GetUrl(), Reason: m.GetReason()}
@@ -177,13 +215,15 @@ func summaryFromProto(s *pb.SessionSummary) *Summary {
 
 func statusFromProto(r *pb.GetStatusResponse) *Status {
 	return &Status{
-		Version:        r.GetVersion(),
-		ProxyAddress:   r.GetProxyAddress(),
-		ControlAddress: r.GetControlAddress(),
-		CassetteDir:    r.GetCassetteDir(),
-		DefaultMode:    Mode(r.GetDefaultMode()),
-		Session:        sessionFromProto(r.GetSession()),
-		Uptime:         r.GetUptime().AsDuration(),
-		APIVersion:     r.GetApiVersion(),
+		Version:         r.GetVersion(),
+		ProxyAddress:    r.GetProxyAddress(),
+		ControlAddress:  r.GetControlAddress(),
+		CassetteDir:     r.GetCassetteDir(),
+		DefaultMode:     Mode(r.GetDefaultMode()),
+		Session:         sessionFromProto(r.GetSession()),
+		Uptime:          r.GetUptime().AsDuration(),
+		APIVersion:      r.GetApiVersion(),
+		TLS:             r.GetTls(),
+		ReverseUpstream: r.GetReverseUpstream(),
 	}
 }

@@ -60,7 +60,7 @@ func (f *fakeControl) Replay(_ context.Context, r *pb.ReplayRequest) (*pb.Replay
 }
 
 // startFake serves f on a free loopback port and returns a client of it.
-func startFake(t *testing.T, f *fakeControl) *matgto.Client {
+func startFake(t *testing.T, f pb.ProxyControlServer) *matgto.Client {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -169,6 +169,9 @@ func TestErrorCodesMapToSentinels(t *testing.T) {
 		}
 		if errors.Is(err, matgto.ErrIncompatibleServer) {
 			t.Errorf("%v: matches ErrIncompatibleServer", tc.code)
+		}
+		if got := errors.Is(err, matgto.ErrFailedPrecondition); got != (tc.code == codes.FailedPrecondition) {
+			t.Errorf("%v: errors.Is(err, ErrFailedPrecondition) = %v", tc.code, got)
 		}
 	}
 }

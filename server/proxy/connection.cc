@@ -28,6 +28,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/proxy/proxy_server.h"
+#include "server/proxy/coro.h"
 #include "server/proxy/wire.h"
 
 namespace matgto::proxy {
@@ -37,11 +38,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-
-std::chrono::milliseconds Chrono(absl::Duration d) {
-  return absl::ToChronoMilliseconds(d);
-}
 
 bool ClientWentAway(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/proxy/connection.h"
+#include "server/proxy/wire.h"
 #include "server/websocket/session.h"
 
 namespace matgto::proxy {
@@ -14,20 +15,6 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-
-core::HttpRequest ToCoreCopy(const http::request<http::string_body>& request,
-                             std::string url) {
-  core::HttpRequest out;
-  out.method = std::string(request.method_string());
-  out.url = std::move(url);
-  out.version = request.version();
-  for (const auto& f : request) {
-    out.headers.push_back(
-        {std::string(f.name_string()), std::string(f.value())});
-  }
-  out.body = request.body();
-  return out;
-}
 
 }  // namespace
 
@@ -72,7 +59,8 @@ asio::awaitable<bool> Connection::RelayUpgrade(
 asio::awaitable<void> Connection::HandleUpgrade(
     const http::request<http::string_body>& request, core::UrlParts url) {
   const int version = request.version();
-  core::HttpRequest upgrade = ToCoreCopy(request, core::FormatUrl(url));
+  // A copy: Beast's accept needs the parsed request afterwards.
+  core::HttpRequest upgrade = ToCore(ClientRequest(request), core::FormatUrl(url));
   core::WsDecision decision = handler_.OnWebSocket(upgrade);
   websocket::WsLimits limits{.max_message_bytes = config_.ws_max_message_bytes,
                              .idle_timeout = config_.ws_idle_timeout,

@@ -12,6 +12,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "server/proxy/coro.h"
 #include "server/proxy/wire.h"
 #include "server/tls/contexts.h"
 
@@ -22,13 +23,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // Response headers from an upstream may be larger than a client's request.
 constexpr uint32_t kMaxUpstreamHeaderBytes = 256 * 1024;
-
-std::chrono::milliseconds Chrono(absl::Duration d) {
-  return absl::ToChronoMilliseconds(d);
-}
 
 beast::tcp_stream& Lowest(beast::tcp_stream& s) { return s; }
 beast::tcp_stream& Lowest(asio::ssl::stream<beast::tcp_stream>& s) {

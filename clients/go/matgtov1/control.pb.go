@@ -1266,6 +1266,9 @@ type SessionInfo struct {
 	RequestedMode Mode   `protobuf:"varint,3,opt,name=requested_mode,json=requestedMode,proto3,enum=matgto.v1.Mode" json:"requested_mode,omitempty"`
 	Recorded      uint64 `protobuf:"varint,4,opt,name=recorded,proto3" json:"recorded,omitempty"`
 	Replayed      uint64 `protobuf:"varint,5,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	// Requests nothing matched, whatever the miss policy then did with them
+	// (so a miss forwarded live also counts in passed_through, and in
+	// recorded for MISS_RECORD).
 	Missed        uint64 `protobuf:"varint,6,opt,name=missed,proto3" json:"missed,omitempty"`
 	PassedThrough uint64 `protobuf:"varint,7,opt,name=passed_through,json=passedThrough,proto3" json:"passed_through,omitempty"`
 	// Interactions in the loaded cassette (replay).
@@ -1446,8 +1449,10 @@ type Miss struct {
 	// The request as matched (secrets redacted).
 	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
 	Url    string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
-	// "no-match" or "exhausted" (every recorded answer already used and the
-	// cassette's on_exhausted is EXHAUSTED_ERROR).
+	// "no-match" (answered 599); "exhausted" (every recorded answer already
+	// used and on_exhausted is EXHAUSTED_ERROR; 599); "no-match, passed
+	// through" / "no-match, recorded" (the miss policy forwarded it live);
+	// "ws-mismatch" (a WebSocket client message differed: closed with 1008).
 	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The closest recorded requests, closest first.
 	Closest       []*Candidate `protobuf:"bytes,4,rep,name=closest,proto3" json:"closest,omitempty"`

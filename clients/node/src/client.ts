@@ -10,9 +10,14 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { ProxyAgent } from 'undici';
+import { Cassette, type DeepPartial } from './gen/matgto/v1/cassette.js';
 import {
+  CassetteChunk,
+  DeleteCassetteRequest,
   GetCACertificateRequest,
+  GetCassetteRequest,
   GetStatusRequest,
+  ListCassettesRequest,
   ProxyControlClient,
   ReplayRequest,
   ShutdownRequest,
@@ -23,11 +28,13 @@ import {
 } from './gen/matgto/v1/control.js';
 import { IncompatibleServerError, MatgtoError, UnimplementedError, toMatgtoError } from './errors.js';
 import {
+  cassetteInfoFromPb,
   modeToPb,
   optionsToPb,
   sessionFromPb,
   statusFromPb,
   summaryFromPb,
+  type CassetteInfo,
   type CassetteMode,
   type CassetteOptions,
   type ServerStatus,
@@ -38,6 +45,9 @@ import { checkApiVersion } from './version.js';
 
 /** Control address used when neither the constructor argument nor `MATGTO_SERVER` is set. */
 export const DEFAULT_ADDRESS = '127.0.0.1:8889';
+
+/** Size of the chunks `putCassette()` uploads (1 MiB). */
+export const CHUNK_BYTES = 1024 * 1024;
 
 export interface MatgtoClientOptions {
   /** Deadline of each control call, in milliseconds. Default 30 000. */
@@ -134,6 +144,10 @@ export class MatgtoClient implements AsyncDisposable {
     return this.#unary('GetStatus', this.#stub.getStatus, GetStatusRequest.fromPartial({}));
   }
 
+  #ensureOpen(rpc: string): void {
+    if (this.#closed) throw new MatgtoError(GrpcStatus.CANCELLED, 'client is closed', { rpc });
+  }
+
   /** Runs the api_version check once (again after a failure to reach the server). */
   #ensureCompatible(): Promise<void> {
     if (!this.#compatible) {
@@ -225,6 +239,121 @@ export class MatgtoClient implements AsyncDisposable {
     return result;
   }
 
+  /** The cassettes whose names start with `prefix` (name, size, interactions, updatedAt, format). */
+  async listCassettes(prefix = ''): Promise<CassetteInfo[]> {
+    await this.#ensureCompatible();
+    const res = await this.#unary('ListCassettes', this.#stub.listCassettes, ListCassettesRequest.fromPartial({ prefix }));
+    return res.cassettes.map(cassetteInfoFromPb);
+  }
+
+  /**
+   * Cassette `name` as serialized `matgto.v1.Cassette` bytes (the streamed
+   * chunks joined). CassetteNotFoundError when it does not exist,
+   * CorruptCassetteError when its file is corrupt.
+   */
+  async getCassetteBytes(name: string): Promise<Buffer> {
+    await this.#ensureCompatible();
+    this.#ensureOpen('GetCassette');
+    return new Promise<Buffer>((resolve, reject) => {
+      const deadline = Date.now() + this.#timeoutMs;
+      const call = this.#stub.getCassette(GetCassetteRequest.fromPartial({ name }), new Metadata(), { deadline });
+      const parts: Buffer[] = [];
+      call.on('data', (chunk: CassetteChunk) => parts.push(Buffer.from(chunk.data)));
+      call.on('error', (err: unknown) => reject(toMatgtoError(err, 'GetCassette')));
+      call.on('end', () => resolve(Buffer.concat(parts)));
+    });
+  }
+
+  /** Cassette `name` as the generated `Cassette` message (interactions, options, timestamps). Errors as {@link getCassetteBytes}. */
+  async getCassette(name: string): Promise<Cassette> {
+    const bytes = await this.getCassetteBytes(name);
+    try {
+      return Cassette.decode(bytes);
+    } catch (err) {
+      throw new MatgtoError(GrpcStatus.DATA_LOSS, `GetCassette returned bytes that are not a matgto.v1.Cassette: ${String(err)}`, {
+        rpc: 'GetCassette',
+        cause: err,
+      });
+    }
+  }
+
+  /**
+   * Stores a cassette (replacing one of the same name atomically), uploaded
+   * in 1 MiB chunks. `cassette` is a generated `Cassette` (or a partial of
+   * one) or its serialized bytes; it must be complete (`schemaVersion` 1,
+   * `complete` true), else InvalidArgumentError. `name` defaults to the
+   * cassette's own name; the server stores it under `name`. Replacing the
+   * cassette in use rejects with FailedPreconditionError.
+   */
+  async putCassette(cassette: Cassette | DeepPartial<Cassette> | Uint8Array, name?: string): Promise<CassetteInfo> {
+    let bytes: Uint8Array;
+    let ownName: string;
+    if (cassette instanceof Uint8Array) {
+      bytes = cassette;
+      ownName = '';
+      if (name === undefined) {
+        try {
+          ownName = Cassette.decode(cassette).name;
+        } catch (err) {
+          throw new TypeError(`putCassette: the bytes are not a matgto.v1.Cassette (${String(err)})`);
+        }
+      }
+    } else if (typeof cassette === 'object' && cassette !== null) {
+      const message = Cassette.fromPartial(cassette);
+      bytes = Cassette.encode(message).finish();
+      ownName = message.name;
+    } else {
+      throw new TypeError('putCassette takes a Cassette message or its bytes');
+    }
+    const target = name ?? ownName;
+    if (!target) throw new TypeError('putCassette: the cassette has no name; pass one');
+
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    await this.#ensureCompatible();
+    this.#ensureOpen('PutCassette');
+    return new Promise<CassetteInfo>((resolve, reject) => {
+      let settled = false;
+      const deadline = Date.now() + this.#timeoutMs;
+      const call = this.#stub.putCassette(new Metadata(), { deadline }, (err, res) => {
+        settled = true;
+        if (err) reject(toMatgtoError(err, 'PutCassette'));
+        else resolve(cassetteInfoFromPb(res.cassette ?? { name: target, sizeBytes: 0, interactions: 0, updatedAt: undefined, format: '' }));
+      });
+      call.on('error', () => undefined); // reported through the callback
+      const send = async (): Promise<void> => {
+        for (let offset = 0; offset === 0 || offset < data.length; offset += CHUNK_BYTES) {
+          if (settled) return;
+          const chunk = CassetteChunk.fromPartial({
+            name: offset === 0 ? target : '',
+            data: data.subarray(offset, offset + CHUNK_BYTES),
+          });
+          if (!call.write(chunk)) {
+            await new Promise<void>((drained) => {
+              const done = () => {
+                call.off('drain', done);
+                call.off('close', done);
+                drained();
+              };
+              call.on('drain', done);
+              call.on('close', done);
+            });
+          }
+        }
+        call.end();
+      };
+      send().catch((err: unknown) => {
+        call.cancel();
+        if (!settled) reject(toMatgtoError(err, 'PutCassette'));
+      });
+    });
+  }
+
+  /** Deletes cassette `name`. CassetteNotFoundError when absent, FailedPreconditionError while it is in use. */
+  async deleteCassette(name: string): Promise<void> {
+    await this.#ensureCompatible();
+    await this.#unary('DeleteCassette', this.#stub.deleteCassette, DeleteCassetteRequest.fromPartial({ name }));
+  }
+
   /** The server's status. Rejects with IncompatibleServerError for another api_version. */
   async status(): Promise<ServerStatus> {
     const res = await this.#getStatusRaw();
@@ -244,7 +373,11 @@ export class MatgtoClient implements AsyncDisposable {
     this.#current = undefined;
   }
 
-  /** PEM certificate of the CA that signs intercepted HTTPS hosts. UnimplementedError while the server has no HTTPS interception. */
+  /**
+   * PEM certificate of the CA that signs intercepted HTTPS hosts (HTTPS goes
+   * through the proxy with CONNECT; trust this PEM). UnimplementedError from
+   * (old) servers without HTTPS interception.
+   */
   async caCertificate(): Promise<string> {
     await this.#ensureCompatible();
     const res = await this.#unary('GetCACertificate', this.#stub.getCaCertificate, GetCACertificateRequest.fromPartial({}));

@@ -3,6 +3,7 @@ import './polyfill.js';
 export {
   MatgtoClient,
   DEFAULT_ADDRESS,
+  CHUNK_BYTES,
   type MatgtoClientOptions,
   type UseCassetteOptions,
   type CassetteSession,
@@ -21,10 +22,33 @@ export {
   grpcCodeName,
 } from './errors.js';
 export { checkApiVersion, SUPPORTED_API_VERSION } from './version.js';
+export {
+  optionsToPb as cassetteOptions,
+  optionsFromPb,
+  matchRulesToPb,
+  redactRulesToPb,
+} from './types.js';
+// Generated messages, for getCassette()/putCassette() and the protoOptions escape hatch.
+export {
+  Cassette,
+  CassetteOptions as CassetteOptionsMessage,
+  MatchRules as MatchRulesMessage,
+  RedactRules as RedactRulesMessage,
+  type DeepPartial,
+} from './gen/matgto/v1/cassette.js';
 export type {
   CassetteMode,
   ReportedMode,
   OnExhausted,
+  RepeatPolicyName,
+  OnMiss,
+  BodyMatchMode,
+  MatchFieldName,
+  WsTimingMode,
+  UrlRewrite,
+  MatchRules,
+  RedactRules,
+  CassetteInfo,
   CassetteOptions,
   SessionInfo,
   SessionSummary,

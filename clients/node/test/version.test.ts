@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
 import {
   CassetteNotFoundError,
   IncompatibleServerError,
@@ -11,7 +19,7 @@ import {
   checkApiVersion,
 } from '@matgto/client';
 // The generated service definition, only to run a fake server here.
-import { ProxyControlService, type GetStatusResponse } from '../dist/gen/matgto/v1/control.js';
+import { GetStatusResponse, ProxyControlService } from '../dist/gen/matgto/v1/control.js';
 import { deadPort } from './helpers.js';
 
 describe('checkApiVersion', () => {
@@ -57,16 +65,16 @@ async function fakeServer(apiVersion: number) {
   server.addService(ProxyControlService, {
     getStatus: (_c: ServerUnaryCall<unknown, GetStatusResponse>, cb: sendUnaryData<GetStatusResponse>) => {
       calls.push('getStatus');
-      cb(null, {
-        version: '9.9.9',
-        proxyAddress: '127.0.0.1:1',
-        controlAddress: '127.0.0.1:2',
-        cassetteDir: '/nowhere',
-        defaultMode: 0,
-        session: undefined,
-        uptime: undefined,
-        apiVersion,
-      });
+      cb(
+        null,
+        GetStatusResponse.fromPartial({
+          version: '9.9.9',
+          proxyAddress: '127.0.0.1:1',
+          controlAddress: '127.0.0.1:2',
+          cassetteDir: '/nowhere',
+          apiVersion,
+        }),
+      );
     },
     startRecording: unimpl('startRecording'),
     stopRecording: unimpl('stopRecording'),
@@ -74,6 +82,16 @@ async function fakeServer(apiVersion: number) {
     useCassette: unimpl('useCassette'),
     shutdown: unimpl('shutdown'),
     getCaCertificate: unimpl('getCaCertificate'),
+    listCassettes: unimpl('listCassettes'),
+    deleteCassette: unimpl('deleteCassette'),
+    getCassette: (call: ServerWritableStream<unknown, unknown>) => {
+      calls.push('getCassette');
+      call.emit('error', { code: status.NOT_FOUND, details: 'fake: no cassette for getCassette' });
+    },
+    putCassette: (_c: ServerReadableStream<unknown, unknown>, cb: sendUnaryData<unknown>) => {
+      calls.push('putCassette');
+      cb({ code: status.NOT_FOUND, details: 'fake: no cassette for putCassette' });
+    },
   });
   const port = await new Promise<number>((res, rej) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p))),
@@ -101,6 +119,11 @@ describe('client version check on first use', () => {
       await assert.rejects(client.status(), IncompatibleServerError);
       assert.ok(!v2.calls.includes('replay'), `calls: ${v2.calls.join(',')}`);
       assert.ok(!v2.calls.includes('startRecording'), `calls: ${v2.calls.join(',')}`);
+      await assert.rejects(client.listCassettes(), IncompatibleServerError);
+      await assert.rejects(client.getCassette('x'), IncompatibleServerError);
+      await assert.rejects(client.putCassette({ name: 'x', schemaVersion: 1, complete: true }), IncompatibleServerError);
+      await assert.rejects(client.deleteCassette('x'), IncompatibleServerError);
+      assert.deepEqual(v2.calls.filter((c) => c !== 'getStatus'), [], `calls: ${v2.calls.join(',')}`);
       assert.equal(v2.calls[0], 'getStatus');
     } finally {
       client.close();
@@ -117,6 +140,18 @@ describe('client version check on first use', () => {
         return true;
       });
       assert.deepEqual(v1.calls, ['getStatus', 'replay', 'replay']);
+      // Streaming calls map their errors too.
+      await assert.rejects(client.getCassette('c'), (err: unknown) => {
+        assert.ok(err instanceof CassetteNotFoundError, `got ${String(err)}`);
+        assert.equal(err.rpc, 'GetCassette');
+        return true;
+      });
+      await assert.rejects(client.putCassette({ name: 'c', schemaVersion: 1, complete: true }), (err: unknown) => {
+        assert.ok(err instanceof CassetteNotFoundError, `got ${String(err)}`);
+        assert.equal(err.serverMessage, 'fake: no cassette for putCassette');
+        return true;
+      });
+      assert.deepEqual(v1.calls.slice(3), ['getCassette', 'putCassette']);
     } finally {
       client.close();
     }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -61,7 +63,7 @@ class RunningServer:
         return self.proc.returncode
 
 
-def start_server(workdir: Path) -> RunningServer:
+def start_server(workdir: Path, *extra_args: str) -> RunningServer:
     binary = matgto_bin()
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         pytest.fail(f"matgto binary not found at {binary} (set MATGTO_BIN)", pytrace=False)
@@ -76,6 +78,9 @@ def start_server(workdir: Path) -> RunningServer:
         "--control-port", "0",
         "--cassette-dir", str(cassettes),
         "--ready-file", str(ready),
+        # The interception CA goes next to the cassettes, not to ~/.matgto/ca.
+        "--ca-dir", str(workdir / "ca"),
+        *extra_args,
     ]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
@@ -135,9 +140,10 @@ def client(server: RunningServer) -> Iterator[matgto.Client]:
 
 
 class Upstream:
-    """A real HTTP server on 127.0.0.1 whose bodies differ on every call."""
+    """A real HTTP server on 127.0.0.1 whose bodies differ on every call
+    (HTTPS when given an SSL context)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: Optional[ssl.SSLContext] = None) -> None:
         self.calls = 0
         self.paths: List[str] = []
         self._lock = threading.Lock()
@@ -174,8 +180,13 @@ class Upstream:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            # Handshake in the handler thread, not in the accept loop.
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         self._stopped = False
@@ -191,6 +202,47 @@ class Upstream:
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
     running = Upstream()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@dataclass
+class Pki:
+    """A throw-away upstream CA and a leaf certificate for 127.0.0.1 signed by it."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    d = tmp_path_factory.mktemp("pki")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=matgto python client test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+    openssl("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1")
+    (d / "leaf.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext")
+    return Pki(ca=d / "ca.pem", cert=d / "leaf.pem", key=d / "leaf.key")
+
+
+@pytest.fixture
+def tls_upstream(pki: Pki) -> Iterator[Upstream]:
+    """Like ``upstream``, over HTTPS with a certificate from ``pki``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(pki.cert), str(pki.key))
+    running = Upstream(tls=context)
     try:
         yield running
     finally:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import ssl
 from pathlib import Path
 
 import grpc
@@ -12,16 +14,20 @@ import requests
 
 import matgto
 from matgto import (
+    BodyMatch,
     CassetteNotFoundError,
     ExhaustedPolicy,
     FailedPreconditionError,
     InvalidArgumentError,
+    MatchRules,
+    MissPolicy,
     Mode,
+    RedactRules,
     ServerUnavailableError,
-    UnimplementedError,
 )
+from matgto.v1 import cassette_pb2
 
-from conftest import RunningServer, Upstream, start_server, stop_server
+from conftest import Pki, RunningServer, Upstream, start_server, stop_server
 
 
 def _saved_file(server: RunningServer, saved_path: str) -> Path:
@@ -220,13 +226,38 @@ def test_status_and_proxies(server: RunningServer, client: matgto.Client) -> Non
 
 
 def test_ca_certificate(client: matgto.Client) -> None:
-    try:
-        pem = client.ca_certificate()
-    except UnimplementedError:
-        pytest.skip("server has no HTTPS interception yet (UNIMPLEMENTED)")
+    pem = client.ca_certificate()
     assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    assert pem.rstrip().endswith("-----END CERTIFICATE-----")
+    assert len(ssl.PEM_cert_to_DER_cert(pem)) > 100, "the PEM holds a DER certificate"
+    assert client.status().tls.ca_certificate_path
     path = Path(client.ca_bundle())
     assert path.read_text() == pem
+    context = ssl.create_default_context(cafile=str(path))  # loads as a trust anchor
+    assert context.cert_store_stats()["x509_ca"] >= 1
+
+
+def test_https_through_connect_with_the_ca_bundle(
+    tmp_path: Path, pki: Pki, tls_upstream: Upstream, http: requests.Session
+) -> None:
+    server = start_server(tmp_path / "tls", "--upstream-ca-file", str(pki.ca))
+    try:
+        with server.client() as client:
+            bundle = client.ca_bundle()
+            with client.recording("tls/get"):
+                live = http.get(tls_upstream.url + "/secure", proxies=client.proxies(), verify=bundle, timeout=10)
+            assert live.status_code == 200
+            assert tls_upstream.calls == 1
+            with client.replaying("tls/get"):
+                again = http.get(tls_upstream.url + "/secure", proxies=client.proxies(), verify=bundle, timeout=10)
+                with pytest.raises(requests.exceptions.SSLError):  # not trusted without the bundle
+                    http.get(tls_upstream.url + "/secure", proxies=client.proxies(), verify=True, timeout=10)
+            assert again.content == live.content
+            assert tls_upstream.calls == 1
+            recorded = client.get_cassette("tls/get").interactions[0].http.request
+            assert recorded.url == tls_upstream.url + "/secure"
+    finally:
+        stop_server(server)
 
 
 def test_shutdown_saves_the_recording_and_exits(
@@ -268,3 +299,194 @@ def test_closed_client_refuses_calls(client: matgto.Client) -> None:
     client.close()
     with pytest.raises(matgto.MatgtoError, match="closed"):
         client.status()
+
+
+# -- matching rules, policies, redaction -------------------------------------------
+
+
+def _post_json(http: requests.Session, client: matgto.Client, url: str, body: object) -> requests.Response:
+    return http.post(url, data=json.dumps(body), headers={"Content-Type": "application/json"},
+                     proxies=client.proxies(), timeout=10)
+
+
+def test_json_body_rule_ignores_a_pointer(
+    client: matgto.Client, upstream: Upstream, http: requests.Session
+) -> None:
+    url = upstream.url + "/orders"
+    with client.recording("rules/json"):
+        recorded = _post_json(http, client, url, {"item": "pen", "meta": {"ts": 1, "n": 2}})
+    upstream.stop()
+    changed = {"meta": {"n": 2, "ts": 999}, "item": "pen"}  # other key order, other /meta/ts
+
+    with client.replaying("rules/json"):  # default rules: bodies compared byte for byte
+        assert _post_json(http, client, url, changed).status_code == 599
+
+    rules = MatchRules(body="json", ignore_json_pointers=["/meta/ts"])
+    with client.replaying("rules/json", match=rules) as session:
+        assert session.info.options.match_rules.body == BodyMatch.JSON
+        assert MatchRules.from_proto(session.info.options.match_rules) == rules
+        replayed = _post_json(http, client, url, changed)
+        assert replayed.status_code == recorded.status_code
+        assert replayed.content == recorded.content
+        other = _post_json(http, client, url, {"item": "ink", "meta": {"ts": 1, "n": 2}})
+        assert other.status_code == 599, "only /meta/ts is ignored"
+    assert upstream.calls == 1
+
+
+def test_on_miss_record_appends_a_new_episode(
+    client: matgto.Client, upstream: Upstream, http: requests.Session
+) -> None:
+    with client.recording("rules/episodes"):
+        first = http.get(upstream.url + "/first", proxies=client.proxies(), timeout=10)
+    with client.replaying("rules/episodes", on_miss="record") as session:
+        assert session.info.options.on_miss == MissPolicy.RECORD
+        assert http.get(upstream.url + "/first", proxies=client.proxies(), timeout=10).content == first.content
+        assert upstream.calls == 1, "a recorded request is replayed"
+        second = http.get(upstream.url + "/second", proxies=client.proxies(), timeout=10)
+        assert second.status_code == 200
+        assert upstream.calls == 2, "a miss is forwarded"
+    cassette = client.get_cassette("rules/episodes")
+    assert isinstance(cassette, cassette_pb2.Cassette)
+    assert len(cassette.interactions) == 2
+    assert [i.http.request.url for i in cassette.interactions] == [upstream.url + "/first", upstream.url + "/second"]
+
+    upstream.stop()
+    with client.replaying("rules/episodes", on_miss="error"):
+        again = http.get(upstream.url + "/second", proxies=client.proxies(), timeout=10)
+    assert again.content == second.content
+
+
+def test_redacted_query_param_stays_out_of_the_cassette(
+    client: matgto.Client, upstream: Upstream, http: requests.Session
+) -> None:
+    url = upstream.url + "/search?q=pens&token=SECRET-42"
+    with client.recording("rules/redact", redact=RedactRules(query_params=["token"])) as session:
+        recorded = http.get(url, proxies=client.proxies(), timeout=10)
+    assert list(session.info.options.redact.query_params) == ["token"]
+    cassette = client.get_cassette("rules/redact")
+    request = cassette.interactions[0].http.request
+    assert "SECRET-42" not in request.url
+    assert "q=pens" in request.url and "REDACTED" in request.url
+    assert b"SECRET-42" not in request.SerializeToString()
+    assert list(cassette.options.redact.query_params) == ["token"]
+
+    upstream.stop()
+    with client.replaying("rules/redact"):  # the live request is redacted the same way
+        again = http.get(url, proxies=client.proxies(), timeout=10)
+    assert again.status_code == 200 and again.content == recorded.content
+
+
+def test_repeat_reuse_and_other_options_reach_the_server(
+    client: matgto.Client, upstream: Upstream, http: requests.Session
+) -> None:
+    with client.recording("rules/reuse", store_decoded=True, ws_timing="as-recorded", ws_speed=2.0):
+        recorded = http.get(upstream.url + "/r", proxies=client.proxies(), timeout=10)
+    stored = client.get_cassette("rules/reuse").options
+    assert stored.body_storage == cassette_pb2.DECODED
+    assert stored.ws_timing == cassette_pb2.AS_RECORDED and stored.ws_speed == 2.0
+    upstream.stop()
+    extra = cassette_pb2.CassetteOptions(on_exhausted=cassette_pb2.EXHAUSTED_ERROR)
+    with client.replaying("rules/reuse", repeat="reuse", proto_options=extra) as session:
+        assert session.info.options.on_exhausted == ExhaustedPolicy.ERROR
+        for _ in range(3):  # reuse: the one answer serves every time, never "exhausted"
+            r = http.get(upstream.url + "/r", proxies=client.proxies(), timeout=10)
+            assert r.status_code == 200 and r.content == recorded.content
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"match": MatchRules(url_rewrites=[("/users/([0-9]+", "/users/N")])},
+        {"match": MatchRules(body="json", ignore_json_pointers=["meta/ts"])},
+        {"redact": RedactRules(body_patterns=["[unclosed"])},
+    ],
+    ids=["url-rewrite", "json-pointer", "redact-pattern"],
+)
+def test_bad_rules_raise_invalid_argument(client: matgto.Client, options: dict) -> None:
+    for call in (client.start_recording, client.use_cassette):
+        with pytest.raises(InvalidArgumentError) as caught:
+            call("rules/bad", **options)
+        assert caught.value.code is grpc.StatusCode.INVALID_ARGUMENT
+        assert caught.value.message
+    assert not client.status().HasField("session")
+
+
+def test_bad_url_rewrite_on_replay_raises_invalid_argument(
+    client: matgto.Client, upstream: Upstream, http: requests.Session
+) -> None:
+    with client.recording("rules/rewrite"):
+        http.get(upstream.url + "/users/1", proxies=client.proxies(), timeout=10)
+    with pytest.raises(InvalidArgumentError, match=r"\("):
+        client.replay("rules/rewrite", match=MatchRules(url_rewrites=[("(", "x")]))
+    with client.replaying("rules/rewrite", match=MatchRules(url_rewrites=[(r"/users/[0-9]+", "/users/N")])):
+        assert http.get(upstream.url + "/users/7", proxies=client.proxies(), timeout=10).status_code == 200
+
+
+# -- cassette management -------------------------------------------------------------
+
+
+def test_cassette_management_round_trip(
+    server: RunningServer, client: matgto.Client, upstream: Upstream, http: requests.Session
+) -> None:
+    big = b"x" * (1536 * 1024)  # echoed back by the upstream: a cassette of ~3 MiB, several chunks
+    with client.recording("manage/orig"):
+        small = http.get(upstream.url + "/small", proxies=client.proxies(), timeout=10)
+        large = http.post(upstream.url + "/large", data=big, proxies=client.proxies(), timeout=30)
+    with client.recording("other/x"):
+        http.get(upstream.url + "/other", proxies=client.proxies(), timeout=10)
+
+    assert {c.name for c in client.list_cassettes()} == {"manage/orig", "other/x"}
+    (info,) = client.list_cassettes(prefix="manage/")
+    assert info.name == "manage/orig" and info.interactions == 2
+    assert info.size_bytes > 2 * matgto.CHUNK_BYTES and info.format == "binary"
+    assert client.list_cassettes(prefix="nothing/") == []
+
+    cassette = client.get_cassette("manage/orig")
+    assert cassette.name == "manage/orig" and cassette.complete and cassette.schema_version == 1
+    assert len(cassette.interactions) == 2
+    raw = client.get_cassette_bytes("manage/orig")
+    assert len(raw) == cassette.ByteSize() and len(raw) > 2 * matgto.CHUNK_BYTES
+
+    copied = client.put_cassette(cassette, name="manage/copy")
+    assert copied.name == "manage/copy" and copied.interactions == 2
+    assert client.put_cassette(raw, name="manage/copy-from-bytes").interactions == 2
+    assert client.get_cassette("manage/copy").name == "manage/copy"
+
+    upstream.stop()
+    with client.replaying("manage/copy"):
+        assert http.get(upstream.url + "/small", proxies=client.proxies(), timeout=10).content == small.content
+        assert http.post(upstream.url + "/large", data=big, proxies=client.proxies(), timeout=30).content == large.content
+        with pytest.raises(FailedPreconditionError) as in_use:
+            client.delete_cassette("manage/copy")
+        assert in_use.value.code is grpc.StatusCode.FAILED_PRECONDITION
+        with pytest.raises(FailedPreconditionError):
+            client.put_cassette(cassette, name="manage/copy")
+
+    client.delete_cassette("manage/copy")
+    assert "manage/copy" not in [c.name for c in client.list_cassettes()]
+    with pytest.raises(CassetteNotFoundError) as gone:
+        client.delete_cassette("manage/copy")
+    assert gone.value.code is grpc.StatusCode.NOT_FOUND
+    with pytest.raises(CassetteNotFoundError):
+        client.get_cassette("manage/copy")
+    with pytest.raises(CassetteNotFoundError):
+        client.replay("manage/copy")
+
+
+def test_cassette_management_errors(client: matgto.Client) -> None:
+    with pytest.raises(CassetteNotFoundError):
+        client.get_cassette("never/there")
+    with pytest.raises(InvalidArgumentError):
+        client.get_cassette("../escape")
+    with pytest.raises(InvalidArgumentError):
+        client.delete_cassette("../escape")
+    with pytest.raises(InvalidArgumentError, match="not a valid matgto cassette"):
+        client.put_cassette(b"\x0a\xff\xff\xff", name="garbage")
+    incomplete = cassette_pb2.Cassette(schema_version=1, name="half")  # complete unset: truncated
+    with pytest.raises(InvalidArgumentError):
+        client.put_cassette(incomplete)
+    with pytest.raises(InvalidArgumentError):
+        client.put_cassette(cassette_pb2.Cassette(schema_version=1, complete=True), name="../x")
+    with pytest.raises(ValueError, match="no name"):
+        client.put_cassette(cassette_pb2.Cassette(schema_version=1, complete=True))
+    assert client.list_cassettes() == []

@@ -13,7 +13,21 @@ import pytest
 import matgto
 from matgto import errors
 from matgto.client import check_api_version, usable_proxy_address
-from matgto.modes import ExhaustedPolicy, Mode, parse_exhausted_policy, parse_mode
+from matgto.modes import (
+    BodyMatch,
+    ExhaustedPolicy,
+    MatchField,
+    MissPolicy,
+    Mode,
+    RepeatPolicy,
+    WsTiming,
+    parse_exhausted_policy,
+    parse_miss_policy,
+    parse_mode,
+    parse_repeat_policy,
+    parse_ws_timing,
+)
+from matgto.options import OPTION_NAMES, MatchRules, RedactRules, cassette_options
 from matgto.naming import ALLOWED_NAME_RE, sanitize_cassette_component, sanitize_cassette_name
 from matgto.pytest_plugin import cassette_name_for
 from matgto.v1 import cassette_pb2, control_pb2
@@ -115,6 +129,136 @@ def test_parse_exhausted_policy() -> None:
     assert parse_exhausted_policy(2) is ExhaustedPolicy.ERROR
     with pytest.raises(ValueError):
         parse_exhausted_policy("sometimes")
+
+
+@pytest.mark.parametrize(
+    "cls, proto_enum",
+    [
+        (RepeatPolicy, cassette_pb2.RepeatPolicy),
+        (MissPolicy, cassette_pb2.MissPolicy),
+        (BodyMatch, cassette_pb2.BodyMatch),
+        (MatchField, cassette_pb2.MatchField),
+        (WsTiming, cassette_pb2.WsTiming),
+    ],
+)
+def test_new_enums_mirror_the_proto_enums(cls: type, proto_enum: object) -> None:
+    assert {m.proto_name: int(m) for m in cls} == dict(proto_enum.items())  # type: ignore[attr-defined]
+
+
+def test_parse_policies() -> None:
+    assert parse_repeat_policy("reuse") is RepeatPolicy.REUSE
+    assert parse_repeat_policy(None) is None
+    assert parse_miss_policy("Record") is MissPolicy.RECORD
+    assert parse_miss_policy(2) is MissPolicy.PASSTHROUGH
+    assert parse_ws_timing("as-recorded") is WsTiming.AS_RECORDED
+    assert parse_ws_timing("fast") is WsTiming.FAST
+    for parse, bad in ((parse_repeat_policy, "twice"), (parse_miss_policy, "ignore"), (parse_ws_timing, 7)):
+        with pytest.raises(ValueError):
+            parse(bad)
+
+
+# -- cassette options --------------------------------------------------------------
+
+def test_no_option_means_no_message() -> None:
+    assert cassette_options() is None
+    assert OPTION_NAMES == tuple(cassette_options.__kwdefaults__)  # type: ignore[arg-type]
+
+
+def test_every_option_reaches_the_message() -> None:
+    options = cassette_options(
+        on_exhausted="error",
+        repeat="reuse",
+        on_miss="passthrough",
+        match=MatchRules(
+            fields=["method", "path", "headers"],
+            headers=["X-Tenant"],
+            ignore_query_params=["nonce"],
+            query_order_insensitive=True,
+            body="form",
+            ignore_form_fields=["csrf"],
+            url_rewrites=[(r"/users/[0-9]+", "/users/N")],
+        ),
+        redact=RedactRules(headers=["X-Key"], query_params=["token"], json_pointers=["/password"],
+                           form_fields=["pin"], body_patterns=["sk_[a-z0-9]+"], disable_defaults=True),
+        store_decoded=True,
+        ws_timing="as-recorded",
+        ws_speed=2.5,
+    )
+    expected = cassette_pb2.CassetteOptions(
+        on_exhausted=cassette_pb2.EXHAUSTED_ERROR,
+        repeat=cassette_pb2.REUSE,
+        on_miss=cassette_pb2.MISS_PASSTHROUGH,
+        match_rules=cassette_pb2.MatchRules(
+            fields=[cassette_pb2.METHOD, cassette_pb2.PATH, cassette_pb2.HEADERS],
+            headers=["X-Tenant"],
+            ignore_query_params=["nonce"],
+            query_order_insensitive=True,
+            body=cassette_pb2.BODY_FORM,
+            ignore_form_fields=["csrf"],
+            url_rewrites=[cassette_pb2.UrlRewrite(pattern=r"/users/[0-9]+", replacement="/users/N")],
+        ),
+        redact=cassette_pb2.RedactRules(headers=["X-Key"], query_params=["token"], json_pointers=["/password"],
+                                        form_fields=["pin"], body_patterns=["sk_[a-z0-9]+"], disable_defaults=True),
+        body_storage=cassette_pb2.DECODED,
+        ws_timing=cassette_pb2.AS_RECORDED,
+        ws_speed=2.5,
+    )
+    assert options == expected
+    assert cassette_options(store_decoded=False).body_storage == cassette_pb2.AS_SENT  # type: ignore[union-attr]
+
+
+def test_match_rules_accept_messages_dicts_and_imply_the_body_mode() -> None:
+    assert MatchRules(ignore_json_pointers=["/ts"]).body is BodyMatch.JSON
+    assert MatchRules(ignore_form_fields=["csrf"]).body is BodyMatch.FORM
+    assert MatchRules(body="exact", ignore_json_pointers=["/ts"]).body is BodyMatch.EXACT
+    assert MatchRules(headers="X-One").headers == ("X-One",), "a lone str is one name"
+    dict_form = cassette_options(match={"body": "json", "url_rewrites": [{"pattern": "a", "replacement": "b"}]})
+    message = cassette_pb2.MatchRules(body=cassette_pb2.BODY_JSON, url_rewrites=[cassette_pb2.UrlRewrite(pattern="a", replacement="b")])
+    assert dict_form is not None and dict_form.match_rules == message
+    assert cassette_options(match=message).match_rules == message  # type: ignore[union-attr]
+    rules = MatchRules(fields=["query"], body="ignore", url_rewrites=[("x", "y")])
+    assert MatchRules.from_proto(rules.to_proto()) == rules
+    redact = RedactRules(query_params=["token"])
+    assert RedactRules.from_proto(redact.to_proto()) == redact
+    assert cassette_options(redact={"query_params": ["token"]}).redact == redact.to_proto()  # type: ignore[union-attr]
+
+
+def test_proto_options_is_the_base_the_keywords_apply_on_top() -> None:
+    base = cassette_pb2.CassetteOptions(on_miss=cassette_pb2.MISS_RECORD, repeat=cassette_pb2.REUSE)
+    options = cassette_options(proto_options=base, repeat="sequential")
+    assert options is not None
+    assert options.on_miss == cassette_pb2.MISS_RECORD and options.repeat == cassette_pb2.SEQUENTIAL
+    assert base.repeat == cassette_pb2.REUSE, "the caller's message is not modified"
+    assert cassette_options(proto_options=cassette_pb2.CassetteOptions()) == cassette_pb2.CassetteOptions()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"on_miss": "sometimes"}, ValueError),
+        ({"repeat": True}, ValueError),
+        ({"ws_speed": 0}, ValueError),
+        ({"ws_speed": float("nan")}, ValueError),
+        ({"match": MatchRules}, TypeError),
+        ({"match": {"bogus": 1}}, TypeError),
+        ({"redact": "token"}, TypeError),
+        ({"proto_options": {"on_miss": 3}}, TypeError),
+    ],
+)
+def test_bad_options_are_refused_before_any_call(kwargs: dict, error: type) -> None:
+    with pytest.raises(error):
+        cassette_options(**kwargs)
+
+
+def test_bad_rule_values_are_refused() -> None:
+    with pytest.raises(ValueError, match="body match"):
+        MatchRules(body="yaml")
+    with pytest.raises(ValueError, match="match field"):
+        MatchRules(fields=["cookie"])
+    with pytest.raises(TypeError):
+        MatchRules(url_rewrites=[("only-a-pattern",)])
+    with pytest.raises(TypeError):
+        RedactRules(headers=[1])
 
 
 # -- cassette names ----------------------------------------------------------------
@@ -225,3 +369,40 @@ def test_generated_code_is_ignored_by_git() -> None:
     assert ignored.stdout.split() == generated
     tracked = subprocess.run(["git", "ls-files", "src/matgto/v1"], cwd=root, capture_output=True, text=True)
     assert "_pb2" not in tracked.stdout
+
+
+# -- cassette uploads ----------------------------------------------------------------
+
+class RecordingStub:
+    """Stands in for the gRPC stub: keeps the chunks PutCassette would send."""
+
+    def __init__(self) -> None:
+        self.chunks: list = []
+
+    def PutCassette(self, chunks, timeout=None):  # noqa: N802 - gRPC method name
+        self.chunks = list(chunks)
+        return control_pb2.PutCassetteResponse(cassette=control_pb2.CassetteInfo(name=self.chunks[0].name))
+
+
+def test_put_cassette_uploads_1_mib_chunks_named_by_the_first() -> None:
+    cassette = cassette_pb2.Cassette(schema_version=1, name="own/name", complete=True)
+    cassette.interactions.add().http.response.body = b"z" * (2 * matgto.CHUNK_BYTES + 10)
+    with matgto.Client("127.0.0.1:1", check_version=False) as client:
+        stub = RecordingStub()
+        client._stub = stub
+        assert client.put_cassette(cassette).name == "own/name"
+        data = cassette.SerializeToString()
+        assert [len(c.data) for c in stub.chunks] == [matgto.CHUNK_BYTES, matgto.CHUNK_BYTES, len(data) - 2 * matgto.CHUNK_BYTES]
+        assert [c.name for c in stub.chunks] == ["own/name", "", ""]
+        assert b"".join(c.data for c in stub.chunks) == data
+
+        client.put_cassette(data, name="other")
+        assert [c.name for c in stub.chunks] == ["other", "", ""]
+        client.put_cassette(data)  # the name is read from the bytes
+        assert stub.chunks[0].name == "own/name"
+        client.put_cassette(cassette_pb2.Cassette(name="empty"))
+        assert [(c.name, c.data) for c in stub.chunks] == [("empty", b"\x12\x05empty")]
+        with pytest.raises(TypeError):
+            client.put_cassette("not bytes")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="not a matgto.v1.Cassette"):
+            client.put_cassette(b"\xff\xff")

@@ -14,6 +14,7 @@ Generated protobuf messages and stubs live in :mod:`matgto.v1`.
 from ._version import __version__
 from .client import (
     API_VERSION,
+    CHUNK_BYTES,
     DEFAULT_SERVER,
     SERVER_ENV,
     CassetteSession,
@@ -32,12 +33,14 @@ from .errors import (
     ServerUnavailableError,
     UnimplementedError,
 )
-from .modes import ExhaustedPolicy, Mode
+from .modes import BodyMatch, ExhaustedPolicy, MatchField, MissPolicy, Mode, RepeatPolicy, WsTiming
+from .options import MatchRules, RedactRules, cassette_options
 from .naming import sanitize_cassette_name
 
 __all__ = [
     "__version__",
     "API_VERSION",
+    "CHUNK_BYTES",
     "DEFAULT_SERVER",
     "SERVER_ENV",
     "CassetteSession",
@@ -53,7 +56,15 @@ __all__ = [
     "MatgtoError",
     "ServerUnavailableError",
     "UnimplementedError",
+    "BodyMatch",
     "ExhaustedPolicy",
+    "MatchField",
+    "MatchRules",
+    "MissPolicy",
     "Mode",
+    "RedactRules",
+    "RepeatPolicy",
+    "WsTiming",
+    "cassette_options",
     "sanitize_cassette_name",
 ]

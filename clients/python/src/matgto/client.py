@@ -15,10 +15,20 @@ import grpc
 from ._proto import cassette_pb2, control_pb2, control_pb2_grpc
 from ._version import __version__
 from .errors import IncompatibleServerError, MatgtoError, ServerUnavailableError, error_from_rpc
-from .modes import ExhaustedPolicyLike, Mode, ModeLike, parse_exhausted_policy, parse_mode
+from .modes import (
+    ExhaustedPolicyLike,
+    MissPolicyLike,
+    Mode,
+    ModeLike,
+    RepeatPolicyLike,
+    WsTimingLike,
+    parse_mode,
+)
+from .options import MatchRulesLike, RedactRulesLike, cassette_options
 
 __all__ = [
     "API_VERSION",
+    "CHUNK_BYTES",
     "DEFAULT_SERVER",
     "SERVER_ENV",
     "CassetteSession",
@@ -35,6 +45,8 @@ API_VERSION = 1
 DEFAULT_SERVER = "127.0.0.1:8889"
 #: Environment variable holding the control address.
 SERVER_ENV = "MATGTO_SERVER"
+#: Size of the chunks :meth:`Client.put_cassette` uploads (1 MiB).
+CHUNK_BYTES = 1024 * 1024
 
 _UNSPECIFIED_HOSTS = ("", "0.0.0.0", "::", "[::]")
 _USE_DEFAULT: Any = object()
@@ -229,23 +241,19 @@ class Client:
 
     # -- plumbing -----------------------------------------------------------
 
-    def _call(self, method: str, request: Any, *, verify: bool = True, timeout: Any = _USE_DEFAULT) -> Any:
+    def _ready(self, method: str, verify: bool = True) -> None:
         if self._closed:
             raise MatgtoError("the matgto client is closed", method=method, address=self.address)
         if verify and self._check_version and not self._version_ok:
             self.status()
+
+    def _call(self, method: str, request: Any, *, verify: bool = True, timeout: Any = _USE_DEFAULT) -> Any:
+        self._ready(method, verify)
         deadline = self.timeout if timeout is _USE_DEFAULT else timeout
         try:
             return getattr(self._stub, method)(request, timeout=deadline)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, method=method, address=self.address) from None
-
-    @staticmethod
-    def _options(on_exhausted: Optional[ExhaustedPolicyLike]) -> Optional[cassette_pb2.CassetteOptions]:
-        policy = parse_exhausted_policy(on_exhausted)
-        if policy is None:
-            return None
-        return cassette_pb2.CassetteOptions(on_exhausted=policy.proto_name)
 
     @staticmethod
     def _name(name: str) -> str:
@@ -274,17 +282,45 @@ class Client:
         return status
 
     def start_recording(
-        self, name: str, *, on_exhausted: Optional[ExhaustedPolicyLike] = None
+        self,
+        name: str,
+        *,
+        on_exhausted: Optional[ExhaustedPolicyLike] = None,
+        repeat: Optional[RepeatPolicyLike] = None,
+        on_miss: Optional[MissPolicyLike] = None,
+        match: Optional[MatchRulesLike] = None,
+        redact: Optional[RedactRulesLike] = None,
+        store_decoded: Optional[bool] = None,
+        ws_timing: Optional[WsTimingLike] = None,
+        ws_speed: Optional[float] = None,
+        proto_options: Optional[cassette_pb2.CassetteOptions] = None,
     ) -> control_pb2.SessionInfo:
         """Starts recording into cassette ``name`` (ending any cassette in use).
 
         The cassette file is overwritten when the recording is saved, by
-        :meth:`stop_recording`. ``on_exhausted`` (``"repeat_last"`` or
-        ``"error"``) is stored with the cassette for later replays.
-        Returns the new ``SessionInfo``.
+        :meth:`stop_recording`. The options are stored with the cassette for
+        later replays (``redact`` and ``store_decoded`` also shape what is
+        written):
+
+        * ``on_exhausted``: ``"repeat_last"`` (default) or ``"error"``;
+        * ``repeat``: ``"sequential"`` (default) or ``"reuse"``;
+        * ``on_miss``: ``"error"`` (default), ``"passthrough"`` or ``"record"``;
+        * ``match``: :class:`~matgto.MatchRules`; ``redact``: :class:`~matgto.RedactRules`;
+        * ``store_decoded``: store gzip/deflate/br bodies decoded;
+        * ``ws_timing``: ``"fast"`` (default) or ``"as-recorded"``; ``ws_speed``: e.g. ``2.0``;
+        * ``proto_options``: a generated ``CassetteOptions`` message the
+          other options are applied on top of.
+
+        Bad rules (an RE2 pattern, a JSON pointer) raise
+        :class:`~matgto.errors.InvalidArgumentError`. Returns the new ``SessionInfo``.
         """
         request = control_pb2.StartRecordingRequest(
-            name=self._name(name), options=self._options(on_exhausted)
+            name=self._name(name),
+            options=cassette_options(
+            on_exhausted=on_exhausted, repeat=repeat, on_miss=on_miss, match=match, redact=redact,
+            store_decoded=store_decoded, ws_timing=ws_timing, ws_speed=ws_speed,
+            proto_options=proto_options,
+        ),
         )
         response: control_pb2.StartRecordingResponse = self._call("StartRecording", request)
         return response.session
@@ -302,14 +338,34 @@ class Client:
         return response.summary
 
     def replay(
-        self, name: str, *, on_exhausted: Optional[ExhaustedPolicyLike] = None
+        self,
+        name: str,
+        *,
+        on_exhausted: Optional[ExhaustedPolicyLike] = None,
+        repeat: Optional[RepeatPolicyLike] = None,
+        on_miss: Optional[MissPolicyLike] = None,
+        match: Optional[MatchRulesLike] = None,
+        redact: Optional[RedactRulesLike] = None,
+        store_decoded: Optional[bool] = None,
+        ws_timing: Optional[WsTimingLike] = None,
+        ws_speed: Optional[float] = None,
+        proto_options: Optional[cassette_pb2.CassetteOptions] = None,
     ) -> control_pb2.SessionInfo:
         """Replays cassette ``name``; raises
         :class:`~matgto.errors.CassetteNotFoundError` if it does not exist.
 
-        ``on_exhausted`` overrides the cassette's stored policy for this session.
+        The options (as for :meth:`start_recording`) override the ones stored
+        in the cassette for this session, field by field (``match`` and
+        ``redact`` replace the stored rules whole).
         """
-        request = control_pb2.ReplayRequest(name=self._name(name), options=self._options(on_exhausted))
+        request = control_pb2.ReplayRequest(
+            name=self._name(name),
+            options=cassette_options(
+            on_exhausted=on_exhausted, repeat=repeat, on_miss=on_miss, match=match, redact=redact,
+            store_decoded=store_decoded, ws_timing=ws_timing, ws_speed=ws_speed,
+            proto_options=proto_options,
+        ),
+        )
         response: control_pb2.ReplayResponse = self._call("Replay", request)
         return response.session
 
@@ -319,18 +375,119 @@ class Client:
         mode: Optional[ModeLike] = "auto",
         *,
         on_exhausted: Optional[ExhaustedPolicyLike] = None,
+        repeat: Optional[RepeatPolicyLike] = None,
+        on_miss: Optional[MissPolicyLike] = None,
+        match: Optional[MatchRulesLike] = None,
+        redact: Optional[RedactRulesLike] = None,
+        store_decoded: Optional[bool] = None,
+        ws_timing: Optional[WsTimingLike] = None,
+        ws_speed: Optional[float] = None,
+        proto_options: Optional[cassette_pb2.CassetteOptions] = None,
     ) -> control_pb2.SessionInfo:
         """Uses cassette ``name`` in ``mode``: ``"auto"`` (replay when the
         cassette exists, record otherwise), ``"record"``, ``"replay"`` or
         ``"passthrough"``. ``mode=None`` leaves the choice to the server's
-        default mode."""
+        default mode. Options as for :meth:`start_recording`."""
         request = control_pb2.UseCassetteRequest(
             name=self._name(name),
             mode=None if mode is None else parse_mode(mode).proto_name,
-            options=self._options(on_exhausted),
+            options=cassette_options(
+            on_exhausted=on_exhausted, repeat=repeat, on_miss=on_miss, match=match, redact=redact,
+            store_decoded=store_decoded, ws_timing=ws_timing, ws_speed=ws_speed,
+            proto_options=proto_options,
+        ),
         )
         response: control_pb2.UseCassetteResponse = self._call("UseCassette", request)
         return response.session
+
+    # -- cassette management ------------------------------------------------------
+
+    def list_cassettes(self, prefix: str = "") -> List[control_pb2.CassetteInfo]:
+        """The cassettes whose names start with ``prefix`` (``CassetteInfo``:
+        ``name``, ``size_bytes``, ``interactions``, ``updated_at``, ``format``)."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        response: control_pb2.ListCassettesResponse = self._call(
+            "ListCassettes", control_pb2.ListCassettesRequest(prefix=prefix)
+        )
+        return list(response.cassettes)
+
+    def get_cassette_bytes(self, name: str) -> bytes:
+        """Cassette ``name`` as serialized ``matgto.v1.Cassette`` bytes (the
+        streamed chunks joined). :class:`~matgto.errors.CassetteNotFoundError`
+        if it does not exist, :class:`~matgto.errors.CorruptCassetteError` if
+        its file is corrupt."""
+        request = control_pb2.GetCassetteRequest(name=self._name(name))
+        self._ready("GetCassette")
+        try:
+            stream = self._stub.GetCassette(request, timeout=self.timeout)
+            return b"".join(chunk.data for chunk in stream)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, method="GetCassette", address=self.address) from None
+
+    def get_cassette(self, name: str) -> cassette_pb2.Cassette:
+        """Cassette ``name`` as the generated ``matgto.v1.Cassette`` message
+        (interactions, options, timestamps). Errors as :meth:`get_cassette_bytes`."""
+        data = self.get_cassette_bytes(name)
+        cassette = cassette_pb2.Cassette()
+        try:
+            cassette.ParseFromString(data)
+        except Exception as exc:  # google.protobuf.message.DecodeError
+            raise MatgtoError(
+                f"GetCassette returned bytes that are not a matgto.v1.Cassette: {exc}",
+                method="GetCassette",
+                address=self.address,
+            ) from exc
+        return cassette
+
+    def put_cassette(
+        self, cassette: Union[cassette_pb2.Cassette, bytes, bytearray, memoryview], name: Optional[str] = None
+    ) -> control_pb2.CassetteInfo:
+        """Stores a cassette (replacing one of the same name atomically) and
+        returns its ``CassetteInfo``.
+
+        ``cassette`` is a ``matgto.v1.Cassette`` message or its serialized
+        bytes; it must be complete (``schema_version`` 1, ``complete`` true)
+        or the server raises :class:`~matgto.errors.InvalidArgumentError`.
+        ``name`` defaults to the cassette's own ``name``; the server stores it
+        under ``name`` whatever the message says. The bytes go up in 1 MiB
+        chunks. Replacing the cassette in use raises
+        :class:`~matgto.errors.FailedPreconditionError`.
+        """
+        if isinstance(cassette, cassette_pb2.Cassette):
+            data = cassette.SerializeToString()
+            own_name = cassette.name
+        elif isinstance(cassette, (bytes, bytearray, memoryview)):
+            data = bytes(cassette)
+            own_name = ""
+            if name is None:
+                parsed = cassette_pb2.Cassette()
+                try:
+                    parsed.ParseFromString(data)
+                except Exception as exc:
+                    raise ValueError(f"put_cassette: the bytes are not a matgto.v1.Cassette: {exc}") from None
+                own_name = parsed.name
+        else:
+            raise TypeError(
+                f"put_cassette takes a matgto.v1.Cassette or bytes, not {type(cassette).__name__}"
+            )
+        target = own_name if name is None else self._name(name)
+        if not target:
+            raise ValueError("put_cassette: the cassette has no name; pass name=")
+
+        def chunks() -> Iterator[control_pb2.CassetteChunk]:
+            yield control_pb2.CassetteChunk(name=target, data=data[:CHUNK_BYTES])
+            for offset in range(CHUNK_BYTES, len(data), CHUNK_BYTES):
+                yield control_pb2.CassetteChunk(data=data[offset : offset + CHUNK_BYTES])
+
+        response: control_pb2.PutCassetteResponse = self._call("PutCassette", chunks())
+        return response.cassette
+
+    def delete_cassette(self, name: str) -> None:
+        """Deletes cassette ``name``. :class:`~matgto.errors.CassetteNotFoundError`
+        when it does not exist, :class:`~matgto.errors.FailedPreconditionError`
+        while it is in use."""
+        self._call("DeleteCassette", control_pb2.DeleteCassetteRequest(name=self._name(name)))
 
     def shutdown(self, grace: Optional[Union[float, datetime.timedelta]] = None) -> None:
         """Stops the server gracefully (an active recording is saved first).
@@ -344,10 +501,12 @@ class Client:
         self._call("Shutdown", request)
 
     def ca_certificate(self) -> str:
-        """The PEM certificate of the CA that signs intercepted HTTPS hosts.
+        """The PEM certificate of the CA that signs intercepted HTTPS hosts
+        (HTTPS goes through the proxy with ``CONNECT``; trust this PEM, e.g.
+        with :meth:`ca_bundle`).
 
-        Raises :class:`~matgto.errors.UnimplementedError` on servers without
-        HTTPS interception.
+        Raises :class:`~matgto.errors.UnimplementedError` on (old) servers
+        without HTTPS interception.
         """
         response: control_pb2.GetCACertificateResponse = self._call(
             "GetCACertificate", control_pb2.GetCACertificateRequest()
@@ -430,33 +589,26 @@ class Client:
         session.summary = self.stop_recording()
 
     @contextlib.contextmanager
-    def recording(
-        self, name: str, *, on_exhausted: Optional[ExhaustedPolicyLike] = None
-    ) -> Iterator[CassetteSession]:
+    def recording(self, name: str, **options: Any) -> Iterator[CassetteSession]:
         """``with client.recording(name) as session:`` records into ``name`` and
         calls :meth:`stop_recording` on exit, even on an exception;
-        ``session.summary`` holds the result afterwards."""
-        with self._ending(self.start_recording(name, on_exhausted=on_exhausted)) as session:
+        ``session.summary`` holds the result afterwards. ``options``: the
+        keyword options of :meth:`start_recording`."""
+        with self._ending(self.start_recording(name, **options)) as session:
             yield session
 
     @contextlib.contextmanager
-    def replaying(
-        self, name: str, *, on_exhausted: Optional[ExhaustedPolicyLike] = None
-    ) -> Iterator[CassetteSession]:
-        """Like :meth:`recording`, replaying cassette ``name``."""
-        with self._ending(self.replay(name, on_exhausted=on_exhausted)) as session:
+    def replaying(self, name: str, **options: Any) -> Iterator[CassetteSession]:
+        """Like :meth:`recording`, replaying cassette ``name`` (options as :meth:`replay`)."""
+        with self._ending(self.replay(name, **options)) as session:
             yield session
 
     @contextlib.contextmanager
     def cassette(
-        self,
-        name: str,
-        mode: Optional[ModeLike] = "auto",
-        *,
-        on_exhausted: Optional[ExhaustedPolicyLike] = None,
+        self, name: str, mode: Optional[ModeLike] = "auto", **options: Any
     ) -> Iterator[CassetteSession]:
         """Like :meth:`recording`, with :meth:`use_cassette` (default mode ``"auto"``)."""
-        with self._ending(self.use_cassette(name, mode, on_exhausted=on_exhausted)) as session:
+        with self._ending(self.use_cassette(name, mode, **options)) as session:
             yield session
 
     # -- lifetime ---------------------------------------------------------------

@@ -9,6 +9,13 @@ Mark a test, or request the fixture::
     @pytest.mark.matgto(name="shared/users", mode="replay", on_exhausted="error")
     def test_other(matgto_cassette): ...
 
+    @pytest.mark.matgto(match=MatchRules(body="json"), on_miss="record")
+    def test_rules(matgto_cassette): ...
+
+The marker takes the keyword options of :meth:`matgto.Client.use_cassette`
+(``on_exhausted``, ``repeat``, ``on_miss``, ``match``, ``redact``,
+``store_decoded``, ``ws_timing``, ``ws_speed``, ``proto_options``).
+
 A marked test gets its cassette even without requesting ``matgto_cassette``.
 The cassette ends (``StopRecording``) when the test ends, pass or fail.
 
@@ -24,7 +31,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import pytest
 
@@ -57,8 +64,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(name=None, mode='auto', on_exhausted=None): use a matgto cassette during "
-        "the test, named after the test unless `name` is given",
+        f"{MARKER}(name=None, mode='auto', *, on_exhausted=None, repeat=None, on_miss=None, "
+        "match=None, redact=None, store_decoded=None, ws_timing=None, ws_speed=None, "
+        "proto_options=None): use a matgto cassette during the test, named after the test "
+        "unless `name` is given; the options are those of matgto.Client.use_cassette",
     )
 
 
@@ -86,9 +95,31 @@ def cassette_name_for(item: Any) -> str:
 
 
 def _marker_arguments(
-    name: Optional[str] = None, mode: Optional[str] = "auto", on_exhausted: Any = None
-) -> Tuple[Optional[str], Optional[str], Any]:
-    return name, mode, on_exhausted
+    name: Optional[str] = None,
+    mode: Optional[str] = "auto",
+    *,
+    on_exhausted: Any = None,
+    repeat: Any = None,
+    on_miss: Any = None,
+    match: Any = None,
+    redact: Any = None,
+    store_decoded: Optional[bool] = None,
+    ws_timing: Any = None,
+    ws_speed: Optional[float] = None,
+    proto_options: Any = None,
+) -> Tuple[Optional[str], Optional[str], Dict[str, Any]]:
+    options = dict(
+        on_exhausted=on_exhausted,
+        repeat=repeat,
+        on_miss=on_miss,
+        match=match,
+        redact=redact,
+        store_decoded=store_decoded,
+        ws_timing=ws_timing,
+        ws_speed=ws_speed,
+        proto_options=proto_options,
+    )
+    return name, mode, {k: v for k, v in options.items() if v is not None}
 
 
 @pytest.fixture(scope="session")
@@ -109,15 +140,19 @@ def matgto_cassette(request: pytest.FixtureRequest, matgto_client: Any) -> Itera
     and ended with ``StopRecording`` after the test."""
     marker = request.node.get_closest_marker(MARKER)
     try:
-        name, mode, on_exhausted = (
+        name, mode, options = (
             _marker_arguments(*marker.args, **marker.kwargs) if marker else _marker_arguments()
         )
     except TypeError as exc:
         raise pytest.UsageError(f"@pytest.mark.{MARKER}: {exc}") from None
+    from .options import cassette_options
+
+    try:  # bad option values are the marker's fault, not the server's
+        cassette_options(**options)
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"@pytest.mark.{MARKER}: {exc}") from None
     mode = request.config.getoption("matgto_mode") or mode
-    with matgto_client.cassette(
-        name or cassette_name_for(request.node), mode, on_exhausted=on_exhausted
-    ) as session:
+    with matgto_client.cassette(name or cassette_name_for(request.node), mode, **options) as session:
         yield session
 
 

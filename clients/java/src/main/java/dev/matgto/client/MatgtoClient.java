@@ -1,10 +1,18 @@
 package dev.matgto.client;
 
-import dev.matgto.v1.CassetteOptions;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.matgto.v1.Cassette;
+import dev.matgto.v1.CassetteChunk;
+import dev.matgto.v1.CassetteInfo;
+import dev.matgto.v1.DeleteCassetteRequest;
 import dev.matgto.v1.GetCACertificateRequest;
+import dev.matgto.v1.GetCassetteRequest;
 import dev.matgto.v1.GetStatusRequest;
 import dev.matgto.v1.GetStatusResponse;
+import dev.matgto.v1.ListCassettesRequest;
 import dev.matgto.v1.ProxyControlGrpc;
+import dev.matgto.v1.PutCassetteResponse;
 import dev.matgto.v1.ReplayRequest;
 import dev.matgto.v1.SessionInfo;
 import dev.matgto.v1.SessionSummary;
@@ -14,12 +22,19 @@ import dev.matgto.v1.StopRecordingRequest;
 import dev.matgto.v1.UseCassetteRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.http.HttpClient;
 import java.time.Duration;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
@@ -126,11 +141,20 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** Starts recording into cassette {@code name}, ending any cassette in use. */
   public SessionInfo startRecording(String name) {
-    return startRecording(name, null);
+    return startRecording(name, CassetteOptions.none());
   }
 
-  /** Starts recording into cassette {@code name} with the given options (may be null). */
+  /**
+   * Starts recording into cassette {@code name}; {@code options} (may be null) are stored with it.
+   *
+   * @throws InvalidArgumentException for a bad name or a bad rule (RE2 pattern, JSON pointer)
+   */
   public SessionInfo startRecording(String name, CassetteOptions options) {
+    return startRecording(name, proto(options));
+  }
+
+  /** Like {@link #startRecording(String, CassetteOptions)} with the generated message. */
+  public SessionInfo startRecording(String name, dev.matgto.v1.CassetteOptions options) {
     StartRecordingRequest.Builder req = StartRecordingRequest.newBuilder().setName(nonNull(name));
     if (options != null) {
       req.setOptions(options);
@@ -154,11 +178,22 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws CassetteNotFoundException when it does not exist
    */
   public SessionInfo replay(String name) {
-    return replay(name, null);
+    return replay(name, CassetteOptions.none());
   }
 
-  /** Replays cassette {@code name}, overriding its stored options field by field (may be null). */
+  /**
+   * Replays cassette {@code name}; the fields set in {@code options} (may be null) override its
+   * stored options for this session only.
+   *
+   * @throws CassetteNotFoundException when it does not exist
+   * @throws InvalidArgumentException for a bad rule (RE2 pattern, JSON pointer)
+   */
   public SessionInfo replay(String name, CassetteOptions options) {
+    return replay(name, proto(options));
+  }
+
+  /** Like {@link #replay(String, CassetteOptions)} with the generated message. */
+  public SessionInfo replay(String name, dev.matgto.v1.CassetteOptions options) {
     ReplayRequest.Builder req = ReplayRequest.newBuilder().setName(nonNull(name));
     if (options != null) {
       req.setOptions(options);
@@ -168,11 +203,16 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** Uses cassette {@code name} in {@code mode} ({@link Mode#AUTO}: replay if it exists, else record). */
   public SessionInfo useCassette(String name, Mode mode) {
-    return useCassette(name, mode, null);
+    return useCassette(name, mode, CassetteOptions.none());
   }
 
   /** Like {@link #useCassette(String, Mode)} with options (may be null). */
   public SessionInfo useCassette(String name, Mode mode, CassetteOptions options) {
+    return useCassette(name, mode, proto(options));
+  }
+
+  /** Like {@link #useCassette(String, Mode, CassetteOptions)} with the generated message. */
+  public SessionInfo useCassette(String name, Mode mode, dev.matgto.v1.CassetteOptions options) {
     Objects.requireNonNull(mode, "mode");
     UseCassetteRequest.Builder req =
         UseCassetteRequest.newBuilder().setName(nonNull(name)).setMode(mode.toProto());
@@ -208,13 +248,150 @@ public final class MatgtoClient implements AutoCloseable {
   }
 
   /**
-   * The PEM certificate of the CA that signs intercepted HTTPS hosts.
+   * The PEM certificate of the CA that signs the HTTPS hosts the server intercepts (CONNECT);
+   * HTTP clients must trust it, as {@link #httpClientBuilder()} and {@link #sslContext()} do.
    *
-   * @throws UnimplementedException while the server has no HTTPS interception
+   * @throws UnimplementedException on a server that predates HTTPS interception
    */
   public String caCertificatePem() {
     return call(() -> stub().getCACertificate(GetCACertificateRequest.getDefaultInstance()))
         .getPem();
+  }
+
+  // ---------------------------------------------------------------- cassette management
+
+  /** The size of the chunks {@link #putCassette} sends (the server sends the same). */
+  public static final int CHUNK_SIZE = 1 << 20;
+
+  /** The cassette schema version {@link #putCassette} writes when a cassette has none. */
+  public static final int CASSETTE_SCHEMA_VERSION = 1;
+
+  /** All stored cassettes. */
+  public List<CassetteInfo> listCassettes() {
+    return listCassettes("");
+  }
+
+  /** The stored cassettes whose names start with {@code prefix}. */
+  public List<CassetteInfo> listCassettes(String prefix) {
+    ListCassettesRequest req =
+        ListCassettesRequest.newBuilder().setPrefix(prefix == null ? "" : prefix).build();
+    return call(() -> stub().listCassettes(req)).getCassettesList();
+  }
+
+  /**
+   * Downloads cassette {@code name} as stored (timestamps and {@code written_by} kept),
+   * reassembled from the chunks the server streams.
+   *
+   * @throws CassetteNotFoundException when it does not exist
+   * @throws CorruptCassetteException when it cannot be read
+   */
+  public Cassette getCassette(String name) {
+    GetCassetteRequest req = GetCassetteRequest.newBuilder().setName(nonNull(name)).build();
+    ByteString data =
+        call(
+            () -> {
+              ByteString all = ByteString.EMPTY;
+              Iterator<CassetteChunk> chunks = stub().getCassette(req);
+              while (chunks.hasNext()) {
+                all = all.concat(chunks.next().getData());
+              }
+              return all;
+            });
+    try {
+      return Cassette.parseFrom(data);
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptCassetteException(
+          "the " + data.size() + " bytes received for cassette '" + name + "' are not a cassette: "
+              + e.getMessage(),
+          e);
+    }
+  }
+
+  /**
+   * Stores {@code cassette} as cassette {@code name}, replacing an existing one atomically; the
+   * server names it {@code name} whatever its own name field says. A copy is sent, with {@code
+   * schema_version} set to {@value #CASSETTE_SCHEMA_VERSION} when it is 0 and {@code complete}
+   * set, in chunks of {@value #CHUNK_SIZE} bytes.
+   *
+   * @throws InvalidArgumentException for a bad name or bytes the server cannot read as a cassette
+   * @throws FailedPreconditionException when {@code name} is the cassette in use
+   */
+  public CassetteInfo putCassette(String name, Cassette cassette) {
+    nonNull(name);
+    Objects.requireNonNull(cassette, "cassette");
+    Cassette.Builder copy = cassette.toBuilder().setComplete(true);
+    if (copy.getSchemaVersion() == 0) {
+      copy.setSchemaVersion(CASSETTE_SCHEMA_VERSION);
+    }
+    ByteString data = copy.build().toByteString();
+    ensureCompatible();
+
+    CompletableFuture<PutCassetteResponse> result = new CompletableFuture<>();
+    StreamObserver<CassetteChunk> requests =
+        ProxyControlGrpc.newStub(channel)
+            .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+            .putCassette(
+                new StreamObserver<PutCassetteResponse>() {
+                  private PutCassetteResponse response;
+
+                  @Override
+                  public void onNext(PutCassetteResponse value) {
+                    response = value;
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {
+                    result.completeExceptionally(t);
+                  }
+
+                  @Override
+                  public void onCompleted() {
+                    result.complete(response);
+                  }
+                });
+    try {
+      int offset = 0;
+      do {
+        int end = Math.min(offset + CHUNK_SIZE, data.size());
+        CassetteChunk.Builder chunk = CassetteChunk.newBuilder().setData(data.substring(offset, end));
+        if (offset == 0) {
+          chunk.setName(name);
+        }
+        requests.onNext(chunk.build());
+        offset = end;
+      } while (offset < data.size());
+      requests.onCompleted();
+    } catch (RuntimeException e) {
+      requests.onError(e);
+      throw e;
+    }
+    try {
+      PutCassetteResponse response = result.get();
+      return response == null ? CassetteInfo.newBuilder().setName(name).build() : response.getCassette();
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof StatusRuntimeException) {
+        throw MatgtoException.fromGrpc((StatusRuntimeException) cause);
+      }
+      if (cause instanceof StatusException) {
+        throw MatgtoException.fromGrpc((StatusException) cause);
+      }
+      throw MatgtoException.fromStatus(Status.fromThrowable(cause), cause);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw MatgtoException.fromStatus(Status.CANCELLED.withDescription("interrupted"), e);
+    }
+  }
+
+  /**
+   * Deletes cassette {@code name}.
+   *
+   * @throws CassetteNotFoundException when it does not exist
+   * @throws FailedPreconditionException while it is in use
+   */
+  public void deleteCassette(String name) {
+    DeleteCassetteRequest req = DeleteCassetteRequest.newBuilder().setName(nonNull(name)).build();
+    call(() -> stub().deleteCassette(req));
   }
 
   // ---------------------------------------------------------------- java.net.http helpers
@@ -308,6 +485,14 @@ public final class MatgtoClient implements AutoCloseable {
 
   private ProxyControlGrpc.ProxyControlBlockingStub stub() {
     return stub.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private static dev.matgto.v1.CassetteOptions proto(CassetteOptions options) {
+    if (options == null
+        || options.toProto().equals(dev.matgto.v1.CassetteOptions.getDefaultInstance())) {
+      return null; // nothing set: the request carries no options at all
+    }
+    return options.toProto();
   }
 
   private static String nonNull(String name) {

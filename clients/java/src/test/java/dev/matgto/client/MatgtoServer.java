@@ -58,9 +58,14 @@ public final class MatgtoServer implements AutoCloseable {
   }
 
   public static MatgtoServer start() throws IOException, InterruptedException {
+    return startWith();
+  }
+
+  /** Starts a server with more {@code matgto serve} flags. */
+  public static MatgtoServer startWith(String... extraArgs) throws IOException, InterruptedException {
     Path work = newWorkDir();
     Path cassettes = Files.createDirectories(work.resolve("cassettes"));
-    return start(work, cassettes);
+    return start(work, cassettes, extraArgs);
   }
 
   /** Starts a server on an existing cassette directory (a second server after a first one). */
@@ -74,7 +79,7 @@ public final class MatgtoServer implements AutoCloseable {
     return Files.createTempDirectory(base, "srv-");
   }
 
-  private static MatgtoServer start(Path work, Path cassettes)
+  private static MatgtoServer start(Path work, Path cassettes, String... extraArgs)
       throws IOException, InterruptedException {
     Path bin = binary();
     if (!Files.isExecutable(bin)) {
@@ -96,6 +101,10 @@ public final class MatgtoServer implements AutoCloseable {
     cmd.add(cassettes.toString());
     cmd.add("--ready-file");
     cmd.add(ready.toString());
+    // An interception CA of its own, so that the tests never touch ~/.matgto.
+    cmd.add("--ca-dir");
+    cmd.add(work.resolve("ca").toString());
+    cmd.addAll(List.of(extraArgs));
     Process proc =
         new ProcessBuilder(cmd)
             .directory(work.toFile())

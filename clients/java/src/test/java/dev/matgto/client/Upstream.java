@@ -9,7 +9,9 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -19,6 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Upstream implements AutoCloseable {
   private final HttpServer server;
   private final AtomicInteger calls = new AtomicInteger();
+  private final List<String> queries = new CopyOnWriteArrayList<>();
   private final SecureRandom random = new SecureRandom();
 
   public Upstream() throws IOException {
@@ -31,6 +34,7 @@ public final class Upstream implements AutoCloseable {
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
       ex.getRequestBody().readAllBytes();
+      queries.add(String.valueOf(ex.getRequestURI().getRawQuery()));
       int n = calls.incrementAndGet();
       String path = ex.getRequestURI().getPath();
       byte[] body;
@@ -50,6 +54,10 @@ public final class Upstream implements AutoCloseable {
         random.nextBytes(tail);
         System.arraycopy(tail, 0, body, 256, tail.length);
         ex.getResponseHeaders().add("Content-Type", "application/octet-stream");
+      } else if (path.startsWith("/quiet")) {
+        // Does not echo the request (whose query may hold a secret).
+        body = ("call " + n + " quiet " + UUID.randomUUID() + "\n").getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().add("Content-Type", "text/plain; charset=utf-8");
       } else {
         body =
             ("call " + n + " " + ex.getRequestMethod() + " " + ex.getRequestURI() + " "
@@ -68,6 +76,11 @@ public final class Upstream implements AutoCloseable {
   /** http://127.0.0.1:PORT + path */
   public URI uri(String path) {
     return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + path);
+  }
+
+  /** The raw query of every request, in order. */
+  public List<String> queries() {
+    return List.copyOf(queries);
   }
 
   public int calls() {

@@ -1,7 +1,16 @@
 package dev.matgto.client.junit;
 
+import dev.matgto.client.BodyMatch;
+import dev.matgto.client.CassetteOptions;
+import dev.matgto.client.ExhaustedPolicy;
 import dev.matgto.client.FailedPreconditionException;
+import dev.matgto.client.MatchRules;
 import dev.matgto.client.MatgtoClient;
+import dev.matgto.client.MissPolicy;
+import dev.matgto.client.RedactRules;
+import dev.matgto.client.RepeatPolicy;
+import dev.matgto.client.UrlRewrite;
+import dev.matgto.client.WsTiming;
 import dev.matgto.v1.Candidate;
 import dev.matgto.v1.FieldDifference;
 import dev.matgto.v1.Miss;
@@ -37,7 +46,8 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
   public void beforeEach(ExtensionContext context) {
     Settings settings = settings(context);
     MatgtoClient client = client(context);
-    SessionInfo session = client.useCassette(settings.name, settings.annotation.mode());
+    SessionInfo session =
+        client.useCassette(settings.name, settings.annotation.mode(), options(settings.annotation));
     context.getStore(NAMESPACE).put(Settings.class, settings);
     context.getStore(NAMESPACE).put(SessionInfo.class, session);
   }
@@ -54,7 +64,7 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     } catch (FailedPreconditionException e) {
       return; // the test ended the cassette itself
     }
-    if (settings.annotation.failOnMiss() && summary.getSession().getMissed() > 0) {
+    if (settings.annotation.failOnMiss() && unanswered(summary.getSession()) > 0) {
       throw new AssertionError(describeMisses(settings.name, summary.getSession()));
     }
   }
@@ -87,6 +97,70 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
       return session;
     }
     throw new ParameterResolutionException("unsupported parameter type " + type);
+  }
+
+  // ---------------------------------------------------------------- options
+
+  /** The cassette options an annotation asks for; attributes left at their default are unset. */
+  static CassetteOptions options(MatgtoCassette a) {
+    CassetteOptions.Builder b = CassetteOptions.builder();
+    if (a.onExhausted() != ExhaustedPolicy.DEFAULT) {
+      b.onExhausted(a.onExhausted());
+    }
+    if (a.repeat() != RepeatPolicy.DEFAULT) {
+      b.repeat(a.repeat());
+    }
+    if (a.onMiss() != MissPolicy.DEFAULT) {
+      b.onMiss(a.onMiss());
+    }
+    if (a.matchFields().length > 0
+        || a.matchHeaders().length > 0
+        || a.ignoreQueryParams().length > 0
+        || a.queryOrderInsensitive()
+        || a.matchBody() != BodyMatch.DEFAULT
+        || a.ignoreJsonPointers().length > 0
+        || a.ignoreFormFields().length > 0
+        || a.urlRewrites().length > 0) {
+      MatchRules.Builder m =
+          MatchRules.builder()
+              .fields(a.matchFields())
+              .headers(a.matchHeaders())
+              .ignoreQueryParams(a.ignoreQueryParams())
+              .queryOrderInsensitive(a.queryOrderInsensitive())
+              .body(a.matchBody())
+              .ignoreJsonPointers(a.ignoreJsonPointers())
+              .ignoreFormFields(a.ignoreFormFields());
+      for (String rule : a.urlRewrites()) {
+        m.urlRewrites(UrlRewrite.parse(rule));
+      }
+      b.match(m.build());
+    }
+    if (a.redactHeaders().length > 0
+        || a.redactQueryParams().length > 0
+        || a.redactJsonPointers().length > 0
+        || a.redactFormFields().length > 0
+        || a.redactBodyPatterns().length > 0
+        || a.disableDefaultRedaction()) {
+      b.redact(
+          RedactRules.builder()
+              .headers(a.redactHeaders())
+              .queryParams(a.redactQueryParams())
+              .jsonPointers(a.redactJsonPointers())
+              .formFields(a.redactFormFields())
+              .bodyPatterns(a.redactBodyPatterns())
+              .disableDefaults(a.disableDefaultRedaction())
+              .build());
+    }
+    if (a.storeDecoded()) {
+      b.storeDecoded(true);
+    }
+    if (a.wsTiming() != WsTiming.DEFAULT) {
+      b.wsTiming(a.wsTiming());
+    }
+    if (a.wsSpeed() != 0) {
+      b.wsSpeed(a.wsSpeed());
+    }
+    return b.build();
   }
 
   // ---------------------------------------------------------------- naming
@@ -202,14 +276,33 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
 
   // ---------------------------------------------------------------- misses
 
+  /**
+   * Misses that got an error answer. With on-miss passthrough or record, a replay miss is
+   * forwarded to the real upstream (counted in both missed and passed_through): not a failure.
+   */
+  static long unanswered(SessionInfo session) {
+    if (session.getMode() != dev.matgto.v1.Mode.REPLAY) {
+      return session.getMissed();
+    }
+    return Math.max(0, session.getMissed() - session.getPassedThrough());
+  }
+
+  /** A miss that was forwarded live (reason "no-match, recorded" or "..., passed through"). */
+  static boolean answeredLive(Miss miss) {
+    return miss.getReason().endsWith(", recorded") || miss.getReason().endsWith(", passed through");
+  }
+
   static String describeMisses(String cassette, SessionInfo session) {
     StringBuilder sb = new StringBuilder();
     sb.append("matgto cassette '")
         .append(cassette)
         .append("' could not answer ")
-        .append(session.getMissed())
+        .append(unanswered(session))
         .append(" request(s):");
     for (Miss miss : session.getMissesList()) {
+      if (answeredLive(miss)) {
+        continue;
+      }
       sb.append("\n  ").append(miss.getMethod()).append(' ').append(miss.getUrl());
       sb.append(" (").append(miss.getReason()).append(')');
       for (Candidate c : miss.getClosestList()) {

@@ -6,11 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
 
+import dev.matgto.client.BodyMatch;
+import dev.matgto.client.CassetteOptions;
 import dev.matgto.client.FailedPreconditionException;
 import dev.matgto.client.MatgtoClient;
 import dev.matgto.client.MatgtoServer;
+import dev.matgto.client.MissPolicy;
 import dev.matgto.client.Mode;
+import dev.matgto.client.RepeatPolicy;
 import dev.matgto.client.Upstream;
 import dev.matgto.v1.SessionInfo;
 import java.net.URI;
@@ -162,7 +167,96 @@ class ExtensionTest {
     }
   }
 
+  static class OptionsFixture {
+    @Test
+    @MatgtoCassette(value = "ext/options", mode = Mode.REPLAY, onMiss = MissPolicy.RECORD,
+        repeat = RepeatPolicy.REUSE, ignoreJsonPointers = "/ts", redactQueryParams = "token",
+        urlRewrites = "/items/[0-9]+=>/items/N")
+    void withOptions(HttpClient http, SessionInfo session) throws Exception {
+      SESSIONS.put(session.getCassette(), session);
+      BODIES.put("recorded", fetch(http, "/text/recorded"));
+      BODIES.put("again", fetch(http, "/text/recorded"));
+      BODIES.put("new", fetch(http, "/text/new?token=abc")); // a miss: forwarded and recorded
+    }
+
+    @Test
+    @MatgtoCassette(value = "ext/bad-options", urlRewrites = "/items/([0-9]+=>/items/N")
+    void badRewrite() {
+      BODIES.put("bad ran", "yes");
+    }
+
+    @Test
+    @MatgtoCassette("ext/plain")
+    void plain() {}
+  }
+
   // ------------------------------------------------------------------ tests
+
+  @Test
+  void annotationAttributesBecomeCassetteOptions() throws Exception {
+    MatgtoCassette a =
+        OptionsFixture.class.getDeclaredMethod("withOptions", HttpClient.class, SessionInfo.class)
+            .getAnnotation(MatgtoCassette.class);
+    dev.matgto.v1.CassetteOptions p = MatgtoExtension.options(a).toProto();
+    assertEquals(dev.matgto.v1.MissPolicy.MISS_RECORD, p.getOnMiss());
+    assertEquals(dev.matgto.v1.RepeatPolicy.REUSE, p.getRepeat());
+    assertEquals(dev.matgto.v1.BodyMatch.BODY_JSON, p.getMatchRules().getBody());
+    assertEquals(List.of("/ts"), p.getMatchRules().getIgnoreJsonPointersList());
+    assertEquals("/items/[0-9]+", p.getMatchRules().getUrlRewrites(0).getPattern());
+    assertEquals("/items/N", p.getMatchRules().getUrlRewrites(0).getReplacement());
+    assertEquals(List.of("token"), p.getRedact().getQueryParamsList());
+    assertEquals(dev.matgto.v1.WsTiming.WS_TIMING_UNSPECIFIED, p.getWsTiming(),
+        "unset attributes stay unset");
+
+    MatgtoCassette plain =
+        OptionsFixture.class.getDeclaredMethod("plain").getAnnotation(MatgtoCassette.class);
+    assertEquals(CassetteOptions.none(), MatgtoExtension.options(plain));
+    assertEquals(BodyMatch.DEFAULT, plain.matchBody());
+  }
+
+  @Test
+  void annotationOptionsReachTheServer() throws Exception {
+    try (Upstream upstream = new Upstream()) {
+      upstreamBase = upstream.uri("/");
+      client.startRecording("ext/options");
+      String recorded = fetch(HttpClient.newBuilder().proxy(client.proxySelector()).build(), "/text/recorded");
+      client.stopRecording();
+
+      EngineExecutionResults r =
+          EngineTestKit.engine("junit-jupiter")
+              .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.control)
+              .selectors(selectMethod(
+                  OptionsFixture.class, "withOptions", HttpClient.class.getName() + ","
+                      + SessionInfo.class.getName()))
+              .execute();
+      assertEquals(1, r.testEvents().succeeded().count(),
+          "a miss forwarded by onMiss = RECORD does not fail the test: " + failures(r));
+      SessionInfo s = SESSIONS.get("ext/options");
+      assertEquals(dev.matgto.v1.Mode.REPLAY, s.getMode());
+      assertEquals(dev.matgto.v1.MissPolicy.MISS_RECORD, s.getOptions().getOnMiss());
+      assertEquals(dev.matgto.v1.RepeatPolicy.REUSE, s.getOptions().getRepeat());
+      assertEquals(recorded, BODIES.get("recorded"));
+      assertEquals(recorded, BODIES.get("again"), "REUSE answers twice");
+      assertTrue(BODIES.get("new").startsWith("200 call 2 "), BODIES.get("new"));
+      dev.matgto.v1.Cassette c = client.getCassette("ext/options");
+      assertEquals(2, c.getInteractionsCount(), "the miss was appended");
+      assertFalse(c.getInteractions(1).getHttp().getRequest().getUrl().contains("abc"),
+          "the token is redacted: " + c.getInteractions(1).getHttp().getRequest().getUrl());
+    }
+  }
+
+  @Test
+  void badAnnotationRuleFailsBeforeTheTest() {
+    EngineExecutionResults r =
+        EngineTestKit.engine("junit-jupiter")
+            .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.control)
+            .selectors(selectMethod(
+                OptionsFixture.class, "badRewrite"))
+            .execute();
+    assertEquals(1, r.testEvents().failed().count(), failures(r));
+    assertTrue(failures(r).contains("InvalidArgumentException"), failures(r));
+    assertFalse(BODIES.containsKey("bad ran"), "the test body did not run");
+  }
 
   @Test
   void recordsThenReplaysWithDefaultNames() throws Exception {

@@ -1,0 +1,342 @@
+"""Cassette options: matching rules, redaction rules and replay policies.
+
+The keyword arguments of :meth:`matgto.Client.start_recording`,
+:meth:`~matgto.Client.replay`, :meth:`~matgto.Client.use_cassette`, the
+context managers and the pytest marker all end up here, in
+:func:`cassette_options`, which builds the generated
+``matgto.v1.CassetteOptions`` message::
+
+    client.replay(
+        "users/create",
+        match=MatchRules(body="json", ignore_json_pointers=["/meta/ts"]),
+        on_miss="record",
+        redact=RedactRules(query_params=["token"]),
+    )
+
+On ``replay`` / ``use_cassette`` (when it replays) the options that are set
+override the ones stored in the cassette for that session, field by field;
+``match`` and ``redact`` replace the stored rules whole.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+
+from ._proto import cassette_pb2
+from .modes import (
+    BodyMatch,
+    BodyMatchLike,
+    ExhaustedPolicyLike,
+    MatchField,
+    MatchFieldLike,
+    MissPolicyLike,
+    RepeatPolicyLike,
+    WsTimingLike,
+    parse_body_match,
+    parse_exhausted_policy,
+    parse_match_field,
+    parse_miss_policy,
+    parse_repeat_policy,
+    parse_ws_timing,
+)
+
+__all__ = [
+    "MatchRules",
+    "RedactRules",
+    "MatchRulesLike",
+    "RedactRulesLike",
+    "UrlRewriteLike",
+    "OPTION_NAMES",
+    "cassette_options",
+]
+
+#: A URL rewrite: ``(pattern, replacement)`` (RE2; ``\\1`` refers to groups) or a
+#: generated ``UrlRewrite`` message.
+UrlRewriteLike = Union[Tuple[str, str], "cassette_pb2.UrlRewrite"]
+
+
+def _strings(value: Any, what: str) -> Tuple[str, ...]:
+    """A tuple of str from a sequence of str (a lone str is one item, not its characters)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{what} must hold str values, not {type(item).__name__}")
+    return items
+
+
+def _rewrite(value: Any) -> Tuple[str, str]:
+    if isinstance(value, cassette_pb2.UrlRewrite):
+        return (value.pattern, value.replacement)
+    if isinstance(value, Mapping):
+        return (str(value["pattern"]), str(value.get("replacement", "")))
+    try:
+        pattern, replacement = value
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"a URL rewrite is a (pattern, replacement) pair, not {value!r}"
+        ) from None
+    if not isinstance(pattern, str) or not isinstance(replacement, str):
+        raise TypeError(f"a URL rewrite is a pair of str, not {value!r}")
+    return (pattern, replacement)
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    """Which requests are "the same" (``matgto.v1.MatchRules``).
+
+    Everything unset means the server's default: method, scheme, host, port,
+    path, query and body compared exactly.
+
+    Attributes:
+        fields: The parts compared: ``"method"``, ``"scheme"``, ``"host"``,
+            ``"port"``, ``"path"``, ``"query"``, ``"headers"``, ``"body"``.
+            Empty: all but ``"headers"``.
+        headers: Header names compared (case-insensitive). Without ``fields``
+            they are compared in addition to the default parts.
+        ignore_query_params: Query parameters left out of the comparison.
+        query_order_insensitive: ``a=1&b=2`` equals ``b=2&a=1``.
+        body: ``"exact"``, ``"json"`` (semantic), ``"form"`` or ``"ignore"``.
+            Left unset, ``ignore_json_pointers`` implies ``"json"`` and
+            ``ignore_form_fields`` implies ``"form"`` (as ``matgto record
+            --ignore-json`` / ``--ignore-form`` do).
+        ignore_json_pointers: RFC 6901 pointers (``"/meta/ts"``) left out of JSON bodies.
+        ignore_form_fields: Form fields left out of form bodies.
+        url_rewrites: ``(pattern, replacement)`` RE2 rewrites applied to both
+            URLs before comparing, e.g. ``(r"/users/[0-9]+", "/users/N")``.
+    """
+
+    fields: Sequence[MatchFieldLike] = ()
+    headers: Sequence[str] = ()
+    ignore_query_params: Sequence[str] = ()
+    query_order_insensitive: bool = False
+    body: Optional[BodyMatchLike] = None
+    ignore_json_pointers: Sequence[str] = ()
+    ignore_form_fields: Sequence[str] = ()
+    url_rewrites: Sequence[UrlRewriteLike] = ()
+
+    def __post_init__(self) -> None:
+        fields = (self.fields,) if isinstance(self.fields, (str, int)) else tuple(self.fields or ())
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        set_("fields", tuple(parse_match_field(f) for f in fields))
+        set_("headers", _strings(self.headers, "MatchRules.headers"))
+        set_("ignore_query_params", _strings(self.ignore_query_params, "MatchRules.ignore_query_params"))
+        set_("query_order_insensitive", bool(self.query_order_insensitive))
+        set_("ignore_json_pointers", _strings(self.ignore_json_pointers, "MatchRules.ignore_json_pointers"))
+        set_("ignore_form_fields", _strings(self.ignore_form_fields, "MatchRules.ignore_form_fields"))
+        set_("url_rewrites", tuple(_rewrite(r) for r in (self.url_rewrites or ())))
+        body = parse_body_match(self.body)
+        if body in (None, BodyMatch.UNSPECIFIED):
+            if self.ignore_json_pointers:
+                body = BodyMatch.JSON
+            elif self.ignore_form_fields:
+                body = BodyMatch.FORM
+            else:
+                body = None
+        set_("body", body)
+
+    def to_proto(self) -> cassette_pb2.MatchRules:
+        """The generated ``matgto.v1.MatchRules`` message."""
+        return cassette_pb2.MatchRules(
+            fields=[int(f) for f in self.fields],
+            headers=list(self.headers),
+            ignore_query_params=list(self.ignore_query_params),
+            query_order_insensitive=self.query_order_insensitive,
+            body=int(self.body) if self.body is not None else 0,
+            ignore_json_pointers=list(self.ignore_json_pointers),
+            ignore_form_fields=list(self.ignore_form_fields),
+            url_rewrites=[
+                cassette_pb2.UrlRewrite(pattern=p, replacement=r) for p, r in self.url_rewrites  # type: ignore[misc]
+            ],
+        )
+
+    @classmethod
+    def from_proto(cls, message: cassette_pb2.MatchRules) -> "MatchRules":
+        """The rules of a generated message (e.g. ``session.info.options.match_rules``)."""
+        return cls(
+            fields=[MatchField(f) for f in message.fields],
+            headers=list(message.headers),
+            ignore_query_params=list(message.ignore_query_params),
+            query_order_insensitive=message.query_order_insensitive,
+            body=BodyMatch(message.body) if message.body else None,
+            ignore_json_pointers=list(message.ignore_json_pointers),
+            ignore_form_fields=list(message.ignore_form_fields),
+            url_rewrites=[(r.pattern, r.replacement) for r in message.url_rewrites],
+        )
+
+
+@dataclass(frozen=True)
+class RedactRules:
+    """What is removed before anything is written (``matgto.v1.RedactRules``).
+
+    Redacted values become ``"[REDACTED]"``; live requests are redacted the
+    same way before matching, so redacted cassettes still match. The server's
+    defaults (credential headers such as ``Authorization``) stay on unless
+    ``disable_defaults``.
+
+    Attributes:
+        headers: Header names, in addition to the defaults (case-insensitive).
+        query_params: Query parameter names.
+        json_pointers: RFC 6901 pointers into JSON bodies (requests and responses).
+        form_fields: ``application/x-www-form-urlencoded`` field names.
+        body_patterns: RE2 patterns; every match in a (decoded) body is replaced.
+        disable_defaults: Do not redact the usual credential headers.
+    """
+
+    headers: Sequence[str] = ()
+    query_params: Sequence[str] = ()
+    json_pointers: Sequence[str] = ()
+    form_fields: Sequence[str] = ()
+    body_patterns: Sequence[str] = ()
+    disable_defaults: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("headers", "query_params", "json_pointers", "form_fields", "body_patterns"):
+            object.__setattr__(self, name, _strings(getattr(self, name), f"RedactRules.{name}"))
+        object.__setattr__(self, "disable_defaults", bool(self.disable_defaults))
+
+    def to_proto(self) -> cassette_pb2.RedactRules:
+        """The generated ``matgto.v1.RedactRules`` message."""
+        return cassette_pb2.RedactRules(
+            headers=list(self.headers),
+            query_params=list(self.query_params),
+            json_pointers=list(self.json_pointers),
+            form_fields=list(self.form_fields),
+            body_patterns=list(self.body_patterns),
+            disable_defaults=self.disable_defaults,
+        )
+
+    @classmethod
+    def from_proto(cls, message: cassette_pb2.RedactRules) -> "RedactRules":
+        """The rules of a generated message (e.g. ``cassette.options.redact``)."""
+        return cls(
+            headers=list(message.headers),
+            query_params=list(message.query_params),
+            json_pointers=list(message.json_pointers),
+            form_fields=list(message.form_fields),
+            body_patterns=list(message.body_patterns),
+            disable_defaults=message.disable_defaults,
+        )
+
+
+#: ``MatchRules``, a generated ``matgto.v1.MatchRules``, or a mapping of
+#: ``MatchRules`` keyword arguments (``{"body": "json"}``).
+MatchRulesLike = Union[MatchRules, "cassette_pb2.MatchRules", Mapping[str, Any]]
+#: ``RedactRules``, a generated ``matgto.v1.RedactRules``, or a mapping of its keyword arguments.
+RedactRulesLike = Union[RedactRules, "cassette_pb2.RedactRules", Mapping[str, Any]]
+
+
+def _match_proto(value: MatchRulesLike) -> cassette_pb2.MatchRules:
+    if isinstance(value, MatchRules):
+        return value.to_proto()
+    if isinstance(value, cassette_pb2.MatchRules):
+        return value
+    if isinstance(value, Mapping):
+        return MatchRules(**value).to_proto()
+    raise TypeError(f"match must be a MatchRules, a matgto.v1.MatchRules or a dict, not {type(value).__name__}")
+
+
+def _redact_proto(value: RedactRulesLike) -> cassette_pb2.RedactRules:
+    if isinstance(value, RedactRules):
+        return value.to_proto()
+    if isinstance(value, cassette_pb2.RedactRules):
+        return value
+    if isinstance(value, Mapping):
+        return RedactRules(**value).to_proto()
+    raise TypeError(f"redact must be a RedactRules, a matgto.v1.RedactRules or a dict, not {type(value).__name__}")
+
+
+def cassette_options(
+    *,
+    on_exhausted: Optional[ExhaustedPolicyLike] = None,
+    repeat: Optional[RepeatPolicyLike] = None,
+    on_miss: Optional[MissPolicyLike] = None,
+    match: Optional[MatchRulesLike] = None,
+    redact: Optional[RedactRulesLike] = None,
+    store_decoded: Optional[bool] = None,
+    ws_timing: Optional[WsTimingLike] = None,
+    ws_speed: Optional[float] = None,
+    proto_options: Optional[cassette_pb2.CassetteOptions] = None,
+) -> Optional[cassette_pb2.CassetteOptions]:
+    """Builds a ``matgto.v1.CassetteOptions`` message; ``None`` when nothing is set.
+
+    Args:
+        on_exhausted: ``"repeat_last"`` (server default) or ``"error"``, once
+            every recorded answer to a request has been used.
+        repeat: ``"sequential"`` (default: each answer once, in order) or
+            ``"reuse"`` (any matching answer, any number of times).
+        on_miss: ``"error"`` (default: 599), ``"passthrough"`` (forward live)
+            or ``"record"`` (forward and append to the cassette).
+        match: :class:`MatchRules` (or a generated message, or a dict of its arguments).
+        redact: :class:`RedactRules` (or a generated message, or a dict of its arguments).
+        store_decoded: ``True`` stores gzip/deflate/br bodies decoded
+            (``DECODED``), ``False`` as sent (``AS_SENT``).
+        ws_timing: ``"fast"`` (default) or ``"as-recorded"`` WebSocket replay pacing.
+        ws_speed: With ``ws_timing="as-recorded"``: 2.0 replays twice as fast.
+        proto_options: A generated ``CassetteOptions`` to start from (escape
+            hatch for fields this wrapper does not know); the other arguments
+            are applied on top of a copy.
+    """
+    options = cassette_pb2.CassetteOptions()
+    touched = False
+    if proto_options is not None:
+        if not isinstance(proto_options, cassette_pb2.CassetteOptions):
+            raise TypeError(
+                "proto_options must be a matgto.v1.CassetteOptions message, not "
+                + type(proto_options).__name__
+            )
+        options.CopyFrom(proto_options)
+        touched = True
+    exhausted = parse_exhausted_policy(on_exhausted)
+    if exhausted is not None:
+        options.on_exhausted = int(exhausted)  # type: ignore[assignment]
+        touched = True
+    repeat_policy = parse_repeat_policy(repeat)
+    if repeat_policy is not None:
+        options.repeat = int(repeat_policy)  # type: ignore[assignment]
+        touched = True
+    miss = parse_miss_policy(on_miss)
+    if miss is not None:
+        options.on_miss = int(miss)  # type: ignore[assignment]
+        touched = True
+    if match is not None:
+        options.match_rules.CopyFrom(_match_proto(match))
+        touched = True
+    if redact is not None:
+        options.redact.CopyFrom(_redact_proto(redact))
+        touched = True
+    if store_decoded is not None:
+        options.body_storage = (  # type: ignore[assignment]
+            cassette_pb2.DECODED if store_decoded else cassette_pb2.AS_SENT
+        )
+        touched = True
+    timing = parse_ws_timing(ws_timing)
+    if timing is not None:
+        options.ws_timing = int(timing)  # type: ignore[assignment]
+        touched = True
+    if ws_speed is not None:
+        speed = float(ws_speed)
+        if not (speed > 0 and math.isfinite(speed)):
+            raise ValueError(f"ws_speed must be a positive number, not {ws_speed!r}")
+        options.ws_speed = speed
+        touched = True
+    return options if touched else None
+
+
+#: The keyword arguments every cassette call accepts (see :func:`cassette_options`).
+OPTION_NAMES: Tuple[str, ...] = (
+    "on_exhausted",
+    "repeat",
+    "on_miss",
+    "match",
+    "redact",
+    "store_decoded",
+    "ws_timing",
+    "ws_speed",
+    "proto_options",
+)
