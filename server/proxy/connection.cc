@@ -27,8 +27,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/proxy/proxy_server.h"
 #include "server/proxy/coro.h"
+#include "server/proxy/proxy_server.h"
 #include "server/proxy/wire.h"
 
 namespace matgto::proxy {
@@ -37,7 +37,6 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
-
 
 bool ClientWentAway(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||

@@ -60,7 +60,8 @@ asio::awaitable<void> Connection::HandleUpgrade(
     const http::request<http::string_body>& request, core::UrlParts url) {
   const int version = request.version();
   // A copy: Beast's accept needs the parsed request afterwards.
-  core::HttpRequest upgrade = ToCore(ClientRequest(request), core::FormatUrl(url));
+  core::HttpRequest upgrade =
+      ToCore(ClientRequest(request), core::FormatUrl(url));
   core::WsDecision decision = handler_.OnWebSocket(upgrade);
   websocket::WsLimits limits{.max_message_bytes = config_.ws_max_message_bytes,
                              .idle_timeout = config_.ws_idle_timeout,

@@ -1,10 +1,9 @@
 // Small helpers shared by the proxy's coroutines.
 #pragma once
 
-#include <chrono>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 
 #include "absl/time/time.h"
 

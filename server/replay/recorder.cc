@@ -87,17 +87,16 @@ core::WsClose FromProto(const v1::WsClose& in) {
   return out;
 }
 
-Recorder::Recorder(const v1::Cassette& start, v1::CassetteOptions options,
+Recorder::Recorder(const v1::Cassette& start, bool decode_bodies,
                    std::shared_ptr<const cassette::Redactor> redactor,
                    const core::Clock& clock,
                    std::unique_ptr<cassette::Journal> journal)
     : redactor_(std::move(redactor)),
-      decode_bodies_(options.body_storage() == v1::DECODED),
+      decode_bodies_(decode_bodies),
       clock_(clock),
       cassette_(start),
       journal_(std::move(journal)) {
   cassette_.clear_complete();
-  *cassette_.mutable_options() = std::move(options);
   if (!cassette_.has_created_at()) {
     *cassette_.mutable_created_at() = ToTimestamp(clock_.Now());
   }

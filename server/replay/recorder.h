@@ -17,9 +17,10 @@ namespace matgto::replay {
 // Thread-safety: none; the owning session serialises calls.
 class Recorder {
  public:
-  // Starts from `start` (its name, and any interactions it already has:
-  // new ones are appended). `journal` may be null (no crash protection).
-  Recorder(const v1::Cassette& start, v1::CassetteOptions options,
+  // Starts from `start` (its name, options, and any interactions it already
+  // has: new ones are appended). `decode_bodies` stores bodies without their
+  // Content-Encoding. `journal` may be null (no crash protection).
+  Recorder(const v1::Cassette& start, bool decode_bodies,
            std::shared_ptr<const cassette::Redactor> redactor,
            const core::Clock& clock,
            std::unique_ptr<cassette::Journal> journal);

@@ -57,14 +57,17 @@ CassetteSession::CassetteSession(SessionSetup setup)
                                               options_.on_exhausted()));
     if (options_.on_miss() == v1::MISS_RECORD) {
       // New episodes are appended to what was loaded.
-      recorder_.emplace(*setup.loaded, options_, redactor_, clock_,
-                        std::move(setup.journal));
+      // The cassette keeps its own options: Replay's overrides apply to this
+      // session only.
+      recorder_.emplace(*setup.loaded, options_.body_storage() == v1::DECODED,
+                        redactor_, clock_, std::move(setup.journal));
     }
   } else if (mode_ == v1::RECORD) {
     v1::Cassette empty;
     empty.set_name(name_);
-    recorder_.emplace(empty, options_, redactor_, clock_,
-                      std::move(setup.journal));
+    *empty.mutable_options() = options_;
+    recorder_.emplace(empty, options_.body_storage() == v1::DECODED, redactor_,
+                      clock_, std::move(setup.journal));
   }
 }
 

@@ -234,3 +234,18 @@ def test_options_json_file(server, upstream, tmp_path):
     server.cli("replay", "optfile")
     assert post(server, upstream.url("/echo"), data=b"y").content == r.content
     assert '"BODY_IGNORE"' in server.cli("status", "--json").stdout
+
+
+def test_replay_overrides_are_not_saved(server, upstream, proto_modules):
+    cassette_pb2 = proto_modules[0]
+    server.cli("record", "keep")
+    get(server, upstream.url("/echo?one"))
+    server.cli("stop")
+    server.cli("replay", "keep", "--on-miss", "record", "--repeat", "reuse")
+    get(server, upstream.url("/echo?two"))
+    server.cli("stop")
+    c = cassette_pb2.Cassette()
+    c.ParseFromString(server.cassette_path("keep").read_bytes())
+    assert len(c.interactions) == 2
+    assert c.options.on_miss == cassette_pb2.MISS_POLICY_UNSPECIFIED
+    assert c.options.repeat == cassette_pb2.REPEAT_POLICY_UNSPECIFIED

@@ -135,6 +135,13 @@ describe('matching rules and cassette management', () => {
   let server: RunningServer;
   let client: MatgtoClient;
   let dispatcher: ProxyAgent;
+  const upstreams: Upstream[] = [];
+  /** An upstream closed by after() even when a test fails before closing it. */
+  const upstream = async (): Promise<Upstream> => {
+    const up = await startUpstream();
+    upstreams.push(up);
+    return up;
+  };
 
   before(async () => {
     server = await startServer();
@@ -143,13 +150,14 @@ describe('matching rules and cassette management', () => {
   });
 
   after(async () => {
+    await Promise.all(upstreams.map((up) => up.close()));
     await dispatcher?.close();
     client?.close();
     await server?.stop();
   });
 
   test('a JSON body rule with an ignored pointer replays a body that differs only there', async () => {
-    const up = await startUpstream();
+    const up = await upstream();
     const url = `${up.url}/echo`;
     await client.startRecording('rules/json');
     const recorded = await send(dispatcher, url, { json: { item: 'pen', meta: { ts: 1, n: 2 } } });
@@ -179,7 +187,7 @@ describe('matching rules and cassette management', () => {
   });
 
   test("onMiss 'record' appends a new episode", async () => {
-    const up = await startUpstream();
+    const up = await upstream();
     await client.startRecording('rules/episodes');
     const first = await send(dispatcher, `${up.url}/text?n=1`);
     await client.stopRecording();
@@ -209,7 +217,7 @@ describe('matching rules and cassette management', () => {
   });
 
   test('redact.queryParams keeps a token out of the cassette', async () => {
-    const up = await startUpstream();
+    const up = await upstream();
     const url = `${up.url}/text?q=pens&token=SECRET-42`;
     const session = await client.startRecording('rules/redact', { redact: { queryParams: ['token'] } });
     assert.deepEqual(session.options.redact, { queryParams: ['token'] });
@@ -230,7 +238,7 @@ describe('matching rules and cassette management', () => {
   });
 
   test('repeat, storeDecoded, wsTiming and protoOptions reach the server', async () => {
-    const up = await startUpstream();
+    const up = await upstream();
     await client.startRecording('rules/reuse', { storeDecoded: true, wsTiming: 'as-recorded', wsSpeed: 2 });
     const recorded = await send(dispatcher, `${up.url}/text`);
     await client.stopRecording();
@@ -280,14 +288,14 @@ describe('matching rules and cassette management', () => {
   }
 
   test('a bad URL rewrite on replay rejects with InvalidArgumentError', async () => {
-    const up = await startUpstream();
+    const up = await upstream();
     await client.withCassette('rules/rewrite', () => send(dispatcher, `${up.url}/text`), { mode: 'record' });
     await assert.rejects(client.replay('rules/rewrite', { match: { urlRewrites: [['(', 'x']] } }), InvalidArgumentError);
     await up.close();
   });
 
   test('list, get, put (under a new name, replayed without the upstream) and delete', async () => {
-    const up = await startUpstream();
+    const up = await upstream();
     const big = Buffer.alloc(1536 * 1024, 'x'); // echoed back: a cassette of ~3 MiB, several chunks
     await client.startRecording('manage/orig');
     const small = await send(dispatcher, `${up.url}/text`);
@@ -296,8 +304,8 @@ describe('matching rules and cassette management', () => {
     await client.stopRecording();
     await client.withCassette('other/x', () => send(dispatcher, `${up.url}/text`), { mode: 'record' });
 
-    const all = await client.listCassettes();
-    assert.deepEqual(all.map((c) => c.name).sort(), ['manage/orig', 'other/x']);
+    const all = (await client.listCassettes()).map((c) => c.name);
+    assert.ok(all.includes('manage/orig') && all.includes('other/x'), all.join(', '));
     const listed = await client.listCassettes('manage/');
     assert.equal(listed.length, 1);
     assert.equal(listed[0]!.name, 'manage/orig');
@@ -388,7 +396,11 @@ describe('HTTPS through CONNECT', () => {
       const replayed = await client.withCassette(
         'tls/get',
         async () => {
-          await assert.rejects(send(untrusting, `${up.url}/text`), 'not trusted without the CA');
+          await assert.rejects(send(untrusting, `${up.url}/text`), (err: unknown) => {
+            const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+            assert.match(`${cause?.code} ${cause?.message}`, /CERT|VERIFY|SIGNATURE|ISSUER/i, String(err));
+            return true;
+          }, 'not trusted without the CA');
           return send(trusting, `${up.url}/text`);
         },
         { mode: 'replay' },

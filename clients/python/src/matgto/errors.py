@@ -109,7 +109,7 @@ class DeadlineExceededError(MatgtoError, TimeoutError):
 
 class UnimplementedError(MatgtoError, NotImplementedError):
     """The server does not implement this call (``UNIMPLEMENTED``), e.g.
-    ``ca_certificate()`` before HTTPS interception exists."""
+    ``ca_certificate()`` on servers older than HTTPS interception."""
 
 
 class IncompatibleServerError(MatgtoError):
