@@ -7,7 +7,10 @@ ROOT := $(abspath .)
 JOBS ?= $(shell nproc)
 MATGTO := $(ROOT)/build/dev/bin/matgto
 MATGTO_ASAN := $(ROOT)/build/asan/bin/matgto
-export CCACHE_DIR ?= $(ROOT)/build/ccache
+# ccache (the user's own cache dir) with paths made relative, so a second
+# checkout or CI's fresh clone reuses the objects of the first.
+export CCACHE_BASEDIR := $(ROOT)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: help deps deps-build build build-asan run test test-unit test-asan test-e2e \
         test-clients bench format format-check clean
