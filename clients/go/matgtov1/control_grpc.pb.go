@@ -75,7 +75,8 @@ type ProxyControlClient interface {
 	GetCassette(ctx context.Context, in *GetCassetteRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CassetteChunk], error)
 	// Stores a cassette sent in chunks (the first names it); replaces an
 	// existing one atomically. INVALID_ARGUMENT when the bytes are not a
-	// complete cassette; FAILED_PRECONDITION for a newer schema version.
+	// complete cassette; FAILED_PRECONDITION for a newer schema version or
+	// while that cassette is in use.
 	PutCassette(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CassetteChunk, PutCassetteResponse], error)
 	// FAILED_PRECONDITION while the cassette is in use.
 	DeleteCassette(ctx context.Context, in *DeleteCassetteRequest, opts ...grpc.CallOption) (*DeleteCassetteResponse, error)
@@ -241,7 +242,8 @@ type ProxyControlServer interface {
 	GetCassette(*GetCassetteRequest, grpc.ServerStreamingServer[CassetteChunk]) error
 	// Stores a cassette sent in chunks (the first names it); replaces an
 	// existing one atomically. INVALID_ARGUMENT when the bytes are not a
-	// complete cassette; FAILED_PRECONDITION for a newer schema version.
+	// complete cassette; FAILED_PRECONDITION for a newer schema version or
+	// while that cassette is in use.
 	PutCassette(grpc.ClientStreamingServer[CassetteChunk, PutCassetteResponse]) error
 	// FAILED_PRECONDITION while the cassette is in use.
 	DeleteCassette(context.Context, *DeleteCassetteRequest) (*DeleteCassetteResponse, error)
