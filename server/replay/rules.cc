@@ -97,10 +97,9 @@ absl::StatusOr<match::MatchRules> ToMatchRules(const v1::MatchRules& in) {
 }
 
 absl::StatusOr<cassette::RedactConfig> ToRedactConfig(
-    const v1::RedactRules& in) {
-  cassette::RedactConfig out = in.disable_defaults()
-                                   ? cassette::RedactConfig{}
-                                   : cassette::RedactConfig::Defaults();
+    const v1::RedactRules& in, const cassette::RedactConfig& defaults) {
+  cassette::RedactConfig out =
+      in.disable_defaults() ? cassette::RedactConfig{} : defaults;
   for (const std::string& h : in.headers())
     out.headers.push_back(absl::AsciiStrToLower(h));
   out.query_params.assign(in.query_params().begin(), in.query_params().end());

@@ -12,9 +12,11 @@ namespace matgto::replay {
 
 // INVALID_ARGUMENT (naming the rule) for a bad RE2 pattern or JSON pointer.
 absl::StatusOr<match::MatchRules> ToMatchRules(const v1::MatchRules& rules);
-// The defaults plus `rules` (unless rules.disable_defaults).
+// `defaults` (the server's redaction) plus `rules`; `rules.disable_defaults`
+// drops `defaults`.
 absl::StatusOr<cassette::RedactConfig> ToRedactConfig(
-    const v1::RedactRules& rules);
+    const v1::RedactRules& rules, const cassette::RedactConfig& defaults =
+                                      cassette::RedactConfig::Defaults());
 
 // `stored` with every field that `overrides` sets replaced (messages such as
 // match_rules and redact are replaced whole).

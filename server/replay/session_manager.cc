@@ -10,6 +10,7 @@ SessionManager::SessionManager(cassette::CassetteStore& store,
                                cassette::RedactConfig redact,
                                const core::Clock& clock, v1::Mode default_mode)
     : store_(store),
+      default_redaction_(std::move(redact)),
       clock_(clock),
       default_mode_(default_mode == v1::MODE_UNSPECIFIED ? v1::AUTO
                                                          : default_mode),
@@ -62,7 +63,7 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
   ASSIGN_OR_RETURN(match::MatchRules match_rules,
                    ToMatchRules(options.match_rules()));
   ASSIGN_OR_RETURN(cassette::RedactConfig redact,
-                   ToRedactConfig(options.redact()));
+                   ToRedactConfig(options.redact(), default_redaction_));
   // End the current session only once the new one is certain to start.
   {
     bool has_active = Active() != nullptr;

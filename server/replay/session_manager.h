@@ -25,14 +25,15 @@
 namespace matgto::replay {
 
 // Thread-safety: every method is safe to call concurrently. Use/Stop/
-// StopForShutdown may block on disk (loading or saving a cassette): call them
+// Stop may block on disk (loading or saving a cassette): call them
 // from control threads, never from proxy I/O threads. The ExchangeHandler
 // methods never block.
 class SessionManager final : public core::ExchangeHandler {
  public:
   // `default_mode` is used by Use() with MODE_UNSPECIFIED and decides what
   // the proxy does while no cassette is in use: PASSTHROUGH forwards, any
-  // other mode answers 503 (X-Matgto-Error: no-cassette).
+  // other mode answers 503 (X-Matgto-Error: no-cassette). `redact` is the
+  // server's redaction, which each cassette's RedactRules extend.
   SessionManager(cassette::CassetteStore& store, cassette::RedactConfig redact,
                  const core::Clock& clock, v1::Mode default_mode);
 
@@ -69,6 +70,8 @@ class SessionManager final : public core::ExchangeHandler {
   std::shared_ptr<CassetteSession> Active() const;
 
   cassette::CassetteStore& store_;
+  // The server's redaction, which every cassette's RedactRules extend.
+  const cassette::RedactConfig default_redaction_;
   const core::Clock& clock_;
   const v1::Mode default_mode_;
   const std::shared_ptr<const core::HttpResponse> no_cassette_response_;
