@@ -298,3 +298,27 @@ def test_reverse_mode_websocket(matgto, ws_upstream):
     ws_upstream.close()
     server.cli("replay", "revws")
     assert run(conversation(url, None)) == live
+
+
+def test_node_wss_with_proxy_agent_and_matgto_ca(matgto, pki, node_ws):
+    up_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    up_ctx.load_cert_chain(pki / "good.pem", pki / "good.key")
+    up = WsUpstream(up_ctx)
+    server = matgto("--upstream-ca-file", str(pki / "ca.pem"))
+    ca = server.dir / "ca.pem"
+    ca.write_text(server.cli("ca", "export").stdout)
+    env = dict(os.environ, NODE_EXTRA_CA_CERTS=str(ca))
+    url = f"wss://localhost:{up.port}/node-tls"
+    try:
+        server.cli("record", "nodewss")
+        live = subprocess.run(["node", str(node_ws), url, server.proxy_url], capture_output=True,
+                              text=True, timeout=30, env=env)
+        assert live.returncode == 0, live.stderr
+        assert "hello 1 /node-tls" in live.stdout and "binary 62696e3a010203" in live.stdout
+        server.cli("stop")
+    finally:
+        up.close()
+    server.cli("replay", "nodewss")
+    again = subprocess.run(["node", str(node_ws), url, server.proxy_url], capture_output=True,
+                           text=True, timeout=30, env=env)
+    assert again.stdout == live.stdout, again.stderr
