@@ -6,8 +6,14 @@
 //                        "..", a control character or a character outside
 //                        [A-Za-z0-9._-+=@,[]] and "/". (An unspecified
 //                        mode in UseCassette means the server's default.)
-//   NOT_FOUND            Replay of a cassette that does not exist.
-//   FAILED_PRECONDITION  StopRecording while no cassette is in use.
+//   NOT_FOUND            Replay of a cassette that does not exist; a
+//                        `session` id that names no open session.
+//   FAILED_PRECONDITION  StopRecording while no cassette is in use; a
+//                        second session recording a cassette name another
+//                        session holds; deleting or replacing a cassette
+//                        that a session uses.
+//   RESOURCE_EXHAUSTED   a new session beyond --max-sessions, or no free
+//                        port left in --session-ports.
 //   DATA_LOSS            a cassette file that is corrupt or truncated.
 //   UNAVAILABLE          the server is shutting down.
 
@@ -96,9 +102,21 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 }
 
 type StartRecordingRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Options       *CassetteOptions       `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Options *CassetteOptions       `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	// The session to act on: empty for the default session, or the id of an
+	// open session (NOT_FOUND otherwise).
+	Session string `protobuf:"bytes,3,opt,name=session,proto3" json:"session,omitempty"`
+	// Open a new session for this cassette (`session` must then be empty).
+	NewSession bool `protobuf:"varint,4,opt,name=new_session,json=newSession,proto3" json:"new_session,omitempty"`
+	// New sessions only: the session ends unless renewed (RenewSession)
+	// within this long. Unset: no lease, the session lives until stopped.
+	// Between 1s and 1h.
+	Lease *durationpb.Duration `protobuf:"bytes,5,opt,name=lease,proto3" json:"lease,omitempty"`
+	// New sessions only: who opened it, shown by GetStatus ("pytest gw1 pid
+	// 4242 tests/test_x.py::test_y"). Free text, at most 256 bytes.
+	Owner         string `protobuf:"bytes,6,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -147,6 +165,34 @@ func (x *StartRecordingRequest) GetOptions() *CassetteOptions {
 	return nil
 }
 
+func (x *StartRecordingRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *StartRecordingRequest) GetNewSession() bool {
+	if x != nil {
+		return x.NewSession
+	}
+	return false
+}
+
+func (x *StartRecordingRequest) GetLease() *durationpb.Duration {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
+}
+
+func (x *StartRecordingRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 type StartRecordingResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Session       *SessionInfo           `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
@@ -192,7 +238,9 @@ func (x *StartRecordingResponse) GetSession() *SessionInfo {
 }
 
 type StopRecordingRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: the default session.
+	Session       string `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -227,6 +275,101 @@ func (*StopRecordingRequest) Descriptor() ([]byte, []int) {
 	return file_matgto_v1_control_proto_rawDescGZIP(), []int{2}
 }
 
+func (x *StopRecordingRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+type RenewSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewSessionRequest) Reset() {
+	*x = RenewSessionRequest{}
+	mi := &file_matgto_v1_control_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewSessionRequest) ProtoMessage() {}
+
+func (x *RenewSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewSessionRequest.ProtoReflect.Descriptor instead.
+func (*RenewSessionRequest) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RenewSessionRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+type RenewSessionResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	LeaseExpiresAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=lease_expires_at,json=leaseExpiresAt,proto3" json:"lease_expires_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RenewSessionResponse) Reset() {
+	*x = RenewSessionResponse{}
+	mi := &file_matgto_v1_control_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewSessionResponse) ProtoMessage() {}
+
+func (x *RenewSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewSessionResponse.ProtoReflect.Descriptor instead.
+func (*RenewSessionResponse) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RenewSessionResponse) GetLeaseExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeaseExpiresAt
+	}
+	return nil
+}
+
 type StopRecordingResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Summary       *SessionSummary        `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
@@ -236,7 +379,7 @@ type StopRecordingResponse struct {
 
 func (x *StopRecordingResponse) Reset() {
 	*x = StopRecordingResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[3]
+	mi := &file_matgto_v1_control_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +391,7 @@ func (x *StopRecordingResponse) String() string {
 func (*StopRecordingResponse) ProtoMessage() {}
 
 func (x *StopRecordingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[3]
+	mi := &file_matgto_v1_control_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +404,7 @@ func (x *StopRecordingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRecordingResponse.ProtoReflect.Descriptor instead.
 func (*StopRecordingResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{3}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StopRecordingResponse) GetSummary() *SessionSummary {
@@ -276,14 +419,26 @@ type ReplayRequest struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Overrides the options stored in the cassette, field by field, for this
 	// session only (unset fields keep the stored value).
-	Options       *CassetteOptions `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	Options *CassetteOptions `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	// The session to act on: empty for the default session, or the id of an
+	// open session (NOT_FOUND otherwise).
+	Session string `protobuf:"bytes,3,opt,name=session,proto3" json:"session,omitempty"`
+	// Open a new session for this cassette (`session` must then be empty).
+	NewSession bool `protobuf:"varint,4,opt,name=new_session,json=newSession,proto3" json:"new_session,omitempty"`
+	// New sessions only: the session ends unless renewed (RenewSession)
+	// within this long. Unset: no lease, the session lives until stopped.
+	// Between 1s and 1h.
+	Lease *durationpb.Duration `protobuf:"bytes,5,opt,name=lease,proto3" json:"lease,omitempty"`
+	// New sessions only: who opened it, shown by GetStatus ("pytest gw1 pid
+	// 4242 tests/test_x.py::test_y"). Free text, at most 256 bytes.
+	Owner         string `protobuf:"bytes,6,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReplayRequest) Reset() {
 	*x = ReplayRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[4]
+	mi := &file_matgto_v1_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +450,7 @@ func (x *ReplayRequest) String() string {
 func (*ReplayRequest) ProtoMessage() {}
 
 func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[4]
+	mi := &file_matgto_v1_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +463,7 @@ func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayRequest.ProtoReflect.Descriptor instead.
 func (*ReplayRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{4}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReplayRequest) GetName() string {
@@ -325,6 +480,34 @@ func (x *ReplayRequest) GetOptions() *CassetteOptions {
 	return nil
 }
 
+func (x *ReplayRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *ReplayRequest) GetNewSession() bool {
+	if x != nil {
+		return x.NewSession
+	}
+	return false
+}
+
+func (x *ReplayRequest) GetLease() *durationpb.Duration {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
+}
+
+func (x *ReplayRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 type ReplayResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Session       *SessionInfo           `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
@@ -334,7 +517,7 @@ type ReplayResponse struct {
 
 func (x *ReplayResponse) Reset() {
 	*x = ReplayResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[5]
+	mi := &file_matgto_v1_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -346,7 +529,7 @@ func (x *ReplayResponse) String() string {
 func (*ReplayResponse) ProtoMessage() {}
 
 func (x *ReplayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[5]
+	mi := &file_matgto_v1_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -359,7 +542,7 @@ func (x *ReplayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResponse.ProtoReflect.Descriptor instead.
 func (*ReplayResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{5}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReplayResponse) GetSession() *SessionInfo {
@@ -370,17 +553,29 @@ func (x *ReplayResponse) GetSession() *SessionInfo {
 }
 
 type UseCassetteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Mode          Mode                   `protobuf:"varint,2,opt,name=mode,proto3,enum=matgto.v1.Mode" json:"mode,omitempty"`
-	Options       *CassetteOptions       `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Mode    Mode                   `protobuf:"varint,2,opt,name=mode,proto3,enum=matgto.v1.Mode" json:"mode,omitempty"`
+	Options *CassetteOptions       `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	// The session to act on: empty for the default session, or the id of an
+	// open session (NOT_FOUND otherwise).
+	Session string `protobuf:"bytes,4,opt,name=session,proto3" json:"session,omitempty"`
+	// Open a new session for this cassette (`session` must then be empty).
+	NewSession bool `protobuf:"varint,5,opt,name=new_session,json=newSession,proto3" json:"new_session,omitempty"`
+	// New sessions only: the session ends unless renewed (RenewSession)
+	// within this long. Unset: no lease, the session lives until stopped.
+	// Between 1s and 1h.
+	Lease *durationpb.Duration `protobuf:"bytes,6,opt,name=lease,proto3" json:"lease,omitempty"`
+	// New sessions only: who opened it, shown by GetStatus ("pytest gw1 pid
+	// 4242 tests/test_x.py::test_y"). Free text, at most 256 bytes.
+	Owner         string `protobuf:"bytes,7,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UseCassetteRequest) Reset() {
 	*x = UseCassetteRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	mi := &file_matgto_v1_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +587,7 @@ func (x *UseCassetteRequest) String() string {
 func (*UseCassetteRequest) ProtoMessage() {}
 
 func (x *UseCassetteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	mi := &file_matgto_v1_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +600,7 @@ func (x *UseCassetteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseCassetteRequest.ProtoReflect.Descriptor instead.
 func (*UseCassetteRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{6}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UseCassetteRequest) GetName() string {
@@ -429,6 +624,34 @@ func (x *UseCassetteRequest) GetOptions() *CassetteOptions {
 	return nil
 }
 
+func (x *UseCassetteRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *UseCassetteRequest) GetNewSession() bool {
+	if x != nil {
+		return x.NewSession
+	}
+	return false
+}
+
+func (x *UseCassetteRequest) GetLease() *durationpb.Duration {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
+}
+
+func (x *UseCassetteRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 type UseCassetteResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Session       *SessionInfo           `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
@@ -438,7 +661,7 @@ type UseCassetteResponse struct {
 
 func (x *UseCassetteResponse) Reset() {
 	*x = UseCassetteResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[7]
+	mi := &file_matgto_v1_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +673,7 @@ func (x *UseCassetteResponse) String() string {
 func (*UseCassetteResponse) ProtoMessage() {}
 
 func (x *UseCassetteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[7]
+	mi := &file_matgto_v1_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +686,7 @@ func (x *UseCassetteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseCassetteResponse.ProtoReflect.Descriptor instead.
 func (*UseCassetteResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{7}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UseCassetteResponse) GetSession() *SessionInfo {
@@ -481,7 +704,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[8]
+	mi := &file_matgto_v1_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +716,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[8]
+	mi := &file_matgto_v1_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +729,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{8}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{10}
 }
 
 type GetStatusResponse struct {
@@ -519,7 +742,7 @@ type GetStatusResponse struct {
 	// The server's default mode (for UseCassette without a mode and for the
 	// proxy while no cassette is in use: only PASSTHROUGH forwards then).
 	DefaultMode Mode `protobuf:"varint,5,opt,name=default_mode,json=defaultMode,proto3,enum=matgto.v1.Mode" json:"default_mode,omitempty"`
-	// Absent while no cassette is in use.
+	// The default session; absent while it has no cassette in use.
 	Session *SessionInfo         `protobuf:"bytes,6,opt,name=session,proto3" json:"session,omitempty"`
 	Uptime  *durationpb.Duration `protobuf:"bytes,7,opt,name=uptime,proto3" json:"uptime,omitempty"`
 	// The control API generation: 1 for package matgto.v1. A client built for
@@ -530,13 +753,20 @@ type GetStatusResponse struct {
 	// Reverse mode: the origin that origin-form requests go to; empty in
 	// forward-proxy mode.
 	ReverseUpstream string `protobuf:"bytes,10,opt,name=reverse_upstream,json=reverseUpstream,proto3" json:"reverse_upstream,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Every open session with a cassette in use (the default one first when it
+	// has one, then by opening time).
+	Sessions []*SessionInfo `protobuf:"bytes,11,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	// Sessions that ended recently (most recent first, at most 64), with why.
+	EndedSessions []*SessionSummary `protobuf:"bytes,12,rep,name=ended_sessions,json=endedSessions,proto3" json:"ended_sessions,omitempty"`
+	// --max-sessions: open sessions beyond the default one.
+	MaxSessions   uint32 `protobuf:"varint,13,opt,name=max_sessions,json=maxSessions,proto3" json:"max_sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[9]
+	mi := &file_matgto_v1_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +778,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[9]
+	mi := &file_matgto_v1_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +791,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{9}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -634,6 +864,27 @@ func (x *GetStatusResponse) GetReverseUpstream() string {
 	return ""
 }
 
+func (x *GetStatusResponse) GetSessions() []*SessionInfo {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetEndedSessions() []*SessionSummary {
+	if x != nil {
+		return x.EndedSessions
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetMaxSessions() uint32 {
+	if x != nil {
+		return x.MaxSessions
+	}
+	return 0
+}
+
 type TlsStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where the CA certificate (PEM) is.
@@ -650,7 +901,7 @@ type TlsStatus struct {
 
 func (x *TlsStatus) Reset() {
 	*x = TlsStatus{}
-	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	mi := &file_matgto_v1_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +913,7 @@ func (x *TlsStatus) String() string {
 func (*TlsStatus) ProtoMessage() {}
 
 func (x *TlsStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	mi := &file_matgto_v1_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +926,7 @@ func (x *TlsStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TlsStatus.ProtoReflect.Descriptor instead.
 func (*TlsStatus) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{10}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TlsStatus) GetCaCertificatePath() string {
@@ -716,7 +967,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[11]
+	mi := &file_matgto_v1_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +979,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[11]
+	mi := &file_matgto_v1_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +992,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ShutdownRequest) GetGrace() *durationpb.Duration {
@@ -759,7 +1010,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[12]
+	mi := &file_matgto_v1_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +1022,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[12]
+	mi := &file_matgto_v1_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +1035,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{14}
 }
 
 type CassetteInfo struct {
@@ -801,7 +1052,7 @@ type CassetteInfo struct {
 
 func (x *CassetteInfo) Reset() {
 	*x = CassetteInfo{}
-	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	mi := &file_matgto_v1_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +1064,7 @@ func (x *CassetteInfo) String() string {
 func (*CassetteInfo) ProtoMessage() {}
 
 func (x *CassetteInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	mi := &file_matgto_v1_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +1077,7 @@ func (x *CassetteInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteInfo.ProtoReflect.Descriptor instead.
 func (*CassetteInfo) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CassetteInfo) GetName() string {
@@ -874,7 +1125,7 @@ type ListCassettesRequest struct {
 
 func (x *ListCassettesRequest) Reset() {
 	*x = ListCassettesRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	mi := &file_matgto_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1137,7 @@ func (x *ListCassettesRequest) String() string {
 func (*ListCassettesRequest) ProtoMessage() {}
 
 func (x *ListCassettesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	mi := &file_matgto_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1150,7 @@ func (x *ListCassettesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCassettesRequest.ProtoReflect.Descriptor instead.
 func (*ListCassettesRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListCassettesRequest) GetPrefix() string {
@@ -918,7 +1169,7 @@ type ListCassettesResponse struct {
 
 func (x *ListCassettesResponse) Reset() {
 	*x = ListCassettesResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	mi := &file_matgto_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1181,7 @@ func (x *ListCassettesResponse) String() string {
 func (*ListCassettesResponse) ProtoMessage() {}
 
 func (x *ListCassettesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	mi := &file_matgto_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1194,7 @@ func (x *ListCassettesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCassettesResponse.ProtoReflect.Descriptor instead.
 func (*ListCassettesResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListCassettesResponse) GetCassettes() []*CassetteInfo {
@@ -962,7 +1213,7 @@ type GetCassetteRequest struct {
 
 func (x *GetCassetteRequest) Reset() {
 	*x = GetCassetteRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	mi := &file_matgto_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1225,7 @@ func (x *GetCassetteRequest) String() string {
 func (*GetCassetteRequest) ProtoMessage() {}
 
 func (x *GetCassetteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	mi := &file_matgto_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1238,7 @@ func (x *GetCassetteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCassetteRequest.ProtoReflect.Descriptor instead.
 func (*GetCassetteRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetCassetteRequest) GetName() string {
@@ -1009,7 +1260,7 @@ type CassetteChunk struct {
 
 func (x *CassetteChunk) Reset() {
 	*x = CassetteChunk{}
-	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	mi := &file_matgto_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1272,7 @@ func (x *CassetteChunk) String() string {
 func (*CassetteChunk) ProtoMessage() {}
 
 func (x *CassetteChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	mi := &file_matgto_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1285,7 @@ func (x *CassetteChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteChunk.ProtoReflect.Descriptor instead.
 func (*CassetteChunk) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CassetteChunk) GetName() string {
@@ -1060,7 +1311,7 @@ type PutCassetteResponse struct {
 
 func (x *PutCassetteResponse) Reset() {
 	*x = PutCassetteResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	mi := &file_matgto_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1323,7 @@ func (x *PutCassetteResponse) String() string {
 func (*PutCassetteResponse) ProtoMessage() {}
 
 func (x *PutCassetteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	mi := &file_matgto_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1336,7 @@ func (x *PutCassetteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutCassetteResponse.ProtoReflect.Descriptor instead.
 func (*PutCassetteResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PutCassetteResponse) GetCassette() *CassetteInfo {
@@ -1104,7 +1355,7 @@ type DeleteCassetteRequest struct {
 
 func (x *DeleteCassetteRequest) Reset() {
 	*x = DeleteCassetteRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	mi := &file_matgto_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1367,7 @@ func (x *DeleteCassetteRequest) String() string {
 func (*DeleteCassetteRequest) ProtoMessage() {}
 
 func (x *DeleteCassetteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	mi := &file_matgto_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1380,7 @@ func (x *DeleteCassetteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCassetteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCassetteRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteCassetteRequest) GetName() string {
@@ -1147,7 +1398,7 @@ type DeleteCassetteResponse struct {
 
 func (x *DeleteCassetteResponse) Reset() {
 	*x = DeleteCassetteResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[20]
+	mi := &file_matgto_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1410,7 @@ func (x *DeleteCassetteResponse) String() string {
 func (*DeleteCassetteResponse) ProtoMessage() {}
 
 func (x *DeleteCassetteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[20]
+	mi := &file_matgto_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1423,7 @@ func (x *DeleteCassetteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCassetteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCassetteResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 type GetCACertificateRequest struct {
@@ -1183,7 +1434,7 @@ type GetCACertificateRequest struct {
 
 func (x *GetCACertificateRequest) Reset() {
 	*x = GetCACertificateRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[21]
+	mi := &file_matgto_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1446,7 @@ func (x *GetCACertificateRequest) String() string {
 func (*GetCACertificateRequest) ProtoMessage() {}
 
 func (x *GetCACertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[21]
+	mi := &file_matgto_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1459,7 @@ func (x *GetCACertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCACertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetCACertificateRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 type GetCACertificateResponse struct {
@@ -1220,7 +1471,7 @@ type GetCACertificateResponse struct {
 
 func (x *GetCACertificateResponse) Reset() {
 	*x = GetCACertificateResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[22]
+	mi := &file_matgto_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1483,7 @@ func (x *GetCACertificateResponse) String() string {
 func (*GetCACertificateResponse) ProtoMessage() {}
 
 func (x *GetCACertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[22]
+	mi := &file_matgto_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1496,7 @@ func (x *GetCACertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCACertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetCACertificateResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetCACertificateResponse) GetPem() string {
@@ -1275,14 +1526,30 @@ type SessionInfo struct {
 	Interactions uint64           `protobuf:"varint,8,opt,name=interactions,proto3" json:"interactions,omitempty"`
 	Options      *CassetteOptions `protobuf:"bytes,9,opt,name=options,proto3" json:"options,omitempty"`
 	// Requests that found no recorded answer, oldest first (at most 100).
-	Misses        []*Miss `protobuf:"bytes,10,rep,name=misses,proto3" json:"misses,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Misses []*Miss `protobuf:"bytes,10,rep,name=misses,proto3" json:"misses,omitempty"`
+	// "default", or the id a new session was given ("s-" and 16 hex digits).
+	Id string `protobuf:"bytes,11,opt,name=id,proto3" json:"id,omitempty"`
+	// The session's own proxy listener ("127.0.0.1:41234"); the shared proxy
+	// port for the default session.
+	ProxyAddress string `protobuf:"bytes,12,opt,name=proxy_address,json=proxyAddress,proto3" json:"proxy_address,omitempty"`
+	// The shared proxy port with the session named in it
+	// ("http://s-0123456789abcdef@127.0.0.1:8888"); usable as HTTP(S)_PROXY.
+	ProxyUrl string `protobuf:"bytes,13,opt,name=proxy_url,json=proxyUrl,proto3" json:"proxy_url,omitempty"`
+	// Who opened the session (StartRecordingRequest.owner).
+	Owner    string                 `protobuf:"bytes,14,opt,name=owner,proto3" json:"owner,omitempty"`
+	OpenedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	// Time since opened_at.
+	Age *durationpb.Duration `protobuf:"bytes,16,opt,name=age,proto3" json:"age,omitempty"`
+	// The lease length; unset when the session has no lease.
+	Lease          *durationpb.Duration   `protobuf:"bytes,17,opt,name=lease,proto3" json:"lease,omitempty"`
+	LeaseExpiresAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=lease_expires_at,json=leaseExpiresAt,proto3" json:"lease_expires_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SessionInfo) Reset() {
 	*x = SessionInfo{}
-	mi := &file_matgto_v1_control_proto_msgTypes[23]
+	mi := &file_matgto_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1294,7 +1561,7 @@ func (x *SessionInfo) String() string {
 func (*SessionInfo) ProtoMessage() {}
 
 func (x *SessionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[23]
+	mi := &file_matgto_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1307,7 +1574,7 @@ func (x *SessionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionInfo.ProtoReflect.Descriptor instead.
 func (*SessionInfo) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SessionInfo) GetCassette() string {
@@ -1380,6 +1647,62 @@ func (x *SessionInfo) GetMisses() []*Miss {
 	return nil
 }
 
+func (x *SessionInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SessionInfo) GetProxyAddress() string {
+	if x != nil {
+		return x.ProxyAddress
+	}
+	return ""
+}
+
+func (x *SessionInfo) GetProxyUrl() string {
+	if x != nil {
+		return x.ProxyUrl
+	}
+	return ""
+}
+
+func (x *SessionInfo) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *SessionInfo) GetOpenedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenedAt
+	}
+	return nil
+}
+
+func (x *SessionInfo) GetAge() *durationpb.Duration {
+	if x != nil {
+		return x.Age
+	}
+	return nil
+}
+
+func (x *SessionInfo) GetLease() *durationpb.Duration {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
+}
+
+func (x *SessionInfo) GetLeaseExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeaseExpiresAt
+	}
+	return nil
+}
+
 // What StopRecording returns about the session that ended.
 type SessionSummary struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1388,13 +1711,21 @@ type SessionSummary struct {
 	SavedPath string `protobuf:"bytes,2,opt,name=saved_path,json=savedPath,proto3" json:"saved_path,omitempty"`
 	// Indexes of recorded interactions that replay never used.
 	UnusedInteractions []uint64 `protobuf:"varint,3,rep,packed,name=unused_interactions,json=unusedInteractions,proto3" json:"unused_interactions,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Why the session ended: "stopped" (StopRecording), "replaced" (another
+	// cassette was put in use in the same session), "lease-expired",
+	// "shutdown".
+	EndReason string                 `protobuf:"bytes,4,opt,name=end_reason,json=endReason,proto3" json:"end_reason,omitempty"`
+	EndedAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=ended_at,json=endedAt,proto3" json:"ended_at,omitempty"`
+	// Set when saving the recording failed (the recording's journal is kept
+	// and recovered into the cassette at the next start).
+	SaveError     string `protobuf:"bytes,6,opt,name=save_error,json=saveError,proto3" json:"save_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionSummary) Reset() {
 	*x = SessionSummary{}
-	mi := &file_matgto_v1_control_proto_msgTypes[24]
+	mi := &file_matgto_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1406,7 +1737,7 @@ func (x *SessionSummary) String() string {
 func (*SessionSummary) ProtoMessage() {}
 
 func (x *SessionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[24]
+	mi := &file_matgto_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,7 +1750,7 @@ func (x *SessionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSummary.ProtoReflect.Descriptor instead.
 func (*SessionSummary) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SessionSummary) GetSession() *SessionInfo {
@@ -1443,6 +1774,27 @@ func (x *SessionSummary) GetUnusedInteractions() []uint64 {
 	return nil
 }
 
+func (x *SessionSummary) GetEndReason() string {
+	if x != nil {
+		return x.EndReason
+	}
+	return ""
+}
+
+func (x *SessionSummary) GetEndedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndedAt
+	}
+	return nil
+}
+
+func (x *SessionSummary) GetSaveError() string {
+	if x != nil {
+		return x.SaveError
+	}
+	return ""
+}
+
 // One request that replay could not answer, and why.
 type Miss struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1462,7 +1814,7 @@ type Miss struct {
 
 func (x *Miss) Reset() {
 	*x = Miss{}
-	mi := &file_matgto_v1_control_proto_msgTypes[25]
+	mi := &file_matgto_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1826,7 @@ func (x *Miss) String() string {
 func (*Miss) ProtoMessage() {}
 
 func (x *Miss) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[25]
+	mi := &file_matgto_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1839,7 @@ func (x *Miss) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Miss.ProtoReflect.Descriptor instead.
 func (*Miss) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Miss) GetMethod() string {
@@ -1530,7 +1882,7 @@ type Candidate struct {
 
 func (x *Candidate) Reset() {
 	*x = Candidate{}
-	mi := &file_matgto_v1_control_proto_msgTypes[26]
+	mi := &file_matgto_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1894,7 @@ func (x *Candidate) String() string {
 func (*Candidate) ProtoMessage() {}
 
 func (x *Candidate) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[26]
+	mi := &file_matgto_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1907,7 @@ func (x *Candidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
 func (*Candidate) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Candidate) GetInteractionIndex() uint64 {
@@ -1598,7 +1950,7 @@ type FieldDifference struct {
 
 func (x *FieldDifference) Reset() {
 	*x = FieldDifference{}
-	mi := &file_matgto_v1_control_proto_msgTypes[27]
+	mi := &file_matgto_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +1962,7 @@ func (x *FieldDifference) String() string {
 func (*FieldDifference) ProtoMessage() {}
 
 func (x *FieldDifference) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[27]
+	mi := &file_matgto_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +1975,7 @@ func (x *FieldDifference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldDifference.ProtoReflect.Descriptor instead.
 func (*FieldDifference) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FieldDifference) GetField() string {
@@ -1663,7 +2015,7 @@ type ProxyError struct {
 
 func (x *ProxyError) Reset() {
 	*x = ProxyError{}
-	mi := &file_matgto_v1_control_proto_msgTypes[28]
+	mi := &file_matgto_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +2027,7 @@ func (x *ProxyError) String() string {
 func (*ProxyError) ProtoMessage() {}
 
 func (x *ProxyError) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[28]
+	mi := &file_matgto_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +2040,7 @@ func (x *ProxyError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyError.ProtoReflect.Descriptor instead.
 func (*ProxyError) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ProxyError) GetError() string {
@@ -1723,27 +2075,47 @@ var File_matgto_v1_control_proto protoreflect.FileDescriptor
 
 const file_matgto_v1_control_proto_rawDesc = "" +
 	"\n" +
-	"\x17matgto/v1/control.proto\x12\tmatgto.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18matgto/v1/cassette.proto\"a\n" +
+	"\x17matgto/v1/control.proto\x12\tmatgto.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18matgto/v1/cassette.proto\"\xe3\x01\n" +
 	"\x15StartRecordingRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
-	"\aoptions\x18\x02 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\"J\n" +
+	"\aoptions\x18\x02 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\x12\x18\n" +
+	"\asession\x18\x03 \x01(\tR\asession\x12\x1f\n" +
+	"\vnew_session\x18\x04 \x01(\bR\n" +
+	"newSession\x12/\n" +
+	"\x05lease\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12\x14\n" +
+	"\x05owner\x18\x06 \x01(\tR\x05owner\"J\n" +
 	"\x16StartRecordingResponse\x120\n" +
-	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\"\x16\n" +
-	"\x14StopRecordingRequest\"L\n" +
+	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\"0\n" +
+	"\x14StopRecordingRequest\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\"/\n" +
+	"\x13RenewSessionRequest\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\"\\\n" +
+	"\x14RenewSessionResponse\x12D\n" +
+	"\x10lease_expires_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\"L\n" +
 	"\x15StopRecordingResponse\x123\n" +
-	"\asummary\x18\x01 \x01(\v2\x19.matgto.v1.SessionSummaryR\asummary\"Y\n" +
+	"\asummary\x18\x01 \x01(\v2\x19.matgto.v1.SessionSummaryR\asummary\"\xdb\x01\n" +
 	"\rReplayRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
-	"\aoptions\x18\x02 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\"B\n" +
+	"\aoptions\x18\x02 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\x12\x18\n" +
+	"\asession\x18\x03 \x01(\tR\asession\x12\x1f\n" +
+	"\vnew_session\x18\x04 \x01(\bR\n" +
+	"newSession\x12/\n" +
+	"\x05lease\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12\x14\n" +
+	"\x05owner\x18\x06 \x01(\tR\x05owner\"B\n" +
 	"\x0eReplayResponse\x120\n" +
-	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\"\x83\x01\n" +
+	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\"\x85\x02\n" +
 	"\x12UseCassetteRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x0f.matgto.v1.ModeR\x04mode\x124\n" +
-	"\aoptions\x18\x03 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\"G\n" +
+	"\aoptions\x18\x03 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\x12\x18\n" +
+	"\asession\x18\x04 \x01(\tR\asession\x12\x1f\n" +
+	"\vnew_session\x18\x05 \x01(\bR\n" +
+	"newSession\x12/\n" +
+	"\x05lease\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12\x14\n" +
+	"\x05owner\x18\a \x01(\tR\x05owner\"G\n" +
 	"\x13UseCassetteResponse\x120\n" +
 	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\"\x12\n" +
-	"\x10GetStatusRequest\"\xab\x03\n" +
+	"\x10GetStatusRequest\"\xc4\x04\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12#\n" +
 	"\rproxy_address\x18\x02 \x01(\tR\fproxyAddress\x12'\n" +
@@ -1756,7 +2128,10 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"apiVersion\x12&\n" +
 	"\x03tls\x18\t \x01(\v2\x14.matgto.v1.TlsStatusR\x03tls\x12)\n" +
 	"\x10reverse_upstream\x18\n" +
-	" \x01(\tR\x0freverseUpstream\"\xb5\x01\n" +
+	" \x01(\tR\x0freverseUpstream\x122\n" +
+	"\bsessions\x18\v \x03(\v2\x16.matgto.v1.SessionInfoR\bsessions\x12@\n" +
+	"\x0eended_sessions\x18\f \x03(\v2\x19.matgto.v1.SessionSummaryR\rendedSessions\x12!\n" +
+	"\fmax_sessions\x18\r \x01(\rR\vmaxSessions\"\xb5\x01\n" +
 	"\tTlsStatus\x12.\n" +
 	"\x13ca_certificate_path\x18\x01 \x01(\tR\x11caCertificatePath\x12!\n" +
 	"\fno_intercept\x18\x02 \x03(\tR\vnoIntercept\x12+\n" +
@@ -1789,7 +2164,7 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x16DeleteCassetteResponse\"\x19\n" +
 	"\x17GetCACertificateRequest\",\n" +
 	"\x18GetCACertificateResponse\x12\x10\n" +
-	"\x03pem\x18\x01 \x01(\tR\x03pem\"\x80\x03\n" +
+	"\x03pem\x18\x01 \x01(\tR\x03pem\"\xc5\x05\n" +
 	"\vSessionInfo\x12\x1a\n" +
 	"\bcassette\x18\x01 \x01(\tR\bcassette\x12#\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x0f.matgto.v1.ModeR\x04mode\x126\n" +
@@ -1801,12 +2176,25 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\finteractions\x18\b \x01(\x04R\finteractions\x124\n" +
 	"\aoptions\x18\t \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\x12'\n" +
 	"\x06misses\x18\n" +
-	" \x03(\v2\x0f.matgto.v1.MissR\x06misses\"\x92\x01\n" +
+	" \x03(\v2\x0f.matgto.v1.MissR\x06misses\x12\x0e\n" +
+	"\x02id\x18\v \x01(\tR\x02id\x12#\n" +
+	"\rproxy_address\x18\f \x01(\tR\fproxyAddress\x12\x1b\n" +
+	"\tproxy_url\x18\r \x01(\tR\bproxyUrl\x12\x14\n" +
+	"\x05owner\x18\x0e \x01(\tR\x05owner\x127\n" +
+	"\topened_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x12+\n" +
+	"\x03age\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\x03age\x12/\n" +
+	"\x05lease\x18\x11 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12D\n" +
+	"\x10lease_expires_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\"\x87\x02\n" +
 	"\x0eSessionSummary\x120\n" +
 	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\x12\x1d\n" +
 	"\n" +
 	"saved_path\x18\x02 \x01(\tR\tsavedPath\x12/\n" +
-	"\x13unused_interactions\x18\x03 \x03(\x04R\x12unusedInteractions\"x\n" +
+	"\x13unused_interactions\x18\x03 \x03(\x04R\x12unusedInteractions\x12\x1d\n" +
+	"\n" +
+	"end_reason\x18\x04 \x01(\tR\tendReason\x125\n" +
+	"\bended_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendedAt\x12\x1d\n" +
+	"\n" +
+	"save_error\x18\x06 \x01(\tR\tsaveError\"x\n" +
 	"\x04Miss\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
@@ -1834,10 +2222,11 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x06RECORD\x10\x02\x12\n" +
 	"\n" +
 	"\x06REPLAY\x10\x03\x12\x0f\n" +
-	"\vPASSTHROUGH\x10\x042\xf0\x06\n" +
+	"\vPASSTHROUGH\x10\x042\xc1\a\n" +
 	"\fProxyControl\x12U\n" +
 	"\x0eStartRecording\x12 .matgto.v1.StartRecordingRequest\x1a!.matgto.v1.StartRecordingResponse\x12R\n" +
-	"\rStopRecording\x12\x1f.matgto.v1.StopRecordingRequest\x1a .matgto.v1.StopRecordingResponse\x12=\n" +
+	"\rStopRecording\x12\x1f.matgto.v1.StopRecordingRequest\x1a .matgto.v1.StopRecordingResponse\x12O\n" +
+	"\fRenewSession\x12\x1e.matgto.v1.RenewSessionRequest\x1a\x1f.matgto.v1.RenewSessionResponse\x12=\n" +
 	"\x06Replay\x12\x18.matgto.v1.ReplayRequest\x1a\x19.matgto.v1.ReplayResponse\x12L\n" +
 	"\vUseCassette\x12\x1d.matgto.v1.UseCassetteRequest\x1a\x1e.matgto.v1.UseCassetteResponse\x12F\n" +
 	"\tGetStatus\x12\x1b.matgto.v1.GetStatusRequest\x1a\x1c.matgto.v1.GetStatusResponse\x12C\n" +
@@ -1862,94 +2251,109 @@ func file_matgto_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_matgto_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_matgto_v1_control_proto_goTypes = []any{
 	(Mode)(0),                        // 0: matgto.v1.Mode
 	(*StartRecordingRequest)(nil),    // 1: matgto.v1.StartRecordingRequest
 	(*StartRecordingResponse)(nil),   // 2: matgto.v1.StartRecordingResponse
 	(*StopRecordingRequest)(nil),     // 3: matgto.v1.StopRecordingRequest
-	(*StopRecordingResponse)(nil),    // 4: matgto.v1.StopRecordingResponse
-	(*ReplayRequest)(nil),            // 5: matgto.v1.ReplayRequest
-	(*ReplayResponse)(nil),           // 6: matgto.v1.ReplayResponse
-	(*UseCassetteRequest)(nil),       // 7: matgto.v1.UseCassetteRequest
-	(*UseCassetteResponse)(nil),      // 8: matgto.v1.UseCassetteResponse
-	(*GetStatusRequest)(nil),         // 9: matgto.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 10: matgto.v1.GetStatusResponse
-	(*TlsStatus)(nil),                // 11: matgto.v1.TlsStatus
-	(*ShutdownRequest)(nil),          // 12: matgto.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),         // 13: matgto.v1.ShutdownResponse
-	(*CassetteInfo)(nil),             // 14: matgto.v1.CassetteInfo
-	(*ListCassettesRequest)(nil),     // 15: matgto.v1.ListCassettesRequest
-	(*ListCassettesResponse)(nil),    // 16: matgto.v1.ListCassettesResponse
-	(*GetCassetteRequest)(nil),       // 17: matgto.v1.GetCassetteRequest
-	(*CassetteChunk)(nil),            // 18: matgto.v1.CassetteChunk
-	(*PutCassetteResponse)(nil),      // 19: matgto.v1.PutCassetteResponse
-	(*DeleteCassetteRequest)(nil),    // 20: matgto.v1.DeleteCassetteRequest
-	(*DeleteCassetteResponse)(nil),   // 21: matgto.v1.DeleteCassetteResponse
-	(*GetCACertificateRequest)(nil),  // 22: matgto.v1.GetCACertificateRequest
-	(*GetCACertificateResponse)(nil), // 23: matgto.v1.GetCACertificateResponse
-	(*SessionInfo)(nil),              // 24: matgto.v1.SessionInfo
-	(*SessionSummary)(nil),           // 25: matgto.v1.SessionSummary
-	(*Miss)(nil),                     // 26: matgto.v1.Miss
-	(*Candidate)(nil),                // 27: matgto.v1.Candidate
-	(*FieldDifference)(nil),          // 28: matgto.v1.FieldDifference
-	(*ProxyError)(nil),               // 29: matgto.v1.ProxyError
-	(*CassetteOptions)(nil),          // 30: matgto.v1.CassetteOptions
-	(*durationpb.Duration)(nil),      // 31: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 32: google.protobuf.Timestamp
+	(*RenewSessionRequest)(nil),      // 4: matgto.v1.RenewSessionRequest
+	(*RenewSessionResponse)(nil),     // 5: matgto.v1.RenewSessionResponse
+	(*StopRecordingResponse)(nil),    // 6: matgto.v1.StopRecordingResponse
+	(*ReplayRequest)(nil),            // 7: matgto.v1.ReplayRequest
+	(*ReplayResponse)(nil),           // 8: matgto.v1.ReplayResponse
+	(*UseCassetteRequest)(nil),       // 9: matgto.v1.UseCassetteRequest
+	(*UseCassetteResponse)(nil),      // 10: matgto.v1.UseCassetteResponse
+	(*GetStatusRequest)(nil),         // 11: matgto.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 12: matgto.v1.GetStatusResponse
+	(*TlsStatus)(nil),                // 13: matgto.v1.TlsStatus
+	(*ShutdownRequest)(nil),          // 14: matgto.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),         // 15: matgto.v1.ShutdownResponse
+	(*CassetteInfo)(nil),             // 16: matgto.v1.CassetteInfo
+	(*ListCassettesRequest)(nil),     // 17: matgto.v1.ListCassettesRequest
+	(*ListCassettesResponse)(nil),    // 18: matgto.v1.ListCassettesResponse
+	(*GetCassetteRequest)(nil),       // 19: matgto.v1.GetCassetteRequest
+	(*CassetteChunk)(nil),            // 20: matgto.v1.CassetteChunk
+	(*PutCassetteResponse)(nil),      // 21: matgto.v1.PutCassetteResponse
+	(*DeleteCassetteRequest)(nil),    // 22: matgto.v1.DeleteCassetteRequest
+	(*DeleteCassetteResponse)(nil),   // 23: matgto.v1.DeleteCassetteResponse
+	(*GetCACertificateRequest)(nil),  // 24: matgto.v1.GetCACertificateRequest
+	(*GetCACertificateResponse)(nil), // 25: matgto.v1.GetCACertificateResponse
+	(*SessionInfo)(nil),              // 26: matgto.v1.SessionInfo
+	(*SessionSummary)(nil),           // 27: matgto.v1.SessionSummary
+	(*Miss)(nil),                     // 28: matgto.v1.Miss
+	(*Candidate)(nil),                // 29: matgto.v1.Candidate
+	(*FieldDifference)(nil),          // 30: matgto.v1.FieldDifference
+	(*ProxyError)(nil),               // 31: matgto.v1.ProxyError
+	(*CassetteOptions)(nil),          // 32: matgto.v1.CassetteOptions
+	(*durationpb.Duration)(nil),      // 33: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),    // 34: google.protobuf.Timestamp
 }
 var file_matgto_v1_control_proto_depIdxs = []int32{
-	30, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
-	24, // 1: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
-	25, // 2: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
-	30, // 3: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
-	24, // 4: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
-	0,  // 5: matgto.v1.UseCassetteRequest.mode:type_name -> matgto.v1.Mode
-	30, // 6: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
-	24, // 7: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
-	0,  // 8: matgto.v1.GetStatusResponse.default_mode:type_name -> matgto.v1.Mode
-	24, // 9: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
-	31, // 10: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	11, // 11: matgto.v1.GetStatusResponse.tls:type_name -> matgto.v1.TlsStatus
-	31, // 12: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
-	32, // 13: matgto.v1.CassetteInfo.updated_at:type_name -> google.protobuf.Timestamp
-	14, // 14: matgto.v1.ListCassettesResponse.cassettes:type_name -> matgto.v1.CassetteInfo
-	14, // 15: matgto.v1.PutCassetteResponse.cassette:type_name -> matgto.v1.CassetteInfo
-	0,  // 16: matgto.v1.SessionInfo.mode:type_name -> matgto.v1.Mode
-	0,  // 17: matgto.v1.SessionInfo.requested_mode:type_name -> matgto.v1.Mode
-	30, // 18: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
-	26, // 19: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
-	24, // 20: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
-	27, // 21: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
-	28, // 22: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
-	26, // 23: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
-	1,  // 24: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
-	3,  // 25: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
-	5,  // 26: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
-	7,  // 27: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
-	9,  // 28: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
-	12, // 29: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
-	22, // 30: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
-	15, // 31: matgto.v1.ProxyControl.ListCassettes:input_type -> matgto.v1.ListCassettesRequest
-	17, // 32: matgto.v1.ProxyControl.GetCassette:input_type -> matgto.v1.GetCassetteRequest
-	18, // 33: matgto.v1.ProxyControl.PutCassette:input_type -> matgto.v1.CassetteChunk
-	20, // 34: matgto.v1.ProxyControl.DeleteCassette:input_type -> matgto.v1.DeleteCassetteRequest
-	2,  // 35: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
-	4,  // 36: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
-	6,  // 37: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
-	8,  // 38: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
-	10, // 39: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
-	13, // 40: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
-	23, // 41: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
-	16, // 42: matgto.v1.ProxyControl.ListCassettes:output_type -> matgto.v1.ListCassettesResponse
-	18, // 43: matgto.v1.ProxyControl.GetCassette:output_type -> matgto.v1.CassetteChunk
-	19, // 44: matgto.v1.ProxyControl.PutCassette:output_type -> matgto.v1.PutCassetteResponse
-	21, // 45: matgto.v1.ProxyControl.DeleteCassette:output_type -> matgto.v1.DeleteCassetteResponse
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	32, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
+	33, // 1: matgto.v1.StartRecordingRequest.lease:type_name -> google.protobuf.Duration
+	26, // 2: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
+	34, // 3: matgto.v1.RenewSessionResponse.lease_expires_at:type_name -> google.protobuf.Timestamp
+	27, // 4: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
+	32, // 5: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
+	33, // 6: matgto.v1.ReplayRequest.lease:type_name -> google.protobuf.Duration
+	26, // 7: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
+	0,  // 8: matgto.v1.UseCassetteRequest.mode:type_name -> matgto.v1.Mode
+	32, // 9: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
+	33, // 10: matgto.v1.UseCassetteRequest.lease:type_name -> google.protobuf.Duration
+	26, // 11: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
+	0,  // 12: matgto.v1.GetStatusResponse.default_mode:type_name -> matgto.v1.Mode
+	26, // 13: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
+	33, // 14: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	13, // 15: matgto.v1.GetStatusResponse.tls:type_name -> matgto.v1.TlsStatus
+	26, // 16: matgto.v1.GetStatusResponse.sessions:type_name -> matgto.v1.SessionInfo
+	27, // 17: matgto.v1.GetStatusResponse.ended_sessions:type_name -> matgto.v1.SessionSummary
+	33, // 18: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
+	34, // 19: matgto.v1.CassetteInfo.updated_at:type_name -> google.protobuf.Timestamp
+	16, // 20: matgto.v1.ListCassettesResponse.cassettes:type_name -> matgto.v1.CassetteInfo
+	16, // 21: matgto.v1.PutCassetteResponse.cassette:type_name -> matgto.v1.CassetteInfo
+	0,  // 22: matgto.v1.SessionInfo.mode:type_name -> matgto.v1.Mode
+	0,  // 23: matgto.v1.SessionInfo.requested_mode:type_name -> matgto.v1.Mode
+	32, // 24: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
+	28, // 25: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
+	34, // 26: matgto.v1.SessionInfo.opened_at:type_name -> google.protobuf.Timestamp
+	33, // 27: matgto.v1.SessionInfo.age:type_name -> google.protobuf.Duration
+	33, // 28: matgto.v1.SessionInfo.lease:type_name -> google.protobuf.Duration
+	34, // 29: matgto.v1.SessionInfo.lease_expires_at:type_name -> google.protobuf.Timestamp
+	26, // 30: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
+	34, // 31: matgto.v1.SessionSummary.ended_at:type_name -> google.protobuf.Timestamp
+	29, // 32: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
+	30, // 33: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
+	28, // 34: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
+	1,  // 35: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
+	3,  // 36: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
+	4,  // 37: matgto.v1.ProxyControl.RenewSession:input_type -> matgto.v1.RenewSessionRequest
+	7,  // 38: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
+	9,  // 39: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
+	11, // 40: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
+	14, // 41: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
+	24, // 42: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
+	17, // 43: matgto.v1.ProxyControl.ListCassettes:input_type -> matgto.v1.ListCassettesRequest
+	19, // 44: matgto.v1.ProxyControl.GetCassette:input_type -> matgto.v1.GetCassetteRequest
+	20, // 45: matgto.v1.ProxyControl.PutCassette:input_type -> matgto.v1.CassetteChunk
+	22, // 46: matgto.v1.ProxyControl.DeleteCassette:input_type -> matgto.v1.DeleteCassetteRequest
+	2,  // 47: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
+	6,  // 48: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
+	5,  // 49: matgto.v1.ProxyControl.RenewSession:output_type -> matgto.v1.RenewSessionResponse
+	8,  // 50: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
+	10, // 51: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
+	12, // 52: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
+	15, // 53: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
+	25, // 54: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
+	18, // 55: matgto.v1.ProxyControl.ListCassettes:output_type -> matgto.v1.ListCassettesResponse
+	20, // 56: matgto.v1.ProxyControl.GetCassette:output_type -> matgto.v1.CassetteChunk
+	21, // 57: matgto.v1.ProxyControl.PutCassette:output_type -> matgto.v1.PutCassetteResponse
+	23, // 58: matgto.v1.ProxyControl.DeleteCassette:output_type -> matgto.v1.DeleteCassetteResponse
+	47, // [47:59] is the sub-list for method output_type
+	35, // [35:47] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_control_proto_init() }
@@ -1964,7 +2368,7 @@ func file_matgto_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_control_proto_rawDesc), len(file_matgto_v1_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

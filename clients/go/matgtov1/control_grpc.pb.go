@@ -6,8 +6,14 @@
 //                        "..", a control character or a character outside
 //                        [A-Za-z0-9._-+=@,[]] and "/". (An unspecified
 //                        mode in UseCassette means the server's default.)
-//   NOT_FOUND            Replay of a cassette that does not exist.
-//   FAILED_PRECONDITION  StopRecording while no cassette is in use.
+//   NOT_FOUND            Replay of a cassette that does not exist; a
+//                        `session` id that names no open session.
+//   FAILED_PRECONDITION  StopRecording while no cassette is in use; a
+//                        second session recording a cassette name another
+//                        session holds; deleting or replacing a cassette
+//                        that a session uses.
+//   RESOURCE_EXHAUSTED   a new session beyond --max-sessions, or no free
+//                        port left in --session-ports.
 //   DATA_LOSS            a cassette file that is corrupt or truncated.
 //   UNAVAILABLE          the server is shutting down.
 
@@ -34,6 +40,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ProxyControl_StartRecording_FullMethodName   = "/matgto.v1.ProxyControl/StartRecording"
 	ProxyControl_StopRecording_FullMethodName    = "/matgto.v1.ProxyControl/StopRecording"
+	ProxyControl_RenewSession_FullMethodName     = "/matgto.v1.ProxyControl/RenewSession"
 	ProxyControl_Replay_FullMethodName           = "/matgto.v1.ProxyControl/Replay"
 	ProxyControl_UseCassette_FullMethodName      = "/matgto.v1.ProxyControl/UseCassette"
 	ProxyControl_GetStatus_FullMethodName        = "/matgto.v1.ProxyControl/GetStatus"
@@ -48,13 +55,37 @@ const (
 // ProxyControlClient is the client API for ProxyControl service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Sessions. A server holds any number of cassette sessions, each with its
+// own cassette, mode, options and counters. The *default* session (id
+// "default") is what the shared proxy port serves to requests that name no
+// session; StartRecording/Replay/UseCassette without `session` act on it.
+// With `new_session: true` they open a new session, which gets
+//   - a proxy listener of its own (`SessionInfo.proxy_address`, from
+//     --session-ports, else an ephemeral port on the proxy's address), and
+//   - a name on the shared proxy port: a proxy URL with the id as user
+//     (`SessionInfo.proxy_url`, "http://ID@127.0.0.1:8888"; clients send it
+//     as `Proxy-Authorization: Basic base64("ID:")`). An id naming no open
+//     session is answered 407 with `X-Matgto-Error: unknown-session`.
+//
+// A session opened with a `lease` ends by itself unless RenewSession is
+// called within the lease: what it recorded is saved, its port is closed,
+// and GetStatus lists it under `ended_sessions`. Without a lease a session
+// lives until StopRecording names it.
 type ProxyControlClient interface {
 	// Starts recording into cassette `name` (overwrites it when the recording
-	// is saved; the old file stays until then). Ends any cassette in use.
+	// is saved; the old file stays until then). Ends the cassette the session
+	// had in use, if any.
 	StartRecording(ctx context.Context, in *StartRecordingRequest, opts ...grpc.CallOption) (*StartRecordingResponse, error)
-	// Ends the cassette in use, whatever its mode, saving what was recorded.
-	// FAILED_PRECONDITION when no cassette is in use.
+	// Ends the session's cassette, whatever its mode, saving what was
+	// recorded. A session other than the default one is closed with it (its
+	// listener and connections too). FAILED_PRECONDITION when the default
+	// session has no cassette in use; NOT_FOUND for an unknown session.
 	StopRecording(ctx context.Context, in *StopRecordingRequest, opts ...grpc.CallOption) (*StopRecordingResponse, error)
+	// Extends the lease of session `session` by its lease length. NOT_FOUND
+	// when the session is not open (it ended, or never existed): the caller's
+	// session is gone and its traffic would be refused.
+	RenewSession(ctx context.Context, in *RenewSessionRequest, opts ...grpc.CallOption) (*RenewSessionResponse, error)
 	// Replays cassette `name`, which must exist (NOT_FOUND otherwise).
 	Replay(ctx context.Context, in *ReplayRequest, opts ...grpc.CallOption) (*ReplayResponse, error)
 	// Uses cassette `name` in the given mode (AUTO: replay when it exists,
@@ -104,6 +135,16 @@ func (c *proxyControlClient) StopRecording(ctx context.Context, in *StopRecordin
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(StopRecordingResponse)
 	err := c.cc.Invoke(ctx, ProxyControl_StopRecording_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proxyControlClient) RenewSession(ctx context.Context, in *RenewSessionRequest, opts ...grpc.CallOption) (*RenewSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenewSessionResponse)
+	err := c.cc.Invoke(ctx, ProxyControl_RenewSession_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -215,13 +256,37 @@ func (c *proxyControlClient) DeleteCassette(ctx context.Context, in *DeleteCasse
 // ProxyControlServer is the server API for ProxyControl service.
 // All implementations must embed UnimplementedProxyControlServer
 // for forward compatibility.
+//
+// Sessions. A server holds any number of cassette sessions, each with its
+// own cassette, mode, options and counters. The *default* session (id
+// "default") is what the shared proxy port serves to requests that name no
+// session; StartRecording/Replay/UseCassette without `session` act on it.
+// With `new_session: true` they open a new session, which gets
+//   - a proxy listener of its own (`SessionInfo.proxy_address`, from
+//     --session-ports, else an ephemeral port on the proxy's address), and
+//   - a name on the shared proxy port: a proxy URL with the id as user
+//     (`SessionInfo.proxy_url`, "http://ID@127.0.0.1:8888"; clients send it
+//     as `Proxy-Authorization: Basic base64("ID:")`). An id naming no open
+//     session is answered 407 with `X-Matgto-Error: unknown-session`.
+//
+// A session opened with a `lease` ends by itself unless RenewSession is
+// called within the lease: what it recorded is saved, its port is closed,
+// and GetStatus lists it under `ended_sessions`. Without a lease a session
+// lives until StopRecording names it.
 type ProxyControlServer interface {
 	// Starts recording into cassette `name` (overwrites it when the recording
-	// is saved; the old file stays until then). Ends any cassette in use.
+	// is saved; the old file stays until then). Ends the cassette the session
+	// had in use, if any.
 	StartRecording(context.Context, *StartRecordingRequest) (*StartRecordingResponse, error)
-	// Ends the cassette in use, whatever its mode, saving what was recorded.
-	// FAILED_PRECONDITION when no cassette is in use.
+	// Ends the session's cassette, whatever its mode, saving what was
+	// recorded. A session other than the default one is closed with it (its
+	// listener and connections too). FAILED_PRECONDITION when the default
+	// session has no cassette in use; NOT_FOUND for an unknown session.
 	StopRecording(context.Context, *StopRecordingRequest) (*StopRecordingResponse, error)
+	// Extends the lease of session `session` by its lease length. NOT_FOUND
+	// when the session is not open (it ended, or never existed): the caller's
+	// session is gone and its traffic would be refused.
+	RenewSession(context.Context, *RenewSessionRequest) (*RenewSessionResponse, error)
 	// Replays cassette `name`, which must exist (NOT_FOUND otherwise).
 	Replay(context.Context, *ReplayRequest) (*ReplayResponse, error)
 	// Uses cassette `name` in the given mode (AUTO: replay when it exists,
@@ -262,6 +327,9 @@ func (UnimplementedProxyControlServer) StartRecording(context.Context, *StartRec
 }
 func (UnimplementedProxyControlServer) StopRecording(context.Context, *StopRecordingRequest) (*StopRecordingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StopRecording not implemented")
+}
+func (UnimplementedProxyControlServer) RenewSession(context.Context, *RenewSessionRequest) (*RenewSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RenewSession not implemented")
 }
 func (UnimplementedProxyControlServer) Replay(context.Context, *ReplayRequest) (*ReplayResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Replay not implemented")
@@ -343,6 +411,24 @@ func _ProxyControl_StopRecording_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProxyControlServer).StopRecording(ctx, req.(*StopRecordingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProxyControl_RenewSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenewSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProxyControlServer).RenewSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProxyControl_RenewSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProxyControlServer).RenewSession(ctx, req.(*RenewSessionRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -505,6 +591,10 @@ var ProxyControl_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StopRecording",
 			Handler:    _ProxyControl_StopRecording_Handler,
+		},
+		{
+			MethodName: "RenewSession",
+			Handler:    _ProxyControl_RenewSession_Handler,
 		},
 		{
 			MethodName: "Replay",
