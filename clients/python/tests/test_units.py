@@ -28,8 +28,14 @@ from matgto.modes import (
     parse_ws_timing,
 )
 from matgto.options import OPTION_NAMES, MatchRules, RedactRules, cassette_options
-from matgto.naming import ALLOWED_NAME_RE, sanitize_cassette_component, sanitize_cassette_name
-from matgto.pytest_plugin import cassette_name_for
+from matgto.naming import (
+    ALLOWED_NAME_RE,
+    cassette_name_for_nodeid,
+    sanitize_cassette_component,
+    sanitize_cassette_name,
+    truncate_utf8,
+)
+from matgto.pytest_plugin import cassette_name_for, owner_for
 from matgto.v1 import cassette_pb2, control_pb2
 
 HERE = Path(__file__).resolve().parent
@@ -296,9 +302,43 @@ def test_cassette_names_follow_node_ids() -> None:
     def item(nodeid: str) -> SimpleNamespace:
         return SimpleNamespace(nodeid=nodeid, path=Path("/x") / nodeid.split("::")[0])
 
-    assert cassette_name_for(item("tests/test_api.py::test_get")) == "test_api/test_get"
+    assert cassette_name_for(item("tests/test_api.py::test_get")) == "tests/test_api/test_get"
     assert cassette_name_for(item("test_api.py::TestUsers::test_get")) == "test_api/TestUsers/test_get"
     assert cassette_name_for(item("test_api.py::test_get[a b/c-1]")) == "test_api/test_get[a_b_c-1]"
+
+
+@pytest.mark.parametrize(
+    "nodeid, expected",
+    [
+        ("a/test_x.py::t", "a/test_x/t"),
+        ("b/test_x.py::t", "b/test_x/t"),
+        ("test_x.py::t", "test_x/t"),
+        ("a/b/test_deep.py::TestK::test_m", "a/b/test_deep/TestK/test_m"),
+        # a parameter id may hold "::", "/", "..", spaces and non-ASCII
+        ("a/test_x.py::t[x::y/z]", "a/test_x/t[x__y_z]"),
+        ("a/test_x.py::TestK::t[1..2 é]", "a/test_x/TestK/t[1._2__]"),
+        ("../outside/test_o.py::t", "._/outside/test_o/t"),
+        ("dir with space/test_s.py::t[]", "dir_with_space/test_s/t[]"),
+        ("test_doc.txt::test_doc.txt", "test_doc.txt/test_doc.txt"),
+    ],
+)
+def test_default_cassette_names_are_module_path_and_test_name(nodeid: str, expected: str) -> None:
+    name = cassette_name_for_nodeid(nodeid)
+    assert name == expected
+    assert ALLOWED_NAME_RE.fullmatch(name) and ".." not in name.split("/") and not name.startswith("/")
+
+
+def test_same_basename_in_two_directories_gives_two_names() -> None:
+    names = {cassette_name_for_nodeid(f"{d}/test_x.py::test_same[p1]") for d in ("a", "b", "a/b")}
+    assert names == {"a/test_x/test_same[p1]", "b/test_x/test_same[p1]", "a/b/test_x/test_same[p1]"}
+
+
+def test_owner_names_worker_pid_and_test() -> None:
+    assert owner_for("a/test_x.py::t", worker="gw3", pid=4242) == "pytest gw3 pid 4242 a/test_x.py::t"
+    assert owner_for("a/test_x.py::t", worker="", pid=7) == "pytest pid 7 a/test_x.py::t"
+    long = owner_for("t[" + "é" * 300 + "]", worker="gw0", pid=1)
+    assert len(long.encode()) <= 256 and long.startswith("pytest gw0 pid 1 t[é")
+    assert truncate_utf8("aé", 2) == "a", "never half a character"
 
 
 # -- proxies and CA bundle ---------------------------------------------------------

@@ -5,8 +5,8 @@ Record once, replay forever::
     import matgto, requests
 
     with matgto.Client("127.0.0.1:8889") as client:
-        with client.cassette("users/get-1"):          # records, or replays if it exists
-            r = requests.get("http://api.example/users/1", proxies=client.proxies())
+        with client.session("users/get-1") as s:      # a new session: records, or replays if it exists
+            r = requests.get("http://api.example/users/1", proxies=s.proxies())
 
 Generated protobuf messages and stubs live in :mod:`matgto.v1`.
 """
@@ -15,6 +15,7 @@ from ._version import __version__
 from .client import (
     API_VERSION,
     CHUNK_BYTES,
+    DEFAULT_LEASE,
     DEFAULT_SERVER,
     SERVER_ENV,
     CassetteSession,
@@ -30,9 +31,12 @@ from .errors import (
     IncompatibleServerError,
     InvalidArgumentError,
     MatgtoError,
+    ResourceExhaustedError,
     ServerUnavailableError,
+    SessionLostError,
     UnimplementedError,
 )
+from .misses import ReplayMissWarning, describe_miss, describe_misses, failing_misses
 from .modes import BodyMatch, ExhaustedPolicy, MatchField, MissPolicy, Mode, RepeatPolicy, WsTiming
 from .options import MatchRules, RedactRules, cassette_options
 from .naming import sanitize_cassette_name
@@ -41,6 +45,7 @@ __all__ = [
     "__version__",
     "API_VERSION",
     "CHUNK_BYTES",
+    "DEFAULT_LEASE",
     "DEFAULT_SERVER",
     "SERVER_ENV",
     "CassetteSession",
@@ -54,8 +59,14 @@ __all__ = [
     "IncompatibleServerError",
     "InvalidArgumentError",
     "MatgtoError",
+    "ResourceExhaustedError",
     "ServerUnavailableError",
+    "SessionLostError",
     "UnimplementedError",
+    "ReplayMissWarning",
+    "describe_miss",
+    "describe_misses",
+    "failing_misses",
     "BodyMatch",
     "ExhaustedPolicy",
     "MatchField",

@@ -15,6 +15,7 @@ import grpc
 from ._proto import cassette_pb2, control_pb2, control_pb2_grpc
 from ._version import __version__
 from .errors import IncompatibleServerError, MatgtoError, ServerUnavailableError, error_from_rpc
+from .session import CassetteSession, timestamp_to_datetime
 from .modes import (
     ExhaustedPolicyLike,
     MissPolicyLike,
@@ -29,6 +30,7 @@ from .options import MatchRulesLike, RedactRulesLike, cassette_options
 __all__ = [
     "API_VERSION",
     "CHUNK_BYTES",
+    "DEFAULT_LEASE",
     "DEFAULT_SERVER",
     "SERVER_ENV",
     "CassetteSession",
@@ -37,6 +39,7 @@ __all__ = [
     "check_api_version",
     "default_server_address",
     "usable_proxy_address",
+    "usable_proxy_url",
 ]
 
 #: The control API generation this client speaks (``matgto.v1``).
@@ -45,6 +48,9 @@ API_VERSION = 1
 DEFAULT_SERVER = "127.0.0.1:8889"
 #: Environment variable holding the control address.
 SERVER_ENV = "MATGTO_SERVER"
+#: The lease of sessions opened by :meth:`Client.session` and the pytest
+#: plugin (renewed every third of it, 10 s).
+DEFAULT_LEASE = datetime.timedelta(seconds=30)
 #: Size of the chunks :meth:`Client.put_cassette` uploads (1 MiB).
 CHUNK_BYTES = 1024 * 1024
 
@@ -128,6 +134,59 @@ def usable_proxy_address(proxy_address: str, control_target: str) -> str:
     return _join_host_port(host, port)
 
 
+def usable_proxy_url(proxy_url: str, control_target: str) -> str:
+    """``SessionInfo.proxy_url`` (``"http://ID@host:port"``) with an unspecified
+    host replaced as in :func:`usable_proxy_address`."""
+    scheme, sep, rest = proxy_url.partition("://")
+    if not sep:
+        return proxy_url
+    user, at, address = rest.rpartition("@")
+    address, slash, path = address.partition("/")
+    return f"{scheme}://{user}{at}{usable_proxy_address(address, control_target)}{slash}{path}"
+
+
+#: A lease: a timedelta or a number of seconds.
+LeaseLike = Union[float, int, datetime.timedelta]
+
+
+def lease_seconds(lease: LeaseLike) -> float:
+    """``lease`` in seconds; raises :class:`ValueError` / :class:`TypeError`
+    unless it is a positive timedelta or number (the server wants 1 s to 1 h)."""
+    if isinstance(lease, datetime.timedelta):
+        seconds = lease.total_seconds()
+    elif isinstance(lease, (int, float)) and not isinstance(lease, bool):
+        seconds = float(lease)
+    else:
+        raise TypeError(f"a lease must be a timedelta or a number of seconds, not {type(lease).__name__}")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"a lease must be positive and finite, not {lease!r}")
+    return seconds
+
+
+def _session_fields(
+    request: Any,
+    session: Optional[str],
+    new_session: bool,
+    lease: Optional[LeaseLike],
+    owner: Optional[str],
+) -> None:
+    """Sets the session fields shared by StartRecording, Replay and UseCassette."""
+    if session is not None and not isinstance(session, str):
+        raise TypeError(f"session must be a session id (str), not {type(session).__name__}")
+    if session and new_session:
+        raise ValueError("new_session=True opens a new session: pass no session id with it")
+    if not new_session and (lease is not None or owner is not None):
+        raise ValueError("lease and owner apply to new sessions only: pass new_session=True")
+    if owner is not None and not isinstance(owner, str):
+        raise TypeError(f"owner must be a str, not {type(owner).__name__}")
+    request.session = session or ""
+    request.new_session = bool(new_session)
+    if lease is not None:
+        request.lease.CopyFrom(_duration(lease_seconds(lease)))
+    if owner:
+        request.owner = owner
+
+
 def _duration(value: Union[float, datetime.timedelta]) -> Any:
     from google.protobuf import duration_pb2
 
@@ -137,54 +196,6 @@ def _duration(value: Union[float, datetime.timedelta]) -> Any:
     else:
         duration.FromNanoseconds(int(round(float(value) * 1e9)))
     return duration
-
-
-class CassetteSession:
-    """A cassette in use: what :meth:`Client.recording`, :meth:`Client.replaying`,
-    :meth:`Client.cassette` and the pytest fixture ``matgto_cassette`` yield.
-
-    Attributes:
-        client: The client that started the session.
-        info: The ``SessionInfo`` the server returned when the session started.
-        summary: The ``SessionSummary`` returned by ``StopRecording`` once the
-            session ended (``None`` until then).
-    """
-
-    def __init__(self, client: "Client", info: control_pb2.SessionInfo) -> None:
-        self.client = client
-        self.info = info
-        self.summary: Optional[control_pb2.SessionSummary] = None
-
-    @property
-    def name(self) -> str:
-        """The cassette name."""
-        return self.info.cassette
-
-    @property
-    def mode(self) -> Mode:
-        """The effective mode (``AUTO`` resolved to ``RECORD`` or ``REPLAY``)."""
-        return Mode(self.info.mode)
-
-    @property
-    def requested_mode(self) -> Mode:
-        """The mode that was asked for."""
-        return Mode(self.info.requested_mode)
-
-    @property
-    def proxy_url(self) -> str:
-        """See :meth:`Client.proxy_url`."""
-        return self.client.proxy_url()
-
-    def proxies(self) -> Dict[str, str]:
-        """See :meth:`Client.proxies`."""
-        return self.client.proxies()
-
-    def ca_bundle(self, path: Optional[Union[str, "os.PathLike[str]"]] = None) -> str:
-        """See :meth:`Client.ca_bundle`."""
-        return self.client.ca_bundle(path)
-
-    def __repr__(self) -> str:
-        return f"CassetteSession(name={self.name!r}, mode={self.mode.name})"
 
 
 class Client:
@@ -265,7 +276,9 @@ class Client:
 
     def status(self) -> control_pb2.GetStatusResponse:
         """The server's status (``GetStatusResponse``): version, ``api_version``,
-        addresses, default mode and the session in use (``HasField("session")``).
+        addresses, default mode, the default session (``HasField("session")``),
+        every open session (``sessions``), the recently ended ones
+        (``ended_sessions``) and ``max_sessions``.
 
         Raises :class:`IncompatibleServerError` if the API version differs
         (unless ``check_version=False``).
@@ -294,6 +307,10 @@ class Client:
         ws_timing: Optional[WsTimingLike] = None,
         ws_speed: Optional[float] = None,
         proto_options: Optional[cassette_pb2.CassetteOptions] = None,
+        session: Optional[str] = None,
+        new_session: bool = False,
+        lease: Optional[LeaseLike] = None,
+        owner: Optional[str] = None,
     ) -> control_pb2.SessionInfo:
         """Starts recording into cassette ``name`` (ending any cassette in use).
 
@@ -311,6 +328,18 @@ class Client:
         * ``proto_options``: a generated ``CassetteOptions`` message the
           other options are applied on top of.
 
+        Sessions (every cassette-starting call takes these):
+
+        * ``session``: the id of the open session to act on (default: the
+          server's default session); ``CassetteNotFoundError`` if unknown;
+        * ``new_session=True``: open a new session, with a proxy listener of
+          its own (``SessionInfo.id``, ``proxy_address``, ``proxy_url``);
+        * ``lease`` (new sessions, timedelta or seconds, 1 s..1 h): the session
+          ends unless renewed (:meth:`renew_session`) within it; ``None``: no lease;
+        * ``owner`` (new sessions): free text shown by :meth:`status`.
+
+        :meth:`session` does all of this for you, renewals included.
+
         Bad rules (an RE2 pattern, a JSON pointer) raise
         :class:`~matgto.errors.InvalidArgumentError`. Returns the new ``SessionInfo``.
         """
@@ -322,20 +351,55 @@ class Client:
             proto_options=proto_options,
         ),
         )
+        _session_fields(request, session, new_session, lease, owner)
         response: control_pb2.StartRecordingResponse = self._call("StartRecording", request)
         return response.session
 
-    def stop_recording(self) -> control_pb2.SessionSummary:
-        """Ends the cassette in use, whatever its mode, saving what was recorded.
+    def stop_recording(self, session: Optional[str] = None) -> control_pb2.SessionSummary:
+        """Ends the cassette in use in ``session`` (default: the default
+        session), whatever its mode, saving what was recorded. A session other
+        than the default one is closed with it (its port too).
 
-        Returns the ``SessionSummary`` (counters, ``saved_path``, unused
-        interactions). Raises :class:`~matgto.errors.FailedPreconditionError`
-        when no cassette is in use.
+        Returns the ``SessionSummary`` (counters, misses, ``saved_path``,
+        unused interactions, ``end_reason``, ``ended_at``, ``save_error``).
+        Raises :class:`~matgto.errors.FailedPreconditionError` when the
+        default session has no cassette in use and
+        :class:`~matgto.errors.CassetteNotFoundError` for an unknown session.
         """
+        if session is not None and not isinstance(session, str):
+            raise TypeError(f"session must be a session id (str), not {type(session).__name__}")
         response: control_pb2.StopRecordingResponse = self._call(
-            "StopRecording", control_pb2.StopRecordingRequest()
+            "StopRecording", control_pb2.StopRecordingRequest(session=session or "")
         )
         return response.summary
+
+    def stop(self, session: Optional[str] = None) -> control_pb2.SessionSummary:
+        """Same as :meth:`stop_recording`."""
+        return self.stop_recording(session)
+
+    def renew_session(self, session: str, *, timeout: Any = _USE_DEFAULT) -> datetime.datetime:
+        """Extends the lease of ``session`` by its lease length and returns the
+        new expiry (aware UTC datetime). Raises
+        :class:`~matgto.errors.CassetteNotFoundError` when the session is not
+        open (it ended or never existed)."""
+        if not isinstance(session, str) or not session:
+            raise ValueError("renew_session needs the id of a session")
+        response: control_pb2.RenewSessionResponse = self._call(
+            "RenewSession", control_pb2.RenewSessionRequest(session=session), timeout=timeout
+        )
+        expires = timestamp_to_datetime(response, "lease_expires_at")
+        if expires is None:
+            raise MatgtoError("RenewSession returned no lease_expires_at", method="RenewSession", address=self.address)
+        return expires
+
+    def sessions(self) -> List[control_pb2.SessionInfo]:
+        """Every open session with a cassette in use (``status().sessions``)."""
+        return list(self.status().sessions)
+
+    def ended_sessions(self) -> List[control_pb2.SessionSummary]:
+        """Sessions that ended recently, most recent first, with ``end_reason``
+        (``status().ended_sessions``)."""
+        return list(self.status().ended_sessions)
 
     def replay(
         self,
@@ -350,6 +414,10 @@ class Client:
         ws_timing: Optional[WsTimingLike] = None,
         ws_speed: Optional[float] = None,
         proto_options: Optional[cassette_pb2.CassetteOptions] = None,
+        session: Optional[str] = None,
+        new_session: bool = False,
+        lease: Optional[LeaseLike] = None,
+        owner: Optional[str] = None,
     ) -> control_pb2.SessionInfo:
         """Replays cassette ``name``; raises
         :class:`~matgto.errors.CassetteNotFoundError` if it does not exist.
@@ -366,6 +434,7 @@ class Client:
             proto_options=proto_options,
         ),
         )
+        _session_fields(request, session, new_session, lease, owner)
         response: control_pb2.ReplayResponse = self._call("Replay", request)
         return response.session
 
@@ -383,6 +452,10 @@ class Client:
         ws_timing: Optional[WsTimingLike] = None,
         ws_speed: Optional[float] = None,
         proto_options: Optional[cassette_pb2.CassetteOptions] = None,
+        session: Optional[str] = None,
+        new_session: bool = False,
+        lease: Optional[LeaseLike] = None,
+        owner: Optional[str] = None,
     ) -> control_pb2.SessionInfo:
         """Uses cassette ``name`` in ``mode``: ``"auto"`` (replay when the
         cassette exists, record otherwise), ``"record"``, ``"replay"`` or
@@ -397,6 +470,7 @@ class Client:
             proto_options=proto_options,
         ),
         )
+        _session_fields(request, session, new_session, lease, owner)
         response: control_pb2.UseCassetteResponse = self._call("UseCassette", request)
         return response.session
 
@@ -576,24 +650,46 @@ class Client:
 
     # -- context managers -----------------------------------------------------
 
+    def session(
+        self,
+        name: str,
+        mode: Optional[ModeLike] = "auto",
+        *,
+        lease: Optional[LeaseLike] = DEFAULT_LEASE,
+        owner: Optional[str] = None,
+        **options: Any,
+    ) -> CassetteSession:
+        """Opens a **new session** using cassette ``name`` in ``mode`` (default
+        ``"auto"``) and returns it; use it as a context manager, which stops
+        it on exit::
+
+            with client.session("users/get-1") as s:
+                requests.get(url, proxies=s.proxies())   # s.proxy_url, s.id
+
+        The session has a proxy listener of its own, so sessions of parallel
+        tests never mix. It has a ``lease`` (default :data:`DEFAULT_LEASE`, 30 s;
+        ``None``: none), renewed by a daemon thread every lease/3 until the
+        session is stopped; if the process dies, the server ends the session
+        after the lease. A renewal answered NOT_FOUND marks the session
+        :attr:`~CassetteSession.lost`, and :meth:`~CassetteSession.stop` then
+        raises :class:`~matgto.errors.SessionLostError`. ``options``: the
+        keyword options of :meth:`use_cassette`.
+        """
+        info = self.use_cassette(name, mode, new_session=True, lease=lease, owner=owner, **options)
+        return CassetteSession(self, info, renew=True)
+
     @contextlib.contextmanager
     def _ending(self, info: control_pb2.SessionInfo) -> Iterator[CassetteSession]:
-        session = CassetteSession(self, info)
-        try:
+        with CassetteSession(self, info, renew=True) as session:
             yield session
-        except BaseException:
-            # The block's own exception matters more than a failure to stop.
-            with contextlib.suppress(MatgtoError):
-                session.summary = self.stop_recording()
-            raise
-        session.summary = self.stop_recording()
 
     @contextlib.contextmanager
     def recording(self, name: str, **options: Any) -> Iterator[CassetteSession]:
         """``with client.recording(name) as session:`` records into ``name`` and
-        calls :meth:`stop_recording` on exit, even on an exception;
-        ``session.summary`` holds the result afterwards. ``options``: the
-        keyword options of :meth:`start_recording`."""
+        stops the session on exit, even on an exception; ``session.summary``
+        holds the result afterwards. ``options``: the keyword options of
+        :meth:`start_recording` (``new_session=True`` with a ``lease`` is
+        renewed in the background, as :meth:`session` does)."""
         with self._ending(self.start_recording(name, **options)) as session:
             yield session
 
@@ -612,6 +708,11 @@ class Client:
             yield session
 
     # -- lifetime ---------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
 
     def close(self) -> None:
         """Closes the channel (if the client created it) and removes the

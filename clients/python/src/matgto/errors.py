@@ -7,18 +7,20 @@ gRPC status :attr:`~MatgtoError.code` and the server's own message
 ==========================  ==========================================
 gRPC status                 exception
 ==========================  ==========================================
-``NOT_FOUND``               :class:`CassetteNotFoundError`
+``NOT_FOUND``               :class:`CassetteNotFoundError` (also: unknown session)
 ``INVALID_ARGUMENT``        :class:`InvalidArgumentError`
 ``FAILED_PRECONDITION``     :class:`FailedPreconditionError`
 ``DATA_LOSS``               :class:`CorruptCassetteError`
 ``UNAVAILABLE``             :class:`ServerUnavailableError`
 ``DEADLINE_EXCEEDED``       :class:`DeadlineExceededError`
 ``UNIMPLEMENTED``           :class:`UnimplementedError`
+``RESOURCE_EXHAUSTED``      :class:`ResourceExhaustedError`
 anything else               :class:`MatgtoError`
 ==========================  ==========================================
 
 :class:`IncompatibleServerError` is raised by the client itself when the
-server speaks another control API generation.
+server speaks another control API generation, and :class:`SessionLostError`
+when a session ended before the client stopped it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ __all__ = [
     "DeadlineExceededError",
     "UnimplementedError",
     "IncompatibleServerError",
+    "ResourceExhaustedError",
+    "SessionLostError",
     "error_class_for",
     "error_from_rpc",
 ]
@@ -83,7 +87,8 @@ class MatgtoError(Exception):
 
 
 class CassetteNotFoundError(MatgtoError, LookupError):
-    """The cassette does not exist (``NOT_FOUND``), e.g. replaying an unknown name."""
+    """Something named does not exist (``NOT_FOUND``): replaying an unknown
+    cassette, or a ``session`` id that names no open session."""
 
 
 class InvalidArgumentError(MatgtoError, ValueError):
@@ -116,6 +121,28 @@ class IncompatibleServerError(MatgtoError):
     """The server speaks a control API generation this client does not support."""
 
 
+class ResourceExhaustedError(MatgtoError):
+    """The server is out of something (``RESOURCE_EXHAUSTED``): a new session
+    beyond ``--max-sessions``, or no free port for it."""
+
+
+class SessionLostError(MatgtoError):
+    """A session ended before this client stopped it: its lease expired, a
+    renewal found it gone, another client stopped it, or the server restarted.
+
+    Attributes:
+        session_id: The id of the session.
+        summary: The server's ``SessionSummary`` of that end (``end_reason``,
+            ``ended_at``, ``saved_path``, ``save_error``) when ``GetStatus``
+            still listed it under ``ended_sessions``, else ``None``.
+    """
+
+    def __init__(self, message: str, *, session_id: str, summary: Any = None, address: Optional[str] = None) -> None:
+        super().__init__(message, address=address)
+        self.session_id = session_id
+        self.summary = summary
+
+
 _BY_CODE: Dict[grpc.StatusCode, Type[MatgtoError]] = {
     grpc.StatusCode.NOT_FOUND: CassetteNotFoundError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
@@ -124,6 +151,7 @@ _BY_CODE: Dict[grpc.StatusCode, Type[MatgtoError]] = {
     grpc.StatusCode.UNAVAILABLE: ServerUnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.UNIMPLEMENTED: UnimplementedError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
 }
 
 

@@ -1,44 +1,71 @@
-"""pytest plugin (entry point ``pytest11``): cassettes named after tests.
+"""pytest plugin (entry point ``pytest11``): a matgto session per test.
 
 Mark a test, or request the fixture::
 
-    @pytest.mark.matgto                      # cassette "test_module/test_name", mode auto
+    @pytest.mark.matgto                      # cassette "tests/test_module/test_name", mode auto
     def test_user(matgto_cassette):
         requests.get(URL, proxies=matgto_cassette.proxies())
 
     @pytest.mark.matgto(name="shared/users", mode="replay", on_exhausted="error")
     def test_other(matgto_cassette): ...
 
-    @pytest.mark.matgto(match=MatchRules(body="json"), on_miss="record")
+    @pytest.mark.matgto(match=MatchRules(body="json"), on_miss="record", misses="warn")
     def test_rules(matgto_cassette): ...
 
-The marker takes the keyword options of :meth:`matgto.Client.use_cassette`
-(``on_exhausted``, ``repeat``, ``on_miss``, ``match``, ``redact``,
-``store_decoded``, ``ws_timing``, ``ws_speed``, ``proto_options``).
+Each test gets a **new server session** of its own (``new_session``): its own
+proxy listener, its cassette, a lease (ini ``matgto_lease``, default 30 s)
+renewed in the background, and ``owner`` "pytest <worker> pid <pid> <node id>".
+So tests can run in parallel (``pytest -n 4``) against one shared server. The
+session is stopped when the test ends, pass or fail.
 
-A marked test gets its cassette even without requesting ``matgto_cassette``.
-The cassette ends (``StopRecording``) when the test ends, pass or fail.
+A **replay miss fails the test** (reasons ``no-match``, ``exhausted``,
+``ws-mismatch``; a miss the miss policy forwarded is not a failure), with the
+explanation in the failure message. ``misses="warn"`` (marker),
+``--matgto-misses=warn`` or ini ``matgto_misses = warn`` only warn
+(:class:`matgto.ReplayMissWarning`). Misses during the test body fail the
+test itself; misses later, in the teardown of fixtures that use the proxy,
+are reported when the session stops, as a teardown error.
 
-Options: ``--matgto-server HOST:PORT`` (else ``$MATGTO_SERVER``, else the ini
-value ``matgto_server``, else ``127.0.0.1:8889``) and ``--matgto-mode MODE`` to
-force one mode for every cassette (e.g. ``record`` to re-record them all).
+The marker takes ``name``, ``mode``, ``misses`` and the keyword options of
+:meth:`matgto.Client.use_cassette` (``on_exhausted``, ``repeat``,
+``on_miss``, ``match``, ``redact``, ``store_decoded``, ``ws_timing``,
+``ws_speed``, ``proto_options``). A marked test gets its session even
+without requesting ``matgto_cassette``.
 
-Fixtures: ``matgto_client`` (session-wide :class:`matgto.Client`) and
-``matgto_cassette`` (the :class:`matgto.CassetteSession` of the test).
+Options: ``--matgto-server HOST:PORT`` (else ``$MATGTO_SERVER``, else ini
+``matgto_server``, else ``127.0.0.1:8889``); ``--matgto-mode MODE`` forces one
+mode for every cassette (e.g. ``record`` to re-record them all);
+``--matgto-misses fail|warn`` forces the miss handling; ini ``matgto_lease``
+(seconds) and ``matgto_session = default`` (use the server's default session
+instead of one per test, as before sessions existed: one test at a time).
+
+Fixtures: ``matgto_client`` (session-wide :class:`matgto.Client`),
+``matgto_cassette`` (the test's :class:`matgto.CassetteSession`: ``.id``,
+``.proxy_url``, ``.proxies()``, ``.shared_proxy_url``...) and
+``matgto_proxy`` (its ``proxy_url``, ``"http://127.0.0.1:PORT"``).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import warnings
+from dataclasses import dataclass
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 import pytest
 
-from .naming import cassette_name_from_parts
+from .naming import cassette_name_for_nodeid, truncate_utf8
 
 MARKER = "matgto"
 _MODES = ("auto", "record", "replay", "passthrough")
+_MISSES = ("fail", "warn")
+_SESSIONS = ("new", "default")
+#: The server's limit on ``owner``.
+MAX_OWNER_BYTES = 256
+_HOW_TO_WARN = (
+    "(a replay miss fails the test; to only warn: @pytest.mark.matgto(misses=\"warn\"), "
+    "--matgto-misses=warn or ini matgto_misses = warn)"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,7 +85,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=_MODES,
         help="use every matgto cassette in this mode, whatever the markers say",
     )
+    group.addoption(
+        "--matgto-misses",
+        dest="matgto_misses",
+        default=None,
+        choices=_MISSES,
+        help="what a replay miss does to a test: fail it (default) or only warn, "
+        "whatever the markers and ini say",
+    )
     parser.addini("matgto_server", "control address of the matgto server", default=None)
+    parser.addini("matgto_misses", "what a replay miss does to a test: fail (default) or warn", default="fail")
+    parser.addini(
+        "matgto_lease",
+        "lease of each test's matgto session in seconds, renewed every third of it (default 30)",
+        default="30",
+    )
+    parser.addini(
+        "matgto_session",
+        "new (default): a new matgto session per test; default: the server's default "
+        "session (one test at a time, no parallel runs)",
+        default="new",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,8 +113,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(name=None, mode='auto', *, on_exhausted=None, repeat=None, on_miss=None, "
         "match=None, redact=None, store_decoded=None, ws_timing=None, ws_speed=None, "
-        "proto_options=None): use a matgto cassette during the test, named after the test "
-        "unless `name` is given; the options are those of matgto.Client.use_cassette",
+        "proto_options=None, misses=None): use a new matgto session during the test, with a "
+        "cassette named after the test unless `name` is given; the options are those of "
+        "matgto.Client.use_cassette; misses='warn' makes replay misses warn instead of failing",
     )
 
 
@@ -85,13 +133,24 @@ def server_address(config: pytest.Config) -> str:
 
 
 def cassette_name_for(item: Any) -> str:
-    """``"test_module/test_name"`` for ``test_module.py::test_name``;
-    ``"test_module/TestClass/test_name[param]"`` for methods and parameters.
-    Characters the server refuses become ``_``."""
-    file_part, *rest = item.nodeid.split("::")
-    path = getattr(item, "path", None)
-    stem = Path(str(path)).stem if path is not None else Path(file_part).stem
-    return cassette_name_from_parts([stem, *rest])
+    """The default cassette name of a test: module path, class and test name
+    (``a/test_x.py::test_t`` -> ``"a/test_x/test_t"``); see
+    :func:`matgto.naming.cassette_name_for_nodeid`."""
+    return cassette_name_for_nodeid(item.nodeid)
+
+
+def worker_id() -> str:
+    """The pytest-xdist worker id (``"gw0"``...), or ``""`` outside xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def owner_for(nodeid: str, *, worker: Optional[str] = None, pid: Optional[int] = None) -> str:
+    """``"pytest gw1 pid 4242 tests/test_x.py::test_y"`` (no worker outside
+    xdist), cut to the server's 256 bytes."""
+    worker = worker_id() if worker is None else worker
+    pid = os.getpid() if pid is None else pid
+    who = f"pytest {worker} pid {pid}" if worker else f"pytest pid {pid}"
+    return truncate_utf8(f"{who} {nodeid}", MAX_OWNER_BYTES)
 
 
 def _marker_arguments(
@@ -107,7 +166,8 @@ def _marker_arguments(
     ws_timing: Any = None,
     ws_speed: Optional[float] = None,
     proto_options: Any = None,
-) -> Tuple[Optional[str], Optional[str], Dict[str, Any]]:
+    misses: Optional[str] = None,
+) -> Tuple[Optional[str], Optional[str], Optional[str], Dict[str, Any]]:
     options = dict(
         on_exhausted=on_exhausted,
         repeat=repeat,
@@ -119,7 +179,37 @@ def _marker_arguments(
         ws_speed=ws_speed,
         proto_options=proto_options,
     )
-    return name, mode, {k: v for k, v in options.items() if v is not None}
+    return name, mode, misses, {k: v for k, v in options.items() if v is not None}
+
+
+def _choice(value: Any, choices: Tuple[str, ...], what: str) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise pytest.UsageError(f"matgto: {what} must be one of {', '.join(choices)}, not {value!r}")
+    return text
+
+
+def _lease(config: pytest.Config) -> float:
+    raw = config.getini("matgto_lease")
+    try:
+        lease = float(raw)
+    except (TypeError, ValueError):
+        lease = float("nan")
+    if not lease > 0:
+        raise pytest.UsageError(f"matgto: ini matgto_lease must be a positive number of seconds, not {raw!r}")
+    return lease
+
+
+@dataclass
+class _TestSession:
+    """What the plugin keeps about a test's session between its phases."""
+
+    session: Any  # matgto.CassetteSession
+    misses: str  # "fail" | "warn"
+    reported: int = 0  # failing misses already reported by the call phase
+
+
+_STATE = pytest.StashKey[_TestSession]()
 
 
 @pytest.fixture(scope="session")
@@ -136,11 +226,13 @@ def matgto_client(pytestconfig: pytest.Config) -> Iterator[Any]:
 
 @pytest.fixture
 def matgto_cassette(request: pytest.FixtureRequest, matgto_client: Any) -> Iterator[Any]:
-    """The test's :class:`matgto.CassetteSession`, started with ``UseCassette``
-    and ended with ``StopRecording`` after the test."""
+    """The test's :class:`matgto.CassetteSession`: a new session (``UseCassette``
+    with ``new_session``, a renewed lease and the test as owner), stopped after
+    the test. Replay misses fail the test unless configured to warn."""
+    config = request.config
     marker = request.node.get_closest_marker(MARKER)
     try:
-        name, mode, options = (
+        name, mode, misses, options = (
             _marker_arguments(*marker.args, **marker.kwargs) if marker else _marker_arguments()
         )
     except TypeError as exc:
@@ -151,17 +243,96 @@ def matgto_cassette(request: pytest.FixtureRequest, matgto_client: Any) -> Itera
         cassette_options(**options)
     except (TypeError, ValueError) as exc:
         raise pytest.UsageError(f"@pytest.mark.{MARKER}: {exc}") from None
-    mode = request.config.getoption("matgto_mode") or mode
-    with matgto_client.cassette(name or cassette_name_for(request.node), mode, **options) as session:
+    mode = config.getoption("matgto_mode") or mode
+    forced = config.getoption("matgto_misses")
+    if forced:
+        misses = forced
+    elif misses is not None:
+        misses = _choice(misses, _MISSES, f"@pytest.mark.{MARKER}(misses=...)")
+    else:
+        misses = _choice(config.getini("matgto_misses"), _MISSES, "ini matgto_misses")
+    name = name or cassette_name_for(request.node)
+
+    from .session import CassetteSession
+
+    if _choice(config.getini("matgto_session"), _SESSIONS, "ini matgto_session") == "default":
+        session = CassetteSession(matgto_client, matgto_client.use_cassette(name, mode, **options))
+    else:
+        session = matgto_client.session(
+            name, mode, lease=_lease(config), owner=owner_for(request.node.nodeid), **options
+        )
+    state = _TestSession(session=session, misses=misses)
+    request.node.stash[_STATE] = state
+    try:
         yield session
+    finally:
+        _finish(state)
+
+
+def _finish(state: _TestSession) -> None:
+    """Stops the test's session; reports the failing misses the call phase did not."""
+    from .errors import SessionLostError
+    from .misses import ReplayMissWarning, describe_misses, failing_misses
+
+    session = state.session
+    try:
+        summary = session.stop()
+    except SessionLostError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    failing = failing_misses(summary.session.misses)[state.reported :]
+    if not failing:
+        return
+    text = describe_misses(failing, cassette=session.name, session=session.id)
+    if state.misses == "warn":
+        warnings.warn(ReplayMissWarning(text), stacklevel=1)
+    else:
+        pytest.fail(f"{text}\n{_HOW_TO_WARN}", pytrace=False)
+
+
+@pytest.fixture
+def matgto_proxy(matgto_cassette: Any) -> str:
+    """The proxy URL of the test's session, ``"http://127.0.0.1:PORT"``."""
+    return str(matgto_cassette.proxy_url)
 
 
 @pytest.fixture(autouse=True)
 def _matgto_marked(request: pytest.FixtureRequest) -> None:
-    """Gives marked tests their cassette even when they do not ask for it."""
+    """Gives marked tests their session even when they do not ask for it."""
     node = request.node
     if (
         "matgto_cassette" not in getattr(request, "fixturenames", ())
         and node.get_closest_marker(MARKER) is not None
     ):
         request.getfixturevalue("matgto_cassette")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fails the test itself (its call phase) on the replay misses of its body."""
+    outcome = yield
+    if call.when != "call":
+        return
+    state = item.stash.get(_STATE, None)
+    if state is None or state.misses != "fail":
+        return
+    report = outcome.get_result()
+    if report.skipped:
+        return
+    from .errors import MatgtoError
+    from .misses import describe_misses, failing_misses
+
+    session = state.session
+    try:
+        info = session.refresh()
+    except MatgtoError:
+        return  # a lost session or an unreachable server: reported when it stops
+    failing = failing_misses(info.misses)
+    if not failing:
+        return
+    state.reported = len(failing)
+    text = describe_misses(failing, cassette=session.name, session=session.id)
+    if report.passed:
+        report.outcome = "failed"
+        report.longrepr = f"{text}\n{_HOW_TO_WARN}"
+    else:
+        report.sections.append(("matgto replay misses", text))

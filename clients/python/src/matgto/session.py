@@ -1,0 +1,358 @@
+"""A cassette session on the server, as a Python object.
+
+:class:`CassetteSession` wraps the ``SessionInfo`` of a session in use: its
+id, its proxy, its lease, its misses and, once stopped, its
+``SessionSummary``. A session this client opened with ``new_session=True``
+and a lease is renewed by a daemon thread every lease/3 until it is stopped
+(clients/CONTRACT.md, "Sessions (issue 9)").
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+
+from ._proto import control_pb2
+from .errors import CassetteNotFoundError, MatgtoError, SessionLostError
+from .misses import describe_misses, failing_misses
+from .modes import Mode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Client
+
+__all__ = ["DEFAULT_SESSION_ID", "CassetteSession", "timestamp_to_datetime", "duration_to_timedelta"]
+
+#: The id of the server's default session (what requests naming no session use).
+DEFAULT_SESSION_ID = "default"
+
+
+def timestamp_to_datetime(message: Any, field: str) -> Optional[datetime.datetime]:
+    """``message.field`` (a ``google.protobuf.Timestamp``) as an aware UTC
+    datetime, or ``None`` when the field is unset."""
+    if not message.HasField(field):
+        return None
+    value = getattr(message, field)
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    return epoch + datetime.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+
+
+def duration_to_timedelta(message: Any, field: str) -> Optional[datetime.timedelta]:
+    """``message.field`` (a ``google.protobuf.Duration``) as a timedelta, or
+    ``None`` when the field is unset."""
+    if not message.HasField(field):
+        return None
+    value = getattr(message, field)
+    return datetime.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+
+
+class _Renewer:
+    """Renews a session's lease from a daemon thread every ``interval`` seconds
+    until :meth:`stop`. A NOT_FOUND answer means the session is gone: the
+    renewer records it and ends; other errors are kept and retried."""
+
+    def __init__(self, session: "CassetteSession", interval: float) -> None:
+        self._session = session
+        self.interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"matgto-renew-{session.id}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            # A renewal in flight ends within the call's deadline (interval).
+            self._thread.join(timeout=self.interval + 1.0)
+
+    def _run(self) -> None:
+        session = self._session
+        while not self._stopped.wait(self.interval):
+            try:
+                session.renew(timeout=max(self.interval, 1.0))
+            except CassetteNotFoundError as exc:
+                session._mark_lost(exc)
+                return
+            except MatgtoError as exc:
+                if session.client.closed:
+                    return
+                session.renew_error = exc  # transient (server busy, network): retried
+
+
+class CassetteSession:
+    """A cassette in use in one server session: what :meth:`Client.session`,
+    :meth:`Client.recording`, :meth:`Client.replaying`, :meth:`Client.cassette`
+    and the pytest fixture ``matgto_cassette`` give you.
+
+    It is a context manager: leaving the ``with`` block stops the session
+    (:meth:`stop`), even on an exception. For a session of its own
+    (``new_session=True``), :attr:`proxy_url` / :meth:`proxies` point at the
+    session's own listener; traffic through them is this session's only.
+
+    Attributes:
+        client: The client that started the session.
+        info: The ``SessionInfo`` the server returned when the session started
+            (refreshed by :meth:`refresh`).
+        summary: The ``SessionSummary`` once the session ended (``None`` until then).
+        renewals: How many times the lease was renewed.
+        renew_error: The last renewal error that was retried, if any.
+    """
+
+    def __init__(self, client: "Client", info: control_pb2.SessionInfo, *, renew: bool = False) -> None:
+        self.client = client
+        self.info = info
+        self.summary: Optional[control_pb2.SessionSummary] = None
+        self.renewals = 0
+        self.renew_error: Optional[MatgtoError] = None
+        self._lock = threading.Lock()
+        self._lost: Optional[MatgtoError] = None
+        self._lease_expires_at = timestamp_to_datetime(info, "lease_expires_at")
+        self._renewer: Optional[_Renewer] = None
+        lease = self.lease
+        if renew and lease is not None and self.id and self.id != DEFAULT_SESSION_ID:
+            self._renewer = _Renewer(self, lease.total_seconds() / 3.0)
+            self._renewer.start()
+
+    # -- what the server said ---------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """``"default"`` or ``"s-"`` and 16 hex digits (empty from servers without sessions)."""
+        return self.info.id
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is the server's default session."""
+        return self.info.id in ("", DEFAULT_SESSION_ID)
+
+    @property
+    def name(self) -> str:
+        """The cassette name."""
+        return self.info.cassette
+
+    @property
+    def mode(self) -> Mode:
+        """The effective mode (``AUTO`` resolved to ``RECORD`` or ``REPLAY``)."""
+        return Mode(self.info.mode)
+
+    @property
+    def requested_mode(self) -> Mode:
+        """The mode that was asked for."""
+        return Mode(self.info.requested_mode)
+
+    @property
+    def owner(self) -> str:
+        """Who opened the session (free text)."""
+        return self.info.owner
+
+    @property
+    def opened_at(self) -> Optional[datetime.datetime]:
+        """When the session was opened (aware UTC)."""
+        return timestamp_to_datetime(self.info, "opened_at")
+
+    @property
+    def age(self) -> Optional[datetime.timedelta]:
+        """Time since :attr:`opened_at` when :attr:`info` was last fetched."""
+        return duration_to_timedelta(self.info, "age")
+
+    @property
+    def lease(self) -> Optional[datetime.timedelta]:
+        """The lease length; ``None`` for a session without a lease."""
+        return duration_to_timedelta(self.info, "lease")
+
+    @property
+    def lease_expires_at(self) -> Optional[datetime.datetime]:
+        """When the session ends unless renewed (updated by each renewal)."""
+        with self._lock:
+            return self._lease_expires_at
+
+    @property
+    def proxy_address(self) -> str:
+        """``"host:port"`` of the session's own proxy listener (the shared
+        proxy port for the default session), usable from this machine."""
+        from .client import usable_proxy_address
+
+        if self.info.proxy_address:
+            return usable_proxy_address(self.info.proxy_address, self.client.address)
+        return self.client.proxy_address()  # servers without sessions
+
+    @property
+    def proxy_url(self) -> str:
+        """``"http://" + proxy_address``: a proxy URL any HTTP client takes as is."""
+        return "http://" + self.proxy_address
+
+    def proxies(self) -> Dict[str, str]:
+        """A ``proxies`` mapping for :mod:`requests` with :attr:`proxy_url`."""
+        url = self.proxy_url
+        return {"http": url, "https": url}
+
+    @property
+    def shared_proxy_url(self) -> str:
+        """``SessionInfo.proxy_url``: the shared proxy port with the session id
+        as proxy user (``"http://s-0123456789abcdef@127.0.0.1:8888"``); the
+        HTTP client sends ``Proxy-Authorization: Basic base64("ID:")``. Use it
+        where only the shared port is reachable."""
+        from .client import usable_proxy_url
+
+        if self.info.proxy_url:
+            return usable_proxy_url(self.info.proxy_url, self.client.address)
+        return self.proxy_url
+
+    def shared_proxies(self) -> Dict[str, str]:
+        """A ``proxies`` mapping for :mod:`requests` with :attr:`shared_proxy_url`."""
+        url = self.shared_proxy_url
+        return {"http": url, "https": url}
+
+    def ca_bundle(self, path: Optional[Union[str, "os.PathLike[str]"]] = None) -> str:
+        """See :meth:`Client.ca_bundle`."""
+        return self.client.ca_bundle(path)
+
+    # -- after the end ------------------------------------------------------------
+
+    @property
+    def end_reason(self) -> Optional[str]:
+        """Why the session ended (``"stopped"``, ``"replaced"``, ``"lease-expired"``,
+        ``"shutdown"``); ``None`` while it is open."""
+        return self.summary.end_reason if self.summary is not None else None
+
+    @property
+    def ended_at(self) -> Optional[datetime.datetime]:
+        """When the session ended; ``None`` while it is open."""
+        return timestamp_to_datetime(self.summary, "ended_at") if self.summary is not None else None
+
+    @property
+    def save_error(self) -> str:
+        """Why saving the recording failed (empty when it did not)."""
+        return self.summary.save_error if self.summary is not None else ""
+
+    @property
+    def misses(self) -> List[control_pb2.Miss]:
+        """Every miss, oldest first: from the summary once stopped, else from
+        :attr:`info` (see :meth:`refresh`)."""
+        info = self.summary.session if self.summary is not None else self.info
+        return list(info.misses)
+
+    @property
+    def failing_misses(self) -> List[control_pb2.Miss]:
+        """The misses that fail a test (reason ``no-match``, ``exhausted``, ``ws-mismatch``)."""
+        return failing_misses(self.misses)
+
+    def explain_misses(self) -> str:
+        """:func:`matgto.misses.describe_misses` of :attr:`failing_misses` (empty when none)."""
+        failing = self.failing_misses
+        if not failing:
+            return ""
+        return describe_misses(failing, cassette=self.name, session=self.id)
+
+    @property
+    def lost(self) -> bool:
+        """Whether a renewal found the session gone (NOT_FOUND)."""
+        with self._lock:
+            return self._lost is not None
+
+    # -- calls ----------------------------------------------------------------------
+
+    def renew(self, *, timeout: Optional[float] = None) -> datetime.datetime:
+        """Renews the lease now (:meth:`Client.renew_session`, with the client's
+        deadline unless ``timeout`` is given) and returns the new expiry."""
+        if timeout is None:
+            expires = self.client.renew_session(self.id)
+        else:
+            expires = self.client.renew_session(self.id, timeout=timeout)
+        with self._lock:
+            self._lease_expires_at = expires
+            self.renewals += 1
+        return expires
+
+    def _mark_lost(self, error: MatgtoError) -> None:
+        with self._lock:
+            self._lost = error
+
+    def refresh(self) -> control_pb2.SessionInfo:
+        """Fetches the session's current ``SessionInfo`` (counters, misses, age)
+        from ``GetStatus`` into :attr:`info`. Raises :class:`SessionLostError`
+        when the session is no longer open."""
+        status = self.client.status()
+        if self.is_default:
+            if status.HasField("session"):
+                self.info = status.session
+                return self.info
+        else:
+            for info in status.sessions:
+                if info.id == self.id:
+                    self.info = info
+                    return self.info
+        raise self._lost_error(status, "is no longer open")
+
+    def _lost_error(self, status: Optional[control_pb2.GetStatusResponse], what: str) -> SessionLostError:
+        ended = None
+        if status is not None:
+            for summary in status.ended_sessions:
+                if summary.session.id == self.id:
+                    ended = summary
+                    break
+        message = f"matgto session {self.id} (cassette {self.name!r}) {what}"
+        if ended is not None:
+            ended_at = timestamp_to_datetime(ended, "ended_at")
+            message += f": it ended ({ended.end_reason or 'unknown reason'}"
+            message += f" at {ended_at.isoformat()})" if ended_at else ")"
+            if ended.saved_path:
+                message += f", its recording was saved to {ended.saved_path}"
+            if ended.save_error:
+                message += f", saving its recording failed: {ended.save_error}"
+        with self._lock:
+            lost = self._lost
+        if lost is not None:
+            message += f"; renewing its lease failed: {lost.message}"
+        return SessionLostError(message, session_id=self.id, summary=ended, address=self.client.address)
+
+    def stop(self) -> control_pb2.SessionSummary:
+        """Ends the session (``StopRecording``): saves what was recorded and,
+        for a session other than the default one, closes it and its port.
+        Stops the renewals first. Idempotent: later calls return the same summary.
+
+        Raises :class:`SessionLostError` when the session had already ended
+        (its lease expired, a renewal found it gone, another client stopped
+        it); its ``summary`` is the server's summary of that end when it is
+        still listed in ``GetStatus``'s ``ended_sessions``.
+        """
+        if self._renewer is not None:
+            self._renewer.stop()
+        if self.summary is not None:
+            return self.summary
+        target = "" if self.is_default else self.id
+        try:
+            self.summary = self.client.stop_recording(session=target)
+        except CassetteNotFoundError:
+            if self.is_default:
+                raise
+            status = None
+            try:
+                status = self.client.status()
+            except MatgtoError:
+                pass
+            error = self._lost_error(status, "had already ended when it was stopped")
+            if error.summary is not None:
+                self.summary = error.summary
+            raise error from None
+        return self.summary
+
+    def __enter__(self) -> "CassetteSession":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.stop()
+            return
+        # The block's own exception matters more than a failure to stop.
+        try:
+            self.stop()
+        except MatgtoError:
+            pass
+
+    def __repr__(self) -> str:
+        return f"CassetteSession(id={self.id!r}, name={self.name!r}, mode={self.mode.name})"
