@@ -19,6 +19,7 @@ import {
   GetStatusRequest,
   ListCassettesRequest,
   ProxyControlClient,
+  RenewSessionRequest,
   ReplayRequest,
   ShutdownRequest,
   StartRecordingRequest,
@@ -26,12 +27,14 @@ import {
   UseCassetteRequest,
   type GetStatusResponse,
 } from './gen/matgto/v1/control.js';
-import { IncompatibleServerError, MatgtoError, UnimplementedError, toMatgtoError } from './errors.js';
+import { IncompatibleServerError, MatgtoError, SessionLostError, UnimplementedError, toMatgtoError } from './errors.js';
 import {
   cassetteInfoFromPb,
+  durationFromMs,
   modeToPb,
   optionsToPb,
   sessionFromPb,
+  sessionProxy,
   statusFromPb,
   summaryFromPb,
   type CassetteInfo,
@@ -49,19 +52,61 @@ export const DEFAULT_ADDRESS = '127.0.0.1:8889';
 /** Size of the chunks `putCassette()` uploads (1 MiB). */
 export const CHUNK_BYTES = 1024 * 1024;
 
+/** Lease of a new session when `leaseMs` is not given (renewed every third of it). */
+export const DEFAULT_LEASE_MS = 30_000;
+
+/** The id of the default session (what calls without `session` act on). */
+export const DEFAULT_SESSION_ID = 'default';
+
 export interface MatgtoClientOptions {
   /** Deadline of each control call, in milliseconds. Default 30 000. */
   timeoutMs?: number;
   /** Channel credentials. Default: insecure (plain-text gRPC, as `matgto serve` listens). */
   credentials?: ChannelCredentials;
-  /** Extra `@grpc/grpc-js` channel options. */
+  /**
+   * Extra `@grpc/grpc-js` channel options. The client sets
+   * `grpc.enable_http_proxy: 0`: the control channel never goes through
+   * `HTTP(S)_PROXY` (which tests often point at matgto itself).
+   */
   channelOptions?: Partial<ClientOptions>;
 }
 
+/**
+ * Which session a cassette call acts on. Nothing set: the server's default
+ * session (what the CLI drives). `newSession: true` opens a session of its
+ * own, with its own proxy listener (`proxyAddress`), that other sessions'
+ * traffic never reaches.
+ */
+export interface SessionOptions {
+  /** Act on this open session (its `id`) instead of the default one. Not with `newSession`. */
+  session?: string;
+  /** Open a new session for this cassette. */
+  newSession?: boolean;
+  /**
+   * New sessions only: the server ends the session (saving what it recorded)
+   * unless it is renewed within this many milliseconds; the client renews it
+   * in the background every third of it until the session is stopped.
+   * Default {@link DEFAULT_LEASE_MS} (30 s); `0`: no lease (the session lives
+   * until stopped). The server accepts 1 s to 1 h.
+   */
+  leaseMs?: number;
+  /** New sessions only: who opened it, shown by `status()` (at most 256 bytes). Default `node pid <pid>`. */
+  owner?: string;
+}
+
+/** Options of `startRecording()` and `replay()`. */
+export interface CassetteCallOptions extends CassetteOptions, SessionOptions {}
+
 /** Options of `useCassette()` and `withCassette()`. */
-export interface UseCassetteOptions extends CassetteOptions {
+export interface UseCassetteOptions extends CassetteOptions, SessionOptions {
   /** Default `auto`: replay when the cassette exists, record it otherwise. */
   mode?: CassetteMode;
+}
+
+/** Options of `stopRecording()`. */
+export interface StopOptions {
+  /** The session to stop (and close); unset: the default session's cassette. */
+  session?: string;
 }
 
 /**
@@ -72,13 +117,21 @@ export interface UseCassetteOptions extends CassetteOptions {
  * await using session = await client.useCassette('login', { mode: 'auto' });
  * ```
  *
- * `stop()`/disposal calls StopRecording only while this session is still the
- * last one this client started and has not stopped; otherwise it does nothing
- * and resolves to `undefined`.
+ * `stop()`/disposal calls StopRecording (for a session of its own: closing
+ * it) only while this is still the last cassette this client started in that
+ * session and it has not stopped; otherwise it does nothing and resolves to
+ * `undefined`. For a session this client opened and that the server ended
+ * meanwhile (lease expired), `stop()` rejects with {@link SessionLostError}.
  */
 export type CassetteSession = SessionInfo &
   AsyncDisposable & {
     stop(): Promise<SessionSummary | undefined>;
+    /** The proxy URL for this session: `http://` + `proxyAddress`. */
+    readonly proxy: string;
+    /** True once a lease renewal found the session gone (then `stop()` rejects with SessionLostError). */
+    readonly lost: boolean;
+    /** An undici `ProxyAgent` for this session's proxy (see `MatgtoClient.fetchDispatcher`). */
+    fetchDispatcher(options?: Omit<FetchDispatcherOptions, 'proxy'>): Promise<ProxyAgent>;
   };
 
 export interface FetchDispatcherOptions {
@@ -89,8 +142,60 @@ export interface FetchDispatcherOptions {
    * `true`: require it. `false`: do not ask for it.
    */
   trustCa?: boolean | 'auto';
-  /** Extra undici `ProxyAgent` options (`uri` is set from the server's status). */
+  /** Extra undici `ProxyAgent` options (`uri` is set from `proxy` or the server's status). */
   agentOptions?: Omit<ProxyAgent.Options, 'uri'>;
+  /**
+   * The proxy URL. Default: the shared proxy port (`proxyUrl()`). For a
+   * session of its own: `session.proxy` (`http://` + `proxyAddress`).
+   */
+  proxy?: string;
+}
+
+/** What the client knows about a (non-default) session it started a cassette in. */
+interface TrackedSession {
+  readonly id: string;
+  cassette: string;
+  /** The CassetteSession object whose stop() may close it. */
+  token: object;
+  timer: NodeJS.Timeout | undefined;
+  renewing: boolean;
+  /** Set when a renewal answered NOT_FOUND: the session is gone. */
+  lost: MatgtoError | undefined;
+  /** The last renewal failure other than NOT_FOUND (e.g. the server briefly unreachable). */
+  lastRenewError: MatgtoError | undefined;
+  leaseExpiresAt: Date | undefined;
+}
+
+function isDefaultSession(id: string | undefined): boolean {
+  return !id || id === DEFAULT_SESSION_ID;
+}
+
+function checkSessionOptions(o: SessionOptions): void {
+  if (o.session !== undefined && typeof o.session !== 'string') throw new TypeError('session must be a session id (string)');
+  if (o.newSession && o.session) throw new TypeError('newSession opens a new session: do not also name one with `session`');
+  if (o.leaseMs !== undefined) {
+    if (typeof o.leaseMs !== 'number' || !Number.isFinite(o.leaseMs) || o.leaseMs < 0) {
+      throw new TypeError(`leaseMs must be a non-negative number of milliseconds, not ${JSON.stringify(o.leaseMs)}`);
+    }
+    if (!o.newSession) throw new TypeError('leaseMs applies to new sessions only (newSession: true)');
+  }
+  if (o.owner !== undefined) {
+    if (typeof o.owner !== 'string') throw new TypeError('owner must be a string');
+    if (!o.newSession) throw new TypeError('owner applies to new sessions only (newSession: true)');
+  }
+}
+
+/** The session fields of a StartRecording/Replay/UseCassette request. */
+function sessionRequestFields(o: SessionOptions): { session: string; newSession: boolean; lease?: { seconds: number; nanos: number }; owner: string } {
+  checkSessionOptions(o);
+  if (!o.newSession) return { session: o.session ?? '', newSession: false, owner: '' };
+  const leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
+  return {
+    session: '',
+    newSession: true,
+    lease: leaseMs > 0 ? durationFromMs(leaseMs) : undefined,
+    owner: o.owner ?? `node pid ${process.pid}`,
+  };
 }
 
 type UnaryMethod<Req, Res> = (
@@ -114,8 +219,10 @@ export class MatgtoClient implements AsyncDisposable {
   readonly #timeoutMs: number;
   #compatible: Promise<void> | undefined;
   #closed = false;
-  /** Token of the last session this client started, until it stops. */
+  /** Token of the last cassette this client started in the default session, until it stops. */
   #current: object | undefined;
+  /** Sessions of their own this client started cassettes in, by id, until stopped. */
+  readonly #sessions = new Map<string, TrackedSession>();
 
   constructor(address?: string, options: MatgtoClientOptions = {}) {
     this.address = address || process.env.MATGTO_SERVER || DEFAULT_ADDRESS;
@@ -123,7 +230,7 @@ export class MatgtoClient implements AsyncDisposable {
     this.#stub = new ProxyControlClient(
       this.address,
       options.credentials ?? grpcCredentials.createInsecure(),
-      options.channelOptions,
+      { 'grpc.enable_http_proxy': 0, ...options.channelOptions },
     );
   }
 
@@ -164,78 +271,205 @@ export class MatgtoClient implements AsyncDisposable {
     return this.#compatible;
   }
 
-  #session(info: SessionInfo | undefined, rpc: string): CassetteSession {
+  #session(info: SessionInfo | undefined, rpc: string, opened: { leaseMs: number } | undefined): CassetteSession {
     if (!info) {
       throw new MatgtoError(GrpcStatus.INTERNAL, 'server answered without a session', { rpc });
     }
     const token = {};
-    this.#current = token;
-    const stop = async (): Promise<SessionSummary | undefined> => {
-      if (this.#current !== token || this.#closed) return undefined;
-      return this.stopRecording();
-    };
+    let stop: () => Promise<SessionSummary | undefined>;
+    let tracked: TrackedSession | undefined;
+    if (isDefaultSession(info.id)) {
+      this.#current = token;
+      stop = async () => {
+        if (this.#current !== token || this.#closed) return undefined;
+        return this.stopRecording();
+      };
+    } else {
+      tracked = this.#sessions.get(info.id);
+      if (!tracked) {
+        tracked = {
+          id: info.id, cassette: info.cassette, token, timer: undefined, renewing: false,
+          lost: undefined, lastRenewError: undefined, leaseExpiresAt: info.leaseExpiresAt,
+        };
+        this.#sessions.set(info.id, tracked);
+      }
+      tracked.token = token;
+      tracked.cassette = info.cassette;
+      const leaseMs = info.leaseMs ?? opened?.leaseMs ?? 0;
+      if (opened && leaseMs > 0 && !tracked.timer) this.#startRenewal(tracked, leaseMs);
+      const t = tracked;
+      stop = async () => {
+        if (t.token !== token || this.#closed || this.#sessions.get(t.id) !== t) return undefined;
+        return this.stopRecording({ session: t.id });
+      };
+    }
     const session = { ...info } as CassetteSession;
+    const proxy = sessionProxy(info);
+    Object.defineProperty(session, 'proxy', { value: proxy, enumerable: true });
+    Object.defineProperty(session, 'lost', { get: () => tracked?.lost !== undefined });
     Object.defineProperty(session, 'stop', { value: stop });
+    Object.defineProperty(session, 'fetchDispatcher', {
+      value: (options: Omit<FetchDispatcherOptions, 'proxy'> = {}) => this.fetchDispatcher({ ...options, proxy }),
+    });
     Object.defineProperty(session, Symbol.asyncDispose, { value: async () => void (await stop()) });
     return session;
   }
 
-  /** Starts recording into cassette `name` (saved, overwriting, on stop). Ends any cassette in use. */
-  async startRecording(name: string, options?: CassetteOptions): Promise<CassetteSession> {
-    await this.#ensureCompatible();
-    const req = StartRecordingRequest.fromPartial({ name, options: optionsToPb(options) });
-    const res = await this.#unary('StartRecording', this.#stub.startRecording, req);
-    return this.#session(sessionFromPb(res.session), 'StartRecording');
+  /** Renews `t` every third of its lease until it is stopped, lost, or the client closes. The timer never keeps the process alive. */
+  #startRenewal(t: TrackedSession, leaseMs: number): void {
+    const every = Math.max(50, Math.floor(leaseMs / 3));
+    t.timer = setInterval(() => void this.#renewTick(t, every), every);
+    t.timer.unref();
   }
 
-  /** Ends the cassette in use (whatever its mode), saving a recording. FailedPreconditionError when none is in use. */
-  async stopRecording(): Promise<SessionSummary> {
-    await this.#ensureCompatible();
+  async #renewTick(t: TrackedSession, every: number): Promise<void> {
+    if (t.renewing || t.lost || this.#sessions.get(t.id) !== t) return;
+    t.renewing = true;
     try {
-      const res = await this.#unary('StopRecording', this.#stub.stopRecording, StopRecordingRequest.fromPartial({}));
-      return summaryFromPb(res.summary);
+      t.leaseExpiresAt = await this.#renew(t.id, every);
+      t.lastRenewError = undefined;
+    } catch (err) {
+      const e = toMatgtoError(err, 'RenewSession');
+      if (e.code === GrpcStatus.NOT_FOUND) {
+        t.lost = e;
+        clearInterval(t.timer);
+        t.timer = undefined;
+      } else if (this.#closed) {
+        clearInterval(t.timer);
+        t.timer = undefined;
+      } else {
+        t.lastRenewError = e; // try again at the next tick
+      }
     } finally {
-      this.#current = undefined;
+      t.renewing = false;
     }
   }
 
-  /** Replays cassette `name`; `options` override its stored options for this session. CassetteNotFoundError when it does not exist. */
-  async replay(name: string, options?: CassetteOptions): Promise<CassetteSession> {
+  async #renew(id: string, deadlineMs?: number): Promise<Date | undefined> {
     await this.#ensureCompatible();
-    const req = ReplayRequest.fromPartial({ name, options: optionsToPb(options) });
-    const res = await this.#unary('Replay', this.#stub.replay, req);
-    return this.#session(sessionFromPb(res.session), 'Replay');
+    const extra = deadlineMs === undefined ? 0 : Math.min(0, deadlineMs - this.#timeoutMs);
+    const res = await this.#unary('RenewSession', this.#stub.renewSession, RenewSessionRequest.fromPartial({ session: id }), extra);
+    return res.leaseExpiresAt;
   }
 
-  /** Uses cassette `name` in `mode` (default `auto`: replay when it exists, record otherwise). */
+  /**
+   * Extends the lease of session `id` by its lease length; resolves to when
+   * it now expires. Sessions this client opened are renewed in the
+   * background already. NOT_FOUND (CassetteNotFoundError) when the session
+   * is gone.
+   */
+  async renewSession(id: string): Promise<Date | undefined> {
+    const expires = await this.#renew(id);
+    const t = this.#sessions.get(id);
+    if (t) t.leaseExpiresAt = expires;
+    return expires;
+  }
+
+  /**
+   * Starts recording into cassette `name` (saved, overwriting, on stop),
+   * ending the cassette the session had in use. `newSession: true` opens a
+   * session of its own (see {@link SessionOptions}).
+   */
+  async startRecording(name: string, options: CassetteCallOptions = {}): Promise<CassetteSession> {
+    const fields = sessionRequestFields(options);
+    const req = StartRecordingRequest.fromPartial({ name, options: optionsToPb(options), ...fields });
+    await this.#ensureCompatible();
+    const res = await this.#unary('StartRecording', this.#stub.startRecording, req);
+    return this.#session(sessionFromPb(res.session), 'StartRecording', this.#opened(options));
+  }
+
+  #opened(o: SessionOptions): { leaseMs: number } | undefined {
+    return o.newSession ? { leaseMs: o.leaseMs ?? DEFAULT_LEASE_MS } : undefined;
+  }
+
+  /**
+   * Ends the session's cassette (whatever its mode), saving a recording.
+   * `{ session: id }` ends that session and closes it (its port too); its
+   * background renewal stops. Without `session`: the default session
+   * (FailedPreconditionError when it has no cassette in use). A session
+   * this client opened that the server already ended rejects with
+   * {@link SessionLostError}; another unknown id with CassetteNotFoundError.
+   */
+  async stopRecording(options: StopOptions = {}): Promise<SessionSummary> {
+    const id = options.session ?? '';
+    if (typeof id !== 'string') throw new TypeError('session must be a session id (string)');
+    const tracked = isDefaultSession(id) ? undefined : this.#sessions.get(id);
+    if (tracked) {
+      clearInterval(tracked.timer);
+      tracked.timer = undefined;
+      this.#sessions.delete(id);
+    }
+    try {
+      await this.#ensureCompatible();
+      const res = await this.#unary('StopRecording', this.#stub.stopRecording, StopRecordingRequest.fromPartial({ session: id }));
+      return summaryFromPb(res.summary);
+    } catch (err) {
+      if (tracked && err instanceof MatgtoError && err.code === GrpcStatus.NOT_FOUND) throw await this.#lostError(tracked, err);
+      throw err;
+    } finally {
+      if (isDefaultSession(id)) this.#current = undefined;
+    }
+  }
+
+  async #lostError(t: TrackedSession, err: MatgtoError): Promise<SessionLostError> {
+    let summary: SessionSummary | undefined;
+    try {
+      summary = (await this.status()).endedSessions.find((s) => s.session?.id === t.id);
+    } catch {
+      // The explanation is best effort; the loss is reported either way.
+    }
+    return new SessionLostError(t.id, t.cassette, summary, { rpc: 'StopRecording', cause: t.lost ?? err, serverMessage: err.serverMessage });
+  }
+
+  /**
+   * Replays cassette `name`; `options` override its stored options for this
+   * session. CassetteNotFoundError when it does not exist. `newSession: true`
+   * opens a session of its own (see {@link SessionOptions}).
+   */
+  async replay(name: string, options: CassetteCallOptions = {}): Promise<CassetteSession> {
+    const fields = sessionRequestFields(options);
+    const req = ReplayRequest.fromPartial({ name, options: optionsToPb(options), ...fields });
+    await this.#ensureCompatible();
+    const res = await this.#unary('Replay', this.#stub.replay, req);
+    return this.#session(sessionFromPb(res.session), 'Replay', this.#opened(options));
+  }
+
+  /**
+   * Uses cassette `name` in `mode` (default `auto`: replay when it exists,
+   * record otherwise). `newSession: true` opens a session of its own (see
+   * {@link SessionOptions}).
+   */
   async useCassette(name: string, options: UseCassetteOptions = {}): Promise<CassetteSession> {
     const mode = modeToPb(options.mode ?? 'auto');
     const pbOptions = optionsToPb(options);
+    const fields = sessionRequestFields(options);
     await this.#ensureCompatible();
-    const req = UseCassetteRequest.fromPartial({ name, mode, options: pbOptions });
+    const req = UseCassetteRequest.fromPartial({ name, mode, options: pbOptions, ...fields });
     const res = await this.#unary('UseCassette', this.#stub.useCassette, req);
-    return this.#session(sessionFromPb(res.session), 'UseCassette');
+    return this.#session(sessionFromPb(res.session), 'UseCassette', this.#opened(options));
   }
 
   /**
    * Uses cassette `name` while `fn` runs, then always stops it (also when
    * `fn` throws; `fn`'s error wins over a failure to stop). Resolves to
-   * `fn`'s result.
+   * `fn`'s result. With `newSession: true`, `fn` gets a session of its own
+   * (send its traffic to `session.proxy`), closed at the end.
    */
   async withCassette<T>(
     name: string,
-    fn: (session: SessionInfo) => T | Promise<T>,
+    fn: (session: CassetteSession) => T | Promise<T>,
     options: UseCassetteOptions = {},
   ): Promise<T> {
     const session = await this.useCassette(name, options);
+    const stopOptions: StopOptions = isDefaultSession(session.id) ? {} : { session: session.id };
     let result: T;
     try {
       result = await fn(session);
     } catch (err) {
-      await this.stopRecording().catch(() => undefined);
+      await this.stopRecording(stopOptions).catch(() => undefined);
       throw err;
     }
-    await this.stopRecording();
+    await this.stopRecording(stopOptions);
     return result;
   }
 
@@ -399,7 +633,7 @@ export class MatgtoClient implements AsyncDisposable {
    */
   async fetchDispatcher(options: FetchDispatcherOptions = {}): Promise<ProxyAgent> {
     const trustCa = options.trustCa ?? 'auto';
-    const uri = await this.proxyUrl();
+    const uri = options.proxy ?? (await this.proxyUrl());
     let ca: string | undefined;
     if (trustCa !== false) {
       try {
@@ -417,6 +651,8 @@ export class MatgtoClient implements AsyncDisposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const t of this.#sessions.values()) clearInterval(t.timer);
+    this.#sessions.clear();
     this.#stub.close();
   }
 

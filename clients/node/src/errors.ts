@@ -1,4 +1,5 @@
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import type { SessionSummary } from './types.js';
 
 /** gRPC status code names, indexed by numeric code. */
 const CODE_NAMES: Record<number, string> = Object.fromEntries(
@@ -50,6 +51,37 @@ export class CorruptCassetteError extends MatgtoError {}
 export class ServerUnavailableError extends MatgtoError {}
 /** UNIMPLEMENTED: the server does not offer this call (yet). */
 export class UnimplementedError extends MatgtoError {}
+/** RESOURCE_EXHAUSTED: e.g. a new session beyond the server's `--max-sessions`. */
+export class ResourceExhaustedError extends MatgtoError {}
+
+/**
+ * A session this client opened was gone when it was stopped (or renewed):
+ * the server ended it, typically because its lease ran out (the process
+ * stalled longer than the lease), and refused the traffic sent through it
+ * afterwards. `code` is NOT_FOUND. `summary` is the server's record of how
+ * the session ended (from `status().endedSessions`) when it still has one.
+ */
+export class SessionLostError extends MatgtoError {
+  readonly sessionId: string;
+  readonly cassette: string;
+  readonly summary: SessionSummary | undefined;
+
+  constructor(sessionId: string, cassette: string, summary: SessionSummary | undefined, options: { rpc?: string; cause?: unknown; serverMessage?: string }) {
+    const how = summary
+      ? `the server ended it (${summary.endReason || 'reason not given'}` +
+        `${summary.endedAt ? ` at ${summary.endedAt.toISOString()}` : ''})` +
+        `${summary.savedPath ? `, saving ${summary.savedPath}` : ''}${summary.saveError ? `, save error: ${summary.saveError}` : ''}`
+      : 'the server no longer knows it';
+    const msg =
+      `matgto session ${sessionId}${cassette ? ` (cassette "${cassette}")` : ''} was lost: ${how}. ` +
+      'Its lease was not renewed in time (was the process stalled longer than the lease?), ' +
+      'so requests sent through it after that were refused.';
+    super(GrpcStatus.NOT_FOUND, options.serverMessage ?? '', { rpc: options.rpc, cause: options.cause, message: msg });
+    this.sessionId = sessionId;
+    this.cassette = cassette;
+    this.summary = summary;
+  }
+}
 
 /**
  * The server speaks another control API generation than this client
@@ -104,6 +136,8 @@ export function toMatgtoError(err: unknown, rpc?: string): MatgtoError {
       return new ServerUnavailableError(err.code, details, opts);
     case GrpcStatus.UNIMPLEMENTED:
       return new UnimplementedError(err.code, details, opts);
+    case GrpcStatus.RESOURCE_EXHAUSTED:
+      return new ResourceExhaustedError(err.code, details, opts);
     default:
       return new MatgtoError(err.code, details, opts);
   }

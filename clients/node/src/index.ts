@@ -4,7 +4,12 @@ export {
   MatgtoClient,
   DEFAULT_ADDRESS,
   CHUNK_BYTES,
+  DEFAULT_LEASE_MS,
+  DEFAULT_SESSION_ID,
   type MatgtoClientOptions,
+  type SessionOptions,
+  type CassetteCallOptions,
+  type StopOptions,
   type UseCassetteOptions,
   type CassetteSession,
   type FetchDispatcherOptions,
@@ -17,6 +22,8 @@ export {
   CorruptCassetteError,
   ServerUnavailableError,
   UnimplementedError,
+  ResourceExhaustedError,
+  SessionLostError,
   IncompatibleServerError,
   toMatgtoError,
   grpcCodeName,
@@ -27,6 +34,7 @@ export {
   optionsFromPb,
   matchRulesToPb,
   redactRulesToPb,
+  sessionProxy,
 } from './types.js';
 // Generated messages, for getCassette()/putCassette() and the protoOptions escape hatch.
 export {

@@ -139,7 +139,11 @@ export interface Candidate {
 export interface Miss {
   method: string;
   url: string;
-  /** "no-match" or "exhausted". */
+  /**
+   * "no-match" or "exhausted" (answered 599), "ws-mismatch" (a WebSocket
+   * message differed), or "no-match, passed through" / "no-match, recorded"
+   * (the miss policy forwarded it live).
+   */
   reason: string;
   closest: Candidate[];
 }
@@ -159,15 +163,43 @@ export interface SessionInfo {
   interactions: number;
   options: CassetteOptions;
   misses: Miss[];
+  /** "default", or the id of a session opened with `newSession` ("s-" and 16 hex digits). */
+  id: string;
+  /**
+   * The session's own proxy listener ("127.0.0.1:41234"); the shared proxy
+   * port for the default session. `http://` + it is a proxy URL any HTTP
+   * client uses unchanged (see {@link sessionProxy}).
+   */
+  proxyAddress: string;
+  /**
+   * The shared proxy port with the session id as proxy user
+   * ("http://s-0123456789abcdef@127.0.0.1:8888"), for clients that send
+   * `Proxy-Authorization`.
+   */
+  proxyUrl: string;
+  /** Who opened the session (the `owner` given to a new session). */
+  owner: string;
+  openedAt: Date | undefined;
+  /** Time since `openedAt`, in milliseconds. */
+  ageMs: number;
+  /** The lease length in milliseconds; undefined when the session has no lease. */
+  leaseMs: number | undefined;
+  /** When the lease ends unless renewed; undefined without a lease. */
+  leaseExpiresAt: Date | undefined;
 }
 
-/** What `stopRecording()` returns about the session that ended. */
+/** What `stopRecording()` returns (and `status().endedSessions` lists) about a session that ended. */
 export interface SessionSummary {
   session: SessionInfo | undefined;
   /** Set when a recording was written, else "". */
   savedPath: string;
   /** Indexes of recorded interactions that replay never used. */
   unusedInteractions: number[];
+  /** Why it ended: "stopped", "replaced", "lease-expired" or "shutdown" ("" from older servers). */
+  endReason: string;
+  endedAt: Date | undefined;
+  /** Set when saving the recording failed (the server keeps its journal), else "". */
+  saveError: string;
 }
 
 export interface ServerStatus {
@@ -180,10 +212,16 @@ export interface ServerStatus {
   controlAddress: string;
   cassetteDir: string;
   defaultMode: ReportedMode;
-  /** Absent while no cassette is in use. */
+  /** The default session; absent while it has no cassette in use. */
   session: SessionInfo | undefined;
   /** Server uptime in milliseconds. */
   uptimeMs: number;
+  /** Every open session with a cassette in use (the default one first when it has one, then by opening time). */
+  sessions: SessionInfo[];
+  /** Sessions that ended recently, most recent first (the server keeps at most 64). */
+  endedSessions: SessionSummary[];
+  /** The server's --max-sessions: open sessions allowed beyond the default one. */
+  maxSessions: number;
 }
 
 const MODE_TO_PB: Record<CassetteMode, Mode> = {
@@ -428,6 +466,14 @@ export function sessionFromPb(s: PbSessionInfo | undefined): SessionInfo | undef
     interactions: s.interactions,
     options: optionsFromPb(s.options),
     misses: s.misses.map(missFromPb),
+    id: s.id,
+    proxyAddress: s.proxyAddress,
+    proxyUrl: s.proxyUrl,
+    owner: s.owner,
+    openedAt: s.openedAt,
+    ageMs: durationMs(s.age),
+    leaseMs: s.lease ? durationMs(s.lease) : undefined,
+    leaseExpiresAt: s.leaseExpiresAt,
   };
 }
 
@@ -436,11 +482,29 @@ export function summaryFromPb(s: PbSessionSummary | undefined): SessionSummary {
     session: sessionFromPb(s?.session),
     savedPath: s?.savedPath ?? '',
     unusedInteractions: [...(s?.unusedInteractions ?? [])],
+    endReason: s?.endReason ?? '',
+    endedAt: s?.endedAt,
+    saveError: s?.saveError ?? '',
   };
 }
 
-function durationMs(d: Duration | undefined): number {
+export function durationMs(d: Duration | undefined): number {
   return d ? d.seconds * 1000 + Math.floor(d.nanos / 1e6) : 0;
+}
+
+/** The protobuf Duration of `ms` milliseconds. */
+export function durationFromMs(ms: number): Duration {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
+}
+
+/**
+ * The proxy URL a test hands its HTTP client for `session`: `http://` + the
+ * session's own listener (no credential needed). For the default session,
+ * the shared proxy port.
+ */
+export function sessionProxy(session: Pick<SessionInfo, 'proxyAddress'>): string {
+  return `http://${session.proxyAddress}`;
 }
 
 export function statusFromPb(r: GetStatusResponse): ServerStatus {
@@ -453,5 +517,8 @@ export function statusFromPb(r: GetStatusResponse): ServerStatus {
     defaultMode: modeFromPb(r.defaultMode),
     session: sessionFromPb(r.session),
     uptimeMs: durationMs(r.uptime),
+    sessions: r.sessions.map((x) => sessionFromPb(x)!),
+    endedSessions: r.endedSessions.map(summaryFromPb),
+    maxSessions: r.maxSessions,
   };
 }
