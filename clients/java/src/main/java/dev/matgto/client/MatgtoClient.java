@@ -13,6 +13,8 @@ import dev.matgto.v1.GetStatusResponse;
 import dev.matgto.v1.ListCassettesRequest;
 import dev.matgto.v1.ProxyControlGrpc;
 import dev.matgto.v1.PutCassetteResponse;
+import dev.matgto.v1.RenewSessionRequest;
+import dev.matgto.v1.RenewSessionResponse;
 import dev.matgto.v1.ReplayRequest;
 import dev.matgto.v1.SessionInfo;
 import dev.matgto.v1.SessionSummary;
@@ -30,11 +32,15 @@ import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.http.HttpClient;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
@@ -48,6 +54,17 @@ import javax.net.ssl.SSLContext;
  *   matgto.startRecording("github/get-user");
  *   http.send(request, BodyHandlers.ofString());
  *   matgto.stopRecording();
+ * }
+ * }</pre>
+ *
+ * <p>A server holds many cassette sessions at once. The calls without {@link SessionOptions} act
+ * on its <em>default</em> session, which the shared proxy port serves; tests running in parallel
+ * each open a {@link Session} of their own instead, with its own proxy listener and a lease
+ * renewed in the background:
+ *
+ * <pre>{@code
+ * try (Session s = matgto.openSession("users/get-one", Mode.AUTO)) {
+ *   s.httpClientBuilder().build().send(request, BodyHandlers.ofString());
  * }
  * }</pre>
  *
@@ -77,6 +94,7 @@ public final class MatgtoClient implements AutoCloseable {
   private final ProxyControlGrpc.ProxyControlBlockingStub stub;
   private final Duration callTimeout;
   private volatile boolean compatible;
+  private ScheduledExecutorService renewals; // guarded by this
 
   private MatgtoClient(String target, ManagedChannel channel, Duration callTimeout) {
     this.target = target;
@@ -155,7 +173,34 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** Like {@link #startRecording(String, CassetteOptions)} with the generated message. */
   public SessionInfo startRecording(String name, dev.matgto.v1.CassetteOptions options) {
-    StartRecordingRequest.Builder req = StartRecordingRequest.newBuilder().setName(nonNull(name));
+    return startRecording(name, options, SessionOptions.defaultSession());
+  }
+
+  /**
+   * Starts recording into cassette {@code name} in the session {@code session} names (the default
+   * one, an open one, or a new one with its own proxy listener).
+   *
+   * @throws CassetteNotFoundException when {@code session} names no open session
+   * @throws FailedPreconditionException when another session records {@code name}
+   * @throws ResourceExhaustedException when the server holds as many sessions as it may
+   */
+  public SessionInfo startRecording(String name, CassetteOptions options, SessionOptions session) {
+    return startRecording(name, proto(options), session);
+  }
+
+  /** Like {@link #startRecording(String, CassetteOptions, SessionOptions)} with the generated message. */
+  public SessionInfo startRecording(
+      String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
+    SessionOptions so = sessionOrDefault(session);
+    StartRecordingRequest.Builder req =
+        StartRecordingRequest.newBuilder()
+            .setName(nonNull(name))
+            .setSession(so.session())
+            .setNewSession(so.isNewSession())
+            .setOwner(so.owner());
+    if (so.leaseProto() != null) {
+      req.setLease(so.leaseProto());
+    }
     if (options != null) {
       req.setOptions(options);
     }
@@ -170,6 +215,74 @@ public final class MatgtoClient implements AutoCloseable {
   public SessionSummary stopRecording() {
     return call(() -> stub().stopRecording(StopRecordingRequest.getDefaultInstance()))
         .getSummary();
+  }
+
+  /**
+   * Ends session {@code sessionId}'s cassette, saving what was recorded, and closes the session
+   * (its proxy listener too). An empty id, or "default", means the default session, which stays
+   * open, as {@link #stopRecording()}.
+   *
+   * @throws SessionNotFoundException when no session {@code sessionId} is open
+   * @throws FailedPreconditionException for the default session with no cassette in use
+   */
+  public SessionSummary stop(String sessionId) {
+    Objects.requireNonNull(sessionId, "sessionId");
+    String id = sessionId.equals(SessionInfos.DEFAULT_SESSION_ID) ? "" : sessionId;
+    StopRecordingRequest req = StopRecordingRequest.newBuilder().setSession(id).build();
+    return callNamingSession(id, () -> stub().stopRecording(req)).getSummary();
+  }
+
+  /**
+   * Extends the lease of session {@code sessionId} by its lease length.
+   *
+   * @return when the lease now runs out (null if the server did not say)
+   * @throws SessionNotFoundException when the session is no longer open: it was stopped or its
+   *     lease expired, and its traffic is refused
+   */
+  public Instant renewSession(String sessionId) {
+    Objects.requireNonNull(sessionId, "sessionId");
+    RenewSessionRequest req = RenewSessionRequest.newBuilder().setSession(sessionId).build();
+    RenewSessionResponse r = callNamingSession(sessionId, () -> stub().renewSession(req));
+    return r.hasLeaseExpiresAt() ? ProtoTime.toJava(r.getLeaseExpiresAt()) : null;
+  }
+
+  /**
+   * Opens a new session using cassette {@code cassette} in {@code mode}, with the default lease
+   * ({@value Session#DEFAULT_LEASE_SECONDS} s) renewed in the background until {@link
+   * Session#close()}.
+   */
+  public Session openSession(String cassette, Mode mode) {
+    return session(cassette).mode(mode).open();
+  }
+
+  /** A builder for a new {@link Session} on cassette {@code cassette} (mode AUTO unless set). */
+  public Session.Builder session(String cassette) {
+    return new Session.Builder(this, nonNull(cassette));
+  }
+
+  /** Every open session with a cassette in use, the default one first (from {@code GetStatus}). */
+  public List<SessionInfo> sessions() {
+    return status().getSessionsList();
+  }
+
+  /** The open session {@code sessionId}, from {@code GetStatus}; empty when it is not open. */
+  public Optional<SessionInfo> findSession(String sessionId) {
+    for (SessionInfo s : status().getSessionsList()) {
+      if (s.getId().equals(sessionId)) {
+        return Optional.of(s);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** How session {@code sessionId} ended, if it is among the server's recently ended sessions. */
+  public Optional<SessionSummary> findEndedSession(String sessionId) {
+    for (SessionSummary s : status().getEndedSessionsList()) {
+      if (s.getSession().getId().equals(sessionId)) {
+        return Optional.of(s);
+      }
+    }
+    return Optional.empty();
   }
 
   /**
@@ -194,7 +307,33 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** Like {@link #replay(String, CassetteOptions)} with the generated message. */
   public SessionInfo replay(String name, dev.matgto.v1.CassetteOptions options) {
-    ReplayRequest.Builder req = ReplayRequest.newBuilder().setName(nonNull(name));
+    return replay(name, options, SessionOptions.defaultSession());
+  }
+
+  /**
+   * Replays cassette {@code name} in the session {@code session} names. Any number of sessions may
+   * replay one cassette at once, each with its own "used" state.
+   *
+   * @throws CassetteNotFoundException when the cassette does not exist or {@code session} names no
+   *     open session
+   */
+  public SessionInfo replay(String name, CassetteOptions options, SessionOptions session) {
+    return replay(name, proto(options), session);
+  }
+
+  /** Like {@link #replay(String, CassetteOptions, SessionOptions)} with the generated message. */
+  public SessionInfo replay(
+      String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
+    SessionOptions so = sessionOrDefault(session);
+    ReplayRequest.Builder req =
+        ReplayRequest.newBuilder()
+            .setName(nonNull(name))
+            .setSession(so.session())
+            .setNewSession(so.isNewSession())
+            .setOwner(so.owner());
+    if (so.leaseProto() != null) {
+      req.setLease(so.leaseProto());
+    }
     if (options != null) {
       req.setOptions(options);
     }
@@ -213,9 +352,30 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** Like {@link #useCassette(String, Mode, CassetteOptions)} with the generated message. */
   public SessionInfo useCassette(String name, Mode mode, dev.matgto.v1.CassetteOptions options) {
+    return useCassette(name, mode, options, SessionOptions.defaultSession());
+  }
+
+  /** Uses cassette {@code name} in {@code mode} in the session {@code session} names. */
+  public SessionInfo useCassette(
+      String name, Mode mode, CassetteOptions options, SessionOptions session) {
+    return useCassette(name, mode, proto(options), session);
+  }
+
+  /** Like {@link #useCassette(String, Mode, CassetteOptions, SessionOptions)} with the generated message. */
+  public SessionInfo useCassette(
+      String name, Mode mode, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
     Objects.requireNonNull(mode, "mode");
+    SessionOptions so = sessionOrDefault(session);
     UseCassetteRequest.Builder req =
-        UseCassetteRequest.newBuilder().setName(nonNull(name)).setMode(mode.toProto());
+        UseCassetteRequest.newBuilder()
+            .setName(nonNull(name))
+            .setMode(mode.toProto())
+            .setSession(so.session())
+            .setNewSession(so.isNewSession())
+            .setOwner(so.owner());
+    if (so.leaseProto() != null) {
+      req.setLease(so.leaseProto());
+    }
     if (options != null) {
       req.setOptions(options);
     }
@@ -401,6 +561,14 @@ public final class MatgtoClient implements AutoCloseable {
     return HostPort.parse(status().getProxyAddress(), HostPort.hostOf(target));
   }
 
+  /**
+   * The proxy address of {@code session}: a new session's own listener, the shared port for the
+   * default session. A wildcard host is replaced by the host this client connects to.
+   */
+  public InetSocketAddress proxyAddress(SessionInfo session) {
+    return HostPort.parse(session.getProxyAddress(), HostPort.hostOf(target));
+  }
+
   /** A selector sending every request through the matgto proxy. */
   public ProxySelector proxySelector() {
     return ProxySelector.of(proxyAddress());
@@ -425,8 +593,13 @@ public final class MatgtoClient implements AutoCloseable {
    * server intercepts HTTPS, trusts its CA. Further settings may be added before {@code build()}.
    */
   public HttpClient.Builder httpClientBuilder() {
+    return httpClientBuilder(proxySelector());
+  }
+
+  /** Like {@link #httpClientBuilder()} through {@code proxy} (a session's own listener). */
+  HttpClient.Builder httpClientBuilder(ProxySelector proxy) {
     HttpClient.Builder builder =
-        HttpClient.newBuilder().proxy(proxySelector()).version(HttpClient.Version.HTTP_1_1);
+        HttpClient.newBuilder().proxy(proxy).version(HttpClient.Version.HTTP_1_1);
     String pem;
     try {
       pem = caCertificatePem();
@@ -474,6 +647,19 @@ public final class MatgtoClient implements AutoCloseable {
     }
   }
 
+  /** Like {@link #call}, NOT_FOUND becoming {@link SessionNotFoundException} when an id is named. */
+  private <T> T callNamingSession(String sessionId, Supplier<T> rpc) {
+    ensureCompatible();
+    try {
+      return rpc.get();
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.NOT_FOUND && !sessionId.isEmpty()) {
+        throw new SessionNotFoundException(sessionId, e.getStatus().getDescription(), e);
+      }
+      throw MatgtoException.fromGrpc(e);
+    }
+  }
+
   private <T> T call(Supplier<T> rpc) {
     ensureCompatible();
     try {
@@ -495,6 +681,38 @@ public final class MatgtoClient implements AutoCloseable {
     return options.toProto();
   }
 
+  private static SessionOptions sessionOrDefault(SessionOptions session) {
+    return session == null ? SessionOptions.defaultSession() : session;
+  }
+
+  /** Renews a lease without blocking the caller: the answer goes to {@code observer}. */
+  void renewAsync(
+      String sessionId, Duration deadline, StreamObserver<RenewSessionResponse> observer) {
+    ProxyControlGrpc.newStub(channel)
+        .withDeadlineAfter(Math.max(1, deadline.toMillis()), TimeUnit.MILLISECONDS)
+        .renewSession(RenewSessionRequest.newBuilder().setSession(sessionId).build(), observer);
+  }
+
+  /** The daemon thread that renews the leases of this client's {@link Session}s. */
+  ScheduledExecutorService renewals() {
+    synchronized (this) {
+      if (renewals == null) {
+        ScheduledThreadPoolExecutor executor =
+            new ScheduledThreadPoolExecutor(
+                1,
+                r -> {
+                  Thread t = new Thread(r, "matgto-lease-renewal " + target);
+                  t.setDaemon(true); // never keeps the test JVM alive
+                  return t;
+                });
+        executor.setRemoveOnCancelPolicy(true);
+        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        renewals = executor;
+      }
+      return renewals;
+    }
+  }
+
   private static String nonNull(String name) {
     return Objects.requireNonNull(name, "cassette name");
   }
@@ -502,6 +720,11 @@ public final class MatgtoClient implements AutoCloseable {
   /** Closes the connection (does not stop the server; see {@link #shutdown()}). */
   @Override
   public void close() {
+    synchronized (this) {
+      if (renewals != null) {
+        renewals.shutdownNow(); // open sessions end when their lease runs out
+      }
+    }
     channel.shutdown();
     try {
       if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {

@@ -17,6 +17,9 @@ import io.grpc.StatusRuntimeException;
  *   <li>{@link CorruptCassetteException} — {@code DATA_LOSS}
  *   <li>{@link ServerUnavailableException} — {@code UNAVAILABLE}
  *   <li>{@link UnimplementedException} — {@code UNIMPLEMENTED}
+ *   <li>{@link ResourceExhaustedException} — {@code RESOURCE_EXHAUSTED} (too many sessions)
+ *   <li>{@link SessionNotFoundException} — {@code NOT_FOUND} from a call that names a session
+ *   <li>{@link SessionLostException} — a {@link Session}'s lease was not renewed in time
  *   <li>{@link IncompatibleServerException} — the server speaks another control API version
  * </ul>
  */
@@ -85,6 +88,8 @@ public class MatgtoException extends RuntimeException {
         return new ServerUnavailableException(msg, cause);
       case UNIMPLEMENTED:
         return new UnimplementedException(msg, cause);
+      case RESOURCE_EXHAUSTED:
+        return new ResourceExhaustedException(msg, cause);
       default:
         return new MatgtoException(status.getCode(), msg, cause);
     }

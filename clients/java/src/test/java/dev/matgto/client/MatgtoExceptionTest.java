@@ -18,7 +18,8 @@ class MatgtoExceptionTest {
           Status.Code.FAILED_PRECONDITION, FailedPreconditionException.class,
           Status.Code.DATA_LOSS, CorruptCassetteException.class,
           Status.Code.UNAVAILABLE, ServerUnavailableException.class,
-          Status.Code.UNIMPLEMENTED, UnimplementedException.class);
+          Status.Code.UNIMPLEMENTED, UnimplementedException.class,
+          Status.Code.RESOURCE_EXHAUSTED, ResourceExhaustedException.class);
 
   @ParameterizedTest
   @EnumSource(value = Status.Code.class, names = "OK", mode = EnumSource.Mode.EXCLUDE)

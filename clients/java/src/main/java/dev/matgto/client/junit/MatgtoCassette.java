@@ -16,18 +16,42 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Runs each test with a matgto cassette in use: {@code UseCassette} before the test, {@code
- * StopRecording} after it.
+ * Runs each test in a matgto session of its own: before the test a <em>new</em> session is opened
+ * on the server ({@code UseCassette} with {@code new_session}, its own proxy listener, a lease of
+ * {@link #leaseSeconds()} renewed in the background, owner {@code "junit <class>#<method> pid
+ * <pid>"}); after it the session is stopped ({@code StopRecording}), which saves a recording and
+ * closes the session. Tests therefore run in parallel against one shared server ({@code
+ * junit.jupiter.execution.parallel.enabled=true}), each with its own cassette and proxy.
  *
  * <p>Cassette name: on a method, {@link #value()} is the exact name; on a class, it is a folder
  * and each test gets {@code value/methodName}. Without a value the name is {@code
- * TestClass/methodName} (nested classes as {@code Outer.Inner}; repeated and parameterized
- * invocations get {@code methodName[N]}). A method annotation overrides the class's mode.
+ * fully.qualified.TestClass/methodName} (nested classes as {@code pkg.Outer.Inner}; repeated and
+ * parameterized invocations get {@code methodName[N]}); characters the server does not allow in a
+ * name become {@code _} and the name then ends with {@code -} and a hash of the original, so two
+ * tests never share a default name. A method annotation overrides the class's.
+ *
+ * <p>A replay miss (a request the cassette could not answer: reason {@code no-match}, {@code
+ * exhausted} or {@code ws-mismatch}) fails the test with the explanation (method, URL, the closest
+ * recorded requests and the fields that differ), unless {@link #failOnMiss()} is false, which makes
+ * it a warning. A session lost during the test (its lease ran out) fails the test too.
  *
  * <p>The server is the one at configuration parameter or system property {@code matgto.server},
- * else environment variable {@code MATGTO_SERVER}, else {@code 127.0.0.1:8889}. Test methods may
- * take a {@link dev.matgto.client.MatgtoClient}, a {@link java.net.http.HttpClient} already
- * routed through the proxy, or the {@link dev.matgto.v1.SessionInfo} of the cassette in use.
+ * else environment variable {@code MATGTO_SERVER}, else {@code 127.0.0.1:8889}. Test methods (and
+ * {@code @BeforeEach}/{@code @AfterEach} methods) may take:
+ *
+ * <ul>
+ *   <li>{@link java.net.http.HttpClient} — routed through the session's own proxy (HTTP/1.1,
+ *       trusting the server's interception CA);
+ *   <li>{@link java.net.http.HttpClient.Builder} — the same settings, to add more before {@code
+ *       build()};
+ *   <li>{@link java.net.ProxySelector} — for {@code HttpClient.Builder.proxy} or any client taking
+ *       one;
+ *   <li>{@link java.net.InetSocketAddress} — the session's proxy address ({@code http://} + it is
+ *       a proxy URL);
+ *   <li>{@link dev.matgto.client.Session} — the session itself (id, proxy URL, lease, ...);
+ *   <li>{@link dev.matgto.v1.SessionInfo} — the session as the server described it when opened;
+ *   <li>{@link dev.matgto.client.MatgtoClient} — the control client (shared by all tests).
+ * </ul>
  *
  * <p>The other attributes are the cassette options of {@link dev.matgto.client.CassetteOptions}
  * (the flags of {@code matgto record --help}); those left at their defaults are not sent, so a
@@ -51,10 +75,25 @@ public @interface MatgtoCassette {
   Mode mode() default Mode.AUTO;
 
   /**
-   * Fail the test when replay answered a request with a miss error (requests that {@link
-   * #onMiss()} passthrough or record forwarded to the upstream do not count).
+   * Fail the test when replay could not answer a request (miss reason {@code no-match}, {@code
+   * exhausted} or {@code ws-mismatch}; requests that {@link #onMiss()} passthrough or record
+   * forwarded to the upstream do not count). False makes it a warning: the explanation is
+   * published as report entry {@value MatgtoExtension#MISSES_REPORT_KEY} and logged.
    */
   boolean failOnMiss() default true;
+
+  /**
+   * Open a new session for each test (the default). False puts the cassette in use in the
+   * server's default session instead (the one the shared proxy port and the CLI use): tests doing
+   * so must not run in parallel with each other.
+   */
+  boolean newSession() default true;
+
+  /**
+   * The lease of each test's session, in seconds (1 to 3600): the server ends the session when the
+   * test JVM stops renewing it for that long (renewals happen every lease/3).
+   */
+  long leaseSeconds() default dev.matgto.client.Session.DEFAULT_LEASE_SECONDS;
 
   /** What replay does once every recorded answer to a request has been used. */
   ExhaustedPolicy onExhausted() default ExhaustedPolicy.DEFAULT;

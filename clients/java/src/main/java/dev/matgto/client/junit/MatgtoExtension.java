@@ -9,6 +9,8 @@ import dev.matgto.client.MatgtoClient;
 import dev.matgto.client.MissPolicy;
 import dev.matgto.client.RedactRules;
 import dev.matgto.client.RepeatPolicy;
+import dev.matgto.client.Session;
+import dev.matgto.client.UnimplementedException;
 import dev.matgto.client.UrlRewrite;
 import dev.matgto.client.WsTiming;
 import dev.matgto.v1.Candidate;
@@ -17,10 +19,17 @@ import dev.matgto.v1.Miss;
 import dev.matgto.v1.SessionInfo;
 import dev.matgto.v1.SessionSummary;
 import java.lang.reflect.Method;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.extension.AfterEachCallback;
@@ -29,50 +38,101 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolutionException;
 import org.junit.jupiter.api.extension.ParameterResolver;
+import javax.net.ssl.SSLContext;
 import org.junit.platform.commons.support.AnnotationSupport;
 
-/** The JUnit 5 extension behind {@link MatgtoCassette}. */
+/**
+ * The JUnit 5 extension behind {@link MatgtoCassette}: a new server session per test, stopped after
+ * it, failing the test on a replay miss. Safe under JUnit's parallel execution: everything a test
+ * uses lives in its own extension context; the control client is shared (it is thread-safe).
+ */
 public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, ParameterResolver {
   /** Configuration parameter (or system property) naming the server's control address. */
   public static final String SERVER_PARAMETER = MatgtoClient.ADDRESS_PROPERTY;
 
+  /** The report entry key under which misses are published when they only warn. */
+  public static final String MISSES_REPORT_KEY = "matgto.misses";
+
+  /** Miss reasons that mean the cassette could not answer (the others were forwarded live). */
+  public static final Set<String> FAILING_MISS_REASONS =
+      Set.of("no-match", "exhausted", "ws-mismatch");
+
+  /** The server's limit on {@code owner}. */
+  static final int MAX_OWNER_BYTES = 256;
+
+  private static final System.Logger LOG = System.getLogger(MatgtoExtension.class.getName());
   private static final ExtensionContext.Namespace NAMESPACE =
       ExtensionContext.Namespace.create(MatgtoExtension.class);
   private static final Pattern INVOCATION =
       Pattern.compile("\\[test-template-invocation:#(\\d+)]$");
-  private static final Pattern NOT_ALLOWED = Pattern.compile("[^A-Za-z0-9._\\-+=@,\\[\\]/]");
+  private static final Pattern NOT_ALLOWED = Pattern.compile("[^A-Za-z0-9._\\-+=@,\\[\\]]");
+  /** Longest default name segment kept whole (file systems allow 255 bytes, with ".pb"). */
+  private static final int MAX_SEGMENT = 200;
 
   @Override
   public void beforeEach(ExtensionContext context) {
     Settings settings = settings(context);
     MatgtoClient client = client(context);
-    SessionInfo session =
-        client.useCassette(settings.name, settings.annotation.mode(), options(settings.annotation));
-    context.getStore(NAMESPACE).put(Settings.class, settings);
-    context.getStore(NAMESPACE).put(SessionInfo.class, session);
+    MatgtoCassette a = settings.annotation;
+    ExtensionContext.Store store = context.getStore(NAMESPACE);
+    if (a.newSession()) {
+      Session session =
+          client
+              .session(settings.name)
+              .mode(a.mode())
+              .options(options(a))
+              .lease(Duration.ofSeconds(a.leaseSeconds()))
+              .owner(owner(context))
+              .open();
+      store.put(SessionResource.class, new SessionResource(session));
+      store.put(SessionInfo.class, session.info());
+    } else {
+      SessionInfo info = client.useCassette(settings.name, a.mode(), options(a));
+      store.put(SessionInfo.class, info);
+    }
+    store.put(Settings.class, settings);
   }
 
   @Override
   public void afterEach(ExtensionContext context) {
-    Settings settings = context.getStore(NAMESPACE).remove(Settings.class, Settings.class);
+    ExtensionContext.Store store = context.getStore(NAMESPACE);
+    Settings settings = store.remove(Settings.class, Settings.class);
     if (settings == null) {
       return; // beforeEach failed before a cassette was in use
     }
     SessionSummary summary;
-    try {
-      summary = client(context).stopRecording();
-    } catch (FailedPreconditionException e) {
-      return; // the test ended the cassette itself
+    SessionResource resource = store.remove(SessionResource.class, SessionResource.class);
+    if (resource != null) {
+      summary = resource.session.stop(); // a lost session throws: the test fails with why
+    } else {
+      try {
+        summary = client(context).stopRecording();
+      } catch (FailedPreconditionException e) {
+        return; // the test ended the default session's cassette itself
+      }
     }
-    if (settings.annotation.failOnMiss() && unanswered(summary.getSession()) > 0) {
-      throw new AssertionError(describeMisses(settings.name, summary.getSession()));
+    List<Miss> misses = failingMisses(summary.getSession());
+    if (misses.isEmpty()) {
+      return;
     }
+    String message = describeMisses(settings.name, summary.getSession());
+    if (settings.annotation.failOnMiss()) {
+      throw new AssertionError(message);
+    }
+    context.publishReportEntry(MISSES_REPORT_KEY, message);
+    LOG.log(System.Logger.Level.WARNING, context.getDisplayName() + ": " + message);
   }
 
   @Override
   public boolean supportsParameter(ParameterContext parameter, ExtensionContext context) {
     Class<?> type = parameter.getParameter().getType();
-    return type == MatgtoClient.class || type == HttpClient.class || type == SessionInfo.class;
+    return type == MatgtoClient.class
+        || type == HttpClient.class
+        || type == HttpClient.Builder.class
+        || type == ProxySelector.class
+        || type == InetSocketAddress.class
+        || type == Session.class
+        || type == SessionInfo.class;
   }
 
   @Override
@@ -81,22 +141,117 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     if (type == MatgtoClient.class) {
       return client(context);
     }
-    if (type == HttpClient.class) {
-      return rootStore(context)
-          .getOrComputeIfAbsent(
-              "http-client:" + serverAddress(context),
-              k -> client(context).httpClientBuilder().build(),
-              HttpClient.class);
+    ExtensionContext.Store store = context.getStore(NAMESPACE);
+    SessionInfo info = store.get(SessionInfo.class, SessionInfo.class);
+    if (info == null) {
+      throw new ParameterResolutionException(
+          "no matgto session is open here: " + type.getSimpleName() + " can only be injected into"
+              + " test methods and their @BeforeEach/@AfterEach methods");
     }
     if (type == SessionInfo.class) {
-      SessionInfo session = context.getStore(NAMESPACE).get(SessionInfo.class, SessionInfo.class);
-      if (session == null) {
+      return info;
+    }
+    SessionResource resource = store.get(SessionResource.class, SessionResource.class);
+    if (type == Session.class) {
+      if (resource == null) {
         throw new ParameterResolutionException(
-            "no matgto cassette is in use here (SessionInfo is only for test methods)");
+            "@MatgtoCassette(newSession = false) uses the server's default session: no Session");
       }
-      return session;
+      return resource.session;
+    }
+    InetSocketAddress proxy = client(context).proxyAddress(info);
+    if (type == InetSocketAddress.class) {
+      return proxy;
+    }
+    if (type == ProxySelector.class) {
+      return ProxySelector.of(proxy);
+    }
+    if (type == HttpClient.Builder.class) {
+      return httpClientBuilder(context, proxy);
+    }
+    if (type == HttpClient.class) {
+      return httpClientBuilder(context, proxy).build();
     }
     throw new ParameterResolutionException("unsupported parameter type " + type);
+  }
+
+  /** Through {@code proxy} over HTTP/1.1, trusting the server's CA (fetched once per server). */
+  private static HttpClient.Builder httpClientBuilder(
+      ExtensionContext context, InetSocketAddress proxy) {
+    HttpClient.Builder b =
+        HttpClient.newBuilder().proxy(ProxySelector.of(proxy)).version(HttpClient.Version.HTTP_1_1);
+    SSLContext tls =
+        rootStore(context)
+            .getOrComputeIfAbsent(
+                "tls:" + serverAddress(context), k -> new Trust(client(context)), Trust.class)
+            .context;
+    if (tls != null) {
+      b.sslContext(tls);
+    }
+    return b;
+  }
+
+  /** The SSL context trusting the server's CA; null while it has no HTTPS interception. */
+  private static final class Trust {
+    final SSLContext context;
+
+    Trust(MatgtoClient client) {
+      SSLContext c = null;
+      try {
+        String pem = client.caCertificatePem();
+        if (pem != null && !pem.isBlank()) {
+          c = MatgtoClient.sslContextTrusting(pem);
+        }
+      } catch (UnimplementedException e) {
+        c = null;
+      }
+      context = c;
+    }
+  }
+
+  /** {@code "junit <class>#<method> pid <pid>"}, the class shortened to fit 256 bytes. */
+  static String owner(ExtensionContext context) {
+    return owner(
+        context.getRequiredTestClass().getName(),
+        context.getRequiredTestMethod().getName() + invocationSuffix(context.getUniqueId()),
+        ProcessHandle.current().pid());
+  }
+
+  static String owner(String testClass, String method, long pid) {
+    String cls = testClass;
+    String tail = "#" + method + " pid " + pid;
+    String owner = "junit " + cls + tail;
+    while (owner.getBytes(StandardCharsets.UTF_8).length > MAX_OWNER_BYTES && !cls.isEmpty()) {
+      cls = cls.substring(1); // keep the end: the simple name is what people look for
+      owner = "junit ..." + cls + tail;
+    }
+    byte[] bytes = owner.getBytes(StandardCharsets.UTF_8);
+    if (bytes.length > MAX_OWNER_BYTES) { // an absurdly long method name: cut it
+      owner = new String(bytes, 0, MAX_OWNER_BYTES, StandardCharsets.UTF_8);
+      while (owner.getBytes(StandardCharsets.UTF_8).length > MAX_OWNER_BYTES
+          || owner.endsWith("\uFFFD")) {
+        owner = owner.substring(0, owner.length() - 1);
+      }
+    }
+    return owner;
+  }
+
+  /** Stops a session the extension still holds when its test's context closes (a safety net). */
+  @SuppressWarnings("deprecation")
+  private static final class SessionResource
+      implements ExtensionContext.Store.CloseableResource, AutoCloseable {
+    final Session session;
+
+    SessionResource(Session session) {
+      this.session = session;
+    }
+
+    @Override
+    public void close() {
+      if (!session.isStopped() && !session.isLost()) {
+        session.stop();
+      }
+    }
   }
 
   // ---------------------------------------------------------------- options
@@ -182,11 +337,16 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     if (onMethod.isPresent() && !onMethod.get().value().isEmpty()) {
       name = onMethod.get().value();
     } else if (onClass.isPresent() && !onClass.get().value().isEmpty()) {
-      name = trimSlashes(onClass.get().value()) + "/" + sanitize(methodPart);
+      name = trimSlashes(onClass.get().value()) + "/" + safeSegment(methodPart);
     } else {
-      name = sanitize(classPart(testClass)) + "/" + sanitize(methodPart);
+      name = defaultName(testClass, methodPart);
     }
     return new Settings(name, effective);
+  }
+
+  /** {@code pkg.Outer.Inner/method[N]}, each part made safe for the server's name rules. */
+  static String defaultName(Class<?> testClass, String methodPart) {
+    return safeSegment(classPart(testClass)) + "/" + safeSegment(methodPart);
   }
 
   private static Optional<MatgtoCassette> findOnClass(Class<?> testClass) {
@@ -199,12 +359,10 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     return Optional.empty();
   }
 
-  private static String classPart(Class<?> testClass) {
-    List<String> names = new ArrayList<>();
-    for (Class<?> c = testClass; c != null; c = c.getEnclosingClass()) {
-      names.add(0, c.getSimpleName());
-    }
-    return String.join(".", names);
+  /** The canonical name ({@code pkg.Outer.Inner}); the binary name for local/anonymous classes. */
+  static String classPart(Class<?> testClass) {
+    String canonical = testClass.getCanonicalName();
+    return canonical != null ? canonical : testClass.getName();
   }
 
   private static String invocationSuffix(String uniqueId) {
@@ -212,8 +370,35 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     return m.find() ? "[" + m.group(1) + "]" : "";
   }
 
-  private static String sanitize(String s) {
-    return NOT_ALLOWED.matcher(s).replaceAll("_");
+  /**
+   * One name segment the server accepts: allowed characters kept, others replaced by {@code _}, no
+   * {@code ..}, at most {@value #MAX_SEGMENT} characters. A segment that had to change ends with
+   * {@code -} and 8 hex digits of a hash of the original, so distinct originals stay distinct.
+   */
+  static String safeSegment(String s) {
+    String safe = NOT_ALLOWED.matcher(s).replaceAll("_");
+    while (safe.contains("..")) {
+      safe = safe.replace("..", "._");
+    }
+    if (safe.equals(".")) {
+      safe = "_";
+    }
+    if (safe.equals(s) && !s.isEmpty() && s.length() <= MAX_SEGMENT) {
+      return s;
+    }
+    if (safe.length() > MAX_SEGMENT - 9) {
+      safe = safe.substring(0, MAX_SEGMENT - 9);
+    }
+    return safe + "-" + hash8(s);
+  }
+
+  private static String hash8(String s) {
+    try {
+      byte[] d = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+      return String.format("%02x%02x%02x%02x", d[0], d[1], d[2], d[3]);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
   }
 
   private static String trimSlashes(String s) {
@@ -277,34 +462,34 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
   // ---------------------------------------------------------------- misses
 
   /**
-   * Misses that got an error answer. With on-miss passthrough or record, a replay miss is
-   * forwarded to the real upstream (counted in both missed and passed_through): not a failure.
+   * The misses that fail a test: those whose reason is in {@link #FAILING_MISS_REASONS} (misses the
+   * miss policy forwarded live, "no-match, passed through" / "no-match, recorded", do not).
    */
-  static long unanswered(SessionInfo session) {
-    if (session.getMode() != dev.matgto.v1.Mode.REPLAY) {
-      return session.getMissed();
+  static List<Miss> failingMisses(SessionInfo session) {
+    List<Miss> out = new ArrayList<>();
+    for (Miss m : session.getMissesList()) {
+      if (FAILING_MISS_REASONS.contains(m.getReason())) {
+        out.add(m);
+      }
     }
-    return Math.max(0, session.getMissed() - session.getPassedThrough());
-  }
-
-  /** A miss that was forwarded live (reason "no-match, recorded" or "..., passed through"). */
-  static boolean answeredLive(Miss miss) {
-    return miss.getReason().endsWith(", recorded") || miss.getReason().endsWith(", passed through");
+    return out;
   }
 
   static String describeMisses(String cassette, SessionInfo session) {
+    List<Miss> misses = failingMisses(session);
     StringBuilder sb = new StringBuilder();
-    sb.append("matgto cassette '")
-        .append(cassette)
-        .append("' could not answer ")
-        .append(unanswered(session))
-        .append(" request(s):");
-    for (Miss miss : session.getMissesList()) {
-      if (answeredLive(miss)) {
-        continue;
-      }
+    sb.append("matgto cassette '").append(cassette).append('\'');
+    if (!session.getId().isEmpty()) {
+      sb.append(" (session ").append(session.getId()).append(", ")
+          .append(session.getMode().name().toLowerCase(java.util.Locale.ROOT)).append(')');
+    }
+    sb.append(" could not answer ").append(misses.size()).append(" request(s):");
+    for (Miss miss : misses) {
       sb.append("\n  ").append(miss.getMethod()).append(' ').append(miss.getUrl());
       sb.append(" (").append(miss.getReason()).append(')');
+      if (miss.getClosestCount() == 0) {
+        sb.append("\n    no recorded request is close");
+      }
       for (Candidate c : miss.getClosestList()) {
         sb.append("\n    closest #")
             .append(c.getInteractionIndex())
@@ -322,6 +507,10 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
               .append('\'');
         }
       }
+    }
+    if (session.getMissed() > session.getMissesCount()) {
+      sb.append("\n  (the server lists the first ").append(session.getMissesCount())
+          .append(" of ").append(session.getMissed()).append(" misses)");
     }
     return sb.toString();
   }
