@@ -366,3 +366,32 @@ def test_no_lease_means_no_renewal(fake: tuple) -> None:
     with client.session("c", lease=30) as session:
         assert session.lease is None and session._renewer is None
     assert servicer.renewals() == 0
+
+
+# -- every proto field has a home --------------------------------------------------------
+
+#: SessionInfo fields read from ``session.info`` (or the summary's) rather than
+#: through a property of their own, and properties named otherwise.
+SESSION_INFO_VIA_INFO = {"recorded", "replayed", "missed", "passed_through", "interactions", "options"}
+SESSION_INFO_RENAMED = {"cassette": "name", "proxy_url": "shared_proxy_url"}
+
+
+def test_every_session_info_field_is_exposed() -> None:
+    for field in control_pb2.SessionInfo.DESCRIPTOR.fields:
+        if field.name in SESSION_INFO_VIA_INFO:
+            continue
+        attribute = SESSION_INFO_RENAMED.get(field.name, field.name)
+        assert hasattr(matgto.CassetteSession, attribute), f"SessionInfo.{field.name} has no CassetteSession.{attribute}"
+
+
+def test_every_session_summary_field_is_exposed() -> None:
+    for field in control_pb2.SessionSummary.DESCRIPTOR.fields:
+        if field.name == "session":
+            continue  # summary.session: the SessionInfo at the end (misses, counters)
+        assert hasattr(matgto.CassetteSession, field.name), f"SessionSummary.{field.name} is not exposed"
+
+
+def test_status_has_the_session_lists() -> None:
+    names = {f.name for f in control_pb2.GetStatusResponse.DESCRIPTOR.fields}
+    assert {"sessions", "ended_sessions", "max_sessions"} <= names
+    assert hasattr(matgto.Client, "sessions") and hasattr(matgto.Client, "ended_sessions")

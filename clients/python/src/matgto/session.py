@@ -214,6 +214,16 @@ class CassetteSession:
     # -- after the end ------------------------------------------------------------
 
     @property
+    def saved_path(self) -> str:
+        """Where the recording was saved (empty when nothing was written)."""
+        return self.summary.saved_path if self.summary is not None else ""
+
+    @property
+    def unused_interactions(self) -> List[int]:
+        """Indexes of recorded interactions that replay never used."""
+        return list(self.summary.unused_interactions) if self.summary is not None else []
+
+    @property
     def end_reason(self) -> Optional[str]:
         """Why the session ended (``"stopped"``, ``"replaced"``, ``"lease-expired"``,
         ``"shutdown"``); ``None`` while it is open."""
