@@ -2,9 +2,11 @@ package matgto
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
 	"google.golang.org/grpc"
@@ -29,9 +31,11 @@ type Client struct {
 	conn *grpc.ClientConn
 	rpc  pb.ProxyControlClient
 
-	mu       sync.Mutex
-	checked  bool  // the server's API version is known
-	checkErr error // nil when it is compatible
+	mu         sync.Mutex
+	checked    bool  // the server's API version is known
+	checkErr   error // nil when it is compatible
+	rootsKnown bool  // roots holds the answer of trustedRoots
+	roots      *x509.CertPool
 }
 
 // Dial returns a client of the matgto server whose control API listens at
@@ -120,42 +124,71 @@ func (c *Client) ensureCompatible(ctx context.Context) error {
 	return c.noteAPIVersion(resp.GetApiVersion())
 }
 
-// StartRecording starts recording into cassette name, ending any cassette in
-// use. The cassette file is overwritten when the recording is saved (by
-// StopRecording, or when the server shuts down).
-func (c *Client) StartRecording(ctx context.Context, name string, opts ...Option) (*Session, error) {
+// StartRecording starts recording into cassette name, ending the cassette
+// the session had in use, if any. The cassette file is overwritten when the
+// recording is saved (by StopRecording, when a lease expires, or when the
+// server shuts down). It acts on the default session unless
+// [WithSession] names another or [WithNewSession] opens one
+// ([WithLease], [WithOwner]); the returned SessionInfo says which
+// ([SessionInfo.ID]) and where its proxy listens.
+func (c *Client) StartRecording(ctx context.Context, name string, opts ...Option) (*SessionInfo, error) {
 	if err := c.ensureCompatible(ctx); err != nil {
 		return nil, err
 	}
 	o := collectOptions(opts)
-	resp, err := c.rpc.StartRecording(ctx, &pb.StartRecordingRequest{Name: name, Options: o.cassetteOptions()})
+	req := &pb.StartRecordingRequest{Name: name, Options: o.cassetteOptions()}
+	req.Session, req.NewSession, req.Lease, req.Owner = o.sessionFields()
+	resp, err := c.rpc.StartRecording(ctx, req)
 	if err != nil {
 		return nil, toError("StartRecording", err)
 	}
 	return sessionFromProto(resp.GetSession()), nil
 }
 
-// StopRecording ends the cassette in use, whatever its mode, saving what was
-// recorded. It fails with [ErrNoCassette] when no cassette is in use.
-func (c *Client) StopRecording(ctx context.Context) (*Summary, error) {
+// StopRecording ends the cassette of the default session, or of the
+// session named by [WithSession], whatever its mode, saving what was
+// recorded. A session other than the default one is closed with it (its
+// proxy listener too). It fails with [ErrNoCassette] when the default
+// session has no cassette in use, and with [ErrSessionNotFound] when the
+// named session is not open.
+func (c *Client) StopRecording(ctx context.Context, opts ...Option) (*Summary, error) {
 	if err := c.ensureCompatible(ctx); err != nil {
 		return nil, err
 	}
-	resp, err := c.rpc.StopRecording(ctx, &pb.StopRecordingRequest{})
+	o := collectOptions(opts)
+	resp, err := c.rpc.StopRecording(ctx, &pb.StopRecordingRequest{Session: o.sessionID()})
 	if err != nil {
 		return nil, toError("StopRecording", err)
 	}
 	return summaryFromProto(resp.GetSummary()), nil
 }
 
+// RenewSession extends the lease of session id by its lease length and
+// returns when it now expires. It fails with [ErrSessionNotFound] when the
+// session is not open any more (it was stopped, or its lease expired): its
+// traffic is then refused.
+func (c *Client) RenewSession(ctx context.Context, id string) (time.Time, error) {
+	if err := c.ensureCompatible(ctx); err != nil {
+		return time.Time{}, err
+	}
+	resp, err := c.rpc.RenewSession(ctx, &pb.RenewSessionRequest{Session: id})
+	if err != nil {
+		return time.Time{}, toError("RenewSession", err)
+	}
+	return asTime(resp.GetLeaseExpiresAt()), nil
+}
+
 // Replay replays cassette name, which must exist ([ErrCassetteNotFound]
 // otherwise). Options override the cassette's stored ones for this session.
-func (c *Client) Replay(ctx context.Context, name string, opts ...Option) (*Session, error) {
+// The session options work as for StartRecording.
+func (c *Client) Replay(ctx context.Context, name string, opts ...Option) (*SessionInfo, error) {
 	if err := c.ensureCompatible(ctx); err != nil {
 		return nil, err
 	}
 	o := collectOptions(opts)
-	resp, err := c.rpc.Replay(ctx, &pb.ReplayRequest{Name: name, Options: o.cassetteOptions()})
+	req := &pb.ReplayRequest{Name: name, Options: o.cassetteOptions()}
+	req.Session, req.NewSession, req.Lease, req.Owner = o.sessionFields()
+	resp, err := c.rpc.Replay(ctx, req)
 	if err != nil {
 		return nil, toError("Replay", err)
 	}
@@ -164,13 +197,17 @@ func (c *Client) Replay(ctx context.Context, name string, opts ...Option) (*Sess
 
 // UseCassette uses cassette name in the given mode; [ModeAuto] replays it
 // when it exists and records it otherwise (the returned session's Mode says
-// which), and [ModeUnspecified] means the server's default mode.
-func (c *Client) UseCassette(ctx context.Context, name string, mode Mode, opts ...Option) (*Session, error) {
+// which), and [ModeUnspecified] means the server's default mode. The
+// session options work as for StartRecording; [Client.OpenSession] is the
+// convenient way to get a session of one's own.
+func (c *Client) UseCassette(ctx context.Context, name string, mode Mode, opts ...Option) (*SessionInfo, error) {
 	if err := c.ensureCompatible(ctx); err != nil {
 		return nil, err
 	}
 	o := collectOptions(opts)
-	resp, err := c.rpc.UseCassette(ctx, &pb.UseCassetteRequest{Name: name, Mode: pb.Mode(mode), Options: o.cassetteOptions()})
+	req := &pb.UseCassetteRequest{Name: name, Mode: pb.Mode(mode), Options: o.cassetteOptions()}
+	req.Session, req.NewSession, req.Lease, req.Owner = o.sessionFields()
+	resp, err := c.rpc.UseCassette(ctx, req)
 	if err != nil {
 		return nil, toError("UseCassette", err)
 	}

@@ -17,6 +17,15 @@ var (
 	// GetCassette or DeleteCassette of a cassette that does not exist.
 	// gRPC code NOT_FOUND.
 	ErrCassetteNotFound error = &codeError{codes.NotFound, "cassette not found"}
+	// ErrSessionNotFound: a session id (WithSession, RenewSession,
+	// StopRecording) that names no open session: it was stopped, its lease
+	// expired, or it never existed. gRPC code NOT_FOUND (the same code as
+	// ErrCassetteNotFound).
+	ErrSessionNotFound error = &codeError{codes.NotFound, "session not found"}
+	// ErrTooManySessions: a new session beyond the server's --max-sessions,
+	// or no free port left in its --session-ports. gRPC code
+	// RESOURCE_EXHAUSTED.
+	ErrTooManySessions error = &codeError{codes.ResourceExhausted, "too many sessions"}
 	// ErrInvalidArgument: a bad cassette name (empty, absolute, containing
 	// "..", ...), a bad match or redaction rule (RE2 pattern, JSON pointer),
 	// or bytes given to PutCassette that are not a cassette.
@@ -26,8 +35,9 @@ var (
 	// gRPC code FAILED_PRECONDITION (the same code as ErrFailedPrecondition).
 	ErrNoCassette error = &codeError{codes.FailedPrecondition, "no cassette in use"}
 	// ErrFailedPrecondition: the server is not in a state for the call, e.g.
-	// DeleteCassette or PutCassette of the cassette in use, or StopRecording
-	// while none is. gRPC code FAILED_PRECONDITION.
+	// DeleteCassette or PutCassette of the cassette in use, StopRecording
+	// while none is, or recording a cassette that another session records
+	// (the message names that session). gRPC code FAILED_PRECONDITION.
 	ErrFailedPrecondition error = &codeError{codes.FailedPrecondition, "failed precondition"}
 	// ErrCorruptCassette: the cassette file is corrupt or truncated.
 	// gRPC code DATA_LOSS.
@@ -44,6 +54,13 @@ var (
 // message) by every call when the server speaks another generation of the
 // control API than this client (see [APIVersion]).
 var ErrIncompatibleServer = errors.New("matgto: incompatible server")
+
+// ErrSessionLost is returned (wrapped, with the server's answer) by
+// [Session.Err] and [Session.Stop] when a renewal of the session's lease
+// found the session gone: its lease expired (or someone stopped it) before
+// it was stopped through the Session, so traffic sent to its proxy since
+// then was refused.
+var ErrSessionLost = errors.New("matgto: session lost")
 
 // codeError is the type of the code sentinels: an *Error matches it when the
 // codes are equal.

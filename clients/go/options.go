@@ -1,10 +1,28 @@
 package matgto
 
 import (
+	"time"
+	"unicode/utf8"
+
 	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
+
+// MaxOwnerBytes is the longest owner the server accepts.
+const MaxOwnerBytes = 256
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
 
 // Option configures a cassette session: the Client methods StartRecording,
 // Replay and UseCassette, and the test helper [UseCassette]. Options that
@@ -20,10 +38,41 @@ type Option func(*options)
 
 type options struct {
 	cassette *pb.CassetteOptions // nil while no cassette option was given
+	// Sessions.
+	session    string
+	hasSession bool // WithSession was given
+	newSession bool
+	lease      time.Duration // > 0: a lease; < 0: WithoutLease; 0: not set
+	owner      string
+	hasOwner   bool
+	// For OpenSession and the test helper only.
+	mode     Mode
+	hasMode  bool
+	warnOnly bool
 	// For the test helper only.
 	client *Client
-	mode   Mode
 	server string
+}
+
+// sessionFields are the session fields of a StartRecording, Replay or
+// UseCassette request: the lease and the owner go with new sessions only.
+func (o options) sessionFields() (session string, newSession bool, lease *durationpb.Duration, owner string) {
+	if !o.newSession {
+		return o.sessionID(), false, nil, ""
+	}
+	if o.lease > 0 {
+		lease = durationpb.New(o.lease)
+	}
+	return o.sessionID(), true, lease, o.owner
+}
+
+// sessionID is the `session` field of a request: empty for the default
+// session, which [DefaultSession] also names.
+func (o options) sessionID() string {
+	if o.session == DefaultSession {
+		return ""
+	}
+	return o.session
 }
 
 func collectOptions(opts []Option) options {
@@ -115,17 +164,78 @@ func WithOptions(opts *pb.CassetteOptions) Option {
 	}
 }
 
+// DefaultSession is the id of the default session: the one the shared proxy
+// port serves to requests that name no session, and that the CLI drives.
+const DefaultSession = "default"
+
+// WithSession makes StartRecording, Replay, UseCassette and StopRecording
+// act on the open session with this id (NOT_FOUND, [ErrSessionNotFound],
+// when there is none) instead of the default session. Given to
+// [Client.OpenSession] or the test helper [UseCassette], it puts the
+// cassette in that existing session instead of opening a new one (no lease,
+// no renewal); [DefaultSession] there means the default session.
+func WithSession(id string) Option {
+	return func(o *options) { o.session, o.hasSession = id, true }
+}
+
+// WithNewSession makes StartRecording, Replay and UseCassette open a new
+// session for the cassette, with a proxy listener of its own
+// ([SessionInfo.ProxyAddress]). Such a call does not renew the session's
+// lease: call [Client.RenewSession], or use [Client.OpenSession], which
+// does.
+func WithNewSession() Option {
+	return func(o *options) { o.newSession = true }
+}
+
+// WithLease gives a new session a lease (the server accepts 1s to 1h): the
+// session ends by itself, saving what it recorded, unless it is renewed
+// within d. [Client.OpenSession] and the test helper [UseCassette] use
+// [DefaultLease] unless told otherwise, and renew every d/3. d <= 0 means
+// the default.
+func WithLease(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.lease = d
+		} else {
+			o.lease = 0
+		}
+	}
+}
+
+// WithoutLease opens the session of [Client.OpenSession] or of the test
+// helper without a lease: it lives until stopped, even if the process dies
+// (or stops at a debugger breakpoint, which also stops the renewals).
+func WithoutLease() Option {
+	return func(o *options) { o.lease = -1 }
+}
+
+// WithOwner says who opens a new session (free text shown by
+// [Client.Status], at most 256 bytes: longer is cut). [Client.OpenSession]
+// defaults to "go <program> pid <pid>", the test helper to
+// "go test <test name> pid <pid>".
+func WithOwner(owner string) Option {
+	return func(o *options) { o.owner, o.hasOwner = truncateUTF8(owner, MaxOwnerBytes), true }
+}
+
+// WithMissesAsWarnings makes the test helper [UseCassette] only log the
+// replay misses of the test (with their explanation) instead of failing
+// it.
+func WithMissesAsWarnings() Option {
+	return func(o *options) { o.warnOnly = true }
+}
+
 // WithClient makes the test helper [UseCassette] use c instead of dialing a
 // client of its own.
 func WithClient(c *Client) Option {
 	return func(o *options) { o.client = c }
 }
 
-// WithMode sets the mode of the test helper [UseCassette] (default: the
-// server's default mode, `matgto serve --mode`, which is [ModeAuto] unless
-// the server was told otherwise).
+// WithMode sets the mode of [Client.OpenSession] and of the test helper
+// [UseCassette] (default [ModeAuto]: replay the cassette when it exists,
+// record it otherwise). [ModeUnspecified] means the server's default mode
+// (`matgto serve --mode`).
 func WithMode(m Mode) Option {
-	return func(o *options) { o.mode = m }
+	return func(o *options) { o.mode, o.hasMode = m, true }
 }
 
 // WithServer sets the control address that the test helper [UseCassette]

@@ -330,8 +330,9 @@ func TestWithOptionsEscapeHatch(t *testing.T) {
 // The test helper passes its cassette options on.
 func TestUseCassetteHelperOptions(t *testing.T) {
 	c := dial(t, startServer(t, t.TempDir()))
+	var sess *matgto.Session
 	f := runFake(func(tb testing.TB) {
-		matgto.UseCassette(tb, "helper/options", matgto.WithClient(c),
+		sess = matgto.UseCassette(tb, "helper/options", matgto.WithClient(c),
 			matgto.WithOnMiss(matgto.MissPassthrough), matgto.WithRepeat(matgto.RepeatReuse),
 			matgto.WithMatch(matgto.MatchRules{Body: matgto.BodyIgnore}))
 	})
@@ -342,9 +343,9 @@ func TestUseCassetteHelperOptions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Status: %v", err)
 	}
-	if s := st.Session; s == nil || s.OnMiss != matgto.MissPassthrough || s.Repeat != matgto.RepeatReuse ||
+	if s := st.FindSession(sess.ID()); s == nil || s.OnMiss != matgto.MissPassthrough || s.Repeat != matgto.RepeatReuse ||
 		s.Options.GetMatchRules().GetBody() != pb.BodyMatch_BODY_IGNORE {
-		t.Errorf("session in use = %+v, want the helper's options", st.Session)
+		t.Errorf("session %s = %+v, want the helper's options", sess.ID(), s)
 	}
 	f.runCleanups()
 	if len(f.errors) != 0 {

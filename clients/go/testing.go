@@ -2,7 +2,8 @@ package matgto
 
 import (
 	"context"
-	"strings"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 )
@@ -10,19 +11,43 @@ import (
 // helperTimeout bounds each control call made by the test helper.
 const helperTimeout = 30 * time.Second
 
-// UseCassette starts cassette name for the test t and ends it in t.Cleanup,
-// failing the test when either fails. The mode is the one given with
-// [WithMode], else the server's default mode (`matgto serve --mode`, by
-// default [ModeAuto]: replay when the cassette exists, record it otherwise),
-// so that a server started with --mode record re-records every cassette. It
-// dials the server as Dial(ctx, "") does, or the one given with [WithServer],
-// unless [WithClient] passes a client; it returns the client used, whose
-// HTTPTransport routes requests through the proxy.
+// UseCassette gives the test t a cassette session of its own on a shared
+// matgto server, and ends it when the test ends (t.Cleanup). It works with
+// t.Parallel(): every test has its own session, proxy port and cassette.
 //
-// Requests that replay could not answer are logged when the cassette ends.
-func UseCassette(t testing.TB, name string, opts ...Option) *Client {
+//   - The cassette is name, or, when name is "", [CassetteName](t.Name())
+//     ("TestOrders/create" for a subtest: one cassette per (sub)test).
+//   - The session is new ([Client.OpenSession]), in mode [ModeAuto]
+//     (replay the cassette when it exists, record it otherwise) unless
+//     [WithMode] says otherwise, with a lease of [DefaultLease] renewed in
+//     the background ([WithLease], [WithoutLease]) and the owner
+//     "go test <test name> pid <pid>" ([WithOwner]). [WithSession] uses an
+//     existing session instead (e.g. [DefaultSession], the shared proxy
+//     port: not for parallel tests).
+//   - The returned Session's HTTPClient, HTTPTransport and ProxyURL send
+//     requests through this session's own proxy listener; hand them to the
+//     code under test.
+//   - At the end, the test fails (t.Errorf) when the session could not be
+//     stopped or saved, or lost its lease, and when replay could not answer
+//     a request (a miss "no-match", "exhausted" or "ws-mismatch"), with
+//     each miss explained: request, reason, closest recorded request and
+//     the fields that differ. With [WithMissesAsWarnings] misses are only
+//     logged.
+//
+// It dials the server as Dial(ctx, "") does ($MATGTO_SERVER, else
+// 127.0.0.1:8889), or the one given with [WithServer], unless [WithClient]
+// passes a client. Cassette options apply as for [Client.UseCassette]. A
+// failure to start the session ends the test (t.Fatalf).
+func UseCassette(t testing.TB, name string, opts ...Option) *Session {
 	t.Helper()
 	o := collectOptions(opts)
+	if name == "" {
+		name = CassetteName(t.Name())
+	}
+	mode := ModeAuto
+	if o.hasMode {
+		mode = o.mode
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), helperTimeout)
 	defer cancel()
 
@@ -34,29 +59,44 @@ func UseCassette(t testing.TB, name string, opts ...Option) *Client {
 			t.Fatalf("matgto: cassette %q: %v", name, err)
 			return nil
 		}
-		// Registered first, so it runs after the cassette is stopped.
+		// Registered first, so it runs after the session is stopped.
 		t.Cleanup(func() { _ = c.Close() })
 	}
-	if _, err := c.UseCassette(ctx, name, o.mode, opts...); err != nil {
-		t.Fatalf("matgto: cannot use cassette %q (mode %s): %v", name, o.mode, err)
+	openOpts := []Option{WithMode(mode)}
+	if !o.hasOwner {
+		openOpts = append(openOpts, WithOwner(fmt.Sprintf("go test %s pid %d", t.Name(), os.Getpid())))
+	}
+	s, err := c.OpenSession(ctx, name, append(openOpts, opts...)...)
+	if err != nil {
+		t.Fatalf("matgto: cannot use cassette %q (mode %s): %v", name, mode, err)
 		return nil
 	}
 	t.Cleanup(func() {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), helperTimeout)
 		defer cancel()
-		sum, err := c.StopRecording(ctx)
+		sum, err := s.Stop(ctx)
 		if err != nil {
-			t.Errorf("matgto: cannot stop cassette %q: %v", name, err)
+			t.Errorf("matgto: cannot stop cassette %q (%s): %v", name, s.ID(), err)
+		}
+		if sum == nil {
 			return
 		}
-		if s := sum.Session; s != nil && len(s.Misses) > 0 {
-			var b strings.Builder
-			for _, m := range s.Misses {
-				b.WriteString("\n  " + m.Method + " " + m.URL + " (" + m.Reason + ")")
+		if sum.SaveError != "" {
+			t.Errorf("matgto: cassette %q (%s): the recording could not be saved: %s", name, s.ID(), sum.SaveError)
+		}
+		si := sum.Session
+		if failed := si.FailedMisses(); len(failed) > 0 {
+			msg := explainMisses(si, failed)
+			if o.warnOnly {
+				t.Logf("warning: %s", msg)
+			} else {
+				t.Errorf("%s", msg)
 			}
-			t.Logf("matgto: cassette %q: %d request(s) found no recorded answer:%s", name, s.Missed, b.String())
+		}
+		if si != nil && si.PassedThrough > 0 && si.Mode == ModeReplay {
+			t.Logf("matgto: cassette %q: %d request(s) missed and were forwarded live by the miss policy", name, si.PassedThrough)
 		}
 	})
-	return c
+	return s
 }

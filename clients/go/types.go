@@ -4,6 +4,7 @@ import (
 	"time"
 
 	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Mode says how a cassette is used.
@@ -67,8 +68,13 @@ func (p ExhaustedPolicy) String() string {
 	return pb.ExhaustedPolicy(p).String()
 }
 
-// Session describes the cassette in use.
-type Session struct {
+// SessionInfo describes a cassette session: its cassette, mode and counters,
+// and (for sessions other than the default one) where its own proxy listens
+// and its lease. It is a snapshot: [Client.Status] gives a fresh one.
+type SessionInfo struct {
+	// ID is "default" for the default session, or the id a new session was
+	// given ("s-" and 16 hex digits).
+	ID       string
 	Cassette string
 	// Mode is the effective mode: AUTO resolved to RECORD or REPLAY.
 	Mode Mode
@@ -89,13 +95,33 @@ type Session struct {
 	Options *pb.CassetteOptions
 	// Requests that found no recorded answer, oldest first (at most 100).
 	Misses []Miss
+	// ProxyAddress is the session's own proxy listener, "127.0.0.1:41234"
+	// (the shared proxy port for the default session): "http://" +
+	// ProxyAddress is a proxy URL that any HTTP client uses unchanged.
+	ProxyAddress string
+	// ProxyURL is the shared proxy port with the session named as proxy user,
+	// "http://s-0123456789abcdef@127.0.0.1:8888" (sent as
+	// Proxy-Authorization: Basic base64("ID:")).
+	ProxyURL string
+	// Owner is who opened the session (free text, see [WithOwner]).
+	Owner    string
+	OpenedAt time.Time
+	// Age is the time since OpenedAt when the snapshot was taken.
+	Age time.Duration
+	// Lease is the lease length; 0 when the session has no lease.
+	Lease time.Duration
+	// LeaseExpiresAt is when the session ends unless renewed; zero without a
+	// lease.
+	LeaseExpiresAt time.Time
 }
 
 // Miss is a request that replay could not answer.
 type Miss struct {
 	Method string
 	URL    string
-	// Reason is "no-match" or "exhausted".
+	// Reason is "no-match" or "exhausted" (answered 599), "ws-mismatch" (a
+	// WebSocket client message differed), or "no-match, passed through" /
+	// "no-match, recorded" (the miss policy forwarded it live).
 	Reason string
 	// Closest are the closest recorded requests, closest first.
 	Closest []Candidate
@@ -119,12 +145,20 @@ type FieldDifference struct {
 
 // Summary is what StopRecording reports about the session it ended.
 type Summary struct {
-	Session *Session
+	Session *SessionInfo
 	// SavedPath is set when a recording was written.
 	SavedPath string
 	// UnusedInteractions are the indexes of recorded interactions that replay
 	// never used.
 	UnusedInteractions []uint64
+	// EndReason says why the session ended: "stopped" (StopRecording),
+	// "replaced" (another cassette was put in use in the same session),
+	// "lease-expired" or "shutdown".
+	EndReason string
+	EndedAt   time.Time
+	// SaveError is set when saving the recording failed (the server keeps
+	// its journal and recovers it into the cassette at its next start).
+	SaveError string
 }
 
 // Status is the server's state.
@@ -136,8 +170,8 @@ type Status struct {
 	ControlAddress string
 	CassetteDir    string
 	DefaultMode    Mode
-	// Session is nil while no cassette is in use.
-	Session *Session
+	// Session is the default session; nil while it has no cassette in use.
+	Session *SessionInfo
 	Uptime  time.Duration
 	// APIVersion is the control API generation (1 for matgto.v1).
 	APIVersion uint32
@@ -147,6 +181,36 @@ type Status struct {
 	// ReverseUpstream is the origin of reverse mode; empty in forward-proxy
 	// mode.
 	ReverseUpstream string
+	// Sessions are every open session with a cassette in use (the default
+	// one first when it has one, then by opening time).
+	Sessions []*SessionInfo
+	// EndedSessions are the sessions that ended recently, most recent first
+	// (at most 64), with why ([Summary.EndReason]).
+	EndedSessions []*Summary
+	// MaxSessions is the server's --max-sessions: how many sessions may be
+	// open besides the default one.
+	MaxSessions uint32
+}
+
+// FindSession returns the open session with the given id, or nil.
+func (s *Status) FindSession(id string) *SessionInfo {
+	for _, si := range s.Sessions {
+		if si.ID == id {
+			return si
+		}
+	}
+	return nil
+}
+
+// FindEndedSession returns the most recent summary of the ended session
+// with the given id, or nil.
+func (s *Status) FindEndedSession(id string) *Summary {
+	for _, sum := range s.EndedSessions {
+		if sum.Session != nil && sum.Session.ID == id {
+			return sum
+		}
+	}
+	return nil
 }
 
 // CassetteInfo describes a stored cassette.
@@ -172,23 +236,39 @@ func cassetteInfoFromProto(i *pb.CassetteInfo) CassetteInfo {
 	return out
 }
 
-func sessionFromProto(s *pb.SessionInfo) *Session {
+// asTime converts an optional timestamp; unset is the zero time.
+func asTime(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}
+
+func sessionFromProto(s *pb.SessionInfo) *SessionInfo {
 	if s == nil {
 		return nil
 	}
-	out := &Session{
-		Cassette:      s.GetCassette(),
-		Mode:          Mode(s.GetMode()),
-		RequestedMode: Mode(s.GetRequestedMode()),
-		Recorded:      s.GetRecorded(),
-		Replayed:      s.GetReplayed(),
-		Missed:        s.GetMissed(),
-		PassedThrough: s.GetPassedThrough(),
-		Interactions:  s.GetInteractions(),
-		OnExhausted:   ExhaustedPolicy(s.GetOptions().GetOnExhausted()),
-		Repeat:        RepeatPolicy(s.GetOptions().GetRepeat()),
-		OnMiss:        MissPolicy(s.GetOptions().GetOnMiss()),
-		Options:       s.GetOptions(),
+	out := &SessionInfo{
+		ID:             s.GetId(),
+		ProxyAddress:   s.GetProxyAddress(),
+		ProxyURL:       s.GetProxyUrl(),
+		Owner:          s.GetOwner(),
+		OpenedAt:       asTime(s.GetOpenedAt()),
+		Age:            s.GetAge().AsDuration(),
+		Lease:          s.GetLease().AsDuration(),
+		LeaseExpiresAt: asTime(s.GetLeaseExpiresAt()),
+		Cassette:       s.GetCassette(),
+		Mode:           Mode(s.GetMode()),
+		RequestedMode:  Mode(s.GetRequestedMode()),
+		Recorded:       s.GetRecorded(),
+		Replayed:       s.GetReplayed(),
+		Missed:         s.GetMissed(),
+		PassedThrough:  s.GetPassedThrough(),
+		Interactions:   s.GetInteractions(),
+		OnExhausted:    ExhaustedPolicy(s.GetOptions().GetOnExhausted()),
+		Repeat:         RepeatPolicy(s.GetOptions().GetRepeat()),
+		OnMiss:         MissPolicy(s.GetOptions().GetOnMiss()),
+		Options:        s.GetOptions(),
 	}
 	for _, m := range s.GetMisses() {
 		miss := Miss{Method: m.GetMethod(), URL: m.GetUrl(), Reason: m.GetReason()}
@@ -210,11 +290,14 @@ func summaryFromProto(s *pb.SessionSummary) *Summary {
 		Session:            sessionFromProto(s.GetSession()),
 		SavedPath:          s.GetSavedPath(),
 		UnusedInteractions: s.GetUnusedInteractions(),
+		EndReason:          s.GetEndReason(),
+		EndedAt:            asTime(s.GetEndedAt()),
+		SaveError:          s.GetSaveError(),
 	}
 }
 
 func statusFromProto(r *pb.GetStatusResponse) *Status {
-	return &Status{
+	out := &Status{
 		Version:         r.GetVersion(),
 		ProxyAddress:    r.GetProxyAddress(),
 		ControlAddress:  r.GetControlAddress(),
@@ -225,5 +308,13 @@ func statusFromProto(r *pb.GetStatusResponse) *Status {
 		APIVersion:      r.GetApiVersion(),
 		TLS:             r.GetTls(),
 		ReverseUpstream: r.GetReverseUpstream(),
+		MaxSessions:     r.GetMaxSessions(),
 	}
+	for _, si := range r.GetSessions() {
+		out.Sessions = append(out.Sessions, sessionFromProto(si))
+	}
+	for _, sum := range r.GetEndedSessions() {
+		out.EndedSessions = append(out.EndedSessions, summaryFromProto(sum))
+	}
+	return out
 }

@@ -138,6 +138,7 @@ func TestErrorCodesMapToSentinels(t *testing.T) {
 		"ErrCorruptCassette":  matgto.ErrCorruptCassette,
 		"ErrUnavailable":      matgto.ErrUnavailable,
 		"ErrUnimplemented":    matgto.ErrUnimplemented,
+		"ErrTooManySessions":  matgto.ErrTooManySessions,
 	}
 	for _, tc := range []struct {
 		code codes.Code
@@ -149,6 +150,7 @@ func TestErrorCodesMapToSentinels(t *testing.T) {
 		{codes.DataLoss, "ErrCorruptCassette"},
 		{codes.Unavailable, "ErrUnavailable"},
 		{codes.Unimplemented, "ErrUnimplemented"},
+		{codes.ResourceExhausted, "ErrTooManySessions"},
 		{codes.Internal, ""},
 	} {
 		f := &fakeControl{apiVersion: 1, replayErr: status.Error(tc.code, "told by the fake")}
@@ -172,6 +174,12 @@ func TestErrorCodesMapToSentinels(t *testing.T) {
 		}
 		if got := errors.Is(err, matgto.ErrFailedPrecondition); got != (tc.code == codes.FailedPrecondition) {
 			t.Errorf("%v: errors.Is(err, ErrFailedPrecondition) = %v", tc.code, got)
+		}
+		if got := errors.Is(err, matgto.ErrSessionNotFound); got != (tc.code == codes.NotFound) {
+			t.Errorf("%v: errors.Is(err, ErrSessionNotFound) = %v", tc.code, got)
+		}
+		if errors.Is(err, matgto.ErrSessionLost) {
+			t.Errorf("%v: a server error matches ErrSessionLost (a client-side condition)", tc.code)
 		}
 	}
 }
