@@ -146,7 +146,9 @@ export interface FetchDispatcherOptions {
   agentOptions?: Omit<ProxyAgent.Options, 'uri'>;
   /**
    * The proxy URL. Default: the shared proxy port (`proxyUrl()`). For a
-   * session of its own: `session.proxy` (`http://` + `proxyAddress`).
+   * session of its own: `session.proxy` (`http://` + `proxyAddress`), or
+   * `session.proxyUrl` (the shared port with the session as proxy user,
+   * sent as `Proxy-Authorization: Basic base64("ID:")`).
    */
   proxy?: string;
 }
@@ -164,6 +166,24 @@ interface TrackedSession {
   /** The last renewal failure other than NOT_FOUND (e.g. the server briefly unreachable). */
   lastRenewError: MatgtoError | undefined;
   leaseExpiresAt: Date | undefined;
+}
+
+/**
+ * undici's ProxyAgent sends `Proxy-Authorization` only for a URL with both a
+ * user and a password; a session's `proxyUrl` ("http://ID@host:port") has a
+ * user only. Send `Basic base64("ID:")` for it, as the server expects.
+ */
+function proxyCredential(uri: string): { uri: string; token?: string } {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return { uri };
+  }
+  if (!url.username || url.password) return { uri };
+  const token = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:`).toString('base64')}`;
+  url.username = '';
+  return { uri: url.toString(), token };
 }
 
 function isDefaultSession(id: string | undefined): boolean {
@@ -644,7 +664,7 @@ export class MatgtoClient implements AsyncDisposable {
     }
     const agentOptions = options.agentOptions ?? {};
     const requestTls = ca ? { ...agentOptions.requestTls, ca: [...rootCertificates, ca] } : agentOptions.requestTls;
-    return new ProxyAgent({ proxyTunnel: false, ...agentOptions, uri, requestTls });
+    return new ProxyAgent({ proxyTunnel: false, ...proxyCredential(uri), ...agentOptions, requestTls });
   }
 
   /** Closes the gRPC channel. Further calls reject. */

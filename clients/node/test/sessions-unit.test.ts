@@ -2,10 +2,13 @@
 // request fields, SessionInfo/status mapping, lease renewal and loss.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
+import { fetch } from 'undici';
 import {
   DEFAULT_LEASE_MS,
   MatgtoClient,
@@ -385,6 +388,41 @@ describe('control channel and HTTP(S)_PROXY (issue 15)', () => {
         else process.env[k] = v;
       }
       fake.stop();
+    }
+  });
+});
+
+describe('fetchDispatcher({ proxy })', () => {
+  test("a session's proxyUrl is sent as Proxy-Authorization: Basic base64('ID:')", async () => {
+    const seen: Array<{ url?: string; auth?: string }> = [];
+    const proxy = createServer((req, res) => {
+      seen.push({ url: req.url, auth: req.headers['proxy-authorization'] });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('via fake proxy');
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const { port } = proxy.address() as AddressInfo;
+    const fake = await startFakeControl();
+    const client = new MatgtoClient(fake.address);
+    try {
+      const withUser = await client.fetchDispatcher({ proxy: `http://s-0123456789abcdef@127.0.0.1:${port}`, trustCa: false });
+      const plain = await client.fetchDispatcher({ proxy: `http://127.0.0.1:${port}`, trustCa: false });
+      try {
+        assert.equal(await (await fetch('http://upstream.invalid/a', { dispatcher: withUser })).text(), 'via fake proxy');
+        await (await fetch('http://upstream.invalid/b', { dispatcher: plain })).text();
+      } finally {
+        await withUser.close();
+        await plain.close();
+      }
+      assert.deepEqual(seen, [
+        { url: 'http://upstream.invalid/a', auth: `Basic ${Buffer.from('s-0123456789abcdef:').toString('base64')}` },
+        { url: 'http://upstream.invalid/b', auth: undefined },
+      ]);
+    } finally {
+      client.close();
+      fake.stop();
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => proxy.close(() => r()));
     }
   });
 });
