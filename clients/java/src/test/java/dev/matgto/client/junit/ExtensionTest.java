@@ -10,14 +10,20 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMetho
 
 import dev.matgto.client.BodyMatch;
 import dev.matgto.client.CassetteOptions;
+import dev.matgto.client.ExhaustedPolicy;
 import dev.matgto.client.FailedPreconditionException;
 import dev.matgto.client.MatgtoClient;
 import dev.matgto.client.MatgtoServer;
 import dev.matgto.client.MissPolicy;
 import dev.matgto.client.Mode;
 import dev.matgto.client.RepeatPolicy;
+import dev.matgto.client.Session;
+import dev.matgto.client.SessionInfos;
 import dev.matgto.client.Upstream;
 import dev.matgto.v1.SessionInfo;
+import dev.matgto.v1.SessionSummary;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -46,6 +52,9 @@ class ExtensionTest {
   /** What each fixture test saw, by cassette name. */
   static final Map<String, SessionInfo> SESSIONS = new ConcurrentHashMap<>();
   static final Map<String, String> BODIES = new ConcurrentHashMap<>();
+  /** The session as GetStatus listed it during the test, by cassette name. */
+  static final Map<String, SessionInfo> LISTED = new ConcurrentHashMap<>();
+  static final Map<String, String> PROXIES = new ConcurrentHashMap<>();
   static volatile URI upstreamBase;
 
   @BeforeAll
@@ -68,6 +77,8 @@ class ExtensionTest {
   void clear() {
     SESSIONS.clear();
     BODIES.clear();
+    LISTED.clear();
+    PROXIES.clear();
     try {
       client.stopRecording();
     } catch (FailedPreconditionException idle) {
@@ -108,9 +119,16 @@ class ExtensionTest {
   @MatgtoCassette
   static class Fixture {
     @Test
-    void plain(HttpClient http, SessionInfo session, MatgtoClient matgto) throws Exception {
+    void plain(HttpClient http, SessionInfo session, MatgtoClient matgto, Session handle,
+        InetSocketAddress proxy, ProxySelector selector) throws Exception {
       SESSIONS.put(session.getCassette(), session);
-      assertEquals(session.getCassette(), matgto.status().getSession().getCassette());
+      LISTED.put(session.getCassette(), matgto.findSession(session.getId()).orElseThrow());
+      assertEquals(session.getId(), handle.id());
+      assertEquals(handle.proxyAddress(), proxy);
+      assertEquals(List.of(java.net.Proxy.Type.HTTP), selector.select(upstreamBase).stream()
+          .map(java.net.Proxy::type).collect(Collectors.toList()));
+      assertEquals(proxy, selector.select(upstreamBase).get(0).address());
+      PROXIES.put(session.getCassette(), session.getProxyAddress());
       BODIES.put(session.getCassette(), fetch(http, "/text/plain"));
     }
 
@@ -156,6 +174,27 @@ class ExtensionTest {
     @MatgtoCassette(value = "ext/miss", mode = Mode.REPLAY, failOnMiss = false)
     void missingTolerated(HttpClient http) throws Exception {
       BODIES.put("tolerated", fetch(http, "/text/not-in-cassette"));
+    }
+  }
+
+  static class ExhaustedFixture {
+    @Test
+    @MatgtoCassette(value = "ext/exhausted", mode = Mode.REPLAY,
+        onExhausted = ExhaustedPolicy.ERROR)
+    void twice(HttpClient http) throws Exception {
+      BODIES.put("first", fetch(http, "/text/once"));
+      BODIES.put("second", fetch(http, "/text/once"));
+    }
+  }
+
+  static class DefaultSessionFixture {
+    @Test
+    @MatgtoCassette(value = "ext/default-session", mode = Mode.RECORD, newSession = false)
+    void shared(SessionInfo session, MatgtoClient matgto, InetSocketAddress proxy)
+        throws Exception {
+      SESSIONS.put(session.getCassette(), session);
+      LISTED.put(session.getCassette(), matgto.status().getSession());
+      PROXIES.put(session.getCassette(), proxy.getHostString() + ":" + proxy.getPort());
     }
   }
 
@@ -258,6 +297,9 @@ class ExtensionTest {
     assertFalse(BODIES.containsKey("bad ran"), "the test body did not run");
   }
 
+  /** The default cassette folder of {@link Fixture}'s tests: its fully qualified name. */
+  static final String P = "dev.matgto.client.junit.ExtensionTest.Fixture/";
+
   @Test
   void recordsThenReplaysWithDefaultNames() throws Exception {
     Map<String, String> firstBodies;
@@ -269,19 +311,39 @@ class ExtensionTest {
 
       assertEquals(
           List.of(
-              "ExtensionTest.Fixture.Inner/inner",
-              "ExtensionTest.Fixture/param[1]",
-              "ExtensionTest.Fixture/param[2]",
-              "ExtensionTest.Fixture/plain",
+              P + "Inner/inner",
+              P + "param[1]",
+              P + "param[2]",
+              P + "plain",
               "ext/explicit"),
           List.copyOf(new TreeMap<>(SESSIONS).keySet()));
+      SessionInfo listed = LISTED.get(P + "plain");
+      SessionInfo plain = SESSIONS.get(P + "plain");
+      assertTrue(plain.getId().matches("s-[0-9a-f]{16}"), plain.getId());
+      assertEquals(plain.getId(), listed.getId());
+      assertEquals("junit " + Fixture.class.getName() + "#plain pid "
+          + ProcessHandle.current().pid(), listed.getOwner());
+      assertEquals(java.time.Duration.ofSeconds(30), SessionInfos.lease(listed).orElseThrow(),
+          "the default lease");
+      assertTrue(SessionInfos.leaseExpiresAt(listed).orElseThrow()
+          .isAfter(SessionInfos.openedAt(listed).orElseThrow()));
+      assertNotEquals(server.proxy, PROXIES.get(P + "plain"),
+          "the test's proxy is its session's own listener, not the shared port");
+      assertEquals(SESSIONS.size(),
+          SESSIONS.values().stream().map(SessionInfo::getId).distinct().count(),
+          "one session per test");
       for (SessionInfo s : SESSIONS.values()) {
         assertEquals(dev.matgto.v1.Mode.RECORD, s.getMode(), "first run records " + s.getCassette());
       }
       assertEquals(dev.matgto.v1.Mode.AUTO,
-          SESSIONS.get("ExtensionTest.Fixture/plain").getRequestedMode());
+          SESSIONS.get(P + "plain").getRequestedMode());
       assertEquals(dev.matgto.v1.Mode.RECORD, SESSIONS.get("ext/explicit").getRequestedMode());
-      assertFalse(client.status().hasSession(), "the extension stopped the cassette after the test");
+      assertFalse(client.status().hasSession(), "the default session was not used");
+      assertEquals(0, client.status().getSessionsCount(), "every test's session was stopped");
+      for (SessionInfo s : SESSIONS.values()) {
+        SessionSummary ended = client.findEndedSession(s.getId()).orElseThrow();
+        assertEquals("stopped", ended.getEndReason(), s.getCassette());
+      }
       assertEquals(4, upstream.calls());
       firstBodies = Map.copyOf(BODIES);
       for (String b : firstBodies.values()) {
@@ -293,14 +355,14 @@ class ExtensionTest {
       EngineExecutionResults second = run(Fixture.class);
       assertEquals(0, second.testEvents().failed().count(), failures(second));
       assertEquals(dev.matgto.v1.Mode.REPLAY,
-          SESSIONS.get("ExtensionTest.Fixture/plain").getMode(), "AUTO replays the second time");
+          SESSIONS.get(P + "plain").getMode(), "AUTO replays the second time");
       assertEquals(dev.matgto.v1.Mode.REPLAY,
-          SESSIONS.get("ExtensionTest.Fixture/param[2]").getMode());
+          SESSIONS.get(P + "param[2]").getMode());
       assertEquals(dev.matgto.v1.Mode.RECORD, SESSIONS.get("ext/explicit").getMode());
-      assertEquals(firstBodies.get("ExtensionTest.Fixture/plain"),
-          BODIES.get("ExtensionTest.Fixture/plain"));
-      assertEquals(firstBodies.get("ExtensionTest.Fixture/param[1]"),
-          BODIES.get("ExtensionTest.Fixture/param[1]"));
+      assertEquals(firstBodies.get(P + "plain"),
+          BODIES.get(P + "plain"));
+      assertEquals(firstBodies.get(P + "param[1]"),
+          BODIES.get(P + "param[1]"));
       assertNotEquals(firstBodies.get("ext/explicit"), BODIES.get("ext/explicit"),
           "mode RECORD reached the upstream again");
       assertEquals(5, upstream.calls(), "only the RECORD test reached the upstream");
@@ -319,17 +381,64 @@ class ExtensionTest {
     try (Upstream upstream = new Upstream()) {
       upstreamBase = upstream.uri("/");
       client.startRecording("ext/miss");
-      client.stopRecording(); // an empty cassette
+      fetch(HttpClient.newBuilder().proxy(client.proxySelector()).build(), "/text/in-cassette");
+      client.stopRecording(); // one interaction, not the one the tests ask for
     }
     EngineExecutionResults r = run(MissFixture.class);
     assertEquals(1, r.testEvents().succeeded().count(), failures(r));
     assertEquals(1, r.testEvents().failed().count(), failures(r));
     String failure = failures(r);
     assertTrue(failure.startsWith("missing("), failure);
+    assertTrue(failure.contains("AssertionError"), failure);
     assertTrue(failure.contains("could not answer 1 request"), failure);
-    assertTrue(failure.contains("/text/not-in-cassette"), failure);
+    assertTrue(failure.contains("GET " + upstreamBase.resolve("/text/not-in-cassette")
+        + " (no-match)"), failure);
+    assertTrue(failure.contains("closest #0: GET " + upstreamBase.resolve("/text/in-cassette")),
+        "the closest recorded request: " + failure);
+    assertTrue(failure.contains("path: recorded '/text/in-cassette', live '/text/not-in-cassette'"),
+        "the differing field: " + failure);
     assertTrue(BODIES.get("miss").startsWith("599 "), BODIES.get("miss"));
     assertTrue(BODIES.get("tolerated").startsWith("599 "), BODIES.get("tolerated"));
+
+    // failOnMiss = false: the test passed, with the explanation as a warning.
+    List<String> warnings = r.allEvents().reportingEntryPublished().stream()
+        .map(e -> e.getPayload(org.junit.platform.engine.reporting.ReportEntry.class)
+            .orElseThrow().getKeyValuePairs().get(MatgtoExtension.MISSES_REPORT_KEY))
+        .filter(java.util.Objects::nonNull)
+        .collect(Collectors.toList());
+    assertEquals(1, warnings.size(), warnings.toString());
+    assertTrue(warnings.get(0).contains("/text/not-in-cassette (no-match)"), warnings.get(0));
+    assertTrue(warnings.get(0).contains("closest #0"), warnings.get(0));
+  }
+
+  @Test
+  void anExhaustedAnswerFailsTheTest() throws Exception {
+    try (Upstream upstream = new Upstream()) {
+      upstreamBase = upstream.uri("/");
+      client.startRecording("ext/exhausted");
+      fetch(HttpClient.newBuilder().proxy(client.proxySelector()).build(), "/text/once");
+      client.stopRecording();
+    }
+    EngineExecutionResults r = run(ExhaustedFixture.class);
+    assertEquals(1, r.testEvents().failed().count(), failures(r));
+    String failure = failures(r);
+    assertTrue(failure.contains("could not answer 1 request"), failure);
+    assertTrue(failure.contains("GET " + upstreamBase.resolve("/text/once") + " (exhausted)"),
+        failure);
+    assertTrue(BODIES.get("first").startsWith("200 "), BODIES.get("first"));
+    assertTrue(BODIES.get("second").startsWith("599 "), BODIES.get("second"));
+  }
+
+  @Test
+  void newSessionFalseUsesTheDefaultSession() {
+    EngineExecutionResults r = run(DefaultSessionFixture.class);
+    assertEquals(1, r.testEvents().succeeded().count(), failures(r));
+    SessionInfo s = SESSIONS.get("ext/default-session");
+    assertEquals("default", s.getId());
+    assertEquals("ext/default-session", LISTED.get("ext/default-session").getCassette(),
+        "the default session had the cassette during the test");
+    assertEquals(server.proxy, PROXIES.get("ext/default-session"), "the shared proxy port");
+    assertFalse(client.status().hasSession(), "stopped after the test");
   }
 
   @Test
