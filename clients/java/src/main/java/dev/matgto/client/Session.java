@@ -51,9 +51,11 @@ public final class Session implements AutoCloseable {
   private volatile Instant leaseExpiresAt;
   private volatile Throwable lastRenewalError;
   private volatile MatgtoException lostBecause; // set once, when a renewal answers NOT_FOUND
+  private volatile ScheduledFuture<?> renewal;
+  private volatile boolean ending; // stop() began: no more renewals
+  // stop() runs under this lock; the renewal thread never takes it (it must not wait for an RPC).
   private final Object lock = new Object();
-  private ScheduledFuture<?> renewal; // guarded by lock
-  private SessionSummary summary; // guarded by lock; set once stopped
+  private volatile SessionSummary summary; // written under lock; set once stopped
   private SessionLostException lostReport; // guarded by lock
 
   private Session(MatgtoClient client, SessionInfo opened, Duration lease) {
@@ -66,15 +68,13 @@ public final class Session implements AutoCloseable {
 
   private void startRenewing() {
     long period = Math.max(1, lease.toMillis() / 3);
-    synchronized (lock) {
-      renewal =
-          client.renewals().scheduleWithFixedDelay(this::renewNow, period, period, TimeUnit.MILLISECONDS);
-    }
+    renewal =
+        client.renewals().scheduleWithFixedDelay(this::renewNow, period, period, TimeUnit.MILLISECONDS);
   }
 
   /** One renewal, unless one is still in flight, the session is lost or stopped. */
   private void renewNow() {
-    if (lostBecause != null || isStopped() || !renewing.compareAndSet(false, true)) {
+    if (lostBecause != null || ending || !renewing.compareAndSet(false, true)) {
       return;
     }
     try {
@@ -127,10 +127,9 @@ public final class Session implements AutoCloseable {
   }
 
   private void cancelRenewal() {
-    synchronized (lock) {
-      if (renewal != null) {
-        renewal.cancel(false);
-      }
+    ScheduledFuture<?> r = renewal;
+    if (r != null) {
+      r.cancel(false);
     }
   }
 
@@ -229,9 +228,7 @@ public final class Session implements AutoCloseable {
 
   /** Whether {@link #stop()} or {@link #close()} ended it. */
   public boolean isStopped() {
-    synchronized (lock) {
-      return summary != null;
-    }
+    return summary != null;
   }
 
   /** The session's current state from {@code GetStatus}; empty once it is no longer open. */
@@ -257,9 +254,8 @@ public final class Session implements AutoCloseable {
       if (lostReport != null) {
         throw lostReport;
       }
-      if (renewal != null) {
-        renewal.cancel(false);
-      }
+      ending = true;
+      cancelRenewal();
       MatgtoException lost = lostBecause;
       if (lost != null) {
         lostReport = lost(lost, "renewing its lease answered NOT_FOUND");
@@ -294,9 +290,7 @@ public final class Session implements AutoCloseable {
 
   /** The summary {@link #stop()} returned; empty before. */
   public Optional<SessionSummary> summary() {
-    synchronized (lock) {
-      return Optional.ofNullable(summary);
-    }
+    return Optional.ofNullable(summary);
   }
 
   /**
