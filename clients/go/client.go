@@ -11,6 +11,7 @@ import (
 	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // APIVersion is the control API generation this client speaks (package
@@ -228,12 +229,18 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 }
 
 // Shutdown stops the server gracefully: in-flight exchanges finish (or time
-// out) and an active recording is saved before the server exits.
-func (c *Client) Shutdown(ctx context.Context) error {
+// out after the grace period, [WithGrace], default 5s) and recordings are
+// saved before the server exits.
+func (c *Client) Shutdown(ctx context.Context, opts ...Option) error {
 	if err := c.ensureCompatible(ctx); err != nil {
 		return err
 	}
-	if _, err := c.rpc.Shutdown(ctx, &pb.ShutdownRequest{}); err != nil {
+	o := collectOptions(opts)
+	req := &pb.ShutdownRequest{}
+	if o.grace > 0 {
+		req.Grace = durationpb.New(o.grace)
+	}
+	if _, err := c.rpc.Shutdown(ctx, req); err != nil {
 		return toError("Shutdown", err)
 	}
 	return nil

@@ -12,7 +12,12 @@
 //	... // requests through httpClient are recorded, or replayed
 //	summary, err := c.StopRecording(ctx)
 //
-// In tests, [UseCassette] does the start and the stop (in t.Cleanup).
+// The calls above act on the server's default session, which the shared
+// proxy port serves. Many tests can share one server: [Client.OpenSession]
+// opens a session of one's own (its own proxy listener, a lease renewed in
+// the background) and [Session.Stop] ends it. In tests, [UseCassette] does
+// that per test (t.Parallel() welcome), names the cassette after t.Name(),
+// stops it in t.Cleanup and fails the test on a replay miss.
 //
 // Cassette options ([WithMatch], [WithRedact], [WithOnMiss], [WithRepeat],
 // [WithOnExhausted], [WithStoreDecoded], [WithWSTiming], [WithWSSpeed] and

@@ -52,6 +52,8 @@ type options struct {
 	// For the test helper only.
 	client *Client
 	server string
+	// For Shutdown only.
+	grace time.Duration
 }
 
 // sessionFields are the session fields of a StartRecording, Replay or
@@ -224,6 +226,12 @@ func WithMissesAsWarnings() Option {
 	return func(o *options) { o.warnOnly = true }
 }
 
+// WithGrace sets how long [Client.Shutdown] lets in-flight exchanges take
+// to finish (the server's default is 5s).
+func WithGrace(d time.Duration) Option {
+	return func(o *options) { o.grace = d }
+}
+
 // WithClient makes the test helper [UseCassette] use c instead of dialing a
 // client of its own.
 func WithClient(c *Client) Option {
@@ -231,9 +239,9 @@ func WithClient(c *Client) Option {
 }
 
 // WithMode sets the mode of [Client.OpenSession] and of the test helper
-// [UseCassette] (default [ModeAuto]: replay the cassette when it exists,
-// record it otherwise). [ModeUnspecified] means the server's default mode
-// (`matgto serve --mode`).
+// [UseCassette] (default: the server's default mode, `matgto serve --mode`,
+// which is [ModeAuto] unless set: replay the cassette when it exists,
+// record it otherwise).
 func WithMode(m Mode) Option {
 	return func(o *options) { o.mode, o.hasMode = m, true }
 }

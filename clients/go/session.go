@@ -47,8 +47,10 @@ type Session struct {
 
 // OpenSession puts cassette name in use in a new session of its own and
 // returns it. Options:
-//   - [WithMode] (default [ModeAuto]: replay the cassette when it exists,
-//     record it otherwise; the session's [SessionInfo.Mode] says which);
+//   - [WithMode] (default [ModeUnspecified]: the server's default mode,
+//     `matgto serve --mode`, which is [ModeAuto] unless set: replay the
+//     cassette when it exists, record it otherwise; the session's
+//     [SessionInfo.Mode] says which);
 //   - [WithLease] (default [DefaultLease]) or [WithoutLease]; the lease is
 //     renewed in the background every lease/3 until Stop;
 //   - [WithOwner] (default "go <program> pid <pid>"), shown by Status;
@@ -61,7 +63,7 @@ type Session struct {
 // closed by Stop, only its cassette ended.
 func (c *Client) OpenSession(ctx context.Context, name string, opts ...Option) (*Session, error) {
 	o := collectOptions(opts)
-	mode := ModeAuto
+	mode := ModeUnspecified // the server's default
 	if o.hasMode {
 		mode = o.mode
 	}

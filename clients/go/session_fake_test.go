@@ -141,9 +141,9 @@ func TestOpenSessionAsksForANewLeasedSession(t *testing.T) {
 	req := f.uses[0]
 	f.mu.Unlock()
 	wantOwner := fmt.Sprintf("go %s pid %d", filepath.Base(os.Args[0]), os.Getpid())
-	if req.GetName() != "orders/create" || req.GetMode() != pb.Mode_AUTO || !req.GetNewSession() || req.GetSession() != "" ||
+	if req.GetName() != "orders/create" || req.GetMode() != pb.Mode_MODE_UNSPECIFIED || !req.GetNewSession() || req.GetSession() != "" ||
 		req.GetLease().AsDuration() != 30*time.Second || req.GetOwner() != wantOwner {
-		t.Errorf("UseCassette request = %v; want orders/create, AUTO, new_session, lease 30s, owner %q", req, wantOwner)
+		t.Errorf("UseCassette request = %v; want orders/create, the server's default mode, new_session, lease 30s, owner %q", req, wantOwner)
 	}
 	if s.ID() != fakeSessionID || s.Lease() != 30*time.Second {
 		t.Errorf("session id %q lease %v", s.ID(), s.Lease())
@@ -420,7 +420,7 @@ func TestHelperFailsOnMissesWithTheirExplanation(t *testing.T) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r := f.uses[0]; r.GetName() != "TestFake" || r.GetOwner() != fmt.Sprintf("go test TestFake pid %d", os.Getpid()) ||
-		r.GetMode() != pb.Mode_AUTO || !r.GetNewSession() || r.GetLease().AsDuration() != matgto.DefaultLease {
+		r.GetMode() != pb.Mode_MODE_UNSPECIFIED || !r.GetNewSession() || r.GetLease().AsDuration() != matgto.DefaultLease {
 		t.Errorf("helper request = %v", r)
 	}
 }
@@ -544,4 +544,31 @@ type statusFake struct {
 
 func (f *statusFake) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.GetStatusResponse, error) {
 	return f.resp, nil
+}
+
+type shutdownFake struct {
+	fakeControl
+	got chan *pb.ShutdownRequest
+}
+
+func (f *shutdownFake) Shutdown(_ context.Context, r *pb.ShutdownRequest) (*pb.ShutdownResponse, error) {
+	f.got <- proto.Clone(r).(*pb.ShutdownRequest)
+	return &pb.ShutdownResponse{}, nil
+}
+
+func TestShutdownGrace(t *testing.T) {
+	f := &shutdownFake{fakeControl: fakeControl{apiVersion: 1}, got: make(chan *pb.ShutdownRequest, 2)}
+	c := startFake(t, f)
+	if err := c.Shutdown(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Shutdown(ctxFor(t), matgto.WithGrace(1500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-f.got; r.GetGrace() != nil {
+		t.Errorf("Shutdown() sent grace %v, want none (the server's default)", r.GetGrace())
+	}
+	if r := <-f.got; r.GetGrace().AsDuration() != 1500*time.Millisecond {
+		t.Errorf("Shutdown(WithGrace(1.5s)) sent grace %v", r.GetGrace())
+	}
 }

@@ -17,9 +17,12 @@ const helperTimeout = 30 * time.Second
 //
 //   - The cassette is name, or, when name is "", [CassetteName](t.Name())
 //     ("TestOrders/create" for a subtest: one cassette per (sub)test).
-//   - The session is new ([Client.OpenSession]), in mode [ModeAuto]
-//     (replay the cassette when it exists, record it otherwise) unless
-//     [WithMode] says otherwise, with a lease of [DefaultLease] renewed in
+//   - The session is new ([Client.OpenSession]), in the mode given with
+//     [WithMode], else the server's default mode (`matgto serve --mode`,
+//     which is [ModeAuto] unless set: replay the cassette when it exists,
+//     record it otherwise; a CI server started with --mode replay thus
+//     fails a test whose cassette is missing instead of recording it, and
+//     --mode record re-records every cassette), with a lease of [DefaultLease] renewed in
 //     the background ([WithLease], [WithoutLease]) and the owner
 //     "go test <test name> pid <pid>" ([WithOwner]). [WithSession] uses an
 //     existing session instead (e.g. [DefaultSession], the shared proxy
@@ -44,7 +47,7 @@ func UseCassette(t testing.TB, name string, opts ...Option) *Session {
 	if name == "" {
 		name = CassetteName(t.Name())
 	}
-	mode := ModeAuto
+	mode := ModeUnspecified // the server's default
 	if o.hasMode {
 		mode = o.mode
 	}
@@ -68,7 +71,11 @@ func UseCassette(t testing.TB, name string, opts ...Option) *Session {
 	}
 	s, err := c.OpenSession(ctx, name, append(openOpts, opts...)...)
 	if err != nil {
-		t.Fatalf("matgto: cannot use cassette %q (mode %s): %v", name, mode, err)
+		modeName := mode.String()
+		if mode == ModeUnspecified {
+			modeName = "the server's default"
+		}
+		t.Fatalf("matgto: cannot use cassette %q (mode %s): %v", name, modeName, err)
 		return nil
 	}
 	t.Cleanup(func() {
