@@ -5,6 +5,7 @@
 #include <grpcpp/client_context.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -24,17 +25,37 @@ std::unique_ptr<v1::ProxyControl::Stub> ConnectControl(const CliTarget& target);
 // Gives a call target.timeout to complete.
 void SetDeadline(grpc::ClientContext& ctx, const CliTarget& target);
 
+// The session flags of the control verbs.
+struct CliSession {
+  // --session ID: act on that session (empty: the default session).
+  std::string id;
+  // --new-session: open a new session (record/replay/use).
+  bool new_session = false;
+  // --lease DURATION: the new session ends unless renewed (none: lives
+  // until `matgto stop --session ID`).
+  std::optional<absl::Duration> lease;
+  // --owner TEXT: shown by `matgto sessions`.
+  std::string owner;
+  // --json: print the answer as JSON (protobuf mapping) for scripts.
+  bool json = false;
+};
+
+// "30s", "2m", "1h30m" (Go-style durations) or plain seconds ("45").
+std::optional<absl::Duration> ParseCliDuration(const std::string& text);
+
 // Each returns the process exit code: 0 on success, 1 when the server
 // answered with an error, 3 when it could not be reached.
 int CliRecord(const CliTarget& target, const std::string& name,
-              const v1::CassetteOptions& options);
-int CliStop(const CliTarget& target);
+              const v1::CassetteOptions& options, const CliSession& session);
+int CliStop(const CliTarget& target, const CliSession& session);
 int CliReplay(const CliTarget& target, const std::string& name,
-              const v1::CassetteOptions& options);
+              const v1::CassetteOptions& options, const CliSession& session);
 int CliUse(const CliTarget& target, const std::string& name, v1::Mode mode,
-           const v1::CassetteOptions& options);
+           const v1::CassetteOptions& options, const CliSession& session);
 int CliStatus(const CliTarget& target, bool json);
-int CliShutdown(const CliTarget& target, absl::Duration grace);
-int CliCaExport(const CliTarget& target);
+// `matgto sessions`: one line per open session (and the recently ended).
+int CliSessions(const CliTarget& target, bool json);
+int CliShutdown(const CliTarget& target, absl::Duration grace, bool json);
+int CliCaExport(const CliTarget& target, bool json);
 
 }  // namespace matgto::app

@@ -133,6 +133,16 @@ int main(int argc, char** argv) {
                    "seconds in-flight exchanges get on SIGTERM/SIGINT")
       ->capture_default_str();
 
+  std::string session_ports;
+  serve_cmd->add_option(
+      "--session-ports", session_ports,
+      "LOW-HIGH: ports for the proxy listeners of new sessions (default: "
+      "an ephemeral port on --bind each)");
+  serve_cmd
+      ->add_option("--max-sessions", serve.max_sessions,
+                   "open sessions allowed besides the default one "
+                   "(RESOURCE_EXHAUSTED beyond)")
+      ->capture_default_str();
   double ws_idle_s = 300;
   serve_cmd
       ->add_option(
@@ -169,13 +179,40 @@ int main(int argc, char** argv) {
   bool json = false;
   double shutdown_grace_s = 5;
   matgto::app::CassetteOptionFlags option_flags;
-  auto add_exhausted = [&](CLI::App* cmd) { option_flags.AddTo(cmd); };
+  matgto::app::CliSession session;
+  std::string lease;
+  auto add_json = [&](CLI::App* cmd) {
+    cmd->add_flag("--json", session.json,
+                  "print the answer as JSON (protobuf field names)");
+  };
+  auto add_exhausted = [&](CLI::App* cmd) {
+    option_flags.AddTo(cmd);
+    cmd->add_option("--session", session.id,
+                    "act on this open session (default: the default "
+                    "session, which the shared proxy port serves)");
+    cmd->add_flag("--new-session", session.new_session,
+                  "open a new session with a proxy port of its own; prints "
+                  "its id and proxy address");
+    cmd->add_option("--lease", lease,
+                    "with --new-session: end the session unless renewed "
+                    "within this long (e.g. 30s); default: no lease, it "
+                    "lives until `matgto stop --session ID`");
+    cmd->add_option("--owner", session.owner,
+                    "with --new-session: who opened it (shown by `matgto "
+                    "sessions`)");
+    add_json(cmd);
+  };
   CLI::App* record_cmd = app.add_subcommand(
       "record", "record into cassette NAME (overwrites it on stop)");
   record_cmd->add_option("name", name, "cassette name")->required();
   add_exhausted(record_cmd);
-  CLI::App* stop_cmd =
-      app.add_subcommand("stop", "end the cassette in use, saving a recording");
+  CLI::App* stop_cmd = app.add_subcommand(
+      "stop",
+      "end the cassette in use, saving a recording (with --session: end "
+      "that session)");
+  stop_cmd->add_option("--session", session.id,
+                       "the session to end (default: the default session)");
+  add_json(stop_cmd);
   CLI::App* replay_cmd =
       app.add_subcommand("replay", "replay cassette NAME (it must exist)");
   replay_cmd->add_option("name", name, "cassette name")->required();
@@ -192,16 +229,21 @@ int main(int argc, char** argv) {
   CLI::App* status_cmd =
       app.add_subcommand("status", "show the server's state");
   status_cmd->add_flag("--json", json, "print the GetStatus response as JSON");
+  CLI::App* sessions_cmd = app.add_subcommand(
+      "sessions", "list the open sessions and the recently ended ones");
+  sessions_cmd->add_flag("--json", json, "print them as JSON");
   CLI::App* shutdown_cmd =
       app.add_subcommand("shutdown", "stop the server gracefully");
   shutdown_cmd
       ->add_option("--grace", shutdown_grace_s,
                    "seconds in-flight exchanges may take")
       ->capture_default_str();
+  add_json(shutdown_cmd);
   CLI::App* ca_cmd = app.add_subcommand("ca", "the interception CA");
   ca_cmd->require_subcommand(1);
   CLI::App* ca_export_cmd =
       ca_cmd->add_subcommand("export", "print the CA certificate (PEM)");
+  add_json(ca_export_cmd);
 
   // cassette management, on the server (--server) or in a directory (--dir)
   matgto::app::CassetteCliTarget cassette_target;
@@ -263,6 +305,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     options = *std::move(built);
+    if (!lease.empty()) {
+      session.lease = matgto::app::ParseCliDuration(lease);
+      if (!session.lease.has_value()) {
+        std::fprintf(stderr,
+                     "matgto: --lease must be a duration such as 30s or 5m, "
+                     "got '%s'\n",
+                     lease.c_str());
+        return 2;
+      }
+    }
   }
 
   if (serve_cmd->parsed()) {
@@ -274,23 +326,35 @@ int main(int argc, char** argv) {
     serve.proxy.upstream_timeout = absl::Seconds(upstream_s);
     serve.shutdown_grace = absl::Seconds(grace_s);
     serve.proxy.ws_idle_timeout = absl::Seconds(ws_idle_s);
+    if (!session_ports.empty()) {
+      auto range = matgto::app::ParsePortRange(session_ports);
+      if (!range.ok()) {
+        std::fprintf(stderr, "matgto: %s\n",
+                     std::string(range.status().message()).c_str());
+        return 2;
+      }
+      serve.session_ports = *range;
+    }
     return matgto::app::RunServe(serve);
   }
   if (record_cmd->parsed())
-    return matgto::app::CliRecord(target, name, options);
-  if (stop_cmd->parsed()) return matgto::app::CliStop(target);
+    return matgto::app::CliRecord(target, name, options, session);
+  if (stop_cmd->parsed()) return matgto::app::CliStop(target, session);
   if (replay_cmd->parsed())
-    return matgto::app::CliReplay(target, name, options);
+    return matgto::app::CliReplay(target, name, options, session);
   if (use_cmd->parsed()) {
     matgto::v1::Mode m = mode.empty() ? matgto::v1::MODE_UNSPECIFIED
                                       : *matgto::app::ParseMode(mode);
-    return matgto::app::CliUse(target, name, m, options);
+    return matgto::app::CliUse(target, name, m, options, session);
   }
   if (status_cmd->parsed()) return matgto::app::CliStatus(target, json);
+  if (sessions_cmd->parsed()) return matgto::app::CliSessions(target, json);
   if (shutdown_cmd->parsed()) {
-    return matgto::app::CliShutdown(target, absl::Seconds(shutdown_grace_s));
+    return matgto::app::CliShutdown(target, absl::Seconds(shutdown_grace_s),
+                                    session.json);
   }
-  if (ca_export_cmd->parsed()) return matgto::app::CliCaExport(target);
+  if (ca_export_cmd->parsed())
+    return matgto::app::CliCaExport(target, session.json);
   if (cassette_cmd->parsed()) {
     cassette_target.server = target;
     matgto::cassette::ParseCassetteFormat(dir_format,

@@ -107,17 +107,6 @@ int RunServe(const ServeOptions& options_in) {
   for (const std::string& line : (*store)->RecoverJournals()) {
     std::printf("matgto: %s\n", line.c_str());
   }
-  replay::SessionManager sessions(**store, cassette::RedactConfig::Defaults(),
-                                  clock, options.mode);
-  if (!options.cassette.empty()) {
-    auto info = sessions.Use(options.cassette, options.mode, {});
-    if (!info.ok()) {
-      std::fprintf(stderr, "matgto: cannot use cassette '%s': %s\n",
-                   options.cassette.c_str(),
-                   std::string(info.status().message()).c_str());
-      return 2;
-    }
-  }
 
   // TLS: the CA, the leaf cache and both contexts.
   if (options.ca_cert.empty() != options.ca_key.empty()) {
@@ -192,12 +181,33 @@ int RunServe(const ServeOptions& options_in) {
                           ? options.threads
                           : std::max(1u, std::thread::hardware_concurrency());
   asio::io_context ioc(threads);
+  ProxySessionListeners session_listeners(ioc, options.proxy, tls_services,
+                                          options.session_ports);
+  replay::SessionManager sessions(
+      **store, cassette::RedactConfig::Defaults(), clock,
+      replay::SessionManagerOptions{.default_mode = options.mode,
+                                    .max_sessions = options.max_sessions,
+                                    .listeners = &session_listeners,
+                                    .log = [](const std::string& line) {
+                                      std::printf("matgto: %s\n", line.c_str());
+                                      std::fflush(stdout);
+                                    }});
   auto proxy =
       proxy::ProxyServer::Create(ioc, options.proxy, tls_services, sessions);
   if (!proxy.ok()) {
     std::fprintf(stderr, "matgto: %s\n",
                  std::string(proxy.status().message()).c_str());
     return 2;
+  }
+  session_listeners.Bind(sessions, (*proxy)->address());
+  if (!options.cassette.empty()) {
+    auto info = sessions.Use(options.cassette, options.mode, {});
+    if (!info.ok()) {
+      std::fprintf(stderr, "matgto: cannot use cassette '%s': %s\n",
+                   options.cassette.c_str(),
+                   std::string(info.status().message()).c_str());
+      return 2;
+    }
   }
 
   ShutdownRequest shutdown;
@@ -267,29 +277,38 @@ int RunServe(const ServeOptions& options_in) {
                  options.ready_file.c_str());
   }
 
+  // Sessions whose owner went away without stopping them end when their
+  // lease runs out: this thread sleeps until the next expiry (or a second,
+  // as leases are renewed and opened meanwhile), then ends what expired.
+  absl::Notification stop_reaper;
+  std::thread reaper([&sessions, &stop_reaper, &clock] {
+    for (;;) {
+      const absl::Time next =
+          std::min(sessions.NextLeaseExpiry(), clock.Now() + absl::Seconds(1));
+      if (stop_reaper.WaitForNotificationWithDeadline(next)) return;
+      sessions.ExpireLeases();
+    }
+  });
+
   const absl::Duration grace = shutdown.Wait();
   std::printf("matgto: shutting down (grace %s)\n",
               absl::FormatDuration(grace).c_str());
   std::fflush(stdout);
+  stop_reaper.Notify();
+  reaper.join();
   absl::Notification proxy_done;
   (*proxy)->Shutdown(grace, [&proxy_done] { proxy_done.Notify(); });
+  session_listeners.Drain(grace);
   proxy_done.WaitForNotificationWithTimeout(grace + absl::Seconds(1));
   grpc_server->Shutdown(std::chrono::system_clock::now() +
                         std::chrono::seconds(1));
 
   int exit_code = 0;
-  if (sessions.Info().has_value()) {
-    auto summary = sessions.Stop();
-    if (!summary.ok()) {
-      std::fprintf(stderr, "matgto: could not save the active cassette: %s\n",
-                   std::string(summary.status().message()).c_str());
-      exit_code = 1;
-    } else if (!summary->saved_path().empty()) {
-      std::printf(
-          "matgto: saved %llu interactions to %s\n",
-          static_cast<unsigned long long>(summary->session().recorded()),
-          summary->saved_path().c_str());
-    }
+  // Saves every recording (each session's end is logged).
+  if (absl::Status saved = sessions.StopAll(); !saved.ok()) {
+    std::fprintf(stderr, "matgto: could not save a recording: %s\n",
+                 std::string(saved.message()).c_str());
+    exit_code = 1;
   }
   signals.cancel();
   work.reset();

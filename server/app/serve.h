@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "matgto/v1/control.pb.h"
+#include "server/app/session_ports.h"
 #include "server/cassette/store.h"
 #include "server/proxy/config.h"
 
@@ -38,6 +39,11 @@ struct ServeOptions {
   bool insecure_upstream = false;
   // Reverse mode: origin URL ("https://api.example.com"); empty: off.
   std::string reverse_upstream;
+
+  // Sessions: where their own proxy listeners bind ({0,0}: ephemeral ports
+  // on the proxy's bind address) and how many may be open at once.
+  PortRange session_ports;
+  size_t max_sessions = 256;
 };
 
 // $MATGTO_CA_DIR, else $HOME/.matgto/ca, else ./.matgto/ca.

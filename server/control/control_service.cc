@@ -34,41 +34,73 @@ void ControlService::SetControlAddress(std::string address) {
   control_address_ = std::move(address);
 }
 
-grpc::Status ControlService::StartRecording(
-    grpc::ServerContext*, const v1::StartRecordingRequest* request,
-    v1::StartRecordingResponse* response) {
-  auto info = sessions_.Use(request->name(), v1::RECORD, request->options());
+namespace {
+
+// The session part of StartRecording/Replay/UseCassette.
+template <class Request>
+absl::StatusOr<replay::SessionTarget> TargetOf(const Request& request) {
+  replay::SessionTarget target;
+  target.session = request.session();
+  target.new_session = request.new_session();
+  target.owner = request.owner();
+  if (request.has_lease()) {
+    if (request.lease().seconds() < 0 || request.lease().nanos() < 0) {
+      return absl::InvalidArgumentError("lease cannot be negative");
+    }
+    target.lease =
+        absl::Nanoseconds(TimeUtil::DurationToNanoseconds(request.lease()));
+  }
+  return target;
+}
+
+template <class Request, class Response>
+grpc::Status UseFor(replay::SessionManager& sessions, const Request& request,
+                    v1::Mode mode, Response& response) {
+  absl::StatusOr<replay::SessionTarget> target = TargetOf(request);
+  if (!target.ok()) return ToGrpcStatus(target.status());
+  auto info = sessions.Use(request.name(), mode, request.options(), *target);
   if (!info.ok()) return ToGrpcStatus(info.status());
-  *response->mutable_session() = *std::move(info);
+  *response.mutable_session() = *std::move(info);
   return grpc::Status::OK;
 }
 
+}  // namespace
+
+grpc::Status ControlService::StartRecording(
+    grpc::ServerContext*, const v1::StartRecordingRequest* request,
+    v1::StartRecordingResponse* response) {
+  return UseFor(sessions_, *request, v1::RECORD, *response);
+}
+
 grpc::Status ControlService::StopRecording(
-    grpc::ServerContext*, const v1::StopRecordingRequest*,
+    grpc::ServerContext*, const v1::StopRecordingRequest* request,
     v1::StopRecordingResponse* response) {
-  auto summary = sessions_.Stop();
+  auto summary = sessions_.Stop(request->session());
   if (!summary.ok()) return ToGrpcStatus(summary.status());
   *response->mutable_summary() = *std::move(summary);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::RenewSession(
+    grpc::ServerContext*, const v1::RenewSessionRequest* request,
+    v1::RenewSessionResponse* response) {
+  absl::StatusOr<absl::Time> expires = sessions_.Renew(request->session());
+  if (!expires.ok()) return ToGrpcStatus(expires.status());
+  *response->mutable_lease_expires_at() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(*expires));
   return grpc::Status::OK;
 }
 
 grpc::Status ControlService::Replay(grpc::ServerContext*,
                                     const v1::ReplayRequest* request,
                                     v1::ReplayResponse* response) {
-  auto info = sessions_.Use(request->name(), v1::REPLAY, request->options());
-  if (!info.ok()) return ToGrpcStatus(info.status());
-  *response->mutable_session() = *std::move(info);
-  return grpc::Status::OK;
+  return UseFor(sessions_, *request, v1::REPLAY, *response);
 }
 
 grpc::Status ControlService::UseCassette(grpc::ServerContext*,
                                          const v1::UseCassetteRequest* request,
                                          v1::UseCassetteResponse* response) {
-  auto info =
-      sessions_.Use(request->name(), request->mode(), request->options());
-  if (!info.ok()) return ToGrpcStatus(info.status());
-  *response->mutable_session() = *std::move(info);
-  return grpc::Status::OK;
+  return UseFor(sessions_, *request, request->mode(), *response);
 }
 
 grpc::Status ControlService::GetStatus(grpc::ServerContext*,
@@ -85,6 +117,11 @@ grpc::Status ControlService::GetStatus(grpc::ServerContext*,
   response->set_default_mode(sessions_.default_mode());
   if (auto info = sessions_.Info())
     *response->mutable_session() = *std::move(info);
+  for (v1::SessionInfo& info : sessions_.List())
+    *response->add_sessions() = std::move(info);
+  for (v1::SessionSummary& ended : sessions_.Ended())
+    *response->add_ended_sessions() = std::move(ended);
+  response->set_max_sessions(static_cast<uint32_t>(sessions_.max_sessions()));
   *response->mutable_tls() = identity_.tls;
   response->set_reverse_upstream(identity_.reverse_upstream);
   *response->mutable_uptime() = TimeUtil::NanosecondsToDuration(
@@ -119,18 +156,6 @@ grpc::Status ControlService::GetCACertificate(
   }
   response->set_pem(identity_.ca_pem);
   return grpc::Status::OK;
-}
-
-absl::Status ControlService::CheckNotInUse(absl::string_view name,
-                                           absl::string_view what) const {
-  std::optional<v1::SessionInfo> info = sessions_.Info();
-  if (info.has_value() && info->cassette() == name) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cassette '", name, "' is in use (mode ",
-        absl::AsciiStrToLower(v1::Mode_Name(info->mode())), "); cannot ", what,
-        " it until the session ends (`matgto stop`)"));
-  }
-  return absl::OkStatus();
 }
 
 grpc::Status ControlService::ListCassettes(
@@ -209,7 +234,7 @@ absl::Status ControlService::Put(
     }
     return cassette.status();
   }
-  RETURN_IF_ERROR(CheckNotInUse(name, "replace"));
+  RETURN_IF_ERROR(sessions_.CheckNotInUse(name, "replace"));
   cassette::NormalizeTextBodies(*cassette);
   cassette->set_name(name);
   RETURN_IF_ERROR(store_.Save(*cassette).status());
@@ -228,7 +253,7 @@ grpc::Status ControlService::DeleteCassette(
     grpc::ServerContext*, const v1::DeleteCassetteRequest* request,
     v1::DeleteCassetteResponse*) {
   absl::Status st = cassette::ValidateCassetteName(request->name());
-  if (st.ok()) st = CheckNotInUse(request->name(), "delete");
+  if (st.ok()) st = sessions_.CheckNotInUse(request->name(), "delete");
   if (st.ok()) st = store_.Delete(request->name());
   return ToGrpcStatus(st);
 }

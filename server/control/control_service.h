@@ -50,6 +50,9 @@ class ControlService final : public v1::ProxyControl::Service {
   grpc::Status StopRecording(grpc::ServerContext*,
                              const v1::StopRecordingRequest*,
                              v1::StopRecordingResponse*) override;
+  grpc::Status RenewSession(grpc::ServerContext*,
+                            const v1::RenewSessionRequest*,
+                            v1::RenewSessionResponse*) override;
   grpc::Status Replay(grpc::ServerContext*, const v1::ReplayRequest*,
                       v1::ReplayResponse*) override;
   grpc::Status UseCassette(grpc::ServerContext*, const v1::UseCassetteRequest*,
@@ -78,9 +81,6 @@ class ControlService final : public v1::ProxyControl::Service {
   // Reads, checks and stores the chunks of one PutCassette call.
   absl::Status Put(grpc::ServerReaderInterface<v1::CassetteChunk>& reader,
                    v1::CassetteInfo& saved_info);
-  // FAILED_PRECONDITION when `name` is the cassette in use.
-  absl::Status CheckNotInUse(absl::string_view name,
-                             absl::string_view what) const;
 
   replay::SessionManager& sessions_;
   cassette::CassetteStore& store_;

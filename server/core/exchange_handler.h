@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -33,15 +34,34 @@ struct Forward {
 using Decision = std::variant<Reply, Forward>;
 using WsDecision = std::variant<Reply, WsReplay, WsRelay>;
 
+// Which session a request is for, as far as the proxy can tell: opaque data
+// that the handler maps to one of its sessions. The proxy never learns what
+// a session is.
+struct Route {
+  // The listener the connection arrived on: 0 for the shared proxy port,
+  // else the key the listener was opened with (SessionListeners::Open).
+  uint64_t listener = 0;
+  // The proxy credential: the user of a `Proxy-Authorization: Basic`
+  // header (sent by the request itself, or by the CONNECT that opened the
+  // tunnel it travels in); for a header that is not Basic or does not
+  // decode, the header's whole value. Empty when there was none.
+  std::string credential;
+};
+
 // Thread-safety: every method may be called concurrently from any proxy
 // thread; none of them blocks on I/O (they take short in-memory locks only).
 class ExchangeHandler {
  public:
   virtual ~ExchangeHandler() = default;
 
+  // Called for a CONNECT before the tunnel is established: a Reply refuses
+  // it (an unknown session's credential: 407), nullopt lets it through.
+  virtual std::optional<Reply> OnConnect(const Route& route) = 0;
+
   // Called once per request, after the whole request (body included) has
   // been read from the client.
-  virtual Decision OnRequest(const HttpRequest& request) = 0;
+  virtual Decision OnRequest(const Route& route,
+                             const HttpRequest& request) = 0;
 
   // Called when a forwarded request got a complete response from upstream,
   // before that response is written to the client (so an exchange the client
@@ -57,7 +77,8 @@ class ExchangeHandler {
                                const std::string& reason) = 0;
 
   // Called for a WebSocket upgrade request (instead of OnRequest).
-  virtual WsDecision OnWebSocket(const HttpRequest& upgrade) = 0;
+  virtual WsDecision OnWebSocket(const Route& route,
+                                 const HttpRequest& upgrade) = 0;
 };
 
 }  // namespace matgto::core

@@ -95,12 +95,13 @@ asio::awaitable<void> Relay(beast::tcp_stream& from, beast::tcp_stream& to,
 
 Connection::Connection(uint64_t id, tcp::socket socket,
                        const ProxyConfig& config, const TlsServices& tls,
-                       core::ExchangeHandler& handler, ProxyServer& server)
+                       core::ExchangeHandler& handler,
+                       std::shared_ptr<ProxyServer> server)
     : id_(id),
       config_(config),
       tls_(tls),
       handler_(handler),
-      server_(server),
+      server_(std::move(server)),
       client_(std::move(socket)),
       upstream_(client_.get_executor(), config, tls.upstream,
                 tls.verify_upstream) {}
@@ -136,8 +137,18 @@ void Connection::RequestClose() {
   });
 }
 
+void Connection::Cancel() {
+  asio::dispatch(client_.get_executor(), [self = shared_from_this()] {
+    self->closing_ = true;
+    beast::error_code ignored;
+    self->client_.socket().close(ignored);
+    self->upstream_.Close();
+  });
+}
+
 asio::awaitable<void> Connection::Run() {
   auto self = shared_from_this();
+  route_.listener = server_->route();
   bool serve = true;
   if (config_.reverse_upstream.has_value()) {
     const core::UrlParts& up = *config_.reverse_upstream;
@@ -148,7 +159,7 @@ asio::awaitable<void> Connection::Run() {
     if (!co_await HandleOne()) break;
   }
   co_await Close();
-  server_.Unregister(id_);
+  server_->Unregister(id_);
 }
 
 asio::awaitable<void> Connection::Close() {
@@ -292,7 +303,20 @@ asio::awaitable<bool> Connection::HandleOne() {
   }
 
   const int version = parser.get().version();
+  // A credential names the session (on the shared port); inside a tunnel,
+  // requests inherit the CONNECT's.
+  if (auto it = parser.get().find(http::field::proxy_authorization);
+      it != parser.get().end()) {
+    route_.credential = ProxyCredential(
+        absl::string_view(it->value().data(), it->value().size()));
+  } else if (!origin_.has_value()) {
+    route_.credential.clear();
+  }
   if (parser.get().method() == http::verb::connect) {
+    if (std::optional<core::Reply> refusal = handler_.OnConnect(route_)) {
+      co_await Write(*refusal->response, false, version, false);
+      co_return false;
+    }
     co_return co_await HandleConnect(std::string(parser.get().target()),
                                      version);
   }
@@ -390,7 +414,7 @@ asio::awaitable<bool> Connection::HandleOne() {
                         ? url->host
                         : core::HostPort(url->host, url->port));
   }
-  core::Decision decision = handler_.OnRequest(exchange);
+  core::Decision decision = handler_.OnRequest(route_, exchange);
   if (const auto* reply = std::get_if<core::Reply>(&decision)) {
     co_return co_await Write(*reply->response, head, version, keep_alive) &&
         keep_alive;

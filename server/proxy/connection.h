@@ -30,15 +30,21 @@ class ProxyServer;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `socket` must already be bound to a strand executor.
+  // `server` owns `config` and `tls`; the connection keeps it alive.
   Connection(uint64_t id, boost::asio::ip::tcp::socket socket,
              const ProxyConfig& config, const TlsServices& tls,
-             core::ExchangeHandler& handler, ProxyServer& server);
+             core::ExchangeHandler& handler,
+             std::shared_ptr<ProxyServer> server);
 
   // Spawns the connection's coroutine.
   void Start();
   // Thread-safe. Closes the connection now if it is waiting for a request;
   // otherwise after the exchange in flight.
   void RequestClose();
+  // Thread-safe. Closes the connection now, whatever it is doing: the
+  // client socket and any upstream socket are closed, so every pending
+  // operation completes with operation_aborted and the coroutine ends.
+  void Cancel();
 
  private:
   // Where requests inside a CONNECT tunnel (or in reverse mode) go.
@@ -84,7 +90,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const ProxyConfig& config_;
   const TlsServices& tls_;
   core::ExchangeHandler& handler_;
-  ProxyServer& server_;
+  const std::shared_ptr<ProxyServer> server_;
 
   // Everything below is touched only on the strand.
   boost::beast::tcp_stream client_;
@@ -95,6 +101,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The host a client certificate is made for when the client sends no SNI.
   std::string tls_host_;
   UpstreamClient upstream_;
+  // Which session this connection's requests are for (the listener; and
+  // the credential of the CONNECT that opened a tunnel).
+  core::Route route_;
   bool idle_ = true;
   bool closing_ = false;
 };

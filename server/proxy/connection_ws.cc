@@ -62,7 +62,7 @@ asio::awaitable<void> Connection::HandleUpgrade(
   // A copy: Beast's accept needs the parsed request afterwards.
   core::HttpRequest upgrade =
       ToCore(ClientRequest(request), core::FormatUrl(url));
-  core::WsDecision decision = handler_.OnWebSocket(upgrade);
+  core::WsDecision decision = handler_.OnWebSocket(route_, upgrade);
   websocket::WsLimits limits{.max_message_bytes = config_.ws_max_message_bytes,
                              .idle_timeout = config_.ws_idle_timeout,
                              .handshake_timeout = config_.handshake_timeout};

@@ -11,29 +11,31 @@
 #include "absl/strings/str_cat.h"
 #include "server/core/url.h"
 #include "server/proxy/connection.h"
+#include "server/proxy/coro.h"
 
 namespace matgto::proxy {
 namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace
 
 ProxyServer::ProxyServer(asio::io_context& ioc, ProxyConfig config,
-                         TlsServices tls, core::ExchangeHandler& handler)
+                         TlsServices tls, core::ExchangeHandler& handler,
+                         uint64_t route)
     : ioc_(ioc),
       config_(std::move(config)),
       tls_(tls),
       handler_(handler),
+      route_(route),
       acceptor_(asio::make_strand(ioc)) {}
 
 ProxyServer::~ProxyServer() = default;
 
-absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
+absl::StatusOr<std::shared_ptr<ProxyServer>> ProxyServer::Create(
     asio::io_context& ioc, ProxyConfig config, TlsServices tls,
-    core::ExchangeHandler& handler) {
+    core::ExchangeHandler& handler, uint64_t route, bool* in_use) {
   boost::system::error_code ec;
   asio::ip::address address = asio::ip::make_address(config.bind_address, ec);
   if (ec) {
@@ -41,14 +43,15 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Create(
         "bad proxy bind address '", config.bind_address, "': ", ec.message()));
   }
   tcp::endpoint endpoint(address, config.port);
-  std::unique_ptr<ProxyServer> server(
-      new ProxyServer(ioc, std::move(config), tls, handler));
+  std::shared_ptr<ProxyServer> server(
+      new ProxyServer(ioc, std::move(config), tls, handler, route));
   tcp::acceptor& acceptor = server->acceptor_;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (!ec) return server;
+  if (in_use != nullptr) *in_use = ec == asio::error::address_in_use;
   return absl::UnavailableError(absl::StrCat(
       "cannot listen on ",
       core::HostPort(endpoint.address().to_string(), endpoint.port()),
@@ -65,24 +68,28 @@ std::string ProxyServer::address() const {
 void ProxyServer::Start() {
   asio::co_spawn(
       acceptor_.get_executor(),
-      [this]() -> asio::awaitable<void> {
-        while (!stopping_.load()) {
-          auto [ec, socket] =
-              co_await acceptor_.async_accept(asio::make_strand(ioc_), kAwait);
+      [self = shared_from_this()]() -> asio::awaitable<void> {
+        while (!self->stopping_.load()) {
+          auto [ec, socket] = co_await self->acceptor_.async_accept(
+              asio::make_strand(self->ioc_), kAwait);
           if (ec) {
-            if (ec == asio::error::operation_aborted || stopping_.load()) break;
+            if (ec == asio::error::operation_aborted ||
+                self->stopping_.load()) {
+              break;
+            }
             // Out of descriptors and similar: back off briefly, keep serving.
-            asio::steady_timer timer(acceptor_.get_executor(),
+            asio::steady_timer timer(self->acceptor_.get_executor(),
                                      std::chrono::milliseconds(50));
             co_await timer.async_wait(kAwait);
             continue;
           }
           boost::system::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
-          const uint64_t id = next_connection_id_.fetch_add(1);
-          auto connection = std::make_shared<Connection>(
-              id, std::move(socket), config_, tls_, handler_, *this);
-          Register(id, connection);
+          const uint64_t id = self->next_connection_id_.fetch_add(1);
+          auto connection =
+              std::make_shared<Connection>(id, std::move(socket), self->config_,
+                                           self->tls_, self->handler_, self);
+          self->Register(id, connection);
           connection->Start();
         }
       },
@@ -95,43 +102,71 @@ void ProxyServer::Register(uint64_t id, std::weak_ptr<Connection> connection) {
 }
 
 void ProxyServer::Unregister(uint64_t id) {
+  bool drained = false;
+  {
+    absl::MutexLock lock(&mu_);
+    connections_.erase(id);
+    drained = connections_.empty() && on_drained_ != nullptr;
+  }
+  if (drained) Finish();
+}
+
+void ProxyServer::CloseAcceptor() {
+  stopping_.store(true);
+  asio::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ignored;
+    self->acceptor_.close(ignored);
+  });
+}
+
+std::vector<std::shared_ptr<Connection>> ProxyServer::Live() {
+  std::vector<std::shared_ptr<Connection>> live;
   absl::MutexLock lock(&mu_);
-  connections_.erase(id);
+  for (auto& [id, weak] : connections_) {
+    if (auto c = weak.lock()) live.push_back(std::move(c));
+  }
+  return live;
+}
+
+void ProxyServer::Close() {
+  CloseAcceptor();
+  for (const std::shared_ptr<Connection>& c : Live()) c->Cancel();
+}
+
+void ProxyServer::Finish() {
+  std::function<void()> done;
+  std::shared_ptr<asio::steady_timer> timer;
+  {
+    absl::MutexLock lock(&mu_);
+    done = std::move(on_drained_);
+    on_drained_ = nullptr;
+    timer = std::move(grace_timer_);
+  }
+  if (timer != nullptr) timer->cancel();
+  if (done) done();
 }
 
 void ProxyServer::Shutdown(absl::Duration grace, std::function<void()> done) {
-  stopping_.store(true);
-  asio::dispatch(acceptor_.get_executor(), [this] {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-  });
-  std::vector<std::shared_ptr<Connection>> live;
+  CloseAcceptor();
+  auto timer = std::make_shared<asio::steady_timer>(ioc_, Chrono(grace));
+  bool drained = false;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [id, weak] : connections_) {
-      if (auto c = weak.lock()) live.push_back(std::move(c));
-    }
+    on_drained_ = std::move(done);
+    grace_timer_ = timer;
+    drained = connections_.empty();
   }
-  for (auto& c : live) c->RequestClose();
-  live.clear();
-  // Poll until every connection has unregistered or the grace period ends.
-  asio::co_spawn(
-      ioc_,
-      [this, grace, done = std::move(done)]() -> asio::awaitable<void> {
-        const absl::Time deadline = absl::Now() + grace;
-        asio::steady_timer timer(ioc_);
-        for (;;) {
-          {
-            absl::MutexLock lock(&mu_);
-            if (connections_.empty()) break;
-          }
-          if (absl::Now() >= deadline) break;
-          timer.expires_after(std::chrono::milliseconds(20));
-          co_await timer.async_wait(kAwait);
-        }
-        done();
-      },
-      asio::detached);
+  if (drained) {
+    Finish();
+    return;
+  }
+  for (const std::shared_ptr<Connection>& c : Live()) c->RequestClose();
+  // Whatever is still busy when the grace period ends is cancelled; the
+  // last connection to unregister then calls `done`.
+  timer->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) return;  // drained in time
+    for (const std::shared_ptr<Connection>& c : self->Live()) c->Cancel();
+  });
 }
 
 }  // namespace matgto::proxy

@@ -1,10 +1,13 @@
-// The proxy listener: accepts client connections and runs one Connection
-// coroutine per socket, each on its own strand.
+// A proxy listener: accepts client connections and runs one Connection
+// coroutine per socket, each on its own strand. The shared proxy port is one
+// ProxyServer; every session with a port of its own gets another, whose
+// requests carry its route key (core::Route::listener).
 #pragma once
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,24 +25,33 @@ namespace matgto::proxy {
 
 class Connection;
 
-// Thread-safety: Start/Shutdown/address may be called from any thread.
-// Connections register and unregister themselves under `mu_`.
-class ProxyServer {
+// Thread-safety: Start/Close/Shutdown/address may be called from any
+// thread. Connections register and unregister themselves under `mu_`; each
+// holds a shared_ptr to its server, so a closed listener outlives the
+// connections it cancelled.
+class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
  public:
   // Binds the listening socket (so port 0 resolves to a real port) without
-  // accepting yet. UNAVAILABLE when the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<ProxyServer>> Create(
+  // accepting yet. UNAVAILABLE when the address cannot be bound (with
+  // `in_use` set when the port was taken). Requests arriving here are routed
+  // with `route` (0: the shared proxy port).
+  static absl::StatusOr<std::shared_ptr<ProxyServer>> Create(
       boost::asio::io_context& ioc, ProxyConfig config, TlsServices tls,
-      core::ExchangeHandler& handler);
+      core::ExchangeHandler& handler, uint64_t route = 0,
+      bool* in_use = nullptr);
   ~ProxyServer();
 
   // "127.0.0.1:8888" as actually bound.
   std::string address() const;
+  uint64_t route() const { return route_; }
   // Starts the accept loop.
   void Start();
+  // Stops accepting and cancels every connection now: their sockets and
+  // upstream sockets are closed, whatever they were doing. Never blocks.
+  void Close();
   // Stops accepting and closes idle connections; busy ones finish the
-  // exchange in flight. Calls `done` (on an I/O thread) once every connection
-  // has ended or `grace` has passed.
+  // exchange in flight. Calls `done` (on an I/O thread) once every
+  // connection has ended, or after `grace`, when the rest are cancelled.
   void Shutdown(absl::Duration grace, std::function<void()> done);
 
   // Called by connections.
@@ -48,12 +60,17 @@ class ProxyServer {
 
  private:
   ProxyServer(boost::asio::io_context& ioc, ProxyConfig config, TlsServices tls,
-              core::ExchangeHandler& handler);
+              core::ExchangeHandler& handler, uint64_t route);
+  void CloseAcceptor();
+  std::vector<std::shared_ptr<Connection>> Live();
+  // Calls the pending Shutdown callback, once.
+  void Finish();
 
   boost::asio::io_context& ioc_;
   const ProxyConfig config_;
   const TlsServices tls_;
   core::ExchangeHandler& handler_;
+  const uint64_t route_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::atomic<uint64_t> next_connection_id_{1};
   std::atomic<bool> stopping_{false};
@@ -61,6 +78,9 @@ class ProxyServer {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::weak_ptr<Connection>> connections_
       ABSL_GUARDED_BY(mu_);
+  // Set by Shutdown; called when the last connection unregisters.
+  std::function<void()> on_drained_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<boost::asio::steady_timer> grace_timer_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace matgto::proxy

@@ -1,6 +1,7 @@
 #include "server/proxy/wire.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -28,6 +29,23 @@ std::string ConnectionTokens(const core::Headers& headers) {
 }
 
 }  // namespace
+
+std::string ProxyCredential(absl::string_view value) {
+  value = absl::StripAsciiWhitespace(value);
+  if (value.empty()) return "";
+  const size_t space = value.find(' ');
+  if (space != absl::string_view::npos &&
+      core::EqualsIgnoreCase(value.substr(0, space), "basic")) {
+    std::string decoded;
+    if (absl::Base64Unescape(
+            absl::StripAsciiWhitespace(value.substr(space + 1)), &decoded)) {
+      const size_t colon = decoded.find(':');
+      std::string user = decoded.substr(0, colon);
+      if (!user.empty()) return user;
+    }
+  }
+  return std::string(value);
+}
 
 bool IsHopByHop(absl::string_view name, absl::string_view connection_tokens) {
   for (absl::string_view h : kHopByHop) {

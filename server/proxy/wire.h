@@ -25,6 +25,12 @@ using WireResponse = http::response<http::span_body<const char>>;
 // Trailer, Upgrade, and any name listed in `connection_tokens`.
 bool IsHopByHop(absl::string_view name, absl::string_view connection_tokens);
 
+// The session credential a `Proxy-Authorization` value carries: the user of
+// `Basic base64(user:password)` (the password is ignored); the whole value
+// when it is not Basic or does not decode, so that it names no session.
+// Empty for an empty value.
+std::string ProxyCredential(absl::string_view proxy_authorization);
+
 // Moves a parsed client request into a core request for absolute URL `url`.
 core::HttpRequest ToCore(ClientRequest&& request, std::string url);
 

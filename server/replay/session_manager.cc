@@ -1,47 +1,233 @@
 #include "server/replay/session_manager.h"
 
+#include <algorithm>
+#include <tuple>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/cassette/name.h"
 #include "server/core/status_macros.h"
 #include "server/replay/rules.h"
 
 namespace matgto::replay {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+google::protobuf::Duration ToDuration(absl::Duration d) {
+  return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
+}
+
+std::string ModeWord(v1::Mode mode) {
+  return absl::AsciiStrToLower(v1::Mode_Name(mode));
+}
+
+bool IsDefault(absl::string_view id) {
+  return id.empty() || id == kDefaultSessionId;
+}
+
+}  // namespace
 
 SessionManager::SessionManager(cassette::CassetteStore& store,
                                cassette::RedactConfig redact,
                                const core::Clock& clock, v1::Mode default_mode)
+    : SessionManager(store, std::move(redact), clock,
+                     SessionManagerOptions{.default_mode = default_mode,
+                                           .max_sessions = 256,
+                                           .listeners = nullptr,
+                                           .log = nullptr}) {}
+
+SessionManager::SessionManager(cassette::CassetteStore& store,
+                               cassette::RedactConfig redact,
+                               const core::Clock& clock,
+                               SessionManagerOptions options)
     : store_(store),
       default_redaction_(std::move(redact)),
       clock_(clock),
-      default_mode_(default_mode == v1::MODE_UNSPECIFIED ? v1::AUTO
-                                                         : default_mode),
+      options_([&] {
+        if (options.default_mode == v1::MODE_UNSPECIFIED) {
+          options.default_mode = v1::AUTO;
+        }
+        return std::move(options);
+      }()),
       no_cassette_response_(
           std::make_shared<const core::HttpResponse>(core::MakeErrorResponse(
               503, "no-cassette",
               "matgto: no cassette is in use, so this request was neither "
               "forwarded nor answered. Start one with `matgto record NAME`, "
               "`matgto replay NAME` or `matgto use NAME`, or run the server "
-              "with --mode passthrough to forward requests while idle.\n"))) {}
-
-std::shared_ptr<CassetteSession> SessionManager::Active() const {
+              "with --mode passthrough to forward requests while idle.\n"))),
+      unknown_session_response_([] {
+        core::HttpResponse r = core::MakeErrorResponse(
+            407, "unknown-session",
+            "matgto: the proxy credential names no open session (it was "
+            "never opened, or it ended: stopped, or its lease expired). Use "
+            "the proxy URL a session was opened with, or no credential for "
+            "the default session.\n");
+        r.headers.push_back({"Proxy-Authenticate", "Basic realm=\"matgto\""});
+        return std::make_shared<const core::HttpResponse>(std::move(r));
+      }()) {
+  absl::BitGen gen;
+  id_state_ = absl::Uniform<uint64_t>(gen);
+  auto def = std::make_unique<OpenSession>();
+  def->id = std::string(kDefaultSessionId);
+  def->opened_at = clock_.Now();
   absl::MutexLock lock(&mu_);
-  return active_;
+  by_route_[0] = def.get();
+  sessions_.emplace(def->id, std::move(def));
+}
+
+SessionManager::~SessionManager() = default;
+
+std::string SessionManager::SharedAddress() const {
+  return options_.listeners != nullptr ? options_.listeners->shared_address()
+                                       : "";
+}
+
+void SessionManager::Log(const std::vector<std::string>& lines) const {
+  if (!options_.log) return;
+  for (const std::string& line : lines) options_.log(line);
+}
+
+std::string SessionManager::NewSessionId() {
+  // Unguessable enough that one test cannot stumble onto another's session
+  // (ids are not secrets: the control API is where access is decided).
+  absl::BitGen gen;
+  for (;;) {
+    id_state_ ^= absl::Uniform<uint64_t>(gen);
+    std::string id = absl::StrFormat("s-%016x", id_state_);
+    absl::ReaderMutexLock lock(&mu_);
+    if (!sessions_.contains(id)) return id;
+  }
+}
+
+absl::StatusOr<SessionManager::OpenSession*> SessionManager::Find(
+    absl::string_view id) {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = sessions_.find(IsDefault(id) ? kDefaultSessionId : id);
+  if (it != sessions_.end()) return it->second.get();
+  for (const v1::SessionSummary& ended : ended_) {
+    if (ended.session().id() == id) {
+      return absl::NotFoundError(
+          absl::StrCat("session '", id, "' has ended (", ended.end_reason(),
+                       " at ", TimeUtil::ToString(ended.ended_at()),
+                       "); open a new one with new_session"));
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no open session has id '", id,
+                   "'; open one with new_session, or leave the session "
+                   "empty for the default session"));
+}
+
+absl::Status SessionManager::CheckConflicts(absl::string_view name, bool writes,
+                                            const OpenSession* except) const {
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [id, s] : sessions_) {
+    if (s.get() == except || s->cassette == nullptr ||
+        s->cassette->name() != name) {
+      continue;
+    }
+    if (!writes && !s->writes) continue;  // replaying side by side is fine
+    const std::string holder = absl::StrCat(
+        "session ", s->id,
+        s->owner.empty() ? "" : " (owner: ", s->owner.empty() ? "" : s->owner,
+        s->owner.empty() ? "" : ")");
+    if (s->writes) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cassette '", name, "' is being recorded by ", holder,
+          "; two sessions cannot use a cassette while one records it. "
+          "Stop that session first, or use another cassette name"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cassette '", name, "' is being replayed by ", holder,
+        "; recording it now would replace it under that session. Stop "
+        "that session first, or use another cassette name"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SessionManager::CheckNotInUse(absl::string_view name,
+                                           absl::string_view what) const {
+  std::vector<std::string> users;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [id, s] : sessions_) {
+      if (s->cassette != nullptr && s->cassette->name() == name) {
+        users.push_back(
+            absl::StrCat(s->id, " (", ModeWord(s->cassette->mode()), ")"));
+      }
+    }
+  }
+  if (users.empty()) return absl::OkStatus();
+  std::sort(users.begin(), users.end());
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cassette '", name, "' is in use by session ", absl::StrJoin(users, ", "),
+      "; cannot ", what, " it until that session ends (`matgto stop",
+      users.size() == 1 && absl::StartsWith(users[0], kDefaultSessionId)
+          ? ""
+          : " --session ID",
+      "`)"));
 }
 
 absl::StatusOr<v1::SessionInfo> SessionManager::Use(
-    absl::string_view name, v1::Mode mode,
-    const v1::CassetteOptions& overrides) {
+    absl::string_view name, v1::Mode mode, const v1::CassetteOptions& overrides,
+    const SessionTarget& target) {
   absl::MutexLock control(&control_mu_);
-  if (mode == v1::MODE_UNSPECIFIED) mode = default_mode_;
+  if (mode == v1::MODE_UNSPECIFIED) mode = options_.default_mode;
   if (!v1::Mode_IsValid(mode)) {
     return absl::InvalidArgumentError(absl::StrCat("unknown mode ", mode));
   }
-  RETURN_IF_ERROR(store_.Exists(name).status());
-  // A recording of this very cassette is saved first, so that AUTO/REPLAY
-  // right after recording sees it.
-  if (std::shared_ptr<CassetteSession> current = Active();
-      current != nullptr && current->name() == name &&
-      current->mode() == v1::RECORD) {
-    RETURN_IF_ERROR(StopLocked().status());
+  RETURN_IF_ERROR(cassette::ValidateCassetteName(name));
+  if (target.new_session && !target.session.empty()) {
+    return absl::InvalidArgumentError(
+        "new_session opens a new session: leave `session` empty");
+  }
+  if (!target.new_session &&
+      (target.lease.has_value() || !target.owner.empty())) {
+    return absl::InvalidArgumentError(
+        "lease and owner apply to a new session (new_session); an open "
+        "session's lease is extended with RenewSession");
+  }
+  if (target.lease.has_value() &&
+      (*target.lease < kMinLease || *target.lease > kMaxLease)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lease must be between ", absl::FormatDuration(kMinLease),
+                     " and ", absl::FormatDuration(kMaxLease), ", got ",
+                     absl::FormatDuration(*target.lease)));
+  }
+  if (target.owner.size() > kMaxOwnerBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("owner is at most ", kMaxOwnerBytes, " bytes"));
+  }
+  OpenSession* session = nullptr;
+  if (target.new_session) {
+    absl::ReaderMutexLock lock(&mu_);
+    if (sessions_.size() - 1 >= options_.max_sessions) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "this server already has ", sessions_.size() - 1,
+          " open sessions, its limit (--max-sessions ", options_.max_sessions,
+          "); stop sessions that are done, or raise the limit"));
+    }
+  } else {
+    ASSIGN_OR_RETURN(session, Find(target.session));
+  }
+
+  std::vector<std::string> log;
+  // A recording of this very cassette in this session is saved first, so
+  // that AUTO/REPLAY right after recording sees it.
+  if (session != nullptr && session->cassette != nullptr &&
+      session->cassette->name() == name && session->writes) {
+    RETURN_IF_ERROR(
+        EndLocked(*session, "replaced", /*close=*/false, log).status());
   }
   ASSIGN_OR_RETURN(bool exists, store_.Exists(name));
   v1::Mode effective = mode;
@@ -58,24 +244,44 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
     ASSIGN_OR_RETURN(loaded, store_.Load(name));
     options = MergeOptions(loaded->options(), overrides);
   }
+  const bool writes =
+      effective == v1::RECORD ||
+      (effective == v1::REPLAY && options.on_miss() == v1::MISS_RECORD);
+  RETURN_IF_ERROR(CheckConflicts(name, writes, session));
   // Rules are compiled before anything changes, so a bad pattern leaves the
   // current session in use.
   ASSIGN_OR_RETURN(match::MatchRules match_rules,
                    ToMatchRules(options.match_rules()));
   ASSIGN_OR_RETURN(cassette::RedactConfig redact,
                    ToRedactConfig(options.redact(), default_redaction_));
-  // End the current session only once the new one is certain to start.
-  {
-    bool has_active = Active() != nullptr;
-    if (has_active) RETURN_IF_ERROR(StopLocked().status());
+
+  std::unique_ptr<OpenSession> fresh;
+  if (target.new_session) {
+    fresh = std::make_unique<OpenSession>();
+    fresh->id = NewSessionId();
+    fresh->owner = target.owner;
+    fresh->opened_at = clock_.Now();
+    fresh->lease = target.lease;
+    if (target.lease.has_value()) {
+      fresh->lease_expires_at = fresh->opened_at + *target.lease;
+    }
+    if (options_.listeners != nullptr) {
+      fresh->route = next_route_++;
+      ASSIGN_OR_RETURN(fresh->listener, options_.listeners->Open(fresh->route));
+      fresh->proxy_address = fresh->listener->address();
+    }
+    session = fresh.get();
+  } else if (session->cassette != nullptr) {
+    // End the current cassette only once the new one is certain to start.
+    RETURN_IF_ERROR(
+        EndLocked(*session, "replaced", /*close=*/false, log).status());
   }
   std::unique_ptr<cassette::Journal> journal;
-  if (effective == v1::RECORD ||
-      (effective == v1::REPLAY && options.on_miss() == v1::MISS_RECORD)) {
+  if (writes) {
     ASSIGN_OR_RETURN(journal, store_.StartJournal(name));
   }
-  auto session = std::make_shared<CassetteSession>(SessionSetup{
-      .id = next_id_++,
+  auto cassette_session = std::make_shared<CassetteSession>(SessionSetup{
+      .id = next_cassette_id_++,
       .name = std::string(name),
       .requested_mode = mode,
       .mode = effective,
@@ -85,50 +291,280 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
       .matcher = match::RequestMatcher(std::move(match_rules)),
       .clock = &clock_,
       .journal = std::move(journal)});
-  v1::SessionInfo info = session->Info();
-  absl::MutexLock lock(&mu_);
-  active_ = std::move(session);
+  v1::SessionInfo info;
+  {
+    absl::MutexLock lock(&mu_);
+    session->cassette = cassette_session;
+    session->writes = writes;
+    by_ticket_[cassette_session->id()] = cassette_session;
+    if (fresh != nullptr) {
+      if (fresh->route != 0) by_route_[fresh->route] = fresh.get();
+      sessions_.emplace(fresh->id, std::move(fresh));
+    }
+  }
+  info = Describe(*session, clock_.Now());
+  log.push_back(absl::StrCat(
+      "session ", info.id(), " uses cassette '", name, "' (",
+      ModeWord(effective), ")",
+      info.proxy_address().empty() || IsDefault(info.id())
+          ? ""
+          : absl::StrCat(", proxy ", info.proxy_address()),
+      info.owner().empty() ? "" : absl::StrCat(", owner: ", info.owner()),
+      session->lease.has_value()
+          ? absl::StrCat(", lease ", absl::FormatDuration(*session->lease))
+          : ""));
+  Log(log);
   return info;
 }
 
-absl::StatusOr<v1::SessionSummary> SessionManager::Stop() {
-  absl::MutexLock control(&control_mu_);
-  return StopLocked();
-}
-
-absl::StatusOr<v1::SessionSummary> SessionManager::StopLocked() {
-  std::shared_ptr<CassetteSession> session = Active();
-  if (session == nullptr) {
-    return absl::FailedPreconditionError(
-        "no cassette is in use; start one with StartRecording, Replay or "
-        "UseCassette");
+absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
+    OpenSession& session, absl::string_view reason, bool close,
+    std::vector<std::string>& log) {
+  std::shared_ptr<CassetteSession> cassette;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    cassette = session.cassette;
   }
   v1::SessionSummary summary;
-  if (std::optional<v1::Cassette> recording = session->Recording()) {
-    ASSIGN_OR_RETURN(std::string path, store_.Save(*recording));
-    summary.set_saved_path(std::move(path));
+  if (cassette != nullptr) {
+    if (std::optional<v1::Cassette> recording = cassette->Recording()) {
+      absl::StatusOr<std::string> path = store_.Save(*recording);
+      if (!path.ok()) {
+        log.push_back(
+            absl::StrCat("session ", session.id, ": could not save cassette '",
+                         cassette->name(), "' (", reason,
+                         "); the session stays open and its journal is kept: ",
+                         path.status().message()));
+        return path.status();
+      }
+      summary.set_saved_path(*std::move(path));
+    }
   }
-  // Detach only after a successful save so a failed save loses nothing.
+  const absl::Time now = clock_.Now();
+  *summary.mutable_session() = Describe(session, now);
+  summary.set_end_reason(std::string(reason));
+  *summary.mutable_ended_at() = ToTimestamp(now);
+  std::unique_ptr<OpenSession> closed;
   {
+    // Detach only after a successful save so a failed save loses nothing.
     absl::MutexLock lock(&mu_);
-    if (active_ == session) active_.reset();
+    if (cassette != nullptr) by_ticket_.erase(cassette->id());
+    session.cassette.reset();
+    session.writes = false;
+    if (close && session.id != kDefaultSessionId) {
+      by_route_.erase(session.route);
+      auto it = sessions_.find(session.id);
+      closed = std::move(it->second);
+      sessions_.erase(it);
+    }
+    ended_.push_front(summary);
+    if (ended_.size() > kMaxEndedKept) ended_.pop_back();
   }
-  session->End();
-  *summary.mutable_session() = session->Info();
-  for (uint64_t i : session->Unused()) summary.add_unused_interactions(i);
+  // Closing the listener cancels the session's connections; requests that
+  // still name the session by credential now get 407.
+  closed.reset();
+  if (cassette != nullptr) {
+    cassette->End();
+    for (uint64_t i : cassette->Unused()) summary.add_unused_interactions(i);
+  }
+  const v1::SessionInfo& s = summary.session();
+  log.push_back(absl::StrCat(
+      "session ", s.id(), " ended (", reason, ")",
+      s.cassette().empty() ? ""
+                           : absl::StrCat(": cassette '", s.cassette(), "'"),
+      ", recorded ", s.recorded(), ", replayed ", s.replayed(), ", missed ",
+      s.missed(),
+      summary.saved_path().empty()
+          ? ""
+          : absl::StrCat(", saved to ", summary.saved_path())));
   return summary;
 }
 
-std::optional<v1::SessionInfo> SessionManager::Info() const {
-  std::shared_ptr<CassetteSession> session = Active();
-  if (session == nullptr) return std::nullopt;
-  return session->Info();
+absl::StatusOr<v1::SessionSummary> SessionManager::Stop(
+    absl::string_view session_id) {
+  std::vector<std::string> log;
+  absl::StatusOr<v1::SessionSummary> summary;
+  {
+    absl::MutexLock control(&control_mu_);
+    ASSIGN_OR_RETURN(OpenSession * session, Find(session_id));
+    if (session->id == kDefaultSessionId && session->cassette == nullptr) {
+      return absl::FailedPreconditionError(
+          "no cassette is in use in the default session; start one with "
+          "StartRecording, Replay or UseCassette");
+    }
+    summary = EndLocked(*session, "stopped", /*close=*/true, log);
+  }
+  Log(log);
+  return summary;
 }
 
-core::Decision SessionManager::OnRequest(const core::HttpRequest& request) {
-  std::shared_ptr<CassetteSession> session = Active();
-  if (session != nullptr) return session->OnRequest(request);
-  if (default_mode_ == v1::PASSTHROUGH) return core::Forward{0};
+absl::StatusOr<absl::Time> SessionManager::Renew(absl::string_view id) {
+  absl::MutexLock control(&control_mu_);
+  if (IsDefault(id)) {
+    return absl::FailedPreconditionError(
+        "the default session has no lease to renew");
+  }
+  ASSIGN_OR_RETURN(OpenSession * session, Find(id));
+  if (!session->lease.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "session ", id, " was opened without a lease; nothing to renew"));
+  }
+  absl::MutexLock lock(&mu_);
+  session->lease_expires_at = clock_.Now() + *session->lease;
+  return session->lease_expires_at;
+}
+
+absl::Time SessionManager::NextLeaseExpiry() const {
+  absl::ReaderMutexLock lock(&mu_);
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& [id, s] : sessions_) {
+    next = std::min(next, s->lease_expires_at);
+  }
+  return next;
+}
+
+int SessionManager::ExpireLeases() {
+  std::vector<std::string> log;
+  int ended = 0;
+  {
+    absl::MutexLock control(&control_mu_);
+    const absl::Time now = clock_.Now();
+    std::vector<OpenSession*> expired;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      for (const auto& [id, s] : sessions_) {
+        if (s->lease_expires_at <= now) expired.push_back(s.get());
+      }
+    }
+    for (OpenSession* s : expired) {
+      log.push_back(absl::StrCat(
+          "session ", s->id, ": lease of ", absl::FormatDuration(*s->lease),
+          " expired (not renewed since ",
+          absl::FormatTime("%H:%M:%S", s->lease_expires_at - *s->lease,
+                           absl::UTCTimeZone()),
+          " UTC; owner: ", s->owner.empty() ? "unknown" : s->owner,
+          "); ending it"));
+      if (EndLocked(*s, "lease-expired", /*close=*/true, log).ok()) {
+        ++ended;
+      } else {
+        // Tried again soon; the journal keeps the recording meanwhile.
+        absl::MutexLock lock(&mu_);
+        s->lease_expires_at = now + absl::Seconds(5);
+      }
+    }
+  }
+  Log(log);
+  return ended;
+}
+
+absl::Status SessionManager::StopAll() {
+  std::vector<std::string> log;
+  absl::Status first;
+  {
+    absl::MutexLock control(&control_mu_);
+    std::vector<OpenSession*> open;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      for (const auto& [id, s] : sessions_) {
+        if (s->cassette != nullptr || s->id != kDefaultSessionId) {
+          open.push_back(s.get());
+        }
+      }
+    }
+    for (OpenSession* s : open) {
+      absl::Status st = EndLocked(*s, "shutdown", /*close=*/true, log).status();
+      if (first.ok()) first = st;
+    }
+  }
+  Log(log);
+  return first;
+}
+
+v1::SessionInfo SessionManager::Describe(const OpenSession& session,
+                                         absl::Time now) const {
+  v1::SessionInfo info;
+  if (session.cassette != nullptr) info = session.cassette->Info();
+  info.set_id(session.id);
+  const std::string shared = SharedAddress();
+  if (session.id == kDefaultSessionId) {
+    info.set_proxy_address(shared);
+    if (!shared.empty()) info.set_proxy_url(absl::StrCat("http://", shared));
+  } else {
+    info.set_proxy_address(session.proxy_address);
+    if (!shared.empty()) {
+      info.set_proxy_url(absl::StrCat("http://", session.id, "@", shared));
+    }
+  }
+  info.set_owner(session.owner);
+  *info.mutable_opened_at() = ToTimestamp(session.opened_at);
+  *info.mutable_age() = ToDuration(now - session.opened_at);
+  if (session.lease.has_value()) {
+    *info.mutable_lease() = ToDuration(*session.lease);
+    *info.mutable_lease_expires_at() = ToTimestamp(session.lease_expires_at);
+  }
+  return info;
+}
+
+std::optional<v1::SessionInfo> SessionManager::Info() const {
+  const absl::Time now = clock_.Now();
+  absl::ReaderMutexLock lock(&mu_);
+  const OpenSession& def = *sessions_.at(kDefaultSessionId);
+  if (def.cassette == nullptr) return std::nullopt;
+  return Describe(def, now);
+}
+
+std::vector<v1::SessionInfo> SessionManager::List() const {
+  const absl::Time now = clock_.Now();
+  std::vector<const OpenSession*> open;
+  std::vector<v1::SessionInfo> out;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [id, s] : sessions_) {
+    if (s->cassette != nullptr) open.push_back(s.get());
+  }
+  std::sort(
+      open.begin(), open.end(), [](const OpenSession* a, const OpenSession* b) {
+        const bool ad = a->id == kDefaultSessionId;
+        const bool bd = b->id == kDefaultSessionId;
+        if (ad != bd) return ad;
+        return std::tie(a->opened_at, a->id) < std::tie(b->opened_at, b->id);
+      });
+  for (const OpenSession* s : open) out.push_back(Describe(*s, now));
+  return out;
+}
+
+std::vector<v1::SessionSummary> SessionManager::Ended() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return {ended_.begin(), ended_.end()};
+}
+
+SessionManager::Resolved SessionManager::Resolve(
+    const core::Route& route) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (route.listener != 0) {
+    auto it = by_route_.find(route.listener);
+    if (it == by_route_.end()) return {};
+    return {true, it->second->cassette};
+  }
+  if (route.credential.empty()) {
+    return {true, by_route_.at(0)->cassette};
+  }
+  auto it = sessions_.find(route.credential);
+  if (it == sessions_.end()) return {};
+  return {true, it->second->cassette};
+}
+
+std::optional<core::Reply> SessionManager::OnConnect(const core::Route& route) {
+  if (Resolve(route).known) return std::nullopt;
+  return core::Reply{unknown_session_response_, "unknown-session"};
+}
+
+core::Decision SessionManager::OnRequest(const core::Route& route,
+                                         const core::HttpRequest& request) {
+  Resolved to = Resolve(route);
+  if (!to.known)
+    return core::Reply{unknown_session_response_, "unknown-session"};
+  if (to.cassette != nullptr) return to.cassette->OnRequest(request);
+  if (options_.default_mode == v1::PASSTHROUGH) return core::Forward{0};
   return core::Reply{no_cassette_response_, "no-cassette"};
 }
 
@@ -136,27 +572,37 @@ void SessionManager::OnForwarded(const core::Forward& ticket,
                                  const core::HttpRequest& request,
                                  const core::HttpResponse& response,
                                  const core::ExchangeTiming& timing) {
-  std::shared_ptr<CassetteSession> session = Active();
-  // An exchange whose session has ended is not recorded into another one.
-  if (session != nullptr && session->id() == ticket.ticket) {
-    session->OnForwarded(request, response, timing);
+  std::shared_ptr<CassetteSession> session;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = by_ticket_.find(ticket.ticket);
+    if (it != by_ticket_.end()) session = it->second;
   }
+  // An exchange whose session has ended is not recorded into another one.
+  if (session != nullptr) session->OnForwarded(request, response, timing);
 }
 
-core::WsDecision SessionManager::OnWebSocket(const core::HttpRequest& upgrade) {
-  std::shared_ptr<CassetteSession> session = Active();
-  if (session != nullptr) return session->OnWebSocket(upgrade);
-  if (default_mode_ == v1::PASSTHROUGH) return core::WsRelay{0, nullptr};
+core::WsDecision SessionManager::OnWebSocket(const core::Route& route,
+                                             const core::HttpRequest& upgrade) {
+  Resolved to = Resolve(route);
+  if (!to.known)
+    return core::Reply{unknown_session_response_, "unknown-session"};
+  if (to.cassette != nullptr) return to.cassette->OnWebSocket(upgrade);
+  if (options_.default_mode == v1::PASSTHROUGH)
+    return core::WsRelay{0, nullptr};
   return core::Reply{no_cassette_response_, "no-cassette"};
 }
 
 void SessionManager::OnForwardFailed(const core::Forward& ticket,
-                                     const core::HttpRequest& request,
-                                     const std::string& reason) {
-  std::shared_ptr<CassetteSession> session = Active();
-  if (session != nullptr && session->id() == ticket.ticket) {
-    session->OnForwardFailed();
+                                     const core::HttpRequest&,
+                                     const std::string&) {
+  std::shared_ptr<CassetteSession> session;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = by_ticket_.find(ticket.ticket);
+    if (it != by_ticket_.end()) session = it->second;
   }
+  if (session != nullptr) session->OnForwardFailed();
 }
 
 }  // namespace matgto::replay

@@ -179,7 +179,7 @@ TEST_F(ControlServiceTest, RecordStopThenReplay) {
   EXPECT_EQ(start.session().requested_mode(), v1::RECORD);
 
   core::HttpRequest req{.method = "GET", .url = "http://h/x"};
-  core::Decision d = sessions_->OnRequest(req);
+  core::Decision d = sessions_->OnRequest({}, req);
   ASSERT_TRUE(std::holds_alternative<core::Forward>(d));
   sessions_->OnForwarded(std::get<core::Forward>(d), req,
                          core::HttpResponse{.status = 200, .body = "x"}, {});
@@ -235,7 +235,7 @@ TEST_F(ControlServiceTest, GetStatusStaysReadableAfterANonUtf8Miss) {
   v1::StartRecordingResponse start;
   ASSERT_THAT(Start("m", &start), GrpcOk());
   core::HttpRequest req{.method = "POST", .url = "http://h/x", .body = "text"};
-  core::Decision d = sessions_->OnRequest(req);
+  core::Decision d = sessions_->OnRequest({}, req);
   ASSERT_TRUE(std::holds_alternative<core::Forward>(d));
   sessions_->OnForwarded(std::get<core::Forward>(d), req,
                          core::HttpResponse{.status = 200}, {});
@@ -245,7 +245,8 @@ TEST_F(ControlServiceTest, GetStatusStaysReadableAfterANonUtf8Miss) {
   ASSERT_THAT(Replay("m", &replay), GrpcOk());
 
   req.body = "\xed\xa0\x80";
-  ASSERT_TRUE(std::holds_alternative<core::Reply>(sessions_->OnRequest(req)));
+  ASSERT_TRUE(
+      std::holds_alternative<core::Reply>(sessions_->OnRequest({}, req)));
 
   v1::GetStatusResponse status;
   ASSERT_THAT(Status(&status), GrpcOk());

@@ -121,7 +121,7 @@ class SessionManagerTest : public ::testing::TestWithParam<StoreKind> {
 
   // Runs one exchange through the manager as the proxy would.
   void Forwarded(const core::HttpRequest& req, const core::HttpResponse& res) {
-    core::Decision d = manager_->OnRequest(req);
+    core::Decision d = manager_->OnRequest({}, req);
     const core::Forward* fwd = AsForward(d);
     ASSERT_NE(fwd, nullptr) << "expected the request to be forwarded";
     clock_.Advance(absl::Seconds(1));
@@ -156,7 +156,7 @@ TEST_P(SessionManagerTest, AutoRecordsWhenMissingThenReplaysWhenPresent) {
   EXPECT_EQ(info->requested_mode(), v1::AUTO);
   EXPECT_EQ(info->interactions(), 1u);
 
-  core::Decision d = manager_->OnRequest(Req("GET", "http://h/a"));
+  core::Decision d = manager_->OnRequest({}, Req("GET", "http://h/a"));
   ASSERT_NE(AsReply(d), nullptr);
   EXPECT_EQ(AsReply(d)->response->body, "recorded-a");
   EXPECT_EQ(AsReply(d)->error, "");
@@ -299,7 +299,7 @@ TEST_P(SessionManagerTest, RecordedLatin1HeaderCanBeReplayed) {
   absl::StatusOr<v1::SessionInfo> info = manager_->Use("latin1", v1::AUTO, {});
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->mode(), v1::REPLAY);
-  core::Decision d = manager_->OnRequest(Req("GET", "http://h/download"));
+  core::Decision d = manager_->OnRequest({}, Req("GET", "http://h/download"));
   ASSERT_NE(AsReply(d), nullptr);
   EXPECT_EQ(*AsReply(d)->response, res);
 }
@@ -309,8 +309,8 @@ TEST_P(SessionManagerTest, MissesAreCountedAllButKeptUpToTheLimit) {
   ASSERT_THAT(manager_->Use("few", v1::REPLAY, {}), IsOk());
   const int total = kMaxMissesKept + 5;
   for (int i = 0; i < total; ++i) {
-    core::Decision d =
-        manager_->OnRequest(Req("GET", "http://h/miss/" + std::to_string(i)));
+    core::Decision d = manager_->OnRequest(
+        {}, Req("GET", "http://h/miss/" + std::to_string(i)));
     ASSERT_NE(AsReply(d), nullptr);
     ASSERT_EQ(AsReply(d)->response->status, kMissStatus);
   }
@@ -326,7 +326,7 @@ TEST_P(SessionManagerTest, MissesAreCountedAllButKeptUpToTheLimit) {
 TEST_P(SessionManagerTest, ForwardOfAnEndedSessionIsNotRecordedInTheNext) {
   ASSERT_THAT(manager_->Use("a", v1::RECORD, {}), IsOk());
   const core::HttpRequest req = Req("GET", "http://h/slow");
-  core::Decision d = manager_->OnRequest(req);
+  core::Decision d = manager_->OnRequest({}, req);
   ASSERT_NE(AsForward(d), nullptr);
   const core::Forward stale = *AsForward(d);
   ASSERT_THAT(manager_->Stop(), IsOk());
@@ -352,7 +352,7 @@ TEST_P(SessionManagerTest, IdleWithDefaultAutoAnswers503NoCassette) {
        {v1::MODE_UNSPECIFIED, v1::AUTO, v1::RECORD, v1::REPLAY}) {
     SCOPED_TRACE(v1::Mode_Name(mode));
     std::unique_ptr<SessionManager> manager = MakeManager(mode);
-    core::Decision d = manager->OnRequest(Req("GET", "http://h/"));
+    core::Decision d = manager->OnRequest({}, Req("GET", "http://h/"));
     const core::Reply* reply = AsReply(d);
     ASSERT_NE(reply, nullptr);
     EXPECT_EQ(reply->error, "no-cassette");
@@ -365,7 +365,7 @@ TEST_P(SessionManagerTest, IdleWithDefaultAutoAnswers503NoCassette) {
 
 TEST_P(SessionManagerTest, IdleWithDefaultPassthroughForwards) {
   std::unique_ptr<SessionManager> manager = MakeManager(v1::PASSTHROUGH);
-  core::Decision d = manager->OnRequest(Req("GET", "http://h/"));
+  core::Decision d = manager->OnRequest({}, Req("GET", "http://h/"));
   ASSERT_NE(AsForward(d), nullptr);
   // The forward's completion is harmless with no session.
   manager->OnForwarded(*AsForward(d), Req("GET", "http://h/"), Res("x"),
@@ -389,7 +389,8 @@ TEST_P(SessionManagerTest, MissRepliesWith599AndAJsonExplanation) {
                 {Req("POST", "http://other/items"), "post"}});
   ASSERT_THAT(manager_->Use("shop", v1::REPLAY, {}), IsOk());
 
-  core::Decision d = manager_->OnRequest(Req("GET", "http://h/items?page=2"));
+  core::Decision d =
+      manager_->OnRequest({}, Req("GET", "http://h/items?page=2"));
   const core::Reply* reply = AsReply(d);
   ASSERT_NE(reply, nullptr);
   EXPECT_EQ(reply->error, "no-match");
@@ -440,7 +441,7 @@ TEST_P(SessionManagerTest, MissJsonParsesForANonUtf8Body) {
   Seed("bodies", {{Req("POST", "http://h/upload", "text"), "ok"}});
   ASSERT_THAT(manager_->Use("bodies", v1::REPLAY, {}), IsOk());
   core::Decision d =
-      manager_->OnRequest(Req("POST", "http://h/upload", "\xed\xa0\x80"));
+      manager_->OnRequest({}, Req("POST", "http://h/upload", "\xed\xa0\x80"));
   ASSERT_NE(AsReply(d), nullptr);
   v1::ProxyError error;
   auto parsed = google::protobuf::util::JsonStringToMessage(
@@ -456,8 +457,9 @@ TEST_P(SessionManagerTest, ExhaustedPolicyFromCassetteAndOverride) {
 
   // Stored policy: the second identical request is an "exhausted" miss.
   ASSERT_THAT(manager_->Use("once", v1::REPLAY, {}), IsOk());
-  ASSERT_NE(AsReply(manager_->OnRequest(Req("GET", "http://h/a"))), nullptr);
-  core::Decision d = manager_->OnRequest(Req("GET", "http://h/a"));
+  ASSERT_NE(AsReply(manager_->OnRequest({}, Req("GET", "http://h/a"))),
+            nullptr);
+  core::Decision d = manager_->OnRequest({}, Req("GET", "http://h/a"));
   ASSERT_NE(AsReply(d), nullptr);
   EXPECT_EQ(AsReply(d)->error, "exhausted");
   EXPECT_EQ(AsReply(d)->response->status, 599);
@@ -472,7 +474,7 @@ TEST_P(SessionManagerTest, ExhaustedPolicyFromCassetteAndOverride) {
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->options().on_exhausted(), v1::REPEAT_LAST);
   for (int i = 0; i < 3; ++i) {
-    core::Decision again = manager_->OnRequest(Req("GET", "http://h/a"));
+    core::Decision again = manager_->OnRequest({}, Req("GET", "http://h/a"));
     ASSERT_NE(AsReply(again), nullptr);
     EXPECT_EQ(AsReply(again)->response->body, "a");
   }
@@ -487,7 +489,8 @@ TEST_P(SessionManagerTest, StopOfReplayReportsUnusedInteractions) {
              {Req("GET", "http://h/1"), "1"},
              {Req("GET", "http://h/2"), "2"}});
   ASSERT_THAT(manager_->Use("r", v1::REPLAY, {}), IsOk());
-  ASSERT_NE(AsReply(manager_->OnRequest(Req("GET", "http://h/1"))), nullptr);
+  ASSERT_NE(AsReply(manager_->OnRequest({}, Req("GET", "http://h/1"))),
+            nullptr);
   absl::StatusOr<v1::SessionSummary> summary = manager_->Stop();
   ASSERT_THAT(summary, IsOk());
   EXPECT_THAT(summary->unused_interactions(), ElementsAre(0, 2));
@@ -523,7 +526,7 @@ TEST_P(SessionManagerTest, ConcurrentExchangesAreAllRecorded) {
       for (int i = 0; i < kPerThread; ++i) {
         core::HttpRequest req = Req(
             "GET", "http://h/" + std::to_string(t) + "/" + std::to_string(i));
-        core::Decision d = manager_->OnRequest(req);
+        core::Decision d = manager_->OnRequest({}, req);
         if (const core::Forward* f = AsForward(d)) {
           manager_->OnForwarded(*f, req, Res("x"), Timing());
         }
@@ -556,7 +559,7 @@ class SessionManagerSaveFailureTest : public ::testing::Test {
 TEST_F(SessionManagerSaveFailureTest, StopKeepsTheSessionWhenSavingFails) {
   ASSERT_THAT(manager_.Use("keep", v1::RECORD, {}), IsOk());
   const core::HttpRequest req = Req("GET", "http://h/a");
-  core::Decision d = manager_.OnRequest(req);
+  core::Decision d = manager_.OnRequest({}, req);
   ASSERT_NE(AsForward(d), nullptr);
   manager_.OnForwarded(*AsForward(d), req, Res("a"), Timing());
 
@@ -568,7 +571,7 @@ TEST_F(SessionManagerSaveFailureTest, StopKeepsTheSessionWhenSavingFails) {
   EXPECT_EQ(info->cassette(), "keep");
   EXPECT_EQ(info->recorded(), 1u);
   // Still recording into the same session.
-  core::Decision d2 = manager_.OnRequest(Req("GET", "http://h/b"));
+  core::Decision d2 = manager_.OnRequest({}, Req("GET", "http://h/b"));
   ASSERT_NE(AsForward(d2), nullptr);
   EXPECT_EQ(AsForward(d2)->ticket, AsForward(d)->ticket);
 
