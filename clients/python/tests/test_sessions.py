@@ -89,10 +89,11 @@ def test_shared_port_with_the_session_as_proxy_user(
     server: RunningServer, client: matgto.Client, upstream: Upstream, http: requests.Session
 ) -> None:
     with client.session("shared/port") as s:
-        assert s.shared_proxy_url == f"http://{s.id}@{server.proxy}"
+        assert s.info.proxy_url == f"http://{s.id}@{server.proxy}"
+        assert s.shared_proxy_url == f"http://{s.id}:@{server.proxy}"
         r = http.get(upstream.url + "/via-shared", proxies=s.shared_proxies(), timeout=10)
         assert r.status_code == 200
-        unknown = http.get(upstream.url + "/x", proxies={"http": f"http://s-00000000deadbeef@{server.proxy}"}, timeout=10)
+        unknown = http.get(upstream.url + "/x", proxies={"http": f"http://s-00000000deadbeef:@{server.proxy}"}, timeout=10)
         assert unknown.status_code == 407
         assert unknown.headers.get("X-Matgto-Error") == "unknown-session"
     assert s.summary is not None and s.summary.session.recorded == 1

@@ -47,6 +47,16 @@ def duration_to_timedelta(message: Any, field: str) -> Optional[datetime.timedel
     return datetime.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
 
 
+def _with_empty_password(url: str) -> str:
+    """``http://user@host`` -> ``http://user:@host``; other URLs unchanged."""
+    scheme, sep, rest = url.partition("://")
+    authority = rest.split("/", 1)[0]
+    if not sep or "@" not in authority:
+        return url
+    user, _, address = rest.partition("@")
+    return url if ":" in user else f"{scheme}://{user}:@{address}"
+
+
 class _Renewer:
     """Renews a session's lease from a daemon thread every ``interval`` seconds
     until :meth:`stop`. A NOT_FOUND answer means the session is gone: the
@@ -193,13 +203,15 @@ class CassetteSession:
     @property
     def shared_proxy_url(self) -> str:
         """``SessionInfo.proxy_url``: the shared proxy port with the session id
-        as proxy user (``"http://s-0123456789abcdef@127.0.0.1:8888"``); the
-        HTTP client sends ``Proxy-Authorization: Basic base64("ID:")``. Use it
-        where only the shared port is reachable."""
+        as proxy user, written with an empty password
+        (``"http://s-0123456789abcdef:@127.0.0.1:8888"``) so that every Python
+        HTTP client sends ``Proxy-Authorization: Basic base64("ID:")``
+        (:mod:`requests` sends nothing for a user without ``:``). Use it where
+        only the shared port is reachable."""
         from .client import usable_proxy_url
 
         if self.info.proxy_url:
-            return usable_proxy_url(self.info.proxy_url, self.client.address)
+            return _with_empty_password(usable_proxy_url(self.info.proxy_url, self.client.address))
         return self.proxy_url
 
     def shared_proxies(self) -> Dict[str, str]:
