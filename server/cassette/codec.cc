@@ -1,13 +1,11 @@
 #include "server/cassette/codec.h"
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
+#include "server/cassette/proto_time.h"
 #include "server/core/utf8.h"
 
 namespace matgto::cassette {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 std::string VersionString(int version) {
   return version == 10 ? "HTTP/1.0" : "HTTP/1.1";
@@ -40,14 +38,6 @@ core::Headers HeadersFromProto(
   return out;
 }
 
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-
-google::protobuf::Duration ToDuration(absl::Duration d) {
-  return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
-}
-
 }  // namespace
 
 void ToProto(const core::HttpRequest& in, v1::HttpRequest& out) {
@@ -71,9 +61,9 @@ void ToProto(const core::HttpResponse& in, v1::HttpResponse& out) {
 }
 
 void ToProto(const core::ExchangeTiming& in, v1::Timing& out) {
-  *out.mutable_started_at() = ToTimestamp(in.started_at);
-  *out.mutable_time_to_first_byte() = ToDuration(in.time_to_first_byte);
-  *out.mutable_total() = ToDuration(in.total);
+  *out.mutable_started_at() = ToProtoTimestamp(in.started_at);
+  *out.mutable_time_to_first_byte() = ToProtoDuration(in.time_to_first_byte);
+  *out.mutable_total() = ToProtoDuration(in.total);
 }
 
 core::HttpRequest FromProto(const v1::HttpRequest& in) {
