@@ -198,6 +198,27 @@ class ExtensionTest {
     }
   }
 
+  static class LeaseFixture {
+    @Test
+    @MatgtoCassette(value = "ext/long", mode = Mode.RECORD, leaseSeconds = 1)
+    void outlivesItsLease(HttpClient http, Session session) throws Exception {
+      Thread.sleep(2500); // 2.5 leases: renewals keep the session open
+      BODIES.put("long", fetch(http, "/text/long"));
+      BODIES.put("long renewals", Long.toString(session.renewals()));
+    }
+
+    @Test
+    @MatgtoCassette(value = "ext/lost", mode = Mode.RECORD, leaseSeconds = 1)
+    void losesItsSession(Session session, MatgtoClient matgto) throws Exception {
+      matgto.stop(session.id()); // as if the server had ended it
+      long deadline = System.nanoTime() + 5_000_000_000L;
+      while (!session.isLost() && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      BODIES.put("lost", Boolean.toString(session.isLost()));
+    }
+  }
+
   static class UnknownReplayFixture {
     @Test
     @MatgtoCassette(value = "ext/does-not-exist", mode = Mode.REPLAY)
@@ -311,7 +332,7 @@ class ExtensionTest {
 
       assertEquals(
           List.of(
-              P + "Inner/inner",
+              "dev.matgto.client.junit.ExtensionTest.Fixture.Inner/inner",
               P + "param[1]",
               P + "param[2]",
               P + "plain",
@@ -439,6 +460,23 @@ class ExtensionTest {
         "the default session had the cassette during the test");
     assertEquals(server.proxy, PROXIES.get("ext/default-session"), "the shared proxy port");
     assertFalse(client.status().hasSession(), "stopped after the test");
+  }
+
+  @Test
+  void renewalKeepsALongTestsSessionAndALostSessionFailsTheTest() throws Exception {
+    try (Upstream upstream = new Upstream()) {
+      upstreamBase = upstream.uri("/");
+      EngineExecutionResults r = run(LeaseFixture.class);
+      assertEquals(1, r.testEvents().succeeded().count(), failures(r));
+      assertTrue(BODIES.get("long").startsWith("200 "), BODIES.get("long"));
+      assertTrue(Long.parseLong(BODIES.get("long renewals")) >= 5, BODIES.get("long renewals"));
+      assertEquals("true", BODIES.get("lost"));
+      assertEquals(1, r.testEvents().failed().count(), failures(r));
+      String failure = failures(r);
+      assertTrue(failure.startsWith("losesItsSession("), failure);
+      assertTrue(failure.contains("SessionLostException"), failure);
+      assertTrue(failure.contains("cassette 'ext/lost'") && failure.contains("was lost"), failure);
+    }
   }
 
   @Test
