@@ -5,8 +5,8 @@
 namespace matgto::replay {
 
 Player::Player(std::vector<RecordedExchange> exchanges,
-               match::RequestMatcher matcher, v1::ExhaustedPolicy on_exhausted,
-               v1::RepeatPolicy repeat)
+               match::RequestMatcher matcher, OnExhausted on_exhausted,
+               Repeat repeat)
     : exchanges_(std::move(exchanges)),
       matcher_(std::move(matcher)),
       on_exhausted_(on_exhausted),
@@ -24,8 +24,7 @@ void Player::Index(size_t position) {
 
 Player Player::FromCassette(const v1::Cassette& cassette,
                             match::RequestMatcher matcher,
-                            v1::ExhaustedPolicy on_exhausted,
-                            v1::RepeatPolicy repeat) {
+                            OnExhausted on_exhausted, Repeat repeat) {
   std::vector<RecordedExchange> exchanges;
   exchanges.reserve(cassette.interactions_size());
   for (const v1::Interaction& interaction : cassette.interactions()) {
@@ -48,27 +47,23 @@ void Player::Append(RecordedExchange exchange) {
 std::variant<Player::Hit, Player::Miss> Player::Answer(
     const core::HttpRequest& live) {
   const match::Fingerprint print = matcher_.Of(live);
-  auto it = index_.find(match::RequestMatcher::Key(print));
-  if (it != index_.end()) {
-    const size_t* last_match = nullptr;
-    for (const size_t& pos : it->second) {
-      if (fingerprints_[pos] != print) continue;  // a hash collision
-      if (uses_[pos] == 0 || repeat_ == v1::REUSE) {
-        ++uses_[pos];
-        return Hit{exchanges_[pos].interaction_index, exchanges_[pos].response};
-      }
-      last_match = &pos;
+  std::vector<size_t> matching;
+  if (auto it = index_.find(match::RequestMatcher::Key(print));
+      it != index_.end()) {
+    for (size_t pos : it->second) {
+      if (fingerprints_[pos] == print)
+        matching.push_back(pos);  // else a collision
     }
-    if (last_match != nullptr) {
-      if (on_exhausted_ != v1::EXHAUSTED_ERROR) {
-        ++uses_[*last_match];
-        return Hit{exchanges_[*last_match].interaction_index,
-                   exchanges_[*last_match].response};
-      }
-      Miss miss{.reason = "exhausted", .closest = {}};
-      miss.closest.push_back({*last_match, {}});
-      return miss;
-    }
+  }
+  const Pick pick = PickRecording(matching, uses_, repeat_, on_exhausted_);
+  switch (pick.outcome) {
+    case Pick::Outcome::kAnswer:
+      return Hit{exchanges_[pick.position].interaction_index,
+                 exchanges_[pick.position].response};
+    case Pick::Outcome::kExhausted:
+      return Miss{.reason = "exhausted", .closest = {{pick.position, {}}}};
+    case Pick::Outcome::kNoMatch:
+      break;
   }
   std::vector<const match::Fingerprint*> recorded;
   recorded.reserve(fingerprints_.size());

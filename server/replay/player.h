@@ -5,8 +5,8 @@
 // request is a miss (EXHAUSTED_ERROR). REUSE: the first matching recording
 // answers every time. Matching picks the first *unused* candidate that
 // matches, so concurrent requests that differ in anything replay correctly
-// whatever order they arrive in. A miss carries the closest recorded
-// requests and what differed.
+// whatever order they arrive in (the rule is PickRecording, policy.h). A
+// miss carries the closest recorded requests and what differed.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +19,7 @@
 #include "matgto/v1/cassette.pb.h"
 #include "server/core/http.h"
 #include "server/match/matcher.h"
+#include "server/replay/policy.h"
 
 namespace matgto::replay {
 
@@ -43,14 +44,13 @@ class Player {
   };
 
   Player(std::vector<RecordedExchange> exchanges, match::RequestMatcher matcher,
-         v1::ExhaustedPolicy on_exhausted,
-         v1::RepeatPolicy repeat = v1::SEQUENTIAL);
+         OnExhausted on_exhausted, Repeat repeat = Repeat::kSequential);
 
   // Builds a player over the HTTP exchanges of `cassette`.
   static Player FromCassette(const v1::Cassette& cassette,
                              match::RequestMatcher matcher,
-                             v1::ExhaustedPolicy on_exhausted,
-                             v1::RepeatPolicy repeat = v1::SEQUENTIAL);
+                             OnExhausted on_exhausted,
+                             Repeat repeat = Repeat::kSequential);
 
   // `live` must already be redacted like the recordings were.
   std::variant<Hit, Miss> Answer(const core::HttpRequest& live);
@@ -70,8 +70,8 @@ class Player {
   std::vector<RecordedExchange> exchanges_;
   std::vector<match::Fingerprint> fingerprints_;
   match::RequestMatcher matcher_;
-  v1::ExhaustedPolicy on_exhausted_;
-  v1::RepeatPolicy repeat_;
+  OnExhausted on_exhausted_;
+  Repeat repeat_;
   // Fingerprint key -> positions in exchanges_, in recording order.
   absl::flat_hash_map<uint64_t, std::vector<size_t>> index_;
   std::vector<uint32_t> uses_;

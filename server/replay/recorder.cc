@@ -1,91 +1,14 @@
 #include "server/replay/recorder.h"
 
-#include "google/protobuf/util/time_util.h"
 #include "server/cassette/codec.h"
+#include "server/cassette/proto_time.h"
+#include "server/cassette/ws_codec.h"
 #include "server/core/content_coding.h"
 
 namespace matgto::replay {
-namespace {
 
-using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-google::protobuf::Duration ToDuration(absl::Duration d) {
-  return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
-}
-absl::Duration FromDuration(const google::protobuf::Duration& d) {
-  return absl::Nanoseconds(TimeUtil::DurationToNanoseconds(d));
-}
-v1::Direction ToProto(core::WsDirection d) {
-  return d == core::WsDirection::kClientToServer ? v1::CLIENT_TO_SERVER
-                                                 : v1::SERVER_TO_CLIENT;
-}
-core::WsDirection FromProto(v1::Direction d) {
-  return d == v1::SERVER_TO_CLIENT ? core::WsDirection::kServerToClient
-                                   : core::WsDirection::kClientToServer;
-}
-
-}  // namespace
-
-void ToProto(const core::WsMessage& in, v1::WsMessage& out) {
-  out.set_direction(ToProto(in.direction));
-  switch (in.kind) {
-    case core::WsKind::kText:
-      out.set_kind(v1::WS_TEXT);
-      break;
-    case core::WsKind::kBinary:
-      out.set_kind(v1::WS_BINARY);
-      break;
-    case core::WsKind::kPing:
-      out.set_kind(v1::WS_PING);
-      break;
-    case core::WsKind::kPong:
-      out.set_kind(v1::WS_PONG);
-      break;
-  }
-  out.set_payload(in.payload);
-  *out.mutable_since_open() = ToDuration(in.since_open);
-}
-
-void ToProto(const core::WsClose& in, v1::WsClose& out) {
-  out.set_initiator(ToProto(in.initiator));
-  out.set_code(static_cast<uint32_t>(in.code));
-  out.set_reason(in.reason);
-  *out.mutable_since_open() = ToDuration(in.since_open);
-}
-
-core::WsMessage FromProto(const v1::WsMessage& in) {
-  core::WsMessage out;
-  out.direction = FromProto(in.direction());
-  switch (in.kind()) {
-    case v1::WS_BINARY:
-      out.kind = core::WsKind::kBinary;
-      break;
-    case v1::WS_PING:
-      out.kind = core::WsKind::kPing;
-      break;
-    case v1::WS_PONG:
-      out.kind = core::WsKind::kPong;
-      break;
-    default:
-      out.kind = core::WsKind::kText;
-      break;
-  }
-  out.payload = in.payload();
-  out.since_open = FromDuration(in.since_open());
-  return out;
-}
-
-core::WsClose FromProto(const v1::WsClose& in) {
-  core::WsClose out;
-  out.initiator = FromProto(in.initiator());
-  out.code = static_cast<int>(in.code());
-  out.reason = in.reason();
-  out.since_open = FromDuration(in.since_open());
-  return out;
-}
+using cassette::ToProtoDuration;
+using cassette::ToProtoTimestamp;
 
 Recorder::Recorder(const v1::Cassette& start, bool decode_bodies,
                    std::shared_ptr<const cassette::Redactor> redactor,
@@ -98,7 +21,7 @@ Recorder::Recorder(const v1::Cassette& start, bool decode_bodies,
       journal_(std::move(journal)) {
   cassette_.clear_complete();
   if (!cassette_.has_created_at()) {
-    *cassette_.mutable_created_at() = ToTimestamp(clock_.Now());
+    *cassette_.mutable_created_at() = ToProtoTimestamp(clock_.Now());
   }
   if (journal_ != nullptr) {
     v1::JournalEntry entry;
@@ -111,7 +34,7 @@ v1::Interaction* Recorder::NewInteraction() {
   v1::Interaction* interaction = cassette_.add_interactions();
   interaction->set_index(
       static_cast<uint64_t>(cassette_.interactions_size() - 1));
-  *interaction->mutable_recorded_at() = ToTimestamp(clock_.Now());
+  *interaction->mutable_recorded_at() = ToProtoTimestamp(clock_.Now());
   return interaction;
 }
 
@@ -172,7 +95,7 @@ uint64_t Recorder::BeginWebSocket(const core::HttpRequest& upgrade_request,
   v1::WebSocketSession* ws = interaction->mutable_websocket();
   cassette::ToProto(req, *ws->mutable_upgrade_request());
   cassette::ToProto(res, *ws->mutable_upgrade_response());
-  *ws->mutable_timing()->mutable_started_at() = ToTimestamp(opened);
+  *ws->mutable_timing()->mutable_started_at() = ToProtoTimestamp(opened);
   if (journal_ != nullptr) {
     v1::JournalEntry entry;
     *entry.mutable_interaction() = *interaction;
@@ -186,7 +109,7 @@ void Recorder::AddWsMessage(uint64_t index, const core::WsMessage& message) {
   v1::WsMessage* m = cassette_.mutable_interactions(static_cast<int>(index))
                          ->mutable_websocket()
                          ->add_messages();
-  ToProto(message, *m);
+  cassette::ToProto(message, *m);
   if (journal_ != nullptr) {
     v1::JournalEntry entry;
     entry.mutable_ws_message()->set_interaction_index(index);
@@ -201,8 +124,8 @@ void Recorder::SetWsClose(uint64_t index, const core::WsClose& close) {
       cassette_.mutable_interactions(static_cast<int>(index))
           ->mutable_websocket();
   if (ws->has_close()) return;  // the first close frame is the one that counts
-  ToProto(close, *ws->mutable_close());
-  *ws->mutable_timing()->mutable_total() = ToDuration(close.since_open);
+  cassette::ToProto(close, *ws->mutable_close());
+  *ws->mutable_timing()->mutable_total() = ToProtoDuration(close.since_open);
   if (journal_ != nullptr) {
     v1::JournalEntry entry;
     entry.mutable_ws_close()->set_interaction_index(index);
@@ -213,7 +136,7 @@ void Recorder::SetWsClose(uint64_t index, const core::WsClose& close) {
 
 v1::Cassette Recorder::Snapshot() const {
   v1::Cassette out = cassette_;
-  *out.mutable_updated_at() = ToTimestamp(clock_.Now());
+  *out.mutable_updated_at() = ToProtoTimestamp(clock_.Now());
   return out;
 }
 

@@ -59,10 +59,4 @@ class Recorder {
   std::unique_ptr<cassette::Journal> journal_;
 };
 
-// core <-> proto for WebSocket values.
-void ToProto(const core::WsMessage& in, v1::WsMessage& out);
-void ToProto(const core::WsClose& in, v1::WsClose& out);
-core::WsMessage FromProto(const v1::WsMessage& in);
-core::WsClose FromProto(const v1::WsClose& in);
-
 }  // namespace matgto::replay

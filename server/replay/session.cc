@@ -50,11 +50,11 @@ CassetteSession::CassetteSession(SessionSetup setup)
                               setup.matcher.rules().headers),
       clock_(*setup.clock) {
   if (mode_ == v1::REPLAY && setup.loaded.has_value()) {
+    const ReplayPolicy policy = ReplayPolicy::FromOptions(options_);
     player_.emplace(Player::FromCassette(*setup.loaded, setup.matcher,
-                                         options_.on_exhausted(),
-                                         options_.repeat()));
+                                         policy.on_exhausted, policy.repeat));
     ws_player_.emplace(WsPlayer::FromCassette(*setup.loaded, setup.matcher,
-                                              options_.on_exhausted()));
+                                              policy.on_exhausted));
     if (options_.on_miss() == v1::MISS_RECORD) {
       // New episodes are appended to what was loaded.
       // The cassette keeps its own options: Replay's overrides apply to this
@@ -127,7 +127,7 @@ core::WsDecision CassetteSession::OnWebSocket(
     auto self = shared_from_this();
     const std::string url = upgrade.url;
     return core::WsReplay{std::make_unique<ScriptPlayback>(
-        hit->recording, options_.ws_timing(), options_.ws_speed(),
+        hit->recording, ReplayPolicy::FromOptions(options_).ws_pace,
         [self, url, interaction](size_t index, const core::WsMessage* expected,
                                  const core::WsMessage& got) {
           self->ReportWsMismatch(url, interaction, index, expected, got);

@@ -2,13 +2,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/cassette/codec.h"
-#include "server/replay/recorder.h"
+#include "server/cassette/ws_codec.h"
 
 namespace matgto::replay {
 
 WsPlayer WsPlayer::FromCassette(const v1::Cassette& cassette,
                                 match::RequestMatcher matcher,
-                                v1::ExhaustedPolicy on_exhausted) {
+                                OnExhausted on_exhausted) {
   WsPlayer player(std::move(matcher));
   player.on_exhausted_ = on_exhausted;
   for (const v1::Interaction& interaction : cassette.interactions()) {
@@ -18,9 +18,10 @@ WsPlayer WsPlayer::FromCassette(const v1::Cassette& cassette,
     rec->interaction_index = interaction.index();
     rec->upgrade_request = cassette::FromProto(ws.upgrade_request());
     rec->upgrade_response = cassette::FromProto(ws.upgrade_response());
-    for (const v1::WsMessage& m : ws.messages())
-      rec->messages.push_back(FromProto(m));
-    if (ws.has_close()) rec->close = FromProto(ws.close());
+    for (const v1::WsMessage& m : ws.messages()) {
+      rec->messages.push_back(cassette::FromProto(m));
+    }
+    if (ws.has_close()) rec->close = cassette::FromProto(ws.close());
     player.recordings_.push_back(std::move(rec));
   }
   player.uses_.assign(player.recordings_.size(), 0);
@@ -29,21 +30,22 @@ WsPlayer WsPlayer::FromCassette(const v1::Cassette& cassette,
 
 std::variant<WsPlayer::Hit, Player::Miss> WsPlayer::Answer(
     const core::HttpRequest& upgrade) {
-  std::optional<size_t> last;
+  std::vector<size_t> matching;
   for (size_t i = 0; i < recordings_.size(); ++i) {
-    if (!matcher_.Matches(recordings_[i]->upgrade_request, upgrade)) continue;
-    if (uses_[i] == 0) {
-      ++uses_[i];
-      return Hit{recordings_[i]};
+    if (matcher_.Matches(recordings_[i]->upgrade_request, upgrade)) {
+      matching.push_back(i);
     }
-    last = i;
   }
-  if (last.has_value()) {
-    if (on_exhausted_ != v1::EXHAUSTED_ERROR) {
-      ++uses_[*last];
-      return Hit{recordings_[*last]};
-    }
-    return Player::Miss{.reason = "exhausted", .closest = {{*last, {}}}};
+  const Pick pick =
+      PickRecording(matching, uses_, Repeat::kSequential, on_exhausted_);
+  switch (pick.outcome) {
+    case Pick::Outcome::kAnswer:
+      return Hit{recordings_[pick.position]};
+    case Pick::Outcome::kExhausted:
+      return Player::Miss{.reason = "exhausted",
+                          .closest = {{pick.position, {}}}};
+    case Pick::Outcome::kNoMatch:
+      break;
   }
   std::vector<const core::HttpRequest*> recorded;
   for (const auto& r : recordings_) recorded.push_back(&r->upgrade_request);
@@ -60,11 +62,10 @@ std::vector<uint64_t> WsPlayer::Unused() const {
 }
 
 ScriptPlayback::ScriptPlayback(std::shared_ptr<const WsRecording> recording,
-                               v1::WsTiming timing, double speed,
-                               MismatchReporter report)
+                               WsPace pace, MismatchReporter report)
     : recording_(std::move(recording)),
-      as_recorded_(timing == v1::AS_RECORDED),
-      speed_(speed > 0 ? speed : 1.0),
+      as_recorded_(pace.as_recorded),
+      speed_(pace.speed > 0 ? pace.speed : 1.0),
       report_(std::move(report)) {}
 
 absl::Duration ScriptPlayback::DelayUntil(absl::Duration at) {

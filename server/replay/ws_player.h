@@ -13,6 +13,7 @@
 #include "server/core/websocket.h"
 #include "server/match/matcher.h"
 #include "server/replay/player.h"
+#include "server/replay/policy.h"
 
 namespace matgto::replay {
 
@@ -35,10 +36,12 @@ class WsPlayer {
 
   static WsPlayer FromCassette(const v1::Cassette& cassette,
                                match::RequestMatcher matcher,
-                               v1::ExhaustedPolicy on_exhausted);
+                               OnExhausted on_exhausted);
 
   // The first unused recording whose upgrade request matches (method + URL);
-  // when all are used, the last one again (REPEAT_LAST) or a miss.
+  // when all are used, the last one again (kRepeatLast) or a miss. The
+  // repeat policy does not apply: a WebSocket recording is a script, played
+  // in recorded order.
   std::variant<Hit, Player::Miss> Answer(const core::HttpRequest& upgrade);
   std::vector<uint64_t> Unused() const;
   size_t size() const { return recordings_.size(); }
@@ -48,7 +51,7 @@ class WsPlayer {
   std::vector<std::shared_ptr<const WsRecording>> recordings_;
   std::vector<uint32_t> uses_;
   match::RequestMatcher matcher_;
-  v1::ExhaustedPolicy on_exhausted_ = v1::REPEAT_LAST;
+  OnExhausted on_exhausted_ = OnExhausted::kRepeatLast;
 };
 
 // Plays one recording back. Control frames (ping/pong) in the recording are
@@ -61,8 +64,8 @@ class ScriptPlayback final : public core::WsPlayback {
       std::function<void(size_t index, const core::WsMessage* expected,
                          const core::WsMessage& got)>;
 
-  ScriptPlayback(std::shared_ptr<const WsRecording> recording,
-                 v1::WsTiming timing, double speed, MismatchReporter report);
+  ScriptPlayback(std::shared_ptr<const WsRecording> recording, WsPace pace,
+                 MismatchReporter report);
 
   const core::HttpResponse& upgrade_response() const override {
     return recording_->upgrade_response;

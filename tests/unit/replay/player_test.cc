@@ -53,7 +53,8 @@ std::vector<RecordedExchange> PollingCassette() {
 }
 
 TEST(PlayerTest, IdenticalRequestsAnsweredInRecordedOrder) {
-  Player player(PollingCassette(), match::RequestMatcher(), v1::REPEAT_LAST);
+  Player player(PollingCassette(), match::RequestMatcher(),
+                OnExhausted::kRepeatLast);
   EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/status"))), "pending");
   EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/status"))), "running");
   EXPECT_EQ(Body(player.Answer(Req("POST", "http://h/job", "x"))), "created");
@@ -61,7 +62,8 @@ TEST(PlayerTest, IdenticalRequestsAnsweredInRecordedOrder) {
 }
 
 TEST(PlayerTest, HitCarriesTheInteractionIndex) {
-  Player player(PollingCassette(), match::RequestMatcher(), v1::REPEAT_LAST);
+  Player player(PollingCassette(), match::RequestMatcher(),
+                OnExhausted::kRepeatLast);
   auto answer = player.Answer(Req("POST", "http://h/job", "x"));
   ASSERT_TRUE(std::holds_alternative<Player::Hit>(answer));
   EXPECT_EQ(std::get<Player::Hit>(answer).interaction_index, 1u);
@@ -71,7 +73,8 @@ TEST(PlayerTest, RepeatLastAfterExhaustion) {
   for (v1::ExhaustedPolicy policy :
        {v1::REPEAT_LAST, v1::EXHAUSTED_POLICY_UNSPECIFIED}) {
     SCOPED_TRACE(v1::ExhaustedPolicy_Name(policy));
-    Player player(PollingCassette(), match::RequestMatcher(), policy);
+    Player player(PollingCassette(), match::RequestMatcher(),
+                  ToOnExhausted(policy));
     for (const char* expected :
          {"pending", "running", "done", "done", "done"}) {
       EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/status"))), expected);
@@ -81,7 +84,7 @@ TEST(PlayerTest, RepeatLastAfterExhaustion) {
 
 TEST(PlayerTest, ExhaustedErrorGivesAnExhaustedMiss) {
   Player player(PollingCassette(), match::RequestMatcher(),
-                v1::EXHAUSTED_ERROR);
+                OnExhausted::kError);
   EXPECT_EQ(Body(player.Answer(Req("POST", "http://h/job", "x"))), "created");
   auto answer = player.Answer(Req("POST", "http://h/job", "x"));
   ASSERT_TRUE(std::holds_alternative<Player::Miss>(answer));
@@ -96,7 +99,8 @@ TEST(PlayerTest, ExhaustedErrorGivesAnExhaustedMiss) {
 }
 
 TEST(PlayerTest, NoMatchMissListsClosestCandidates) {
-  Player player(PollingCassette(), match::RequestMatcher(), v1::REPEAT_LAST);
+  Player player(PollingCassette(), match::RequestMatcher(),
+                OnExhausted::kRepeatLast);
   auto answer = player.Answer(Req("POST", "http://h/job", "y"));
   ASSERT_TRUE(std::holds_alternative<Player::Miss>(answer));
   const Player::Miss& miss = std::get<Player::Miss>(answer);
@@ -110,7 +114,7 @@ TEST(PlayerTest, NoMatchMissListsClosestCandidates) {
 }
 
 TEST(PlayerTest, EmptyPlayerMissesWithNoCandidates) {
-  Player player({}, match::RequestMatcher(), v1::REPEAT_LAST);
+  Player player({}, match::RequestMatcher(), OnExhausted::kRepeatLast);
   auto answer = player.Answer(Req("GET", "http://h/"));
   ASSERT_TRUE(std::holds_alternative<Player::Miss>(answer));
   EXPECT_EQ(std::get<Player::Miss>(answer).reason, "no-match");
@@ -118,7 +122,8 @@ TEST(PlayerTest, EmptyPlayerMissesWithNoCandidates) {
 }
 
 TEST(PlayerTest, UnusedListsInteractionsNeverAnswered) {
-  Player player(PollingCassette(), match::RequestMatcher(), v1::REPEAT_LAST);
+  Player player(PollingCassette(), match::RequestMatcher(),
+                OnExhausted::kRepeatLast);
   EXPECT_THAT(player.Unused(), ElementsAre(0, 1, 2, 3));
   player.Answer(Req("GET", "http://h/status"));
   EXPECT_THAT(player.Unused(), ElementsAre(1, 2, 3));
@@ -143,8 +148,8 @@ TEST(PlayerTest, FromCassetteSkipsWebSocketsAndKeepsIndexes) {
   ws->mutable_websocket()->mutable_upgrade_request()->set_url("ws://h/sock");
   add_http(2, Req("GET", "http://h/b"), "b");
 
-  Player player =
-      Player::FromCassette(c, match::RequestMatcher(), v1::REPEAT_LAST);
+  Player player = Player::FromCassette(c, match::RequestMatcher(),
+                                       OnExhausted::kRepeatLast);
   EXPECT_EQ(player.size(), 2u);
   EXPECT_EQ(player.exchange(1).interaction_index, 2u);
   auto answer = player.Answer(Req("GET", "http://h/b"));
