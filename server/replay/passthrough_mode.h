@@ -1,0 +1,31 @@
+// PASSTHROUGH: every request and WebSocket session is forwarded to its
+// upstream and nothing is recorded; the session only counts them.
+#pragma once
+
+#include <cstdint>
+
+#include "server/replay/mode.h"
+
+namespace matgto::replay {
+
+// Thread-safety: as ModeHandler (stateless besides the ticket).
+class PassthroughMode final : public ModeHandler {
+ public:
+  // `ticket` goes into every Forward and WsRelay.
+  explicit PassthroughMode(uint64_t ticket) : ticket_(ticket) {}
+
+  v1::Mode mode() const override { return v1::PASSTHROUGH; }
+  core::Decision OnRequest(const core::HttpRequest& request,
+                           SessionCounters& counters) override;
+  void OnForwarded(const core::HttpRequest& request,
+                   const core::HttpResponse& response,
+                   const core::ExchangeTiming& timing,
+                   SessionCounters& counters) override;
+  core::WsDecision OnWebSocket(const core::HttpRequest& upgrade, ModeHost& host,
+                               SessionCounters& counters) override;
+
+ private:
+  const uint64_t ticket_;
+};
+
+}  // namespace matgto::replay

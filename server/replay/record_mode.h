@@ -1,0 +1,40 @@
+// RECORD: every request is forwarded to its upstream and the exchange
+// recorded (redacted) when it comes back; WebSocket sessions are relayed and
+// recorded message by message. Stopping saves the recording.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "server/replay/mode.h"
+#include "server/replay/recorder.h"
+
+namespace matgto::replay {
+
+// Thread-safety: as ModeHandler.
+class RecordMode final : public ModeHandler {
+ public:
+  // `ticket` goes into every Forward and WsRelay; `recorder` starts from
+  // the empty cassette being recorded.
+  RecordMode(uint64_t ticket, Recorder recorder);
+
+  v1::Mode mode() const override { return v1::RECORD; }
+  core::Decision OnRequest(const core::HttpRequest& request,
+                           SessionCounters& counters) override;
+  void OnForwarded(const core::HttpRequest& request,
+                   const core::HttpResponse& response,
+                   const core::ExchangeTiming& timing,
+                   SessionCounters& counters) override;
+  core::WsDecision OnWebSocket(const core::HttpRequest& upgrade, ModeHost& host,
+                               SessionCounters& counters) override;
+
+  Recorder* recorder() override { return &recorder_; }
+  std::optional<v1::Cassette> Recording() const override;
+  uint64_t recorded() const override { return recorder_.size(); }
+
+ private:
+  const uint64_t ticket_;
+  Recorder recorder_;
+};
+
+}  // namespace matgto::replay

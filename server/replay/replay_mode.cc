@@ -1,0 +1,112 @@
+#include "server/replay/replay_mode.h"
+
+#include <algorithm>
+#include <utility>
+#include <variant>
+
+namespace matgto::replay {
+
+ReplayMode::ReplayMode(const v1::Cassette& loaded, Setup setup)
+    : policy_(setup.policy),
+      miss_handler_(setup.policy.on_miss, std::move(setup.cassette),
+                    setup.ticket),
+      redactor_(std::move(setup.redactor)),
+      redact_before_matching_(redactor_->ChangesUrlOrBody() ||
+                              setup.matcher.rules().headers),
+      player_(Player::FromCassette(loaded, setup.matcher,
+                                   setup.policy.on_exhausted,
+                                   setup.policy.repeat)),
+      ws_player_(WsPlayer::FromCassette(loaded, std::move(setup.matcher),
+                                        setup.policy.on_exhausted)),
+      recorder_(std::move(setup.recorder)) {}
+
+const core::HttpRequest& ReplayMode::ForMatching(
+    const core::HttpRequest& request, core::HttpRequest& scratch) const {
+  if (!redact_before_matching_) return request;
+  scratch = request;
+  redactor_->Redact(scratch);
+  return scratch;
+}
+
+core::Decision ReplayMode::OnRequest(const core::HttpRequest& request,
+                                     SessionCounters& counters) {
+  core::HttpRequest scratch;
+  const core::HttpRequest& live = ForMatching(request, scratch);
+  auto answer = player_.Answer(live);
+  if (auto* hit = std::get_if<Player::Hit>(&answer)) {
+    ++counters.replayed;
+    return core::Reply{hit->response, ""};
+  }
+  return miss_handler_.OnHttpMiss(
+      live, std::get<Player::Miss>(answer), player_.size(),
+      [this](size_t i) {
+        const RecordedExchange& e = player_.exchange(i);
+        return RecordedRequest{e.interaction_index, &e.request};
+      },
+      counters.misses);
+}
+
+void ReplayMode::OnForwarded(const core::HttpRequest& request,
+                             const core::HttpResponse& response,
+                             const core::ExchangeTiming& timing,
+                             SessionCounters& counters) {
+  // Only misses are forwarded (on_miss PASSTHROUGH or RECORD).
+  ++counters.passed_through;
+  if (!recorder_.has_value()) return;
+  // A miss recorded during replay answers its repeats from now on.
+  const uint64_t index = recorder_->AddHttp(request, response, timing);
+  ++appended_;
+  core::HttpRequest redacted = request;
+  redactor_->Redact(redacted);
+  player_.Append(
+      RecordedExchange{.interaction_index = index,
+                       .request = std::move(redacted),
+                       .response = std::make_shared<const core::HttpResponse>(
+                           recorder_->StoredResponse(index))});
+}
+
+core::WsDecision ReplayMode::OnWebSocket(const core::HttpRequest& upgrade,
+                                         ModeHost& host,
+                                         SessionCounters& counters) {
+  core::HttpRequest scratch;
+  const core::HttpRequest& live = ForMatching(upgrade, scratch);
+  auto answer = ws_player_.Answer(live);
+  if (auto* hit = std::get_if<WsPlayer::Hit>(&answer)) {
+    ++counters.replayed;
+    return core::WsReplay{std::make_unique<ScriptPlayback>(
+        hit->recording, policy_.ws_pace,
+        host.ReportWsMismatch(upgrade.url, hit->recording->interaction_index))};
+  }
+  return miss_handler_.OnWsMiss(
+      upgrade, std::get<Player::Miss>(answer), ws_player_.size(),
+      [this](size_t i) {
+        const WsRecording& r = ws_player_.recording(i);
+        return RecordedRequest{r.interaction_index, &r.upgrade_request};
+      },
+      counters.misses);
+}
+
+Recorder* ReplayMode::recorder() {
+  return recorder_.has_value() ? &*recorder_ : nullptr;
+}
+
+std::optional<v1::Cassette> ReplayMode::Recording() const {
+  if (!recorder_.has_value() || appended_ == 0) return std::nullopt;
+  return recorder_->Snapshot();
+}
+
+uint64_t ReplayMode::replayable() const {
+  return player_.size() + ws_player_.size();
+}
+
+std::vector<uint64_t> ReplayMode::Unused() const {
+  std::vector<uint64_t> out = player_.Unused();
+  std::vector<uint64_t> ws = ws_player_.Unused();
+  if (!ws.empty()) {
+    out.insert(out.end(), ws.begin(), ws.end());
+    std::sort(out.begin(), out.end());
+  }
+  return out;
+}
+
+}  // namespace matgto::replay
