@@ -297,6 +297,46 @@ class SessionsTest extends ServerTestBase {
   }
 
   @Test
+  void anotherCassetteInTheSameSessionReplacesTheFirst() throws Exception {
+    try (Upstream upstream = new Upstream();
+        Session s = client.session("sess/first").mode(Mode.RECORD).open()) {
+      assertEquals(200, send(s.httpClientBuilder().build(), upstream.uri("/text/1")).statusCode());
+      SessionInfo second = client.useCassette("sess/second", Mode.RECORD, CassetteOptions.none(),
+          SessionOptions.existing(s.id()));
+      assertEquals(s.id(), second.getId(), "the same session");
+      assertEquals(s.info().getProxyAddress(), second.getProxyAddress(), "and the same port");
+      SessionSummary replaced = client.findEndedSession(s.id()).orElseThrow();
+      assertEquals("replaced", replaced.getEndReason());
+      assertEquals("sess/first", replaced.getSession().getCassette());
+      assertEquals(1, client.getCassette("sess/first").getInteractionsCount(), "saved");
+      assertEquals("sess/second", s.status().orElseThrow().getCassette());
+    }
+  }
+
+  @Test
+  void endedSessionsAreListedMostRecentFirst() {
+    Session a = client.openSession("sess/ended-a", Mode.RECORD);
+    Session b = client.openSession("sess/ended-b", Mode.RECORD);
+    a.stop();
+    b.stop();
+    List<SessionSummary> ended = client.status().getEndedSessionsList();
+    assertEquals(b.id(), ended.get(0).getSession().getId());
+    assertEquals(a.id(), ended.get(1).getSession().getId());
+    assertFalse(SessionInfos.endedAt(ended.get(0)).orElseThrow()
+        .isBefore(SessionInfos.endedAt(ended.get(1)).orElseThrow()));
+  }
+
+  @Test
+  void aCassetteASessionUsesCannotBeDeleted() {
+    client.startRecording("sess/in-use");
+    client.stopRecording();
+    try (Session s = client.openSession("sess/in-use", Mode.REPLAY)) {
+      assertThrows(FailedPreconditionException.class, () -> client.deleteCassette("sess/in-use"));
+    }
+    client.deleteCassette("sess/in-use");
+  }
+
+  @Test
   void beyondMaxSessionsIsResourceExhausted() throws Exception {
     try (MatgtoServer small = MatgtoServer.startWith("--max-sessions", "2");
         MatgtoClient c = small.client();
