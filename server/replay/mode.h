@@ -33,8 +33,9 @@ struct SessionCounters {
 
 // What a mode handler may ask of the session that owns it: callbacks for
 // work that outlives the call that starts it (a WebSocket session goes on
-// after OnWebSocket returns). They keep the session alive, take its lock
-// themselves, and must not be called under it.
+// after OnWebSocket returns). The handler asks for them under the session's
+// lock; what they return keeps the session alive and takes that lock itself
+// when the proxy calls it later, from a connection strand.
 class ModeHost {
  public:
   virtual ~ModeHost() = default;
