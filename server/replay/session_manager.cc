@@ -163,7 +163,7 @@ absl::Status SessionManager::CheckNotInUse(absl::string_view name,
     for (const auto& [id, s] : sessions_) {
       if (s->cassette != nullptr && s->cassette->name() == name) {
         users.push_back(
-            absl::StrCat(s->id, " (", ModeWord(s->cassette->mode()), ")"));
+            absl::StrCat(s->id, " (mode ", ModeWord(s->cassette->mode()), ")"));
       }
     }
   }
