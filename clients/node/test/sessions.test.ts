@@ -279,6 +279,33 @@ describe('sessions (real server)', () => {
       );
     });
 
+    test('another cassette in an open session replaces the first; the default session is "default" on the shared port', async () => {
+      const first = await client.useCassette('api/replace-a', { newSession: true, mode: 'record' });
+      const second = await client.useCassette('api/replace-b', { session: first.id, mode: 'record' });
+      try {
+        assert.equal(second.id, first.id);
+        assert.equal(second.proxyAddress, first.proxyAddress, 'same session, same listener');
+        assert.equal(second.cassette, 'api/replace-b');
+        const st = await client.status();
+        assert.equal(st.sessions.find((x) => x.id === first.id)?.cassette, 'api/replace-b');
+        const replaced = st.endedSessions.find((x) => x.session?.id === first.id);
+        assert.equal(replaced?.endReason, 'replaced');
+        assert.equal(replaced?.session?.cassette, 'api/replace-a');
+        assert.equal(await first.stop(), undefined, 'the replaced cassette no longer stops the session');
+        assert.ok((await client.status()).sessions.some((x) => x.id === first.id));
+      } finally {
+        await second.stop();
+      }
+      const d = await client.useCassette('api/default', { mode: 'passthrough' });
+      try {
+        assert.equal(d.id, 'default');
+        assert.equal(d.proxyAddress, server.ready.proxy);
+        assert.equal((await client.status()).sessions[0]?.id, 'default', 'listed first');
+      } finally {
+        await d.stop();
+      }
+    });
+
     test('unknown sessions: NOT_FOUND', async () => {
       await assert.rejects(client.renewSession('s-0000000000000000'), CassetteNotFoundError);
       await assert.rejects(client.stopRecording({ session: 's-0000000000000000' }), CassetteNotFoundError);
