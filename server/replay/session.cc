@@ -25,10 +25,13 @@ std::unique_ptr<ModeHandler> NewModeHandler(SessionSetup& setup,
     }
     case v1::PASSTHROUGH:
       return std::make_unique<PassthroughMode>(setup.id);
+    case v1::REPLAY:
     default:
+      // An unresolved mode replays nothing rather than reach the network.
       break;
   }
-  v1::Cassette loaded = setup.loaded.value_or(v1::Cassette());
+  const v1::Cassette none;
+  const v1::Cassette& loaded = setup.loaded.has_value() ? *setup.loaded : none;
   const ReplayPolicy policy = ReplayPolicy::FromOptions(options);
   std::optional<Recorder> recorder;
   if (policy.on_miss == OnMiss::kRecord) {
