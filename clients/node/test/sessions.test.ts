@@ -2,7 +2,8 @@
 // node:test tests at once on one server, each in a session of its own.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -173,6 +174,48 @@ describe('sessions (real server)', () => {
         });
       }
     });
+  });
+
+  test('test files run in parallel processes (--test-concurrency) share the server, a session each', async () => {
+    const up = await startUpstream();
+    const outDir = mkdtempSync(join(tmpdir(), 'matgto-node-parallel-'));
+    try {
+      const files = ['a', 'b', 'c'].map((x) => join(here, 'fixtures', `parallel-${x}.fixture.js`));
+      const child = spawn(process.execPath, ['--test', '--test-concurrency=3', '--test-reporter=tap', ...files], {
+        env: {
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')),
+          MATGTO_SERVER: server.ready.control,
+          FIXTURE_UPSTREAM: up.url,
+          FIXTURE_OUT: outDir,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+      assert.equal(code, 0, out);
+      const results = readdirSync(outDir).map(
+        (f) => JSON.parse(readFileSync(join(outDir, f), 'utf8')) as { cassette: string; url: string; body: string; pid: number },
+      );
+      assert.equal(results.length, 6, out);
+      assert.equal(new Set(results.map((r) => r.pid)).size, 3, 'three test processes');
+      assert.deepEqual(
+        results.map((r) => r.cassette).sort(),
+        ['a', 'b', 'c'].flatMap((x) => ['one', 'two'].map((n) => `build-test/fixtures/parallel-${x}.fixture/parallel/${n}`)),
+      );
+      for (const r of results) {
+        const cassette = await client.getCassette(r.cassette);
+        assert.deepEqual(
+          cassette.interactions.map((i) => [i.http?.request?.url, Buffer.from(i.http!.response!.body).toString()]),
+          [[r.url, r.body]],
+          `${r.cassette} holds exactly its own exchange`,
+        );
+      }
+    } finally {
+      await up.close();
+      rmSync(outDir, { recursive: true, force: true });
+    }
   });
 
   describe('session API', () => {
