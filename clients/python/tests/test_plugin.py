@@ -462,6 +462,8 @@ def test_lease(matgto_cassette):
     assert matgto_cassette.lease.total_seconds() == 5
 '''
     )
+    helped = pytester.runpytest_subprocess("--help")
+    helped.stdout.fnmatch_lines(["*--matgto-misses={fail,warn}*", "*matgto_misses (*", "*matgto_lease (*", "*matgto_session (*"])
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "matgto_lease=5")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*misses=...) must be one of fail, warn, not 'sometimes'*"])

@@ -91,6 +91,7 @@ class FakeCall:
         (grpc.StatusCode.UNAVAILABLE, matgto.ServerUnavailableError),
         (grpc.StatusCode.DEADLINE_EXCEEDED, matgto.DeadlineExceededError),
         (grpc.StatusCode.UNIMPLEMENTED, matgto.UnimplementedError),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, matgto.ResourceExhaustedError),
         (grpc.StatusCode.INTERNAL, matgto.MatgtoError),
         (grpc.StatusCode.PERMISSION_DENIED, matgto.MatgtoError),
     ],
