@@ -161,6 +161,14 @@ func TestSessionErrors(t *testing.T) {
 	if _, err := c.RenewSession(ctx, "s-0123456789abcdef"); !errors.Is(err, matgto.ErrSessionNotFound) {
 		t.Errorf("RenewSession of an unknown session = %v, want NOT_FOUND", err)
 	}
+	for _, lease := range []time.Duration{500 * time.Millisecond, 2 * time.Hour} {
+		if _, err := c.OpenSession(ctx, "x", matgto.WithLease(lease)); !errors.Is(err, matgto.ErrInvalidArgument) {
+			t.Errorf("OpenSession with a lease of %v = %v, want INVALID_ARGUMENT (1s..1h)", lease, err)
+		}
+	}
+	if renewGoroutines() != 0 {
+		t.Errorf("a refused OpenSession left a renewal goroutine")
+	}
 
 	s1, err := c.OpenSession(ctx, "shared/cassette", matgto.WithMode(matgto.ModeRecord))
 	if err != nil {

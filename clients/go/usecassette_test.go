@@ -316,4 +316,7 @@ func TestUseCassetteParallelSubtests(t *testing.T) {
 	if len(st.Sessions) != 0 {
 		t.Errorf("sessions still open after the tests: %+v", st.Sessions)
 	}
+	if n := renewGoroutines(); n != 0 {
+		t.Errorf("%d renewal goroutines left after the tests", n)
+	}
 }
