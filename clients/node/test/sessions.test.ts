@@ -35,6 +35,12 @@ async function send(dispatcher: ProxyAgent, url: string, init: { method?: string
   return { status: res.status, headers: res.headers as unknown as Headers, body: await res.text() };
 }
 
+/** As `send`, with Node's built-in `fetch` (not undici's), given the ProxyAgent as dispatcher. */
+async function sendNodeFetch(dispatcher: ProxyAgent, url: string, init: { method?: string; body?: string } = {}): Promise<Got> {
+  const res = await globalThis.fetch(url, { dispatcher, method: init.method ?? 'GET', body: init.body } as unknown as RequestInit);
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
 /** Resolves once `n` callers arrived; rejects after `ms` (the tests did not run at the same time). */
 function barrier(n: number, ms: number): () => Promise<void> {
   let arrived = 0;
@@ -124,7 +130,7 @@ describe('sessions (real server)', () => {
           await allListed();
           bodies[i] = [];
           for (const [url, init] of exchanges(upstream.url, i)) {
-            const r = await send(h.dispatcher, url, init);
+            const r = await sendNodeFetch(h.dispatcher, url, init);
             assert.equal(r.status, url.includes('/echo') ? 201 : 200, r.body);
             bodies[i]!.push(r.body);
           }
@@ -165,7 +171,7 @@ describe('sessions (real server)', () => {
             await allOpen();
             const got: string[] = [];
             for (const [url, init] of exchanges(upstreamUrl, i)) {
-              const r = await send(h.dispatcher, url, init);
+              const r = await sendNodeFetch(h.dispatcher, url, init);
               assert.equal(r.status, url.includes('/echo') ? 201 : 200, r.body);
               got.push(r.body);
             }
