@@ -1,0 +1,107 @@
+package matgto
+
+// Every field of the proto messages this package converts must reach the Go
+// value: a field added to control.proto fails this test until it is mapped.
+
+import (
+	"reflect"
+	"testing"
+
+	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// fillOne sets field fd of m to a value other than its default.
+func fillOne(m protoreflect.Message, fd protoreflect.FieldDescriptor, depth int) {
+	if fd.IsList() {
+		l := m.Mutable(fd).List()
+		if fd.Kind() == protoreflect.MessageKind {
+			e := l.NewElement()
+			fillFirst(e.Message(), depth+1)
+			l.Append(e)
+		} else {
+			l.Append(scalar(fd))
+		}
+		return
+	}
+	if fd.IsMap() {
+		return // no maps in the converted messages
+	}
+	if fd.Kind() == protoreflect.MessageKind {
+		sub := m.NewField(fd)
+		fillFirst(sub.Message(), depth+1)
+		m.Set(fd, sub)
+		return
+	}
+	m.Set(fd, scalar(fd))
+}
+
+// fillFirst sets the first field of m, so that m is not empty.
+func fillFirst(m protoreflect.Message, depth int) {
+	if depth > 4 {
+		return
+	}
+	if fds := m.Descriptor().Fields(); fds.Len() > 0 {
+		fillOne(m, fds.Get(0), depth)
+	}
+}
+
+func scalar(fd protoreflect.FieldDescriptor) protoreflect.Value {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return protoreflect.ValueOfBool(true)
+	case protoreflect.EnumKind:
+		return protoreflect.ValueOfEnum(1)
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString("x")
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes([]byte("x"))
+	case protoreflect.DoubleKind:
+		return protoreflect.ValueOfFloat64(7)
+	case protoreflect.FloatKind:
+		return protoreflect.ValueOfFloat32(7)
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return protoreflect.ValueOfInt32(7)
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return protoreflect.ValueOfInt64(7)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return protoreflect.ValueOfUint32(7)
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return protoreflect.ValueOfUint64(7)
+	}
+	panic("unhandled kind " + fd.Kind().String())
+}
+
+// checkEveryFieldMapped sets each field of empty alone and checks that
+// convert's result changes.
+func checkEveryFieldMapped[M proto.Message](t *testing.T, empty M, convert func(M) any) {
+	t.Helper()
+	base := convert(empty)
+	fds := empty.ProtoReflect().Descriptor().Fields()
+	for i := 0; i < fds.Len(); i++ {
+		fd := fds.Get(i)
+		m := proto.Clone(empty).(M)
+		fillOne(m.ProtoReflect(), fd, 0)
+		if reflect.DeepEqual(convert(m), base) {
+			t.Errorf("%s.%s is not mapped to the Go value", empty.ProtoReflect().Descriptor().Name(), fd.Name())
+		}
+	}
+}
+
+func TestEveryProtoFieldIsMapped(t *testing.T) {
+	checkEveryFieldMapped(t, &pb.SessionInfo{}, func(m *pb.SessionInfo) any { return sessionFromProto(m) })
+	checkEveryFieldMapped(t, &pb.SessionSummary{}, func(m *pb.SessionSummary) any { return summaryFromProto(m) })
+	checkEveryFieldMapped(t, &pb.GetStatusResponse{}, func(m *pb.GetStatusResponse) any { return statusFromProto(m) })
+	checkEveryFieldMapped(t, &pb.Miss{}, func(m *pb.Miss) any {
+		return sessionFromProto(&pb.SessionInfo{Misses: []*pb.Miss{m}}).Misses
+	})
+	checkEveryFieldMapped(t, &pb.Candidate{}, func(m *pb.Candidate) any {
+		return sessionFromProto(&pb.SessionInfo{Misses: []*pb.Miss{{Closest: []*pb.Candidate{m}}}}).Misses
+	})
+	checkEveryFieldMapped(t, &pb.FieldDifference{}, func(m *pb.FieldDifference) any {
+		c := &pb.Candidate{Differences: []*pb.FieldDifference{m}}
+		return sessionFromProto(&pb.SessionInfo{Misses: []*pb.Miss{{Closest: []*pb.Candidate{c}}}}).Misses
+	})
+	checkEveryFieldMapped(t, &pb.CassetteInfo{}, func(m *pb.CassetteInfo) any { return cassetteInfoFromProto(m) })
+}
