@@ -404,8 +404,8 @@ describe('sessions (real server)', () => {
     });
 
     test('a short lease stays alive while the client renews it', async () => {
-      const s = await client.useCassette('api/renewed', { newSession: true, leaseMs: 1000, mode: 'record' });
-      await new Promise((r) => setTimeout(r, 3000));
+      const s = await client.useCassette('api/renewed', { newSession: true, leaseMs: 1500, mode: 'record' });
+      await new Promise((r) => setTimeout(r, 4500));
       assert.equal(s.lost, false);
       assert.ok((await client.status()).sessions.some((x) => x.id === s.id), 'still open after three lease lengths');
       const summary = await s.stop();
