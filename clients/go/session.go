@@ -59,8 +59,9 @@ type Session struct {
 //     ([DefaultSession]: the default one); no lease is then renewed.
 //
 // Stop the session when done with it: Stop ends the renewals and closes the
-// session (saving a recording). A session of the default kind is not
-// closed by Stop, only its cassette ended.
+// session (saving a recording). The default session
+// (WithSession(DefaultSession)) is not closed by Stop, only its cassette
+// ended.
 func (c *Client) OpenSession(ctx context.Context, name string, opts ...Option) (*Session, error) {
 	o := collectOptions(opts)
 	mode := ModeUnspecified // the server's default
@@ -93,14 +94,11 @@ func (c *Client) OpenSession(ctx context.Context, name string, opts ...Option) (
 	}
 	if s.id == "" || (o.newSession && s.id == DefaultSession) {
 		// A server that predates sessions ignores new_session: the cassette
-		// went into the default session, shared by everyone.
-		s.cancel = func() {}
-		close(s.renewEnd)
+		// went into the default session, shared by everyone: end it.
 		_, _ = c.StopRecording(context.WithoutCancel(ctx), WithSession(o.session))
 		return nil, fmt.Errorf("matgto: OpenSession %q: the server at %s opened no session of its own (id %q): it predates sessions (issue 9)", name, c.addr, info.ID)
 	}
-	proxyAddr := info.ProxyAddress
-	if s.proxy, err = c.proxyURLFor(proxyAddr); err != nil {
+	if s.proxy, err = c.proxyURLFor(info.ProxyAddress); err != nil {
 		_, _ = c.StopRecording(context.WithoutCancel(ctx), WithSession(s.id))
 		return nil, err
 	}
@@ -174,9 +172,10 @@ func (s *Session) ProxyURL() *url.URL {
 }
 
 // SharedProxyURL is the server's shared proxy port with the session named as
-// proxy user ("http://s-…@127.0.0.1:8888"), for HTTP clients that must all
-// use one proxy address; Go's transport sends the user as
-// Proxy-Authorization: Basic base64("ID:"). Nil when the server gives none.
+// proxy user ("http://s-…:matgto@127.0.0.1:8888"; the server ignores the
+// password), for HTTP clients that must all use one proxy address; Go's
+// transport sends the user as Proxy-Authorization: Basic. Nil when the
+// server gives none.
 func (s *Session) SharedProxyURL() *url.URL {
 	if s.info.ProxyURL == "" {
 		return nil

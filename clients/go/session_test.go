@@ -83,9 +83,10 @@ func TestLeaseExpiresWithoutRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("StartRecording in a new session: %v", err)
 	}
+	pu, err := url.Parse(si.ProxyURL)
 	if !sessionIDPattern.MatchString(si.ID) || si.Lease != time.Second || si.Owner != "gone" || si.ProxyAddress == "" ||
-		si.ProxyURL != "http://"+si.ID+"@"+srv.Proxy {
-		t.Fatalf("session = %+v (shared proxy %s)", si, srv.Proxy)
+		err != nil || pu.Scheme != "http" || pu.User.Username() != si.ID || pu.Host != srv.Proxy {
+		t.Fatalf("session = %+v; want proxy_url http://%s[:password]@%s", si, si.ID, srv.Proxy)
 	}
 	proxy := &url.URL{Scheme: "http", Host: si.ProxyAddress}
 	if r := do(t, viaProxy(t, proxy), "GET", up.URL+"/before-expiry", nil); r.Status != 200 {
@@ -200,8 +201,13 @@ func TestSessionErrors(t *testing.T) {
 	if r := do(t, viaProxy(t, shared), "GET", up.URL+"/via-shared-port", nil); r.Status != 200 {
 		t.Errorf("request through the shared port as %s: %d %q", s2.ID(), r.Status, r.Body)
 	}
-	if si, err := s2.Status(ctx); err != nil || si.Recorded != 1 {
-		t.Errorf("session %s = %+v, %v; want the request recorded there", s2.ID(), si, err)
+	// The password is ignored: the user alone (Basic base64("ID:")) names the session too.
+	userOnly := &url.URL{Scheme: "http", User: url.User(s2.ID()), Host: srv.Proxy}
+	if r := do(t, viaProxy(t, userOnly), "GET", up.URL+"/via-shared-port-user-only", nil); r.Status != 200 {
+		t.Errorf("request through the shared port as %s without password: %d %q", s2.ID(), r.Status, r.Body)
+	}
+	if si, err := s2.Status(ctx); err != nil || si.Recorded != 2 {
+		t.Errorf("session %s = %+v, %v; want both requests recorded there", s2.ID(), si, err)
 	}
 	unknown := &url.URL{Scheme: "http", User: url.User("s-ffffffffffffffff"), Host: srv.Proxy}
 	r := do(t, viaProxy(t, unknown), "GET", up.URL+"/unknown-session", nil)

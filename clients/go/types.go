@@ -100,8 +100,9 @@ type SessionInfo struct {
 	// ProxyAddress is a proxy URL that any HTTP client uses unchanged.
 	ProxyAddress string
 	// ProxyURL is the shared proxy port with the session named as proxy user,
-	// "http://s-0123456789abcdef@127.0.0.1:8888" (sent as
-	// Proxy-Authorization: Basic base64("ID:")).
+	// "http://s-0123456789abcdef:matgto@127.0.0.1:8888" (sent as
+	// Proxy-Authorization: Basic; the server reads the user and ignores the
+	// password).
 	ProxyURL string
 	// Owner is who opened the session (free text, see [WithOwner]).
 	Owner    string
