@@ -296,3 +296,59 @@ def test_stop_by_session_on_the_default_session_still_works(
     assert summary.session.id == "default" and summary.session.recorded == 1
     assert urls(client, "default/one") == [upstream.url + "/d"]
     assert urls(client, "beside/default") == [upstream.url + "/s"]
+
+
+def test_websocket_mismatch_is_a_failing_miss_of_its_session(client: matgto.Client) -> None:
+    import asyncio
+    import threading
+
+    import websockets
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    port: list = []
+    servers: list = []
+
+    async def echo(ws) -> None:  # type: ignore[no-untyped-def]
+        await ws.send("hello")
+        async for message in ws:
+            await ws.send("echo:" + message)
+
+    async def main() -> None:
+        server = await serve(echo, "127.0.0.1", 0)
+        servers.append(server)
+        port.append(server.sockets[0].getsockname()[1])
+        ready.set()
+        await server.wait_closed()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    url = f"ws://127.0.0.1:{port[0]}/chat"
+
+    async def talk(proxy: str, message: str) -> list:
+        async with connect(url, proxy=proxy) as ws:
+            got = [await ws.recv()]
+            await ws.send(message)
+            try:
+                got.append(await ws.recv())
+            except websockets.ConnectionClosed as closed:
+                got.append(closed.rcvd.code if closed.rcvd else None)
+            return got
+
+    def run(proxy: str, message: str) -> list:
+        return asyncio.run(asyncio.wait_for(talk(proxy, message), 20))
+
+    try:
+        with client.session("ws/chat", mode="record") as rec:
+            assert run(rec.proxy_url, "one") == ["hello", "echo:one"]
+        with client.session("ws/chat", mode="replay") as s:
+            assert run(s.proxy_url, "two") == ["hello", 1008]
+    finally:
+        loop.call_soon_threadsafe(servers[0].close)
+        thread.join(10)
+        loop.close()
+    assert [m.reason for m in s.failing_misses] == ["ws-mismatch"]
+    assert "-> ws-mismatch" in s.explain_misses()
