@@ -128,7 +128,13 @@ WireResponse ToWire(const core::HttpResponse& response, int client_version,
   const std::string tokens = ConnectionTokens(response.headers);
   bool framed = false;
   for (const core::Header& h : response.headers) {
-    if (IsHopByHop(h.name, tokens)) continue;
+    // A 407 is this proxy's own challenge: its Proxy-Authenticate is for
+    // this hop (RFC 9110 11.7.1).
+    if (IsHopByHop(h.name, tokens) &&
+        !(response.status == 407 &&
+          core::EqualsIgnoreCase(h.name, "proxy-authenticate"))) {
+      continue;
+    }
     // HTTP/1.0 clients cannot read chunked framing: they get a length.
     if (client_version < 11 &&
         core::EqualsIgnoreCase(h.name, "transfer-encoding")) {

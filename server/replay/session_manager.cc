@@ -492,7 +492,10 @@ v1::SessionInfo SessionManager::Describe(const OpenSession& session,
   } else {
     info.set_proxy_address(session.proxy_address);
     if (!shared.empty()) {
-      info.set_proxy_url(absl::StrCat("http://", session.id, "@", shared));
+      // The password is ignored; it is there because Python requests and
+      // undici send no Proxy-Authorization for a user without one.
+      info.set_proxy_url(absl::StrCat("http://", session.id, ":",
+                                      kProxyUrlPassword, "@", shared));
     }
   }
   info.set_owner(session.owner);

@@ -47,6 +47,8 @@ inline constexpr absl::Duration kMinLease = absl::Seconds(1);
 inline constexpr absl::Duration kMaxLease = absl::Hours(1);
 inline constexpr size_t kMaxEndedKept = 64;
 inline constexpr size_t kMaxOwnerBytes = 256;
+// The (ignored) password of SessionInfo.proxy_url.
+inline constexpr absl::string_view kProxyUrlPassword = "matgto";
 
 // Which session a control call acts on.
 struct SessionTarget {

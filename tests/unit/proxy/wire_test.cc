@@ -267,5 +267,29 @@ TEST(ToWireTest, ReasonKeptOrDefaulted) {
   EXPECT_EQ(ToWire(res, 11, true).reason(), "Not Found");
 }
 
+TEST(ToWireTest, ProxyAuthenticateKeptOnlyOnAChallenge) {
+  core::HttpResponse challenge{
+      .status = 407,
+      .headers = {{"Proxy-Authenticate", "Basic realm=\"matgto\""}}};
+  EXPECT_EQ(ToWire(challenge, 11, false)[http::field::proxy_authenticate],
+            "Basic realm=\"matgto\"");
+  core::HttpResponse ok{
+      .status = 200, .headers = {{"Proxy-Authenticate", "Basic realm=\"x\""}}};
+  EXPECT_EQ(ToWire(ok, 11, false).count(http::field::proxy_authenticate), 0u);
+}
+
+TEST(ProxyCredentialTest, BasicUserNamesTheSession) {
+  // base64("s-1:matgto"), base64("s-1:"), base64("s-1")
+  EXPECT_EQ(ProxyCredential("Basic cy0xOm1hdGd0bw=="), "s-1");
+  EXPECT_EQ(ProxyCredential("basic  cy0xOg== "), "s-1");
+  EXPECT_EQ(ProxyCredential("Basic cy0x"), "s-1");
+  EXPECT_EQ(ProxyCredential(""), "");
+  // Not Basic, not base64, or no user: the raw value, which names no
+  // session (407), never the default session.
+  EXPECT_EQ(ProxyCredential("Bearer abc"), "Bearer abc");
+  EXPECT_EQ(ProxyCredential("Basic !!!"), "Basic !!!");
+  EXPECT_EQ(ProxyCredential("Basic OnB3"), "Basic OnB3");  // ":pw"
+}
+
 }  // namespace
 }  // namespace matgto::proxy

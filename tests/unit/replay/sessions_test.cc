@@ -185,7 +185,7 @@ TEST_F(SessionsTest, EachSessionRecordsOnlyItsOwnTrafficWhicheverWayReached) {
   EXPECT_THAT(a->id(), ::testing::MatchesRegex("s-[0-9a-f]{16}"));
   EXPECT_NE(a->proxy_address(), b->proxy_address());
   EXPECT_EQ(a->proxy_url(),
-            absl::StrCat("http://", a->id(), "@127.0.0.1:8888"));
+            absl::StrCat("http://", a->id(), ":matgto@127.0.0.1:8888"));
   EXPECT_EQ(a->owner(), "test a");
 
   // Interleaved, through both routes.
