@@ -1533,7 +1533,10 @@ type SessionInfo struct {
 	// port for the default session.
 	ProxyAddress string `protobuf:"bytes,12,opt,name=proxy_address,json=proxyAddress,proto3" json:"proxy_address,omitempty"`
 	// The shared proxy port with the session named in it
-	// ("http://s-0123456789abcdef@127.0.0.1:8888"); usable as HTTP(S)_PROXY.
+	// ("http://s-0123456789abcdef:matgto@127.0.0.1:8888"); usable as
+	// HTTP(S)_PROXY. The user names the session; the password is ignored
+	// (it is there because Python requests and undici send no credential for
+	// a user without a password; curl and Go also accept "http://ID@host").
 	ProxyUrl string `protobuf:"bytes,13,opt,name=proxy_url,json=proxyUrl,proto3" json:"proxy_url,omitempty"`
 	// Who opened the session (StartRecordingRequest.owner).
 	Owner    string                 `protobuf:"bytes,14,opt,name=owner,proto3" json:"owner,omitempty"`

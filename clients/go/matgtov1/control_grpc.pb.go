@@ -64,9 +64,10 @@ const (
 //   - a proxy listener of its own (`SessionInfo.proxy_address`, from
 //     --session-ports, else an ephemeral port on the proxy's address), and
 //   - a name on the shared proxy port: a proxy URL with the id as user
-//     (`SessionInfo.proxy_url`, "http://ID@127.0.0.1:8888"; clients send it
-//     as `Proxy-Authorization: Basic base64("ID:")`). An id naming no open
-//     session is answered 407 with `X-Matgto-Error: unknown-session`.
+//     (`SessionInfo.proxy_url`, "http://ID:matgto@127.0.0.1:8888"; clients
+//     send it as `Proxy-Authorization: Basic base64("ID:matgto")`; the
+//     password is ignored). An id naming no open session is answered 407
+//     with `X-Matgto-Error: unknown-session`.
 //
 // A session opened with a `lease` ends by itself unless RenewSession is
 // called within the lease: what it recorded is saved, its port is closed,
@@ -265,9 +266,10 @@ func (c *proxyControlClient) DeleteCassette(ctx context.Context, in *DeleteCasse
 //   - a proxy listener of its own (`SessionInfo.proxy_address`, from
 //     --session-ports, else an ephemeral port on the proxy's address), and
 //   - a name on the shared proxy port: a proxy URL with the id as user
-//     (`SessionInfo.proxy_url`, "http://ID@127.0.0.1:8888"; clients send it
-//     as `Proxy-Authorization: Basic base64("ID:")`). An id naming no open
-//     session is answered 407 with `X-Matgto-Error: unknown-session`.
+//     (`SessionInfo.proxy_url`, "http://ID:matgto@127.0.0.1:8888"; clients
+//     send it as `Proxy-Authorization: Basic base64("ID:matgto")`; the
+//     password is ignored). An id naming no open session is answered 407
+//     with `X-Matgto-Error: unknown-session`.
 //
 // A session opened with a `lease` ends by itself unless RenewSession is
 // called within the lease: what it recorded is saved, its port is closed,
