@@ -108,19 +108,20 @@ def test_usable_proxy_url(url: str, control: str, expected: str) -> None:
     assert usable_proxy_url(url, control) == expected
 
 
-def test_shared_proxy_url_gets_an_empty_password_that_requests_sends() -> None:
+def test_shared_proxy_url_gets_a_password_that_python_clients_send() -> None:
     import requests.utils
 
-    from matgto.session import _with_empty_password
+    from matgto.session import _with_password
 
-    url = _with_empty_password("http://s-0123456789abcdef@127.0.0.1:8888")
-    assert url == "http://s-0123456789abcdef:@127.0.0.1:8888"
-    assert requests.utils.get_auth_from_url(url) == ("s-0123456789abcdef", "")
+    url = _with_password("http://s-0123456789abcdef@127.0.0.1:8888")
+    assert url == "http://s-0123456789abcdef:matgto@127.0.0.1:8888"
+    assert requests.utils.get_auth_from_url(url) == ("s-0123456789abcdef", "matgto")
     assert requests.utils.get_auth_from_url("http://s-0123456789abcdef@127.0.0.1:8888") == ("", ""), (
-        "requests drops a user without a password: the reason for the empty one"
+        "requests drops a user without a password: the reason for the password"
     )
-    assert _with_empty_password("http://u:p@h:1") == "http://u:p@h:1"
-    assert _with_empty_password("http://h:1/a@b") == "http://h:1/a@b"
+    assert _with_password("http://u:p@h:1") == "http://u:p@h:1", "a password the server gave is kept"
+    assert _with_password("http://u:@h:1") == "http://u:@h:1"
+    assert _with_password("http://h:1/a@b") == "http://h:1/a@b"
 
 
 def test_time_conversions() -> None:
@@ -174,7 +175,7 @@ def test_session_object_exposes_the_session_info() -> None:
         assert session.proxy_address == "10.1.2.3:41234", "an unspecified host becomes the control host"
         assert session.proxy_url == "http://10.1.2.3:41234"
         assert session.proxies() == {"http": "http://10.1.2.3:41234", "https": "http://10.1.2.3:41234"}
-        assert session.shared_proxy_url == "http://s-0123456789abcdef:@10.1.2.3:8888", "empty password: requests sends it"
+        assert session.shared_proxy_url == "http://s-0123456789abcdef:matgto@10.1.2.3:8888", "requests sends a user with a password"
         assert session.shared_proxies()["https"] == session.shared_proxy_url
         assert session.owner == "pytest gw0 pid 1 a/test_x.py::t"
         assert session.opened_at == datetime.datetime(2026, 12, 1, 15, 0, 0, tzinfo=UTC)

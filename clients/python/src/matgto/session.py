@@ -47,14 +47,18 @@ def duration_to_timedelta(message: Any, field: str) -> Optional[datetime.timedel
     return datetime.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
 
 
-def _with_empty_password(url: str) -> str:
-    """``http://user@host`` -> ``http://user:@host``; other URLs unchanged."""
+#: The password of shared-port proxy URLs (the server reads only the user).
+SHARED_PROXY_PASSWORD = "matgto"
+
+
+def _with_password(url: str) -> str:
+    """``http://user@host`` -> ``http://user:matgto@host``; other URLs unchanged."""
     scheme, sep, rest = url.partition("://")
     authority = rest.split("/", 1)[0]
     if not sep or "@" not in authority:
         return url
     user, _, address = rest.partition("@")
-    return url if ":" in user else f"{scheme}://{user}:@{address}"
+    return url if ":" in user else f"{scheme}://{user}:{SHARED_PROXY_PASSWORD}@{address}"
 
 
 class _Renewer:
@@ -203,15 +207,16 @@ class CassetteSession:
     @property
     def shared_proxy_url(self) -> str:
         """``SessionInfo.proxy_url``: the shared proxy port with the session id
-        as proxy user, written with an empty password
-        (``"http://s-0123456789abcdef:@127.0.0.1:8888"``) so that every Python
-        HTTP client sends ``Proxy-Authorization: Basic base64("ID:")``
-        (:mod:`requests` sends nothing for a user without ``:``). Use it where
-        only the shared port is reachable."""
+        as proxy user and a password the server ignores
+        (``"http://s-0123456789abcdef:matgto@127.0.0.1:8888"``); the HTTP
+        client sends it as ``Proxy-Authorization: Basic``. A URL the server
+        gives without a password gets ``:matgto``: :mod:`requests` sends no
+        credential for a user alone, :mod:`urllib.request` none for an empty
+        password. Use it where only the shared port is reachable."""
         from .client import usable_proxy_url
 
         if self.info.proxy_url:
-            return _with_empty_password(usable_proxy_url(self.info.proxy_url, self.client.address))
+            return _with_password(usable_proxy_url(self.info.proxy_url, self.client.address))
         return self.proxy_url
 
     def shared_proxies(self) -> Dict[str, str]:
