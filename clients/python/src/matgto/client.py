@@ -15,17 +15,16 @@ import grpc
 from ._proto import cassette_pb2, control_pb2, control_pb2_grpc
 from ._version import __version__
 from .errors import IncompatibleServerError, MatgtoError, ServerUnavailableError, error_from_rpc
-from .session import CassetteSession, timestamp_to_datetime
 from .modes import (
     ExhaustedPolicyLike,
     MissPolicyLike,
-    Mode,
     ModeLike,
     RepeatPolicyLike,
     WsTimingLike,
     parse_mode,
 )
 from .options import MatchRulesLike, RedactRulesLike, cassette_options
+from .session import CassetteSession, timestamp_to_datetime
 
 __all__ = [
     "API_VERSION",
