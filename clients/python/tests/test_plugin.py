@@ -460,13 +460,25 @@ def test_bad_misses():
 
 def test_lease(matgto_cassette):
     assert matgto_cassette.lease.total_seconds() == 5
+
+def test_proxy_fixture(matgto_proxy, matgto_cassette):
+    assert matgto_proxy == matgto_cassette.proxy_url == "http://" + matgto_cassette.info.proxy_address
+    assert matgto_cassette.info.proxy_address != matgto_cassette.client.status().proxy_address
+
+def test_session_stopped_elsewhere(matgto_client, matgto_cassette):
+    matgto_client.stop(session=matgto_cassette.id)
 '''
     )
     helped = pytester.runpytest_subprocess("--help")
     helped.stdout.fnmatch_lines(["*--matgto-misses={fail,warn}*", "*matgto_misses (*", "*matgto_lease (*", "*matgto_session (*"])
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "matgto_lease=5")
-    result.assert_outcomes(passed=1, errors=1)
+    result.assert_outcomes(passed=3, errors=2)
     result.stdout.fnmatch_lines(["*misses=...) must be one of fail, warn, not 'sometimes'*"])
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_session_stopped_elsewhere*",
+         "matgto session s-* (cassette 'test_opts/test_session_stopped_elsewhere') had already ended "
+         "when it was stopped: it ended (stopped at *"]
+    )
     bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "matgto_lease=zero", "-k", "lease")
     bad.assert_outcomes(errors=1)
     bad.stdout.fnmatch_lines(["*matgto_lease must be a positive number of seconds*"])
