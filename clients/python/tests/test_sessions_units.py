@@ -410,3 +410,14 @@ def test_status_has_the_session_lists() -> None:
     names = {f.name for f in control_pb2.GetStatusResponse.DESCRIPTOR.fields}
     assert {"sessions", "ended_sessions", "max_sessions"} <= names
     assert hasattr(matgto.Client, "sessions") and hasattr(matgto.Client, "ended_sessions")
+
+
+def test_closing_the_client_ends_the_renewals(fake: tuple) -> None:
+    servicer, client = fake
+    session = client.session("c", lease=0.3)
+    wait_until(lambda: session.renewals >= 1, what="a renewal")
+    client.close()
+    thread = session._renewer._thread  # type: ignore[union-attr]
+    thread.join(5)
+    assert not thread.is_alive(), "the renewer ends once its client is closed"
+    assert not session.lost

@@ -91,9 +91,11 @@ class _Renewer:
             except CassetteNotFoundError as exc:
                 session._mark_lost(exc)
                 return
-            except MatgtoError as exc:
+            except Exception as exc:  # noqa: BLE001 - a daemon thread must not die of it
                 if session.client.closed:
-                    return
+                    return  # the client was closed under the session: nothing to renew with
+                if not isinstance(exc, MatgtoError):
+                    exc = MatgtoError(f"renewing session {session.id} failed: {exc!r}", method="RenewSession")
                 session.renew_error = exc  # transient (server busy, network): retried
 
 
