@@ -182,6 +182,14 @@ def test_session_errors(server: RunningServer, client: matgto.Client) -> None:
         assert holder.id in held.value.message
         with pytest.raises(FailedPreconditionError):
             client.start_recording("e/held")  # the default session neither
+    with client.session("e/held", mode="record"):  # "e/held" exists now: re-record it
+        pass
+    with client.session("e/held", mode="record") as holder:
+        with pytest.raises(FailedPreconditionError) as replaying:
+            client.session("e/held", mode="replay")
+        assert holder.id in replaying.value.message
+    with client.session("e/hour", lease=3600) as hour:  # both bounds of 1 s..1 h are accepted
+        assert hour.lease == datetime.timedelta(hours=1)
     with pytest.raises(matgto.InvalidArgumentError):
         client.session("e/short-lease", lease=0.5)
     with pytest.raises(matgto.InvalidArgumentError):
