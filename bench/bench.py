@@ -12,6 +12,10 @@ HTTPS (baseline: nginx serving TLS directly)
   replay TLS keep-alive             wrk https -> matgto (reverse mode, --reverse-tls)
   nginx TLS new handshake/request   Connection: close
   replay TLS new handshake/request  handshakes per second through matgto
+Sessions (baseline: one session reached by proxy credential)
+  32 sessions, spread               every request names one of 32 sessions in
+                                    turn (Proxy-Authorization), each replaying
+  idle memory                       RSS with 1 and with 256 sessions open
 WebSocket (baseline: a direct echo server, same client)
   direct echo                       round trips/s, Python websockets client
   replay                            same client against a replayed session
@@ -65,11 +69,42 @@ def proto_modules(work: Path):
     out.mkdir()
     std = str(Path(grpc_tools.__file__).parent / "_proto")
     rc = protoc.main(["protoc", f"-I{ROOT / 'proto'}", f"-I{std}", f"--python_out={out}",
-                      str(ROOT / "proto/matgto/v1/cassette.proto")])
+                      f"--grpc_python_out={out}", str(ROOT / "proto/matgto/v1/cassette.proto"),
+                      str(ROOT / "proto/matgto/v1/control.proto")])
     assert rc == 0
     sys.path.insert(0, str(out))
     from matgto.v1 import cassette_pb2  # type: ignore
     return cassette_pb2
+
+
+def control(info: dict):
+    import grpc
+    from matgto.v1 import control_pb2, control_pb2_grpc  # type: ignore
+    channel = grpc.insecure_channel(info["control"], options=[("grpc.enable_http_proxy", 0)])
+    return control_pb2, control_pb2_grpc.ProxyControlStub(channel)
+
+
+def open_sessions(info: dict, name: str, n: int) -> list:
+    pb, stub = control(info)
+    return [stub.Replay(pb.ReplayRequest(name=name, new_session=True)).session for _ in range(n)]
+
+
+def stop_sessions(info: dict, sessions: list):
+    pb, stub = control(info)
+    for s in sessions:
+        stub.StopRecording(pb.StopRecordingRequest(session=s.id))
+
+
+def basic(session) -> str:
+    import base64
+    return "Basic " + base64.b64encode(f"{session.id}:matgto".encode()).decode()
+
+
+def current_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def write_cassette(pb, path: Path, name: str, base_url: str, items: int, body: bytes):
@@ -261,6 +296,33 @@ def main() -> int:
         add("HTTP", "matgto passthrough -> nginx", pt, b_http, rss_mib(m.pid))
         cli(info, "stop")
 
+        # --- Sessions: one vs 32, all replaying `small`, reached by credential
+        one = open_sessions(info, "small", 1)
+        wrk(proxy + "/", 1, C, WRK_TARGET=base, WRK_ITEMS=10, WRK_AUTH=basic(one[0]))
+        s1 = wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10, WRK_AUTH=basic(one[0]))
+        add("Sessions", "1 session by credential (baseline)", s1, s1, rss_mib(m.pid),
+            f"{s1['rps'] / small['rps']:.2f}x of default session")
+        many_sessions = open_sessions(info, "small", 31) + one
+        auth = ",".join(basic(x) for x in many_sessions)
+        s32 = wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10, WRK_AUTH=auth)
+        add("Sessions", "32 sessions, requests spread over all", s32, s1, rss_mib(m.pid),
+            f"{s32['rps'] / small['rps']:.2f}x of default session")
+        pb_, stub_ = control(info)
+        served = sum(x.replayed for x in stub_.GetStatus(pb_.GetStatusRequest()).sessions)
+        assert served >= s32["requests"], "spread traffic was not answered by the sessions"
+        stop_sessions(info, many_sessions)
+        # Idle memory: a fresh server, 1 then 256 sessions open.
+        mm, minfo = start_matgto(work, "--max-sessions", "256")
+        procs.append(mm)
+        opened = open_sessions(minfo, "small", 1)
+        time.sleep(0.5)
+        rss1 = current_rss_mib(mm.pid)
+        opened += open_sessions(minfo, "small", 255)
+        time.sleep(0.5)
+        rss256 = current_rss_mib(mm.pid)
+        per_session_kib = (rss256 - rss1) * 1024 / 255
+        stop_sessions(minfo, opened)
+
         # --- HTTPS (reverse mode with TLS on the proxy port)
         tls_url = f"https://127.0.0.1:{ntls}/"
         wrk(tls_url, 1, C, WRK_ITEMS=10)
@@ -301,6 +363,9 @@ def main() -> int:
             print(f"{section:10} {name:40} {rps:10.0f} {ratio:7.2f} {f(p50)} {f(p99)} {errors:7d} "
                   f"{(str(rss) if rss else '-'):>8}  {note}")
         print(f"\ncassette load: Replay of 10,000 interactions took {load_ms:.0f} ms (gRPC call, parse + index)")
+        print(f"idle sessions: RSS {rss1:.1f} MiB with 1 session open, {rss256:.1f} MiB with 256 "
+              f"(each replaying the 10-interaction cassette, own listener): "
+              f"{per_session_kib:.0f} KiB per session")
         print("ratio = rate / the section's baseline rate in this same run.")
         bad = [r[1] for r in rows if r[6]]
         if bad:

@@ -5,10 +5,17 @@
 --   WRK_PATHS   with WRK_ITEMS=N and no WRK_TARGET: origin-form
 --               "/item/<random>" paths (reverse mode, nginx).
 --   WRK_CLOSE   send "Connection: close" (one TLS handshake per request).
+--   WRK_AUTH    comma-separated Proxy-Authorization values sent in turn, one
+--               per request (spreads the load over matgto sessions).
 local target = os.getenv("WRK_TARGET") or ""
 local items = tonumber(os.getenv("WRK_ITEMS") or "0")
 local close = os.getenv("WRK_CLOSE") == "1"
 local headers = close and { ["Connection"] = "close" } or nil
+local auth = {}
+for value in string.gmatch(os.getenv("WRK_AUTH") or "", "[^,]+") do
+  auth[#auth + 1] = { ["Proxy-Authorization"] = value }
+end
+local turn = 0
 
 request = function()
   local path = target
@@ -16,6 +23,10 @@ request = function()
     path = target .. "/item/" .. math.random(0, items - 1)
   elseif path == "" then
     path = wrk.path
+  end
+  if #auth > 0 then
+    turn = turn % #auth + 1
+    return wrk.format(nil, path, auth[turn])
   end
   return wrk.format(nil, path, headers)
 end
