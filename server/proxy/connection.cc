@@ -142,7 +142,7 @@ void Connection::Cancel() {
     self->closing_ = true;
     beast::error_code ignored;
     self->client_.socket().close(ignored);
-    self->upstream_.Close();
+    self->upstream_.Cancel();
   });
 }
 
@@ -309,10 +309,11 @@ asio::awaitable<bool> Connection::HandleOne() {
       it != parser.get().end()) {
     route_.credential = ProxyCredential(
         absl::string_view(it->value().data(), it->value().size()));
-  } else if (!origin_.has_value()) {
-    route_.credential.clear();
+  } else {
+    route_.credential = tunnel_credential_;
   }
   if (parser.get().method() == http::verb::connect) {
+    tunnel_credential_ = route_.credential;
     if (std::optional<core::Reply> refusal = handler_.OnConnect(route_)) {
       co_await Write(*refusal->response, false, version, false);
       co_return false;

@@ -104,6 +104,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Which session this connection's requests are for (the listener; and
   // the credential of the CONNECT that opened a tunnel).
   core::Route route_;
+  // The credential of the CONNECT that opened the tunnel this connection
+  // now carries; requests inside it that send none use it.
+  std::string tunnel_credential_;
   bool idle_ = true;
   bool closing_ = false;
 };

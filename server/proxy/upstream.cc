@@ -62,6 +62,13 @@ void UpstreamClient::Close() {
   buffer_.clear();
 }
 
+void UpstreamClient::Cancel() {
+  cancelled_ = true;
+  beast::error_code ignored;
+  if (plain_.has_value()) plain_->socket().close(ignored);
+  if (secure_.has_value()) secure_->next_layer().socket().close(ignored);
+}
+
 asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
                                               FetchOutcome& out) {
   Close();
@@ -131,6 +138,12 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
 
 asio::awaitable<std::optional<UpstreamClient::RawConnection>>
 UpstreamClient::TakeConnection(const core::UrlParts& url, FetchOutcome& out) {
+  if (cancelled_) {
+    out.error_status = 503;
+    out.error_code = "cancelled";
+    out.error_message = "matgto: the exchange was cancelled";
+    co_return std::nullopt;
+  }
   if (!co_await Connect(url, out)) co_return std::nullopt;
   std::optional<RawConnection> conn;
   if (secure_.has_value()) {
@@ -150,6 +163,16 @@ asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
   const std::string key =
       absl::StrCat(url.scheme, "://", core::HostPort(url.host, url.port));
   for (int attempt = 0; attempt < 2; ++attempt) {
+    if (cancelled_) {
+      // The connection was cancelled (its session ended): never (re)connect.
+      FetchOutcome out;
+      out.error_status = 503;
+      out.error_code = "cancelled";
+      out.error_message =
+          "matgto: the exchange was cancelled (its session "
+          "ended or the server is shutting down)";
+      co_return out;
+    }
     const bool reused =
         key_ == key && (plain_.has_value() || secure_.has_value());
     FetchOutcome out;

@@ -39,7 +39,12 @@ class UpstreamClient {
   // goes to the same scheme://host:port) and reads the whole response.
   boost::asio::awaitable<FetchOutcome> Fetch(const core::HttpRequest& request,
                                              const core::UrlParts& url);
+  // Closes and forgets the cached connection. Only between exchanges.
   void Close();
+  // Closes the cached connection's socket without destroying it, so that
+  // an exchange in flight (a Fetch suspended on it) completes with
+  // operation_aborted. Called on the connection's strand.
+  void Cancel();
 
   // A fresh connection to `url`'s origin (TLS for https/wss, verified), for
   // a protocol other than HTTP exchanges (WebSocket). On failure `out` says
@@ -65,6 +70,8 @@ class UpstreamClient {
   std::optional<boost::beast::tcp_stream> plain_;
   std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream>> secure_;
   // "scheme://host:port" of the cached connection.
+  // Set by Cancel: no further upstream connection is made.
+  bool cancelled_ = false;
   std::string key_;
   boost::beast::flat_buffer buffer_;
 };

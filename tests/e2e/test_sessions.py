@@ -337,3 +337,33 @@ def test_shutdown_saves_every_open_session(matgto, upstream, proto_modules):
     assert urls(load(server, proto_modules, "down-a")) == [upstream.url("/echo?a")]
     assert urls(load(server, proto_modules, "down-default")) == [upstream.url("/echo?d")]
     assert f"session {a['id']} ended (shutdown)" in server.output()
+
+
+def test_stopping_a_session_cancels_its_connections_at_once(server, upstream, proto_modules):
+    s = open_session(server, "cut")
+    own = {"http": f"http://{s['proxy_address']}"}
+    idle = socket.create_connection(("127.0.0.1", port_of(s["proxy_address"])), timeout=10)
+    outcome = {}
+
+    def slow():
+        t = time.monotonic()
+        try:
+            requests.get(upstream.url("/slow?s=5"), proxies=own, timeout=20)
+            outcome["result"] = "answered"
+        except requests.exceptions.ConnectionError:
+            outcome["result"] = "cut"
+        outcome["seconds"] = time.monotonic() - t
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    time.sleep(0.5)  # the request is with the upstream now
+    server.cli("stop", "--session", s["id"])
+    worker.join(10)
+    assert outcome == {"result": "cut", "seconds": outcome["seconds"]} and outcome["seconds"] < 3
+    assert idle.recv(1) == b""  # the idle keep-alive connection was closed too
+    idle.close()
+    assert urls(load(server, proto_modules, "cut")) == []
+    # The server goes on serving.
+    other = open_session(server, "after")
+    assert requests.get(upstream.url("/echo"), proxies={"http": f"http://{other['proxy_address']}"},
+                        timeout=10).status_code == 200
