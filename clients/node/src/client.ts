@@ -148,7 +148,8 @@ export interface FetchDispatcherOptions {
    * The proxy URL. Default: the shared proxy port (`proxyUrl()`). For a
    * session of its own: `session.proxy` (`http://` + `proxyAddress`), or
    * `session.proxyUrl` (the shared port with the session as proxy user,
-   * sent as `Proxy-Authorization: Basic base64("ID:")`).
+   * "http://ID:matgto@host:port", sent as `Proxy-Authorization: Basic
+   * base64("ID:matgto")`; the server ignores the password).
    */
   proxy?: string;
 }
@@ -170,8 +171,9 @@ interface TrackedSession {
 
 /**
  * undici's ProxyAgent sends `Proxy-Authorization` only for a URL with both a
- * user and a password; a session's `proxyUrl` ("http://ID@host:port") has a
- * user only. Send `Basic base64("ID:")` for it, as the server expects.
+ * user and a password. A session's `proxyUrl` has both ("http://ID:matgto@…");
+ * a hand-written "http://ID@host:port" has a user only: send
+ * `Basic base64("ID:")` for it (the server reads the user alone).
  */
 function proxyCredential(uri: string): { uri: string; token?: string } {
   let url: URL;

@@ -241,7 +241,7 @@ describe('sessions (real server)', () => {
         assert.match(s.proxyAddress, /^127\.0\.0\.1:\d+$/);
         assert.notEqual(s.proxyAddress, server.ready.proxy, 'a listener of its own');
         assert.equal(s.proxy, `http://${s.proxyAddress}`);
-        assert.equal(s.proxyUrl, `http://${s.id}@${server.ready.proxy}`);
+        assert.equal(s.proxyUrl, `http://${s.id}:matgto@${server.ready.proxy}`);
         assert.equal(s.owner, 'node api test');
         assert.equal(s.leaseMs, 30_000);
         assert.ok(s.leaseExpiresAt && s.leaseExpiresAt.getTime() > Date.now() + 20_000, `expires ${s.leaseExpiresAt?.toISOString()}`);

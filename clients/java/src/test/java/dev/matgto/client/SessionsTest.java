@@ -94,7 +94,7 @@ class SessionsTest extends ServerTestBase {
       assertTrue(s.id().matches("s-[0-9a-f]{16}"), s.id());
       assertNotEquals(server.proxy, s.info().getProxyAddress(), "a listener of its own");
       assertTrue(s.info().getProxyAddress().startsWith("127.0.0.1:"), s.info().getProxyAddress());
-      assertEquals("http://" + s.id() + "@" + server.proxy, s.proxyUrl());
+      assertEquals("http://" + s.id() + ":matgto@" + server.proxy, s.proxyUrl());
       assertEquals(Mode.RECORD, s.mode());
 
       HttpResponse<String> live = send(s.httpClientBuilder().build(), upstream.uri("/text/own"));
