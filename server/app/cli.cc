@@ -313,13 +313,39 @@ int CliSessions(const CliTarget& target, bool json) {
   return 0;
 }
 
-int CliStatus(const CliTarget& target, bool json) {
+int CliStatus(const CliTarget& target, bool json, const std::string& session) {
   auto stub = Connect(target);
   grpc::ClientContext ctx;
   Prepare(ctx, target);
   v1::GetStatusResponse res;
   grpc::Status st = stub->GetStatus(&ctx, {}, &res);
   if (!st.ok()) return Fail(target, st);
+  if (!session.empty()) {
+    for (const v1::SessionInfo& s : res.sessions()) {
+      if (s.id() != session) continue;
+      if (json) {
+        PrintJson(s);
+      } else {
+        PrintSession(s);
+      }
+      return 0;
+    }
+    for (const v1::SessionSummary& e : res.ended_sessions()) {
+      if (e.session().id() != session) continue;
+      if (json) {
+        PrintJson(e);
+        return 0;
+      }
+      std::printf("session %s ended (%s at %s)\n", session.c_str(),
+                  e.end_reason().c_str(),
+                  TimeUtil::ToString(e.ended_at()).c_str());
+      PrintSession(e.session());
+      return 0;
+    }
+    std::fprintf(stderr, "matgto: NOT_FOUND: no open session has id '%s'\n",
+                 session.c_str());
+    return 1;
+  }
   if (json) {
     PrintJson(res);
     return 0;

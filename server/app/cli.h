@@ -52,7 +52,9 @@ int CliReplay(const CliTarget& target, const std::string& name,
               const v1::CassetteOptions& options, const CliSession& session);
 int CliUse(const CliTarget& target, const std::string& name, v1::Mode mode,
            const v1::CassetteOptions& options, const CliSession& session);
-int CliStatus(const CliTarget& target, bool json);
+// With `session`: that session only (open, or recently ended).
+int CliStatus(const CliTarget& target, bool json,
+              const std::string& session = "");
 // `matgto sessions`: one line per open session (and the recently ended).
 int CliSessions(const CliTarget& target, bool json);
 int CliShutdown(const CliTarget& target, absl::Duration grace, bool json);

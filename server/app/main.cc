@@ -229,6 +229,8 @@ int main(int argc, char** argv) {
   CLI::App* status_cmd =
       app.add_subcommand("status", "show the server's state");
   status_cmd->add_flag("--json", json, "print the GetStatus response as JSON");
+  status_cmd->add_option("--session", session.id,
+                         "show only this session (open or recently ended)");
   CLI::App* sessions_cmd = app.add_subcommand(
       "sessions", "list the open sessions and the recently ended ones");
   sessions_cmd->add_flag("--json", json, "print them as JSON");
@@ -347,7 +349,8 @@ int main(int argc, char** argv) {
                                       : *matgto::app::ParseMode(mode);
     return matgto::app::CliUse(target, name, m, options, session);
   }
-  if (status_cmd->parsed()) return matgto::app::CliStatus(target, json);
+  if (status_cmd->parsed())
+    return matgto::app::CliStatus(target, json, session.id);
   if (sessions_cmd->parsed()) return matgto::app::CliSessions(target, json);
   if (shutdown_cmd->parsed()) {
     return matgto::app::CliShutdown(target, absl::Seconds(shutdown_grace_s),

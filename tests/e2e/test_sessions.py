@@ -270,7 +270,9 @@ def test_killed_client_session_ends_after_its_lease_and_keeps_its_recording(
     e = wait_for(ended, timeout=10, what="the lease to expire")
     assert e.end_reason == "lease-expired" and e.session.owner == "doomed test"
     assert urls(load(server, proto_modules, "killed")) == [upstream.url("/echo?from=doomed")]
-    assert f"session {sid}: lease of 2s expired" in server.output()
+    # (Logged just after the session is listed as ended.)
+    wait_for(lambda: f"session {sid}: lease of 2s expired" in server.output(), timeout=5,
+             what="the lease expiry in the log")
     # The port is closed and can be bound again.
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port_of(address)), timeout=2).close()
@@ -319,8 +321,13 @@ def test_cli_session_verbs_print_json_and_tables(server, upstream):
     assert f"session   {a['id']}" in status and "cassette  cli-a" in status
     leased = open_session(server, "cli-b", "use", "--lease", "1m")
     assert leased["lease"] == "60s"
+    one = server.cli("status", "--session", a["id"]).stdout
+    assert a["id"] in one and "cassette  cli-a" in one and "cli-b" not in one
     stopped = json.loads(server.cli("stop", "--session", a["id"], "--json").stdout)
     assert stopped["end_reason"] == "stopped" and stopped["session"]["recorded"] == "1"
+    assert "ended (stopped" in server.cli("status", "--session", a["id"]).stdout
+    r = server.cli("status", "--session", "s-nope", check=False)
+    assert r.returncode == 1 and "NOT_FOUND" in r.stderr
     r = server.cli("record", "x", "--lease", "5s", check=False)
     assert r.returncode == 1 and "INVALID_ARGUMENT" in r.stderr
     r = server.cli("record", "x", "--new-session", "--lease", "soon", check=False)
