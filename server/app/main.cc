@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "server/app/cassette_cli.h"
@@ -36,6 +37,26 @@ const CLI::Validator kExhaustedValidator(
                  : "must be repeat-last or error";
     },
     "repeat-last|error", "exhausted");
+
+// Octal file modes with owner read and write, nothing beyond 0777.
+std::optional<mode_t> ParseFileMode(const std::string& text) {
+  if (text.empty() || text.size() > 4 ||
+      text.find_first_not_of("01234567") != std::string::npos) {
+    return std::nullopt;
+  }
+  const auto mode = static_cast<mode_t>(std::stoul(text, nullptr, 8));
+  if ((mode & 0600) != 0600) return std::nullopt;
+  return mode;
+}
+
+const CLI::Validator kFileModeValidator(
+    [](std::string& value) -> std::string {
+      return ParseFileMode(value).has_value()
+                 ? ""
+                 : "must be an octal mode with owner read and write (0600), "
+                   "no bits beyond 0777, e.g. 0600 or 0640";
+    },
+    "OCTAL", "file mode");
 
 }  // namespace
 
@@ -88,6 +109,13 @@ int main(int argc, char** argv) {
                    "how cassettes are written: binary (<name>.pb) or json "
                    "(<name>.json, readable in reviews); both are read")
       ->check(CLI::IsMember({"binary", "json"}))
+      ->capture_default_str();
+  std::string file_mode = "0600";
+  serve_cmd
+      ->add_option("--file-mode", file_mode,
+                   "octal mode of the cassettes and journals written (they "
+                   "may hold secrets the redaction rules missed), e.g. 0640")
+      ->check(kFileModeValidator)
       ->capture_default_str();
   serve_cmd
       ->add_option("--mode", serve_mode,
@@ -322,6 +350,7 @@ int main(int argc, char** argv) {
   if (serve_cmd->parsed()) {
     serve.mode = *matgto::app::ParseMode(serve_mode);
     matgto::cassette::ParseCassetteFormat(serve_format, &serve.cassette_format);
+    serve.file_mode = *ParseFileMode(file_mode);
     serve.proxy.idle_timeout = absl::Seconds(idle_s);
     serve.proxy.request_timeout = absl::Seconds(request_s);
     serve.proxy.upstream_connect_timeout = absl::Seconds(connect_s);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/app/modes.h"
+#include "server/replay/rules.h"
 
 namespace matgto::app {
 
@@ -92,6 +93,10 @@ absl::StatusOr<v1::CassetteOptions> CassetteOptionFlags::Build() const {
       return absl::InvalidArgumentError(
           absl::StrCat("--options is not a matgto.v1.CassetteOptions in JSON: ",
                        st.message().ToString()));
+    }
+    if (absl::Status enums = replay::CheckEnumValues(o); !enums.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--options: ", enums.message()));
     }
   }
   if (!on_exhausted.empty())

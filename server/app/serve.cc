@@ -96,8 +96,11 @@ std::string DefaultCaDir() {
 int RunServe(const ServeOptions& options_in) {
   ServeOptions options = options_in;
   core::SystemClock clock;
-  auto store = cassette::FileCassetteStore::Create(options.cassette_dir,
-                                                   options.cassette_format);
+  // A file-size limit (ulimit -f) makes a write fail with EFBIG, which is
+  // reported like a full disk, instead of killing the server.
+  std::signal(SIGXFSZ, SIG_IGN);
+  auto store = cassette::FileCassetteStore::Create(
+      options.cassette_dir, options.cassette_format, options.file_mode);
   if (!store.ok()) {
     std::fprintf(stderr, "matgto: %s\n",
                  std::string(store.status().message()).c_str());

@@ -20,6 +20,8 @@ struct ServeOptions {
   std::string cassette_dir = "./cassettes";
   // How cassettes are written (both formats are read).
   cassette::CassetteFormat cassette_format = cassette::CassetteFormat::kBinary;
+  // Mode of the cassettes and journals written (they may hold secrets).
+  mode_t file_mode = cassette::kDefaultFileMode;
   v1::Mode mode = v1::AUTO;
   // Cassette to use from the start (in `mode`); none when empty.
   std::string cassette;

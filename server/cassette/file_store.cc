@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,10 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/json_codec.h"
@@ -34,17 +39,23 @@ absl::Status ErrnoStatus(absl::string_view what, absl::string_view path) {
   return absl::InternalError(msg);
 }
 
-// Closes the descriptor on every path out of Save.
+// Closes the descriptor on every path out of a function.
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
   ~Fd() {
     if (fd_ >= 0) ::close(fd_);
   }
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&&) = delete;
   int get() const { return fd_; }
   int release() { return std::exchange(fd_, -1); }
+  void reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
 
  private:
   int fd_;
@@ -62,15 +73,9 @@ absl::Status WriteAll(int fd, absl::string_view data, absl::string_view path) {
   return absl::OkStatus();
 }
 
-absl::Status FsyncDir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoStatus("cannot open directory", dir.string());
-  if (::fsync(fd.get()) != 0) return ErrnoStatus("cannot fsync", dir.string());
-  return absl::OkStatus();
-}
-
 constexpr absl::string_view kBinaryExtension = ".pb";
 constexpr absl::string_view kJsonExtension = ".json";
+constexpr absl::string_view kJournalExtension = ".pb.journal";
 
 absl::string_view Extension(CassetteFormat format) {
   return format == CassetteFormat::kJson ? kJsonExtension : kBinaryExtension;
@@ -79,6 +84,75 @@ absl::string_view Extension(CassetteFormat format) {
 CassetteFormat Other(CassetteFormat format) {
   return format == CassetteFormat::kJson ? CassetteFormat::kBinary
                                          : CassetteFormat::kJson;
+}
+
+absl::StatusOr<std::string> ReadFd(int fd, const std::string& path) {
+  std::string bytes;
+  char buf[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("cannot read cassette file", path);
+    if (n == 0) return bytes;
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+}
+
+absl::Status SymlinkRefused(const std::string& root, absl::string_view name,
+                            const std::string& link) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      "cassette '", name, "': ", link,
+      " is a symbolic link; matgto does not follow links inside the cassette "
+      "directory ",
+      root,
+      " (one could lead a recording outside it). Make it a real directory "
+      "or file, or point --cassette-dir at the link's target"));
+}
+
+// Opens the directory that holds cassette `name` inside `root`, one segment
+// at a time and never following a symbolic link (openat + O_NOFOLLOW, so a
+// link swapped in meanwhile cannot redirect the walk); with `create`,
+// missing directories are made. Sets `base` to the last segment (the file
+// name without extension). NOT_FOUND for a missing directory without
+// `create`; PERMISSION_DENIED for a link; INVALID_ARGUMENT for a file where
+// a directory should be.
+absl::StatusOr<Fd> OpenParent(const std::string& root, absl::string_view name,
+                              bool create, std::string& base) {
+  Fd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() < 0) return ErrnoStatus("cannot open cassette directory", root);
+  std::vector<absl::string_view> segments = absl::StrSplit(name, '/');
+  base = std::string(segments.back());
+  segments.pop_back();
+  std::string walked = root;
+  for (absl::string_view segment : segments) {
+    const std::string seg(segment);
+    walked = absl::StrCat(walked, "/", seg);
+    int next = -1;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      next = ::openat(dir.get(), seg.c_str(),
+                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next >= 0 || errno != ENOENT || !create) break;
+      if (::mkdirat(dir.get(), seg.c_str(), 0777) != 0 && errno != EEXIST) {
+        return ErrnoStatus("cannot create directory", walked);
+      }
+    }
+    if (next < 0) {
+      const int err = errno;
+      struct stat st {};
+      if (::fstatat(dir.get(), seg.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode)) return SymlinkRefused(root, name, walked);
+        if (!S_ISDIR(st.st_mode)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("cassette '", name, "': ", walked,
+                           " is a file, not a directory"));
+        }
+      }
+      errno = err;
+      return ErrnoStatus("cannot open directory", walked);
+    }
+    dir.reset(next);
+  }
+  return dir;
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -127,7 +201,13 @@ bool ParseCassetteFormat(absl::string_view text, CassetteFormat* format) {
 }
 
 absl::StatusOr<std::unique_ptr<FileCassetteStore>> FileCassetteStore::Create(
-    std::string dir, CassetteFormat format) {
+    std::string dir, CassetteFormat format, mode_t file_mode) {
+  if ((file_mode & ~mode_t{0777}) != 0 || (file_mode & 0600) != 0600) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "file mode %04o: cassettes and journals need owner read and write "
+        "(0600) and no bits beyond 0777, e.g. 0600 or 0640",
+        file_mode));
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -138,7 +218,8 @@ absl::StatusOr<std::unique_ptr<FileCassetteStore>> FileCassetteStore::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("cassette directory ", dir, " is not a directory"));
   }
-  return std::unique_ptr<FileCassetteStore>(new FileCassetteStore(dir, format));
+  return std::unique_ptr<FileCassetteStore>(
+      new FileCassetteStore(dir, format, file_mode));
 }
 
 std::string FileCassetteStore::PathFor(absl::string_view name,
@@ -160,37 +241,71 @@ std::string FileCassetteStore::Describe(absl::string_view name) const {
   return existing.empty() ? PathFor(name) : existing;
 }
 
-absl::StatusOr<bool> FileCassetteStore::Exists(absl::string_view name) const {
+absl::StatusOr<FileCassetteStore::Located> FileCassetteStore::Locate(
+    absl::string_view name) const {
   RETURN_IF_ERROR(ValidateCassetteName(name));
-  return !ExistingPath(name).empty();
+  std::string base;
+  absl::StatusOr<Fd> dir = OpenParent(dir_, name, /*create=*/false, base);
+  if (absl::IsNotFound(dir.status())) return Located{};
+  if (!dir.ok()) return dir.status();
+  for (CassetteFormat f : {format_, Other(format_)}) {
+    const std::string leaf = absl::StrCat(base, Extension(f));
+    struct stat st {};
+    if (::fstatat(dir->get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return ErrnoStatus("cannot stat", PathFor(name, f));
+    }
+    if (S_ISLNK(st.st_mode)) {
+      return SymlinkRefused(dir_, name, PathFor(name, f));
+    }
+    if (S_ISREG(st.st_mode)) {
+      return Located{.dir_fd = dir->release(), .leaf = leaf, .format = f};
+    }
+  }
+  return Located{};
+}
+
+absl::StatusOr<bool> FileCassetteStore::Exists(absl::string_view name) const {
+  ASSIGN_OR_RETURN(Located found, Locate(name));
+  Fd close_dir(found.dir_fd);
+  return found.format.has_value();
 }
 
 absl::StatusOr<v1::Cassette> FileCassetteStore::Load(
     absl::string_view name) const {
-  RETURN_IF_ERROR(ValidateCassetteName(name));
-  const std::string path = ExistingPath(name);
-  if (path.empty()) {
+  ASSIGN_OR_RETURN(Located found, Locate(name));
+  Fd dir(found.dir_fd);
+  if (!found.format.has_value()) {
     return absl::NotFoundError(absl::StrCat("cassette '", name,
                                             "' does not exist (looked for ",
                                             PathFor(name), ")"));
   }
-  ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
-  return ParseFile(path, bytes);
+  const std::string path = PathFor(name, *found.format);
+  Fd fd(::openat(dir.get(), found.leaf.c_str(),
+                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ELOOP) return SymlinkRefused(dir_, name, path);
+    return ErrnoStatus("cannot open cassette file", path);
+  }
+  ASSIGN_OR_RETURN(std::string bytes, ReadFd(fd.get(), path));
+  ASSIGN_OR_RETURN(v1::Cassette cassette, ParseFile(path, bytes));
+  // The name it was loaded as wins over the one stored inside: a copy saved
+  // under a new name is saved back under that name, never over the original.
+  cassette.set_name(std::string(name));
+  return cassette;
 }
 
 absl::StatusOr<std::string> FileCassetteStore::Save(
     const v1::Cassette& cassette) {
-  RETURN_IF_ERROR(ValidateCassetteName(cassette.name()));
-  const fs::path path = PathFor(cassette.name());
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot create directory ",
-                                            path.parent_path().string(), ": ",
-                                            ec.message()));
-  }
-  const std::string tmp = absl::StrCat(path.string(), ".tmp-", ::getpid(), "-",
-                                       tmp_counter_.fetch_add(1));
+  const std::string& name = cassette.name();
+  RETURN_IF_ERROR(ValidateCassetteName(name));
+  std::string base;
+  ASSIGN_OR_RETURN(Fd dir, OpenParent(dir_, name, /*create=*/true, base));
+  const std::string path = PathFor(name);
+  const std::string leaf = absl::StrCat(base, Extension(format_));
+  const std::string tmp_leaf =
+      absl::StrCat(leaf, ".tmp-", ::getpid(), "-", tmp_counter_.fetch_add(1));
+  const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
   std::string bytes;
   if (format_ == CassetteFormat::kJson) {
     ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(cassette));
@@ -198,31 +313,41 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
     bytes = SerializeCassette(cassette);
   }
   {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    Fd fd(::openat(dir.get(), tmp_leaf.c_str(),
+                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   file_mode_));
     if (fd.get() < 0) return ErrnoStatus("cannot create", tmp);
-    absl::Status st = WriteAll(fd.get(), bytes, tmp);
+    // Exactly the configured mode, whatever the umask.
+    absl::Status st = ::fchmod(fd.get(), file_mode_) == 0
+                          ? absl::OkStatus()
+                          : ErrnoStatus("cannot set the mode of", tmp);
+    if (st.ok()) st = WriteAll(fd.get(), bytes, tmp);
     if (st.ok() && ::fsync(fd.get()) != 0)
       st = ErrnoStatus("cannot fsync", tmp);
     if (st.ok() && ::close(fd.release()) != 0) {
       st = ErrnoStatus("cannot close", tmp);
     }
     if (!st.ok()) {
-      ::unlink(tmp.c_str());
+      ::unlinkat(dir.get(), tmp_leaf.c_str(), 0);
       return st;
     }
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status st = ErrnoStatus("cannot rename into place", path.string());
-    ::unlink(tmp.c_str());
+  // rename(2) replaces a link at `leaf` itself; it never writes through it.
+  if (::renameat(dir.get(), tmp_leaf.c_str(), dir.get(), leaf.c_str()) != 0) {
+    absl::Status st = ErrnoStatus("cannot rename into place", path);
+    ::unlinkat(dir.get(), tmp_leaf.c_str(), 0);
     return st;
   }
   // The cassette is replaced: a file of the other format would be stale.
-  const std::string other = PathFor(cassette.name(), Other(format_));
-  if (::unlink(other.c_str()) != 0 && errno != ENOENT) {
-    return ErrnoStatus("cannot remove the stale", other);
+  const std::string other_leaf = absl::StrCat(base, Extension(Other(format_)));
+  if (::unlinkat(dir.get(), other_leaf.c_str(), 0) != 0 && errno != ENOENT) {
+    return ErrnoStatus("cannot remove the stale",
+                       PathFor(name, Other(format_)));
   }
-  RETURN_IF_ERROR(FsyncDir(path.parent_path()));
-  return path.string();
+  if (::fsync(dir.get()) != 0) {
+    return ErrnoStatus("cannot fsync", fs::path(path).parent_path().string());
+  }
+  return path;
 }
 
 absl::StatusOr<std::vector<v1::CassetteInfo>> FileCassetteStore::List(
@@ -234,7 +359,9 @@ absl::StatusOr<std::vector<v1::CassetteInfo>> FileCassetteStore::List(
            dir_, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code type_ec;
-    if (!it->is_regular_file(type_ec)) continue;
+    // Links are not followed (see OpenParent); the iterator does not follow
+    // directory links either.
+    if (it->symlink_status(type_ec).type() != fs::file_type::regular) continue;
     const std::string file = it->path().filename().string();
     if (absl::StrContains(file, ".tmp-") || absl::EndsWith(file, ".journal")) {
       continue;
@@ -291,31 +418,45 @@ absl::StatusOr<std::vector<v1::CassetteInfo>> FileCassetteStore::List(
 
 absl::Status FileCassetteStore::Delete(absl::string_view name) {
   RETURN_IF_ERROR(ValidateCassetteName(name));
+  std::string base;
+  absl::StatusOr<Fd> dir = OpenParent(dir_, name, /*create=*/false, base);
   bool removed = false;
-  for (CassetteFormat f : {format_, Other(format_)}) {
-    const std::string path = PathFor(name, f);
-    if (::unlink(path.c_str()) == 0) {
-      removed = true;
-    } else if (errno != ENOENT) {
-      return ErrnoStatus("cannot remove", path);
+  if (dir.ok()) {
+    for (CassetteFormat f : {format_, Other(format_)}) {
+      const std::string leaf = absl::StrCat(base, Extension(f));
+      if (::unlinkat(dir->get(), leaf.c_str(), 0) == 0) {
+        removed = true;
+      } else if (errno != ENOENT) {
+        return ErrnoStatus("cannot remove", PathFor(name, f));
+      }
     }
+  } else if (!absl::IsNotFound(dir.status())) {
+    return dir.status();
   }
   if (!removed) {
     return absl::NotFoundError(absl::StrCat("cassette '", name,
                                             "' does not exist (looked for ",
                                             PathFor(name), ")"));
   }
-  return FsyncDir(fs::path(PathFor(name)).parent_path());
+  if (::fsync(dir->get()) != 0) {
+    return ErrnoStatus("cannot fsync",
+                       fs::path(PathFor(name)).parent_path().string());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Journal>> FileCassetteStore::StartJournal(
     absl::string_view name) {
   RETURN_IF_ERROR(ValidateCassetteName(name));
+  std::string base;
+  ASSIGN_OR_RETURN(Fd dir, OpenParent(dir_, name, /*create=*/true, base));
   // Journals are binary whatever the format; RecoverJournals looks for them.
-  const fs::path path = PathFor(name, CassetteFormat::kBinary) + ".journal";
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  return Journal::Open(path.string());
+  return Journal::OpenAt(dir.release(), absl::StrCat(base, kJournalExtension),
+                         JournalPath(name), file_mode_);
+}
+
+std::string FileCassetteStore::JournalPath(absl::string_view name) const {
+  return PathFor(name, CassetteFormat::kBinary) + ".journal";
 }
 
 std::vector<std::string> FileCassetteStore::RecoverJournals() {
@@ -324,31 +465,69 @@ std::vector<std::string> FileCassetteStore::RecoverJournals() {
   for (auto it = fs::recursive_directory_iterator(dir_, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const std::string path = it->path().string();
-    if (!it->is_regular_file() || !absl::EndsWith(path, ".pb.journal"))
-      continue;
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    auto cassette = RecoverJournal(bytes.str(), path);
-    if (!cassette.ok()) {
-      report.push_back(absl::StrCat("cannot recover ", path, ": ",
-                                    cassette.status().message(),
-                                    " (left in place)"));
+    std::error_code type_ec;
+    if (it->symlink_status(type_ec).type() != fs::file_type::regular ||
+        !absl::EndsWith(path, kJournalExtension)) {
       continue;
     }
-    auto saved = Save(*cassette);
-    if (!saved.ok()) {
-      report.push_back(absl::StrCat("cannot save the recovery of ", path, ": ",
-                                    saved.status().message()));
-      continue;
+    if (std::optional<std::string> line = RecoverJournalFile(it->path())) {
+      report.push_back(*std::move(line));
     }
-    ::unlink(path.c_str());
-    report.push_back(
-        absl::StrCat("recovered cassette '", cassette->name(), "' (",
-                     cassette->interactions_size(),
-                     " interactions) from an interrupted recording"));
   }
   return report;
+}
+
+std::optional<std::string> FileCassetteStore::RecoverJournalFile(
+    const fs::path& file) {
+  const std::string path = file.string();
+  // The journal belongs to the cassette its path names (a journal copied or
+  // renamed is recovered under its new name).
+  std::string name = file.lexically_relative(dir_).generic_string();
+  name.resize(name.size() - kJournalExtension.size());
+  if (!ValidateCassetteName(name).ok()) {
+    return absl::StrCat("cannot recover ", path,
+                        ": its name is not a cassette name (left in place)");
+  }
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) return std::nullopt;  // removed meanwhile
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return absl::StrCat("journal ", path,
+                        " is live (another process, such as a matgto server "
+                        "on this cassette directory, records '",
+                        name, "'); left alone");
+  }
+  // Locked; the recording that held it may have ended and removed it.
+  struct stat opened {};
+  struct stat named {};
+  if (::fstat(fd.get(), &opened) != 0 || ::lstat(path.c_str(), &named) != 0 ||
+      opened.st_ino != named.st_ino || opened.st_dev != named.st_dev) {
+    return std::nullopt;
+  }
+  if (opened.st_size == 0) {
+    // A recording that never wrote its first entry: nothing to recover.
+    ::unlink(path.c_str());
+    return std::nullopt;
+  }
+  absl::StatusOr<std::string> bytes = ReadFd(fd.get(), path);
+  absl::StatusOr<v1::Cassette> cassette =
+      bytes.ok() ? RecoverJournal(*bytes, path)
+                 : absl::StatusOr<v1::Cassette>(bytes.status());
+  if (!cassette.ok()) {
+    return absl::StrCat("cannot recover ", path, ": ",
+                        cassette.status().message(),
+                        " (left in place; recording '", name,
+                        "' is refused until it is moved away)");
+  }
+  cassette->set_name(name);
+  absl::StatusOr<std::string> saved = Save(*cassette);
+  if (!saved.ok()) {
+    return absl::StrCat("cannot save the recovery of ", path, ": ",
+                        saved.status().message(), " (left in place)");
+  }
+  ::unlink(path.c_str());
+  return absl::StrCat("recovered cassette '", name, "' (",
+                      cassette->interactions_size(),
+                      " interactions) from an interrupted recording");
 }
 
 }  // namespace matgto::cassette

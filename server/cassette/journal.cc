@@ -1,8 +1,11 @@
 #include "server/cassette/journal.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -11,17 +14,107 @@
 
 namespace matgto::cassette {
 
-absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(std::string path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::InternalError(absl::StrCat("cannot create journal ", path,
-                                            ": ", std::strerror(errno)));
+namespace {
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+absl::Status JournalError(absl::string_view what, const std::string& path,
+                          int err) {
+  std::string msg = absl::StrCat(what, " ", path, ": ", ErrnoText(err));
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
+    return absl::ResourceExhaustedError(msg);
   }
-  return std::unique_ptr<Journal>(new Journal(std::move(path), fd));
+  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
+  return absl::InternalError(msg);
 }
 
-Journal::Journal(std::string path, int fd)
-    : path_(std::move(path)), fd_(fd), writer_([this] { WriterLoop(); }) {}
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(std::string path,
+                                                       mode_t mode) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos
+                              ? "."
+                              : path.substr(0, std::max<size_t>(slash, 1));
+  std::string leaf = slash == std::string::npos ? path : path.substr(slash + 1);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    return JournalError("cannot open the directory of journal", path, errno);
+  }
+  return OpenAt(dir_fd, std::move(leaf), std::move(path), mode);
+}
+
+absl::StatusOr<std::unique_ptr<Journal>> Journal::OpenAt(int dir_fd,
+                                                         std::string leaf,
+                                                         std::string path,
+                                                         mode_t mode) {
+  auto fail = [&](absl::Status st) {
+    ::close(dir_fd);
+    return st;
+  };
+  // Another process may remove the file between our open and our lock (a
+  // recording that ends): lock, then check the name still leads to it.
+  for (int attempt = 0;; ++attempt) {
+    const int fd = ::openat(dir_fd, leaf.c_str(),
+                            O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+      if (errno == ELOOP) {
+        return fail(absl::PermissionDeniedError(absl::StrCat(
+            "journal ", path,
+            " is a symbolic link; matgto does not follow links in the "
+            "cassette directory")));
+      }
+      return fail(JournalError("cannot create journal", path, errno));
+    }
+    auto close_and = [&](absl::Status st) {
+      ::close(fd);
+      return fail(std::move(st));
+    };
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        return close_and(absl::FailedPreconditionError(absl::StrCat(
+            "journal ", path,
+            " is locked by another process: another matgto server using "
+            "this cassette directory is recording this cassette. Stop that "
+            "recording first, or use another cassette name")));
+      }
+      return close_and(JournalError("cannot lock journal", path, errno));
+    }
+    struct stat opened {};
+    struct stat named {};
+    if (::fstat(fd, &opened) != 0) {
+      return close_and(JournalError("cannot stat journal", path, errno));
+    }
+    if (::fstatat(dir_fd, leaf.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
+        named.st_ino != opened.st_ino || named.st_dev != opened.st_dev) {
+      ::close(fd);
+      if (attempt < 8) continue;
+      return fail(absl::UnavailableError(absl::StrCat(
+          "journal ", path, " keeps being replaced by another process")));
+    }
+    if (opened.st_size > 0) {
+      return close_and(absl::FailedPreconditionError(absl::StrCat(
+          "journal ", path,
+          " holds an interrupted recording that was not recovered (see the "
+          "server's start-up log); recording this cassette would overwrite "
+          "it. Restart the server to recover it, or move the file away")));
+    }
+    // Exactly `mode`, whatever the umask (and for a file created earlier).
+    if (::fchmod(fd, mode) != 0) {
+      return close_and(
+          JournalError("cannot set the mode of journal", path, errno));
+    }
+    return std::unique_ptr<Journal>(
+        new Journal(std::move(path), dir_fd, std::move(leaf), fd));
+  }
+}
+
+Journal::Journal(std::string path, int dir_fd, std::string leaf, int fd)
+    : path_(std::move(path)),
+      dir_fd_(dir_fd),
+      leaf_(std::move(leaf)),
+      fd_(fd),
+      writer_([this] { WriterLoop(); }) {}
 
 Journal::~Journal() {
   {
@@ -29,7 +122,8 @@ Journal::~Journal() {
     stop_ = true;
   }
   writer_.join();
-  if (fd_ >= 0) ::close(fd_);
+  ::close(fd_);  // releases the lock
+  ::close(dir_fd_);
 }
 
 void Journal::Append(v1::JournalEntry entry) {
@@ -45,6 +139,41 @@ void Journal::Append(v1::JournalEntry entry) {
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(record));
   ++appended_;
+  kick_ = true;
+}
+
+size_t Journal::WriteBatch(const std::deque<std::string>& batch,
+                           absl::Status& st) {
+  if (dirty_) {
+    if (::ftruncate(fd_, good_size_) != 0) {
+      st = JournalError("cannot cut back journal", path_, errno);
+      return 0;
+    }
+    dirty_ = false;
+  }
+  size_t done = 0;
+  for (const std::string& record : batch) {
+    size_t off = 0;
+    while (off < record.size()) {
+      const ssize_t n = ::pwrite(fd_, record.data() + off, record.size() - off,
+                                 good_size_ + static_cast<off_t>(off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        st = JournalError("cannot write journal", path_, n < 0 ? errno : EIO);
+        break;
+      }
+      off += static_cast<size_t>(n);
+    }
+    if (!st.ok()) {
+      // A torn record would hide every later one from recovery: cut it off
+      // (or try again before the next write).
+      if (off > 0 && ::ftruncate(fd_, good_size_) != 0) dirty_ = true;
+      return done;
+    }
+    good_size_ += static_cast<off_t>(record.size());
+    ++done;
+  }
+  return done;
 }
 
 void Journal::WriterLoop() {
@@ -52,57 +181,72 @@ void Journal::WriterLoop() {
     std::deque<std::string> batch;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
+      const absl::Condition ready(
           +[](Journal* j) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return j->stop_ || !j->queue_.empty();
+            return j->stop_ ||
+                   (!j->queue_.empty() && (j->error_.ok() || j->kick_));
           },
-          this));
-      if (queue_.empty() && stop_) return;
+          this);
+      if (error_.ok()) {
+        mu_.Await(ready);
+      } else {
+        // After a failure, try again when asked (new entries, a Flush) or
+        // after a while, whichever comes first.
+        mu_.AwaitWithTimeout(ready, kRetryInterval);
+      }
+      if (queue_.empty()) {
+        if (stop_) return;
+        continue;
+      }
+      kick_ = false;
       batch.swap(queue_);
     }
     absl::Status st;
-    for (const std::string& record : batch) {
-      size_t off = 0;
-      while (st.ok() && off < record.size()) {
-        ssize_t n = ::write(fd_, record.data() + off, record.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          st = absl::InternalError(absl::StrCat("cannot write journal ", path_,
-                                                ": ", std::strerror(errno)));
-          break;
-        }
-        off += static_cast<size_t>(n);
-      }
-    }
+    const size_t done = WriteBatch(batch, st);
     absl::MutexLock lock(&mu_);
-    if (!st.ok() && error_.ok()) error_ = st;
-    written_ += batch.size();
+    written_ += done;
+    ++attempts_;
+    error_ = st;
+    if (!st.ok()) {
+      // Kept, in order, ahead of anything appended meanwhile.
+      for (size_t i = batch.size(); i > done; --i) {
+        queue_.push_front(std::move(batch[i - 1]));
+      }
+      // Closing: the recording was saved (or its save failed and reported).
+      if (stop_) return;
+    }
   }
 }
 
 absl::Status Journal::Flush() {
   {
     absl::MutexLock lock(&mu_);
-    std::pair<Journal*, uint64_t> wait{this, appended_};
+    kick_ = true;
+    struct Wait {
+      Journal* journal;
+      uint64_t target;
+      uint64_t attempts;
+    } wait{this, appended_, attempts_};
     mu_.Await(absl::Condition(
-        +[](std::pair<Journal*, uint64_t>* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return a->first->written_ >= a->second;
+        +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return w->journal->written_ >= w->target ||
+                 (!w->journal->error_.ok() &&
+                  w->journal->attempts_ > w->attempts);
         },
         &wait));
+    if (written_ < wait.target) return error_;
   }
   if (::fsync(fd_) != 0) {
-    return absl::InternalError(absl::StrCat("cannot fsync journal ", path_,
-                                            ": ", std::strerror(errno)));
+    return JournalError("cannot fsync journal", path_, errno);
   }
-  absl::MutexLock lock(&mu_);
-  return error_;
+  return absl::OkStatus();
 }
 
 absl::Status Journal::Remove() {
   absl::Status st = Flush();
-  if (::unlink(path_.c_str()) != 0 && errno != ENOENT && st.ok()) {
-    st = absl::InternalError(absl::StrCat("cannot remove journal ", path_, ": ",
-                                          std::strerror(errno)));
+  if (::unlinkat(dir_fd_, leaf_.c_str(), 0) != 0 && errno != ENOENT &&
+      st.ok()) {
+    st = JournalError("cannot remove journal", path_, errno);
   }
   return st;
 }

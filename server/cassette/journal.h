@@ -2,7 +2,16 @@
 // to <cassette>.pb.journal as it happens, so a crash loses at most what was
 // in flight. A clean stop saves the cassette and removes the journal; a
 // server that finds a journal at start-up rebuilds the cassette from it.
+//
+// A live journal is locked (flock, exclusive) by the process that writes it,
+// so another server on the same cassette directory neither recovers it at
+// start-up nor records the same cassette over it. A failed write (a full
+// disk) never leaves a torn record in the middle of the file: the file is cut
+// back to the last complete record, and the entries that could not be written
+// are kept, in order, and written again once the disk takes them.
 #pragma once
+
+#include <sys/types.h>
 
 #include <deque>
 #include <memory>
@@ -12,38 +21,76 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "matgto/v1/cassette.pb.h"
 
 namespace matgto::cassette {
 
+// Mode of the cassettes and journals a store creates (they may hold secrets
+// the redaction rules missed).
+inline constexpr mode_t kDefaultFileMode = 0600;
+
 // Thread-safety: Append() may be called from any thread and never waits for
 // the disk: one writer thread owns the file and drains a queue guarded by
-// `mu_`. Flush()/Remove() block until the queue is written.
+// `mu_`. Flush()/Remove() block until the queue is written (or a write
+// attempt made after they were called failed).
 class Journal {
  public:
-  // Creates (or truncates) `path`.
-  static absl::StatusOr<std::unique_ptr<Journal>> Open(std::string path);
+  // Opens `path` for a new recording, created with `mode` (exactly: the umask
+  // does not apply) and locked. FAILED_PRECONDITION when another process
+  // holds it (it records the same cassette) or when it already holds entries
+  // (an interrupted recording that was not recovered: it is never
+  // truncated); PERMISSION_DENIED when `path` is a symbolic link.
+  static absl::StatusOr<std::unique_ptr<Journal>> Open(
+      std::string path, mode_t mode = kDefaultFileMode);
+  // As Open, for the file `leaf` of the directory `dir_fd` (taken over: the
+  // journal closes it), which `path` names in messages.
+  static absl::StatusOr<std::unique_ptr<Journal>> OpenAt(
+      int dir_fd, std::string leaf, std::string path,
+      mode_t mode = kDefaultFileMode);
   ~Journal();
 
   void Append(v1::JournalEntry entry);
-  // Waits until every entry appended so far is written and fsynced; returns
-  // the first write error, if any.
+  // Waits until every entry appended so far is written and fsynced, and
+  // returns OK; or returns the write error when an attempt made after this
+  // call failed (the entries stay queued and are tried again).
   absl::Status Flush();
-  // Flushes, closes and deletes the file.
+  // Flushes, deletes the file and releases it.
   absl::Status Remove();
   const std::string& path() const { return path_; }
 
+  // How long the writer waits before trying a failed write again when
+  // nothing new is appended.
+  static constexpr absl::Duration kRetryInterval = absl::Seconds(1);
+
  private:
-  Journal(std::string path, int fd);
+  Journal(std::string path, int dir_fd, std::string leaf, int fd);
   void WriterLoop();
+  // Writes `batch` after the last complete record; on an error, cuts the
+  // file back to it and sets `st`. Returns how many records were written.
+  // Writer thread only.
+  size_t WriteBatch(const std::deque<std::string>& batch, absl::Status& st);
 
   const std::string path_;
-  int fd_;
+  const int dir_fd_;
+  const std::string leaf_;
+  const int fd_;
+  // End of the last complete record; the file may be longer only while
+  // `dirty_` (a cut that failed). Writer thread only.
+  off_t good_size_ = 0;
+  bool dirty_ = false;
+
   absl::Mutex mu_;
+  // Records not yet written, in order (failed ones first).
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
+  // Completed write attempts, and whether one is asked for now (new entries,
+  // or a Flush) although the last one failed.
+  uint64_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
+  bool kick_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // The error of the last attempt; OK once a retry succeeds.
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   std::thread writer_;
 };

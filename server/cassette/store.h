@@ -1,8 +1,12 @@
 // Where cassettes live. The replay engine only sees this interface.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,18 +79,30 @@ class CassetteStore {
 // the other format for the same name is then removed, so each cassette has
 // one file. Loads read either format: when both files exist the configured
 // format wins. Loaded cassettes never carry body_text/payload_text: those
-// are moved back into body/payload (see json_codec.h).
+// are moved back into body/payload (see json_codec.h), and carry the name
+// they were loaded as (not the one stored inside the file).
+//
+// Paths are walked one segment at a time from the directory with openat and
+// O_NOFOLLOW: a symbolic link inside the cassette directory (a segment or the
+// file itself) is refused with PERMISSION_DENIED, so no name reads or writes
+// outside it. Cassettes and journals are created with `file_mode` exactly
+// (0600 by default: they may hold secrets the redaction rules missed).
 class FileCassetteStore final : public CassetteStore {
  public:
   // Creates `dir` when missing. INVALID_ARGUMENT/PERMISSION_DENIED when it
-  // cannot be created or is not a directory.
+  // cannot be created or is not a directory; INVALID_ARGUMENT for a
+  // `file_mode` without owner read and write or beyond 0777.
   static absl::StatusOr<std::unique_ptr<FileCassetteStore>> Create(
-      std::string dir, CassetteFormat format = CassetteFormat::kBinary);
+      std::string dir, CassetteFormat format = CassetteFormat::kBinary,
+      mode_t file_mode = kDefaultFileMode);
 
   absl::StatusOr<bool> Exists(absl::string_view name) const override;
   absl::StatusOr<v1::Cassette> Load(absl::string_view name) const override;
   absl::StatusOr<std::string> Save(const v1::Cassette& cassette) override;
   std::string Describe(absl::string_view name) const override;
+  // The journal <dir>/<name>.pb.journal, locked while it lives (see
+  // journal.h). FAILED_PRECONDITION when another process records `name` or
+  // when a journal that was not recovered is in the way (never truncated).
   absl::StatusOr<std::unique_ptr<Journal>> StartJournal(
       absl::string_view name) override;
   absl::StatusOr<std::vector<v1::CassetteInfo>> List(
@@ -94,24 +110,42 @@ class FileCassetteStore final : public CassetteStore {
   absl::Status Delete(absl::string_view name) override;
 
   // Rebuilds and saves the cassette of every journal left by an interrupted
-  // recording, then removes the journal. Returns one line per journal found.
+  // recording (under the name its path gives), then removes the journal.
+  // Journals that another process holds (it is still recording) are left
+  // alone. Returns one line per journal found.
   std::vector<std::string> RecoverJournals();
 
   const std::string& dir() const { return dir_; }
   CassetteFormat format() const { return format_; }
+  mode_t file_mode() const { return file_mode_; }
+  std::string JournalPath(absl::string_view name) const;
 
  private:
-  FileCassetteStore(std::string dir, CassetteFormat format)
-      : dir_(std::move(dir)), format_(format) {}
+  // Where Locate found a cassette: its directory (an open descriptor the
+  // caller closes; -1 when that directory does not exist) and file.
+  struct Located {
+    int dir_fd = -1;
+    std::string leaf;
+    std::optional<CassetteFormat> format;
+  };
+
+  FileCassetteStore(std::string dir, CassetteFormat format, mode_t file_mode)
+      : dir_(std::move(dir)), format_(format), file_mode_(file_mode) {}
   std::string PathFor(absl::string_view name, CassetteFormat format) const;
   std::string PathFor(absl::string_view name) const {
     return PathFor(name, format_);
   }
   // The file that holds `name` (configured format first), or "" when none.
+  // For messages only: it follows links.
   std::string ExistingPath(absl::string_view name) const;
+  absl::StatusOr<Located> Locate(absl::string_view name) const;
+  // One journal of RecoverJournals: the line to report, if any.
+  std::optional<std::string> RecoverJournalFile(
+      const std::filesystem::path& file);
 
   const std::string dir_;
   const CassetteFormat format_;
+  const mode_t file_mode_;
   // Makes temporary file names unique among concurrent saves.
   std::atomic<uint64_t> tmp_counter_{0};
 };

@@ -2,8 +2,13 @@
 
 #include <re2/re2.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.h"
 #include "server/core/status_macros.h"
 
 namespace matgto::replay {
@@ -18,7 +23,53 @@ absl::Status CheckPointer(const std::string& pointer, absl::string_view what) {
   return absl::OkStatus();
 }
 
+absl::Status CheckEnumValuesAt(const google::protobuf::Message& message,
+                               const std::string& prefix) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection& reflection = *message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection.ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const std::string name = absl::StrCat(prefix, field->name());
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+      const int count =
+          field->is_repeated() ? reflection.FieldSize(message, field) : 1;
+      for (int i = 0; i < count; ++i) {
+        const int value =
+            field->is_repeated()
+                ? reflection.GetRepeatedEnumValue(message, field, i)
+                : reflection.GetEnumValue(message, field);
+        if (field->enum_type()->FindValueByNumber(value) != nullptr) continue;
+        std::vector<std::string> known;
+        for (int v = 0; v < field->enum_type()->value_count(); ++v) {
+          known.push_back(field->enum_type()->value(v)->name());
+        }
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, field->is_repeated() ? absl::StrCat("[", i, "]") : "", " = ",
+            value, " is not a ", field->enum_type()->full_name(),
+            " value; known: ", absl::StrJoin(known, ", ")));
+      }
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection.FieldSize(message, field); ++i) {
+          RETURN_IF_ERROR(CheckEnumValuesAt(
+              reflection.GetRepeatedMessage(message, field, i),
+              absl::StrCat(name, "[", i, "].")));
+        }
+      } else {
+        RETURN_IF_ERROR(CheckEnumValuesAt(reflection.GetMessage(message, field),
+                                          absl::StrCat(name, ".")));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status CheckEnumValues(const google::protobuf::Message& message) {
+  return CheckEnumValuesAt(message, "");
+}
 
 absl::StatusOr<match::MatchRules> ToMatchRules(const v1::MatchRules& in) {
   match::MatchRules out;

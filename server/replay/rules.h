@@ -4,6 +4,7 @@
 #pragma once
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
 #include "matgto/v1/cassette.pb.h"
 #include "server/cassette/redact.h"
 #include "server/match/matcher.h"
@@ -17,6 +18,12 @@ absl::StatusOr<match::MatchRules> ToMatchRules(const v1::MatchRules& rules);
 absl::StatusOr<cassette::RedactConfig> ToRedactConfig(
     const v1::RedactRules& rules, const cassette::RedactConfig& defaults =
                                       cassette::RedactConfig::Defaults());
+
+// INVALID_ARGUMENT naming the field (e.g. "on_miss = 7") for an enum field,
+// at any depth of `message`, whose value the proto does not define: protobuf
+// JSON and binary parsing accept any number for an open enum, and a value
+// nothing handles must not be taken silently for the default.
+absl::Status CheckEnumValues(const google::protobuf::Message& message);
 
 // `stored` with every field that `overrides` sets replaced (messages such as
 // match_rules and redact are replaced whole).

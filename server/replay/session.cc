@@ -104,7 +104,7 @@ std::optional<uint64_t> CassetteSession::WsBegin(
     absl::Time opened) {
   absl::MutexLock lock(&mu_);
   Recorder* recorder = handler_->recorder();
-  if (recorder == nullptr || ended_) return std::nullopt;
+  if (recorder == nullptr || ended_ || frozen_) return std::nullopt;
   return recorder->BeginWebSocket(upgrade, response, opened);
 }
 
@@ -112,13 +112,25 @@ void CassetteSession::WsMessage(uint64_t index,
                                 const core::WsMessage& message) {
   absl::MutexLock lock(&mu_);
   Recorder* recorder = handler_->recorder();
-  if (recorder != nullptr && !ended_) recorder->AddWsMessage(index, message);
+  if (recorder == nullptr || ended_) return;
+  if (frozen_) {
+    held_.push_back(
+        [recorder, index, message] { recorder->AddWsMessage(index, message); });
+    return;
+  }
+  recorder->AddWsMessage(index, message);
 }
 
 void CassetteSession::WsClose(uint64_t index, const core::WsClose& close) {
   absl::MutexLock lock(&mu_);
   Recorder* recorder = handler_->recorder();
-  if (recorder != nullptr && !ended_) recorder->SetWsClose(index, close);
+  if (recorder == nullptr || ended_) return;
+  if (frozen_) {
+    held_.push_back(
+        [recorder, index, close] { recorder->SetWsClose(index, close); });
+    return;
+  }
+  recorder->SetWsClose(index, close);
 }
 
 core::Decision CassetteSession::OnRequest(const core::HttpRequest& request) {
@@ -131,6 +143,14 @@ void CassetteSession::OnForwarded(const core::HttpRequest& request,
                                   const core::ExchangeTiming& timing) {
   absl::MutexLock lock(&mu_);
   if (ended_) return;
+  if (frozen_) {
+    // Run by Thaw() under mu_.
+    held_.push_back(
+        [this, request, response, timing]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          handler_->OnForwarded(request, response, timing, counters_);
+        });
+    return;
+  }
   handler_->OnForwarded(request, response, timing, counters_);
 }
 
@@ -145,11 +165,29 @@ core::WsDecision CassetteSession::OnWebSocket(
   return handler_->OnWebSocket(upgrade, *this, counters_);
 }
 
+std::optional<v1::Cassette> CassetteSession::Freeze() {
+  absl::MutexLock lock(&mu_);
+  frozen_ = true;
+  std::optional<v1::Cassette> recording = handler_->Recording();
+  if (recording.has_value()) recording->set_name(name_);
+  return recording;
+}
+
+void CassetteSession::Thaw() {
+  absl::MutexLock lock(&mu_);
+  if (!frozen_ || ended_) return;
+  frozen_ = false;
+  std::vector<std::function<void()>> held;
+  held.swap(held_);
+  for (const std::function<void()>& event : held) event();
+}
+
 void CassetteSession::End() {
   cassette::Journal* journal = nullptr;
   {
     absl::MutexLock lock(&mu_);
     ended_ = true;
+    held_.clear();
     if (Recorder* recorder = handler_->recorder(); recorder != nullptr) {
       journal = recorder->journal();
     }
@@ -176,7 +214,10 @@ v1::SessionInfo CassetteSession::Info() const {
 
 std::optional<v1::Cassette> CassetteSession::Recording() const {
   absl::MutexLock lock(&mu_);
-  return handler_->Recording();
+  std::optional<v1::Cassette> recording = handler_->Recording();
+  // Saved under the name the session was opened with, whatever was loaded.
+  if (recording.has_value()) recording->set_name(name_);
+  return recording;
 }
 
 std::vector<uint64_t> CassetteSession::Unused() const {

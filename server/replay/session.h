@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,16 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   void OnForwardFailed();
   core::WsDecision OnWebSocket(const core::HttpRequest& upgrade);
 
+  // Stops recording and returns the recording to save (as Recording()),
+  // atomically: every exchange counted so far is in it, and none is counted
+  // after it. The session goes on answering; exchanges and WebSocket events
+  // of sessions already open that complete meanwhile are held, not recorded
+  // (a WebSocket session opened meanwhile is not recorded at all). Then
+  // either End() (saved: what was held is dropped, uncounted) or Thaw() (the
+  // save failed: what was held is recorded and recording goes on).
+  std::optional<v1::Cassette> Freeze();
+  void Thaw();
+
   // Called once the session has been saved and detached: later events (a
   // WebSocket still open, a forward still in flight) are not recorded, and
   // the recording's journal is removed.
@@ -103,6 +114,9 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   // handler_->mode(), kept to be read without the lock.
   const v1::Mode mode_;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  // Between Freeze() and Thaw()/End(): events to record on Thaw(), in order.
+  bool frozen_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> held_ ABSL_GUARDED_BY(mu_);
   SessionCounters counters_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -187,6 +187,7 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
     return absl::InvalidArgumentError(absl::StrCat("unknown mode ", mode));
   }
   RETURN_IF_ERROR(cassette::ValidateCassetteName(name));
+  RETURN_IF_ERROR(CheckEnumValues(overrides));
   if (target.new_session && !target.session.empty()) {
     return absl::InvalidArgumentError(
         "new_session opens a new session: leave `session` empty");
@@ -242,6 +243,9 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
                        store_.Describe(name), "); record it first"));
     }
     ASSIGN_OR_RETURN(loaded, store_.Load(name));
+    // The name the session is opened with wins over the one stored inside
+    // (a copied cassette is saved under its own name, never the original's).
+    loaded->set_name(std::string(name));
     options = MergeOptions(loaded->options(), overrides);
   }
   const bool writes =
@@ -255,6 +259,17 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
   ASSIGN_OR_RETURN(cassette::RedactConfig redact,
                    ToRedactConfig(options.redact(), default_redaction_));
 
+  // The journal is created before the current cassette ends, so a journal
+  // that cannot be created leaves the session that was in use running.
+  std::unique_ptr<cassette::Journal> journal;
+  if (writes) {
+    ASSIGN_OR_RETURN(journal, store_.StartJournal(name));
+  }
+  // On an error below, the new journal goes (the current cassette stays).
+  auto drop_journal = [&journal] {
+    if (journal != nullptr) (void)journal->Remove();
+  };
+
   std::unique_ptr<OpenSession> fresh;
   if (target.new_session) {
     fresh = std::make_unique<OpenSession>();
@@ -267,18 +282,25 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
     }
     if (options_.listeners != nullptr) {
       fresh->route = next_route_++;
-      ASSIGN_OR_RETURN(fresh->listener, options_.listeners->Open(fresh->route));
+      absl::StatusOr<std::unique_ptr<core::SessionListener>> listener =
+          options_.listeners->Open(fresh->route);
+      if (!listener.ok()) {
+        drop_journal();
+        return listener.status();
+      }
+      fresh->listener = *std::move(listener);
       fresh->proxy_address = fresh->listener->address();
     }
     session = fresh.get();
   } else if (session->cassette != nullptr) {
     // End the current cassette only once the new one is certain to start.
-    RETURN_IF_ERROR(
-        EndLocked(*session, "replaced", /*close=*/false, log).status());
-  }
-  std::unique_ptr<cassette::Journal> journal;
-  if (writes) {
-    ASSIGN_OR_RETURN(journal, store_.StartJournal(name));
+    absl::Status ended =
+        EndLocked(*session, "replaced", /*close=*/false, log).status();
+    if (!ended.ok()) {
+      drop_journal();
+      Log(log);
+      return ended;
+    }
   }
   auto cassette_session = std::make_shared<CassetteSession>(SessionSetup{
       .id = next_cassette_id_++,
@@ -327,9 +349,13 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
   }
   v1::SessionSummary summary;
   if (cassette != nullptr) {
-    if (std::optional<v1::Cassette> recording = cassette->Recording()) {
+    // Frozen first: an exchange that completes while the cassette is being
+    // saved is held, not counted, so every exchange the summary counts is in
+    // the saved file; if the save fails, what was held is recorded.
+    if (std::optional<v1::Cassette> recording = cassette->Freeze()) {
       absl::StatusOr<std::string> path = store_.Save(*recording);
       if (!path.ok()) {
+        cassette->Thaw();
         log.push_back(
             absl::StrCat("session ", session.id, ": could not save cassette '",
                          cassette->name(), "' (", reason,

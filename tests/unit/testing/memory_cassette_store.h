@@ -1,10 +1,13 @@
 // An in-memory cassette::CassetteStore for tests. It stores the serialized
 // bytes (SerializeCassette) and parses them back on Load (ParseCassette), so a
 // cassette goes through the same encoding as on disk. Saves can be made to
-// fail, and every call can be counted.
+// fail, and every call can be counted; a hook can run during a save (to
+// play what happens meanwhile), and journals can be made to fail.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -40,6 +43,13 @@ class MemoryCassetteStore final : public cassette::CassetteStore {
     RETURN_IF_ERROR(cassette::ValidateCassetteName(cassette.name()));
     absl::MutexLock lock(&mu_);
     ++save_calls_;
+    if (during_save_) {
+      // Without the lock: the hook may call back into the code under test.
+      std::function<void()> hook = during_save_;
+      mu_.Unlock();
+      hook();
+      mu_.Lock();
+    }
     if (!save_error_.ok()) return save_error_;
     files_[cassette.name()] = cassette::SerializeCassette(cassette);
     return Describe(cassette.name());
@@ -49,7 +59,23 @@ class MemoryCassetteStore final : public cassette::CassetteStore {
     return absl::StrCat("memory:", name);
   }
 
+  absl::StatusOr<std::unique_ptr<cassette::Journal>> StartJournal(
+      absl::string_view name) override {
+    absl::MutexLock lock(&mu_);
+    if (!journal_error_.ok()) return journal_error_;
+    return std::unique_ptr<cassette::Journal>();
+  }
+
   // Test controls.
+  void FailJournalsWith(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    journal_error_ = std::move(status);
+  }
+  // Runs `hook` inside every Save, before it stores anything.
+  void DuringSave(std::function<void()> hook) {
+    absl::MutexLock lock(&mu_);
+    during_save_ = std::move(hook);
+  }
   void FailSavesWith(absl::Status status) {
     absl::MutexLock lock(&mu_);
     save_error_ = std::move(status);
@@ -67,6 +93,8 @@ class MemoryCassetteStore final : public cassette::CassetteStore {
   mutable absl::Mutex mu_;
   std::map<std::string, std::string> files_ ABSL_GUARDED_BY(mu_);
   absl::Status save_error_ ABSL_GUARDED_BY(mu_);
+  absl::Status journal_error_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> during_save_ ABSL_GUARDED_BY(mu_);
   int save_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

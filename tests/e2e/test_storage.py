@@ -1,0 +1,232 @@
+"""Storage, as a careless user, a full disk or a second server would test it:
+cassettes are saved under the name they were used as, never outside the
+cassette directory, privately, with every exchange a stop counted; journals
+survive a write error, are not taken by another server and are never
+truncated once start-up left them in place."""
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+import requests
+
+from conftest import MATGTO_BIN, wait_for
+
+
+def load(server, proto_modules, name):
+    c = proto_modules[0].Cassette()
+    c.ParseFromString(server.cassette_path(name).read_bytes())
+    return c
+
+
+def urls(cassette):
+    return [i.http.request.url for i in cassette.interactions]
+
+
+def get(server, url):
+    r = requests.get(url, proxies={"http": server.proxy_url}, timeout=20)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def journal_of(server, name) -> Path:
+    return Path(str(server.cassette_path(name)) + ".journal")
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_copied_cassette_replayed_with_on_miss_record_is_saved_under_its_copy_name(
+        server, upstream, proto_modules):
+    server.cli("record", "original")
+    get(server, upstream.url("/echo?first"))
+    server.cli("stop")
+    original = server.cassette_path("original").read_bytes()
+    shutil.copy(server.cassette_path("original"), server.cassette_path("copy"))
+
+    server.cli("replay", "copy", "--on-miss", "record")
+    get(server, upstream.url("/echo?first"))   # replayed
+    get(server, upstream.url("/echo?new"))     # a miss, recorded
+    out = server.cli("stop").stdout
+    assert str(server.cassette_path("copy")) in out
+    assert server.cassette_path("original").read_bytes() == original
+    copy = load(server, proto_modules, "copy")
+    assert copy.name == "copy"
+    assert urls(copy) == [upstream.url("/echo?first"), upstream.url("/echo?new")]
+
+
+def test_symlinked_segment_in_cassette_dir_cannot_lead_a_recording_outside(server, upstream, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, server.cassette_dir / "lnk")
+    r = server.cli("record", "lnk/x", check=False)
+    assert r.returncode == 1
+    assert "PERMISSION_DENIED" in r.stderr + r.stdout
+    assert "is a symbolic link" in r.stderr + r.stdout
+    assert "none in use" in server.cli("status").stdout
+    # Reading, importing and removing through the link are refused too.
+    server.cli("record", "real")
+    get(server, upstream.url("/echo?x"))
+    server.cli("stop")
+    shutil.copy(server.cassette_path("real"), outside / "x.pb")
+    for args in (["replay", "lnk/x"], ["cassette", "rm", "lnk/x"],
+                 ["cassette", "import", str(server.cassette_path("real")), "--name", "lnk/y"]):
+        r = server.cli(*args, check=False)
+        assert r.returncode == 1 and "symbolic link" in r.stderr + r.stdout, args
+    assert sorted(p.name for p in outside.iterdir()) == ["x.pb"]
+
+
+def test_stop_during_traffic_saves_every_exchange_it_counted(server, upstream, proto_modules):
+    for attempt in range(3):
+        name = f"busy{attempt}"
+        server.cli("record", name)
+        stop = threading.Event()
+
+        def client(k):
+            s = requests.Session()
+            i = 0
+            while not stop.is_set():
+                try:
+                    s.get(upstream.url(f"/echo?c={k}&i={i}"), proxies={"http": server.proxy_url}, timeout=10)
+                except requests.RequestException:
+                    pass
+                i += 1
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        summary = json.loads(server.cli("stop", "--json").stdout)
+        stop.set()
+        for t in threads:
+            t.join()
+        recorded = int(summary["session"].get("recorded", 0))
+        assert recorded > 0
+        assert len(load(server, proto_modules, name).interactions) == recorded
+
+
+def test_journal_survives_a_transient_write_error_and_recovers_everything(matgto, upstream, proto_modules):
+    server = matgto()
+    server.cli("record", "full")
+    get(server, upstream.url("/echo?before"))
+    journal = journal_of(server, "full")
+    wait_for(lambda: journal.exists() and b"/echo?before" in journal.read_bytes(), what="journal written")
+    size = journal.stat().st_size
+    pid = str(server.proc.pid)
+    # "Disk full": the server may not grow any file beyond the journal's size + 64 bytes.
+    subprocess.run(["prlimit", "--pid", pid, f"--fsize={size + 64}:unlimited"], check=True)
+    try:
+        get(server, upstream.url("/big?size=5000"))     # answered; its journal write fails
+        get(server, upstream.url("/echo?during"))
+        time.sleep(0.3)
+        assert journal.stat().st_size == size      # no torn record left behind
+    finally:
+        subprocess.run(["prlimit", "--pid", pid, "--fsize=unlimited:unlimited"], check=True)
+    get(server, upstream.url("/echo?after"))
+    expected = [upstream.url(u) for u in ("/echo?before", "/big?size=5000", "/echo?during", "/echo?after")]
+    wait_for(lambda: b"/echo?after" in journal.read_bytes(), what="journal caught up")
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait()
+    server.log.close()
+    again = matgto("--cassette-dir", str(server.cassette_dir))
+    assert "recovered cassette 'full' (4 interactions)" in again.output()
+    assert urls(load(again, proto_modules, "full")) == expected
+
+
+def test_record_never_truncates_a_journal_startup_left_in_place(matgto, tmp_path):
+    cassettes = tmp_path / "kept-dir"
+    cassettes.mkdir()
+    journal = cassettes / "kept.pb.journal"
+    journal.write_bytes(b"\x05not a journal entry")
+    server = matgto("--cassette-dir", str(cassettes))
+    assert f"cannot recover {journal}" in server.output() and "left in place" in server.output()
+    r = server.cli("record", "kept", check=False)
+    assert r.returncode == 1
+    assert "FAILED_PRECONDITION" in r.stderr + r.stdout
+    assert "not recovered" in r.stderr + r.stdout and str(journal) in r.stderr + r.stdout
+    assert journal.read_bytes() == b"\x05not a journal entry"
+
+
+def test_cassettes_and_journals_are_0600_by_default_and_file_mode_is_configurable(matgto, upstream, tmp_path):
+    server = matgto()
+    server.cli("record", "private/one")
+    get(server, upstream.url("/echo?secret"))
+    assert mode_of(journal_of(server, "private/one")) == 0o600
+    server.cli("stop")
+    assert mode_of(server.cassette_path("private/one")) == 0o600
+
+    shared = matgto("--cassette-dir", str(tmp_path / "shared"), "--file-mode", "0640",
+                    "--cassette-format", "json")
+    shared.cli("record", "team")
+    get(shared, upstream.url("/echo?x"))
+    assert mode_of(journal_of(shared, "team")) == 0o640
+    shared.cli("stop")
+    assert mode_of(shared.cassette_dir / "team.json") == 0o640
+
+    bad = subprocess.run([MATGTO_BIN, "serve", "--file-mode", "0444", "--proxy-port", "0",
+                          "--control-port", "0", "--cassette-dir", str(tmp_path / "bad")],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0 and "owner read and write" in bad.stderr + bad.stdout
+
+
+def test_failed_record_leaves_the_session_in_use_running(server, upstream, proto_modules):
+    server.cli("record", "current")
+    get(server, upstream.url("/echo?1"))
+    # The next cassette's journal cannot be created (a directory is in the way).
+    (server.cassette_dir / "next.pb.journal").mkdir()
+    r = server.cli("record", "next", check=False)
+    assert r.returncode == 1 and "cannot create journal" in r.stderr + r.stdout
+    r = server.cli("record", "other", "--url-rewrite", "(=>x", check=False)
+    assert r.returncode == 1 and "INVALID_ARGUMENT" in r.stderr + r.stdout
+    status = server.cli("status", "--json").stdout
+    info = json.loads(status)["session"]
+    assert info["cassette"] == "current" and info["mode"] == "RECORD"
+    get(server, upstream.url("/echo?2"))
+    server.cli("stop")
+    assert urls(load(server, proto_modules, "current")) == [upstream.url("/echo?1"), upstream.url("/echo?2")]
+
+
+def test_two_servers_on_one_cassette_dir_do_not_take_each_others_live_journals(
+        matgto, upstream, proto_modules):
+    first = matgto()
+    first.cli("record", "live")
+    get(first, upstream.url("/echo?a"))
+    journal = journal_of(first, "live")
+    wait_for(lambda: journal.exists() and journal.stat().st_size > 0, what="journal written")
+
+    second = matgto("--cassette-dir", str(first.cassette_dir))
+    assert "is live" in second.output() and "left alone" in second.output()
+    assert journal.exists() and not first.cassette_path("live").exists()
+    r = second.cli("record", "live", check=False)
+    assert r.returncode == 1 and "locked by another process" in r.stderr + r.stdout
+
+    get(first, upstream.url("/echo?b"))
+    first.cli("stop")
+    assert urls(load(first, proto_modules, "live")) == [upstream.url("/echo?a"), upstream.url("/echo?b")]
+    assert not journal.exists()
+    second.cli("record", "live")  # free now
+    second.cli("stop")
+
+
+def test_out_of_range_enum_in_options_is_refused(server, proto_modules):
+    r = server.cli("record", "x", "--options", '{"onMiss": 7}', check=False)
+    assert r.returncode != 0 and "on_miss = 7" in r.stderr + r.stdout
+    assert "MISS_RECORD" in r.stderr + r.stdout
+    # The server refuses it too, whoever the client is.
+    _, control_pb2, control_pb2_grpc = proto_modules
+    stub = control_pb2_grpc.ProxyControlStub(grpc.insecure_channel(server.control))
+    req = control_pb2.StartRecordingRequest(name="x")
+    req.options.match_rules.body = 42
+    with pytest.raises(grpc.RpcError) as e:
+        stub.StartRecording(req, timeout=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "match_rules.body = 42" in e.value.details()
+    assert not server.cassette_path("x").exists()
