@@ -359,3 +359,19 @@ def test_cassette_with_bad_status_or_length_gets_502_and_the_connection_survives
         assert "Content-Length 999" in r.text
         # Same client connection, next interaction fine.
         assert client.get(upstream.url("/counter")).status_code == 200
+
+
+def test_stalled_request_over_tls_gets_408_too(matgto, upstream):
+    # Reverse mode with TLS on the proxy port: the deadline cancels the read
+    # under the TLS stream, which still writes the 408.
+    import ssl
+
+    server = matgto("--upstream", upstream.base, "--reverse-tls", "--request-timeout", "1",
+                    "--mode", "passthrough")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with connect(server.proxy) as raw, ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+        s.sendall(b"GET /counter HTTP/1.1\r\nHost: a\r\n")
+        data = read_until_close(s)
+    assert error_of(data) == (408, "request-timeout"), data
