@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   matgto::app::ServeOptions serve;
   std::string serve_mode = "auto";
   double idle_s = 60, request_s = 30, connect_s = 10, upstream_s = 60,
-         grace_s = 5;
+         grace_s = 5, dns_s = 5;
   CLI::App* serve_cmd = app.add_subcommand("serve", "run the proxy server");
   serve_cmd
       ->add_option("--proxy-port", serve.proxy.port,
@@ -146,8 +146,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd
       ->add_option("--request-timeout", request_s,
-                   "seconds to read one request body (408 beyond)")
+                   "seconds to read one request, from its first byte (408 "
+                   "beyond)")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--dns-timeout", dns_s,
+                   "seconds to resolve an upstream's name (504 beyond)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-connections", serve.proxy.max_connections,
+                   "open client connections per proxy port (503 beyond)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 10000000u));
   serve_cmd
       ->add_option("--connect-timeout", connect_s,
                    "seconds to connect to an upstream (502 beyond)")
@@ -354,6 +364,7 @@ int main(int argc, char** argv) {
     serve.proxy.idle_timeout = absl::Seconds(idle_s);
     serve.proxy.request_timeout = absl::Seconds(request_s);
     serve.proxy.upstream_connect_timeout = absl::Seconds(connect_s);
+    serve.proxy.dns_timeout = absl::Seconds(dns_s);
     serve.proxy.upstream_timeout = absl::Seconds(upstream_s);
     serve.shutdown_grace = absl::Seconds(grace_s);
     serve.proxy.ws_idle_timeout = absl::Seconds(ws_idle_s);

@@ -48,15 +48,29 @@ struct Route {
   std::string credential;
 };
 
+// Where a CONNECT goes, and what the proxy would do with its tunnel.
+struct ConnectTarget {
+  std::string host;  // lower case; IPv6 without brackets
+  uint16_t port = 0;
+  // True when the tunnel would be relayed byte for byte (a --no-intercept
+  // host, or no CA): it reaches the network and nothing in it can be
+  // recorded or replayed. False: it is intercepted and every request in it
+  // comes to OnRequest.
+  bool relayed = false;
+};
+
 // Thread-safety: every method may be called concurrently from any proxy
 // thread; none of them blocks on I/O (they take short in-memory locks only).
 class ExchangeHandler {
  public:
   virtual ~ExchangeHandler() = default;
 
-  // Called for a CONNECT before the tunnel is established: a Reply refuses
-  // it (an unknown session's credential: 407), nullopt lets it through.
-  virtual std::optional<Reply> OnConnect(const Route& route) = 0;
+  // Called for a CONNECT with a well-formed target, before the tunnel is
+  // established: a Reply refuses it (an unknown session's credential: 407;
+  // a relayed tunnel where the session must not reach the network), nullopt
+  // lets it through.
+  virtual std::optional<Reply> OnConnect(const Route& route,
+                                         const ConnectTarget& target) = 0;
 
   // Called once per request, after the whole request (body included) has
   // been read from the client.

@@ -23,6 +23,12 @@ struct ProxyConfig {
   absl::Duration idle_timeout = absl::Seconds(60);
   // How long reading one request (once its first byte arrived) may take: 408.
   absl::Duration request_timeout = absl::Seconds(30);
+  // Resolving an upstream's name: 504 `dns-timeout` beyond.
+  absl::Duration dns_timeout = absl::Seconds(5);
+  // Open client connections per listener (the shared port, and each
+  // session's own); beyond, a new one is answered 503
+  // `too-many-connections` and closed.
+  uint32_t max_connections = 10000;
   // Connecting to an upstream: 502 when it fails or takes longer.
   absl::Duration upstream_connect_timeout = absl::Seconds(10);
   // Waiting for an upstream's complete response: 504 beyond.

@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/proxy/coro.h"
 #include "server/proxy/proxy_server.h"
+#include "server/proxy/resolver.h"
 #include "server/proxy/wire.h"
 
 namespace matgto::proxy {
@@ -104,7 +105,8 @@ Connection::Connection(uint64_t id, tcp::socket socket,
       server_(std::move(server)),
       client_(std::move(socket)),
       upstream_(client_.get_executor(), config, tls.upstream,
-                tls.verify_upstream) {}
+                tls.verify_upstream),
+      request_deadline_(client_.get_executor()) {}
 
 template <class F>
 auto Connection::OnClient(F&& f) {
@@ -205,16 +207,21 @@ asio::awaitable<bool> Connection::HandleConnect(std::string target,
     co_await WriteError(400, "bad-connect", std::move(message), version, false);
     co_return false;
   }
-  http::response<http::empty_body> established{http::status::ok, version};
-  established.reason("Connection Established");
-  client_.expires_after(Chrono(config_.write_timeout));
-  auto [wec, wn] = co_await http::async_write(client_, established, kAwait);
-  if (wec) co_return false;
-
-  if (tls_.interception == nullptr || MatchesAny(config_.no_intercept, host)) {
-    co_await RelayTunnel(host, port);
+  // Whether the tunnel would be relayed byte for byte (so nothing in it can
+  // be recorded or replayed) is the handler's to weigh, with the session.
+  const bool relayed =
+      tls_.interception == nullptr || MatchesAny(config_.no_intercept, host);
+  if (std::optional<core::Reply> refusal = handler_.OnConnect(
+          route_, core::ConnectTarget{host, port, relayed})) {
+    co_await Write(*refusal->response, false, version, false);
     co_return false;
   }
+  if (relayed) {
+    co_await RelayTunnel(host, port, version);
+    co_return false;
+  }
+  if (!co_await WriteEstablished(version)) co_return false;
+
   // Peek at the first bytes: a TLS ClientHello starts with 0x16.
   if (buffer_.size() == 0) {
     idle_ = true;
@@ -237,15 +244,29 @@ asio::awaitable<bool> Connection::HandleConnect(std::string target,
 }
 
 asio::awaitable<void> Connection::RelayTunnel(const std::string& host,
-                                              uint16_t port) {
-  tcp::resolver resolver(client_.get_executor());
-  auto [rec, endpoints] =
-      co_await resolver.async_resolve(host, std::to_string(port), kAwait);
-  if (rec) co_return;
+                                              uint16_t port, int version) {
+  // The upstream is reached before the client is told the tunnel is open,
+  // so a failure is a status, not a closed tunnel.
+  ResolveOutcome resolved =
+      co_await Resolve(client_.get_executor(), host, port, config_.dns_timeout);
+  if (!resolved.error_code.empty()) {
+    co_await WriteError(resolved.status, resolved.error_code,
+                        std::move(resolved.message), version, false);
+    co_return;
+  }
   beast::tcp_stream upstream(client_.get_executor());
   upstream.expires_after(Chrono(config_.upstream_connect_timeout));
-  auto [cec, ep] = co_await upstream.async_connect(endpoints, kAwait);
-  if (cec) co_return;
+  auto [cec, ep] = co_await upstream.async_connect(resolved.endpoints, kAwait);
+  if (cec) {
+    // (Built outside the co_await: see HandleConnect.)
+    std::string message = absl::StrCat(
+        "matgto: cannot connect to ", core::HostPort(host, port), ": ",
+        cec == beast::error::timeout ? "connection timed out" : cec.message());
+    co_await WriteError(502, "upstream-unreachable", std::move(message),
+                        version, false);
+    co_return;
+  }
+  if (!co_await WriteEstablished(version)) co_return;
   if (buffer_.size() > 0) {
     auto [wec, wn] =
         co_await asio::async_write(upstream, buffer_.data(), kAwait);
@@ -257,28 +278,71 @@ asio::awaitable<void> Connection::RelayTunnel(const std::string& host,
             Relay(upstream, client_, config_.idle_timeout));
 }
 
+asio::awaitable<bool> Connection::WriteEstablished(int version) {
+  http::response<http::empty_body> established{http::status::ok, version};
+  established.reason("Connection Established");
+  client_.expires_after(Chrono(config_.write_timeout));
+  auto [wec, wn] = co_await http::async_write(client_, established, kAwait);
+  client_.expires_never();
+  co_return !wec;
+}
+
+void Connection::StartRequestDeadline() {
+  const uint64_t generation = ++deadline_generation_;
+  timed_out_ = false;
+  // The stream's own timer would close the socket on expiry; the 408 must
+  // be written first, so this deadline only cancels the pending read.
+  client_.expires_never();
+  request_deadline_.expires_after(Chrono(config_.request_timeout));
+  request_deadline_.async_wait(
+      [self = shared_from_this(), generation](const beast::error_code& ec) {
+        if (ec || generation != self->deadline_generation_) return;
+        self->timed_out_ = true;
+        beast::error_code ignored;
+        self->client_.socket().cancel(ignored);
+      });
+}
+
+void Connection::StopRequestDeadline() {
+  ++deadline_generation_;
+  request_deadline_.cancel();
+}
+
 asio::awaitable<bool> Connection::HandleOne() {
   http::request_parser<http::string_body> parser;
   parser.header_limit(config_.max_header_bytes);
   parser.body_limit(config_.max_body_bytes);
 
-  idle_ = true;
-  client_.expires_after(Chrono(config_.idle_timeout));
+  // Waiting for the first byte of a request is being idle (--idle-timeout;
+  // a connection that sent nothing is just closed). From that byte on, the
+  // whole request must arrive within --request-timeout, or it gets a 408.
+  if (buffer_.size() == 0) {
+    idle_ = true;
+    client_.expires_after(Chrono(config_.idle_timeout));
+    auto [ec, n] = co_await OnClient([&](auto& s) {
+      return s.async_read_some(buffer_.prepare(16 * 1024), kAwait);
+    });
+    idle_ = false;
+    if (ec) co_return false;
+    buffer_.commit(n);
+  }
+  if (closing_) co_return false;
+  StartRequestDeadline();
   auto [ec, n] = co_await OnClient([&](auto& s) {
     return http::async_read_header(s, buffer_, parser, kAwait);
   });
-  idle_ = false;
   if (ec) {
-    if (ClientWentAway(ec)) co_return false;
-    if (ec == beast::error::timeout) {
-      // A connection that sent nothing is just closed; a half-sent request
-      // gets a status.
-      if (!parser.got_some()) co_return false;
-      co_await WriteError(408, "request-timeout",
-                          "matgto: the request headers did not arrive in time",
-                          11, false);
+    StopRequestDeadline();
+    if (timed_out_) {
+      co_await WriteError(
+          408, "request-timeout",
+          absl::StrCat("matgto: the request headers did not arrive within ",
+                       absl::FormatDuration(config_.request_timeout),
+                       " (--request-timeout)"),
+          11, false);
       co_return false;
     }
+    if (ClientWentAway(ec)) co_return false;
     if (ec == http::error::header_limit) {
       co_await WriteError(
           431, "header-too-large",
@@ -301,6 +365,16 @@ asio::awaitable<bool> Connection::HandleOne() {
         false);
     co_return false;
   }
+  // Framing is checked before any of the body is read: a body whose length
+  // cannot be known is never forwarded.
+  if (std::optional<RequestRefusal> refusal =
+          CheckRequestHeader(parser.get())) {
+    StopRequestDeadline();
+    co_await WriteError(refusal->status, refusal->code,
+                        std::move(refusal->message), parser.get().version(),
+                        false);
+    co_return false;
+  }
 
   const int version = parser.get().version();
   // A credential names the session (on the shared port); inside a tunnel,
@@ -313,11 +387,8 @@ asio::awaitable<bool> Connection::HandleOne() {
     route_.credential = tunnel_credential_;
   }
   if (parser.get().method() == http::verb::connect) {
+    StopRequestDeadline();
     tunnel_credential_ = route_.credential;
-    if (std::optional<core::Reply> refusal = handler_.OnConnect(route_)) {
-      co_await Write(*refusal->response, false, version, false);
-      co_return false;
-    }
     co_return co_await HandleConnect(std::string(parser.get().target()),
                                      version);
   }
@@ -328,11 +399,24 @@ asio::awaitable<bool> Connection::HandleOne() {
       client_.expires_after(Chrono(config_.write_timeout));
       auto [wec, wn] = co_await OnClient(
           [&](auto& s) { return http::async_write(s, go_on, kAwait); });
-      if (wec) co_return false;
+      client_.expires_never();
+      if (wec) {
+        StopRequestDeadline();
+        co_return false;
+      }
     }
-    client_.expires_after(Chrono(config_.request_timeout));
     auto [bec, bn] = co_await OnClient(
         [&](auto& s) { return http::async_read(s, buffer_, parser, kAwait); });
+    StopRequestDeadline();
+    if (bec && timed_out_) {
+      co_await WriteError(
+          408, "request-timeout",
+          absl::StrCat("matgto: the request body did not arrive within ",
+                       absl::FormatDuration(config_.request_timeout),
+                       " (--request-timeout)"),
+          version, false);
+      co_return false;
+    }
     if (bec) {
       if (bec == http::error::body_limit) {
         co_await WriteError(
@@ -340,12 +424,6 @@ asio::awaitable<bool> Connection::HandleOne() {
             absl::StrCat("matgto: request body exceeds ",
                          config_.max_body_bytes, " bytes (--max-body-bytes)"),
             version, false);
-        co_return false;
-      }
-      if (bec == beast::error::timeout) {
-        co_await WriteError(408, "request-timeout",
-                            "matgto: the request body did not arrive in time",
-                            version, false);
         co_return false;
       }
       // The client hung up mid-body (or sent broken framing): nothing is
@@ -361,12 +439,24 @@ asio::awaitable<bool> Connection::HandleOne() {
     }
   }
 
+  StopRequestDeadline();
   ClientRequest& request = parser.get();
   const bool keep_alive = request.keep_alive() && !closing_;
   const bool head = request.method() == http::verb::head;
   std::string target(request.target());
+  if (const std::string scheme = TargetScheme(target);
+      !scheme.empty() && core::DefaultPort(scheme) == 0) {
+    co_return co_await WriteError(
+        501, "scheme-unsupported",
+        absl::StrCat("matgto: requests for '", scheme,
+                     "://' URLs are not supported (http, https, ws and wss "
+                     "are)"),
+        version, keep_alive) &&
+        keep_alive;
+  }
+  const bool origin_form = !target.empty() && target.front() == '/';
   absl::StatusOr<core::UrlParts> url;
-  if (!target.empty() && target.front() == '/' && origin_.has_value()) {
+  if (origin_form && origin_.has_value()) {
     // Origin-form inside a tunnel or in reverse mode.
     url = core::ParseAbsoluteUrl(
         absl::StrCat(origin_->scheme, "://",
@@ -398,6 +488,15 @@ asio::awaitable<bool> Connection::HandleOne() {
         keep_alive;
   }
 
+  // The authority of an absolute-form target wins over the Host header
+  // (RFC 9112 3.2.2), in what is forwarded and in what is recorded; in
+  // reverse mode the upstream expects its own name, not the proxy's.
+  const bool reverse = config_.reverse_upstream.has_value() &&
+                       origin_.has_value() &&
+                       origin_->host == config_.reverse_upstream->host;
+  const bool authority_wins = !origin_form || reverse;
+  if (authority_wins) request.set(http::field::host, HostFor(*url));
+
   if (beast::websocket::is_upgrade(request)) {
     // Recorded as ws:// or wss:// however the client spelled the URL.
     if (url->scheme == "http") url->scheme = "ws";
@@ -407,17 +506,10 @@ asio::awaitable<bool> Connection::HandleOne() {
   }
   core::HttpRequest exchange =
       ToCore(std::move(request), core::FormatUrl(*url));
-  if (config_.reverse_upstream.has_value() && origin_.has_value() &&
-      origin_->host == config_.reverse_upstream->host) {
-    // The client addressed the proxy; the upstream expects its own name.
-    core::SetHeader(exchange.headers, "Host",
-                    url->port == core::DefaultPort(url->scheme)
-                        ? url->host
-                        : core::HostPort(url->host, url->port));
-  }
   core::Decision decision = handler_.OnRequest(route_, exchange);
   if (const auto* reply = std::get_if<core::Reply>(&decision)) {
-    co_return co_await Write(*reply->response, head, version, keep_alive) &&
+    co_return co_await Write(*reply->response, head, version, keep_alive,
+                             "cassette-bad-response") &&
         keep_alive;
   }
   const core::Forward ticket = std::get<core::Forward>(decision);
@@ -430,14 +522,30 @@ asio::awaitable<bool> Connection::HandleOne() {
         keep_alive;
   }
   handler_.OnForwarded(ticket, exchange, *outcome.response, outcome.timing);
-  co_return co_await Write(*outcome.response, head, version, keep_alive) &&
+  co_return co_await Write(*outcome.response, head, version, keep_alive,
+                           "upstream-bad-response") &&
       keep_alive;
 }
 
 asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
                                         bool head_request, int version,
-                                        bool keep_alive) {
-  WireResponse message = ToWire(response, version, keep_alive);
+                                        bool keep_alive,
+                                        absl::string_view invalid_code) {
+  absl::StatusOr<WireResponse> wire =
+      ToWire(response, version, keep_alive, head_request);
+  if (!wire.ok()) {
+    // A response that cannot be sent as HTTP/1.1 (a hand-edited cassette):
+    // a clear 502 instead of a broken connection.
+    // (Built outside the co_await: see HandleConnect.)
+    std::string message = absl::StrCat(
+        "matgto: the ",
+        invalid_code == "cassette-bad-response" ? "recorded response"
+                                                : "upstream response",
+        " cannot be sent: ", wire.status().message());
+    co_return co_await WriteError(502, invalid_code, std::move(message),
+                                  version, keep_alive);
+  }
+  WireResponse& message = *wire;
   client_.expires_after(Chrono(config_.write_timeout));
   if (head_request || core::ResponseHasNoBody("", response.status)) {
     http::response_serializer<http::span_body<const char>> serializer(message);

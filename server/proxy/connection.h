@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -71,16 +72,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const core::UrlParts& url, const core::WsRelay& relay,
       core::HttpResponse& refusal);
   boost::asio::awaitable<bool> StartServerTls(const std::string& host);
+  // A --no-intercept tunnel: connects, then answers the CONNECT (200, or
+  // the failure's status) and relays bytes both ways.
   boost::asio::awaitable<void> RelayTunnel(const std::string& host,
-                                           uint16_t port);
+                                           uint16_t port, int version);
+  boost::asio::awaitable<bool> WriteEstablished(int version);
   // Writes `response`; false when the client is gone.
-  boost::asio::awaitable<bool> Write(const core::HttpResponse& response,
-                                     bool head_request, int version,
-                                     bool keep_alive);
+  // A response that cannot be sent (ToWire) is answered 502 with
+  // X-Matgto-Error `invalid_code` instead.
+  boost::asio::awaitable<bool> Write(
+      const core::HttpResponse& response, bool head_request, int version,
+      bool keep_alive,
+      absl::string_view invalid_code = "cassette-bad-response");
   boost::asio::awaitable<bool> WriteError(int status, absl::string_view code,
                                           std::string message, int version,
                                           bool keep_alive);
   boost::asio::awaitable<void> Close();
+  // The --request-timeout of the request being read: on expiry the pending
+  // read is cancelled (the socket stays open for the 408) and `timed_out_`
+  // is set. Stop forgets it.
+  void StartRequestDeadline();
+  void StopRequestDeadline();
   // Calls f(stream) with the TLS stream when the client speaks TLS, else the
   // TCP stream.
   template <class F>
@@ -107,6 +119,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The credential of the CONNECT that opened the tunnel this connection
   // now carries; requests inside it that send none use it.
   std::string tunnel_credential_;
+  boost::asio::steady_timer request_deadline_;
+  uint64_t deadline_generation_ = 0;
+  bool timed_out_ = false;
   bool idle_ = true;
   bool closing_ = false;
 };

@@ -31,9 +31,7 @@ asio::awaitable<bool> Connection::RelayUpgrade(
                                       error.error_message + "\n");
     co_return false;
   }
-  const std::string host = url.port == core::DefaultPort(url.scheme)
-                               ? url.host
-                               : core::HostPort(url.host, url.port);
+  const std::string host = HostFor(url);  // IPv6 literals in brackets
   std::string target = url.path;
   if (url.has_query) target += "?" + url.query;
   websocket::WsLimits limits{.max_message_bytes = config_.ws_max_message_bytes,

@@ -1,5 +1,6 @@
 #include "server/proxy/proxy_server.h"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -7,17 +8,50 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/http.h"
 #include "server/core/url.h"
 #include "server/proxy/connection.h"
 #include "server/proxy/coro.h"
+#include "server/proxy/wire.h"
 
 namespace matgto::proxy {
 namespace {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
+
+// Answers a connection beyond --max-connections with a 503 and closes it,
+// after reading what the client sent (for at most a second) so that the
+// close does not reset the connection before the client read the answer.
+asio::awaitable<void> Refuse(tcp::socket socket, uint32_t max_connections) {
+  beast::tcp_stream stream(std::move(socket));
+  core::HttpResponse response = core::MakeErrorResponse(
+      503, "too-many-connections",
+      absl::StrCat("matgto: this proxy port already has ", max_connections,
+                   " open connections (--max-connections); close some or "
+                   "try again later\n"));
+  response.headers.push_back({"Retry-After", "1"});
+  absl::StatusOr<WireResponse> wire = ToWire(response, 11, false);
+  if (!wire.ok()) co_return;
+  stream.expires_after(std::chrono::seconds(1));
+  auto [wec, wn] = co_await http::async_write(stream, *wire, kAwait);
+  beast::error_code ignored;
+  if (!wec) {
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    std::array<char, 4096> sink;
+    for (;;) {
+      auto [rec, rn] =
+          co_await stream.async_read_some(asio::buffer(sink), kAwait);
+      if (rec) break;
+    }
+  }
+  stream.socket().close(ignored);
+}
 
 }  // namespace
 
@@ -85,6 +119,14 @@ void ProxyServer::Start() {
           }
           boost::system::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
+          if (self->Count() >= self->config_.max_connections) {
+            auto executor = socket.get_executor();
+            asio::co_spawn(
+                executor,
+                Refuse(std::move(socket), self->config_.max_connections),
+                asio::detached);
+            continue;
+          }
           const uint64_t id = self->next_connection_id_.fetch_add(1);
           auto connection =
               std::make_shared<Connection>(id, std::move(socket), self->config_,
@@ -99,6 +141,11 @@ void ProxyServer::Start() {
 void ProxyServer::Register(uint64_t id, std::weak_ptr<Connection> connection) {
   absl::MutexLock lock(&mu_);
   connections_.emplace(id, std::move(connection));
+}
+
+size_t ProxyServer::Count() const {
+  absl::MutexLock lock(&mu_);
+  return connections_.size();
 }
 
 void ProxyServer::Unregister(uint64_t id) {

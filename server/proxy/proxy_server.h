@@ -54,6 +54,10 @@ class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
   // connection has ended, or after `grace`, when the rest are cancelled.
   void Shutdown(absl::Duration grace, std::function<void()> done);
 
+  // Open connections (beyond ProxyConfig::max_connections, new ones are
+  // answered 503 `too-many-connections`).
+  size_t Count() const;
+
   // Called by connections.
   void Register(uint64_t id, std::weak_ptr<Connection> connection);
   void Unregister(uint64_t id);

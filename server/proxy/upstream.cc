@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/proxy/coro.h"
+#include "server/proxy/resolver.h"
 #include "server/proxy/wire.h"
 #include "server/tls/contexts.h"
 
@@ -29,6 +30,26 @@ constexpr uint32_t kMaxUpstreamHeaderBytes = 256 * 1024;
 beast::tcp_stream& Lowest(beast::tcp_stream& s) { return s; }
 beast::tcp_stream& Lowest(asio::ssl::stream<beast::tcp_stream>& s) {
   return s.next_layer();
+}
+
+// RFC 9110 9.2.2: only these may be sent again when a connection fails
+// before the response; a POST may already have taken effect.
+bool Idempotent(absl::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" ||
+         method == "TRACE" || method == "PUT" || method == "DELETE";
+}
+
+// Whether a kept-alive connection is known to be unusable: the upstream
+// closed it (EOF), reset it, or sent something unasked.
+bool Stale(tcp::socket& socket) {
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  if (ec) return true;
+  char byte = 0;
+  socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+  const bool alive = ec == asio::error::would_block;
+  socket.non_blocking(false, ec);
+  return !alive;
 }
 
 bool PeerClosed(const beast::error_code& ec) {
@@ -80,16 +101,21 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
     out.error_message = "matgto: no TLS context for https upstreams";
     co_return false;
   }
-  tcp::resolver resolver(executor_);
-  auto [rec, endpoints] = co_await resolver.async_resolve(
-      url.host, std::to_string(url.port), kAwait);
-  if (rec) {
-    out.error_status = 502;
-    out.error_code = "upstream-unreachable";
-    out.error_message =
-        absl::StrCat("matgto: cannot resolve ", url.host, ": ", rec.message());
+  ResolveOutcome resolved =
+      co_await Resolve(executor_, url.host, url.port, config_.dns_timeout);
+  if (!resolved.error_code.empty()) {
+    out.error_status = resolved.status;
+    out.error_code = std::move(resolved.error_code);
+    out.error_message = std::move(resolved.message);
     co_return false;
   }
+  if (cancelled_) {
+    out.error_status = 503;
+    out.error_code = "cancelled";
+    out.error_message = "matgto: the exchange was cancelled";
+    co_return false;
+  }
+  const tcp::resolver::results_type& endpoints = resolved.endpoints;
   beast::tcp_stream stream(executor_);
   stream.expires_after(Chrono(config_.upstream_connect_timeout));
   auto [cec, ep] = co_await stream.async_connect(endpoints, kAwait);
@@ -173,15 +199,25 @@ asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
           "ended or the server is shutting down)";
       co_return out;
     }
-    const bool reused =
-        key_ == key && (plain_.has_value() || secure_.has_value());
+    bool reused = key_ == key && (plain_.has_value() || secure_.has_value());
+    // A request that must not be sent twice only goes on a kept-alive
+    // connection that is still open, and is never retried.
+    const bool idempotent = Idempotent(request.method);
+    if (reused && !idempotent &&
+        Stale(plain_.has_value() ? plain_->socket()
+                                 : secure_->next_layer().socket())) {
+      Close();
+      reused = false;
+    }
     FetchOutcome out;
     if (!reused && !co_await Connect(url, out)) co_return out;
     bool retry = false;
     if (secure_.has_value()) {
-      out = co_await Exchange(*secure_, request, url, reused, retry);
+      out = co_await Exchange(*secure_, request, url, reused && idempotent,
+                              retry);
     } else {
-      out = co_await Exchange(*plain_, request, url, reused, retry);
+      out =
+          co_await Exchange(*plain_, request, url, reused && idempotent, retry);
     }
     if (!retry) co_return out;
   }

@@ -36,7 +36,10 @@ class UpstreamClient {
                  bool verify_tls);
 
   // Sends `request` to `url`'s origin (reusing the cached connection when it
-  // goes to the same scheme://host:port) and reads the whole response.
+  // goes to the same scheme://host:port) and reads the whole response. An
+  // idempotent request that finds the kept-alive connection closed is sent
+  // once more on a fresh one; a POST (or any non-idempotent method) is sent
+  // on a reused connection only if it is still open, and never twice.
   boost::asio::awaitable<FetchOutcome> Fetch(const core::HttpRequest& request,
                                              const core::UrlParts& url);
   // Closes and forgets the cached connection. Only between exchanges.

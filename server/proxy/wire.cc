@@ -1,7 +1,13 @@
 #include "server/proxy/wire.h"
 
+#include <vector>
+
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -28,7 +34,105 @@ std::string ConnectionTokens(const core::Headers& headers) {
   return tokens;
 }
 
+bool IsFraming(absl::string_view name) {
+  return core::EqualsIgnoreCase(name, "content-length") ||
+         core::EqualsIgnoreCase(name, "transfer-encoding");
+}
+
+// The comma-separated elements of every `name` field, trimmed (empty
+// elements kept, so that "chunked,,x" can be told apart).
+template <class Fields>
+std::vector<std::string> Elements(const Fields& fields, http::field name) {
+  std::vector<std::string> out;
+  const auto [first, last] = fields.equal_range(name);
+  for (auto f = first; f != last; ++f) {
+    for (absl::string_view e : absl::StrSplit(
+             absl::string_view(f->value().data(), f->value().size()), ',')) {
+      out.push_back(absl::AsciiStrToLower(absl::StripAsciiWhitespace(e)));
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::optional<RequestRefusal> CheckRequestHeader(
+    const http::request_header<>& header) {
+  if (header.count(http::field::host) > 1) {
+    return RequestRefusal{400, "bad-request",
+                          "matgto: the request has more than one Host header "
+                          "(RFC 9112 3.2)"};
+  }
+  if (header.count(http::field::transfer_encoding) == 0) return std::nullopt;
+  std::vector<std::string> codings =
+      Elements(header, http::field::transfer_encoding);
+  const std::string listed = absl::StrJoin(codings, ", ");
+  if (header.version() < 11) {
+    return RequestRefusal{
+        400, "bad-transfer-encoding",
+        absl::StrCat("matgto: an HTTP/1.0 request cannot carry "
+                     "Transfer-Encoding (got '",
+                     listed, "'; RFC 9112 6.1)")};
+  }
+  int chunked = 0;
+  bool other = false;
+  for (const std::string& c : codings) {
+    // A coding may carry parameters ("gzip;q=1" is not valid here, but a
+    // token is what is compared).
+    absl::string_view token =
+        absl::StripAsciiWhitespace(absl::string_view(c).substr(0, c.find(';')));
+    if (token.empty()) {
+      return RequestRefusal{
+          400, "bad-transfer-encoding",
+          absl::StrCat("matgto: empty coding in Transfer-Encoding '", listed,
+                       "'")};
+    }
+    if (token == "chunked") {
+      ++chunked;
+    } else {
+      other = true;
+    }
+  }
+  const absl::string_view last = codings.back();
+  if (last != "chunked" || chunked > 1) {
+    return RequestRefusal{
+        400, "bad-transfer-encoding",
+        absl::StrCat("matgto: Transfer-Encoding '", listed,
+                     "' does not end in a single 'chunked', so the request "
+                     "body length cannot be determined (RFC 9112 6.3)")};
+  }
+  if (other) {
+    return RequestRefusal{
+        501, "transfer-coding-unsupported",
+        absl::StrCat("matgto: transfer codings other than 'chunked' are not "
+                     "supported (got '",
+                     listed, "')")};
+  }
+  return std::nullopt;
+}
+
+std::string TargetScheme(absl::string_view target) {
+  // RFC 3986 3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"
+  if (target.empty() || !absl::ascii_isalpha(target[0])) return "";
+  for (size_t i = 1; i < target.size(); ++i) {
+    const char c = target[i];
+    if (c == ':') {
+      // "host:443" is authority-form, not a scheme.
+      if (target.substr(i, 3) != "://") return "";
+      return absl::AsciiStrToLower(target.substr(0, i));
+    }
+    if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') break;
+  }
+  return "";
+}
+
+std::string HostFor(const core::UrlParts& url) {
+  if (url.port == core::DefaultPort(url.scheme)) {
+    return url.host.find(':') != std::string::npos ? "[" + url.host + "]"
+                                                   : url.host;
+  }
+  return core::HostPort(url.host, url.port);
+}
 
 std::string ProxyCredential(absl::string_view value) {
   value = absl::StripAsciiWhitespace(value);
@@ -51,7 +155,10 @@ bool IsHopByHop(absl::string_view name, absl::string_view connection_tokens) {
   for (absl::string_view h : kHopByHop) {
     if (core::EqualsIgnoreCase(name, h)) return true;
   }
-  if (connection_tokens.empty()) return false;
+  if (connection_tokens.empty() || IsFraming(name) ||
+      core::EqualsIgnoreCase(name, "host")) {
+    return false;
+  }
   for (absl::string_view token : absl::StrSplit(connection_tokens, ',')) {
     if (core::EqualsIgnoreCase(absl::StripAsciiWhitespace(token), name)) {
       return true;
@@ -86,18 +193,24 @@ UpstreamRequest ToUpstream(const core::HttpRequest& request,
   out.target(target);
   out.version(11);
   const std::string tokens = ConnectionTokens(request.headers);
+  const std::string length = std::to_string(request.body.size());
   bool has_host = false;
+  bool framed = false;
   for (const core::Header& h : request.headers) {
     if (IsHopByHop(h.name, tokens)) continue;
+    if (IsFraming(h.name)) {
+      // Whatever the client framed its body with, we send the body we hold
+      // with one length of our own.
+      if (!framed) out.insert(http::field::content_length, length);
+      framed = true;
+      continue;
+    }
     if (core::EqualsIgnoreCase(h.name, "host")) has_host = true;
     out.insert(h.name, h.value);
   }
-  if (!has_host) {
-    out.set(http::field::host, url.port == core::DefaultPort(url.scheme)
-                                   ? (url.host.find(':') != std::string::npos
-                                          ? "[" + url.host + "]"
-                                          : url.host)
-                                   : core::HostPort(url.host, url.port));
+  if (!has_host) out.set(http::field::host, HostFor(url));
+  if (!framed && !request.body.empty()) {
+    out.set(http::field::content_length, length);
   }
   out.keep_alive(true);
   out.body() = http::span_body<const char>::value_type(request.body.data(),
@@ -119,14 +232,54 @@ core::HttpResponse ToCore(http::response<http::string_body>&& response) {
   return out;
 }
 
-WireResponse ToWire(const core::HttpResponse& response, int client_version,
-                    bool keep_alive) {
+absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
+                                    int client_version, bool keep_alive,
+                                    bool head_request) {
+  if (response.status < 100 || response.status > 999) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "status ", response.status, " is not a three-digit HTTP status"));
+  }
+  if (response.status < 200 && response.status != 101) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("status ", response.status,
+                     " is an interim response, not a final one"));
+  }
+  const bool has_body =
+      !head_request && !core::ResponseHasNoBody("", response.status);
+  // The stored framing: chunked is kept for HTTP/1.1 clients (and then any
+  // Content-Length goes); otherwise every stored length must be the body's.
+  bool chunked = false;
+  std::optional<uint64_t> stored_length;
+  for (const core::Header& h : response.headers) {
+    if (core::EqualsIgnoreCase(h.name, "transfer-encoding")) {
+      chunked = absl::AsciiStrToLower(absl::StripAsciiWhitespace(h.value)) ==
+                "chunked";
+    } else if (core::EqualsIgnoreCase(h.name, "content-length")) {
+      for (absl::string_view v : absl::StrSplit(h.value, ',')) {
+        uint64_t n = 0;
+        if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &n) ||
+            (stored_length.has_value() && *stored_length != n)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "its Content-Length '", h.value, "' is not one decimal length"));
+        }
+        stored_length = n;
+      }
+    }
+  }
+  chunked = chunked && has_body && client_version >= 11;
+  if (has_body && !chunked && stored_length.has_value() &&
+      *stored_length != response.body.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "its Content-Length ", *stored_length, " disagrees with its body of ",
+        response.body.size(), " bytes"));
+  }
+
   WireResponse out;
   out.result(static_cast<unsigned>(response.status));
   if (!response.reason.empty()) out.reason(response.reason);
   out.version(client_version);
   const std::string tokens = ConnectionTokens(response.headers);
-  bool framed = false;
+  bool length_set = false;
   for (const core::Header& h : response.headers) {
     // A 407 is this proxy's own challenge: its Proxy-Authenticate is for
     // this hop (RFC 9110 11.7.1).
@@ -135,22 +288,25 @@ WireResponse ToWire(const core::HttpResponse& response, int client_version,
           core::EqualsIgnoreCase(h.name, "proxy-authenticate"))) {
       continue;
     }
-    // HTTP/1.0 clients cannot read chunked framing: they get a length.
-    if (client_version < 11 &&
-        core::EqualsIgnoreCase(h.name, "transfer-encoding")) {
+    if (core::EqualsIgnoreCase(h.name, "transfer-encoding")) {
+      if (chunked) out.insert(h.name, "chunked");
       continue;
     }
-    if (core::EqualsIgnoreCase(h.name, "content-length") ||
-        core::EqualsIgnoreCase(h.name, "transfer-encoding")) {
-      framed = true;
+    if (core::EqualsIgnoreCase(h.name, "content-length")) {
+      if (chunked || length_set) continue;
+      length_set = true;
+      out.insert(h.name, has_body ? std::to_string(response.body.size())
+                                  : std::to_string(*stored_length));
+      continue;
     }
     out.insert(h.name, h.value);
   }
   out.body() = http::span_body<const char>::value_type(response.body.data(),
                                                        response.body.size());
-  // A response an upstream delimited by closing its connection gets a
-  // Content-Length so the client connection can stay open.
-  if (!framed && !core::ResponseHasNoBody("", response.status)) {
+  // A response an upstream delimited by closing its connection (or whose
+  // Transfer-Encoding the client cannot read) gets a Content-Length so the
+  // client connection can stay open.
+  if (has_body && !chunked && !length_set) {
     out.content_length(response.body.size());
   }
   out.keep_alive(keep_alive);

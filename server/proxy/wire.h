@@ -5,6 +5,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,8 +23,36 @@ using WireResponse = http::response<http::span_body<const char>>;
 
 // True for headers that belong to one hop and are not forwarded:
 // Connection, Keep-Alive, Proxy-Connection, Proxy-Authorization, TE,
-// Trailer, Upgrade, and any name listed in `connection_tokens`.
+// Trailer, Upgrade, and any name listed in `connection_tokens` -- except
+// the framing headers (Content-Length, Transfer-Encoding) and Host, which a
+// client cannot make hop-by-hop: every forwarded message is re-framed by us
+// (listing them in Connection was a request-smuggling vector).
 bool IsHopByHop(absl::string_view name, absl::string_view connection_tokens);
+
+// A request refused from its header alone, before any body is read.
+struct RequestRefusal {
+  int status = 400;
+  std::string code;  // X-Matgto-Error
+  std::string message;
+};
+
+// Checks the framing and routing headers of a client request as soon as
+// they are read (RFC 9112 6.1, 6.3, 3.2): a Transfer-Encoding whose final
+// coding is not `chunked`, that applies `chunked` twice, or that comes in
+// an HTTP/1.0 request is 400 `bad-transfer-encoding` (its body length
+// cannot be known: forwarding it would let the body pass as a second
+// request); codings other than `chunked` (`gzip, chunked`) are 501
+// `transfer-coding-unsupported`; more than one Host is 400 `bad-request`.
+std::optional<RequestRefusal> CheckRequestHeader(
+    const http::request_header<>& header);
+
+// The scheme of an absolute-form target ("ftp" for "ftp://h/x"), lower
+// case; empty when `target` does not start with "scheme://".
+std::string TargetScheme(absl::string_view target);
+
+// The Host header value for `url`'s authority (default port left out,
+// IPv6 literals in brackets).
+std::string HostFor(const core::UrlParts& url);
 
 // The session credential a `Proxy-Authorization` value carries: the user of
 // `Basic base64(user:password)` (the password is ignored); the whole value
@@ -35,8 +64,11 @@ std::string ProxyCredential(absl::string_view proxy_authorization);
 core::HttpRequest ToCore(ClientRequest&& request, std::string url);
 
 // The request sent upstream for `request` (origin-form target, hop-by-hop
-// headers removed, keep-alive). The body is referenced, not copied: `request`
-// must outlive the returned message.
+// headers removed, keep-alive, re-framed: whatever Content-Length or
+// Transfer-Encoding the client sent is replaced by one Content-Length of the
+// body we hold, at the place of the first of them; a Host is added when
+// missing). The body is referenced, not copied: `request` must outlive the
+// returned message.
 UpstreamRequest ToUpstream(const core::HttpRequest& request,
                            const core::UrlParts& url);
 
@@ -44,9 +76,17 @@ UpstreamRequest ToUpstream(const core::HttpRequest& request,
 core::HttpResponse ToCore(http::response<http::string_body>&& response);
 
 // The message written to the client for `response` (hop-by-hop headers
-// removed, framing fixed up, keep-alive as the client asked). References the
-// body of `response`, which must outlive the returned message.
-WireResponse ToWire(const core::HttpResponse& response, int client_version,
-                    bool keep_alive);
+// removed, keep-alive as the client asked, re-framed: a stored
+// `Transfer-Encoding: chunked` stays for HTTP/1.1 clients, any other
+// Transfer-Encoding is dropped and the body gets a Content-Length).
+// References the body of `response`, which must outlive the returned
+// message. INVALID_ARGUMENT (the message says why) for a response that
+// cannot be sent as HTTP/1.1: a status outside 100-999, an interim (1xx)
+// status other than 101, or a stored Content-Length that disagrees with the
+// body (a hand-edited cassette); `head_request` responses and bodyless
+// statuses keep their Content-Length as stored.
+absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
+                                    int client_version, bool keep_alive,
+                                    bool head_request = false);
 
 }  // namespace matgto::proxy

@@ -12,6 +12,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/cassette/name.h"
 #include "server/core/status_macros.h"
+#include "server/core/url.h"
 #include "server/replay/rules.h"
 
 namespace matgto::replay {
@@ -582,9 +583,40 @@ SessionManager::Resolved SessionManager::Resolve(
   return {true, it->second->cassette};
 }
 
-std::optional<core::Reply> SessionManager::OnConnect(const core::Route& route) {
-  if (Resolve(route).known) return std::nullopt;
-  return core::Reply{unknown_session_response_, "unknown-session"};
+std::optional<core::Reply> SessionManager::OnConnect(
+    const core::Route& route, const core::ConnectTarget& target) {
+  Resolved to = Resolve(route);
+  if (!to.known)
+    return core::Reply{unknown_session_response_, "unknown-session"};
+  // An intercepted tunnel's requests each come to OnRequest.
+  if (!target.relayed) return std::nullopt;
+  const std::string authority = core::HostPort(target.host, target.port);
+  if (to.cassette == nullptr) {
+    if (options_.default_mode == v1::PASSTHROUGH) return std::nullopt;
+    return core::Reply{
+        std::make_shared<const core::HttpResponse>(core::MakeErrorResponse(
+            503, "no-cassette",
+            absl::StrCat(
+                "matgto: no cassette is in use, so the tunnel to ", authority,
+                " (--no-intercept: relayed byte for byte) was not opened. "
+                "Start one with `matgto record NAME` or `matgto use NAME "
+                "--mode passthrough`, or run the server with --mode "
+                "passthrough.\n"))),
+        "no-cassette"};
+  }
+  if (to.cassette->mode() == v1::REPLAY) {
+    return core::Reply{
+        std::make_shared<const core::HttpResponse>(core::MakeErrorResponse(
+            403, "no-intercept-refused",
+            absl::StrCat(
+                "matgto: ", authority,
+                " matches --no-intercept, so its tunnel would be relayed to "
+                "the network byte for byte and could not be recorded; replay "
+                "never touches the network, so it is refused. Remove the "
+                "host from --no-intercept to record and replay it.\n"))),
+        "no-intercept-refused"};
+  }
+  return std::nullopt;
 }
 
 core::Decision SessionManager::OnRequest(const core::Route& route,

@@ -141,7 +141,12 @@ class SessionManager final : public core::ExchangeHandler {
   size_t max_sessions() const { return options_.max_sessions; }
 
   // core::ExchangeHandler
-  std::optional<core::Reply> OnConnect(const core::Route& route) override;
+  // A relayed (--no-intercept) tunnel reaches the network unrecorded: it is
+  // refused while the session replays (403 `no-intercept-refused`) and while
+  // no cassette is in use unless idle requests are forwarded (503
+  // `no-cassette`), like every other request then.
+  std::optional<core::Reply> OnConnect(
+      const core::Route& route, const core::ConnectTarget& target) override;
   core::Decision OnRequest(const core::Route& route,
                            const core::HttpRequest& request) override;
   void OnForwarded(const core::Forward& ticket,

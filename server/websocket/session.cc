@@ -221,6 +221,15 @@ asio::awaitable<RelayResult> RelayWebSocket(
   co_return result;
 }
 
+ReplayClose HowToReplayClose(int code) {
+  if ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1013) ||
+      (code >= 3000 && code <= 4999)) {
+    return ReplayClose::kWithCode;
+  }
+  if (code == 1006 || code == 1015) return ReplayClose::kDropConnection;
+  return ReplayClose::kWithoutCode;
+}
+
 template <class Client>
 asio::awaitable<void> ReplayWebSocket(Client& client,
                                       const UpgradeRequest& request,
@@ -249,10 +258,23 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
         break;
       }
       case core::WsStep::Kind::kClose: {
-        co_await down.async_close(
-            ws::close_reason(static_cast<ws::close_code>(step.close->code),
-                             CloseReasonText(step.close->reason)),
-            kAwait);
+        switch (HowToReplayClose(step.close->code)) {
+          case ReplayClose::kWithCode:
+            co_await down.async_close(
+                ws::close_reason(static_cast<ws::close_code>(step.close->code),
+                                 CloseReasonText(step.close->reason)),
+                kAwait);
+            break;
+          case ReplayClose::kWithoutCode:
+            co_await down.async_close(ws::close_reason(), kAwait);
+            break;
+          case ReplayClose::kDropConnection: {
+            beast::error_code ignored;
+            beast::get_lowest_layer(down).socket().shutdown(
+                asio::ip::tcp::socket::shutdown_both, ignored);
+            break;
+          }
+        }
         co_return;
       }
       case core::WsStep::Kind::kExpect:

@@ -51,9 +51,19 @@ asio::awaitable<RelayResult> RelayWebSocket(
     std::string host_header, std::string target, core::WsSessionSink* sink,
     WsLimits limits);
 
+// How a recorded close is put on the wire in replay. A close frame may only
+// carry the codes Beast (and RFC 6455 7.4) allow to be sent: 1000-1003,
+// 1007-1013, 3000-4999. 1006 ("abnormal closure", what a dropped
+// connection is recorded as) and 1015 (TLS failure) mean no close frame was
+// sent: the connection is dropped. Any other code (1005 "no status", 1004,
+// 1014, out of range) is a close frame without a code.
+enum class ReplayClose { kWithCode, kWithoutCode, kDropConnection };
+ReplayClose HowToReplayClose(int code);
+
 // Accepts the client's `request` answering like the recorded upgrade
 // response, then follows `playback`: sends recorded server messages, checks
-// client messages (closing with 1008 on a mismatch) and replays the close.
+// client messages (closing with 1008 on a mismatch) and replays the close
+// (HowToReplayClose).
 template <class Client>
 asio::awaitable<void> ReplayWebSocket(Client& client,
                                       const UpgradeRequest& request,

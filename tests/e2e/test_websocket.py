@@ -35,6 +35,9 @@ class WsUpstream:
                 if msg == "bye":
                     await ws.close(4000, "server says bye")
                     return
+                if msg == "drop":
+                    ws.transport.abort()  # no close frame: recorded as 1006
+                    return
                 if msg == "slow":
                     await ws.send("first")
                     await asyncio.sleep(0.3)
@@ -158,6 +161,33 @@ def test_client_message_mismatch_closes_1008_and_is_reported(server, ws_upstream
     import json
     misses = json.loads(server.cli("status", "--json").stdout)["session"]["misses"]
     assert misses[0]["closest"][0]["differences"][0]["field"] == "message[1]"
+
+
+def test_replay_of_a_dropped_session_drops_the_connection_and_never_sends_close_code_1006(server, ws_upstream, proto_modules):
+    cassette_pb2 = proto_modules[0]
+    url = f"ws://127.0.0.1:{ws_upstream.port}/upstream-drops"
+    server.cli("record", "updrop")
+
+    async def upstream_drops():
+        async with connect(url, proxy=server.proxy_url) as ws:
+            await ws.recv()
+            await ws.send("drop")
+            with pytest.raises(websockets.ConnectionClosed) as e:
+                await ws.recv()
+            return e.value
+
+    recorded = run(upstream_drops())
+    time.sleep(0.3)
+    server.cli("stop")
+    c = cassette_pb2.Cassette()
+    c.ParseFromString(server.cassette_path("updrop").read_bytes())
+    assert c.interactions[0].websocket.close.code == 1006
+    server.cli("replay", "updrop")
+    replayed = run(upstream_drops())
+    # 1006 is reserved (RFC 6455 7.4.1): a close frame carrying it would make
+    # the client fail the connection with 1002. Replay drops it instead.
+    assert replayed.rcvd is None and replayed.sent is None, replayed
+    assert recorded.rcvd is not None  # (recording: the proxy closed with 1001)
 
 
 def test_abrupt_disconnects_leave_server_serving(server, ws_upstream, proto_modules, upstream):

@@ -40,6 +40,7 @@ bool RequestPath(const uint8_t* data, size_t size) {
     left -= used;
   }
   if (!parser.is_done()) return false;
+  if (proxy::CheckRequestHeader(parser.get()).has_value()) return false;
   proxy::ClientRequest request = parser.release();
   const std::string target(request.target());
   absl::StatusOr<core::UrlParts> url = core::ParseAbsoluteUrl(target);
@@ -53,7 +54,8 @@ bool RequestPath(const uint8_t* data, size_t size) {
                           .version = exchange.version,
                           .headers = exchange.headers,
                           .body = exchange.body};
-  proxy::WireResponse wire = proxy::ToWire(echo, exchange.version, true);
+  absl::StatusOr<proxy::WireResponse> wire =
+      proxy::ToWire(echo, exchange.version, true);
   (void)wire;
   return true;
 }

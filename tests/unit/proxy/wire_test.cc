@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/testing/core_printers.h"
@@ -30,6 +31,15 @@ core::UrlParts Parse(const std::string& url) {
   auto parts = core::ParseAbsoluteUrl(url);
   EXPECT_TRUE(parts.ok()) << parts.status();
   return parts.ok() ? *parts : core::UrlParts{};
+}
+
+// ToWire for a response that must be sendable.
+WireResponse Wire(const core::HttpResponse& response, int client_version,
+                  bool keep_alive, bool head_request = false) {
+  absl::StatusOr<WireResponse> out =
+      ToWire(response, client_version, keep_alive, head_request);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? std::move(*out) : WireResponse{};
 }
 
 struct HopCase {
@@ -64,7 +74,169 @@ INSTANTIATE_TEST_SUITE_P(
         HopCase{"X-Foo", "close, X-Foo", true}, HopCase{"x-foo", "X-FOO", true},
         HopCase{"X-Foo", "  x-bar ,\tx-foo  ", true},
         HopCase{"X-Foo", "X-Foobar", false},
-        HopCase{"X-Foo", "keep-alive", false}));
+        HopCase{"X-Foo", "keep-alive", false},
+        // Framing and Host cannot be made hop-by-hop: dropping them would
+        // let a body pass as a second request (smuggling).
+        HopCase{"Content-Length", "content-length", false},
+        HopCase{"Transfer-Encoding", "close, Transfer-Encoding", false},
+        HopCase{"Host", "host", false}));
+
+// "Connection: content-length" used to drop the framing header, so the
+// body reached the upstream as a second request. Whatever the client says,
+// the forwarded request carries one Content-Length of the body we hold.
+TEST(ToUpstreamTest, ConnectionCannotDropFraming) {
+  const std::string smuggled = "GET /admin HTTP/1.1\r\nHost: internal\r\n\r\n";
+  for (const std::string& token :
+       {std::string("Content-Length"), std::string("transfer-encoding")}) {
+    SCOPED_TRACE(token);
+    core::HttpRequest req{
+        .method = "POST",
+        .url = "http://h/x",
+        .headers = {{"Host", "h"},
+                    {"Connection", "keep-alive, " + token},
+                    {token == "Content-Length" ? "Content-Length"
+                                               : "Transfer-Encoding",
+                     token == "Content-Length" ? std::to_string(smuggled.size())
+                                               : "chunked"},
+                    {"X-A", "1"}},
+        .body = smuggled};
+    UpstreamRequest out = ToUpstream(req, Parse(req.url));
+    EXPECT_THAT(Fields(out), ElementsAre(F{"Host", "h"},
+                                         F{"Content-Length",
+                                           std::to_string(smuggled.size())},
+                                         F{"X-A", "1"}));
+    EXPECT_FALSE(out.chunked());
+  }
+}
+
+TEST(ToUpstreamTest, ReframedWithOneLengthOfTheBodyHeld) {
+  // A chunked upload was de-chunked while read: it leaves with a length.
+  core::HttpRequest chunked{
+      .method = "PUT",
+      .url = "http://h/x",
+      .headers = {{"Transfer-Encoding", "chunked"}, {"X-A", "1"}},
+      .body = "hello"};
+  EXPECT_THAT(
+      Fields(ToUpstream(chunked, Parse(chunked.url))),
+      ElementsAre(F{"Content-Length", "5"}, F{"X-A", "1"}, F{"Host", "h"}));
+  // Repeated lengths collapse into one.
+  core::HttpRequest twice{.method = "POST",
+                          .url = "http://h/x",
+                          .headers = {{"Host", "h"},
+                                      {"Content-Length", "3"},
+                                      {"Content-Length", "3"}},
+                          .body = "abc"};
+  EXPECT_THAT(Fields(ToUpstream(twice, Parse(twice.url))),
+              ElementsAre(F{"Host", "h"}, F{"Content-Length", "3"}));
+  // A body without any framing header gets one; an empty one keeps the
+  // client's explicit zero, and nothing when there was none.
+  core::HttpRequest bare{
+      .method = "POST", .url = "http://h/x", .headers = {}, .body = "ab"};
+  EXPECT_EQ(ToUpstream(bare, Parse(bare.url))[http::field::content_length],
+            "2");
+  core::HttpRequest zero{.method = "POST",
+                         .url = "http://h/x",
+                         .headers = {{"Content-Length", "0"}}};
+  EXPECT_EQ(ToUpstream(zero, Parse(zero.url))[http::field::content_length],
+            "0");
+  core::HttpRequest get{.method = "GET", .url = "http://h/x"};
+  EXPECT_EQ(ToUpstream(get, Parse(get.url)).count(http::field::content_length),
+            0u);
+}
+
+struct RefusalCase {
+  std::vector<std::pair<std::string, std::string>> headers;
+  int version;
+  int status;  // 0: accepted
+  std::string code;
+};
+
+void PrintTo(const RefusalCase& c, std::ostream* os) {
+  *os << "HTTP/" << c.version / 10 << "." << c.version % 10;
+  for (const auto& [n, v] : c.headers) *os << " [" << n << ": " << v << "]";
+}
+
+class CheckRequestHeaderTest : public ::testing::TestWithParam<RefusalCase> {};
+
+TEST_P(CheckRequestHeaderTest, Decides) {
+  http::request_header<> header;
+  header.method(http::verb::post);
+  header.target("http://h/x");
+  header.version(GetParam().version);
+  for (const auto& [n, v] : GetParam().headers) header.insert(n, v);
+  std::optional<RequestRefusal> refusal = CheckRequestHeader(header);
+  if (GetParam().status == 0) {
+    EXPECT_FALSE(refusal.has_value()) << refusal->message;
+    return;
+  }
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(refusal->status, GetParam().status);
+  EXPECT_EQ(refusal->code, GetParam().code);
+  EXPECT_THAT(refusal->message, ::testing::StartsWith("matgto: "));
+}
+
+// RFC 9112 6.1 and 6.3: only a final, single `chunked` delimits a request
+// body; anything else is refused before a byte of the body is read.
+INSTANTIATE_TEST_SUITE_P(
+    Wire, CheckRequestHeaderTest,
+    ::testing::Values(
+        RefusalCase{{{"Host", "h"}}, 11, 0, ""},
+        RefusalCase{{{"Transfer-Encoding", "chunked"}}, 11, 0, ""},
+        RefusalCase{{{"Transfer-Encoding", " Chunked "}}, 11, 0, ""},
+        RefusalCase{
+            {{"Transfer-Encoding", "gzip"}}, 11, 400, "bad-transfer-encoding"},
+        RefusalCase{{{"Transfer-Encoding", "chunked, gzip"}},
+                    11,
+                    400,
+                    "bad-transfer-encoding"},
+        RefusalCase{{{"Transfer-Encoding", "chunked"},
+                     {"Transfer-Encoding", "identity"}},
+                    11,
+                    400,
+                    "bad-transfer-encoding"},
+        RefusalCase{{{"Transfer-Encoding", "chunked, chunked"}},
+                    11,
+                    400,
+                    "bad-transfer-encoding"},
+        RefusalCase{{{"Transfer-Encoding", ",chunked"}},
+                    11,
+                    400,
+                    "bad-transfer-encoding"},
+        RefusalCase{{{"Transfer-Encoding", "xchunked"}},
+                    11,
+                    400,
+                    "bad-transfer-encoding"},
+        RefusalCase{{{"Transfer-Encoding", "chunked"}},
+                    10,
+                    400,
+                    "bad-transfer-encoding"},
+        RefusalCase{{{"Transfer-Encoding", "gzip, chunked"}},
+                    11,
+                    501,
+                    "transfer-coding-unsupported"},
+        RefusalCase{
+            {{"Transfer-Encoding", "gzip"}, {"Transfer-Encoding", "chunked"}},
+            11,
+            501,
+            "transfer-coding-unsupported"},
+        RefusalCase{{{"Host", "a"}, {"Host", "b"}}, 11, 400, "bad-request"}));
+
+TEST(TargetSchemeTest, AbsoluteFormSchemeOnly) {
+  EXPECT_EQ(TargetScheme("ftp://h/x"), "ftp");
+  EXPECT_EQ(TargetScheme("HTTP://h/"), "http");
+  EXPECT_EQ(TargetScheme("git+ssh://h/"), "git+ssh");
+  EXPECT_EQ(TargetScheme("/path"), "");
+  EXPECT_EQ(TargetScheme("host:443"), "");  // authority-form
+  EXPECT_EQ(TargetScheme("1ab://h/"), "");
+  EXPECT_EQ(TargetScheme(""), "");
+}
+
+TEST(HostForTest, UrlAuthority) {
+  EXPECT_EQ(HostFor(Parse("http://Example.com:80/x")), "example.com");
+  EXPECT_EQ(HostFor(Parse("https://h:8443/")), "h:8443");
+  EXPECT_EQ(HostFor(Parse("https://[::1]/")), "[::1]");
+  EXPECT_EQ(HostFor(Parse("ws://[::1]:81/")), "[::1]:81");
+}
 
 TEST(ToUpstreamTest, OriginFormTargetHopByHopRemovedOrderKept) {
   core::HttpRequest req{.method = "POST",
@@ -176,7 +348,7 @@ TEST(ToWireTest, ContentLengthAddedWhenUnframed) {
                          .version = 10,
                          .headers = {{"Content-Type", "text/plain"}},
                          .body = "hello"};
-  WireResponse out = ToWire(res, 11, true);
+  WireResponse out = Wire(res, 11, true);
   EXPECT_EQ(out.result_int(), 200u);
   EXPECT_EQ(out.version(), 11);
   EXPECT_THAT(Fields(out), ElementsAre(F{"Content-Type", "text/plain"},
@@ -189,7 +361,7 @@ TEST(ToWireTest, ExistingContentLengthKept) {
   core::HttpResponse res{.status = 200,
                          .headers = {{"Content-Length", "5"}, {"X-A", "1"}},
                          .body = "hello"};
-  WireResponse out = ToWire(res, 11, true);
+  WireResponse out = Wire(res, 11, true);
   EXPECT_THAT(Fields(out),
               ElementsAre(F{"Content-Length", "5"}, F{"X-A", "1"}));
 }
@@ -199,7 +371,7 @@ TEST(ToWireTest, ChunkedKeptForHttp11Clients) {
       .status = 200,
       .headers = {{"Transfer-Encoding", "chunked"}, {"X-A", "1"}},
       .body = "hello"};
-  WireResponse out = ToWire(res, 11, true);
+  WireResponse out = Wire(res, 11, true);
   EXPECT_THAT(Fields(out),
               ElementsAre(F{"Transfer-Encoding", "chunked"}, F{"X-A", "1"}));
   EXPECT_TRUE(out.chunked());
@@ -210,7 +382,7 @@ TEST(ToWireTest, TransferEncodingDroppedForHttp10Clients) {
       .status = 200,
       .headers = {{"Transfer-Encoding", "chunked"}, {"X-A", "1"}},
       .body = "hello"};
-  WireResponse out = ToWire(res, 10, false);
+  WireResponse out = Wire(res, 10, false);
   EXPECT_EQ(out.version(), 10);
   EXPECT_FALSE(out.chunked());
   EXPECT_EQ(out.count(http::field::transfer_encoding), 0u);
@@ -222,7 +394,7 @@ TEST(ToWireTest, NoContentLengthForBodylessStatuses) {
   for (int status : {204, 304, 101}) {
     SCOPED_TRACE(status);
     core::HttpResponse res{.status = status, .headers = {{"X-A", "1"}}};
-    WireResponse out = ToWire(res, 11, true);
+    WireResponse out = Wire(res, 11, true);
     EXPECT_THAT(Fields(out), ElementsAre(F{"X-A", "1"}));
   }
 }
@@ -235,7 +407,7 @@ TEST(ToWireTest, HopByHopRemoved) {
                                      {"Proxy-Authenticate", "Basic"},
                                      {"Content-Length", "0"},
                                      {"X-End", "e"}}};
-  WireResponse out = ToWire(res, 11, true);
+  WireResponse out = Wire(res, 11, true);
   EXPECT_THAT(Fields(out),
               ElementsAre(F{"Content-Length", "0"}, F{"X-End", "e"}));
 }
@@ -243,17 +415,17 @@ TEST(ToWireTest, HopByHopRemoved) {
 TEST(ToWireTest, KeepAliveHeaderFollowsTheClient) {
   core::HttpResponse res{.status = 200, .headers = {{"Content-Length", "0"}}};
   // HTTP/1.0 keeps the connection only when told so.
-  WireResponse v10_keep = ToWire(res, 10, true);
+  WireResponse v10_keep = Wire(res, 10, true);
   EXPECT_EQ(v10_keep[http::field::connection], "keep-alive");
   EXPECT_TRUE(v10_keep.keep_alive());
-  WireResponse v10_close = ToWire(res, 10, false);
+  WireResponse v10_close = Wire(res, 10, false);
   EXPECT_EQ(v10_close.count(http::field::connection), 0u);
   EXPECT_FALSE(v10_close.keep_alive());
   // HTTP/1.1 keeps it unless told to close.
-  WireResponse v11_keep = ToWire(res, 11, true);
+  WireResponse v11_keep = Wire(res, 11, true);
   EXPECT_EQ(v11_keep.count(http::field::connection), 0u);
   EXPECT_TRUE(v11_keep.keep_alive());
-  WireResponse v11_close = ToWire(res, 11, false);
+  WireResponse v11_close = Wire(res, 11, false);
   EXPECT_EQ(v11_close[http::field::connection], "close");
   EXPECT_FALSE(v11_close.keep_alive());
 }
@@ -262,20 +434,86 @@ TEST(ToWireTest, ReasonKeptOrDefaulted) {
   core::HttpResponse res{.status = 404,
                          .reason = "Gone Fishing",
                          .headers = {{"Content-Length", "0"}}};
-  EXPECT_EQ(ToWire(res, 11, true).reason(), "Gone Fishing");
+  EXPECT_EQ(Wire(res, 11, true).reason(), "Gone Fishing");
   res.reason.clear();
-  EXPECT_EQ(ToWire(res, 11, true).reason(), "Not Found");
+  EXPECT_EQ(Wire(res, 11, true).reason(), "Not Found");
 }
 
 TEST(ToWireTest, ProxyAuthenticateKeptOnlyOnAChallenge) {
   core::HttpResponse challenge{
       .status = 407,
       .headers = {{"Proxy-Authenticate", "Basic realm=\"matgto\""}}};
-  EXPECT_EQ(ToWire(challenge, 11, false)[http::field::proxy_authenticate],
+  EXPECT_EQ(Wire(challenge, 11, false)[http::field::proxy_authenticate],
             "Basic realm=\"matgto\"");
   core::HttpResponse ok{
       .status = 200, .headers = {{"Proxy-Authenticate", "Basic realm=\"x\""}}};
-  EXPECT_EQ(ToWire(ok, 11, false).count(http::field::proxy_authenticate), 0u);
+  EXPECT_EQ(Wire(ok, 11, false).count(http::field::proxy_authenticate), 0u);
+}
+
+// A response that cannot be written as HTTP/1.1 (from a hand-edited
+// cassette) is an error the connection answers with a 502, not an
+// exception that breaks the client connection.
+TEST(ToWireTest, UnsendableResponsesAreErrors) {
+  for (int status : {0, 99, 1000, 70000, 100, 103}) {
+    SCOPED_TRACE(status);
+    core::HttpResponse res{.status = status};
+    absl::StatusOr<WireResponse> out = ToWire(res, 11, true);
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(out.status().message(),
+                ::testing::HasSubstr(std::to_string(status)));
+  }
+  core::HttpResponse wrong{
+      .status = 200, .headers = {{"Content-Length", "10"}}, .body = "hello"};
+  absl::StatusOr<WireResponse> out = ToWire(wrong, 11, true);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(),
+            "its Content-Length 10 disagrees with its body of 5 bytes");
+  for (const char* bad : {"x", "5, 6", "-5", ""}) {
+    SCOPED_TRACE(bad);
+    core::HttpResponse res{
+        .status = 200, .headers = {{"Content-Length", bad}}, .body = "hello"};
+    EXPECT_FALSE(ToWire(res, 11, true).ok());
+  }
+}
+
+TEST(ToWireTest, StoredLengthKeptForHeadAndBodylessResponses) {
+  core::HttpResponse head{.status = 200, .headers = {{"Content-Length", "10"}}};
+  EXPECT_EQ(
+      Wire(head, 11, true, /*head_request=*/true)[http::field::content_length],
+      "10");
+  core::HttpResponse not_modified{.status = 304,
+                                  .headers = {{"Content-Length", "10"}}};
+  EXPECT_EQ(Wire(not_modified, 11, true)[http::field::content_length], "10");
+  // "5, 5" is one length said twice; it leaves as one.
+  core::HttpResponse twice{
+      .status = 200, .headers = {{"Content-Length", "5, 5"}}, .body = "hello"};
+  EXPECT_THAT(Fields(Wire(twice, 11, true)),
+              ElementsAre(F{"Content-Length", "5"}));
+}
+
+TEST(ToWireTest, ReframedWhateverTheStoredFraming) {
+  // A Transfer-Encoding we do not apply is dropped; the body gets a length.
+  core::HttpResponse gzip_te{.status = 200,
+                             .headers = {{"Transfer-Encoding", "gzip"}},
+                             .body = "hello"};
+  WireResponse out = Wire(gzip_te, 11, true);
+  EXPECT_THAT(Fields(out), ElementsAre(F{"Content-Length", "5"}));
+  EXPECT_FALSE(out.chunked());
+  // Chunked and a length: chunked wins, the length goes (RFC 9112 6.3).
+  core::HttpResponse both{
+      .status = 200,
+      .headers = {{"Content-Length", "99"}, {"Transfer-Encoding", "chunked"}},
+      .body = "hello"};
+  EXPECT_THAT(Fields(Wire(both, 11, true)),
+              ElementsAre(F{"Transfer-Encoding", "chunked"}));
+  // Listed in Connection, framing stays.
+  core::HttpResponse listed{
+      .status = 200,
+      .headers = {{"Connection", "content-length"}, {"Content-Length", "5"}},
+      .body = "hello"};
+  EXPECT_THAT(Fields(Wire(listed, 11, true)),
+              ElementsAre(F{"Content-Length", "5"}));
 }
 
 TEST(ProxyCredentialTest, BasicUserNamesTheSession) {

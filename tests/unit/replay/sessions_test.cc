@@ -209,13 +209,13 @@ TEST_F(SessionsTest,
   EXPECT_EQ(Through(ByCredential("s-0000000000000000"), "http://h/x"),
             "407 unknown-session");
   std::optional<core::Reply> refused =
-      manager_->OnConnect(ByCredential("nobody"));
+      manager_->OnConnect(ByCredential("nobody"), {});
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->response->status, 407);
   EXPECT_NE(core::FindHeader(refused->response->headers, "Proxy-Authenticate"),
             nullptr);
-  EXPECT_FALSE(manager_->OnConnect(ByCredential(a->id())).has_value());
-  EXPECT_FALSE(manager_->OnConnect({}).has_value());
+  EXPECT_FALSE(manager_->OnConnect(ByCredential(a->id()), {}).has_value());
+  EXPECT_FALSE(manager_->OnConnect({}, {}).has_value());
   core::WsDecision ws =
       manager_->OnWebSocket(ByCredential("nobody"), Req("ws://h/ws"));
   ASSERT_TRUE(std::holds_alternative<core::Reply>(ws));
@@ -242,6 +242,50 @@ TEST_F(SessionsTest, ForwardInFlightWhenItsSessionEndsIsNotRecordedElsewhere) {
   manager_->OnForwarded(std::get<core::Forward>(d), req, Res("late"), kTiming);
   ASSERT_THAT(manager_->Stop(b->id()), IsOk());
   EXPECT_THAT(Urls("b"), SizeIs(0));
+}
+
+// A --no-intercept tunnel is relayed to the network unrecorded: "replay
+// never touches the network" and "no cassette, nothing forwarded" hold for
+// it too. Intercepted tunnels are decided request by request.
+TEST_F(SessionsTest, RelayedTunnelRefusedInReplayAndWhileNoCassette) {
+  const core::ConnectTarget relayed{"pinned.example", 443, true};
+  const core::ConnectTarget intercepted{"pinned.example", 443, false};
+  Seed("r", {"one"});
+  absl::StatusOr<v1::SessionInfo> replaying = Open("r", v1::REPLAY);
+  ASSERT_THAT(replaying, IsOk());
+  std::optional<core::Reply> refused =
+      manager_->OnConnect(ByCredential(replaying->id()), relayed);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->response->status, 403);
+  EXPECT_EQ(refused->error, "no-intercept-refused");
+  EXPECT_THAT(refused->response->body,
+              AllOf(HasSubstr("pinned.example:443"),
+                    HasSubstr("never touches the network")));
+  EXPECT_FALSE(
+      manager_->OnConnect(ByListener(*replaying), intercepted).has_value());
+
+  absl::StatusOr<v1::SessionInfo> recording = Open("rec", v1::RECORD);
+  ASSERT_THAT(recording, IsOk());
+  EXPECT_FALSE(
+      manager_->OnConnect(ByCredential(recording->id()), relayed).has_value());
+  absl::StatusOr<v1::SessionInfo> passing = Open("p", v1::PASSTHROUGH);
+  ASSERT_THAT(passing, IsOk());
+  EXPECT_FALSE(
+      manager_->OnConnect(ByCredential(passing->id()), relayed).has_value());
+
+  // The default session has no cassette: refused like any request.
+  std::optional<core::Reply> idle = manager_->OnConnect({}, relayed);
+  ASSERT_TRUE(idle.has_value());
+  EXPECT_EQ(idle->response->status, 503);
+  EXPECT_EQ(idle->error, "no-cassette");
+  EXPECT_FALSE(manager_->OnConnect({}, intercepted).has_value());
+  // ...unless the server forwards while idle.
+  SessionManager forwarding(
+      store_, cassette::RedactConfig::Defaults(), clock_,
+      SessionManagerOptions{.default_mode = v1::PASSTHROUGH,
+                            .max_sessions = 4,
+                            .listeners = &listeners_});
+  EXPECT_FALSE(forwarding.OnConnect({}, relayed).has_value());
 }
 
 TEST_F(SessionsTest, SessionsReplayOneCassetteEachWithItsOwnUsedState) {
