@@ -203,14 +203,6 @@ bool RedactKeys(json::value& node, const std::vector<std::string>& keys,
   return changed;
 }
 
-bool MentionsAnyKey(absl::string_view text,
-                    const std::vector<std::string>& keys) {
-  for (const std::string& k : keys) {
-    if (ContainsIgnoreCase(text, k)) return true;
-  }
-  return false;
-}
-
 // Every match of `pattern`, learned, then replaced.
 bool RedactPattern(std::string& text, const re2::RE2& pattern,
                    RedactReport* report) {
@@ -318,6 +310,16 @@ RedactConfig RedactConfig::Defaults() {
 
 Redactor::Redactor(RedactConfig config) : config_(std::move(config)) {
   for (std::string& h : config_.headers) absl::AsciiStrToLower(&h);
+  if (!config_.json_keys.empty()) {
+    std::vector<std::string> quoted;
+    for (const std::string& k : config_.json_keys)
+      quoted.push_back(re2::RE2::QuoteMeta(k));
+    re2::RE2::Options options;
+    options.set_case_sensitive(false);
+    options.set_log_errors(false);
+    keys_re_ =
+        std::make_shared<const re2::RE2>(absl::StrJoin(quoted, "|"), options);
+  }
 }
 
 bool Redactor::ChangesUrlOrBody() const {
@@ -363,7 +365,7 @@ bool Redactor::RedactText(std::string& text, bool is_form,
                           RedactReport* report) const {
   bool changed = false;
   if (!config_.json_pointers.empty() ||
-      (!config_.json_keys.empty() && MentionsAnyKey(text, config_.json_keys))) {
+      (keys_re_ != nullptr && re2::RE2::PartialMatch(text, *keys_re_))) {
     boost::system::error_code ec;
     json::value doc =
         json::parse(json::string_view(text.data(), text.size()), ec);

@@ -124,6 +124,9 @@ class Redactor {
   bool HasBodyRules(const core::Headers& headers) const;
 
   RedactConfig config_;
+  // Any of config_.json_keys, case-insensitive: one pass over a body
+  // decides whether it is worth parsing as JSON. Null without keys.
+  std::shared_ptr<const re2::RE2> keys_re_;
 };
 
 }  // namespace matgto::cassette
