@@ -50,7 +50,7 @@ struct RedactConfig {
   bool refuse_unredactable = false;
 
   // Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key and the
-  // other usual credential headers; the token fields (kTokenFields) as JSON
+  // other usual credential headers; the token fields (TokenFields()) as JSON
   // keys, form fields and query parameters.
   static RedactConfig Defaults();
 };
@@ -64,8 +64,9 @@ const std::vector<std::string>& TokenFields();
 struct RedactReport {
   // The values the rules removed (what KnownSecrets learns).
   std::vector<std::string> removed;
-  // Bodies a rule could not be applied to, and why ("response body:
-  // unknown content coding 'zstd'"). Each problem once.
+  // Bodies a rule could not be applied to, and why ("response body
+  // (Content-Encoding: zstd) cannot be decoded: unknown content coding
+  // 'zstd'"). Each problem once.
   std::vector<std::string> unredactable;
 
   void AddProblem(std::string problem);

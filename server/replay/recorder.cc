@@ -166,7 +166,9 @@ void Recorder::SetWsClose(uint64_t index, const core::WsClose& close) {
       cassette_.mutable_interactions(static_cast<int>(index))
           ->mutable_websocket();
   if (ws->has_close()) return;  // the first close frame is the one that counts
-  cassette::ToProto(close, *ws->mutable_close());
+  core::WsClose scrubbed = close;  // a close reason may echo a secret too
+  secrets_->scrubber()->Scrub(scrubbed.reason);
+  cassette::ToProto(scrubbed, *ws->mutable_close());
   *ws->mutable_timing()->mutable_total() = ToProtoDuration(close.since_open);
   if (journal_ != nullptr) {
     v1::JournalEntry entry;

@@ -94,7 +94,11 @@ TEST_F(SecretsRecordTest, WebSocketMessagesAreRedactedInTheCassetteAndJournal) {
       ws, core::WsMessage{.direction = core::WsDirection::kServerToClient,
                           .kind = core::WsKind::kBinary,
                           .payload = std::string("\x01\x02sk_bin9\x03", 10)});
+  recorder.SetWsClose(
+      ws, core::WsClose{.code = 4001, .reason = "bad key k-0123456789"});
   const v1::Cassette snapshot = recorder.Snapshot();
+  EXPECT_EQ(snapshot.interactions(0).websocket().close().reason(),
+            "bad key [REDACTED]");
   const auto& messages = snapshot.interactions(0).websocket().messages();
   ASSERT_THAT(messages, SizeIs(3));
   EXPECT_EQ(messages[0].payload(), R"({"auth":{"key":"[REDACTED]"}})");
