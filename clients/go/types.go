@@ -160,6 +160,10 @@ type Summary struct {
 	// SaveError is set when saving the recording failed (the server keeps
 	// its journal and recovers it into the cassette at its next start).
 	SaveError string
+	// Warnings the recording left, e.g. a body a redaction rule could not
+	// be applied to (stored as sent, or not stored under
+	// UNREDACTABLE_REFUSE).
+	Warnings []string
 }
 
 // Status is the server's state.
@@ -294,6 +298,7 @@ func summaryFromProto(s *pb.SessionSummary) *Summary {
 		EndReason:          s.GetEndReason(),
 		EndedAt:            asTime(s.GetEndedAt()),
 		SaveError:          s.GetSaveError(),
+		Warnings:           s.GetWarnings(),
 	}
 }
 

@@ -232,6 +232,9 @@ int CliStop(const CliTarget& target, const CliSession& session) {
     std::printf("never used: interactions %s\n",
                 absl::StrJoin(s.unused_interactions(), ", ").c_str());
   }
+  for (const std::string& w : s.warnings()) {
+    std::printf("warning: %s\n", w.c_str());
+  }
   if (s.session().misses_size() > 0) PrintSession(s.session());
   return 0;
 }

@@ -62,8 +62,16 @@ void CassetteOptionFlags::AddTo(CLI::App* cmd) {
                   "form field to redact (repeatable)");
   cmd->add_option("--redact-pattern", redact_patterns,
                   "RE2 pattern redacted in bodies (repeatable)");
+  cmd->add_option("--redact-json-key", redact_json_keys,
+                  "JSON member name redacted at any depth (repeatable)");
+  cmd->add_option("--on-unredactable", on_unredactable,
+                  "a body a redaction rule cannot be applied to (unknown "
+                  "Content-Encoding): warn (default: stored as sent, warning "
+                  "in the stop summary) or refuse (not stored)")
+      ->check(CLI::IsMember({"warn", "refuse"}));
   cmd->add_flag("--no-default-redaction", no_default_redaction,
-                "do not redact the usual credential headers");
+                "do not redact the usual credential headers and token "
+                "fields");
   cmd->add_flag("--store-decoded", store_decoded,
                 "store gzip/deflate/br bodies decoded (readable cassettes)");
   cmd->add_option("--ws-timing", ws_timing,
@@ -147,6 +155,11 @@ absl::StatusOr<v1::CassetteOptions> CassetteOptionFlags::Build() const {
   for (const std::string& p : redact_json) r->add_json_pointers(p);
   for (const std::string& f : redact_form) r->add_form_fields(f);
   for (const std::string& p : redact_patterns) r->add_body_patterns(p);
+  for (const std::string& k : redact_json_keys) r->add_json_keys(k);
+  if (!on_unredactable.empty()) {
+    r->set_on_unredactable(on_unredactable == "refuse" ? v1::UNREDACTABLE_REFUSE
+                                                       : v1::UNREDACTABLE_WARN);
+  }
   if (no_default_redaction) r->set_disable_defaults(true);
   if (r->ByteSizeLong() == 0) o.clear_redact();
   if (store_decoded) o.set_body_storage(v1::DECODED);

@@ -21,7 +21,8 @@ struct CassetteOptionFlags {
       ignore_json, ignore_form, url_rewrites;
   bool query_any_order = false;
   std::vector<std::string> redact_headers, redact_query, redact_json,
-      redact_form, redact_patterns;
+      redact_form, redact_patterns, redact_json_keys;
+  std::string on_unredactable;
   bool no_default_redaction = false;
   bool store_decoded = false;
 

@@ -7,6 +7,12 @@
 // redacted cassettes still match. A body that changes gets a correct
 // Content-Length; a compressed one is stored decoded (Content-Encoding
 // dropped) when its contents had to change.
+//
+// Rules find secrets where they are expected (a header, a query parameter,
+// a JSON field, a pattern); RedactExchange then scrubs every value the rules
+// removed wherever else it appears (secrets.h), and reports a body that a
+// rule could not be applied to (a coding matgto cannot decode) instead of
+// silently storing it as sent.
 #pragma once
 
 #include <memory>
@@ -14,7 +20,9 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "server/cassette/secrets.h"
 #include "server/core/http.h"
+#include "server/core/websocket.h"
 
 namespace re2 {
 class RE2;
@@ -35,10 +43,33 @@ struct RedactConfig {
   std::vector<std::string> form_fields;
   // Every match in a body is replaced by [REDACTED].
   std::vector<std::shared_ptr<const re2::RE2>> body_patterns;
+  // JSON member names redacted at any depth (case-insensitive).
+  std::vector<std::string> json_keys;
+  // An exchange whose body a rule could not be applied to is not stored
+  // (UNREDACTABLE_REFUSE); otherwise it is stored as sent, with a warning.
+  bool refuse_unredactable = false;
 
   // Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key and the
-  // other usual credential headers.
+  // other usual credential headers; the token fields (TokenFields()) as JSON
+  // keys, form fields and query parameters.
   static RedactConfig Defaults();
+};
+
+// access_token, refresh_token, id_token, client_secret, password (and their
+// camelCase spellings): redacted by default in JSON bodies, form bodies and
+// query strings.
+const std::vector<std::string>& TokenFields();
+
+// What a redaction found besides the changes it made.
+struct RedactReport {
+  // The values the rules removed (what KnownSecrets learns).
+  std::vector<std::string> removed;
+  // Bodies a rule could not be applied to, and why ("response body
+  // (Content-Encoding: zstd) cannot be decoded: unknown content coding
+  // 'zstd'"). Each problem once.
+  std::vector<std::string> unredactable;
+
+  void AddProblem(std::string problem);
 };
 
 // Thread-safety: immutable after construction; share freely.
@@ -46,8 +77,34 @@ class Redactor {
  public:
   explicit Redactor(RedactConfig config);
 
-  void Redact(core::HttpRequest& request) const;
-  void Redact(core::HttpResponse& response) const;
+  // The rules alone (no scrubbing of values seen elsewhere).
+  void Redact(core::HttpRequest& request, RedactReport* report = nullptr) const;
+  void Redact(core::HttpResponse& response,
+              RedactReport* report = nullptr) const;
+  // A WebSocket message's payload, like a body: JSON pointers and keys when
+  // it is a JSON document, patterns always.
+  void Redact(core::WsMessage& message, RedactReport* report = nullptr) const;
+
+  // The rules on both messages; `secrets` learns what they removed; then
+  // every known secret is scrubbed from both messages (URL path and query,
+  // header values, decoded bodies). `response` may be null (a live request
+  // redacted before it is matched). What is recorded and what is matched
+  // both go through here, so they agree.
+  RedactReport RedactExchange(core::HttpRequest& request,
+                              core::HttpResponse* response,
+                              KnownSecrets& secrets) const;
+  // The same for one WebSocket message.
+  RedactReport RedactMessage(core::WsMessage& message,
+                             KnownSecrets& secrets) const;
+
+  // Scrubbing alone (for exchanges stored before a secret was learned).
+  void Scrub(core::HttpRequest& request, const Scrubber& scrubber,
+             RedactReport* report = nullptr) const;
+  void Scrub(core::HttpResponse& response, const Scrubber& scrubber,
+             RedactReport* report = nullptr) const;
+  void Scrub(core::WsMessage& message, const Scrubber& scrubber) const;
+
+  bool refuse_unredactable() const { return config_.refuse_unredactable; }
   // Redacts one header value in place when `name` is a secret header.
   void RedactHeader(absl::string_view name, std::string& value) const;
   // True when redaction can change a request's URL or body (so a live
@@ -56,9 +113,21 @@ class Redactor {
   bool IsSecretHeader(absl::string_view name) const;
 
  private:
-  void RedactBody(core::Headers& headers, std::string& body) const;
+  void RedactHeaderLearning(absl::string_view name, std::string& value,
+                            RedactReport* report) const;
+  // Redacts `text` (a decoded body or a message payload); true if changed.
+  bool RedactText(std::string& text, bool is_form, RedactReport* report) const;
+  void RedactBody(absl::string_view what, core::Headers& headers,
+                  std::string& body, RedactReport* report) const;
+  void ScrubBody(absl::string_view what, core::Headers& headers,
+                 std::string& body, const Scrubber& scrubber,
+                 RedactReport* report) const;
+  bool HasBodyRules(const core::Headers& headers) const;
 
   RedactConfig config_;
+  // Any of config_.json_keys, case-insensitive: one pass over a body
+  // decides whether it is worth parsing as JSON. Null without keys.
+  std::shared_ptr<const re2::RE2> keys_re_;
 };
 
 }  // namespace matgto::cassette

@@ -81,7 +81,11 @@ absl::StatusOr<std::string> DecodeContent(absl::string_view body,
                                           absl::string_view content_encoding,
                                           size_t max_bytes) {
   std::string current(body);
-  for (absl::string_view coding_raw : absl::StrSplit(content_encoding, ',')) {
+  const std::vector<absl::string_view> codings =
+      absl::StrSplit(content_encoding, ',');
+  // Listed in the order they were applied: undo the last one first.
+  for (auto it = codings.rbegin(); it != codings.rend(); ++it) {
+    const absl::string_view coding_raw = *it;
     const std::string coding =
         absl::AsciiStrToLower(absl::StripAsciiWhitespace(coding_raw));
     if (coding.empty() || coding == "identity") continue;
@@ -103,10 +107,26 @@ absl::StatusOr<std::string> DecodeContent(absl::string_view body,
   return current;
 }
 
+std::string ContentEncodingOf(const Headers& headers) {
+  std::string out;
+  for (const Header& h : headers) {
+    if (!EqualsIgnoreCase(h.name, "content-encoding")) continue;
+    if (!out.empty()) out += ", ";
+    out += h.value;
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> DecodeBody(const Headers& headers,
+                                       const std::string& body) {
+  if (body.empty()) return body;
+  const std::string coding = ContentEncodingOf(headers);
+  if (coding.empty()) return body;
+  return DecodeContent(body, coding);
+}
+
 std::string DecodedBody(const Headers& headers, const std::string& body) {
-  const std::string* coding = FindHeader(headers, "content-encoding");
-  if (coding == nullptr || body.empty()) return body;
-  absl::StatusOr<std::string> decoded = DecodeContent(body, *coding);
+  absl::StatusOr<std::string> decoded = DecodeBody(headers, body);
   return decoded.ok() ? *std::move(decoded) : body;
 }
 

@@ -10,16 +10,27 @@
 
 namespace matgto::core {
 
-// Decodes `body` per `content_encoding` (a comma-separated list applied in
-// order, e.g. "gzip"). "identity" and empty leave it as is.
-// UNIMPLEMENTED for an unknown coding; INVALID_ARGUMENT for corrupt data.
-// Output is capped at `max_bytes` (RESOURCE_EXHAUSTED beyond).
+// Decodes `body` per `content_encoding`, a comma-separated list of the
+// codings in the order they were applied (RFC 9110 8.4: "deflate, gzip" is
+// deflated, then gzipped), so they are undone last first. "identity" and
+// empty leave it as is. UNIMPLEMENTED for an unknown coding;
+// INVALID_ARGUMENT for corrupt data. Output is capped at `max_bytes`
+// (RESOURCE_EXHAUSTED beyond).
 absl::StatusOr<std::string> DecodeContent(absl::string_view body,
                                           absl::string_view content_encoding,
                                           size_t max_bytes = 256u << 20);
 
-// The body of a message with its Content-Encoding undone; the original
-// bytes when there is none or it cannot be decoded.
+// Every Content-Encoding line of `headers` joined with ", " (a sender may
+// list codings on several lines); empty when there is none.
+std::string ContentEncodingOf(const Headers& headers);
+
+// The body of a message with its Content-Encoding undone (the original
+// bytes when there is none); the error of DecodeContent otherwise.
+absl::StatusOr<std::string> DecodeBody(const Headers& headers,
+                                       const std::string& body);
+
+// DecodeBody, or the original bytes when the body cannot be decoded (for
+// matching and displays; redaction uses DecodeBody and reports failures).
 std::string DecodedBody(const Headers& headers, const std::string& body);
 
 }  // namespace matgto::core

@@ -1,5 +1,7 @@
 #include "server/replay/recorder.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/proto_time.h"
 #include "server/cassette/ws_codec.h"
@@ -13,8 +15,12 @@ using cassette::ToProtoTimestamp;
 Recorder::Recorder(const v1::Cassette& start, bool decode_bodies,
                    std::shared_ptr<const cassette::Redactor> redactor,
                    const core::Clock& clock,
-                   std::unique_ptr<cassette::Journal> journal)
+                   std::unique_ptr<cassette::Journal> journal,
+                   std::shared_ptr<cassette::KnownSecrets> secrets)
     : redactor_(std::move(redactor)),
+      secrets_(secrets != nullptr ? std::move(secrets)
+                                  : std::make_shared<cassette::KnownSecrets>()),
+      known_when_stored_(static_cast<size_t>(start.interactions_size()), 0),
       decode_bodies_(decode_bodies),
       clock_(clock),
       cassette_(start),
@@ -35,16 +41,33 @@ v1::Interaction* Recorder::NewInteraction() {
   interaction->set_index(
       static_cast<uint64_t>(cassette_.interactions_size() - 1));
   *interaction->mutable_recorded_at() = ToProtoTimestamp(clock_.Now());
+  known_when_stored_.push_back(secrets_->size());
   return interaction;
+}
+
+void Recorder::Warn(std::string warning) {
+  if (warnings_.size() < kMaxWarnings) {
+    warnings_.push_back(std::move(warning));
+  } else {
+    ++warnings_dropped_;
+  }
+}
+
+std::vector<std::string> Recorder::Warnings() const {
+  std::vector<std::string> out = warnings_;
+  if (warnings_dropped_ > 0) {
+    out.push_back(absl::StrCat("... and ", warnings_dropped_,
+                               " more warnings like these"));
+  }
+  return out;
 }
 
 namespace {
 
 // Stores a body decoded: Content-Encoding dropped, Content-Length fixed.
 void StoreDecoded(core::Headers& headers, std::string& body) {
-  const std::string* coding = core::FindHeader(headers, "content-encoding");
-  if (coding == nullptr) return;
-  absl::StatusOr<std::string> decoded = core::DecodeContent(body, *coding);
+  if (core::FindHeader(headers, "content-encoding") == nullptr) return;
+  absl::StatusOr<std::string> decoded = core::DecodeBody(headers, body);
   if (!decoded.ok()) return;  // keep the wire bytes rather than lose them
   body = *std::move(decoded);
   core::RemoveHeaders(headers, "content-encoding");
@@ -55,13 +78,26 @@ void StoreDecoded(core::Headers& headers, std::string& body) {
 
 }  // namespace
 
-uint64_t Recorder::AddHttp(const core::HttpRequest& request,
-                           const core::HttpResponse& response,
-                           const core::ExchangeTiming& timing) {
+std::optional<uint64_t> Recorder::AddHttp(const core::HttpRequest& request,
+                                          const core::HttpResponse& response,
+                                          const core::ExchangeTiming& timing) {
   core::HttpRequest req = request;
   core::HttpResponse res = response;
-  redactor_->Redact(req);
-  redactor_->Redact(res);
+  const cassette::RedactReport report =
+      redactor_->RedactExchange(req, &res, *secrets_);
+  if (!report.unredactable.empty()) {
+    const std::string problems = absl::StrJoin(report.unredactable, "; ");
+    if (redactor_->refuse_unredactable()) {
+      Warn(absl::StrCat(req.method, " ", req.url,
+                        " was not stored (on_unredactable REFUSE): ", problems,
+                        ", so redaction rules could not be applied"));
+      return std::nullopt;
+    }
+    Warn(absl::StrCat("interaction ", cassette_.interactions_size(), ", ",
+                      req.method, " ", req.url, ": ", problems,
+                      "; redaction rules were not applied to it (stored as "
+                      "sent; on_unredactable REFUSE would not store it)"));
+  }
   if (decode_bodies_) {
     StoreDecoded(req.headers, req.body);
     StoreDecoded(res.headers, res.body);
@@ -79,6 +115,11 @@ uint64_t Recorder::AddHttp(const core::HttpRequest& request,
   return interaction->index();
 }
 
+core::HttpRequest Recorder::StoredRequest(uint64_t index) const {
+  return cassette::FromProto(
+      cassette_.interactions(static_cast<int>(index)).http().request());
+}
+
 core::HttpResponse Recorder::StoredResponse(uint64_t index) const {
   return cassette::FromProto(
       cassette_.interactions(static_cast<int>(index)).http().response());
@@ -89,8 +130,7 @@ uint64_t Recorder::BeginWebSocket(const core::HttpRequest& upgrade_request,
                                   absl::Time opened) {
   core::HttpRequest req = upgrade_request;
   core::HttpResponse res = upgrade_response;
-  redactor_->Redact(req);
-  redactor_->Redact(res);
+  redactor_->RedactExchange(req, &res, *secrets_);
   v1::Interaction* interaction = NewInteraction();
   v1::WebSocketSession* ws = interaction->mutable_websocket();
   cassette::ToProto(req, *ws->mutable_upgrade_request());
@@ -106,10 +146,12 @@ uint64_t Recorder::BeginWebSocket(const core::HttpRequest& upgrade_request,
 
 void Recorder::AddWsMessage(uint64_t index, const core::WsMessage& message) {
   if (index >= size()) return;
+  core::WsMessage redacted = message;
+  redactor_->RedactMessage(redacted, *secrets_);
   v1::WsMessage* m = cassette_.mutable_interactions(static_cast<int>(index))
                          ->mutable_websocket()
                          ->add_messages();
-  cassette::ToProto(message, *m);
+  cassette::ToProto(redacted, *m);
   if (journal_ != nullptr) {
     v1::JournalEntry entry;
     entry.mutable_ws_message()->set_interaction_index(index);
@@ -124,7 +166,9 @@ void Recorder::SetWsClose(uint64_t index, const core::WsClose& close) {
       cassette_.mutable_interactions(static_cast<int>(index))
           ->mutable_websocket();
   if (ws->has_close()) return;  // the first close frame is the one that counts
-  cassette::ToProto(close, *ws->mutable_close());
+  core::WsClose scrubbed = close;  // a close reason may echo a secret too
+  secrets_->scrubber()->Scrub(scrubbed.reason);
+  cassette::ToProto(scrubbed, *ws->mutable_close());
   *ws->mutable_timing()->mutable_total() = ToProtoDuration(close.since_open);
   if (journal_ != nullptr) {
     v1::JournalEntry entry;
@@ -134,9 +178,52 @@ void Recorder::SetWsClose(uint64_t index, const core::WsClose& close) {
   }
 }
 
+namespace {
+
+template <typename Message>
+void ScrubProto(const cassette::Redactor& redactor,
+                const cassette::Scrubber& scrubber, Message& stored) {
+  auto value = cassette::FromProto(stored);
+  const auto before = value;
+  redactor.Scrub(value, scrubber);
+  if (!(value == before)) {
+    stored.Clear();
+    cassette::ToProto(value, stored);
+  }
+}
+
+}  // namespace
+
 v1::Cassette Recorder::Snapshot() const {
   v1::Cassette out = cassette_;
   *out.mutable_updated_at() = ToProtoTimestamp(clock_.Now());
+  const size_t known = secrets_->size();
+  const std::shared_ptr<const cassette::Scrubber> scrubber =
+      secrets_->scrubber();
+  for (int i = 0; i < out.interactions_size(); ++i) {
+    if (static_cast<size_t>(i) < known_when_stored_.size() &&
+        known_when_stored_[i] >= known) {
+      continue;  // stored knowing every secret known now
+    }
+    v1::Interaction& interaction = *out.mutable_interactions(i);
+    if (interaction.has_http()) {
+      ScrubProto(*redactor_, *scrubber,
+                 *interaction.mutable_http()->mutable_request());
+      ScrubProto(*redactor_, *scrubber,
+                 *interaction.mutable_http()->mutable_response());
+    } else if (interaction.has_websocket()) {
+      v1::WebSocketSession& ws = *interaction.mutable_websocket();
+      ScrubProto(*redactor_, *scrubber, *ws.mutable_upgrade_request());
+      ScrubProto(*redactor_, *scrubber, *ws.mutable_upgrade_response());
+      for (v1::WsMessage& m : *ws.mutable_messages()) {
+        core::WsMessage value = cassette::FromProto(m);
+        if (scrubber->Scrub(value.payload)) {
+          m.Clear();
+          cassette::ToProto(value, m);
+        }
+      }
+    }
+  }
   return out;
 }
 

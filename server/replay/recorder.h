@@ -1,9 +1,18 @@
 // Accumulates recorded interactions, redacted, into a cassette, and appends
 // each one to the recording's journal as it happens.
+//
+// Redaction is per session, not per message: every value a rule removes is
+// remembered (cassette::KnownSecrets) and scrubbed from every later
+// exchange and WebSocket message, and from earlier ones when the cassette
+// is snapshot for saving. An exchange whose body a rule could not be
+// applied to is stored as sent (or not at all, under UNREDACTABLE_REFUSE)
+// and leaves a warning for the session's summary.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "matgto/v1/cassette.pb.h"
 #include "server/cassette/journal.h"
@@ -20,18 +29,22 @@ class Recorder {
   // Starts from `start` (its name, options, and any interactions it already
   // has: new ones are appended). `decode_bodies` stores bodies without their
   // Content-Encoding. `journal` may be null (no crash protection).
+  // `secrets` is shared with whoever redacts the session's live requests
+  // before matching (null: the recorder keeps its own).
   Recorder(const v1::Cassette& start, bool decode_bodies,
            std::shared_ptr<const cassette::Redactor> redactor,
-           const core::Clock& clock,
-           std::unique_ptr<cassette::Journal> journal);
+           const core::Clock& clock, std::unique_ptr<cassette::Journal> journal,
+           std::shared_ptr<cassette::KnownSecrets> secrets = nullptr);
 
   // Redacts copies of the request and response (and decodes the bodies when
   // options.body_storage is DECODED) and appends the exchange; returns its
-  // interaction index.
-  uint64_t AddHttp(const core::HttpRequest& request,
-                   const core::HttpResponse& response,
-                   const core::ExchangeTiming& timing);
-  // The response of interaction `index` as stored.
+  // interaction index, or nullopt when it was refused (a body a rule could
+  // not be applied to, under UNREDACTABLE_REFUSE).
+  std::optional<uint64_t> AddHttp(const core::HttpRequest& request,
+                                  const core::HttpResponse& response,
+                                  const core::ExchangeTiming& timing);
+  // The request and response of interaction `index` as stored.
+  core::HttpRequest StoredRequest(uint64_t index) const;
   core::HttpResponse StoredResponse(uint64_t index) const;
 
   // Starts a WebSocket interaction; returns its index for the calls below.
@@ -44,15 +57,27 @@ class Recorder {
   size_t size() const {
     return static_cast<size_t>(cassette_.interactions_size());
   }
-  // The cassette as it stands, ready to save.
+  // The cassette as it stands, ready to save: interactions stored before a
+  // secret was learned are scrubbed of it first.
   v1::Cassette Snapshot() const;
+  // What the session's summary should say (oldest first, at most
+  // kMaxWarnings, then one line counting the rest).
+  std::vector<std::string> Warnings() const;
+  static constexpr size_t kMaxWarnings = 100;
   // The journal (null when none); the session flushes/removes it on stop.
   cassette::Journal* journal() const { return journal_.get(); }
 
  private:
   v1::Interaction* NewInteraction();
+  void Warn(std::string warning);
 
   std::shared_ptr<const cassette::Redactor> redactor_;
+  std::shared_ptr<cassette::KnownSecrets> secrets_;
+  // Per interaction: how many secrets were known when it was stored
+  // (0 for those the recording started from).
+  std::vector<size_t> known_when_stored_;
+  std::vector<std::string> warnings_;
+  size_t warnings_dropped_ = 0;
   const bool decode_bodies_;
   const core::Clock& clock_;
   v1::Cassette cassette_;

@@ -11,8 +11,9 @@ ReplayMode::ReplayMode(const v1::Cassette& loaded, Setup setup)
       miss_handler_(setup.policy.on_miss, std::move(setup.cassette),
                     setup.ticket),
       redactor_(std::move(setup.redactor)),
-      redact_before_matching_(redactor_->ChangesUrlOrBody() ||
-                              setup.matcher.rules().headers),
+      secrets_(setup.secrets != nullptr
+                   ? std::move(setup.secrets)
+                   : std::make_shared<cassette::KnownSecrets>()),
       player_(Player::FromCassette(loaded, setup.matcher,
                                    setup.policy.on_exhausted,
                                    setup.policy.repeat)),
@@ -22,9 +23,10 @@ ReplayMode::ReplayMode(const v1::Cassette& loaded, Setup setup)
 
 const core::HttpRequest& ReplayMode::ForMatching(
     const core::HttpRequest& request, core::HttpRequest& scratch) const {
-  if (!redact_before_matching_) return request;
+  // Always: even with no rule on URLs or bodies, a secret removed from a
+  // header may be echoed in them, and the recordings were scrubbed of it.
   scratch = request;
-  redactor_->Redact(scratch);
+  redactor_->RedactExchange(scratch, nullptr, *secrets_);
   return scratch;
 }
 
@@ -54,15 +56,15 @@ void ReplayMode::OnForwarded(const core::HttpRequest& request,
   ++counters.passed_through;
   if (!recorder_.has_value()) return;
   // A miss recorded during replay answers its repeats from now on.
-  const uint64_t index = recorder_->AddHttp(request, response, timing);
+  const std::optional<uint64_t> index =
+      recorder_->AddHttp(request, response, timing);
+  if (!index.has_value()) return;  // refused: a body could not be redacted
   ++appended_;
-  core::HttpRequest redacted = request;
-  redactor_->Redact(redacted);
   player_.Append(
-      RecordedExchange{.interaction_index = index,
-                       .request = std::move(redacted),
+      RecordedExchange{.interaction_index = *index,
+                       .request = recorder_->StoredRequest(*index),
                        .response = std::make_shared<const core::HttpResponse>(
-                           recorder_->StoredResponse(index))});
+                           recorder_->StoredResponse(*index))});
 }
 
 core::WsDecision ReplayMode::OnWebSocket(const core::HttpRequest& upgrade,
@@ -73,9 +75,15 @@ core::WsDecision ReplayMode::OnWebSocket(const core::HttpRequest& upgrade,
   auto answer = ws_player_.Answer(live);
   if (auto* hit = std::get_if<WsPlayer::Hit>(&answer)) {
     ++counters.replayed;
+    // Client messages are compared after the redaction their recording
+    // went through (on the connection's strand: the redactor is immutable
+    // and the secrets have their own lock).
     return core::WsReplay{std::make_unique<ScriptPlayback>(
         hit->recording, policy_.ws_pace,
-        host.ReportWsMismatch(upgrade.url, hit->recording->interaction_index))};
+        host.ReportWsMismatch(live.url, hit->recording->interaction_index),
+        [redactor = redactor_, secrets = secrets_](core::WsMessage& m) {
+          redactor->RedactMessage(m, *secrets);
+        })};
   }
   return miss_handler_.OnWsMiss(
       upgrade, std::get<Player::Miss>(answer), ws_player_.size(),

@@ -33,9 +33,12 @@ class ReplayMode final : public ModeHandler {
     // The cassette's name, quoted in miss replies.
     std::string cassette;
     ReplayPolicy policy;
-    // Applied to live requests before matching when it can change what is
-    // compared, so they compare like the (redacted) recordings.
+    // Applied to live requests (and WebSocket client messages) before
+    // matching, so they compare like the (redacted) recordings.
     std::shared_ptr<const cassette::Redactor> redactor;
+    // The secrets the session's redaction removed so far, shared with the
+    // recorder (null: the mode keeps its own).
+    std::shared_ptr<cassette::KnownSecrets> secrets;
     match::RequestMatcher matcher;
     // Present exactly when policy.on_miss is kRecord: starts from the
     // loaded cassette, so misses are appended to it.
@@ -64,14 +67,14 @@ class ReplayMode final : public ModeHandler {
 
  private:
   // The live request as matching sees it: redacted like the recordings
-  // when redaction can change what is compared.
+  // (rules, then every secret the session has seen; secrets.h).
   const core::HttpRequest& ForMatching(const core::HttpRequest& request,
                                        core::HttpRequest& scratch) const;
 
   const ReplayPolicy policy_;
   const MissHandler miss_handler_;
   const std::shared_ptr<const cassette::Redactor> redactor_;
-  const bool redact_before_matching_;
+  const std::shared_ptr<cassette::KnownSecrets> secrets_;
   Player player_;
   WsPlayer ws_player_;
   std::optional<Recorder> recorder_;

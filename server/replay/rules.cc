@@ -153,12 +153,28 @@ absl::StatusOr<cassette::RedactConfig> ToRedactConfig(
       in.disable_defaults() ? cassette::RedactConfig{} : defaults;
   for (const std::string& h : in.headers())
     out.headers.push_back(absl::AsciiStrToLower(h));
-  out.query_params.assign(in.query_params().begin(), in.query_params().end());
+  out.query_params.insert(out.query_params.end(), in.query_params().begin(),
+                          in.query_params().end());
   for (const std::string& p : in.json_pointers()) {
     RETURN_IF_ERROR(CheckPointer(p, "redacted JSON pointer"));
     out.json_pointers.push_back(p);
   }
-  out.form_fields.assign(in.form_fields().begin(), in.form_fields().end());
+  out.form_fields.insert(out.form_fields.end(), in.form_fields().begin(),
+                         in.form_fields().end());
+  out.json_keys.insert(out.json_keys.end(), in.json_keys().begin(),
+                       in.json_keys().end());
+  switch (in.on_unredactable()) {
+    case v1::UNREDACTABLE_POLICY_UNSPECIFIED:
+    case v1::UNREDACTABLE_WARN:
+      out.refuse_unredactable = false;
+      break;
+    case v1::UNREDACTABLE_REFUSE:
+      out.refuse_unredactable = true;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown on_unredactable policy ", in.on_unredactable()));
+  }
   for (const std::string& pattern : in.body_patterns()) {
     auto re = std::make_shared<const re2::RE2>(pattern, re2::RE2::Quiet);
     if (!re->ok()) {

@@ -14,6 +14,9 @@ std::unique_ptr<ModeHandler> NewModeHandler(SessionSetup& setup,
                                             const v1::CassetteOptions& options,
                                             const core::Clock& clock) {
   const bool decode_bodies = options.body_storage() == v1::DECODED;
+  // One set of learned secrets per session: what recording scrubs and what
+  // matching scrubs from live requests agree.
+  auto secrets = std::make_shared<cassette::KnownSecrets>();
   switch (setup.mode) {
     case v1::RECORD: {
       v1::Cassette empty;
@@ -21,7 +24,7 @@ std::unique_ptr<ModeHandler> NewModeHandler(SessionSetup& setup,
       *empty.mutable_options() = options;
       return std::make_unique<RecordMode>(
           setup.id, Recorder(empty, decode_bodies, setup.redactor, clock,
-                             std::move(setup.journal)));
+                             std::move(setup.journal), std::move(secrets)));
     }
     case v1::PASSTHROUGH:
       return std::make_unique<PassthroughMode>(setup.id);
@@ -38,13 +41,14 @@ std::unique_ptr<ModeHandler> NewModeHandler(SessionSetup& setup,
     // New episodes are appended to what was loaded. The cassette keeps its
     // own options: Replay's overrides apply to this session only.
     recorder.emplace(loaded, decode_bodies, setup.redactor, clock,
-                     std::move(setup.journal));
+                     std::move(setup.journal), secrets);
   }
   return std::make_unique<ReplayMode>(
       loaded, ReplayMode::Setup{.ticket = setup.id,
                                 .cassette = setup.name,
                                 .policy = policy,
                                 .redactor = setup.redactor,
+                                .secrets = std::move(secrets),
                                 .matcher = std::move(setup.matcher),
                                 .recorder = std::move(recorder)});
 }
@@ -218,6 +222,13 @@ std::optional<v1::Cassette> CassetteSession::Recording() const {
   // Saved under the name the session was opened with, whatever was loaded.
   if (recording.has_value()) recording->set_name(name_);
   return recording;
+}
+
+std::vector<std::string> CassetteSession::Warnings() const {
+  absl::MutexLock lock(&mu_);
+  Recorder* recorder = handler_->recorder();
+  return recorder != nullptr ? recorder->Warnings()
+                             : std::vector<std::string>{};
 }
 
 std::vector<uint64_t> CassetteSession::Unused() const {

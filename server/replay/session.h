@@ -83,6 +83,8 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   std::optional<v1::Cassette> Recording() const;
   // Interactions replay never used (REPLAY only).
   std::vector<uint64_t> Unused() const;
+  // What the recording's summary should warn about (Recorder::Warnings).
+  std::vector<std::string> Warnings() const;
 
  private:
   friend class RecordingWsSink;

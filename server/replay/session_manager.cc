@@ -371,6 +371,12 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
   *summary.mutable_session() = Describe(session, now);
   summary.set_end_reason(std::string(reason));
   *summary.mutable_ended_at() = ToTimestamp(now);
+  if (cassette != nullptr) {
+    for (std::string& w : cassette->Warnings()) {
+      log.push_back(absl::StrCat("session ", session.id, ": warning: ", w));
+      summary.add_warnings(std::move(w));
+    }
+  }
   std::unique_ptr<OpenSession> closed;
   {
     // Detach only after a successful save so a failed save loses nothing.

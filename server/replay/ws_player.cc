@@ -62,11 +62,13 @@ std::vector<uint64_t> WsPlayer::Unused() const {
 }
 
 ScriptPlayback::ScriptPlayback(std::shared_ptr<const WsRecording> recording,
-                               WsPace pace, MismatchReporter report)
+                               WsPace pace, MismatchReporter report,
+                               MessageRedactor redact)
     : recording_(std::move(recording)),
       as_recorded_(pace.as_recorded),
       speed_(pace.speed > 0 ? pace.speed : 1.0),
-      report_(std::move(report)) {}
+      report_(std::move(report)),
+      redact_(std::move(redact)) {}
 
 absl::Duration ScriptPlayback::DelayUntil(absl::Duration at) {
   absl::Duration delay;
@@ -116,7 +118,13 @@ core::WsStep ScriptPlayback::Next() {
                       .delay = absl::ZeroDuration()};
 }
 
-std::optional<std::string> ScriptPlayback::Check(const core::WsMessage& got) {
+std::optional<std::string> ScriptPlayback::Check(const core::WsMessage& live) {
+  core::WsMessage redacted;
+  if (redact_) {
+    redacted = live;
+    redact_(redacted);
+  }
+  const core::WsMessage& got = redact_ ? redacted : live;
   if (expected_ == static_cast<size_t>(-1)) {
     report_(recording_->messages.size(), nullptr, got);
     return std::string(

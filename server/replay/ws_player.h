@@ -59,13 +59,17 @@ class WsPlayer {
 class ScriptPlayback final : public core::WsPlayback {
  public:
   // Called when the client's message `index` (position in the recording)
-  // differs from the recorded one; `got` is what the client sent.
+  // differs from the recorded one; `got` is what the client sent, redacted.
   using MismatchReporter =
       std::function<void(size_t index, const core::WsMessage* expected,
                          const core::WsMessage& got)>;
 
+  // Applied to a client message before it is compared (the redaction the
+  // recorded messages went through).
+  using MessageRedactor = std::function<void(core::WsMessage&)>;
+
   ScriptPlayback(std::shared_ptr<const WsRecording> recording, WsPace pace,
-                 MismatchReporter report);
+                 MismatchReporter report, MessageRedactor redact = nullptr);
 
   const core::HttpResponse& upgrade_response() const override {
     return recording_->upgrade_response;
@@ -80,6 +84,7 @@ class ScriptPlayback final : public core::WsPlayback {
   const bool as_recorded_;
   const double speed_;
   MismatchReporter report_;
+  MessageRedactor redact_;
   size_t next_ = 0;
   // Recording position of the last kExpect step; npos after the script.
   size_t expected_ = static_cast<size_t>(-1);

@@ -479,6 +479,61 @@ func (MissPolicy) EnumDescriptor() ([]byte, []int) {
 	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{7}
 }
 
+// What recording does with an exchange whose body a redaction rule could
+// not be applied to (a Content-Encoding matgto cannot decode, corrupt or
+// oversized compressed data).
+type UnredactablePolicy int32
+
+const (
+	UnredactablePolicy_UNREDACTABLE_POLICY_UNSPECIFIED UnredactablePolicy = 0 // means UNREDACTABLE_WARN
+	// Store the body as sent and add a warning to the session's summary.
+	UnredactablePolicy_UNREDACTABLE_WARN UnredactablePolicy = 1
+	// Do not store the exchange (the client still gets its response) and add
+	// a warning to the session's summary.
+	UnredactablePolicy_UNREDACTABLE_REFUSE UnredactablePolicy = 2
+)
+
+// Enum value maps for UnredactablePolicy.
+var (
+	UnredactablePolicy_name = map[int32]string{
+		0: "UNREDACTABLE_POLICY_UNSPECIFIED",
+		1: "UNREDACTABLE_WARN",
+		2: "UNREDACTABLE_REFUSE",
+	}
+	UnredactablePolicy_value = map[string]int32{
+		"UNREDACTABLE_POLICY_UNSPECIFIED": 0,
+		"UNREDACTABLE_WARN":               1,
+		"UNREDACTABLE_REFUSE":             2,
+	}
+)
+
+func (x UnredactablePolicy) Enum() *UnredactablePolicy {
+	p := new(UnredactablePolicy)
+	*p = x
+	return p
+}
+
+func (x UnredactablePolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UnredactablePolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_cassette_proto_enumTypes[8].Descriptor()
+}
+
+func (UnredactablePolicy) Type() protoreflect.EnumType {
+	return &file_matgto_v1_cassette_proto_enumTypes[8]
+}
+
+func (x UnredactablePolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UnredactablePolicy.Descriptor instead.
+func (UnredactablePolicy) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{8}
+}
+
 // How bodies with a Content-Encoding are stored.
 type BodyStorage int32
 
@@ -516,11 +571,11 @@ func (x BodyStorage) String() string {
 }
 
 func (BodyStorage) Descriptor() protoreflect.EnumDescriptor {
-	return file_matgto_v1_cassette_proto_enumTypes[8].Descriptor()
+	return file_matgto_v1_cassette_proto_enumTypes[9].Descriptor()
 }
 
 func (BodyStorage) Type() protoreflect.EnumType {
-	return &file_matgto_v1_cassette_proto_enumTypes[8]
+	return &file_matgto_v1_cassette_proto_enumTypes[9]
 }
 
 func (x BodyStorage) Number() protoreflect.EnumNumber {
@@ -529,7 +584,7 @@ func (x BodyStorage) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BodyStorage.Descriptor instead.
 func (BodyStorage) EnumDescriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{8}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{9}
 }
 
 // One header line. Headers are an ordered list so that order and repeated
@@ -1393,9 +1448,14 @@ func (x *MatchRules) GetUrlRewrites() []*UrlRewrite {
 }
 
 // What is removed before anything is written. The defaults (credential
-// headers) stay on unless disable_defaults is set. Every redacted value
-// becomes "[REDACTED]"; the same rules are applied to a live request before
-// it is matched, so redacted cassettes still match.
+// headers; the token fields access_token, refresh_token, id_token,
+// client_secret and password in JSON bodies, form bodies and query strings)
+// stay on unless disable_defaults is set. Every redacted value becomes
+// "[REDACTED]", and so does the same value wherever else it appears in the
+// cassette (8 bytes or longer). The rules apply to HTTP bodies and to
+// WebSocket messages alike. The same rules are applied to a live request
+// (and a live WebSocket client message) before it is matched, so redacted
+// cassettes still match.
 type RedactRules struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Header names, in addition to the defaults (case-insensitive).
@@ -1409,8 +1469,12 @@ type RedactRules struct {
 	// RE2 patterns; every match in a (decoded) body is replaced.
 	BodyPatterns    []string `protobuf:"bytes,5,rep,name=body_patterns,json=bodyPatterns,proto3" json:"body_patterns,omitempty"`
 	DisableDefaults bool     `protobuf:"varint,6,opt,name=disable_defaults,json=disableDefaults,proto3" json:"disable_defaults,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// JSON member names redacted at any depth (case-insensitive), in addition
+	// to the default token fields.
+	JsonKeys       []string           `protobuf:"bytes,7,rep,name=json_keys,json=jsonKeys,proto3" json:"json_keys,omitempty"`
+	OnUnredactable UnredactablePolicy `protobuf:"varint,8,opt,name=on_unredactable,json=onUnredactable,proto3,enum=matgto.v1.UnredactablePolicy" json:"on_unredactable,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RedactRules) Reset() {
@@ -1483,6 +1547,20 @@ func (x *RedactRules) GetDisableDefaults() bool {
 		return x.DisableDefaults
 	}
 	return false
+}
+
+func (x *RedactRules) GetJsonKeys() []string {
+	if x != nil {
+		return x.JsonKeys
+	}
+	return nil
+}
+
+func (x *RedactRules) GetOnUnredactable() UnredactablePolicy {
+	if x != nil {
+		return x.OnUnredactable
+	}
+	return UnredactablePolicy_UNREDACTABLE_POLICY_UNSPECIFIED
 }
 
 // Replay behaviour stored with a cassette; a Replay/UseCassette call may
@@ -1993,7 +2071,7 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\x04body\x18\x05 \x01(\x0e2\x14.matgto.v1.BodyMatchR\x04body\x120\n" +
 	"\x14ignore_json_pointers\x18\x06 \x03(\tR\x12ignoreJsonPointers\x12,\n" +
 	"\x12ignore_form_fields\x18\a \x03(\tR\x10ignoreFormFields\x128\n" +
-	"\furl_rewrites\x18\b \x03(\v2\x15.matgto.v1.UrlRewriteR\vurlRewrites\"\xe0\x01\n" +
+	"\furl_rewrites\x18\b \x03(\v2\x15.matgto.v1.UrlRewriteR\vurlRewrites\"\xc5\x02\n" +
 	"\vRedactRules\x12\x18\n" +
 	"\aheaders\x18\x01 \x03(\tR\aheaders\x12!\n" +
 	"\fquery_params\x18\x02 \x03(\tR\vqueryParams\x12#\n" +
@@ -2001,7 +2079,9 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\vform_fields\x18\x04 \x03(\tR\n" +
 	"formFields\x12#\n" +
 	"\rbody_patterns\x18\x05 \x03(\tR\fbodyPatterns\x12)\n" +
-	"\x10disable_defaults\x18\x06 \x01(\bR\x0fdisableDefaults\"\xa1\x03\n" +
+	"\x10disable_defaults\x18\x06 \x01(\bR\x0fdisableDefaults\x12\x1b\n" +
+	"\tjson_keys\x18\a \x03(\tR\bjsonKeys\x12F\n" +
+	"\x0fon_unredactable\x18\b \x01(\x0e2\x1d.matgto.v1.UnredactablePolicyR\x0eonUnredactable\"\xa1\x03\n" +
 	"\x0fCassetteOptions\x12=\n" +
 	"\fon_exhausted\x18\x01 \x01(\x0e2\x1a.matgto.v1.ExhaustedPolicyR\vonExhausted\x120\n" +
 	"\tws_timing\x18\x02 \x01(\x0e2\x13.matgto.v1.WsTimingR\bwsTiming\x12\x19\n" +
@@ -2086,7 +2166,11 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\n" +
 	"MISS_ERROR\x10\x01\x12\x14\n" +
 	"\x10MISS_PASSTHROUGH\x10\x02\x12\x0f\n" +
-	"\vMISS_RECORD\x10\x03*E\n" +
+	"\vMISS_RECORD\x10\x03*i\n" +
+	"\x12UnredactablePolicy\x12#\n" +
+	"\x1fUNREDACTABLE_POLICY_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11UNREDACTABLE_WARN\x10\x01\x12\x17\n" +
+	"\x13UNREDACTABLE_REFUSE\x10\x02*E\n" +
 	"\vBodyStorage\x12\x1c\n" +
 	"\x18BODY_STORAGE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aAS_SENT\x10\x01\x12\v\n" +
@@ -2105,7 +2189,7 @@ func file_matgto_v1_cassette_proto_rawDescGZIP() []byte {
 	return file_matgto_v1_cassette_proto_rawDescData
 }
 
-var file_matgto_v1_cassette_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_matgto_v1_cassette_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
 var file_matgto_v1_cassette_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_matgto_v1_cassette_proto_goTypes = []any{
 	(Direction)(0),                // 0: matgto.v1.Direction
@@ -2116,74 +2200,76 @@ var file_matgto_v1_cassette_proto_goTypes = []any{
 	(BodyMatch)(0),                // 5: matgto.v1.BodyMatch
 	(RepeatPolicy)(0),             // 6: matgto.v1.RepeatPolicy
 	(MissPolicy)(0),               // 7: matgto.v1.MissPolicy
-	(BodyStorage)(0),              // 8: matgto.v1.BodyStorage
-	(*Header)(nil),                // 9: matgto.v1.Header
-	(*HttpRequest)(nil),           // 10: matgto.v1.HttpRequest
-	(*HttpResponse)(nil),          // 11: matgto.v1.HttpResponse
-	(*Timing)(nil),                // 12: matgto.v1.Timing
-	(*HttpExchange)(nil),          // 13: matgto.v1.HttpExchange
-	(*WsMessage)(nil),             // 14: matgto.v1.WsMessage
-	(*WsClose)(nil),               // 15: matgto.v1.WsClose
-	(*WebSocketSession)(nil),      // 16: matgto.v1.WebSocketSession
-	(*Interaction)(nil),           // 17: matgto.v1.Interaction
-	(*UrlRewrite)(nil),            // 18: matgto.v1.UrlRewrite
-	(*MatchRules)(nil),            // 19: matgto.v1.MatchRules
-	(*RedactRules)(nil),           // 20: matgto.v1.RedactRules
-	(*CassetteOptions)(nil),       // 21: matgto.v1.CassetteOptions
-	(*Cassette)(nil),              // 22: matgto.v1.Cassette
-	(*JournalEntry)(nil),          // 23: matgto.v1.JournalEntry
-	(*WsJournalMessage)(nil),      // 24: matgto.v1.WsJournalMessage
-	(*WsJournalClose)(nil),        // 25: matgto.v1.WsJournalClose
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
+	(UnredactablePolicy)(0),       // 8: matgto.v1.UnredactablePolicy
+	(BodyStorage)(0),              // 9: matgto.v1.BodyStorage
+	(*Header)(nil),                // 10: matgto.v1.Header
+	(*HttpRequest)(nil),           // 11: matgto.v1.HttpRequest
+	(*HttpResponse)(nil),          // 12: matgto.v1.HttpResponse
+	(*Timing)(nil),                // 13: matgto.v1.Timing
+	(*HttpExchange)(nil),          // 14: matgto.v1.HttpExchange
+	(*WsMessage)(nil),             // 15: matgto.v1.WsMessage
+	(*WsClose)(nil),               // 16: matgto.v1.WsClose
+	(*WebSocketSession)(nil),      // 17: matgto.v1.WebSocketSession
+	(*Interaction)(nil),           // 18: matgto.v1.Interaction
+	(*UrlRewrite)(nil),            // 19: matgto.v1.UrlRewrite
+	(*MatchRules)(nil),            // 20: matgto.v1.MatchRules
+	(*RedactRules)(nil),           // 21: matgto.v1.RedactRules
+	(*CassetteOptions)(nil),       // 22: matgto.v1.CassetteOptions
+	(*Cassette)(nil),              // 23: matgto.v1.Cassette
+	(*JournalEntry)(nil),          // 24: matgto.v1.JournalEntry
+	(*WsJournalMessage)(nil),      // 25: matgto.v1.WsJournalMessage
+	(*WsJournalClose)(nil),        // 26: matgto.v1.WsJournalClose
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
 }
 var file_matgto_v1_cassette_proto_depIdxs = []int32{
-	9,  // 0: matgto.v1.HttpRequest.headers:type_name -> matgto.v1.Header
-	9,  // 1: matgto.v1.HttpResponse.headers:type_name -> matgto.v1.Header
-	26, // 2: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
-	27, // 3: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
-	27, // 4: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
-	10, // 5: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
-	11, // 6: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
-	12, // 7: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
+	10, // 0: matgto.v1.HttpRequest.headers:type_name -> matgto.v1.Header
+	10, // 1: matgto.v1.HttpResponse.headers:type_name -> matgto.v1.Header
+	27, // 2: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
+	28, // 3: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
+	28, // 4: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
+	11, // 5: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
+	12, // 6: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
+	13, // 7: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
 	0,  // 8: matgto.v1.WsMessage.direction:type_name -> matgto.v1.Direction
 	1,  // 9: matgto.v1.WsMessage.kind:type_name -> matgto.v1.WsMessageKind
-	27, // 10: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
+	28, // 10: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
 	0,  // 11: matgto.v1.WsClose.initiator:type_name -> matgto.v1.Direction
-	27, // 12: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
-	10, // 13: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
-	11, // 14: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
-	14, // 15: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
-	15, // 16: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
-	12, // 17: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
-	26, // 18: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
-	13, // 19: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
-	16, // 20: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
+	28, // 12: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
+	11, // 13: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
+	12, // 14: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
+	15, // 15: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
+	16, // 16: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
+	13, // 17: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
+	27, // 18: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
+	14, // 19: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
+	17, // 20: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
 	4,  // 21: matgto.v1.MatchRules.fields:type_name -> matgto.v1.MatchField
 	5,  // 22: matgto.v1.MatchRules.body:type_name -> matgto.v1.BodyMatch
-	18, // 23: matgto.v1.MatchRules.url_rewrites:type_name -> matgto.v1.UrlRewrite
-	2,  // 24: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
-	3,  // 25: matgto.v1.CassetteOptions.ws_timing:type_name -> matgto.v1.WsTiming
-	19, // 26: matgto.v1.CassetteOptions.match_rules:type_name -> matgto.v1.MatchRules
-	6,  // 27: matgto.v1.CassetteOptions.repeat:type_name -> matgto.v1.RepeatPolicy
-	7,  // 28: matgto.v1.CassetteOptions.on_miss:type_name -> matgto.v1.MissPolicy
-	20, // 29: matgto.v1.CassetteOptions.redact:type_name -> matgto.v1.RedactRules
-	8,  // 30: matgto.v1.CassetteOptions.body_storage:type_name -> matgto.v1.BodyStorage
-	26, // 31: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
-	26, // 32: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
-	17, // 33: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
-	21, // 34: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
-	22, // 35: matgto.v1.JournalEntry.begin:type_name -> matgto.v1.Cassette
-	17, // 36: matgto.v1.JournalEntry.interaction:type_name -> matgto.v1.Interaction
-	24, // 37: matgto.v1.JournalEntry.ws_message:type_name -> matgto.v1.WsJournalMessage
-	25, // 38: matgto.v1.JournalEntry.ws_close:type_name -> matgto.v1.WsJournalClose
-	14, // 39: matgto.v1.WsJournalMessage.message:type_name -> matgto.v1.WsMessage
-	15, // 40: matgto.v1.WsJournalClose.close:type_name -> matgto.v1.WsClose
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	19, // 23: matgto.v1.MatchRules.url_rewrites:type_name -> matgto.v1.UrlRewrite
+	8,  // 24: matgto.v1.RedactRules.on_unredactable:type_name -> matgto.v1.UnredactablePolicy
+	2,  // 25: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
+	3,  // 26: matgto.v1.CassetteOptions.ws_timing:type_name -> matgto.v1.WsTiming
+	20, // 27: matgto.v1.CassetteOptions.match_rules:type_name -> matgto.v1.MatchRules
+	6,  // 28: matgto.v1.CassetteOptions.repeat:type_name -> matgto.v1.RepeatPolicy
+	7,  // 29: matgto.v1.CassetteOptions.on_miss:type_name -> matgto.v1.MissPolicy
+	21, // 30: matgto.v1.CassetteOptions.redact:type_name -> matgto.v1.RedactRules
+	9,  // 31: matgto.v1.CassetteOptions.body_storage:type_name -> matgto.v1.BodyStorage
+	27, // 32: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
+	27, // 33: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 34: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
+	22, // 35: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
+	23, // 36: matgto.v1.JournalEntry.begin:type_name -> matgto.v1.Cassette
+	18, // 37: matgto.v1.JournalEntry.interaction:type_name -> matgto.v1.Interaction
+	25, // 38: matgto.v1.JournalEntry.ws_message:type_name -> matgto.v1.WsJournalMessage
+	26, // 39: matgto.v1.JournalEntry.ws_close:type_name -> matgto.v1.WsJournalClose
+	15, // 40: matgto.v1.WsJournalMessage.message:type_name -> matgto.v1.WsMessage
+	16, // 41: matgto.v1.WsJournalClose.close:type_name -> matgto.v1.WsClose
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_cassette_proto_init() }
@@ -2206,7 +2292,7 @@ func file_matgto_v1_cassette_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_cassette_proto_rawDesc), len(file_matgto_v1_cassette_proto_rawDesc)),
-			NumEnums:      9,
+			NumEnums:      10,
 			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,

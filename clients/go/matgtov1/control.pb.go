@@ -1721,7 +1721,11 @@ type SessionSummary struct {
 	EndedAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=ended_at,json=endedAt,proto3" json:"ended_at,omitempty"`
 	// Set when saving the recording failed (the recording's journal is kept
 	// and recovered into the cassette at the next start).
-	SaveError     string `protobuf:"bytes,6,opt,name=save_error,json=saveError,proto3" json:"save_error,omitempty"`
+	SaveError string `protobuf:"bytes,6,opt,name=save_error,json=saveError,proto3" json:"save_error,omitempty"`
+	// What the session's user should know about its recording, e.g. a body a
+	// redaction rule could not be applied to (stored as sent, or not stored
+	// under UNREDACTABLE_REFUSE). At most 100.
+	Warnings      []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1796,6 +1800,13 @@ func (x *SessionSummary) GetSaveError() string {
 		return x.SaveError
 	}
 	return ""
+}
+
+func (x *SessionSummary) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 // One request that replay could not answer, and why.
@@ -2187,7 +2198,7 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\topened_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x12+\n" +
 	"\x03age\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\x03age\x12/\n" +
 	"\x05lease\x18\x11 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12D\n" +
-	"\x10lease_expires_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\"\x87\x02\n" +
+	"\x10lease_expires_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\"\xa3\x02\n" +
 	"\x0eSessionSummary\x120\n" +
 	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\x12\x1d\n" +
 	"\n" +
@@ -2197,7 +2208,8 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"end_reason\x18\x04 \x01(\tR\tendReason\x125\n" +
 	"\bended_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendedAt\x12\x1d\n" +
 	"\n" +
-	"save_error\x18\x06 \x01(\tR\tsaveError\"x\n" +
+	"save_error\x18\x06 \x01(\tR\tsaveError\x12\x1a\n" +
+	"\bwarnings\x18\a \x03(\tR\bwarnings\"x\n" +
 	"\x04Miss\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +

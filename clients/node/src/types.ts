@@ -200,6 +200,8 @@ export interface SessionSummary {
   endedAt: Date | undefined;
   /** Set when saving the recording failed (the server keeps its journal), else "". */
   saveError: string;
+  /** What the recording warns about, e.g. a body a redaction rule could not be applied to. */
+  warnings: string[];
 }
 
 export interface ServerStatus {
@@ -485,6 +487,7 @@ export function summaryFromPb(s: PbSessionSummary | undefined): SessionSummary {
     endReason: s?.endReason ?? '',
     endedAt: s?.endedAt,
     saveError: s?.saveError ?? '',
+    warnings: [...(s?.warnings ?? [])],
   };
 }
 

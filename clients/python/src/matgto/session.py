@@ -259,6 +259,12 @@ class CassetteSession:
         return self.summary.save_error if self.summary is not None else ""
 
     @property
+    def warnings(self) -> List[str]:
+        """What the recording warns about, e.g. a body a redaction rule could not be
+        applied to (stored as sent, or not stored with ``on_unredactable`` REFUSE)."""
+        return list(self.summary.warnings) if self.summary is not None else []
+
+    @property
     def misses(self) -> List[control_pb2.Miss]:
         """Every miss, oldest first: from the summary once stopped, else from
         :attr:`info` (see :meth:`refresh`)."""
