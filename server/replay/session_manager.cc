@@ -11,21 +11,16 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/cassette/name.h"
+#include "server/cassette/proto_time.h"
 #include "server/core/status_macros.h"
-#include "server/core/url.h"
 #include "server/replay/rules.h"
 
 namespace matgto::replay {
 namespace {
 
+using cassette::ToProtoDuration;
+using cassette::ToProtoTimestamp;
 using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-google::protobuf::Duration ToDuration(absl::Duration d) {
-  return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
-}
 
 std::string ModeWord(v1::Mode mode) {
   return absl::AsciiStrToLower(v1::Mode_Name(mode));
@@ -370,7 +365,7 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
   const absl::Time now = clock_.Now();
   *summary.mutable_session() = Describe(session, now);
   summary.set_end_reason(std::string(reason));
-  *summary.mutable_ended_at() = ToTimestamp(now);
+  *summary.mutable_ended_at() = ToProtoTimestamp(now);
   if (cassette != nullptr) {
     for (std::string& w : cassette->Warnings()) {
       log.push_back(absl::StrCat("session ", session.id, ": warning: ", w));
@@ -532,11 +527,12 @@ v1::SessionInfo SessionManager::Describe(const OpenSession& session,
     }
   }
   info.set_owner(session.owner);
-  *info.mutable_opened_at() = ToTimestamp(session.opened_at);
-  *info.mutable_age() = ToDuration(now - session.opened_at);
+  *info.mutable_opened_at() = ToProtoTimestamp(session.opened_at);
+  *info.mutable_age() = ToProtoDuration(now - session.opened_at);
   if (session.lease.has_value()) {
-    *info.mutable_lease() = ToDuration(*session.lease);
-    *info.mutable_lease_expires_at() = ToTimestamp(session.lease_expires_at);
+    *info.mutable_lease() = ToProtoDuration(*session.lease);
+    *info.mutable_lease_expires_at() =
+        ToProtoTimestamp(session.lease_expires_at);
   }
   return info;
 }
@@ -571,105 +567,6 @@ std::vector<v1::SessionInfo> SessionManager::List() const {
 std::vector<v1::SessionSummary> SessionManager::Ended() const {
   absl::ReaderMutexLock lock(&mu_);
   return {ended_.begin(), ended_.end()};
-}
-
-SessionManager::Resolved SessionManager::Resolve(
-    const core::Route& route) const {
-  absl::ReaderMutexLock lock(&mu_);
-  if (route.listener != 0) {
-    auto it = by_route_.find(route.listener);
-    if (it == by_route_.end()) return {};
-    return {true, it->second->cassette};
-  }
-  if (route.credential.empty()) {
-    return {true, by_route_.at(0)->cassette};
-  }
-  auto it = sessions_.find(route.credential);
-  if (it == sessions_.end()) return {};
-  return {true, it->second->cassette};
-}
-
-std::optional<core::Reply> SessionManager::OnConnect(
-    const core::Route& route, const core::ConnectTarget& target) {
-  Resolved to = Resolve(route);
-  if (!to.known)
-    return core::Reply{unknown_session_response_, "unknown-session"};
-  // An intercepted tunnel's requests each come to OnRequest.
-  if (!target.relayed) return std::nullopt;
-  const std::string authority = core::HostPort(target.host, target.port);
-  if (to.cassette == nullptr) {
-    if (options_.default_mode == v1::PASSTHROUGH) return std::nullopt;
-    return core::Reply{
-        std::make_shared<const core::HttpResponse>(core::MakeErrorResponse(
-            503, "no-cassette",
-            absl::StrCat(
-                "matgto: no cassette is in use, so the tunnel to ", authority,
-                " (--no-intercept: relayed byte for byte) was not opened. "
-                "Start one with `matgto record NAME` or `matgto use NAME "
-                "--mode passthrough`, or run the server with --mode "
-                "passthrough.\n"))),
-        "no-cassette"};
-  }
-  if (to.cassette->mode() == v1::REPLAY) {
-    return core::Reply{
-        std::make_shared<const core::HttpResponse>(core::MakeErrorResponse(
-            403, "no-intercept-refused",
-            absl::StrCat(
-                "matgto: ", authority,
-                " matches --no-intercept, so its tunnel would be relayed to "
-                "the network byte for byte and could not be recorded; replay "
-                "never touches the network, so it is refused. Remove the "
-                "host from --no-intercept to record and replay it.\n"))),
-        "no-intercept-refused"};
-  }
-  return std::nullopt;
-}
-
-core::Decision SessionManager::OnRequest(const core::Route& route,
-                                         const core::HttpRequest& request) {
-  Resolved to = Resolve(route);
-  if (!to.known)
-    return core::Reply{unknown_session_response_, "unknown-session"};
-  if (to.cassette != nullptr) return to.cassette->OnRequest(request);
-  if (options_.default_mode == v1::PASSTHROUGH) return core::Forward{0};
-  return core::Reply{no_cassette_response_, "no-cassette"};
-}
-
-void SessionManager::OnForwarded(const core::Forward& ticket,
-                                 const core::HttpRequest& request,
-                                 const core::HttpResponse& response,
-                                 const core::ExchangeTiming& timing) {
-  std::shared_ptr<CassetteSession> session;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    auto it = by_ticket_.find(ticket.ticket);
-    if (it != by_ticket_.end()) session = it->second;
-  }
-  // An exchange whose session has ended is not recorded into another one.
-  if (session != nullptr) session->OnForwarded(request, response, timing);
-}
-
-core::WsDecision SessionManager::OnWebSocket(const core::Route& route,
-                                             const core::HttpRequest& upgrade) {
-  Resolved to = Resolve(route);
-  if (!to.known)
-    return core::Reply{unknown_session_response_, "unknown-session"};
-  if (to.cassette != nullptr) return to.cassette->OnWebSocket(upgrade);
-  if (options_.default_mode == v1::PASSTHROUGH)
-    return core::WsRelay{0, nullptr};
-  return core::Reply{no_cassette_response_, "no-cassette"};
-}
-
-void SessionManager::OnForwardFailed(const core::Forward& ticket,
-                                     const core::HttpRequest&,
-                                     const std::string&) {
-  std::shared_ptr<CassetteSession> session;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    auto it = by_ticket_.find(ticket.ticket);
-    if (it != by_ticket_.end()) session = it->second;
-  }
-  if (session != nullptr) session->OnForwardFailed();
 }
 
 }  // namespace matgto::replay
