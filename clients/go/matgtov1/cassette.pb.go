@@ -587,6 +587,65 @@ func (BodyStorage) EnumDescriptor() ([]byte, []int) {
 	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{9}
 }
 
+// Replay behaviour stored with a cassette; a Replay/UseCassette call may
+// override it for one session (fields that are set win).
+// How fast replay answers an HTTP request.
+type LatencyMode int32
+
+const (
+	LatencyMode_LATENCY_MODE_UNSPECIFIED LatencyMode = 0 // means LATENCY_FAST
+	// At once (the default).
+	LatencyMode_LATENCY_FAST LatencyMode = 1
+	// Each response starts after its recorded time to first byte and ends
+	// after its recorded total, both multiplied by `scale`.
+	LatencyMode_LATENCY_AS_RECORDED LatencyMode = 2
+	// Each response starts after `fixed` (± `jitter`, uniformly).
+	LatencyMode_LATENCY_FIXED LatencyMode = 3
+)
+
+// Enum value maps for LatencyMode.
+var (
+	LatencyMode_name = map[int32]string{
+		0: "LATENCY_MODE_UNSPECIFIED",
+		1: "LATENCY_FAST",
+		2: "LATENCY_AS_RECORDED",
+		3: "LATENCY_FIXED",
+	}
+	LatencyMode_value = map[string]int32{
+		"LATENCY_MODE_UNSPECIFIED": 0,
+		"LATENCY_FAST":             1,
+		"LATENCY_AS_RECORDED":      2,
+		"LATENCY_FIXED":            3,
+	}
+)
+
+func (x LatencyMode) Enum() *LatencyMode {
+	p := new(LatencyMode)
+	*p = x
+	return p
+}
+
+func (x LatencyMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LatencyMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_cassette_proto_enumTypes[10].Descriptor()
+}
+
+func (LatencyMode) Type() protoreflect.EnumType {
+	return &file_matgto_v1_cassette_proto_enumTypes[10]
+}
+
+func (x LatencyMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LatencyMode.Descriptor instead.
+func (LatencyMode) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{10}
+}
+
 // One header line. Headers are an ordered list so that order and repeated
 // names (two Set-Cookie lines) survive a round trip.
 type Header struct {
@@ -1194,7 +1253,11 @@ type Interaction struct {
 	//
 	//	*Interaction_Http
 	//	*Interaction_Websocket
-	Kind          isInteraction_Kind `protobuf_oneof:"kind"`
+	Kind isInteraction_Kind `protobuf_oneof:"kind"`
+	// Set when an injected fault changed what the client got for this
+	// exchange (its id and kind, e.g. "f1 delay 2s"): the recorded response
+	// is still the upstream's own.
+	Fault         string `protobuf:"bytes,3,opt,name=fault,proto3" json:"fault,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1266,6 +1329,13 @@ func (x *Interaction) GetWebsocket() *WebSocketSession {
 		}
 	}
 	return nil
+}
+
+func (x *Interaction) GetFault() string {
+	if x != nil {
+		return x.Fault
+	}
+	return ""
 }
 
 type isInteraction_Kind interface {
@@ -1563,26 +1633,97 @@ func (x *RedactRules) GetOnUnredactable() UnredactablePolicy {
 	return UnredactablePolicy_UNREDACTABLE_POLICY_UNSPECIFIED
 }
 
-// Replay behaviour stored with a cassette; a Replay/UseCassette call may
-// override it for one session (fields that are set win).
+type Latency struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Mode  LatencyMode            `protobuf:"varint,1,opt,name=mode,proto3,enum=matgto.v1.LatencyMode" json:"mode,omitempty"`
+	// LATENCY_AS_RECORDED: 2.0 waits twice as long; 0 means 1.0.
+	Scale float64 `protobuf:"fixed64,2,opt,name=scale,proto3" json:"scale,omitempty"`
+	// LATENCY_FIXED: the delay, and how far it may vary either way.
+	Fixed         *durationpb.Duration `protobuf:"bytes,3,opt,name=fixed,proto3" json:"fixed,omitempty"`
+	Jitter        *durationpb.Duration `protobuf:"bytes,4,opt,name=jitter,proto3" json:"jitter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Latency) Reset() {
+	*x = Latency{}
+	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Latency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Latency) ProtoMessage() {}
+
+func (x *Latency) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Latency.ProtoReflect.Descriptor instead.
+func (*Latency) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Latency) GetMode() LatencyMode {
+	if x != nil {
+		return x.Mode
+	}
+	return LatencyMode_LATENCY_MODE_UNSPECIFIED
+}
+
+func (x *Latency) GetScale() float64 {
+	if x != nil {
+		return x.Scale
+	}
+	return 0
+}
+
+func (x *Latency) GetFixed() *durationpb.Duration {
+	if x != nil {
+		return x.Fixed
+	}
+	return nil
+}
+
+func (x *Latency) GetJitter() *durationpb.Duration {
+	if x != nil {
+		return x.Jitter
+	}
+	return nil
+}
+
 type CassetteOptions struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	OnExhausted ExhaustedPolicy        `protobuf:"varint,1,opt,name=on_exhausted,json=onExhausted,proto3,enum=matgto.v1.ExhaustedPolicy" json:"on_exhausted,omitempty"`
 	WsTiming    WsTiming               `protobuf:"varint,2,opt,name=ws_timing,json=wsTiming,proto3,enum=matgto.v1.WsTiming" json:"ws_timing,omitempty"`
 	// With AS_RECORDED: 2.0 replays twice as fast. 0 means 1.0.
-	WsSpeed       float64      `protobuf:"fixed64,3,opt,name=ws_speed,json=wsSpeed,proto3" json:"ws_speed,omitempty"`
-	MatchRules    *MatchRules  `protobuf:"bytes,4,opt,name=match_rules,json=matchRules,proto3" json:"match_rules,omitempty"`
-	Repeat        RepeatPolicy `protobuf:"varint,5,opt,name=repeat,proto3,enum=matgto.v1.RepeatPolicy" json:"repeat,omitempty"`
-	OnMiss        MissPolicy   `protobuf:"varint,6,opt,name=on_miss,json=onMiss,proto3,enum=matgto.v1.MissPolicy" json:"on_miss,omitempty"`
-	Redact        *RedactRules `protobuf:"bytes,7,opt,name=redact,proto3" json:"redact,omitempty"`
-	BodyStorage   BodyStorage  `protobuf:"varint,8,opt,name=body_storage,json=bodyStorage,proto3,enum=matgto.v1.BodyStorage" json:"body_storage,omitempty"`
+	WsSpeed     float64      `protobuf:"fixed64,3,opt,name=ws_speed,json=wsSpeed,proto3" json:"ws_speed,omitempty"`
+	MatchRules  *MatchRules  `protobuf:"bytes,4,opt,name=match_rules,json=matchRules,proto3" json:"match_rules,omitempty"`
+	Repeat      RepeatPolicy `protobuf:"varint,5,opt,name=repeat,proto3,enum=matgto.v1.RepeatPolicy" json:"repeat,omitempty"`
+	OnMiss      MissPolicy   `protobuf:"varint,6,opt,name=on_miss,json=onMiss,proto3,enum=matgto.v1.MissPolicy" json:"on_miss,omitempty"`
+	Redact      *RedactRules `protobuf:"bytes,7,opt,name=redact,proto3" json:"redact,omitempty"`
+	BodyStorage BodyStorage  `protobuf:"varint,8,opt,name=body_storage,json=bodyStorage,proto3,enum=matgto.v1.BodyStorage" json:"body_storage,omitempty"`
+	// How fast replay answers (stored with the cassette; Replay/UseCassette
+	// may override it for one session).
+	Latency       *Latency `protobuf:"bytes,10,opt,name=latency,proto3" json:"latency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CassetteOptions) Reset() {
 	*x = CassetteOptions{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1735,7 @@ func (x *CassetteOptions) String() string {
 func (*CassetteOptions) ProtoMessage() {}
 
 func (x *CassetteOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1748,7 @@ func (x *CassetteOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteOptions.ProtoReflect.Descriptor instead.
 func (*CassetteOptions) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{12}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CassetteOptions) GetOnExhausted() ExhaustedPolicy {
@@ -1666,6 +1807,13 @@ func (x *CassetteOptions) GetBodyStorage() BodyStorage {
 	return BodyStorage_BODY_STORAGE_UNSPECIFIED
 }
 
+func (x *CassetteOptions) GetLatency() *Latency {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
 type Cassette struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Version of this schema the file was written with. 1 is the first.
@@ -1687,7 +1835,7 @@ type Cassette struct {
 
 func (x *Cassette) Reset() {
 	*x = Cassette{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1847,7 @@ func (x *Cassette) String() string {
 func (*Cassette) ProtoMessage() {}
 
 func (x *Cassette) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1860,7 @@ func (x *Cassette) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cassette.ProtoReflect.Descriptor instead.
 func (*Cassette) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{13}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Cassette) GetSchemaVersion() uint32 {
@@ -1791,7 +1939,7 @@ type JournalEntry struct {
 
 func (x *JournalEntry) Reset() {
 	*x = JournalEntry{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +1951,7 @@ func (x *JournalEntry) String() string {
 func (*JournalEntry) ProtoMessage() {}
 
 func (x *JournalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +1964,7 @@ func (x *JournalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JournalEntry.ProtoReflect.Descriptor instead.
 func (*JournalEntry) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{14}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *JournalEntry) GetEntry() isJournalEntry_Entry {
@@ -1903,7 +2051,7 @@ type WsJournalMessage struct {
 
 func (x *WsJournalMessage) Reset() {
 	*x = WsJournalMessage{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +2063,7 @@ func (x *WsJournalMessage) String() string {
 func (*WsJournalMessage) ProtoMessage() {}
 
 func (x *WsJournalMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2076,7 @@ func (x *WsJournalMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsJournalMessage.ProtoReflect.Descriptor instead.
 func (*WsJournalMessage) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{15}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WsJournalMessage) GetInteractionIndex() uint64 {
@@ -1955,7 +2103,7 @@ type WsJournalClose struct {
 
 func (x *WsJournalClose) Reset() {
 	*x = WsJournalClose{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1967,7 +2115,7 @@ func (x *WsJournalClose) String() string {
 func (*WsJournalClose) ProtoMessage() {}
 
 func (x *WsJournalClose) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1980,7 +2128,7 @@ func (x *WsJournalClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsJournalClose.ProtoReflect.Descriptor instead.
 func (*WsJournalClose) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{16}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WsJournalClose) GetInteractionIndex() uint64 {
@@ -2049,14 +2197,15 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\x10upgrade_response\x18\x02 \x01(\v2\x17.matgto.v1.HttpResponseR\x0fupgradeResponse\x120\n" +
 	"\bmessages\x18\x03 \x03(\v2\x14.matgto.v1.WsMessageR\bmessages\x12(\n" +
 	"\x05close\x18\x04 \x01(\v2\x12.matgto.v1.WsCloseR\x05close\x12)\n" +
-	"\x06timing\x18\x05 \x01(\v2\x11.matgto.v1.TimingR\x06timing\"\xd4\x01\n" +
+	"\x06timing\x18\x05 \x01(\v2\x11.matgto.v1.TimingR\x06timing\"\xea\x01\n" +
 	"\vInteraction\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12;\n" +
 	"\vrecorded_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12-\n" +
 	"\x04http\x18\n" +
 	" \x01(\v2\x17.matgto.v1.HttpExchangeH\x00R\x04http\x12;\n" +
-	"\twebsocket\x18\v \x01(\v2\x1b.matgto.v1.WebSocketSessionH\x00R\twebsocketB\x06\n" +
+	"\twebsocket\x18\v \x01(\v2\x1b.matgto.v1.WebSocketSessionH\x00R\twebsocket\x12\x14\n" +
+	"\x05fault\x18\x03 \x01(\tR\x05faultB\x06\n" +
 	"\x04kind\"H\n" +
 	"\n" +
 	"UrlRewrite\x12\x18\n" +
@@ -2081,7 +2230,12 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\rbody_patterns\x18\x05 \x03(\tR\fbodyPatterns\x12)\n" +
 	"\x10disable_defaults\x18\x06 \x01(\bR\x0fdisableDefaults\x12\x1b\n" +
 	"\tjson_keys\x18\a \x03(\tR\bjsonKeys\x12F\n" +
-	"\x0fon_unredactable\x18\b \x01(\x0e2\x1d.matgto.v1.UnredactablePolicyR\x0eonUnredactable\"\xa1\x03\n" +
+	"\x0fon_unredactable\x18\b \x01(\x0e2\x1d.matgto.v1.UnredactablePolicyR\x0eonUnredactable\"\xaf\x01\n" +
+	"\aLatency\x12*\n" +
+	"\x04mode\x18\x01 \x01(\x0e2\x16.matgto.v1.LatencyModeR\x04mode\x12\x14\n" +
+	"\x05scale\x18\x02 \x01(\x01R\x05scale\x12/\n" +
+	"\x05fixed\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x05fixed\x121\n" +
+	"\x06jitter\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06jitter\"\xcf\x03\n" +
 	"\x0fCassetteOptions\x12=\n" +
 	"\fon_exhausted\x18\x01 \x01(\x0e2\x1a.matgto.v1.ExhaustedPolicyR\vonExhausted\x120\n" +
 	"\tws_timing\x18\x02 \x01(\x0e2\x13.matgto.v1.WsTimingR\bwsTiming\x12\x19\n" +
@@ -2091,7 +2245,9 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\x06repeat\x18\x05 \x01(\x0e2\x17.matgto.v1.RepeatPolicyR\x06repeat\x12.\n" +
 	"\aon_miss\x18\x06 \x01(\x0e2\x15.matgto.v1.MissPolicyR\x06onMiss\x12.\n" +
 	"\x06redact\x18\a \x01(\v2\x16.matgto.v1.RedactRulesR\x06redact\x129\n" +
-	"\fbody_storage\x18\b \x01(\x0e2\x16.matgto.v1.BodyStorageR\vbodyStorage\"\xe8\x02\n" +
+	"\fbody_storage\x18\b \x01(\x0e2\x16.matgto.v1.BodyStorageR\vbodyStorage\x12,\n" +
+	"\alatency\x18\n" +
+	" \x01(\v2\x12.matgto.v1.LatencyR\alatency\"\xe8\x02\n" +
 	"\bCassette\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x129\n" +
@@ -2174,7 +2330,12 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\vBodyStorage\x12\x1c\n" +
 	"\x18BODY_STORAGE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aAS_SENT\x10\x01\x12\v\n" +
-	"\aDECODED\x10\x02BN\n" +
+	"\aDECODED\x10\x02*i\n" +
+	"\vLatencyMode\x12\x1c\n" +
+	"\x18LATENCY_MODE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fLATENCY_FAST\x10\x01\x12\x17\n" +
+	"\x13LATENCY_AS_RECORDED\x10\x02\x12\x11\n" +
+	"\rLATENCY_FIXED\x10\x03BN\n" +
 	"\rdev.matgto.v1P\x01Z;github.com/matgto/matgto-serge/clients/go/matgtov1;matgtov1b\x06proto3"
 
 var (
@@ -2189,8 +2350,8 @@ func file_matgto_v1_cassette_proto_rawDescGZIP() []byte {
 	return file_matgto_v1_cassette_proto_rawDescData
 }
 
-var file_matgto_v1_cassette_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_matgto_v1_cassette_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_matgto_v1_cassette_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_matgto_v1_cassette_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_matgto_v1_cassette_proto_goTypes = []any{
 	(Direction)(0),                // 0: matgto.v1.Direction
 	(WsMessageKind)(0),            // 1: matgto.v1.WsMessageKind
@@ -2202,74 +2363,80 @@ var file_matgto_v1_cassette_proto_goTypes = []any{
 	(MissPolicy)(0),               // 7: matgto.v1.MissPolicy
 	(UnredactablePolicy)(0),       // 8: matgto.v1.UnredactablePolicy
 	(BodyStorage)(0),              // 9: matgto.v1.BodyStorage
-	(*Header)(nil),                // 10: matgto.v1.Header
-	(*HttpRequest)(nil),           // 11: matgto.v1.HttpRequest
-	(*HttpResponse)(nil),          // 12: matgto.v1.HttpResponse
-	(*Timing)(nil),                // 13: matgto.v1.Timing
-	(*HttpExchange)(nil),          // 14: matgto.v1.HttpExchange
-	(*WsMessage)(nil),             // 15: matgto.v1.WsMessage
-	(*WsClose)(nil),               // 16: matgto.v1.WsClose
-	(*WebSocketSession)(nil),      // 17: matgto.v1.WebSocketSession
-	(*Interaction)(nil),           // 18: matgto.v1.Interaction
-	(*UrlRewrite)(nil),            // 19: matgto.v1.UrlRewrite
-	(*MatchRules)(nil),            // 20: matgto.v1.MatchRules
-	(*RedactRules)(nil),           // 21: matgto.v1.RedactRules
-	(*CassetteOptions)(nil),       // 22: matgto.v1.CassetteOptions
-	(*Cassette)(nil),              // 23: matgto.v1.Cassette
-	(*JournalEntry)(nil),          // 24: matgto.v1.JournalEntry
-	(*WsJournalMessage)(nil),      // 25: matgto.v1.WsJournalMessage
-	(*WsJournalClose)(nil),        // 26: matgto.v1.WsJournalClose
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
+	(LatencyMode)(0),              // 10: matgto.v1.LatencyMode
+	(*Header)(nil),                // 11: matgto.v1.Header
+	(*HttpRequest)(nil),           // 12: matgto.v1.HttpRequest
+	(*HttpResponse)(nil),          // 13: matgto.v1.HttpResponse
+	(*Timing)(nil),                // 14: matgto.v1.Timing
+	(*HttpExchange)(nil),          // 15: matgto.v1.HttpExchange
+	(*WsMessage)(nil),             // 16: matgto.v1.WsMessage
+	(*WsClose)(nil),               // 17: matgto.v1.WsClose
+	(*WebSocketSession)(nil),      // 18: matgto.v1.WebSocketSession
+	(*Interaction)(nil),           // 19: matgto.v1.Interaction
+	(*UrlRewrite)(nil),            // 20: matgto.v1.UrlRewrite
+	(*MatchRules)(nil),            // 21: matgto.v1.MatchRules
+	(*RedactRules)(nil),           // 22: matgto.v1.RedactRules
+	(*Latency)(nil),               // 23: matgto.v1.Latency
+	(*CassetteOptions)(nil),       // 24: matgto.v1.CassetteOptions
+	(*Cassette)(nil),              // 25: matgto.v1.Cassette
+	(*JournalEntry)(nil),          // 26: matgto.v1.JournalEntry
+	(*WsJournalMessage)(nil),      // 27: matgto.v1.WsJournalMessage
+	(*WsJournalClose)(nil),        // 28: matgto.v1.WsJournalClose
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
 }
 var file_matgto_v1_cassette_proto_depIdxs = []int32{
-	10, // 0: matgto.v1.HttpRequest.headers:type_name -> matgto.v1.Header
-	10, // 1: matgto.v1.HttpResponse.headers:type_name -> matgto.v1.Header
-	27, // 2: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
-	28, // 3: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
-	28, // 4: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
-	11, // 5: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
-	12, // 6: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
-	13, // 7: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
+	11, // 0: matgto.v1.HttpRequest.headers:type_name -> matgto.v1.Header
+	11, // 1: matgto.v1.HttpResponse.headers:type_name -> matgto.v1.Header
+	29, // 2: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
+	30, // 3: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
+	30, // 4: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
+	12, // 5: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
+	13, // 6: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
+	14, // 7: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
 	0,  // 8: matgto.v1.WsMessage.direction:type_name -> matgto.v1.Direction
 	1,  // 9: matgto.v1.WsMessage.kind:type_name -> matgto.v1.WsMessageKind
-	28, // 10: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
+	30, // 10: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
 	0,  // 11: matgto.v1.WsClose.initiator:type_name -> matgto.v1.Direction
-	28, // 12: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
-	11, // 13: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
-	12, // 14: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
-	15, // 15: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
-	16, // 16: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
-	13, // 17: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
-	27, // 18: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
-	14, // 19: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
-	17, // 20: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
+	30, // 12: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
+	12, // 13: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
+	13, // 14: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
+	16, // 15: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
+	17, // 16: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
+	14, // 17: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
+	29, // 18: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
+	15, // 19: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
+	18, // 20: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
 	4,  // 21: matgto.v1.MatchRules.fields:type_name -> matgto.v1.MatchField
 	5,  // 22: matgto.v1.MatchRules.body:type_name -> matgto.v1.BodyMatch
-	19, // 23: matgto.v1.MatchRules.url_rewrites:type_name -> matgto.v1.UrlRewrite
+	20, // 23: matgto.v1.MatchRules.url_rewrites:type_name -> matgto.v1.UrlRewrite
 	8,  // 24: matgto.v1.RedactRules.on_unredactable:type_name -> matgto.v1.UnredactablePolicy
-	2,  // 25: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
-	3,  // 26: matgto.v1.CassetteOptions.ws_timing:type_name -> matgto.v1.WsTiming
-	20, // 27: matgto.v1.CassetteOptions.match_rules:type_name -> matgto.v1.MatchRules
-	6,  // 28: matgto.v1.CassetteOptions.repeat:type_name -> matgto.v1.RepeatPolicy
-	7,  // 29: matgto.v1.CassetteOptions.on_miss:type_name -> matgto.v1.MissPolicy
-	21, // 30: matgto.v1.CassetteOptions.redact:type_name -> matgto.v1.RedactRules
-	9,  // 31: matgto.v1.CassetteOptions.body_storage:type_name -> matgto.v1.BodyStorage
-	27, // 32: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
-	27, // 33: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
-	18, // 34: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
-	22, // 35: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
-	23, // 36: matgto.v1.JournalEntry.begin:type_name -> matgto.v1.Cassette
-	18, // 37: matgto.v1.JournalEntry.interaction:type_name -> matgto.v1.Interaction
-	25, // 38: matgto.v1.JournalEntry.ws_message:type_name -> matgto.v1.WsJournalMessage
-	26, // 39: matgto.v1.JournalEntry.ws_close:type_name -> matgto.v1.WsJournalClose
-	15, // 40: matgto.v1.WsJournalMessage.message:type_name -> matgto.v1.WsMessage
-	16, // 41: matgto.v1.WsJournalClose.close:type_name -> matgto.v1.WsClose
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	10, // 25: matgto.v1.Latency.mode:type_name -> matgto.v1.LatencyMode
+	30, // 26: matgto.v1.Latency.fixed:type_name -> google.protobuf.Duration
+	30, // 27: matgto.v1.Latency.jitter:type_name -> google.protobuf.Duration
+	2,  // 28: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
+	3,  // 29: matgto.v1.CassetteOptions.ws_timing:type_name -> matgto.v1.WsTiming
+	21, // 30: matgto.v1.CassetteOptions.match_rules:type_name -> matgto.v1.MatchRules
+	6,  // 31: matgto.v1.CassetteOptions.repeat:type_name -> matgto.v1.RepeatPolicy
+	7,  // 32: matgto.v1.CassetteOptions.on_miss:type_name -> matgto.v1.MissPolicy
+	22, // 33: matgto.v1.CassetteOptions.redact:type_name -> matgto.v1.RedactRules
+	9,  // 34: matgto.v1.CassetteOptions.body_storage:type_name -> matgto.v1.BodyStorage
+	23, // 35: matgto.v1.CassetteOptions.latency:type_name -> matgto.v1.Latency
+	29, // 36: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
+	29, // 37: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
+	19, // 38: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
+	24, // 39: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
+	25, // 40: matgto.v1.JournalEntry.begin:type_name -> matgto.v1.Cassette
+	19, // 41: matgto.v1.JournalEntry.interaction:type_name -> matgto.v1.Interaction
+	27, // 42: matgto.v1.JournalEntry.ws_message:type_name -> matgto.v1.WsJournalMessage
+	28, // 43: matgto.v1.JournalEntry.ws_close:type_name -> matgto.v1.WsJournalClose
+	16, // 44: matgto.v1.WsJournalMessage.message:type_name -> matgto.v1.WsMessage
+	17, // 45: matgto.v1.WsJournalClose.close:type_name -> matgto.v1.WsClose
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_cassette_proto_init() }
@@ -2281,7 +2448,7 @@ func file_matgto_v1_cassette_proto_init() {
 		(*Interaction_Http)(nil),
 		(*Interaction_Websocket)(nil),
 	}
-	file_matgto_v1_cassette_proto_msgTypes[14].OneofWrappers = []any{
+	file_matgto_v1_cassette_proto_msgTypes[15].OneofWrappers = []any{
 		(*JournalEntry_Begin)(nil),
 		(*JournalEntry_Interaction)(nil),
 		(*JournalEntry_WsMessage)(nil),
@@ -2292,8 +2459,8 @@ func file_matgto_v1_cassette_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_cassette_proto_rawDesc), len(file_matgto_v1_cassette_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   17,
+			NumEnums:      11,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

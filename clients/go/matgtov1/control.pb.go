@@ -101,6 +101,61 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_matgto_v1_control_proto_rawDescGZIP(), []int{0}
 }
 
+type ResetFault_When int32
+
+const (
+	ResetFault_WHEN_UNSPECIFIED ResetFault_When = 0 // means BEFORE_HEADERS
+	// Nothing is sent.
+	ResetFault_BEFORE_HEADERS ResetFault_When = 1
+	// The status line and headers are sent, then the connection breaks.
+	ResetFault_AFTER_HEADERS ResetFault_When = 2
+	// Half the body is sent, then the connection breaks.
+	ResetFault_MID_BODY ResetFault_When = 3
+)
+
+// Enum value maps for ResetFault_When.
+var (
+	ResetFault_When_name = map[int32]string{
+		0: "WHEN_UNSPECIFIED",
+		1: "BEFORE_HEADERS",
+		2: "AFTER_HEADERS",
+		3: "MID_BODY",
+	}
+	ResetFault_When_value = map[string]int32{
+		"WHEN_UNSPECIFIED": 0,
+		"BEFORE_HEADERS":   1,
+		"AFTER_HEADERS":    2,
+		"MID_BODY":         3,
+	}
+)
+
+func (x ResetFault_When) Enum() *ResetFault_When {
+	p := new(ResetFault_When)
+	*p = x
+	return p
+}
+
+func (x ResetFault_When) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ResetFault_When) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_control_proto_enumTypes[1].Descriptor()
+}
+
+func (ResetFault_When) Type() protoreflect.EnumType {
+	return &file_matgto_v1_control_proto_enumTypes[1]
+}
+
+func (x ResetFault_When) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ResetFault_When.Descriptor instead.
+func (ResetFault_When) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{6, 0}
+}
+
 type StartRecordingRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -282,6 +337,603 @@ func (x *StopRecordingRequest) GetSession() string {
 	return ""
 }
 
+// One fault rule: which requests it hits, how often, and what it does.
+// Modelled on Toxiproxy's toxics, per request instead of per connection.
+type Fault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Assigned by the server ("f1", "f2", ...); ignored in SetFaults.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Which requests: all when both are empty.
+	// An HTTP method ("GET"); empty: any.
+	Method string `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	// RE2 pattern searched in the request's absolute URL ("/orders/.*").
+	UrlPattern string `protobuf:"bytes,3,opt,name=url_pattern,json=urlPattern,proto3" json:"url_pattern,omitempty"`
+	// How often, among the requests it matches (at most one of these; none:
+	// every matching request).
+	//
+	// Types that are valid to be assigned to Selector:
+	//
+	//	*Fault_Probability
+	//	*Fault_EveryNth
+	//	*Fault_FirstN
+	Selector isFault_Selector `protobuf_oneof:"selector"`
+	// What it does (exactly one).
+	//
+	// Types that are valid to be assigned to Action:
+	//
+	//	*Fault_Status
+	//	*Fault_Delay
+	//	*Fault_Hang
+	//	*Fault_Reset_
+	//	*Fault_BandwidthBytesPerSecond
+	Action isFault_Action `protobuf_oneof:"action"`
+	// How many requests it has hit so far (in GetStatus).
+	Applied       uint64 `protobuf:"varint,20,opt,name=applied,proto3" json:"applied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fault) Reset() {
+	*x = Fault{}
+	mi := &file_matgto_v1_control_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fault) ProtoMessage() {}
+
+func (x *Fault) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fault.ProtoReflect.Descriptor instead.
+func (*Fault) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Fault) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Fault) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *Fault) GetUrlPattern() string {
+	if x != nil {
+		return x.UrlPattern
+	}
+	return ""
+}
+
+func (x *Fault) GetSelector() isFault_Selector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *Fault) GetProbability() float64 {
+	if x != nil {
+		if x, ok := x.Selector.(*Fault_Probability); ok {
+			return x.Probability
+		}
+	}
+	return 0
+}
+
+func (x *Fault) GetEveryNth() uint32 {
+	if x != nil {
+		if x, ok := x.Selector.(*Fault_EveryNth); ok {
+			return x.EveryNth
+		}
+	}
+	return 0
+}
+
+func (x *Fault) GetFirstN() uint32 {
+	if x != nil {
+		if x, ok := x.Selector.(*Fault_FirstN); ok {
+			return x.FirstN
+		}
+	}
+	return 0
+}
+
+func (x *Fault) GetAction() isFault_Action {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+func (x *Fault) GetStatus() *StatusFault {
+	if x != nil {
+		if x, ok := x.Action.(*Fault_Status); ok {
+			return x.Status
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetDelay() *durationpb.Duration {
+	if x != nil {
+		if x, ok := x.Action.(*Fault_Delay); ok {
+			return x.Delay
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetHang() *Hang {
+	if x != nil {
+		if x, ok := x.Action.(*Fault_Hang); ok {
+			return x.Hang
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetReset_() *ResetFault {
+	if x != nil {
+		if x, ok := x.Action.(*Fault_Reset_); ok {
+			return x.Reset_
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetBandwidthBytesPerSecond() uint64 {
+	if x != nil {
+		if x, ok := x.Action.(*Fault_BandwidthBytesPerSecond); ok {
+			return x.BandwidthBytesPerSecond
+		}
+	}
+	return 0
+}
+
+func (x *Fault) GetApplied() uint64 {
+	if x != nil {
+		return x.Applied
+	}
+	return 0
+}
+
+type isFault_Selector interface {
+	isFault_Selector()
+}
+
+type Fault_Probability struct {
+	// Each matching request with this probability (0..1), drawn from the
+	// session's seeded generator: the same seed gives the same sequence.
+	Probability float64 `protobuf:"fixed64,4,opt,name=probability,proto3,oneof"`
+}
+
+type Fault_EveryNth struct {
+	// Every Nth matching request (the Nth, the 2Nth, ...).
+	EveryNth uint32 `protobuf:"varint,5,opt,name=every_nth,json=everyNth,proto3,oneof"`
+}
+
+type Fault_FirstN struct {
+	// The first N matching requests, then never again.
+	FirstN uint32 `protobuf:"varint,6,opt,name=first_n,json=firstN,proto3,oneof"`
+}
+
+func (*Fault_Probability) isFault_Selector() {}
+
+func (*Fault_EveryNth) isFault_Selector() {}
+
+func (*Fault_FirstN) isFault_Selector() {}
+
+type isFault_Action interface {
+	isFault_Action()
+}
+
+type Fault_Status struct {
+	// Answer this instead of the recorded or live response; nothing is
+	// forwarded or recorded.
+	Status *StatusFault `protobuf:"bytes,10,opt,name=status,proto3,oneof"`
+}
+
+type Fault_Delay struct {
+	// Wait this long before the response starts.
+	Delay *durationpb.Duration `protobuf:"bytes,11,opt,name=delay,proto3,oneof"`
+}
+
+type Fault_Hang struct {
+	// Never answer: hold the connection until the client gives up.
+	Hang *Hang `protobuf:"bytes,12,opt,name=hang,proto3,oneof"`
+}
+
+type Fault_Reset_ struct {
+	// Break the connection (TCP RST) at the chosen point.
+	Reset_ *ResetFault `protobuf:"bytes,13,opt,name=reset,proto3,oneof"`
+}
+
+type Fault_BandwidthBytesPerSecond struct {
+	// Send the response body at most this many bytes per second.
+	BandwidthBytesPerSecond uint64 `protobuf:"varint,14,opt,name=bandwidth_bytes_per_second,json=bandwidthBytesPerSecond,proto3,oneof"`
+}
+
+func (*Fault_Status) isFault_Action() {}
+
+func (*Fault_Delay) isFault_Action() {}
+
+func (*Fault_Hang) isFault_Action() {}
+
+func (*Fault_Reset_) isFault_Action() {}
+
+func (*Fault_BandwidthBytesPerSecond) isFault_Action() {}
+
+type StatusFault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 100..999.
+	Code uint32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Extra headers ("Retry-After: 1").
+	Headers       []*Header `protobuf:"bytes,2,rep,name=headers,proto3" json:"headers,omitempty"`
+	Body          []byte    `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusFault) Reset() {
+	*x = StatusFault{}
+	mi := &file_matgto_v1_control_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusFault) ProtoMessage() {}
+
+func (x *StatusFault) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusFault.ProtoReflect.Descriptor instead.
+func (*StatusFault) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StatusFault) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *StatusFault) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *StatusFault) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+type Hang struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Hang) Reset() {
+	*x = Hang{}
+	mi := &file_matgto_v1_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Hang) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Hang) ProtoMessage() {}
+
+func (x *Hang) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Hang.ProtoReflect.Descriptor instead.
+func (*Hang) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{5}
+}
+
+type ResetFault struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	When          ResetFault_When        `protobuf:"varint,1,opt,name=when,proto3,enum=matgto.v1.ResetFault_When" json:"when,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetFault) Reset() {
+	*x = ResetFault{}
+	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetFault) ProtoMessage() {}
+
+func (x *ResetFault) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetFault.ProtoReflect.Descriptor instead.
+func (*ResetFault) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ResetFault) GetWhen() ResetFault_When {
+	if x != nil {
+		return x.When
+	}
+	return ResetFault_WHEN_UNSPECIFIED
+}
+
+type SetFaultsRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Faults  []*Fault               `protobuf:"bytes,2,rep,name=faults,proto3" json:"faults,omitempty"`
+	// Reseeds the session's generator for probabilistic faults (0: keep).
+	Seed          uint64 `protobuf:"varint,3,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFaultsRequest) Reset() {
+	*x = SetFaultsRequest{}
+	mi := &file_matgto_v1_control_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFaultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFaultsRequest) ProtoMessage() {}
+
+func (x *SetFaultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFaultsRequest.ProtoReflect.Descriptor instead.
+func (*SetFaultsRequest) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetFaultsRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *SetFaultsRequest) GetFaults() []*Fault {
+	if x != nil {
+		return x.Faults
+	}
+	return nil
+}
+
+func (x *SetFaultsRequest) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+type SetFaultsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Faults        []*Fault               `protobuf:"bytes,1,rep,name=faults,proto3" json:"faults,omitempty"`
+	Seed          uint64                 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFaultsResponse) Reset() {
+	*x = SetFaultsResponse{}
+	mi := &file_matgto_v1_control_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFaultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFaultsResponse) ProtoMessage() {}
+
+func (x *SetFaultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFaultsResponse.ProtoReflect.Descriptor instead.
+func (*SetFaultsResponse) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SetFaultsResponse) GetFaults() []*Fault {
+	if x != nil {
+		return x.Faults
+	}
+	return nil
+}
+
+func (x *SetFaultsResponse) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+type ClearFaultsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Ids           []string               `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearFaultsRequest) Reset() {
+	*x = ClearFaultsRequest{}
+	mi := &file_matgto_v1_control_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearFaultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearFaultsRequest) ProtoMessage() {}
+
+func (x *ClearFaultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearFaultsRequest.ProtoReflect.Descriptor instead.
+func (*ClearFaultsRequest) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ClearFaultsRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *ClearFaultsRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+type ClearFaultsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Faults        []*Fault               `protobuf:"bytes,1,rep,name=faults,proto3" json:"faults,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearFaultsResponse) Reset() {
+	*x = ClearFaultsResponse{}
+	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearFaultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearFaultsResponse) ProtoMessage() {}
+
+func (x *ClearFaultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearFaultsResponse.ProtoReflect.Descriptor instead.
+func (*ClearFaultsResponse) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ClearFaultsResponse) GetFaults() []*Fault {
+	if x != nil {
+		return x.Faults
+	}
+	return nil
+}
+
 type RenewSessionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
@@ -291,7 +943,7 @@ type RenewSessionRequest struct {
 
 func (x *RenewSessionRequest) Reset() {
 	*x = RenewSessionRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[3]
+	mi := &file_matgto_v1_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +955,7 @@ func (x *RenewSessionRequest) String() string {
 func (*RenewSessionRequest) ProtoMessage() {}
 
 func (x *RenewSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[3]
+	mi := &file_matgto_v1_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +968,7 @@ func (x *RenewSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewSessionRequest.ProtoReflect.Descriptor instead.
 func (*RenewSessionRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{3}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RenewSessionRequest) GetSession() string {
@@ -335,7 +987,7 @@ type RenewSessionResponse struct {
 
 func (x *RenewSessionResponse) Reset() {
 	*x = RenewSessionResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[4]
+	mi := &file_matgto_v1_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +999,7 @@ func (x *RenewSessionResponse) String() string {
 func (*RenewSessionResponse) ProtoMessage() {}
 
 func (x *RenewSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[4]
+	mi := &file_matgto_v1_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +1012,7 @@ func (x *RenewSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewSessionResponse.ProtoReflect.Descriptor instead.
 func (*RenewSessionResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{4}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RenewSessionResponse) GetLeaseExpiresAt() *timestamppb.Timestamp {
@@ -379,7 +1031,7 @@ type StopRecordingResponse struct {
 
 func (x *StopRecordingResponse) Reset() {
 	*x = StopRecordingResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[5]
+	mi := &file_matgto_v1_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +1043,7 @@ func (x *StopRecordingResponse) String() string {
 func (*StopRecordingResponse) ProtoMessage() {}
 
 func (x *StopRecordingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[5]
+	mi := &file_matgto_v1_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +1056,7 @@ func (x *StopRecordingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRecordingResponse.ProtoReflect.Descriptor instead.
 func (*StopRecordingResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{5}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopRecordingResponse) GetSummary() *SessionSummary {
@@ -438,7 +1090,7 @@ type ReplayRequest struct {
 
 func (x *ReplayRequest) Reset() {
 	*x = ReplayRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	mi := &file_matgto_v1_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +1102,7 @@ func (x *ReplayRequest) String() string {
 func (*ReplayRequest) ProtoMessage() {}
 
 func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	mi := &file_matgto_v1_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +1115,7 @@ func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayRequest.ProtoReflect.Descriptor instead.
 func (*ReplayRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{6}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReplayRequest) GetName() string {
@@ -517,7 +1169,7 @@ type ReplayResponse struct {
 
 func (x *ReplayResponse) Reset() {
 	*x = ReplayResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[7]
+	mi := &file_matgto_v1_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +1181,7 @@ func (x *ReplayResponse) String() string {
 func (*ReplayResponse) ProtoMessage() {}
 
 func (x *ReplayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[7]
+	mi := &file_matgto_v1_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +1194,7 @@ func (x *ReplayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResponse.ProtoReflect.Descriptor instead.
 func (*ReplayResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{7}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReplayResponse) GetSession() *SessionInfo {
@@ -575,7 +1227,7 @@ type UseCassetteRequest struct {
 
 func (x *UseCassetteRequest) Reset() {
 	*x = UseCassetteRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[8]
+	mi := &file_matgto_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -587,7 +1239,7 @@ func (x *UseCassetteRequest) String() string {
 func (*UseCassetteRequest) ProtoMessage() {}
 
 func (x *UseCassetteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[8]
+	mi := &file_matgto_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -600,7 +1252,7 @@ func (x *UseCassetteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseCassetteRequest.ProtoReflect.Descriptor instead.
 func (*UseCassetteRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{8}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UseCassetteRequest) GetName() string {
@@ -661,7 +1313,7 @@ type UseCassetteResponse struct {
 
 func (x *UseCassetteResponse) Reset() {
 	*x = UseCassetteResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[9]
+	mi := &file_matgto_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +1325,7 @@ func (x *UseCassetteResponse) String() string {
 func (*UseCassetteResponse) ProtoMessage() {}
 
 func (x *UseCassetteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[9]
+	mi := &file_matgto_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +1338,7 @@ func (x *UseCassetteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseCassetteResponse.ProtoReflect.Descriptor instead.
 func (*UseCassetteResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{9}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UseCassetteResponse) GetSession() *SessionInfo {
@@ -704,7 +1356,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	mi := &file_matgto_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +1368,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	mi := &file_matgto_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +1381,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{10}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 type GetStatusResponse struct {
@@ -766,7 +1418,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[11]
+	mi := &file_matgto_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +1430,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[11]
+	mi := &file_matgto_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +1443,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -901,7 +1553,7 @@ type TlsStatus struct {
 
 func (x *TlsStatus) Reset() {
 	*x = TlsStatus{}
-	mi := &file_matgto_v1_control_proto_msgTypes[12]
+	mi := &file_matgto_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1565,7 @@ func (x *TlsStatus) String() string {
 func (*TlsStatus) ProtoMessage() {}
 
 func (x *TlsStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[12]
+	mi := &file_matgto_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1578,7 @@ func (x *TlsStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TlsStatus.ProtoReflect.Descriptor instead.
 func (*TlsStatus) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TlsStatus) GetCaCertificatePath() string {
@@ -967,7 +1619,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	mi := &file_matgto_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +1631,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	mi := &file_matgto_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +1644,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ShutdownRequest) GetGrace() *durationpb.Duration {
@@ -1010,7 +1662,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	mi := &file_matgto_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1674,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	mi := &file_matgto_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1687,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 type CassetteInfo struct {
@@ -1052,7 +1704,7 @@ type CassetteInfo struct {
 
 func (x *CassetteInfo) Reset() {
 	*x = CassetteInfo{}
-	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	mi := &file_matgto_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +1716,7 @@ func (x *CassetteInfo) String() string {
 func (*CassetteInfo) ProtoMessage() {}
 
 func (x *CassetteInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	mi := &file_matgto_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +1729,7 @@ func (x *CassetteInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteInfo.ProtoReflect.Descriptor instead.
 func (*CassetteInfo) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CassetteInfo) GetName() string {
@@ -1125,7 +1777,7 @@ type ListCassettesRequest struct {
 
 func (x *ListCassettesRequest) Reset() {
 	*x = ListCassettesRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	mi := &file_matgto_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1789,7 @@ func (x *ListCassettesRequest) String() string {
 func (*ListCassettesRequest) ProtoMessage() {}
 
 func (x *ListCassettesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	mi := &file_matgto_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1802,7 @@ func (x *ListCassettesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCassettesRequest.ProtoReflect.Descriptor instead.
 func (*ListCassettesRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListCassettesRequest) GetPrefix() string {
@@ -1169,7 +1821,7 @@ type ListCassettesResponse struct {
 
 func (x *ListCassettesResponse) Reset() {
 	*x = ListCassettesResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	mi := &file_matgto_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1833,7 @@ func (x *ListCassettesResponse) String() string {
 func (*ListCassettesResponse) ProtoMessage() {}
 
 func (x *ListCassettesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	mi := &file_matgto_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1846,7 @@ func (x *ListCassettesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCassettesResponse.ProtoReflect.Descriptor instead.
 func (*ListCassettesResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListCassettesResponse) GetCassettes() []*CassetteInfo {
@@ -1213,7 +1865,7 @@ type GetCassetteRequest struct {
 
 func (x *GetCassetteRequest) Reset() {
 	*x = GetCassetteRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	mi := &file_matgto_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1877,7 @@ func (x *GetCassetteRequest) String() string {
 func (*GetCassetteRequest) ProtoMessage() {}
 
 func (x *GetCassetteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	mi := &file_matgto_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1890,7 @@ func (x *GetCassetteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCassetteRequest.ProtoReflect.Descriptor instead.
 func (*GetCassetteRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetCassetteRequest) GetName() string {
@@ -1260,7 +1912,7 @@ type CassetteChunk struct {
 
 func (x *CassetteChunk) Reset() {
 	*x = CassetteChunk{}
-	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	mi := &file_matgto_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1924,7 @@ func (x *CassetteChunk) String() string {
 func (*CassetteChunk) ProtoMessage() {}
 
 func (x *CassetteChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	mi := &file_matgto_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1937,7 @@ func (x *CassetteChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteChunk.ProtoReflect.Descriptor instead.
 func (*CassetteChunk) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CassetteChunk) GetName() string {
@@ -1311,7 +1963,7 @@ type PutCassetteResponse struct {
 
 func (x *PutCassetteResponse) Reset() {
 	*x = PutCassetteResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[20]
+	mi := &file_matgto_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1975,7 @@ func (x *PutCassetteResponse) String() string {
 func (*PutCassetteResponse) ProtoMessage() {}
 
 func (x *PutCassetteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[20]
+	mi := &file_matgto_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1988,7 @@ func (x *PutCassetteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutCassetteResponse.ProtoReflect.Descriptor instead.
 func (*PutCassetteResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PutCassetteResponse) GetCassette() *CassetteInfo {
@@ -1355,7 +2007,7 @@ type DeleteCassetteRequest struct {
 
 func (x *DeleteCassetteRequest) Reset() {
 	*x = DeleteCassetteRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[21]
+	mi := &file_matgto_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +2019,7 @@ func (x *DeleteCassetteRequest) String() string {
 func (*DeleteCassetteRequest) ProtoMessage() {}
 
 func (x *DeleteCassetteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[21]
+	mi := &file_matgto_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +2032,7 @@ func (x *DeleteCassetteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCassetteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCassetteRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteCassetteRequest) GetName() string {
@@ -1398,7 +2050,7 @@ type DeleteCassetteResponse struct {
 
 func (x *DeleteCassetteResponse) Reset() {
 	*x = DeleteCassetteResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[22]
+	mi := &file_matgto_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +2062,7 @@ func (x *DeleteCassetteResponse) String() string {
 func (*DeleteCassetteResponse) ProtoMessage() {}
 
 func (x *DeleteCassetteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[22]
+	mi := &file_matgto_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +2075,7 @@ func (x *DeleteCassetteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCassetteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCassetteResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 type GetCACertificateRequest struct {
@@ -1434,7 +2086,7 @@ type GetCACertificateRequest struct {
 
 func (x *GetCACertificateRequest) Reset() {
 	*x = GetCACertificateRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[23]
+	mi := &file_matgto_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +2098,7 @@ func (x *GetCACertificateRequest) String() string {
 func (*GetCACertificateRequest) ProtoMessage() {}
 
 func (x *GetCACertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[23]
+	mi := &file_matgto_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +2111,7 @@ func (x *GetCACertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCACertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetCACertificateRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 type GetCACertificateResponse struct {
@@ -1471,7 +2123,7 @@ type GetCACertificateResponse struct {
 
 func (x *GetCACertificateResponse) Reset() {
 	*x = GetCACertificateResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[24]
+	mi := &file_matgto_v1_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +2135,7 @@ func (x *GetCACertificateResponse) String() string {
 func (*GetCACertificateResponse) ProtoMessage() {}
 
 func (x *GetCACertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[24]
+	mi := &file_matgto_v1_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +2148,7 @@ func (x *GetCACertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCACertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetCACertificateResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetCACertificateResponse) GetPem() string {
@@ -1546,13 +2198,18 @@ type SessionInfo struct {
 	// The lease length; unset when the session has no lease.
 	Lease          *durationpb.Duration   `protobuf:"bytes,17,opt,name=lease,proto3" json:"lease,omitempty"`
 	LeaseExpiresAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=lease_expires_at,json=leaseExpiresAt,proto3" json:"lease_expires_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Fault rules in force, with how often each has hit.
+	Faults []*Fault `protobuf:"bytes,19,rep,name=faults,proto3" json:"faults,omitempty"`
+	// The seed of the session's generator for probabilistic faults (set one
+	// with SetFaults to re-run a failing test with the same sequence).
+	FaultSeed     uint64 `protobuf:"varint,20,opt,name=fault_seed,json=faultSeed,proto3" json:"fault_seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionInfo) Reset() {
 	*x = SessionInfo{}
-	mi := &file_matgto_v1_control_proto_msgTypes[25]
+	mi := &file_matgto_v1_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +2221,7 @@ func (x *SessionInfo) String() string {
 func (*SessionInfo) ProtoMessage() {}
 
 func (x *SessionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[25]
+	mi := &file_matgto_v1_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +2234,7 @@ func (x *SessionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionInfo.ProtoReflect.Descriptor instead.
 func (*SessionInfo) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SessionInfo) GetCassette() string {
@@ -1706,6 +2363,20 @@ func (x *SessionInfo) GetLeaseExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SessionInfo) GetFaults() []*Fault {
+	if x != nil {
+		return x.Faults
+	}
+	return nil
+}
+
+func (x *SessionInfo) GetFaultSeed() uint64 {
+	if x != nil {
+		return x.FaultSeed
+	}
+	return 0
+}
+
 // What StopRecording returns about the session that ended.
 type SessionSummary struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1732,7 +2403,7 @@ type SessionSummary struct {
 
 func (x *SessionSummary) Reset() {
 	*x = SessionSummary{}
-	mi := &file_matgto_v1_control_proto_msgTypes[26]
+	mi := &file_matgto_v1_control_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1744,7 +2415,7 @@ func (x *SessionSummary) String() string {
 func (*SessionSummary) ProtoMessage() {}
 
 func (x *SessionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[26]
+	mi := &file_matgto_v1_control_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1757,7 +2428,7 @@ func (x *SessionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSummary.ProtoReflect.Descriptor instead.
 func (*SessionSummary) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SessionSummary) GetSession() *SessionInfo {
@@ -1828,7 +2499,7 @@ type Miss struct {
 
 func (x *Miss) Reset() {
 	*x = Miss{}
-	mi := &file_matgto_v1_control_proto_msgTypes[27]
+	mi := &file_matgto_v1_control_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +2511,7 @@ func (x *Miss) String() string {
 func (*Miss) ProtoMessage() {}
 
 func (x *Miss) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[27]
+	mi := &file_matgto_v1_control_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +2524,7 @@ func (x *Miss) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Miss.ProtoReflect.Descriptor instead.
 func (*Miss) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Miss) GetMethod() string {
@@ -1896,7 +2567,7 @@ type Candidate struct {
 
 func (x *Candidate) Reset() {
 	*x = Candidate{}
-	mi := &file_matgto_v1_control_proto_msgTypes[28]
+	mi := &file_matgto_v1_control_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1908,7 +2579,7 @@ func (x *Candidate) String() string {
 func (*Candidate) ProtoMessage() {}
 
 func (x *Candidate) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[28]
+	mi := &file_matgto_v1_control_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1921,7 +2592,7 @@ func (x *Candidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
 func (*Candidate) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Candidate) GetInteractionIndex() uint64 {
@@ -1964,7 +2635,7 @@ type FieldDifference struct {
 
 func (x *FieldDifference) Reset() {
 	*x = FieldDifference{}
-	mi := &file_matgto_v1_control_proto_msgTypes[29]
+	mi := &file_matgto_v1_control_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1976,7 +2647,7 @@ func (x *FieldDifference) String() string {
 func (*FieldDifference) ProtoMessage() {}
 
 func (x *FieldDifference) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[29]
+	mi := &file_matgto_v1_control_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1989,7 +2660,7 @@ func (x *FieldDifference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldDifference.ProtoReflect.Descriptor instead.
 func (*FieldDifference) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *FieldDifference) GetField() string {
@@ -2029,7 +2700,7 @@ type ProxyError struct {
 
 func (x *ProxyError) Reset() {
 	*x = ProxyError{}
-	mi := &file_matgto_v1_control_proto_msgTypes[30]
+	mi := &file_matgto_v1_control_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +2712,7 @@ func (x *ProxyError) String() string {
 func (*ProxyError) ProtoMessage() {}
 
 func (x *ProxyError) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[30]
+	mi := &file_matgto_v1_control_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +2725,7 @@ func (x *ProxyError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyError.ProtoReflect.Descriptor instead.
 func (*ProxyError) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{30}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ProxyError) GetError() string {
@@ -2101,7 +2772,50 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x16StartRecordingResponse\x120\n" +
 	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\"0\n" +
 	"\x14StopRecordingRequest\x12\x18\n" +
-	"\asession\x18\x01 \x01(\tR\asession\"/\n" +
+	"\asession\x18\x01 \x01(\tR\asession\"\xd8\x03\n" +
+	"\x05Fault\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1f\n" +
+	"\vurl_pattern\x18\x03 \x01(\tR\n" +
+	"urlPattern\x12\"\n" +
+	"\vprobability\x18\x04 \x01(\x01H\x00R\vprobability\x12\x1d\n" +
+	"\tevery_nth\x18\x05 \x01(\rH\x00R\beveryNth\x12\x19\n" +
+	"\afirst_n\x18\x06 \x01(\rH\x00R\x06firstN\x120\n" +
+	"\x06status\x18\n" +
+	" \x01(\v2\x16.matgto.v1.StatusFaultH\x01R\x06status\x121\n" +
+	"\x05delay\x18\v \x01(\v2\x19.google.protobuf.DurationH\x01R\x05delay\x12%\n" +
+	"\x04hang\x18\f \x01(\v2\x0f.matgto.v1.HangH\x01R\x04hang\x12-\n" +
+	"\x05reset\x18\r \x01(\v2\x15.matgto.v1.ResetFaultH\x01R\x05reset\x12=\n" +
+	"\x1abandwidth_bytes_per_second\x18\x0e \x01(\x04H\x01R\x17bandwidthBytesPerSecond\x12\x18\n" +
+	"\aapplied\x18\x14 \x01(\x04R\aappliedB\n" +
+	"\n" +
+	"\bselectorB\b\n" +
+	"\x06action\"b\n" +
+	"\vStatusFault\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12+\n" +
+	"\aheaders\x18\x02 \x03(\v2\x11.matgto.v1.HeaderR\aheaders\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\"\x06\n" +
+	"\x04Hang\"\x8f\x01\n" +
+	"\n" +
+	"ResetFault\x12.\n" +
+	"\x04when\x18\x01 \x01(\x0e2\x1a.matgto.v1.ResetFault.WhenR\x04when\"Q\n" +
+	"\x04When\x12\x14\n" +
+	"\x10WHEN_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eBEFORE_HEADERS\x10\x01\x12\x11\n" +
+	"\rAFTER_HEADERS\x10\x02\x12\f\n" +
+	"\bMID_BODY\x10\x03\"j\n" +
+	"\x10SetFaultsRequest\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12(\n" +
+	"\x06faults\x18\x02 \x03(\v2\x10.matgto.v1.FaultR\x06faults\x12\x12\n" +
+	"\x04seed\x18\x03 \x01(\x04R\x04seed\"Q\n" +
+	"\x11SetFaultsResponse\x12(\n" +
+	"\x06faults\x18\x01 \x03(\v2\x10.matgto.v1.FaultR\x06faults\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\x04R\x04seed\"@\n" +
+	"\x12ClearFaultsRequest\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"?\n" +
+	"\x13ClearFaultsResponse\x12(\n" +
+	"\x06faults\x18\x01 \x03(\v2\x10.matgto.v1.FaultR\x06faults\"/\n" +
 	"\x13RenewSessionRequest\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\"\\\n" +
 	"\x14RenewSessionResponse\x12D\n" +
@@ -2178,7 +2892,7 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x16DeleteCassetteResponse\"\x19\n" +
 	"\x17GetCACertificateRequest\",\n" +
 	"\x18GetCACertificateResponse\x12\x10\n" +
-	"\x03pem\x18\x01 \x01(\tR\x03pem\"\xc5\x05\n" +
+	"\x03pem\x18\x01 \x01(\tR\x03pem\"\x8e\x06\n" +
 	"\vSessionInfo\x12\x1a\n" +
 	"\bcassette\x18\x01 \x01(\tR\bcassette\x12#\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x0f.matgto.v1.ModeR\x04mode\x126\n" +
@@ -2198,7 +2912,10 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\topened_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x12+\n" +
 	"\x03age\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\x03age\x12/\n" +
 	"\x05lease\x18\x11 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12D\n" +
-	"\x10lease_expires_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\"\xa3\x02\n" +
+	"\x10lease_expires_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\x12(\n" +
+	"\x06faults\x18\x13 \x03(\v2\x10.matgto.v1.FaultR\x06faults\x12\x1d\n" +
+	"\n" +
+	"fault_seed\x18\x14 \x01(\x04R\tfaultSeed\"\xa3\x02\n" +
 	"\x0eSessionSummary\x120\n" +
 	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\x12\x1d\n" +
 	"\n" +
@@ -2237,11 +2954,13 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x06RECORD\x10\x02\x12\n" +
 	"\n" +
 	"\x06REPLAY\x10\x03\x12\x0f\n" +
-	"\vPASSTHROUGH\x10\x042\xc1\a\n" +
+	"\vPASSTHROUGH\x10\x042\xd7\b\n" +
 	"\fProxyControl\x12U\n" +
 	"\x0eStartRecording\x12 .matgto.v1.StartRecordingRequest\x1a!.matgto.v1.StartRecordingResponse\x12R\n" +
 	"\rStopRecording\x12\x1f.matgto.v1.StopRecordingRequest\x1a .matgto.v1.StopRecordingResponse\x12O\n" +
-	"\fRenewSession\x12\x1e.matgto.v1.RenewSessionRequest\x1a\x1f.matgto.v1.RenewSessionResponse\x12=\n" +
+	"\fRenewSession\x12\x1e.matgto.v1.RenewSessionRequest\x1a\x1f.matgto.v1.RenewSessionResponse\x12F\n" +
+	"\tSetFaults\x12\x1b.matgto.v1.SetFaultsRequest\x1a\x1c.matgto.v1.SetFaultsResponse\x12L\n" +
+	"\vClearFaults\x12\x1d.matgto.v1.ClearFaultsRequest\x1a\x1e.matgto.v1.ClearFaultsResponse\x12=\n" +
 	"\x06Replay\x12\x18.matgto.v1.ReplayRequest\x1a\x19.matgto.v1.ReplayResponse\x12L\n" +
 	"\vUseCassette\x12\x1d.matgto.v1.UseCassetteRequest\x1a\x1e.matgto.v1.UseCassetteResponse\x12F\n" +
 	"\tGetStatus\x12\x1b.matgto.v1.GetStatusRequest\x1a\x1c.matgto.v1.GetStatusResponse\x12C\n" +
@@ -2265,110 +2984,134 @@ func file_matgto_v1_control_proto_rawDescGZIP() []byte {
 	return file_matgto_v1_control_proto_rawDescData
 }
 
-var file_matgto_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_matgto_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_matgto_v1_control_proto_goTypes = []any{
 	(Mode)(0),                        // 0: matgto.v1.Mode
-	(*StartRecordingRequest)(nil),    // 1: matgto.v1.StartRecordingRequest
-	(*StartRecordingResponse)(nil),   // 2: matgto.v1.StartRecordingResponse
-	(*StopRecordingRequest)(nil),     // 3: matgto.v1.StopRecordingRequest
-	(*RenewSessionRequest)(nil),      // 4: matgto.v1.RenewSessionRequest
-	(*RenewSessionResponse)(nil),     // 5: matgto.v1.RenewSessionResponse
-	(*StopRecordingResponse)(nil),    // 6: matgto.v1.StopRecordingResponse
-	(*ReplayRequest)(nil),            // 7: matgto.v1.ReplayRequest
-	(*ReplayResponse)(nil),           // 8: matgto.v1.ReplayResponse
-	(*UseCassetteRequest)(nil),       // 9: matgto.v1.UseCassetteRequest
-	(*UseCassetteResponse)(nil),      // 10: matgto.v1.UseCassetteResponse
-	(*GetStatusRequest)(nil),         // 11: matgto.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 12: matgto.v1.GetStatusResponse
-	(*TlsStatus)(nil),                // 13: matgto.v1.TlsStatus
-	(*ShutdownRequest)(nil),          // 14: matgto.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),         // 15: matgto.v1.ShutdownResponse
-	(*CassetteInfo)(nil),             // 16: matgto.v1.CassetteInfo
-	(*ListCassettesRequest)(nil),     // 17: matgto.v1.ListCassettesRequest
-	(*ListCassettesResponse)(nil),    // 18: matgto.v1.ListCassettesResponse
-	(*GetCassetteRequest)(nil),       // 19: matgto.v1.GetCassetteRequest
-	(*CassetteChunk)(nil),            // 20: matgto.v1.CassetteChunk
-	(*PutCassetteResponse)(nil),      // 21: matgto.v1.PutCassetteResponse
-	(*DeleteCassetteRequest)(nil),    // 22: matgto.v1.DeleteCassetteRequest
-	(*DeleteCassetteResponse)(nil),   // 23: matgto.v1.DeleteCassetteResponse
-	(*GetCACertificateRequest)(nil),  // 24: matgto.v1.GetCACertificateRequest
-	(*GetCACertificateResponse)(nil), // 25: matgto.v1.GetCACertificateResponse
-	(*SessionInfo)(nil),              // 26: matgto.v1.SessionInfo
-	(*SessionSummary)(nil),           // 27: matgto.v1.SessionSummary
-	(*Miss)(nil),                     // 28: matgto.v1.Miss
-	(*Candidate)(nil),                // 29: matgto.v1.Candidate
-	(*FieldDifference)(nil),          // 30: matgto.v1.FieldDifference
-	(*ProxyError)(nil),               // 31: matgto.v1.ProxyError
-	(*CassetteOptions)(nil),          // 32: matgto.v1.CassetteOptions
-	(*durationpb.Duration)(nil),      // 33: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 34: google.protobuf.Timestamp
+	(ResetFault_When)(0),             // 1: matgto.v1.ResetFault.When
+	(*StartRecordingRequest)(nil),    // 2: matgto.v1.StartRecordingRequest
+	(*StartRecordingResponse)(nil),   // 3: matgto.v1.StartRecordingResponse
+	(*StopRecordingRequest)(nil),     // 4: matgto.v1.StopRecordingRequest
+	(*Fault)(nil),                    // 5: matgto.v1.Fault
+	(*StatusFault)(nil),              // 6: matgto.v1.StatusFault
+	(*Hang)(nil),                     // 7: matgto.v1.Hang
+	(*ResetFault)(nil),               // 8: matgto.v1.ResetFault
+	(*SetFaultsRequest)(nil),         // 9: matgto.v1.SetFaultsRequest
+	(*SetFaultsResponse)(nil),        // 10: matgto.v1.SetFaultsResponse
+	(*ClearFaultsRequest)(nil),       // 11: matgto.v1.ClearFaultsRequest
+	(*ClearFaultsResponse)(nil),      // 12: matgto.v1.ClearFaultsResponse
+	(*RenewSessionRequest)(nil),      // 13: matgto.v1.RenewSessionRequest
+	(*RenewSessionResponse)(nil),     // 14: matgto.v1.RenewSessionResponse
+	(*StopRecordingResponse)(nil),    // 15: matgto.v1.StopRecordingResponse
+	(*ReplayRequest)(nil),            // 16: matgto.v1.ReplayRequest
+	(*ReplayResponse)(nil),           // 17: matgto.v1.ReplayResponse
+	(*UseCassetteRequest)(nil),       // 18: matgto.v1.UseCassetteRequest
+	(*UseCassetteResponse)(nil),      // 19: matgto.v1.UseCassetteResponse
+	(*GetStatusRequest)(nil),         // 20: matgto.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 21: matgto.v1.GetStatusResponse
+	(*TlsStatus)(nil),                // 22: matgto.v1.TlsStatus
+	(*ShutdownRequest)(nil),          // 23: matgto.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),         // 24: matgto.v1.ShutdownResponse
+	(*CassetteInfo)(nil),             // 25: matgto.v1.CassetteInfo
+	(*ListCassettesRequest)(nil),     // 26: matgto.v1.ListCassettesRequest
+	(*ListCassettesResponse)(nil),    // 27: matgto.v1.ListCassettesResponse
+	(*GetCassetteRequest)(nil),       // 28: matgto.v1.GetCassetteRequest
+	(*CassetteChunk)(nil),            // 29: matgto.v1.CassetteChunk
+	(*PutCassetteResponse)(nil),      // 30: matgto.v1.PutCassetteResponse
+	(*DeleteCassetteRequest)(nil),    // 31: matgto.v1.DeleteCassetteRequest
+	(*DeleteCassetteResponse)(nil),   // 32: matgto.v1.DeleteCassetteResponse
+	(*GetCACertificateRequest)(nil),  // 33: matgto.v1.GetCACertificateRequest
+	(*GetCACertificateResponse)(nil), // 34: matgto.v1.GetCACertificateResponse
+	(*SessionInfo)(nil),              // 35: matgto.v1.SessionInfo
+	(*SessionSummary)(nil),           // 36: matgto.v1.SessionSummary
+	(*Miss)(nil),                     // 37: matgto.v1.Miss
+	(*Candidate)(nil),                // 38: matgto.v1.Candidate
+	(*FieldDifference)(nil),          // 39: matgto.v1.FieldDifference
+	(*ProxyError)(nil),               // 40: matgto.v1.ProxyError
+	(*CassetteOptions)(nil),          // 41: matgto.v1.CassetteOptions
+	(*durationpb.Duration)(nil),      // 42: google.protobuf.Duration
+	(*Header)(nil),                   // 43: matgto.v1.Header
+	(*timestamppb.Timestamp)(nil),    // 44: google.protobuf.Timestamp
 }
 var file_matgto_v1_control_proto_depIdxs = []int32{
-	32, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
-	33, // 1: matgto.v1.StartRecordingRequest.lease:type_name -> google.protobuf.Duration
-	26, // 2: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
-	34, // 3: matgto.v1.RenewSessionResponse.lease_expires_at:type_name -> google.protobuf.Timestamp
-	27, // 4: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
-	32, // 5: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
-	33, // 6: matgto.v1.ReplayRequest.lease:type_name -> google.protobuf.Duration
-	26, // 7: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
-	0,  // 8: matgto.v1.UseCassetteRequest.mode:type_name -> matgto.v1.Mode
-	32, // 9: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
-	33, // 10: matgto.v1.UseCassetteRequest.lease:type_name -> google.protobuf.Duration
-	26, // 11: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
-	0,  // 12: matgto.v1.GetStatusResponse.default_mode:type_name -> matgto.v1.Mode
-	26, // 13: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
-	33, // 14: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	13, // 15: matgto.v1.GetStatusResponse.tls:type_name -> matgto.v1.TlsStatus
-	26, // 16: matgto.v1.GetStatusResponse.sessions:type_name -> matgto.v1.SessionInfo
-	27, // 17: matgto.v1.GetStatusResponse.ended_sessions:type_name -> matgto.v1.SessionSummary
-	33, // 18: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
-	34, // 19: matgto.v1.CassetteInfo.updated_at:type_name -> google.protobuf.Timestamp
-	16, // 20: matgto.v1.ListCassettesResponse.cassettes:type_name -> matgto.v1.CassetteInfo
-	16, // 21: matgto.v1.PutCassetteResponse.cassette:type_name -> matgto.v1.CassetteInfo
-	0,  // 22: matgto.v1.SessionInfo.mode:type_name -> matgto.v1.Mode
-	0,  // 23: matgto.v1.SessionInfo.requested_mode:type_name -> matgto.v1.Mode
-	32, // 24: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
-	28, // 25: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
-	34, // 26: matgto.v1.SessionInfo.opened_at:type_name -> google.protobuf.Timestamp
-	33, // 27: matgto.v1.SessionInfo.age:type_name -> google.protobuf.Duration
-	33, // 28: matgto.v1.SessionInfo.lease:type_name -> google.protobuf.Duration
-	34, // 29: matgto.v1.SessionInfo.lease_expires_at:type_name -> google.protobuf.Timestamp
-	26, // 30: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
-	34, // 31: matgto.v1.SessionSummary.ended_at:type_name -> google.protobuf.Timestamp
-	29, // 32: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
-	30, // 33: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
-	28, // 34: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
-	1,  // 35: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
-	3,  // 36: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
-	4,  // 37: matgto.v1.ProxyControl.RenewSession:input_type -> matgto.v1.RenewSessionRequest
-	7,  // 38: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
-	9,  // 39: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
-	11, // 40: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
-	14, // 41: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
-	24, // 42: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
-	17, // 43: matgto.v1.ProxyControl.ListCassettes:input_type -> matgto.v1.ListCassettesRequest
-	19, // 44: matgto.v1.ProxyControl.GetCassette:input_type -> matgto.v1.GetCassetteRequest
-	20, // 45: matgto.v1.ProxyControl.PutCassette:input_type -> matgto.v1.CassetteChunk
-	22, // 46: matgto.v1.ProxyControl.DeleteCassette:input_type -> matgto.v1.DeleteCassetteRequest
-	2,  // 47: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
-	6,  // 48: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
-	5,  // 49: matgto.v1.ProxyControl.RenewSession:output_type -> matgto.v1.RenewSessionResponse
-	8,  // 50: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
-	10, // 51: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
-	12, // 52: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
-	15, // 53: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
-	25, // 54: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
-	18, // 55: matgto.v1.ProxyControl.ListCassettes:output_type -> matgto.v1.ListCassettesResponse
-	20, // 56: matgto.v1.ProxyControl.GetCassette:output_type -> matgto.v1.CassetteChunk
-	21, // 57: matgto.v1.ProxyControl.PutCassette:output_type -> matgto.v1.PutCassetteResponse
-	23, // 58: matgto.v1.ProxyControl.DeleteCassette:output_type -> matgto.v1.DeleteCassetteResponse
-	47, // [47:59] is the sub-list for method output_type
-	35, // [35:47] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	41, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
+	42, // 1: matgto.v1.StartRecordingRequest.lease:type_name -> google.protobuf.Duration
+	35, // 2: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
+	6,  // 3: matgto.v1.Fault.status:type_name -> matgto.v1.StatusFault
+	42, // 4: matgto.v1.Fault.delay:type_name -> google.protobuf.Duration
+	7,  // 5: matgto.v1.Fault.hang:type_name -> matgto.v1.Hang
+	8,  // 6: matgto.v1.Fault.reset:type_name -> matgto.v1.ResetFault
+	43, // 7: matgto.v1.StatusFault.headers:type_name -> matgto.v1.Header
+	1,  // 8: matgto.v1.ResetFault.when:type_name -> matgto.v1.ResetFault.When
+	5,  // 9: matgto.v1.SetFaultsRequest.faults:type_name -> matgto.v1.Fault
+	5,  // 10: matgto.v1.SetFaultsResponse.faults:type_name -> matgto.v1.Fault
+	5,  // 11: matgto.v1.ClearFaultsResponse.faults:type_name -> matgto.v1.Fault
+	44, // 12: matgto.v1.RenewSessionResponse.lease_expires_at:type_name -> google.protobuf.Timestamp
+	36, // 13: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
+	41, // 14: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
+	42, // 15: matgto.v1.ReplayRequest.lease:type_name -> google.protobuf.Duration
+	35, // 16: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
+	0,  // 17: matgto.v1.UseCassetteRequest.mode:type_name -> matgto.v1.Mode
+	41, // 18: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
+	42, // 19: matgto.v1.UseCassetteRequest.lease:type_name -> google.protobuf.Duration
+	35, // 20: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
+	0,  // 21: matgto.v1.GetStatusResponse.default_mode:type_name -> matgto.v1.Mode
+	35, // 22: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
+	42, // 23: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	22, // 24: matgto.v1.GetStatusResponse.tls:type_name -> matgto.v1.TlsStatus
+	35, // 25: matgto.v1.GetStatusResponse.sessions:type_name -> matgto.v1.SessionInfo
+	36, // 26: matgto.v1.GetStatusResponse.ended_sessions:type_name -> matgto.v1.SessionSummary
+	42, // 27: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
+	44, // 28: matgto.v1.CassetteInfo.updated_at:type_name -> google.protobuf.Timestamp
+	25, // 29: matgto.v1.ListCassettesResponse.cassettes:type_name -> matgto.v1.CassetteInfo
+	25, // 30: matgto.v1.PutCassetteResponse.cassette:type_name -> matgto.v1.CassetteInfo
+	0,  // 31: matgto.v1.SessionInfo.mode:type_name -> matgto.v1.Mode
+	0,  // 32: matgto.v1.SessionInfo.requested_mode:type_name -> matgto.v1.Mode
+	41, // 33: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
+	37, // 34: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
+	44, // 35: matgto.v1.SessionInfo.opened_at:type_name -> google.protobuf.Timestamp
+	42, // 36: matgto.v1.SessionInfo.age:type_name -> google.protobuf.Duration
+	42, // 37: matgto.v1.SessionInfo.lease:type_name -> google.protobuf.Duration
+	44, // 38: matgto.v1.SessionInfo.lease_expires_at:type_name -> google.protobuf.Timestamp
+	5,  // 39: matgto.v1.SessionInfo.faults:type_name -> matgto.v1.Fault
+	35, // 40: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
+	44, // 41: matgto.v1.SessionSummary.ended_at:type_name -> google.protobuf.Timestamp
+	38, // 42: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
+	39, // 43: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
+	37, // 44: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
+	2,  // 45: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
+	4,  // 46: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
+	13, // 47: matgto.v1.ProxyControl.RenewSession:input_type -> matgto.v1.RenewSessionRequest
+	9,  // 48: matgto.v1.ProxyControl.SetFaults:input_type -> matgto.v1.SetFaultsRequest
+	11, // 49: matgto.v1.ProxyControl.ClearFaults:input_type -> matgto.v1.ClearFaultsRequest
+	16, // 50: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
+	18, // 51: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
+	20, // 52: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
+	23, // 53: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
+	33, // 54: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
+	26, // 55: matgto.v1.ProxyControl.ListCassettes:input_type -> matgto.v1.ListCassettesRequest
+	28, // 56: matgto.v1.ProxyControl.GetCassette:input_type -> matgto.v1.GetCassetteRequest
+	29, // 57: matgto.v1.ProxyControl.PutCassette:input_type -> matgto.v1.CassetteChunk
+	31, // 58: matgto.v1.ProxyControl.DeleteCassette:input_type -> matgto.v1.DeleteCassetteRequest
+	3,  // 59: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
+	15, // 60: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
+	14, // 61: matgto.v1.ProxyControl.RenewSession:output_type -> matgto.v1.RenewSessionResponse
+	10, // 62: matgto.v1.ProxyControl.SetFaults:output_type -> matgto.v1.SetFaultsResponse
+	12, // 63: matgto.v1.ProxyControl.ClearFaults:output_type -> matgto.v1.ClearFaultsResponse
+	17, // 64: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
+	19, // 65: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
+	21, // 66: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
+	24, // 67: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
+	34, // 68: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
+	27, // 69: matgto.v1.ProxyControl.ListCassettes:output_type -> matgto.v1.ListCassettesResponse
+	29, // 70: matgto.v1.ProxyControl.GetCassette:output_type -> matgto.v1.CassetteChunk
+	30, // 71: matgto.v1.ProxyControl.PutCassette:output_type -> matgto.v1.PutCassetteResponse
+	32, // 72: matgto.v1.ProxyControl.DeleteCassette:output_type -> matgto.v1.DeleteCassetteResponse
+	59, // [59:73] is the sub-list for method output_type
+	45, // [45:59] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_control_proto_init() }
@@ -2377,13 +3120,23 @@ func file_matgto_v1_control_proto_init() {
 		return
 	}
 	file_matgto_v1_cassette_proto_init()
+	file_matgto_v1_control_proto_msgTypes[3].OneofWrappers = []any{
+		(*Fault_Probability)(nil),
+		(*Fault_EveryNth)(nil),
+		(*Fault_FirstN)(nil),
+		(*Fault_Status)(nil),
+		(*Fault_Delay)(nil),
+		(*Fault_Hang)(nil),
+		(*Fault_Reset_)(nil),
+		(*Fault_BandwidthBytesPerSecond)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_control_proto_rawDesc), len(file_matgto_v1_control_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   31,
+			NumEnums:      2,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,8 @@ const (
 	ProxyControl_StartRecording_FullMethodName   = "/matgto.v1.ProxyControl/StartRecording"
 	ProxyControl_StopRecording_FullMethodName    = "/matgto.v1.ProxyControl/StopRecording"
 	ProxyControl_RenewSession_FullMethodName     = "/matgto.v1.ProxyControl/RenewSession"
+	ProxyControl_SetFaults_FullMethodName        = "/matgto.v1.ProxyControl/SetFaults"
+	ProxyControl_ClearFaults_FullMethodName      = "/matgto.v1.ProxyControl/ClearFaults"
 	ProxyControl_Replay_FullMethodName           = "/matgto.v1.ProxyControl/Replay"
 	ProxyControl_UseCassette_FullMethodName      = "/matgto.v1.ProxyControl/UseCassette"
 	ProxyControl_GetStatus_FullMethodName        = "/matgto.v1.ProxyControl/GetStatus"
@@ -87,6 +89,14 @@ type ProxyControlClient interface {
 	// when the session is not open (it ended, or never existed): the caller's
 	// session is gone and its traffic would be refused.
 	RenewSession(ctx context.Context, in *RenewSessionRequest, opts ...grpc.CallOption) (*RenewSessionResponse, error)
+	// Adds fault rules to a session (empty `session`: the default one); they
+	// apply in every mode until cleared or the session ends. Returns the
+	// session's rules with their ids. INVALID_ARGUMENT for a bad rule (RE2
+	// pattern, no action, probability outside 0..1).
+	SetFaults(ctx context.Context, in *SetFaultsRequest, opts ...grpc.CallOption) (*SetFaultsResponse, error)
+	// Removes the session's fault rules named by `ids` (all when empty).
+	// NOT_FOUND for an id the session does not have.
+	ClearFaults(ctx context.Context, in *ClearFaultsRequest, opts ...grpc.CallOption) (*ClearFaultsResponse, error)
 	// Replays cassette `name`, which must exist (NOT_FOUND otherwise).
 	Replay(ctx context.Context, in *ReplayRequest, opts ...grpc.CallOption) (*ReplayResponse, error)
 	// Uses cassette `name` in the given mode (AUTO: replay when it exists,
@@ -146,6 +156,26 @@ func (c *proxyControlClient) RenewSession(ctx context.Context, in *RenewSessionR
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RenewSessionResponse)
 	err := c.cc.Invoke(ctx, ProxyControl_RenewSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proxyControlClient) SetFaults(ctx context.Context, in *SetFaultsRequest, opts ...grpc.CallOption) (*SetFaultsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetFaultsResponse)
+	err := c.cc.Invoke(ctx, ProxyControl_SetFaults_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proxyControlClient) ClearFaults(ctx context.Context, in *ClearFaultsRequest, opts ...grpc.CallOption) (*ClearFaultsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClearFaultsResponse)
+	err := c.cc.Invoke(ctx, ProxyControl_ClearFaults_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -289,6 +319,14 @@ type ProxyControlServer interface {
 	// when the session is not open (it ended, or never existed): the caller's
 	// session is gone and its traffic would be refused.
 	RenewSession(context.Context, *RenewSessionRequest) (*RenewSessionResponse, error)
+	// Adds fault rules to a session (empty `session`: the default one); they
+	// apply in every mode until cleared or the session ends. Returns the
+	// session's rules with their ids. INVALID_ARGUMENT for a bad rule (RE2
+	// pattern, no action, probability outside 0..1).
+	SetFaults(context.Context, *SetFaultsRequest) (*SetFaultsResponse, error)
+	// Removes the session's fault rules named by `ids` (all when empty).
+	// NOT_FOUND for an id the session does not have.
+	ClearFaults(context.Context, *ClearFaultsRequest) (*ClearFaultsResponse, error)
 	// Replays cassette `name`, which must exist (NOT_FOUND otherwise).
 	Replay(context.Context, *ReplayRequest) (*ReplayResponse, error)
 	// Uses cassette `name` in the given mode (AUTO: replay when it exists,
@@ -332,6 +370,12 @@ func (UnimplementedProxyControlServer) StopRecording(context.Context, *StopRecor
 }
 func (UnimplementedProxyControlServer) RenewSession(context.Context, *RenewSessionRequest) (*RenewSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RenewSession not implemented")
+}
+func (UnimplementedProxyControlServer) SetFaults(context.Context, *SetFaultsRequest) (*SetFaultsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetFaults not implemented")
+}
+func (UnimplementedProxyControlServer) ClearFaults(context.Context, *ClearFaultsRequest) (*ClearFaultsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClearFaults not implemented")
 }
 func (UnimplementedProxyControlServer) Replay(context.Context, *ReplayRequest) (*ReplayResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Replay not implemented")
@@ -431,6 +475,42 @@ func _ProxyControl_RenewSession_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProxyControlServer).RenewSession(ctx, req.(*RenewSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProxyControl_SetFaults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetFaultsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProxyControlServer).SetFaults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProxyControl_SetFaults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProxyControlServer).SetFaults(ctx, req.(*SetFaultsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProxyControl_ClearFaults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClearFaultsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProxyControlServer).ClearFaults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProxyControl_ClearFaults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProxyControlServer).ClearFaults(ctx, req.(*ClearFaultsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -597,6 +677,14 @@ var ProxyControl_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RenewSession",
 			Handler:    _ProxyControl_RenewSession_Handler,
+		},
+		{
+			MethodName: "SetFaults",
+			Handler:    _ProxyControl_SetFaults_Handler,
+		},
+		{
+			MethodName: "ClearFaults",
+			Handler:    _ProxyControl_ClearFaults_Handler,
 		},
 		{
 			MethodName: "Replay",
