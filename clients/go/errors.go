@@ -22,6 +22,9 @@ var (
 	// expired, or it never existed. gRPC code NOT_FOUND (the same code as
 	// ErrCassetteNotFound).
 	ErrSessionNotFound error = &codeError{codes.NotFound, "session not found"}
+	// ErrFaultNotFound: ClearFaults of a fault id that the session does
+	// not have. gRPC code NOT_FOUND (the same code as ErrCassetteNotFound).
+	ErrFaultNotFound error = &codeError{codes.NotFound, "fault not found"}
 	// ErrTooManySessions: a new session beyond the server's --max-sessions,
 	// or no free port left in its --session-ports. gRPC code
 	// RESOURCE_EXHAUSTED.

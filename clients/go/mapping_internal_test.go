@@ -6,6 +6,7 @@ package matgto
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
 	"google.golang.org/protobuf/proto"
@@ -104,4 +105,62 @@ func TestEveryProtoFieldIsMapped(t *testing.T) {
 		return sessionFromProto(&pb.SessionInfo{Misses: []*pb.Miss{{Closest: []*pb.Candidate{c}}}}).Misses
 	})
 	checkEveryFieldMapped(t, &pb.CassetteInfo{}, func(m *pb.CassetteInfo) any { return cassetteInfoFromProto(m) })
+}
+
+func TestEveryFaultFieldIsMapped(t *testing.T) {
+	one := func(f *pb.Fault) any { return sessionFromProto(&pb.SessionInfo{Faults: []*pb.Fault{f}}).Faults }
+	checkEveryFieldMapped(t, &pb.Fault{}, one)
+	checkEveryFieldMapped(t, &pb.StatusFault{}, func(m *pb.StatusFault) any {
+		return one(&pb.Fault{Action: &pb.Fault_Status{Status: m}})
+	})
+	checkEveryFieldMapped(t, &pb.ResetFault{}, func(m *pb.ResetFault) any {
+		return one(&pb.Fault{Action: &pb.Fault_Reset_{Reset_: m}})
+	})
+	checkEveryFieldMapped(t, &pb.Header{}, func(m *pb.Header) any {
+		return one(&pb.Fault{Action: &pb.Fault_Status{Status: &pb.StatusFault{Headers: []*pb.Header{m}}}})
+	})
+	checkEveryFieldMapped(t, &pb.Latency{}, func(m *pb.Latency) any {
+		return sessionFromProto(&pb.SessionInfo{Options: &pb.CassetteOptions{Latency: m}}).Latency
+	})
+	checkEveryFieldMapped(t, &pb.SetFaultsResponse{}, func(m *pb.SetFaultsResponse) any {
+		return FaultRules{Faults: faultsFromProto(m.GetFaults()), Seed: m.GetSeed()}
+	})
+}
+
+// A rule sent and read back (as the server lists it) is the same rule,
+// and every field the client sets reaches the message.
+func TestFaultProtoRoundTrip(t *testing.T) {
+	faults := []Fault{
+		NewFault(Respond(503, Header("Retry-After", "1"), Header("X-A", "1"), Header("X-A", "2"), Body("busy")),
+			FirstN(2), URL("/orders/.*"), Method("GET")),
+		NewFault(Delay(2*time.Second), EveryNth(3)),
+		NewFault(Hang(), Probability(0.1)),
+		NewFault(Reset(AfterHeaders)),
+		NewFault(Reset(MidBody)),
+		NewFault(Bandwidth(100 << 10)),
+		{},
+	}
+	for _, f := range faults {
+		if back := faultFromProto(f.proto()); !reflect.DeepEqual(back, f) {
+			t.Errorf("round trip of %v gave %v", f, back)
+		}
+	}
+	p := faults[0].proto()
+	if got := p.GetStatus().GetHeaders(); len(got) != 3 || got[1].GetName() != "X-A" || got[1].GetValue() != "1" || got[2].GetValue() != "2" {
+		t.Errorf("headers sent = %v, want Retry-After then X-A: 1, X-A: 2", got)
+	}
+	if p := faults[6].proto(); p.GetAction() != nil || p.GetSelector() != nil {
+		t.Errorf("the zero Fault sends %v, want no action and no selector", p)
+	}
+	if statusCode(-1) != 0 || statusCode(1<<40) != 0 || statusCode(503) != 503 {
+		t.Errorf("statusCode out of range")
+	}
+	for _, l := range []Latency{Fast(), AsRecorded(1.5), FixedLatency(time.Second, time.Millisecond)} {
+		if back := latencyFromProto(l.proto()); back != l {
+			t.Errorf("round trip of latency %v gave %v", l, back)
+		}
+	}
+	if (Latency{}).proto() != nil {
+		t.Errorf("the zero Latency is sent")
+	}
 }

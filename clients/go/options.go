@@ -54,6 +54,10 @@ type options struct {
 	server string
 	// For Shutdown only.
 	grace time.Duration
+	// For OpenSession and the test helper: fault rules added once the
+	// session is open.
+	faults    []Fault
+	faultSeed uint64
 }
 
 // sessionFields are the session fields of a StartRecording, Replay or
@@ -224,6 +228,24 @@ func WithOwner(owner string) Option {
 // it.
 func WithMissesAsWarnings() Option {
 	return func(o *options) { o.warnOnly = true }
+}
+
+// WithFaults makes [Client.OpenSession] and the test helper [UseCassette]
+// add these fault rules to the session as soon as it is open (the session
+// is stopped again, and the call fails, when the server refuses them).
+// Several WithFaults add up. Elsewhere it is ignored: use
+// [Session.AddFault] or [Client.AddFaults].
+//
+//	s := matgto.UseCassette(t, "", matgto.WithFaults(matgto.NewFault(matgto.Respond(503), matgto.FirstN(2))))
+func WithFaults(faults ...Fault) Option {
+	return func(o *options) { o.faults = append(o.faults, faults...) }
+}
+
+// WithFaultSeed makes [Client.OpenSession] and the test helper
+// [UseCassette] seed the session's generator for probabilistic faults
+// (see [Seed]).
+func WithFaultSeed(seed uint64) Option {
+	return func(o *options) { o.faultSeed = seed }
 }
 
 // WithGrace sets how long [Client.Shutdown] lets in-flight exchanges take

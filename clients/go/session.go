@@ -56,7 +56,8 @@ type Session struct {
 //   - [WithOwner] (default "go <program> pid <pid>"), shown by Status;
 //   - every cassette option, as for [Client.UseCassette];
 //   - [WithSession] puts the cassette in that existing session instead
-//     ([DefaultSession]: the default one); no lease is then renewed.
+//     ([DefaultSession]: the default one); no lease is then renewed;
+//   - [WithFaults] and [WithFaultSeed] add fault rules once it is open.
 //
 // Stop the session when done with it: Stop ends the renewals and closes the
 // session (saving a recording). The default session
@@ -103,6 +104,14 @@ func (c *Client) OpenSession(ctx context.Context, name string, opts ...Option) (
 		return nil, err
 	}
 	s.tr = newProxyTransport(s.proxy, roots)
+	if len(o.faults) > 0 || o.faultSeed != 0 {
+		if _, err := c.AddFaults(ctx, s.id, o.faultSeed, o.faults...); err != nil {
+			if o.newSession || s.id == DefaultSession {
+				_, _ = c.StopRecording(context.WithoutCancel(ctx), WithSession(s.id))
+			}
+			return nil, err
+		}
+	}
 
 	var renewCtx context.Context
 	renewCtx, s.cancel = context.WithCancel(context.Background())

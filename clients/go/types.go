@@ -90,9 +90,19 @@ type SessionInfo struct {
 	OnExhausted ExhaustedPolicy
 	Repeat      RepeatPolicy
 	OnMiss      MissPolicy
+	// Latency is the session's effective replay latency (the zero Latency
+	// when the server reports none: fast).
+	Latency Latency
 	// Options are the session's effective cassette options, as the server
 	// reports them.
 	Options *pb.CassetteOptions
+	// Faults are the session's fault rules in force, with how often each
+	// has hit (Fault.Applied).
+	Faults []Fault
+	// FaultSeed is the seed of the session's generator for probabilistic
+	// faults: give it to [Seed] or [Session.SetFaultSeed] to re-run a
+	// failing test with the same sequence.
+	FaultSeed uint64
 	// Requests that found no recorded answer, oldest first (at most 100).
 	Misses []Miss
 	// ProxyAddress is the session's own proxy listener, "127.0.0.1:41234"
@@ -273,7 +283,10 @@ func sessionFromProto(s *pb.SessionInfo) *SessionInfo {
 		OnExhausted:    ExhaustedPolicy(s.GetOptions().GetOnExhausted()),
 		Repeat:         RepeatPolicy(s.GetOptions().GetRepeat()),
 		OnMiss:         MissPolicy(s.GetOptions().GetOnMiss()),
+		Latency:        latencyFromProto(s.GetOptions().GetLatency()),
 		Options:        s.GetOptions(),
+		Faults:         faultsFromProto(s.GetFaults()),
+		FaultSeed:      s.GetFaultSeed(),
 	}
 	for _, m := range s.GetMisses() {
 		miss := Miss{Method: m.GetMethod(), URL: m.GetUrl(), Reason: m.GetReason()}
