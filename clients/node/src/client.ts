@@ -13,6 +13,7 @@ import { ProxyAgent } from 'undici';
 import { Cassette, type DeepPartial } from './gen/matgto/v1/cassette.js';
 import {
   CassetteChunk,
+  ClearFaultsRequest,
   DeleteCassetteRequest,
   GetCACertificateRequest,
   GetCassetteRequest,
@@ -21,6 +22,7 @@ import {
   ProxyControlClient,
   RenewSessionRequest,
   ReplayRequest,
+  SetFaultsRequest,
   ShutdownRequest,
   StartRecordingRequest,
   StopRecordingRequest,
@@ -31,7 +33,10 @@ import { IncompatibleServerError, MatgtoError, SessionLostError, UnimplementedEr
 import {
   cassetteInfoFromPb,
   durationFromMs,
+  faultFromPb,
+  faultToPb,
   modeToPb,
+  seedToBigint,
   optionsToPb,
   sessionFromPb,
   sessionProxy,
@@ -40,6 +45,8 @@ import {
   type CassetteInfo,
   type CassetteMode,
   type CassetteOptions,
+  type Fault,
+  type FaultRule,
   type ServerStatus,
   type SessionInfo,
   type SessionSummary,
@@ -103,6 +110,22 @@ export interface UseCassetteOptions extends CassetteOptions, SessionOptions {
   mode?: CassetteMode;
 }
 
+/** Options of `setFaults()` / `session.addFaults()`. */
+export interface SetFaultsOptions {
+  /**
+   * Reseeds the session's generator for probabilistic faults, so a failing
+   * test re-runs with the same sequence (unset or 0: keep the current seed,
+   * reported as `faultSeed`).
+   */
+  seed?: number | bigint;
+}
+
+/** What `setFaults()` resolves to: every rule of the session (with its id) and its seed. */
+export interface FaultSet {
+  faults: Fault[];
+  seed: bigint;
+}
+
 /** Options of `stopRecording()`. */
 export interface StopOptions {
   /** The session to stop (and close); unset: the default session's cassette. */
@@ -132,6 +155,15 @@ export type CassetteSession = SessionInfo &
     readonly lost: boolean;
     /** An undici `ProxyAgent` for this session's proxy (see `MatgtoClient.fetchDispatcher`). */
     fetchDispatcher(options?: Omit<FetchDispatcherOptions, 'proxy'>): Promise<ProxyAgent>;
+    /**
+     * Adds fault rules to this session (`MatgtoClient.setFaults`); resolves
+     * to all its rules with their ids, and updates `faults`/`faultSeed`.
+     */
+    addFaults(faults: FaultRule | readonly FaultRule[], options?: SetFaultsOptions): Promise<Fault[]>;
+    /** Removes this session's rules named by `ids` (all without); resolves to the rules left, and updates `faults`. */
+    clearFaults(ids?: string | readonly string[]): Promise<Fault[]>;
+    /** This session as `status()` reports it now (counters, faults with `applied` counts); undefined once it has ended. */
+    info(): Promise<SessionInfo | undefined>;
   };
 
 export interface FetchDispatcherOptions {
@@ -205,6 +237,12 @@ function checkSessionOptions(o: SessionOptions): void {
     if (typeof o.owner !== 'string') throw new TypeError('owner must be a string');
     if (!o.newSession) throw new TypeError('owner applies to new sessions only (newSession: true)');
   }
+}
+
+/** The `session` field of a SetFaults/ClearFaults request ('' for the default session). */
+function sessionIdField(id: string | undefined): string {
+  if (id !== undefined && typeof id !== 'string') throw new TypeError('the session is a session id (string), or undefined for the default session');
+  return isDefaultSession(id) ? '' : id!;
 }
 
 /** The session fields of a StartRecording/Replay/UseCassette request. */
@@ -334,6 +372,22 @@ export class MatgtoClient implements AsyncDisposable {
       value: (options: Omit<FetchDispatcherOptions, 'proxy'> = {}) => this.fetchDispatcher({ ...options, proxy }),
     });
     Object.defineProperty(session, Symbol.asyncDispose, { value: async () => void (await stop()) });
+    Object.defineProperty(session, 'addFaults', {
+      value: async (faults: FaultRule | readonly FaultRule[], options?: SetFaultsOptions) => {
+        const set = await this.setFaults(info.id, faults, options);
+        session.faults = set.faults;
+        session.faultSeed = set.seed;
+        return set.faults;
+      },
+    });
+    Object.defineProperty(session, 'clearFaults', {
+      value: async (ids?: string | readonly string[]) => {
+        const left = await this.clearFaults(info.id, ids);
+        session.faults = left;
+        return left;
+      },
+    });
+    Object.defineProperty(session, 'info', { value: () => this.sessionInfo(info.id) });
     return session;
   }
 
@@ -493,6 +547,67 @@ export class MatgtoClient implements AsyncDisposable {
     }
     await this.stopRecording(stopOptions);
     return result;
+  }
+
+  /**
+   * Adds fault rules to session `sessionId` (`undefined`, `''` or
+   * `'default'`: the default session); they apply in every mode until
+   * cleared or the session ends. Resolves to all the session's rules with
+   * their server-assigned ids ("f1", ...) and its seed. A rule's shape is
+   * checked first (TypeError); the server answers INVALID_ARGUMENT
+   * (InvalidArgumentError) for a bad RE2 pattern or value, NOT_FOUND for an
+   * unknown session.
+   *
+   * ```ts
+   * await client.setFaults(session.id, { status: 503, headers: { 'Retry-After': '1' }, firstN: 2, url: '/orders/.*' });
+   * await client.setFaults(session.id, [{ reset: 'mid-body', probability: 0.1 }], { seed: 7 });
+   * ```
+   */
+  async setFaults(sessionId: string | undefined, faults: FaultRule | readonly FaultRule[], options: SetFaultsOptions = {}): Promise<FaultSet> {
+    const session = sessionIdField(sessionId);
+    const rules: readonly FaultRule[] = Array.isArray(faults) ? faults : [faults as FaultRule];
+    const pbFaults = rules.map((r, i) => {
+      try {
+        return faultToPb(r);
+      } catch (err) {
+        throw rules.length > 1 && err instanceof TypeError ? new TypeError(`fault rule ${i}: ${err.message}`) : err;
+      }
+    });
+    let seed = options.seed === undefined ? undefined : seedToBigint(options.seed);
+    for (const r of rules) {
+      if (r.seed === undefined) continue;
+      const s = seedToBigint(r.seed);
+      if (seed !== undefined && seed !== s) throw new TypeError(`conflicting seeds ${seed} and ${s}: the seed is per session`);
+      seed = s;
+    }
+    await this.#ensureCompatible();
+    const res = await this.#unary('SetFaults', this.#stub.setFaults, SetFaultsRequest.fromPartial({ session, faults: pbFaults, seed: seed ?? 0n }));
+    return { faults: res.faults.map(faultFromPb), seed: res.seed };
+  }
+
+  /**
+   * Removes the fault rules `ids` of session `sessionId` (all of them when
+   * `ids` is unset or empty); resolves to the rules left. NOT_FOUND
+   * (CassetteNotFoundError) for an id the session does not have or an
+   * unknown session.
+   */
+  async clearFaults(sessionId: string | undefined, ids?: string | readonly string[]): Promise<Fault[]> {
+    const session = sessionIdField(sessionId);
+    const list = ids === undefined ? [] : typeof ids === 'string' ? [ids] : [...ids];
+    if (list.some((id) => typeof id !== 'string')) throw new TypeError('clearFaults: ids are fault ids ("f1"), strings');
+    await this.#ensureCompatible();
+    const res = await this.#unary('ClearFaults', this.#stub.clearFaults, ClearFaultsRequest.fromPartial({ session, ids: list }));
+    return res.faults.map(faultFromPb);
+  }
+
+  /**
+   * Session `sessionId` (default: the default session) as `status()`
+   * reports it now, or undefined when it is not open with a cassette.
+   */
+  async sessionInfo(sessionId?: string): Promise<SessionInfo | undefined> {
+    const st = await this.status();
+    if (isDefaultSession(sessionId)) return st.session ?? st.sessions.find((s) => s.id === DEFAULT_SESSION_ID);
+    return st.sessions.find((s) => s.id === sessionId);
   }
 
   /** The cassettes whose names start with `prefix` (name, size, interactions, updatedAt, format). */

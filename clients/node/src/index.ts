@@ -13,6 +13,8 @@ export {
   type UseCassetteOptions,
   type CassetteSession,
   type FetchDispatcherOptions,
+  type SetFaultsOptions,
+  type FaultSet,
 } from './client.js';
 export {
   MatgtoError,
@@ -35,6 +37,10 @@ export {
   matchRulesToPb,
   redactRulesToPb,
   sessionProxy,
+  faultToPb,
+  faultFromPb,
+  latencyToPb,
+  latencyFromPb,
 } from './types.js';
 // Generated messages, for getCassette()/putCassette() and the protoOptions escape hatch.
 export {
@@ -42,8 +48,11 @@ export {
   CassetteOptions as CassetteOptionsMessage,
   MatchRules as MatchRulesMessage,
   RedactRules as RedactRulesMessage,
+  Latency as LatencyMessage,
+  LatencyMode,
   type DeepPartial,
 } from './gen/matgto/v1/cassette.js';
+export { Fault as FaultMessage, ResetFault_When } from './gen/matgto/v1/control.js';
 export type {
   CassetteMode,
   ReportedMode,
@@ -64,4 +73,17 @@ export type {
   Miss,
   Candidate,
   FieldDifference,
+  Latency,
+  ResetWhen,
+  FaultHeaders,
+  FaultMatch,
+  FaultSelector,
+  FaultAction,
+  StatusFaultAction,
+  DelayFaultAction,
+  HangFaultAction,
+  ResetFaultAction,
+  BandwidthFaultAction,
+  FaultRule,
+  Fault,
 } from './types.js';

@@ -10,7 +10,7 @@ import { basename, isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxyAgent } from 'undici';
 import { MatgtoClient, type CassetteSession, type FetchDispatcherOptions } from './client.js';
-import type { CassetteMode, CassetteOptions, Miss, SessionSummary } from './types.js';
+import type { CassetteMode, CassetteOptions, FaultRule, Miss, SessionSummary } from './types.js';
 
 /** The parts of node:test's `TestContext` the helpers use. */
 export interface TestContextLike {
@@ -53,6 +53,13 @@ export interface CassetteTestOptions extends CassetteOptions {
   onReplayMiss?: OnReplayMiss;
   /** Options of the undici `ProxyAgent` handed to the test (`trustCa`, `agentOptions`). */
   dispatcherOptions?: Omit<FetchDispatcherOptions, 'proxy'>;
+  /**
+   * Fault rules set on the test's session before it is handed to the test
+   * (more can be added with `handle.session.addFaults()`).
+   */
+  faults?: FaultRule | readonly FaultRule[];
+  /** Seed of the session's generator for probabilistic faults (default: the server's; see `session.faultSeed`). */
+  faultSeed?: number | bigint;
 }
 
 /** What a test gets: its session, its proxy, and an agent for `fetch`. */
@@ -267,7 +274,7 @@ async function openCassette(t: TestContextLike, nameOrOptions?: string | Cassett
   if (onMiss !== 'fail' && onMiss !== 'warn') throw new TypeError(`onReplayMiss must be 'fail' or 'warn', not ${JSON.stringify(onMiss)}`);
   const name = opts.name ?? defaultCassetteName(t, opts.prefix);
   const client = clientFor(opts);
-  const { name: _n, prefix: _p, client: _c, address: _a, onReplayMiss: _o, dispatcherOptions, ...cassetteOptions } = opts;
+  const { name: _n, prefix: _p, client: _c, address: _a, onReplayMiss: _o, dispatcherOptions, faults, faultSeed, ...cassetteOptions } = opts;
   const session = await client.useCassette(name, {
     ...cassetteOptions,
     mode: opts.mode ?? 'auto',
@@ -276,6 +283,9 @@ async function openCassette(t: TestContextLike, nameOrOptions?: string | Cassett
   });
   let dispatcher: ProxyAgent;
   try {
+    if (faults !== undefined || faultSeed !== undefined) {
+      await session.addFaults(faults ?? [], faultSeed === undefined ? {} : { seed: faultSeed });
+    }
     dispatcher = await session.fetchDispatcher(dispatcherOptions);
   } catch (err) {
     await session.stop().catch(() => undefined);

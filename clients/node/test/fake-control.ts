@@ -26,7 +26,7 @@ export interface FakeControl {
 
 const UNARY = [
   'getStatus', 'startRecording', 'stopRecording', 'renewSession', 'replay', 'useCassette',
-  'shutdown', 'getCaCertificate', 'listCassettes', 'deleteCassette',
+  'shutdown', 'getCaCertificate', 'listCassettes', 'deleteCassette', 'setFaults', 'clearFaults',
 ] as const;
 
 export function grpcError(code: number, details: string): { code: number; details: string } {
