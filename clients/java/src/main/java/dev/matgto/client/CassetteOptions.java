@@ -1,5 +1,6 @@
 package dev.matgto.client;
 
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -15,6 +16,7 @@ import java.util.Objects;
  *     .repeat(RepeatPolicy.REUSE)
  *     .match(MatchRules.builder().body(BodyMatch.JSON).ignoreJsonPointers("/meta/ts").build())
  *     .redact(RedactRules.builder().queryParams("token").build())
+ *     .latency(Latency.fixed(Duration.ofMillis(200)))
  *     .build();
  * }</pre>
  *
@@ -135,6 +137,16 @@ public final class CassetteOptions {
         throw new IllegalArgumentException("WebSocket speed must be a positive number: " + speed);
       }
       proto.setWsSpeed(speed);
+      return this;
+    }
+
+    /**
+     * How fast replay answers: {@link Latency#fast()} (the default), {@link
+     * Latency#asRecorded(double)}, {@link Latency#fixed(Duration, Duration)}. Stored with a
+     * recording; on replay it overrides the stored latency for this session only.
+     */
+    public Builder latency(Latency latency) {
+      proto.setLatency(Objects.requireNonNull(latency, "latency").toProto());
       return this;
     }
 

@@ -3,6 +3,7 @@ package dev.matgto.client;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.matgto.v1.Cassette;
+import dev.matgto.v1.ClearFaultsRequest;
 import dev.matgto.v1.CassetteChunk;
 import dev.matgto.v1.CassetteInfo;
 import dev.matgto.v1.DeleteCassetteRequest;
@@ -18,6 +19,8 @@ import dev.matgto.v1.RenewSessionResponse;
 import dev.matgto.v1.ReplayRequest;
 import dev.matgto.v1.SessionInfo;
 import dev.matgto.v1.SessionSummary;
+import dev.matgto.v1.SetFaultsRequest;
+import dev.matgto.v1.SetFaultsResponse;
 import dev.matgto.v1.ShutdownRequest;
 import dev.matgto.v1.StartRecordingRequest;
 import dev.matgto.v1.StopRecordingRequest;
@@ -283,6 +286,124 @@ public final class MatgtoClient implements AutoCloseable {
       }
     }
     return Optional.empty();
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /**
+   * Adds fault rules to session {@code sessionId} ("default" or empty: the default session); they
+   * apply to its requests in every mode until cleared or the session ends. Keeps the session's
+   * seed.
+   *
+   * @return all the session's rules, with the ids the server gave them, and the seed
+   * @throws InvalidArgumentException for a bad rule (an RE2 pattern RE2 rejects, no action, a
+   *     probability outside 0..1)
+   * @throws SessionNotFoundException when no session {@code sessionId} is open
+   */
+  public Faults setFaults(String sessionId, Fault... faults) {
+    return setFaults(sessionId, 0, List.of(faults));
+  }
+
+  /**
+   * Like {@link #setFaults(String, Fault...)}, reseeding the session's generator for
+   * probabilistic rules with {@code seed} first (0: keep the seed), so that the same seed gives
+   * the same sequence of hits. With no rule, only reseeds.
+   */
+  public Faults setFaults(String sessionId, long seed, Fault... faults) {
+    return setFaults(sessionId, seed, List.of(faults));
+  }
+
+  /** Like {@link #setFaults(String, long, Fault...)} with a list. */
+  public Faults setFaults(String sessionId, long seed, List<Fault> faults) {
+    String id = wireSessionId(sessionId);
+    Objects.requireNonNull(faults, "faults");
+    SetFaultsRequest req =
+        SetFaultsRequest.newBuilder()
+            .setSession(id)
+            .addAllFaults(Fault.toProtos(faults))
+            .setSeed(seed)
+            .build();
+    SetFaultsResponse r = callNamingSession(id, () -> stub().setFaults(req));
+    return new Faults(Fault.fromProtos(r.getFaultsList()), r.getSeed());
+  }
+
+  /**
+   * Removes session {@code sessionId}'s fault rules named by {@code ids} (all of them when none is
+   * named).
+   *
+   * @return the rules left
+   * @throws FaultNotFoundException when the session has no rule with one of the ids
+   * @throws SessionNotFoundException when no session {@code sessionId} is open
+   */
+  public List<Fault> clearFaults(String sessionId, String... ids) {
+    return clearFaults(sessionId, List.of(ids));
+  }
+
+  /** Like {@link #clearFaults(String, String...)} with a list. */
+  public List<Fault> clearFaults(String sessionId, List<String> ids) {
+    String id = wireSessionId(sessionId);
+    Objects.requireNonNull(ids, "ids");
+    ClearFaultsRequest req = ClearFaultsRequest.newBuilder().setSession(id).addAllIds(ids).build();
+    ensureCompatible();
+    try {
+      return Fault.fromProtos(stub().clearFaults(req).getFaultsList());
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
+        throw MatgtoException.fromGrpc(e);
+      }
+      String msg = e.getStatus().getDescription();
+      String named = id.isEmpty() ? SessionInfos.DEFAULT_SESSION_ID : id;
+      // NOT_FOUND is an unknown id or an unknown session: the default session always exists, and
+      // another one is open exactly when GetStatus lists it.
+      boolean sessionOpen;
+      try {
+        sessionOpen = id.isEmpty() || findSession(id).isPresent();
+      } catch (MatgtoException statusFailed) {
+        e.addSuppressed(statusFailed);
+        sessionOpen = !ids.isEmpty();
+      }
+      if (sessionOpen && !ids.isEmpty()) {
+        throw new FaultNotFoundException(named, ids, msg, e);
+      }
+      throw new SessionNotFoundException(named, msg, e);
+    }
+  }
+
+  /**
+   * Session {@code sessionId}'s fault rules as {@code GetStatus} shows them, each with how many
+   * requests it has hit ({@link Fault#applied()}); empty for the default session while it has no
+   * cassette in use.
+   *
+   * @throws SessionNotFoundException when no session {@code sessionId} is open
+   */
+  public List<Fault> faults(String sessionId) {
+    return SessionInfos.faults(sessionInfo(sessionId));
+  }
+
+  /** The seed of session {@code sessionId}'s generator for probabilistic rules (GetStatus). */
+  public long faultSeed(String sessionId) {
+    return sessionInfo(sessionId).getFaultSeed();
+  }
+
+  /** Session {@code sessionId} from GetStatus (the default one: its entry, or an empty one). */
+  private SessionInfo sessionInfo(String sessionId) {
+    String id = wireSessionId(sessionId);
+    GetStatusResponse status = status();
+    if (id.isEmpty()) {
+      return status.hasSession() ? status.getSession() : SessionInfo.getDefaultInstance();
+    }
+    for (SessionInfo s : status.getSessionsList()) {
+      if (s.getId().equals(id)) {
+        return s;
+      }
+    }
+    throw new SessionNotFoundException(id, "no open session " + id + " in GetStatus", null);
+  }
+
+  /** "default" (or empty) names the default session, which the wire calls "". */
+  private static String wireSessionId(String sessionId) {
+    Objects.requireNonNull(sessionId, "sessionId");
+    return sessionId.equals(SessionInfos.DEFAULT_SESSION_ID) ? "" : sessionId;
   }
 
   /**

@@ -11,6 +11,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ScheduledFuture;
@@ -236,6 +237,87 @@ public final class Session implements AutoCloseable {
     return client.findSession(id());
   }
 
+  // ---------------------------------------------------------------- faults
+
+  /**
+   * Adds fault rules to this session ({@code SetFaults}); they apply to its requests until
+   * cleared or the session ends.
+   *
+   * <pre>{@code
+   * session.addFaults(Fault.status(503).header("Retry-After", "1").firstN(2).url("/orders/.*"));
+   * }</pre>
+   *
+   * @return all the session's rules with their ids, and the seed
+   * @throws InvalidArgumentException for a bad rule (RE2 pattern, probability outside 0..1)
+   */
+  public Faults addFaults(Fault... faults) {
+    return client.setFaults(id(), faults);
+  }
+
+  /**
+   * Like {@link #addFaults(Fault...)}, reseeding the generator of probabilistic rules with {@code
+   * seed} first (0 keeps the seed): the same seed gives the same sequence of hits.
+   */
+  public Faults addFaults(long seed, Fault... faults) {
+    return client.setFaults(id(), seed, faults);
+  }
+
+  /**
+   * Adds one rule and returns it as the server stored it, with its id (for {@link
+   * #clearFaults(String...)}).
+   */
+  public Fault addFault(Fault fault) {
+    Objects.requireNonNull(fault, "fault");
+    Faults all = client.setFaults(id(), fault);
+    dev.matgto.v1.Fault sent = fault.toProto().toBuilder().clearId().clearApplied().build();
+    for (int i = all.rules().size() - 1; i >= 0; i--) { // the newest equal rule is this one
+      Fault f = all.rules().get(i);
+      if (f.toProto().toBuilder().clearId().clearApplied().build().equals(sent)) {
+        return f;
+      }
+    }
+    if (all.rules().isEmpty()) {
+      throw new IllegalStateException("SetFaults answered no rule after adding " + fault);
+    }
+    return all.rules().get(all.rules().size() - 1); // the server normalised it: the newest
+  }
+
+  /**
+   * Reseeds the generator of this session's probabilistic rules (the seed must not be 0, which
+   * means "keep").
+   */
+  public Faults seedFaults(long seed) {
+    if (seed == 0) {
+      throw new IllegalArgumentException("a fault seed is not 0 (0 means keep the seed)");
+    }
+    return client.setFaults(id(), seed);
+  }
+
+  /**
+   * Removes the rules with these ids, or all of them when none is named ({@code ClearFaults}).
+   *
+   * @return the rules left
+   * @throws FaultNotFoundException when the session has no rule with one of the ids
+   */
+  public List<Fault> clearFaults(String... ids) {
+    return client.clearFaults(id(), ids);
+  }
+
+  /**
+   * This session's rules, each with how many requests it has hit ({@link Fault#applied()}), from
+   * {@code GetStatus}.
+   *
+   * @throws SessionNotFoundException when the session is no longer open
+   */
+  public List<Fault> faults() {
+    return client.faults(id());
+  }
+
+  /** The seed of this session's generator for probabilistic rules, from {@code GetStatus}. */
+  public long faultSeed() {
+    return client.faultSeed(id());
+  }
+
   // ---------------------------------------------------------------- ending it
 
   /**
@@ -332,6 +414,12 @@ public final class Session implements AutoCloseable {
     /** Cassette options (stored with a recording, overriding the stored ones on replay). */
     public Builder options(CassetteOptions options) {
       this.options = options == null ? CassetteOptions.none() : options;
+      return this;
+    }
+
+    /** Replay latency for this session: {@code options(...)} with {@link CassetteOptions.Builder#latency}. */
+    public Builder latency(Latency latency) {
+      this.options = options.toBuilder().latency(latency).build();
       return this;
     }
 

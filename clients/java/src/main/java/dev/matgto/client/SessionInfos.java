@@ -5,6 +5,7 @@ import dev.matgto.v1.SessionSummary;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -53,6 +54,28 @@ public final class SessionInfos {
   /** Whether this is the server's default session. */
   public static boolean isDefault(SessionInfo s) {
     return s.getId().isEmpty() || s.getId().equals(DEFAULT_SESSION_ID);
+  }
+
+  /**
+   * The session's fault rules, each with its id and how many requests it has hit ({@link
+   * Fault#applied()}), oldest first.
+   */
+  public static List<Fault> faults(SessionInfo s) {
+    return Fault.fromProtos(s.getFaultsList());
+  }
+
+  /**
+   * The seed of the session's generator for probabilistic fault rules (unsigned 64-bit: {@link
+   * Long#toUnsignedString(long)} prints it); set it with {@link MatgtoClient#setFaults(String,
+   * long, Fault...)} to re-run a test with the same sequence.
+   */
+  public static long faultSeed(SessionInfo s) {
+    return s.getFaultSeed();
+  }
+
+  /** The session's replay latency (its options'; {@link Latency#fast()} when unset). */
+  public static Latency latency(SessionInfo s) {
+    return s.getOptions().hasLatency() ? Latency.of(s.getOptions().getLatency()) : Latency.fast();
   }
 
   /** When the session ended; empty when the server did not say. */

@@ -2,6 +2,8 @@ package dev.matgto.client;
 
 import com.google.protobuf.Message;
 import com.google.protobuf.Timestamp;
+import dev.matgto.v1.ClearFaultsRequest;
+import dev.matgto.v1.ClearFaultsResponse;
 import dev.matgto.v1.GetStatusRequest;
 import dev.matgto.v1.GetStatusResponse;
 import dev.matgto.v1.Mode;
@@ -12,6 +14,8 @@ import dev.matgto.v1.ReplayRequest;
 import dev.matgto.v1.ReplayResponse;
 import dev.matgto.v1.SessionInfo;
 import dev.matgto.v1.SessionSummary;
+import dev.matgto.v1.SetFaultsRequest;
+import dev.matgto.v1.SetFaultsResponse;
 import dev.matgto.v1.StartRecordingRequest;
 import dev.matgto.v1.StartRecordingResponse;
 import dev.matgto.v1.StopRecordingRequest;
@@ -44,6 +48,10 @@ final class FakeControlServer implements AutoCloseable {
   final List<SessionSummary> ended = new CopyOnWriteArrayList<>();
   final AtomicInteger renewals = new AtomicInteger();
   final List<Long> renewalNanos = new CopyOnWriteArrayList<>();
+  /** Fault rules per session id ("" for the default session), and seeds. */
+  final Map<String, List<dev.matgto.v1.Fault>> faults = new ConcurrentHashMap<>();
+  final Map<String, Long> seeds = new ConcurrentHashMap<>();
+  private final AtomicInteger nextFault = new AtomicInteger(1);
   private final AtomicInteger nextId = new AtomicInteger(1);
   private final Server server;
 
@@ -101,7 +109,9 @@ final class FakeControlServer implements AutoCloseable {
     @Override
     public void getStatus(GetStatusRequest req, StreamObserver<GetStatusResponse> out) {
       out.onNext(GetStatusResponse.newBuilder().setVersion("0.0.0-fake").setApiVersion(1)
-          .addAllSessions(open.values()).addAllEndedSessions(ended).setMaxSessions(256).build());
+          .addAllSessions(open.values().stream().map(i -> i.toBuilder()
+              .addAllFaults(faults.getOrDefault(i.getId(), List.of()))
+              .setFaultSeed(seeds.getOrDefault(i.getId(), 4242L)).build()).toList()).addAllEndedSessions(ended).setMaxSessions(256).build());
       out.onCompleted();
     }
 
@@ -130,6 +140,58 @@ final class FakeControlServer implements AutoCloseable {
       out.onNext(ReplayResponse.newBuilder().setSession(open(req.getName(), Mode.REPLAY,
           req.getNewSession(), req.getSession(), req.hasLease() ? req.getLease() : null,
           req.getOwner())).build());
+      out.onCompleted();
+    }
+
+    @Override
+    public void setFaults(SetFaultsRequest req, StreamObserver<SetFaultsResponse> out) {
+      requests.add(req);
+      String id = req.getSession();
+      if (!id.isEmpty() && !open.containsKey(id)) {
+        out.onError(Status.NOT_FOUND.withDescription("no session " + id).asRuntimeException());
+        return;
+      }
+      for (dev.matgto.v1.Fault f : req.getFaultsList()) {
+        if (f.getActionCase() == dev.matgto.v1.Fault.ActionCase.ACTION_NOT_SET) {
+          out.onError(Status.INVALID_ARGUMENT.withDescription("fault without an action")
+              .asRuntimeException());
+          return;
+        }
+      }
+      List<dev.matgto.v1.Fault> rules = faults.computeIfAbsent(id, k -> new CopyOnWriteArrayList<>());
+      for (dev.matgto.v1.Fault f : req.getFaultsList()) {
+        rules.add(f.toBuilder().setId("f" + nextFault.getAndIncrement()).clearApplied().build());
+      }
+      if (req.getSeed() != 0) {
+        seeds.put(id, req.getSeed());
+      }
+      out.onNext(SetFaultsResponse.newBuilder().addAllFaults(rules)
+          .setSeed(seeds.getOrDefault(id, 4242L)).build());
+      out.onCompleted();
+    }
+
+    @Override
+    public void clearFaults(ClearFaultsRequest req, StreamObserver<ClearFaultsResponse> out) {
+      requests.add(req);
+      String id = req.getSession();
+      if (!id.isEmpty() && !open.containsKey(id)) {
+        out.onError(Status.NOT_FOUND.withDescription("no session " + id).asRuntimeException());
+        return;
+      }
+      List<dev.matgto.v1.Fault> rules = faults.computeIfAbsent(id, k -> new CopyOnWriteArrayList<>());
+      for (String f : req.getIdsList()) {
+        if (rules.stream().noneMatch(r -> r.getId().equals(f))) {
+          out.onError(Status.NOT_FOUND.withDescription("session has no fault " + f)
+              .asRuntimeException());
+          return;
+        }
+      }
+      if (req.getIdsCount() == 0) {
+        rules.clear();
+      } else {
+        rules.removeIf(r -> req.getIdsList().contains(r.getId()));
+      }
+      out.onNext(ClearFaultsResponse.newBuilder().addAllFaults(rules).build());
       out.onCompleted();
     }
 

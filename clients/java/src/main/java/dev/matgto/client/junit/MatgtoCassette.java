@@ -153,6 +153,19 @@ public @interface MatgtoCassette {
   /** Store gzip/deflate/br bodies decoded (readable cassettes). */
   boolean storeDecoded() default false;
 
+  /**
+   * Replay latency, in the CLI's syntax ({@code matgto replay --latency}): {@code "fast"}, {@code
+   * "as-recorded"}, {@code "300ms"}, {@code "100ms±50ms"}; empty keeps the cassette's stored
+   * latency. See {@link dev.matgto.client.Latency#parse(String)}.
+   */
+  String latency() default "";
+
+  /**
+   * With {@code latency = "as-recorded"} (implied when {@link #latency()} is empty): the factor
+   * applied to recorded times, 2 waiting twice as long; 0 keeps the default (1).
+   */
+  double latencyScale() default 0;
+
   /** WebSocket replay pacing. */
   WsTiming wsTiming() default WsTiming.DEFAULT;
 

@@ -4,6 +4,7 @@ import dev.matgto.client.BodyMatch;
 import dev.matgto.client.CassetteOptions;
 import dev.matgto.client.ExhaustedPolicy;
 import dev.matgto.client.FailedPreconditionException;
+import dev.matgto.client.Latency;
 import dev.matgto.client.MatchRules;
 import dev.matgto.client.MatgtoClient;
 import dev.matgto.client.MissPolicy;
@@ -315,7 +316,23 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     if (a.wsSpeed() != 0) {
       b.wsSpeed(a.wsSpeed());
     }
+    if (!a.latency().isBlank() || a.latencyScale() != 0) {
+      b.latency(latency(a.latency(), a.latencyScale()));
+    }
     return b.build();
+  }
+
+  /** {@link MatgtoCassette#latency()} and {@link MatgtoCassette#latencyScale()} as one setting. */
+  static Latency latency(String text, double scale) {
+    Latency l = text.isBlank() ? Latency.asRecorded() : Latency.parse(text);
+    if (scale == 0) {
+      return l;
+    }
+    if (l.mode() != dev.matgto.v1.LatencyMode.LATENCY_AS_RECORDED) {
+      throw new IllegalArgumentException(
+          "@MatgtoCassette(latencyScale) goes with latency = \"as-recorded\", not \"" + text + "\"");
+    }
+    return Latency.asRecorded(scale);
   }
 
   // ---------------------------------------------------------------- naming
