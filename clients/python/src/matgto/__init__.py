@@ -8,6 +8,11 @@ Record once, replay forever::
         with client.session("users/get-1") as s:      # a new session: records, or replays if it exists
             r = requests.get("http://api.example/users/1", proxies=s.proxies())
 
+Make a dependency slow or failing for one session::
+
+        with client.session("orders/retry", latency="100ms±20ms") as s:
+            s.add_fault(status=503, headers={"Retry-After": "1"}, first_n=2, url=r"/orders/")
+
 Generated protobuf messages and stubs live in :mod:`matgto.v1`.
 """
 
@@ -36,9 +41,20 @@ from .errors import (
     SessionLostError,
     UnimplementedError,
 )
+from .faults import Fault, FaultSet
 from .misses import ReplayMissWarning, describe_miss, describe_misses, failing_misses
-from .modes import BodyMatch, ExhaustedPolicy, MatchField, MissPolicy, Mode, RepeatPolicy, WsTiming
-from .options import MatchRules, RedactRules, cassette_options
+from .modes import (
+    BodyMatch,
+    ExhaustedPolicy,
+    LatencyMode,
+    MatchField,
+    MissPolicy,
+    Mode,
+    RepeatPolicy,
+    ResetWhen,
+    WsTiming,
+)
+from .options import Latency, MatchRules, RedactRules, cassette_options
 from .naming import sanitize_cassette_name
 
 __all__ = [
@@ -69,12 +85,17 @@ __all__ = [
     "failing_misses",
     "BodyMatch",
     "ExhaustedPolicy",
+    "Fault",
+    "FaultSet",
+    "Latency",
+    "LatencyMode",
     "MatchField",
     "MatchRules",
     "MissPolicy",
     "Mode",
     "RedactRules",
     "RepeatPolicy",
+    "ResetWhen",
     "WsTiming",
     "cassette_options",
     "sanitize_cassette_name",

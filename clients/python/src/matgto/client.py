@@ -8,13 +8,19 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 import grpc
 
 from ._proto import cassette_pb2, control_pb2, control_pb2_grpc
 from ._version import __version__
-from .errors import IncompatibleServerError, MatgtoError, ServerUnavailableError, error_from_rpc
+from .errors import (
+    CassetteNotFoundError,
+    IncompatibleServerError,
+    MatgtoError,
+    ServerUnavailableError,
+    error_from_rpc,
+)
 from .modes import (
     ExhaustedPolicyLike,
     MissPolicyLike,
@@ -23,8 +29,9 @@ from .modes import (
     WsTimingLike,
     parse_mode,
 )
-from .options import MatchRulesLike, RedactRulesLike, cassette_options
-from .session import CassetteSession, timestamp_to_datetime
+from .faults import Fault, FaultLike, FaultSet, fault_ids, fault_proto, parse_seed
+from .options import LatencyLike, MatchRulesLike, RedactRulesLike, cassette_options
+from .session import DEFAULT_SESSION_ID, CassetteSession, timestamp_to_datetime
 
 __all__ = [
     "API_VERSION",
@@ -186,6 +193,16 @@ def _session_fields(
         request.owner = owner
 
 
+def _added(result: FaultSet, count: int, address: Optional[str]) -> List[Fault]:
+    """The ``count`` rules a SetFaults call added: the server appends them to
+    the session's rules, so they are the last ones it returns."""
+    if len(result) < count:
+        raise MatgtoError(
+            f"SetFaults returned {len(result)} rules after adding {count}", method="SetFaults", address=address
+        )
+    return list(result.faults[len(result) - count :]) if count else []
+
+
 def _duration(value: Union[float, datetime.timedelta]) -> Any:
     from google.protobuf import duration_pb2
 
@@ -305,6 +322,8 @@ class Client:
         store_decoded: Optional[bool] = None,
         ws_timing: Optional[WsTimingLike] = None,
         ws_speed: Optional[float] = None,
+        latency: Optional[LatencyLike] = None,
+        latency_scale: Optional[float] = None,
         proto_options: Optional[cassette_pb2.CassetteOptions] = None,
         session: Optional[str] = None,
         new_session: bool = False,
@@ -324,6 +343,9 @@ class Client:
         * ``match``: :class:`~matgto.MatchRules`; ``redact``: :class:`~matgto.RedactRules`;
         * ``store_decoded``: store gzip/deflate/br bodies decoded;
         * ``ws_timing``: ``"fast"`` (default) or ``"as-recorded"``; ``ws_speed``: e.g. ``2.0``;
+        * ``latency``: how fast replay answers: ``"fast"`` (default),
+          ``"as-recorded"``, ``"200ms"``, ``"100ms±50ms"``, a timedelta or a
+          :class:`~matgto.Latency`; ``latency_scale``: e.g. ``2.0`` (as-recorded);
         * ``proto_options``: a generated ``CassetteOptions`` message the
           other options are applied on top of.
 
@@ -347,7 +369,7 @@ class Client:
             options=cassette_options(
             on_exhausted=on_exhausted, repeat=repeat, on_miss=on_miss, match=match, redact=redact,
             store_decoded=store_decoded, ws_timing=ws_timing, ws_speed=ws_speed,
-            proto_options=proto_options,
+            latency=latency, latency_scale=latency_scale, proto_options=proto_options,
         ),
         )
         _session_fields(request, session, new_session, lease, owner)
@@ -391,6 +413,108 @@ class Client:
             raise MatgtoError("RenewSession returned no lease_expires_at", method="RenewSession", address=self.address)
         return expires
 
+    # -- faults -------------------------------------------------------------------
+
+    @staticmethod
+    def _fault_session(session: Optional[str]) -> str:
+        """The ``session`` field of SetFaults/ClearFaults: empty for the default session."""
+        if session is None:
+            return ""
+        if not isinstance(session, str):
+            raise TypeError(f"session must be a session id (str), not {type(session).__name__}")
+        return "" if session == DEFAULT_SESSION_ID else session
+
+    def set_faults(
+        self, session: Optional[str], faults: Iterable[FaultLike], *, seed: Optional[int] = None
+    ) -> FaultSet:
+        """Adds fault rules to ``session`` (``None`` or ``"default"``: the
+        default session) and returns **all** of the session's rules, with the
+        ids the server gave them, and its seed (:class:`~matgto.FaultSet`).
+
+        ``faults``: :class:`~matgto.Fault` values, generated
+        ``matgto.v1.Fault`` messages, or dicts of :class:`~matgto.Fault`
+        arguments. ``seed`` reseeds the session's generator for probabilistic
+        rules (``None`` keeps it). The rules apply in every mode until cleared
+        or the session ends. Raises :class:`~matgto.errors.InvalidArgumentError`
+        for a rule the server refuses (an RE2 pattern, a probability outside
+        0..1, a status outside 100..999) and
+        :class:`~matgto.errors.CassetteNotFoundError` for an unknown session.
+        """
+        response = self._set_faults(session, faults, seed)
+        return FaultSet.from_protos(response.faults, response.seed)
+
+    def _set_faults(
+        self, session: Optional[str], faults: Iterable[FaultLike], seed: Optional[int]
+    ) -> control_pb2.SetFaultsResponse:
+        messages = [fault_proto(rule) for rule in faults]
+        request = control_pb2.SetFaultsRequest(
+            session=self._fault_session(session), faults=messages, seed=parse_seed(seed)
+        )
+        response: control_pb2.SetFaultsResponse = self._call("SetFaults", request)
+        return response
+
+    def add_fault(
+        self,
+        session: Optional[str] = None,
+        fault: Optional[FaultLike] = None,
+        *,
+        seed: Optional[int] = None,
+        **rule: Any,
+    ) -> Fault:
+        """Adds one fault rule to ``session`` and returns it as the server
+        stored it (with its ``id``)::
+
+            client.add_fault(session_id, status=503, headers={"Retry-After": "1"}, first_n=2, url=r"/orders/")
+            client.add_fault(session_id, reset="mid-body", probability=0.1, seed=7)
+
+        Either a ready ``fault`` (:class:`~matgto.Fault`, generated message,
+        dict) or the keyword arguments of :class:`~matgto.Fault`. Errors as
+        :meth:`set_faults`.
+        """
+        if fault is not None and rule:
+            raise TypeError("add_fault takes a fault or keyword arguments, not both")
+        result = self.set_faults(session, [Fault(**rule) if fault is None else fault], seed=seed)
+        return _added(result, 1, self.address)[0]
+
+    def clear_faults(
+        self,
+        session: Optional[str] = None,
+        ids: Union[None, str, Fault, Iterable[Union[str, Fault]]] = None,
+    ) -> List[Fault]:
+        """Removes the fault rules ``ids`` (ids or :class:`~matgto.Fault`
+        values the server returned) from ``session``, or all of them when
+        ``ids`` is ``None``; returns the rules left. An empty list removes
+        nothing. Raises :class:`~matgto.errors.CassetteNotFoundError` for an
+        id the session does not have (or an unknown session)."""
+        return [Fault.from_proto(message) for message in self._clear_faults(session, ids)]
+
+    def _clear_faults(
+        self, session: Optional[str], ids: Union[None, str, Fault, Iterable[Union[str, Fault]]]
+    ) -> List[control_pb2.Fault]:
+        wanted = fault_ids(ids)
+        if wanted is not None and not wanted:
+            return [rule.to_proto() for rule in self.faults(session)]
+        request = control_pb2.ClearFaultsRequest(session=self._fault_session(session), ids=wanted or [])
+        response: control_pb2.ClearFaultsResponse = self._call("ClearFaults", request)
+        return list(response.faults)
+
+    def faults(self, session: Optional[str] = None) -> FaultSet:
+        """The fault rules of ``session`` with their ``applied`` counts, and its
+        seed, from :meth:`status`. Raises
+        :class:`~matgto.errors.CassetteNotFoundError` when the session is not open."""
+        target = self._fault_session(session)
+        status = self.status()
+        if not target:
+            if status.HasField("session"):
+                return FaultSet.from_protos(status.session.faults, status.session.fault_seed)
+            return FaultSet()
+        for info in status.sessions:
+            if info.id == target:
+                return FaultSet.from_protos(info.faults, info.fault_seed)
+        raise CassetteNotFoundError(
+            f"no open session {target!r} (GetStatus does not list it)", method="GetStatus", address=self.address
+        )
+
     def sessions(self) -> List[control_pb2.SessionInfo]:
         """Every open session with a cassette in use (``status().sessions``)."""
         return list(self.status().sessions)
@@ -412,6 +536,8 @@ class Client:
         store_decoded: Optional[bool] = None,
         ws_timing: Optional[WsTimingLike] = None,
         ws_speed: Optional[float] = None,
+        latency: Optional[LatencyLike] = None,
+        latency_scale: Optional[float] = None,
         proto_options: Optional[cassette_pb2.CassetteOptions] = None,
         session: Optional[str] = None,
         new_session: bool = False,
@@ -430,7 +556,7 @@ class Client:
             options=cassette_options(
             on_exhausted=on_exhausted, repeat=repeat, on_miss=on_miss, match=match, redact=redact,
             store_decoded=store_decoded, ws_timing=ws_timing, ws_speed=ws_speed,
-            proto_options=proto_options,
+            latency=latency, latency_scale=latency_scale, proto_options=proto_options,
         ),
         )
         _session_fields(request, session, new_session, lease, owner)
@@ -450,6 +576,8 @@ class Client:
         store_decoded: Optional[bool] = None,
         ws_timing: Optional[WsTimingLike] = None,
         ws_speed: Optional[float] = None,
+        latency: Optional[LatencyLike] = None,
+        latency_scale: Optional[float] = None,
         proto_options: Optional[cassette_pb2.CassetteOptions] = None,
         session: Optional[str] = None,
         new_session: bool = False,
@@ -466,7 +594,7 @@ class Client:
             options=cassette_options(
             on_exhausted=on_exhausted, repeat=repeat, on_miss=on_miss, match=match, redact=redact,
             store_decoded=store_decoded, ws_timing=ws_timing, ws_speed=ws_speed,
-            proto_options=proto_options,
+            latency=latency, latency_scale=latency_scale, proto_options=proto_options,
         ),
         )
         _session_fields(request, session, new_session, lease, owner)

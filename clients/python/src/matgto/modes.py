@@ -19,6 +19,8 @@ __all__ = [
     "BodyMatch",
     "MatchField",
     "WsTiming",
+    "LatencyMode",
+    "ResetWhen",
     "ModeLike",
     "ExhaustedPolicyLike",
     "RepeatPolicyLike",
@@ -26,6 +28,8 @@ __all__ = [
     "BodyMatchLike",
     "MatchFieldLike",
     "WsTimingLike",
+    "LatencyModeLike",
+    "ResetWhenLike",
     "parse_mode",
     "parse_exhausted_policy",
     "parse_repeat_policy",
@@ -33,6 +37,8 @@ __all__ = [
     "parse_body_match",
     "parse_match_field",
     "parse_ws_timing",
+    "parse_latency_mode",
+    "parse_reset_when",
 ]
 
 
@@ -152,6 +158,45 @@ class WsTiming(enum.IntEnum):
         return {0: "WS_TIMING_UNSPECIFIED", 1: "AS_FAST_AS_POSSIBLE", 2: "AS_RECORDED"}[int(self)]
 
 
+class LatencyMode(enum.IntEnum):
+    """How fast replay answers an HTTP request (``matgto.v1.LatencyMode``)."""
+
+    UNSPECIFIED = 0
+    #: At once (the default); ``"fast"``.
+    FAST = 1
+    #: After the recorded time to first byte, ending after the recorded total
+    #: (times the scale); ``"as-recorded"``.
+    AS_RECORDED = 2
+    #: After a fixed delay, optionally with jitter.
+    FIXED = 3
+
+    @property
+    def proto_name(self) -> str:
+        return "LATENCY_MODE_UNSPECIFIED" if self is LatencyMode.UNSPECIFIED else "LATENCY_" + self.name
+
+
+class ResetWhen(enum.IntEnum):
+    """Where a ``reset`` fault breaks the connection (``matgto.v1.ResetFault.When``)."""
+
+    #: The server treats it as :attr:`BEFORE_HEADERS`.
+    UNSPECIFIED = 0
+    #: Nothing is sent; ``"before-headers"``.
+    BEFORE_HEADERS = 1
+    #: The status line and headers are sent, then the connection breaks; ``"after-headers"``.
+    AFTER_HEADERS = 2
+    #: Half the body is sent, then the connection breaks; ``"mid-body"``.
+    MID_BODY = 3
+
+    @property
+    def proto_name(self) -> str:
+        return "WHEN_UNSPECIFIED" if self is ResetWhen.UNSPECIFIED else self.name
+
+    @property
+    def label(self) -> str:
+        """``"before-headers"``, ``"after-headers"``, ``"mid-body"`` (as the CLI spells them)."""
+        return "before-headers" if self is ResetWhen.UNSPECIFIED else self.name.lower().replace("_", "-")
+
+
 #: A mode: a :class:`Mode`, its proto number, or its name (``"auto"``, ``"record"``,
 #: ``"replay"``, ``"passthrough"``, case-insensitive).
 ModeLike = Union[Mode, int, str]
@@ -169,6 +214,10 @@ BodyMatchLike = Union[BodyMatch, int, str]
 MatchFieldLike = Union[MatchField, int, str]
 #: ``"fast"`` / ``"as-recorded"``, a :class:`WsTiming` or its proto number.
 WsTimingLike = Union[WsTiming, int, str]
+#: ``"fast"`` / ``"as-recorded"`` / ``"fixed"``, a :class:`LatencyMode` or its proto number.
+LatencyModeLike = Union[LatencyMode, int, str]
+#: ``"before-headers"`` / ``"after-headers"`` / ``"mid-body"``, a :class:`ResetWhen` or its proto number.
+ResetWhenLike = Union[ResetWhen, int, str]
 
 _MODE_NAMES = {m.name.lower(): m for m in Mode if m is not Mode.UNSPECIFIED}
 _POLICY_NAMES = {
@@ -245,6 +294,11 @@ _MISS_NAMES = _names(MissPolicy)
 _BODY_NAMES = _names(BodyMatch)
 _FIELD_NAMES = _names(MatchField, header=MatchField.HEADERS)
 _WS_TIMING_NAMES = _names(WsTiming, as_fast_as_possible=WsTiming.FAST)
+_LATENCY_MODE_NAMES = _names(LatencyMode, recorded=LatencyMode.AS_RECORDED)
+_RESET_WHEN_NAMES = _names(
+    ResetWhen, before=ResetWhen.BEFORE_HEADERS, after=ResetWhen.AFTER_HEADERS, mid=ResetWhen.MID_BODY,
+    body=ResetWhen.MID_BODY,
+)
 
 
 def parse_repeat_policy(value: Optional[RepeatPolicyLike]) -> Optional[RepeatPolicy]:
@@ -280,4 +334,18 @@ def parse_ws_timing(value: Optional[WsTimingLike]) -> Optional[WsTiming]:
     """``"fast"`` / ``"as-recorded"``; ``None`` stays ``None``."""
     return None if value is None else _parse_enum(
         value, WsTiming, _WS_TIMING_NAMES, "ws_timing", "'fast' or 'as-recorded'"
+    )
+
+
+def parse_latency_mode(value: Optional[LatencyModeLike]) -> Optional[LatencyMode]:
+    """``"fast"`` / ``"as-recorded"`` / ``"fixed"``; ``None`` stays ``None``."""
+    return None if value is None else _parse_enum(
+        value, LatencyMode, _LATENCY_MODE_NAMES, "latency mode", "'fast', 'as-recorded' or 'fixed'"
+    )
+
+
+def parse_reset_when(value: ResetWhenLike) -> ResetWhen:
+    """``"before-headers"`` / ``"after-headers"`` / ``"mid-body"`` (or the enum, or its number)."""
+    return _parse_enum(
+        value, ResetWhen, _RESET_WHEN_NAMES, "reset point", "'before-headers', 'after-headers' or 'mid-body'"
     )

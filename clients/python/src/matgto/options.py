@@ -20,7 +20,9 @@ override the ones stored in the cassette for that session, field by field;
 
 from __future__ import annotations
 
+import datetime
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
@@ -29,6 +31,7 @@ from .modes import (
     BodyMatch,
     BodyMatchLike,
     ExhaustedPolicyLike,
+    LatencyMode,
     MatchField,
     MatchFieldLike,
     MissPolicyLike,
@@ -36,17 +39,22 @@ from .modes import (
     WsTimingLike,
     parse_body_match,
     parse_exhausted_policy,
+    parse_latency_mode,
     parse_match_field,
     parse_miss_policy,
     parse_repeat_policy,
     parse_ws_timing,
 )
+from .units import format_duration, parse_duration, to_proto_duration
 
 __all__ = [
+    "Latency",
+    "LatencyLike",
     "MatchRules",
     "RedactRules",
     "MatchRulesLike",
     "RedactRulesLike",
+    "latency_proto",
     "UrlRewriteLike",
     "OPTION_NAMES",
     "cassette_options",
@@ -224,6 +232,165 @@ class RedactRules:
         )
 
 
+@dataclass(frozen=True)
+class Latency:
+    """How fast replay answers an HTTP request (``matgto.v1.Latency``), stored
+    with a cassette and overridable per session.
+
+    Build one with :meth:`fast`, :meth:`as_recorded` or :meth:`fixed`, or
+    let the ``latency=`` option parse ``"fast"``, ``"as-recorded"``,
+    ``"200ms"``, ``"100ms±50ms"`` (also ``"100ms+-50ms"``), a timedelta or a
+    number of seconds.
+
+    Attributes:
+        mode: :class:`~matgto.LatencyMode` ``FAST``, ``AS_RECORDED`` or ``FIXED``.
+        scale: ``AS_RECORDED``: recorded times are multiplied by it (2.0 waits
+            twice as long); ``None``: 1.0.
+        delay: ``FIXED``: how long each response waits before it starts.
+        jitter: ``FIXED``: how far ``delay`` may vary either way (uniformly).
+    """
+
+    mode: LatencyMode = LatencyMode.FAST
+    scale: Optional[float] = None
+    delay: Optional[datetime.timedelta] = None
+    jitter: Optional[datetime.timedelta] = None
+
+    def __post_init__(self) -> None:
+        mode = parse_latency_mode(self.mode)
+        if mode is LatencyMode.UNSPECIFIED:
+            mode = LatencyMode.FAST
+        object.__setattr__(self, "mode", mode)
+        if self.scale is not None:
+            if isinstance(self.scale, bool) or not isinstance(self.scale, (int, float)):
+                raise TypeError(f"latency scale must be a number, not {type(self.scale).__name__}")
+            scale = float(self.scale)
+            if not (scale > 0 and math.isfinite(scale)):
+                raise ValueError(f"latency scale must be a positive number, not {self.scale!r}")
+            if mode is not LatencyMode.AS_RECORDED:
+                raise ValueError("a latency scale applies to as-recorded latency only")
+            object.__setattr__(self, "scale", scale)
+        if self.delay is not None:
+            object.__setattr__(self, "delay", parse_duration(self.delay, "latency delay"))
+        if self.jitter is not None:
+            object.__setattr__(self, "jitter", parse_duration(self.jitter, "latency jitter"))
+        if mode is LatencyMode.FIXED:
+            if self.delay is None:
+                raise ValueError("fixed latency needs a delay")
+        elif self.delay is not None or self.jitter is not None:
+            raise ValueError("a latency delay and jitter apply to fixed latency only")
+
+    @classmethod
+    def fast(cls) -> "Latency":
+        """Answer at once (the default)."""
+        return cls(LatencyMode.FAST)
+
+    @classmethod
+    def as_recorded(cls, scale: Optional[float] = None) -> "Latency":
+        """Each response starts after its recorded time to first byte and ends
+        after its recorded total, times ``scale`` (default 1.0)."""
+        return cls(LatencyMode.AS_RECORDED, scale=scale)
+
+    @classmethod
+    def fixed(cls, delay: Any, jitter: Any = None) -> "Latency":
+        """Each response starts after ``delay`` ± ``jitter`` (timedeltas,
+        seconds, or strings such as ``"200ms"``)."""
+        return cls(LatencyMode.FIXED, delay=delay, jitter=jitter)
+
+    @classmethod
+    def parse(cls, value: "LatencyLike") -> "Latency":
+        """``"fast"``, ``"as-recorded"``, ``"200ms"``, ``"100ms±50ms"``, a
+        timedelta or seconds (fixed), a :class:`Latency` or a generated
+        ``matgto.v1.Latency``."""
+        if isinstance(value, Latency):
+            return value
+        if isinstance(value, cassette_pb2.Latency):
+            return cls.from_proto(value)
+        if isinstance(value, (datetime.timedelta, int, float)) and not isinstance(value, bool):
+            return cls.fixed(value)
+        if isinstance(value, str):
+            text = value.strip()
+            key = text.lower().replace("_", "-")
+            if key in ("fast", "as-fast-as-possible", "none", "off"):
+                return cls.fast()
+            if key in ("as-recorded", "recorded"):
+                return cls.as_recorded()
+            parts = re.split(r"\s*(?:±|\+/-|\+-)\s*", text)
+            if len(parts) > 2:
+                raise ValueError(f"bad latency {value!r}: one ± at most, e.g. '100ms±50ms'")
+            try:
+                delay = parse_duration(parts[0], "latency")
+                jitter = parse_duration(parts[1], "latency jitter") if len(parts) == 2 else None
+            except ValueError:
+                raise ValueError(
+                    f"bad latency {value!r}: expected 'fast', 'as-recorded', a duration such as "
+                    "'200ms' or a duration with jitter such as '100ms±50ms'"
+                ) from None
+            return cls.fixed(delay, jitter)
+        raise TypeError(
+            "latency must be 'fast', 'as-recorded', a duration ('200ms', '100ms±50ms', a timedelta, "
+            f"seconds), a matgto.Latency or a matgto.v1.Latency, not {type(value).__name__}"
+        )
+
+    def to_proto(self) -> cassette_pb2.Latency:
+        """The generated ``matgto.v1.Latency`` message."""
+        message = cassette_pb2.Latency(mode=int(self.mode))  # type: ignore[arg-type]
+        if self.scale is not None:
+            message.scale = self.scale
+        if self.delay is not None:
+            message.fixed.CopyFrom(to_proto_duration(self.delay))
+        if self.jitter is not None:
+            message.jitter.CopyFrom(to_proto_duration(self.jitter))
+        return message
+
+    @classmethod
+    def from_proto(cls, message: cassette_pb2.Latency) -> "Latency":
+        """The latency of a generated message (e.g. ``session.info.options.latency``)."""
+        try:
+            mode = LatencyMode(message.mode)
+        except ValueError:
+            mode = LatencyMode.FAST
+        if mode is LatencyMode.AS_RECORDED:
+            return cls(mode, scale=message.scale or None)
+        if mode is LatencyMode.FIXED:
+            return cls(
+                mode,
+                delay=message.fixed.ToTimedelta(),
+                jitter=message.jitter.ToTimedelta() if message.HasField("jitter") else None,
+            )
+        return cls(LatencyMode.FAST)
+
+    def __str__(self) -> str:
+        if self.mode is LatencyMode.AS_RECORDED:
+            return "as-recorded" if self.scale in (None, 1.0) else f"as-recorded x{self.scale:g}"
+        if self.mode is LatencyMode.FIXED:
+            text = format_duration(self.delay)  # type: ignore[arg-type]
+            if self.jitter:
+                text += "±" + format_duration(self.jitter)
+            return text
+        return "fast"
+
+
+#: ``"fast"``, ``"as-recorded"``, ``"200ms"``, ``"100ms±50ms"``, a timedelta or a
+#: number of seconds (fixed), a :class:`Latency` or a generated ``matgto.v1.Latency``.
+LatencyLike = Union[Latency, "cassette_pb2.Latency", datetime.timedelta, float, int, str]
+
+
+def latency_proto(latency: Optional[LatencyLike], scale: Optional[float] = None) -> Optional[cassette_pb2.Latency]:
+    """The ``matgto.v1.Latency`` for the ``latency=`` and ``latency_scale=``
+    options; ``None`` when neither is set. ``latency_scale`` alone means
+    as-recorded latency with that scale."""
+    if latency is None and scale is None:
+        return None
+    if isinstance(latency, cassette_pb2.Latency) and scale is None:
+        return latency  # sent as is (escape hatch)
+    value = Latency.as_recorded() if latency is None else Latency.parse(latency)
+    if scale is not None:
+        if value.mode is not LatencyMode.AS_RECORDED:
+            raise ValueError(f"latency_scale applies to latency='as-recorded' only, not to {str(value)!r}")
+        value = Latency.as_recorded(scale)
+    return value.to_proto()
+
+
 #: ``MatchRules``, a generated ``matgto.v1.MatchRules``, or a mapping of
 #: ``MatchRules`` keyword arguments (``{"body": "json"}``).
 MatchRulesLike = Union[MatchRules, "cassette_pb2.MatchRules", Mapping[str, Any]]
@@ -261,6 +428,8 @@ def cassette_options(
     store_decoded: Optional[bool] = None,
     ws_timing: Optional[WsTimingLike] = None,
     ws_speed: Optional[float] = None,
+    latency: Optional[LatencyLike] = None,
+    latency_scale: Optional[float] = None,
     proto_options: Optional[cassette_pb2.CassetteOptions] = None,
 ) -> Optional[cassette_pb2.CassetteOptions]:
     """Builds a ``matgto.v1.CassetteOptions`` message; ``None`` when nothing is set.
@@ -278,6 +447,12 @@ def cassette_options(
             (``DECODED``), ``False`` as sent (``AS_SENT``).
         ws_timing: ``"fast"`` (default) or ``"as-recorded"`` WebSocket replay pacing.
         ws_speed: With ``ws_timing="as-recorded"``: 2.0 replays twice as fast.
+        latency: How fast replay answers HTTP requests: ``"fast"`` (default),
+            ``"as-recorded"`` (the recorded time to first byte and total),
+            a fixed delay (``"200ms"``, a timedelta, seconds) or one with
+            jitter (``"100ms±50ms"``), or a :class:`Latency`.
+        latency_scale: With ``latency="as-recorded"`` (implied when
+            ``latency`` is not given): 2.0 waits twice as long.
         proto_options: A generated ``CassetteOptions`` to start from (escape
             hatch for fields this wrapper does not know); the other arguments
             are applied on top of a copy.
@@ -325,6 +500,10 @@ def cassette_options(
             raise ValueError(f"ws_speed must be a positive number, not {ws_speed!r}")
         options.ws_speed = speed
         touched = True
+    latency_message = latency_proto(latency, latency_scale)
+    if latency_message is not None:
+        options.latency.CopyFrom(latency_message)
+        touched = True
     return options if touched else None
 
 
@@ -338,5 +517,7 @@ OPTION_NAMES: Tuple[str, ...] = (
     "store_decoded",
     "ws_timing",
     "ws_speed",
+    "latency",
+    "latency_scale",
     "proto_options",
 )

@@ -29,8 +29,20 @@ are reported when the session stops, as a teardown error.
 The marker takes ``name``, ``mode``, ``misses`` and the keyword options of
 :meth:`matgto.Client.use_cassette` (``on_exhausted``, ``repeat``,
 ``on_miss``, ``match``, ``redact``, ``store_decoded``, ``ws_timing``,
-``ws_speed``, ``proto_options``). A marked test gets its session even
-without requesting ``matgto_cassette``.
+``ws_speed``, ``latency``, ``latency_scale``, ``proto_options``). A marked
+test gets its session even without requesting ``matgto_cassette``.
+
+Faults: the test's session is a :class:`matgto.CassetteSession`, so a test
+adds and clears fault rules through it::
+
+    def test_retries(matgto_cassette):
+        matgto_cassette.add_fault(status=503, first_n=2, url=r"/orders/")
+        ...
+        assert matgto_cassette.refresh().faults[0].applied == 2
+
+or declares them on the marker, added before the test starts:
+``@pytest.mark.matgto(faults=[matgto.Fault(hang=True)], fault_seed=7)``.
+The rules end with the session.
 
 Options: ``--matgto-server HOST:PORT`` (else ``$MATGTO_SERVER``, else ini
 ``matgto_server``, else ``127.0.0.1:8889``); ``--matgto-mode MODE`` forces one
@@ -50,7 +62,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -113,9 +125,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(name=None, mode='auto', *, on_exhausted=None, repeat=None, on_miss=None, "
         "match=None, redact=None, store_decoded=None, ws_timing=None, ws_speed=None, "
-        "proto_options=None, misses=None): use a new matgto session during the test, with a "
+        "latency=None, latency_scale=None, proto_options=None, misses=None, faults=None, "
+        "fault_seed=None): use a new matgto session during the test, with a "
         "cassette named after the test unless `name` is given; the options are those of "
-        "matgto.Client.use_cassette; misses='warn' makes replay misses warn instead of failing",
+        "matgto.Client.use_cassette; misses='warn' makes replay misses warn instead of failing; "
+        "faults (matgto.Fault, dict, or a list of them) are added to the session before the test",
     )
 
 
@@ -165,9 +179,13 @@ def _marker_arguments(
     store_decoded: Optional[bool] = None,
     ws_timing: Any = None,
     ws_speed: Optional[float] = None,
+    latency: Any = None,
+    latency_scale: Optional[float] = None,
     proto_options: Any = None,
     misses: Optional[str] = None,
-) -> Tuple[Optional[str], Optional[str], Optional[str], Dict[str, Any]]:
+    faults: Any = None,
+    fault_seed: Optional[int] = None,
+) -> Tuple[Optional[str], Optional[str], Optional[str], Dict[str, Any], _FaultArguments]:
     options = dict(
         on_exhausted=on_exhausted,
         repeat=repeat,
@@ -177,9 +195,45 @@ def _marker_arguments(
         store_decoded=store_decoded,
         ws_timing=ws_timing,
         ws_speed=ws_speed,
+        latency=latency,
+        latency_scale=latency_scale,
         proto_options=proto_options,
     )
-    return name, mode, misses, {k: v for k, v in options.items() if v is not None}
+    return (
+        name,
+        mode,
+        misses,
+        {k: v for k, v in options.items() if v is not None},
+        _fault_arguments(faults, fault_seed),
+    )
+
+
+@dataclass
+class _FaultArguments:
+    """The marker's ``faults`` (as messages) and ``fault_seed``."""
+
+    faults: List[Any]
+    seed: Optional[int]
+
+
+def _fault_arguments(faults: Any, seed: Optional[int]) -> _FaultArguments:
+    """Checks the marker's ``faults=`` (a Fault, a dict of Fault arguments, or a
+    list of those) and ``fault_seed=`` before any call (TypeError/ValueError)."""
+    from .faults import Fault, fault_proto, parse_seed
+
+    if faults is None:
+        rules: List[Any] = []
+    elif isinstance(faults, (Fault, dict)) or hasattr(faults, "DESCRIPTOR"):
+        rules = [faults]
+    elif isinstance(faults, (list, tuple)):
+        rules = list(faults)
+    else:
+        raise TypeError(f"faults must be a matgto.Fault, a dict or a list of them, not {type(faults).__name__}")
+    messages = [fault_proto(rule) for rule in rules]
+    parse_seed(seed)
+    if seed is not None and not messages:
+        raise ValueError("fault_seed goes with faults=")
+    return _FaultArguments(messages, seed)
 
 
 def _choice(value: Any, choices: Tuple[str, ...], what: str) -> str:
@@ -232,10 +286,10 @@ def matgto_cassette(request: pytest.FixtureRequest, matgto_client: Any) -> Itera
     config = request.config
     marker = request.node.get_closest_marker(MARKER)
     try:
-        name, mode, misses, options = (
+        name, mode, misses, options, faults = (
             _marker_arguments(*marker.args, **marker.kwargs) if marker else _marker_arguments()
         )
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise pytest.UsageError(f"@pytest.mark.{MARKER}: {exc}") from None
     from .options import cassette_options
 
@@ -264,6 +318,8 @@ def matgto_cassette(request: pytest.FixtureRequest, matgto_client: Any) -> Itera
     state = _TestSession(session=session, misses=misses)
     request.node.stash[_STATE] = state
     try:
+        if faults.faults:
+            session.add_faults(*faults.faults, seed=faults.seed)
         yield session
     finally:
         _finish(state)

@@ -9,15 +9,18 @@ and a lease is renewed by a daemon thread every lease/3 until it is stopped
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Union
 
 from ._proto import control_pb2
 from .errors import CassetteNotFoundError, MatgtoError, SessionLostError
+from .faults import Fault, FaultLike, FaultSet
 from .misses import describe_misses, failing_misses
 from .modes import Mode
+from .options import Latency
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
@@ -128,6 +131,7 @@ class CassetteSession:
         self._lost: Optional[MatgtoError] = None
         self._lease_expires_at = timestamp_to_datetime(info, "lease_expires_at")
         self._renewer: Optional[_Renewer] = None
+        self._added_fault_ids: List[str] = []
         lease = self.lease
         if renew and lease is not None and self.id and self.id != DEFAULT_SESSION_ID:
             self._renewer = _Renewer(self, lease.total_seconds() / 3.0)
@@ -289,6 +293,98 @@ class CassetteSession:
         with self._lock:
             return self._lost is not None
 
+    # -- faults ---------------------------------------------------------------------
+
+    @property
+    def _target(self) -> str:
+        return "" if self.is_default else self.id
+
+    @property
+    def faults(self) -> FaultSet:
+        """The session's fault rules (:class:`~matgto.Fault`, with ``id`` and
+        ``applied``) as of the last :meth:`add_fault` / :meth:`clear_faults` /
+        :meth:`refresh` (or the summary once stopped); a sequence with
+        ``.seed``. :meth:`refresh` fetches current ``applied`` counts."""
+        info = self.summary.session if self.summary is not None else self.info
+        return FaultSet.from_protos(info.faults, info.fault_seed)
+
+    @property
+    def fault_seed(self) -> int:
+        """The seed of the session's generator for probabilistic faults (re-run a
+        failing test with ``add_fault(..., seed=this)`` for the same sequence)."""
+        info = self.summary.session if self.summary is not None else self.info
+        return info.fault_seed
+
+    def _store_faults(self, faults: Iterable[control_pb2.Fault], seed: Optional[int] = None) -> None:
+        with self._lock:
+            del self.info.faults[:]
+            self.info.faults.extend(faults)
+            if seed is not None:
+                self.info.fault_seed = seed
+
+    def add_faults(self, *faults: FaultLike, seed: Optional[int] = None) -> List[Fault]:
+        """Adds fault rules (:class:`~matgto.Fault` values, generated messages
+        or dicts) to this session and returns them with their ids; ``seed``
+        reseeds the generator of probabilistic rules. See :meth:`add_fault`."""
+        from .client import _added
+
+        response = self.client._set_faults(self._target, faults, seed)
+        self._store_faults(response.faults, response.seed)
+        result = FaultSet.from_protos(response.faults, response.seed)
+        added = _added(result, len(faults), self.client.address)
+        with self._lock:
+            self._added_fault_ids.extend(rule.id for rule in added)
+        return added
+
+    def add_fault(self, fault: Optional[FaultLike] = None, *, seed: Optional[int] = None, **rule: Any) -> Fault:
+        """Adds a fault rule to this session and returns it with its ``id``::
+
+            s.add_fault(status=503, headers={"Retry-After": "1"}, first_n=2, url=r"/orders/.*")
+            s.add_fault(delay=timedelta(seconds=2))          # or "2s"
+            s.add_fault(hang=True, method="GET")
+            s.add_fault(reset="mid-body", probability=0.1, seed=7)
+            s.add_fault(bandwidth=100 * 1024, every_nth=3)
+
+        The keyword arguments are those of :class:`~matgto.Fault` (or pass a
+        ready ``fault``). It applies in every mode until cleared or the session
+        ends. A rule the server refuses (an RE2 pattern, a probability outside
+        0..1) raises :class:`~matgto.errors.InvalidArgumentError`.
+        """
+        if fault is not None and rule:
+            raise TypeError("add_fault takes a fault or keyword arguments, not both")
+        return self.add_faults(Fault(**rule) if fault is None else fault, seed=seed)[0]
+
+    def clear_faults(self, ids: Union[None, str, Fault, Iterable[Union[str, Fault]]] = None) -> List[Fault]:
+        """Removes the rules ``ids`` (ids or :class:`~matgto.Fault` values), or
+        every rule of the session when ``None``; returns the rules left.
+        :class:`~matgto.errors.CassetteNotFoundError` for an unknown id."""
+        left = self.client._clear_faults(self._target, ids)
+        self._store_faults(left)
+        return [Fault.from_proto(message) for message in left]
+
+    @contextlib.contextmanager
+    def with_fault(self, fault: Optional[FaultLike] = None, *, seed: Optional[int] = None, **rule: Any) -> Iterator[Fault]:
+        """``with s.with_fault(status=503):`` adds a rule for the block and
+        removes it afterwards (arguments as :meth:`add_fault`)."""
+        added = self.add_fault(fault, seed=seed, **rule)
+        try:
+            yield added
+        finally:
+            if self.summary is None:
+                try:
+                    self.clear_faults([added.id])
+                except CassetteNotFoundError:
+                    pass  # already cleared, or the session ended
+
+    @property
+    def latency(self) -> Optional[Latency]:
+        """The session's replay latency (:class:`~matgto.Latency`) as the server
+        reported it in ``info.options``; ``None`` when not set (fast)."""
+        info = self.summary.session if self.summary is not None else self.info
+        if info.HasField("options") and info.options.HasField("latency"):
+            return Latency.from_proto(info.options.latency)
+        return None
+
     # -- calls ----------------------------------------------------------------------
 
     def renew(self, *, timeout: Optional[float] = None) -> datetime.datetime:
@@ -349,6 +445,8 @@ class CassetteSession:
         """Ends the session (``StopRecording``): saves what was recorded and,
         for a session other than the default one, closes it and its port.
         Stops the renewals first. Idempotent: later calls return the same summary.
+        The server drops a closed session's fault rules; on the default
+        session, the rules added through this object are cleared first.
 
         Raises :class:`SessionLostError` when the session had already ended
         (its lease expired, a renewal found it gone, another client stopped
@@ -360,6 +458,16 @@ class CassetteSession:
         if self.summary is not None:
             return self.summary
         target = "" if self.is_default else self.id
+        if self.is_default and self._added_fault_ids:
+            # The default session outlives its cassette: do not leave the rules
+            # added through this object to whoever uses it next.
+            try:
+                left = {rule.id for rule in self.client.faults(target)}
+                mine = [i for i in self._added_fault_ids if i in left]
+                if mine:
+                    self.client.clear_faults(target, mine)
+            except MatgtoError:
+                pass
         try:
             self.summary = self.client.stop_recording(session=target)
         except CassetteNotFoundError:
