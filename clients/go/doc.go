@@ -20,10 +20,17 @@
 // stops it in t.Cleanup and fails the test on a replay miss.
 //
 // Cassette options ([WithMatch], [WithRedact], [WithOnMiss], [WithRepeat],
-// [WithOnExhausted], [WithStoreDecoded], [WithWSTiming], [WithWSSpeed] and
+// [WithOnExhausted], [WithStoreDecoded], [WithLatency], [WithWSTiming], [WithWSSpeed] and
 // the escape hatch [WithOptions]) decide how requests match and what is
 // stored. [Client.ListCassettes], [Client.GetCassette], [Client.PutCassette]
 // and [Client.DeleteCassette] manage the cassettes of a (remote) server.
+//
+// Faults and latency test how the code under test copes with a slow or
+// failing dependency, per session: [Session.AddFault] adds a rule such as
+// Respond(503) for the FirstN(2) requests matching URL("/orders/.*"), or
+// Delay, Hang, Reset, Bandwidth, possibly with a seeded Probability;
+// [Session.ClearFaults] removes them. [WithLatency] replays with the
+// recorded timing ([AsRecorded]) or a fixed delay ([FixedLatency]).
 //
 // Errors returned by the server are [*Error] values carrying the gRPC code;
 // compare them with errors.Is against [ErrCassetteNotFound],
