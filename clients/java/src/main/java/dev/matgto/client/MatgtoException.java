@@ -19,6 +19,7 @@ import io.grpc.StatusRuntimeException;
  *   <li>{@link UnimplementedException} — {@code UNIMPLEMENTED}
  *   <li>{@link ResourceExhaustedException} — {@code RESOURCE_EXHAUSTED} (too many sessions)
  *   <li>{@link SessionNotFoundException} — {@code NOT_FOUND} from a call that names a session
+ *   <li>{@link FaultNotFoundException} — {@code NOT_FOUND} clearing a fault rule a session lacks
  *   <li>{@link SessionLostException} — a {@link Session}'s lease was not renewed in time
  *   <li>{@link IncompatibleServerException} — the server speaks another control API version
  * </ul>

@@ -48,7 +48,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  *       one;
  *   <li>{@link java.net.InetSocketAddress} — the session's proxy address ({@code http://} + it is
  *       a proxy URL);
- *   <li>{@link dev.matgto.client.Session} — the session itself (id, proxy URL, lease, ...);
+ *   <li>{@link dev.matgto.client.Session} — the session itself (id, proxy URL, lease, fault rules
+ *       with {@code addFaults}/{@code clearFaults}, ...);
  *   <li>{@link dev.matgto.v1.SessionInfo} — the session as the server described it when opened;
  *   <li>{@link dev.matgto.client.MatgtoClient} — the control client (shared by all tests).
  * </ul>
