@@ -343,8 +343,8 @@ func TestFaultEveryNthAndDefaultSession(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AddFaults on the default session: %v", err)
 	}
-	if len(rules.Faults) != 1 || rules.Faults[0].ID == "" || rules.Seed == 0 {
-		t.Logf("AddFaults = %+v", rules)
+	if len(rules.Faults) != 1 || rules.Faults[0].ID == "" || rules.Faults[0].Selector.N != 3 {
+		t.Fatalf("AddFaults = %+v, want the one rule with its id", rules)
 	}
 	hc := proxiedClient(t, c)
 	var got []int
