@@ -69,15 +69,6 @@ class FaultsTest extends ServerTestBase {
     return (System.nanoTime() - startNanos) / 1_000_000;
   }
 
-  /** Records one GET of {@code uri} into cassette {@code name}; returns the body. */
-  static String record(String name, URI uri) throws Exception {
-    try (Session rec = client.session(name).mode(Mode.RECORD).open()) {
-      HttpResponse<String> r = send(through(rec), uri);
-      assertEquals(200, r.statusCode(), r.body());
-      return r.body();
-    }
-  }
-
   // ------------------------------------------------------------------ faults
 
   @Test
@@ -341,36 +332,91 @@ class FaultsTest extends ServerTestBase {
 
   // ------------------------------------------------------------------ latency
 
+  /** Records one GET of {@code uri} into cassette {@code name}; returns the body. */
+  static String record(String name, URI uri) throws Exception {
+    return record(name, uri, CassetteOptions.none());
+  }
+
+  /** Records one GET of {@code uri} into cassette {@code name} with {@code options}. */
+  static String record(String name, URI uri, CassetteOptions options) throws Exception {
+    try (Session rec = client.session(name).mode(Mode.RECORD).options(options).open()) {
+      HttpResponse<String> r = send(through(rec), uri);
+      assertEquals(200, r.statusCode(), r.body());
+      return r.body();
+    }
+  }
+
+  /** Replays {@code name} in a new session with {@code options}; the time of a warm request. */
+  static long timeReplay(String name, URI uri, CassetteOptions options, String expectedBody)
+      throws Exception {
+    try (Session s = client.session(name).mode(Mode.REPLAY).options(options).open()) {
+      HttpClient http = through(s);
+      send(http, uri); // the connection is warm for the measured request
+      long start = System.nanoTime();
+      HttpResponse<String> r = send(http, uri);
+      long took = millis(start);
+      assertEquals(expectedBody, r.body(), "still the recorded answer");
+      return took;
+    }
+  }
+
+  static final CassetteOptions REUSE =
+      CassetteOptions.builder().repeat(RepeatPolicy.REUSE).build();
+
+  static CassetteOptions reuseWith(Latency latency) {
+    return REUSE.toBuilder().latency(latency).build();
+  }
+
   @Test
-  void aFixedLatencySlowsAReplayedRequest() throws Exception {
+  void aLatencyStoredWithTheCassetteSlowsItsReplay() throws Exception {
+    try (Upstream upstream = new Upstream()) {
+      URI uri = upstream.uri("/text/stored-latency");
+      long start = System.nanoTime();
+      String recorded =
+          record("latency/stored", uri, reuseWith(Latency.fixed(Duration.ofMillis(300))));
+      assertTrue(millis(start) < 5000, "recording is not slowed");
+      assertEquals(Latency.fixed(Duration.ofMillis(300)).toProto(),
+          client.getCassette("latency/stored").getOptions().getLatency(), "stored");
+
+      try (Session s = client.session("latency/stored").mode(Mode.REPLAY).open()) {
+        assertEquals(Latency.fixed(Duration.ofMillis(300)), SessionInfos.latency(s.info()),
+            "the session reports the stored latency");
+      }
+      long slow = timeReplay("latency/stored", uri, CassetteOptions.none(), recorded);
+      assertTrue(slow >= 290 && slow < 3000, "300 ms stored latency, measured " + slow + " ms");
+    }
+  }
+
+  /** CONTRACT.md: latency is "overridable per session by Replay/UseCassette options". */
+  @Test
+  void aFixedLatencyGivenOnReplaySlowsAReplayedRequest() throws Exception {
     try (Upstream upstream = new Upstream()) {
       URI uri = upstream.uri("/text/latency");
       String recorded = record("latency/fixed", uri);
+      long fast = timeReplay("latency/fixed", uri, REUSE, recorded);
 
-      CassetteOptions reuse = CassetteOptions.builder().repeat(RepeatPolicy.REUSE).build();
-      long fast;
-      try (Session s = client.session("latency/fixed").mode(Mode.REPLAY).options(reuse).open()) {
-        HttpClient http = through(s);
-        send(http, uri); // the connection is warm for the measured request
-        long start = System.nanoTime();
-        assertEquals(recorded, send(http, uri).body());
-        fast = millis(start);
-      }
-
-      try (Session s = client.session("latency/fixed").mode(Mode.REPLAY)
-          .options(reuse.toBuilder().latency(Latency.fixed(Duration.ofMillis(300))).build())
+      CassetteOptions slowOpts = reuseWith(Latency.fixed(Duration.ofMillis(300)));
+      try (Session s = client.session("latency/fixed").mode(Mode.REPLAY).options(slowOpts)
           .open()) {
         assertEquals(Latency.fixed(Duration.ofMillis(300)), SessionInfos.latency(s.info()),
             "the session reports the latency it replays with");
+      }
+      long slow = timeReplay("latency/fixed", uri, slowOpts, recorded);
+      assertTrue(slow >= 290, "300 ms fixed latency, measured " + slow + " ms");
+      assertTrue(slow < 3000, "not much more than 300 ms: " + slow + " ms");
+      assertTrue(slow - fast >= 200, "slower than fast replay: " + slow + " vs " + fast + " ms");
+
+      // Jitter: each answer within 200 ms ± 100 ms (plus scheduling slack above).
+      try (Session s = client.session("latency/fixed").mode(Mode.REPLAY)
+          .options(reuseWith(Latency.parse("200ms±100ms"))).open()) {
         HttpClient http = through(s);
         send(http, uri);
-        long start = System.nanoTime();
-        HttpResponse<String> r = send(http, uri);
-        long slow = millis(start);
-        assertEquals(recorded, r.body(), "still the recorded answer");
-        assertTrue(slow >= 290, "300 ms fixed latency, measured " + slow + " ms");
-        assertTrue(slow < 3000, "not much more than 300 ms: " + slow + " ms");
-        assertTrue(slow - fast >= 200, "slower than fast replay: " + slow + " vs " + fast + " ms");
+        for (int i = 0; i < 4; i++) {
+          long start = System.nanoTime();
+          send(http, uri);
+          long took = millis(start);
+          assertTrue(took >= 95 && took < 2000, "200ms±100ms, measured " + took + " ms");
+        }
       }
     }
   }
@@ -378,21 +424,19 @@ class FaultsTest extends ServerTestBase {
   @Test
   void aSlowSessionDoesNotSlowAnother() throws Exception {
     try (Upstream upstream = new Upstream()) {
-      URI uri = upstream.uri("/text/shared-latency");
-      record("latency/shared", uri);
-      CassetteOptions slowOpts = CassetteOptions.builder().repeat(RepeatPolicy.REUSE)
-          .latency(Latency.fixed(Duration.ofMillis(1500))).build();
-      try (Session slow = client.session("latency/shared").mode(Mode.REPLAY).options(slowOpts)
-              .open();
-          Session quick = client.session("latency/shared").mode(Mode.REPLAY)
-              .latency(Latency.fast()).open()) {
+      URI slowUri = upstream.uri("/text/slow-one");
+      URI quickUri = upstream.uri("/text/quick-one");
+      record("latency/slow-one", slowUri, reuseWith(Latency.fixed(Duration.ofMillis(1500))));
+      record("latency/quick-one", quickUri, REUSE);
+      try (Session slow = client.session("latency/slow-one").mode(Mode.REPLAY).open();
+          Session quick = client.session("latency/quick-one").mode(Mode.REPLAY).open()) {
         long start = System.nanoTime();
         CompletableFuture<HttpResponse<String>> pending = through(slow).sendAsync(
-            HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(20)).build(),
+            HttpRequest.newBuilder(slowUri).timeout(Duration.ofSeconds(20)).build(),
             HttpResponse.BodyHandlers.ofString());
         Thread.sleep(100); // the slow request is waiting on the server now
         long quickStart = System.nanoTime();
-        assertEquals(200, send(through(quick), uri).statusCode());
+        assertEquals(200, send(through(quick), quickUri).statusCode());
         long quickMillis = millis(quickStart);
         assertFalse(pending.isDone(), "the slow session is still waiting");
         assertTrue(quickMillis < 1000, "the other session answered at once: " + quickMillis);
@@ -402,8 +446,9 @@ class FaultsTest extends ServerTestBase {
     }
   }
 
-  @Test
-  void asRecordedLatencyReproducesTheRecordedTime() throws Exception {
+  /** A cassette recorded against an upstream that takes 600 ms to answer. */
+  static String recordSlowOrigin(String name, CassetteOptions options, URI[] uriOut)
+      throws Exception {
     HttpServer slowOrigin = HttpServer.create(
         new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     slowOrigin.setExecutor(Executors.newCachedThreadPool());
@@ -420,35 +465,35 @@ class FaultsTest extends ServerTestBase {
       }
     });
     slowOrigin.start();
-    boolean stopped = false;
     try {
-      URI uri = URI.create("http://127.0.0.1:" + slowOrigin.getAddress().getPort() + "/slow");
-      record("latency/as-recorded", uri);
-      slowOrigin.stop(0); // replay needs no upstream
-      stopped = true;
-
-      CassetteOptions reuse = CassetteOptions.builder().repeat(RepeatPolicy.REUSE).build();
-      long[] measured = new long[3];
-      Latency[] latencies = {Latency.fast(), Latency.asRecorded(), Latency.asRecorded(2)};
-      for (int i = 0; i < latencies.length; i++) {
-        try (Session s = client.session("latency/as-recorded").mode(Mode.REPLAY)
-            .options(reuse.toBuilder().latency(latencies[i]).build()).open()) {
-          HttpClient http = through(s);
-          send(http, uri); // warm connection
-          long start = System.nanoTime();
-          assertEquals("slow answer", send(http, uri).body());
-          measured[i] = millis(start);
-        }
-      }
-      assertTrue(measured[0] < 400, "fast replay: " + measured[0] + " ms");
-      assertTrue(measured[1] >= 550 && measured[1] < 3000,
-          "as recorded (~600 ms): " + measured[1] + " ms");
-      assertTrue(measured[2] >= 1150 && measured[2] < 5000,
-          "as recorded x2 (~1200 ms): " + measured[2] + " ms");
+      uriOut[0] = URI.create("http://127.0.0.1:" + slowOrigin.getAddress().getPort() + "/slow");
+      return record(name, uriOut[0], options);
     } finally {
-      if (!stopped) {
-        slowOrigin.stop(0);
-      }
+      slowOrigin.stop(0); // replay needs no upstream
     }
+  }
+
+  @Test
+  void asRecordedLatencyReproducesTheRecordedTime() throws Exception {
+    URI[] uri = new URI[1];
+    String body = recordSlowOrigin("latency/as-recorded", reuseWith(Latency.asRecorded()), uri);
+    long took = timeReplay("latency/as-recorded", uri[0], CassetteOptions.none(), body);
+    assertTrue(took >= 550 && took < 3000, "as recorded (~600 ms): " + took + " ms");
+  }
+
+  /** CONTRACT.md: latency is "overridable per session by Replay/UseCassette options". */
+  @Test
+  void asRecordedLatencyGivenOnReplayIsScaled() throws Exception {
+    URI[] uri = new URI[1];
+    String body = recordSlowOrigin("latency/as-recorded-2", REUSE, uri);
+    long fast = timeReplay("latency/as-recorded-2", uri[0], REUSE, body);
+    long asRecorded =
+        timeReplay("latency/as-recorded-2", uri[0], reuseWith(Latency.asRecorded()), body);
+    long doubled =
+        timeReplay("latency/as-recorded-2", uri[0], reuseWith(Latency.asRecorded(2)), body);
+    assertTrue(fast < 400, "fast replay: " + fast + " ms");
+    assertTrue(asRecorded >= 550 && asRecorded < 3000,
+        "as recorded (~600 ms): " + asRecorded + " ms");
+    assertTrue(doubled >= 1150 && doubled < 5000, "as recorded x2 (~1200 ms): " + doubled + " ms");
   }
 }

@@ -4,13 +4,16 @@ import dev.matgto.client.BodyMatch;
 import dev.matgto.client.CassetteOptions;
 import dev.matgto.client.ExhaustedPolicy;
 import dev.matgto.client.FailedPreconditionException;
+import dev.matgto.client.Fault;
 import dev.matgto.client.Latency;
 import dev.matgto.client.MatchRules;
 import dev.matgto.client.MatgtoClient;
+import dev.matgto.client.MatgtoException;
 import dev.matgto.client.MissPolicy;
 import dev.matgto.client.RedactRules;
 import dev.matgto.client.RepeatPolicy;
 import dev.matgto.client.Session;
+import dev.matgto.client.SessionInfos;
 import dev.matgto.client.UnimplementedException;
 import dev.matgto.client.UrlRewrite;
 import dev.matgto.client.WsTiming;
@@ -28,6 +31,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -90,6 +94,7 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     } else {
       SessionInfo info = client.useCassette(settings.name, a.mode(), options(a));
       store.put(SessionInfo.class, info);
+      store.put(DefaultFaults.class, new DefaultFaults(faultIds(client)));
     }
     store.put(Settings.class, settings);
   }
@@ -106,6 +111,7 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     if (resource != null) {
       summary = resource.session.stop(); // a lost session throws: the test fails with why
     } else {
+      clearAddedFaults(client(context), store.remove(DefaultFaults.class, DefaultFaults.class));
       try {
         summary = client(context).stopRecording();
       } catch (FailedPreconditionException e) {
@@ -252,6 +258,43 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
       if (!session.isStopped() && !session.isLost()) {
         session.stop();
       }
+    }
+  }
+
+  /** The default session's fault rules before a test that uses it, so that the test's go after it. */
+  private static final class DefaultFaults {
+    final Set<String> ids;
+
+    DefaultFaults(Set<String> ids) {
+      this.ids = ids;
+    }
+  }
+
+  private static Set<String> faultIds(MatgtoClient client) {
+    Set<String> ids = new HashSet<>();
+    for (Fault f : client.faults(SessionInfos.DEFAULT_SESSION_ID)) {
+      ids.add(f.id());
+    }
+    return ids;
+  }
+
+  /**
+   * Removes the fault rules a test added to the default session (which outlives the test); rules
+   * that were there before it (set from the CLI, say) stay.
+   */
+  private static void clearAddedFaults(MatgtoClient client, DefaultFaults before) {
+    if (before == null) {
+      return;
+    }
+    try {
+      Set<String> added = faultIds(client);
+      added.removeAll(before.ids);
+      if (!added.isEmpty()) {
+        client.clearFaults(SessionInfos.DEFAULT_SESSION_ID, List.copyOf(added));
+      }
+    } catch (MatgtoException e) {
+      LOG.log(System.Logger.Level.WARNING,
+          "could not clear the fault rules a test added to the default session", e);
     }
   }
 

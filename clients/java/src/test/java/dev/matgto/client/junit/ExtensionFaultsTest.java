@@ -74,12 +74,29 @@ class ExtensionFaultsTest {
 
   static class LatencyFixture {
     @Test
-    @MatgtoCassette(value = "ext/latency", mode = Mode.REPLAY, latency = "300ms")
-    void slowed(HttpClient http, SessionInfo info) throws Exception {
+    @MatgtoCassette(value = "ext/latency", mode = Mode.RECORD, latency = "300ms")
+    void records(HttpClient http, SessionInfo info) throws Exception {
+      SEEN.put("recorded", Integer.toString(status(http, "/text/slowed")));
+    }
+  }
+
+  static class LatencyReplayFixture {
+    @Test
+    @MatgtoCassette(value = "ext/latency", mode = Mode.REPLAY)
+    void replays(HttpClient http, SessionInfo info) throws Exception {
       SEEN.put("latency", SessionInfos.latency(info).toString());
       long start = System.nanoTime();
       SEEN.put("replayed", Integer.toString(status(http, "/text/slowed")));
       SEEN.put("millis", Long.toString((System.nanoTime() - start) / 1_000_000));
+    }
+  }
+
+  static class DefaultSessionFixture {
+    @Test
+    @MatgtoCassette(value = "ext/default-faults", mode = Mode.RECORD, newSession = false)
+    void addsToTheDefaultSession(MatgtoClient matgto, HttpClient http) throws Exception {
+      matgto.setFaults("default", Fault.status(418).url("/teapot"));
+      SEEN.put("teapot", Integer.toString(status(http, "/teapot")));
     }
   }
 
@@ -116,13 +133,34 @@ class ExtensionFaultsTest {
   }
 
   @Test
-  void theLatencyAttributeSlowsReplay() throws Exception {
+  void rulesATestAddsToTheDefaultSessionGoWithIt() throws Exception {
     try (Upstream upstream = new Upstream()) {
       upstreamBase = upstream.uri("/");
-      try (Session rec = client.session("ext/latency").mode(Mode.RECORD).open()) {
-        assertEquals(200, status(rec.httpClientBuilder().build(), "/text/slowed"));
+      Faults before = client.setFaults("default", Fault.delay(Duration.ofMillis(1)).url("/keep"));
+      try {
+        EngineExecutionResults r = run(DefaultSessionFixture.class);
+        assertEquals(1, r.testEvents().succeeded().count(), failures(r));
+        assertEquals("418", SEEN.get("teapot"));
+        // SetFaults without rules changes nothing and answers every rule of the session.
+        assertEquals(before.ids(), client.setFaults("default").ids(),
+            "the test's rule is gone, the one set before it stays");
+      } finally {
+        client.clearFaults("default");
       }
-      EngineExecutionResults r = run(LatencyFixture.class);
+    }
+  }
+
+  @Test
+  void theLatencyAttributeIsStoredAndSlowsReplay() throws Exception {
+    try (Upstream upstream = new Upstream()) {
+      upstreamBase = upstream.uri("/");
+      EngineExecutionResults rec = run(LatencyFixture.class);
+      assertEquals(1, rec.testEvents().succeeded().count(), failures(rec));
+      assertEquals("200", SEEN.get("recorded"));
+      assertEquals(Latency.fixed(Duration.ofMillis(300)).toProto(),
+          client.getCassette("ext/latency").getOptions().getLatency());
+
+      EngineExecutionResults r = run(LatencyReplayFixture.class);
       assertEquals(1, r.testEvents().succeeded().count(), failures(r));
       assertEquals("200", SEEN.get("replayed"));
       assertEquals(Latency.fixed(Duration.ofMillis(300)).toString(), SEEN.get("latency"));
