@@ -119,6 +119,26 @@ class FaultsTest extends ServerTestBase {
   }
 
   @Test
+  void faultsApplyInReplayWithoutUsingUpTheCassette() throws Exception {
+    try (Upstream upstream = new Upstream()) {
+      URI uri = upstream.uri("/orders/7");
+      String recorded = record("faults/replayed", uri);
+      try (Session s = client.session("faults/replayed").mode(Mode.REPLAY).open()) {
+        s.addFaults(Fault.status(503).firstN(1));
+        HttpClient http = through(s);
+        assertEquals(503, send(http, uri).statusCode());
+        HttpResponse<String> r = send(http, uri);
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals(recorded, r.body(), "the one recorded answer was still there");
+        SessionSummary summary = s.stop();
+        assertEquals(1, summary.getSession().getReplayed());
+        assertEquals(0, summary.getSession().getMissed(), "an injected answer is not a miss");
+      }
+      assertEquals(1, upstream.calls(), "only the recording reached the upstream");
+    }
+  }
+
+  @Test
   void aResetIsAnIOExceptionForTheClientAtEachPoint() throws Exception {
     try (Upstream upstream = new Upstream();
         Session s = client.session("faults/reset").mode(Mode.PASSTHROUGH).open()) {
@@ -384,6 +404,24 @@ class FaultsTest extends ServerTestBase {
       }
       long slow = timeReplay("latency/stored", uri, CassetteOptions.none(), recorded);
       assertTrue(slow >= 290 && slow < 3000, "300 ms stored latency, measured " + slow + " ms");
+      long fast = timeReplay("latency/stored", uri,
+          CassetteOptions.builder().latency(Latency.fast()).build(), recorded);
+      assertTrue(slow - fast >= 200,
+          "Latency.fast() on replay overrides the stored latency: " + fast + " ms");
+
+      // Jitter: each answer within 200 ms ± 100 ms (plus scheduling slack above).
+      URI jittered = upstream.uri("/text/jittered");
+      record("latency/jitter", jittered, reuseWith(Latency.parse("200ms±100ms")));
+      try (Session s = client.session("latency/jitter").mode(Mode.REPLAY).open()) {
+        HttpClient http = through(s);
+        send(http, jittered);
+        for (int i = 0; i < 4; i++) {
+          long begin = System.nanoTime();
+          send(http, jittered);
+          long took = millis(begin);
+          assertTrue(took >= 95 && took < 2000, "200ms±100ms, measured " + took + " ms");
+        }
+      }
     }
   }
 
@@ -406,18 +444,6 @@ class FaultsTest extends ServerTestBase {
       assertTrue(slow < 3000, "not much more than 300 ms: " + slow + " ms");
       assertTrue(slow - fast >= 200, "slower than fast replay: " + slow + " vs " + fast + " ms");
 
-      // Jitter: each answer within 200 ms ± 100 ms (plus scheduling slack above).
-      try (Session s = client.session("latency/fixed").mode(Mode.REPLAY)
-          .options(reuseWith(Latency.parse("200ms±100ms"))).open()) {
-        HttpClient http = through(s);
-        send(http, uri);
-        for (int i = 0; i < 4; i++) {
-          long start = System.nanoTime();
-          send(http, uri);
-          long took = millis(start);
-          assertTrue(took >= 95 && took < 2000, "200ms±100ms, measured " + took + " ms");
-        }
-      }
     }
   }
 
