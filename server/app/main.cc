@@ -8,6 +8,7 @@
 
 #include "server/app/cassette_cli.h"
 #include "server/app/cli.h"
+#include "server/app/fault_cli.h"
 #include "server/app/modes.h"
 #include "server/app/option_flags.h"
 #include "server/app/serve.h"
@@ -279,6 +280,30 @@ int main(int argc, char** argv) {
                    "seconds in-flight exchanges may take")
       ->capture_default_str();
   add_json(shutdown_cmd);
+  // fault injection
+  matgto::app::FaultFlags fault_flags;
+  std::vector<std::string> fault_ids;
+  bool fault_all = false;
+  CLI::App* fault_cmd = app.add_subcommand(
+      "fault", "inject faults into a session's traffic (any mode)");
+  fault_cmd->require_subcommand(1);
+  fault_cmd->fallthrough();
+  fault_cmd->add_option("--session", session.id,
+                        "the session (default: the default session)");
+  add_json(fault_cmd);
+  CLI::App* fault_add_cmd = fault_cmd->add_subcommand(
+      "add",
+      "add a fault rule, e.g. --status 503 --first 2 --url '/orders/.*'");
+  fault_flags.AddTo(fault_add_cmd);
+  CLI::App* fault_ls_cmd =
+      fault_cmd->add_subcommand("ls", "list the session's fault rules");
+  CLI::App* fault_rm_cmd =
+      fault_cmd->add_subcommand("rm", "remove fault rules: IDs, or --all");
+  fault_rm_cmd->add_option("ids", fault_ids, "rule ids (f1, f2...)");
+  fault_rm_cmd->add_flag("--all", fault_all, "remove every rule");
+  for (CLI::App* sub : {fault_add_cmd, fault_ls_cmd, fault_rm_cmd}) {
+    sub->fallthrough();
+  }
   CLI::App* ca_cmd = app.add_subcommand("ca", "the interception CA");
   ca_cmd->require_subcommand(1);
   CLI::App* ca_export_cmd =
@@ -395,6 +420,27 @@ int main(int argc, char** argv) {
   if (shutdown_cmd->parsed()) {
     return matgto::app::CliShutdown(target, absl::Seconds(shutdown_grace_s),
                                     session.json);
+  }
+  if (fault_add_cmd->parsed()) {
+    auto fault = fault_flags.Build();
+    if (!fault.ok()) {
+      std::fprintf(stderr, "matgto: %s\n",
+                   std::string(fault.status().message()).c_str());
+      return 2;
+    }
+    return matgto::app::CliFaultAdd(target, session.id, *fault,
+                                    fault_flags.seed, session.json);
+  }
+  if (fault_ls_cmd->parsed()) {
+    return matgto::app::CliFaultList(target, session.id, session.json);
+  }
+  if (fault_rm_cmd->parsed()) {
+    if (!fault_ids.empty() != fault_all) {
+      return matgto::app::CliFaultRemove(target, session.id, fault_ids,
+                                         session.json);
+    }
+    std::fprintf(stderr, "matgto: give rule ids or --all\n");
+    return 2;
   }
   if (ca_export_cmd->parsed())
     return matgto::app::CliCaExport(target, session.json);

@@ -7,11 +7,63 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/app/modes.h"
+#include "server/cassette/proto_time.h"
 #include "server/replay/rules.h"
 
 namespace matgto::app {
 
+namespace {
+
+// "fast", "as-recorded", "200ms", "100ms±50ms" (or "100ms+-50ms").
+absl::StatusOr<v1::Latency> ParseLatency(const std::string& text,
+                                         double scale) {
+  v1::Latency l;
+  const std::string t = absl::AsciiStrToLower(text);
+  if (t == "fast") {
+    l.set_mode(v1::LATENCY_FAST);
+  } else if (t == "as-recorded") {
+    l.set_mode(v1::LATENCY_AS_RECORDED);
+  } else {
+    std::string fixed = t, jitter;
+    for (const std::string sep : {"\u00b1", "+-"}) {
+      if (size_t at = t.find(sep); at != std::string::npos) {
+        fixed = t.substr(0, at);
+        jitter = t.substr(at + sep.size());
+        break;
+      }
+    }
+    absl::Duration f, j;
+    if (!absl::ParseDuration(fixed, &f) || f < absl::ZeroDuration() ||
+        (!jitter.empty() && (!absl::ParseDuration(jitter, &j) ||
+                             j < absl::ZeroDuration() || j > f))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--latency must be fast, as-recorded, or a duration with an "
+          "optional jitter no larger than it (200ms, 100ms\u00b150ms); got '",
+          text, "'"));
+    }
+    l.set_mode(v1::LATENCY_FIXED);
+    *l.mutable_fixed() = cassette::ToProtoDuration(f);
+    if (!jitter.empty()) *l.mutable_jitter() = cassette::ToProtoDuration(j);
+  }
+  if (scale != 0) {
+    if (!(scale > 0) || l.mode() != v1::LATENCY_AS_RECORDED) {
+      return absl::InvalidArgumentError(
+          "--latency-scale is a positive factor for --latency as-recorded");
+    }
+    l.set_scale(scale);
+  }
+  return l;
+}
+
+}  // namespace
+
 void CassetteOptionFlags::AddTo(CLI::App* cmd) {
+  cmd->add_option("--latency", latency,
+                  "how fast replay answers: fast (default), as-recorded, or "
+                  "a delay with optional jitter (200ms, 100ms\u00b150ms)");
+  cmd->add_option("--latency-scale", latency_scale,
+                  "with --latency as-recorded: multiply recorded times "
+                  "(2 = twice as slow)");
   cmd->add_option(
       "--options", options_json,
       "CassetteOptions as protobuf JSON (or @FILE); the flags below "
@@ -106,6 +158,12 @@ absl::StatusOr<v1::CassetteOptions> CassetteOptionFlags::Build() const {
       return absl::InvalidArgumentError(
           absl::StrCat("--options: ", enums.message()));
     }
+  }
+  if (!latency.empty() || latency_scale != 0) {
+    absl::StatusOr<v1::Latency> l =
+        ParseLatency(latency.empty() ? "as-recorded" : latency, latency_scale);
+    if (!l.ok()) return l.status();
+    *o.mutable_latency() = *std::move(l);
   }
   if (!on_exhausted.empty())
     o.set_on_exhausted(*ParseExhaustedPolicy(on_exhausted));

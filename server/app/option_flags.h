@@ -25,6 +25,9 @@ struct CassetteOptionFlags {
   std::string on_unredactable;
   bool no_default_redaction = false;
   bool store_decoded = false;
+  // fast | as-recorded | DURATION[±JITTER] ("200ms", "100ms±50ms").
+  std::string latency;
+  double latency_scale = 0;
 
   void AddTo(CLI::App* command);
   // INVALID_ARGUMENT for a malformed --options or --url-rewrite.

@@ -81,6 +81,27 @@ grpc::Status ControlService::StopRecording(
   return grpc::Status::OK;
 }
 
+grpc::Status ControlService::SetFaults(grpc::ServerContext*,
+                                       const v1::SetFaultsRequest* request,
+                                       v1::SetFaultsResponse* response) {
+  auto set = sessions_.SetFaults(
+      request->session(), {request->faults().begin(), request->faults().end()},
+      request->seed());
+  if (!set.ok()) return ToGrpcStatus(set.status());
+  *response = *std::move(set);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ClearFaults(grpc::ServerContext*,
+                                         const v1::ClearFaultsRequest* request,
+                                         v1::ClearFaultsResponse* response) {
+  auto left = sessions_.ClearFaults(
+      request->session(), {request->ids().begin(), request->ids().end()});
+  if (!left.ok()) return ToGrpcStatus(left.status());
+  for (v1::Fault& f : *left) *response->add_faults() = std::move(f);
+  return grpc::Status::OK;
+}
+
 grpc::Status ControlService::RenewSession(
     grpc::ServerContext*, const v1::RenewSessionRequest* request,
     v1::RenewSessionResponse* response) {

@@ -50,6 +50,10 @@ class ControlService final : public v1::ProxyControl::Service {
   grpc::Status StopRecording(grpc::ServerContext*,
                              const v1::StopRecordingRequest*,
                              v1::StopRecordingResponse*) override;
+  grpc::Status SetFaults(grpc::ServerContext*, const v1::SetFaultsRequest*,
+                         v1::SetFaultsResponse*) override;
+  grpc::Status ClearFaults(grpc::ServerContext*, const v1::ClearFaultsRequest*,
+                           v1::ClearFaultsResponse*) override;
   grpc::Status RenewSession(grpc::ServerContext*,
                             const v1::RenewSessionRequest*,
                             v1::RenewSessionResponse*) override;

@@ -10,6 +10,7 @@
 #include <string>
 #include <variant>
 
+#include "server/core/delivery.h"
 #include "server/core/http.h"
 #include "server/core/websocket.h"
 
@@ -21,6 +22,8 @@ struct Reply {
   // Short machine-readable reason when the reply is an error of matgto's own
   // (it is also in the response's X-Matgto-Error header); empty otherwise.
   std::string error;
+  // When and how the response reaches the client (latency, faults).
+  Delivery delivery{};
 };
 
 // Forward the request to its upstream; then call OnForwarded/OnForwardFailed
@@ -29,6 +32,11 @@ struct Forward {
   // Opaque to the proxy: identifies the session that asked for the forward
   // (which may have ended by the time the exchange completes).
   uint64_t ticket = 0;
+  // How the upstream's response reaches the client (faults).
+  Delivery delivery{};
+  // Set when a fault changes what the client gets ("f1 delay 2s"): the
+  // recording says so. Handed back with the ticket.
+  std::string fault{};
 };
 
 using Decision = std::variant<Reply, Forward>;

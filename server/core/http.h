@@ -58,6 +58,10 @@ struct ExchangeTiming {
   absl::Time started_at;
   absl::Duration time_to_first_byte;
   absl::Duration total;
+  // A fault injected into what the client got for this exchange ("f1 delay
+  // 2s"), set by the session that injected it: the recording says so, and
+  // what it stores is still the upstream's own response and timing.
+  std::string fault{};
 };
 
 // A response made by matgto itself (not by an upstream): `status`, an

@@ -106,7 +106,8 @@ Connection::Connection(uint64_t id, tcp::socket socket,
       client_(std::move(socket)),
       upstream_(client_.get_executor(), config, tls.upstream,
                 tls.verify_upstream),
-      request_deadline_(client_.get_executor()) {}
+      request_deadline_(client_.get_executor()),
+      delivery_timer_(client_.get_executor()) {}
 
 template <class F>
 auto Connection::OnClient(F&& f) {
@@ -144,6 +145,7 @@ void Connection::Cancel() {
     self->closing_ = true;
     beast::error_code ignored;
     self->client_.socket().close(ignored);
+    self->delivery_timer_.cancel();
     self->upstream_.Cancel();
   });
 }
@@ -509,7 +511,7 @@ asio::awaitable<bool> Connection::HandleOne() {
   core::Decision decision = handler_.OnRequest(route_, exchange);
   if (const auto* reply = std::get_if<core::Reply>(&decision)) {
     co_return co_await Write(*reply->response, head, version, keep_alive,
-                             "cassette-bad-response") &&
+                             "cassette-bad-response", reply->delivery) &&
         keep_alive;
   }
   const core::Forward ticket = std::get<core::Forward>(decision);
@@ -523,14 +525,21 @@ asio::awaitable<bool> Connection::HandleOne() {
   }
   handler_.OnForwarded(ticket, exchange, *outcome.response, outcome.timing);
   co_return co_await Write(*outcome.response, head, version, keep_alive,
-                           "upstream-bad-response") &&
+                           "upstream-bad-response", ticket.delivery) &&
       keep_alive;
 }
 
 asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
                                         bool head_request, int version,
                                         bool keep_alive,
-                                        absl::string_view invalid_code) {
+                                        absl::string_view invalid_code,
+                                        const core::Delivery& delivery) {
+  if (delivery.breaks == core::Delivery::Break::kHang ||
+      delivery.breaks == core::Delivery::Break::kResetBeforeHeaders) {
+    // Nothing of the response is sent (it may be empty).
+    WireResponse none;
+    co_return co_await Deliver(none, true, delivery);
+  }
   absl::StatusOr<WireResponse> wire =
       ToWire(response, version, keep_alive, head_request);
   if (!wire.ok()) {
@@ -546,6 +555,11 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
                                   version, keep_alive);
   }
   WireResponse& message = *wire;
+  if (!delivery.Immediate()) {
+    co_return co_await Deliver(
+        message, head_request || core::ResponseHasNoBody("", response.status),
+        delivery);
+  }
   client_.expires_after(Chrono(config_.write_timeout));
   if (head_request || core::ResponseHasNoBody("", response.status)) {
     http::response_serializer<http::span_body<const char>> serializer(message);

@@ -23,6 +23,7 @@
 #include "server/proxy/config.h"
 #include "server/proxy/tls_services.h"
 #include "server/proxy/upstream.h"
+#include "server/proxy/wire.h"
 
 namespace matgto::proxy {
 
@@ -82,8 +83,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // X-Matgto-Error `invalid_code` instead.
   boost::asio::awaitable<bool> Write(
       const core::HttpResponse& response, bool head_request, int version,
-      bool keep_alive,
-      absl::string_view invalid_code = "cassette-bad-response");
+      bool keep_alive, absl::string_view invalid_code = "cassette-bad-response",
+      const core::Delivery& delivery = {});
+  // Write with latency or a fault (connection_delivery.cc): waits, paces the
+  // body, or breaks the connection as `delivery` says. False when the
+  // connection must close (always after a break).
+  boost::asio::awaitable<bool> Deliver(WireResponse& message, bool header_only,
+                                       const core::Delivery& delivery);
+  template <class Stream>
+  boost::asio::awaitable<bool> DeliverOn(Stream& stream, WireResponse& message,
+                                         bool header_only,
+                                         const core::Delivery& delivery);
+  // Waits `d` on delivery_timer_; false when cancelled.
+  boost::asio::awaitable<bool> Pause(absl::Duration d);
+  // Holds the connection until the client closes it (or it is cancelled).
+  boost::asio::awaitable<void> Hang();
+  // Closes the client's TCP connection with a RST.
+  void Reset();
   boost::asio::awaitable<bool> WriteError(int status, absl::string_view code,
                                           std::string message, int version,
                                           bool keep_alive);
@@ -120,6 +136,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // now carries; requests inside it that send none use it.
   std::string tunnel_credential_;
   boost::asio::steady_timer request_deadline_;
+  // Latency and fault pauses (Deliver); Cancel() cancels it.
+  boost::asio::steady_timer delivery_timer_;
   uint64_t deadline_generation_ = 0;
   bool timed_out_ = false;
   bool idle_ = true;

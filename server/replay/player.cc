@@ -1,6 +1,7 @@
 #include "server/replay/player.h"
 
 #include "server/cassette/codec.h"
+#include "server/cassette/proto_time.h"
 
 namespace matgto::replay {
 
@@ -33,7 +34,11 @@ Player Player::FromCassette(const v1::Cassette& cassette,
         .interaction_index = interaction.index(),
         .request = cassette::FromProto(interaction.http().request()),
         .response = std::make_shared<const core::HttpResponse>(
-            cassette::FromProto(interaction.http().response()))});
+            cassette::FromProto(interaction.http().response())),
+        .time_to_first_byte = cassette::FromProtoDuration(
+            interaction.http().timing().time_to_first_byte()),
+        .total =
+            cassette::FromProtoDuration(interaction.http().timing().total())});
   }
   return Player(std::move(exchanges), std::move(matcher), on_exhausted, repeat);
 }
@@ -59,7 +64,9 @@ std::variant<Player::Hit, Player::Miss> Player::Answer(
   switch (pick.outcome) {
     case Pick::Outcome::kAnswer:
       return Hit{exchanges_[pick.position].interaction_index,
-                 exchanges_[pick.position].response};
+                 exchanges_[pick.position].response,
+                 exchanges_[pick.position].time_to_first_byte,
+                 exchanges_[pick.position].total};
     case Pick::Outcome::kExhausted:
       return Miss{.reason = "exhausted", .closest = {{pick.position, {}}}};
     case Pick::Outcome::kNoMatch:

@@ -28,6 +28,9 @@ struct RecordedExchange {
   uint64_t interaction_index = 0;
   core::HttpRequest request;
   std::shared_ptr<const core::HttpResponse> response;
+  // As recorded (for latency as recorded).
+  absl::Duration time_to_first_byte = absl::ZeroDuration();
+  absl::Duration total = absl::ZeroDuration();
 };
 
 // Thread-safety: none; the owning session serialises calls.
@@ -36,6 +39,8 @@ class Player {
   struct Hit {
     uint64_t interaction_index;
     std::shared_ptr<const core::HttpResponse> response;
+    absl::Duration time_to_first_byte = absl::ZeroDuration();
+    absl::Duration total = absl::ZeroDuration();
   };
   struct Miss {
     // "no-match" or "exhausted".

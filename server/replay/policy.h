@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "matgto/v1/cassette.pb.h"
+#include "server/core/delivery.h"
 
 namespace matgto::replay {
 
@@ -40,11 +42,28 @@ struct WsPace {
   double speed = 1.0;
 };
 
+// How long a replayed HTTP response takes (CassetteOptions.latency).
+struct LatencyPlan {
+  enum class Mode { kFast, kAsRecorded, kFixed };
+  Mode mode = Mode::kFast;
+  // kAsRecorded: recorded times are multiplied by this (always > 0).
+  double scale = 1.0;
+  // kFixed: start after `fixed` ± `jitter` (uniform).
+  absl::Duration fixed = absl::ZeroDuration();
+  absl::Duration jitter = absl::ZeroDuration();
+
+  // The delivery of a response recorded with these times; `unit` is a
+  // uniform draw in [0, 1) for the jitter.
+  core::Delivery For(absl::Duration time_to_first_byte, absl::Duration total,
+                     double unit) const;
+};
+
 struct ReplayPolicy {
   Repeat repeat = Repeat::kSequential;
   OnExhausted on_exhausted = OnExhausted::kRepeatLast;
   OnMiss on_miss = OnMiss::kError;
   WsPace ws_pace;
+  LatencyPlan latency;
 
   static ReplayPolicy FromOptions(const v1::CassetteOptions& options);
 };

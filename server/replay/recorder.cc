@@ -107,6 +107,7 @@ std::optional<uint64_t> Recorder::AddHttp(const core::HttpRequest& request,
   cassette::ToProto(req, *http->mutable_request());
   cassette::ToProto(res, *http->mutable_response());
   cassette::ToProto(timing, *http->mutable_timing());
+  if (!timing.fault.empty()) interaction->set_fault(timing.fault);
   if (journal_ != nullptr) {
     v1::JournalEntry entry;
     *entry.mutable_interaction() = *interaction;

@@ -1,6 +1,7 @@
 #include "server/replay/replay_mode.h"
 
 #include <algorithm>
+#include <random>
 #include <utility>
 #include <variant>
 
@@ -37,7 +38,13 @@ core::Decision ReplayMode::OnRequest(const core::HttpRequest& request,
   auto answer = player_.Answer(live);
   if (auto* hit = std::get_if<Player::Hit>(&answer)) {
     ++counters.replayed;
-    return core::Reply{hit->response, ""};
+    core::Reply reply{hit->response, ""};
+    if (policy_.latency.mode != LatencyPlan::Mode::kFast) {
+      reply.delivery = policy_.latency.For(
+          hit->time_to_first_byte, hit->total,
+          std::uniform_real_distribution<double>(0, 1)(jitter_));
+    }
+    return reply;
   }
   return miss_handler_.OnHttpMiss(
       live, std::get<Player::Miss>(answer), player_.size(),

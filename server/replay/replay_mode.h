@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,8 @@ class ReplayMode final : public ModeHandler {
   std::optional<Recorder> recorder_;
   // Exchanges the miss policy RECORD appended.
   uint64_t appended_ = 0;
+  // Draws the jitter of a fixed latency.
+  std::mt19937_64 jitter_{std::random_device{}()};
 };
 
 }  // namespace matgto::replay

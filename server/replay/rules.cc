@@ -188,18 +188,22 @@ absl::StatusOr<cassette::RedactConfig> ToRedactConfig(
 
 v1::CassetteOptions MergeOptions(const v1::CassetteOptions& stored,
                                  const v1::CassetteOptions& o) {
+  // Field by field, by reflection, so that a field added to CassetteOptions
+  // is overridable without touching this: a scalar or enum set in `o`
+  // (proto3: not its zero value) wins; a message set in `o` replaces the
+  // stored one whole.
   v1::CassetteOptions out = stored;
-  if (o.on_exhausted() != v1::EXHAUSTED_POLICY_UNSPECIFIED)
-    out.set_on_exhausted(o.on_exhausted());
-  if (o.ws_timing() != v1::WS_TIMING_UNSPECIFIED)
-    out.set_ws_timing(o.ws_timing());
-  if (o.ws_speed() > 0) out.set_ws_speed(o.ws_speed());
-  if (o.has_match_rules()) *out.mutable_match_rules() = o.match_rules();
-  if (o.repeat() != v1::REPEAT_POLICY_UNSPECIFIED) out.set_repeat(o.repeat());
-  if (o.on_miss() != v1::MISS_POLICY_UNSPECIFIED) out.set_on_miss(o.on_miss());
-  if (o.has_redact()) *out.mutable_redact() = o.redact();
-  if (o.body_storage() != v1::BODY_STORAGE_UNSPECIFIED)
-    out.set_body_storage(o.body_storage());
+  std::vector<const google::protobuf::FieldDescriptor*> set;
+  o.GetReflection()->ListFields(o, &set);
+  for (const google::protobuf::FieldDescriptor* f : set) {
+    if (f->is_repeated() ||
+        f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      out.GetReflection()->ClearField(&out, f);
+    }
+  }
+  out.MergeFrom(o);
+  // Only a positive speed overrides (0 and below mean "as stored").
+  if (!(o.ws_speed() > 0)) out.set_ws_speed(stored.ws_speed());
   return out;
 }
 

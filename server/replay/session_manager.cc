@@ -426,6 +426,44 @@ absl::StatusOr<v1::SessionSummary> SessionManager::Stop(
   return summary;
 }
 
+absl::StatusOr<v1::SetFaultsResponse> SessionManager::SetFaults(
+    absl::string_view session, const std::vector<v1::Fault>& faults,
+    uint64_t seed) {
+  std::shared_ptr<FaultSet> set;
+  std::string id;
+  {
+    absl::MutexLock control(&control_mu_);
+    ASSIGN_OR_RETURN(OpenSession * s, Find(session));
+    set = s->faults;
+    id = s->id;
+  }
+  ASSIGN_OR_RETURN(std::vector<v1::Fault> all, set->Add(faults, seed));
+  v1::SetFaultsResponse out;
+  for (v1::Fault& f : all) *out.add_faults() = std::move(f);
+  out.set_seed(set->seed());
+  std::vector<std::string> log;
+  // The rules just added are the last ones.
+  for (int i = out.faults_size() - static_cast<int>(faults.size());
+       i < out.faults_size(); ++i) {
+    log.push_back(absl::StrCat("session ", id, ": fault rule ",
+                               DescribeFault(out.faults(i)), " (seed ",
+                               out.seed(), ")"));
+  }
+  Log(log);
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Fault>> SessionManager::ClearFaults(
+    absl::string_view session, const std::vector<std::string>& ids) {
+  std::shared_ptr<FaultSet> set;
+  {
+    absl::MutexLock control(&control_mu_);
+    ASSIGN_OR_RETURN(OpenSession * s, Find(session));
+    set = s->faults;
+  }
+  return set->Clear(ids);
+}
+
 absl::StatusOr<absl::Time> SessionManager::Renew(absl::string_view id) {
   absl::MutexLock control(&control_mu_);
   if (IsDefault(id)) {
@@ -529,6 +567,8 @@ v1::SessionInfo SessionManager::Describe(const OpenSession& session,
   info.set_owner(session.owner);
   *info.mutable_opened_at() = ToProtoTimestamp(session.opened_at);
   *info.mutable_age() = ToProtoDuration(now - session.opened_at);
+  for (v1::Fault& f : session.faults->List()) *info.add_faults() = std::move(f);
+  info.set_fault_seed(session.faults->seed());
   if (session.lease.has_value()) {
     *info.mutable_lease() = ToProtoDuration(*session.lease);
     *info.mutable_lease_expires_at() =

@@ -38,6 +38,7 @@
 #include "server/core/clock.h"
 #include "server/core/exchange_handler.h"
 #include "server/core/session_listeners.h"
+#include "server/replay/faults.h"
 #include "server/replay/session.h"
 
 namespace matgto::replay {
@@ -111,6 +112,17 @@ class SessionManager final : public core::ExchangeHandler {
   // recorded is dropped) and the error is returned.
   absl::StatusOr<v1::SessionSummary> Stop(absl::string_view session = "");
 
+  // Adds fault rules to session `session` (empty: the default one), and
+  // reseeds its generator when `seed` is not 0. Returns every rule of the
+  // session. NOT_FOUND for an unknown session; INVALID_ARGUMENT for a bad
+  // rule (then nothing is added).
+  absl::StatusOr<v1::SetFaultsResponse> SetFaults(
+      absl::string_view session, const std::vector<v1::Fault>& faults,
+      uint64_t seed);
+  // Removes the session's rules named by `ids` (all when empty).
+  absl::StatusOr<std::vector<v1::Fault>> ClearFaults(
+      absl::string_view session, const std::vector<std::string>& ids);
+
   // Extends a leased session's lease; returns the new expiry. NOT_FOUND for
   // a session that is not open; FAILED_PRECONDITION for one with no lease.
   absl::StatusOr<absl::Time> Renew(absl::string_view session);
@@ -177,11 +189,15 @@ class SessionManager final : public core::ExchangeHandler {
     absl::Time opened_at;
     std::optional<absl::Duration> lease;
     absl::Time lease_expires_at = absl::InfiniteFuture();
+    // Its fault rules (they outlive a change of cassette).
+    std::shared_ptr<FaultSet> faults = std::make_shared<FaultSet>();
   };
   // What the proxy's request resolves to.
   struct Resolved {
     bool known = false;
     std::shared_ptr<CassetteSession> cassette;
+    std::shared_ptr<FaultSet> faults;
+    std::string session_id;
   };
 
   Resolved Resolve(const core::Route& route) const;

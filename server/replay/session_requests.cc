@@ -14,14 +14,18 @@ SessionManager::Resolved SessionManager::Resolve(
   if (route.listener != 0) {
     auto it = by_route_.find(route.listener);
     if (it == by_route_.end()) return {};
-    return {true, it->second->cassette};
+    return Resolved{true, it->second->cassette, it->second->faults,
+                    it->second->id};
   }
+  const OpenSession* s = nullptr;
   if (route.credential.empty()) {
-    return {true, by_route_.at(0)->cassette};
+    s = by_route_.at(0);
+  } else {
+    auto it = sessions_.find(route.credential);
+    if (it == sessions_.end()) return {};
+    s = it->second.get();
   }
-  auto it = sessions_.find(route.credential);
-  if (it == sessions_.end()) return {};
-  return {true, it->second->cassette};
+  return Resolved{true, s->cassette, s->faults, s->id};
 }
 
 std::optional<core::Reply> SessionManager::OnConnect(
@@ -63,11 +67,29 @@ std::optional<core::Reply> SessionManager::OnConnect(
 core::Decision SessionManager::OnRequest(const core::Route& route,
                                          const core::HttpRequest& request) {
   Resolved to = Resolve(route);
-  if (!to.known)
+  if (!to.known) {
     return core::Reply{unknown_session_response_, "unknown-session"};
-  if (to.cassette != nullptr) return to.cassette->OnRequest(request);
-  if (options_.default_mode == v1::PASSTHROUGH) return core::Forward{0};
-  return core::Reply{no_cassette_response_, "no-cassette"};
+  }
+  // A fault that answers instead is decided first, so that it uses up no
+  // recorded answer; the others shape what the session decided.
+  const std::optional<v1::Fault> fault = to.faults->Pick(request);
+  core::Decision decision;
+  if (fault.has_value() && ReplacesAnswer(*fault)) {
+    decision = Replacement(*fault);
+  } else if (to.cassette != nullptr) {
+    decision = to.cassette->OnRequest(request);
+  } else if (options_.default_mode == v1::PASSTHROUGH) {
+    decision = core::Forward{0};
+  } else {
+    decision = core::Reply{no_cassette_response_, "no-cassette"};
+  }
+  if (fault.has_value()) {
+    if (!ReplacesAnswer(*fault)) Shape(*fault, decision);
+    Log({absl::StrCat("session ", to.session_id, ": fault ",
+                      DescribeFault(*fault), " on ", request.method, " ",
+                      request.url)});
+  }
+  return decision;
 }
 
 void SessionManager::OnForwarded(const core::Forward& ticket,
@@ -81,7 +103,14 @@ void SessionManager::OnForwarded(const core::Forward& ticket,
     if (it != by_ticket_.end()) session = it->second;
   }
   // An exchange whose session has ended is not recorded into another one.
-  if (session != nullptr) session->OnForwarded(request, response, timing);
+  if (session == nullptr) return;
+  if (ticket.fault.empty()) {
+    session->OnForwarded(request, response, timing);
+    return;
+  }
+  core::ExchangeTiming noted = timing;
+  noted.fault = ticket.fault;
+  session->OnForwarded(request, response, noted);
 }
 
 core::WsDecision SessionManager::OnWebSocket(const core::Route& route,

@@ -1,0 +1,128 @@
+// Connection's delivery of a response with replay latency or an injected
+// fault (core::Delivery): a pause before the status line, a body paced in
+// slices, a hang, or a TCP RST at a chosen point. The fast path (Immediate)
+// never comes here.
+#include <algorithm>
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "server/proxy/connection.h"
+#include "server/proxy/coro.h"
+
+namespace matgto::proxy {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using Break = core::Delivery::Break;
+
+// Body slices: about 20 a second under a bandwidth cap, 20 in all when the
+// body is spread over a duration.
+size_t SliceBytes(const core::Delivery& d, size_t body) {
+  if (d.bytes_per_second > 0) {
+    return static_cast<size_t>(std::max<uint64_t>(1, d.bytes_per_second / 20));
+  }
+  if (d.body_duration > absl::ZeroDuration()) {
+    return std::max<size_t>(1, body / 20);
+  }
+  return std::max<size_t>(1, body);
+}
+
+}  // namespace
+
+asio::awaitable<bool> Connection::Pause(absl::Duration d) {
+  if (d <= absl::ZeroDuration()) co_return !closing_;
+  delivery_timer_.expires_after(Chrono(d));
+  auto [ec] = co_await delivery_timer_.async_wait(kAwait);
+  co_return !ec && !closing_;
+}
+
+asio::awaitable<void> Connection::Hang() {
+  // Read (and drop) whatever the client sends until it gives up; no
+  // timeout: that is the point. Shutdown and session close cancel it.
+  client_.expires_never();
+  std::array<char, 4096> scratch;
+  for (;;) {
+    auto [ec, n] = co_await client_.socket().async_read_some(
+        asio::buffer(scratch), kAwait);
+    if (ec) break;
+  }
+}
+
+void Connection::Reset() {
+  beast::error_code ignored;
+  client_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+  client_.socket().close(ignored);
+}
+
+asio::awaitable<bool> Connection::Deliver(WireResponse& message,
+                                          bool header_only,
+                                          const core::Delivery& delivery) {
+  if (client_tls_.has_value()) {
+    co_return co_await DeliverOn(*client_tls_, message, header_only, delivery);
+  }
+  co_return co_await DeliverOn(client_, message, header_only, delivery);
+}
+
+template <class Stream>
+asio::awaitable<bool> Connection::DeliverOn(Stream& stream,
+                                            WireResponse& message,
+                                            bool header_only,
+                                            const core::Delivery& delivery) {
+  if (delivery.breaks == Break::kHang) {
+    co_await Hang();
+    co_return false;
+  }
+  if (!co_await Pause(delivery.first_byte_delay)) co_return false;
+  if (delivery.breaks == Break::kResetBeforeHeaders) {
+    Reset();
+    co_return false;
+  }
+  http::response_serializer<http::span_body<const char>> serializer(message);
+  client_.expires_after(Chrono(config_.write_timeout));
+  auto [hec, hn] =
+      co_await http::async_write_header(stream, serializer, kAwait);
+  if (hec) co_return false;
+  if (delivery.breaks == Break::kResetAfterHeaders) {
+    Reset();
+    co_return false;
+  }
+  if (header_only) co_return true;
+
+  const size_t body = message.body().size();
+  const size_t stop_at =
+      delivery.breaks == Break::kResetMidBody ? body / 2 : body;
+  const size_t slice = SliceBytes(delivery, body);
+  const absl::Time start = absl::Now();
+  size_t written = 0;
+  while (!serializer.is_done() && written < stop_at) {
+    serializer.limit(std::min(slice, stop_at - written));
+    client_.expires_after(Chrono(config_.write_timeout));
+    auto [ec, n] = co_await http::async_write_some(stream, serializer, kAwait);
+    if (ec) co_return false;
+    written += n;
+    // Where the body should be by now: the slower of the cap and the
+    // spread.
+    absl::Duration due = absl::ZeroDuration();
+    if (delivery.bytes_per_second > 0) {
+      due = absl::Seconds(static_cast<double>(written) /
+                          static_cast<double>(delivery.bytes_per_second));
+    }
+    if (delivery.body_duration > absl::ZeroDuration() && body > 0) {
+      due = std::max(
+          due, delivery.body_duration *
+                   (static_cast<double>(written) / static_cast<double>(body)));
+    }
+    if (!co_await Pause(start + due - absl::Now())) co_return false;
+  }
+  if (delivery.breaks == Break::kResetMidBody) {
+    Reset();
+    co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace matgto::proxy
