@@ -221,9 +221,13 @@ def test_clearing_one_rule_keeps_the_others(
     client: matgto.Client, origin: FaultUpstream, http: requests.Session
 ) -> None:
     with client.session("faults/clear", mode="passthrough") as s:
-        teapot = s.add_fault(status=418, url="/orders/")
-        busy = s.add_fault(status=503, url="/other")
-        assert teapot.id != busy.id
+        s.add_fault(delay="1ms", url="/nothing-goes-here")
+        teapot, busy = s.add_faults(Fault(status=418, url="/orders/"), {"status": 503, "url": "/other"})
+        assert (teapot.status, teapot.url, busy.status, busy.url) == (418, "/orders/", 503, "/other"), (
+            "add_faults returns the rules it added, with their ids"
+        )
+        assert len({teapot.id, busy.id, s.faults[0].id}) == 3 and len(client.faults(s.id)) == 3
+        s.clear_faults(s.faults[0])
         get = lambda path: http.get(origin.url + path, proxies=s.proxies(), timeout=10).status_code  # noqa: E731
         assert (get("/orders/6"), get("/other"), get("/fine")) == (418, 503, 200)
         left = s.clear_faults(teapot)

@@ -10,8 +10,8 @@ Record once, replay forever::
 
 Make a dependency slow or failing for one session::
 
-        with client.session("orders/retry", latency="100ms±20ms") as s:
-            s.add_fault(status=503, headers={"Retry-After": "1"}, first_n=2, url=r"/orders/")
+    with client.session("orders/retry", latency="100ms±20ms") as s:
+        s.add_fault(status=503, headers={"Retry-After": "1"}, first_n=2, url=r"/orders/")
 
 Generated protobuf messages and stubs live in :mod:`matgto.v1`.
 """
