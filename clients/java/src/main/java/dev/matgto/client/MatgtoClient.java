@@ -371,8 +371,7 @@ public final class MatgtoClient implements AutoCloseable {
 
   /**
    * Session {@code sessionId}'s fault rules as {@code GetStatus} shows them, each with how many
-   * requests it has hit ({@link Fault#applied()}); empty for the default session while it has no
-   * cassette in use.
+   * requests it has hit ({@link Fault#applied()}).
    *
    * @throws SessionNotFoundException when no session {@code sessionId} is open
    */
@@ -385,12 +384,21 @@ public final class MatgtoClient implements AutoCloseable {
     return sessionInfo(sessionId).getFaultSeed();
   }
 
-  /** Session {@code sessionId} from GetStatus (the default one: its entry, or an empty one). */
+  /**
+   * Session {@code sessionId} from GetStatus. GetStatus leaves out the default session while it
+   * has no cassette in use, but its rules still apply (to what the shared port forwards): they
+   * are then read with a {@code SetFaults} that adds nothing and keeps the seed.
+   */
   private SessionInfo sessionInfo(String sessionId) {
     String id = wireSessionId(sessionId);
     GetStatusResponse status = status();
     if (id.isEmpty()) {
-      return status.hasSession() ? status.getSession() : SessionInfo.getDefaultInstance();
+      if (status.hasSession()) {
+        return status.getSession();
+      }
+      Faults f = setFaults("", 0, List.of());
+      return SessionInfo.newBuilder().setId(SessionInfos.DEFAULT_SESSION_ID)
+          .addAllFaults(Fault.toProtos(f.rules())).setFaultSeed(f.seed()).build();
     }
     for (SessionInfo s : status.getSessionsList()) {
       if (s.getId().equals(id)) {

@@ -80,7 +80,7 @@ class FaultsTest extends ServerTestBase {
               .url("/orders/.*"));
       assertEquals(1, set.rules().size());
       Fault rule = set.rules().get(0);
-      assertFalse(rule.id().isEmpty(), "the server gives the rule an id");
+      assertTrue(rule.id().matches("f[0-9]+"), "the server gives the rule an id: " + rule.id());
       assertEquals(Fault.Kind.STATUS, rule.kind());
 
       HttpClient http = through(s);
@@ -346,7 +346,15 @@ class FaultsTest extends ServerTestBase {
       assertEquals(1, listed.size());
       assertEquals(1, listed.get(0).applied());
       assertEquals(99, client.faultSeed("default"));
+      client.stopRecording();
+
+      // Without a cassette the default session is absent from GetStatus; its rules are not.
+      assertFalse(client.status().hasSession());
+      Fault kept = client.faults("default").get(0);
+      assertEquals(listed.get(0).id(), kept.id(), "rules outlive the default session's cassette");
+      assertEquals(99, client.faultSeed("default"));
       assertEquals(List.of(), client.clearFaults("default"));
+      assertEquals(List.of(), client.faults("default"));
     }
   }
 
