@@ -98,8 +98,12 @@ asio::awaitable<bool> Connection::DeliverOn(Stream& stream,
   const size_t slice = SliceBytes(delivery, body);
   const absl::Time start = absl::Now();
   size_t written = 0;
-  while (!serializer.is_done() && written < stop_at) {
-    serializer.limit(std::min(slice, stop_at - written));
+  // `written` counts what went on the wire, chunk framing included (a
+  // chunked body): the loop ends when the serializer is done, or, for a
+  // reset mid-body, at half.
+  const bool cut = delivery.breaks == Break::kResetMidBody;
+  while (!serializer.is_done() && (!cut || written < stop_at)) {
+    serializer.limit(cut ? std::min(slice, stop_at - written) : slice);
     client_.expires_after(Chrono(config_.write_timeout));
     auto [ec, n] = co_await http::async_write_some(stream, serializer, kAwait);
     if (ec) co_return false;

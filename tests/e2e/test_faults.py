@@ -98,11 +98,11 @@ def test_bandwidth_limit_paces_a_body(server, upstream, proto_modules):
     s = open_session(server, "slow-pipe", "use", "--mode", "passthrough")
     faults(server, proto_modules, session=s["id"], bandwidth_bytes_per_second=100 * 1024)
     t = time.monotonic()
-    r = requests.get(upstream.url("/big?n=262144"), proxies={"http": f"http://{s['proxy_address']}"},
-                     timeout=30)
+    r = requests.get(upstream.url("/big?n=1048576"),
+                     proxies={"http": f"http://{s['proxy_address']}"}, timeout=60)
     took = time.monotonic() - t
-    assert r.status_code == 200 and len(r.content) == 262144
-    assert 2.0 < took < 4.5, took  # 256 KiB at 100 KiB/s: about 2.5 s
+    assert r.status_code == 200 and len(r.content) == 1048576
+    assert 9.0 < took < 14.0, took  # 1 MiB at 100 KiB/s: about 10 s
 
 
 def test_delay_applies_to_recording_which_says_so(server, upstream, proto_modules):
@@ -196,3 +196,11 @@ def test_fault_cli_add_ls_rm_and_bad_rules(server, upstream, proto_modules):
         assert r.returncode != 0 and ("INVALID_ARGUMENT" in r.stderr or "action" in r.stderr), r
     r = server.cli("fault", "rm", "--session", s["id"], "f9", check=False)
     assert r.returncode == 1 and "NOT_FOUND" in r.stderr
+
+
+def test_bandwidth_limit_ends_a_chunked_body_too(server, upstream, proto_modules):
+    s = open_session(server, "chunky", "use", "--mode", "passthrough")
+    faults(server, proto_modules, session=s["id"], bandwidth_bytes_per_second=2000)
+    r = requests.get(upstream.url("/chunked"), proxies={"http": f"http://{s['proxy_address']}"},
+                     timeout=20)
+    assert r.status_code == 200 and r.content.startswith(b"chunk-chunk-") and len(r.content) > 120

@@ -787,9 +787,10 @@ func (x *SetFaultsRequest) GetSeed() uint64 {
 }
 
 type SetFaultsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Faults        []*Fault               `protobuf:"bytes,1,rep,name=faults,proto3" json:"faults,omitempty"`
-	Seed          uint64                 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every rule of the session, in the order added (the new ones last).
+	Faults        []*Fault `protobuf:"bytes,1,rep,name=faults,proto3" json:"faults,omitempty"`
+	Seed          uint64   `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
