@@ -450,12 +450,12 @@ describe('faults and latency (real server)', () => {
     const quarter = await session('latency/stored', { mode: 'replay', latency: { asRecorded: { scale: 0.25 } } });
     assert.deepEqual(quarter.s.options.latency, { asRecorded: { scale: 0.25 } });
     const r3 = await get(quarter.dispatcher, `${up.url}/slow?ms=400`);
-    assert.ok(r3.ms >= 80 && r3.ms < 300, `scale 0.25 (about 100 ms): ${r3.ms} ms`);
+    assert.ok(r3.ms >= 80 && r3.ms < 350, `scale 0.25 (about 100 ms, as recorded 400 ms): ${r3.ms} ms`);
     await close(quarter.s, quarter.dispatcher);
 
     const fastest = await session('latency/stored', { mode: 'replay', latency: 'fast' });
     const r4 = await get(fastest.dispatcher, `${up.url}/slow?ms=400`);
-    assert.ok(r4.ms < 200, `fast overrides the stored latency: ${r4.ms} ms`);
+    assert.ok(r4.ms < 250, `fast overrides the stored 300 ms: ${r4.ms} ms`);
     await close(fastest.s, fastest.dispatcher);
   });
 
