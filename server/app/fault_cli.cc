@@ -108,6 +108,11 @@ void FaultFlags::AddTo(CLI::App* cmd) {
       ->check(CLI::IsMember({"before-headers", "after-headers", "mid-body"}));
   cmd->add_option("--bandwidth", bandwidth,
                   "send the body at most this fast per second (100KiB, 1MB)");
+  cmd->add_option("--ws-drop-after", ws_drop_after,
+                  "WebSocket: drop the connection after the client got N "
+                  "messages");
+  cmd->add_option("--ws-delay", ws_delay,
+                  "WebSocket: delay every message to the client (100ms)");
 }
 
 absl::StatusOr<v1::Fault> FaultFlags::Build() const {
@@ -122,12 +127,26 @@ absl::StatusOr<v1::Fault> FaultFlags::Build() const {
   if (probability >= 0) f.set_probability(probability);
   if (every > 0) f.set_every_nth(every);
   if (first > 0) f.set_first_n(first);
+  const bool ws = ws_drop_after > 0 || !ws_delay.empty();
   int actions =
-      (status != 0) + !delay.empty() + hang + reset + !bandwidth.empty();
+      (status != 0) + !delay.empty() + hang + reset + !bandwidth.empty() + ws;
   if (actions != 1) {
     return absl::InvalidArgumentError(
-        "give exactly one action: --status, --delay, --hang, --reset or "
-        "--bandwidth");
+        "give exactly one action: --status, --delay, --hang, --reset, "
+        "--bandwidth, or --ws-drop-after/--ws-delay");
+  }
+  if (ws) {
+    f.mutable_websocket()->set_drop_after_messages(ws_drop_after);
+    if (!ws_delay.empty()) {
+      std::optional<absl::Duration> d = ParseCliDuration(ws_delay);
+      if (!d.has_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--ws-delay must be a duration such as 100ms, got '",
+                         ws_delay, "'"));
+      }
+      *f.mutable_websocket()->mutable_message_delay() =
+          cassette::ToProtoDuration(*d);
+    }
   }
   if (status != 0) {
     v1::StatusFault* s = f.mutable_status();

@@ -27,6 +27,8 @@ struct FaultFlags {
   bool reset = false;
   std::string reset_when = "before-headers";
   std::string bandwidth;  // "100KiB" per second
+  uint32_t ws_drop_after = 0;
+  std::string ws_delay;  // "100ms"
 
   void AddTo(CLI::App* command);
   // INVALID_ARGUMENT for flags that make no rule (no action, two actions,

@@ -39,4 +39,13 @@ struct Delivery {
   }
 };
 
+// Injected faults for a WebSocket session (relayed or replayed).
+struct WsFaults {
+  // Drop the client's connection (no close frame) once it got this many
+  // messages; 0: never.
+  uint32_t drop_after_messages = 0;
+  // Each message to the client waits this long first.
+  absl::Duration message_delay = absl::ZeroDuration();
+};
+
 }  // namespace matgto::core

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "server/core/delivery.h"
 #include "server/core/http.h"
 
 namespace matgto::core {
@@ -76,11 +77,13 @@ class WsPlayback {
 // Answer the upgrade from a recording.
 struct WsReplay {
   std::unique_ptr<WsPlayback> playback;
+  WsFaults faults{};
 };
 // Connect to the upstream and relay; `sink` (may be null) sees everything.
 struct WsRelay {
   uint64_t ticket = 0;
   std::shared_ptr<WsSessionSink> sink;
+  WsFaults faults{};
 };
 
 }  // namespace matgto::core

@@ -34,9 +34,12 @@ asio::awaitable<bool> Connection::RelayUpgrade(
   const std::string host = HostFor(url);  // IPv6 literals in brackets
   std::string target = url.path;
   if (url.has_query) target += "?" + url.query;
-  websocket::WsLimits limits{.max_message_bytes = config_.ws_max_message_bytes,
-                             .idle_timeout = config_.ws_idle_timeout,
-                             .handshake_timeout = config_.handshake_timeout};
+  websocket::WsLimits limits{
+      .max_message_bytes = config_.ws_max_message_bytes,
+      .idle_timeout = config_.ws_idle_timeout,
+      .handshake_timeout = config_.handshake_timeout,
+      .drop_after_messages = relay.faults.drop_after_messages,
+      .message_delay = relay.faults.message_delay};
   websocket::RelayResult result;
   if (conn->index() == 0) {
     result = co_await websocket::RelayWebSocket(
@@ -63,12 +66,16 @@ asio::awaitable<void> Connection::HandleUpgrade(
   core::WsDecision decision = handler_.OnWebSocket(route_, upgrade);
   websocket::WsLimits limits{.max_message_bytes = config_.ws_max_message_bytes,
                              .idle_timeout = config_.ws_idle_timeout,
-                             .handshake_timeout = config_.handshake_timeout};
+                             .handshake_timeout = config_.handshake_timeout,
+                             .drop_after_messages = 0,
+                             .message_delay = absl::ZeroDuration()};
   if (auto* reply = std::get_if<core::Reply>(&decision)) {
     co_await Write(*reply->response, false, version, false);
     co_return;
   }
   if (auto* replay = std::get_if<core::WsReplay>(&decision)) {
+    limits.drop_after_messages = replay->faults.drop_after_messages;
+    limits.message_delay = replay->faults.message_delay;
     if (client_tls_.has_value()) {
       co_await websocket::ReplayWebSocket(*client_tls_, request,
                                           *replay->playback, limits);

@@ -28,8 +28,8 @@ absl::Status Check(const v1::Fault& f) {
   switch (f.action_case()) {
     case v1::Fault::ACTION_NOT_SET:
       return absl::InvalidArgumentError(
-          "a fault rule needs an action: status, delay, hang, reset or "
-          "bandwidth");
+          "a fault rule needs an action: status, delay, hang, reset, "
+          "bandwidth or websocket");
     case v1::Fault::kStatus:
       if (f.status().code() < 100 || f.status().code() > 999) {
         return absl::InvalidArgumentError(
@@ -40,6 +40,15 @@ absl::Status Check(const v1::Fault& f) {
       if (f.delay().seconds() < 0 || f.delay().nanos() < 0) {
         return absl::InvalidArgumentError(
             absl::StrCat(which, ": delay cannot be negative"));
+      }
+      break;
+    case v1::Fault::kWebsocket:
+      if (f.websocket().drop_after_messages() == 0 &&
+          !(cassette::FromProtoDuration(f.websocket().message_delay()) >
+            absl::ZeroDuration())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            which,
+            ": a WebSocket fault drops after N messages or delays them"));
       }
       break;
     case v1::Fault::kBandwidthBytesPerSecond:
@@ -113,6 +122,20 @@ std::string DescribeFault(const v1::Fault& f) {
       action =
           absl::StrCat("bandwidth ", f.bandwidth_bytes_per_second(), " B/s");
       break;
+    case v1::Fault::kWebsocket: {
+      std::vector<std::string> ws;
+      if (f.websocket().drop_after_messages() > 0) {
+        ws.push_back(
+            absl::StrCat("drop after ", f.websocket().drop_after_messages()));
+      }
+      const absl::Duration d =
+          cassette::FromProtoDuration(f.websocket().message_delay());
+      if (d > absl::ZeroDuration()) {
+        ws.push_back(absl::StrCat("delay ", absl::FormatDuration(d)));
+      }
+      action = absl::StrCat("websocket ", absl::StrJoin(ws, ", "));
+      break;
+    }
     default:
       action = "(no action)";
   }
@@ -234,11 +257,13 @@ bool FaultSet::Selects(Rule& rule) {
   }
 }
 
-std::optional<v1::Fault> FaultSet::Pick(const core::HttpRequest& request) {
+std::optional<v1::Fault> FaultSet::Pick(const core::HttpRequest& request,
+                                        bool websocket) {
   if (!any_.load(std::memory_order_relaxed)) return std::nullopt;
   absl::MutexLock lock(&mu_);
   for (Rule& rule : rules_) {
     const v1::Fault& f = rule.fault;
+    if (f.has_websocket() != websocket) continue;
     if (!f.method().empty() &&
         !absl::EqualsIgnoreCase(f.method(), request.method)) {
       continue;
@@ -272,6 +297,18 @@ core::Decision Replacement(const v1::Fault& f) {
                               ? core::Delivery::Break::kHang
                               : core::Delivery::Break::kResetBeforeHeaders;
   return reply;
+}
+
+void ShapeWebSocket(const v1::Fault& f, core::WsDecision& decision) {
+  core::WsFaults faults{
+      .drop_after_messages = f.websocket().drop_after_messages(),
+      .message_delay =
+          cassette::FromProtoDuration(f.websocket().message_delay())};
+  if (auto* relay = std::get_if<core::WsRelay>(&decision)) {
+    relay->faults = faults;
+  } else if (auto* replay = std::get_if<core::WsReplay>(&decision)) {
+    replay->faults = faults;
+  }
 }
 
 void Shape(const v1::Fault& f, core::Decision& decision) {

@@ -42,8 +42,10 @@ class FaultSet {
   std::vector<v1::Fault> List() const;
   uint64_t seed() const;
 
-  // The first rule that hits `request` (counted as applied), if any.
-  std::optional<v1::Fault> Pick(const core::HttpRequest& request);
+  // The first rule that hits `request` (counted as applied), if any:
+  // among the WebSocket rules for an upgrade, the others for a request.
+  std::optional<v1::Fault> Pick(const core::HttpRequest& request,
+                                bool websocket = false);
 
  private:
   struct Rule {
@@ -78,5 +80,7 @@ core::Decision Replacement(const v1::Fault& fault);
 // reset after the headers or mid-body); a forward notes the fault so the
 // recording says so.
 void Shape(const v1::Fault& fault, core::Decision& decision);
+// A WebSocket rule's effect on a relayed or replayed session.
+void ShapeWebSocket(const v1::Fault& fault, core::WsDecision& decision);
 
 }  // namespace matgto::replay

@@ -116,12 +116,25 @@ void SessionManager::OnForwarded(const core::Forward& ticket,
 core::WsDecision SessionManager::OnWebSocket(const core::Route& route,
                                              const core::HttpRequest& upgrade) {
   Resolved to = Resolve(route);
-  if (!to.known)
+  if (!to.known) {
     return core::Reply{unknown_session_response_, "unknown-session"};
-  if (to.cassette != nullptr) return to.cassette->OnWebSocket(upgrade);
-  if (options_.default_mode == v1::PASSTHROUGH)
-    return core::WsRelay{0, nullptr};
-  return core::Reply{no_cassette_response_, "no-cassette"};
+  }
+  core::WsDecision decision;
+  if (to.cassette != nullptr) {
+    decision = to.cassette->OnWebSocket(upgrade);
+  } else if (options_.default_mode == v1::PASSTHROUGH) {
+    decision = core::WsRelay{0, nullptr};
+  } else {
+    return core::Reply{no_cassette_response_, "no-cassette"};
+  }
+  if (std::holds_alternative<core::Reply>(decision)) return decision;
+  if (std::optional<v1::Fault> fault =
+          to.faults->Pick(upgrade, /*websocket=*/true)) {
+    ShapeWebSocket(*fault, decision);
+    Log({absl::StrCat("session ", to.session_id, ": fault ",
+                      DescribeFault(*fault), " on ", upgrade.url)});
+  }
+  return decision;
 }
 
 void SessionManager::OnForwardFailed(const core::Forward& ticket,

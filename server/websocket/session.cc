@@ -109,6 +109,9 @@ struct RelayState {
   core::WsSessionSink* sink;
   absl::Time opened;
   bool close_seen = false;
+  WsLimits faults{};
+  // Messages written to the client so far.
+  uint32_t to_client = 0;
 
   void Close(core::WsDirection initiator, int code, std::string reason) {
     if (close_seen) return;
@@ -118,6 +121,14 @@ struct RelayState {
     }
   }
 };
+
+template <class S>
+void DropConnection(S& s) {
+  beast::error_code ignored;
+  beast::get_lowest_layer(s).socket().shutdown(
+      asio::ip::tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(s).socket().close(ignored);
+}
 
 template <class From, class To>
 asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
@@ -147,8 +158,22 @@ asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
            beast::buffers_to_string(buffer.data()),
            absl::Now() - state.opened});
     }
+    const bool to_client = direction == core::WsDirection::kServerToClient;
+    if (to_client && state.faults.message_delay > absl::ZeroDuration()) {
+      asio::steady_timer timer(to.get_executor());
+      timer.expires_after(
+          absl::ToChronoMilliseconds(state.faults.message_delay));
+      co_await timer.async_wait(kAwait);
+    }
     to.text(from.got_text());
     auto [wec, wn] = co_await to.async_write(buffer.data(), kAwait);
+    if (!wec && to_client && state.faults.drop_after_messages > 0 &&
+        ++state.to_client >= state.faults.drop_after_messages) {
+      // Injected: the client's connection drops, no close frame.
+      DropConnection(to);
+      DropConnection(from);
+      co_return;
+    }
     if (wec) {
       state.Close(direction == core::WsDirection::kClientToServer
                       ? core::WsDirection::kServerToClient
@@ -213,6 +238,7 @@ asio::awaitable<RelayResult> RelayWebSocket(
   }
   if (sink != nullptr) sink->OnUpgraded(upgraded);
   RelayState state{sink, absl::Now()};
+  state.faults = limits;
   RecordControlFrames(down, core::WsDirection::kClientToServer, state);
   RecordControlFrames(up, core::WsDirection::kServerToClient, state);
   using namespace asio::experimental::awaitable_operators;
@@ -243,6 +269,7 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
   auto [aec] = co_await down.async_accept(request, kAwait);
   if (aec) co_return;
   asio::steady_timer timer(down.get_executor());
+  uint32_t sent = 0;  // messages to the client (for an injected drop)
   for (;;) {
     core::WsStep step = playback.Next();
     if (step.delay > absl::ZeroDuration()) {
@@ -251,10 +278,19 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
     }
     switch (step.kind) {
       case core::WsStep::Kind::kSend: {
+        if (limits.message_delay > absl::ZeroDuration()) {
+          timer.expires_after(absl::ToChronoMilliseconds(limits.message_delay));
+          co_await timer.async_wait(kAwait);
+        }
         down.text(step.message->kind != core::WsKind::kBinary);
         auto [ec, n] = co_await down.async_write(
             asio::buffer(step.message->payload), kAwait);
         if (ec) co_return;
+        if (limits.drop_after_messages > 0 &&
+            ++sent >= limits.drop_after_messages) {
+          DropConnection(down);
+          co_return;
+        }
         break;
       }
       case core::WsStep::Kind::kClose: {

@@ -33,6 +33,11 @@ struct WsLimits {
   // A session with no frame in either direction for this long is closed.
   absl::Duration idle_timeout = absl::Minutes(5);
   absl::Duration handshake_timeout = absl::Seconds(10);
+  // Injected faults (core::WsFaults): the client's connection is dropped
+  // after it got this many messages (0: never); each message to the client
+  // waits this long first.
+  uint32_t drop_after_messages = 0;
+  absl::Duration message_delay = absl::ZeroDuration();
 };
 
 struct RelayResult {

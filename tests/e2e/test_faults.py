@@ -204,3 +204,47 @@ def test_bandwidth_limit_ends_a_chunked_body_too(server, upstream, proto_modules
     r = requests.get(upstream.url("/chunked"), proxies={"http": f"http://{s['proxy_address']}"},
                      timeout=20)
     assert r.status_code == 200 and r.content.startswith(b"chunk-chunk-") and len(r.content) > 120
+
+
+def test_websocket_drop_after_n_messages_and_delayed_messages(server, proto_modules):
+    import asyncio
+    import websockets
+    from websockets.asyncio.client import connect
+    from test_websocket import WsUpstream
+
+    ws_up = WsUpstream()
+    try:
+        url = f"ws://127.0.0.1:{ws_up.port}/chat"
+        relay = open_session(server, "ws-faults", "use", "--mode", "passthrough")
+        server.cli("fault", "add", "--session", relay["id"], "--ws-drop-after", "2")
+
+        async def talk(proxy, rounds):
+            got = []
+            async with connect(url, proxy=proxy) as ws:
+                got.append(await ws.recv())
+                for i in range(rounds):
+                    await ws.send(f"m{i}")
+                    got.append(await ws.recv())
+            return got
+
+        async def dropped():
+            with pytest.raises(websockets.ConnectionClosed) as e:
+                await talk(relay["proxy_url"], 3)
+            return e.value
+
+        closed = asyncio.run(asyncio.wait_for(dropped(), 20))
+        assert closed.rcvd is None  # no close frame: the connection dropped
+        ls = server.cli("fault", "ls", "--session", relay["id"]).stdout
+        assert "f1 websocket drop after 2  (applied 1)" in ls
+
+        delayed = open_session(server, "ws-delay", "use", "--mode", "passthrough")
+        server.cli("fault", "add", "--session", delayed["id"], "--ws-delay", "300ms")
+        t = time.monotonic()
+        got = asyncio.run(asyncio.wait_for(talk(delayed["proxy_url"], 2), 20))
+        assert got[1:] == ["echo:m0", "echo:m1"]
+        assert time.monotonic() - t >= 0.9  # three messages to the client, 300 ms each
+        # HTTP rules never touch WebSocket sessions, and the other way round.
+        assert requests.get("http://127.0.0.1:1/", proxies={"http": delayed["proxy_url"]},
+                            timeout=10).status_code == 502
+    finally:
+        ws_up.close()

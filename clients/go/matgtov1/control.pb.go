@@ -153,7 +153,7 @@ func (x ResetFault_When) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ResetFault_When.Descriptor instead.
 func (ResetFault_When) EnumDescriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{6, 0}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{7, 0}
 }
 
 type StartRecordingRequest struct {
@@ -366,6 +366,7 @@ type Fault struct {
 	//	*Fault_Hang
 	//	*Fault_Reset_
 	//	*Fault_BandwidthBytesPerSecond
+	//	*Fault_Websocket
 	Action isFault_Action `protobuf_oneof:"action"`
 	// How many requests it has hit so far (in GetStatus).
 	Applied       uint64 `protobuf:"varint,20,opt,name=applied,proto3" json:"applied,omitempty"`
@@ -510,6 +511,15 @@ func (x *Fault) GetBandwidthBytesPerSecond() uint64 {
 	return 0
 }
 
+func (x *Fault) GetWebsocket() *WsFault {
+	if x != nil {
+		if x, ok := x.Action.(*Fault_Websocket); ok {
+			return x.Websocket
+		}
+	}
+	return nil
+}
+
 func (x *Fault) GetApplied() uint64 {
 	if x != nil {
 		return x.Applied
@@ -573,6 +583,12 @@ type Fault_BandwidthBytesPerSecond struct {
 	BandwidthBytesPerSecond uint64 `protobuf:"varint,14,opt,name=bandwidth_bytes_per_second,json=bandwidthBytesPerSecond,proto3,oneof"`
 }
 
+type Fault_Websocket struct {
+	// WebSocket sessions (upgrades) only: drop the connection after some
+	// messages, or delay every message to the client.
+	Websocket *WsFault `protobuf:"bytes,15,opt,name=websocket,proto3,oneof"`
+}
+
 func (*Fault_Status) isFault_Action() {}
 
 func (*Fault_Delay) isFault_Action() {}
@@ -582,6 +598,8 @@ func (*Fault_Hang) isFault_Action() {}
 func (*Fault_Reset_) isFault_Action() {}
 
 func (*Fault_BandwidthBytesPerSecond) isFault_Action() {}
+
+func (*Fault_Websocket) isFault_Action() {}
 
 type StatusFault struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -681,6 +699,63 @@ func (*Hang) Descriptor() ([]byte, []int) {
 	return file_matgto_v1_control_proto_rawDescGZIP(), []int{5}
 }
 
+// Applies to WebSocket upgrades (HTTP rules never do, and this never
+// applies to plain HTTP requests).
+type WsFault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Drop the client's connection (no close frame) after it got this many
+	// messages; 0: never.
+	DropAfterMessages uint32 `protobuf:"varint,1,opt,name=drop_after_messages,json=dropAfterMessages,proto3" json:"drop_after_messages,omitempty"`
+	// Each message to the client waits this long first.
+	MessageDelay  *durationpb.Duration `protobuf:"bytes,2,opt,name=message_delay,json=messageDelay,proto3" json:"message_delay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WsFault) Reset() {
+	*x = WsFault{}
+	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WsFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WsFault) ProtoMessage() {}
+
+func (x *WsFault) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WsFault.ProtoReflect.Descriptor instead.
+func (*WsFault) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WsFault) GetDropAfterMessages() uint32 {
+	if x != nil {
+		return x.DropAfterMessages
+	}
+	return 0
+}
+
+func (x *WsFault) GetMessageDelay() *durationpb.Duration {
+	if x != nil {
+		return x.MessageDelay
+	}
+	return nil
+}
+
 type ResetFault struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	When          ResetFault_When        `protobuf:"varint,1,opt,name=when,proto3,enum=matgto.v1.ResetFault_When" json:"when,omitempty"`
@@ -690,7 +765,7 @@ type ResetFault struct {
 
 func (x *ResetFault) Reset() {
 	*x = ResetFault{}
-	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	mi := &file_matgto_v1_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +777,7 @@ func (x *ResetFault) String() string {
 func (*ResetFault) ProtoMessage() {}
 
 func (x *ResetFault) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[6]
+	mi := &file_matgto_v1_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +790,7 @@ func (x *ResetFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetFault.ProtoReflect.Descriptor instead.
 func (*ResetFault) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{6}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ResetFault) GetWhen() ResetFault_When {
@@ -737,7 +812,7 @@ type SetFaultsRequest struct {
 
 func (x *SetFaultsRequest) Reset() {
 	*x = SetFaultsRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[7]
+	mi := &file_matgto_v1_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +824,7 @@ func (x *SetFaultsRequest) String() string {
 func (*SetFaultsRequest) ProtoMessage() {}
 
 func (x *SetFaultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[7]
+	mi := &file_matgto_v1_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +837,7 @@ func (x *SetFaultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFaultsRequest.ProtoReflect.Descriptor instead.
 func (*SetFaultsRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{7}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetFaultsRequest) GetSession() string {
@@ -797,7 +872,7 @@ type SetFaultsResponse struct {
 
 func (x *SetFaultsResponse) Reset() {
 	*x = SetFaultsResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[8]
+	mi := &file_matgto_v1_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +884,7 @@ func (x *SetFaultsResponse) String() string {
 func (*SetFaultsResponse) ProtoMessage() {}
 
 func (x *SetFaultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[8]
+	mi := &file_matgto_v1_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +897,7 @@ func (x *SetFaultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFaultsResponse.ProtoReflect.Descriptor instead.
 func (*SetFaultsResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{8}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetFaultsResponse) GetFaults() []*Fault {
@@ -849,7 +924,7 @@ type ClearFaultsRequest struct {
 
 func (x *ClearFaultsRequest) Reset() {
 	*x = ClearFaultsRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[9]
+	mi := &file_matgto_v1_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +936,7 @@ func (x *ClearFaultsRequest) String() string {
 func (*ClearFaultsRequest) ProtoMessage() {}
 
 func (x *ClearFaultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[9]
+	mi := &file_matgto_v1_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +949,7 @@ func (x *ClearFaultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearFaultsRequest.ProtoReflect.Descriptor instead.
 func (*ClearFaultsRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{9}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ClearFaultsRequest) GetSession() string {
@@ -900,7 +975,7 @@ type ClearFaultsResponse struct {
 
 func (x *ClearFaultsResponse) Reset() {
 	*x = ClearFaultsResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	mi := &file_matgto_v1_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +987,7 @@ func (x *ClearFaultsResponse) String() string {
 func (*ClearFaultsResponse) ProtoMessage() {}
 
 func (x *ClearFaultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[10]
+	mi := &file_matgto_v1_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1000,7 @@ func (x *ClearFaultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearFaultsResponse.ProtoReflect.Descriptor instead.
 func (*ClearFaultsResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{10}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ClearFaultsResponse) GetFaults() []*Fault {
@@ -944,7 +1019,7 @@ type RenewSessionRequest struct {
 
 func (x *RenewSessionRequest) Reset() {
 	*x = RenewSessionRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[11]
+	mi := &file_matgto_v1_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1031,7 @@ func (x *RenewSessionRequest) String() string {
 func (*RenewSessionRequest) ProtoMessage() {}
 
 func (x *RenewSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[11]
+	mi := &file_matgto_v1_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1044,7 @@ func (x *RenewSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewSessionRequest.ProtoReflect.Descriptor instead.
 func (*RenewSessionRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RenewSessionRequest) GetSession() string {
@@ -988,7 +1063,7 @@ type RenewSessionResponse struct {
 
 func (x *RenewSessionResponse) Reset() {
 	*x = RenewSessionResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[12]
+	mi := &file_matgto_v1_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1075,7 @@ func (x *RenewSessionResponse) String() string {
 func (*RenewSessionResponse) ProtoMessage() {}
 
 func (x *RenewSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[12]
+	mi := &file_matgto_v1_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1088,7 @@ func (x *RenewSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewSessionResponse.ProtoReflect.Descriptor instead.
 func (*RenewSessionResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RenewSessionResponse) GetLeaseExpiresAt() *timestamppb.Timestamp {
@@ -1032,7 +1107,7 @@ type StopRecordingResponse struct {
 
 func (x *StopRecordingResponse) Reset() {
 	*x = StopRecordingResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	mi := &file_matgto_v1_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1119,7 @@ func (x *StopRecordingResponse) String() string {
 func (*StopRecordingResponse) ProtoMessage() {}
 
 func (x *StopRecordingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[13]
+	mi := &file_matgto_v1_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1132,7 @@ func (x *StopRecordingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRecordingResponse.ProtoReflect.Descriptor instead.
 func (*StopRecordingResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StopRecordingResponse) GetSummary() *SessionSummary {
@@ -1091,7 +1166,7 @@ type ReplayRequest struct {
 
 func (x *ReplayRequest) Reset() {
 	*x = ReplayRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	mi := &file_matgto_v1_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1178,7 @@ func (x *ReplayRequest) String() string {
 func (*ReplayRequest) ProtoMessage() {}
 
 func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[14]
+	mi := &file_matgto_v1_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1191,7 @@ func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayRequest.ProtoReflect.Descriptor instead.
 func (*ReplayRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReplayRequest) GetName() string {
@@ -1170,7 +1245,7 @@ type ReplayResponse struct {
 
 func (x *ReplayResponse) Reset() {
 	*x = ReplayResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	mi := &file_matgto_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1257,7 @@ func (x *ReplayResponse) String() string {
 func (*ReplayResponse) ProtoMessage() {}
 
 func (x *ReplayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[15]
+	mi := &file_matgto_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1270,7 @@ func (x *ReplayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResponse.ProtoReflect.Descriptor instead.
 func (*ReplayResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReplayResponse) GetSession() *SessionInfo {
@@ -1228,7 +1303,7 @@ type UseCassetteRequest struct {
 
 func (x *UseCassetteRequest) Reset() {
 	*x = UseCassetteRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	mi := &file_matgto_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1315,7 @@ func (x *UseCassetteRequest) String() string {
 func (*UseCassetteRequest) ProtoMessage() {}
 
 func (x *UseCassetteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[16]
+	mi := &file_matgto_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1328,7 @@ func (x *UseCassetteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseCassetteRequest.ProtoReflect.Descriptor instead.
 func (*UseCassetteRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UseCassetteRequest) GetName() string {
@@ -1314,7 +1389,7 @@ type UseCassetteResponse struct {
 
 func (x *UseCassetteResponse) Reset() {
 	*x = UseCassetteResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	mi := &file_matgto_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1401,7 @@ func (x *UseCassetteResponse) String() string {
 func (*UseCassetteResponse) ProtoMessage() {}
 
 func (x *UseCassetteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[17]
+	mi := &file_matgto_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1414,7 @@ func (x *UseCassetteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseCassetteResponse.ProtoReflect.Descriptor instead.
 func (*UseCassetteResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UseCassetteResponse) GetSession() *SessionInfo {
@@ -1357,7 +1432,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	mi := &file_matgto_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1444,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[18]
+	mi := &file_matgto_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1457,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 type GetStatusResponse struct {
@@ -1419,7 +1494,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	mi := &file_matgto_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1506,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[19]
+	mi := &file_matgto_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1519,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -1554,7 +1629,7 @@ type TlsStatus struct {
 
 func (x *TlsStatus) Reset() {
 	*x = TlsStatus{}
-	mi := &file_matgto_v1_control_proto_msgTypes[20]
+	mi := &file_matgto_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1566,7 +1641,7 @@ func (x *TlsStatus) String() string {
 func (*TlsStatus) ProtoMessage() {}
 
 func (x *TlsStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[20]
+	mi := &file_matgto_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1579,7 +1654,7 @@ func (x *TlsStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TlsStatus.ProtoReflect.Descriptor instead.
 func (*TlsStatus) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TlsStatus) GetCaCertificatePath() string {
@@ -1620,7 +1695,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[21]
+	mi := &file_matgto_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1707,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[21]
+	mi := &file_matgto_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1720,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ShutdownRequest) GetGrace() *durationpb.Duration {
@@ -1663,7 +1738,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[22]
+	mi := &file_matgto_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +1750,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[22]
+	mi := &file_matgto_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +1763,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 type CassetteInfo struct {
@@ -1705,7 +1780,7 @@ type CassetteInfo struct {
 
 func (x *CassetteInfo) Reset() {
 	*x = CassetteInfo{}
-	mi := &file_matgto_v1_control_proto_msgTypes[23]
+	mi := &file_matgto_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1792,7 @@ func (x *CassetteInfo) String() string {
 func (*CassetteInfo) ProtoMessage() {}
 
 func (x *CassetteInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[23]
+	mi := &file_matgto_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1805,7 @@ func (x *CassetteInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteInfo.ProtoReflect.Descriptor instead.
 func (*CassetteInfo) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CassetteInfo) GetName() string {
@@ -1778,7 +1853,7 @@ type ListCassettesRequest struct {
 
 func (x *ListCassettesRequest) Reset() {
 	*x = ListCassettesRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[24]
+	mi := &file_matgto_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1865,7 @@ func (x *ListCassettesRequest) String() string {
 func (*ListCassettesRequest) ProtoMessage() {}
 
 func (x *ListCassettesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[24]
+	mi := &file_matgto_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +1878,7 @@ func (x *ListCassettesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCassettesRequest.ProtoReflect.Descriptor instead.
 func (*ListCassettesRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListCassettesRequest) GetPrefix() string {
@@ -1822,7 +1897,7 @@ type ListCassettesResponse struct {
 
 func (x *ListCassettesResponse) Reset() {
 	*x = ListCassettesResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[25]
+	mi := &file_matgto_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +1909,7 @@ func (x *ListCassettesResponse) String() string {
 func (*ListCassettesResponse) ProtoMessage() {}
 
 func (x *ListCassettesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[25]
+	mi := &file_matgto_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +1922,7 @@ func (x *ListCassettesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCassettesResponse.ProtoReflect.Descriptor instead.
 func (*ListCassettesResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListCassettesResponse) GetCassettes() []*CassetteInfo {
@@ -1866,7 +1941,7 @@ type GetCassetteRequest struct {
 
 func (x *GetCassetteRequest) Reset() {
 	*x = GetCassetteRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[26]
+	mi := &file_matgto_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1878,7 +1953,7 @@ func (x *GetCassetteRequest) String() string {
 func (*GetCassetteRequest) ProtoMessage() {}
 
 func (x *GetCassetteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[26]
+	mi := &file_matgto_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1891,7 +1966,7 @@ func (x *GetCassetteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCassetteRequest.ProtoReflect.Descriptor instead.
 func (*GetCassetteRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetCassetteRequest) GetName() string {
@@ -1913,7 +1988,7 @@ type CassetteChunk struct {
 
 func (x *CassetteChunk) Reset() {
 	*x = CassetteChunk{}
-	mi := &file_matgto_v1_control_proto_msgTypes[27]
+	mi := &file_matgto_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2000,7 @@ func (x *CassetteChunk) String() string {
 func (*CassetteChunk) ProtoMessage() {}
 
 func (x *CassetteChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[27]
+	mi := &file_matgto_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2013,7 @@ func (x *CassetteChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteChunk.ProtoReflect.Descriptor instead.
 func (*CassetteChunk) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CassetteChunk) GetName() string {
@@ -1964,7 +2039,7 @@ type PutCassetteResponse struct {
 
 func (x *PutCassetteResponse) Reset() {
 	*x = PutCassetteResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[28]
+	mi := &file_matgto_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1976,7 +2051,7 @@ func (x *PutCassetteResponse) String() string {
 func (*PutCassetteResponse) ProtoMessage() {}
 
 func (x *PutCassetteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[28]
+	mi := &file_matgto_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1989,7 +2064,7 @@ func (x *PutCassetteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutCassetteResponse.ProtoReflect.Descriptor instead.
 func (*PutCassetteResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PutCassetteResponse) GetCassette() *CassetteInfo {
@@ -2008,7 +2083,7 @@ type DeleteCassetteRequest struct {
 
 func (x *DeleteCassetteRequest) Reset() {
 	*x = DeleteCassetteRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[29]
+	mi := &file_matgto_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2020,7 +2095,7 @@ func (x *DeleteCassetteRequest) String() string {
 func (*DeleteCassetteRequest) ProtoMessage() {}
 
 func (x *DeleteCassetteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[29]
+	mi := &file_matgto_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2033,7 +2108,7 @@ func (x *DeleteCassetteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCassetteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCassetteRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteCassetteRequest) GetName() string {
@@ -2051,7 +2126,7 @@ type DeleteCassetteResponse struct {
 
 func (x *DeleteCassetteResponse) Reset() {
 	*x = DeleteCassetteResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[30]
+	mi := &file_matgto_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2138,7 @@ func (x *DeleteCassetteResponse) String() string {
 func (*DeleteCassetteResponse) ProtoMessage() {}
 
 func (x *DeleteCassetteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[30]
+	mi := &file_matgto_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2151,7 @@ func (x *DeleteCassetteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCassetteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCassetteResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{30}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 type GetCACertificateRequest struct {
@@ -2087,7 +2162,7 @@ type GetCACertificateRequest struct {
 
 func (x *GetCACertificateRequest) Reset() {
 	*x = GetCACertificateRequest{}
-	mi := &file_matgto_v1_control_proto_msgTypes[31]
+	mi := &file_matgto_v1_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2174,7 @@ func (x *GetCACertificateRequest) String() string {
 func (*GetCACertificateRequest) ProtoMessage() {}
 
 func (x *GetCACertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[31]
+	mi := &file_matgto_v1_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2187,7 @@ func (x *GetCACertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCACertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetCACertificateRequest) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{31}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{32}
 }
 
 type GetCACertificateResponse struct {
@@ -2124,7 +2199,7 @@ type GetCACertificateResponse struct {
 
 func (x *GetCACertificateResponse) Reset() {
 	*x = GetCACertificateResponse{}
-	mi := &file_matgto_v1_control_proto_msgTypes[32]
+	mi := &file_matgto_v1_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2136,7 +2211,7 @@ func (x *GetCACertificateResponse) String() string {
 func (*GetCACertificateResponse) ProtoMessage() {}
 
 func (x *GetCACertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[32]
+	mi := &file_matgto_v1_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2149,7 +2224,7 @@ func (x *GetCACertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCACertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetCACertificateResponse) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{32}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetCACertificateResponse) GetPem() string {
@@ -2210,7 +2285,7 @@ type SessionInfo struct {
 
 func (x *SessionInfo) Reset() {
 	*x = SessionInfo{}
-	mi := &file_matgto_v1_control_proto_msgTypes[33]
+	mi := &file_matgto_v1_control_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2222,7 +2297,7 @@ func (x *SessionInfo) String() string {
 func (*SessionInfo) ProtoMessage() {}
 
 func (x *SessionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[33]
+	mi := &file_matgto_v1_control_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2235,7 +2310,7 @@ func (x *SessionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionInfo.ProtoReflect.Descriptor instead.
 func (*SessionInfo) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{33}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SessionInfo) GetCassette() string {
@@ -2404,7 +2479,7 @@ type SessionSummary struct {
 
 func (x *SessionSummary) Reset() {
 	*x = SessionSummary{}
-	mi := &file_matgto_v1_control_proto_msgTypes[34]
+	mi := &file_matgto_v1_control_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2491,7 @@ func (x *SessionSummary) String() string {
 func (*SessionSummary) ProtoMessage() {}
 
 func (x *SessionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[34]
+	mi := &file_matgto_v1_control_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2504,7 @@ func (x *SessionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSummary.ProtoReflect.Descriptor instead.
 func (*SessionSummary) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{34}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SessionSummary) GetSession() *SessionInfo {
@@ -2500,7 +2575,7 @@ type Miss struct {
 
 func (x *Miss) Reset() {
 	*x = Miss{}
-	mi := &file_matgto_v1_control_proto_msgTypes[35]
+	mi := &file_matgto_v1_control_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2587,7 @@ func (x *Miss) String() string {
 func (*Miss) ProtoMessage() {}
 
 func (x *Miss) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[35]
+	mi := &file_matgto_v1_control_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2600,7 @@ func (x *Miss) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Miss.ProtoReflect.Descriptor instead.
 func (*Miss) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{35}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Miss) GetMethod() string {
@@ -2568,7 +2643,7 @@ type Candidate struct {
 
 func (x *Candidate) Reset() {
 	*x = Candidate{}
-	mi := &file_matgto_v1_control_proto_msgTypes[36]
+	mi := &file_matgto_v1_control_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2655,7 @@ func (x *Candidate) String() string {
 func (*Candidate) ProtoMessage() {}
 
 func (x *Candidate) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[36]
+	mi := &file_matgto_v1_control_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2668,7 @@ func (x *Candidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
 func (*Candidate) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{36}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Candidate) GetInteractionIndex() uint64 {
@@ -2636,7 +2711,7 @@ type FieldDifference struct {
 
 func (x *FieldDifference) Reset() {
 	*x = FieldDifference{}
-	mi := &file_matgto_v1_control_proto_msgTypes[37]
+	mi := &file_matgto_v1_control_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2723,7 @@ func (x *FieldDifference) String() string {
 func (*FieldDifference) ProtoMessage() {}
 
 func (x *FieldDifference) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[37]
+	mi := &file_matgto_v1_control_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +2736,7 @@ func (x *FieldDifference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldDifference.ProtoReflect.Descriptor instead.
 func (*FieldDifference) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{37}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *FieldDifference) GetField() string {
@@ -2701,7 +2776,7 @@ type ProxyError struct {
 
 func (x *ProxyError) Reset() {
 	*x = ProxyError{}
-	mi := &file_matgto_v1_control_proto_msgTypes[38]
+	mi := &file_matgto_v1_control_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +2788,7 @@ func (x *ProxyError) String() string {
 func (*ProxyError) ProtoMessage() {}
 
 func (x *ProxyError) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_control_proto_msgTypes[38]
+	mi := &file_matgto_v1_control_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +2801,7 @@ func (x *ProxyError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyError.ProtoReflect.Descriptor instead.
 func (*ProxyError) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_control_proto_rawDescGZIP(), []int{38}
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ProxyError) GetError() string {
@@ -2773,7 +2848,7 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x16StartRecordingResponse\x120\n" +
 	"\asession\x18\x01 \x01(\v2\x16.matgto.v1.SessionInfoR\asession\"0\n" +
 	"\x14StopRecordingRequest\x12\x18\n" +
-	"\asession\x18\x01 \x01(\tR\asession\"\xd8\x03\n" +
+	"\asession\x18\x01 \x01(\tR\asession\"\x8c\x04\n" +
 	"\x05Fault\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1f\n" +
@@ -2787,7 +2862,8 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x05delay\x18\v \x01(\v2\x19.google.protobuf.DurationH\x01R\x05delay\x12%\n" +
 	"\x04hang\x18\f \x01(\v2\x0f.matgto.v1.HangH\x01R\x04hang\x12-\n" +
 	"\x05reset\x18\r \x01(\v2\x15.matgto.v1.ResetFaultH\x01R\x05reset\x12=\n" +
-	"\x1abandwidth_bytes_per_second\x18\x0e \x01(\x04H\x01R\x17bandwidthBytesPerSecond\x12\x18\n" +
+	"\x1abandwidth_bytes_per_second\x18\x0e \x01(\x04H\x01R\x17bandwidthBytesPerSecond\x122\n" +
+	"\twebsocket\x18\x0f \x01(\v2\x12.matgto.v1.WsFaultH\x01R\twebsocket\x12\x18\n" +
 	"\aapplied\x18\x14 \x01(\x04R\aappliedB\n" +
 	"\n" +
 	"\bselectorB\b\n" +
@@ -2796,7 +2872,10 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12+\n" +
 	"\aheaders\x18\x02 \x03(\v2\x11.matgto.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\fR\x04body\"\x06\n" +
-	"\x04Hang\"\x8f\x01\n" +
+	"\x04Hang\"y\n" +
+	"\aWsFault\x12.\n" +
+	"\x13drop_after_messages\x18\x01 \x01(\rR\x11dropAfterMessages\x12>\n" +
+	"\rmessage_delay\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\fmessageDelay\"\x8f\x01\n" +
 	"\n" +
 	"ResetFault\x12.\n" +
 	"\x04when\x18\x01 \x01(\x0e2\x1a.matgto.v1.ResetFault.WhenR\x04when\"Q\n" +
@@ -2986,7 +3065,7 @@ func file_matgto_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_matgto_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_matgto_v1_control_proto_goTypes = []any{
 	(Mode)(0),                        // 0: matgto.v1.Mode
 	(ResetFault_When)(0),             // 1: matgto.v1.ResetFault.When
@@ -2996,123 +3075,126 @@ var file_matgto_v1_control_proto_goTypes = []any{
 	(*Fault)(nil),                    // 5: matgto.v1.Fault
 	(*StatusFault)(nil),              // 6: matgto.v1.StatusFault
 	(*Hang)(nil),                     // 7: matgto.v1.Hang
-	(*ResetFault)(nil),               // 8: matgto.v1.ResetFault
-	(*SetFaultsRequest)(nil),         // 9: matgto.v1.SetFaultsRequest
-	(*SetFaultsResponse)(nil),        // 10: matgto.v1.SetFaultsResponse
-	(*ClearFaultsRequest)(nil),       // 11: matgto.v1.ClearFaultsRequest
-	(*ClearFaultsResponse)(nil),      // 12: matgto.v1.ClearFaultsResponse
-	(*RenewSessionRequest)(nil),      // 13: matgto.v1.RenewSessionRequest
-	(*RenewSessionResponse)(nil),     // 14: matgto.v1.RenewSessionResponse
-	(*StopRecordingResponse)(nil),    // 15: matgto.v1.StopRecordingResponse
-	(*ReplayRequest)(nil),            // 16: matgto.v1.ReplayRequest
-	(*ReplayResponse)(nil),           // 17: matgto.v1.ReplayResponse
-	(*UseCassetteRequest)(nil),       // 18: matgto.v1.UseCassetteRequest
-	(*UseCassetteResponse)(nil),      // 19: matgto.v1.UseCassetteResponse
-	(*GetStatusRequest)(nil),         // 20: matgto.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 21: matgto.v1.GetStatusResponse
-	(*TlsStatus)(nil),                // 22: matgto.v1.TlsStatus
-	(*ShutdownRequest)(nil),          // 23: matgto.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),         // 24: matgto.v1.ShutdownResponse
-	(*CassetteInfo)(nil),             // 25: matgto.v1.CassetteInfo
-	(*ListCassettesRequest)(nil),     // 26: matgto.v1.ListCassettesRequest
-	(*ListCassettesResponse)(nil),    // 27: matgto.v1.ListCassettesResponse
-	(*GetCassetteRequest)(nil),       // 28: matgto.v1.GetCassetteRequest
-	(*CassetteChunk)(nil),            // 29: matgto.v1.CassetteChunk
-	(*PutCassetteResponse)(nil),      // 30: matgto.v1.PutCassetteResponse
-	(*DeleteCassetteRequest)(nil),    // 31: matgto.v1.DeleteCassetteRequest
-	(*DeleteCassetteResponse)(nil),   // 32: matgto.v1.DeleteCassetteResponse
-	(*GetCACertificateRequest)(nil),  // 33: matgto.v1.GetCACertificateRequest
-	(*GetCACertificateResponse)(nil), // 34: matgto.v1.GetCACertificateResponse
-	(*SessionInfo)(nil),              // 35: matgto.v1.SessionInfo
-	(*SessionSummary)(nil),           // 36: matgto.v1.SessionSummary
-	(*Miss)(nil),                     // 37: matgto.v1.Miss
-	(*Candidate)(nil),                // 38: matgto.v1.Candidate
-	(*FieldDifference)(nil),          // 39: matgto.v1.FieldDifference
-	(*ProxyError)(nil),               // 40: matgto.v1.ProxyError
-	(*CassetteOptions)(nil),          // 41: matgto.v1.CassetteOptions
-	(*durationpb.Duration)(nil),      // 42: google.protobuf.Duration
-	(*Header)(nil),                   // 43: matgto.v1.Header
-	(*timestamppb.Timestamp)(nil),    // 44: google.protobuf.Timestamp
+	(*WsFault)(nil),                  // 8: matgto.v1.WsFault
+	(*ResetFault)(nil),               // 9: matgto.v1.ResetFault
+	(*SetFaultsRequest)(nil),         // 10: matgto.v1.SetFaultsRequest
+	(*SetFaultsResponse)(nil),        // 11: matgto.v1.SetFaultsResponse
+	(*ClearFaultsRequest)(nil),       // 12: matgto.v1.ClearFaultsRequest
+	(*ClearFaultsResponse)(nil),      // 13: matgto.v1.ClearFaultsResponse
+	(*RenewSessionRequest)(nil),      // 14: matgto.v1.RenewSessionRequest
+	(*RenewSessionResponse)(nil),     // 15: matgto.v1.RenewSessionResponse
+	(*StopRecordingResponse)(nil),    // 16: matgto.v1.StopRecordingResponse
+	(*ReplayRequest)(nil),            // 17: matgto.v1.ReplayRequest
+	(*ReplayResponse)(nil),           // 18: matgto.v1.ReplayResponse
+	(*UseCassetteRequest)(nil),       // 19: matgto.v1.UseCassetteRequest
+	(*UseCassetteResponse)(nil),      // 20: matgto.v1.UseCassetteResponse
+	(*GetStatusRequest)(nil),         // 21: matgto.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 22: matgto.v1.GetStatusResponse
+	(*TlsStatus)(nil),                // 23: matgto.v1.TlsStatus
+	(*ShutdownRequest)(nil),          // 24: matgto.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),         // 25: matgto.v1.ShutdownResponse
+	(*CassetteInfo)(nil),             // 26: matgto.v1.CassetteInfo
+	(*ListCassettesRequest)(nil),     // 27: matgto.v1.ListCassettesRequest
+	(*ListCassettesResponse)(nil),    // 28: matgto.v1.ListCassettesResponse
+	(*GetCassetteRequest)(nil),       // 29: matgto.v1.GetCassetteRequest
+	(*CassetteChunk)(nil),            // 30: matgto.v1.CassetteChunk
+	(*PutCassetteResponse)(nil),      // 31: matgto.v1.PutCassetteResponse
+	(*DeleteCassetteRequest)(nil),    // 32: matgto.v1.DeleteCassetteRequest
+	(*DeleteCassetteResponse)(nil),   // 33: matgto.v1.DeleteCassetteResponse
+	(*GetCACertificateRequest)(nil),  // 34: matgto.v1.GetCACertificateRequest
+	(*GetCACertificateResponse)(nil), // 35: matgto.v1.GetCACertificateResponse
+	(*SessionInfo)(nil),              // 36: matgto.v1.SessionInfo
+	(*SessionSummary)(nil),           // 37: matgto.v1.SessionSummary
+	(*Miss)(nil),                     // 38: matgto.v1.Miss
+	(*Candidate)(nil),                // 39: matgto.v1.Candidate
+	(*FieldDifference)(nil),          // 40: matgto.v1.FieldDifference
+	(*ProxyError)(nil),               // 41: matgto.v1.ProxyError
+	(*CassetteOptions)(nil),          // 42: matgto.v1.CassetteOptions
+	(*durationpb.Duration)(nil),      // 43: google.protobuf.Duration
+	(*Header)(nil),                   // 44: matgto.v1.Header
+	(*timestamppb.Timestamp)(nil),    // 45: google.protobuf.Timestamp
 }
 var file_matgto_v1_control_proto_depIdxs = []int32{
-	41, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
-	42, // 1: matgto.v1.StartRecordingRequest.lease:type_name -> google.protobuf.Duration
-	35, // 2: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
+	42, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
+	43, // 1: matgto.v1.StartRecordingRequest.lease:type_name -> google.protobuf.Duration
+	36, // 2: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
 	6,  // 3: matgto.v1.Fault.status:type_name -> matgto.v1.StatusFault
-	42, // 4: matgto.v1.Fault.delay:type_name -> google.protobuf.Duration
+	43, // 4: matgto.v1.Fault.delay:type_name -> google.protobuf.Duration
 	7,  // 5: matgto.v1.Fault.hang:type_name -> matgto.v1.Hang
-	8,  // 6: matgto.v1.Fault.reset:type_name -> matgto.v1.ResetFault
-	43, // 7: matgto.v1.StatusFault.headers:type_name -> matgto.v1.Header
-	1,  // 8: matgto.v1.ResetFault.when:type_name -> matgto.v1.ResetFault.When
-	5,  // 9: matgto.v1.SetFaultsRequest.faults:type_name -> matgto.v1.Fault
-	5,  // 10: matgto.v1.SetFaultsResponse.faults:type_name -> matgto.v1.Fault
-	5,  // 11: matgto.v1.ClearFaultsResponse.faults:type_name -> matgto.v1.Fault
-	44, // 12: matgto.v1.RenewSessionResponse.lease_expires_at:type_name -> google.protobuf.Timestamp
-	36, // 13: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
-	41, // 14: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
-	42, // 15: matgto.v1.ReplayRequest.lease:type_name -> google.protobuf.Duration
-	35, // 16: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
-	0,  // 17: matgto.v1.UseCassetteRequest.mode:type_name -> matgto.v1.Mode
-	41, // 18: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
-	42, // 19: matgto.v1.UseCassetteRequest.lease:type_name -> google.protobuf.Duration
-	35, // 20: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
-	0,  // 21: matgto.v1.GetStatusResponse.default_mode:type_name -> matgto.v1.Mode
-	35, // 22: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
-	42, // 23: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	22, // 24: matgto.v1.GetStatusResponse.tls:type_name -> matgto.v1.TlsStatus
-	35, // 25: matgto.v1.GetStatusResponse.sessions:type_name -> matgto.v1.SessionInfo
-	36, // 26: matgto.v1.GetStatusResponse.ended_sessions:type_name -> matgto.v1.SessionSummary
-	42, // 27: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
-	44, // 28: matgto.v1.CassetteInfo.updated_at:type_name -> google.protobuf.Timestamp
-	25, // 29: matgto.v1.ListCassettesResponse.cassettes:type_name -> matgto.v1.CassetteInfo
-	25, // 30: matgto.v1.PutCassetteResponse.cassette:type_name -> matgto.v1.CassetteInfo
-	0,  // 31: matgto.v1.SessionInfo.mode:type_name -> matgto.v1.Mode
-	0,  // 32: matgto.v1.SessionInfo.requested_mode:type_name -> matgto.v1.Mode
-	41, // 33: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
-	37, // 34: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
-	44, // 35: matgto.v1.SessionInfo.opened_at:type_name -> google.protobuf.Timestamp
-	42, // 36: matgto.v1.SessionInfo.age:type_name -> google.protobuf.Duration
-	42, // 37: matgto.v1.SessionInfo.lease:type_name -> google.protobuf.Duration
-	44, // 38: matgto.v1.SessionInfo.lease_expires_at:type_name -> google.protobuf.Timestamp
-	5,  // 39: matgto.v1.SessionInfo.faults:type_name -> matgto.v1.Fault
-	35, // 40: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
-	44, // 41: matgto.v1.SessionSummary.ended_at:type_name -> google.protobuf.Timestamp
-	38, // 42: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
-	39, // 43: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
-	37, // 44: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
-	2,  // 45: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
-	4,  // 46: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
-	13, // 47: matgto.v1.ProxyControl.RenewSession:input_type -> matgto.v1.RenewSessionRequest
-	9,  // 48: matgto.v1.ProxyControl.SetFaults:input_type -> matgto.v1.SetFaultsRequest
-	11, // 49: matgto.v1.ProxyControl.ClearFaults:input_type -> matgto.v1.ClearFaultsRequest
-	16, // 50: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
-	18, // 51: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
-	20, // 52: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
-	23, // 53: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
-	33, // 54: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
-	26, // 55: matgto.v1.ProxyControl.ListCassettes:input_type -> matgto.v1.ListCassettesRequest
-	28, // 56: matgto.v1.ProxyControl.GetCassette:input_type -> matgto.v1.GetCassetteRequest
-	29, // 57: matgto.v1.ProxyControl.PutCassette:input_type -> matgto.v1.CassetteChunk
-	31, // 58: matgto.v1.ProxyControl.DeleteCassette:input_type -> matgto.v1.DeleteCassetteRequest
-	3,  // 59: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
-	15, // 60: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
-	14, // 61: matgto.v1.ProxyControl.RenewSession:output_type -> matgto.v1.RenewSessionResponse
-	10, // 62: matgto.v1.ProxyControl.SetFaults:output_type -> matgto.v1.SetFaultsResponse
-	12, // 63: matgto.v1.ProxyControl.ClearFaults:output_type -> matgto.v1.ClearFaultsResponse
-	17, // 64: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
-	19, // 65: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
-	21, // 66: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
-	24, // 67: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
-	34, // 68: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
-	27, // 69: matgto.v1.ProxyControl.ListCassettes:output_type -> matgto.v1.ListCassettesResponse
-	29, // 70: matgto.v1.ProxyControl.GetCassette:output_type -> matgto.v1.CassetteChunk
-	30, // 71: matgto.v1.ProxyControl.PutCassette:output_type -> matgto.v1.PutCassetteResponse
-	32, // 72: matgto.v1.ProxyControl.DeleteCassette:output_type -> matgto.v1.DeleteCassetteResponse
-	59, // [59:73] is the sub-list for method output_type
-	45, // [45:59] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	9,  // 6: matgto.v1.Fault.reset:type_name -> matgto.v1.ResetFault
+	8,  // 7: matgto.v1.Fault.websocket:type_name -> matgto.v1.WsFault
+	44, // 8: matgto.v1.StatusFault.headers:type_name -> matgto.v1.Header
+	43, // 9: matgto.v1.WsFault.message_delay:type_name -> google.protobuf.Duration
+	1,  // 10: matgto.v1.ResetFault.when:type_name -> matgto.v1.ResetFault.When
+	5,  // 11: matgto.v1.SetFaultsRequest.faults:type_name -> matgto.v1.Fault
+	5,  // 12: matgto.v1.SetFaultsResponse.faults:type_name -> matgto.v1.Fault
+	5,  // 13: matgto.v1.ClearFaultsResponse.faults:type_name -> matgto.v1.Fault
+	45, // 14: matgto.v1.RenewSessionResponse.lease_expires_at:type_name -> google.protobuf.Timestamp
+	37, // 15: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
+	42, // 16: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
+	43, // 17: matgto.v1.ReplayRequest.lease:type_name -> google.protobuf.Duration
+	36, // 18: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
+	0,  // 19: matgto.v1.UseCassetteRequest.mode:type_name -> matgto.v1.Mode
+	42, // 20: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
+	43, // 21: matgto.v1.UseCassetteRequest.lease:type_name -> google.protobuf.Duration
+	36, // 22: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
+	0,  // 23: matgto.v1.GetStatusResponse.default_mode:type_name -> matgto.v1.Mode
+	36, // 24: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
+	43, // 25: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	23, // 26: matgto.v1.GetStatusResponse.tls:type_name -> matgto.v1.TlsStatus
+	36, // 27: matgto.v1.GetStatusResponse.sessions:type_name -> matgto.v1.SessionInfo
+	37, // 28: matgto.v1.GetStatusResponse.ended_sessions:type_name -> matgto.v1.SessionSummary
+	43, // 29: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
+	45, // 30: matgto.v1.CassetteInfo.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 31: matgto.v1.ListCassettesResponse.cassettes:type_name -> matgto.v1.CassetteInfo
+	26, // 32: matgto.v1.PutCassetteResponse.cassette:type_name -> matgto.v1.CassetteInfo
+	0,  // 33: matgto.v1.SessionInfo.mode:type_name -> matgto.v1.Mode
+	0,  // 34: matgto.v1.SessionInfo.requested_mode:type_name -> matgto.v1.Mode
+	42, // 35: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
+	38, // 36: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
+	45, // 37: matgto.v1.SessionInfo.opened_at:type_name -> google.protobuf.Timestamp
+	43, // 38: matgto.v1.SessionInfo.age:type_name -> google.protobuf.Duration
+	43, // 39: matgto.v1.SessionInfo.lease:type_name -> google.protobuf.Duration
+	45, // 40: matgto.v1.SessionInfo.lease_expires_at:type_name -> google.protobuf.Timestamp
+	5,  // 41: matgto.v1.SessionInfo.faults:type_name -> matgto.v1.Fault
+	36, // 42: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
+	45, // 43: matgto.v1.SessionSummary.ended_at:type_name -> google.protobuf.Timestamp
+	39, // 44: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
+	40, // 45: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
+	38, // 46: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
+	2,  // 47: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
+	4,  // 48: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
+	14, // 49: matgto.v1.ProxyControl.RenewSession:input_type -> matgto.v1.RenewSessionRequest
+	10, // 50: matgto.v1.ProxyControl.SetFaults:input_type -> matgto.v1.SetFaultsRequest
+	12, // 51: matgto.v1.ProxyControl.ClearFaults:input_type -> matgto.v1.ClearFaultsRequest
+	17, // 52: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
+	19, // 53: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
+	21, // 54: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
+	24, // 55: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
+	34, // 56: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
+	27, // 57: matgto.v1.ProxyControl.ListCassettes:input_type -> matgto.v1.ListCassettesRequest
+	29, // 58: matgto.v1.ProxyControl.GetCassette:input_type -> matgto.v1.GetCassetteRequest
+	30, // 59: matgto.v1.ProxyControl.PutCassette:input_type -> matgto.v1.CassetteChunk
+	32, // 60: matgto.v1.ProxyControl.DeleteCassette:input_type -> matgto.v1.DeleteCassetteRequest
+	3,  // 61: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
+	16, // 62: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
+	15, // 63: matgto.v1.ProxyControl.RenewSession:output_type -> matgto.v1.RenewSessionResponse
+	11, // 64: matgto.v1.ProxyControl.SetFaults:output_type -> matgto.v1.SetFaultsResponse
+	13, // 65: matgto.v1.ProxyControl.ClearFaults:output_type -> matgto.v1.ClearFaultsResponse
+	18, // 66: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
+	20, // 67: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
+	22, // 68: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
+	25, // 69: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
+	35, // 70: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
+	28, // 71: matgto.v1.ProxyControl.ListCassettes:output_type -> matgto.v1.ListCassettesResponse
+	30, // 72: matgto.v1.ProxyControl.GetCassette:output_type -> matgto.v1.CassetteChunk
+	31, // 73: matgto.v1.ProxyControl.PutCassette:output_type -> matgto.v1.PutCassetteResponse
+	33, // 74: matgto.v1.ProxyControl.DeleteCassette:output_type -> matgto.v1.DeleteCassetteResponse
+	61, // [61:75] is the sub-list for method output_type
+	47, // [47:61] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_control_proto_init() }
@@ -3130,6 +3212,7 @@ func file_matgto_v1_control_proto_init() {
 		(*Fault_Hang)(nil),
 		(*Fault_Reset_)(nil),
 		(*Fault_BandwidthBytesPerSecond)(nil),
+		(*Fault_Websocket)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3137,7 +3220,7 @@ func file_matgto_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_control_proto_rawDesc), len(file_matgto_v1_control_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -208,3 +208,35 @@ TEST(MergeOptionsTest, EveryFieldSetInTheOverrideWinsMessagesWhole) {
 
 }  // namespace
 }  // namespace matgto::replay
+
+namespace matgto::replay {
+namespace {
+
+TEST(WebSocketFaultTest, OnlyUpgradesPickThemAndTheyShapeTheSession) {
+  FaultSet set(1);
+  v1::Fault ws;
+  ws.mutable_websocket()->set_drop_after_messages(2);
+  *ws.mutable_websocket()->mutable_message_delay() =
+      cassette::ToProtoDuration(absl::Milliseconds(100));
+  ASSERT_THAT(set.Add({ws, Status(503)}, 0), IsOk());
+  // An HTTP request skips the WebSocket rule; an upgrade skips the others.
+  std::optional<v1::Fault> http = set.Pick(Get("http://h/"));
+  ASSERT_TRUE(http.has_value());
+  EXPECT_TRUE(http->has_status());
+  std::optional<v1::Fault> up = set.Pick(Get("ws://h/chat"), true);
+  ASSERT_TRUE(up.has_value());
+  EXPECT_EQ(DescribeFault(*up), "f1 websocket drop after 2, delay 100ms");
+  core::WsDecision relay = core::WsRelay{3, nullptr};
+  ShapeWebSocket(*up, relay);
+  EXPECT_EQ(std::get<core::WsRelay>(relay).faults.drop_after_messages, 2u);
+  EXPECT_EQ(std::get<core::WsRelay>(relay).faults.message_delay,
+            absl::Milliseconds(100));
+  v1::Fault empty;
+  empty.mutable_websocket();
+  EXPECT_THAT(set.Add({empty}, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("drops after N messages or delays")));
+}
+
+}  // namespace
+}  // namespace matgto::replay
