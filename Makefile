@@ -86,7 +86,7 @@ TSAN_TESTS := SessionsTest\.|SessionManagerTest\.|SessionManagerSaveFailureTest\
 test-tsan: build-tsan deps
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(ROOT)/tests/tsan.supp" \
 	  ctest --preset tsan -j$(JOBS) -R '$(TSAN_TESTS)'
-	MATGTO_BIN=$(MATGTO_TSAN) TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(ROOT)/tests/tsan.supp" \
+	MATGTO_BIN=$(MATGTO_TSAN) TSAN_OPTIONS="exitcode=66 suppressions=$(ROOT)/tests/tsan.supp" \
 	  build/venv/bin/python -m pytest -q tests/e2e/test_sessions.py
 
 test-e2e: build deps
