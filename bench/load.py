@@ -159,7 +159,7 @@ def idle_connections(work: Path, base: str, n: int, hold: float, seconds: int, c
                   f"{without['p99_us'] / 1000:.2f} ms without, {during['p50_us'] / 1000:.2f}/"
                   f"{during['p99_us'] / 1000:.2f} ms while held; server {'up' if alive else 'DOWN'}")
         ok = alive and silent == n and during["errors"] == 0
-        return without, during, rss, detail, ok
+        return without, during, round(rss), detail, ok
     finally:
         m.send_signal(signal.SIGTERM)
         try:
@@ -239,7 +239,7 @@ def slowloris(work: Path, base: str, n: int, trickle: float, slow_timeout: float
                   f"without, {during['p50_us'] / 1000:.2f}/{during['p99_us'] / 1000:.2f} ms during; "
                   f"server {'up' if alive else 'DOWN'}")
         ok = alive and during["errors"] == 0
-        return without, during, bench.current_rss_mib(m.pid), detail, ok
+        return without, during, round(bench.current_rss_mib(m.pid)), detail, ok
     finally:
         m.send_signal(signal.SIGTERM)
         try:
