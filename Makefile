@@ -7,19 +7,31 @@ ROOT := $(abspath .)
 JOBS ?= $(shell nproc)
 MATGTO := $(ROOT)/build/dev/bin/matgto
 MATGTO_ASAN := $(ROOT)/build/asan/bin/matgto
+MATGTO_TSAN := $(ROOT)/build/tsan/bin/matgto
+# make fuzz: seconds per target, and which targets (default: all, see tests/fuzz/run.sh)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+# make soak: length and request rate
+SOAK_SECONDS ?= 600
+SOAK_RATE ?= 200
 # ccache (the user's own cache dir) with paths made relative, so a second
 # checkout or CI's fresh clone reuses the objects of the first.
 export CCACHE_BASEDIR := $(ROOT)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: help deps deps-build build build-asan run test test-unit test-asan test-e2e \
-        test-clients bench format format-check clean
+.PHONY: help deps deps-build deps-fuzz build build-asan build-tsan build-fuzz run test \
+        test-unit test-asan test-tsan test-e2e test-clients fuzz bench soak format \
+        format-check clean
 
 help:
 	@echo "make run     install what is missing, build, start the server (proxy 127.0.0.1:8888, control 127.0.0.1:8889, ./cassettes)"
 	@echo "make test    install, build, run every test: C++ unit (+ASan/UBSan), end-to-end, every client"
 	@echo "make build   build only (binary: build/dev/bin/matgto)"
-	@echo "make bench   replay throughput/latency vs nginx serving the same body, same run"
+	@echo "make bench   replay throughput/latency vs nginx serving the same body, same run;"
+	@echo "             10,000 idle connections and 1,000 slowloris clients against normal requests"
+	@echo "make fuzz    libFuzzer (clang, ASan+UBSan) on every fuzz target, FUZZ_SECONDS each (default 60)"
+	@echo "make test-tsan  ThreadSanitizer: the concurrency unit tests and the e2e sessions tests"
+	@echo "make soak    fixed request rate for SOAK_SECONDS (default 600): RSS start/end, errors"
 
 deps-build:
 	@scripts/install-deps.sh build
@@ -33,9 +45,26 @@ build: deps-build
 	@cmake --preset dev >/dev/null
 	@cmake --build build/dev -j$(JOBS)
 
+deps-fuzz:
+	@scripts/install-deps.sh fuzz
+
 build-asan: deps-build
 	@cmake --preset asan >/dev/null
 	@cmake --build build/asan -j$(JOBS)
+
+# ThreadSanitizer build: only what test-tsan runs (the server and the tests
+# of the code that is shared across threads), not every test binary.
+TSAN_TARGETS := matgto replay_test cassette_test
+build-tsan: deps-build
+	@scripts/abseil-tsan-source.sh build/abseil-src
+	@cmake --preset tsan >/dev/null
+	@cmake --build build/tsan -j$(JOBS) --target $(TSAN_TARGETS)
+
+# The libFuzzer binaries: clang 14, -fsanitize=fuzzer-no-link,address,undefined
+# on every library they link (see tests/fuzz/CMakeLists.txt).
+build-fuzz: deps-fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build build/fuzz -j$(JOBS) --target fuzzers
 
 run: build
 	@mkdir -p cassettes
@@ -50,6 +79,16 @@ test-asan: build-asan
 	@scripts/venv.sh
 	MATGTO_BIN=$(MATGTO_ASAN) ASAN_OPTIONS=detect_leaks=1 build/venv/bin/python -m pytest -q tests/e2e
 
+# Sessions (routing, leases, concurrent exchanges, stop/save while requests
+# are in flight), the journal writer thread, then the e2e sessions tests
+# against the TSan server. Suppressions: tests/tsan.supp (third-party only).
+TSAN_TESTS := SessionsTest\.|SessionManagerTest\.|SessionManagerSaveFailureTest\.|JournalTest\.|FileStore
+test-tsan: build-tsan deps
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(ROOT)/tests/tsan.supp" \
+	  ctest --preset tsan -j$(JOBS) -R '$(TSAN_TESTS)'
+	MATGTO_BIN=$(MATGTO_TSAN) TSAN_OPTIONS="exitcode=66 suppressions=$(ROOT)/tests/tsan.supp" \
+	  build/venv/bin/python -m pytest -q tests/e2e/test_sessions.py
+
 test-e2e: build deps
 	MATGTO_BIN=$(MATGTO) build/venv/bin/python -m pytest -q tests/e2e
 
@@ -62,6 +101,15 @@ test: format-check test-unit test-e2e test-clients test-asan
 
 bench: build deps
 	MATGTO_BIN=$(MATGTO) bench/run.sh
+
+# libFuzzer on every target (tests/fuzz/run.sh): FUZZ_SECONDS each, one after
+# the other over tests/fuzz/corpus/<target>/; fails if any input crashed.
+fuzz: build-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+soak: build deps
+	MATGTO_BIN=$(MATGTO) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) \
+	  build/venv/bin/python bench/load.py soak
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

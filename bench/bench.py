@@ -12,6 +12,10 @@ HTTPS (baseline: nginx serving TLS directly)
   replay TLS keep-alive             wrk https -> matgto (reverse mode, --reverse-tls)
   nginx TLS new handshake/request   Connection: close
   replay TLS new handshake/request  handshakes per second through matgto
+Load (baseline: the same wrk run on the same fresh server without the extra clients;
+      bench/load.py, descriptor limit raised for the bench and the servers it starts)
+  10,000 idle connections           held open, silent, while wrk runs; all must stay open
+  1,000 slowloris clients           one header byte each every 0.5 s while wrk runs
 Sessions (baseline: one session reached by proxy credential)
   32 sessions, spread               every request names one of 32 sessions in
                                     turn (Proxy-Authorization), each replaying
@@ -21,7 +25,9 @@ WebSocket (baseline: a direct echo server, same client)
   replay                            same client against a replayed session
 Cassette load: time of a Replay call on the 10,000-interaction cassette.
 
-Usage: bench/run.sh [--seconds 5] [--connections 32]
+Usage: bench/run.sh [--seconds 5] [--connections 32] [--idle-connections 10000]
+                    [--slow-clients 1000] [--no-load]
+The soak (fixed rate, RSS at start and end) is `make soak` (bench/load.py soak).
 """
 from __future__ import annotations
 
@@ -247,7 +253,12 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--body-bytes", type=int, default=1024)
     ap.add_argument("--ws-messages", type=int, default=5000)
+    ap.add_argument("--idle-connections", type=int, default=10_000)
+    ap.add_argument("--slow-clients", type=int, default=1_000)
+    ap.add_argument("--no-load", action="store_true", help="skip the idle and slowloris rows")
     a = ap.parse_args()
+    import load  # bench/load.py
+    nofile = load.raise_nofile(a.idle_connections + 1024)
     for tool in ("wrk", "nginx", "curl", "openssl"):
         if shutil.which(tool) is None:
             print(f"bench: {tool} is missing (scripts/install-deps.sh test installs it)", file=sys.stderr)
@@ -323,6 +334,24 @@ def main() -> int:
         per_session_kib = (rss256 - rss1) * 1024 / 255
         stop_sessions(minfo, opened)
 
+        # --- Load: idle connections and slow clients, each on a fresh server
+        load_notes, load_failed = [], []
+        if not a.no_load:
+            without, during, rss, note, ok = load.idle_connections(
+                work, base, a.idle_connections, hold=max(15.0, S + 5.0), seconds=S, conns=C)
+            add("Load", "baseline for idle (same server, none held)", without, without)
+            add("Load", f"while {a.idle_connections:,} idle connections held", during, without, rss)
+            load_notes.append(note)
+            if not ok:
+                load_failed.append("idle connections")
+            without, during, rss, note, ok = load.slowloris(
+                work, base, a.slow_clients, trickle=0.5, slow_timeout=10, seconds=S, conns=C)
+            add("Load", "baseline for slowloris (none slow)", without, without)
+            add("Load", f"during {a.slow_clients:,} slowloris clients", during, without, rss)
+            load_notes.append(note)
+            if not ok:
+                load_failed.append("slowloris")
+
         # --- HTTPS (reverse mode with TLS on the proxy port)
         tls_url = f"https://127.0.0.1:{ntls}/"
         wrk(tls_url, 1, C, WRK_ITEMS=10)
@@ -366,8 +395,11 @@ def main() -> int:
         print(f"idle sessions: RSS {rss1:.1f} MiB with 1 session open, {rss256:.1f} MiB with 256 "
               f"(each replaying the 10-interaction cassette, own listener): "
               f"{per_session_kib:.0f} KiB per session")
+        for note in load_notes:
+            print(note)
+        print(f"descriptor limit (RLIMIT_NOFILE) of the bench and its servers: {nofile}")
         print("ratio = rate / the section's baseline rate in this same run.")
-        bad = [r[1] for r in rows if r[6]]
+        bad = [r[1] for r in rows if r[6]] + load_failed
         if bad:
             print(f"bench: errors in {bad}", file=sys.stderr)
             return 1

@@ -3,6 +3,8 @@
 # whatever is already there. Idempotent; safe to run on every `make` invocation.
 #   scripts/install-deps.sh build   - C++ toolchain and libraries
 #   scripts/install-deps.sh test    - build + test peers (curl, nginx, wrk, python venv)
+#   scripts/install-deps.sh fuzz    - build + clang 14 with libFuzzer and the sanitizer
+#                                     runtimes (`make fuzz`)
 set -euo pipefail
 what="${1:-build}"
 
@@ -11,10 +13,19 @@ build_pkgs=(build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev libbrotli-dev libssl-dev libabsl-dev libre2-dev zlib1g-dev
   libgtest-dev libgmock-dev libcli11-dev)
 test_pkgs=(curl openssl nginx-light wrk clang-format python3-venv)
+# clang-14 (not the `clang` metapackage) so the compiler names the fuzz preset uses
+# exist whatever the default clang is; libclang-rt-14-dev holds libFuzzer and the
+# ASan/UBSan runtimes for -fsanitize=fuzzer,address,undefined.
+fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 
 missing=()
 want=("${build_pkgs[@]}")
-[ "$what" = build ] || want+=("${test_pkgs[@]}")
+case "$what" in
+  build) ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  fuzz) want+=("${fuzz_pkgs[@]}") ;;
+  *) echo "install-deps: unknown set '$what' (build, test or fuzz)" >&2; exit 2 ;;
+esac
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

@@ -47,27 +47,6 @@ bool ClientWentAway(const beast::error_code& ec) {
          ec == asio::ssl::error::stream_truncated;
 }
 
-// "host:port" or "[v6]:port" of a CONNECT request.
-bool ParseAuthority(absl::string_view target, std::string& host,
-                    uint16_t& port) {
-  size_t colon = target.rfind(':');
-  if (colon == absl::string_view::npos || colon + 1 == target.size()) {
-    return false;
-  }
-  uint32_t p = 0;
-  if (!absl::SimpleAtoi(target.substr(colon + 1), &p) || p == 0 || p > 65535) {
-    return false;
-  }
-  absl::string_view h = target.substr(0, colon);
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') {
-    h = h.substr(1, h.size() - 2);
-  }
-  if (h.empty()) return false;
-  host = absl::AsciiStrToLower(h);
-  port = static_cast<uint16_t>(p);
-  return true;
-}
-
 bool MatchesAny(const std::vector<std::string>& globs,
                 const std::string& host) {
   for (const std::string& g : globs) {
@@ -198,7 +177,7 @@ asio::awaitable<bool> Connection::HandleConnect(std::string target,
                                                 int version) {
   std::string host;
   uint16_t port = 0;
-  if (origin_.has_value() || !ParseAuthority(target, host, port)) {
+  if (origin_.has_value() || !ParseConnectTarget(target, host, port)) {
     // (Built outside the co_await: GCC 12 double-destroys temporaries of a
     // conditional expression inside a co_await expression.)
     std::string message =

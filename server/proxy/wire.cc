@@ -313,4 +313,24 @@ absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
   return out;
 }
 
+bool ParseConnectTarget(absl::string_view target, std::string& host,
+                        uint16_t& port) {
+  size_t colon = target.rfind(':');
+  if (colon == absl::string_view::npos || colon + 1 == target.size()) {
+    return false;
+  }
+  uint32_t p = 0;
+  if (!absl::SimpleAtoi(target.substr(colon + 1), &p) || p == 0 || p > 65535) {
+    return false;
+  }
+  absl::string_view h = target.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  if (h.empty()) return false;
+  host = absl::AsciiStrToLower(h);
+  port = static_cast<uint16_t>(p);
+  return true;
+}
+
 }  // namespace matgto::proxy

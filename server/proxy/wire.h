@@ -60,6 +60,12 @@ std::string HostFor(const core::UrlParts& url);
 // Empty for an empty value.
 std::string ProxyCredential(absl::string_view proxy_authorization);
 
+// The host (lower case, IPv6 without brackets) and port of a CONNECT
+// request's "host:port" or "[v6]:port" target; false when it is not one.
+// (Here rather than in connection.cc so the fuzz targets reach it.)
+bool ParseConnectTarget(absl::string_view target, std::string& host,
+                        uint16_t& port);
+
 // Moves a parsed client request into a core request for absolute URL `url`.
 core::HttpRequest ToCore(ClientRequest&& request, std::string url);
 

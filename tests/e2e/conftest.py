@@ -141,6 +141,7 @@ def matgto(tmp_path):
             out = s.output()
             assert "ERROR: AddressSanitizer" not in out, out
             assert "runtime error:" not in out, out
+            assert "WARNING: ThreadSanitizer" not in out, out
             assert code == 0, f"matgto exited with {code}:\n{out}"
 
 

@@ -65,14 +65,15 @@ std::string Mutate(std::string s, std::mt19937& rng) {
 // Returns the sum of what the target returned, so a test can check that
 // the inputs reach deep into the code, not just the first error.
 template <class Target>
-int Drive(Target target, const std::vector<std::string>& seeds, uint32_t seed) {
+int Drive(Target target, const std::vector<std::string>& seeds, uint32_t seed,
+          int iterations = 100000) {
   std::mt19937 rng(seed);
   int accepted = 0;
   for (const std::string& s : seeds) {
     accepted += static_cast<int>(
         target(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
   }
-  for (int i = 0; i < 100000; ++i) {
+  for (int i = 0; i < iterations; ++i) {
     std::string input;
     if (i % 4 == 0) {
       input.resize(rng() % 512);
@@ -115,6 +116,47 @@ TEST(FuzzTest, CassetteDecodersSurviveArbitraryInput) {
       R"({"schemaVersion":1,"name":"j","complete":true,"interactions":[{"http":{"request":{"method":"GET","url":"http://a/"},"response":{"status":200,"body_text":"x"}}}]})"};
   EXPECT_GT(Drive(DecoderPath, seeds, 7), 100);
   google::protobuf::SetLogHandler(previous);
+}
+
+// A client frame (masked with a zero key, so the payload reads as is).
+std::string Frame(int opcode, std::string payload, bool fin = true) {
+  std::string f(1, static_cast<char>((fin ? 0x80 : 0) | opcode));
+  f += static_cast<char>(0x80 | payload.size());  // payloads < 126 bytes
+  f += std::string(4, '\0');
+  return f + payload;
+}
+
+TEST(FuzzTest, WebSocketFramePathSurvivesArbitraryInput) {
+  const std::string close_1000 = std::string("\x03\xe8", 2) + "bye";
+  std::vector<std::string> seeds = {
+      Frame(1, "hello") + Frame(8, close_1000),
+      Frame(2, std::string(100, 'x')) + Frame(9, "p") + Frame(10, "q"),
+      Frame(1, "he", false) + Frame(9, "mid") + Frame(0, "llo"),
+  };
+  // Messages are read: the target gets past the handshake and the framing.
+  EXPECT_GT(Drive(WebSocketFramePath, seeds, 6455, 20000), 1000);
+}
+
+TEST(FuzzTest, HarImportSurvivesArbitraryInput) {
+  google::protobuf::LogHandler* previous =
+      google::protobuf::SetLogHandler(nullptr);
+  std::vector<std::string> seeds = {
+      R"({"log":{"version":"1.2","creator":{"name":"x","version":"1"},"entries":[{"request":{"method":"POST","url":"https://a/b?c=d","httpVersion":"h2","headers":[{"name":":authority","value":"a"}],"postData":{"mimeType":"text/plain","text":"hi"}},"response":{"status":200,"headers":[{"name":"content-encoding","value":"gzip"}],"content":{"size":2,"text":"aGk=","encoding":"base64"}}}]}})"};
+  EXPECT_GT(Drive(HarPath, seeds, 12, 20000), 10);
+  google::protobuf::SetLogHandler(previous);
+}
+
+TEST(FuzzTest, RedactorSurvivesArbitraryInput) {
+  std::vector<std::string> seeds = {
+      std::string(1, '\0') +
+          "http://a/login?token=t&x=1\nAuthorization: Bearer abc\n\n"
+          R"({"password":"p","user":{"token":"t"},"k":"sk_live1234"})",
+      std::string(1, '\1') +
+          "https://a/x?api_key=1\nSet-Cookie: sid=1; Path=/\n\n"
+          "password=p&client_secret=s&x=secret-42",
+  };
+  // Redaction changes something in most mutated inputs.
+  EXPECT_GT(Drive(RedactorPath, seeds, 2616, 20000), 1000);
 }
 
 }  // namespace
