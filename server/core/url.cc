@@ -54,6 +54,13 @@ absl::StatusOr<UrlParts> ParseAbsoluteUrl(absl::string_view url) {
     parts.port = DefaultPort(parts.scheme);
   }
   parts.path = std::string(u.encoded_path());
+  // After an authority a path is empty or starts with "/" (RFC 3986 3.3);
+  // Boost.URL reads "http://h:x/p" or "http://h:::1/p" as host "h", an
+  // empty port and the path "x/p", which would record another host.
+  if (!parts.path.empty() && parts.path.front() != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad port or authority in URL '", url, "'"));
+  }
   // (push_back: GCC 12 warns falsely (-Wrestrict) on assigning a literal.)
   if (parts.path.empty()) parts.path.push_back('/');
   parts.has_query = u.has_query();

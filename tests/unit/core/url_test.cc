@@ -125,7 +125,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadUrlCase{"http:/no-authority", "has no host"},
         BadUrlCase{"http:///path", "has no host"},
         BadUrlCase{"http://h:0/", "bad port"},
-        BadUrlCase{"http://h:65536/", "bad port"}));
+        BadUrlCase{"http://h:65536/", "bad port"},
+        BadUrlCase{"https://api.example.com:s?id=7", "bad port"},
+        BadUrlCase{"http://h:::8080/p", "bad port"}));
 
 TEST(DefaultPortTest, KnownSchemes) {
   EXPECT_EQ(DefaultPort("http"), 80);
