@@ -84,6 +84,8 @@ export type {
   HangFaultAction,
   ResetFaultAction,
   BandwidthFaultAction,
+  WebSocketFault,
+  WebSocketFaultAction,
   FaultRule,
   Fault,
 } from './types.js';

@@ -17,6 +17,7 @@ import {
   Mode,
   ResetFault_When,
   Fault as PbFault,
+  type WsFault as PbWsFault,
   type CassetteInfo as PbCassetteInfo,
   type GetStatusResponse,
   type Miss as PbMiss,
@@ -627,7 +628,7 @@ export type ResetWhen = 'before-headers' | 'after-headers' | 'mid-body';
 /** Extra headers of a `status` fault: `{ 'Retry-After': '1' }` or `[['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']]`. */
 export type FaultHeaders = Readonly<Record<string, string>> | ReadonlyArray<readonly [name: string, value: string]>;
 
-type ActionKey = 'status' | 'delayMs' | 'hang' | 'reset' | 'bandwidth';
+type ActionKey = 'status' | 'delayMs' | 'hang' | 'reset' | 'bandwidth' | 'websocket';
 /** `T`, with every other action's keys (and a status's headers/body) absent. */
 type OnlyAction<K extends ActionKey, T> = T & { [P in Exclude<ActionKey, K>]?: undefined } & (K extends 'status'
     ? unknown
@@ -643,8 +644,23 @@ export type HangFaultAction = OnlyAction<'hang', { hang: true }>;
 export type ResetFaultAction = OnlyAction<'reset', { reset: ResetWhen | true }>;
 /** Send the response body at most this many bytes per second. */
 export type BandwidthFaultAction = OnlyAction<'bandwidth', { bandwidth: number }>;
+/**
+ * What a `websocket` fault does to a WebSocket session (at least one of them;
+ * neither is INVALID_ARGUMENT from the server).
+ */
+export interface WebSocketFault {
+  /** Drop the client's connection (no close frame) after it got this many messages; 0 or unset: never. */
+  dropAfterMessages?: number;
+  /** Each message to the client waits this many milliseconds first. */
+  messageDelayMs?: number;
+}
+/**
+ * Applies to WebSocket upgrades only (and HTTP rules never apply to them):
+ * `{ websocket: { dropAfterMessages: 2, messageDelayMs: 300 } }`.
+ */
+export type WebSocketFaultAction = OnlyAction<'websocket', { websocket: WebSocketFault }>;
 /** What a fault does: exactly one of these. */
-export type FaultAction = StatusFaultAction | DelayFaultAction | HangFaultAction | ResetFaultAction | BandwidthFaultAction;
+export type FaultAction = StatusFaultAction | DelayFaultAction | HangFaultAction | ResetFaultAction | BandwidthFaultAction | WebSocketFaultAction;
 
 /** How often a fault hits among the requests it matches: at most one of these (none: every matching request). */
 export type FaultSelector =
@@ -674,7 +690,7 @@ export interface FaultMatch {
  * exactly one action, e.g.
  * `{ status: 503, headers: { 'Retry-After': '1' }, firstN: 2, url: '/orders/.*' }`,
  * `{ delayMs: 2000 }`, `{ hang: true }`, `{ reset: 'mid-body', probability: 0.1 }`,
- * `{ bandwidth: 100 * 1024 }`.
+ * `{ bandwidth: 100 * 1024 }`, `{ websocket: { dropAfterMessages: 2, messageDelayMs: 300 } }`.
  */
 export type FaultRule = FaultMatch &
   FaultSelector &
@@ -700,7 +716,8 @@ const RESET_TO_PB: Record<ResetWhen, ResetFault_When> = {
   'mid-body': ResetFault_When.MID_BODY,
 };
 
-const ACTION_KEYS: readonly ActionKey[] = ['status', 'delayMs', 'hang', 'reset', 'bandwidth'];
+const ACTION_KEYS: readonly ActionKey[] = ['status', 'delayMs', 'hang', 'reset', 'bandwidth', 'websocket'];
+const WEBSOCKET_KEYS = new Set(['dropAfterMessages', 'messageDelayMs']);
 const SELECTOR_KEYS = ['probability', 'everyNth', 'firstN'] as const;
 const RULE_KEYS = new Set<string>([...ACTION_KEYS, ...SELECTOR_KEYS, 'method', 'url', 'headers', 'body', 'seed']);
 
@@ -709,6 +726,26 @@ function positiveInt(value: unknown, what: string): number {
     throw new TypeError(`${what} must be a positive integer, not ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+function nonNegativeInt(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > 0xffff_ffff) {
+    throw new TypeError(`${what} must be a non-negative integer (uint32), not ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function webSocketFaultToPb(ws: unknown): PbWsFault {
+  if (typeof ws !== 'object' || ws === null || Array.isArray(ws)) {
+    throw new TypeError(`websocket takes { dropAfterMessages?, messageDelayMs? }, not ${JSON.stringify(ws)}`);
+  }
+  const w = ws as Record<string, unknown>;
+  const unknown = Object.keys(w).filter((k) => !WEBSOCKET_KEYS.has(k) && w[k] !== undefined);
+  if (unknown.length) throw new TypeError(`unknown websocket fault field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; it has dropAfterMessages, messageDelayMs`);
+  return {
+    dropAfterMessages: w.dropAfterMessages === undefined ? 0 : nonNegativeInt(w.dropAfterMessages, 'websocket.dropAfterMessages'),
+    messageDelay: w.messageDelayMs === undefined ? undefined : durationFromMs(nonNegativeMs(w.messageDelayMs, 'websocket.messageDelayMs')),
+  };
 }
 
 function headersToPb(headers: FaultHeaders | undefined): Array<{ name: string; value: string }> {
@@ -798,6 +835,9 @@ export function faultToPb(rule: FaultRule): PbFault {
     case 'bandwidth':
       out.bandwidthBytesPerSecond = positiveInt(r.bandwidth, 'bandwidth (bytes per second)');
       break;
+    case 'websocket':
+      out.websocket = webSocketFaultToPb(r.websocket);
+      break;
   }
   return out;
 }
@@ -841,6 +881,11 @@ export function faultFromPb(f: PbFault): Fault {
     out.reset = reverse(RESET_TO_PB, f.reset.when) ?? 'before-headers';
   } else if (f.bandwidthBytesPerSecond !== undefined) {
     out.bandwidth = f.bandwidthBytesPerSecond;
+  } else if (f.websocket) {
+    const ws: WebSocketFault = {};
+    if (f.websocket.dropAfterMessages) ws.dropAfterMessages = f.websocket.dropAfterMessages;
+    if (f.websocket.messageDelay) ws.messageDelayMs = durationMs(f.websocket.messageDelay);
+    out.websocket = ws;
   }
   out.applied = f.applied;
   return out as unknown as Fault;

@@ -64,6 +64,37 @@ describe('fault rules (no server needed)', () => {
     assert.equal(d.hang, undefined);
     assert.equal(d.reset, undefined);
     assert.equal(d.bandwidthBytesPerSecond, undefined);
+    assert.equal(d.websocket, undefined);
+  });
+
+  test('a websocket fault maps both ways (dropAfterMessages, messageDelayMs)', () => {
+    const both = faultToPb({ websocket: { dropAfterMessages: 2, messageDelayMs: 300 }, url: '/ws' });
+    assert.deepEqual(both.websocket, { dropAfterMessages: 2, messageDelay: { seconds: 0, nanos: 300_000_000 } });
+    assert.equal(both.urlPattern, '/ws');
+    assert.equal(both.delay, undefined);
+    assert.equal(both.bandwidthBytesPerSecond, undefined);
+    assert.deepEqual(faultToPb({ websocket: { dropAfterMessages: 5 } }).websocket, { dropAfterMessages: 5, messageDelay: undefined });
+    assert.deepEqual(faultToPb({ websocket: { messageDelayMs: 1500 }, firstN: 1 }).websocket, { dropAfterMessages: 0, messageDelay: { seconds: 1, nanos: 500_000_000 } });
+    // Through the wire format, as the server gets it.
+    const wire = PbFault.decode(PbFault.encode(faultToPb({ websocket: { dropAfterMessages: 2, messageDelayMs: 300 } })).finish());
+    assert.equal(wire.websocket?.dropAfterMessages, 2);
+    assert.deepEqual(wire.websocket?.messageDelay, { seconds: 0, nanos: 300_000_000 });
+
+    assert.deepEqual(
+      faultFromPb(PbFault.fromPartial({ id: 'f1', websocket: { dropAfterMessages: 2, messageDelay: { seconds: 0, nanos: 300_000_000 } }, applied: 1 })),
+      { id: 'f1', websocket: { dropAfterMessages: 2, messageDelayMs: 300 }, applied: 1 },
+    );
+    assert.deepEqual(faultFromPb(PbFault.fromPartial({ id: 'f2', websocket: { dropAfterMessages: 3 } })), { id: 'f2', websocket: { dropAfterMessages: 3 }, applied: 0 });
+    assert.deepEqual(faultFromPb(PbFault.fromPartial({ id: 'f3', websocket: { messageDelay: { seconds: 2, nanos: 0 } } })), { id: 'f3', websocket: { messageDelayMs: 2000 }, applied: 0 });
+    // Round trips.
+    for (const rule of [
+      { websocket: { dropAfterMessages: 2, messageDelayMs: 300 } },
+      { url: '/chat', everyNth: 2, websocket: { dropAfterMessages: 1 } },
+      { method: 'GET', websocket: { messageDelayMs: 25 } },
+    ] satisfies FaultRule[]) {
+      const { id: _id, applied: _applied, ...back } = faultFromPb({ ...faultToPb(rule), id: 'f9', applied: 0 });
+      assert.deepEqual(back, rule);
+    }
   });
 
   test('a rule that is not one action and at most one selector is refused before any call', () => {
@@ -86,6 +117,14 @@ describe('fault rules (no server needed)', () => {
       { hang: true, url: /x/i },
       { hang: true, urlPattern: '/x' },
       { hang: true, method: 7 },
+      { websocket: true },
+      { websocket: 2 },
+      { websocket: { dropAfterMessages: -1 } },
+      { websocket: { dropAfterMessages: 1.5 } },
+      { websocket: { messageDelayMs: -5 } },
+      { websocket: { messageDelay: 300 } },
+      { websocket: { dropAfterMessages: 1 }, delayMs: 10 },
+      { websocket: { dropAfterMessages: 1 }, body: 'x' },
       null,
     ];
     for (const rule of bad) {

@@ -13,6 +13,7 @@ import {
   LatencyMode,
   MatgtoClient,
   type CassetteSession,
+  type Fault,
   type FaultRule,
 } from '@matgto/client';
 import { useCassette, withCassette } from '@matgto/client/testing';
@@ -393,12 +394,38 @@ describe('faults and latency (real server)', () => {
     }
   });
 
+  test('a websocket fault is accepted and listed with its fields; HTTP requests do not hit it', async () => {
+    const { s, dispatcher } = await session('faults/websocket', { mode: 'passthrough' });
+    const added = await s.addFaults([
+      { websocket: { dropAfterMessages: 2, messageDelayMs: 300 }, url: '/ws' },
+      { websocket: { messageDelayMs: 1500 }, firstN: 1 },
+      { websocket: { dropAfterMessages: 7 }, method: 'GET' },
+    ]);
+    const expected: Fault[] = [
+      { id: 'f1', url: '/ws', websocket: { dropAfterMessages: 2, messageDelayMs: 300 }, applied: 0 },
+      { id: 'f2', firstN: 1, websocket: { messageDelayMs: 1500 }, applied: 0 },
+      { id: 'f3', method: 'GET', websocket: { dropAfterMessages: 7 }, applied: 0 },
+    ];
+    assert.deepEqual(added, expected);
+    assert.deepEqual(s.faults, expected);
+    // A plain HTTP request is not an upgrade: it passes untouched and no rule counts it.
+    assert.equal((await get(dispatcher, `${up.url}/ws`)).status, 200);
+    const listed = (await s.info())?.faults;
+    assert.deepEqual(listed, expected);
+    const fromStatus = (await client.status()).sessions.find((x) => x.id === s.id)?.faults;
+    assert.deepEqual(fromStatus, expected);
+    assert.deepEqual(await s.clearFaults('f2'), [expected[0], expected[2]]);
+    await close(s, dispatcher);
+  });
+
   test('bad rules are INVALID_ARGUMENT (InvalidArgumentError); an unknown session NOT_FOUND', async () => {
     const { s, dispatcher } = await session('faults/bad', { mode: 'passthrough' });
     const bad: Array<[string, FaultRule]> = [
       ['an RE2 pattern that does not compile', { status: 503, url: '(' }],
       ['a probability above 1', { status: 503, probability: 1.5 }],
       ['a status outside 100..999', { status: 42 }],
+      ['a websocket fault that neither drops nor delays', { websocket: {} }],
+      ['a websocket fault with both zero', { websocket: { dropAfterMessages: 0, messageDelayMs: 0 } }],
     ];
     for (const [what, rule] of bad) {
       const err = await rejection(s.addFaults(rule));
