@@ -101,6 +101,9 @@ const (
 	FaultReset
 	// FaultBandwidth sends the body at a limited rate ([Bandwidth]).
 	FaultBandwidth
+	// FaultWebSocket drops or slows the messages of a WebSocket connection
+	// ([WebSocketFault]); it applies to WebSocket upgrades only.
+	FaultWebSocket
 )
 
 func (k FaultKind) String() string {
@@ -117,6 +120,8 @@ func (k FaultKind) String() string {
 		return "reset"
 	case FaultBandwidth:
 		return "bandwidth"
+	case FaultWebSocket:
+		return "websocket"
 	}
 	return "FaultKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -152,7 +157,7 @@ func (p ResetPoint) String() string {
 }
 
 // FaultAction is what a [Fault] does to the requests it hits: one of
-// [Respond], [Delay], [Hang], [Reset] and [Bandwidth]. Kind says which, and
+// [Respond], [Delay], [Hang], [Reset], [Bandwidth] and [WebSocketFault]. Kind says which, and
 // only the fields of that kind are used.
 type FaultAction struct {
 	Kind FaultKind
@@ -166,6 +171,10 @@ type FaultAction struct {
 	Reset ResetPoint
 	// FaultBandwidth: at most this many body bytes per second.
 	BytesPerSecond uint64
+	// FaultWebSocket: the connection drops after this many messages to the
+	// client (0: never), and each of them is held this long (0: not at all).
+	DropAfterMessages uint32
+	MessageDelay      time.Duration
 }
 
 func (a FaultAction) String() string {
@@ -192,6 +201,15 @@ func (a FaultAction) String() string {
 		return "reset " + a.Reset.String()
 	case FaultBandwidth:
 		return fmt.Sprintf("bandwidth %d B/s", a.BytesPerSecond)
+	case FaultWebSocket:
+		s := "websocket"
+		if a.DropAfterMessages > 0 {
+			s += fmt.Sprintf(", drop after %d messages", a.DropAfterMessages)
+		}
+		if a.MessageDelay > 0 {
+			s += ", delay each message " + a.MessageDelay.String()
+		}
+		return s
 	}
 	return a.Kind.String()
 }
@@ -245,6 +263,24 @@ func Reset(when ResetPoint) FaultAction { return FaultAction{Kind: FaultReset, R
 func Bandwidth(bytesPerSecond uint64) FaultAction {
 	return FaultAction{Kind: FaultBandwidth, BytesPerSecond: bytesPerSecond}
 }
+
+// WebSocketFault makes a fault act on WebSocket connections: the proxy
+// drops the connection (no close frame) right after the dropAfter-th
+// message sent to the client (0: never) and holds each message to the
+// client for delay (0: not at all). It applies to WebSocket upgrades only,
+// and HTTP actions never apply to upgrades. CLI: --ws-drop-after 3
+// --ws-delay 100ms.
+func WebSocketFault(dropAfter uint32, delay time.Duration) FaultAction {
+	return FaultAction{Kind: FaultWebSocket, DropAfterMessages: dropAfter, MessageDelay: delay}
+}
+
+// DropAfterMessages makes a fault drop WebSocket connections after n
+// messages to the client ([WebSocketFault](n, 0)).
+func DropAfterMessages(n uint32) FaultAction { return WebSocketFault(n, 0) }
+
+// DelayMessages makes a fault hold each message to the client of WebSocket
+// connections for d ([WebSocketFault](0, d)).
+func DelayMessages(d time.Duration) FaultAction { return WebSocketFault(0, d) }
 
 // FaultOption narrows a fault built by [NewFault] or [Session.AddFault]:
 // [Method], [URL], a selector ([Probability], [EveryNth], [FirstN]), or
@@ -366,6 +402,12 @@ func (f Fault) proto() *pb.Fault {
 		p.Action = &pb.Fault_Reset_{Reset_: &pb.ResetFault{When: pb.ResetFault_When(a.Reset)}}
 	case FaultBandwidth:
 		p.Action = &pb.Fault_BandwidthBytesPerSecond{BandwidthBytesPerSecond: a.BytesPerSecond}
+	case FaultWebSocket:
+		wf := &pb.WsFault{DropAfterMessages: a.DropAfterMessages}
+		if a.MessageDelay != 0 {
+			wf.MessageDelay = durationpb.New(a.MessageDelay)
+		}
+		p.Action = &pb.Fault_Websocket{Websocket: wf}
 	}
 	return p
 }
@@ -410,6 +452,11 @@ func faultFromProto(p *pb.Fault) Fault {
 		f.Action = FaultAction{Kind: FaultReset, Reset: ResetPoint(a.Reset_.GetWhen())}
 	case *pb.Fault_BandwidthBytesPerSecond:
 		f.Action = FaultAction{Kind: FaultBandwidth, BytesPerSecond: a.BandwidthBytesPerSecond}
+	case *pb.Fault_Websocket:
+		f.Action = FaultAction{Kind: FaultWebSocket, DropAfterMessages: a.Websocket.GetDropAfterMessages()}
+		if d := a.Websocket.GetMessageDelay(); d != nil {
+			f.Action.MessageDelay = d.AsDuration()
+		}
 	}
 	return f
 }

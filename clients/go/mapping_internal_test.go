@@ -116,6 +116,9 @@ func TestEveryFaultFieldIsMapped(t *testing.T) {
 	checkEveryFieldMapped(t, &pb.ResetFault{}, func(m *pb.ResetFault) any {
 		return one(&pb.Fault{Action: &pb.Fault_Reset_{Reset_: m}})
 	})
+	checkEveryFieldMapped(t, &pb.WsFault{}, func(m *pb.WsFault) any {
+		return one(&pb.Fault{Action: &pb.Fault_Websocket{Websocket: m}})
+	})
 	checkEveryFieldMapped(t, &pb.Header{}, func(m *pb.Header) any {
 		return one(&pb.Fault{Action: &pb.Fault_Status{Status: &pb.StatusFault{Headers: []*pb.Header{m}}}})
 	})
@@ -139,6 +142,9 @@ func TestFaultProtoRoundTrip(t *testing.T) {
 		NewFault(Reset(MidBody)),
 		NewFault(Bandwidth(100 << 10)),
 		{},
+		NewFault(WebSocketFault(3, 150*time.Millisecond), URL("/ws")),
+		NewFault(DropAfterMessages(1)),
+		NewFault(DelayMessages(time.Second), FirstN(1)),
 	}
 	for _, f := range faults {
 		if back := faultFromProto(f.proto()); !reflect.DeepEqual(back, f) {
@@ -151,6 +157,15 @@ func TestFaultProtoRoundTrip(t *testing.T) {
 	}
 	if p := faults[6].proto(); p.GetAction() != nil || p.GetSelector() != nil {
 		t.Errorf("the zero Fault sends %v, want no action and no selector", p)
+	}
+	if ws := faults[7].proto().GetWebsocket(); ws.GetDropAfterMessages() != 3 || ws.GetMessageDelay().AsDuration() != 150*time.Millisecond {
+		t.Errorf("websocket fault sent = %v, want drop after 3, delay 150ms", ws)
+	}
+	if ws := faults[8].proto().GetWebsocket(); ws == nil || ws.GetMessageDelay() != nil {
+		t.Errorf("DropAfterMessages(1) sent %v, want a websocket action without message_delay", ws)
+	}
+	if got := DelayMessages(time.Second).String(); got != "websocket, delay each message 1s" {
+		t.Errorf("DelayMessages(1s).String() = %q", got)
 	}
 	if statusCode(-1) != 0 || statusCode(1<<40) != 0 || statusCode(503) != 503 {
 		t.Errorf("statusCode out of range")
