@@ -535,3 +535,74 @@ def test_latency_reaches_every_cassette_call(fake: tuple) -> None:
     with pytest.raises(ValueError):
         client.replay("c", latency="sometimes")
     assert len(servicer.requests) == 4, "a bad latency is refused before any call"
+
+
+# -- the WebSocket action ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, drop, delay",
+    [
+        ({"ws_drop_after": 2}, 2, None),
+        ({"ws_delay": ms(300)}, 0, ms(300)),
+        ({"ws_delay": "300ms"}, 0, ms(300)),
+        ({"ws_drop_after": 3, "ws_delay": 0.25}, 3, ms(250)),
+        ({"ws_drop_after": 0, "ws_delay": "1s"}, 0, ms(1000)),
+    ],
+)
+def test_the_websocket_action_as_a_message(kwargs: dict, drop: int, delay: Optional[datetime.timedelta]) -> None:
+    rule = Fault(url="/chat", first_n=1, **kwargs)
+    assert rule.kind == "websocket"
+    message = rule.to_proto()
+    assert message.WhichOneof("action") == "websocket", "both go in one websocket action"
+    assert message.websocket.drop_after_messages == drop
+    assert message.websocket.HasField("message_delay") == (delay is not None)
+    if delay is not None:
+        assert message.websocket.message_delay.ToTimedelta() == delay
+    assert (message.url_pattern, message.first_n) == ("/chat", 1)
+    back = Fault.from_proto(message)
+    assert back == rule and back.kind == "websocket"
+    assert back.to_proto() == message
+
+
+def test_websocket_rules_from_the_server() -> None:
+    message = control_pb2.Fault(id="f4", applied=1, websocket=control_pb2.WsFault(drop_after_messages=2))
+    message.websocket.message_delay.FromTimedelta(ms(300))
+    rule = Fault.from_proto(message)
+    assert (rule.id, rule.applied, rule.ws_drop_after, rule.ws_delay) == ("f4", 1, 2, ms(300))
+    assert rule == Fault(ws_drop_after=2, ws_delay="300ms", id="f4")
+    assert str(rule) == "f4: websocket drop after 2 messages, delay 300ms per message, every request; applied 1"
+    only_delay = Fault.from_proto(control_pb2.Fault(websocket=control_pb2.WsFault(message_delay=ms(50))))
+    assert (only_delay.ws_drop_after, only_delay.ws_delay) == (None, ms(50))
+    empty = Fault.from_proto(control_pb2.Fault(websocket=control_pb2.WsFault()))
+    assert empty.kind == "websocket" and empty.ws_drop_after == 0, "never raises for a rule the server holds"
+    assert fault_proto({"ws_drop_after": 2}) == Fault(ws_drop_after=2).to_proto()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        ({"ws_drop_after": 2, "status": 503}, ValueError, "exactly one thing; got status, websocket"),
+        ({"ws_delay": "1s", "delay": "1s"}, ValueError, "got delay, websocket"),
+        ({"ws_drop_after": "2"}, TypeError, "ws_drop_after"),
+        ({"ws_drop_after": True}, TypeError, "ws_drop_after"),
+        ({"ws_drop_after": -1}, ValueError, "ws_drop_after"),
+        ({"ws_delay": "soon"}, ValueError, "ws_delay"),
+        ({"ws_delay": -1}, ValueError, "negative"),
+    ],
+)
+def test_websocket_rules_of_the_wrong_shape(kwargs: dict, error: type, text: str) -> None:
+    with pytest.raises(error, match=text):
+        Fault(**kwargs)
+
+
+def test_session_object_websocket_fault(fake: tuple) -> None:
+    servicer, client = fake
+    with client.session("ws/units", lease=None) as s:
+        rule = s.add_fault(ws_drop_after=2, ws_delay=ms(300), url="/chat")
+        assert rule.id == "f1" and rule.kind == "websocket"
+        assert (rule.ws_drop_after, rule.ws_delay, rule.url) == (2, ms(300), "/chat")
+        (sent,) = servicer.requests[-1].faults
+        assert sent.WhichOneof("action") == "websocket"
+        assert (sent.websocket.drop_after_messages, sent.websocket.message_delay.ToTimedelta()) == (2, ms(300))
+        assert [r.kind for r in s.faults] == ["websocket"]

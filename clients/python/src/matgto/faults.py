@@ -3,12 +3,14 @@
 A :class:`Fault` says which requests it hits (``method``, ``url``: an RE2
 pattern searched in the absolute URL), how often (``probability``,
 ``every_nth`` or ``first_n``; none: every matching request) and what it does
-(exactly one of ``status``, ``delay``, ``hang``, ``reset``, ``bandwidth``)::
+(exactly one of ``status``, ``delay``, ``hang``, ``reset``, ``bandwidth``,
+or the WebSocket action ``ws_drop_after`` / ``ws_delay``, alone or together)::
 
     s.add_fault(status=503, headers={"Retry-After": "1"}, first_n=2, url=r"/orders/.*")
     s.add_fault(delay="2s")                          # or timedelta(seconds=2)
     s.add_fault(reset="mid-body", probability=0.1, seed=7)
     s.add_fault(bandwidth="100KiB")                  # bytes per second
+    s.add_fault(ws_drop_after=2, ws_delay="300ms")   # WebSocket upgrades only
 
 They are ``matgto.v1.Fault`` messages on the wire (``SetFaults`` /
 ``ClearFaults``, clients/CONTRACT.md "Latency and faults"), modelled on
@@ -40,7 +42,8 @@ __all__ = [
 ]
 
 #: The action keywords of a fault (exactly one per rule).
-FAULT_ACTIONS: Tuple[str, ...] = ("status", "delay", "hang", "reset", "bandwidth")
+#: ``"websocket"`` is ``ws_drop_after`` and/or ``ws_delay``.
+FAULT_ACTIONS: Tuple[str, ...] = ("status", "delay", "hang", "reset", "bandwidth", "websocket")
 #: The selector keywords of a fault (at most one per rule).
 FAULT_SELECTORS: Tuple[str, ...] = ("probability", "every_nth", "first_n")
 _UINT32_MAX = 2**32 - 1
@@ -121,6 +124,12 @@ class Fault:
             :class:`~matgto.ResetWhen`).
         bandwidth: Send the body at most this many bytes per second (an int,
             or ``"100KiB"``).
+        ws_drop_after, ws_delay: The WebSocket action (one action, either or
+            both set; it applies to WebSocket upgrades only, and the HTTP
+            actions never do): drop the client's connection, without a close
+            frame, after it got ``ws_drop_after`` messages (0: never), and/or
+            hold each message to the client back by ``ws_delay`` (timedelta,
+            seconds, or ``"300ms"``).
 
     Set by the server:
         id: ``"f1"``, ``"f2"``... (empty in a rule you build).
@@ -134,6 +143,8 @@ class Fault:
     hang: bool = False
     reset: Optional[Any] = None
     bandwidth: Optional[Any] = None
+    ws_drop_after: Optional[int] = None
+    ws_delay: Optional[Any] = None
     method: str = ""
     url: str = ""
     probability: Optional[float] = None
@@ -195,12 +206,18 @@ class Fault:
         set_("reset", reset)
         if self.bandwidth is not None:
             set_("bandwidth", parse_bandwidth(self.bandwidth, "bandwidth"))
+        set_("ws_drop_after", _count(self.ws_drop_after, "ws_drop_after"))
+        if self.ws_delay is not None:
+            set_("ws_delay", parse_duration(self.ws_delay, "ws_delay"))
+            if self.ws_drop_after == 0:
+                set_("ws_drop_after", None)  # 0 is "never": the same rule as none
         actions = self._actions()
         if len(actions) > 1:
             raise ValueError(f"a fault does exactly one thing; got {', '.join(actions)}")
         if not actions and not getattr(self, "_unknown_action", False):
             raise ValueError(
-                "a fault needs an action: status=, delay=, hang=True, reset= or bandwidth= "
+                "a fault needs an action: status=, delay=, hang=True, reset=, bandwidth= "
+                "or ws_drop_after=/ws_delay= "
                 "(see matgto.Fault)"
             )
         if not isinstance(self.id, str):
@@ -213,13 +230,14 @@ class Fault:
             "hang": bool(self.hang),
             "reset": self.reset is not None,
             "bandwidth": self.bandwidth is not None,
+            "websocket": self.ws_drop_after is not None or self.ws_delay is not None,
         }
         return [name for name in FAULT_ACTIONS if present[name]]
 
     @property
     def kind(self) -> str:
         """The action: ``"status"``, ``"delay"``, ``"hang"``, ``"reset"``,
-        ``"bandwidth"``, or ``"unknown"`` for an action this client does not
+        ``"bandwidth"``, ``"websocket"`` (``ws_drop_after`` / ``ws_delay``), or ``"unknown"`` for an action this client does not
         know (a rule set by a newer client)."""
         actions = self._actions()
         return actions[0] if actions else "unknown"
@@ -252,6 +270,12 @@ class Fault:
             message.reset.when = int(self.reset)  # type: ignore[assignment]
         elif self.bandwidth is not None:
             message.bandwidth_bytes_per_second = self.bandwidth
+        elif self.ws_drop_after is not None or self.ws_delay is not None:
+            message.websocket.SetInParent()
+            if self.ws_drop_after:
+                message.websocket.drop_after_messages = self.ws_drop_after
+            if self.ws_delay is not None:
+                message.websocket.message_delay.CopyFrom(to_proto_duration(self.ws_delay))
         if self.applied:
             message.applied = self.applied
         return message
@@ -283,7 +307,15 @@ class Fault:
                 values["reset"] = ResetWhen.BEFORE_HEADERS
         elif action == "bandwidth_bytes_per_second":
             values["bandwidth"] = message.bandwidth_bytes_per_second
-        if action is None or action not in ("status", "delay", "hang", "reset", "bandwidth_bytes_per_second"):
+        elif action == "websocket":
+            ws = message.websocket
+            if ws.HasField("message_delay"):
+                values["ws_delay"] = ws.message_delay.ToTimedelta()
+            if ws.drop_after_messages or "ws_delay" not in values:
+                values["ws_drop_after"] = ws.drop_after_messages
+        if action is None or action not in (
+            "status", "delay", "hang", "reset", "bandwidth_bytes_per_second", "websocket"
+        ):
             # An action added after this client: keep the rule, mark it unknown.
             rule = cls.__new__(cls)
             object.__setattr__(rule, "_unknown_action", True)
@@ -311,6 +343,13 @@ class Fault:
             what = f"reset {self.reset.label}"  # type: ignore[union-attr]
         elif kind == "bandwidth":
             what = f"bandwidth {self.bandwidth} B/s"
+        elif kind == "websocket":
+            parts = []
+            if self.ws_drop_after is not None:
+                parts.append(f"drop after {self.ws_drop_after} messages")
+            if self.ws_delay is not None:
+                parts.append(f"delay {format_duration(self.ws_delay)} per message")
+            what = "websocket " + ", ".join(parts)
         else:
             what = "unknown action"
         if self.probability is not None:

@@ -344,6 +344,7 @@ class CassetteSession:
             s.add_fault(hang=True, method="GET")
             s.add_fault(reset="mid-body", probability=0.1, seed=7)
             s.add_fault(bandwidth=100 * 1024, every_nth=3)
+            s.add_fault(ws_drop_after=2, ws_delay=timedelta(milliseconds=300))  # WebSocket upgrades
 
         The keyword arguments are those of :class:`~matgto.Fault` (or pass a
         ready ``fault``). It applies in every mode until cleared or the session
