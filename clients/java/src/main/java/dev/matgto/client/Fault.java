@@ -5,6 +5,7 @@ import dev.matgto.v1.Header;
 import dev.matgto.v1.Hang;
 import dev.matgto.v1.ResetFault;
 import dev.matgto.v1.StatusFault;
+import dev.matgto.v1.WsFault;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,7 +22,8 @@ import java.util.Objects;
  *     Fault.status(503).header("Retry-After", "1").firstN(2).url("/orders/.*"),
  *     Fault.delay(Duration.ofSeconds(2)).method("GET").probability(0.1),
  *     Fault.reset(Reset.AFTER_HEADERS).everyNth(3),
- *     Fault.bandwidth(100 * 1024));
+ *     Fault.bandwidth(100 * 1024),
+ *     Fault.webSocket().dropAfterMessages(2).delayMessages(Duration.ofMillis(300)));
  * }</pre>
  *
  * <p>A rule starts from its action (one of the static factories) and is narrowed by {@link
@@ -44,6 +46,11 @@ public final class Fault {
     RESET,
     /** Sends the response body at a limited rate. */
     BANDWIDTH,
+    /**
+     * Acts on WebSocket upgrades only: drops the connection after some messages and/or delays each
+     * message to the client.
+     */
+    WEBSOCKET,
     /** A rule without an action (the server refuses it), or one this client does not know. */
     UNKNOWN
   }
@@ -108,6 +115,34 @@ public final class Fault {
     }
     return new Fault(
         dev.matgto.v1.Fault.newBuilder().setBandwidthBytesPerSecond(bytesPerSecond).build());
+  }
+
+  /**
+   * A rule for WebSocket upgrades only (plain HTTP requests never match it, and the other actions
+   * never apply to upgrades). Give it what it does with {@link #dropAfterMessages(int)} and/or
+   * {@link #delayMessages(Duration)}: {@code
+   * Fault.webSocket().dropAfterMessages(2).delayMessages(Duration.ofMillis(300))}. As it is
+   * (neither set) it does nothing.
+   */
+  public static Fault webSocket() {
+    return new Fault(
+        dev.matgto.v1.Fault.newBuilder().setWebsocket(WsFault.getDefaultInstance()).build());
+  }
+
+  /**
+   * Drops the client's WebSocket connection (no close frame) after it got {@code messages}
+   * messages: {@code Fault.webSocket().dropAfterMessages(messages)}.
+   */
+  public static Fault dropWebSocketAfter(int messages) {
+    return webSocket().dropAfterMessages(messages);
+  }
+
+  /**
+   * Delays each WebSocket message to the client by {@code delay}: {@code
+   * Fault.webSocket().delayMessages(delay)}.
+   */
+  public static Fault delayWebSocketMessages(Duration delay) {
+    return webSocket().delayMessages(delay);
   }
 
   /** Wraps the generated message as it is (the escape hatch: the server validates it). */
@@ -194,6 +229,51 @@ public final class Fault {
     return with(proto.toBuilder().setStatus(s));
   }
 
+  // ---------------------------------------------------------------- WebSocket rules
+
+  /**
+   * Of a {@link #webSocket()} rule: drops the client's connection (no close frame) after it got
+   * {@code messages} messages (0: never, the default).
+   *
+   * @throws IllegalStateException on a rule that is not a WebSocket rule
+   */
+  public Fault dropAfterMessages(int messages) {
+    if (messages < 0) {
+      throw new IllegalArgumentException("a message count cannot be negative: " + messages);
+    }
+    WsFault w = webSocketOrThrow("dropAfterMessages").toBuilder()
+        .setDropAfterMessages(messages).build();
+    return with(proto.toBuilder().setWebsocket(w));
+  }
+
+  /**
+   * Of a {@link #webSocket()} rule: each message to the client waits {@code delay} first
+   * ({@link Duration#ZERO}: no delay, the default).
+   *
+   * @throws IllegalStateException on a rule that is not a WebSocket rule
+   */
+  public Fault delayMessages(Duration delay) {
+    Objects.requireNonNull(delay, "delay");
+    if (delay.isNegative()) {
+      throw new IllegalArgumentException("a delay cannot be negative: " + delay);
+    }
+    WsFault.Builder w = webSocketOrThrow("delayMessages").toBuilder();
+    if (delay.isZero()) {
+      w.clearMessageDelay();
+    } else {
+      w.setMessageDelay(ProtoTime.toProto(delay));
+    }
+    return with(proto.toBuilder().setWebsocket(w));
+  }
+
+  private WsFault webSocketOrThrow(String what) {
+    if (!proto.hasWebsocket()) {
+      throw new IllegalStateException(
+          what + " only goes with Fault.webSocket(), not with " + kind());
+    }
+    return proto.getWebsocket();
+  }
+
   private StatusFault statusOrThrow(String what) {
     if (!proto.hasStatus()) {
       throw new IllegalStateException(
@@ -231,9 +311,29 @@ public final class Fault {
         return Kind.RESET;
       case BANDWIDTH_BYTES_PER_SECOND:
         return Kind.BANDWIDTH;
+      case WEBSOCKET:
+        return Kind.WEBSOCKET;
       default:
         return Kind.UNKNOWN;
     }
+  }
+
+  /**
+   * Of a {@link Kind#WEBSOCKET} rule: after how many messages the client's connection is dropped;
+   * 0: never (and for any other kind of rule).
+   */
+  public long dropAfterMessages() {
+    return Integer.toUnsignedLong(proto.getWebsocket().getDropAfterMessages());
+  }
+
+  /**
+   * Of a {@link Kind#WEBSOCKET} rule: how long each message to the client waits; {@link
+   * Duration#ZERO}: none (and for any other kind of rule).
+   */
+  public Duration messageDelay() {
+    return proto.getWebsocket().hasMessageDelay()
+        ? ProtoTime.toJava(proto.getWebsocket().getMessageDelay())
+        : Duration.ZERO;
   }
 
   /** The HTTP method it is limited to; empty: any. */
@@ -313,6 +413,16 @@ public final class Fault {
       case BANDWIDTH_BYTES_PER_SECOND:
         s.append("bandwidth ").append(Long.toUnsignedString(proto.getBandwidthBytesPerSecond()))
             .append(" B/s");
+        break;
+      case WEBSOCKET:
+        s.append("websocket");
+        if (proto.getWebsocket().getDropAfterMessages() != 0) {
+          s.append(" drop after ").append(dropAfterMessages()).append(" messages");
+        }
+        if (proto.getWebsocket().hasMessageDelay()) {
+          s.append(proto.getWebsocket().getDropAfterMessages() != 0 ? "," : "")
+              .append(" delay ").append(messageDelay());
+        }
         break;
       default:
         s.append("no action");

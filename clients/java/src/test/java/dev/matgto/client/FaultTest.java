@@ -58,6 +58,60 @@ class FaultTest {
   }
 
   @Test
+  void webSocketRulesHaveTheirWireFormAndReadBack() {
+    Fault both = Fault.webSocket().dropAfterMessages(2).delayMessages(Duration.ofMillis(300))
+        .url("/ws/.*").firstN(1);
+    dev.matgto.v1.Fault p = both.toProto();
+    assertEquals(dev.matgto.v1.Fault.ActionCase.WEBSOCKET, p.getActionCase());
+    assertEquals(2, p.getWebsocket().getDropAfterMessages());
+    assertEquals(com.google.protobuf.Duration.newBuilder().setNanos(300_000_000).build(),
+        p.getWebsocket().getMessageDelay());
+    assertEquals("/ws/.*", p.getUrlPattern());
+    assertEquals(Fault.Kind.WEBSOCKET, both.kind());
+    assertEquals(2, both.dropAfterMessages());
+    assertEquals(Duration.ofMillis(300), both.messageDelay());
+    assertEquals("Fault[websocket drop after 2 messages, delay PT0.3S, url /ws/.*, first 1]",
+        both.toString());
+
+    Fault drop = Fault.dropWebSocketAfter(3);
+    assertEquals(Fault.webSocket().dropAfterMessages(3), drop);
+    assertEquals(3, drop.toProto().getWebsocket().getDropAfterMessages());
+    assertFalse(drop.toProto().getWebsocket().hasMessageDelay());
+    assertEquals(Duration.ZERO, drop.messageDelay());
+    assertEquals("Fault[websocket drop after 3 messages]", drop.toString());
+
+    Fault delay = Fault.delayWebSocketMessages(Duration.ofSeconds(1));
+    assertEquals(Fault.webSocket().delayMessages(Duration.ofSeconds(1)), delay);
+    assertEquals(1, delay.toProto().getWebsocket().getMessageDelay().getSeconds());
+    assertEquals(0, delay.dropAfterMessages(), "0: never");
+    assertEquals("Fault[websocket delay PT1S]", delay.toString());
+    assertFalse(delay.delayMessages(Duration.ZERO).toProto().getWebsocket().hasMessageDelay());
+    assertEquals(0, delay.dropAfterMessages(5).dropAfterMessages(0).dropAfterMessages());
+
+    // Read back from the server: the same rule with its id and applied count.
+    Fault stored = Fault.of(p.toBuilder().setId("f2").setApplied(1).build());
+    assertEquals(Fault.Kind.WEBSOCKET, stored.kind());
+    assertEquals(2, stored.dropAfterMessages());
+    assertEquals(Duration.ofMillis(300), stored.messageDelay());
+    assertEquals(List.of(stored), SessionInfos.faults(
+        dev.matgto.v1.SessionInfo.newBuilder().addFaults(stored.toProto()).build()));
+
+    // Other rules read as "nothing" and cannot take WebSocket settings.
+    assertEquals(0, Fault.hang().dropAfterMessages());
+    assertEquals(Duration.ZERO, Fault.status(503).messageDelay());
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> Fault.delay(Duration.ofMillis(1)).dropAfterMessages(1));
+    assertTrue(e.getMessage().contains("DELAY"), e.getMessage());
+    assertThrows(IllegalStateException.class,
+        () -> Fault.reset().delayMessages(Duration.ofMillis(1)));
+    assertThrows(IllegalStateException.class, () -> Fault.webSocket().header("A", "b"));
+    assertThrows(IllegalArgumentException.class, () -> Fault.dropWebSocketAfter(-1));
+    assertThrows(IllegalArgumentException.class,
+        () -> Fault.delayWebSocketMessages(Duration.ofMillis(-1)));
+    assertThrows(NullPointerException.class, () -> Fault.delayWebSocketMessages(null));
+  }
+
+  @Test
   void aSelectorReplacesTheOneBeforeAndRulesAreImmutable() {
     Fault base = Fault.reset().probability(0.25);
     Fault nth = base.everyNth(3);

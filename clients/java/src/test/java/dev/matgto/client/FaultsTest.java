@@ -281,6 +281,49 @@ class FaultsTest extends ServerTestBase {
   }
 
   @Test
+  void webSocketRulesAreStoredWithTheirFieldsAndLeavePlainHttpAlone() throws Exception {
+    try (Upstream upstream = new Upstream();
+        Session s = client.session("faults/websocket").mode(Mode.PASSTHROUGH).open()) {
+      Faults set = s.addFaults(
+          Fault.webSocket().dropAfterMessages(2).delayMessages(Duration.ofMillis(300))
+              .url("/ws/.*").firstN(1),
+          Fault.dropWebSocketAfter(5),
+          Fault.delayWebSocketMessages(Duration.ofSeconds(1)).method("GET"));
+      assertEquals(3, set.rules().size());
+
+      List<Fault> listed = s.faults();
+      assertEquals(set.ids(), listed.stream().map(Fault::id).toList());
+      Fault both = listed.get(0);
+      assertFalse(both.id().isEmpty(), "the server gave it an id");
+      assertEquals(Fault.Kind.WEBSOCKET, both.kind());
+      assertEquals(2, both.dropAfterMessages());
+      assertEquals(Duration.ofMillis(300), both.messageDelay());
+      assertEquals("/ws/.*", both.url());
+      assertEquals(dev.matgto.v1.Fault.SelectorCase.FIRST_N, both.toProto().getSelectorCase());
+      assertEquals(1, both.toProto().getFirstN());
+      assertEquals(Fault.Kind.WEBSOCKET, listed.get(1).kind());
+      assertEquals(5, listed.get(1).dropAfterMessages());
+      assertEquals(Duration.ZERO, listed.get(1).messageDelay());
+      assertEquals(0, listed.get(2).dropAfterMessages());
+      assertEquals(Duration.ofSeconds(1), listed.get(2).messageDelay());
+      assertEquals("GET", listed.get(2).method());
+      SessionInfo live = client.status().getSessionsList().stream()
+          .filter(i -> i.getId().equals(s.id())).findFirst().orElseThrow();
+      assertEquals(listed, SessionInfos.faults(live), "the same in GetStatus's SessionInfo");
+
+      // WebSocket rules never apply to plain HTTP requests.
+      HttpResponse<String> r = send(through(s), upstream.uri("/ws/plain"));
+      assertEquals(200, r.statusCode(), r.body());
+      assertEquals(1, upstream.calls());
+      for (Fault f : s.faults()) {
+        assertEquals(0, f.applied(), f.toString());
+      }
+
+      assertEquals(2, s.clearFaults(both.id()).size());
+    }
+  }
+
+  @Test
   void badRulesAreInvalidArgument() {
     try (Session s = client.session("faults/bad").mode(Mode.PASSTHROUGH).open()) {
       InvalidArgumentException re2 =
