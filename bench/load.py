@@ -133,7 +133,9 @@ def close_all(socks):
 
 def idle_connections(work: Path, base: str, n: int, hold: float, seconds: int, conns: int):
     """Returns (row for the table, detail line)."""
-    m, info = bench.start_matgto(work)
+    # Room for the idle ones and wrk's (the default --max-connections is
+    # 10,000, which the idle ones alone would fill).
+    m, info = bench.start_matgto(work, "--max-connections", str(n + conns + 64))
     try:
         bench.cli(info, "replay", "small")
         proxy = f"http://{info['proxy']}"
