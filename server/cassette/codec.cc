@@ -1,6 +1,11 @@
 #include "server/cassette/codec.h"
 
+#include <openssl/evp.h>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/cassette/proto_time.h"
 #include "server/core/utf8.h"
 
@@ -123,6 +128,29 @@ std::string SerializeCassette(v1::Cassette cassette) {
   cassette.set_written_by(absl::StrCat("matgto ", MATGTO_VERSION));
   cassette.set_complete(true);
   return cassette.SerializeAsString();
+}
+
+std::string ContentSha256(const v1::Cassette& cassette) {
+  v1::Cassette content = cassette;
+  content.clear_schema_version();
+  content.clear_written_by();
+  content.clear_complete();
+  content.clear_updated_at();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream raw(&bytes);
+    google::protobuf::io::CodedOutputStream out(&raw);
+    out.SetSerializationDeterministic(true);
+    content.SerializeToCodedStream(&out);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(),
+                 nullptr) != 1) {
+    return "";
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 }  // namespace matgto::cassette

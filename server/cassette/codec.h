@@ -32,4 +32,12 @@ absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
 // `complete` marker.
 std::string SerializeCassette(v1::Cassette cassette);
 
+// What a cassette holds, as a lowercase hex SHA-256: the deterministic
+// serialization of `cassette` without what storing it adds or changes
+// (schema_version, written_by, complete, updated_at). Two cassettes with the
+// same name, options and interactions hash alike whatever their format or
+// store; `cassette push/pull` skip a copy when the hashes agree. Text bodies
+// must be normalized into `body` first (as loads do).
+std::string ContentSha256(const v1::Cassette& cassette);
+
 }  // namespace matgto::cassette

@@ -407,6 +407,8 @@ absl::StatusOr<std::vector<v1::CassetteInfo>> FileCassetteStore::List(
     if (cassette.ok()) {
       info.set_interactions(
           static_cast<uint64_t>(cassette->interactions_size()));
+      cassette->set_name(name);  // as Load gives it
+      info.set_content_sha256(ContentSha256(*cassette));
     }
     *info.mutable_updated_at() = cassette.ok() && cassette->has_updated_at()
                                      ? cassette->updated_at()

@@ -1773,7 +1773,12 @@ type CassetteInfo struct {
 	Interactions uint64                 `protobuf:"varint,3,opt,name=interactions,proto3" json:"interactions,omitempty"`
 	UpdatedAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// "binary" or "json".
-	Format        string `protobuf:"bytes,5,opt,name=format,proto3" json:"format,omitempty"`
+	Format string `protobuf:"bytes,5,opt,name=format,proto3" json:"format,omitempty"`
+	// Lowercase hex SHA-256 of what the cassette holds (its name, options and
+	// interactions; not the format, the writer or updated_at): equal hashes
+	// mean identical cassettes, whatever their store. Empty when the stored
+	// cassette does not parse.
+	ContentSha256 string `protobuf:"bytes,6,opt,name=content_sha256,json=contentSha256,proto3" json:"content_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1839,6 +1844,13 @@ func (x *CassetteInfo) GetUpdatedAt() *timestamppb.Timestamp {
 func (x *CassetteInfo) GetFormat() string {
 	if x != nil {
 		return x.Format
+	}
+	return ""
+}
+
+func (x *CassetteInfo) GetContentSha256() string {
+	if x != nil {
+		return x.ContentSha256
 	}
 	return ""
 }
@@ -2947,7 +2959,7 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x10upstream_ca_file\x18\x04 \x01(\tR\x0eupstreamCaFile\"B\n" +
 	"\x0fShutdownRequest\x12/\n" +
 	"\x05grace\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x05grace\"\x12\n" +
-	"\x10ShutdownResponse\"\xb8\x01\n" +
+	"\x10ShutdownResponse\"\xdf\x01\n" +
 	"\fCassetteInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -2955,7 +2967,8 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\finteractions\x18\x03 \x01(\x04R\finteractions\x129\n" +
 	"\n" +
 	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
-	"\x06format\x18\x05 \x01(\tR\x06format\".\n" +
+	"\x06format\x18\x05 \x01(\tR\x06format\x12%\n" +
+	"\x0econtent_sha256\x18\x06 \x01(\tR\rcontentSha256\".\n" +
 	"\x14ListCassettesRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"N\n" +
 	"\x15ListCassettesResponse\x125\n" +

@@ -134,6 +134,26 @@ TEST(CodecTest, SerializeOverridesSchemaVersionAndCompleteness) {
   EXPECT_EQ(out->schema_version(), kSchemaVersion);
 }
 
+TEST(CodecTest, ContentSha256IgnoresStorageStampsButNotContent) {
+  const v1::Cassette in = ThreeInteractionCassette();
+  const std::string hash = ContentSha256(in);
+  EXPECT_EQ(hash.size(), 64u);
+  // What storing adds (schema, writer, completeness, updated_at) is ignored.
+  absl::StatusOr<v1::Cassette> stored =
+      ParseCassette(SerializeCassette(in), "three.pb");
+  ASSERT_THAT(stored, IsOk());
+  stored->mutable_updated_at()->set_seconds(1800000000);
+  EXPECT_EQ(ContentSha256(*stored), hash);
+  // A different name, body or option is a different cassette.
+  v1::Cassette renamed = in;
+  renamed.set_name("other");
+  EXPECT_NE(ContentSha256(renamed), hash);
+  v1::Cassette edited = in;
+  edited.mutable_interactions(0)->mutable_http()->mutable_response()->set_body(
+      "changed");
+  EXPECT_NE(ContentSha256(edited), hash);
+}
+
 // HTTP field values may carry obs-text (bytes 0x80-0xFF, RFC 9110 5.5), e.g.
 // a Latin-1 filename in Content-Disposition, and reason phrases may too. A
 // cassette recording such a response must load again.
