@@ -7,6 +7,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/cassette/proto_time.h"
+#include "server/core/status_macros.h"
 #include "server/core/utf8.h"
 
 namespace matgto::cassette {
@@ -119,6 +120,7 @@ absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
         "cassette file ", source, " is truncated (its end marker is missing); ",
         cassette.interactions_size(), " interactions were readable"));
   }
+  RETURN_IF_ERROR(CheckTimesInRange(cassette, source));
   // Upgrades from older schema versions go here, one function per step.
   return cassette;
 }

@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "server/cassette/proto_time.h"
+#include "server/core/status_macros.h"
 
 namespace matgto::cassette {
 
@@ -127,6 +129,14 @@ Journal::~Journal() {
 }
 
 void Journal::Append(v1::JournalEntry entry) {
+  Enqueue(std::move(entry), false);
+}
+
+void Journal::Replace(v1::JournalEntry begin) {
+  Enqueue(std::move(begin), true);
+}
+
+void Journal::Enqueue(v1::JournalEntry entry, bool supersedes) {
   std::string record;
   const size_t size = entry.ByteSizeLong();
   record.resize(google::protobuf::io::CodedOutputStream::VarintSize32(
@@ -137,13 +147,39 @@ void Journal::Append(v1::JournalEntry entry) {
       static_cast<uint32_t>(size), p);
   entry.SerializeWithCachedSizesToArray(p);
   absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(record));
+  queue_.push_back(Record{std::move(record), supersedes});
   ++appended_;
   kick_ = true;
 }
 
-size_t Journal::WriteBatch(const std::deque<std::string>& batch,
-                           absl::Status& st) {
+absl::Status Journal::Supersede(off_t end) {
+  if (::fdatasync(fd_) != 0) {
+    return JournalError("cannot fsync journal", path_, errno);
+  }
+  // Freed blocks read back as zeros; where the file system cannot punch
+  // holes, zeros are written instead.
+  if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, end) !=
+      0) {
+    const std::string zeros(64 * 1024, '\0');
+    for (off_t at = 0; at < end;) {
+      const size_t n = static_cast<size_t>(
+          std::min<off_t>(end - at, static_cast<off_t>(zeros.size())));
+      const ssize_t w = ::pwrite(fd_, zeros.data(), n, at);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        return JournalError("cannot overwrite superseded journal entries in",
+                            path_, w < 0 ? errno : EIO);
+      }
+      at += w;
+    }
+  }
+  if (::fdatasync(fd_) != 0) {
+    return JournalError("cannot fsync journal", path_, errno);
+  }
+  return absl::OkStatus();
+}
+
+size_t Journal::WriteBatch(const std::deque<Record>& batch, absl::Status& st) {
   if (dirty_) {
     if (::ftruncate(fd_, good_size_) != 0) {
       st = JournalError("cannot cut back journal", path_, errno);
@@ -152,7 +188,9 @@ size_t Journal::WriteBatch(const std::deque<std::string>& batch,
     dirty_ = false;
   }
   size_t done = 0;
-  for (const std::string& record : batch) {
+  for (const Record& entry : batch) {
+    const std::string& record = entry.bytes;
+    const off_t start = good_size_;
     size_t off = 0;
     while (off < record.size()) {
       const ssize_t n = ::pwrite(fd_, record.data() + off, record.size() - off,
@@ -171,6 +209,13 @@ size_t Journal::WriteBatch(const std::deque<std::string>& batch,
       return done;
     }
     good_size_ += static_cast<off_t>(record.size());
+    if (entry.supersedes && start > 0) {
+      // Written: the earlier records are superseded. Should zeroing fail,
+      // the new kBegin still wins at recovery; the error is reported (and
+      // the records after it are written on the next attempt).
+      st = Supersede(start);
+      if (!st.ok()) return done + 1;
+    }
     ++done;
   }
   return done;
@@ -178,7 +223,7 @@ size_t Journal::WriteBatch(const std::deque<std::string>& batch,
 
 void Journal::WriterLoop() {
   for (;;) {
-    std::deque<std::string> batch;
+    std::deque<Record> batch;
     {
       absl::MutexLock lock(&mu_);
       const absl::Condition ready(
@@ -305,6 +350,7 @@ absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,
     return absl::DataLossError(
         absl::StrCat("journal ", source, " has no readable start entry"));
   }
+  RETURN_IF_ERROR(CheckTimesInRange(cassette, source));
   return cassette;
 }
 

@@ -2,14 +2,26 @@
 // recorder share.
 #pragma once
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "matgto/v1/cassette.pb.h"
 
 namespace matgto::cassette {
 
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t);
 google::protobuf::Duration ToProtoDuration(absl::Duration d);
 absl::Duration FromProtoDuration(const google::protobuf::Duration& d);
+
+// DATA_LOSS naming `source`, the interaction and the field when a timestamp
+// or duration in the cassette is outside protobuf's range (years 1-9999,
+// nanos 0-999,999,999, durations within ±10,000 years with nanos of the
+// same sign): such a value comes only from a damaged file, and protobuf's
+// JSON printer refuses it, so the cassette could be replayed but never
+// exported or saved as JSON.
+absl::Status CheckTimesInRange(const v1::Cassette& cassette,
+                               absl::string_view source);
 
 }  // namespace matgto::cassette

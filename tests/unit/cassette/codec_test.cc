@@ -154,6 +154,42 @@ TEST(CodecTest, ContentSha256IgnoresStorageStampsButNotContent) {
   EXPECT_NE(ContentSha256(edited), hash);
 }
 
+// Found by the cassette_binary fuzzer: such a cassette loaded but could not
+// be exported or saved as JSON. It is damaged; loading says where.
+TEST(CodecTest, TimesOutOfProtobufRangeAreDataLossNamingTheField) {
+  v1::Cassette year_10000 = ThreeInteractionCassette();
+  year_10000.mutable_interactions(1)->mutable_recorded_at()->set_seconds(
+      253402300800LL);
+  EXPECT_THAT(ParseCassette(SerializeCassette(year_10000), "y.pb"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("y.pb"), HasSubstr("interaction 1"),
+                             HasSubstr("recorded_at"))));
+  v1::Cassette bad_nanos = ThreeInteractionCassette();
+  bad_nanos.mutable_interactions(2)
+      ->mutable_http()
+      ->mutable_timing()
+      ->mutable_total()
+      ->set_nanos(-5);
+  bad_nanos.mutable_interactions(2)
+      ->mutable_http()
+      ->mutable_timing()
+      ->mutable_total()
+      ->set_seconds(3);
+  EXPECT_THAT(ParseCassette(SerializeCassette(bad_nanos), "n.pb"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("interaction 2 timing.total")));
+  v1::Cassette created = ThreeInteractionCassette();
+  created.mutable_created_at()->set_nanos(1000000000);
+  EXPECT_THAT(ParseCassette(SerializeCassette(created), "c.pb"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("created_at")));
+  // The edges of the range load.
+  v1::Cassette edges = ThreeInteractionCassette();
+  edges.mutable_created_at()->set_seconds(-62135596800LL);
+  edges.mutable_updated_at()->set_seconds(253402300799LL);
+  edges.mutable_updated_at()->set_nanos(999999999);
+  EXPECT_THAT(ParseCassette(SerializeCassette(edges), "e.pb"), IsOk());
+}
+
 // HTTP field values may carry obs-text (bytes 0x80-0xFF, RFC 9110 5.5), e.g.
 // a Latin-1 filename in Content-Disposition, and reason phrases may too. A
 // cassette recording such a response must load again.
