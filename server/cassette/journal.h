@@ -51,6 +51,15 @@ class Journal {
   ~Journal();
 
   void Append(v1::JournalEntry entry);
+  // Appends `begin` (a kBegin entry holding the whole cassette so far) and,
+  // once it is on disk, overwrites every earlier record with zeros and frees
+  // their blocks: the recorder calls it when it learned a secret that earlier
+  // entries hold (see Recorder::CatchUpSecrets), so the file no longer has
+  // it. Recovery reads a zero byte as an empty entry and the later kBegin
+  // replaces whatever came before, so the journal recovers the same cassette
+  // at every instant (a crash between the two steps leaves the old bytes,
+  // which the new kBegin supersedes).
+  void Replace(v1::JournalEntry begin);
   // Waits until every entry appended so far is written and fsynced, and
   // returns OK; or returns the write error when an attempt made after this
   // call failed (the entries stay queued and are tried again).
@@ -64,12 +73,21 @@ class Journal {
   static constexpr absl::Duration kRetryInterval = absl::Seconds(1);
 
  private:
+  // One serialized entry (length-prefixed); `supersedes`: written by Replace.
+  struct Record {
+    std::string bytes;
+    bool supersedes = false;
+  };
+
   Journal(std::string path, int dir_fd, std::string leaf, int fd);
+  void Enqueue(v1::JournalEntry entry, bool supersedes);
   void WriterLoop();
   // Writes `batch` after the last complete record; on an error, cuts the
   // file back to it and sets `st`. Returns how many records were written.
   // Writer thread only.
-  size_t WriteBatch(const std::deque<std::string>& batch, absl::Status& st);
+  size_t WriteBatch(const std::deque<Record>& batch, absl::Status& st);
+  // Zeros [0, end) after an fsync (see Replace). Writer thread only.
+  absl::Status Supersede(off_t end);
 
   const std::string path_;
   const int dir_fd_;
@@ -82,7 +100,7 @@ class Journal {
 
   absl::Mutex mu_;
   // Records not yet written, in order (failed ones first).
-  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Record> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
   // Completed write attempts, and whether one is asked for now (new entries,

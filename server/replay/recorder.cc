@@ -113,7 +113,9 @@ std::optional<uint64_t> Recorder::AddHttp(const core::HttpRequest& request,
     *entry.mutable_interaction() = *interaction;
     journal_->Append(std::move(entry));
   }
-  return interaction->index();
+  const uint64_t index = interaction->index();
+  CatchUpSecrets();
+  return index;
 }
 
 core::HttpRequest Recorder::StoredRequest(uint64_t index) const {
@@ -142,7 +144,9 @@ uint64_t Recorder::BeginWebSocket(const core::HttpRequest& upgrade_request,
     *entry.mutable_interaction() = *interaction;
     journal_->Append(std::move(entry));
   }
-  return interaction->index();
+  const uint64_t index = interaction->index();
+  CatchUpSecrets();
+  return index;
 }
 
 void Recorder::AddWsMessage(uint64_t index, const core::WsMessage& message) {
@@ -159,6 +163,7 @@ void Recorder::AddWsMessage(uint64_t index, const core::WsMessage& message) {
     *entry.mutable_ws_message()->mutable_message() = *m;
     journal_->Append(std::move(entry));
   }
+  CatchUpSecrets();
 }
 
 void Recorder::SetWsClose(uint64_t index, const core::WsClose& close) {
@@ -195,6 +200,51 @@ void ScrubProto(const cassette::Redactor& redactor,
 
 }  // namespace
 
+bool Recorder::Scrub(v1::Interaction& interaction,
+                     const cassette::Scrubber& scrubber) const {
+  const std::string before = interaction.SerializeAsString();
+  if (interaction.has_http()) {
+    ScrubProto(*redactor_, scrubber,
+               *interaction.mutable_http()->mutable_request());
+    ScrubProto(*redactor_, scrubber,
+               *interaction.mutable_http()->mutable_response());
+  } else if (interaction.has_websocket()) {
+    v1::WebSocketSession& ws = *interaction.mutable_websocket();
+    ScrubProto(*redactor_, scrubber, *ws.mutable_upgrade_request());
+    ScrubProto(*redactor_, scrubber, *ws.mutable_upgrade_response());
+    for (v1::WsMessage& m : *ws.mutable_messages()) {
+      core::WsMessage value = cassette::FromProto(m);
+      if (scrubber.Scrub(value.payload)) {
+        m.Clear();
+        cassette::ToProto(value, m);
+      }
+    }
+  }
+  return interaction.SerializeAsString() != before;
+}
+
+void Recorder::CatchUpSecrets() {
+  const size_t known = secrets_->size();
+  if (known == known_caught_up_) return;
+  known_caught_up_ = known;
+  const std::shared_ptr<const cassette::Scrubber> scrubber =
+      secrets_->scrubber();
+  bool changed = false;
+  for (int i = 0; i < cassette_.interactions_size(); ++i) {
+    const size_t at = static_cast<size_t>(i);
+    if (at < known_when_stored_.size() && known_when_stored_[at] >= known) {
+      continue;
+    }
+    changed |= Scrub(*cassette_.mutable_interactions(i), *scrubber);
+    if (at < known_when_stored_.size()) known_when_stored_[at] = known;
+  }
+  if (changed && journal_ != nullptr) {
+    v1::JournalEntry entry;
+    *entry.mutable_begin() = cassette_;
+    journal_->Replace(std::move(entry));
+  }
+}
+
 v1::Cassette Recorder::Snapshot() const {
   v1::Cassette out = cassette_;
   *out.mutable_updated_at() = ToProtoTimestamp(clock_.Now());
@@ -206,24 +256,7 @@ v1::Cassette Recorder::Snapshot() const {
         known_when_stored_[i] >= known) {
       continue;  // stored knowing every secret known now
     }
-    v1::Interaction& interaction = *out.mutable_interactions(i);
-    if (interaction.has_http()) {
-      ScrubProto(*redactor_, *scrubber,
-                 *interaction.mutable_http()->mutable_request());
-      ScrubProto(*redactor_, *scrubber,
-                 *interaction.mutable_http()->mutable_response());
-    } else if (interaction.has_websocket()) {
-      v1::WebSocketSession& ws = *interaction.mutable_websocket();
-      ScrubProto(*redactor_, *scrubber, *ws.mutable_upgrade_request());
-      ScrubProto(*redactor_, *scrubber, *ws.mutable_upgrade_response());
-      for (v1::WsMessage& m : *ws.mutable_messages()) {
-        core::WsMessage value = cassette::FromProto(m);
-        if (scrubber->Scrub(value.payload)) {
-          m.Clear();
-          cassette::ToProto(value, m);
-        }
-      }
-    }
+    Scrub(*out.mutable_interactions(i), *scrubber);
   }
   return out;
 }

@@ -70,12 +70,24 @@ class Recorder {
  private:
   v1::Interaction* NewInteraction();
   void Warn(std::string warning);
+  // Scrubs one stored interaction of every known secret; true if it changed.
+  bool Scrub(v1::Interaction& interaction,
+             const cassette::Scrubber& scrubber) const;
+  // Called after each entry is stored: when a secret was learned since the
+  // last call, scrubs the interactions stored before it in place and, if one
+  // held it, replaces the journal with the scrubbed cassette (see
+  // Journal::Replace), so a crash never recovers a secret the recording
+  // learned later. Rare (a new secret value); costs a pass over the
+  // interactions then.
+  void CatchUpSecrets();
 
   std::shared_ptr<const cassette::Redactor> redactor_;
   std::shared_ptr<cassette::KnownSecrets> secrets_;
   // Per interaction: how many secrets were known when it was stored
   // (0 for those the recording started from).
   std::vector<size_t> known_when_stored_;
+  // How many secrets CatchUpSecrets last saw.
+  size_t known_caught_up_ = 0;
   std::vector<std::string> warnings_;
   size_t warnings_dropped_ = 0;
   const bool decode_bodies_;

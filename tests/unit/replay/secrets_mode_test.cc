@@ -138,6 +138,44 @@ TEST_F(SecretsRecordTest, AnEchoedSecretIsScrubbedFromEveryStoredExchange) {
             "/next?k=%5BREDACTED%5D");
 }
 
+TEST_F(SecretsRecordTest, ASecretLearnedLaterIsScrubbedFromTheJournalToo) {
+  matgto::testing::TempDir dir;
+  auto journal = cassette::Journal::Open(dir.path() + "/rec.pb.journal");
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  Recorder recorder = NewRecorder(RedactorFor(), *std::move(journal));
+  // 0 and 1: the key appears before anything says it is secret, so the
+  // journal holds it for a moment...
+  recorder.AddHttp(Req("GET", "http://h/a"), Res(std::string("k=") + kToken),
+                   Timing());
+  recorder.AddHttp(Req("GET", "http://h/b"), Res("nothing here"), Timing());
+  ASSERT_TRUE(recorder.journal()->Flush().ok());
+  ASSERT_THAT(ReadFile(recorder.journal()->path()), HasSubstr(kToken));
+  // 2: ...until a credential header makes it a secret.
+  core::HttpRequest keyed = Req("GET", "http://h/me");
+  keyed.headers.push_back({"X-Api-Key", kToken});
+  recorder.AddHttp(keyed, Res("hi"), Timing());
+  // 3: entries after the replacement are appended as usual.
+  recorder.AddHttp(Req("GET", "http://h/c"), Res("after"), Timing());
+  ASSERT_TRUE(recorder.journal()->Flush().ok());
+  const std::string bytes = ReadFile(recorder.journal()->path());
+  EXPECT_THAT(bytes, Not(HasSubstr(kToken)));
+  auto recovered = cassette::RecoverJournal(bytes, "journal");
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  ASSERT_THAT(recovered->interactions(), SizeIs(4));
+  EXPECT_EQ(recovered->interactions(0).http().response().body(),
+            "k=[REDACTED]");
+  EXPECT_EQ(recovered->interactions(1).http().response().body(),
+            "nothing here");
+  EXPECT_EQ(recovered->interactions(3).http().response().body(), "after");
+  EXPECT_THAT(Everything(*recovered), Not(HasSubstr(kToken)));
+  // Without a new secret the journal is never rewritten: one more entry
+  // makes it grow by about that entry only.
+  const size_t before = bytes.size();
+  recorder.AddHttp(Req("GET", "http://h/d"), Res("more"), Timing());
+  ASSERT_TRUE(recorder.journal()->Flush().ok());
+  EXPECT_LT(ReadFile(recorder.journal()->path()).size(), before + 200);
+}
+
 core::HttpResponse Zstd() {
   core::HttpResponse res = Res("(zstd) {\"password\":\"p-0123456789\"}");
   res.headers.push_back({"Content-Encoding", "zstd"});
