@@ -384,3 +384,27 @@ def test_stalled_request_over_tls_gets_408_too(matgto, upstream):
         s.sendall(b"GET /counter HTTP/1.1\r\nHost: a\r\n")
         data = read_until_close(s)
     assert error_of(data) == (408, "request-timeout"), data
+
+
+def test_final_chunk_trickled_a_byte_at_a_time_is_read_and_forwarded(server, upstream):
+    """Beast 1.81 asserted on this valid input (found by the request fuzzer):
+    builds with assertions (make test's ASan server) aborted. The body is
+    read whole and forwarded."""
+    server.cli("use", "trickle", "--mode", "passthrough")
+    with connect(server.proxy) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(f"POST {upstream.url('/echo')} HTTP/1.1\r\nHost: a\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n".encode())
+        for piece in (b"0\r\n", b"\r", b"\n"):
+            time.sleep(0.15)
+            s.sendall(piece)
+        s.settimeout(10)
+        raw = b""
+        while b"\r\n\r\n" not in raw or not raw.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    assert raw.startswith(b"HTTP/1.1 200"), raw
+    assert b"hello" in raw
+    assert "matgto" in server.cli("status").stdout

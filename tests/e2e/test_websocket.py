@@ -352,3 +352,54 @@ def test_node_wss_with_proxy_agent_and_matgto_ca(matgto, pki, node_ws):
     again = subprocess.run(["node", str(node_ws), url, server.proxy_url], capture_output=True,
                            text=True, timeout=30, env=env)
     assert again.stdout == live.stdout, again.stderr
+
+
+def test_text_message_ending_in_a_cut_utf8_sequence_then_an_empty_final_frame_is_refused_with_1007(server, ws_upstream, proto_modules):
+    """Beast 1.81 lets such a message through (found by the websocket fuzzer):
+    the relay checks the whole message, closes with 1007 and neither forwards
+    nor records it."""
+    import base64
+    import struct
+    cassette_pb2 = proto_modules[0]
+    server.cli("record", "badtext")
+    host, port = server.proxy.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET ws://127.0.0.1:{ws_upstream.port}/bad HTTP/1.1\r\n"
+               f"Host: 127.0.0.1:{ws_upstream.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    rest = head.split(b"\r\n\r\n", 1)[1]
+
+    def frame(fin, opcode, payload):
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        return bytes([(0x80 if fin else 0) | opcode, 0x80 | len(payload)]) + mask + masked
+
+    def read_frame(buf):
+        while len(buf) < 2:
+            buf += s.recv(4096)
+        n = buf[1] & 0x7F
+        while len(buf) < 2 + n:
+            buf += s.recv(4096)
+        return buf[0] & 0x0F, buf[2:2 + n], buf[2 + n:]
+
+    opcode, payload, rest = read_frame(rest)  # the upstream's greeting
+    assert opcode == 1 and payload.startswith(b"hello")
+    s.sendall(frame(False, 1, b"caf\xc3") + frame(True, 0, b""))
+    opcode, payload, rest = read_frame(rest)
+    assert opcode == 8, (opcode, payload)
+    assert struct.unpack("!H", payload[:2])[0] == 1007
+    assert b"not UTF-8" in payload
+    s.close()
+    time.sleep(0.3)
+    server.cli("stop")
+    c = cassette_pb2.Cassette()
+    c.ParseFromString(server.cassette_path("badtext").read_bytes())
+    ws = c.interactions[0].websocket
+    assert all(b"caf" not in m.payload for m in ws.messages)
+    assert ws.close.code == 1007
+    assert "matgto" in server.cli("status").stdout
