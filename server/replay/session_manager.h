@@ -61,6 +61,10 @@ struct SessionTarget {
   std::optional<absl::Duration> lease;
   // New sessions only: who opened it.
   std::string owner;
+  // False: refuse (PERMISSION_DENIED) a use that would record into the
+  // cassette (RECORD, AUTO of a missing cassette, REPLAY with MISS_RECORD);
+  // the control API's read-only callers.
+  bool may_write = true;
 };
 
 struct SessionManagerOptions {
