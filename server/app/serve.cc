@@ -5,6 +5,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -127,6 +128,14 @@ bool ControlSecurity(const ServeOptions& options,
       return false;
     }
     tokens = *std::move(loaded);
+    struct stat st {};
+    if (::stat(options.auth_tokens.c_str(), &st) == 0 && (st.st_mode & 0077)) {
+      std::fprintf(stderr,
+                   "matgto: WARNING: token file %s is readable by other users "
+                   "(mode %04o); chmod 600 it\n",
+                   options.auth_tokens.c_str(),
+                   static_cast<unsigned>(st.st_mode & 0777));
+    }
   }
   if (!IsLoopback(options.control_bind) && (!tls || !tokens.has_value())) {
     std::fprintf(

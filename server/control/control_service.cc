@@ -129,15 +129,15 @@ grpc::Status ControlService::UseFor(grpc::ServerContext& context,
   if (!allowed.ok()) return ToGrpcStatus(allowed);
   absl::StatusOr<replay::SessionTarget> target = TargetOf(request);
   if (!target.ok()) return ToGrpcStatus(target.status());
-  target->may_write = grant->Allows(RequiredForUse(/*writes=*/true));
-  auto info = sessions_.Use(request.name(), mode, request.options(), *target);
-  if (!info.ok()) {
-    if (info.status().code() == absl::StatusCode::kPermissionDenied) {
-      return ToGrpcStatus(
-          CheckScope(*grant, Scope::kWrite, rpc, info.status().message()));
-    }
-    return ToGrpcStatus(info.status());
+  // Whether the use records is the session manager's decision (it depends
+  // on the cassette's own options and on whether it exists).
+  if (absl::Status may_write =
+          CheckScope(*grant, RequiredForUse(/*writes=*/true), rpc);
+      !may_write.ok()) {
+    target->refuse_writes = std::string(may_write.message());
   }
+  auto info = sessions_.Use(request.name(), mode, request.options(), *target);
+  if (!info.ok()) return ToGrpcStatus(info.status());
   *response.mutable_session() = *std::move(info);
   return grpc::Status::OK;
 }

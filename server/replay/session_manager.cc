@@ -247,9 +247,10 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
   const bool writes =
       effective == v1::RECORD ||
       (effective == v1::REPLAY && options.on_miss() == v1::MISS_RECORD);
-  if (writes && !target.may_write) {
+  if (writes && !target.refuse_writes.empty()) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "cassette '", name, "' would be recorded into (",
+        target.refuse_writes, " (cassette '", name,
+        "' would be recorded into: ",
         effective == v1::RECORD ? "mode RECORD" : "miss policy MISS_RECORD",
         ")"));
   }

@@ -63,6 +63,7 @@ def pki(tmp_path_factory):
 def tokens(tmp_path):
     p = tmp_path / "tokens.txt"
     p.write_text(TOKENS)
+    p.chmod(0o600)
     return p
 
 
@@ -274,6 +275,13 @@ def test_warning_for_a_control_port_beyond_loopback(tmp_path, pki, tokens):
     r = serve("--auth-tokens", str(tokens), "--control-tls-cert", str(pki / "server.pem"),
               "--control-tls-key", str(pki / "server.key"))
     assert "WARNING" not in r.stderr, r.stderr
+    # A token file others may read is pointed out.
+    loose = tmp_path / "loose-tokens.txt"
+    loose.write_text(TOKENS)
+    loose.chmod(0o644)
+    r = serve("--auth-tokens", str(loose))
+    assert f"WARNING: token file {loose} is readable by other users (mode 0644)" in r.stderr, \
+        r.stderr
 
 
 def test_no_warning_on_loopback(matgto):
