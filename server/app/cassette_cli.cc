@@ -149,27 +149,31 @@ class DirCassettes final : public Cassettes {
   std::unique_ptr<cassette::FileCassetteStore> store_;
 };
 
-}  // namespace
-
-std::unique_ptr<Cassettes> ServerCassettesAt(const CliTarget& target) {
-  return std::make_unique<ServerCassettes>(target);
-}
-
-absl::StatusOr<std::unique_ptr<Cassettes>> DirCassettesAt(
-    const std::string& dir, cassette::CassetteFormat format, bool create) {
-  ASSIGN_OR_RETURN(auto opened, DirCassettes::Open(dir, format, create));
-  return std::unique_ptr<Cassettes>(std::move(opened));
-}
-
-namespace {
-
 absl::StatusOr<std::unique_ptr<Cassettes>> Open(const CassetteCliTarget& target,
                                                 bool create_dir = false) {
-  if (target.dir.empty()) return ServerCassettesAt(target.server);
-  return DirCassettesAt(target.dir, target.dir_format, create_dir);
+  if (target.dir.empty()) {
+    return std::unique_ptr<Cassettes>(new ServerCassettes(target.server));
+  }
+  ASSIGN_OR_RETURN(
+      auto dir, DirCassettes::Open(target.dir, target.dir_format, create_dir));
+  return std::unique_ptr<Cassettes>(std::move(dir));
 }
 
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenRemoteCassettes(
+    const CassetteCliTarget& target) {
+  CassetteCliTarget remote = target;
+  remote.dir.clear();
+  return Open(remote);
+}
+
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenLocalCassettes(
+    const CassetteCliTarget& target, bool create) {
+  return Open(target, create);
+}
+
+namespace {}  // namespace
 
 int ReportCassetteError(const CassetteCliTarget& target,
                         const absl::Status& status, int error_code) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "server/app/cassettes.h"
 #include "server/app/cli.h"
 #include "server/cassette/store.h"
 
@@ -52,6 +53,15 @@ int CliCassettePush(const CassetteCliTarget& target,
                     const std::vector<std::string>& names, bool progress);
 int CliCassettePull(const CassetteCliTarget& target, const std::string& prefix,
                     bool progress);
+
+// The two sides of push/pull, opened as every cassette command opens its
+// side: the remote one is what a command without --dir works on (the
+// server), the local one is --dir (NOT_FOUND when it does not exist and
+// `create` is false).
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenRemoteCassettes(
+    const CassetteCliTarget& target);
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenLocalCassettes(
+    const CassetteCliTarget& target, bool create);
 
 // Prints `status` for a cassette command and returns `error_code` (3 when
 // the server is out of reach).

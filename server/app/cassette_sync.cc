@@ -135,7 +135,7 @@ int Summary(absl::string_view verb, const Tally& tally, absl::string_view from,
   return tally.failed > 0 ? 1 : 0;
 }
 
-// The target with the server side only, for reporting server errors.
+// The target without --dir, for reporting errors of the remote side.
 CassetteCliTarget ServerSide(const CassetteCliTarget& target) {
   CassetteCliTarget server = target;
   server.dir.clear();
@@ -146,9 +146,13 @@ CassetteCliTarget ServerSide(const CassetteCliTarget& target) {
 
 int CliCassettePush(const CassetteCliTarget& target,
                     const std::vector<std::string>& names, bool progress) {
-  auto local = DirCassettesAt(target.dir, target.dir_format, /*create=*/false);
+  auto local = OpenLocalCassettes(target, /*create=*/false);
   if (!local.ok()) return ReportCassetteError(target, local.status());
-  std::unique_ptr<Cassettes> remote = ServerCassettesAt(target.server);
+  auto opened = OpenRemoteCassettes(target);
+  if (!opened.ok()) {
+    return ReportCassetteError(ServerSide(target), opened.status());
+  }
+  std::unique_ptr<Cassettes> remote = *std::move(opened);
 
   auto local_list = (*local)->List("");
   if (!local_list.ok()) return ReportCassetteError(target, local_list.status());
@@ -183,12 +187,16 @@ int CliCassettePush(const CassetteCliTarget& target,
 
 int CliCassettePull(const CassetteCliTarget& target, const std::string& prefix,
                     bool progress) {
-  std::unique_ptr<Cassettes> remote = ServerCassettesAt(target.server);
+  auto opened = OpenRemoteCassettes(target);
+  if (!opened.ok()) {
+    return ReportCassetteError(ServerSide(target), opened.status());
+  }
+  std::unique_ptr<Cassettes> remote = *std::move(opened);
   auto remote_list = remote->List(prefix);
   if (!remote_list.ok()) {
     return ReportCassetteError(ServerSide(target), remote_list.status());
   }
-  auto local = DirCassettesAt(target.dir, target.dir_format, /*create=*/true);
+  auto local = OpenLocalCassettes(target, /*create=*/true);
   if (!local.ok()) return ReportCassetteError(target, local.status());
   auto local_list = (*local)->List(prefix);
   if (!local_list.ok()) return ReportCassetteError(target, local_list.status());

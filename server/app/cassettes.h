@@ -52,11 +52,4 @@ class Cassettes {
   Progress progress_;
 };
 
-// The cassettes of the server at `target` (no connection made yet).
-std::unique_ptr<Cassettes> ServerCassettesAt(const CliTarget& target);
-// The cassettes of directory `dir` (written in `format`); NOT_FOUND when it
-// does not exist and `create` is false.
-absl::StatusOr<std::unique_ptr<Cassettes>> DirCassettesAt(
-    const std::string& dir, cassette::CassetteFormat format, bool create);
-
 }  // namespace matgto::app
