@@ -170,6 +170,8 @@ absl::StatusOr<std::unique_ptr<Cassettes>> OpenRemoteCassettes(
 
 absl::StatusOr<std::unique_ptr<Cassettes>> OpenLocalCassettes(
     const CassetteCliTarget& target, bool create) {
+  // --dir only: once the cassette commands take a --store, it is the remote
+  // side and must be cleared here.
   return Open(target, create);
 }
 
