@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/app/cassettes.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/diff.h"
 #include "server/cassette/har.h"
@@ -26,23 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using google::protobuf::util::TimeUtil;
-
-// Where the command's cassettes are: a server or a directory. Errors are
-// absl statuses whatever the side, so that each command reports them once.
-class Cassettes {
- public:
-  virtual ~Cassettes() = default;
-  virtual absl::StatusOr<std::vector<v1::CassetteInfo>> List(
-      absl::string_view prefix) = 0;
-  // Text bodies normalized into `body`.
-  virtual absl::StatusOr<v1::Cassette> Get(absl::string_view name) = 0;
-  // Stores `cassette` under its name, replacing one that exists.
-  virtual absl::StatusOr<v1::CassetteInfo> Put(
-      const v1::Cassette& cassette) = 0;
-  virtual absl::Status Delete(absl::string_view name) = 0;
-  // "server 127.0.0.1:8889" or "directory ./cassettes", for messages.
-  virtual std::string Where() const = 0;
-};
 
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
@@ -58,7 +42,7 @@ class ServerCassettes final : public Cassettes {
   absl::StatusOr<std::vector<v1::CassetteInfo>> List(
       absl::string_view prefix) override {
     grpc::ClientContext ctx;
-    SetDeadline(ctx, target_);
+    PrepareCall(ctx, target_);
     v1::ListCassettesRequest req;
     req.set_prefix(std::string(prefix));
     v1::ListCassettesResponse res;
@@ -69,13 +53,16 @@ class ServerCassettes final : public Cassettes {
 
   absl::StatusOr<v1::Cassette> Get(absl::string_view name) override {
     grpc::ClientContext ctx;
-    SetDeadline(ctx, target_);
+    PrepareCall(ctx, target_);
     v1::GetCassetteRequest req;
     req.set_name(std::string(name));
     auto reader = stub_->GetCassette(&ctx, req);
     std::string bytes;
     v1::CassetteChunk chunk;
-    while (reader->Read(&chunk)) bytes.append(chunk.data());
+    while (reader->Read(&chunk)) {
+      bytes.append(chunk.data());
+      ReportProgress(bytes.size(), 0);
+    }
     RETURN_IF_ERROR(FromGrpc(reader->Finish()));
     ASSIGN_OR_RETURN(v1::Cassette cassette,
                      cassette::ParseCassette(
@@ -86,7 +73,7 @@ class ServerCassettes final : public Cassettes {
 
   absl::StatusOr<v1::CassetteInfo> Put(const v1::Cassette& cassette) override {
     grpc::ClientContext ctx;
-    SetDeadline(ctx, target_);
+    PrepareCall(ctx, target_);
     v1::PutCassetteResponse res;
     auto writer = stub_->PutCassette(&ctx, &res);
     const std::string bytes = cassette::SerializeCassette(cassette);
@@ -97,6 +84,7 @@ class ServerCassettes final : public Cassettes {
       if (offset == 0) chunk.set_name(cassette.name());
       chunk.set_data(bytes.substr(offset, kChunk));
       if (!writer->Write(chunk)) break;  // Finish() says why
+      ReportProgress(std::min(bytes.size(), offset + kChunk), bytes.size());
     }
     writer->WritesDone();
     RETURN_IF_ERROR(FromGrpc(writer->Finish()));
@@ -105,7 +93,7 @@ class ServerCassettes final : public Cassettes {
 
   absl::Status Delete(absl::string_view name) override {
     grpc::ClientContext ctx;
-    SetDeadline(ctx, target_);
+    PrepareCall(ctx, target_);
     v1::DeleteCassetteRequest req;
     req.set_name(std::string(name));
     v1::DeleteCassetteResponse res;
@@ -171,25 +159,53 @@ absl::StatusOr<std::unique_ptr<Cassettes>> Open(const CassetteCliTarget& target,
   return std::unique_ptr<Cassettes>(std::move(dir));
 }
 
-// Prints `status` and returns `error_code` (3 when the server is out of
-// reach).
-int Report(const CassetteCliTarget& target, const absl::Status& status,
-           int error_code = 1) {
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenRemoteCassettes(
+    const CassetteCliTarget& target) {
+  CassetteCliTarget remote = target;
+  remote.dir.clear();
+  return Open(remote);
+}
+
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenLocalCassettes(
+    const CassetteCliTarget& target, bool create) {
+  // --dir only: once the cassette commands take a --store, it is the remote
+  // side and must be cleared here.
+  return Open(target, create);
+}
+
+namespace {}  // namespace
+
+int ReportCassetteError(const CassetteCliTarget& target,
+                        const absl::Status& status, int error_code) {
   if (target.dir.empty() &&
       (status.code() == absl::StatusCode::kUnavailable ||
        status.code() == absl::StatusCode::kDeadlineExceeded)) {
-    std::fprintf(stderr,
-                 "matgto: cannot reach the matgto server at %s (%s): is "
-                 "`matgto serve` running? Set --server or MATGTO_SERVER, or "
-                 "use --dir DIR for local cassettes.\n",
-                 target.server.server.c_str(),
-                 std::string(status.message()).c_str());
+    std::fprintf(
+        stderr,
+        "matgto: cannot reach the matgto server at %s (%s): %s; or "
+        "use --dir DIR for local cassettes.\n",
+        target.server.server.c_str(), std::string(status.message()).c_str(),
+        CallErrorHint(target.server, grpc::StatusCode::UNAVAILABLE).c_str());
     return 3;
   }
   std::fprintf(stderr, "matgto: %s: %s\n",
                absl::StatusCodeToString(status.code()).c_str(),
                std::string(status.message()).c_str());
+  if (const std::string hint = CallErrorHint(
+          target.server, static_cast<grpc::StatusCode>(status.code()));
+      target.dir.empty() && !hint.empty()) {
+    std::fprintf(stderr, "matgto: %s\n", hint.c_str());
+  }
   return error_code;
+}
+
+namespace {
+
+int Report(const CassetteCliTarget& target, const absl::Status& status,
+           int error_code = 1) {
+  return ReportCassetteError(target, status, error_code);
 }
 
 void PrintNotes(const std::vector<std::string>& notes) {

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "server/app/cassettes.h"
 #include "server/app/cli.h"
 #include "server/cassette/store.h"
 
@@ -38,5 +40,32 @@ int CliCassetteImport(const CassetteCliTarget& target, const std::string& file,
 int CliCassetteDiff(const CassetteCliTarget& target, const std::string& a,
                     const std::string& b);
 int CliCassetteRemove(const CassetteCliTarget& target, const std::string& name);
+
+// `push [NAME...]`: copies the cassettes of directory target.dir (all, or
+// those named) to the server; `pull [PREFIX]`: the server's cassettes
+// (those starting with PREFIX) into target.dir, created when missing.
+// A cassette whose content hash (CassetteInfo.content_sha256) is the same
+// on both sides is skipped. Prints one line a cassette and a summary;
+// progress of cassettes over 1 MiB goes to stderr when it is a terminal or
+// with `progress`. Exit code 0, 1 when any cassette failed, 3 when the
+// server cannot be reached.
+int CliCassettePush(const CassetteCliTarget& target,
+                    const std::vector<std::string>& names, bool progress);
+int CliCassettePull(const CassetteCliTarget& target, const std::string& prefix,
+                    bool progress);
+
+// The two sides of push/pull, opened as every cassette command opens its
+// side: the remote one is what a command without --dir works on (the
+// server), the local one is --dir (NOT_FOUND when it does not exist and
+// `create` is false).
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenRemoteCassettes(
+    const CassetteCliTarget& target);
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenLocalCassettes(
+    const CassetteCliTarget& target, bool create);
+
+// Prints `status` for a cassette command and returns `error_code` (3 when
+// the server is out of reach).
+int ReportCassetteError(const CassetteCliTarget& target,
+                        const absl::Status& status, int error_code = 1);
 
 }  // namespace matgto::app

@@ -1,8 +1,5 @@
 #include "server/app/cli.h"
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
 #include <cstdio>
 
 #include "absl/strings/numbers.h"
@@ -23,46 +20,11 @@ std::unique_ptr<v1::ProxyControl::Stub> Connect(const CliTarget& target) {
 }
 
 void Prepare(grpc::ClientContext& ctx, const CliTarget& target) {
-  SetDeadline(ctx, target);
-}
-
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DATA_LOSS";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    default:
-      return "ERROR";
-  }
+  PrepareCall(ctx, target);
 }
 
 int Fail(const CliTarget& target, const grpc::Status& status) {
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    std::fprintf(stderr,
-                 "matgto: cannot reach the matgto server at %s (%s): is "
-                 "`matgto serve` running? Set --server or MATGTO_SERVER.\n",
-                 target.server.c_str(), status.error_message().c_str());
-    return 3;
-  }
-  std::fprintf(stderr, "matgto: %s: %s\n", CodeName(status.error_code()),
-               status.error_message().c_str());
-  return 1;
+  return ReportCallError(target, status);
 }
 
 std::string Counts(const v1::SessionInfo& s) {
@@ -172,17 +134,6 @@ std::string Age(const google::protobuf::Duration& d) {
 }
 
 }  // namespace
-
-std::unique_ptr<v1::ProxyControl::Stub> ConnectControl(
-    const CliTarget& target) {
-  return v1::ProxyControl::NewStub(
-      grpc::CreateChannel(target.server, grpc::InsecureChannelCredentials()));
-}
-
-void SetDeadline(grpc::ClientContext& ctx, const CliTarget& target) {
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   absl::ToChronoMilliseconds(target.timeout));
-}
 
 std::optional<absl::Duration> ParseCliDuration(const std::string& text) {
   absl::Duration d;

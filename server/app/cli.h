@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "matgto/v1/control.grpc.pb.h"
 #include "matgto/v1/control.pb.h"
@@ -15,15 +16,37 @@
 namespace matgto::app {
 
 struct CliTarget {
-  // host:port of the control API.
+  // host:port of the control API ("https://host:port": TLS with the system's
+  // roots unless tls_ca is set; "http://host:port": plaintext).
   std::string server = "127.0.0.1:8889";
   absl::Duration timeout = absl::Seconds(30);
+  // Sent as `authorization: Bearer TOKEN` when not empty.
+  std::string token;
+  // Files (PEM): the CA the server's certificate chains to (TLS is used
+  // when set), and the client certificate and key for mTLS.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  // Set by LoadCliTls.
+  bool use_tls = false;
+  std::string tls_ca_pem, tls_cert_pem, tls_key_pem;
 };
+
+// Reads the TLS files of `target`, strips an http(s):// scheme from
+// target.server and decides use_tls (a scheme of https, a CA or a client
+// certificate). INVALID_ARGUMENT / NOT_FOUND naming the flag and file.
+absl::Status LoadCliTls(CliTarget& target);
 
 // A stub for the control API at target.server (no connection is made yet).
 std::unique_ptr<v1::ProxyControl::Stub> ConnectControl(const CliTarget& target);
-// Gives a call target.timeout to complete.
-void SetDeadline(grpc::ClientContext& ctx, const CliTarget& target);
+// Gives a call target.timeout to complete and adds the token.
+void PrepareCall(grpc::ClientContext& ctx, const CliTarget& target);
+// Prints a failed call readably (code name, message, and a hint for
+// UNAUTHENTICATED/PERMISSION_DENIED/unreachable) and returns the exit code:
+// 3 when the server cannot be reached, 1 otherwise.
+int ReportCallError(const CliTarget& target, const grpc::Status& status);
+// The hint printed after a status of `code` ("" when none).
+std::string CallErrorHint(const CliTarget& target, grpc::StatusCode code);
 
 // The session flags of the control verbs.
 struct CliSession {

@@ -35,19 +35,7 @@ void PrintJson(const google::protobuf::Message& m) {
 }
 
 int Report(const CliTarget& target, const grpc::Status& status) {
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::fprintf(stderr, "matgto: cannot reach the matgto server at %s: %s\n",
-                 target.server.c_str(), status.error_message().c_str());
-    return 3;
-  }
-  const char* code = status.error_code() == grpc::StatusCode::INVALID_ARGUMENT
-                         ? "INVALID_ARGUMENT"
-                     : status.error_code() == grpc::StatusCode::NOT_FOUND
-                         ? "NOT_FOUND"
-                         : "ERROR";
-  std::fprintf(stderr, "matgto: %s: %s\n", code,
-               status.error_message().c_str());
-  return 1;
+  return ReportCallError(target, status);
 }
 
 }  // namespace
@@ -192,7 +180,7 @@ int CliFaultAdd(const CliTarget& target, const std::string& session,
                 const v1::Fault& fault, uint64_t seed, bool json) {
   auto stub = ConnectControl(target);
   grpc::ClientContext ctx;
-  SetDeadline(ctx, target);
+  PrepareCall(ctx, target);
   v1::SetFaultsRequest req;
   req.set_session(session);
   req.set_seed(seed);
@@ -216,7 +204,7 @@ int CliFaultList(const CliTarget& target, const std::string& session,
                  bool json) {
   auto stub = ConnectControl(target);
   grpc::ClientContext ctx;
-  SetDeadline(ctx, target);
+  PrepareCall(ctx, target);
   // SetFaults with no rule changes nothing and returns the session's rules.
   v1::SetFaultsRequest req;
   req.set_session(session);
@@ -235,7 +223,7 @@ int CliFaultRemove(const CliTarget& target, const std::string& session,
                    const std::vector<std::string>& ids, bool json) {
   auto stub = ConnectControl(target);
   grpc::ClientContext ctx;
-  SetDeadline(ctx, target);
+  PrepareCall(ctx, target);
   v1::ClearFaultsRequest req;
   req.set_session(session);
   for (const std::string& id : ids) req.add_ids(id);

@@ -77,6 +77,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", timeout_s, "seconds to wait for the server")
       ->capture_default_str();
+  // Control API security (client side).
+  target.token = EnvOr("MATGTO_TOKEN", "");
+  target.tls_ca = EnvOr("MATGTO_TLS_CA", "");
+  target.tls_cert = EnvOr("MATGTO_TLS_CERT", "");
+  target.tls_key = EnvOr("MATGTO_TLS_KEY", "");
+  app.add_option("--token", target.token,
+                 "bearer token for a server started with --auth-tokens (env "
+                 "MATGTO_TOKEN; prefer the variable: arguments show in ps)");
+  app.add_option("--tls-ca", target.tls_ca,
+                 "CA certificate (PEM) that the server's control certificate "
+                 "chains to; using TLS (env MATGTO_TLS_CA)");
+  app.add_option("--tls-cert", target.tls_cert,
+                 "client certificate (PEM) for a server that requires mTLS "
+                 "(env MATGTO_TLS_CERT; with --tls-key)");
+  app.add_option("--tls-key", target.tls_key,
+                 "private key (PEM) of --tls-cert (env MATGTO_TLS_KEY)");
 
   // serve
   matgto::app::ServeOptions serve;
@@ -212,6 +228,18 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--reverse-tls", serve.proxy.reverse_tls,
                       "reverse mode: serve HTTPS on the proxy port with a "
                       "certificate from the CA");
+  serve_cmd->add_option("--control-tls-cert", serve.control_tls_cert,
+                        "serve the control API over TLS with this certificate "
+                        "chain (PEM; with --control-tls-key)");
+  serve_cmd->add_option("--control-tls-key", serve.control_tls_key,
+                        "private key (PEM) of --control-tls-cert");
+  serve_cmd->add_option("--control-client-ca", serve.control_client_ca,
+                        "mTLS: require control clients to present a "
+                        "certificate signed by this CA (PEM)");
+  serve_cmd->add_option("--auth-tokens", serve.auth_tokens,
+                        "require bearer tokens on the control API: a file "
+                        "of `TOKEN SCOPE [NAME-PREFIX]` lines, SCOPE read, "
+                        "write or admin");
 
   // client commands
   std::string name, mode = "";
@@ -353,6 +381,25 @@ int main(int argc, char** argv) {
   diff_cmd->add_option("b", diff_b, "cassette B")->required();
   CLI::App* rm_cmd = cassette_cmd->add_subcommand("rm", "delete cassette NAME");
   rm_cmd->add_option("name", name, "cassette name")->required();
+  std::vector<std::string> push_names;
+  bool progress = false;
+  CLI::App* push_cmd = cassette_cmd->add_subcommand(
+      "push",
+      "copy cassettes from --dir (default ./cassettes) to the server, "
+      "skipping those the server already holds identical");
+  push_cmd->add_option("names", push_names,
+                       "cassette names (default: every cassette of --dir)");
+  CLI::App* pull_cmd = cassette_cmd->add_subcommand(
+      "pull",
+      "copy the server's cassettes into --dir (default ./cassettes), "
+      "skipping those already identical there");
+  pull_cmd->add_option("prefix", prefix, "only names starting with this");
+  for (CLI::App* sub : {push_cmd, pull_cmd}) {
+    sub->add_flag("--progress", progress,
+                  "show progress of cassettes over 1 MiB on stderr even when "
+                  "it is not a terminal");
+    sub->fallthrough();
+  }
   for (CLI::App* sub :
        {ls_cmd, show_cmd, export_cmd, import_cmd, diff_cmd, rm_cmd}) {
     sub->fallthrough();
@@ -360,6 +407,12 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   target.timeout = absl::Seconds(timeout_s);
+  if (!serve_cmd->parsed()) {
+    if (absl::Status tls = matgto::app::LoadCliTls(target); !tls.ok()) {
+      std::fprintf(stderr, "matgto: %s\n", std::string(tls.message()).c_str());
+      return 2;
+    }
+  }
 
   matgto::v1::CassetteOptions options;
   if (record_cmd->parsed() || replay_cmd->parsed() || use_cmd->parsed()) {
@@ -464,6 +517,13 @@ int main(int argc, char** argv) {
     }
     if (rm_cmd->parsed())
       return matgto::app::CliCassetteRemove(cassette_target, name);
+    if (push_cmd->parsed() || pull_cmd->parsed()) {
+      if (cassette_target.dir.empty()) cassette_target.dir = "./cassettes";
+      return push_cmd->parsed() ? matgto::app::CliCassettePush(
+                                      cassette_target, push_names, progress)
+                                : matgto::app::CliCassettePull(
+                                      cassette_target, prefix, progress);
+    }
   }
   return 2;
 }

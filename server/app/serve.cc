@@ -5,15 +5,19 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -25,7 +29,9 @@
 #include "server/app/modes.h"
 #include "server/cassette/redact.h"
 #include "server/cassette/store.h"
+#include "server/control/auth.h"
 #include "server/control/control_service.h"
+#include "server/control/control_tls.h"
 #include "server/core/clock.h"
 #include "server/core/url.h"
 #include "server/proxy/proxy_server.h"
@@ -79,6 +85,75 @@ bool WriteReadyFile(const std::string& path, const std::string& proxy,
     if (!out.flush()) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+bool IsLoopback(const std::string& bind) {
+  if (bind == "localhost") return true;
+  boost::system::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(bind, ec);
+  return !ec && address.is_loopback();
+}
+
+// The control API's credentials and tokens, checked before anything
+// listens. Prints what is wrong and returns false.
+bool ControlSecurity(const ServeOptions& options,
+                     std::shared_ptr<grpc::ServerCredentials>& credentials,
+                     std::optional<control::TokenTable>& tokens) {
+  credentials = grpc::InsecureServerCredentials();
+  const bool tls =
+      !options.control_tls_cert.empty() || !options.control_tls_key.empty();
+  if (!tls && !options.control_client_ca.empty()) {
+    std::fprintf(stderr,
+                 "matgto: --control-client-ca needs --control-tls-cert and "
+                 "--control-tls-key (mTLS is TLS with client certificates)\n");
+    return false;
+  }
+  if (tls) {
+    auto made = control::MakeControlCredentials(
+        {.cert_file = options.control_tls_cert,
+         .key_file = options.control_tls_key,
+         .client_ca_file = options.control_client_ca});
+    if (!made.ok()) {
+      std::fprintf(stderr, "matgto: control API TLS: %s\n",
+                   std::string(made.status().message()).c_str());
+      return false;
+    }
+    credentials = *std::move(made);
+  }
+  if (!options.auth_tokens.empty()) {
+    auto loaded = control::TokenTable::Load(options.auth_tokens);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "matgto: --auth-tokens: %s\n",
+                   std::string(loaded.status().message()).c_str());
+      return false;
+    }
+    tokens = *std::move(loaded);
+    struct stat st {};
+    if (::stat(options.auth_tokens.c_str(), &st) == 0 && (st.st_mode & 0077)) {
+      std::fprintf(stderr,
+                   "matgto: WARNING: token file %s is readable by other users "
+                   "(mode %04o); chmod 600 it\n",
+                   options.auth_tokens.c_str(),
+                   static_cast<unsigned>(st.st_mode & 0777));
+    }
+  }
+  if (!IsLoopback(options.control_bind) && (!tls || !tokens.has_value())) {
+    std::fprintf(
+        stderr,
+        "matgto: WARNING: the control API listens on %s, beyond this "
+        "machine, %s: anyone who reaches the port can %s. Use "
+        "--control-tls-cert/--control-tls-key and --auth-tokens (see "
+        "README, \"Exposing the control API\"), or keep --control-bind "
+        "127.0.0.1.\n",
+        options.control_bind.c_str(),
+        !tls && !tokens.has_value() ? "without TLS and without tokens"
+        : !tls ? "without TLS (tokens travel in clear text)"
+               : "without tokens",
+        tokens.has_value() ? "read the tokens sent"
+                           : "record, replace or delete cassettes and shut "
+                             "the server down");
+  }
+  return true;
 }
 
 }  // namespace
@@ -213,6 +288,19 @@ int RunServe(const ServeOptions& options_in) {
     }
   }
 
+  std::shared_ptr<grpc::ServerCredentials> control_credentials;
+  std::optional<control::TokenTable> tokens;
+  if (!ControlSecurity(options, control_credentials, tokens)) return 2;
+  const std::string control_security = absl::StrCat(
+      options.control_tls_cert.empty() ? "plaintext"
+      : options.control_client_ca.empty()
+          ? "TLS"
+          : "mTLS (client certificates required)",
+      ", ",
+      tokens.has_value()
+          ? absl::StrCat(tokens->size(), " tokens from ", options.auth_tokens)
+          : "no tokens");
+
   ShutdownRequest shutdown;
   control::ControlService service(
       sessions, **store,
@@ -226,7 +314,8 @@ int RunServe(const ServeOptions& options_in) {
               options.proxy.reverse_upstream.has_value()
                   ? core::FormatUrl(*options.proxy.reverse_upstream)
                   : ""},
-      [&shutdown](absl::Duration grace) { shutdown.Request(grace); });
+      [&shutdown](absl::Duration grace) { shutdown.Request(grace); },
+      std::move(tokens));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -234,8 +323,7 @@ int RunServe(const ServeOptions& options_in) {
   int control_port = 0;
   const std::string control_listen =
       core::HostPort(options.control_bind, options.control_port);
-  builder.AddListeningPort(control_listen, grpc::InsecureServerCredentials(),
-                           &control_port);
+  builder.AddListeningPort(control_listen, control_credentials, &control_port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (grpc_server == nullptr || control_port == 0) {
@@ -266,6 +354,7 @@ int RunServe(const ServeOptions& options_in) {
       std::string(cassette::CassetteFormatName(options.cassette_format))
           .c_str(),
       ModeName(sessions.default_mode()).c_str(), (*ca)->cert_path().c_str());
+  std::printf("matgto: control API: %s\n", control_security.c_str());
   if (options.proxy.reverse_upstream.has_value()) {
     std::printf("matgto: reverse mode: %s://%s answers as %s\n",
                 options.proxy.reverse_tls ? "https" : "http",

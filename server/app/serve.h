@@ -46,6 +46,14 @@ struct ServeOptions {
   // on the proxy's bind address) and how many may be open at once.
   PortRange session_ports;
   size_t max_sessions = 256;
+
+  // Control API security (see README "Exposing the control API"). TLS when
+  // cert + key are set; mTLS when client_ca is set too. Bearer tokens from
+  // the token file when set; otherwise every caller may do everything.
+  std::string control_tls_cert;
+  std::string control_tls_key;
+  std::string control_client_ca;
+  std::string auth_tokens;
 };
 
 // $MATGTO_CA_DIR, else $HOME/.matgto/ca, else ./.matgto/ca.

@@ -23,11 +23,13 @@ constexpr uint32_t kApiVersion = 1;
 ControlService::ControlService(
     replay::SessionManager& sessions, cassette::CassetteStore& store,
     ServerIdentity identity,
-    std::function<void(absl::Duration grace)> request_shutdown)
+    std::function<void(absl::Duration grace)> request_shutdown,
+    std::optional<TokenTable> tokens)
     : sessions_(sessions),
       store_(store),
       identity_(std::move(identity)),
-      request_shutdown_(std::move(request_shutdown)) {}
+      request_shutdown_(std::move(request_shutdown)),
+      tokens_(std::move(tokens)) {}
 
 void ControlService::SetControlAddress(std::string address) {
   absl::MutexLock lock(&mu_);
@@ -53,37 +55,141 @@ absl::StatusOr<replay::SessionTarget> TargetOf(const Request& request) {
   return target;
 }
 
+// Whether the session writes its cassette (stopping it saves a recording).
+bool Records(const v1::SessionInfo& session) {
+  return session.mode() == v1::RECORD ||
+         (session.mode() == v1::REPLAY &&
+          session.options().on_miss() == v1::MISS_RECORD);
+}
+
+bool Visible(const Grant& grant, const v1::SessionInfo& session) {
+  return grant.Covers(session.cassette());
+}
+
+}  // namespace
+
+absl::StatusOr<Grant> ControlService::Authorize(
+    const grpc::ServerContext& context, absl::string_view method) const {
+  const std::optional<Scope> needed = RequiredScope(method);
+  if (!needed.has_value()) {
+    // Unreachable while the unit test that checks RpcRules() against the
+    // service's descriptor passes.
+    return absl::PermissionDeniedError(
+        absl::StrCat(method, " has no access rule; refused"));
+  }
+  if (!tokens_.has_value()) return Unrestricted();
+  std::optional<absl::string_view> authorization;
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    authorization = absl::string_view(it->second.data(), it->second.size());
+  }
+  ASSIGN_OR_RETURN(Grant grant, tokens_->Authenticate(authorization, method));
+  RETURN_IF_ERROR(CheckScope(grant, *needed, method));
+  return grant;
+}
+
+absl::StatusOr<std::optional<v1::SessionInfo>> ControlService::VisibleSession(
+    const Grant& grant, absl::string_view id, absl::string_view rpc) const {
+  const absl::string_view wanted = id.empty() ? replay::kDefaultSessionId : id;
+  for (v1::SessionInfo& info : sessions_.List()) {
+    if (info.id() != wanted || !grant.Covers(info.cassette())) continue;
+    return std::optional<v1::SessionInfo>(std::move(info));
+  }
+  if (!grant.prefix.empty()) {
+    // Another team's, unknown, or without a cassette: not this token's
+    // either way (and which of them is not told).
+    return absl::PermissionDeniedError(absl::StrCat(
+        rpc,
+        ": this token may only act on sessions using cassettes whose "
+        "names start with '",
+        grant.prefix, "'; session '", wanted, "' is not one"));
+  }
+  return std::optional<v1::SessionInfo>();
+}
+
 template <class Request, class Response>
-grpc::Status UseFor(replay::SessionManager& sessions, const Request& request,
-                    v1::Mode mode, Response& response) {
+grpc::Status ControlService::UseFor(grpc::ServerContext& context,
+                                    absl::string_view rpc,
+                                    const Request& request, v1::Mode mode,
+                                    Response& response) {
+  absl::StatusOr<Grant> grant = Authorize(context, rpc);
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  absl::Status allowed = CheckCassette(*grant, request.name(), rpc);
+  if (allowed.ok() && !request.new_session()) {
+    // The session's cassette in use is replaced (and saved when recorded).
+    auto current = VisibleSession(*grant, request.session(), rpc);
+    if (!current.ok()) {
+      allowed = current.status();
+    } else if (current->has_value() && Records(**current)) {
+      allowed = CheckScope(*grant, Scope::kWrite, rpc,
+                           absl::StrCat("it ends the recording of cassette '",
+                                        (*current)->cassette(), "'"));
+    }
+  }
+  if (!allowed.ok()) return ToGrpcStatus(allowed);
   absl::StatusOr<replay::SessionTarget> target = TargetOf(request);
   if (!target.ok()) return ToGrpcStatus(target.status());
-  auto info = sessions.Use(request.name(), mode, request.options(), *target);
+  // Whether the use records is the session manager's decision (it depends
+  // on the cassette's own options and on whether it exists).
+  if (absl::Status may_write =
+          CheckScope(*grant, RequiredForUse(/*writes=*/true), rpc);
+      !may_write.ok()) {
+    target->refuse_writes = std::string(may_write.message());
+  }
+  auto info = sessions_.Use(request.name(), mode, request.options(), *target);
   if (!info.ok()) return ToGrpcStatus(info.status());
   *response.mutable_session() = *std::move(info);
   return grpc::Status::OK;
 }
 
-}  // namespace
+absl::Status ControlService::AuthorizeSessionCall(grpc::ServerContext& context,
+                                                  absl::string_view rpc,
+                                                  absl::string_view session,
+                                                  bool changes) const {
+  ASSIGN_OR_RETURN(Grant grant, Authorize(context, rpc));
+  ASSIGN_OR_RETURN(std::optional<v1::SessionInfo> info,
+                   VisibleSession(grant, session, rpc));
+  if (changes && info.has_value()) {
+    RETURN_IF_ERROR(CheckScope(
+        grant, RequiredForSession(Records(*info)), rpc,
+        Records(*info)
+            ? absl::StrCat("session '", info->id(), "' records cassette '",
+                           info->cassette(), "'")
+            : ""));
+  }
+  return absl::OkStatus();
+}
 
 grpc::Status ControlService::StartRecording(
-    grpc::ServerContext*, const v1::StartRecordingRequest* request,
+    grpc::ServerContext* context, const v1::StartRecordingRequest* request,
     v1::StartRecordingResponse* response) {
-  return UseFor(sessions_, *request, v1::RECORD, *response);
+  return UseFor(*context, "StartRecording", *request, v1::RECORD, *response);
 }
 
 grpc::Status ControlService::StopRecording(
-    grpc::ServerContext*, const v1::StopRecordingRequest* request,
+    grpc::ServerContext* context, const v1::StopRecordingRequest* request,
     v1::StopRecordingResponse* response) {
+  if (absl::Status allowed =
+          AuthorizeSessionCall(*context, "StopRecording", request->session());
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   auto summary = sessions_.Stop(request->session());
   if (!summary.ok()) return ToGrpcStatus(summary.status());
   *response->mutable_summary() = *std::move(summary);
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::SetFaults(grpc::ServerContext*,
+grpc::Status ControlService::SetFaults(grpc::ServerContext* context,
                                        const v1::SetFaultsRequest* request,
                                        v1::SetFaultsResponse* response) {
+  // With no rule and no seed, SetFaults only reads the session's rules.
+  const bool changes = request->faults_size() > 0 || request->seed() != 0;
+  if (absl::Status allowed = AuthorizeSessionCall(*context, "SetFaults",
+                                                  request->session(), changes);
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   auto set = sessions_.SetFaults(
       request->session(), {request->faults().begin(), request->faults().end()},
       request->seed());
@@ -92,9 +198,14 @@ grpc::Status ControlService::SetFaults(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::ClearFaults(grpc::ServerContext*,
+grpc::Status ControlService::ClearFaults(grpc::ServerContext* context,
                                          const v1::ClearFaultsRequest* request,
                                          v1::ClearFaultsResponse* response) {
+  if (absl::Status allowed =
+          AuthorizeSessionCall(*context, "ClearFaults", request->session());
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   auto left = sessions_.ClearFaults(
       request->session(), {request->ids().begin(), request->ids().end()});
   if (!left.ok()) return ToGrpcStatus(left.status());
@@ -103,8 +214,13 @@ grpc::Status ControlService::ClearFaults(grpc::ServerContext*,
 }
 
 grpc::Status ControlService::RenewSession(
-    grpc::ServerContext*, const v1::RenewSessionRequest* request,
+    grpc::ServerContext* context, const v1::RenewSessionRequest* request,
     v1::RenewSessionResponse* response) {
+  if (absl::Status allowed =
+          AuthorizeSessionCall(*context, "RenewSession", request->session());
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   absl::StatusOr<absl::Time> expires = sessions_.Renew(request->session());
   if (!expires.ok()) return ToGrpcStatus(expires.status());
   *response->mutable_lease_expires_at() =
@@ -112,21 +228,23 @@ grpc::Status ControlService::RenewSession(
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::Replay(grpc::ServerContext*,
+grpc::Status ControlService::Replay(grpc::ServerContext* context,
                                     const v1::ReplayRequest* request,
                                     v1::ReplayResponse* response) {
-  return UseFor(sessions_, *request, v1::REPLAY, *response);
+  return UseFor(*context, "Replay", *request, v1::REPLAY, *response);
 }
 
-grpc::Status ControlService::UseCassette(grpc::ServerContext*,
+grpc::Status ControlService::UseCassette(grpc::ServerContext* context,
                                          const v1::UseCassetteRequest* request,
                                          v1::UseCassetteResponse* response) {
-  return UseFor(sessions_, *request, request->mode(), *response);
+  return UseFor(*context, "UseCassette", *request, request->mode(), *response);
 }
 
-grpc::Status ControlService::GetStatus(grpc::ServerContext*,
+grpc::Status ControlService::GetStatus(grpc::ServerContext* context,
                                        const v1::GetStatusRequest*,
                                        v1::GetStatusResponse* response) {
+  absl::StatusOr<Grant> grant = Authorize(*context, "GetStatus");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
   response->set_version(MATGTO_VERSION);
   response->set_api_version(kApiVersion);
   response->set_proxy_address(identity_.proxy_address);
@@ -136,12 +254,16 @@ grpc::Status ControlService::GetStatus(grpc::ServerContext*,
   }
   response->set_cassette_dir(identity_.cassette_dir);
   response->set_default_mode(sessions_.default_mode());
-  if (auto info = sessions_.Info())
+  // A prefix-limited token sees the sessions of its cassettes only.
+  if (auto info = sessions_.Info(); info && Visible(*grant, *info))
     *response->mutable_session() = *std::move(info);
-  for (v1::SessionInfo& info : sessions_.List())
-    *response->add_sessions() = std::move(info);
-  for (v1::SessionSummary& ended : sessions_.Ended())
-    *response->add_ended_sessions() = std::move(ended);
+  for (v1::SessionInfo& info : sessions_.List()) {
+    if (Visible(*grant, info)) *response->add_sessions() = std::move(info);
+  }
+  for (v1::SessionSummary& ended : sessions_.Ended()) {
+    if (Visible(*grant, ended.session()))
+      *response->add_ended_sessions() = std::move(ended);
+  }
   response->set_max_sessions(static_cast<uint32_t>(sessions_.max_sessions()));
   *response->mutable_tls() = identity_.tls;
   response->set_reverse_upstream(identity_.reverse_upstream);
@@ -150,9 +272,11 @@ grpc::Status ControlService::GetStatus(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControlService::Shutdown(grpc::ServerContext*,
+grpc::Status ControlService::Shutdown(grpc::ServerContext* context,
                                       const v1::ShutdownRequest* request,
                                       v1::ShutdownResponse*) {
+  if (auto grant = Authorize(*context, "Shutdown"); !grant.ok())
+    return ToGrpcStatus(grant.status());
   absl::Duration grace = kDefaultGrace;
   if (request->has_grace()) {
     if (request->grace().seconds() < 0 || request->grace().nanos() < 0) {
@@ -168,8 +292,10 @@ grpc::Status ControlService::Shutdown(grpc::ServerContext*,
 }
 
 grpc::Status ControlService::GetCACertificate(
-    grpc::ServerContext*, const v1::GetCACertificateRequest*,
+    grpc::ServerContext* context, const v1::GetCACertificateRequest*,
     v1::GetCACertificateResponse* response) {
+  if (auto grant = Authorize(*context, "GetCACertificate"); !grant.ok())
+    return ToGrpcStatus(grant.status());
   if (identity_.ca_pem.empty()) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "HTTPS interception is off on this server, so it has "
@@ -180,9 +306,15 @@ grpc::Status ControlService::GetCACertificate(
 }
 
 grpc::Status ControlService::ListCassettes(
-    grpc::ServerContext*, const v1::ListCassettesRequest* request,
+    grpc::ServerContext* context, const v1::ListCassettesRequest* request,
     v1::ListCassettesResponse* response) {
-  auto list = store_.List(request->prefix());
+  absl::StatusOr<Grant> grant = Authorize(*context, "ListCassettes");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  // A prefix-limited token lists its cassettes only.
+  const std::optional<std::string> prefix =
+      ListPrefix(*grant, request->prefix());
+  if (!prefix.has_value()) return grpc::Status::OK;
+  auto list = store_.List(*prefix);
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (v1::CassetteInfo& info : *list)
     *response->add_cassettes() = std::move(info);
@@ -192,6 +324,12 @@ grpc::Status ControlService::ListCassettes(
 grpc::Status ControlService::GetCassette(
     grpc::ServerContext* context, const v1::GetCassetteRequest* request,
     grpc::ServerWriter<v1::CassetteChunk>* writer) {
+  absl::StatusOr<Grant> grant = Authorize(*context, "GetCassette");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  if (absl::Status st = CheckCassette(*grant, request->name(), "GetCassette");
+      !st.ok()) {
+    return ToGrpcStatus(st);
+  }
   auto cassette = store_.Load(request->name());
   if (!cassette.ok()) return ToGrpcStatus(cassette.status());
   // As loaded (written_by and timestamps kept); Load has checked that it
@@ -213,13 +351,15 @@ grpc::Status ControlService::GetCassette(
 }
 
 grpc::Status ControlService::PutCassette(
-    grpc::ServerContext*, grpc::ServerReader<v1::CassetteChunk>* reader,
+    grpc::ServerContext* context, grpc::ServerReader<v1::CassetteChunk>* reader,
     v1::PutCassetteResponse* response) {
-  return ToGrpcStatus(Put(*reader, *response->mutable_cassette()));
+  absl::StatusOr<Grant> grant = Authorize(*context, "PutCassette");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  return ToGrpcStatus(Put(*grant, *reader, *response->mutable_cassette()));
 }
 
 absl::Status ControlService::Put(
-    grpc::ServerReaderInterface<v1::CassetteChunk>& reader,
+    const Grant& grant, grpc::ServerReaderInterface<v1::CassetteChunk>& reader,
     v1::CassetteInfo& saved_info) {
   std::string name, bytes;
   bool first = true;
@@ -228,6 +368,7 @@ absl::Status ControlService::Put(
     if (first) {
       name = chunk.name();
       RETURN_IF_ERROR(cassette::ValidateCassetteName(name));
+      RETURN_IF_ERROR(CheckCassette(grant, name, "PutCassette"));
       first = false;
     } else if (!chunk.name().empty() && chunk.name() != name) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -271,9 +412,12 @@ absl::Status ControlService::Put(
 }
 
 grpc::Status ControlService::DeleteCassette(
-    grpc::ServerContext*, const v1::DeleteCassetteRequest* request,
+    grpc::ServerContext* context, const v1::DeleteCassetteRequest* request,
     v1::DeleteCassetteResponse*) {
-  absl::Status st = cassette::ValidateCassetteName(request->name());
+  absl::StatusOr<Grant> grant = Authorize(*context, "DeleteCassette");
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  absl::Status st = CheckCassette(*grant, request->name(), "DeleteCassette");
+  if (st.ok()) st = cassette::ValidateCassetteName(request->name());
   if (st.ok()) st = sessions_.CheckNotInUse(request->name(), "delete");
   if (st.ok()) st = store_.Delete(request->name());
   return ToGrpcStatus(st);

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "matgto/v1/control.grpc.pb.h"
 #include "server/cassette/store.h"
+#include "server/control/auth.h"
 #include "server/replay/session_manager.h"
 
 namespace matgto::control {
@@ -28,6 +30,11 @@ struct ServerIdentity {
 
 // Thread-safety: gRPC calls the methods concurrently; the service holds no
 // mutable state except the control address (set once after start, guarded).
+//
+// Access: with `tokens`, every method starts with Authorize() (the caller's
+// token and the RPC's scope from RpcRules()), then checks what it acts on
+// (the cassette's name against the token's prefix, the session's
+// cassette); without, every call may do everything (loopback use).
 class ControlService final : public v1::ProxyControl::Service {
  public:
   // GetCassette sends the cassette in chunks of at most this many bytes.
@@ -40,7 +47,8 @@ class ControlService final : public v1::ProxyControl::Service {
   // the Shutdown RPC; it must only signal, never block.
   ControlService(replay::SessionManager& sessions,
                  cassette::CassetteStore& store, ServerIdentity identity,
-                 std::function<void(absl::Duration grace)> request_shutdown);
+                 std::function<void(absl::Duration grace)> request_shutdown,
+                 std::optional<TokenTable> tokens = std::nullopt);
 
   void SetControlAddress(std::string address);
 
@@ -83,13 +91,37 @@ class ControlService final : public v1::ProxyControl::Service {
 
  private:
   // Reads, checks and stores the chunks of one PutCassette call.
-  absl::Status Put(grpc::ServerReaderInterface<v1::CassetteChunk>& reader,
+  absl::Status Put(const Grant& grant,
+                   grpc::ServerReaderInterface<v1::CassetteChunk>& reader,
                    v1::CassetteInfo& saved_info);
+  // Authenticates the call (UNAUTHENTICATED) and checks that its token has
+  // at least the scope RpcRules() gives `method` (PERMISSION_DENIED).
+  absl::StatusOr<Grant> Authorize(const grpc::ServerContext& context,
+                                  absl::string_view method) const;
+  // The open session `id` (empty: the default one) as `grant` may see it:
+  // PERMISSION_DENIED when the token's prefix does not cover its cassette,
+  // or when a prefix-limited token names a session with no cassette (or an
+  // unknown one); nullopt when an unlimited token names a session with no
+  // cassette in use (the session manager then answers).
+  absl::StatusOr<std::optional<v1::SessionInfo>> VisibleSession(
+      const Grant& grant, absl::string_view id, absl::string_view rpc) const;
+  // Session part of StartRecording/Replay/UseCassette.
+  template <class Request, class Response>
+  grpc::Status UseFor(grpc::ServerContext& context, absl::string_view rpc,
+                      const Request& request, v1::Mode mode,
+                      Response& response);
+  // Authorization of StopRecording/RenewSession/SetFaults/ClearFaults;
+  // `changes`: false for a call that only reads (SetFaults with no rule).
+  absl::Status AuthorizeSessionCall(grpc::ServerContext& context,
+                                    absl::string_view rpc,
+                                    absl::string_view session,
+                                    bool changes = true) const;
 
   replay::SessionManager& sessions_;
   cassette::CassetteStore& store_;
   const ServerIdentity identity_;
   const std::function<void(absl::Duration)> request_shutdown_;
+  const std::optional<TokenTable> tokens_;
   mutable absl::Mutex mu_;
   std::string control_address_ ABSL_GUARDED_BY(mu_);
 };

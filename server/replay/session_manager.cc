@@ -247,6 +247,13 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
   const bool writes =
       effective == v1::RECORD ||
       (effective == v1::REPLAY && options.on_miss() == v1::MISS_RECORD);
+  if (writes && !target.refuse_writes.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        target.refuse_writes, " (cassette '", name,
+        "' would be recorded into: ",
+        effective == v1::RECORD ? "mode RECORD" : "miss policy MISS_RECORD",
+        ")"));
+  }
   RETURN_IF_ERROR(CheckConflicts(name, writes, session));
   // Rules are compiled before anything changes, so a bad pattern leaves the
   // current session in use.

@@ -61,6 +61,11 @@ struct SessionTarget {
   std::optional<absl::Duration> lease;
   // New sessions only: who opened it.
   std::string owner;
+  // Not empty: refuse a use that would record into the cassette (RECORD,
+  // AUTO of a missing cassette, REPLAY with MISS_RECORD) with
+  // PERMISSION_DENIED, this text first (the control API's read-only
+  // callers: why they may not).
+  std::string refuse_writes;
 };
 
 struct SessionManagerOptions {

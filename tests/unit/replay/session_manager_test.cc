@@ -163,6 +163,34 @@ TEST_P(SessionManagerTest, AutoRecordsWhenMissingThenReplaysWhenPresent) {
   EXPECT_EQ(manager_->Info()->replayed(), 1u);
 }
 
+// The control API's read-only callers: a use that would record is refused
+// whatever made it record (the mode, AUTO of a missing cassette, or the
+// cassette's own miss policy), and nothing changes.
+TEST_P(SessionManagerTest, RefuseWritesRefusesEveryUseThatWouldRecord) {
+  replay::SessionTarget read_only;
+  read_only.refuse_writes = "read-only caller";
+  EXPECT_THAT(manager_->Use("x", v1::RECORD, {}, read_only),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("read-only caller (cassette 'x' would be "
+                                 "recorded into: mode RECORD)")));
+  EXPECT_THAT(
+      manager_->Use("x", v1::AUTO, {}, read_only),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("mode RECORD")));
+  v1::Cassette records_misses;
+  records_misses.set_name("misses");
+  records_misses.mutable_options()->set_on_miss(v1::MISS_RECORD);
+  ASSERT_THAT(store_->Save(records_misses), IsOk());
+  EXPECT_THAT(manager_->Use("misses", v1::REPLAY, {}, read_only),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("miss policy MISS_RECORD")));
+  EXPECT_FALSE(manager_->Info().has_value());
+  // Replaying with misses not recorded is fine.
+  v1::CassetteOptions errors_on_miss;
+  errors_on_miss.set_on_miss(v1::MISS_ERROR);
+  EXPECT_THAT(manager_->Use("misses", v1::REPLAY, errors_on_miss, read_only),
+              IsOk());
+}
+
 TEST_P(SessionManagerTest, UnspecifiedModeMeansTheDefaultMode) {
   absl::StatusOr<v1::SessionInfo> info =
       manager_->Use("x", v1::MODE_UNSPECIFIED, {});
