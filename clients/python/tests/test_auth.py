@@ -20,7 +20,7 @@ import matgto
 
 from conftest import RunningServer, start_server, stop_server
 
-TOKENS = {"read": "tok-read-0123", "write": "tok-write-4567", "admin": "tok-admin-89ab", "team": "tok-team-cdef"}
+TOKENS = {"read": "read-token-0123456789", "write": "write-token-0123456789", "admin": "admin-token-0123456789", "team": "team-a-token-0123456789"}
 
 
 @dataclass
@@ -98,7 +98,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def connect(server: RunningServer, pki: ControlPki, scope: str, **kwargs: Any) -> matgto.Client:
-    return matgto.Client(server.control, token=TOKENS.get(scope, scope), tls_ca=pki.ca, timeout=10, **kwargs)
+    kwargs.setdefault("timeout", 10)
+    return matgto.Client(server.control, token=TOKENS.get(scope, scope), tls_ca=pki.ca, **kwargs)
 
 
 def test_read_token_lists_but_cannot_record(tls_server: RunningServer, pki: ControlPki) -> None:

@@ -85,6 +85,18 @@ def test_settings_never_show_the_token() -> None:
     assert "s3cret" not in repr(resolve_connection("127.0.0.1:1", token="s3cret", environ={}))
 
 
+def test_https_address_means_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MATGTO_TOKEN", "MATGTO_TLS_CA", "MATGTO_TLS_CERT", "MATGTO_TLS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with matgto.Client("https://central.example:8889/") as client:
+        assert client.address == "central.example:8889"
+        assert client.connection is not None and client.connection.tls
+    with matgto.Client("http://127.0.0.1:1") as client:
+        assert client.address == "127.0.0.1:1" and client.connection is not None and not client.connection.tls
+    with pytest.raises(ValueError, match="contradicts"):
+        matgto.Client("https://central.example:8889", tls=False)
+
+
 def test_loopback_targets() -> None:
     assert is_loopback_target("127.0.0.1:8889") and is_loopback_target("dns:///localhost:1")
     assert not is_loopback_target("10.0.0.1:8889") and not is_loopback_target("matgto.internal:8889")

@@ -29,7 +29,7 @@ from .modes import (
     WsTimingLike,
     parse_mode,
 )
-from .connection import ConnectionSettings, PemSource, open_channel, resolve_connection
+from .connection import ConnectionSettings, PemSource, open_channel, resolve_connection, split_scheme
 from .faults import Fault, FaultLike, FaultSet, fault_ids, fault_proto, parse_seed
 from .options import LatencyLike, MatchRulesLike, RedactRulesLike, cassette_options
 from .session import DEFAULT_SESSION_ID, CassetteSession, timestamp_to_datetime
@@ -229,7 +229,8 @@ class Client:
 
     Args:
         address: The gRPC target of the control API, ``"host:port"``. Defaults
-            to ``$MATGTO_SERVER``, else ``127.0.0.1:8889``.
+            to ``$MATGTO_SERVER``, else ``127.0.0.1:8889``. ``"https://host:port"``
+            means TLS (as with the ``matgto`` CLI); ``"http://"`` is stripped.
         timeout: Deadline of each call in seconds (``None``: no deadline).
         check_version: Set to ``False`` to skip the API version check.
         token: Bearer token sent as ``authorization: Bearer TOKEN`` on every
@@ -266,7 +267,11 @@ class Client:
         tls_cert: Optional[PemSource] = None,
         tls_key: Optional[PemSource] = None,
     ) -> None:
-        self.address: str = address or default_server_address()
+        self.address, https = split_scheme(address or default_server_address())
+        if https and tls is False:
+            raise ValueError(f"tls=False (plaintext) contradicts the address {address!r}")
+        if https and tls is None:
+            tls = True
         self.timeout = timeout
         self._check_version = check_version
         if channel is None:

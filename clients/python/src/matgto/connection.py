@@ -12,9 +12,10 @@ argument               environment           meaning
 ``tls_cert``           ``MATGTO_TLS_CERT``   client certificate chain (PEM) for mTLS
 ``tls_key``            ``MATGTO_TLS_KEY``    its private key (PEM)
 ``tls``                                      ``None``: TLS when a CA or client certificate is
-                                             configured, else plaintext; ``True``: TLS (the
-                                             system roots unless ``tls_ca``); ``False``: plaintext,
-                                             explicitly (the TLS variables are then ignored)
+                                             configured (or the address is ``https://host:port``),
+                                             else plaintext; ``True``: TLS (the system roots unless
+                                             ``tls_ca``); ``False``: plaintext, explicitly (the TLS
+                                             variables are then ignored)
 =====================  ====================  =================================================
 
 Plaintext stays the default: it is what a loopback sidecar speaks. A token is not
@@ -47,6 +48,7 @@ __all__ = [
     "is_loopback_target",
     "open_channel",
     "resolve_connection",
+    "split_scheme",
 ]
 
 #: Environment variable holding the bearer token.
@@ -87,6 +89,15 @@ class ConnectionSettings:
             f"ConnectionSettings(tls={self.tls}, token={'***' if self.token else None}, "
             f"ca={self.ca is not None}, cert={self.cert is not None})"
         )
+
+
+def split_scheme(address: str) -> Tuple[str, Optional[bool]]:
+    """``"https://h:1/"`` -> ``("h:1", True)``; ``"http://h:1"`` -> ``("h:1", None)``;
+    anything else unchanged (as the ``matgto`` CLI reads ``--server``)."""
+    for scheme, tls in (("https://", True), ("http://", None)):
+        if address.lower().startswith(scheme):
+            return address[len(scheme):].rstrip("/"), tls
+    return address, None
 
 
 def _read_pem(value: Optional[PemSource], what: str, env: str, from_env: bool) -> Optional[bytes]:
