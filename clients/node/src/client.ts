@@ -296,8 +296,19 @@ export class MatgtoClient implements AsyncDisposable {
   /** Sessions of their own this client started cassettes in, by id, until stopped. */
   readonly #sessions = new Map<string, TrackedSession>();
 
+  /**
+   * @param address control address `host:port` (default `$MATGTO_SERVER`, else
+   *   127.0.0.1:8889); `https://host:port` means TLS, `http://` is dropped.
+   */
   constructor(address?: string, options: MatgtoClientOptions = {}) {
-    this.address = address || process.env.MATGTO_SERVER || DEFAULT_ADDRESS;
+    // "https://host:port" means TLS and "http://" is dropped, as the matgto CLI reads --server.
+    const raw = address || process.env.MATGTO_SERVER || DEFAULT_ADDRESS;
+    const scheme = /^(https?):\/\//i.exec(raw);
+    this.address = scheme ? raw.slice(scheme[0].length).replace(/\/+$/, '') : raw;
+    if (scheme?.[1]!.toLowerCase() === 'https') {
+      if (options.tls === false) throw new TypeError(`tls: false (plaintext) contradicts the address ${raw}`);
+      if (!options.credentials) options = { ...options, tls: true };
+    }
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     let setup: ReturnType<typeof channelSetup>;
     if (options.credentials) {

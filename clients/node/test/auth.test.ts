@@ -18,7 +18,7 @@ import {
 } from '@matgto/client';
 import { startServer, type RunningServer } from './helpers.js';
 
-const TOKENS = { read: 'tok-read-0123', write: 'tok-write-4567', admin: 'tok-admin-89ab', team: 'tok-team-cdef' };
+const TOKENS = { read: 'read-token-0123456789', write: 'write-token-0123456789', admin: 'admin-token-0123456789', team: 'team-a-token-0123456789' };
 
 interface ControlPki {
   ca: string;

@@ -74,6 +74,24 @@ test('an unreadable file is named with its variable', () => {
   assert.throws(() => resolveConnection('h:1', {}, { MATGTO_TLS_CA: join(dir, 'nope.pem') }), /TLS CA file ".*nope.pem" \(from \$MATGTO_TLS_CA\)/);
 });
 
+test('an https:// address means TLS; http:// is dropped', () => {
+  const saved = process.env.MATGTO_TLS_CA;
+  delete process.env.MATGTO_TLS_CA;
+  try {
+    const secure = new MatgtoClient('https://central.example:8889/', { token: '' });
+    assert.equal(secure.address, 'central.example:8889');
+    assert.equal(secure.tls, true);
+    secure.close();
+    const plain = new MatgtoClient('http://127.0.0.1:1', { token: '' });
+    assert.equal(plain.address, '127.0.0.1:1');
+    assert.equal(plain.tls, false);
+    plain.close();
+    assert.throws(() => new MatgtoClient('https://central.example:8889', { tls: false }), /contradicts/);
+  } finally {
+    if (saved !== undefined) process.env.MATGTO_TLS_CA = saved;
+  }
+});
+
 test('loopback targets', () => {
   assert.ok(isLoopbackTarget('127.0.0.1:8889') && isLoopbackTarget('dns:///localhost:1'));
   assert.ok(!isLoopbackTarget('10.0.0.1:8889') && !isLoopbackTarget('matgto.internal:8889'));
