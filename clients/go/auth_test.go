@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ import (
 )
 
 var authTokens = map[string]string{
-	"read": "tok-read-0123", "write": "tok-write-4567", "admin": "tok-admin-89ab", "team": "tok-team-cdef",
+	"read": "read-token-0123456789", "write": "write-token-0123456789", "admin": "admin-token-0123456789", "team": "team-a-token-0123456789",
 }
 
 type controlPKI struct {
@@ -197,8 +198,8 @@ func TestSecuredControlAPI(t *testing.T) {
 		_, err := dialSecured(t, tlsSrv, p, "not-a-token").Status(ctxFor(t))
 		wantErr(t, "Status with a wrong token", err, matgto.ErrUnauthenticated)
 		var me *matgto.Error
-		if !errors.As(err, &me) || me.Op != "GetStatus" {
-			t.Errorf("error %#v is not a *matgto.Error of GetStatus", err)
+		if !errors.As(err, &me) || me.Op != "Status" {
+			t.Errorf("error %#v is not a *matgto.Error of Status", err)
 		}
 		_, err = dialSecured(t, tlsSrv, p, "").ListCassettes(ctxFor(t), "")
 		wantErr(t, "ListCassettes without a token", err, matgto.ErrUnauthenticated)
@@ -297,5 +298,16 @@ func TestPlaintextLoopbackCarriesTheToken(t *testing.T) {
 	}
 	if _, err := matgto.Dial(ctxFor(t), "10.1.2.3:8889"); err == nil {
 		t.Error("Dial sent a $MATGTO_TOKEN in plaintext to a remote address")
+	}
+	// "https://" means TLS (as the CLI's --server), "http://" is dropped.
+	for addr, tls := range map[string]bool{"https://central.example:8889/": true, "http://127.0.0.1:1": false} {
+		c, err := matgto.Dial(ctxFor(t), addr)
+		if err != nil {
+			t.Fatalf("Dial(%s): %v", addr, err)
+		}
+		if c.TLS() != tls || strings.Contains(c.Address(), "://") {
+			t.Errorf("Dial(%s): address %q, TLS %v; want no scheme, TLS %v", addr, c.Address(), c.TLS(), tls)
+		}
+		_ = c.Close()
 	}
 }

@@ -2,9 +2,11 @@ package matgto
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +46,8 @@ type Client struct {
 // 127.0.0.1:8889. Dial does not wait for the server: the connection is made,
 // and the server's API version checked, on the first call.
 //
-// The connection is plaintext unless TLS is configured: [WithTLSCA] (or
+// The connection is plaintext unless TLS is configured: an address
+// "https://host:port" (the system roots, unless [WithTLSCA]), [WithTLSCA] (or
 // $MATGTO_TLS_CA), [WithClientCertificate] (or $MATGTO_TLS_CERT and
 // $MATGTO_TLS_KEY) for mTLS, or [WithTLSConfig]. A token ([WithToken], or
 // $MATGTO_TOKEN) goes with every call as "authorization: Bearer TOKEN"; Dial
@@ -65,6 +68,19 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 		if opt != nil {
 			opt(&do)
 		}
+	}
+	// "https://host:port" means TLS and "http://" is dropped, as the matgto
+	// CLI reads --server.
+	if rest, ok := cutPrefixFold(addr, "https://"); ok {
+		if do.insecure {
+			return nil, fmt.Errorf("matgto: Dial %s: WithInsecure contradicts the https:// address", addr)
+		}
+		addr = strings.TrimRight(rest, "/")
+		if do.tlsConfig == nil {
+			do.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	} else if rest, ok := cutPrefixFold(addr, "http://"); ok {
+		addr = strings.TrimRight(rest, "/")
 	}
 	conn, err := resolveConnection(addr, do, os.Getenv)
 	if err != nil {
