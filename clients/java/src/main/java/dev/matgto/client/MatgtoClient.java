@@ -118,7 +118,8 @@ public final class MatgtoClient implements AutoCloseable {
 
   /**
    * Connects to the control address {@code host:port} (e.g. {@code "127.0.0.1:8889"}); any gRPC
-   * target string works too. No network traffic happens until the first call. The token and TLS
+   * target string works too, and {@code https://host:port} means TLS (as with the CLI's {@code
+   * --server}). No network traffic happens until the first call. The token and TLS
    * settings come from the environment ({@link ConnectionOptions#fromEnvironment()}): with none,
    * the channel is plaintext.
    */
@@ -148,7 +149,11 @@ public final class MatgtoClient implements AutoCloseable {
     Objects.requireNonNull(callTimeout, "callTimeout");
     Objects.requireNonNull(connection, "connection");
     String target = address.trim();
-    if (target.startsWith("http://")) {
+    // "https://host:port" means TLS and "http://" is dropped, as the matgto CLI reads --server.
+    if (target.regionMatches(true, 0, "https://", 0, "https://".length())) {
+      target = target.substring("https://".length());
+      connection = connection.withTls();
+    } else if (target.regionMatches(true, 0, "http://", 0, "http://".length())) {
       target = target.substring("http://".length());
     }
     if (target.endsWith("/")) {

@@ -27,10 +27,10 @@ import org.junit.jupiter.api.Test;
 class AuthTest {
   private static final Map<String, String> TOKENS =
       Map.of(
-          "read", "tok-read-0123",
-          "write", "tok-write-4567",
-          "admin", "tok-admin-89ab",
-          "team", "tok-team-cdef");
+          "read", "read-token-0123456789",
+          "write", "write-token-0123456789",
+          "admin", "admin-token-0123456789",
+          "team", "team-a-token-0123456789");
 
   private static Path pki;
   private static MatgtoServer tls;

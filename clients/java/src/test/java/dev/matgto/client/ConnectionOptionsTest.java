@@ -93,6 +93,19 @@ class ConnectionOptionsTest {
   }
 
   @Test
+  void anHttpsAddressMeansTls() {
+    try (MatgtoClient c =
+        MatgtoClient.connect("https://central.example:8889/", ConnectionOptions.none())) {
+      assertTrue(c.isTls());
+      assertEquals("central.example:8889", c.target());
+    }
+    try (MatgtoClient c = MatgtoClient.connect("http://127.0.0.1:1", ConnectionOptions.none())) {
+      assertFalse(c.isTls());
+      assertEquals("127.0.0.1:1", c.target());
+    }
+  }
+
+  @Test
   void toStringNeverShowsTheToken() {
     assertFalse(ConnectionOptions.none().withToken("s3cret").toString().contains("s3cret"));
   }
