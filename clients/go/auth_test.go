@@ -185,6 +185,15 @@ func TestSecuredControlAPI(t *testing.T) {
 		if _, err := c.Status(ctxFor(t)); err != nil {
 			t.Errorf("the server is gone after a refused Shutdown: %v", err)
 		}
+		// What write recorded, read replays (and may stop: the session only replays).
+		r := dialSecured(t, tlsSrv, p, "read")
+		s, err := r.OpenSession(ctxFor(t), "auth/written", matgto.WithMode(matgto.ModeReplay), matgto.WithoutLease())
+		if err != nil {
+			t.Fatalf("replay with a read token: %v", err)
+		}
+		if _, err := s.Stop(ctxFor(t)); err != nil {
+			t.Errorf("stopping a replay session with a read token: %v", err)
+		}
 	})
 
 	t.Run("NamePrefixLimitsAToken", func(t *testing.T) {

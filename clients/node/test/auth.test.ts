@@ -116,6 +116,12 @@ describe('secured control API', { skip }, () => {
       await assert.rejects(client.shutdown(), PermissionDeniedError);
     });
     assert.equal(tls.proc.exitCode, null);
+    // What write recorded, read replays (and may stop: the session only replays).
+    await withClient(tls, TOKENS.read, {}, async (client) => {
+      const session = await client.replay('auth/written', { newSession: true, leaseMs: 0 });
+      assert.equal(session.mode, 'replay');
+      await session.stop();
+    });
   });
 
   test('a name prefix limits a token', async () => {

@@ -120,6 +120,10 @@ def test_write_token_records_but_cannot_shut_down(tls_server: RunningServer, pki
         with pytest.raises(matgto.PermissionDeniedError):
             client.shutdown()
     assert tls_server.proc.poll() is None
+    # What write recorded, read replays (and may stop: the session only replays).
+    with connect(tls_server, pki, "read") as client:
+        with client.session("auth/written", mode="replay", lease=None) as session:
+            assert session.info.mode == matgto.Mode.REPLAY
 
 
 def test_name_prefix_limits_a_token(tls_server: RunningServer, pki: ControlPki) -> None:

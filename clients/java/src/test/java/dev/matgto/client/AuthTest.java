@@ -164,6 +164,11 @@ class AuthTest {
       assertThrows(PermissionDeniedException.class, c::shutdown);
     }
     assertTrue(tls.process.isAlive());
+    // What write recorded, read replays (and may stop: the session only replays).
+    try (MatgtoClient c = connect(tls, options("read"));
+        Session s = c.session("auth/written").mode(Mode.REPLAY).open()) {
+      assertEquals(dev.matgto.v1.Mode.REPLAY, s.info().getMode());
+    }
   }
 
   @Test
