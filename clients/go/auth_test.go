@@ -227,6 +227,16 @@ func TestSecuredControlAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("UseCassetteHelperTakesTheSettingsFromTheEnvironment", func(t *testing.T) {
+		t.Setenv(matgto.EnvServer, tlsSrv.Control)
+		t.Setenv(matgto.EnvToken, authTokens["team"])
+		t.Setenv(matgto.EnvTLSCA, p.ca)
+		s := matgto.UseCassette(t, "team-a/go-helper", matgto.WithMode(matgto.ModeRecord))
+		if !strings.HasPrefix(s.ID(), "s-") {
+			t.Errorf("session id %q", s.ID())
+		}
+	})
+
 	t.Run("PlaintextClientCannotTalkToATLSServer", func(t *testing.T) {
 		c, err := matgto.Dial(ctxFor(t), tlsSrv.Control, matgto.WithToken(authTokens["read"]))
 		if err != nil {

@@ -16,6 +16,7 @@ import {
   UnauthenticatedError,
   type MatgtoClientOptions,
 } from '@matgto/client';
+import { withCassette } from '@matgto/client/testing';
 import { startServer, type RunningServer } from './helpers.js';
 
 const TOKENS = { read: 'read-token-0123456789', write: 'write-token-0123456789', admin: 'admin-token-0123456789', team: 'team-a-token-0123456789' };
@@ -155,6 +156,22 @@ describe('secured control API', { skip }, () => {
       await client.listCassettes();
     } finally {
       client.close();
+      for (const [k, v] of [['MATGTO_TOKEN', saved.token], ['MATGTO_TLS_CA', saved.ca]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  test('the test helper takes the settings from the environment', async (t) => {
+    const saved = { token: process.env.MATGTO_TOKEN, ca: process.env.MATGTO_TLS_CA };
+    process.env.MATGTO_TOKEN = TOKENS.team;
+    process.env.MATGTO_TLS_CA = pki!.ca;
+    try {
+      await withCassette(t, 'team-a/node-helper', { mode: 'record', address: tls.ready.control }, async (handle) => {
+        assert.match(handle.session.id, /^s-/);
+      });
+    } finally {
       for (const [k, v] of [['MATGTO_TOKEN', saved.token], ['MATGTO_TLS_CA', saved.ca]] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;

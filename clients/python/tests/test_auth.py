@@ -187,3 +187,28 @@ def test_admin_token_shuts_the_server_down(pki: ControlPki, tmp_path: Path) -> N
         assert running.proc.wait(timeout=15) == 0
     finally:
         stop_server(running)
+
+
+PLUGIN_INNER = '''
+import pytest
+
+
+@pytest.mark.matgto(name="team-a/plugin", mode="record")
+def test_secured(matgto_cassette):
+    assert matgto_cassette.id.startswith("s-")
+'''
+
+
+def test_pytest_plugin_takes_the_settings_from_the_environment(
+    pytester: pytest.Pytester, tls_server: RunningServer, pki: ControlPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MATGTO_SERVER", tls_server.control)
+    monkeypatch.setenv("MATGTO_TLS_CA", str(pki.ca))
+    monkeypatch.setenv("MATGTO_TOKEN", TOKENS["team"])
+    pytester.makepyfile(test_inner=PLUGIN_INNER)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+    monkeypatch.setenv("MATGTO_TOKEN", TOKENS["read"])
+    refused = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    refused.assert_outcomes(errors=1)
+    refused.stdout.fnmatch_lines(["*PERMISSION_DENIED*"])
