@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -95,9 +96,13 @@ func TestResolveTLSFromEnvironment(t *testing.T) {
 }
 
 func TestResolveTLSConfigAloneUsesItsRoots(t *testing.T) {
-	s, err := resolveConnection("central:443", dialOpts(WithTLSConfig(nil), WithTLSCA("")), env(nil))
+	s, err := resolveConnection("central:443", dialOpts(WithTLSConfig(&tls.Config{ServerName: "matgto"})), env(nil))
+	if err != nil || s.tls == nil || s.tls.RootCAs != nil || s.tls.ServerName != "matgto" {
+		t.Fatalf("got %+v, %v; want TLS with the system roots and the config's ServerName", s.tls, err)
+	}
+	s, err = resolveConnection("central:443", dialOpts(WithTLSConfig(nil)), env(nil))
 	if err != nil || s.tls != nil {
-		t.Fatalf("nil config: got %+v, %v", s.tls, err)
+		t.Fatalf("WithTLSConfig(nil): got %+v, %v; want plaintext", s.tls, err)
 	}
 }
 

@@ -220,7 +220,7 @@ public final class ConnectionOptions {
     if (host.equals("localhost") || host.endsWith(".localhost")) {
       return true;
     }
-    if (!host.matches("[0-9.]+|[0-9a-f:]+")) {
+    if (!host.matches("[0-9]+(\\.[0-9]+){3}|[0-9a-f]*:[0-9a-f:.]*")) {
       return false; // a name: never resolved here
     }
     try {

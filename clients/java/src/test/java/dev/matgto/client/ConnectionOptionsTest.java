@@ -78,6 +78,8 @@ class ConnectionOptionsTest {
     }
     assertFalse(ConnectionOptions.isLoopbackTarget("matgto.internal:8889"));
     assertFalse(ConnectionOptions.isLoopbackTarget("10.0.0.1:8889"));
+    assertFalse(ConnectionOptions.isLoopbackTarget("cafe:8889")); // a name, not resolved
+    assertTrue(ConnectionOptions.isLoopbackTarget("127.0.0.2:8889"));
   }
 
   @Test
