@@ -152,3 +152,14 @@ def test_no_token_sends_no_authorization(recorder: tuple, monkeypatch: pytest.Mo
     with matgto.Client(address) as client:
         client.status()
     assert "authorization" not in servicer.metadata[0]
+
+
+def test_a_ready_channel_excludes_connection_options() -> None:
+    channel = grpc.insecure_channel("127.0.0.1:1")
+    try:
+        with pytest.raises(ValueError, match="carries its own credentials"):
+            matgto.Client("127.0.0.1:1", channel=channel, token="t")
+        with matgto.Client("127.0.0.1:1", channel=channel) as client:
+            assert client.connection is None
+    finally:
+        channel.close()

@@ -267,14 +267,15 @@ class Client:
         tls_cert: Optional[PemSource] = None,
         tls_key: Optional[PemSource] = None,
     ) -> None:
-        self.address, https = split_scheme(address or default_server_address())
-        if https and tls is False:
-            raise ValueError(f"tls=False (plaintext) contradicts the address {address!r}")
-        if https and tls is None:
-            tls = True
+        target, https = split_scheme(address or default_server_address())
+        self.address: str = target
         self.timeout = timeout
         self._check_version = check_version
         if channel is None:
+            if https and tls is False:
+                raise ValueError(f"tls=False (plaintext) contradicts the address {address!r}")
+            if https:
+                tls = True
             #: The resolved connection options (``None`` with a ready ``channel``).
             self.connection: Optional[ConnectionSettings] = resolve_connection(
                 self.address, token=token, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
@@ -284,6 +285,8 @@ class Client:
             self._channel = open_channel(self.address, self.connection, options)
             self._owns_channel = True
         else:
+            if token is not None or tls is not None or tls_ca or tls_cert or tls_key:
+                raise ValueError("a ready channel carries its own credentials: pass token/tls options or channel, not both")
             self.connection = None
             self._channel = channel
             self._owns_channel = False
