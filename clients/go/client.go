@@ -2,15 +2,16 @@ package matgto
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -29,6 +30,7 @@ const EnvServer = "MATGTO_SERVER"
 // Client controls one matgto server. It is safe for concurrent use.
 type Client struct {
 	addr string
+	tls  bool
 	conn *grpc.ClientConn
 	rpc  pb.ProxyControlClient
 
@@ -43,6 +45,14 @@ type Client struct {
 // addr ("host:port"); an empty addr means $MATGTO_SERVER, else
 // 127.0.0.1:8889. Dial does not wait for the server: the connection is made,
 // and the server's API version checked, on the first call.
+//
+// The connection is plaintext unless TLS is configured: an address
+// "https://host:port" (the system roots, unless [WithTLSCA]), [WithTLSCA] (or
+// $MATGTO_TLS_CA), [WithClientCertificate] (or $MATGTO_TLS_CERT and
+// $MATGTO_TLS_KEY) for mTLS, or [WithTLSConfig]. A token ([WithToken], or
+// $MATGTO_TOKEN) goes with every call as "authorization: Bearer TOKEN"; Dial
+// refuses to send it in plaintext to a non-loopback address unless
+// [WithInsecure] chose plaintext explicitly.
 func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, toError("Dial", err)
@@ -59,12 +69,29 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 			opt(&do)
 		}
 	}
-	grpcOpts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, do.grpcOpts...)
-	conn, err := grpc.NewClient(addr, grpcOpts...)
+	// "https://host:port" means TLS and "http://" is dropped, as the matgto
+	// CLI reads --server.
+	if rest, ok := cutPrefixFold(addr, "https://"); ok {
+		if do.insecure {
+			return nil, fmt.Errorf("matgto: Dial %s: WithInsecure contradicts the https:// address", addr)
+		}
+		addr = strings.TrimRight(rest, "/")
+		if do.tlsConfig == nil {
+			do.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	} else if rest, ok := cutPrefixFold(addr, "http://"); ok {
+		addr = strings.TrimRight(rest, "/")
+	}
+	conn, err := resolveConnection(addr, do, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("matgto: Dial %s: %w", addr, err)
 	}
-	return &Client{addr: addr, conn: conn, rpc: pb.NewProxyControlClient(conn)}, nil
+	grpcOpts := append(conn.grpcOptions(), do.grpcOpts...)
+	cc, err := grpc.NewClient(addr, grpcOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("matgto: Dial %s: %w", addr, err)
+	}
+	return &Client{addr: addr, conn: cc, rpc: pb.NewProxyControlClient(cc), tls: conn.tls != nil}, nil
 }
 
 // Close closes the connection to the server (the server keeps running).
@@ -74,6 +101,9 @@ func (c *Client) Close() error {
 
 // Address is the control address the client talks to.
 func (c *Client) Address() string { return c.addr }
+
+// TLS reports whether the control connection uses TLS.
+func (c *Client) TLS() bool { return c.tls }
 
 // Control gives the generated gRPC client, for what this package does not
 // wrap. Calls made through it skip the API version check.

@@ -38,5 +38,11 @@
 // refuses to talk to a server of another control-API generation with
 // [ErrIncompatibleServer].
 //
+// A secured central server (TLS, mTLS, bearer tokens) is dialled with
+// [WithToken], [WithTLSCA] and [WithClientCertificate], or with
+// $MATGTO_TOKEN, $MATGTO_TLS_CA, $MATGTO_TLS_CERT and $MATGTO_TLS_KEY; a
+// token outside its scope gives [ErrPermissionDenied], a wrong one
+// [ErrUnauthenticated].
+//
 // The generated gRPC and cassette types live in the matgtov1 sub-package.
 package matgto

@@ -51,6 +51,14 @@ var (
 	// ErrUnimplemented: the server does not offer this call (yet), e.g.
 	// CACertificate before HTTPS interception exists. gRPC code UNIMPLEMENTED.
 	ErrUnimplemented error = &codeError{codes.Unimplemented, "not implemented by the server"}
+	// ErrUnauthenticated: the server wants a bearer token and got none or
+	// one it does not know ([WithToken], $MATGTO_TOKEN). gRPC code
+	// UNAUTHENTICATED.
+	ErrUnauthenticated error = &codeError{codes.Unauthenticated, "unauthenticated"}
+	// ErrPermissionDenied: the token is valid but its scope does not allow
+	// the call: recording with a read token, Shutdown without admin, or a
+	// cassette outside the token's name prefix. gRPC code PERMISSION_DENIED.
+	ErrPermissionDenied error = &codeError{codes.PermissionDenied, "permission denied"}
 )
 
 // ErrIncompatibleServer is returned (wrapped, with both versions in the

@@ -1,6 +1,7 @@
 package matgto
 
 import (
+	"crypto/tls"
 	"time"
 	"unicode/utf8"
 
@@ -279,10 +280,18 @@ type DialOption func(*dialOptions)
 
 type dialOptions struct {
 	grpcOpts []grpc.DialOption
+	// Connection (connection.go).
+	token     string
+	hasToken  bool
+	caFile    string
+	certFile  string
+	keyFile   string
+	tlsConfig *tls.Config
+	insecure  bool
 }
 
 // WithGRPCDialOptions passes options to grpc.NewClient, after the client's
-// own (plaintext transport credentials), which they may override.
+// own (transport and per-RPC credentials), which they may override.
 func WithGRPCDialOptions(opts ...grpc.DialOption) DialOption {
 	return func(o *dialOptions) { o.grpcOpts = append(o.grpcOpts, opts...) }
 }

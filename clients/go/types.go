@@ -236,14 +236,19 @@ type CassetteInfo struct {
 	UpdatedAt    time.Time
 	// Format is "binary" or "json".
 	Format string
+	// ContentSHA256 is the hex SHA-256 of the cassette's content (not its
+	// format or updated_at): equal hashes mean identical cassettes. Empty
+	// when the stored cassette does not parse.
+	ContentSHA256 string
 }
 
 func cassetteInfoFromProto(i *pb.CassetteInfo) CassetteInfo {
 	out := CassetteInfo{
-		Name:         i.GetName(),
-		SizeBytes:    i.GetSizeBytes(),
-		Interactions: i.GetInteractions(),
-		Format:       i.GetFormat(),
+		Name:          i.GetName(),
+		SizeBytes:     i.GetSizeBytes(),
+		Interactions:  i.GetInteractions(),
+		Format:        i.GetFormat(),
+		ContentSHA256: i.GetContentSha256(),
 	}
 	if i.GetUpdatedAt() != nil {
 		out.UpdatedAt = i.GetUpdatedAt().AsTime()

@@ -139,6 +139,8 @@ func TestErrorCodesMapToSentinels(t *testing.T) {
 		"ErrUnavailable":      matgto.ErrUnavailable,
 		"ErrUnimplemented":    matgto.ErrUnimplemented,
 		"ErrTooManySessions":  matgto.ErrTooManySessions,
+		"ErrUnauthenticated":  matgto.ErrUnauthenticated,
+		"ErrPermissionDenied": matgto.ErrPermissionDenied,
 	}
 	for _, tc := range []struct {
 		code codes.Code
@@ -151,6 +153,8 @@ func TestErrorCodesMapToSentinels(t *testing.T) {
 		{codes.Unavailable, "ErrUnavailable"},
 		{codes.Unimplemented, "ErrUnimplemented"},
 		{codes.ResourceExhausted, "ErrTooManySessions"},
+		{codes.Unauthenticated, "ErrUnauthenticated"},
+		{codes.PermissionDenied, "ErrPermissionDenied"},
 		{codes.Internal, ""},
 	} {
 		f := &fakeControl{apiVersion: 1, replayErr: status.Error(tc.code, "told by the fake")}

@@ -29,6 +29,7 @@ import {
   UseCassetteRequest,
   type GetStatusResponse,
 } from './gen/matgto/v1/control.js';
+import { bearerInterceptor, channelSetup, resolveConnection, type ConnectionOptions } from './connection.js';
 import { IncompatibleServerError, MatgtoError, SessionLostError, UnimplementedError, toMatgtoError } from './errors.js';
 import {
   cassetteInfoFromPb,
@@ -65,10 +66,19 @@ export const DEFAULT_LEASE_MS = 30_000;
 /** The id of the default session (what calls without `session` act on). */
 export const DEFAULT_SESSION_ID = 'default';
 
-export interface MatgtoClientOptions {
+/**
+ * Options of {@link MatgtoClient}. The connection options (`token`, `tls`,
+ * `tlsCa`, `tlsCert`, `tlsKey`; see {@link ConnectionOptions}) default to
+ * `$MATGTO_TOKEN`, `$MATGTO_TLS_CA`, `$MATGTO_TLS_CERT`, `$MATGTO_TLS_KEY`;
+ * with none of them the channel is plaintext, as a loopback `matgto serve` listens.
+ */
+export interface MatgtoClientOptions extends ConnectionOptions {
   /** Deadline of each control call, in milliseconds. Default 30 000. */
   timeoutMs?: number;
-  /** Channel credentials. Default: insecure (plain-text gRPC, as `matgto serve` listens). */
+  /**
+   * Channel credentials of your own, instead of the ones `tls`/`tlsCa`/
+   * `tlsCert`/`tlsKey` make (not with those). The token is still sent.
+   */
   credentials?: ChannelCredentials;
   /**
    * Extra `@grpc/grpc-js` channel options. The client sets
@@ -275,6 +285,8 @@ type UnaryMethod<Req, Res> = (
 export class MatgtoClient implements AsyncDisposable {
   /** The control address this client talks to ("127.0.0.1:8889"). */
   readonly address: string;
+  /** Whether the control channel uses TLS (false with your own `credentials`). */
+  readonly tls: boolean;
   readonly #stub: ProxyControlClient;
   readonly #timeoutMs: number;
   #compatible: Promise<void> | undefined;
@@ -284,14 +296,38 @@ export class MatgtoClient implements AsyncDisposable {
   /** Sessions of their own this client started cassettes in, by id, until stopped. */
   readonly #sessions = new Map<string, TrackedSession>();
 
+  /**
+   * @param address control address `host:port` (default `$MATGTO_SERVER`, else
+   *   127.0.0.1:8889); `https://host:port` means TLS, `http://` is dropped.
+   */
   constructor(address?: string, options: MatgtoClientOptions = {}) {
-    this.address = address || process.env.MATGTO_SERVER || DEFAULT_ADDRESS;
+    // "https://host:port" means TLS and "http://" is dropped, as the matgto CLI reads --server.
+    const raw = address || process.env.MATGTO_SERVER || DEFAULT_ADDRESS;
+    const scheme = /^(https?):\/\//i.exec(raw);
+    this.address = scheme ? raw.slice(scheme[0].length).replace(/\/+$/, '') : raw;
+    if (scheme?.[1]!.toLowerCase() === 'https') {
+      if (options.tls === false) throw new TypeError(`tls: false (plaintext) contradicts the address ${raw}`);
+      if (!options.credentials) options = { ...options, tls: true };
+    }
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#stub = new ProxyControlClient(
-      this.address,
-      options.credentials ?? grpcCredentials.createInsecure(),
-      { 'grpc.enable_http_proxy': 0, ...options.channelOptions },
-    );
+    let setup: ReturnType<typeof channelSetup>;
+    if (options.credentials) {
+      if (options.tls !== undefined || options.tlsCa !== undefined || options.tlsCert !== undefined || options.tlsKey !== undefined) {
+        throw new TypeError('credentials replace tls, tlsCa, tlsCert and tlsKey: give one or the other');
+      }
+      const { token } = resolveConnection(this.address, { token: options.token, tls: false });
+      setup = { credentials: options.credentials, interceptors: token ? [bearerInterceptor(token)] : [] };
+      this.tls = false;
+    } else {
+      const settings = resolveConnection(this.address, options);
+      setup = channelSetup(settings);
+      this.tls = settings.tls;
+    }
+    this.#stub = new ProxyControlClient(this.address, setup.credentials, {
+      'grpc.enable_http_proxy': 0,
+      ...options.channelOptions,
+      interceptors: [...(options.channelOptions?.interceptors ?? []), ...setup.interceptors],
+    });
   }
 
   #unary<Req, Res>(rpc: string, method: UnaryMethod<Req, Res>, request: Req, extraMs = 0): Promise<Res> {
@@ -688,7 +724,7 @@ export class MatgtoClient implements AsyncDisposable {
       const call = this.#stub.putCassette(new Metadata(), { deadline }, (err, res) => {
         settled = true;
         if (err) reject(toMatgtoError(err, 'PutCassette'));
-        else resolve(cassetteInfoFromPb(res.cassette ?? { name: target, sizeBytes: 0, interactions: 0, updatedAt: undefined, format: '' }));
+        else resolve(cassetteInfoFromPb(res.cassette ?? { name: target, sizeBytes: 0, interactions: 0, updatedAt: undefined, format: '', contentSha256: '' }));
       });
       call.on('error', () => undefined); // reported through the callback
       const send = async (): Promise<void> => {

@@ -54,6 +54,15 @@ export class UnimplementedError extends MatgtoError {}
 /** RESOURCE_EXHAUSTED: e.g. a new session beyond the server's `--max-sessions`. */
 export class ResourceExhaustedError extends MatgtoError {}
 
+/** UNAUTHENTICATED: the server wants a bearer token and got none or an unknown one (`token` / `$MATGTO_TOKEN`). */
+export class UnauthenticatedError extends MatgtoError {}
+/**
+ * PERMISSION_DENIED: the token is valid but its scope does not allow the call
+ * (recording with a `read` token, `shutdown()` without `admin`, a cassette
+ * outside the token's name prefix).
+ */
+export class PermissionDeniedError extends MatgtoError {}
+
 /**
  * A session this client opened was gone when it was stopped (or renewed):
  * the server ended it, typically because its lease ran out (the process
@@ -138,6 +147,10 @@ export function toMatgtoError(err: unknown, rpc?: string): MatgtoError {
       return new UnimplementedError(err.code, details, opts);
     case GrpcStatus.RESOURCE_EXHAUSTED:
       return new ResourceExhaustedError(err.code, details, opts);
+    case GrpcStatus.UNAUTHENTICATED:
+      return new UnauthenticatedError(err.code, details, opts);
+    case GrpcStatus.PERMISSION_DENIED:
+      return new PermissionDeniedError(err.code, details, opts);
     default:
       return new MatgtoError(err.code, details, opts);
   }

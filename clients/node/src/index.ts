@@ -25,11 +25,24 @@ export {
   ServerUnavailableError,
   UnimplementedError,
   ResourceExhaustedError,
+  UnauthenticatedError,
+  PermissionDeniedError,
   SessionLostError,
   IncompatibleServerError,
   toMatgtoError,
   grpcCodeName,
 } from './errors.js';
+export {
+  TOKEN_ENV,
+  TLS_CA_ENV,
+  TLS_CERT_ENV,
+  TLS_KEY_ENV,
+  isLoopbackTarget,
+  resolveConnection,
+  type ConnectionOptions,
+  type ConnectionSettings,
+  type PemSource,
+} from './connection.js';
 export { checkApiVersion, SUPPORTED_API_VERSION } from './version.js';
 export {
   optionsToPb as cassetteOptions,

@@ -8,7 +8,9 @@ import {
   IncompatibleServerError,
   InvalidArgumentError,
   MatgtoError,
+  PermissionDeniedError,
   ServerUnavailableError,
+  UnauthenticatedError,
   UnimplementedError,
   toMatgtoError,
 } from '@matgto/client';
@@ -24,6 +26,8 @@ const table: Array<[status, new (...a: never[]) => MatgtoError]> = [
   [status.DATA_LOSS, CorruptCassetteError],
   [status.UNAVAILABLE, ServerUnavailableError],
   [status.UNIMPLEMENTED, UnimplementedError],
+  [status.UNAUTHENTICATED, UnauthenticatedError],
+  [status.PERMISSION_DENIED, PermissionDeniedError],
 ];
 
 for (const [code, cls] of table) {

@@ -8,6 +8,8 @@ export interface FakeCall {
   rpc: string;
   request: unknown;
   at: number;
+  /** The call's metadata (header name -> value). */
+  metadata: Record<string, unknown>;
 }
 
 /** A scripted answer: a response message, or a gRPC error. */
@@ -47,7 +49,7 @@ export async function startFakeControl(handlers: Partial<Record<(typeof UNARY)[n
   const impl: Record<string, unknown> = {};
   for (const rpc of UNARY) {
     impl[rpc] = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
-      calls.push({ rpc, request: call.request, at: Date.now() });
+      calls.push({ rpc, request: call.request, at: Date.now(), metadata: call.metadata.getMap() });
       const h = table.get(rpc);
       if (!h) return cb({ code: status.UNIMPLEMENTED, details: `fake: ${rpc} not scripted` });
       let answer: FakeAnswer;

@@ -93,7 +93,9 @@ class FakeCall:
         (grpc.StatusCode.UNIMPLEMENTED, matgto.UnimplementedError),
         (grpc.StatusCode.RESOURCE_EXHAUSTED, matgto.ResourceExhaustedError),
         (grpc.StatusCode.INTERNAL, matgto.MatgtoError),
-        (grpc.StatusCode.PERMISSION_DENIED, matgto.MatgtoError),
+        (grpc.StatusCode.UNAUTHENTICATED, matgto.UnauthenticatedError),
+        (grpc.StatusCode.PERMISSION_DENIED, matgto.PermissionDeniedError),
+        (grpc.StatusCode.ABORTED, matgto.MatgtoError),
     ],
 )
 def test_status_codes_map_to_exceptions(code: grpc.StatusCode, cls: type) -> None:

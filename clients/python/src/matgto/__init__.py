@@ -36,11 +36,14 @@ from .errors import (
     IncompatibleServerError,
     InvalidArgumentError,
     MatgtoError,
+    PermissionDeniedError,
     ResourceExhaustedError,
     ServerUnavailableError,
     SessionLostError,
+    UnauthenticatedError,
     UnimplementedError,
 )
+from .connection import TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_ENV, ConnectionSettings
 from .faults import Fault, FaultSet
 from .misses import ReplayMissWarning, describe_miss, describe_misses, failing_misses
 from .modes import (
@@ -75,10 +78,17 @@ __all__ = [
     "IncompatibleServerError",
     "InvalidArgumentError",
     "MatgtoError",
+    "PermissionDeniedError",
     "ResourceExhaustedError",
     "ServerUnavailableError",
     "SessionLostError",
+    "UnauthenticatedError",
     "UnimplementedError",
+    "TOKEN_ENV",
+    "TLS_CA_ENV",
+    "TLS_CERT_ENV",
+    "TLS_KEY_ENV",
+    "ConnectionSettings",
     "ReplayMissWarning",
     "describe_miss",
     "describe_misses",

@@ -29,6 +29,7 @@ from .modes import (
     WsTimingLike,
     parse_mode,
 )
+from .connection import ConnectionSettings, PemSource, open_channel, resolve_connection, split_scheme
 from .faults import Fault, FaultLike, FaultSet, fault_ids, fault_proto, parse_seed
 from .options import LatencyLike, MatchRulesLike, RedactRulesLike, cassette_options
 from .session import DEFAULT_SESSION_ID, CassetteSession, timestamp_to_datetime
@@ -228,11 +229,24 @@ class Client:
 
     Args:
         address: The gRPC target of the control API, ``"host:port"``. Defaults
-            to ``$MATGTO_SERVER``, else ``127.0.0.1:8889``.
+            to ``$MATGTO_SERVER``, else ``127.0.0.1:8889``. ``"https://host:port"``
+            means TLS (as with the ``matgto`` CLI); ``"http://"`` is stripped.
         timeout: Deadline of each call in seconds (``None``: no deadline).
         check_version: Set to ``False`` to skip the API version check.
-        channel: A ready :class:`grpc.Channel` to use instead of an insecure
-            channel to ``address`` (the client does not close it).
+        token: Bearer token sent as ``authorization: Bearer TOKEN`` on every
+            call (else ``$MATGTO_TOKEN``; ``""``: none).
+        tls: ``None`` (default): TLS when a CA or client certificate is given
+            (as arguments or ``$MATGTO_TLS_CA`` / ``$MATGTO_TLS_CERT``), else
+            plaintext; ``True``: TLS, with the system roots unless ``tls_ca``;
+            ``False``: plaintext, explicitly (TLS variables ignored, a token
+            may then go to a non-loopback host).
+        tls_ca: PEM file (or PEM bytes) of the roots that sign the server's
+            certificate (else ``$MATGTO_TLS_CA``).
+        tls_cert, tls_key: Client certificate and key (PEM files or bytes) for
+            mTLS (else ``$MATGTO_TLS_CERT`` / ``$MATGTO_TLS_KEY``).
+        channel: A ready :class:`grpc.Channel` to use instead of opening one
+            to ``address`` (the client does not close it; the connection
+            options above are then not used).
         channel_options: Extra gRPC channel options for the channel it creates.
             HTTP proxies from the environment are ignored by default
             (``grpc.enable_http_proxy=0``), so ``HTTP_PROXY`` pointing at
@@ -247,16 +261,33 @@ class Client:
         check_version: bool = True,
         channel: Optional[grpc.Channel] = None,
         channel_options: Sequence[Tuple[str, Any]] = (),
+        token: Optional[str] = None,
+        tls: Optional[bool] = None,
+        tls_ca: Optional[PemSource] = None,
+        tls_cert: Optional[PemSource] = None,
+        tls_key: Optional[PemSource] = None,
     ) -> None:
-        self.address: str = address or default_server_address()
+        target, https = split_scheme(address or default_server_address())
+        self.address: str = target
         self.timeout = timeout
         self._check_version = check_version
         if channel is None:
+            if https and tls is False:
+                raise ValueError(f"tls=False (plaintext) contradicts the address {address!r}")
+            if https:
+                tls = True
+            #: The resolved connection options (``None`` with a ready ``channel``).
+            self.connection: Optional[ConnectionSettings] = resolve_connection(
+                self.address, token=token, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+            )
             options: List[Tuple[str, Any]] = [("grpc.enable_http_proxy", 0)]
             options += list(channel_options)
-            self._channel = grpc.insecure_channel(self.address, options=options)
+            self._channel = open_channel(self.address, self.connection, options)
             self._owns_channel = True
         else:
+            if token is not None or tls is not None or tls_ca or tls_cert or tls_key:
+                raise ValueError("a ready channel carries its own credentials: pass token/tls options or channel, not both")
+            self.connection = None
             self._channel = channel
             self._owns_channel = False
         self._stub: Any = control_pb2_grpc.ProxyControlStub(self._channel)  # type: ignore[no-untyped-call]

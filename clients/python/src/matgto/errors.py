@@ -15,6 +15,8 @@ gRPC status                 exception
 ``DEADLINE_EXCEEDED``       :class:`DeadlineExceededError`
 ``UNIMPLEMENTED``           :class:`UnimplementedError`
 ``RESOURCE_EXHAUSTED``      :class:`ResourceExhaustedError`
+``UNAUTHENTICATED``         :class:`UnauthenticatedError` (no token, or a wrong one)
+``PERMISSION_DENIED``       :class:`PermissionDeniedError` (the token's scope forbids it)
 anything else               :class:`MatgtoError`
 ==========================  ==========================================
 
@@ -40,6 +42,8 @@ __all__ = [
     "UnimplementedError",
     "IncompatibleServerError",
     "ResourceExhaustedError",
+    "UnauthenticatedError",
+    "PermissionDeniedError",
     "SessionLostError",
     "error_class_for",
     "error_from_rpc",
@@ -126,6 +130,17 @@ class ResourceExhaustedError(MatgtoError):
     beyond ``--max-sessions``, or no free port for it."""
 
 
+class UnauthenticatedError(MatgtoError):
+    """The server wants a bearer token and got none, or one it does not know
+    (``UNAUTHENTICATED``): pass ``token=`` or set ``$MATGTO_TOKEN``."""
+
+
+class PermissionDeniedError(MatgtoError, PermissionError):
+    """The token is valid but its scope does not allow the call
+    (``PERMISSION_DENIED``): e.g. ``start_recording`` with a ``read`` token,
+    ``shutdown`` without ``admin``, or a cassette outside the token's name prefix."""
+
+
 class SessionLostError(MatgtoError):
     """A session ended before this client stopped it: its lease expired, a
     renewal found it gone, another client stopped it, or the server restarted.
@@ -152,6 +167,8 @@ _BY_CODE: Dict[grpc.StatusCode, Type[MatgtoError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.UNIMPLEMENTED: UnimplementedError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
 }
 
 

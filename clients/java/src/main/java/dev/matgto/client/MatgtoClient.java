@@ -25,8 +25,8 @@ import dev.matgto.v1.ShutdownRequest;
 import dev.matgto.v1.StartRecordingRequest;
 import dev.matgto.v1.StopRecordingRequest;
 import dev.matgto.v1.UseCassetteRequest;
+import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
@@ -93,14 +93,16 @@ public final class MatgtoClient implements AutoCloseable {
   public static final Duration DEFAULT_CALL_TIMEOUT = Duration.ofSeconds(30);
 
   private final String target;
+  private final boolean tls;
   private final ManagedChannel channel;
   private final ProxyControlGrpc.ProxyControlBlockingStub stub;
   private final Duration callTimeout;
   private volatile boolean compatible;
   private ScheduledExecutorService renewals; // guarded by this
 
-  private MatgtoClient(String target, ManagedChannel channel, Duration callTimeout) {
+  private MatgtoClient(String target, ManagedChannel channel, Duration callTimeout, boolean tls) {
     this.target = target;
+    this.tls = tls;
     this.channel = channel;
     this.stub = ProxyControlGrpc.newBlockingStub(channel);
     this.callTimeout = callTimeout;
@@ -116,7 +118,10 @@ public final class MatgtoClient implements AutoCloseable {
 
   /**
    * Connects to the control address {@code host:port} (e.g. {@code "127.0.0.1:8889"}); any gRPC
-   * target string works too. No network traffic happens until the first call.
+   * target string works too, and {@code https://host:port} means TLS (as with the CLI's {@code
+   * --server}). No network traffic happens until the first call. The token and TLS
+   * settings come from the environment ({@link ConnectionOptions#fromEnvironment()}): with none,
+   * the channel is plaintext.
    */
   public static MatgtoClient connect(String address) {
     return connect(address, DEFAULT_CALL_TIMEOUT);
@@ -124,10 +129,31 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** Like {@link #connect(String)}, with a deadline for each control call. */
   public static MatgtoClient connect(String address, Duration callTimeout) {
+    return connect(address, callTimeout, ConnectionOptions.fromEnvironment());
+  }
+
+  /**
+   * Connects to a secured (or not) control API: a token, TLS, mTLS, as {@code connection} says.
+   *
+   * @throws IllegalArgumentException when {@code connection} cannot be used (see {@link
+   *     ConnectionOptions})
+   */
+  public static MatgtoClient connect(String address, ConnectionOptions connection) {
+    return connect(address, DEFAULT_CALL_TIMEOUT, connection);
+  }
+
+  /** Like {@link #connect(String, ConnectionOptions)}, with a deadline for each control call. */
+  public static MatgtoClient connect(
+      String address, Duration callTimeout, ConnectionOptions connection) {
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(callTimeout, "callTimeout");
+    Objects.requireNonNull(connection, "connection");
     String target = address.trim();
-    if (target.startsWith("http://")) {
+    // "https://host:port" means TLS and "http://" is dropped, as the matgto CLI reads --server.
+    if (target.regionMatches(true, 0, "https://", 0, "https://".length())) {
+      target = target.substring("https://".length());
+      connection = connection.withTls();
+    } else if (target.regionMatches(true, 0, "http://", 0, "http://".length())) {
       target = target.substring("http://".length());
     }
     if (target.endsWith("/")) {
@@ -136,8 +162,9 @@ public final class MatgtoClient implements AutoCloseable {
     if (target.isEmpty()) {
       throw new IllegalArgumentException("empty matgto server address");
     }
-    ManagedChannel channel = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
-    return new MatgtoClient(target, channel, callTimeout);
+    ManagedChannel channel =
+        Grpc.newChannelBuilder(target, connection.channelCredentials(target)).build();
+    return new MatgtoClient(target, channel, callTimeout, connection.isTls());
   }
 
   /** The address {@link #connect()} uses: property, then environment, then the default. */
@@ -156,6 +183,11 @@ public final class MatgtoClient implements AutoCloseable {
   /** The gRPC target this client talks to. */
   public String target() {
     return target;
+  }
+
+  /** Whether the control channel uses TLS. */
+  public boolean isTls() {
+    return tls;
   }
 
   // ---------------------------------------------------------------- control calls

@@ -18,6 +18,8 @@ import io.grpc.StatusRuntimeException;
  *   <li>{@link ServerUnavailableException} — {@code UNAVAILABLE}
  *   <li>{@link UnimplementedException} — {@code UNIMPLEMENTED}
  *   <li>{@link ResourceExhaustedException} — {@code RESOURCE_EXHAUSTED} (too many sessions)
+ *   <li>{@link UnauthenticatedException} — {@code UNAUTHENTICATED} (no token, or a wrong one)
+ *   <li>{@link PermissionDeniedException} — {@code PERMISSION_DENIED} (the token's scope forbids it)
  *   <li>{@link SessionNotFoundException} — {@code NOT_FOUND} from a call that names a session
  *   <li>{@link FaultNotFoundException} — {@code NOT_FOUND} clearing a fault rule a session lacks
  *   <li>{@link SessionLostException} — a {@link Session}'s lease was not renewed in time
@@ -91,6 +93,10 @@ public class MatgtoException extends RuntimeException {
         return new UnimplementedException(msg, cause);
       case RESOURCE_EXHAUSTED:
         return new ResourceExhaustedException(msg, cause);
+      case UNAUTHENTICATED:
+        return new UnauthenticatedException(msg, cause);
+      case PERMISSION_DENIED:
+        return new PermissionDeniedException(msg, cause);
       default:
         return new MatgtoException(status.getCode(), msg, cause);
     }

@@ -51,6 +51,8 @@ final class FakeControlServer implements AutoCloseable {
   /** Fault rules per session id ("" for the default session), and seeds. */
   final Map<String, List<dev.matgto.v1.Fault>> faults = new ConcurrentHashMap<>();
   final Map<String, Long> seeds = new ConcurrentHashMap<>();
+  /** The authorization header of every call (null when absent), in order. */
+  final List<java.util.Optional<String>> authorizations = new CopyOnWriteArrayList<>();
   private final AtomicInteger nextFault = new AtomicInteger(1);
   private final AtomicInteger nextId = new AtomicInteger(1);
   private final Server server;
@@ -58,7 +60,7 @@ final class FakeControlServer implements AutoCloseable {
   FakeControlServer() throws IOException {
     server =
         NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-            .addService(new Service())
+            .addService(io.grpc.ServerInterceptors.intercept(new Service(), new RecordAuth()))
             .build()
             .start();
   }
@@ -103,6 +105,19 @@ final class FakeControlServer implements AutoCloseable {
     SessionInfo s = b.build();
     open.put(id, s);
     return s;
+  }
+
+  private final class RecordAuth implements io.grpc.ServerInterceptor {
+    private final io.grpc.Metadata.Key<String> key =
+        io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER);
+
+    @Override
+    public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
+        io.grpc.ServerCall<Q, R> call, io.grpc.Metadata headers,
+        io.grpc.ServerCallHandler<Q, R> next) {
+      authorizations.add(java.util.Optional.ofNullable(headers.get(key)));
+      return next.startCall(call, headers);
+    }
   }
 
   private final class Service extends ProxyControlGrpc.ProxyControlImplBase {

@@ -19,7 +19,9 @@ class MatgtoExceptionTest {
           Status.Code.DATA_LOSS, CorruptCassetteException.class,
           Status.Code.UNAVAILABLE, ServerUnavailableException.class,
           Status.Code.UNIMPLEMENTED, UnimplementedException.class,
-          Status.Code.RESOURCE_EXHAUSTED, ResourceExhaustedException.class);
+          Status.Code.RESOURCE_EXHAUSTED, ResourceExhaustedException.class,
+          Status.Code.UNAUTHENTICATED, UnauthenticatedException.class,
+          Status.Code.PERMISSION_DENIED, PermissionDeniedException.class);
 
   @ParameterizedTest
   @EnumSource(value = Status.Code.class, names = "OK", mode = EnumSource.Mode.EXCLUDE)
