@@ -1,5 +1,6 @@
 // The CLI's connection to the control API: TLS files, the bearer token,
 // and how a failed call is reported.
+#include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -68,12 +69,33 @@ absl::StatusOr<std::string> ReadPem(const std::string& path,
   return text.str();
 }
 
+// "host:port" or "[v6]:port" names this machine (so a plaintext token never
+// leaves it).
+bool IsLoopbackTarget(absl::string_view server) {
+  absl::string_view host = server;
+  if (absl::ConsumePrefix(&host, "[")) {
+    host = host.substr(0, host.find(']'));
+  } else if (const size_t colon = host.rfind(':');
+             colon != absl::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost") return true;
+  const std::string text(host);
+  in_addr v4{};
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  return ::inet_pton(AF_INET6, text.c_str(), &v6) == 1 &&
+         IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 }  // namespace
 
 absl::Status LoadCliTls(CliTarget& target) {
   absl::string_view server = target.server;
   const bool https = absl::ConsumePrefix(&server, "https://");
-  if (!https) absl::ConsumePrefix(&server, "http://");
+  const bool http = !https && absl::ConsumePrefix(&server, "http://");
   while (absl::ConsumeSuffix(&server, "/")) {
   }
   target.server = std::string(server);
@@ -91,6 +113,17 @@ absl::Status LoadCliTls(CliTarget& target) {
     ASSIGN_OR_RETURN(target.tls_key_pem, ReadPem(target.tls_key, "--tls-key"));
   }
   target.use_tls = https || !target.tls_ca.empty() || !target.tls_cert.empty();
+  // As the clients do: a token goes in plaintext only to this machine, or
+  // where the user asked for plaintext by writing http:// (a service mesh
+  // that encrypts, say).
+  if (!target.token.empty() && !target.use_tls && !http &&
+      !IsLoopbackTarget(target.server)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to send the token in plaintext to ", target.server,
+        ": use TLS (--tls-ca FILE or --server https://", target.server,
+        "), or write --server http://", target.server,
+        " to send it in plaintext on purpose"));
+  }
   return absl::OkStatus();
 }
 

@@ -288,3 +288,17 @@ def test_no_warning_on_loopback(matgto):
     s = matgto()
     assert "WARNING: the control API" not in s.output()
     assert "control API: plaintext, no tokens" in s.output()
+
+
+def test_cli_refuses_a_plaintext_token_to_another_machine_unless_told():
+    """As the clients do: a token leaves this machine only over TLS, or in
+    plaintext when the server is written http:// on purpose."""
+    cmd = [MATGTO_BIN, "status", "--token", WRITE]
+    r = subprocess.run([*cmd, "--server", "192.0.2.1:8889"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert "refusing to send the token in plaintext to 192.0.2.1:8889" in r.stderr
+    # Written http://, it tries (and finds nobody there: exit 3, unreachable).
+    r = subprocess.run([*cmd, "--server", "http://192.0.2.1:8889", "--timeout", "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3, r
+    assert "refusing" not in r.stderr
