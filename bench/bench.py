@@ -20,9 +20,10 @@ Sessions (baseline: one session reached by proxy credential)
   32 sessions, spread               every request names one of 32 sessions in
                                     turn (Proxy-Authorization), each replaying
   idle memory                       RSS with 1 and with 256 sessions open
-WebSocket (baseline: a direct echo server, same client)
-  direct echo                       round trips/s, Python websockets client
-  replay                            same client against a replayed session
+WebSocket (baseline: a native echo server, same client: bench/wsload, Go)
+  direct echo                       8 connections, pipelined text messages,
+                                    messages/s counted both ways
+  record / replay                   the same load through matgto
 Cassette load: time of a Replay call on the 10,000-interaction cassette.
 
 Usage: bench/run.sh [--seconds 5] [--connections 32] [--idle-connections 10000]
@@ -32,7 +33,6 @@ The soak (fixed rate, RSS at start and end) is `make soak` (bench/load.py soak).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
@@ -215,36 +215,50 @@ def rss_mib(pid: int) -> int:
     return 0
 
 
-async def ws_round_trips(url: str, n: int, proxy: str | None) -> float:
-    from websockets.asyncio.client import connect
-    async with connect(url, proxy=proxy, max_size=None) as ws:
-        start = time.perf_counter()
-        for i in range(n):
-            await ws.send(f"message {i}")
-            await ws.recv()
-        return n / (time.perf_counter() - start)
+def wsload_binary() -> str | None:
+    """Builds bench/wsload (Go, gorilla/websocket from the module proxy) into
+    build/bench/; None when there is no Go toolchain."""
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if os.path.exists("/usr/local/go/bin/go") else None)
+    if go is None:
+        return None
+    out = ROOT / "build/bench/wsload"
+    subprocess.run([go, "build", "-o", str(out), "."], cwd=ROOT / "bench/wsload", check=True)
+    return str(out)
 
 
-def ws_echo_server():
-    import threading
-    from websockets.asyncio.server import serve
-    loop = asyncio.new_event_loop()
-    state = {}
-    ready = threading.Event()
+def wsload_rows(rows, info, proxy: str, pid: int, messages: int, conns: int = 8) -> str:
+    binary = wsload_binary()
+    if binary is None:
+        rows.append(("WebSocket", "skipped: no Go toolchain for bench/wsload", 0, 0, None, None, 0, None, ""))
+        return "skipped (no Go)"
+    server = subprocess.Popen([binary, "-serve"], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline())
+        url = f"ws://127.0.0.1:{port}/bench"
 
-    async def echo(ws):
-        async for m in ws:
-            await ws.send(m)
+        def run(via=None) -> dict:
+            cmd = [binary, "-url", url, "-c", str(conns), "-n", str(messages)]
+            if via:
+                cmd += ["-proxy", via]
+            return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
-    async def main():
-        state["server"] = await serve(echo, "127.0.0.1", 0)
-        state["port"] = state["server"].sockets[0].getsockname()[1]
-        ready.set()
-        await state["server"].serve_forever()
-
-    threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True).start()
-    ready.wait(10)
-    return state["port"]
+        direct = run()
+        cli(info, "record", "ws")
+        rec = run(proxy)
+        cli(info, "stop")
+        cli(info, "replay", "ws")
+        rep = run(proxy)
+        base = direct["messages_per_second"]
+        rows.append(("WebSocket", "direct native echo server (baseline)", base, 1.0, None, None,
+                     direct["errors"], None, "messages/s"))
+        rows.append(("WebSocket", "matgto record", rec["messages_per_second"], rec["messages_per_second"] / base,
+                     None, None, rec["errors"], rss_mib(pid), "messages/s"))
+        rows.append(("WebSocket", "matgto replay", rep["messages_per_second"], rep["messages_per_second"] / base,
+                     None, None, rep["errors"], rss_mib(pid), "messages/s"))
+        return f"{conns} connections x {messages} pipelined text messages (bench/wsload), counted both ways"
+    finally:
+        server.kill()
+        server.wait()
 
 
 def main() -> int:
@@ -252,7 +266,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--body-bytes", type=int, default=1024)
-    ap.add_argument("--ws-messages", type=int, default=5000)
+    ap.add_argument("--ws-messages", type=int, default=20000, help="per WebSocket connection (8)")
     ap.add_argument("--idle-connections", type=int, default=10_000)
     ap.add_argument("--slow-clients", type=int, default=1_000)
     ap.add_argument("--no-load", action="store_true", help="skip the idle and slowloris rows")
@@ -369,21 +383,11 @@ def main() -> int:
         r_hs = wrk(murl, S, C, WRK_ITEMS=10, WRK_CLOSE=1)
         add("HTTPS", "matgto new TLS handshake per request", r_hs, b_hs, rss_mib(mt.pid), "handshakes/s")
 
-        # --- WebSocket
-        import asyncio as aio
-        echo_port = ws_echo_server()
-        ws_url = f"ws://127.0.0.1:{echo_port}/bench"
-        direct = aio.run(ws_round_trips(ws_url, a.ws_messages, None))
-        cli(info, "record", "ws")
-        aio.run(ws_round_trips(ws_url, a.ws_messages, proxy))
-        cli(info, "stop")
-        cli(info, "replay", "ws")
-        replay = aio.run(ws_round_trips(ws_url, a.ws_messages, proxy))
-        rows.append(("WebSocket", "direct echo server (baseline)", direct, 1.0, None, None, 0, None, "round trips/s"))
-        rows.append(("WebSocket", "matgto replay", replay, replay / direct, None, None, 0, rss_mib(m.pid), "round trips/s"))
+        # --- WebSocket: a native load generator (bench/wsload), pipelined
+        ws_note = wsload_rows(rows, info, proxy, m.pid, a.ws_messages)
 
         print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
-              f"wrk -t1, {os.cpu_count()} cores, loopback; WebSocket: {a.ws_messages} sequential round trips\n")
+              f"wrk -t1, {os.cpu_count()} cores, loopback; WebSocket: {ws_note}\n")
         hdr = f"{'':10} {'scenario':40} {'per s':>10} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8}  note"
         print(hdr)
         print("-" * len(hdr))
