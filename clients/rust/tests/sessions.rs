@@ -1,0 +1,129 @@
+//! The client against a real `matgto serve` (LocalServer from $MATGTO_BIN)
+//! and a real upstream on 127.0.0.1, with reqwest through the proxy.
+mod common;
+
+use common::{get, http, server, Upstream};
+use matgto_client::{misses, Fault, Mode, SessionOptions};
+
+#[tokio::test]
+async fn record_then_replay_offline() {
+    let srv = server().await;
+    let up = Upstream::start().await;
+    let c = srv.client().await.unwrap();
+
+    let s = c.open_session("orders/list", SessionOptions::new().mode(Mode::Record)).await.unwrap();
+    assert!(s.id().starts_with("s-"), "{}", s.id());
+    assert!(s.proxy_url().starts_with("http://127.0.0.1:"), "{}", s.proxy_url());
+    let (status, _, live) = get(&http(s.proxy_url()), &up.url("/orders?page=1")).await;
+    assert_eq!((status, live.as_str()), (200, "hello /orders?page=1 #1"));
+    let sum = s.stop().await.unwrap();
+    assert_eq!(sum.session.as_ref().unwrap().recorded, 1);
+    assert!(sum.saved_path.contains("orders"), "{}", sum.saved_path);
+    assert_eq!(sum.end_reason, "stopped");
+
+    up.stop(); // offline from here on
+    let s = c.open_session("orders/list", SessionOptions::new().mode(Mode::Replay)).await.unwrap();
+    assert_eq!(s.mode(), Mode::Replay);
+    let h = http(s.proxy_url());
+    let (status, _, again) = get(&h, &up.url("/orders?page=1")).await;
+    assert_eq!((status, again.as_str()), (200, "hello /orders?page=1 #1"));
+    // A request never recorded: the proxy answers 599 and explains.
+    let (status, err, body) = get(&h, &up.url("/orders?page=2")).await;
+    assert_eq!((status, err.as_str()), (599, "no-match"), "{body}");
+    let pe = matgto_client::ProxyError::parse(body.as_bytes()).expect("ProxyError JSON");
+    assert_eq!(pe.cassette, "orders/list");
+    let sum = s.stop().await.unwrap();
+    let info = sum.session.unwrap();
+    assert_eq!((info.replayed, info.missed), (1, 1));
+    let msg = misses::explain_misses(&info).expect("a failed miss");
+    assert!(msg.contains("GET http://127.0.0.1") && msg.contains("page=2") && msg.contains("(no-match)"), "{msg}");
+    assert!(msg.contains("closest recorded #0") && msg.contains("page=1"), "{msg}");
+    assert_eq!(up.hits(), 1);
+}
+
+#[tokio::test]
+async fn two_sessions_in_parallel() {
+    let srv = server().await;
+    let up = Upstream::start().await;
+    let c = srv.client().await.unwrap();
+    let run = |name: &'static str, path: &'static str| {
+        let (c, url) = (c.clone(), up.url(path));
+        async move {
+            let s = c.open_session(name, SessionOptions::new().mode(Mode::Record)).await.unwrap();
+            let h = http(s.proxy_url());
+            for _ in 0..3 {
+                assert_eq!(get(&h, &url).await.0, 200);
+            }
+            (s.id().to_string(), s.stop().await.unwrap())
+        }
+    };
+    let ((id_a, a), (id_b, b)) = tokio::join!(run("par/a", "/a"), run("par/b", "/b"));
+    assert_ne!(id_a, id_b);
+    let (a, b) = (a.session.unwrap(), b.session.unwrap());
+    assert_eq!((a.cassette.as_str(), a.recorded), ("par/a", 3));
+    assert_eq!((b.cassette.as_str(), b.recorded), ("par/b", 3));
+    let names: Vec<String> = c.list_cassettes("par/").await.unwrap().into_iter().map(|i| i.name).collect();
+    assert_eq!(names, ["par/a", "par/b"]);
+    // Each recorded only its own traffic.
+    let cas = c.get_cassette("par/a").await.unwrap();
+    assert_eq!(cas.interactions.len(), 3);
+    use matgto_client::pb::interaction::Kind;
+    for i in &cas.interactions {
+        let Some(Kind::Http(x)) = &i.kind else { panic!("not HTTP: {i:?}") };
+        assert!(x.request.as_ref().unwrap().url.ends_with("/a"), "{x:?}");
+    }
+}
+
+#[tokio::test]
+async fn faults_answer_instead_then_the_real_answer() {
+    let srv = server().await;
+    let up = Upstream::start().await;
+    let c = srv.client().await.unwrap();
+    let s = c.open_session("faults/first-two", SessionOptions::new().mode(Mode::Passthrough)).await.unwrap();
+    let f = s.add_fault(Fault::status(503).header("Retry-After", "1").body("try later").first_n(2).url("/flaky")).await.unwrap();
+    assert_eq!(f.id, "f1");
+    let h = http(s.proxy_url());
+    assert_eq!(get(&h, &up.url("/flaky")).await.2, "try later");
+    assert_eq!(get(&h, &up.url("/flaky")).await.0, 503);
+    assert_eq!(get(&h, &up.url("/flaky")).await.0, 200);
+    assert_eq!(up.hits(), 1);
+    let info = s.status().await.unwrap();
+    assert_eq!(info.faults[0].applied, 2);
+    assert!(s.clear_faults(&[]).await.unwrap().is_empty());
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn lease_is_renewed_and_drop_stops_the_session() {
+    let srv = server().await;
+    let c = srv.client().await.unwrap();
+    let s = c
+        .open_session("lease/renewed", SessionOptions::new().mode(Mode::Record).lease(std::time::Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let id = s.id().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(s.renewals() >= 2, "renewals: {}", s.renewals());
+    assert!(s.lost().is_none());
+    assert!(c.status().await.unwrap().sessions.iter().any(|x| x.id == id), "alive past its 1 s lease");
+    drop(s); // stops it on a helper thread
+    let st = c.status().await.unwrap();
+    assert!(!st.sessions.iter().any(|x| x.id == id));
+    let ended = st.ended_sessions.iter().find(|e| e.session.as_ref().unwrap().id == id).expect("ended");
+    assert_eq!(ended.end_reason, "stopped");
+}
+
+#[tokio::test]
+async fn a_lost_session_is_reported_by_stop() {
+    let srv = server().await;
+    let c = srv.client().await.unwrap();
+    let s = c.open_session("lease/lost", SessionOptions::new().mode(Mode::Record)).await.unwrap();
+    c.stop_recording(Some(s.id())).await.unwrap(); // someone else stops it
+    match s.stop().await {
+        Err(matgto_client::Error::SessionLost { message, summary }) => {
+            assert!(message.contains("had ended on the server"), "{message}");
+            assert_eq!(summary.unwrap().end_reason, "stopped");
+        }
+        other => panic!("want SessionLost, got {other:?}"),
+    }
+}
