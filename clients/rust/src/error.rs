@@ -126,7 +126,22 @@ impl Error {
         if message.is_empty() {
             message = format!("{:?}", st.code());
         }
-        match st.code() {
+        // tonic reports a connection that could not be made (refused, TLS
+        // handshake failed) as UNKNOWN "transport error" with the cause as
+        // source: that is UNAVAILABLE, as other gRPC libraries say.
+        let mut code = st.code();
+        let mut src = std::error::Error::source(&st);
+        if code == Code::Unknown && src.is_some_and(|e| e.is::<tonic::transport::Error>()) {
+            code = Code::Unavailable;
+        }
+        while let Some(e) = src {
+            let m = e.to_string();
+            if !message.contains(&m) {
+                message = format!("{message}: {m}");
+            }
+            src = e.source();
+        }
+        match code {
             Code::NotFound => match nf {
                 NotFound::Cassette => Error::CassetteNotFound { op, message },
                 NotFound::Session => Error::SessionNotFound { op, message },
