@@ -205,3 +205,31 @@ impl tonic::service::Interceptor for Bearer {
         Ok(req)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_loopback() {
+        assert_eq!(host_of("127.0.0.1:8889"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:8889"), "::1");
+        assert_eq!(host_of("example.com:1"), "example.com");
+        for h in ["localhost", "a.localhost", "127.0.0.1", "127.1.2.3", "::1"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["10.0.0.1", "example.com", "::", "0.0.0.0"] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn address_forms() {
+        let r = |a: &str| ConnectOptions { address: a.into(), token: Some(String::new()), ..Default::default() }.resolve();
+        assert_eq!(r("http://127.0.0.1:5/").unwrap().address, "127.0.0.1:5");
+        let https = r("HTTPS://localhost:5").unwrap();
+        assert_eq!((https.address.as_str(), https.tls.is_some()), ("localhost:5", true));
+        assert!(r("127.0.0.1").is_err());
+        assert_eq!(r("[::1]:7").unwrap().host, "::1");
+    }
+}

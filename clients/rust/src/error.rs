@@ -162,3 +162,33 @@ impl Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_maps_to_its_variant_with_the_message() {
+        let m = |c: Code, nf| Error::from_status("Op", tonic::Status::new(c, "the server says"), nf);
+        let cases: Vec<(Error, fn(&Error) -> bool)> = vec![
+            (m(Code::NotFound, NotFound::Cassette), |e| matches!(e, Error::CassetteNotFound { .. })),
+            (m(Code::NotFound, NotFound::Session), |e| matches!(e, Error::SessionNotFound { .. })),
+            (m(Code::NotFound, NotFound::Fault), |e| matches!(e, Error::FaultNotFound { .. })),
+            (m(Code::InvalidArgument, NotFound::Cassette), |e| matches!(e, Error::InvalidArgument { .. })),
+            (m(Code::FailedPrecondition, NotFound::Cassette), |e| matches!(e, Error::FailedPrecondition { .. })),
+            (m(Code::DataLoss, NotFound::Cassette), |e| matches!(e, Error::CorruptCassette { .. })),
+            (m(Code::ResourceExhausted, NotFound::Cassette), |e| matches!(e, Error::TooManySessions { .. })),
+            (m(Code::Unauthenticated, NotFound::Cassette), |e| matches!(e, Error::Unauthenticated { .. })),
+            (m(Code::PermissionDenied, NotFound::Cassette), |e| matches!(e, Error::PermissionDenied { .. })),
+            (m(Code::Unavailable, NotFound::Cassette), |e| matches!(e, Error::Unavailable { .. })),
+            (m(Code::Unimplemented, NotFound::Cassette), |e| matches!(e, Error::Unimplemented { .. })),
+            (m(Code::Internal, NotFound::Cassette), |e| matches!(e, Error::Rpc { code: Code::Internal, .. })),
+        ];
+        for (e, is) in cases {
+            assert!(is(&e), "{e:?}");
+            assert_eq!(e.message(), "the server says");
+            assert!(e.to_string().starts_with("matgto: Op: ") && e.to_string().ends_with("the server says"), "{e}");
+            assert!(e.code().is_some());
+        }
+    }
+}
