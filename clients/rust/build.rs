@@ -28,7 +28,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_build::configure()
         .build_server(false)
         .build_client(true)
-        .compile_protos(&[control, cassette], &[proto_dir.clone()])
-        .map_err(|e| format!("matgto-client: protoc failed on {} (install Debian's protobuf-compiler, or set PROTOC): {e}", proto_dir.display()))?;
+        .compile_protos(&[control, cassette], std::slice::from_ref(&proto_dir))
+        .map_err(|e| {
+            format!(
+                "matgto-client: protoc failed on {} (install Debian's protobuf-compiler, or set PROTOC): {e}",
+                proto_dir.display()
+            )
+        })?;
     Ok(())
 }

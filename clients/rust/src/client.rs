@@ -94,7 +94,7 @@ fn default_owner() -> String {
 }
 
 fn ts(t: &Option<prost_types::Timestamp>) -> Option<SystemTime> {
-    t.clone().and_then(|t| SystemTime::try_from(t).ok())
+    (*t).and_then(|t| SystemTime::try_from(t).ok())
 }
 
 impl Client {
@@ -168,9 +168,13 @@ impl Client {
     /// Records cassette `name` in the default session.
     pub async fn start_recording(&self, name: &str, options: &CassetteOptions) -> Result<pb::SessionInfo> {
         self.check().await?;
-        let req = pb::StartRecordingRequest { name: name.into(), options: options.proto_or_none(), ..Default::default() };
+        let req =
+            pb::StartRecordingRequest { name: name.into(), options: options.proto_or_none(), ..Default::default() };
         let r = self.rpc().start_recording(req).await;
-        Ok(r.map_err(|e| Error::from_status("StartRecording", e, NotFound::Session))?.into_inner().session.unwrap_or_default())
+        Ok(r.map_err(|e| Error::from_status("StartRecording", e, NotFound::Session))?
+            .into_inner()
+            .session
+            .unwrap_or_default())
     }
 
     /// Replays cassette `name` in the default session (options override the
@@ -196,7 +200,10 @@ impl Client {
 
     async fn use_cassette_raw(&self, req: pb::UseCassetteRequest) -> Result<pb::SessionInfo> {
         let r = self.rpc().use_cassette(req).await;
-        Ok(r.map_err(|e| Error::from_status("UseCassette", e, NotFound::Cassette))?.into_inner().session.unwrap_or_default())
+        Ok(r.map_err(|e| Error::from_status("UseCassette", e, NotFound::Cassette))?
+            .into_inner()
+            .session
+            .unwrap_or_default())
     }
 
     /// Ends the cassette of `session` (None: the default session), saving a
@@ -206,7 +213,10 @@ impl Client {
         self.check().await?;
         let req = pb::StopRecordingRequest { session: session.unwrap_or_default().into() };
         let r = self.rpc().stop_recording(req).await;
-        Ok(r.map_err(|e| Error::from_status("StopRecording", e, NotFound::Session))?.into_inner().summary.unwrap_or_default())
+        Ok(r.map_err(|e| Error::from_status("StopRecording", e, NotFound::Session))?
+            .into_inner()
+            .summary
+            .unwrap_or_default())
     }
 
     /// Renews the lease of session `id`; returns when it now expires.
@@ -376,7 +386,8 @@ pub fn proxy_url(control_host: &str, proxy_address: &str) -> Result<String> {
         _ => return Err(Error::Config(format!("the server reports an unusable proxy address {proxy_address:?}"))),
     };
     let mut host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    let unspecified = host.is_empty() || host.parse::<std::net::IpAddr>().map(|ip| ip.is_unspecified()).unwrap_or(false);
+    let unspecified =
+        host.is_empty() || host.parse::<std::net::IpAddr>().map(|ip| ip.is_unspecified()).unwrap_or(false);
     if unspecified {
         let ctl = host_of(control_host);
         host = if ctl.is_empty() { "127.0.0.1".into() } else { ctl };

@@ -125,7 +125,11 @@ impl ConnectOptions {
             None => (env(ENV_TLS_CA).map(PathBuf::from), " (from $MATGTO_TLS_CA)"),
         };
         let (cert, key, cert_from) = if self.tls_cert.is_none() && self.tls_key.is_none() {
-            (env(ENV_TLS_CERT).map(PathBuf::from), env(ENV_TLS_KEY).map(PathBuf::from), " (from $MATGTO_TLS_CERT/$MATGTO_TLS_KEY)")
+            (
+                env(ENV_TLS_CERT).map(PathBuf::from),
+                env(ENV_TLS_KEY).map(PathBuf::from),
+                " (from $MATGTO_TLS_CERT/$MATGTO_TLS_KEY)",
+            )
         } else {
             (self.tls_cert.clone(), self.tls_key.clone(), "")
         };
@@ -147,7 +151,10 @@ impl ConnectOptions {
             let pem = std::fs::read(&ca)
                 .map_err(|e| Error::Config(format!("reading the TLS CA file {}{ca_from}: {e}", ca.display())))?;
             if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-                return Err(Error::Config(format!("the TLS CA file {}{ca_from} holds no PEM certificate", ca.display())));
+                return Err(Error::Config(format!(
+                    "the TLS CA file {}{ca_from} holds no PEM certificate",
+                    ca.display()
+                )));
             }
             files.ca_pem = Some(pem);
         }
@@ -225,7 +232,8 @@ mod tests {
 
     #[test]
     fn address_forms() {
-        let r = |a: &str| ConnectOptions { address: a.into(), token: Some(String::new()), ..Default::default() }.resolve();
+        let r =
+            |a: &str| ConnectOptions { address: a.into(), token: Some(String::new()), ..Default::default() }.resolve();
         assert_eq!(r("http://127.0.0.1:5/").unwrap().address, "127.0.0.1:5");
         let https = r("HTTPS://localhost:5").unwrap();
         assert_eq!((https.address.as_str(), https.tls.is_some()), ("localhost:5", true));

@@ -170,7 +170,8 @@ mod tests {
     #[test]
     fn every_code_maps_to_its_variant_with_the_message() {
         let m = |c: Code, nf| Error::from_status("Op", tonic::Status::new(c, "the server says"), nf);
-        let cases: Vec<(Error, fn(&Error) -> bool)> = vec![
+        type Case = (Error, fn(&Error) -> bool);
+        let cases: Vec<Case> = vec![
             (m(Code::NotFound, NotFound::Cassette), |e| matches!(e, Error::CassetteNotFound { .. })),
             (m(Code::NotFound, NotFound::Session), |e| matches!(e, Error::SessionNotFound { .. })),
             (m(Code::NotFound, NotFound::Fault), |e| matches!(e, Error::FaultNotFound { .. })),

@@ -88,7 +88,8 @@ impl LocalServerBuilder {
     /// Starts the server and waits until its ready file appears.
     pub async fn start(self) -> Result<LocalServer> {
         let bin = find_binary(self.binary.as_deref())?;
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
         let tmp = std::env::temp_dir().join(format!(
             "matgto-rs-{}-{}-{nanos}",
             std::process::id(),
@@ -100,7 +101,8 @@ impl LocalServerBuilder {
             .map_err(|e| Error::Launch(format!("creating {}: {e}", cassette_dir.display())))?;
         let ready = tmp.join("ready.json");
         let log = tmp.join("server.log");
-        let logf = std::fs::File::create(&log).map_err(|e| Error::Launch(format!("creating {}: {e}", log.display())))?;
+        let logf =
+            std::fs::File::create(&log).map_err(|e| Error::Launch(format!("creating {}: {e}", log.display())))?;
         let logf2 = logf.try_clone().map_err(|e| Error::Launch(e.to_string()))?;
         let mut cmd = Command::new(&bin);
         cmd.args(["serve", "--proxy-port", "0", "--control-port", "0", "--cassette-dir"])

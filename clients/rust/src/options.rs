@@ -5,8 +5,10 @@ use std::time::Duration;
 use crate::faults::Fault;
 use crate::pb;
 
-pub use pb::{BodyMatch, BodyStorage, ExhaustedPolicy, MatchField, MatchRules, MissPolicy, Mode, RedactRules,
-    RepeatPolicy, UnredactablePolicy, UrlRewrite, WsTiming};
+pub use pb::{
+    BodyMatch, BodyStorage, ExhaustedPolicy, MatchField, MatchRules, MissPolicy, Mode, RedactRules, RepeatPolicy,
+    UnredactablePolicy, UrlRewrite, WsTiming,
+};
 
 /// The default lease of the sessions this client opens: the server ends such
 /// a session 30 s after its last renewal; the client renews every lease/3.
@@ -39,8 +41,11 @@ impl Latency {
             "as-recorded" | "as_recorded" | "asrecorded" => return Ok(Latency::AsRecorded { scale: 0.0 }),
             _ => {}
         }
-        let bad = || crate::Error::Config(format!(
-            "latency {s:?}: want fast, as-recorded, a duration (200ms) or a duration±jitter (100ms±50ms)"));
+        let bad = || {
+            crate::Error::Config(format!(
+                "latency {s:?}: want fast, as-recorded, a duration (200ms) or a duration±jitter (100ms±50ms)"
+            ))
+        };
         let (base, jitter) = match t.split_once('±').or_else(|| t.split_once("+-")) {
             Some((b, j)) => (b, Some(j)),
             None => (t, None),

@@ -50,7 +50,7 @@ impl Session {
         close_on_stop: bool,
     ) -> Session {
         let state = Arc::new(Mutex::new(State {
-            expires_at: info.lease_expires_at.clone().and_then(|t| SystemTime::try_from(t).ok()),
+            expires_at: info.lease_expires_at.and_then(|t| SystemTime::try_from(t).ok()),
             ..Default::default()
         }));
         let renewal = lease.map(|lease| {

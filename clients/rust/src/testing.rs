@@ -150,7 +150,12 @@ impl TestCassette {
     }
 }
 
-fn judge(name: &str, id: &str, sum: pb::SessionSummary, warn_only: bool) -> std::result::Result<pb::SessionSummary, String> {
+fn judge(
+    name: &str,
+    id: &str,
+    sum: pb::SessionSummary,
+    warn_only: bool,
+) -> std::result::Result<pb::SessionSummary, String> {
     if !sum.save_error.is_empty() {
         return Err(format!("matgto: cassette {name:?} ({id}): the recording could not be saved: {}", sum.save_error));
     }
@@ -188,8 +193,17 @@ static ENV_LOCK: Mutex<()> = Mutex::new(());
 
 /// The variables [`ProxyEnv`] sets (and restores).
 pub const PROXY_ENV_VARS: &[&str] = &[
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
-    "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
 ];
 
 /// Points the process's proxy variables (`HTTP_PROXY`, `HTTPS_PROXY`,

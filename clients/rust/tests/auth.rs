@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use matgto_client::{Client, CassetteOptions, Error, LocalServer, Mode, SessionOptions};
+use matgto_client::{CassetteOptions, Client, Error, LocalServer, Mode, SessionOptions};
 
 const READ: &str = "read-token-0123456789";
 const WRITE: &str = "write-token-0123456789";
@@ -44,18 +44,40 @@ fn pki(tag: &str) -> Pki {
     a.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=matgto rust test CA"]);
     openssl(&dir, &a);
     for (name, ext) in [
-        ("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n"),
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
+        ),
         ("client", "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n"),
     ] {
         std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-        let (key, csr, pem, extf) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+        let (key, csr, pem, extf) =
+            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
         let subj = format!("/CN=matgto test {name}");
         let mut a = vec!["req"];
         a.extend(ec);
         a.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
         openssl(&dir, &a);
-        openssl(&dir, &["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", &pem, "-days", "1", "-extfile", &extf]);
+        openssl(
+            &dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "1",
+                "-extfile",
+                &extf,
+            ],
+        );
     }
     let tokens = dir.join("tokens");
     std::fs::write(&tokens, format!("# token scope\n{READ} read\n{WRITE} write\n")).unwrap();
@@ -121,8 +143,12 @@ async fn tokens_and_scopes_on_plaintext_loopback() {
 async fn tls_and_mtls() {
     let p = pki("tls");
     let tls = start(&[
-        Path::new("--control-tls-cert"), &p.server_cert, Path::new("--control-tls-key"), &p.server_key,
-        Path::new("--auth-tokens"), &p.tokens,
+        Path::new("--control-tls-cert"),
+        &p.server_cert,
+        Path::new("--control-tls-key"),
+        &p.server_key,
+        Path::new("--auth-tokens"),
+        &p.tokens,
     ])
     .await;
     let c = Client::builder(tls.control_address()).tls_ca(&p.ca).token(WRITE).connect().await.unwrap();
@@ -138,8 +164,12 @@ async fn tls_and_mtls() {
     assert!(matches!(e, Error::Unavailable { .. }), "an unknown CA: {e}");
 
     let mtls = start(&[
-        Path::new("--control-tls-cert"), &p.server_cert, Path::new("--control-tls-key"), &p.server_key,
-        Path::new("--control-client-ca"), &p.ca,
+        Path::new("--control-tls-cert"),
+        &p.server_cert,
+        Path::new("--control-tls-key"),
+        &p.server_key,
+        Path::new("--control-client-ca"),
+        &p.ca,
     ])
     .await;
     let with_cert = Client::builder(mtls.control_address())
@@ -158,7 +188,10 @@ async fn tls_and_mtls() {
 #[tokio::test]
 async fn a_token_never_goes_in_plaintext_to_another_machine() {
     let e = Client::builder("10.1.2.3:8889").token(READ).connect().await.unwrap_err();
-    assert!(matches!(&e, Error::Config(m) if m.contains("refusing to send the token in plaintext to 10.1.2.3:8889")), "{e}");
+    assert!(
+        matches!(&e, Error::Config(m) if m.contains("refusing to send the token in plaintext to 10.1.2.3:8889")),
+        "{e}"
+    );
     Client::builder("10.1.2.3:8889").token(READ).plaintext().connect().await.expect("explicit plaintext");
     Client::builder("localhost:8889").token(READ).connect().await.expect("loopback");
     Client::builder("[::1]:8889").token(READ).connect().await.expect("IPv6 loopback");

@@ -164,10 +164,13 @@ async fn launcher_finds_the_binary_and_reports_failures() {
     let pid = srv.pid();
     drop(srv);
     assert!(!dir.exists(), "the temporary folder is removed");
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        stat.split_whitespace().nth(2) == Some("Z")
-    }, "the server is killed on drop");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            stat.split_whitespace().nth(2) == Some("Z")
+        },
+        "the server is killed on drop"
+    );
 
     let e = LocalServer::builder().binary("/nonexistent/matgto").start().await.unwrap_err();
     assert!(matches!(e, Error::Launch(_)) && e.to_string().contains("/nonexistent/matgto"), "{e}");

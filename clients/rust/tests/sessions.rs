@@ -80,7 +80,10 @@ async fn faults_answer_instead_then_the_real_answer() {
     let up = Upstream::start().await;
     let c = srv.client().await.unwrap();
     let s = c.open_session("faults/first-two", SessionOptions::new().mode(Mode::Passthrough)).await.unwrap();
-    let f = s.add_fault(Fault::status(503).header("Retry-After", "1").body("try later").first_n(2).url("/flaky")).await.unwrap();
+    let f = s
+        .add_fault(Fault::status(503).header("Retry-After", "1").body("try later").first_n(2).url("/flaky"))
+        .await
+        .unwrap();
     assert_eq!(f.id, "f1");
     let h = http(s.proxy_url());
     assert_eq!(get(&h, &up.url("/flaky")).await.2, "try later");
@@ -98,7 +101,10 @@ async fn lease_is_renewed_and_drop_stops_the_session() {
     let srv = server().await;
     let c = srv.client().await.unwrap();
     let s = c
-        .open_session("lease/renewed", SessionOptions::new().mode(Mode::Record).lease(std::time::Duration::from_secs(1)))
+        .open_session(
+            "lease/renewed",
+            SessionOptions::new().mode(Mode::Record).lease(std::time::Duration::from_secs(1)),
+        )
         .await
         .unwrap();
     let id = s.id().to_string();

@@ -75,7 +75,7 @@ fn faults_map_both_ways() {
     }
     assert_eq!(Fault::hang().selector, Selector::Every);
     assert_eq!(Fault::hang().to_proto().selector, None);
-    assert!(matches!(Fault::from_proto(&pb::Fault::default()), None));
+    assert!(Fault::from_proto(&pb::Fault::default()).is_none());
     assert!(matches!(Fault::reset(ResetPoint::AfterHeaders).action, FaultAction::Reset(ResetPoint::AfterHeaders)));
 }
 
