@@ -30,6 +30,7 @@ async fn test_cassette_records_then_fails_on_a_replay_miss() {
     assert_eq!(get(&h, &up.url("/users/1")).await.2, "hello /users/1 #1");
     assert_eq!(get(&h, &up.url("/users/2")).await.0, 599);
     let err = cas.try_finish().await.expect_err("a replay miss fails the test");
+    eprintln!("{err}");
     assert!(err.contains(&format!("cassette {name:?}")), "{err}");
     assert!(err.contains("1 request(s) found no recorded answer"), "{err}");
     assert!(err.contains("/users/2 (no-match)") && err.contains("closest recorded #0"), "{err}");

@@ -133,3 +133,51 @@ async fn a_lost_session_is_reported_by_stop() {
         other => panic!("want SessionLost, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn reset_is_a_connection_error_and_hang_a_client_timeout() {
+    use matgto_client::ResetPoint;
+    let srv = server().await;
+    let up = Upstream::start().await;
+    let c = srv.client().await.unwrap();
+    let s = c.open_session("faults/reset-hang", SessionOptions::new().mode(Mode::Passthrough)).await.unwrap();
+    s.add_fault(Fault::reset(ResetPoint::BeforeHeaders).url("/reset")).await.unwrap();
+    s.add_fault(Fault::hang().url("/hang")).await.unwrap();
+    let h = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(s.proxy_url()).unwrap())
+        .timeout(std::time::Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let e = h.get(up.url("/reset")).send().await.expect_err("a reset is a connection error");
+    assert!(!e.is_timeout(), "{e:?}");
+    let e = h.get(up.url("/hang")).send().await.expect_err("a hang is never answered");
+    assert!(e.is_timeout(), "{e:?}");
+    assert_eq!(up.hits(), 0, "nothing reached the upstream");
+    let info = s.status().await.unwrap();
+    assert_eq!(info.faults.iter().map(|f| f.applied).collect::<Vec<_>>(), [1, 1]);
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn options_and_latency_reach_the_session() {
+    use matgto_client::{CassetteOptions, Latency, RepeatPolicy};
+    let srv = server().await;
+    let up = Upstream::start().await;
+    let c = srv.client().await.unwrap();
+    let rec = c.open_session("opts/latency", SessionOptions::new().mode(Mode::Record)).await.unwrap();
+    get(&http(rec.proxy_url()), &up.url("/o")).await;
+    rec.stop().await.unwrap();
+    let opts = CassetteOptions::new().repeat(RepeatPolicy::Reuse).latency(Latency::parse("20ms±5ms").unwrap());
+    let s = c.open_session("opts/latency", SessionOptions::new().mode(Mode::Replay).options(opts)).await.unwrap();
+    let o = s.info().options.clone().unwrap();
+    assert_eq!(o.repeat, RepeatPolicy::Reuse as i32);
+    let l = o.latency.unwrap();
+    assert_eq!(l.mode, matgto_client::pb::LatencyMode::LatencyFixed as i32);
+    assert_eq!(l.fixed.unwrap().nanos, 20_000_000);
+    let h = http(s.proxy_url());
+    for _ in 0..3 {
+        assert_eq!(get(&h, &up.url("/o")).await.2, "hello /o #1", "REUSE answers the one recording again");
+    }
+    let sum = s.stop().await.unwrap();
+    assert_eq!(sum.session.unwrap().replayed, 3);
+}
