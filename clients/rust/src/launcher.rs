@@ -30,7 +30,16 @@ pub struct LocalServerBuilder {
     cassette_dir: Option<PathBuf>,
     args: Vec<String>,
     timeout: Option<Duration>,
+    watchdog: bool,
 }
+
+/// The shell that [`LocalServer::shared`] runs the server under: it kills
+/// the server and removes the temporary folder once its stdin (a pipe this
+/// process holds open) reaches end of file, which happens when this process
+/// exits, however it exits.
+const WATCHDOG: &str = r#"tmp="$1"; shift; "$@" </dev/null & child=$!; read _ || true; kill "$child" 2>/dev/null; wait "$child" 2>/dev/null; rm -rf "$tmp""#;
+
+static SHARED: tokio::sync::OnceCell<LocalServer> = tokio::sync::OnceCell::const_new();
 
 #[derive(serde::Deserialize)]
 struct Ready {
@@ -79,6 +88,10 @@ impl LocalServerBuilder {
         self.args.push(a.into());
         self
     }
+    fn with_watchdog(mut self) -> Self {
+        self.watchdog = true;
+        self
+    }
     /// How long to wait for the ready file (default 30 s).
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
@@ -104,7 +117,13 @@ impl LocalServerBuilder {
         let logf =
             std::fs::File::create(&log).map_err(|e| Error::Launch(format!("creating {}: {e}", log.display())))?;
         let logf2 = logf.try_clone().map_err(|e| Error::Launch(e.to_string()))?;
-        let mut cmd = Command::new(&bin);
+        let mut cmd = if self.watchdog {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(WATCHDOG).arg("matgto-watchdog").arg(&tmp).arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
         cmd.args(["serve", "--proxy-port", "0", "--control-port", "0", "--cassette-dir"])
             .arg(&cassette_dir)
             .arg("--ready-file")
@@ -113,7 +132,8 @@ impl LocalServerBuilder {
             // A throwaway interception CA: tests never touch ~/.matgto.
             cmd.arg("--ca-dir").arg(tmp.join("ca"));
         }
-        cmd.args(&self.args).stdin(Stdio::null()).stdout(logf).stderr(logf2);
+        let stdin = if self.watchdog { Stdio::piped() } else { Stdio::null() };
+        cmd.args(&self.args).stdin(stdin).stdout(logf).stderr(logf2);
         let child = cmd.spawn().map_err(|e| Error::Launch(format!("starting {}: {e}", bin.display())))?;
         let mut server = LocalServer {
             pid: child.id(),
@@ -141,7 +161,9 @@ impl LocalServerBuilder {
                         String::from_utf8_lossy(&data)
                     ))
                 })?;
-                if r.proxy.is_empty() || r.control.is_empty() || r.pid != server.pid {
+                // Under the watchdog the child is the shell, not the server.
+                let pid_ok = if self.watchdog { r.pid != 0 } else { r.pid == server.pid };
+                if r.proxy.is_empty() || r.control.is_empty() || !pid_ok {
                     return Err(Error::Launch(format!(
                         "ready file {} lacks an address or names pid {} (the server is {})",
                         ready.display(),
@@ -149,6 +171,7 @@ impl LocalServerBuilder {
                         server.pid
                     )));
                 }
+                server.pid = r.pid;
                 server.proxy = r.proxy;
                 server.control = r.control;
                 return Ok(server);
@@ -166,6 +189,16 @@ impl LocalServer {
     /// cassettes in a temporary folder.
     pub async fn start() -> Result<LocalServer> {
         LocalServer::builder().start().await
+    }
+    /// One server for the whole test binary, started by the first caller
+    /// (`$MATGTO_BIN`, else `matgto` on `PATH`; cassettes in a temporary
+    /// folder) and shared by every test after it, whatever runtime each test
+    /// has: a `LocalServer` holds addresses, not connections. A static is
+    /// never dropped, so the server runs under a small `/bin/sh` watchdog
+    /// that kills it (and removes its folder) when this process exits, even
+    /// by a signal. A failed start is not cached: the next caller tries again.
+    pub async fn shared() -> Result<&'static LocalServer> {
+        SHARED.get_or_try_init(|| LocalServer::builder().with_watchdog().start()).await
     }
     /// A builder for the binary, cassette folder and extra flags.
     pub fn builder() -> LocalServerBuilder {

@@ -178,3 +178,48 @@ async fn launcher_finds_the_binary_and_reports_failures() {
     let e = LocalServer::builder().arg("--no-such-flag").start().await.unwrap_err();
     assert!(e.to_string().contains("exited") && e.to_string().contains("no-such-flag"), "{e}");
 }
+
+#[tokio::test]
+async fn shared_server_is_one_per_process() {
+    let a = LocalServer::shared().await.unwrap();
+    let b = LocalServer::shared().await.unwrap();
+    assert!(std::ptr::eq(a, b));
+    let c = a.client().await.unwrap();
+    assert_eq!(c.status().await.unwrap().control_address, a.control_address());
+    assert!(std::path::Path::new(&format!("/proc/{}", a.pid())).exists(), "pid {} is the server", a.pid());
+}
+
+#[tokio::test]
+#[ignore = "not a test of its own: shared_server_dies_with_the_test_process runs it in a child process"]
+async fn __shared_server_child() {
+    let s = LocalServer::shared().await.unwrap();
+    println!("MATGTO_SHARED_PID={}", s.pid());
+}
+
+#[tokio::test]
+async fn shared_server_dies_with_the_test_process() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "__shared_server_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let pid: u32 = stdout
+        .lines()
+        .find_map(|l| l.split_once("MATGTO_SHARED_PID=").map(|(_, p)| p))
+        .unwrap_or_else(|| panic!("no pid in {stdout}"))
+        .trim()
+        .parse()
+        .unwrap();
+    // The test process has exited: the watchdog kills the server.
+    let mut gone = false;
+    for _ in 0..250 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(gone, "server pid {pid} still runs after its test process exited");
+}
