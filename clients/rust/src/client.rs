@@ -211,7 +211,7 @@ impl Client {
     /// the misses and where the recording was saved.
     pub async fn stop_recording(&self, session: Option<&str>) -> Result<pb::SessionSummary> {
         self.check().await?;
-        let req = pb::StopRecordingRequest { session: session.unwrap_or_default().into() };
+        let req = pb::StopRecordingRequest { session: wire(session.unwrap_or_default()) };
         let r = self.rpc().stop_recording(req).await;
         Ok(r.map_err(|e| Error::from_status("StopRecording", e, NotFound::Session))?
             .into_inner()
@@ -222,7 +222,7 @@ impl Client {
     /// Renews the lease of session `id`; returns when it now expires.
     pub async fn renew_session(&self, id: &str) -> Result<Option<SystemTime>> {
         self.check().await?;
-        let r = self.rpc().renew_session(pb::RenewSessionRequest { session: id.into() }).await;
+        let r = self.rpc().renew_session(pb::RenewSessionRequest { session: wire(id) }).await;
         let r = r.map_err(|e| Error::from_status("RenewSession", e, NotFound::Session))?.into_inner();
         Ok(ts(&r.lease_expires_at))
     }
@@ -232,11 +232,8 @@ impl Client {
     /// the seed (0 keeps the current seed).
     pub async fn set_faults(&self, session: &str, faults: &[Fault], seed: u64) -> Result<(Vec<Fault>, u64)> {
         self.check().await?;
-        let req = pb::SetFaultsRequest {
-            session: session.into(),
-            faults: faults.iter().map(Fault::to_proto).collect(),
-            seed,
-        };
+        let req =
+            pb::SetFaultsRequest { session: wire(session), faults: faults.iter().map(Fault::to_proto).collect(), seed };
         let r = self.rpc().set_faults(req).await;
         let r = r.map_err(|e| Error::from_status("SetFaults", e, NotFound::Session))?.into_inner();
         Ok((r.faults.iter().filter_map(Fault::from_proto).collect(), r.seed))
@@ -245,7 +242,7 @@ impl Client {
     /// Removes the faults `ids` of `session` (all when empty); returns those left.
     pub async fn clear_faults(&self, session: &str, ids: &[&str]) -> Result<Vec<Fault>> {
         self.check().await?;
-        let req = pb::ClearFaultsRequest { session: session.into(), ids: ids.iter().map(|s| s.to_string()).collect() };
+        let req = pb::ClearFaultsRequest { session: wire(session), ids: ids.iter().map(|s| s.to_string()).collect() };
         let r = self.rpc().clear_faults(req).await;
         let r = r.map_err(|e| Error::from_status("ClearFaults", e, NotFound::Fault))?.into_inner();
         Ok(r.faults.iter().filter_map(Fault::from_proto).collect())
@@ -329,7 +326,7 @@ impl Client {
             name: name.into(),
             mode: opts.mode as i32,
             options: opts.options.proto_or_none(),
-            session: opts.session.clone().unwrap_or_default(),
+            session: wire(opts.session.as_deref().unwrap_or_default()),
             new_session,
             lease: lease.map(duration_to_proto),
             owner,
@@ -362,6 +359,19 @@ impl Client {
         let granted = info.lease.as_ref().map(crate::options::duration_from_proto).filter(|d| !d.is_zero());
         let renew_every = if new_session { lease.map(|l| granted.unwrap_or(l)) } else { None };
         Ok(Session::new(self.clone(), id, info, proxy, renew_every, new_session))
+    }
+}
+
+/// The id of the default session (the shared proxy port's).
+pub const DEFAULT_SESSION: &str = "default";
+
+/// The `session` field of a request: empty for the default session, which
+/// [`DEFAULT_SESSION`] also names.
+fn wire(id: &str) -> String {
+    if id == DEFAULT_SESSION {
+        String::new()
+    } else {
+        id.to_string()
     }
 }
 

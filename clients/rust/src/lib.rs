@@ -28,7 +28,7 @@ mod options;
 mod session;
 pub mod testing;
 
-pub use client::{check_api_version, proxy_url, Client, ClientBuilder, RawClient, API_VERSION};
+pub use client::{check_api_version, proxy_url, Client, ClientBuilder, RawClient, API_VERSION, DEFAULT_SESSION};
 pub use connect::{Bearer, DEFAULT_ADDRESS, ENV_SERVER, ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY, ENV_TOKEN};
 pub use error::{Error, Result};
 pub use faults::{Fault, FaultAction, ResetPoint, Selector};

@@ -181,3 +181,24 @@ async fn options_and_latency_reach_the_session() {
     let sum = s.stop().await.unwrap();
     assert_eq!(sum.session.unwrap().replayed, 3);
 }
+
+#[tokio::test]
+async fn the_default_session_is_reachable_by_name() {
+    let srv = server().await;
+    let up = Upstream::start().await;
+    let c = srv.client().await.unwrap();
+    let s = c
+        .open_session("default/one", SessionOptions::new().mode(Mode::Record).session(matgto_client::DEFAULT_SESSION))
+        .await
+        .unwrap();
+    assert_eq!(s.id(), "default");
+    assert_eq!(s.proxy_url(), format!("http://{}", srv.proxy_address()), "the shared proxy port");
+    assert_eq!(s.lease(), None, "the default session has no lease");
+    s.add_fault(Fault::status(418).first_n(1)).await.unwrap();
+    let h = http(s.proxy_url());
+    assert_eq!(get(&h, &up.url("/d")).await.0, 418);
+    assert_eq!(get(&h, &up.url("/d")).await.0, 200);
+    let sum = s.stop().await.unwrap();
+    assert_eq!(sum.session.unwrap().recorded, 1);
+    assert_eq!(c.proxy_url().await.unwrap(), format!("http://{}", srv.proxy_address()));
+}
