@@ -272,6 +272,26 @@ impl Client {
         })
     }
 
+    /// Stores `cassette` under `name` (its bytes must be a complete
+    /// cassette: `schema_version` 1, `complete` true), in chunks of 1 MiB.
+    pub async fn put_cassette(&self, name: &str, cassette: &pb::Cassette) -> Result<pb::CassetteInfo> {
+        use prost::Message;
+        self.check().await?;
+        let data = cassette.encode_to_vec();
+        let mut chunks: Vec<pb::CassetteChunk> =
+            data.chunks(1 << 20).map(|d| pb::CassetteChunk { name: String::new(), data: d.to_vec() }).collect();
+        if chunks.is_empty() {
+            chunks.push(pb::CassetteChunk::default());
+        }
+        chunks[0].name = name.into();
+        let stream = tonic::codegen::tokio_stream::iter(chunks);
+        let r = self.rpc().put_cassette(stream).await;
+        Ok(r.map_err(|e| Error::from_status("PutCassette", e, NotFound::Cassette))?
+            .into_inner()
+            .cassette
+            .unwrap_or_default())
+    }
+
     /// Deletes cassette `name` ([`Error::CassetteNotFound`] when absent,
     /// [`Error::FailedPrecondition`] while in use).
     pub async fn delete_cassette(&self, name: &str) -> Result<()> {

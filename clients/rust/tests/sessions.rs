@@ -72,6 +72,23 @@ async fn two_sessions_in_parallel() {
         let Some(Kind::Http(x)) = &i.kind else { panic!("not HTTP: {i:?}") };
         assert!(x.request.as_ref().unwrap().url.ends_with("/a"), "{x:?}");
     }
+    // Copy it under another name, replay the copy, delete it.
+    let info = c.put_cassette("par/copy", &cas).await.unwrap();
+    assert_eq!((info.name.as_str(), info.interactions), ("par/copy", 3));
+    let s = c.open_session("par/copy", SessionOptions::new().mode(Mode::Replay)).await.unwrap();
+    assert_eq!(get(&http(s.proxy_url()), &up.url("/a")).await.2, "hello /a #1");
+    s.stop().await.unwrap();
+    c.delete_cassette("par/copy").await.unwrap();
+    assert!(matches!(c.get_cassette("par/copy").await, Err(matgto_client::Error::CassetteNotFound { .. })));
+    let bad = matgto_client::pb::Cassette { schema_version: 1, complete: false, ..Default::default() };
+    assert!(matches!(c.put_cassette("par/bad", &bad).await, Err(matgto_client::Error::InvalidArgument { .. })));
+
+    // The shared proxy port with the session as proxy user (Basic credential).
+    let s = c.open_session("par/shared-port", SessionOptions::new().mode(Mode::Record)).await.unwrap();
+    let shared = s.shared_proxy_url().expect("the server gives a shared proxy URL").to_string();
+    assert!(shared.starts_with(&format!("http://{}:matgto@", s.id())), "{shared}");
+    assert_eq!(get(&http(&shared), &up.url("/via-shared")).await.0, 200);
+    assert_eq!(s.stop().await.unwrap().session.unwrap().recorded, 1);
 }
 
 #[tokio::test]
