@@ -76,8 +76,12 @@ async fn two_sessions_in_parallel() {
     let info = c.put_cassette("par/copy", &cas).await.unwrap();
     assert_eq!((info.name.as_str(), info.interactions), ("par/copy", 3));
     let s = c.open_session("par/copy", SessionOptions::new().mode(Mode::Replay)).await.unwrap();
-    assert_eq!(get(&http(s.proxy_url()), &up.url("/a")).await.2, "hello /a #1");
+    let hits = up.hits();
+    let (status, _, body) = get(&http(s.proxy_url()), &up.url("/a")).await;
+    // The upstream counts both sessions' requests: "/a" got any of #1..#6.
+    assert!(status == 200 && body.starts_with("hello /a #"), "{status} {body}");
     s.stop().await.unwrap();
+    assert_eq!(up.hits(), hits, "replayed, not forwarded");
     c.delete_cassette("par/copy").await.unwrap();
     assert!(matches!(c.get_cassette("par/copy").await, Err(matgto_client::Error::CassetteNotFound { .. })));
     let bad = matgto_client::pb::Cassette { schema_version: 1, complete: false, ..Default::default() };
