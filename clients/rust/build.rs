@@ -25,7 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var_os("PROTOC").is_none() && std::path::Path::new("/usr/bin/protoc").exists() {
         std::env::set_var("PROTOC", "/usr/bin/protoc");
     }
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_build::configure()
+        .file_descriptor_set_path(out.join("matgto_v1_descriptor.bin"))
         .build_server(false)
         .build_client(true)
         .compile_protos(&[control, cassette], std::slice::from_ref(&proto_dir))

@@ -11,9 +11,13 @@
 //! See README.md for examples.
 
 /// Code generated from `proto/matgto/v1/*.proto` at build time.
-#[allow(clippy::all, missing_docs)]
+#[allow(clippy::all, missing_docs, rustdoc::all)]
 pub mod pb {
     tonic::include_proto!("matgto.v1");
+
+    /// The serialized `FileDescriptorSet` of the protos this crate was
+    /// generated from (for reflection, and the tests' completeness checks).
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/matgto_v1_descriptor.bin"));
 }
 
 mod client;

@@ -55,7 +55,7 @@ pub fn cassette_name(test_name: &str) -> String {
 }
 
 /// The test's path from `std::any::type_name` of an item declared in its
-/// body (what [`cassette_name!`](crate::cassette_name) passes):
+/// body (what [`cassette_name!`](macro@crate::cassette_name) passes):
 /// `"crate::mod::test_fn::{{closure}}::f"` → `"crate::mod::test_fn"`.
 #[doc(hidden)]
 pub fn test_path_from_type_name(t: &str) -> String {

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::{misses, pb, Client, Error, Mode, Result, Session, SessionOptions};
 
 /// Starts building the test cassette of the enclosing test, named after it
-/// ([`cassette_name!`](crate::cassette_name)):
+/// ([`cassette_name!`](macro@crate::cassette_name)):
 ///
 /// ```no_run
 /// # async fn t() {
