@@ -93,7 +93,7 @@ test-e2e: build deps
 	MATGTO_BIN=$(MATGTO) build/venv/bin/python -m pytest -q tests/e2e
 
 test-clients: build deps
-	@set -e; for c in python node go java; do \
+	@set -e; for c in python node go java rust; do \
 	  echo "== clients/$$c"; MATGTO_BIN=$(MATGTO) clients/$$c/run-tests.sh; done
 
 test: format-check test-unit test-e2e test-clients test-asan
