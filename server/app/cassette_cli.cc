@@ -191,9 +191,8 @@ absl::StatusOr<std::unique_ptr<Cassettes>> Open(const CassetteCliTarget& target,
 // reach).
 int Report(const CassetteCliTarget& target, const absl::Status& status,
            int error_code = 1) {
-  if (OnServer(target) &&
-      (status.code() == absl::StatusCode::kUnavailable ||
-       status.code() == absl::StatusCode::kDeadlineExceeded)) {
+  if (OnServer(target) && ServerOutOfReach(static_cast<int>(status.code()),
+                                           std::string(status.message()))) {
     std::fprintf(stderr,
                  "matgto: cannot reach the matgto server at %s (%s): is "
                  "`matgto serve` running? Set --server or MATGTO_SERVER, or "

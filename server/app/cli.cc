@@ -46,14 +46,19 @@ const char* CodeName(grpc::StatusCode code) {
       return "PERMISSION_DENIED";
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
     default:
       return "ERROR";
   }
 }
 
 int Fail(const CliTarget& target, const grpc::Status& status) {
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  if (ServerOutOfReach(status.error_code(), status.error_message())) {
     std::fprintf(stderr,
                  "matgto: cannot reach the matgto server at %s (%s): is "
                  "`matgto serve` running? Set --server or MATGTO_SERVER.\n",
@@ -172,6 +177,12 @@ std::string Age(const google::protobuf::Duration& d) {
 }
 
 }  // namespace
+
+bool ServerOutOfReach(int grpc_code, const std::string& message) {
+  return (grpc_code == grpc::StatusCode::UNAVAILABLE ||
+          grpc_code == grpc::StatusCode::DEADLINE_EXCEEDED) &&
+         message.find("object store") == std::string::npos;
+}
 
 std::unique_ptr<v1::ProxyControl::Stub> ConnectControl(
     const CliTarget& target) {

@@ -25,6 +25,11 @@ std::unique_ptr<v1::ProxyControl::Stub> ConnectControl(const CliTarget& target);
 // Gives a call target.timeout to complete.
 void SetDeadline(grpc::ClientContext& ctx, const CliTarget& target);
 
+// Whether an UNAVAILABLE/DEADLINE_EXCEEDED answer means the matgto server
+// itself is out of reach, rather than something the server reached for (its
+// object store: those messages say "object store").
+bool ServerOutOfReach(int grpc_code, const std::string& message);
+
 // The session flags of the control verbs.
 struct CliSession {
   // --session ID: act on that session (empty: the default session).

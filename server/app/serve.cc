@@ -268,6 +268,9 @@ int RunServe(const ServeOptions& options_in) {
       std::string(cassette::CassetteFormatName(options.cassette_format))
           .c_str(),
       ModeName(sessions.default_mode()).c_str(), (*ca)->cert_path().c_str());
+  if (!store->detail.empty()) {
+    std::printf("matgto: %s\n", store->detail.c_str());
+  }
   if (options.proxy.reverse_upstream.has_value()) {
     std::printf("matgto: reverse mode: %s://%s answers as %s\n",
                 options.proxy.reverse_tls ? "https" : "http",

@@ -94,6 +94,18 @@ absl::StatusOr<OpenedStore> OpenStore(const StoreChoice& choice,
           .warn = nullptr}));
   if (recover) opened.recovered = store->RecoverJournals();
   opened.where = store->Url();
+  opened.detail = absl::StrCat(
+      "object store ", opened.where, " at ",
+      cassette::s3::EffectiveEndpoint(store->options().s3), " (",
+      cassette::s3::UsesPathStyle(store->options().s3) ? "path-style"
+                                                       : "virtual-hosted",
+      ", region ", store->options().s3.region, ", ",
+      store->options().s3.credentials.access_key_id.empty()
+          ? "unsigned"
+          : "signed with SigV4",
+      "), cache ", store->options().cache_dir,
+      store->options().stale_cache ? ", --stale-cache on"
+                                   : ", stale cache off");
   opened.store = std::move(store);
   return opened;
 }

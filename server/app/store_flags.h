@@ -48,6 +48,9 @@ struct OpenedStore {
   std::unique_ptr<cassette::CassetteStore> store{};
   // The directory, or s3://bucket/prefix: what status and messages show.
   std::string where{};
+  // For an object store: its endpoint, cache and stale-cache setting, to
+  // print at start-up; empty for a directory.
+  std::string detail{};
   // One line per journal an interrupted recording left (with `recover`).
   std::vector<std::string> recovered{};
 };

@@ -29,6 +29,9 @@ struct S3Request {
   std::string query{};         // encoded, sorted by parameter name
   std::vector<std::pair<std::string, std::string>> headers{};
   std::string body{};  // PUT only
+  // What messages name instead of `key` ("" : the key), e.g. the prefix a
+  // listing is of.
+  std::string subject{};
 };
 
 struct S3Response {

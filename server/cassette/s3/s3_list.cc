@@ -32,8 +32,10 @@ absl::StatusOr<std::vector<v1::CassetteInfo>> S3CassetteStore::List(
     }
     absl::StrAppend(&query, "list-type=2&prefix=",
                     UriEncode(list_prefix, /*keep_slash=*/false));
-    ASSIGN_OR_RETURN(S3Response r,
-                     client_->Send(S3Request{.method = "GET", .query = query}));
+    ASSIGN_OR_RETURN(
+        S3Response r,
+        client_->Send(S3Request{
+            .method = "GET", .query = query, .subject = list_prefix}));
     if (r.status != 200) {
       return client_->Error("cannot list cassettes in", list_prefix, r);
     }
