@@ -373,8 +373,13 @@ def test_cassette_cli_on_a_bucket(matgto, upstream, store, s3env, tmp_path):
     assert cassette_cli("diff", *flags, "first", "copy").returncode == 0
     names = set(re.findall(r"^(\S+)\s+\d+", cassette_cli("ls", *flags).stdout, re.M)) - {"NAME"}
     assert names == {"first", "copy", "from-har"}
-    # The server sees what the CLI put.
+    # The server sees what the CLI put, and its management RPCs (get, put,
+    # delete) work on the bucket too.
     assert "from-har" in m.cli("cassette", "ls").stdout
+    assert '"interactions"' in m.cli("cassette", "export", "from-har").stdout
+    m.cli("cassette", "import", str(js), "--name", "via-server")
+    store.client().head_object(Bucket=bucket, Key="cli/via-server.pb")
+    m.cli("cassette", "rm", "via-server")
     cassette_cli("rm", *flags, "copy")
     r = cassette_cli("rm", *flags, "copy", check=False)
     assert r.returncode == 1 and "NOT_FOUND" in r.stderr
