@@ -209,10 +209,6 @@ absl::StatusOr<S3Response> S3Client::Attempt(const S3Request& request,
   if (curl_easy_header(curl, "ETag", 0, CURLH_HEADER, -1, &etag) == CURLHE_OK) {
     response.etag = etag->value;
   }
-  curl_header* length = nullptr;
-  response.had_content_length =
-      curl_easy_header(curl, "Content-Length", 0, CURLH_HEADER, -1, &length) ==
-      CURLHE_OK;
   ReturnHandle(curl);
   transient = IsTransientHttpStatus(response.status);
   return response;

@@ -38,7 +38,6 @@ struct S3Response {
   long status = 0;
   std::string etag{};  // the ETag header, quotes included
   std::string body{};  // empty for HEAD
-  bool had_content_length = false;
 };
 
 // The gRPC-style code for an HTTP status S3 answered with: 403 ->
