@@ -25,9 +25,12 @@ WebSocket (baseline: a native echo server, same client: bench/wsload, Go)
                                     messages/s counted both ways
   record / replay                   the same load through matgto
 Cassette load: time of a Replay call on the 10,000-interaction cassette.
+Object store (bench/s3_bench.py, SeaweedFS): time to first answer of a replay from a
+  bucket, cold and warm (cache), and a save of the 10,000-interaction cassette, each
+  next to the same on a local directory.
 
 Usage: bench/run.sh [--seconds 5] [--connections 32] [--idle-connections 10000]
-                    [--slow-clients 1000] [--no-load]
+                    [--slow-clients 1000] [--no-load] [--no-s3]
 The soak (fixed rate, RSS at start and end) is `make soak` (bench/load.py soak).
 """
 from __future__ import annotations
@@ -172,18 +175,18 @@ http {{
 }}
 """)
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     wait_port(port)
     wait_port(tls_port)
     return proc, port, tls_port
 
 
-def start_matgto(work: Path, *args):
+def start_matgto(work: Path, *args, env=None):
     ready = work / f"ready-{time.monotonic_ns()}.json"
     proc = subprocess.Popen([MATGTO, "serve", "--proxy-port", "0", "--control-port", "0",
                              "--cassette-dir", str(work / "cassettes"), "--threads", "2",
                              "--ca-dir", str(work / "ca"), "--ready-file", str(ready), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 20
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -192,9 +195,9 @@ def start_matgto(work: Path, *args):
     return proc, json.loads(ready.read_text())
 
 
-def cli(info: dict, *args):
+def cli(info: dict, *args, env=None):
     subprocess.run([MATGTO, "--server", info["control"], *args], check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, env=env)
 
 
 def wrk(url: str, seconds: int, connections: int, **env) -> dict:
@@ -270,6 +273,7 @@ def main() -> int:
     ap.add_argument("--idle-connections", type=int, default=10_000)
     ap.add_argument("--slow-clients", type=int, default=1_000)
     ap.add_argument("--no-load", action="store_true", help="skip the idle and slowloris rows")
+    ap.add_argument("--no-s3", action="store_true", help="skip the object store rows")
     a = ap.parse_args()
     import load  # bench/load.py
     nofile = load.raise_nofile(a.idle_connections + 1024)
@@ -386,6 +390,11 @@ def main() -> int:
         # --- WebSocket: a native load generator (bench/wsload), pipelined
         ws_note = wsload_rows(rows, info, proxy, m.pid, a.ws_messages)
 
+        s3_lines = []
+        if not a.no_s3:
+            import s3_bench  # bench/s3_bench.py
+            s3_lines = s3_bench.s3_rows(MATGTO, start_matgto, cli, work, cas / "big.pb", body, base)
+
         print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
               f"wrk -t1, {os.cpu_count()} cores, loopback; WebSocket: {ws_note}\n")
         hdr = f"{'':10} {'scenario':40} {'per s':>10} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8}  note"
@@ -401,6 +410,8 @@ def main() -> int:
               f"{per_session_kib:.0f} KiB per session")
         for note in load_notes:
             print(note)
+        for line in s3_lines:
+            print(line)
         print(f"descriptor limit (RLIMIT_NOFILE) of the bench and its servers: {nofile}")
         print("ratio = rate / the section's baseline rate in this same run.")
         bad = [r[1] for r in rows if r[6]] + load_failed

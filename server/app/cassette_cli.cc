@@ -107,19 +107,27 @@ class ServerCassettes final : public Cassettes {
   std::unique_ptr<v1::ProxyControl::Stub> stub_;
 };
 
-class DirCassettes final : public Cassettes {
+// A store this process opens itself: a directory (--dir) or a bucket
+// (--store s3://...).
+class StoreCassettes final : public Cassettes {
  public:
   // NOT_FOUND when `dir` does not exist and `create` is false.
-  static absl::StatusOr<std::unique_ptr<DirCassettes>> Open(
-      const std::string& dir, cassette::CassetteFormat format, bool create) {
-    std::error_code ec;
-    if (!create && !fs::is_directory(dir, ec)) {
-      return absl::NotFoundError(
-          absl::StrCat("cassette directory ", dir, " does not exist"));
+  static absl::StatusOr<std::unique_ptr<StoreCassettes>> Open(
+      const CassetteCliTarget& target, bool create) {
+    if (target.store.store.empty()) {
+      std::error_code ec;
+      if (!create && !fs::is_directory(target.dir, ec)) {
+        return absl::NotFoundError(
+            absl::StrCat("cassette directory ", target.dir, " does not exist"));
+      }
     }
-    ASSIGN_OR_RETURN(auto store,
-                     cassette::FileCassetteStore::Create(dir, format));
-    return std::unique_ptr<DirCassettes>(new DirCassettes(std::move(store)));
+    ASSIGN_OR_RETURN(OpenedStore opened,
+                     OpenStore(target.store, target.dir, target.dir_format,
+                               cassette::kDefaultFileMode, /*recover=*/false));
+    return std::unique_ptr<StoreCassettes>(new StoreCassettes(
+        std::move(opened.store), IsObjectStore(target.store)
+                                     ? opened.where
+                                     : "directory " + opened.where));
   }
 
   absl::StatusOr<std::vector<v1::CassetteInfo>> List(
@@ -130,6 +138,9 @@ class DirCassettes final : public Cassettes {
     return store_->Load(name);
   }
   absl::StatusOr<v1::CassetteInfo> Put(const v1::Cassette& cassette) override {
+    // A put replaces what is there now: looking first makes an object
+    // store's save conditional on that (not on nothing).
+    RETURN_IF_ERROR(store_->Exists(cassette.name()).status());
     RETURN_IF_ERROR(store_->Save(cassette).status());
     ASSIGN_OR_RETURN(auto list, store_->List(cassette.name()));
     for (v1::CassetteInfo& info : list) {
@@ -141,28 +152,34 @@ class DirCassettes final : public Cassettes {
   absl::Status Delete(absl::string_view name) override {
     return store_->Delete(name);
   }
-  std::string Where() const override { return "directory " + store_->dir(); }
+  std::string Where() const override { return where_; }
 
  private:
-  explicit DirCassettes(std::unique_ptr<cassette::FileCassetteStore> store)
-      : store_(std::move(store)) {}
-  std::unique_ptr<cassette::FileCassetteStore> store_;
+  StoreCassettes(std::unique_ptr<cassette::CassetteStore> store,
+                 std::string where)
+      : store_(std::move(store)), where_(std::move(where)) {}
+  std::unique_ptr<cassette::CassetteStore> store_;
+  const std::string where_;
 };
+
+bool OnServer(const CassetteCliTarget& target) {
+  return target.dir.empty() && target.store.store.empty();
+}
 
 absl::StatusOr<std::unique_ptr<Cassettes>> Open(const CassetteCliTarget& target,
                                                 bool create_dir = false) {
-  if (target.dir.empty()) {
+  if (OnServer(target)) {
     return std::unique_ptr<Cassettes>(new ServerCassettes(target.server));
   }
-  ASSIGN_OR_RETURN(
-      auto dir, DirCassettes::Open(target.dir, target.dir_format, create_dir));
-  return std::unique_ptr<Cassettes>(std::move(dir));
+  ASSIGN_OR_RETURN(auto local, StoreCassettes::Open(target, create_dir));
+  return std::unique_ptr<Cassettes>(std::move(local));
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Cassettes>> OpenRemoteCassettes(
     const CassetteCliTarget& target) {
+  // The server, or the bucket of --store.
   CassetteCliTarget remote = target;
   remote.dir.clear();
   return Open(remote);
@@ -170,18 +187,18 @@ absl::StatusOr<std::unique_ptr<Cassettes>> OpenRemoteCassettes(
 
 absl::StatusOr<std::unique_ptr<Cassettes>> OpenLocalCassettes(
     const CassetteCliTarget& target, bool create) {
-  // --dir only: once the cassette commands take a --store, it is the remote
-  // side and must be cleared here.
-  return Open(target, create);
+  // --dir only: a --store is the remote side (see OpenRemoteCassettes).
+  CassetteCliTarget local = target;
+  local.store = {};
+  return Open(local, create);
 }
 
 namespace {}  // namespace
 
 int ReportCassetteError(const CassetteCliTarget& target,
                         const absl::Status& status, int error_code) {
-  if (target.dir.empty() &&
-      (status.code() == absl::StatusCode::kUnavailable ||
-       status.code() == absl::StatusCode::kDeadlineExceeded)) {
+  if (OnServer(target) && ServerOutOfReach(static_cast<int>(status.code()),
+                                           std::string(status.message()))) {
     std::fprintf(
         stderr,
         "matgto: cannot reach the matgto server at %s (%s): %s; or "
@@ -195,7 +212,7 @@ int ReportCassetteError(const CassetteCliTarget& target,
                std::string(status.message()).c_str());
   if (const std::string hint = CallErrorHint(
           target.server, static_cast<grpc::StatusCode>(status.code()));
-      target.dir.empty() && !hint.empty()) {
+      OnServer(target) && !hint.empty()) {
     std::fprintf(stderr, "matgto: %s\n", hint.c_str());
   }
   return error_code;

@@ -8,15 +8,19 @@
 
 #include "server/app/cassettes.h"
 #include "server/app/cli.h"
+#include "server/app/store_flags.h"
 #include "server/cassette/store.h"
 
 namespace matgto::app {
 
 struct CassetteCliTarget {
-  // Used when `dir` is empty.
+  // Used when `dir` and `store` are empty.
   CliTarget server;
   // A local cassette directory instead of the server.
   std::string dir;
+  // --store: a bucket (s3://BUCKET/PREFIX) or directory instead of the
+  // server.
+  StoreChoice store;
   // How `import` writes into `dir`.
   cassette::CassetteFormat dir_format = cassette::CassetteFormat::kBinary;
 };

@@ -48,6 +48,11 @@ int ReportCallError(const CliTarget& target, const grpc::Status& status);
 // The hint printed after a status of `code` ("" when none).
 std::string CallErrorHint(const CliTarget& target, grpc::StatusCode code);
 
+// Whether an UNAVAILABLE/DEADLINE_EXCEEDED answer means the matgto server
+// itself is out of reach, rather than something the server reached for (its
+// object store: those messages say "object store").
+bool ServerOutOfReach(int grpc_code, const std::string& message);
+
 // The session flags of the control verbs.
 struct CliSession {
   // --session ID: act on that session (empty: the default session).

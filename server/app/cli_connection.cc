@@ -175,10 +175,15 @@ std::string CallErrorHint(const CliTarget& target, grpc::StatusCode code) {
   }
 }
 
+bool ServerOutOfReach(int grpc_code, const std::string& message) {
+  return (grpc_code == grpc::StatusCode::UNAVAILABLE ||
+          grpc_code == grpc::StatusCode::DEADLINE_EXCEEDED) &&
+         message.find("object store") == std::string::npos;
+}
+
 int ReportCallError(const CliTarget& target, const grpc::Status& status) {
   const std::string hint = CallErrorHint(target, status.error_code());
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  if (ServerOutOfReach(status.error_code(), status.error_message())) {
     std::fprintf(
         stderr, "matgto: cannot reach the matgto server at %s (%s): %s\n",
         target.server.c_str(), status.error_message().c_str(), hint.c_str());

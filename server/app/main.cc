@@ -12,6 +12,7 @@
 #include "server/app/modes.h"
 #include "server/app/option_flags.h"
 #include "server/app/serve.h"
+#include "server/app/store_flags.h"
 
 namespace {
 
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
       ->add_option("--cassette-dir", serve.cassette_dir,
                    "directory holding cassettes")
       ->capture_default_str();
+  matgto::app::AddStoreFlags(serve_cmd, serve.store);
   std::string serve_format = "binary";
   serve_cmd
       ->add_option("--cassette-format", serve_format,
@@ -350,9 +352,10 @@ int main(int argc, char** argv) {
   cassette_cmd->add_option("--dir", cassette_target.dir,
                            "work on the cassettes in this directory instead of "
                            "the server's");
+  matgto::app::AddStoreFlags(cassette_cmd, cassette_target.store);
   cassette_cmd
       ->add_option("--cassette-format", dir_format,
-                   "with --dir: how import writes (binary or json)")
+                   "with --dir or --store: how import writes (binary or json)")
       ->check(CLI::IsMember({"binary", "json"}))
       ->capture_default_str();
   CLI::App* ls_cmd = cassette_cmd->add_subcommand("ls", "list cassettes");

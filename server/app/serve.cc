@@ -174,15 +174,17 @@ int RunServe(const ServeOptions& options_in) {
   // A file-size limit (ulimit -f) makes a write fail with EFBIG, which is
   // reported like a full disk, instead of killing the server.
   std::signal(SIGXFSZ, SIG_IGN);
-  auto store = cassette::FileCassetteStore::Create(
-      options.cassette_dir, options.cassette_format, options.file_mode);
+  // Recordings interrupted by a crash left journals: they are turned into
+  // cassettes as the store opens.
+  auto store = OpenStore(options.store, options.cassette_dir,
+                         options.cassette_format, options.file_mode,
+                         /*recover=*/true);
   if (!store.ok()) {
     std::fprintf(stderr, "matgto: %s\n",
                  std::string(store.status().message()).c_str());
     return 2;
   }
-  // Recordings interrupted by a crash left journals: turn them into cassettes.
-  for (const std::string& line : (*store)->RecoverJournals()) {
+  for (const std::string& line : store->recovered) {
     std::printf("matgto: %s\n", line.c_str());
   }
 
@@ -262,7 +264,7 @@ int RunServe(const ServeOptions& options_in) {
   ProxySessionListeners session_listeners(ioc, options.proxy, tls_services,
                                           options.session_ports);
   replay::SessionManager sessions(
-      **store, cassette::RedactConfig::Defaults(), clock,
+      *store->store, cassette::RedactConfig::Defaults(), clock,
       replay::SessionManagerOptions{.default_mode = options.mode,
                                     .max_sessions = options.max_sessions,
                                     .listeners = &session_listeners,
@@ -303,10 +305,10 @@ int RunServe(const ServeOptions& options_in) {
 
   ShutdownRequest shutdown;
   control::ControlService service(
-      sessions, **store,
+      sessions, *store->store,
       control::ServerIdentity{
           .proxy_address = (*proxy)->address(),
-          .cassette_dir = (*store)->dir(),
+          .cassette_dir = store->where,
           .started_at = absl::Now(),
           .ca_pem = (*ca)->CertificatePem(),
           .tls = tls_status,
@@ -350,11 +352,14 @@ int RunServe(const ServeOptions& options_in) {
       "matgto %s: proxy on %s, control (gRPC) on %s, cassettes in %s "
       "(%s), default mode %s, CA %s\n",
       MATGTO_VERSION, (*proxy)->address().c_str(), control_address.c_str(),
-      (*store)->dir().c_str(),
+      store->where.c_str(),
       std::string(cassette::CassetteFormatName(options.cassette_format))
           .c_str(),
       ModeName(sessions.default_mode()).c_str(), (*ca)->cert_path().c_str());
   std::printf("matgto: control API: %s\n", control_security.c_str());
+  if (!store->detail.empty()) {
+    std::printf("matgto: %s\n", store->detail.c_str());
+  }
   if (options.proxy.reverse_upstream.has_value()) {
     std::printf("matgto: reverse mode: %s://%s answers as %s\n",
                 options.proxy.reverse_tls ? "https" : "http",

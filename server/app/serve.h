@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "matgto/v1/control.pb.h"
 #include "server/app/session_ports.h"
+#include "server/app/store_flags.h"
 #include "server/cassette/store.h"
 #include "server/proxy/config.h"
 
@@ -18,6 +19,8 @@ struct ServeOptions {
   std::string control_bind = "127.0.0.1";
   uint16_t control_port = 8889;
   std::string cassette_dir = "./cassettes";
+  // --store (an s3:// bucket instead of cassette_dir) and its cache.
+  StoreChoice store;
   // How cassettes are written (both formats are read).
   cassette::CassetteFormat cassette_format = cassette::CassetteFormat::kBinary;
   // Mode of the cassettes and journals written (they may hold secrets).

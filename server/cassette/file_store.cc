@@ -461,7 +461,8 @@ std::string FileCassetteStore::JournalPath(absl::string_view name) const {
   return PathFor(name, CassetteFormat::kBinary) + ".journal";
 }
 
-std::vector<std::string> FileCassetteStore::RecoverJournals() {
+std::vector<std::string> FileCassetteStore::RecoverJournals(
+    CassetteStore* into) {
   std::vector<std::string> report;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir_, ec);
@@ -472,7 +473,8 @@ std::vector<std::string> FileCassetteStore::RecoverJournals() {
         !absl::EndsWith(path, kJournalExtension)) {
       continue;
     }
-    if (std::optional<std::string> line = RecoverJournalFile(it->path())) {
+    if (std::optional<std::string> line =
+            RecoverJournalFile(it->path(), into != nullptr ? *into : *this)) {
       report.push_back(*std::move(line));
     }
   }
@@ -480,7 +482,7 @@ std::vector<std::string> FileCassetteStore::RecoverJournals() {
 }
 
 std::optional<std::string> FileCassetteStore::RecoverJournalFile(
-    const fs::path& file) {
+    const fs::path& file, CassetteStore& into) {
   const std::string path = file.string();
   // The journal belongs to the cassette its path names (a journal copied or
   // renamed is recovered under its new name).
@@ -521,7 +523,14 @@ std::optional<std::string> FileCassetteStore::RecoverJournalFile(
                         "' is refused until it is moved away)");
   }
   cassette->set_name(name);
-  absl::StatusOr<std::string> saved = Save(*cassette);
+  absl::StatusOr<std::string> saved = into.Save(*cassette);
+  if (!saved.ok() &&
+      saved.status().GetPayload(kRecordingKeptPayload).has_value()) {
+    // Refused (someone saved the cassette meanwhile) but kept elsewhere.
+    ::unlink(path.c_str());
+    return absl::StrCat("recovered cassette '", name, "' from ", path,
+                        " but did not save it: ", saved.status().message());
+  }
   if (!saved.ok()) {
     return absl::StrCat("cannot save the recovery of ", path, ": ",
                         saved.status().message(), " (left in place)");

@@ -33,6 +33,13 @@ absl::string_view CassetteFormatName(CassetteFormat format);
 // Inverse of CassetteFormatName; false for anything else.
 bool ParseCassetteFormat(absl::string_view text, CassetteFormat* format);
 
+// A save that fails but whose recording was kept elsewhere (an object store
+// refused it because another recorder saved the cassette first) carries
+// this payload, whose value is where the recording was kept: the session
+// that recorded it has lost nothing and may end.
+inline constexpr absl::string_view kRecordingKeptPayload =
+    "type.matgto.dev/matgto.RecordingKept";
+
 // Thread-safety: implementations are safe to call concurrently. Every method
 // may block on disk I/O; never call one from a proxy I/O thread.
 class CassetteStore {
@@ -112,8 +119,9 @@ class FileCassetteStore final : public CassetteStore {
   // Rebuilds and saves the cassette of every journal left by an interrupted
   // recording (under the name its path gives), then removes the journal.
   // Journals that another process holds (it is still recording) are left
-  // alone. Returns one line per journal found.
-  std::vector<std::string> RecoverJournals();
+  // alone. Saves go to `into` when given (a store whose journals this
+  // directory keeps), else here. Returns one line per journal found.
+  std::vector<std::string> RecoverJournals(CassetteStore* into = nullptr);
 
   const std::string& dir() const { return dir_; }
   CassetteFormat format() const { return format_; }
@@ -141,7 +149,7 @@ class FileCassetteStore final : public CassetteStore {
   absl::StatusOr<Located> Locate(absl::string_view name) const;
   // One journal of RecoverJournals: the line to report, if any.
   std::optional<std::string> RecoverJournalFile(
-      const std::filesystem::path& file);
+      const std::filesystem::path& file, CassetteStore& into);
 
   const std::string dir_;
   const CassetteFormat format_;

@@ -399,6 +399,10 @@ absl::Status ControlService::Put(
   RETURN_IF_ERROR(sessions_.CheckNotInUse(name, "replace"));
   cassette::NormalizeTextBodies(*cassette);
   cassette->set_name(name);
+  // A put replaces what is there now: looking first makes an object store's
+  // save conditional on that version, so a recording saved meanwhile by
+  // another server is not overwritten silently.
+  RETURN_IF_ERROR(store_.Exists(name).status());
   RETURN_IF_ERROR(store_.Save(*cassette).status());
   saved_info.set_name(name);
   saved_info.set_interactions(

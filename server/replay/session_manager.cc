@@ -1,10 +1,12 @@
 #include "server/replay/session_manager.h"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -223,8 +225,14 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
   // that AUTO/REPLAY right after recording sees it.
   if (session != nullptr && session->cassette != nullptr &&
       session->cassette->name() == name && session->writes) {
+    absl::Status refused;
     RETURN_IF_ERROR(
-        EndLocked(*session, "replaced", /*close=*/false, log).status());
+        EndLocked(*session, "replaced", /*close=*/false, log, &refused)
+            .status());
+    if (!refused.ok()) {
+      Log(log);
+      return refused;
+    }
   }
   ASSIGN_OR_RETURN(bool exists, store_.Exists(name));
   v1::Mode effective = mode;
@@ -297,8 +305,11 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
     session = fresh.get();
   } else if (session->cassette != nullptr) {
     // End the current cassette only once the new one is certain to start.
+    absl::Status refused;
     absl::Status ended =
-        EndLocked(*session, "replaced", /*close=*/false, log).status();
+        EndLocked(*session, "replaced", /*close=*/false, log, &refused)
+            .status();
+    if (ended.ok()) ended = refused;
     if (!ended.ok()) {
       drop_journal();
       Log(log);
@@ -344,7 +355,7 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
 
 absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
     OpenSession& session, absl::string_view reason, bool close,
-    std::vector<std::string>& log) {
+    std::vector<std::string>& log, absl::Status* refused) {
   std::shared_ptr<CassetteSession> cassette;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -357,7 +368,21 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
     // the saved file; if the save fails, what was held is recorded.
     if (std::optional<v1::Cassette> recording = cassette->Freeze()) {
       absl::StatusOr<std::string> path = store_.Save(*recording);
+      absl::optional<absl::Cord> kept;
       if (!path.ok()) {
+        kept =
+            path.status().GetPayload(::matgto::cassette::kRecordingKeptPayload);
+      }
+      if (kept.has_value()) {
+        // Refused (e.g. someone else saved the cassette first) but kept
+        // elsewhere: the session ends, and the caller reports the refusal.
+        log.push_back(absl::StrCat(
+            "session ", session.id, ": could not save cassette '",
+            cassette->name(), "' (", reason, "): ", path.status().message()));
+        summary.set_saved_path(std::string(*kept));
+        summary.add_warnings(std::string(path.status().message()));
+        if (refused != nullptr) *refused = path.status();
+      } else if (!path.ok()) {
         cassette->Thaw();
         log.push_back(
             absl::StrCat("session ", session.id, ": could not save cassette '",
@@ -365,8 +390,9 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
                          "); the session stays open and its journal is kept: ",
                          path.status().message()));
         return path.status();
+      } else {
+        summary.set_saved_path(*std::move(path));
       }
-      summary.set_saved_path(*std::move(path));
     }
   }
   const absl::Time now = clock_.Now();
@@ -427,7 +453,9 @@ absl::StatusOr<v1::SessionSummary> SessionManager::Stop(
           "no cassette is in use in the default session; start one with "
           "StartRecording, Replay or UseCassette");
     }
-    summary = EndLocked(*session, "stopped", /*close=*/true, log);
+    absl::Status refused;
+    summary = EndLocked(*session, "stopped", /*close=*/true, log, &refused);
+    if (summary.ok() && !refused.ok()) summary = refused;
   }
   Log(log);
   return summary;
@@ -517,7 +545,9 @@ int SessionManager::ExpireLeases() {
                            absl::UTCTimeZone()),
           " UTC; owner: ", s->owner.empty() ? "unknown" : s->owner,
           "); ending it"));
-      if (EndLocked(*s, "lease-expired", /*close=*/true, log).ok()) {
+      // A refused save that was kept elsewhere is in the log; the session
+      // ends all the same.
+      if (EndLocked(*s, "lease-expired", /*close=*/true, log, nullptr).ok()) {
         ++ended;
       } else {
         // Tried again soon; the journal keeps the recording meanwhile.
@@ -545,7 +575,10 @@ absl::Status SessionManager::StopAll() {
       }
     }
     for (OpenSession* s : open) {
-      absl::Status st = EndLocked(*s, "shutdown", /*close=*/true, log).status();
+      absl::Status refused;
+      absl::Status st =
+          EndLocked(*s, "shutdown", /*close=*/true, log, &refused).status();
+      if (st.ok()) st = refused;
       if (first.ok()) first = st;
     }
   }

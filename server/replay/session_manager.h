@@ -214,11 +214,15 @@ class SessionManager final : public core::ExchangeHandler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
   // Saves and ends `session`'s cassette; with `close`, also closes the
   // session unless it is the default one. Returns the summary (also kept in
-  // ended_). Appends what happened to `log`.
+  // ended_). Appends what happened to `log`. A save the store refused but
+  // kept elsewhere (cassette::kRecordingKeptPayload: nothing is lost) ends
+  // the session all the same, and its error (ABORTED) is set in `refused`
+  // for the caller to report.
   absl::StatusOr<v1::SessionSummary> EndLocked(OpenSession& session,
                                                absl::string_view reason,
                                                bool close,
-                                               std::vector<std::string>& log)
+                                               std::vector<std::string>& log,
+                                               absl::Status* refused)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
   v1::SessionInfo Describe(const OpenSession& session, absl::Time now) const;
   std::string NewSessionId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);

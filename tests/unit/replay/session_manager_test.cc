@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -616,6 +617,47 @@ TEST_F(SessionManagerSaveFailureTest, StopKeepsTheSessionWhenSavingFails) {
   absl::StatusOr<v1::Cassette> saved = store_.Load("keep");
   ASSERT_THAT(saved, IsOk());
   EXPECT_EQ(saved->interactions_size(), 1);
+  EXPECT_FALSE(manager_.Info().has_value());
+}
+
+absl::Status RefusedButKept(absl::string_view kept_at) {
+  absl::Status st = absl::AbortedError(
+      absl::StrCat("someone saved it first; kept at ", kept_at));
+  st.SetPayload(cassette::kRecordingKeptPayload, absl::Cord(kept_at));
+  return st;
+}
+
+TEST_F(SessionManagerSaveFailureTest, RefusedSaveKeptElsewhereEndsTheSession) {
+  ASSERT_THAT(manager_.Use("race", v1::RECORD, {}), IsOk());
+  const core::HttpRequest req = Req("GET", "http://h/a");
+  core::Decision d = manager_.OnRequest({}, req);
+  ASSERT_NE(AsForward(d), nullptr);
+  manager_.OnForwarded(*AsForward(d), req, Res("a"), Timing());
+
+  store_.FailSavesWith(RefusedButKept("/cache/conflicts/race-1.pb"));
+  // The caller sees the refusal (ABORTED, where the recording is) ...
+  EXPECT_THAT(manager_.Stop(),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("race-1.pb")));
+  // ... and the session is over: nothing is lost, nothing stays half-open.
+  EXPECT_FALSE(manager_.Info().has_value());
+  std::vector<v1::SessionSummary> ended = manager_.Ended();
+  ASSERT_FALSE(ended.empty());
+  EXPECT_EQ(ended.front().saved_path(), "/cache/conflicts/race-1.pb");
+  EXPECT_THAT(ended.front().warnings(),
+              ::testing::Contains(HasSubstr("someone saved it first")));
+}
+
+TEST_F(SessionManagerSaveFailureTest, RefusedSaveOnSwitchIsReported) {
+  ASSERT_THAT(manager_.Use("race", v1::RECORD, {}), IsOk());
+  store_.FailSavesWith(RefusedButKept("/k/race-2.pb"));
+  // Recording is frozen only if something was recorded: record one.
+  const core::HttpRequest req = Req("GET", "http://h/a");
+  core::Decision d = manager_.OnRequest({}, req);
+  manager_.OnForwarded(*AsForward(d), req, Res("a"), Timing());
+  EXPECT_THAT(manager_.Use("next", v1::RECORD, {}),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("race-2.pb")));
+  // The old cassette ended (its recording is kept); the new one did not
+  // start, so nothing is in use.
   EXPECT_FALSE(manager_.Info().has_value());
 }
 
