@@ -385,3 +385,29 @@ def test_cassette_cli_on_a_bucket(matgto, upstream, store, s3env, tmp_path):
     assert r.returncode == 1 and "NOT_FOUND" in r.stderr
     keys = [o["Key"] for o in store.client().list_objects_v2(Bucket=bucket)["Contents"]]
     assert sorted(keys) == ["cli/first.pb", "cli/from-har.pb"]
+
+
+def test_push_and_pull_between_a_directory_and_a_bucket(matgto, upstream, store, s3env, tmp_path):
+    """`cassette push/pull --store s3://…`: the bucket is the remote side,
+    --dir the local one; identical cassettes are skipped by content hash."""
+    s3env(store)
+    bucket = store.new_bucket()
+    local = tmp_path / "local"
+    m = matgto("--cassette-dir", str(local))
+    for name in ("a", "team/b"):
+        m.cli("record", name)
+        curl(m.proxy_url, upstream.url(f"/echo?n={name}"))
+        m.cli("stop")
+    flags = ["--store", f"s3://{bucket}/shared", "--cache-dir", str(tmp_path / "cache")]
+    out = cassette_cli("push", *flags, "--dir", str(local)).stdout
+    assert "pushed" in out and "a" in out and "team/b" in out, out
+    keys = sorted(o["Key"] for o in store.client().list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["shared/a.pb", "shared/team/b.pb"]
+    again = cassette_cli("push", *flags, "--dir", str(local)).stdout
+    assert "pushed" not in again.replace("0 pushed", "") and "skipped" in again, again
+    pulled = tmp_path / "pulled"
+    cassette_cli("pull", *flags, "--dir", str(pulled), "team/")
+    assert (pulled / "team" / "b.pb").exists() and not (pulled / "a.pb").exists()
+    # The pulled cassette is the recorded one.
+    shown = [cassette_cli("export", "--dir", str(d), "team/b").stdout for d in (local, pulled)]
+    assert shown[0] == shown[1] and "/echo?n=team/b" in shown[0]
