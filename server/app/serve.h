@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/time/time.h"
 #include "matgto/v1/control.pb.h"
 #include "server/app/session_ports.h"
 #include "server/cassette/store.h"
+#include "server/observe/log.h"
 #include "server/proxy/config.h"
 
 namespace matgto::app {
@@ -46,6 +48,15 @@ struct ServeOptions {
   // on the proxy's bind address) and how many may be open at once.
   PortRange session_ports;
   size_t max_sessions = 256;
+
+  // The log: level and text or JSON lines (stdout).
+  observe::LogConfig log;
+  // Admin HTTP port (/metrics, /healthz, /readyz): -1 off, 0 ephemeral.
+  int admin_port = -1;
+  std::string admin_bind = "127.0.0.1";
+  // Whether an Authorization header value may see /metrics (null: any
+  // may). The hook for the control API's tokens.
+  std::function<bool(absl::string_view authorization)> admin_authorize;
 };
 
 // $MATGTO_CA_DIR, else $HOME/.matgto/ca, else ./.matgto/ca.

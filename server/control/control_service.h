@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "matgto/v1/control.grpc.pb.h"
 #include "server/cassette/store.h"
+#include "server/observe/event_bus.h"
 #include "server/replay/session_manager.h"
 
 namespace matgto::control {
@@ -81,6 +82,12 @@ class ControlService final : public v1::ProxyControl::Service {
                               const v1::DeleteCassetteRequest*,
                               v1::DeleteCassetteResponse*) override;
 
+  // The live event stream (watch_events.cc). UNAVAILABLE when no event bus
+  // was set.
+  void SetEventBus(observe::EventBus* bus) { events_ = bus; }
+  grpc::Status WatchEvents(grpc::ServerContext*, const v1::WatchEventsRequest*,
+                           grpc::ServerWriter<v1::Event>*) override;
+
  private:
   // Reads, checks and stores the chunks of one PutCassette call.
   absl::Status Put(grpc::ServerReaderInterface<v1::CassetteChunk>& reader,
@@ -92,6 +99,8 @@ class ControlService final : public v1::ProxyControl::Service {
   const std::function<void(absl::Duration)> request_shutdown_;
   mutable absl::Mutex mu_;
   std::string control_address_ ABSL_GUARDED_BY(mu_);
+  // Set once before the server starts.
+  observe::EventBus* events_ = nullptr;
 };
 
 }  // namespace matgto::control

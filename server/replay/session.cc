@@ -57,6 +57,7 @@ std::unique_ptr<ModeHandler> NewModeHandler(SessionSetup& setup,
 
 CassetteSession::CassetteSession(SessionSetup setup)
     : id_(setup.id),
+      session_id_(setup.session_id),
       name_(setup.name),
       requested_mode_(setup.requested_mode),
       options_(std::move(setup.options)),
@@ -137,9 +138,21 @@ void CassetteSession::WsClose(uint64_t index, const core::WsClose& close) {
   recorder->SetWsClose(index, close);
 }
 
-core::Decision CassetteSession::OnRequest(const core::HttpRequest& request) {
+bool CassetteSession::records_forwards() const {
+  return mode_ == v1::RECORD ||
+         (mode_ == v1::REPLAY && options_.on_miss() == v1::MISS_RECORD);
+}
+
+core::Decision CassetteSession::OnRequest(const core::HttpRequest& request,
+                                          Note* note) {
   absl::MutexLock lock(&mu_);
-  return handler_->OnRequest(request, counters_);
+  const uint64_t misses = counters_.misses.count();
+  core::Decision decision = handler_->OnRequest(request, counters_);
+  if (note != nullptr && counters_.misses.count() != misses) {
+    note->miss = counters_.misses.last();
+    note->recordings = handler_->replayable();
+  }
+  return decision;
 }
 
 void CassetteSession::OnForwarded(const core::HttpRequest& request,
@@ -163,10 +176,16 @@ void CassetteSession::OnForwardFailed() {
   ++counters_.failed;
 }
 
-core::WsDecision CassetteSession::OnWebSocket(
-    const core::HttpRequest& upgrade) {
+core::WsDecision CassetteSession::OnWebSocket(const core::HttpRequest& upgrade,
+                                              Note* note) {
   absl::MutexLock lock(&mu_);
-  return handler_->OnWebSocket(upgrade, *this, counters_);
+  const uint64_t misses = counters_.misses.count();
+  core::WsDecision decision = handler_->OnWebSocket(upgrade, *this, counters_);
+  if (note != nullptr && counters_.misses.count() != misses) {
+    note->miss = counters_.misses.last();
+    note->recordings = handler_->replayable();
+  }
+  return decision;
 }
 
 std::optional<v1::Cassette> CassetteSession::Freeze() {

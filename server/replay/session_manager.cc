@@ -30,6 +30,18 @@ bool IsDefault(absl::string_view id) {
   return id.empty() || id == kDefaultSessionId;
 }
 
+v1::SessionEvent Note(v1::SessionEvent::Kind kind, absl::string_view session,
+                      absl::string_view cassette, v1::Mode mode,
+                      std::string message) {
+  v1::SessionEvent note;
+  note.set_kind(kind);
+  note.set_session(std::string(session));
+  note.set_cassette(std::string(cassette));
+  note.set_mode(mode);
+  note.set_message(std::move(message));
+  return note;
+}
+
 }  // namespace
 
 SessionManager::SessionManager(cassette::CassetteStore& store,
@@ -39,7 +51,8 @@ SessionManager::SessionManager(cassette::CassetteStore& store,
                      SessionManagerOptions{.default_mode = default_mode,
                                            .max_sessions = 256,
                                            .listeners = nullptr,
-                                           .log = nullptr}) {}
+                                           .log = nullptr,
+                                           .observer = nullptr}) {}
 
 SessionManager::SessionManager(cassette::CassetteStore& store,
                                cassette::RedactConfig redact,
@@ -88,9 +101,18 @@ std::string SessionManager::SharedAddress() const {
                                        : "";
 }
 
-void SessionManager::Log(const std::vector<std::string>& lines) const {
-  if (!options_.log) return;
-  for (const std::string& line : lines) options_.log(line);
+void SessionManager::Log(Notes notes) const {
+  for (v1::SessionEvent& note : notes) {
+    if (options_.log) options_.log(note.message());
+    if (options_.observer == nullptr) continue;
+    const observe::LogLevel level =
+        note.kind() == v1::SessionEvent::KIND_SAVE_FAILED
+            ? observe::LogLevel::kError
+        : absl::StrContains(note.message(), ": warning: ")
+            ? observe::LogLevel::kWarn
+            : observe::LogLevel::kInfo;
+    options_.observer->OnSession(std::move(note), level);
+  }
 }
 
 std::string SessionManager::NewSessionId() {
@@ -218,7 +240,7 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
     ASSIGN_OR_RETURN(session, Find(target.session));
   }
 
-  std::vector<std::string> log;
+  Notes log;
   // A recording of this very cassette in this session is saved first, so
   // that AUTO/REPLAY right after recording sees it.
   if (session != nullptr && session->cassette != nullptr &&
@@ -238,7 +260,12 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
           absl::StrCat("cassette '", name, "' does not exist (looked for ",
                        store_.Describe(name), "); record it first"));
     }
+    const absl::Time load_start = absl::Now();
     ASSIGN_OR_RETURN(loaded, store_.Load(name));
+    if (options_.observer != nullptr) {
+      options_.observer->OnCassetteLoad(absl::Now() - load_start,
+                                        loaded->ByteSizeLong());
+    }
     // The name the session is opened with wins over the one stored inside
     // (a copied cassette is saved under its own name, never the original's).
     loaded->set_name(std::string(name));
@@ -300,6 +327,7 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
   }
   auto cassette_session = std::make_shared<CassetteSession>(SessionSetup{
       .id = next_cassette_id_++,
+      .session_id = session->id,
       .name = std::string(name),
       .requested_mode = mode,
       .mode = effective,
@@ -321,23 +349,24 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
     }
   }
   info = Describe(*session, clock_.Now());
-  log.push_back(absl::StrCat(
-      "session ", info.id(), " uses cassette '", name, "' (",
-      ModeWord(effective), ")",
-      info.proxy_address().empty() || IsDefault(info.id())
-          ? ""
-          : absl::StrCat(", proxy ", info.proxy_address()),
-      info.owner().empty() ? "" : absl::StrCat(", owner: ", info.owner()),
-      session->lease.has_value()
-          ? absl::StrCat(", lease ", absl::FormatDuration(*session->lease))
-          : ""));
+  log.push_back(Note(
+      v1::SessionEvent::KIND_STARTED, info.id(), name, effective,
+      absl::StrCat(
+          "session ", info.id(), " uses cassette '", name, "' (",
+          ModeWord(effective), ")",
+          info.proxy_address().empty() || IsDefault(info.id())
+              ? ""
+              : absl::StrCat(", proxy ", info.proxy_address()),
+          info.owner().empty() ? "" : absl::StrCat(", owner: ", info.owner()),
+          session->lease.has_value()
+              ? absl::StrCat(", lease ", absl::FormatDuration(*session->lease))
+              : "")));
   Log(log);
   return info;
 }
 
 absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
-    OpenSession& session, absl::string_view reason, bool close,
-    std::vector<std::string>& log) {
+    OpenSession& session, absl::string_view reason, bool close, Notes& log) {
   std::shared_ptr<CassetteSession> cassette;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -349,14 +378,22 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
     // saved is held, not counted, so every exchange the summary counts is in
     // the saved file; if the save fails, what was held is recorded.
     if (std::optional<v1::Cassette> recording = cassette->Freeze()) {
+      const absl::Time save_start = absl::Now();
       absl::StatusOr<std::string> path = store_.Save(*recording);
+      if (path.ok() && options_.observer != nullptr) {
+        options_.observer->OnCassetteSave(absl::Now() - save_start,
+                                          recording->ByteSizeLong());
+      }
       if (!path.ok()) {
         cassette->Thaw();
-        log.push_back(
+        log.push_back(Note(
+            v1::SessionEvent::KIND_SAVE_FAILED, session.id, cassette->name(),
+            cassette->mode(),
             absl::StrCat("session ", session.id, ": could not save cassette '",
                          cassette->name(), "' (", reason,
                          "); the session stays open and its journal is kept: ",
-                         path.status().message()));
+                         path.status().message())));
+        log.back().set_reason(std::string(reason));
         return path.status();
       }
       summary.set_saved_path(*std::move(path));
@@ -368,7 +405,10 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
   *summary.mutable_ended_at() = ToProtoTimestamp(now);
   if (cassette != nullptr) {
     for (std::string& w : cassette->Warnings()) {
-      log.push_back(absl::StrCat("session ", session.id, ": warning: ", w));
+      log.push_back(
+          Note(v1::SessionEvent::KIND_NOTE, session.id, cassette->name(),
+               cassette->mode(),
+               absl::StrCat("session ", session.id, ": warning: ", w)));
       summary.add_warnings(std::move(w));
     }
   }
@@ -396,21 +436,25 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
     for (uint64_t i : cassette->Unused()) summary.add_unused_interactions(i);
   }
   const v1::SessionInfo& s = summary.session();
-  log.push_back(absl::StrCat(
-      "session ", s.id(), " ended (", reason, ")",
-      s.cassette().empty() ? ""
-                           : absl::StrCat(": cassette '", s.cassette(), "'"),
-      ", recorded ", s.recorded(), ", replayed ", s.replayed(), ", missed ",
-      s.missed(),
-      summary.saved_path().empty()
-          ? ""
-          : absl::StrCat(", saved to ", summary.saved_path())));
+  log.push_back(Note(
+      v1::SessionEvent::KIND_ENDED, s.id(), s.cassette(), s.mode(),
+      absl::StrCat("session ", s.id(), " ended (", reason, ")",
+                   s.cassette().empty()
+                       ? ""
+                       : absl::StrCat(": cassette '", s.cassette(), "'"),
+                   ", recorded ", s.recorded(), ", replayed ", s.replayed(),
+                   ", missed ", s.missed(),
+                   summary.saved_path().empty()
+                       ? ""
+                       : absl::StrCat(", saved to ", summary.saved_path()))));
+  log.back().set_reason(std::string(reason));
+  log.back().set_saved_path(summary.saved_path());
   return summary;
 }
 
 absl::StatusOr<v1::SessionSummary> SessionManager::Stop(
     absl::string_view session_id) {
-  std::vector<std::string> log;
+  Notes log;
   absl::StatusOr<v1::SessionSummary> summary;
   {
     absl::MutexLock control(&control_mu_);
@@ -441,13 +485,15 @@ absl::StatusOr<v1::SetFaultsResponse> SessionManager::SetFaults(
   v1::SetFaultsResponse out;
   for (v1::Fault& f : all) *out.add_faults() = std::move(f);
   out.set_seed(set->seed());
-  std::vector<std::string> log;
+  Notes log;
   // The rules just added are the last ones.
   for (int i = out.faults_size() - static_cast<int>(faults.size());
        i < out.faults_size(); ++i) {
-    log.push_back(absl::StrCat("session ", id, ": fault rule ",
-                               DescribeFault(out.faults(i)), " (seed ",
-                               out.seed(), ")"));
+    log.push_back(Note(v1::SessionEvent::KIND_NOTE, id, "",
+                       v1::MODE_UNSPECIFIED,
+                       absl::StrCat("session ", id, ": fault rule ",
+                                    DescribeFault(out.faults(i)), " (seed ",
+                                    out.seed(), ")")));
   }
   Log(log);
   return out;
@@ -490,7 +536,7 @@ absl::Time SessionManager::NextLeaseExpiry() const {
 }
 
 int SessionManager::ExpireLeases() {
-  std::vector<std::string> log;
+  Notes log;
   int ended = 0;
   {
     absl::MutexLock control(&control_mu_);
@@ -503,13 +549,15 @@ int SessionManager::ExpireLeases() {
       }
     }
     for (OpenSession* s : expired) {
-      log.push_back(absl::StrCat(
-          "session ", s->id, ": lease of ", absl::FormatDuration(*s->lease),
-          " expired (not renewed since ",
-          absl::FormatTime("%H:%M:%S", s->lease_expires_at - *s->lease,
-                           absl::UTCTimeZone()),
-          " UTC; owner: ", s->owner.empty() ? "unknown" : s->owner,
-          "); ending it"));
+      log.push_back(Note(
+          v1::SessionEvent::KIND_NOTE, s->id, "", v1::MODE_UNSPECIFIED,
+          absl::StrCat(
+              "session ", s->id, ": lease of ", absl::FormatDuration(*s->lease),
+              " expired (not renewed since ",
+              absl::FormatTime("%H:%M:%S", s->lease_expires_at - *s->lease,
+                               absl::UTCTimeZone()),
+              " UTC; owner: ", s->owner.empty() ? "unknown" : s->owner,
+              "); ending it")));
       if (EndLocked(*s, "lease-expired", /*close=*/true, log).ok()) {
         ++ended;
       } else {
@@ -524,7 +572,7 @@ int SessionManager::ExpireLeases() {
 }
 
 absl::Status SessionManager::StopAll() {
-  std::vector<std::string> log;
+  Notes log;
   absl::Status first;
   {
     absl::MutexLock control(&control_mu_);
