@@ -5,13 +5,19 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <chrono>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "server/admin/page.h"
 #include "server/core/url.h"
 
 namespace matgto::admin {
@@ -25,6 +31,9 @@ using tcp = asio::ip::tcp;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr auto kReadTimeout = std::chrono::seconds(10);
 constexpr uint32_t kMaxRequestBytes = 16 * 1024;
+// How often an event stream looks for events, and sends a keep-alive.
+constexpr auto kEventPoll = std::chrono::milliseconds(200);
+constexpr int kKeepAlivePolls = 75;  // 15 s
 
 }  // namespace
 
@@ -59,15 +68,97 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers,
     return {200, "text/plain; version=0.0.4; charset=utf-8",
             handlers.metrics ? handlers.metrics() : ""};
   }
-  if (path == "/") {
-    return {200, "text/plain; charset=utf-8",
-            "matgto admin: /metrics /healthz /readyz\n"};
+  if (path == "/") return {200, "text/html; charset=utf-8", IndexHtml()};
+  auto json = [](absl::StatusOr<std::string> body) -> AdminResponse {
+    if (!body.ok()) {
+      const int status = absl::IsNotFound(body.status())          ? 404
+                         : absl::IsInvalidArgument(body.status()) ? 400
+                                                                  : 500;
+      return {status, "text/plain; charset=utf-8",
+              absl::StrCat(body.status().message(), "\n")};
+    }
+    return {200, "application/json", *std::move(body)};
+  };
+  if (path == "/api/sessions" && handlers.sessions_json) {
+    return json(handlers.sessions_json());
+  }
+  if (path == "/api/cassettes" && handlers.cassettes_json) {
+    return json(handlers.cassettes_json());
+  }
+  constexpr absl::string_view kCassette = "/api/cassettes/";
+  if (absl::StartsWith(path, kCassette) && handlers.cassette_json) {
+    const absl::string_view raw = path.substr(kCassette.size());
+    auto name = boost::urls::make_pct_string_view(
+        boost::core::string_view(raw.data(), raw.size()));
+    if (!name.has_value()) {
+      return {400, "text/plain; charset=utf-8", "bad cassette name\n"};
+    }
+    return json(handlers.cassette_json(name->decode()));
   }
   return {404, "text/plain; charset=utf-8",
           absl::StrCat("no admin page at ", path, "\n")};
 }
 
 namespace {
+
+// Query parameter `key` of `target` (decoded), or empty.
+std::string QueryParam(absl::string_view target, absl::string_view key) {
+  auto url = boost::urls::parse_origin_form(
+      boost::core::string_view(target.data(), target.size()));
+  if (!url.has_value()) return "";
+  auto it =
+      url->params().find(boost::core::string_view(key.data(), key.size()));
+  if (it == url->params().end()) return "";
+  return std::string((*it).value);
+}
+
+// /events: server-sent events from the bus until the client goes or the
+// server stops. The bus never waits for this client: a slow one loses
+// events and the next message carries `dropped`.
+asio::awaitable<void> StreamEvents(AdminServer::State* state,
+                                   beast::tcp_stream& stream,
+                                   std::string target, int version) {
+  observe::EventBus& bus = *state->handlers.events;
+  std::shared_ptr<observe::Subscription> sub = bus.Subscribe(
+      observe::EventFilter{.session = QueryParam(target, "session"),
+                           .cassette = QueryParam(target, "cassette")});
+  http::response<http::empty_body> head{http::status::ok, version};
+  head.set(http::field::content_type, "text/event-stream");
+  head.set(http::field::cache_control, "no-store");
+  head.keep_alive(false);
+  http::response_serializer<http::empty_body> sr(head);
+  stream.expires_never();
+  auto [ec, n] = co_await http::async_write_header(stream, sr, kAwait);
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  asio::steady_timer timer(stream.get_executor());
+  int idle = 0;
+  // A first comment, so the client knows it is subscribed.
+  std::string out = ": subscribed\n\n";
+  while (!ec && !sub->closed()) {
+    while (std::optional<v1::Event> e = sub->Next(absl::Now())) {
+      std::string json;
+      if (google::protobuf::util::MessageToJsonString(*e, &json, options)
+              .ok()) {
+        absl::StrAppend(&out, "data: ", json, "\n\n");
+      }
+    }
+    if (out.empty() && ++idle >= kKeepAlivePolls) out = ": keep-alive\n\n";
+    if (!out.empty()) {
+      idle = 0;
+      stream.expires_after(kReadTimeout);
+      auto [wec, wn] =
+          co_await asio::async_write(stream, asio::buffer(out), kAwait);
+      if (wec) break;
+      stream.expires_never();
+      out.clear();
+    }
+    timer.expires_after(kEventPoll);
+    auto [tec] = co_await timer.async_wait(kAwait);
+    if (tec) break;
+  }
+  bus.Unsubscribe(sub);
+}
 
 // `state` outlives every coroutine: they are destroyed with its io_context.
 asio::awaitable<void> Serve(AdminServer::State* state, tcp::socket socket) {
@@ -81,6 +172,14 @@ asio::awaitable<void> Serve(AdminServer::State* state, tcp::socket socket) {
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, kAwait);
     if (ec) break;
     const auto& req = parser.get();
+    const std::string target(req.target());
+    if (state->handlers.events != nullptr &&
+        target.substr(0, target.find('?')) == "/events" &&
+        (!state->handlers.authorize || state->handlers.authorize(std::string(
+                                           req[http::field::authorization])))) {
+      co_await StreamEvents(state, stream, target, req.version());
+      break;
+    }
     AdminResponse r =
         HandleAdminRequest(state->handlers, std::string(req.method_string()),
                            std::string(req.target()),

@@ -1,5 +1,7 @@
 // The admin HTTP port (`serve --admin-port`): /metrics (Prometheus text
-// format), /healthz (alive) and /readyz (ready to serve; 503 while not).
+// format), /healthz (alive), /readyz (ready to serve; 503 while not), and a
+// small web page (/) with its JSON API (/api/...) and live events as
+// server-sent events (/events).
 //
 // It runs on its own io_context and thread, so that a scrape or a probe is
 // answered even when the proxy's threads are saturated, and a slow scraper
@@ -21,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/observe/event_bus.h"
 
 namespace matgto::admin {
 
@@ -37,6 +40,16 @@ struct AdminHandlers {
   // Whether a request with this Authorization header value may see the
   // protected paths. Null: everyone may.
   std::function<bool(absl::string_view authorization)> authorize;
+  // The page's JSON: open sessions ({"sessions":[SessionInfo...]}), the
+  // cassettes ({"cassettes":[CassetteInfo...]}) and one cassette (the
+  // protobuf JSON mapping). Null: 404.
+  std::function<std::string()> sessions_json;
+  std::function<absl::StatusOr<std::string>()> cassettes_json;
+  std::function<absl::StatusOr<std::string>(absl::string_view name)>
+      cassette_json;
+  // Followed by /events (server-sent events, one v1::Event JSON per
+  // message; ?session= and ?cassette= filter). Null: 404.
+  observe::EventBus* events = nullptr;
 };
 
 // Thread-safety: address() and Stop() may be called from any thread.

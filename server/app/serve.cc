@@ -24,6 +24,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/admin/admin_server.h"
+#include "server/app/admin_wiring.h"
 #include "server/app/modes.h"
 #include "server/cassette/redact.h"
 #include "server/cassette/store.h"
@@ -258,34 +259,16 @@ int RunServe(const ServeOptions& options_in) {
       core::HostPort(options.control_bind, static_cast<uint16_t>(control_port));
   service.SetControlAddress(control_address);
 
-  // The admin port: /metrics, /healthz, /readyz (not ready while draining).
+  // The admin port: /metrics, /healthz, /readyz (not ready while draining),
+  // the web page.
   std::atomic<bool> draining{false};
   std::unique_ptr<admin::AdminServer> admin_server;
   if (options.admin_port >= 0) {
     auto started = admin::AdminServer::Start(
         admin::AdminConfig{.bind_address = options.admin_bind,
                            .port = static_cast<uint16_t>(options.admin_port)},
-        admin::AdminHandlers{
-            .metrics =
-                [&observer, &sessions] {
-                  return observer.RenderMetrics(
-                      static_cast<int64_t>(sessions.List().size()));
-                },
-            .ready = [&draining, &store]() -> absl::Status {
-              if (draining.load()) {
-                return absl::UnavailableError("draining (shutting down)");
-              }
-              // The store answers (a name no cassette has).
-              absl::StatusOr<bool> probe = (*store)->Exists("matgto-readyz");
-              if (!probe.ok()) {
-                return absl::UnavailableError(absl::StrCat(
-                    "cassette store unreachable: ", probe.status().message()));
-              }
-              return absl::OkStatus();
-            },
-            // The hook for the control API's tokens; null lets every
-            // request through (server/admin/README.md).
-            .authorize = options.admin_authorize});
+        AdminHandlersFor(observer, sessions, **store, draining,
+                         options.admin_authorize));
     if (!started.ok()) {
       Fail(started.status().message());
       grpc_server->Shutdown();

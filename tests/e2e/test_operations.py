@@ -199,3 +199,32 @@ def test_tail_json_shows_an_exchange_and_an_explained_miss(server, upstream):
     assert "which differs in query" in miss["miss"]["explanation"]
     assert missed["exchange"]["result"] == "RESULT_MISSED"
     assert missed["exchange"]["status"] == 599
+
+
+def test_admin_page_api_and_live_events(matgto, upstream):
+    """The web page's data (not a browser test: see server/admin/README.md)."""
+    server = matgto("--admin-port", "0")
+    admin = admin_url(server)
+    page = requests.get(admin + "/", timeout=5)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert 'new EventSource("events")' in page.text
+    server.cli("record", "page")
+    with requests.get(admin + "/events?cassette=page", stream=True, timeout=10) as events:
+        lines = events.iter_lines(chunk_size=1, decode_unicode=True)
+        assert next(lines) == ": subscribed"
+        curl(server.proxy_url, upstream.url("/echo?token=s3cr3t-query"))
+        data = None
+        for line in lines:
+            if line.startswith("data: ") and '"exchange"' in line:
+                data = json.loads(line[len("data: "):])
+                break
+    assert data["exchange"]["result"] == "RESULT_RECORDED"
+    assert "s3cr3t" not in json.dumps(data)
+    sessions = requests.get(admin + "/api/sessions", timeout=5).json()["sessions"]
+    assert sessions[0]["cassette"] == "page" and sessions[0]["recorded"] == "1"
+    server.cli("stop")
+    listed = requests.get(admin + "/api/cassettes", timeout=5).json()["cassettes"]
+    assert [c["name"] for c in listed] == ["page"]
+    cassette = requests.get(admin + "/api/cassettes/page", timeout=5).json()
+    assert cassette["interactions"][0]["http"]["request"]["method"] == "GET"
+    assert requests.get(admin + "/api/cassettes/nope", timeout=5).status_code == 404
