@@ -1,11 +1,12 @@
 #include "server/observe/log.h"
 
-#include <spdlog/async.h>
-#include <spdlog/async_logger.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <memory>
 
 #include "absl/strings/ascii.h"
@@ -18,17 +19,17 @@
 namespace matgto::observe {
 namespace {
 
-// Queue of the async (exchange) logger; when full, the proxy thread waits
-// for the writer rather than lose a line.
-constexpr size_t kQueueRecords = 8192;
+// How long an exchange record may sit in stdout's buffer.
+constexpr auto kHotFlushEvery = std::chrono::seconds(1);
 
 // Never freed once published (a thread may still hold the pointer); there
 // is one per InitLogging call, normally one per process.
 struct Loggers {
   LogConfig config;
-  std::shared_ptr<spdlog::details::thread_pool> pool;  // null: no async
+  // Lifecycle records: flushed as written.
   std::shared_ptr<spdlog::logger> sync;
-  std::shared_ptr<spdlog::logger> async;
+  // Exchange and miss records: buffered (misses and worse flushed at once).
+  std::shared_ptr<spdlog::logger> hot;
 };
 
 absl::Mutex init_mu;
@@ -52,16 +53,21 @@ spdlog::level::level_enum ToSpd(LogLevel level) {
   return spdlog::level::off;
 }
 
-// Synchronous only: before InitLogging, and after FlushLogging.
-Loggers* SyncLoggers(const LogConfig& config) {
+Loggers* MakeLoggers(const LogConfig& config, bool buffered) {
   auto* l = new Loggers;
   l->config = config;
+  // One sink (its mutex keeps lines whole) for both loggers.
   auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   l->sync = std::make_shared<spdlog::logger>("matgto", sink);
-  l->sync->set_pattern("%v");
-  l->sync->set_level(ToSpd(config.level));
+  l->hot =
+      buffered ? std::make_shared<spdlog::logger>("matgto-hot", sink) : l->sync;
+  for (const auto& logger : {l->sync, l->hot}) {
+    // The record is formatted by FormatRecord; spdlog adds the newline.
+    logger->set_pattern("%v");
+    logger->set_level(ToSpd(config.level));
+  }
   l->sync->flush_on(spdlog::level::trace);
-  l->async = l->sync;
+  if (buffered) l->hot->flush_on(spdlog::level::warn);
   return l;
 }
 
@@ -71,27 +77,59 @@ Loggers* Current() {
   absl::MutexLock lock(&init_mu);
   l = current.load(std::memory_order_acquire);
   if (l == nullptr) {
-    l = SyncLoggers(LogConfig{});
+    l = MakeLoggers(LogConfig{}, /*buffered=*/false);
     current.store(l, std::memory_order_release);
   }
   return l;
 }
 
+// "2026-01-01T00:00:00.123Z". The part up to the seconds is formatted
+// once per second per thread (absl::FormatTime is the costly part).
 std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+  thread_local int64_t cached_second = -1;
+  thread_local std::string cached_prefix;
+  const int64_t millis = absl::ToUnixMillis(t);
+  const int64_t second = millis >= 0 ? millis / 1000 : (millis - 999) / 1000;
+  if (second != cached_second) {
+    cached_prefix =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
+                         absl::UTCTimeZone());
+    cached_second = second;
+  }
+  const int ms = static_cast<int>(millis - second * 1000);
+  std::string out;
+  out.reserve(cached_prefix.size() + 5);
+  out += cached_prefix;
+  out += '.';
+  out += static_cast<char>('0' + ms / 100);
+  out += static_cast<char>('0' + ms / 10 % 10);
+  out += static_cast<char>('0' + ms % 10);
+  out += 'Z';
+  return out;
 }
 
 void AppendTextValue(std::string& out, const boost::json::value& v) {
-  if (v.is_string()) {
-    const boost::json::string& s = v.get_string();
-    const bool plain =
-        !s.empty() && s.find_first_of(" \"=\n") == boost::json::string::npos;
-    if (plain) {
-      out.append(s.data(), s.size());
-    } else {
-      out += boost::json::serialize(v);  // quoted, escaped
+  switch (v.kind()) {
+    case boost::json::kind::int64:
+      absl::StrAppend(&out, v.get_int64());
+      return;
+    case boost::json::kind::uint64:
+      absl::StrAppend(&out, v.get_uint64());
+      return;
+    case boost::json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case boost::json::kind::string: {
+      const boost::json::string& s = v.get_string();
+      if (!s.empty() &&
+          s.find_first_of(" \"=\n") == boost::json::string::npos) {
+        out.append(s.data(), s.size());
+        return;
+      }
+      break;  // quoted and escaped as JSON
     }
-    return;
+    default:
+      break;
   }
   out += boost::json::serialize(v);
 }
@@ -133,20 +171,18 @@ absl::string_view LevelName(LogLevel level) {
 }
 
 void InitLogging(const LogConfig& config) {
-  auto* l = new Loggers;
-  l->config = config;
-  auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-  // The record is formatted by FormatRecord; spdlog adds the newline.
-  l->sync = std::make_shared<spdlog::logger>("matgto", sink);
-  l->pool = std::make_shared<spdlog::details::thread_pool>(kQueueRecords, 1);
-  l->async = std::make_shared<spdlog::async_logger>(
-      "matgto-exchanges", sink, l->pool, spdlog::async_overflow_policy::block);
-  for (const auto& logger : {l->sync, l->async}) {
-    logger->set_pattern("%v");
-    logger->set_level(ToSpd(config.level));
-    // Lines reach the file as they are written (tests, `tail -f`).
-    logger->flush_on(spdlog::level::trace);
+  // Exchange records are written by the proxy thread that has them, into
+  // stdout's buffer (no queue, no thread hand-off: a memcpy under the
+  // sink's mutex, and a write(2) per buffer-full); a flusher thread writes
+  // what waits at least every kHotFlushEvery.
+  if (::isatty(::fileno(stdout)) == 0) {
+    static char buffer[1 << 16];
+    std::setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
   }
+  Loggers* l = MakeLoggers(config, /*buffered=*/true);
+  spdlog::drop(l->hot->name());
+  spdlog::register_logger(l->hot);
+  spdlog::flush_every(kHotFlushEvery);
   current_level.store(static_cast<int>(config.level));
   current_format.store(static_cast<int>(config.format));
   absl::MutexLock lock(&init_mu);
@@ -154,13 +190,10 @@ void InitLogging(const LogConfig& config) {
 }
 
 void FlushLogging() {
-  absl::MutexLock lock(&init_mu);
   Loggers* l = current.load(std::memory_order_acquire);
-  if (l == nullptr || l->pool == nullptr) return;
-  // From now on every record is synchronous; the writer thread drains its
-  // queue and ends when the last reference to its pool goes.
-  current.store(SyncLoggers(l->config), std::memory_order_release);
-  l->pool.reset();
+  if (l == nullptr) return;
+  l->hot->flush();
+  l->sync->flush();
 }
 
 bool LogEnabled(LogLevel level) {
@@ -175,14 +208,14 @@ void Log(LogLevel level, absl::string_view event, absl::string_view message,
   const std::string line = FormatRecord(
       static_cast<LogFormat>(current_format.load(std::memory_order_relaxed)),
       level, absl::Now(), event, message, fields);
-  (hot ? l->async : l->sync)->log(ToSpd(level), "{}", line);
+  (hot ? l->hot : l->sync)->log(ToSpd(level), spdlog::string_view_t(line));
 }
 
 std::string FormatRecord(LogFormat format, LogLevel level, absl::Time time,
                          absl::string_view event, absl::string_view message,
                          const boost::json::object& fields) {
   if (format == LogFormat::kJson) {
-    boost::json::object record;
+    boost::json::object record(fields.storage());
     record.reserve(fields.size() + 4);
     record["time"] = Rfc3339(time);
     record["level"] = Js(LevelName(level));

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "boost/json/monotonic_resource.hpp"
 #include "boost/json/object.hpp"
 #include "google/protobuf/util/time_util.h"
 
@@ -125,7 +126,10 @@ void Observer::OnExchange(const ExchangeRecord& r) {
   const absl::string_view method =
       r.request != nullptr ? absl::string_view(r.request->method) : "";
   if (log) {
-    boost::json::object fields;
+    // Built in a stack buffer: no heap allocation for the record's fields.
+    unsigned char buffer[2048];
+    boost::json::monotonic_resource arena(buffer, sizeof buffer);
+    boost::json::object fields(&arena);
     fields.reserve(12);
     fields["session"] = Js(r.session);
     fields["cassette"] = Js(r.cassette);
