@@ -23,6 +23,8 @@ td.url{word-break:break-all}
 tr.missed td,tr.error td{background:#fff0f0}
 tr.replayed td{background:#f3fff3}
 tr.miss td{background:#fff8e0;font-size:12px}
+table.diff{margin-top:4px;width:auto}
+table.diff td.rec{background:#e6ffec}table.diff td.live{background:#ffebe9}
 pre{background:#f6f8fa;padding:6px;overflow:auto;max-height:300px;margin:4px 0}
 #exchanges-wrap{max-height:60vh;overflow:auto}
 .muted{color:#777}
@@ -152,8 +154,13 @@ function follow() {
         <td class=url>${esc(x.url)}</td><td>${+x.status || 0}</td><td>${esc(res)}</td>
         <td>${ms}</td>`, res);
     } else if (e.miss) {
+      // The live request next to the closest recording, fields that differ.
+      const m = e.miss.miss || {}, c = (m.closest || [])[0];
+      const diff = c ? `<table class=diff><tr><th>field</th><th>recorded #${+c.interaction_index || 0}</th>
+        <th>live</th></tr>${(c.differences || []).map((d) => `<tr><td>${esc(d.field)}</td>
+        <td class=rec>${esc(d.recorded)}</td><td class=live>${esc(d.live)}</td></tr>`).join("")}</table>` : "";
       addRow(`<td>${esc(t)}</td><td>${esc(e.miss.session)}</td>
-        <td colspan=5>${esc(e.miss.explanation)}</td>`, "miss");
+        <td colspan=5>${esc(e.miss.explanation)}${diff}</td>`, "miss");
     } else if (e.session) {
       refreshSessions(); refreshCassettes();
     }
