@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "server/replay/passthrough_mode.h"
 #include "server/replay/record_mode.h"
 #include "server/replay/replay_mode.h"
@@ -62,6 +63,7 @@ CassetteSession::CassetteSession(SessionSetup setup)
       requested_mode_(setup.requested_mode),
       options_(std::move(setup.options)),
       clock_(*setup.clock),
+      observer_(setup.observer),
       handler_(NewModeHandler(setup, options_, clock_)),
       mode_(handler_->mode()) {}
 
@@ -99,6 +101,18 @@ ScriptPlayback::MismatchReporter CassetteSession::ReportWsMismatch(
              size_t index, const core::WsMessage* expected,
              const core::WsMessage& got) {
     v1::Miss miss = WsMismatchReport(url, interaction, index, expected, got);
+    if (self->observer_ != nullptr) {
+      v1::Miss shown = observe::SanitizeMiss(miss);
+      std::string explanation = absl::StrCat(
+          "matgto: WebSocket client message #", index, " to ", shown.url(),
+          " differs from the recording (interaction #", interaction,
+          ") in cassette '", self->name_,
+          "'; the session was closed with 1008. Recorded: ",
+          shown.closest(0).differences(0).recorded(),
+          "; live: ", shown.closest(0).differences(0).live(), ".");
+      self->observer_->OnMiss(self->session_id_, self->name_, std::move(shown),
+                              std::move(explanation));
+    }
     absl::MutexLock lock(&self->mu_);
     self->counters_.misses.Add(std::move(miss));
   };

@@ -18,6 +18,7 @@
 #include "server/core/clock.h"
 #include "server/core/exchange_handler.h"
 #include "server/match/matcher.h"
+#include "server/observe/observer.h"
 #include "server/replay/miss.h"
 #include "server/replay/mode.h"
 
@@ -42,6 +43,9 @@ struct SessionSetup {
   const core::Clock* clock = nullptr;
   // For RECORD, and REPLAY with on_miss RECORD.
   std::unique_ptr<cassette::Journal> journal;
+  // Told of WebSocket message mismatches (the other misses are reported by
+  // the session manager); null: none.
+  observe::Observer* observer = nullptr;
 };
 
 // Thread-safety: all methods are safe to call concurrently. `mu_` guards
@@ -125,6 +129,7 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   const v1::Mode requested_mode_;
   const v1::CassetteOptions options_;
   const core::Clock& clock_;
+  observe::Observer* const observer_;
 
   mutable absl::Mutex mu_;
   // Chosen once in the constructor; the pointer never changes, what it

@@ -336,7 +336,8 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
       .redactor = std::make_shared<const cassette::Redactor>(std::move(redact)),
       .matcher = match::RequestMatcher(std::move(match_rules)),
       .clock = &clock_,
-      .journal = std::move(journal)});
+      .journal = std::move(journal),
+      .observer = options_.observer});
   v1::SessionInfo info;
   {
     absl::MutexLock lock(&mu_);
