@@ -37,7 +37,8 @@ TEST(EventBusTest, ASlowSubscriberDropsAndIsToldHowMany) {
   EventBus bus;
   auto slow = bus.Subscribe({}, /*capacity=*/2);
   auto fast = bus.Subscribe({}, /*capacity=*/100);
-  for (int i = 0; i < 5; ++i) bus.Publish(Exchange("s", "c", std::to_string(i)));
+  for (int i = 0; i < 5; ++i)
+    bus.Publish(Exchange("s", "c", std::to_string(i)));
   // Publish never waited: the slow one kept two and lost three.
   EXPECT_EQ(slow->dropped_total(), 3u);
   const absl::Time now = absl::Now();

@@ -62,9 +62,8 @@ TEST(CounterFamilyTest, CountsPerLabelSorted) {
   f.With("no-match").Add();
   f.With("exhausted").Add(2);
   f.With("no-match").Add();
-  EXPECT_EQ(f.Snapshot(),
-            (std::vector<std::pair<std::string, uint64_t>>{{"exhausted", 2},
-                                                           {"no-match", 2}}));
+  EXPECT_EQ(f.Snapshot(), (std::vector<std::pair<std::string, uint64_t>>{
+                              {"exhausted", 2}, {"no-match", 2}}));
 }
 
 TEST(ObserverMetricsTest, ExchangesMissesAndErrorsAppearInTheExposition) {
@@ -136,9 +135,8 @@ TEST(AdminRequestTest, ProbesAreOpenMetricsAskTheHook) {
   admin::AdminHandlers h{
       .metrics = [] { return std::string("m 1\n"); },
       .ready = [] { return absl::UnavailableError("draining"); },
-      .authorize = [](absl::string_view auth) {
-        return auth == "Bearer good";
-      }};
+      .authorize =
+          [](absl::string_view auth) { return auth == "Bearer good"; }};
   EXPECT_EQ(admin::HandleAdminRequest(h, "GET", "/healthz", "").status, 200);
   admin::AdminResponse ready =
       admin::HandleAdminRequest(h, "GET", "/readyz", "");
