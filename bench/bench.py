@@ -264,6 +264,16 @@ def wsload_rows(rows, info, proxy: str, pid: int, messages: int, conns: int = 8)
         server.wait()
 
 
+def print_table(rows):
+    hdr = f"{'':10} {'scenario':40} {'per s':>10} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8}  note"
+    print(hdr)
+    print("-" * len(hdr))
+    for section, name, rps, ratio, p50, p99, errors, rss, note in rows:
+        f = lambda v: f"{v:8.2f}" if v is not None else f"{'-':>8}"
+        print(f"{section:10} {name:40} {rps:10.0f} {ratio:7.2f} {f(p50)} {f(p99)} {errors:7d} "
+              f"{(str(rss) if rss else '-'):>8}  {note}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=5)
@@ -274,6 +284,8 @@ def main() -> int:
     ap.add_argument("--slow-clients", type=int, default=1_000)
     ap.add_argument("--no-load", action="store_true", help="skip the idle and slowloris rows")
     ap.add_argument("--no-s3", action="store_true", help="skip the object store rows")
+    ap.add_argument("--logging-only", action="store_true",
+                    help="only the rows that measure what logging and metrics cost")
     a = ap.parse_args()
     import load  # bench/load.py
     nofile = load.raise_nofile(a.idle_connections + 1024)
@@ -300,6 +312,27 @@ def main() -> int:
         def add(section, name, r, baseline, rss=None, note=""):
             rows.append((section, name, r["rps"], r["rps"] / baseline["rps"], r["p50_us"] / 1000,
                          r["p99_us"] / 1000, r["errors"], rss, note))
+
+        # --- Logging and metrics: the same replay with `--log-level info`
+        # (a line per exchange) and the admin port on, next to logging off.
+        quiet, qinfo = start_matgto(work, "--log-level", "off")
+        procs.append(quiet)
+        cli(qinfo, "replay", "small")
+        qproxy = f"http://{qinfo['proxy']}"
+        wrk(qproxy + "/", 1, C, WRK_TARGET=base, WRK_ITEMS=10)
+        off = wrk(qproxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10)
+        add("Logging", "replay, --log-level off (baseline)", off, off)
+        loud, linfo = start_matgto(work, "--log-level", "info", "--admin-port", "0")
+        procs.append(loud)
+        cli(linfo, "replay", "small")
+        lproxy = f"http://{linfo['proxy']}"
+        wrk(lproxy + "/", 1, C, WRK_TARGET=base, WRK_ITEMS=10)
+        on = wrk(lproxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10)
+        add("Logging", "replay, --log-level info + /metrics", on, off,
+            note=f"logging costs {(1 - on['rps'] / off['rps']) * 100:.1f}%")
+        if a.logging_only:
+            print_table(rows)
+            return 0
 
         # --- HTTP
         wrk(base + "/", 1, C, WRK_ITEMS=10, WRK_TARGET="")
@@ -397,13 +430,7 @@ def main() -> int:
 
         print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
               f"wrk -t1, {os.cpu_count()} cores, loopback; WebSocket: {ws_note}\n")
-        hdr = f"{'':10} {'scenario':40} {'per s':>10} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8}  note"
-        print(hdr)
-        print("-" * len(hdr))
-        for section, name, rps, ratio, p50, p99, errors, rss, note in rows:
-            f = lambda v: f"{v:8.2f}" if v is not None else f"{'-':>8}"
-            print(f"{section:10} {name:40} {rps:10.0f} {ratio:7.2f} {f(p50)} {f(p99)} {errors:7d} "
-                  f"{(str(rss) if rss else '-'):>8}  {note}")
+        print_table(rows)
         print(f"\ncassette load: Replay of 10,000 interactions took {load_ms:.0f} ms (gRPC call, parse + index)")
         print(f"idle sessions: RSS {rss1:.1f} MiB with 1 session open, {rss256:.1f} MiB with 256 "
               f"(each replaying the 10-interaction cassette, own listener): "

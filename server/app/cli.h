@@ -41,6 +41,8 @@ absl::Status LoadCliTls(CliTarget& target);
 std::unique_ptr<v1::ProxyControl::Stub> ConnectControl(const CliTarget& target);
 // Gives a call target.timeout to complete and adds the token.
 void PrepareCall(grpc::ClientContext& ctx, const CliTarget& target);
+// Adds the token only (for streams that follow until stopped: no deadline).
+void AddToken(grpc::ClientContext& ctx, const CliTarget& target);
 // Prints a failed call readably (code name, message, and a hint for
 // UNAUTHENTICATED/PERMISSION_DENIED/unreachable) and returns the exit code:
 // 3 when the server cannot be reached, 1 otherwise.

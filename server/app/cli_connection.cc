@@ -145,6 +145,10 @@ std::unique_ptr<v1::ProxyControl::Stub> ConnectControl(
 void PrepareCall(grpc::ClientContext& ctx, const CliTarget& target) {
   ctx.set_deadline(std::chrono::system_clock::now() +
                    absl::ToChronoMilliseconds(target.timeout));
+  AddToken(ctx, target);
+}
+
+void AddToken(grpc::ClientContext& ctx, const CliTarget& target) {
   // Sent as plain metadata rather than grpc::AccessTokenCredentials, which
   // gRPC refuses to send without TLS (the default loopback setup).
   if (!target.token.empty()) {

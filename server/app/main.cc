@@ -13,6 +13,8 @@
 #include "server/app/option_flags.h"
 #include "server/app/serve.h"
 #include "server/app/store_flags.h"
+#include "server/app/tail_cli.h"
+#include "server/observe/log.h"
 
 namespace {
 
@@ -242,6 +244,28 @@ int main(int argc, char** argv) {
                         "require bearer tokens on the control API: a file "
                         "of `TOKEN SCOPE [NAME-PREFIX]` lines, SCOPE read, "
                         "write or admin");
+  std::string log_level = "info", log_format = "text";
+  serve_cmd
+      ->add_option("--log-level", log_level,
+                   "error, warn (+ every replay miss, explained), info (+ "
+                   "one line per exchange), debug, or off")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug", "off"}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--log-format", log_format,
+                   "text, or json (one object per line: time, level, event, "
+                   "msg and the event's fields)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--admin-port", serve.admin_port,
+                   "HTTP port for /metrics (Prometheus), /healthz and "
+                   "/readyz; 0: an ephemeral port; default off")
+      ->check(CLI::Range(0, 65535));
+  serve_cmd
+      ->add_option("--admin-bind", serve.admin_bind,
+                   "address the admin port listens on")
+      ->capture_default_str();
 
   // client commands
   std::string name, mode = "";
@@ -334,6 +358,15 @@ int main(int argc, char** argv) {
   for (CLI::App* sub : {fault_add_cmd, fault_ls_cmd, fault_rm_cmd}) {
     sub->fallthrough();
   }
+  std::string tail_cassette;
+  CLI::App* tail_cmd = app.add_subcommand(
+      "tail",
+      "follow the server's live events: exchanges, misses (explained) and "
+      "session events");
+  tail_cmd->add_option("--session", session.id, "only this session");
+  tail_cmd->add_option("--cassette", tail_cassette, "only this cassette");
+  tail_cmd->add_flag("--json", json,
+                     "one JSON object per event (protobuf field names)");
   CLI::App* ca_cmd = app.add_subcommand("ca", "the interception CA");
   ca_cmd->require_subcommand(1);
   CLI::App* ca_export_cmd =
@@ -449,6 +482,8 @@ int main(int argc, char** argv) {
     serve.proxy.upstream_timeout = absl::Seconds(upstream_s);
     serve.shutdown_grace = absl::Seconds(grace_s);
     serve.proxy.ws_idle_timeout = absl::Seconds(ws_idle_s);
+    serve.log.level = *matgto::observe::ParseLogLevel(log_level);
+    serve.log.format = *matgto::observe::ParseLogFormat(log_format);
     if (!session_ports.empty()) {
       auto range = matgto::app::ParsePortRange(session_ports);
       if (!range.ok()) {
@@ -497,6 +532,9 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "matgto: give rule ids or --all\n");
     return 2;
+  }
+  if (tail_cmd->parsed()) {
+    return matgto::app::CliTail(target, session.id, tail_cassette, json);
   }
   if (ca_export_cmd->parsed())
     return matgto::app::CliCaExport(target, session.json);

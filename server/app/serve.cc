@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -26,6 +27,8 @@
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/admin/admin_server.h"
+#include "server/app/admin_wiring.h"
 #include "server/app/modes.h"
 #include "server/cassette/redact.h"
 #include "server/cassette/store.h"
@@ -34,6 +37,8 @@
 #include "server/control/control_tls.h"
 #include "server/core/clock.h"
 #include "server/core/url.h"
+#include "server/observe/log.h"
+#include "server/observe/observer.h"
 #include "server/proxy/proxy_server.h"
 #include "server/replay/session_manager.h"
 #include "server/tls/certificate_authority.h"
@@ -69,10 +74,13 @@ class ShutdownRequest {
 };
 
 bool WriteReadyFile(const std::string& path, const std::string& proxy,
-                    const std::string& control) {
+                    const std::string& control, const std::string& admin) {
   google::protobuf::Struct ready;
   (*ready.mutable_fields())["proxy"].set_string_value(proxy);
   (*ready.mutable_fields())["control"].set_string_value(control);
+  if (!admin.empty()) {
+    (*ready.mutable_fields())["admin"].set_string_value(admin);
+  }
   (*ready.mutable_fields())["pid"].set_number_value(::getpid());
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(ready, &json).ok()) {
@@ -156,6 +164,34 @@ bool ControlSecurity(const ServeOptions& options,
   return true;
 }
 
+using observe::LogLevel;
+
+// Who may see the admin port's /metrics, page and API: an explicit hook,
+// else the control API's tokens (any scope, but not a token limited to a
+// name prefix: the page shows every session), else anyone who reaches it
+// (loopback by default). /healthz and /readyz stay open for probes.
+std::function<bool(absl::string_view)> AdminAuthorizer(
+    const ServeOptions& options,
+    const std::optional<control::TokenTable>& tokens) {
+  if (options.admin_authorize) return options.admin_authorize;
+  if (!tokens.has_value()) return nullptr;
+  auto table = std::make_shared<const control::TokenTable>(*tokens);
+  return [table](absl::string_view authorization) {
+    absl::StatusOr<control::Grant> grant =
+        table->Authenticate(authorization, "the admin port");
+    return grant.ok() && grant->prefix.empty();
+  };
+}
+
+// A line of the server's log ("start", "stop" and other lifecycle events).
+void Note(LogLevel level, absl::string_view event, absl::string_view message) {
+  observe::Log(level, event, message);
+}
+
+void Fail(absl::string_view message) {
+  Note(LogLevel::kError, "start", message);
+}
+
 }  // namespace
 
 std::string DefaultCaDir() {
@@ -170,6 +206,7 @@ std::string DefaultCaDir() {
 
 int RunServe(const ServeOptions& options_in) {
   ServeOptions options = options_in;
+  observe::InitLogging(options.log);
   core::SystemClock clock;
   // A file-size limit (ulimit -f) makes a write fail with EFBIG, which is
   // reported like a full disk, instead of killing the server.
@@ -180,17 +217,16 @@ int RunServe(const ServeOptions& options_in) {
                          options.cassette_format, options.file_mode,
                          /*recover=*/true);
   if (!store.ok()) {
-    std::fprintf(stderr, "matgto: %s\n",
-                 std::string(store.status().message()).c_str());
+    Fail(store.status().message());
     return 2;
   }
   for (const std::string& line : store->recovered) {
-    std::printf("matgto: %s\n", line.c_str());
+    Note(LogLevel::kInfo, "recover", line);
   }
 
   // TLS: the CA, the leaf cache and both contexts.
   if (options.ca_cert.empty() != options.ca_key.empty()) {
-    std::fprintf(stderr, "matgto: --ca-cert and --ca-key go together\n");
+    Fail("--ca-cert and --ca-key go together");
     return 2;
   }
   auto ca =
@@ -199,20 +235,17 @@ int RunServe(const ServeOptions& options_in) {
                 options.ca_dir.empty() ? DefaultCaDir() : options.ca_dir)
           : tls::CertificateAuthority::Load(options.ca_cert, options.ca_key);
   if (!ca.ok()) {
-    std::fprintf(stderr, "matgto: %s\n",
-                 std::string(ca.status().message()).c_str());
+    Fail(ca.status().message());
     return 2;
   }
   if ((*ca)->created()) {
-    std::printf(
-        "matgto: created a new CA at %s; trust it in clients (see "
-        "`matgto ca export`)\n",
-        (*ca)->cert_path().c_str());
+    Note(LogLevel::kInfo, "start",
+         absl::StrCat("created a new CA at ", (*ca)->cert_path(),
+                      "; trust it in clients (see `matgto ca export`)"));
   }
   auto leaves = tls::LeafCache::Create(**ca, options.leaf_cache_size);
   if (!leaves.ok()) {
-    std::fprintf(stderr, "matgto: %s\n",
-                 std::string(leaves.status().message()).c_str());
+    Fail(leaves.status().message());
     return 2;
   }
   auto interception = tls::InterceptionContext::Create(**leaves);
@@ -220,25 +253,21 @@ int RunServe(const ServeOptions& options_in) {
       tls::MakeUpstreamContext({.ca_file = options.upstream_ca_file,
                                 .insecure = options.insecure_upstream});
   if (!interception.ok() || !upstream_tls.ok()) {
-    std::fprintf(
-        stderr, "matgto: %s\n",
-        std::string(!interception.ok() ? interception.status().message()
-                                       : upstream_tls.status().message())
-            .c_str());
+    Fail(!interception.ok() ? interception.status().message()
+                            : upstream_tls.status().message());
     return 2;
   }
   if (options.insecure_upstream) {
-    std::fprintf(stderr,
-                 "matgto: WARNING: --insecure-upstream: upstream TLS "
-                 "certificates are NOT verified; anyone on the path can "
-                 "impersonate the services you record\n");
+    Note(LogLevel::kWarn, "start",
+         "WARNING: --insecure-upstream: upstream TLS certificates are NOT "
+         "verified; anyone on the path can impersonate the services you "
+         "record");
   }
   if (!options.reverse_upstream.empty()) {
     auto up = core::ParseAbsoluteUrl(options.reverse_upstream);
     if (!up.ok() || (up->scheme != "http" && up->scheme != "https")) {
-      std::fprintf(stderr,
-                   "matgto: --upstream must be an http(s):// URL, got '%s'\n",
-                   options.reverse_upstream.c_str());
+      Fail(absl::StrCat("--upstream must be an http(s):// URL, got '",
+                        options.reverse_upstream, "'"));
       return 2;
     }
     up->path = "/";
@@ -261,6 +290,9 @@ int RunServe(const ServeOptions& options_in) {
                           ? options.threads
                           : std::max(1u, std::thread::hardware_concurrency());
   asio::io_context ioc(threads);
+  // Metrics, the log's exchange records and the live events.
+  observe::Observer observer;
+  options.proxy.metrics = &observer.proxy_metrics();
   ProxySessionListeners session_listeners(ioc, options.proxy, tls_services,
                                           options.session_ports);
   replay::SessionManager sessions(
@@ -268,24 +300,20 @@ int RunServe(const ServeOptions& options_in) {
       replay::SessionManagerOptions{.default_mode = options.mode,
                                     .max_sessions = options.max_sessions,
                                     .listeners = &session_listeners,
-                                    .log = [](const std::string& line) {
-                                      std::printf("matgto: %s\n", line.c_str());
-                                      std::fflush(stdout);
-                                    }});
+                                    .log = nullptr,
+                                    .observer = &observer});
   auto proxy =
       proxy::ProxyServer::Create(ioc, options.proxy, tls_services, sessions);
   if (!proxy.ok()) {
-    std::fprintf(stderr, "matgto: %s\n",
-                 std::string(proxy.status().message()).c_str());
+    Fail(proxy.status().message());
     return 2;
   }
   session_listeners.Bind(sessions, (*proxy)->address());
   if (!options.cassette.empty()) {
     auto info = sessions.Use(options.cassette, options.mode, {});
     if (!info.ok()) {
-      std::fprintf(stderr, "matgto: cannot use cassette '%s': %s\n",
-                   options.cassette.c_str(),
-                   std::string(info.status().message()).c_str());
+      Fail(absl::StrCat("cannot use cassette '", options.cassette,
+                        "': ", info.status().message()));
       return 2;
     }
   }
@@ -316,8 +344,8 @@ int RunServe(const ServeOptions& options_in) {
               options.proxy.reverse_upstream.has_value()
                   ? core::FormatUrl(*options.proxy.reverse_upstream)
                   : ""},
-      [&shutdown](absl::Duration grace) { shutdown.Request(grace); },
-      std::move(tokens));
+      [&shutdown](absl::Duration grace) { shutdown.Request(grace); }, tokens);
+  service.SetEventBus(&observer.bus());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -329,13 +357,31 @@ int RunServe(const ServeOptions& options_in) {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (grpc_server == nullptr || control_port == 0) {
-    std::fprintf(stderr, "matgto: cannot listen on %s for the control API\n",
-                 control_listen.c_str());
+    Fail(absl::StrCat("cannot listen on ", control_listen,
+                      " for the control API"));
     return 2;
   }
   const std::string control_address =
       core::HostPort(options.control_bind, static_cast<uint16_t>(control_port));
   service.SetControlAddress(control_address);
+
+  // The admin port: /metrics, /healthz, /readyz (not ready while draining),
+  // the web page.
+  std::atomic<bool> draining{false};
+  std::unique_ptr<admin::AdminServer> admin_server;
+  if (options.admin_port >= 0) {
+    auto started = admin::AdminServer::Start(
+        admin::AdminConfig{.bind_address = options.admin_bind,
+                           .port = static_cast<uint16_t>(options.admin_port)},
+        AdminHandlersFor(observer, sessions, *store->store, draining,
+                         AdminAuthorizer(options, tokens)));
+    if (!started.ok()) {
+      Fail(started.status().message());
+      grpc_server->Shutdown();
+      return 2;
+    }
+    admin_server = *std::move(started);
+  }
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait(
@@ -348,30 +394,32 @@ int RunServe(const ServeOptions& options_in) {
   pool.reserve(threads);
   for (int i = 0; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
 
-  std::printf(
-      "matgto %s: proxy on %s, control (gRPC) on %s, cassettes in %s "
-      "(%s), default mode %s, CA %s\n",
-      MATGTO_VERSION, (*proxy)->address().c_str(), control_address.c_str(),
-      store->where.c_str(),
-      std::string(cassette::CassetteFormatName(options.cassette_format))
-          .c_str(),
-      ModeName(sessions.default_mode()).c_str(), (*ca)->cert_path().c_str());
-  std::printf("matgto: control API: %s\n", control_security.c_str());
-  if (!store->detail.empty()) {
-    std::printf("matgto: %s\n", store->detail.c_str());
-  }
+  Note(LogLevel::kInfo, "start",
+       absl::StrCat(
+           "matgto ", MATGTO_VERSION, ": proxy on ", (*proxy)->address(),
+           ", control (gRPC) on ", control_address,
+           admin_server != nullptr
+               ? absl::StrCat(", admin (HTTP) on ", admin_server->address())
+               : "",
+           ", cassettes in ", store->where, " (",
+           cassette::CassetteFormatName(options.cassette_format),
+           "), default mode ", ModeName(sessions.default_mode()), ", CA ",
+           (*ca)->cert_path()));
+  Note(LogLevel::kInfo, "start",
+       absl::StrCat("control API: ", control_security));
+  if (!store->detail.empty()) Note(LogLevel::kInfo, "start", store->detail);
   if (options.proxy.reverse_upstream.has_value()) {
-    std::printf("matgto: reverse mode: %s://%s answers as %s\n",
-                options.proxy.reverse_tls ? "https" : "http",
-                (*proxy)->address().c_str(),
-                core::FormatUrl(*options.proxy.reverse_upstream).c_str());
+    Note(LogLevel::kInfo, "start",
+         absl::StrCat(
+             "reverse mode: ", options.proxy.reverse_tls ? "https" : "http",
+             "://", (*proxy)->address(), " answers as ",
+             core::FormatUrl(*options.proxy.reverse_upstream)));
   }
-  std::fflush(stdout);
   if (!options.ready_file.empty() &&
-      !WriteReadyFile(options.ready_file, (*proxy)->address(),
-                      control_address)) {
-    std::fprintf(stderr, "matgto: cannot write ready file %s\n",
-                 options.ready_file.c_str());
+      !WriteReadyFile(options.ready_file, (*proxy)->address(), control_address,
+                      admin_server != nullptr ? admin_server->address() : "")) {
+    Note(LogLevel::kError, "start",
+         absl::StrCat("cannot write ready file ", options.ready_file));
   }
 
   // Sessions whose owner went away without stopping them end when their
@@ -388,31 +436,39 @@ int RunServe(const ServeOptions& options_in) {
   });
 
   const absl::Duration grace = shutdown.Wait();
-  std::printf("matgto: shutting down (grace %s)\n",
-              absl::FormatDuration(grace).c_str());
-  std::fflush(stdout);
+  // Not ready from now on: probes see 503, gRPC health NOT_SERVING.
+  draining.store(true);
+  if (grpc::HealthCheckServiceInterface* health =
+          grpc_server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  Note(LogLevel::kInfo, "stop",
+       absl::StrCat("shutting down (grace ", absl::FormatDuration(grace), ")"));
   stop_reaper.Notify();
   reaper.join();
   absl::Notification proxy_done;
   (*proxy)->Shutdown(grace, [&proxy_done] { proxy_done.Notify(); });
   session_listeners.Drain(grace);
   proxy_done.WaitForNotificationWithTimeout(grace + absl::Seconds(1));
+  // Watchers' streams end, so that gRPC need not cancel them.
+  observer.bus().Close();
   grpc_server->Shutdown(std::chrono::system_clock::now() +
                         std::chrono::seconds(1));
 
   int exit_code = 0;
   // Saves every recording (each session's end is logged).
   if (absl::Status saved = sessions.StopAll(); !saved.ok()) {
-    std::fprintf(stderr, "matgto: could not save a recording: %s\n",
-                 std::string(saved.message()).c_str());
+    Note(LogLevel::kError, "stop",
+         absl::StrCat("could not save a recording: ", saved.message()));
     exit_code = 1;
   }
   signals.cancel();
   work.reset();
   ioc.stop();
   for (std::thread& t : pool) t.join();
-  std::printf("matgto: stopped\n");
-  std::fflush(stdout);
+  if (admin_server != nullptr) admin_server->Stop();
+  Note(LogLevel::kInfo, "stop", "stopped");
+  observe::FlushLogging();
   return exit_code;
 }
 

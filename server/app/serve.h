@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -10,6 +11,7 @@
 #include "server/app/session_ports.h"
 #include "server/app/store_flags.h"
 #include "server/cassette/store.h"
+#include "server/observe/log.h"
 #include "server/proxy/config.h"
 
 namespace matgto::app {
@@ -57,6 +59,14 @@ struct ServeOptions {
   std::string control_tls_key;
   std::string control_client_ca;
   std::string auth_tokens;
+  // The log: level and text or JSON lines (stdout).
+  observe::LogConfig log;
+  // Admin HTTP port (/metrics, /healthz, /readyz): -1 off, 0 ephemeral.
+  int admin_port = -1;
+  std::string admin_bind = "127.0.0.1";
+  // Whether an Authorization header value may see /metrics (null: any
+  // may). The hook for the control API's tokens.
+  std::function<bool(absl::string_view authorization)> admin_authorize;
 };
 
 // $MATGTO_CA_DIR, else $HOME/.matgto/ca, else ./.matgto/ca.

@@ -189,6 +189,8 @@ const std::vector<RpcRule>& RpcRules() {
       {"PutCassette", Scope::kWrite},
       {"DeleteCassette", Scope::kWrite},
       {"Shutdown", Scope::kAdmin},
+      // Events of the cassettes the token covers only (its name prefix).
+      {"WatchEvents", Scope::kRead},
   };
   return *rules;
 }

@@ -13,6 +13,7 @@
 #include "matgto/v1/control.grpc.pb.h"
 #include "server/cassette/store.h"
 #include "server/control/auth.h"
+#include "server/observe/event_bus.h"
 #include "server/replay/session_manager.h"
 
 namespace matgto::control {
@@ -89,6 +90,12 @@ class ControlService final : public v1::ProxyControl::Service {
                               const v1::DeleteCassetteRequest*,
                               v1::DeleteCassetteResponse*) override;
 
+  // The live event stream (watch_events.cc). UNAVAILABLE when no event bus
+  // was set.
+  void SetEventBus(observe::EventBus* bus) { events_ = bus; }
+  grpc::Status WatchEvents(grpc::ServerContext*, const v1::WatchEventsRequest*,
+                           grpc::ServerWriter<v1::Event>*) override;
+
  private:
   // Reads, checks and stores the chunks of one PutCassette call.
   absl::Status Put(const Grant& grant,
@@ -124,6 +131,8 @@ class ControlService final : public v1::ProxyControl::Service {
   const std::optional<TokenTable> tokens_;
   mutable absl::Mutex mu_;
   std::string control_address_ ABSL_GUARDED_BY(mu_);
+  // Set once before the server starts.
+  observe::EventBus* events_ = nullptr;
 };
 
 }  // namespace matgto::control

@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "server/core/url.h"
+#include "server/observe/metrics.h"
 
 namespace matgto::proxy {
 
@@ -51,6 +52,10 @@ struct ProxyConfig {
   // Reverse mode with TLS on the proxy port (certificate for the upstream's
   // host, signed by the CA).
   bool reverse_tls = false;
+
+  // Open connections and request durations are counted here; null: not
+  // counted. Outlives every listener.
+  observe::ProxyMetrics* metrics = nullptr;
 };
 
 }  // namespace matgto::proxy

@@ -71,6 +71,25 @@ asio::awaitable<void> Relay(beast::tcp_stream& from, beast::tcp_stream& to,
   to.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+// Observes the time from a request read to the end of its exchange (the
+// response written, or the connection given up) when it goes out of scope.
+class RequestTimer {
+ public:
+  explicit RequestTimer(observe::ProxyMetrics* metrics)
+      : metrics_(metrics), start_(absl::Now()) {}
+  ~RequestTimer() {
+    if (metrics_ != nullptr) {
+      metrics_->request_duration.ObserveDuration(absl::Now() - start_);
+    }
+  }
+  RequestTimer(const RequestTimer&) = delete;
+  RequestTimer& operator=(const RequestTimer&) = delete;
+
+ private:
+  observe::ProxyMetrics* const metrics_;
+  const absl::Time start_;
+};
+
 }  // namespace
 
 Connection::Connection(uint64_t id, tcp::socket socket,
@@ -86,7 +105,13 @@ Connection::Connection(uint64_t id, tcp::socket socket,
       upstream_(client_.get_executor(), config, tls.upstream,
                 tls.verify_upstream),
       request_deadline_(client_.get_executor()),
-      delivery_timer_(client_.get_executor()) {}
+      delivery_timer_(client_.get_executor()) {
+  if (config_.metrics != nullptr) config_.metrics->open_connections.Add(1);
+}
+
+Connection::~Connection() {
+  if (config_.metrics != nullptr) config_.metrics->open_connections.Add(-1);
+}
 
 template <class F>
 auto Connection::OnClient(F&& f) {
@@ -485,6 +510,7 @@ asio::awaitable<bool> Connection::HandleOne() {
     co_await HandleUpgrade(request, *url);
     co_return false;
   }
+  const RequestTimer timer(config_.metrics);
   core::HttpRequest exchange =
       ToCore(std::move(request), core::FormatUrl(*url));
   core::Decision decision = handler_.OnRequest(route_, exchange);

@@ -37,6 +37,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
              const ProxyConfig& config, const TlsServices& tls,
              core::ExchangeHandler& handler,
              std::shared_ptr<ProxyServer> server);
+  ~Connection();
 
   // Spawns the connection's coroutine.
   void Start();

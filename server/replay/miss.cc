@@ -12,6 +12,7 @@ namespace matgto::replay {
 
 void MissLog::Add(v1::Miss miss) {
   ++count_;
+  last_ = miss;
   if (kept_.size() < static_cast<size_t>(kMaxMissesKept)) {
     kept_.push_back(std::move(miss));
   }

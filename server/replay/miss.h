@@ -35,9 +35,12 @@ class MissLog {
   void Add(v1::Miss miss);
   uint64_t count() const { return count_; }
   const std::vector<v1::Miss>& kept() const { return kept_; }
+  // The latest miss (for the live event stream); empty before the first.
+  const v1::Miss& last() const { return last_; }
 
  private:
   uint64_t count_ = 0;
+  v1::Miss last_;
   std::vector<v1::Miss> kept_;
 };
 

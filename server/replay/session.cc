@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "server/replay/passthrough_mode.h"
 #include "server/replay/record_mode.h"
 #include "server/replay/replay_mode.h"
@@ -57,10 +58,12 @@ std::unique_ptr<ModeHandler> NewModeHandler(SessionSetup& setup,
 
 CassetteSession::CassetteSession(SessionSetup setup)
     : id_(setup.id),
+      session_id_(setup.session_id),
       name_(setup.name),
       requested_mode_(setup.requested_mode),
       options_(std::move(setup.options)),
       clock_(*setup.clock),
+      observer_(setup.observer),
       handler_(NewModeHandler(setup, options_, clock_)),
       mode_(handler_->mode()) {}
 
@@ -98,6 +101,18 @@ ScriptPlayback::MismatchReporter CassetteSession::ReportWsMismatch(
              size_t index, const core::WsMessage* expected,
              const core::WsMessage& got) {
     v1::Miss miss = WsMismatchReport(url, interaction, index, expected, got);
+    if (self->observer_ != nullptr) {
+      v1::Miss shown = observe::SanitizeMiss(miss);
+      std::string explanation = absl::StrCat(
+          "matgto: WebSocket client message #", index, " to ", shown.url(),
+          " differs from the recording (interaction #", interaction,
+          ") in cassette '", self->name_,
+          "'; the session was closed with 1008. Recorded: ",
+          shown.closest(0).differences(0).recorded(),
+          "; live: ", shown.closest(0).differences(0).live(), ".");
+      self->observer_->OnMiss(self->session_id_, self->name_, std::move(shown),
+                              std::move(explanation));
+    }
     absl::MutexLock lock(&self->mu_);
     self->counters_.misses.Add(std::move(miss));
   };
@@ -137,9 +152,21 @@ void CassetteSession::WsClose(uint64_t index, const core::WsClose& close) {
   recorder->SetWsClose(index, close);
 }
 
-core::Decision CassetteSession::OnRequest(const core::HttpRequest& request) {
+bool CassetteSession::records_forwards() const {
+  return mode_ == v1::RECORD ||
+         (mode_ == v1::REPLAY && options_.on_miss() == v1::MISS_RECORD);
+}
+
+core::Decision CassetteSession::OnRequest(const core::HttpRequest& request,
+                                          Note* note) {
   absl::MutexLock lock(&mu_);
-  return handler_->OnRequest(request, counters_);
+  const uint64_t misses = counters_.misses.count();
+  core::Decision decision = handler_->OnRequest(request, counters_);
+  if (note != nullptr && counters_.misses.count() != misses) {
+    note->miss = counters_.misses.last();
+    note->recordings = handler_->replayable();
+  }
+  return decision;
 }
 
 void CassetteSession::OnForwarded(const core::HttpRequest& request,
@@ -163,10 +190,16 @@ void CassetteSession::OnForwardFailed() {
   ++counters_.failed;
 }
 
-core::WsDecision CassetteSession::OnWebSocket(
-    const core::HttpRequest& upgrade) {
+core::WsDecision CassetteSession::OnWebSocket(const core::HttpRequest& upgrade,
+                                              Note* note) {
   absl::MutexLock lock(&mu_);
-  return handler_->OnWebSocket(upgrade, *this, counters_);
+  const uint64_t misses = counters_.misses.count();
+  core::WsDecision decision = handler_->OnWebSocket(upgrade, *this, counters_);
+  if (note != nullptr && counters_.misses.count() != misses) {
+    note->miss = counters_.misses.last();
+    note->recordings = handler_->replayable();
+  }
+  return decision;
 }
 
 std::optional<v1::Cassette> CassetteSession::Freeze() {

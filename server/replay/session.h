@@ -18,6 +18,7 @@
 #include "server/core/clock.h"
 #include "server/core/exchange_handler.h"
 #include "server/match/matcher.h"
+#include "server/observe/observer.h"
 #include "server/replay/miss.h"
 #include "server/replay/mode.h"
 
@@ -26,6 +27,8 @@ namespace matgto::replay {
 // Everything a session starts from.
 struct SessionSetup {
   uint64_t id = 0;
+  // The id of the session (SessionManager's) this cassette is used in.
+  std::string session_id;
   std::string name;
   v1::Mode requested_mode = v1::AUTO;
   // RECORD, REPLAY or PASSTHROUGH (AUTO is resolved before; anything else
@@ -40,6 +43,9 @@ struct SessionSetup {
   const core::Clock* clock = nullptr;
   // For RECORD, and REPLAY with on_miss RECORD.
   std::unique_ptr<cassette::Journal> journal;
+  // Told of WebSocket message mismatches (the other misses are reported by
+  // the session manager); null: none.
+  observe::Observer* observer = nullptr;
 };
 
 // Thread-safety: all methods are safe to call concurrently. `mu_` guards
@@ -52,15 +58,29 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   explicit CassetteSession(SessionSetup setup);
 
   uint64_t id() const { return id_; }
+  const std::string& session_id() const { return session_id_; }
   const std::string& name() const { return name_; }
   v1::Mode mode() const { return mode_; }
+  // Whether a forwarded exchange is recorded (RECORD; REPLAY with on_miss
+  // RECORD) rather than only passed through.
+  bool records_forwards() const;
 
-  core::Decision OnRequest(const core::HttpRequest& request);
+  // What a request led to besides the decision, for the event stream.
+  struct Note {
+    // Set when the request missed (a copy of the report kept).
+    std::optional<v1::Miss> miss;
+    // Recordings replay answers from.
+    uint64_t recordings = 0;
+  };
+
+  core::Decision OnRequest(const core::HttpRequest& request,
+                           Note* note = nullptr);
   void OnForwarded(const core::HttpRequest& request,
                    const core::HttpResponse& response,
                    const core::ExchangeTiming& timing);
   void OnForwardFailed();
-  core::WsDecision OnWebSocket(const core::HttpRequest& upgrade);
+  core::WsDecision OnWebSocket(const core::HttpRequest& upgrade,
+                               Note* note = nullptr);
 
   // Stops recording and returns the recording to save (as Recording()),
   // atomically: every exchange counted so far is in it, and none is counted
@@ -104,10 +124,12 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   void WsClose(uint64_t index, const core::WsClose& close);
 
   const uint64_t id_;
+  const std::string session_id_;
   const std::string name_;
   const v1::Mode requested_mode_;
   const v1::CassetteOptions options_;
   const core::Clock& clock_;
+  observe::Observer* const observer_;
 
   mutable absl::Mutex mu_;
   // Chosen once in the constructor; the pointer never changes, what it

@@ -32,6 +32,18 @@ bool IsDefault(absl::string_view id) {
   return id.empty() || id == kDefaultSessionId;
 }
 
+v1::SessionEvent Note(v1::SessionEvent::Kind kind, absl::string_view session,
+                      absl::string_view cassette, v1::Mode mode,
+                      std::string message) {
+  v1::SessionEvent note;
+  note.set_kind(kind);
+  note.set_session(std::string(session));
+  note.set_cassette(std::string(cassette));
+  note.set_mode(mode);
+  note.set_message(std::move(message));
+  return note;
+}
+
 }  // namespace
 
 SessionManager::SessionManager(cassette::CassetteStore& store,
@@ -41,7 +53,8 @@ SessionManager::SessionManager(cassette::CassetteStore& store,
                      SessionManagerOptions{.default_mode = default_mode,
                                            .max_sessions = 256,
                                            .listeners = nullptr,
-                                           .log = nullptr}) {}
+                                           .log = nullptr,
+                                           .observer = nullptr}) {}
 
 SessionManager::SessionManager(cassette::CassetteStore& store,
                                cassette::RedactConfig redact,
@@ -90,9 +103,18 @@ std::string SessionManager::SharedAddress() const {
                                        : "";
 }
 
-void SessionManager::Log(const std::vector<std::string>& lines) const {
-  if (!options_.log) return;
-  for (const std::string& line : lines) options_.log(line);
+void SessionManager::Log(Notes notes) const {
+  for (v1::SessionEvent& note : notes) {
+    if (options_.log) options_.log(note.message());
+    if (options_.observer == nullptr) continue;
+    const observe::LogLevel level =
+        note.kind() == v1::SessionEvent::KIND_SAVE_FAILED
+            ? observe::LogLevel::kError
+        : absl::StrContains(note.message(), ": warning: ")
+            ? observe::LogLevel::kWarn
+            : observe::LogLevel::kInfo;
+    options_.observer->OnSession(std::move(note), level);
+  }
 }
 
 std::string SessionManager::NewSessionId() {
@@ -220,7 +242,7 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
     ASSIGN_OR_RETURN(session, Find(target.session));
   }
 
-  std::vector<std::string> log;
+  Notes log;
   // A recording of this very cassette in this session is saved first, so
   // that AUTO/REPLAY right after recording sees it.
   if (session != nullptr && session->cassette != nullptr &&
@@ -246,7 +268,12 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
           absl::StrCat("cassette '", name, "' does not exist (looked for ",
                        store_.Describe(name), "); record it first"));
     }
+    const absl::Time load_start = absl::Now();
     ASSIGN_OR_RETURN(loaded, store_.Load(name));
+    if (options_.observer != nullptr) {
+      options_.observer->OnCassetteLoad(absl::Now() - load_start,
+                                        loaded->ByteSizeLong());
+    }
     // The name the session is opened with wins over the one stored inside
     // (a copied cassette is saved under its own name, never the original's).
     loaded->set_name(std::string(name));
@@ -318,6 +345,7 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
   }
   auto cassette_session = std::make_shared<CassetteSession>(SessionSetup{
       .id = next_cassette_id_++,
+      .session_id = session->id,
       .name = std::string(name),
       .requested_mode = mode,
       .mode = effective,
@@ -326,7 +354,8 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
       .redactor = std::make_shared<const cassette::Redactor>(std::move(redact)),
       .matcher = match::RequestMatcher(std::move(match_rules)),
       .clock = &clock_,
-      .journal = std::move(journal)});
+      .journal = std::move(journal),
+      .observer = options_.observer});
   v1::SessionInfo info;
   {
     absl::MutexLock lock(&mu_);
@@ -339,23 +368,25 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
     }
   }
   info = Describe(*session, clock_.Now());
-  log.push_back(absl::StrCat(
-      "session ", info.id(), " uses cassette '", name, "' (",
-      ModeWord(effective), ")",
-      info.proxy_address().empty() || IsDefault(info.id())
-          ? ""
-          : absl::StrCat(", proxy ", info.proxy_address()),
-      info.owner().empty() ? "" : absl::StrCat(", owner: ", info.owner()),
-      session->lease.has_value()
-          ? absl::StrCat(", lease ", absl::FormatDuration(*session->lease))
-          : ""));
+  log.push_back(Note(
+      v1::SessionEvent::KIND_STARTED, info.id(), name, effective,
+      absl::StrCat(
+          "session ", info.id(), " uses cassette '", name, "' (",
+          ModeWord(effective), ")",
+          info.proxy_address().empty() || IsDefault(info.id())
+              ? ""
+              : absl::StrCat(", proxy ", info.proxy_address()),
+          info.owner().empty() ? "" : absl::StrCat(", owner: ", info.owner()),
+          session->lease.has_value()
+              ? absl::StrCat(", lease ", absl::FormatDuration(*session->lease))
+              : "")));
   Log(log);
   return info;
 }
 
 absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
-    OpenSession& session, absl::string_view reason, bool close,
-    std::vector<std::string>& log, absl::Status* refused) {
+    OpenSession& session, absl::string_view reason, bool close, Notes& log,
+    absl::Status* refused) {
   std::shared_ptr<CassetteSession> cassette;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -367,7 +398,12 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
     // saved is held, not counted, so every exchange the summary counts is in
     // the saved file; if the save fails, what was held is recorded.
     if (std::optional<v1::Cassette> recording = cassette->Freeze()) {
+      const absl::Time save_start = absl::Now();
       absl::StatusOr<std::string> path = store_.Save(*recording);
+      if (path.ok() && options_.observer != nullptr) {
+        options_.observer->OnCassetteSave(absl::Now() - save_start,
+                                          recording->ByteSizeLong());
+      }
       absl::optional<absl::Cord> kept;
       if (!path.ok()) {
         kept =
@@ -376,19 +412,26 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
       if (kept.has_value()) {
         // Refused (e.g. someone else saved the cassette first) but kept
         // elsewhere: the session ends, and the caller reports the refusal.
-        log.push_back(absl::StrCat(
-            "session ", session.id, ": could not save cassette '",
-            cassette->name(), "' (", reason, "): ", path.status().message()));
+        log.push_back(
+            Note(v1::SessionEvent::KIND_SAVE_FAILED, session.id,
+                 cassette->name(), cassette->mode(),
+                 absl::StrCat("session ", session.id,
+                              ": could not save cassette '", cassette->name(),
+                              "' (", reason, "): ", path.status().message())));
+        log.back().set_reason(std::string(reason));
         summary.set_saved_path(std::string(*kept));
         summary.add_warnings(std::string(path.status().message()));
         if (refused != nullptr) *refused = path.status();
       } else if (!path.ok()) {
         cassette->Thaw();
-        log.push_back(
+        log.push_back(Note(
+            v1::SessionEvent::KIND_SAVE_FAILED, session.id, cassette->name(),
+            cassette->mode(),
             absl::StrCat("session ", session.id, ": could not save cassette '",
                          cassette->name(), "' (", reason,
                          "); the session stays open and its journal is kept: ",
-                         path.status().message()));
+                         path.status().message())));
+        log.back().set_reason(std::string(reason));
         return path.status();
       } else {
         summary.set_saved_path(*std::move(path));
@@ -401,7 +444,10 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
   *summary.mutable_ended_at() = ToProtoTimestamp(now);
   if (cassette != nullptr) {
     for (std::string& w : cassette->Warnings()) {
-      log.push_back(absl::StrCat("session ", session.id, ": warning: ", w));
+      log.push_back(
+          Note(v1::SessionEvent::KIND_NOTE, session.id, cassette->name(),
+               cassette->mode(),
+               absl::StrCat("session ", session.id, ": warning: ", w)));
       summary.add_warnings(std::move(w));
     }
   }
@@ -429,21 +475,25 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
     for (uint64_t i : cassette->Unused()) summary.add_unused_interactions(i);
   }
   const v1::SessionInfo& s = summary.session();
-  log.push_back(absl::StrCat(
-      "session ", s.id(), " ended (", reason, ")",
-      s.cassette().empty() ? ""
-                           : absl::StrCat(": cassette '", s.cassette(), "'"),
-      ", recorded ", s.recorded(), ", replayed ", s.replayed(), ", missed ",
-      s.missed(),
-      summary.saved_path().empty()
-          ? ""
-          : absl::StrCat(", saved to ", summary.saved_path())));
+  log.push_back(Note(
+      v1::SessionEvent::KIND_ENDED, s.id(), s.cassette(), s.mode(),
+      absl::StrCat("session ", s.id(), " ended (", reason, ")",
+                   s.cassette().empty()
+                       ? ""
+                       : absl::StrCat(": cassette '", s.cassette(), "'"),
+                   ", recorded ", s.recorded(), ", replayed ", s.replayed(),
+                   ", missed ", s.missed(),
+                   summary.saved_path().empty()
+                       ? ""
+                       : absl::StrCat(", saved to ", summary.saved_path()))));
+  log.back().set_reason(std::string(reason));
+  log.back().set_saved_path(summary.saved_path());
   return summary;
 }
 
 absl::StatusOr<v1::SessionSummary> SessionManager::Stop(
     absl::string_view session_id) {
-  std::vector<std::string> log;
+  Notes log;
   absl::StatusOr<v1::SessionSummary> summary;
   {
     absl::MutexLock control(&control_mu_);
@@ -476,13 +526,15 @@ absl::StatusOr<v1::SetFaultsResponse> SessionManager::SetFaults(
   v1::SetFaultsResponse out;
   for (v1::Fault& f : all) *out.add_faults() = std::move(f);
   out.set_seed(set->seed());
-  std::vector<std::string> log;
+  Notes log;
   // The rules just added are the last ones.
   for (int i = out.faults_size() - static_cast<int>(faults.size());
        i < out.faults_size(); ++i) {
-    log.push_back(absl::StrCat("session ", id, ": fault rule ",
-                               DescribeFault(out.faults(i)), " (seed ",
-                               out.seed(), ")"));
+    log.push_back(Note(v1::SessionEvent::KIND_NOTE, id, "",
+                       v1::MODE_UNSPECIFIED,
+                       absl::StrCat("session ", id, ": fault rule ",
+                                    DescribeFault(out.faults(i)), " (seed ",
+                                    out.seed(), ")")));
   }
   Log(log);
   return out;
@@ -525,7 +577,7 @@ absl::Time SessionManager::NextLeaseExpiry() const {
 }
 
 int SessionManager::ExpireLeases() {
-  std::vector<std::string> log;
+  Notes log;
   int ended = 0;
   {
     absl::MutexLock control(&control_mu_);
@@ -538,13 +590,15 @@ int SessionManager::ExpireLeases() {
       }
     }
     for (OpenSession* s : expired) {
-      log.push_back(absl::StrCat(
-          "session ", s->id, ": lease of ", absl::FormatDuration(*s->lease),
-          " expired (not renewed since ",
-          absl::FormatTime("%H:%M:%S", s->lease_expires_at - *s->lease,
-                           absl::UTCTimeZone()),
-          " UTC; owner: ", s->owner.empty() ? "unknown" : s->owner,
-          "); ending it"));
+      log.push_back(Note(
+          v1::SessionEvent::KIND_NOTE, s->id, "", v1::MODE_UNSPECIFIED,
+          absl::StrCat(
+              "session ", s->id, ": lease of ", absl::FormatDuration(*s->lease),
+              " expired (not renewed since ",
+              absl::FormatTime("%H:%M:%S", s->lease_expires_at - *s->lease,
+                               absl::UTCTimeZone()),
+              " UTC; owner: ", s->owner.empty() ? "unknown" : s->owner,
+              "); ending it")));
       // A refused save that was kept elsewhere is in the log; the session
       // ends all the same.
       if (EndLocked(*s, "lease-expired", /*close=*/true, log, nullptr).ok()) {
@@ -561,7 +615,7 @@ int SessionManager::ExpireLeases() {
 }
 
 absl::Status SessionManager::StopAll() {
-  std::vector<std::string> log;
+  Notes log;
   absl::Status first;
   {
     absl::MutexLock control(&control_mu_);

@@ -38,6 +38,7 @@
 #include "server/core/clock.h"
 #include "server/core/exchange_handler.h"
 #include "server/core/session_listeners.h"
+#include "server/observe/observer.h"
 #include "server/replay/faults.h"
 #include "server/replay/session.h"
 
@@ -81,6 +82,9 @@ struct SessionManagerOptions {
   // Lifecycle events (session opened, ended, lease expired, save failed),
   // one line each. Called outside every lock. Null: not reported.
   std::function<void(const std::string&)> log;
+  // Metrics, the log and the live events (exchanges, misses, session
+  // events); null: none. Must outlive the manager.
+  observe::Observer* observer = nullptr;
 };
 
 // Thread-safety: every method is safe to call concurrently. Use/Stop/
@@ -197,6 +201,7 @@ class SessionManager final : public core::ExchangeHandler {
     // Its fault rules (they outlive a change of cassette).
     std::shared_ptr<FaultSet> faults = std::make_shared<FaultSet>();
   };
+  using Notes = std::vector<v1::SessionEvent>;
   // What the proxy's request resolves to.
   struct Resolved {
     bool known = false;
@@ -220,13 +225,18 @@ class SessionManager final : public core::ExchangeHandler {
   // for the caller to report.
   absl::StatusOr<v1::SessionSummary> EndLocked(OpenSession& session,
                                                absl::string_view reason,
-                                               bool close,
-                                               std::vector<std::string>& log,
+                                               bool close, Notes& log,
                                                absl::Status* refused)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
   v1::SessionInfo Describe(const OpenSession& session, absl::Time now) const;
   std::string NewSessionId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
-  void Log(const std::vector<std::string>& lines) const;
+  // Reports lifecycle notes: options_.log gets each message, the observer
+  // each event.
+  void Log(Notes notes) const;
+  // Reports what a request led to (observer only).
+  void Observe(const Resolved& to, const core::HttpRequest& request,
+               const core::Reply* reply, const CassetteSession::Note& note,
+               absl::Time started, bool websocket) const;
   std::string SharedAddress() const;
 
   cassette::CassetteStore& store_;

@@ -2,11 +2,73 @@
 // from its I/O threads: a route resolves to a session under the reader
 // lock, then the session decides. Nothing here blocks. (The control side,
 // which opens, ends and lists sessions, is session_manager.cc.)
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/url.h"
+#include "server/replay/miss.h"
 #include "server/replay/session_manager.h"
 
 namespace matgto::replay {
+namespace {
+
+v1::SessionEvent FaultNote(const std::string& session, std::string message) {
+  v1::SessionEvent note;
+  note.set_kind(v1::SessionEvent::KIND_NOTE);
+  note.set_session(session);
+  note.set_message(std::move(message));
+  return note;
+}
+
+// A failed forward's status as the proxy sends it (the reason is its
+// X-Matgto-Error code).
+int FailedStatus(absl::string_view reason) {
+  return absl::StrContains(reason, "timeout") ? 504 : 502;
+}
+
+}  // namespace
+
+void SessionManager::Observe(const Resolved& to,
+                             const core::HttpRequest& request,
+                             const core::Reply* reply,
+                             const CassetteSession::Note& note,
+                             absl::Time started, bool websocket) const {
+  observe::Observer& observer = *options_.observer;
+  const std::string& cassette =
+      to.cassette != nullptr ? to.cassette->name() : std::string();
+  if (note.miss.has_value()) {
+    v1::Miss miss = observe::SanitizeMiss(*note.miss);
+    std::string explanation = ExplainMiss(miss, cassette, note.recordings);
+    observer.OnMiss(to.session_id, cassette, std::move(miss),
+                    std::move(explanation));
+  }
+  // A forward is reported when it completes (OnForwarded/OnForwardFailed).
+  if (reply == nullptr && !websocket) return;
+  observe::ExchangeRecord record{
+      .session = to.session_id,
+      .cassette = cassette,
+      .mode = to.cassette != nullptr                     ? to.cassette->mode()
+              : options_.default_mode == v1::PASSTHROUGH ? v1::PASSTHROUGH
+                                                         : v1::MODE_UNSPECIFIED,
+      .request = &request,
+      .duration = absl::Now() - started,
+      .websocket = websocket};
+  if (reply != nullptr) {
+    record.status = reply->response != nullptr ? reply->response->status : 0;
+    record.bytes_out =
+        reply->response != nullptr ? reply->response->body.size() : 0;
+    record.error = reply->error;
+    record.result = reply->error.empty()    ? v1::RESULT_REPLAYED
+                    : note.miss.has_value() ? v1::RESULT_MISSED
+                                            : v1::RESULT_ERROR;
+  } else {
+    // A WebSocket session replayed or relayed: its upgrade.
+    record.status = 101;
+    record.result = record.mode == v1::REPLAY   ? v1::RESULT_REPLAYED
+                    : record.mode == v1::RECORD ? v1::RESULT_RECORDED
+                                                : v1::RESULT_PASSED_THROUGH;
+  }
+  observer.OnExchange(record);
+}
 
 SessionManager::Resolved SessionManager::Resolve(
     const core::Route& route) const {
@@ -72,12 +134,18 @@ core::Decision SessionManager::OnRequest(const core::Route& route,
   }
   // A fault that answers instead is decided first, so that it uses up no
   // recorded answer; the others shape what the session decided.
+  const absl::Time started =
+      options_.observer != nullptr ? absl::Now() : absl::Time();
+  CassetteSession::Note note;
   const std::optional<v1::Fault> fault = to.faults->Pick(request);
   core::Decision decision;
+  bool replaced = false;
   if (fault.has_value() && ReplacesAnswer(*fault)) {
     decision = Replacement(*fault);
+    replaced = true;
   } else if (to.cassette != nullptr) {
-    decision = to.cassette->OnRequest(request);
+    decision = to.cassette->OnRequest(
+        request, options_.observer != nullptr ? &note : nullptr);
   } else if (options_.default_mode == v1::PASSTHROUGH) {
     decision = core::Forward{0};
   } else {
@@ -85,9 +153,22 @@ core::Decision SessionManager::OnRequest(const core::Route& route,
   }
   if (fault.has_value()) {
     if (!ReplacesAnswer(*fault)) Shape(*fault, decision);
-    Log({absl::StrCat("session ", to.session_id, ": fault ",
-                      DescribeFault(*fault), " on ", request.method, " ",
-                      request.url)});
+    Log({FaultNote(
+        to.session_id,
+        absl::StrCat("session ", to.session_id, ": fault ",
+                     DescribeFault(*fault), " on ", request.method, " ",
+                     observe::RedactQueryValues(request.url)))});
+  }
+  if (options_.observer != nullptr) {
+    core::Reply* reply = std::get_if<core::Reply>(&decision);
+    if (replaced && reply != nullptr && reply->error.empty()) {
+      // The fault's own answer: not a replay.
+      core::Reply shown = *reply;
+      shown.error = "fault";
+      Observe(to, request, &shown, note, started, false);
+    } else {
+      Observe(to, request, reply, note, started, false);
+    }
   }
   return decision;
 }
@@ -101,6 +182,22 @@ void SessionManager::OnForwarded(const core::Forward& ticket,
     absl::ReaderMutexLock lock(&mu_);
     auto it = by_ticket_.find(ticket.ticket);
     if (it != by_ticket_.end()) session = it->second;
+  }
+  if (options_.observer != nullptr) {
+    const bool records = session != nullptr && session->records_forwards();
+    options_.observer->OnExchange(observe::ExchangeRecord{
+        .session = session != nullptr ? absl::string_view(session->session_id())
+                                      : kDefaultSessionId,
+        .cassette = session != nullptr ? absl::string_view(session->name())
+                                       : absl::string_view(),
+        .mode = session != nullptr ? session->mode() : v1::PASSTHROUGH,
+        .request = &request,
+        .status = response.status,
+        .result = records ? v1::RESULT_RECORDED : v1::RESULT_PASSED_THROUGH,
+        .duration = timing.total,
+        .bytes_out = response.body.size(),
+        .error = ticket.fault.empty() ? absl::string_view() : "fault",
+        .forwarded = true});
   }
   // An exchange whose session has ended is not recorded into another one.
   if (session == nullptr) return;
@@ -119,32 +216,55 @@ core::WsDecision SessionManager::OnWebSocket(const core::Route& route,
   if (!to.known) {
     return core::Reply{unknown_session_response_, "unknown-session"};
   }
+  const absl::Time started =
+      options_.observer != nullptr ? absl::Now() : absl::Time();
+  CassetteSession::Note note;
   core::WsDecision decision;
   if (to.cassette != nullptr) {
-    decision = to.cassette->OnWebSocket(upgrade);
+    decision = to.cassette->OnWebSocket(
+        upgrade, options_.observer != nullptr ? &note : nullptr);
   } else if (options_.default_mode == v1::PASSTHROUGH) {
     decision = core::WsRelay{0, nullptr};
   } else {
-    return core::Reply{no_cassette_response_, "no-cassette"};
+    decision = core::Reply{no_cassette_response_, "no-cassette"};
+  }
+  if (options_.observer != nullptr) {
+    Observe(to, upgrade, std::get_if<core::Reply>(&decision), note, started,
+            true);
   }
   if (std::holds_alternative<core::Reply>(decision)) return decision;
   if (std::optional<v1::Fault> fault =
           to.faults->Pick(upgrade, /*websocket=*/true)) {
     ShapeWebSocket(*fault, decision);
-    Log({absl::StrCat("session ", to.session_id, ": fault ",
-                      DescribeFault(*fault), " on ", upgrade.url)});
+    Log({FaultNote(to.session_id,
+                   absl::StrCat("session ", to.session_id, ": fault ",
+                                DescribeFault(*fault), " on ",
+                                observe::RedactQueryValues(upgrade.url)))});
   }
   return decision;
 }
 
 void SessionManager::OnForwardFailed(const core::Forward& ticket,
-                                     const core::HttpRequest&,
-                                     const std::string&) {
+                                     const core::HttpRequest& request,
+                                     const std::string& reason) {
   std::shared_ptr<CassetteSession> session;
   {
     absl::ReaderMutexLock lock(&mu_);
     auto it = by_ticket_.find(ticket.ticket);
     if (it != by_ticket_.end()) session = it->second;
+  }
+  if (options_.observer != nullptr) {
+    options_.observer->OnExchange(observe::ExchangeRecord{
+        .session = session != nullptr ? absl::string_view(session->session_id())
+                                      : kDefaultSessionId,
+        .cassette = session != nullptr ? absl::string_view(session->name())
+                                       : absl::string_view(),
+        .mode = session != nullptr ? session->mode() : v1::PASSTHROUGH,
+        .request = &request,
+        .status = FailedStatus(reason),
+        .result = v1::RESULT_ERROR,
+        .error = reason,
+        .forwarded = true});
   }
   if (session != nullptr) session->OnForwardFailed();
 }

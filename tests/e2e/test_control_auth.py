@@ -302,3 +302,57 @@ def test_cli_refuses_a_plaintext_token_to_another_machine_unless_told():
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 3, r
     assert "refusing" not in r.stderr
+
+
+def test_event_stream_and_admin_port_follow_the_tokens(matgto, tokens, upstream):
+    """WatchEvents (`matgto tail`) needs a token like any call and shows a
+    prefix token only its cassettes; the admin port's /metrics and page take
+    the same tokens (not a prefix token: they show every session), while
+    /healthz and /readyz stay open for probes."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+    s = matgto("--auth-tokens", str(tokens), "--admin-port", "0")
+    admin = json.loads(s.ready.read_text())["admin"]
+
+    def get(path, token=None):
+        req = urllib.request.Request(f"http://{admin}{path}")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert get("/healthz") == 200 and get("/readyz") == 200
+    assert get("/metrics") == 401
+    assert get("/metrics", "not-a-token-at-all-000") == 401
+    assert get("/metrics", READ) == 200
+    assert get("/metrics", TEAM_A) == 401
+
+    refused(cli(s, "tail", "--json"), "UNAUTHENTICATED")
+    refused(cli(s, "tail", "--cassette", "team-b/x", token=TEAM_A), "PERMISSION_DENIED", "team-a/")
+
+    # A team-a watcher sees its own cassette's exchanges, not the others'.
+    e = {k: v for k, v in os.environ.items() if not k.startswith("MATGTO_")}
+    tail = subprocess.Popen([MATGTO_BIN, "--server", s.control, "--token", TEAM_A, "tail", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+    try:
+        assert "following events" in tail.stderr.readline()
+        for name, token in (("other/one", WRITE), ("team-a/one", TEAM_A)):
+            r = ok(cli(s, "record", name, "--new-session", "--json", token=token))
+            proxy = json.loads(r.stdout)["proxy_address"]
+            subprocess.run(["curl", "-s", "-x", f"http://{proxy}", upstream.url("/counter")],
+                           check=True, capture_output=True)
+            ok(cli(s, "stop", "--session", json.loads(r.stdout)["id"], token=token))
+        time.sleep(1.5)
+    finally:
+        tail.terminate()
+        out, _ = tail.communicate(timeout=10)
+    events = [json.loads(line) for line in out.splitlines() if line.strip()]
+    cassettes = {ev[kind].get("cassette") for ev in events
+                 for kind in ("exchange", "session", "miss") if kind in ev}
+    assert "team-a/one" in cassettes, out
+    assert "other/one" not in cassettes, out

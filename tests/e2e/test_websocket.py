@@ -161,6 +161,9 @@ def test_client_message_mismatch_closes_1008_and_is_reported(server, ws_upstream
     import json
     misses = json.loads(server.cli("status", "--json").stdout)["session"]["misses"]
     assert misses[0]["closest"][0]["differences"][0]["field"] == "message[1]"
+    # The log's warn line explains it too.
+    wait_for(lambda: "WebSocket client message #1" in server.output(), what="the ws miss line")
+    assert "Recorded: text one; live: text two." in server.output()
 
 
 def test_replay_of_a_dropped_session_drops_the_connection_and_never_sends_close_code_1006(server, ws_upstream, proto_modules):

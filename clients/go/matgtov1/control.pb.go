@@ -101,6 +101,67 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_matgto_v1_control_proto_rawDescGZIP(), []int{0}
 }
 
+type ExchangeResult int32
+
+const (
+	ExchangeResult_EXCHANGE_RESULT_UNSPECIFIED ExchangeResult = 0
+	ExchangeResult_RESULT_REPLAYED             ExchangeResult = 1
+	ExchangeResult_RESULT_RECORDED             ExchangeResult = 2
+	// Nothing recorded answered: the client got 599 (see the MissEvent).
+	ExchangeResult_RESULT_MISSED         ExchangeResult = 3
+	ExchangeResult_RESULT_PASSED_THROUGH ExchangeResult = 4
+	// matgto answered with an error of its own (X-Matgto-Error: `error`):
+	// upstream unreachable, no cassette in use, unknown session, a fault...
+	ExchangeResult_RESULT_ERROR ExchangeResult = 5
+)
+
+// Enum value maps for ExchangeResult.
+var (
+	ExchangeResult_name = map[int32]string{
+		0: "EXCHANGE_RESULT_UNSPECIFIED",
+		1: "RESULT_REPLAYED",
+		2: "RESULT_RECORDED",
+		3: "RESULT_MISSED",
+		4: "RESULT_PASSED_THROUGH",
+		5: "RESULT_ERROR",
+	}
+	ExchangeResult_value = map[string]int32{
+		"EXCHANGE_RESULT_UNSPECIFIED": 0,
+		"RESULT_REPLAYED":             1,
+		"RESULT_RECORDED":             2,
+		"RESULT_MISSED":               3,
+		"RESULT_PASSED_THROUGH":       4,
+		"RESULT_ERROR":                5,
+	}
+)
+
+func (x ExchangeResult) Enum() *ExchangeResult {
+	p := new(ExchangeResult)
+	*p = x
+	return p
+}
+
+func (x ExchangeResult) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExchangeResult) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_control_proto_enumTypes[1].Descriptor()
+}
+
+func (ExchangeResult) Type() protoreflect.EnumType {
+	return &file_matgto_v1_control_proto_enumTypes[1]
+}
+
+func (x ExchangeResult) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExchangeResult.Descriptor instead.
+func (ExchangeResult) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{1}
+}
+
 type ResetFault_When int32
 
 const (
@@ -140,11 +201,11 @@ func (x ResetFault_When) String() string {
 }
 
 func (ResetFault_When) Descriptor() protoreflect.EnumDescriptor {
-	return file_matgto_v1_control_proto_enumTypes[1].Descriptor()
+	return file_matgto_v1_control_proto_enumTypes[2].Descriptor()
 }
 
 func (ResetFault_When) Type() protoreflect.EnumType {
-	return &file_matgto_v1_control_proto_enumTypes[1]
+	return &file_matgto_v1_control_proto_enumTypes[2]
 }
 
 func (x ResetFault_When) Number() protoreflect.EnumNumber {
@@ -154,6 +215,66 @@ func (x ResetFault_When) Number() protoreflect.EnumNumber {
 // Deprecated: Use ResetFault_When.Descriptor instead.
 func (ResetFault_When) EnumDescriptor() ([]byte, []int) {
 	return file_matgto_v1_control_proto_rawDescGZIP(), []int{7, 0}
+}
+
+type SessionEvent_Kind int32
+
+const (
+	SessionEvent_KIND_UNSPECIFIED SessionEvent_Kind = 0
+	// A cassette started being used (a session opened, or switched).
+	SessionEvent_KIND_STARTED SessionEvent_Kind = 1
+	// A cassette stopped being used (`reason`: stopped, replaced,
+	// lease-expired, shutdown); saved_path says where it was saved.
+	SessionEvent_KIND_ENDED SessionEvent_Kind = 2
+	// Saving failed: the session stays open, its journal is kept.
+	SessionEvent_KIND_SAVE_FAILED SessionEvent_Kind = 3
+	// Anything else worth a line (a fault rule, a warning).
+	SessionEvent_KIND_NOTE SessionEvent_Kind = 4
+)
+
+// Enum value maps for SessionEvent_Kind.
+var (
+	SessionEvent_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_STARTED",
+		2: "KIND_ENDED",
+		3: "KIND_SAVE_FAILED",
+		4: "KIND_NOTE",
+	}
+	SessionEvent_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"KIND_STARTED":     1,
+		"KIND_ENDED":       2,
+		"KIND_SAVE_FAILED": 3,
+		"KIND_NOTE":        4,
+	}
+)
+
+func (x SessionEvent_Kind) Enum() *SessionEvent_Kind {
+	p := new(SessionEvent_Kind)
+	*p = x
+	return p
+}
+
+func (x SessionEvent_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SessionEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_matgto_v1_control_proto_enumTypes[3].Descriptor()
+}
+
+func (SessionEvent_Kind) Type() protoreflect.EnumType {
+	return &file_matgto_v1_control_proto_enumTypes[3]
+}
+
+func (x SessionEvent_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SessionEvent_Kind.Descriptor instead.
+func (SessionEvent_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{44, 0}
 }
 
 type StartRecordingRequest struct {
@@ -2844,6 +2965,478 @@ func (x *ProxyError) GetMiss() *Miss {
 	return nil
 }
 
+type WatchEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only events of this session ("default" for the default session);
+	// empty: every session.
+	Session string `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// Only events of this cassette; empty: every cassette.
+	Cassette      string `protobuf:"bytes,2,opt,name=cassette,proto3" json:"cassette,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventsRequest) Reset() {
+	*x = WatchEventsRequest{}
+	mi := &file_matgto_v1_control_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsRequest) ProtoMessage() {}
+
+func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *WatchEventsRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *WatchEventsRequest) GetCassette() string {
+	if x != nil {
+		return x.Cassette
+	}
+	return ""
+}
+
+// One thing the server did. Field names are stable: `matgto tail --json` and
+// the JSON log lines use them.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// Events this watcher lost just before this one (it read too slowly).
+	Dropped uint64 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Event_Exchange
+	//	*Event_Miss
+	//	*Event_Session
+	Kind          isEvent_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_matgto_v1_control_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *Event) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Event) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *Event) GetKind() isEvent_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *Event) GetExchange() *ExchangeEvent {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_Exchange); ok {
+			return x.Exchange
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetMiss() *MissEvent {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_Miss); ok {
+			return x.Miss
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetSession() *SessionEvent {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_Session); ok {
+			return x.Session
+		}
+	}
+	return nil
+}
+
+type isEvent_Kind interface {
+	isEvent_Kind()
+}
+
+type Event_Exchange struct {
+	Exchange *ExchangeEvent `protobuf:"bytes,3,opt,name=exchange,proto3,oneof"`
+}
+
+type Event_Miss struct {
+	Miss *MissEvent `protobuf:"bytes,4,opt,name=miss,proto3,oneof"`
+}
+
+type Event_Session struct {
+	Session *SessionEvent `protobuf:"bytes,5,opt,name=session,proto3,oneof"`
+}
+
+func (*Event_Exchange) isEvent_Kind() {}
+
+func (*Event_Miss) isEvent_Kind() {}
+
+func (*Event_Session) isEvent_Kind() {}
+
+type ExchangeEvent struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// Empty when the session had no cassette in use.
+	Cassette string `protobuf:"bytes,2,opt,name=cassette,proto3" json:"cassette,omitempty"`
+	// The session's effective mode (MODE_UNSPECIFIED: no cassette).
+	Mode   Mode   `protobuf:"varint,3,opt,name=mode,proto3,enum=matgto.v1.Mode" json:"mode,omitempty"`
+	Method string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
+	// Query values replaced by [REDACTED] (names kept).
+	Url    string         `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
+	Status int32          `protobuf:"varint,6,opt,name=status,proto3" json:"status,omitempty"`
+	Result ExchangeResult `protobuf:"varint,7,opt,name=result,proto3,enum=matgto.v1.ExchangeResult" json:"result,omitempty"`
+	// Forwarded: the upstream's time; answered by matgto: the time to decide.
+	Duration *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
+	// Request and response body sizes.
+	BytesIn  uint64 `protobuf:"varint,9,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut uint64 `protobuf:"varint,10,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	// The X-Matgto-Error code (RESULT_ERROR, RESULT_MISSED).
+	Error         string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	Websocket     bool   `protobuf:"varint,12,opt,name=websocket,proto3" json:"websocket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeEvent) Reset() {
+	*x = ExchangeEvent{}
+	mi := &file_matgto_v1_control_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeEvent) ProtoMessage() {}
+
+func (x *ExchangeEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeEvent.ProtoReflect.Descriptor instead.
+func (*ExchangeEvent) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ExchangeEvent) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *ExchangeEvent) GetCassette() string {
+	if x != nil {
+		return x.Cassette
+	}
+	return ""
+}
+
+func (x *ExchangeEvent) GetMode() Mode {
+	if x != nil {
+		return x.Mode
+	}
+	return Mode_MODE_UNSPECIFIED
+}
+
+func (x *ExchangeEvent) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *ExchangeEvent) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ExchangeEvent) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *ExchangeEvent) GetResult() ExchangeResult {
+	if x != nil {
+		return x.Result
+	}
+	return ExchangeResult_EXCHANGE_RESULT_UNSPECIFIED
+}
+
+func (x *ExchangeEvent) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *ExchangeEvent) GetBytesIn() uint64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *ExchangeEvent) GetBytesOut() uint64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *ExchangeEvent) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ExchangeEvent) GetWebsocket() bool {
+	if x != nil {
+		return x.Websocket
+	}
+	return false
+}
+
+type MissEvent struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Session  string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Cassette string                 `protobuf:"bytes,2,opt,name=cassette,proto3" json:"cassette,omitempty"`
+	Miss     *Miss                  `protobuf:"bytes,3,opt,name=miss,proto3" json:"miss,omitempty"`
+	// What the failing test would print (as in the 599 body).
+	Explanation   string `protobuf:"bytes,4,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MissEvent) Reset() {
+	*x = MissEvent{}
+	mi := &file_matgto_v1_control_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MissEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MissEvent) ProtoMessage() {}
+
+func (x *MissEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MissEvent.ProtoReflect.Descriptor instead.
+func (*MissEvent) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *MissEvent) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *MissEvent) GetCassette() string {
+	if x != nil {
+		return x.Cassette
+	}
+	return ""
+}
+
+func (x *MissEvent) GetMiss() *Miss {
+	if x != nil {
+		return x.Miss
+	}
+	return nil
+}
+
+func (x *MissEvent) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+type SessionEvent struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Kind      SessionEvent_Kind      `protobuf:"varint,1,opt,name=kind,proto3,enum=matgto.v1.SessionEvent_Kind" json:"kind,omitempty"`
+	Session   string                 `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	Cassette  string                 `protobuf:"bytes,3,opt,name=cassette,proto3" json:"cassette,omitempty"`
+	Mode      Mode                   `protobuf:"varint,4,opt,name=mode,proto3,enum=matgto.v1.Mode" json:"mode,omitempty"`
+	Reason    string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	SavedPath string                 `protobuf:"bytes,6,opt,name=saved_path,json=savedPath,proto3" json:"saved_path,omitempty"`
+	// The same line the server logs.
+	Message       string `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionEvent) Reset() {
+	*x = SessionEvent{}
+	mi := &file_matgto_v1_control_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionEvent) ProtoMessage() {}
+
+func (x *SessionEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_control_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
+func (*SessionEvent) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_control_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SessionEvent) GetKind() SessionEvent_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return SessionEvent_KIND_UNSPECIFIED
+}
+
+func (x *SessionEvent) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *SessionEvent) GetCassette() string {
+	if x != nil {
+		return x.Cassette
+	}
+	return ""
+}
+
+func (x *SessionEvent) GetMode() Mode {
+	if x != nil {
+		return x.Mode
+	}
+	return Mode_MODE_UNSPECIFIED
+}
+
+func (x *SessionEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SessionEvent) GetSavedPath() string {
+	if x != nil {
+		return x.SavedPath
+	}
+	return ""
+}
+
+func (x *SessionEvent) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_matgto_v1_control_proto protoreflect.FileDescriptor
 
 const file_matgto_v1_control_proto_rawDesc = "" +
@@ -3039,7 +3632,52 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
 	"\bcassette\x18\x03 \x01(\tR\bcassette\x12#\n" +
-	"\x04miss\x18\x04 \x01(\v2\x0f.matgto.v1.MissR\x04miss*O\n" +
+	"\x04miss\x18\x04 \x01(\v2\x0f.matgto.v1.MissR\x04miss\"J\n" +
+	"\x12WatchEventsRequest\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x1a\n" +
+	"\bcassette\x18\x02 \x01(\tR\bcassette\"\xf2\x01\n" +
+	"\x05Event\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
+	"\adropped\x18\x02 \x01(\x04R\adropped\x126\n" +
+	"\bexchange\x18\x03 \x01(\v2\x18.matgto.v1.ExchangeEventH\x00R\bexchange\x12*\n" +
+	"\x04miss\x18\x04 \x01(\v2\x14.matgto.v1.MissEventH\x00R\x04miss\x123\n" +
+	"\asession\x18\x05 \x01(\v2\x17.matgto.v1.SessionEventH\x00R\asessionB\x06\n" +
+	"\x04kind\"\x82\x03\n" +
+	"\rExchangeEvent\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x1a\n" +
+	"\bcassette\x18\x02 \x01(\tR\bcassette\x12#\n" +
+	"\x04mode\x18\x03 \x01(\x0e2\x0f.matgto.v1.ModeR\x04mode\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\tR\x06method\x12\x10\n" +
+	"\x03url\x18\x05 \x01(\tR\x03url\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\x05R\x06status\x121\n" +
+	"\x06result\x18\a \x01(\x0e2\x19.matgto.v1.ExchangeResultR\x06result\x125\n" +
+	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x19\n" +
+	"\bbytes_in\x18\t \x01(\x04R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\n" +
+	" \x01(\x04R\bbytesOut\x12\x14\n" +
+	"\x05error\x18\v \x01(\tR\x05error\x12\x1c\n" +
+	"\twebsocket\x18\f \x01(\bR\twebsocket\"\x88\x01\n" +
+	"\tMissEvent\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x1a\n" +
+	"\bcassette\x18\x02 \x01(\tR\bcassette\x12#\n" +
+	"\x04miss\x18\x03 \x01(\v2\x0f.matgto.v1.MissR\x04miss\x12 \n" +
+	"\vexplanation\x18\x04 \x01(\tR\vexplanation\"\xd1\x02\n" +
+	"\fSessionEvent\x120\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.matgto.v1.SessionEvent.KindR\x04kind\x12\x18\n" +
+	"\asession\x18\x02 \x01(\tR\asession\x12\x1a\n" +
+	"\bcassette\x18\x03 \x01(\tR\bcassette\x12#\n" +
+	"\x04mode\x18\x04 \x01(\x0e2\x0f.matgto.v1.ModeR\x04mode\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"saved_path\x18\x06 \x01(\tR\tsavedPath\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\"c\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fKIND_STARTED\x10\x01\x12\x0e\n" +
+	"\n" +
+	"KIND_ENDED\x10\x02\x12\x14\n" +
+	"\x10KIND_SAVE_FAILED\x10\x03\x12\r\n" +
+	"\tKIND_NOTE\x10\x04*O\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04AUTO\x10\x01\x12\n" +
@@ -3047,7 +3685,14 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\x06RECORD\x10\x02\x12\n" +
 	"\n" +
 	"\x06REPLAY\x10\x03\x12\x0f\n" +
-	"\vPASSTHROUGH\x10\x042\xd7\b\n" +
+	"\vPASSTHROUGH\x10\x04*\x9b\x01\n" +
+	"\x0eExchangeResult\x12\x1f\n" +
+	"\x1bEXCHANGE_RESULT_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fRESULT_REPLAYED\x10\x01\x12\x13\n" +
+	"\x0fRESULT_RECORDED\x10\x02\x12\x11\n" +
+	"\rRESULT_MISSED\x10\x03\x12\x19\n" +
+	"\x15RESULT_PASSED_THROUGH\x10\x04\x12\x10\n" +
+	"\fRESULT_ERROR\x10\x052\x99\t\n" +
 	"\fProxyControl\x12U\n" +
 	"\x0eStartRecording\x12 .matgto.v1.StartRecordingRequest\x1a!.matgto.v1.StartRecordingResponse\x12R\n" +
 	"\rStopRecording\x12\x1f.matgto.v1.StopRecordingRequest\x1a .matgto.v1.StopRecordingResponse\x12O\n" +
@@ -3062,7 +3707,8 @@ const file_matgto_v1_control_proto_rawDesc = "" +
 	"\rListCassettes\x12\x1f.matgto.v1.ListCassettesRequest\x1a .matgto.v1.ListCassettesResponse\x12H\n" +
 	"\vGetCassette\x12\x1d.matgto.v1.GetCassetteRequest\x1a\x18.matgto.v1.CassetteChunk0\x01\x12I\n" +
 	"\vPutCassette\x12\x18.matgto.v1.CassetteChunk\x1a\x1e.matgto.v1.PutCassetteResponse(\x01\x12U\n" +
-	"\x0eDeleteCassette\x12 .matgto.v1.DeleteCassetteRequest\x1a!.matgto.v1.DeleteCassetteResponseBN\n" +
+	"\x0eDeleteCassette\x12 .matgto.v1.DeleteCassetteRequest\x1a!.matgto.v1.DeleteCassetteResponse\x12@\n" +
+	"\vWatchEvents\x12\x1d.matgto.v1.WatchEventsRequest\x1a\x10.matgto.v1.Event0\x01BN\n" +
 	"\rdev.matgto.v1P\x01Z;github.com/matgto/matgto-serge/clients/go/matgtov1;matgtov1b\x06proto3"
 
 var (
@@ -3077,137 +3723,156 @@ func file_matgto_v1_control_proto_rawDescGZIP() []byte {
 	return file_matgto_v1_control_proto_rawDescData
 }
 
-var file_matgto_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_matgto_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_matgto_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_matgto_v1_control_proto_goTypes = []any{
 	(Mode)(0),                        // 0: matgto.v1.Mode
-	(ResetFault_When)(0),             // 1: matgto.v1.ResetFault.When
-	(*StartRecordingRequest)(nil),    // 2: matgto.v1.StartRecordingRequest
-	(*StartRecordingResponse)(nil),   // 3: matgto.v1.StartRecordingResponse
-	(*StopRecordingRequest)(nil),     // 4: matgto.v1.StopRecordingRequest
-	(*Fault)(nil),                    // 5: matgto.v1.Fault
-	(*StatusFault)(nil),              // 6: matgto.v1.StatusFault
-	(*Hang)(nil),                     // 7: matgto.v1.Hang
-	(*WsFault)(nil),                  // 8: matgto.v1.WsFault
-	(*ResetFault)(nil),               // 9: matgto.v1.ResetFault
-	(*SetFaultsRequest)(nil),         // 10: matgto.v1.SetFaultsRequest
-	(*SetFaultsResponse)(nil),        // 11: matgto.v1.SetFaultsResponse
-	(*ClearFaultsRequest)(nil),       // 12: matgto.v1.ClearFaultsRequest
-	(*ClearFaultsResponse)(nil),      // 13: matgto.v1.ClearFaultsResponse
-	(*RenewSessionRequest)(nil),      // 14: matgto.v1.RenewSessionRequest
-	(*RenewSessionResponse)(nil),     // 15: matgto.v1.RenewSessionResponse
-	(*StopRecordingResponse)(nil),    // 16: matgto.v1.StopRecordingResponse
-	(*ReplayRequest)(nil),            // 17: matgto.v1.ReplayRequest
-	(*ReplayResponse)(nil),           // 18: matgto.v1.ReplayResponse
-	(*UseCassetteRequest)(nil),       // 19: matgto.v1.UseCassetteRequest
-	(*UseCassetteResponse)(nil),      // 20: matgto.v1.UseCassetteResponse
-	(*GetStatusRequest)(nil),         // 21: matgto.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 22: matgto.v1.GetStatusResponse
-	(*TlsStatus)(nil),                // 23: matgto.v1.TlsStatus
-	(*ShutdownRequest)(nil),          // 24: matgto.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),         // 25: matgto.v1.ShutdownResponse
-	(*CassetteInfo)(nil),             // 26: matgto.v1.CassetteInfo
-	(*ListCassettesRequest)(nil),     // 27: matgto.v1.ListCassettesRequest
-	(*ListCassettesResponse)(nil),    // 28: matgto.v1.ListCassettesResponse
-	(*GetCassetteRequest)(nil),       // 29: matgto.v1.GetCassetteRequest
-	(*CassetteChunk)(nil),            // 30: matgto.v1.CassetteChunk
-	(*PutCassetteResponse)(nil),      // 31: matgto.v1.PutCassetteResponse
-	(*DeleteCassetteRequest)(nil),    // 32: matgto.v1.DeleteCassetteRequest
-	(*DeleteCassetteResponse)(nil),   // 33: matgto.v1.DeleteCassetteResponse
-	(*GetCACertificateRequest)(nil),  // 34: matgto.v1.GetCACertificateRequest
-	(*GetCACertificateResponse)(nil), // 35: matgto.v1.GetCACertificateResponse
-	(*SessionInfo)(nil),              // 36: matgto.v1.SessionInfo
-	(*SessionSummary)(nil),           // 37: matgto.v1.SessionSummary
-	(*Miss)(nil),                     // 38: matgto.v1.Miss
-	(*Candidate)(nil),                // 39: matgto.v1.Candidate
-	(*FieldDifference)(nil),          // 40: matgto.v1.FieldDifference
-	(*ProxyError)(nil),               // 41: matgto.v1.ProxyError
-	(*CassetteOptions)(nil),          // 42: matgto.v1.CassetteOptions
-	(*durationpb.Duration)(nil),      // 43: google.protobuf.Duration
-	(*Header)(nil),                   // 44: matgto.v1.Header
-	(*timestamppb.Timestamp)(nil),    // 45: google.protobuf.Timestamp
+	(ExchangeResult)(0),              // 1: matgto.v1.ExchangeResult
+	(ResetFault_When)(0),             // 2: matgto.v1.ResetFault.When
+	(SessionEvent_Kind)(0),           // 3: matgto.v1.SessionEvent.Kind
+	(*StartRecordingRequest)(nil),    // 4: matgto.v1.StartRecordingRequest
+	(*StartRecordingResponse)(nil),   // 5: matgto.v1.StartRecordingResponse
+	(*StopRecordingRequest)(nil),     // 6: matgto.v1.StopRecordingRequest
+	(*Fault)(nil),                    // 7: matgto.v1.Fault
+	(*StatusFault)(nil),              // 8: matgto.v1.StatusFault
+	(*Hang)(nil),                     // 9: matgto.v1.Hang
+	(*WsFault)(nil),                  // 10: matgto.v1.WsFault
+	(*ResetFault)(nil),               // 11: matgto.v1.ResetFault
+	(*SetFaultsRequest)(nil),         // 12: matgto.v1.SetFaultsRequest
+	(*SetFaultsResponse)(nil),        // 13: matgto.v1.SetFaultsResponse
+	(*ClearFaultsRequest)(nil),       // 14: matgto.v1.ClearFaultsRequest
+	(*ClearFaultsResponse)(nil),      // 15: matgto.v1.ClearFaultsResponse
+	(*RenewSessionRequest)(nil),      // 16: matgto.v1.RenewSessionRequest
+	(*RenewSessionResponse)(nil),     // 17: matgto.v1.RenewSessionResponse
+	(*StopRecordingResponse)(nil),    // 18: matgto.v1.StopRecordingResponse
+	(*ReplayRequest)(nil),            // 19: matgto.v1.ReplayRequest
+	(*ReplayResponse)(nil),           // 20: matgto.v1.ReplayResponse
+	(*UseCassetteRequest)(nil),       // 21: matgto.v1.UseCassetteRequest
+	(*UseCassetteResponse)(nil),      // 22: matgto.v1.UseCassetteResponse
+	(*GetStatusRequest)(nil),         // 23: matgto.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 24: matgto.v1.GetStatusResponse
+	(*TlsStatus)(nil),                // 25: matgto.v1.TlsStatus
+	(*ShutdownRequest)(nil),          // 26: matgto.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),         // 27: matgto.v1.ShutdownResponse
+	(*CassetteInfo)(nil),             // 28: matgto.v1.CassetteInfo
+	(*ListCassettesRequest)(nil),     // 29: matgto.v1.ListCassettesRequest
+	(*ListCassettesResponse)(nil),    // 30: matgto.v1.ListCassettesResponse
+	(*GetCassetteRequest)(nil),       // 31: matgto.v1.GetCassetteRequest
+	(*CassetteChunk)(nil),            // 32: matgto.v1.CassetteChunk
+	(*PutCassetteResponse)(nil),      // 33: matgto.v1.PutCassetteResponse
+	(*DeleteCassetteRequest)(nil),    // 34: matgto.v1.DeleteCassetteRequest
+	(*DeleteCassetteResponse)(nil),   // 35: matgto.v1.DeleteCassetteResponse
+	(*GetCACertificateRequest)(nil),  // 36: matgto.v1.GetCACertificateRequest
+	(*GetCACertificateResponse)(nil), // 37: matgto.v1.GetCACertificateResponse
+	(*SessionInfo)(nil),              // 38: matgto.v1.SessionInfo
+	(*SessionSummary)(nil),           // 39: matgto.v1.SessionSummary
+	(*Miss)(nil),                     // 40: matgto.v1.Miss
+	(*Candidate)(nil),                // 41: matgto.v1.Candidate
+	(*FieldDifference)(nil),          // 42: matgto.v1.FieldDifference
+	(*ProxyError)(nil),               // 43: matgto.v1.ProxyError
+	(*WatchEventsRequest)(nil),       // 44: matgto.v1.WatchEventsRequest
+	(*Event)(nil),                    // 45: matgto.v1.Event
+	(*ExchangeEvent)(nil),            // 46: matgto.v1.ExchangeEvent
+	(*MissEvent)(nil),                // 47: matgto.v1.MissEvent
+	(*SessionEvent)(nil),             // 48: matgto.v1.SessionEvent
+	(*CassetteOptions)(nil),          // 49: matgto.v1.CassetteOptions
+	(*durationpb.Duration)(nil),      // 50: google.protobuf.Duration
+	(*Header)(nil),                   // 51: matgto.v1.Header
+	(*timestamppb.Timestamp)(nil),    // 52: google.protobuf.Timestamp
 }
 var file_matgto_v1_control_proto_depIdxs = []int32{
-	42, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
-	43, // 1: matgto.v1.StartRecordingRequest.lease:type_name -> google.protobuf.Duration
-	36, // 2: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
-	6,  // 3: matgto.v1.Fault.status:type_name -> matgto.v1.StatusFault
-	43, // 4: matgto.v1.Fault.delay:type_name -> google.protobuf.Duration
-	7,  // 5: matgto.v1.Fault.hang:type_name -> matgto.v1.Hang
-	9,  // 6: matgto.v1.Fault.reset:type_name -> matgto.v1.ResetFault
-	8,  // 7: matgto.v1.Fault.websocket:type_name -> matgto.v1.WsFault
-	44, // 8: matgto.v1.StatusFault.headers:type_name -> matgto.v1.Header
-	43, // 9: matgto.v1.WsFault.message_delay:type_name -> google.protobuf.Duration
-	1,  // 10: matgto.v1.ResetFault.when:type_name -> matgto.v1.ResetFault.When
-	5,  // 11: matgto.v1.SetFaultsRequest.faults:type_name -> matgto.v1.Fault
-	5,  // 12: matgto.v1.SetFaultsResponse.faults:type_name -> matgto.v1.Fault
-	5,  // 13: matgto.v1.ClearFaultsResponse.faults:type_name -> matgto.v1.Fault
-	45, // 14: matgto.v1.RenewSessionResponse.lease_expires_at:type_name -> google.protobuf.Timestamp
-	37, // 15: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
-	42, // 16: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
-	43, // 17: matgto.v1.ReplayRequest.lease:type_name -> google.protobuf.Duration
-	36, // 18: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
+	49, // 0: matgto.v1.StartRecordingRequest.options:type_name -> matgto.v1.CassetteOptions
+	50, // 1: matgto.v1.StartRecordingRequest.lease:type_name -> google.protobuf.Duration
+	38, // 2: matgto.v1.StartRecordingResponse.session:type_name -> matgto.v1.SessionInfo
+	8,  // 3: matgto.v1.Fault.status:type_name -> matgto.v1.StatusFault
+	50, // 4: matgto.v1.Fault.delay:type_name -> google.protobuf.Duration
+	9,  // 5: matgto.v1.Fault.hang:type_name -> matgto.v1.Hang
+	11, // 6: matgto.v1.Fault.reset:type_name -> matgto.v1.ResetFault
+	10, // 7: matgto.v1.Fault.websocket:type_name -> matgto.v1.WsFault
+	51, // 8: matgto.v1.StatusFault.headers:type_name -> matgto.v1.Header
+	50, // 9: matgto.v1.WsFault.message_delay:type_name -> google.protobuf.Duration
+	2,  // 10: matgto.v1.ResetFault.when:type_name -> matgto.v1.ResetFault.When
+	7,  // 11: matgto.v1.SetFaultsRequest.faults:type_name -> matgto.v1.Fault
+	7,  // 12: matgto.v1.SetFaultsResponse.faults:type_name -> matgto.v1.Fault
+	7,  // 13: matgto.v1.ClearFaultsResponse.faults:type_name -> matgto.v1.Fault
+	52, // 14: matgto.v1.RenewSessionResponse.lease_expires_at:type_name -> google.protobuf.Timestamp
+	39, // 15: matgto.v1.StopRecordingResponse.summary:type_name -> matgto.v1.SessionSummary
+	49, // 16: matgto.v1.ReplayRequest.options:type_name -> matgto.v1.CassetteOptions
+	50, // 17: matgto.v1.ReplayRequest.lease:type_name -> google.protobuf.Duration
+	38, // 18: matgto.v1.ReplayResponse.session:type_name -> matgto.v1.SessionInfo
 	0,  // 19: matgto.v1.UseCassetteRequest.mode:type_name -> matgto.v1.Mode
-	42, // 20: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
-	43, // 21: matgto.v1.UseCassetteRequest.lease:type_name -> google.protobuf.Duration
-	36, // 22: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
+	49, // 20: matgto.v1.UseCassetteRequest.options:type_name -> matgto.v1.CassetteOptions
+	50, // 21: matgto.v1.UseCassetteRequest.lease:type_name -> google.protobuf.Duration
+	38, // 22: matgto.v1.UseCassetteResponse.session:type_name -> matgto.v1.SessionInfo
 	0,  // 23: matgto.v1.GetStatusResponse.default_mode:type_name -> matgto.v1.Mode
-	36, // 24: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
-	43, // 25: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	23, // 26: matgto.v1.GetStatusResponse.tls:type_name -> matgto.v1.TlsStatus
-	36, // 27: matgto.v1.GetStatusResponse.sessions:type_name -> matgto.v1.SessionInfo
-	37, // 28: matgto.v1.GetStatusResponse.ended_sessions:type_name -> matgto.v1.SessionSummary
-	43, // 29: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
-	45, // 30: matgto.v1.CassetteInfo.updated_at:type_name -> google.protobuf.Timestamp
-	26, // 31: matgto.v1.ListCassettesResponse.cassettes:type_name -> matgto.v1.CassetteInfo
-	26, // 32: matgto.v1.PutCassetteResponse.cassette:type_name -> matgto.v1.CassetteInfo
+	38, // 24: matgto.v1.GetStatusResponse.session:type_name -> matgto.v1.SessionInfo
+	50, // 25: matgto.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	25, // 26: matgto.v1.GetStatusResponse.tls:type_name -> matgto.v1.TlsStatus
+	38, // 27: matgto.v1.GetStatusResponse.sessions:type_name -> matgto.v1.SessionInfo
+	39, // 28: matgto.v1.GetStatusResponse.ended_sessions:type_name -> matgto.v1.SessionSummary
+	50, // 29: matgto.v1.ShutdownRequest.grace:type_name -> google.protobuf.Duration
+	52, // 30: matgto.v1.CassetteInfo.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 31: matgto.v1.ListCassettesResponse.cassettes:type_name -> matgto.v1.CassetteInfo
+	28, // 32: matgto.v1.PutCassetteResponse.cassette:type_name -> matgto.v1.CassetteInfo
 	0,  // 33: matgto.v1.SessionInfo.mode:type_name -> matgto.v1.Mode
 	0,  // 34: matgto.v1.SessionInfo.requested_mode:type_name -> matgto.v1.Mode
-	42, // 35: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
-	38, // 36: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
-	45, // 37: matgto.v1.SessionInfo.opened_at:type_name -> google.protobuf.Timestamp
-	43, // 38: matgto.v1.SessionInfo.age:type_name -> google.protobuf.Duration
-	43, // 39: matgto.v1.SessionInfo.lease:type_name -> google.protobuf.Duration
-	45, // 40: matgto.v1.SessionInfo.lease_expires_at:type_name -> google.protobuf.Timestamp
-	5,  // 41: matgto.v1.SessionInfo.faults:type_name -> matgto.v1.Fault
-	36, // 42: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
-	45, // 43: matgto.v1.SessionSummary.ended_at:type_name -> google.protobuf.Timestamp
-	39, // 44: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
-	40, // 45: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
-	38, // 46: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
-	2,  // 47: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
-	4,  // 48: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
-	14, // 49: matgto.v1.ProxyControl.RenewSession:input_type -> matgto.v1.RenewSessionRequest
-	10, // 50: matgto.v1.ProxyControl.SetFaults:input_type -> matgto.v1.SetFaultsRequest
-	12, // 51: matgto.v1.ProxyControl.ClearFaults:input_type -> matgto.v1.ClearFaultsRequest
-	17, // 52: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
-	19, // 53: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
-	21, // 54: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
-	24, // 55: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
-	34, // 56: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
-	27, // 57: matgto.v1.ProxyControl.ListCassettes:input_type -> matgto.v1.ListCassettesRequest
-	29, // 58: matgto.v1.ProxyControl.GetCassette:input_type -> matgto.v1.GetCassetteRequest
-	30, // 59: matgto.v1.ProxyControl.PutCassette:input_type -> matgto.v1.CassetteChunk
-	32, // 60: matgto.v1.ProxyControl.DeleteCassette:input_type -> matgto.v1.DeleteCassetteRequest
-	3,  // 61: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
-	16, // 62: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
-	15, // 63: matgto.v1.ProxyControl.RenewSession:output_type -> matgto.v1.RenewSessionResponse
-	11, // 64: matgto.v1.ProxyControl.SetFaults:output_type -> matgto.v1.SetFaultsResponse
-	13, // 65: matgto.v1.ProxyControl.ClearFaults:output_type -> matgto.v1.ClearFaultsResponse
-	18, // 66: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
-	20, // 67: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
-	22, // 68: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
-	25, // 69: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
-	35, // 70: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
-	28, // 71: matgto.v1.ProxyControl.ListCassettes:output_type -> matgto.v1.ListCassettesResponse
-	30, // 72: matgto.v1.ProxyControl.GetCassette:output_type -> matgto.v1.CassetteChunk
-	31, // 73: matgto.v1.ProxyControl.PutCassette:output_type -> matgto.v1.PutCassetteResponse
-	33, // 74: matgto.v1.ProxyControl.DeleteCassette:output_type -> matgto.v1.DeleteCassetteResponse
-	61, // [61:75] is the sub-list for method output_type
-	47, // [47:61] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	49, // 35: matgto.v1.SessionInfo.options:type_name -> matgto.v1.CassetteOptions
+	40, // 36: matgto.v1.SessionInfo.misses:type_name -> matgto.v1.Miss
+	52, // 37: matgto.v1.SessionInfo.opened_at:type_name -> google.protobuf.Timestamp
+	50, // 38: matgto.v1.SessionInfo.age:type_name -> google.protobuf.Duration
+	50, // 39: matgto.v1.SessionInfo.lease:type_name -> google.protobuf.Duration
+	52, // 40: matgto.v1.SessionInfo.lease_expires_at:type_name -> google.protobuf.Timestamp
+	7,  // 41: matgto.v1.SessionInfo.faults:type_name -> matgto.v1.Fault
+	38, // 42: matgto.v1.SessionSummary.session:type_name -> matgto.v1.SessionInfo
+	52, // 43: matgto.v1.SessionSummary.ended_at:type_name -> google.protobuf.Timestamp
+	41, // 44: matgto.v1.Miss.closest:type_name -> matgto.v1.Candidate
+	42, // 45: matgto.v1.Candidate.differences:type_name -> matgto.v1.FieldDifference
+	40, // 46: matgto.v1.ProxyError.miss:type_name -> matgto.v1.Miss
+	52, // 47: matgto.v1.Event.time:type_name -> google.protobuf.Timestamp
+	46, // 48: matgto.v1.Event.exchange:type_name -> matgto.v1.ExchangeEvent
+	47, // 49: matgto.v1.Event.miss:type_name -> matgto.v1.MissEvent
+	48, // 50: matgto.v1.Event.session:type_name -> matgto.v1.SessionEvent
+	0,  // 51: matgto.v1.ExchangeEvent.mode:type_name -> matgto.v1.Mode
+	1,  // 52: matgto.v1.ExchangeEvent.result:type_name -> matgto.v1.ExchangeResult
+	50, // 53: matgto.v1.ExchangeEvent.duration:type_name -> google.protobuf.Duration
+	40, // 54: matgto.v1.MissEvent.miss:type_name -> matgto.v1.Miss
+	3,  // 55: matgto.v1.SessionEvent.kind:type_name -> matgto.v1.SessionEvent.Kind
+	0,  // 56: matgto.v1.SessionEvent.mode:type_name -> matgto.v1.Mode
+	4,  // 57: matgto.v1.ProxyControl.StartRecording:input_type -> matgto.v1.StartRecordingRequest
+	6,  // 58: matgto.v1.ProxyControl.StopRecording:input_type -> matgto.v1.StopRecordingRequest
+	16, // 59: matgto.v1.ProxyControl.RenewSession:input_type -> matgto.v1.RenewSessionRequest
+	12, // 60: matgto.v1.ProxyControl.SetFaults:input_type -> matgto.v1.SetFaultsRequest
+	14, // 61: matgto.v1.ProxyControl.ClearFaults:input_type -> matgto.v1.ClearFaultsRequest
+	19, // 62: matgto.v1.ProxyControl.Replay:input_type -> matgto.v1.ReplayRequest
+	21, // 63: matgto.v1.ProxyControl.UseCassette:input_type -> matgto.v1.UseCassetteRequest
+	23, // 64: matgto.v1.ProxyControl.GetStatus:input_type -> matgto.v1.GetStatusRequest
+	26, // 65: matgto.v1.ProxyControl.Shutdown:input_type -> matgto.v1.ShutdownRequest
+	36, // 66: matgto.v1.ProxyControl.GetCACertificate:input_type -> matgto.v1.GetCACertificateRequest
+	29, // 67: matgto.v1.ProxyControl.ListCassettes:input_type -> matgto.v1.ListCassettesRequest
+	31, // 68: matgto.v1.ProxyControl.GetCassette:input_type -> matgto.v1.GetCassetteRequest
+	32, // 69: matgto.v1.ProxyControl.PutCassette:input_type -> matgto.v1.CassetteChunk
+	34, // 70: matgto.v1.ProxyControl.DeleteCassette:input_type -> matgto.v1.DeleteCassetteRequest
+	44, // 71: matgto.v1.ProxyControl.WatchEvents:input_type -> matgto.v1.WatchEventsRequest
+	5,  // 72: matgto.v1.ProxyControl.StartRecording:output_type -> matgto.v1.StartRecordingResponse
+	18, // 73: matgto.v1.ProxyControl.StopRecording:output_type -> matgto.v1.StopRecordingResponse
+	17, // 74: matgto.v1.ProxyControl.RenewSession:output_type -> matgto.v1.RenewSessionResponse
+	13, // 75: matgto.v1.ProxyControl.SetFaults:output_type -> matgto.v1.SetFaultsResponse
+	15, // 76: matgto.v1.ProxyControl.ClearFaults:output_type -> matgto.v1.ClearFaultsResponse
+	20, // 77: matgto.v1.ProxyControl.Replay:output_type -> matgto.v1.ReplayResponse
+	22, // 78: matgto.v1.ProxyControl.UseCassette:output_type -> matgto.v1.UseCassetteResponse
+	24, // 79: matgto.v1.ProxyControl.GetStatus:output_type -> matgto.v1.GetStatusResponse
+	27, // 80: matgto.v1.ProxyControl.Shutdown:output_type -> matgto.v1.ShutdownResponse
+	37, // 81: matgto.v1.ProxyControl.GetCACertificate:output_type -> matgto.v1.GetCACertificateResponse
+	30, // 82: matgto.v1.ProxyControl.ListCassettes:output_type -> matgto.v1.ListCassettesResponse
+	32, // 83: matgto.v1.ProxyControl.GetCassette:output_type -> matgto.v1.CassetteChunk
+	33, // 84: matgto.v1.ProxyControl.PutCassette:output_type -> matgto.v1.PutCassetteResponse
+	35, // 85: matgto.v1.ProxyControl.DeleteCassette:output_type -> matgto.v1.DeleteCassetteResponse
+	45, // 86: matgto.v1.ProxyControl.WatchEvents:output_type -> matgto.v1.Event
+	72, // [72:87] is the sub-list for method output_type
+	57, // [57:72] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_control_proto_init() }
@@ -3227,13 +3892,18 @@ func file_matgto_v1_control_proto_init() {
 		(*Fault_BandwidthBytesPerSecond)(nil),
 		(*Fault_Websocket)(nil),
 	}
+	file_matgto_v1_control_proto_msgTypes[41].OneofWrappers = []any{
+		(*Event_Exchange)(nil),
+		(*Event_Miss)(nil),
+		(*Event_Session)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_control_proto_rawDesc), len(file_matgto_v1_control_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   40,
+			NumEnums:      4,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,6 +52,7 @@ const (
 	ProxyControl_GetCassette_FullMethodName      = "/matgto.v1.ProxyControl/GetCassette"
 	ProxyControl_PutCassette_FullMethodName      = "/matgto.v1.ProxyControl/PutCassette"
 	ProxyControl_DeleteCassette_FullMethodName   = "/matgto.v1.ProxyControl/DeleteCassette"
+	ProxyControl_WatchEvents_FullMethodName      = "/matgto.v1.ProxyControl/WatchEvents"
 )
 
 // ProxyControlClient is the client API for ProxyControl service.
@@ -122,6 +123,13 @@ type ProxyControlClient interface {
 	PutCassette(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CassetteChunk, PutCassetteResponse], error)
 	// FAILED_PRECONDITION while the cassette is in use.
 	DeleteCassette(ctx context.Context, in *DeleteCassetteRequest, opts ...grpc.CallOption) (*DeleteCassetteResponse, error)
+	// Follows what the server does, live: every exchange, every miss with its
+	// explanation, and session events, from the moment of the call (nothing
+	// is replayed from before). Filters are ANDed. A watcher that reads
+	// slower than events come loses events rather than slow the proxy: the
+	// next event it gets says how many it lost (Event.dropped). The stream
+	// ends when the server shuts down.
+	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
 }
 
 type proxyControlClient struct {
@@ -284,6 +292,25 @@ func (c *proxyControlClient) DeleteCassette(ctx context.Context, in *DeleteCasse
 	return out, nil
 }
 
+func (c *proxyControlClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProxyControl_ServiceDesc.Streams[2], ProxyControl_WatchEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchEventsRequest, Event]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProxyControl_WatchEventsClient = grpc.ServerStreamingClient[Event]
+
 // ProxyControlServer is the server API for ProxyControl service.
 // All implementations must embed UnimplementedProxyControlServer
 // for forward compatibility.
@@ -352,6 +379,13 @@ type ProxyControlServer interface {
 	PutCassette(grpc.ClientStreamingServer[CassetteChunk, PutCassetteResponse]) error
 	// FAILED_PRECONDITION while the cassette is in use.
 	DeleteCassette(context.Context, *DeleteCassetteRequest) (*DeleteCassetteResponse, error)
+	// Follows what the server does, live: every exchange, every miss with its
+	// explanation, and session events, from the moment of the call (nothing
+	// is replayed from before). Filters are ANDed. A watcher that reads
+	// slower than events come loses events rather than slow the proxy: the
+	// next event it gets says how many it lost (Event.dropped). The stream
+	// ends when the server shuts down.
+	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error
 	mustEmbedUnimplementedProxyControlServer()
 }
 
@@ -403,6 +437,9 @@ func (UnimplementedProxyControlServer) PutCassette(grpc.ClientStreamingServer[Ca
 }
 func (UnimplementedProxyControlServer) DeleteCassette(context.Context, *DeleteCassetteRequest) (*DeleteCassetteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteCassette not implemented")
+}
+func (UnimplementedProxyControlServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error {
+	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
 }
 func (UnimplementedProxyControlServer) mustEmbedUnimplementedProxyControlServer() {}
 func (UnimplementedProxyControlServer) testEmbeddedByValue()                      {}
@@ -659,6 +696,17 @@ func _ProxyControl_DeleteCassette_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProxyControl_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ProxyControlServer).WatchEvents(m, &grpc.GenericServerStream[WatchEventsRequest, Event]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProxyControl_WatchEventsServer = grpc.ServerStreamingServer[Event]
+
 // ProxyControl_ServiceDesc is the grpc.ServiceDesc for ProxyControl service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -725,6 +773,11 @@ var ProxyControl_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "PutCassette",
 			Handler:       _ProxyControl_PutCassette_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchEvents",
+			Handler:       _ProxyControl_WatchEvents_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "matgto/v1/control.proto",

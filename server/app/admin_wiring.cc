@@ -1,0 +1,74 @@
+#include "server/app/admin_wiring.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "matgto/v1/control.pb.h"
+
+namespace matgto::app {
+namespace {
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  auto status = google::protobuf::util::MessageToJsonString(m, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(std::string(status.message()));
+  }
+  return json;
+}
+
+}  // namespace
+
+admin::AdminHandlers AdminHandlersFor(
+    observe::Observer& observer, replay::SessionManager& sessions,
+    cassette::CassetteStore& store, const std::atomic<bool>& draining,
+    std::function<bool(absl::string_view)> authorize) {
+  return admin::AdminHandlers{
+      .metrics =
+          [&observer, &sessions] {
+            return observer.RenderMetrics(
+                static_cast<int64_t>(sessions.List().size()));
+          },
+      .ready = [&draining, &store]() -> absl::Status {
+        if (draining.load()) {
+          return absl::UnavailableError("draining (shutting down)");
+        }
+        // The store answers (a name no cassette has).
+        absl::StatusOr<bool> probe = store.Exists("matgto-readyz");
+        if (!probe.ok()) {
+          return absl::UnavailableError(absl::StrCat(
+              "cassette store unreachable: ", probe.status().message()));
+        }
+        return absl::OkStatus();
+      },
+      .authorize = std::move(authorize),
+      .sessions_json =
+          [&sessions] {
+            v1::GetStatusResponse out;
+            for (v1::SessionInfo& s : sessions.List()) {
+              *out.add_sessions() = std::move(s);
+            }
+            absl::StatusOr<std::string> json = ToJson(out);
+            return json.ok() ? *json : std::string("{}");
+          },
+      .cassettes_json = [&store]() -> absl::StatusOr<std::string> {
+        absl::StatusOr<std::vector<v1::CassetteInfo>> list = store.List("");
+        if (!list.ok()) return list.status();
+        v1::ListCassettesResponse out;
+        for (v1::CassetteInfo& c : *list) *out.add_cassettes() = std::move(c);
+        return ToJson(out);
+      },
+      .cassette_json =
+          [&store](absl::string_view name) -> absl::StatusOr<std::string> {
+        absl::StatusOr<v1::Cassette> cassette = store.Load(name);
+        if (!cassette.ok()) return cassette.status();
+        return ToJson(*cassette);
+      },
+      .events = &observer.bus()};
+}
+
+}  // namespace matgto::app
