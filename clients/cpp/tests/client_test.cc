@@ -214,7 +214,7 @@ TEST(ClientTest, LeaseIsRenewedInTheBackground) {
   EXPECT_EQ(s.Stop().end_reason(), "stopped");
 }
 
-TEST(ClientTest, SessionWithoutRenewalIsLost) {
+TEST(ClientTest, SessionStoppedElsewhereIsLost) {
   Session s = C().Record("cpp/lost", {.lease = std::chrono::seconds(1)});
   // Someone else ends it: Stop reports the loss.
   C().StopRecording(s.id());
