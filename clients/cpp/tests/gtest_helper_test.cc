@@ -3,6 +3,7 @@
 // the fixture, whose failure lands in TearDown).
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
@@ -129,6 +130,49 @@ TEST(GtestHelper, FixtureMissFailsTheTest) {
   EXPECT_NE(out.find("[  FAILED  ] FixtureMissDemo.DISABLED_Misses"),
             std::string::npos)
       << out;
+}
+
+// Run only by TwoTestBinariesShareOneServer, each in a child process of its
+// own, at the same time, against the parent's server ($MATGTO_SERVER).
+void RecordAndReplay(const char* name) {
+  auto up = std::make_unique<Upstream>();
+  const std::string url = up->Url(std::string("/") + name);
+  std::string body;
+  {
+    auto cassette =
+        MATGTO_CASSETTE(testing::CassetteScopeOptions{.name = name});
+    ASSERT_EQ(cassette.session().mode(), v1::RECORD);
+    body = Get(url, cassette.proxy_url()).body;
+  }
+  up.reset();
+  auto cassette = MATGTO_CASSETTE(testing::CassetteScopeOptions{.name = name});
+  ASSERT_EQ(cassette.session().mode(), v1::REPLAY);
+  EXPECT_EQ(Get(url, cassette.proxy_url()).body, body);
+}
+TEST(SharedServerWorker, DISABLED_A) { RecordAndReplay("gtest/shared-a"); }
+TEST(SharedServerWorker, DISABLED_B) { RecordAndReplay("gtest/shared-b"); }
+
+TEST(GtestHelper, TwoTestBinariesShareOneServer) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe");
+  auto run = [&](const char* test, int* rc, std::string* out) {
+    *rc = test::Run(
+        self + " --gtest_also_run_disabled_tests --gtest_filter=" + test, out);
+  };
+  int rc_a = -1, rc_b = -1;
+  std::string out_a, out_b;
+  std::thread a(run, "SharedServerWorker.DISABLED_A", &rc_a, &out_a);
+  std::thread b(run, "SharedServerWorker.DISABLED_B", &rc_b, &out_b);
+  a.join();
+  b.join();
+  EXPECT_EQ(rc_a, 0) << out_a;
+  EXPECT_EQ(rc_b, 0) << out_b;
+  // Both used this process's server: four sessions ended there.
+  int ended = 0;
+  const v1::GetStatusResponse status = testing::SharedClient().Status();
+  for (const v1::SessionSummary& s : status.ended_sessions()) {
+    ended += s.session().cassette().starts_with("gtest/shared-") ? 1 : 0;
+  }
+  EXPECT_EQ(ended, 4);
 }
 
 }  // namespace
