@@ -86,5 +86,49 @@ TEST(AuthTest, TlsControlChannelWithToken) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(AuthTest, MutualTls) {
+  std::string dir = test::TempDir();
+  std::string out;
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
+  int rc = test::Run(
+      "set -e; cd " + dir + "; openssl req -x509" + ec +
+          "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+          "-keyout key.pem -out cert.pem; "
+          "openssl req -x509" +
+          ec +
+          "-days 1 -subj /CN=client-ca -keyout ca.key -out ca.pem; "
+          "openssl req" +
+          ec +
+          "-subj /CN=client -keyout client.key -out client.csr; "
+          "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key "
+          "-CAcreateserial "
+          "-days 1 -out client.pem",
+      &out);
+  ASSERT_EQ(rc, 0) << out;
+  testing::LocalServer server(
+      {.extra_args = {"--control-tls-cert", dir + "/cert.pem",
+                      "--control-tls-key", dir + "/key.pem",
+                      "--control-client-ca", dir + "/ca.pem"}});
+  const std::string& addr = server.control_address();
+
+  Client c = Client::Connect(addr, {.tls_ca = dir + "/cert.pem",
+                                    .tls_cert = dir + "/client.pem",
+                                    .tls_key = dir + "/client.key"});
+  EXPECT_EQ(c.Status().api_version(), kApiVersion);
+  // The client certificate from $MATGTO_TLS_CERT / $MATGTO_TLS_KEY.
+  setenv("MATGTO_TLS_CERT", (dir + "/client.pem").c_str(), 1);
+  setenv("MATGTO_TLS_KEY", (dir + "/client.key").c_str(), 1);
+  Client from_env = Client::Connect(addr, {.tls_ca = dir + "/cert.pem"});
+  unsetenv("MATGTO_TLS_CERT");
+  unsetenv("MATGTO_TLS_KEY");
+  EXPECT_EQ(from_env.Status().api_version(), kApiVersion);
+  // Without a client certificate the handshake fails.
+  EXPECT_THROW(Client::Connect(addr, {.tls_ca = dir + "/cert.pem",
+                                      .call_timeout = std::chrono::seconds(3)})
+                   .Status(),
+               Unavailable);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace matgto
