@@ -11,8 +11,7 @@ what="${1:-build}"
 build_pkgs=(build-essential cmake ninja-build pkg-config ccache
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev libbrotli-dev libssl-dev libabsl-dev libre2-dev zlib1g-dev
-  libgtest-dev libgmock-dev libcli11-dev
-  libcurl4-openssl-dev)  # the C++ client's tests send HTTP with libcurl
+  libgtest-dev libgmock-dev libcli11-dev)
 test_pkgs=(curl openssl nginx-light wrk clang-format python3-venv)
 # clang-14 (not the `clang` metapackage) so the compiler names the fuzz preset uses
 # exist whatever the default clang is; libclang-rt-14-dev holds libFuzzer and the
