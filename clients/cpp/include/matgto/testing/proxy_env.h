@@ -4,8 +4,10 @@
 //   HTTP_PROXY, HTTPS_PROXY, http_proxy, https_proxy   -> the session's proxy
 //   SSL_CERT_FILE, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE  -> a PEM bundle: the
 //       server's CA (it signs every intercepted HTTPS host) + the system roots
-// libcurl, child processes (Python requests, curl, Go) and most HTTP
-// libraries read these. NO_PROXY is left as it is.
+// libcurl reads the proxy variables (lowercase http_proxy for http://) but
+// not the CA ones: give it CURLOPT_CAINFO = ca_bundle_path(). Child
+// processes (curl, Python requests, Go, OpenSSL's default paths) read both.
+// NO_PROXY is left as it is.
 //
 // setenv is not thread-safe: use it where no other thread reads the
 // environment (one scope at a time, not in parallel tests of one process).
