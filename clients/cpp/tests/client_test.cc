@@ -3,6 +3,7 @@
 #include "matgto/client.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -248,6 +249,49 @@ TEST(ClientTest, ProxyEnvScopeSetsAndRestores) {
   EXPECT_EQ(std::getenv("SSL_CERT_FILE"), nullptr);
   unsetenv("HTTP_PROXY");
   EXPECT_EQ(s.Stop().session().recorded(), 1u);
+}
+
+TEST(ClientTest, HttpsIsInterceptedRecordedAndReplayed) {
+  // An HTTPS upstream with a certificate of its own, which the server
+  // trusts (--upstream-ca-file); libcurl trusts the server's CA through the
+  // bundle ScopedProxyEnv writes.
+  std::string dir = test::TempDir();
+  std::string out;
+  ASSERT_EQ(
+      test::Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                "-nodes -days 1 -subj /CN=127.0.0.1 -addext "
+                "subjectAltName=IP:127.0.0.1 -keyout " +
+                    dir + "/key.pem -out " + dir + "/cert.pem",
+                &out),
+      0)
+      << out;
+  testing::LocalServer server(
+      {.extra_args = {"--upstream-ca-file", dir + "/cert.pem"}});
+  Client c = Client::Connect(server.control_address());
+  auto up = std::make_unique<Upstream>(dir + "/cert.pem", dir + "/key.pem");
+  const std::string url = up->Url("/secure");
+  std::string body;
+  {
+    Session s = c.Record("cpp/https");
+    testing::ScopedProxyEnv env(s);
+    test::HttpResult r =
+        Get(url, s.proxy_url(), std::chrono::seconds(10), env.ca_bundle_path());
+    ASSERT_EQ(r.error, "");
+    ASSERT_EQ(r.status, 200) << r.body;
+    body = r.body;
+  }
+  up.reset();  // offline
+  Session s = c.Replay("cpp/https");
+  testing::ScopedProxyEnv env(s);
+  test::HttpResult r =
+      Get(url, s.proxy_url(), std::chrono::seconds(10), env.ca_bundle_path());
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.body, body);
+  // Without the server's CA, libcurl refuses the intercepted certificate.
+  EXPECT_NE(Get(url, s.proxy_url(), std::chrono::seconds(10), dir + "/cert.pem")
+                .error,
+            "");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(HelpersTest, CassetteNameFromTestNames) {

@@ -15,7 +15,10 @@ extern char** environ;
 
 namespace matgto::test {
 
-Upstream::Upstream() {
+Upstream::Upstream() : Upstream("", "") {}
+
+Upstream::Upstream(const std::string& cert, const std::string& key)
+    : tls_(!cert.empty()) {
   int in[2], out[2];
   if (pipe(in) != 0 || pipe(out) != 0) throw std::runtime_error("pipe");
   posix_spawn_file_actions_t fa;
@@ -25,8 +28,11 @@ Upstream::Upstream() {
   posix_spawn_file_actions_addclose(&fa, in[1]);
   posix_spawn_file_actions_addclose(&fa, out[0]);
   std::string script = MATGTO_CPP_TESTS_DIR "/upstream.py";
+  std::string c = cert, k = key;
   std::vector<char*> argv = {const_cast<char*>("/usr/bin/python3"),
-                             script.data(), nullptr};
+                             script.data()};
+  if (tls_) argv.insert(argv.end(), {c.data(), k.data()});
+  argv.push_back(nullptr);
   int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   close(in[0]);
@@ -51,7 +57,8 @@ void Upstream::Stop() {
 }
 
 std::string Upstream::Url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
+  return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") +
+         std::to_string(port_) + path;
 }
 
 namespace {
@@ -62,12 +69,13 @@ size_t Append(char* data, size_t size, size_t n, void* out) {
 }  // namespace
 
 HttpResult Get(const std::string& url, const std::string& proxy,
-               std::chrono::milliseconds timeout) {
+               std::chrono::milliseconds timeout, const std::string& ca_file) {
   HttpResult r;
   CURL* h = curl_easy_init();
   char err[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   if (!proxy.empty()) curl_easy_setopt(h, CURLOPT_PROXY, proxy.c_str());
+  if (!ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca_file.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Append);

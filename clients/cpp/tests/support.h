@@ -13,6 +13,8 @@ namespace matgto::test {
 class Upstream {
  public:
   Upstream();
+  // HTTPS with this certificate and key (PEM).
+  Upstream(const std::string& cert, const std::string& key);
   ~Upstream();
   Upstream(const Upstream&) = delete;
   Upstream& operator=(const Upstream&) = delete;
@@ -25,6 +27,7 @@ class Upstream {
   pid_t pid_ = -1;
   int stdin_fd_ = -1;
   int port_ = 0;
+  bool tls_ = false;
 };
 
 struct HttpResult {
@@ -34,9 +37,10 @@ struct HttpResult {
 };
 
 // GET url through `proxy` with libcurl (empty: libcurl's own choice, i.e.
-// the http_proxy/https_proxy variables).
+// the http_proxy/https_proxy variables), trusting `ca_file` when given.
 HttpResult Get(const std::string& url, const std::string& proxy,
-               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+               std::chrono::milliseconds timeout = std::chrono::seconds(10),
+               const std::string& ca_file = {});
 
 // A fresh temporary folder (removed by the caller, or left in /tmp).
 std::string TempDir();

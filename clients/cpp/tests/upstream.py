@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """A real upstream for the C++ client's tests: every answer differs (a call
 counter and random hex), so a replayed answer cannot be a fresh one.
-Prints its port on the first line of stdout, serves until stdin closes."""
+Prints its port on the first line of stdout, serves until stdin closes.
+With CERT KEY arguments it serves HTTPS."""
 import http.server
 import os
+import ssl
 import sys
 import threading
 
@@ -28,6 +30,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if len(sys.argv) == 3:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 sys.stdin.read()
