@@ -41,5 +41,8 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
+echo "== go client: conformance suite (clients/conformance), skipped cases and why"
+go test -count=1 -run '^TestConformance' -v . | grep -E -- '--- (SKIP|FAIL)|conformance:|^(ok|FAIL)' || true
+
 echo "== go client: go test (server: $MATGTO_BIN)"
 go test -count=1 -timeout 10m "$@" ./...

@@ -36,4 +36,5 @@ if [ ! -x "$MATGTO_BIN" ]; then
 fi
 cd "$here"
 # No arguments: pyproject.toml's testpaths (tests/).
-exec "$py" -m pytest -p no:cacheprovider "$@"
+# -rs: skipped tests (e.g. conformance cases this client lacks) say why.
+exec "$py" -m pytest -p no:cacheprovider -rs "$@"

@@ -51,6 +51,9 @@ if cargo clippy --version >/dev/null 2>&1; then
   cargo clippy --locked --all-targets --quiet -- -D warnings
 fi
 
+echo "== rust client: conformance suite (clients/conformance), skipped cases and why"
+cargo test --locked --lib conformance_tests -- --nocapture 2>&1 | grep -E '^conformance: SKIP|^test result' || true
+
 echo "== rust client: cargo test (server: $MATGTO_BIN)"
 cargo test --locked "$@"
 

@@ -400,7 +400,7 @@ export class MatgtoClient implements AsyncDisposable {
       };
     }
     const session = { ...info } as CassetteSession;
-    const proxy = sessionProxy(info);
+    const proxy = sessionProxy(info, this.address);
     Object.defineProperty(session, 'proxy', { value: proxy, enumerable: true });
     Object.defineProperty(session, 'lost', { get: () => tracked?.lost !== undefined });
     Object.defineProperty(session, 'stop', { value: stop });
@@ -794,7 +794,7 @@ export class MatgtoClient implements AsyncDisposable {
   /** `http://` URL of the server's proxy listener, from `status().proxyAddress`. */
   async proxyUrl(): Promise<string> {
     const { proxyAddress } = await this.status();
-    return `http://${proxyAddress}`;
+    return sessionProxy({ proxyAddress }, this.address);
   }
 
   /**

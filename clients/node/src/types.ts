@@ -544,8 +544,35 @@ export function durationFromMs(ms: number): Duration {
  * session's own listener (no credential needed). For the default session,
  * the shared proxy port.
  */
-export function sessionProxy(session: Pick<SessionInfo, 'proxyAddress'>): string {
-  return `http://${session.proxyAddress}`;
+export function sessionProxy(session: Pick<SessionInfo, 'proxyAddress'>, controlAddress?: string): string {
+  return `http://${usableProxyAddress(session.proxyAddress, controlAddress)}`;
+}
+
+const UNSPECIFIED_HOSTS = new Set(['', '0.0.0.0', '::']);
+
+function splitHostPort(address: string): [string, string] {
+  if (address.startsWith('[')) {
+    const end = address.indexOf(']');
+    return [address.slice(1, end), address.slice(end + 1).replace(/^:/, '')];
+  }
+  const colons = address.split(':').length - 1;
+  if (colons === 1) return [address.slice(0, address.indexOf(':')), address.slice(address.indexOf(':') + 1)];
+  return [address, ''];
+}
+
+/**
+ * `proxyAddress` as the server reports it, except that an unspecified host
+ * (`0.0.0.0`, `::`) becomes the host of the control address (`127.0.0.1`
+ * when that is unspecified too or not given); IPv6 hosts keep brackets.
+ */
+export function usableProxyAddress(proxyAddress: string, controlAddress?: string): string {
+  let [host, port] = splitHostPort(proxyAddress);
+  if (!UNSPECIFIED_HOSTS.has(host)) return proxyAddress;
+  const target = (controlAddress ?? '').replace(/^(dns|ipv4|ipv6):/, '').replace(/^[a-z]+:\/\//, '');
+  const [ctl] = splitHostPort(target.slice(target.lastIndexOf('/') + 1));
+  host = UNSPECIFIED_HOSTS.has(ctl) ? '127.0.0.1' : ctl;
+  if (host.includes(':')) host = `[${host}]`;
+  return port ? `${host}:${port}` : host;
 }
 
 export function statusFromPb(r: GetStatusResponse): ServerStatus {

@@ -21,6 +21,8 @@ pub mod pb {
 }
 
 mod client;
+#[cfg(test)]
+mod conformance_tests;
 mod connect;
 mod error;
 mod faults;

@@ -36,6 +36,26 @@ final class HostPort {
     return new InetSocketAddress(host, port);
   }
 
+  /**
+   * {@code http://host:port} for {@code address} as the server reports it, a wildcard host replaced
+   * as in {@link #parse}; the host is kept as written (IPv6 bracketed), never resolved.
+   */
+  static String httpUrl(String address, String fallbackHost) {
+    InetSocketAddress parsed = parse(address, fallbackHost); // validates; resolves nothing we use
+    String a = address.trim();
+    String host = a.substring(0, a.lastIndexOf(':'));
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    if (host.isEmpty() || host.equals("0.0.0.0") || host.equals("::")) {
+      host = fallbackHost == null || fallbackHost.isEmpty() ? "127.0.0.1" : fallbackHost;
+    }
+    if (host.contains(":")) {
+      host = "[" + host + "]";
+    }
+    return "http://" + host + ":" + parsed.getPort();
+  }
+
   /** The host part of a gRPC target such as "127.0.0.1:8889" or "dns:///h:1" (best effort). */
   static String hostOf(String target) {
     String t = target;

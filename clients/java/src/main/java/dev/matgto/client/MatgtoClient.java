@@ -730,6 +730,11 @@ public final class MatgtoClient implements AutoCloseable {
     return HostPort.parse(session.getProxyAddress(), HostPort.hostOf(target));
   }
 
+  /** {@code http://} + the proxy address of {@code session}, a wildcard host replaced as above. */
+  java.net.URI proxyUri(SessionInfo session) {
+    return java.net.URI.create(HostPort.httpUrl(session.getProxyAddress(), HostPort.hostOf(target)));
+  }
+
   /** A selector sending every request through the matgto proxy. */
   public ProxySelector proxySelector() {
     return ProxySelector.of(proxyAddress());

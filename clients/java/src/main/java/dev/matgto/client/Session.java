@@ -168,7 +168,7 @@ public final class Session implements AutoCloseable {
 
   /** {@code http://} + {@link #proxyAddress()}, usable as {@code HTTP_PROXY}. */
   public URI proxyUri() {
-    return URI.create("http://" + opened.getProxyAddress());
+    return client.proxyUri(opened);
   }
 
   /**

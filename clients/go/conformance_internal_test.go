@@ -1,0 +1,517 @@
+package matgto
+
+// The shared conformance suite (clients/conformance/*.json), run without a
+// server: each neutral case becomes the idiomatic Go call, and the request
+// message the client would send is compared with the case's proto JSON. A
+// case that lists "go" under "skip" is skipped with its reason. See
+// clients/conformance/README.md.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	pb "github.com/matgto/matgto-serge/clients/go/matgtov1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+const confLang = "go"
+
+func loadConformance(t *testing.T, file string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "conformance", file))
+	if err != nil {
+		t.Fatalf("conformance suite: %v", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("conformance suite %s: %v", file, err)
+	}
+}
+
+func skipFor(t *testing.T, skip map[string]string) {
+	t.Helper()
+	if reason := skip[confLang]; reason != "" {
+		t.Skipf("conformance: %s", reason)
+	}
+}
+
+type confOptionCase struct {
+	Name    string            `json:"name"`
+	Options map[string]any    `json:"options"`
+	Expect  json.RawMessage   `json:"expect"`
+	Skip    map[string]string `json:"skip"`
+}
+
+type confOptions struct {
+	Cases []confOptionCase `json:"cases"`
+	Modes []struct {
+		Mode   string            `json:"mode"`
+		Expect string            `json:"expect"`
+		Skip   map[string]string `json:"skip"`
+	} `json:"modes"`
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, s := range v.([]any) {
+		out = append(out, s.(string))
+	}
+	return out
+}
+
+func ms(v any) time.Duration { return time.Duration(v.(float64) * float64(time.Millisecond)) }
+
+// confOption is the Go option for one neutral option.
+func confOption(t *testing.T, key string, value any) Option {
+	t.Helper()
+	switch key {
+	case "on_exhausted":
+		return WithOnExhausted(map[string]ExhaustedPolicy{"error": ExhaustedError, "repeat_last": ExhaustedRepeatLast}[value.(string)])
+	case "repeat":
+		return WithRepeat(map[string]RepeatPolicy{"sequential": RepeatSequential, "reuse": RepeatReuse}[value.(string)])
+	case "on_miss":
+		return WithOnMiss(map[string]MissPolicy{"error": MissError, "passthrough": MissPassthrough, "record": MissRecord}[value.(string)])
+	case "store_decoded":
+		if !value.(bool) {
+			t.Fatalf("store_decoded=false has no Go option: skip the case for go")
+		}
+		return WithStoreDecoded()
+	case "ws_timing":
+		return WithWSTiming(map[string]WSTiming{"fast": WSTimingFast, "as_recorded": WSTimingAsRecorded}[value.(string)])
+	case "ws_speed":
+		return WithWSSpeed(value.(float64))
+	case "match":
+		var r MatchRules
+		for k, v := range value.(map[string]any) {
+			switch k {
+			case "fields":
+				fields := map[string]MatchField{"method": FieldMethod, "scheme": FieldScheme, "host": FieldHost, "port": FieldPort,
+					"path": FieldPath, "query": FieldQuery, "headers": FieldHeaders, "body": FieldBody}
+				for _, f := range strs(v) {
+					r.Fields = append(r.Fields, fields[f])
+				}
+			case "headers":
+				r.Headers = strs(v)
+			case "ignore_query_params":
+				r.IgnoreQueryParams = strs(v)
+			case "query_order_insensitive":
+				r.QueryOrderInsensitive = v.(bool)
+			case "body":
+				r.Body = map[string]BodyMatch{"exact": BodyExact, "json": BodyJSON, "form": BodyForm, "ignore": BodyIgnore}[v.(string)]
+			case "ignore_json_pointers":
+				r.IgnoreJSONPointers = strs(v)
+			case "ignore_form_fields":
+				r.IgnoreFormFields = strs(v)
+			case "url_rewrites":
+				for _, rw := range v.([]any) {
+					m := rw.(map[string]any)
+					r.URLRewrites = append(r.URLRewrites, URLRewrite{Pattern: m["pattern"].(string), Replacement: m["replacement"].(string)})
+				}
+			default:
+				t.Fatalf("conformance: match.%s is not mapped to a Go MatchRules field", k)
+			}
+		}
+		return WithMatch(r)
+	case "redact":
+		var r RedactRules
+		for k, v := range value.(map[string]any) {
+			switch k {
+			case "headers":
+				r.Headers = strs(v)
+			case "query_params":
+				r.QueryParams = strs(v)
+			case "json_pointers":
+				r.JSONPointers = strs(v)
+			case "form_fields":
+				r.FormFields = strs(v)
+			case "body_patterns":
+				r.BodyPatterns = strs(v)
+			case "disable_defaults":
+				r.DisableDefaults = v.(bool)
+			default:
+				t.Fatalf("conformance: redact.%s is not mapped to a Go RedactRules field", k)
+			}
+		}
+		return WithRedact(r)
+	case "latency":
+		for kind, a := range value.(map[string]any) {
+			args := a.(map[string]any)
+			switch kind {
+			case "fast":
+				return WithLatency(Fast())
+			case "as_recorded":
+				scale, _ := args["scale"].(float64)
+				return WithLatency(AsRecorded(scale))
+			case "fixed":
+				var jitter time.Duration
+				if j, ok := args["jitter_ms"]; ok {
+					jitter = ms(j)
+				}
+				return WithLatency(FixedLatency(ms(args["delay_ms"]), jitter))
+			}
+			t.Fatalf("conformance: latency form %q is not mapped", kind)
+		}
+	}
+	t.Fatalf("conformance: option %q is not mapped to a Go Option", key)
+	return nil
+}
+
+func TestConformanceOptions(t *testing.T) {
+	var suite confOptions
+	loadConformance(t, "options.json", &suite)
+	for _, c := range suite.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			skipFor(t, c.Skip)
+			keys := make([]string, 0, len(c.Options))
+			for k := range c.Options {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var opts []Option
+			for _, k := range keys {
+				opts = append(opts, confOption(t, k, c.Options[k]))
+			}
+			// What StartRecording, Replay and UseCassette put in the request.
+			sent := collectOptions(opts).cassetteOptions()
+			if sent == nil {
+				sent = &pb.CassetteOptions{}
+			}
+			want := &pb.CassetteOptions{}
+			if err := protojson.Unmarshal(c.Expect, want); err != nil {
+				t.Fatalf("expect: %v", err)
+			}
+			if !proto.Equal(sent, want) {
+				t.Errorf("sent %v\nwant %v", protojson.Format(sent), protojson.Format(want))
+			}
+		})
+	}
+	for _, c := range suite.Modes {
+		t.Run("mode "+c.Mode, func(t *testing.T) {
+			skipFor(t, c.Skip)
+			for _, m := range []Mode{ModeAuto, ModeRecord, ModeReplay, ModePassthrough} {
+				if m.String() == c.Mode {
+					if int32(m) != pb.Mode_value[c.Expect] {
+						t.Errorf("%s is %d, want %s", c.Mode, m, c.Expect)
+					}
+					return
+				}
+			}
+			t.Errorf("no Mode constant spells %q", c.Mode)
+		})
+	}
+}
+
+// covered records the fields set in m and the enum values they hold.
+func covered(m protoreflect.Message, fields, values map[string]bool) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		fields[string(fd.FullName())] = true
+		one := func(v protoreflect.Value) {
+			switch fd.Kind() {
+			case protoreflect.EnumKind:
+				ev := fd.Enum().Values().ByNumber(v.Enum())
+				values[string(ev.FullName())] = true
+			case protoreflect.MessageKind:
+				covered(v.Message(), fields, values)
+			}
+		}
+		if fd.IsList() {
+			for i := 0; i < v.List().Len(); i++ {
+				one(v.List().Get(i))
+			}
+		} else {
+			one(v)
+		}
+		return true
+	})
+}
+
+func walk(md protoreflect.MessageDescriptor, fields *[]string, enums map[protoreflect.FullName]protoreflect.EnumDescriptor, seen map[protoreflect.FullName]bool) {
+	if seen[md.FullName()] || strings.HasPrefix(string(md.FullName()), "google.protobuf.") {
+		return
+	}
+	seen[md.FullName()] = true
+	for i := 0; i < md.Fields().Len(); i++ {
+		fd := md.Fields().Get(i)
+		*fields = append(*fields, string(fd.FullName()))
+		switch fd.Kind() {
+		case protoreflect.EnumKind:
+			enums[fd.Enum().FullName()] = fd.Enum()
+		case protoreflect.MessageKind:
+			walk(fd.Message(), fields, enums, seen)
+		}
+	}
+}
+
+// A field or enum value added to the protos fails here until a case (or
+// unmapped.json) covers it.
+func TestConformanceEveryProtoFieldAndEnumValueHasACase(t *testing.T) {
+	var suite confOptions
+	loadConformance(t, "options.json", &suite)
+	var unmapped struct {
+		Roots struct {
+			Messages []string `json:"messages"`
+			Enums    []string `json:"enums"`
+		} `json:"roots"`
+		Fields     map[string]string `json:"fields"`
+		EnumValues map[string]string `json:"enum_values"`
+	}
+	loadConformance(t, "unmapped.json", &unmapped)
+	var fields []string
+	enums := map[protoreflect.FullName]protoreflect.EnumDescriptor{}
+	for _, name := range unmapped.Roots.Messages {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		walk(d.(protoreflect.MessageDescriptor), &fields, enums, map[protoreflect.FullName]bool{})
+	}
+	for _, name := range unmapped.Roots.Enums {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		enums[d.FullName()] = d.(protoreflect.EnumDescriptor)
+	}
+	gotFields, gotValues := map[string]bool{}, map[string]bool{}
+	for _, c := range suite.Cases {
+		m := &pb.CassetteOptions{}
+		if err := protojson.Unmarshal(c.Expect, m); err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		covered(m.ProtoReflect(), gotFields, gotValues)
+	}
+	for _, c := range suite.Modes {
+		gotValues["matgto.v1."+c.Expect] = true // enum values are scoped to the package
+	}
+	var missing []string
+	for _, f := range fields {
+		if !gotFields[f] && unmapped.Fields[f] == "" {
+			missing = append(missing, f)
+		}
+	}
+	for _, e := range enums {
+		for i := 0; i < e.Values().Len(); i++ {
+			v := e.Values().Get(i)
+			name := string(e.FullName()) + "." + string(v.Name())
+			if v.Number() != 0 && !gotValues[string(v.FullName())] && unmapped.EnumValues[name] == "" {
+				missing = append(missing, name)
+			}
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("no conformance case in clients/conformance/options.json covers %s (add a case, map it in every client, or list it in unmapped.json with a reason)",
+			strings.Join(missing, ", "))
+	}
+}
+
+func TestConformanceErrors(t *testing.T) {
+	var suite struct {
+		Cases []struct {
+			Code  string `json:"code"`
+			About string `json:"about"`
+			Kind  string `json:"kind"`
+		} `json:"cases"`
+		Message string                                `json:"message"`
+		Kinds   map[string]map[string]json.RawMessage `json:"kinds"`
+	}
+	loadConformance(t, "errors.json", &suite)
+	sentinels := map[string]error{
+		"ErrCassetteNotFound": ErrCassetteNotFound, "ErrSessionNotFound": ErrSessionNotFound,
+		"ErrFaultNotFound": ErrFaultNotFound, "ErrInvalidArgument": ErrInvalidArgument,
+		"ErrFailedPrecondition": ErrFailedPrecondition, "ErrCorruptCassette": ErrCorruptCassette,
+		"ErrTooManySessions": ErrTooManySessions, "ErrUnauthenticated": ErrUnauthenticated,
+		"ErrPermissionDenied": ErrPermissionDenied, "ErrUnavailable": ErrUnavailable,
+		"ErrUnimplemented": ErrUnimplemented, "context.DeadlineExceeded": context.DeadlineExceeded,
+	}
+	seen := map[codes.Code]bool{}
+	for _, c := range suite.Cases {
+		var code codes.Code
+		if err := code.UnmarshalJSON([]byte(`"` + c.Code + `"`)); err != nil {
+			t.Fatalf("%s: %v", c.Code, err)
+		}
+		seen[code] = true
+		t.Run(c.Code+"-"+c.About, func(t *testing.T) {
+			raw, ok := suite.Kinds[confLang][c.Kind]
+			if !ok {
+				t.Fatalf("errors.json kinds.go does not name the error of kind %s", c.Kind)
+			}
+			var name string
+			if json.Unmarshal(raw, &name) != nil {
+				var skip struct{ Skip string }
+				_ = json.Unmarshal(raw, &skip)
+				t.Skipf("conformance: %s: %s", c.Kind, skip.Skip)
+			}
+			err := toError("Replay", status.Error(code, suite.Message))
+			var e *Error
+			if !errors.As(err, &e) || e.Code != code || !strings.Contains(err.Error(), suite.Message) {
+				t.Fatalf("got %#v", err)
+			}
+			if name == "*Error" {
+				for n, s := range sentinels {
+					if errors.Is(err, s) {
+						t.Errorf("%s matches %s", c.Code, n)
+					}
+				}
+				return
+			}
+			sentinel, ok := sentinels[name]
+			if !ok {
+				t.Fatalf("no Go error named %s", name)
+			}
+			if !errors.Is(err, sentinel) {
+				t.Errorf("errors.Is(%v, %s) is false", err, name)
+			}
+		})
+	}
+	for c := codes.Code(1); c <= codes.Unauthenticated; c++ {
+		if !seen[c] {
+			t.Errorf("errors.json has no case for %s", codeName(c))
+		}
+	}
+}
+
+func TestConformanceNames(t *testing.T) {
+	var suite struct {
+		Segment      string            `json:"segment"`
+		MaxBytes     int               `json:"max_bytes"`
+		DistinctSkip map[string]string `json:"distinct_skip"`
+		Valid        []string          `json:"valid"`
+		Invalid      []struct {
+			Name string            `json:"name"`
+			Skip map[string]string `json:"skip"`
+		} `json:"invalid"`
+	}
+	loadConformance(t, "names.json", &suite)
+	seg := regexp.MustCompile(suite.Segment)
+	accepted := func(name string) bool {
+		if len(name) > suite.MaxBytes {
+			return false
+		}
+		for _, s := range strings.Split(name, "/") {
+			if !seg.MatchString(s) || strings.Trim(s, ".") == "" {
+				return false
+			}
+		}
+		return true
+	}
+	for _, name := range suite.Valid {
+		if !accepted(name) {
+			t.Errorf("names.json: %q is listed valid but the grammar refuses it", name)
+		}
+		if got := CassetteName(name); got != name {
+			t.Errorf("CassetteName(%q) = %q, want it unchanged", name, got)
+		}
+	}
+	outs := map[string]string{}
+	for _, c := range suite.Invalid {
+		t.Run(fmt.Sprintf("%.40s", c.Name), func(t *testing.T) {
+			skipFor(t, c.Skip)
+			if accepted(c.Name) {
+				t.Fatalf("names.json: %q is listed invalid but the grammar accepts it", c.Name)
+			}
+			got := CassetteName(c.Name)
+			if !accepted(got) || got == c.Name {
+				t.Errorf("CassetteName(%q) = %q: not a name the server accepts", c.Name, got)
+			}
+			if other, dup := outs[got]; dup && suite.DistinctSkip[confLang] == "" {
+				t.Errorf("CassetteName(%q) = CassetteName(%q) = %q", c.Name, other, got)
+			}
+			outs[got] = c.Name
+		})
+	}
+}
+
+func TestConformanceProxyAddresses(t *testing.T) {
+	var suite struct {
+		Cases []struct {
+			Proxy   string            `json:"proxy"`
+			Control string            `json:"control"`
+			URL     string            `json:"url"`
+			Skip    map[string]string `json:"skip"`
+		} `json:"cases"`
+	}
+	loadConformance(t, "proxy_addresses.json", &suite)
+	for _, c := range suite.Cases {
+		t.Run(c.Proxy+" via "+c.Control, func(t *testing.T) {
+			skipFor(t, c.Skip)
+			// What Session.ProxyURL and Client.ProxyURL hand to HTTP clients.
+			u, err := (&Client{addr: c.Control}).proxyURLFor(c.Proxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.String() != c.URL {
+				t.Errorf("got %s, want %s", u, c.URL)
+			}
+		})
+	}
+}
+
+func TestConformanceStatus(t *testing.T) {
+	type statusCase struct {
+		Name     string            `json:"name"`
+		Response json.RawMessage   `json:"response"`
+		Expect   map[string]any    `json:"expect"`
+		Skip     map[string]string `json:"skip"`
+	}
+	var suite struct {
+		Status  []statusCase `json:"status"`
+		Summary []statusCase `json:"summary"`
+	}
+	loadConformance(t, "status.json", &suite)
+	compare := func(t *testing.T, got, want map[string]any) {
+		t.Helper()
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		if string(g) != string(w) {
+			t.Errorf("got  %s\nwant %s", g, w)
+		}
+	}
+	modeName := func(m Mode) string { return pb.Mode(m).String() }
+	for _, c := range suite.Status {
+		t.Run(c.Name, func(t *testing.T) {
+			skipFor(t, c.Skip)
+			r := &pb.GetStatusResponse{}
+			if err := protojson.Unmarshal(c.Response, r); err != nil {
+				t.Fatal(err)
+			}
+			st := statusFromProto(r)
+			ids, modes, reasons := []string{}, []string{}, []string{}
+			for _, s := range st.Sessions {
+				ids, modes = append(ids, s.ID), append(modes, modeName(s.Mode))
+			}
+			for _, e := range st.EndedSessions {
+				reasons = append(reasons, e.EndReason)
+			}
+			compare(t, map[string]any{"version": st.Version, "api_version": st.APIVersion, "default_mode": modeName(st.DefaultMode),
+				"proxy_address": st.ProxyAddress, "max_sessions": st.MaxSessions, "session_ids": ids,
+				"session_modes": modes, "ended_reasons": reasons}, c.Expect)
+		})
+	}
+	for _, c := range suite.Summary {
+		t.Run(c.Name, func(t *testing.T) {
+			skipFor(t, c.Skip)
+			r := &pb.SessionSummary{}
+			if err := protojson.Unmarshal(c.Response, r); err != nil {
+				t.Fatal(err)
+			}
+			s := summaryFromProto(r)
+			warnings := append([]string{}, s.Warnings...)
+			compare(t, map[string]any{"end_reason": s.EndReason, "saved_path": s.SavedPath, "save_error": s.SaveError,
+				"warnings": warnings, "failing_misses": len(s.Session.FailedMisses())}, c.Expect)
+		})
+	}
+}

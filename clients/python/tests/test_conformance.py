@@ -1,0 +1,273 @@
+"""The shared conformance suite (clients/conformance/*.json), run without a server.
+
+Each neutral case becomes the idiomatic Python call; the request message the
+client would send is compared with the case's proto JSON. A case that lists
+"python" under ``skip`` is reported as skipped with its reason. See
+clients/conformance/README.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Set
+
+import grpc
+import pytest
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+
+from matgto import errors
+from matgto.client import usable_proxy_address
+from matgto.misses import failing_misses
+from matgto.modes import parse_mode
+from matgto.naming import sanitize_cassette_name
+from matgto.options import Latency, MatchRules, RedactRules, cassette_options
+from matgto.v1 import cassette_pb2, control_pb2
+
+LANG = "python"
+SUITE = Path(__file__).resolve().parents[2] / "conformance"
+
+
+def _load(name: str) -> Dict[str, Any]:
+    return json.loads((SUITE / name).read_text(encoding="utf-8"))
+
+
+OPTIONS = _load("options.json")
+ERRORS = _load("errors.json")
+NAMES = _load("names.json")
+ADDRESSES = _load("proxy_addresses.json")
+STATUS = _load("status.json")
+UNMAPPED = _load("unmapped.json")
+
+
+def _skip_for_lang(case: Dict[str, Any]) -> None:
+    reason = (case.get("skip") or {}).get(LANG)
+    if reason:
+        pytest.skip(f"conformance: {case.get('name', case)}: {reason}")
+
+
+# --- options -----------------------------------------------------------------
+
+
+def _latency(neutral: Dict[str, Any]) -> Latency:
+    ((kind, args),) = neutral.items()
+    if kind == "fast":
+        return Latency.fast()
+    if kind == "as_recorded":
+        return Latency.as_recorded(args.get("scale"))
+    if kind == "fixed":
+        jitter = args.get("jitter_ms")
+        return Latency.fixed(
+            datetime.timedelta(milliseconds=args["delay_ms"]),
+            None if jitter is None else datetime.timedelta(milliseconds=jitter),
+        )
+    raise AssertionError(f"conformance: unknown latency form {kind!r}: map it in {__file__}")
+
+
+def _kwargs(neutral: Dict[str, Any]) -> Dict[str, Any]:
+    """The neutral option set as the keyword arguments of start_recording/replay/use_cassette."""
+    out: Dict[str, Any] = {}
+    for key, value in neutral.items():
+        if key in ("on_exhausted", "repeat", "on_miss", "store_decoded", "ws_speed"):
+            out[key] = value
+        elif key == "ws_timing":
+            out[key] = value.replace("_", "-")
+        elif key == "match":
+            rules = dict(value)
+            if "url_rewrites" in rules:
+                rules["url_rewrites"] = [(r["pattern"], r["replacement"]) for r in rules["url_rewrites"]]
+            out["match"] = MatchRules(**rules)
+        elif key == "redact":
+            out["redact"] = RedactRules(**value)
+        elif key == "latency":
+            out["latency"] = _latency(value)
+        else:
+            raise AssertionError(f"conformance: option {key!r} is not mapped to a Python keyword argument")
+    return out
+
+
+@pytest.mark.parametrize("case", OPTIONS["cases"], ids=[c["name"] for c in OPTIONS["cases"]])
+def test_options(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    sent = cassette_options(**_kwargs(case["options"])) or cassette_pb2.CassetteOptions()
+    want = json_format.ParseDict(case["expect"], cassette_pb2.CassetteOptions())
+    assert sent == want, (
+        f"sent {json_format.MessageToDict(sent)} want {case['expect']}"
+    )
+
+
+@pytest.mark.parametrize("case", OPTIONS["modes"], ids=[c["mode"] for c in OPTIONS["modes"]])
+def test_modes(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    assert int(parse_mode(case["mode"])) == control_pb2.Mode.Value(case["expect"])
+
+
+def _covered(message: Any, descriptor: Descriptor, fields: Set[str], values: Set[str]) -> None:
+    for fd, value in message.ListFields():
+        fields.add(fd.full_name)
+        repeated = getattr(fd, "is_repeated", None)
+        if repeated is None:  # protobuf < 5.28
+            repeated = fd.label == FieldDescriptor.LABEL_REPEATED
+        items = value if repeated else [value]
+        for item in items:
+            if fd.type == FieldDescriptor.TYPE_ENUM:
+                values.add(f"{fd.enum_type.full_name}.{fd.enum_type.values_by_number[item].name}")
+            elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+                _covered(item, fd.message_type, fields, values)
+
+
+def _walk(descriptor: Descriptor, fields: List[str], enums: Set[Any], seen: Set[str]) -> None:
+    if descriptor.full_name in seen or descriptor.full_name.startswith("google.protobuf."):
+        return
+    seen.add(descriptor.full_name)
+    for fd in descriptor.fields:
+        fields.append(fd.full_name)
+        if fd.type == FieldDescriptor.TYPE_ENUM:
+            enums.add(fd.enum_type)
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            _walk(fd.message_type, fields, enums, seen)
+
+
+def test_every_proto_field_and_enum_value_has_a_case() -> None:
+    """A field or enum value added to the protos fails here until a case (or unmapped.json) covers it."""
+    pool = cassette_pb2.DESCRIPTOR.pool
+    fields: List[str] = []
+    enums: Set[Any] = set()
+    for name in UNMAPPED["roots"]["messages"]:
+        _walk(pool.FindMessageTypeByName(name), fields, enums, set())
+    for name in UNMAPPED["roots"]["enums"]:
+        enums.add(pool.FindEnumTypeByName(name))
+    covered_fields: Set[str] = set()
+    covered_values: Set[str] = set()
+    for case in OPTIONS["cases"]:
+        _covered(json_format.ParseDict(case["expect"], cassette_pb2.CassetteOptions()),
+                 cassette_pb2.CassetteOptions.DESCRIPTOR, covered_fields, covered_values)
+    covered_values.update(f"matgto.v1.Mode.{c['expect']}" for c in OPTIONS["modes"])
+    missing = [f for f in fields if f not in covered_fields and f not in UNMAPPED["fields"]]
+    missing += [
+        f"{e.full_name}.{v.name}"
+        for e in sorted(enums, key=lambda e: e.full_name)
+        for v in e.values
+        if v.number != 0
+        and f"{e.full_name}.{v.name}" not in covered_values
+        and f"{e.full_name}.{v.name}" not in UNMAPPED["enum_values"]
+    ]
+    assert not missing, (
+        "no conformance case in clients/conformance/options.json covers "
+        + ", ".join(missing)
+        + " (add a case, map it in every client, or list it in unmapped.json with a reason)"
+    )
+
+
+# --- errors ------------------------------------------------------------------
+
+
+class _RpcError(grpc.RpcError, grpc.Call):  # type: ignore[misc]
+    """A failed call as grpcio raises it (code and details only)."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+def test_errors_cover_every_grpc_code() -> None:
+    codes = {c["code"] for c in ERRORS["cases"]}
+    missing = sorted(c.name for c in grpc.StatusCode if c is not grpc.StatusCode.OK and c.name not in codes)
+    assert not missing, f"errors.json has no case for {missing}"
+
+
+@pytest.mark.parametrize("case", ERRORS["cases"], ids=[f"{c['code']}-{c.get('about', '')}" for c in ERRORS["cases"]])
+def test_errors(case: Dict[str, Any]) -> None:
+    kind = ERRORS["kinds"][LANG].get(case["kind"])
+    assert kind is not None, f"errors.json kinds.{LANG} does not name the type of kind {case['kind']}"
+    if isinstance(kind, dict):
+        pytest.skip(f"conformance: {case['kind']}: {kind['skip']}")
+    error = errors.error_from_rpc(_RpcError(grpc.StatusCode[case["code"]], ERRORS["message"]), method="Replay")
+    assert type(error).__name__ == kind
+    assert isinstance(error, errors.MatgtoError)
+    assert ERRORS["message"] in str(error)
+
+
+# --- names -------------------------------------------------------------------
+
+
+def _accepted(name: str) -> bool:
+    segment = re.compile(NAMES["segment"])
+    return len(name.encode()) <= NAMES["max_bytes"] and all(
+        segment.match(s) and s.strip(".") for s in name.split("/")
+    )
+
+
+@pytest.mark.parametrize("name", NAMES["valid"])
+def test_valid_names_are_kept(name: str) -> None:
+    assert _accepted(name)
+    assert sanitize_cassette_name(name) == name
+
+
+@pytest.mark.parametrize("case", NAMES["invalid"], ids=[c["name"][:40] for c in NAMES["invalid"]])
+def test_invalid_names_are_made_valid(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    assert not _accepted(case["name"])
+    out = sanitize_cassette_name(case["name"])
+    assert _accepted(out), out
+    assert out != case["name"]
+
+
+def test_invalid_names_stay_distinct() -> None:
+    reason = NAMES.get("distinct_skip", {}).get(LANG)
+    if reason:
+        pytest.skip(f"conformance: distinct names: {reason}")
+    outs = [sanitize_cassette_name(c["name"]) for c in NAMES["invalid"] if LANG not in (c.get("skip") or {})]
+    assert len(set(outs)) == len(outs), outs
+
+
+# --- proxy addresses ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ADDRESSES["cases"], ids=[f"{c['proxy']} via {c['control']}" for c in ADDRESSES["cases"]])
+def test_proxy_addresses(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    # Session.proxy_url / Client.proxy_url are "http://" + this.
+    assert "http://" + usable_proxy_address(case["proxy"], case["control"]) == case["url"]
+
+
+# --- status and summary ------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", STATUS["status"], ids=[c["name"] for c in STATUS["status"]])
+def test_status(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    st = json_format.ParseDict(case["response"], control_pb2.GetStatusResponse())
+    got = {
+        "version": st.version,
+        "api_version": st.api_version,
+        "default_mode": control_pb2.Mode.Name(st.default_mode),
+        "proxy_address": st.proxy_address,
+        "max_sessions": st.max_sessions,
+        "session_ids": [s.id for s in st.sessions],
+        "session_modes": [control_pb2.Mode.Name(s.mode) for s in st.sessions],
+        "ended_reasons": [e.end_reason for e in st.ended_sessions],
+    }
+    assert got == case["expect"]
+
+
+@pytest.mark.parametrize("case", STATUS["summary"], ids=[c["name"] for c in STATUS["summary"]])
+def test_summary(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    summary = json_format.ParseDict(case["response"], control_pb2.SessionSummary())
+    got = {
+        "end_reason": summary.end_reason,
+        "saved_path": summary.saved_path,
+        "save_error": summary.save_error,
+        "warnings": list(summary.warnings),
+        "failing_misses": len(failing_misses(summary.session.misses)),
+    }
+    assert got == case["expect"]
