@@ -21,7 +21,7 @@ export CCACHE_NOHASHDIR := 1
 
 .PHONY: help deps deps-build deps-fuzz build build-asan build-tsan build-fuzz run test \
         test-unit test-asan test-tsan test-e2e test-clients fuzz bench soak format \
-        format-check clean
+        format-check clean image-test
 
 help:
 	@echo "make run     install what is missing, build, start the server (proxy 127.0.0.1:8888, control 127.0.0.1:8889, ./cassettes)"
@@ -32,6 +32,7 @@ help:
 	@echo "make fuzz    libFuzzer (clang, ASan+UBSan) on every fuzz target, FUZZ_SECONDS each (default 60)"
 	@echo "make test-tsan  ThreadSanitizer: the concurrency unit tests and the e2e sessions tests"
 	@echo "make soak    fixed request rate for SOAK_SECONDS (default 600): RSS start/end, errors"
+	@echo "make image-test  the container image with podman: build, record, replay offline (slow)"
 
 deps-build:
 	@scripts/install-deps.sh build
@@ -110,6 +111,11 @@ bench: build deps
 # the other over tests/fuzz/corpus/<target>/; fails if any input crashed.
 fuzz: build-fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+# The container image, built and run with podman (deploy/test-image.sh):
+# slow (a debootstrap base, an image build), so not part of `make test`.
+image-test: build
+	MATGTO_BIN=$(MATGTO) deploy/test-image.sh
 
 soak: build deps
 	MATGTO_BIN=$(MATGTO) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) \

@@ -8,6 +8,7 @@
 
 #include "server/app/cassette_cli.h"
 #include "server/app/cli.h"
+#include "server/app/env_flags.h"
 #include "server/app/fault_cli.h"
 #include "server/app/modes.h"
 #include "server/app/option_flags.h"
@@ -440,6 +441,10 @@ int main(int argc, char** argv) {
        {ls_cmd, show_cmd, export_cmd, import_cmd, diff_cmd, rm_cmd}) {
     sub->fallthrough();
   }
+
+  // Every serve flag also reads MATGTO_<FLAG>, and a --config file.
+  matgto::app::AddConfigFile(*serve_cmd);
+  matgto::app::ReadFlagsFromEnvironment(*serve_cmd);
 
   CLI11_PARSE(app, argc, argv);
   target.timeout = absl::Seconds(timeout_s);
