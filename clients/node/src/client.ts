@@ -27,6 +27,7 @@ import {
   StartRecordingRequest,
   StopRecordingRequest,
   UseCassetteRequest,
+  WatchEventsRequest,
   type GetStatusResponse,
 } from './gen/matgto/v1/control.js';
 import { bearerInterceptor, channelSetup, resolveConnection, type ConnectionOptions } from './connection.js';
@@ -53,6 +54,7 @@ import {
   type SessionSummary,
 } from './types.js';
 import { checkApiVersion } from './version.js';
+import { EventStream, abortedError, type WatchEventsOptions } from './events.js';
 
 /** Control address used when neither the constructor argument nor `MATGTO_SERVER` is set. */
 export const DEFAULT_ADDRESS = '127.0.0.1:8889';
@@ -174,6 +176,8 @@ export type CassetteSession = SessionInfo &
     clearFaults(ids?: string | readonly string[]): Promise<Fault[]>;
     /** This session as `status()` reports it now (counters, faults with `applied` counts); undefined once it has ended. */
     info(): Promise<SessionInfo | undefined>;
+    /** This session's live events: `MatgtoClient.watchEvents()` filtered to its `id`. */
+    events(options?: Omit<WatchEventsOptions, 'session'>): Promise<EventStream>;
   };
 
 export interface FetchDispatcherOptions {
@@ -424,6 +428,9 @@ export class MatgtoClient implements AsyncDisposable {
       },
     });
     Object.defineProperty(session, 'info', { value: () => this.sessionInfo(info.id) });
+    Object.defineProperty(session, 'events', {
+      value: (options: Omit<WatchEventsOptions, 'session'> = {}) => this.watchEvents({ ...options, session: info.id }),
+    });
     return session;
   }
 
@@ -669,6 +676,39 @@ export class MatgtoClient implements AsyncDisposable {
       call.on('error', (err: unknown) => reject(toMatgtoError(err, 'GetCassette')));
       call.on('end', () => resolve(Buffer.concat(parts)));
     });
+  }
+
+  /**
+   * Follows what the server does, live (the `WatchEvents` RPC, what `matgto
+   * tail` shows): every exchange (method, URL with query values redacted,
+   * status, result), every miss with its explanation, and session events,
+   * from now on. Resolves to an {@link EventStream} once the server has
+   * subscribed, so traffic driven afterwards is seen:
+   *
+   * ```ts
+   * await using events = await client.watchEvents({ session: s.id });
+   * for await (const event of events) if (event.miss) console.log(event.miss.explanation);
+   * ```
+   *
+   * No deadline applies. A read token is enough; a prefix token sees only its
+   * cassettes. A refused call (UnauthenticatedError, PermissionDeniedError)
+   * rejects here or, at the latest, on the first `next()`.
+   */
+  async watchEvents(options: WatchEventsOptions = {}): Promise<EventStream> {
+    const { signal } = options;
+    if (signal?.aborted) throw abortedError(signal);
+    await this.#ensureCompatible();
+    this.#ensureOpen('WatchEvents');
+    if (signal?.aborted) throw abortedError(signal);
+    const request = WatchEventsRequest.fromPartial({ session: options.session ?? '', cassette: options.cassette ?? '' });
+    const stream = new EventStream(this.#stub.watchEvents(request, new Metadata()), signal);
+    try {
+      await stream.subscribed();
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+    return stream;
   }
 
   /** Cassette `name` as the generated `Cassette` message (interactions, options, timestamps). Errors as {@link getCassetteBytes}. */

@@ -66,6 +66,18 @@ export {
   type DeepPartial,
 } from './gen/matgto/v1/cassette.js';
 export { Fault as FaultMessage, ResetFault_When } from './gen/matgto/v1/control.js';
+// Generated messages of the live event stream (watchEvents()).
+export {
+  ExchangeResult,
+  SessionEvent_Kind as SessionEventKind,
+  Mode as ModeMessage,
+  type Event,
+  type ExchangeEvent,
+  type MissEvent,
+  type SessionEvent,
+  type Miss as MissMessage,
+} from './gen/matgto/v1/control.js';
+export { EventStream, type WatchEventsOptions } from './events.js';
 export type {
   CassetteMode,
   ReportedMode,

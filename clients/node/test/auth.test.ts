@@ -146,6 +146,35 @@ describe('secured control API', { skip }, () => {
     });
   });
 
+  test('watching events needs a token', async () => {
+    await withClient(tls, '', {}, async (client) => {
+      // Refused here, or at the latest on the first next().
+      await assert.rejects(async () => {
+        const events = await client.watchEvents();
+        try {
+          await events.next();
+        } finally {
+          events.close();
+        }
+      }, UnauthenticatedError);
+    });
+    await withClient(tls, TOKENS.read, {}, async (client) => {
+      const events = await client.watchEvents(); // a read token may watch
+      assert.equal(events.closed, false);
+      events.close();
+    });
+    await withClient(tls, TOKENS.team, {}, async (client) => {
+      await assert.rejects(async () => {
+        const events = await client.watchEvents({ cassette: 'team-b/x' });
+        try {
+          await events.next();
+        } finally {
+          events.close();
+        }
+      }, PermissionDeniedError);
+    });
+  });
+
   test('settings from the environment', async () => {
     const saved = { token: process.env.MATGTO_TOKEN, ca: process.env.MATGTO_TLS_CA };
     process.env.MATGTO_TOKEN = TOKENS.read;

@@ -212,3 +212,17 @@ def test_pytest_plugin_takes_the_settings_from_the_environment(
     refused = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     refused.assert_outcomes(errors=1)
     refused.stdout.fnmatch_lines(["*PERMISSION_DENIED*"])
+
+
+def test_watching_events_needs_a_token(tls_server: RunningServer, pki: ControlPki) -> None:
+    with connect(tls_server, pki, "", check_version=False) as client:
+        with pytest.raises(matgto.UnauthenticatedError):
+            with client.watch_events() as events:  # raises here, or at the latest on next()
+                next(events)
+    with connect(tls_server, pki, "read") as client:
+        with client.watch_events() as events:  # a read token may watch
+            assert not events.closed
+    with connect(tls_server, pki, "team") as client:  # a prefix token: only its cassettes
+        with pytest.raises(matgto.PermissionDeniedError):
+            with client.watch_events(cassette="team-b/x") as events:
+                next(events)

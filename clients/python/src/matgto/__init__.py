@@ -44,6 +44,7 @@ from .errors import (
     UnimplementedError,
 )
 from .connection import TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_ENV, ConnectionSettings
+from .events import EventStream
 from .faults import Fault, FaultSet
 from .misses import ReplayMissWarning, describe_miss, describe_misses, failing_misses
 from .modes import (
@@ -68,6 +69,7 @@ __all__ = [
     "DEFAULT_SERVER",
     "SERVER_ENV",
     "CassetteSession",
+    "EventStream",
     "Client",
     "check_api_version",
     "default_server_address",

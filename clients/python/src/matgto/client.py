@@ -14,6 +14,7 @@ import grpc
 
 from ._proto import cassette_pb2, control_pb2, control_pb2_grpc
 from ._version import __version__
+from .events import EventStream
 from .errors import (
     CassetteNotFoundError,
     IncompatibleServerError,
@@ -720,6 +721,35 @@ class Client:
         when it does not exist, :class:`~matgto.errors.FailedPreconditionError`
         while it is in use."""
         self._call("DeleteCassette", control_pb2.DeleteCassetteRequest(name=self._name(name)))
+
+    def watch_events(self, session: Optional[str] = None, cassette: Optional[str] = None) -> EventStream:
+        """Follows what the server does, live (``WatchEvents``): every exchange
+        (method, URL with query values redacted, status, result), every miss
+        with its explanation, and session events, from now on.
+
+        ``session`` (a session id, ``"default"`` for the default session) and
+        ``cassette`` filter; both ANDed, ``None``: all. Returns an
+        :class:`~matgto.events.EventStream` once the server has subscribed:
+        iterate it for ``matgto.v1.Event`` messages, ``close()`` it (or use
+        ``with``) to stop. There is no deadline on the stream. A read token is
+        enough; a prefix token sees only its cassettes. A refused call (no
+        token: :class:`~matgto.errors.UnauthenticatedError`) raises here or,
+        at the latest, on the first ``next()`` (gRPC may hand over the empty
+        headers of a refusal before its status).
+        """
+        request = control_pb2.WatchEventsRequest(session=session or "", cassette=cassette or "")
+        self._ready("WatchEvents")
+        try:
+            call = self._stub.WatchEvents(request, timeout=None)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, method="WatchEvents", address=self.address) from None
+        stream = EventStream(call, address=self.address)
+        try:
+            stream._raise_if_failed()
+        except BaseException:
+            stream.close()
+            raise
+        return stream
 
     def shutdown(self, grace: Optional[Union[float, datetime.timedelta]] = None) -> None:
         """Stops the server gracefully (an active recording is saved first).

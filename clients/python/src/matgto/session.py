@@ -24,6 +24,7 @@ from .options import Latency
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
+    from .events import EventStream
 
 __all__ = ["DEFAULT_SESSION_ID", "CassetteSession", "timestamp_to_datetime", "duration_to_timedelta"]
 
@@ -387,6 +388,11 @@ class CassetteSession:
         return None
 
     # -- calls ----------------------------------------------------------------------
+
+    def events(self, cassette: Optional[str] = None) -> "EventStream":
+        """This session's live events: :meth:`Client.watch_events` filtered
+        to :attr:`id` (and ``cassette``, when given)."""
+        return self.client.watch_events(session=self.id, cassette=cassette)
 
     def renew(self, *, timeout: Optional[float] = None) -> datetime.datetime:
         """Renews the lease now (:meth:`Client.renew_session`, with the client's

@@ -25,6 +25,7 @@ import dev.matgto.v1.ShutdownRequest;
 import dev.matgto.v1.StartRecordingRequest;
 import dev.matgto.v1.StopRecordingRequest;
 import dev.matgto.v1.UseCassetteRequest;
+import dev.matgto.v1.WatchEventsRequest;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -713,6 +714,36 @@ public final class MatgtoClient implements AutoCloseable {
   public void deleteCassette(String name) {
     DeleteCassetteRequest req = DeleteCassetteRequest.newBuilder().setName(nonNull(name)).build();
     call(() -> stub().deleteCassette(req));
+  }
+
+  /**
+   * Follows everything the server does, live ({@code WatchEvents}, what {@code matgto tail}
+   * shows): every exchange (method, URL with query values redacted, status, result), every miss
+   * with its explanation, and session events, from now on. See {@link EventStream}; close it to
+   * stop. No deadline applies. A read token is enough; a prefix token sees only its cassettes.
+   *
+   * @throws UnauthenticatedException without a valid token (when the server requires one)
+   */
+  public EventStream watchEvents() {
+    return watchEvents(null, null);
+  }
+
+  /**
+   * Like {@link #watchEvents()}, only the events of session {@code sessionId} ({@code "default"}
+   * for the default session) and of cassette {@code cassette}; {@code null} or empty: any.
+   *
+   * @throws PermissionDeniedException for a cassette outside the token's prefix
+   */
+  public EventStream watchEvents(String sessionId, String cassette) {
+    WatchEventsRequest.Builder req = WatchEventsRequest.newBuilder();
+    if (sessionId != null) {
+      req.setSession(sessionId);
+    }
+    if (cassette != null) {
+      req.setCassette(cassette);
+    }
+    ensureCompatible();
+    return EventStream.start(channel, req.build());
   }
 
   // ---------------------------------------------------------------- java.net.http helpers

@@ -161,6 +161,11 @@ public final class Session implements AutoCloseable {
     return opened.getOwner();
   }
 
+  /** This session's live events: {@link MatgtoClient#watchEvents(String, String)} for its id. */
+  public EventStream events() {
+    return client.watchEvents(id(), null);
+  }
+
   /** The session's own proxy listener: any HTTP client's proxy, no credential needed. */
   public InetSocketAddress proxyAddress() {
     return proxyAddress;

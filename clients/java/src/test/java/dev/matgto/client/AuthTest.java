@@ -1,6 +1,7 @@
 package dev.matgto.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -190,6 +191,20 @@ class AuthTest {
     }
     try (MatgtoClient c = connect(tls, options("read").withToken(null))) {
       assertThrows(UnauthenticatedException.class, c::listCassettes);
+    }
+  }
+
+  @Test
+  void watchingEventsNeedsAToken() {
+    try (MatgtoClient c = connect(tls, options("read").withToken(null))) {
+      assertThrows(UnauthenticatedException.class, c::watchEvents);
+    }
+    try (MatgtoClient c = connect(tls, options("read"));
+        EventStream events = c.watchEvents()) { // a read token may watch
+      assertFalse(events.isClosed());
+    }
+    try (MatgtoClient c = connect(tls, options("team"))) { // a prefix token: only its cassettes
+      assertThrows(PermissionDeniedException.class, () -> c.watchEvents(null, "team-b/x"));
     }
   }
 
