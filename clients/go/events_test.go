@@ -147,6 +147,14 @@ func TestWatchEventsNeedsAToken(t *testing.T) {
 	srv := startSecured(t, p, false)
 	_, err := dialSecured(t, srv, p, "").WatchEvents(shortCtx(t), matgto.EventFilter{})
 	wantErr(t, "WatchEvents without a token", err, matgto.ErrUnauthenticated)
+	// Refused by WatchEvents itself (GetStatus is allowed): a prefix token
+	// asking for a cassette outside its prefix.
+	_, err = dialSecured(t, srv, p, "team").WatchEvents(shortCtx(t), matgto.EventFilter{Cassette: "elsewhere/x"})
+	wantErr(t, "WatchEvents outside the token's prefix", err, matgto.ErrPermissionDenied)
+	var me *matgto.Error
+	if !errors.As(err, &me) || me.Op != "WatchEvents" {
+		t.Errorf("error %#v is not a *matgto.Error of WatchEvents", err)
+	}
 	events, err := dialSecured(t, srv, p, "read").WatchEvents(shortCtx(t), matgto.EventFilter{Session: "default"})
 	if err != nil {
 		t.Fatalf("WatchEvents with a read token: %v", err)
