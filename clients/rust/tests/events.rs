@@ -97,12 +97,19 @@ async fn watching_needs_a_read_token() {
     let dir = std::env::temp_dir().join(format!("matgto-rs-watch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let tokens = dir.join("tokens");
-    std::fs::write(&tokens, "read-token-for-watching read\n").unwrap();
+    std::fs::write(&tokens, "read-token-for-watching read\nteam-token-for-watching write team-a/\n").unwrap();
     let srv = LocalServer::builder().arg("--auth-tokens").arg(tokens.to_str().unwrap()).start().await.unwrap();
     let none = Client::builder(srv.control_address()).token("").connect().await.unwrap();
     match none.watch_events(&EventFilter::default()).await {
         Err(Error::Unauthenticated { message, .. }) => assert!(!message.is_empty()),
         other => panic!("want Unauthenticated, got {other:?}"),
+    }
+    // Refused by WatchEvents itself (GetStatus is allowed): a prefix token
+    // asking for a cassette outside its prefix.
+    let team = Client::builder(srv.control_address()).token("team-token-for-watching").connect().await.unwrap();
+    match team.watch_events(&EventFilter::cassette("elsewhere/x")).await {
+        Err(Error::PermissionDenied { op, .. }) => assert_eq!(op, "WatchEvents"),
+        other => panic!("want PermissionDenied, got {other:?}"),
     }
     let read = Client::builder(srv.control_address()).token("read-token-for-watching").connect().await.unwrap();
     read.watch_events(&EventFilter::session("default")).await.expect("a read token may watch");
