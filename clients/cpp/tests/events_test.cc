@@ -92,7 +92,8 @@ TEST(EventsTest, CancelFromAnotherThreadEndsNext) {
 TEST(EventsTest, NeedsAReadToken) {
   std::string dir = test::TempDir();
   std::string tokens = dir + "/tokens";
-  std::ofstream(tokens) << "read-token-for-watching read\n";
+  std::ofstream(tokens) << "read-token-for-watching read\n"
+                        << "team-token-for-watching write team-a/\n";
   std::filesystem::permissions(tokens, std::filesystem::perms::owner_read |
                                            std::filesystem::perms::owner_write);
   testing::LocalServer server({.extra_args = {"--auth-tokens", tokens}});
@@ -104,6 +105,18 @@ TEST(EventsTest, NeedsAReadToken) {
         r.Next(&e);
       },
       Unauthenticated);
+  // Refused by WatchEvents itself (GetStatus is allowed): a prefix token
+  // asking for a cassette outside its prefix; Next throws it.
+  Client team = Client::Connect(server.control_address(),
+                                {.token = "team-token-for-watching"});
+  try {
+    EventReader r = team.WatchEvents({.cassette = "elsewhere/x"});
+    v1::Event e;
+    r.Next(&e);
+    ADD_FAILURE() << "a team-a/ token watched elsewhere/x";
+  } catch (const PermissionDenied& e) {
+    EXPECT_EQ(e.op(), "WatchEvents");
+  }
   Client reader = Client::Connect(server.control_address(),
                                   {.token = "read-token-for-watching"});
   EventReader r = reader.WatchEvents({.session = "default"});
