@@ -294,18 +294,22 @@ func sessionFromProto(s *pb.SessionInfo) *SessionInfo {
 		FaultSeed:      s.GetFaultSeed(),
 	}
 	for _, m := range s.GetMisses() {
-		miss := Miss{Method: m.GetMethod(), URL: m.GetUrl(), Reason: m.GetReason()}
-		for _, c := range m.GetClosest() {
-			cand := Candidate{InteractionIndex: c.GetInteractionIndex(), Method: c.GetMethod(), URL: c.GetUrl()}
-			for _, d := range c.GetDifferences() {
-				cand.Differences = append(cand.Differences,
-					FieldDifference{Field: d.GetField(), Recorded: d.GetRecorded(), Live: d.GetLive()})
-			}
-			miss.Closest = append(miss.Closest, cand)
-		}
-		out.Misses = append(out.Misses, miss)
+		out.Misses = append(out.Misses, missFromProto(m))
 	}
 	return out
+}
+
+func missFromProto(m *pb.Miss) Miss {
+	miss := Miss{Method: m.GetMethod(), URL: m.GetUrl(), Reason: m.GetReason()}
+	for _, c := range m.GetClosest() {
+		cand := Candidate{InteractionIndex: c.GetInteractionIndex(), Method: c.GetMethod(), URL: c.GetUrl()}
+		for _, d := range c.GetDifferences() {
+			cand.Differences = append(cand.Differences,
+				FieldDifference{Field: d.GetField(), Recorded: d.GetRecorded(), Live: d.GetLive()})
+		}
+		miss.Closest = append(miss.Closest, cand)
+	}
+	return miss
 }
 
 func summaryFromProto(s *pb.SessionSummary) *Summary {

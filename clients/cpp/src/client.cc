@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "event_reader_state.h"
 #include "grpcpp/grpcpp.h"
 #include "matgto/v1/control.grpc.pb.h"
 
@@ -247,6 +248,27 @@ bool Session::stopped() const { return state_->stopped; }
 bool Session::lost() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->lost;
+}
+
+EventReader Session::WatchEvents() const {
+  return Client(state_->impl).WatchEvents({.session = state_->id});
+}
+
+EventReader Client::WatchEvents(WatchFilter filter) {
+  impl_->EnsureCompatible();
+  auto state = std::make_unique<EventReader::State>();
+  // No deadline: it follows until cancelled.
+  if (!impl_->token.empty()) {
+    state->ctx.AddMetadata("authorization", "Bearer " + impl_->token);
+  }
+  v1::WatchEventsRequest req;
+  req.set_session(filter.session);
+  req.set_cassette(filter.cassette);
+  state->reader = impl_->stub->WatchEvents(&state->ctx, req);
+  // The server sends its headers once subscribed (a refusal ends the call:
+  // Next then throws).
+  state->reader->WaitForInitialMetadata();
+  return EventReader(std::move(state));
 }
 
 v1::SessionInfo Session::Status() const {

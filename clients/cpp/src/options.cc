@@ -97,7 +97,8 @@ MATGTO_SETTER(LatencyFast(), {
 MATGTO_SETTER(LatencyAsRecorded(double scale), {
   proto_.clear_latency();
   proto_.mutable_latency()->set_mode(v1::LATENCY_AS_RECORDED);
-  proto_.mutable_latency()->set_scale(scale);
+  // 0 means 1.0: the default scale is left unset, as the other clients do.
+  if (scale != 1.0) proto_.mutable_latency()->set_scale(scale);
 })
 MATGTO_SETTER(LatencyFixed(std::chrono::milliseconds fixed,
                            std::chrono::milliseconds jitter),

@@ -255,6 +255,19 @@ impl Client {
         Ok(r.map_err(|e| Error::from_status("ListCassettes", e, NotFound::Cassette))?.into_inner().cassettes)
     }
 
+    /// Follows the server's events (exchanges, misses with their
+    /// explanation, session events) matching `filter`. Returns once the
+    /// server has subscribed the watcher, so traffic driven afterwards is
+    /// seen; drop the stream to stop watching. Needs a `read` token when the
+    /// server wants tokens ([`Error::Unauthenticated`] otherwise); a token
+    /// limited to a name prefix sees only its cassettes.
+    pub async fn watch_events(&self, filter: &crate::EventFilter) -> Result<crate::EventStream> {
+        self.check().await?;
+        let req = pb::WatchEventsRequest { session: filter.session.clone(), cassette: filter.cassette.clone() };
+        let r = self.rpc().watch_events(req).await.map_err(crate::events::to_error)?;
+        Ok(crate::EventStream::new(r.into_inner()))
+    }
+
     /// The stored cassette `name`, decoded.
     pub async fn get_cassette(&self, name: &str) -> Result<pb::Cassette> {
         use prost::Message;

@@ -85,6 +85,12 @@ impl Session {
     pub fn id(&self) -> &str {
         &self.id
     }
+    /// Follows this session's events
+    /// ([`Client::watch_events`](crate::Client::watch_events) filtered to
+    /// its id).
+    pub async fn watch_events(&self) -> crate::Result<crate::EventStream> {
+        self.client.watch_events(&crate::EventFilter::session(self.id.clone())).await
+    }
     /// The cassette's name.
     pub fn cassette(&self) -> &str {
         &self.info.cassette

@@ -56,6 +56,41 @@ struct ConnectionOptions {
 
 class Client;
 
+// Which events Client::WatchEvents follows. Empty fields match everything.
+struct WatchFilter {
+  // Only this session's events ("default" for the default session).
+  std::string session{};
+  // Only this cassette's events.
+  std::string cassette{};
+};
+
+// A live stream of the server's events (WatchEvents): exchanges, misses
+// with their explanation, session events. Move-only; the destructor cancels
+// the call. Next blocks on one thread; Cancel may be called from any thread
+// (it unblocks Next).
+class EventReader {
+ public:
+  EventReader(EventReader&&) noexcept;
+  EventReader& operator=(EventReader&&) noexcept;
+  ~EventReader();
+
+  // Blocks for the next event: true with *event filled, false once the
+  // stream ended (Cancel, or the server shut down). Throws the call's
+  // matgto::Error when the server refused or broke it (Unauthenticated,
+  // PermissionDenied, Unavailable...). An event's dropped() counts the
+  // events this reader lost before it by reading too slowly.
+  bool Next(v1::Event* event);
+  // Ends the stream: Next returns false from now on.
+  void Cancel();
+
+  struct State;
+
+ private:
+  friend class Client;
+  explicit EventReader(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
 // A cassette session of one's own on a shared server: its cassette, its own
 // proxy listener (proxy_url()) and, with a lease, a background thread that
 // renews it every lease/3. Move-only. The destructor stops the session
@@ -92,6 +127,9 @@ class Session {
                                    uint64_t seed = 0);
   // Removes those ids (all when empty); returns the rules left.
   std::vector<v1::Fault> ClearFaults(const std::vector<std::string>& ids = {});
+
+  // Follows this session's events (Client::WatchEvents filtered to id()).
+  EventReader WatchEvents() const;
 
   // Renews the lease now; returns when it expires.
   std::chrono::system_clock::time_point Renew();
@@ -158,6 +196,11 @@ class Client {
   v1::CassetteInfo PutCassette(const std::string& name, v1::Cassette cassette);
   void DeleteCassette(const std::string& name);
   std::string CACertificate();
+  // Follows the server's events matching `filter`. Returns once the server
+  // has subscribed the reader (traffic driven afterwards is seen); no call
+  // deadline. Needs a read token when the server wants tokens; a token
+  // limited to a name prefix sees only its cassettes.
+  EventReader WatchEvents(WatchFilter filter = {});
   // Makes the server exit (after saving recordings).
   void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
