@@ -9,12 +9,14 @@ namespace matgto::app {
 
 // For every long option of `app` without an environment name yet:
 // `--proxy-port` reads MATGTO_PROXY_PORT (shown in --help). A flag given on
-// the command line wins over the variable, the variable over --config.
+// the command line wins over --config, --config over the variable (CLI11's
+// order).
 void ReadFlagsFromEnvironment(CLI::App& app);
 
-// Adds `--config FILE`: a TOML file of `flag-name = value` lines (names as
-// the long flags without their dashes, e.g. `proxy-port = 8888`,
-// `redact-header = ["X-A", "X-B"]` for repeated flags). Env MATGTO_CONFIG.
+// Adds `--config FILE` to the top-level `app`: a TOML file with a [serve]
+// section of `flag-name = value` lines (names as the long flags without
+// their dashes, e.g. `proxy-port = 8888`, `redact-header = ["X-A", "X-B"]`
+// for repeated flags). Env MATGTO_CONFIG names the file.
 void AddConfigFile(CLI::App& app);
 
 }  // namespace matgto::app

@@ -443,7 +443,7 @@ int main(int argc, char** argv) {
   }
 
   // Every serve flag also reads MATGTO_<FLAG>, and a --config file.
-  matgto::app::AddConfigFile(*serve_cmd);
+  matgto::app::AddConfigFile(app);
   matgto::app::ReadFlagsFromEnvironment(*serve_cmd);
 
   CLI11_PARSE(app, argc, argv);

@@ -1,6 +1,7 @@
 """`matgto serve` configured without a command line (issue 14, item 5):
 every flag reads MATGTO_<FLAG>, and --config FILE reads a TOML file; a flag
-on the command line wins over the variable, the variable over the file."""
+on the command line wins over the file, the file (named on purpose) over a
+variable."""
 import subprocess
 
 from conftest import MATGTO_BIN
@@ -29,23 +30,28 @@ def test_a_flag_wins_over_its_variable(matgto, monkeypatch):
 
 def test_config_file_in_toml(matgto, monkeypatch, tmp_path):
     config = tmp_path / "matgto.toml"
-    config.write_text('# the central server\nmode = "record"\ncassette-format = "json"\n'
+    config.write_text('# the central server\n[serve]\nmode = "record"\ncassette-format = "json"\n'
                       'redact-header = ["X-Team-Key", "X-Other"]\n')
     s = matgto("--config", str(config))
     out = s.output()
     assert "default mode record" in out and "(json)" in out, out
-    # The variable wins over the file; MATGTO_CONFIG names the file.
+    # MATGTO_CONFIG names the file; the file wins over a variable, a flag
+    # over the file.
     monkeypatch.setenv("MATGTO_CONFIG", str(config))
     monkeypatch.setenv("MATGTO_MODE", "replay")
+    monkeypatch.setenv("MATGTO_MAX_SESSIONS", "7")
     s2 = matgto()
-    assert "default mode replay" in s2.output() and "(json)" in s2.output()
+    assert "default mode record" in s2.output() and "(json)" in s2.output()
+    s3 = matgto("--mode", "passthrough")
+    assert "default mode passthrough" in s3.output()
 
 
 def test_help_lists_the_variables():
     out = subprocess.run([MATGTO_BIN, "serve", "--help"], capture_output=True, text=True).stdout
-    for name in ("MATGTO_PROXY_PORT", "MATGTO_STORE", "MATGTO_AUTH_TOKENS", "MATGTO_LOG_LEVEL",
-                 "MATGTO_CONFIG"):
+    for name in ("MATGTO_PROXY_PORT", "MATGTO_STORE", "MATGTO_AUTH_TOKENS", "MATGTO_LOG_LEVEL"):
         assert name in out, name
+    top = subprocess.run([MATGTO_BIN, "--help"], capture_output=True, text=True).stdout
+    assert "--config" in top and "MATGTO_CONFIG" in top
 
 
 def test_a_bad_value_in_a_variable_is_a_clear_error(monkeypatch, tmp_path):
