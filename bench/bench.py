@@ -175,7 +175,7 @@ http {{
 }}
 """)
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_port(port)
     wait_port(tls_port)
     return proc, port, tls_port
