@@ -53,13 +53,20 @@ MATGTO_SETTER(
            std::move(names)))
 MATGTO_SETTER(QueryOrderInsensitive(),
               proto_.mutable_match_rules()->set_query_order_insensitive(true))
+// Ignoring JSON pointers (form fields) implies JSON (form) body matching,
+// unless a body match was chosen: then the choice stands, whatever the order
+// of the calls.
 MATGTO_SETTER(IgnoreJsonPointers(std::vector<std::string> pointers), {
-  proto_.mutable_match_rules()->set_body(v1::BODY_JSON);
+  if (proto_.match_rules().body() == v1::BODY_MATCH_UNSPECIFIED) {
+    proto_.mutable_match_rules()->set_body(v1::BODY_JSON);
+  }
   Assign(proto_.mutable_match_rules()->mutable_ignore_json_pointers(),
          std::move(pointers));
 })
 MATGTO_SETTER(IgnoreFormFields(std::vector<std::string> fields), {
-  proto_.mutable_match_rules()->set_body(v1::BODY_FORM);
+  if (proto_.match_rules().body() == v1::BODY_MATCH_UNSPECIFIED) {
+    proto_.mutable_match_rules()->set_body(v1::BODY_FORM);
+  }
   Assign(proto_.mutable_match_rules()->mutable_ignore_form_fields(),
          std::move(fields));
 })

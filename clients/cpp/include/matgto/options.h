@@ -43,7 +43,8 @@ class CassetteOptions {
   CassetteOptions& MatchBody(v1::BodyMatch body);
   CassetteOptions& IgnoreQueryParams(std::vector<std::string> names);
   CassetteOptions& QueryOrderInsensitive();
-  // Implies MatchBody(v1::BODY_JSON) / v1::BODY_FORM.
+  // These imply BODY_JSON / BODY_FORM matching unless MatchBody chose one
+  // (in any order of calls).
   CassetteOptions& IgnoreJsonPointers(std::vector<std::string> pointers);
   CassetteOptions& IgnoreFormFields(std::vector<std::string> fields);
   CassetteOptions& UrlRewrite(std::string re2_pattern, std::string replacement);
