@@ -1,6 +1,7 @@
 #include "server/app/modes.h"
 
 #include "absl/strings/ascii.h"
+#include "server/observe/observer.h"
 
 namespace matgto::app {
 
@@ -14,18 +15,9 @@ std::optional<v1::Mode> ParseMode(absl::string_view text) {
 }
 
 std::string ModeName(v1::Mode mode) {
-  switch (mode) {
-    case v1::AUTO:
-      return "auto";
-    case v1::RECORD:
-      return "record";
-    case v1::REPLAY:
-      return "replay";
-    case v1::PASSTHROUGH:
-      return "passthrough";
-    default:
-      return "unspecified";
-  }
+  // The log and metrics label, except that the CLI says "unspecified".
+  return mode == v1::MODE_UNSPECIFIED ? "unspecified"
+                                      : std::string(observe::ModeLabel(mode));
 }
 
 std::optional<v1::ExhaustedPolicy> ParseExhaustedPolicy(
