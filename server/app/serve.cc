@@ -289,11 +289,11 @@ int RunServe(const ServeOptions& options_in) {
   const int threads = options.threads > 0
                           ? options.threads
                           : std::max(1u, std::thread::hardware_concurrency());
-  asio::io_context ioc(threads);
+  proxy::IoPool pool(threads);
   // Metrics, the log's exchange records and the live events.
   observe::Observer observer;
   options.proxy.metrics = &observer.proxy_metrics();
-  ProxySessionListeners session_listeners(ioc, options.proxy, tls_services,
+  ProxySessionListeners session_listeners(pool, options.proxy, tls_services,
                                           options.session_ports);
   replay::SessionManager sessions(
       *store->store, cassette::RedactConfig::Defaults(), clock,
@@ -303,7 +303,7 @@ int RunServe(const ServeOptions& options_in) {
                                     .log = nullptr,
                                     .observer = &observer});
   auto proxy =
-      proxy::ProxyServer::Create(ioc, options.proxy, tls_services, sessions);
+      proxy::ProxyServer::Create(pool, options.proxy, tls_services, sessions);
   if (!proxy.ok()) {
     Fail(proxy.status().message());
     return 2;
@@ -383,16 +383,13 @@ int RunServe(const ServeOptions& options_in) {
     admin_server = *std::move(started);
   }
 
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::signal_set signals(pool.context(0), SIGINT, SIGTERM);
   signals.async_wait(
       [&shutdown, &options](const boost::system::error_code& ec, int) {
         if (!ec) shutdown.Request(options.shutdown_grace);
       });
-  auto work = asio::make_work_guard(ioc);
   (*proxy)->Start();
-  std::vector<std::thread> pool;
-  pool.reserve(threads);
-  for (int i = 0; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  pool.Start();
 
   Note(LogLevel::kInfo, "start",
        absl::StrCat(
@@ -463,9 +460,7 @@ int RunServe(const ServeOptions& options_in) {
     exit_code = 1;
   }
   signals.cancel();
-  work.reset();
-  ioc.stop();
-  for (std::thread& t : pool) t.join();
+  pool.Stop();
   if (admin_server != nullptr) admin_server->Stop();
   Note(LogLevel::kInfo, "stop", "stopped");
   observe::FlushLogging();

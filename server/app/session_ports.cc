@@ -38,11 +38,11 @@ absl::StatusOr<PortRange> ParsePortRange(absl::string_view text) {
   return PortRange{static_cast<uint16_t>(low), static_cast<uint16_t>(high)};
 }
 
-ProxySessionListeners::ProxySessionListeners(boost::asio::io_context& ioc,
+ProxySessionListeners::ProxySessionListeners(proxy::IoPool& pool,
                                              proxy::ProxyConfig config,
                                              proxy::TlsServices tls,
                                              PortRange range)
-    : ioc_(ioc), config_(std::move(config)), tls_(tls), range_(range) {}
+    : pool_(pool), config_(std::move(config)), tls_(tls), range_(range) {}
 
 void ProxySessionListeners::Bind(core::ExchangeHandler& handler,
                                  std::string shared_address) {
@@ -67,7 +67,7 @@ ProxySessionListeners::Open(uint64_t key) {
   if (range_.low == 0) {
     config.port = 0;
     absl::StatusOr<std::shared_ptr<proxy::ProxyServer>> created =
-        proxy::ProxyServer::Create(ioc_, config, tls_, *handler_, key);
+        proxy::ProxyServer::Create(pool_, config, tls_, *handler_, key);
     if (!created.ok()) return created.status();
     server = *std::move(created);
   } else {
@@ -77,7 +77,7 @@ ProxySessionListeners::Open(uint64_t key) {
       config.port = static_cast<uint16_t>(range_.low + offset);
       bool in_use = false;
       absl::StatusOr<std::shared_ptr<proxy::ProxyServer>> created =
-          proxy::ProxyServer::Create(ioc_, config, tls_, *handler_, key,
+          proxy::ProxyServer::Create(pool_, config, tls_, *handler_, key,
                                      &in_use);
       if (created.ok()) {
         server = *std::move(created);

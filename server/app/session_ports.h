@@ -4,7 +4,6 @@
 // manager, which never sees a socket.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +15,7 @@
 #include "server/core/exchange_handler.h"
 #include "server/core/session_listeners.h"
 #include "server/proxy/config.h"
+#include "server/proxy/io_pool.h"
 #include "server/proxy/proxy_server.h"
 #include "server/proxy/tls_services.h"
 
@@ -36,7 +36,7 @@ class ProxySessionListeners final : public core::SessionListeners {
  public:
   // `config` is the shared proxy's (bind address, limits, reverse mode);
   // each listener copies it with its own port.
-  ProxySessionListeners(boost::asio::io_context& ioc, proxy::ProxyConfig config,
+  ProxySessionListeners(proxy::IoPool& pool, proxy::ProxyConfig config,
                         proxy::TlsServices tls, PortRange range);
 
   // Wires the handler every listener hands requests to and the shared
@@ -53,7 +53,7 @@ class ProxySessionListeners final : public core::SessionListeners {
   void Drain(absl::Duration grace);
 
  private:
-  boost::asio::io_context& ioc_;
+  proxy::IoPool& pool_;
   const proxy::ProxyConfig config_;
   const proxy::TlsServices tls_;
   const PortRange range_;

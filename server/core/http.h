@@ -11,6 +11,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/core/memo.h"
 
 namespace matgto::core {
 
@@ -50,6 +51,9 @@ struct HttpResponse {
   int version = 11;
   Headers headers;
   std::string body;
+  // What the proxy derives from a response it writes many times (a
+  // replayed one): its serialized form. Empty in every copy.
+  Memo wire{};
   friend bool operator==(const HttpResponse&, const HttpResponse&) = default;
 };
 

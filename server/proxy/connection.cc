@@ -120,18 +120,20 @@ auto Connection::OnClient(F&& f) {
 }
 
 void Connection::Start() {
-  asio::co_spawn(client_.get_executor(), Run(), [](std::exception_ptr e) {
-    // Nothing in Run throws by design (every operation reports through an
-    // error_code); an exception here is a bug, reported but contained.
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        std::fprintf(stderr, "matgto: connection ended by exception: %s\n",
-                     ex.what());
-      }
-    }
-  });
+  asio::co_spawn(
+      client_.get_executor(), Run(shared_from_this()),
+      [](std::exception_ptr e) {
+        // Nothing in Run throws by design (every operation reports through an
+        // error_code); an exception here is a bug, reported but contained.
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            std::fprintf(stderr, "matgto: connection ended by exception: %s\n",
+                         ex.what());
+          }
+        }
+      });
 }
 
 void Connection::RequestClose() {
@@ -154,8 +156,7 @@ void Connection::Cancel() {
   });
 }
 
-asio::awaitable<void> Connection::Run() {
-  auto self = shared_from_this();
+asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
   route_.listener = server_->route();
   bool serve = true;
   if (config_.reverse_upstream.has_value()) {
@@ -515,8 +516,7 @@ asio::awaitable<bool> Connection::HandleOne() {
       ToCore(std::move(request), core::FormatUrl(*url));
   core::Decision decision = handler_.OnRequest(route_, exchange);
   if (const auto* reply = std::get_if<core::Reply>(&decision)) {
-    co_return co_await Write(*reply->response, head, version, keep_alive,
-                             "cassette-bad-response", reply->delivery) &&
+    co_return co_await WriteReply(*reply, head, version, keep_alive) &&
         keep_alive;
   }
   const core::Forward ticket = std::get<core::Forward>(decision);
@@ -576,6 +576,27 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
   auto [ec, n] = co_await OnClient(
       [&](auto& s) { return http::async_write(s, message, kAwait); });
   co_return !ec;
+}
+
+asio::awaitable<bool> Connection::WriteReply(const core::Reply& reply,
+                                             bool head_request, int version,
+                                             bool keep_alive) {
+  const core::HttpResponse& response = *reply.response;
+  if (reply.delivery.Immediate() && !head_request && version == 11) {
+    const SerializedHeads& heads = response.wire.Get<SerializedHeads>(
+        [&response] { return SerializeHeads(response); });
+    const std::string& head = keep_alive ? heads.keep_alive : heads.close;
+    if (!head.empty()) {
+      const std::array<asio::const_buffer, 2> message{
+          asio::buffer(head), asio::buffer(response.body)};
+      client_.expires_after(Chrono(config_.write_timeout));
+      auto [ec, n] = co_await OnClient(
+          [&](auto& s) { return asio::async_write(s, message, kAwait); });
+      co_return !ec;
+    }
+  }
+  co_return co_await Write(response, head_request, version, keep_alive,
+                           "cassette-bad-response", reply.delivery);
 }
 
 asio::awaitable<bool> Connection::WriteError(int status, absl::string_view code,

@@ -57,7 +57,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint16_t port = 0;
   };
 
-  boost::asio::awaitable<void> Run();
+  // Holds `self` (a coroutine parameter lives in its frame): the connection
+  // lives until its coroutine ends, however late the context starts it.
+  boost::asio::awaitable<void> Run(std::shared_ptr<Connection> self);
   // Handles one request; false when the connection must close.
   boost::asio::awaitable<bool> HandleOne();
   boost::asio::awaitable<bool> HandleConnect(std::string target, int version);
@@ -86,6 +88,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const core::HttpResponse& response, bool head_request, int version,
       bool keep_alive, absl::string_view invalid_code = "cassette-bad-response",
       const core::Delivery& delivery = {});
+  // Writes a reply of the session's (a replayed response, most often):
+  // when it goes out as is, its status line and header block are
+  // serialized once, kept with the response (core::Memo) and sent with
+  // its body in one gather write; otherwise as Write.
+  boost::asio::awaitable<bool> WriteReply(const core::Reply& reply,
+                                          bool head_request, int version,
+                                          bool keep_alive);
   // Write with latency or a fault (connection_delivery.cc): waits, paces the
   // body, or breaks the connection as `delivery` says. False when the
   // connection must close (always after a break).

@@ -6,7 +6,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/write.hpp>
@@ -55,20 +54,20 @@ asio::awaitable<void> Refuse(tcp::socket socket, uint32_t max_connections) {
 
 }  // namespace
 
-ProxyServer::ProxyServer(asio::io_context& ioc, ProxyConfig config,
-                         TlsServices tls, core::ExchangeHandler& handler,
-                         uint64_t route)
-    : ioc_(ioc),
+ProxyServer::ProxyServer(IoPool& pool, ProxyConfig config, TlsServices tls,
+                         core::ExchangeHandler& handler, uint64_t route)
+    : pool_(pool),
+      ioc_(pool.Next()),
       config_(std::move(config)),
       tls_(tls),
       handler_(handler),
       route_(route),
-      acceptor_(asio::make_strand(ioc)) {}
+      acceptor_(ioc_) {}
 
 ProxyServer::~ProxyServer() = default;
 
 absl::StatusOr<std::shared_ptr<ProxyServer>> ProxyServer::Create(
-    asio::io_context& ioc, ProxyConfig config, TlsServices tls,
+    IoPool& pool, ProxyConfig config, TlsServices tls,
     core::ExchangeHandler& handler, uint64_t route, bool* in_use) {
   boost::system::error_code ec;
   asio::ip::address address = asio::ip::make_address(config.bind_address, ec);
@@ -78,7 +77,7 @@ absl::StatusOr<std::shared_ptr<ProxyServer>> ProxyServer::Create(
   }
   tcp::endpoint endpoint(address, config.port);
   std::shared_ptr<ProxyServer> server(
-      new ProxyServer(ioc, std::move(config), tls, handler, route));
+      new ProxyServer(pool, std::move(config), tls, handler, route));
   tcp::acceptor& acceptor = server->acceptor_;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -104,8 +103,10 @@ void ProxyServer::Start() {
       acceptor_.get_executor(),
       [self = shared_from_this()]() -> asio::awaitable<void> {
         while (!self->stopping_.load()) {
-          auto [ec, socket] = co_await self->acceptor_.async_accept(
-              asio::make_strand(self->ioc_), kAwait);
+          // The connection runs on the next context of the pool, all its
+          // life: no strand, no thread hop per request.
+          auto [ec, socket] =
+              co_await self->acceptor_.async_accept(self->pool_.Next(), kAwait);
           if (ec) {
             if (ec == asio::error::operation_aborted ||
                 self->stopping_.load()) {

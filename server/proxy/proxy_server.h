@@ -1,7 +1,7 @@
 // A proxy listener: accepts client connections and runs one Connection
-// coroutine per socket, each on its own strand. The shared proxy port is one
-// ProxyServer; every session with a port of its own gets another, whose
-// requests carry its route key (core::Route::listener).
+// coroutine per socket, each on one context of the I/O pool (in turn). The
+// shared proxy port is one ProxyServer; every session with a port of its own
+// gets another, whose requests carry its route key (core::Route::listener).
 #pragma once
 
 #include <atomic>
@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "server/core/exchange_handler.h"
 #include "server/proxy/config.h"
+#include "server/proxy/io_pool.h"
 #include "server/proxy/tls_services.h"
 
 namespace matgto::proxy {
@@ -36,7 +37,7 @@ class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
   // `in_use` set when the port was taken). Requests arriving here are routed
   // with `route` (0: the shared proxy port).
   static absl::StatusOr<std::shared_ptr<ProxyServer>> Create(
-      boost::asio::io_context& ioc, ProxyConfig config, TlsServices tls,
+      IoPool& pool, ProxyConfig config, TlsServices tls,
       core::ExchangeHandler& handler, uint64_t route = 0,
       bool* in_use = nullptr);
   ~ProxyServer();
@@ -63,13 +64,15 @@ class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
   void Unregister(uint64_t id);
 
  private:
-  ProxyServer(boost::asio::io_context& ioc, ProxyConfig config, TlsServices tls,
+  ProxyServer(IoPool& pool, ProxyConfig config, TlsServices tls,
               core::ExchangeHandler& handler, uint64_t route);
   void CloseAcceptor();
   std::vector<std::shared_ptr<Connection>> Live();
   // Calls the pending Shutdown callback, once.
   void Finish();
 
+  IoPool& pool_;
+  // The accept loop's context (one of the pool's, chosen at creation).
   boost::asio::io_context& ioc_;
   const ProxyConfig config_;
   const TlsServices tls_;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "boost/beast/core/buffers_to_string.hpp"
 
 namespace matgto::proxy {
 namespace {
@@ -331,6 +332,20 @@ bool ParseConnectTarget(absl::string_view target, std::string& host,
   host = absl::AsciiStrToLower(h);
   port = static_cast<uint16_t>(p);
   return true;
+}
+
+SerializedHeads SerializeHeads(const core::HttpResponse& response) {
+  SerializedHeads heads;
+  if (core::ResponseHasNoBody("", response.status)) return heads;
+  for (const bool keep_alive : {true, false}) {
+    absl::StatusOr<WireResponse> wire = ToWire(response, 11, keep_alive);
+    if (!wire.ok() || wire->chunked()) return SerializedHeads{};
+    http::fields::writer head(wire->base(), wire->version(),
+                              wire->result_int());
+    (keep_alive ? heads.keep_alive : heads.close) =
+        boost::beast::buffers_to_string(head.get());
+  }
+  return heads;
 }
 
 }  // namespace matgto::proxy

@@ -95,4 +95,14 @@ absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
                                     int client_version, bool keep_alive,
                                     bool head_request = false);
 
+// The status line and header block ToWire gives `response` for an HTTP/1.1
+// client, serialized, with and without keep-alive; both empty when the
+// response cannot go out as those bytes followed by its body: ToWire
+// refuses it, its body is chunked on the wire, or its status has no body.
+struct SerializedHeads {
+  std::string keep_alive;
+  std::string close;
+};
+SerializedHeads SerializeHeads(const core::HttpResponse& response);
+
 }  // namespace matgto::proxy

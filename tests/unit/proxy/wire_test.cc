@@ -1,11 +1,13 @@
 #include "server/proxy/wire.h"
 
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "boost/beast/http/write.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/testing/core_printers.h"
@@ -514,6 +516,73 @@ TEST(ToWireTest, ReframedWhateverTheStoredFraming) {
       .body = "hello"};
   EXPECT_THAT(Fields(Wire(listed, 11, true)),
               ElementsAre(F{"Content-Length", "5"}));
+}
+
+// What Beast writes for the whole ToWire message, as one string.
+std::string Serialized(const core::HttpResponse& response, bool keep_alive) {
+  WireResponse wire = Wire(response, 11, keep_alive);
+  std::ostringstream out;
+  out << wire;
+  return out.str();
+}
+
+TEST(SerializeHeadsTest, HeadPlusBodyIsWhatBeastWrites) {
+  const core::HttpResponse response{
+      .status = 200,
+      .reason = "OK",
+      .headers = {{"Server", "nginx"},
+                  {"Connection", "keep-alive, X-Hop"},
+                  {"X-Hop", "1"},
+                  {"Content-Length", "5"},
+                  {"Set-Cookie", "a=1"},
+                  {"Set-Cookie", "b=2"}},
+      .body = "hello"};
+  const SerializedHeads heads = SerializeHeads(response);
+  EXPECT_EQ(heads.keep_alive + response.body, Serialized(response, true));
+  EXPECT_EQ(heads.close + response.body, Serialized(response, false));
+  EXPECT_NE(heads.keep_alive, heads.close);
+  EXPECT_THAT(heads.close, ::testing::HasSubstr("Connection: close\r\n"));
+  EXPECT_THAT(heads.keep_alive, ::testing::Not(::testing::HasSubstr("X-Hop")));
+}
+
+TEST(SerializeHeadsTest, NoHeadsWhereTheBodyIsNotSentAsIs) {
+  // Chunked on the wire, refused by ToWire, or no body at all: the
+  // response takes the serializer's path, which knows what to do.
+  EXPECT_TRUE(SerializeHeads(core::HttpResponse{
+                                 .status = 200,
+                                 .headers = {{"Transfer-Encoding", "chunked"}},
+                                 .body = "abc"})
+                  .keep_alive.empty());
+  EXPECT_TRUE(
+      SerializeHeads(core::HttpResponse{.status = 200,
+                                        .headers = {{"Content-Length", "9"}},
+                                        .body = "abc"})
+          .close.empty());
+  EXPECT_TRUE(
+      SerializeHeads(core::HttpResponse{.status = 204}).keep_alive.empty());
+  EXPECT_TRUE(
+      SerializeHeads(core::HttpResponse{.status = 1000}).keep_alive.empty());
+}
+
+TEST(SerializeHeadsTest, KeptWithTheResponseNotWithItsCopies) {
+  const core::HttpResponse response{.status = 200, .body = "x"};
+  int made = 0;
+  auto make = [&] {
+    ++made;
+    return SerializeHeads(response);
+  };
+  const SerializedHeads& first = response.wire.Get<SerializedHeads>(make);
+  const SerializedHeads& again = response.wire.Get<SerializedHeads>(make);
+  EXPECT_EQ(&first, &again);
+  EXPECT_EQ(made, 1);
+  core::HttpResponse copy = response;
+  copy.body = "changed";
+  const SerializedHeads& other =
+      copy.wire.Get<SerializedHeads>([&] { return SerializeHeads(copy); });
+  EXPECT_NE(&other, &first);
+  EXPECT_THAT(other.keep_alive, ::testing::HasSubstr("Content-Length: 7"));
+  // The memo takes no part in equality.
+  EXPECT_EQ(response, (core::HttpResponse{.status = 200, .body = "x"}));
 }
 
 TEST(ProxyCredentialTest, BasicUserNamesTheSession) {
