@@ -102,8 +102,8 @@ class HttpsTest {
     HttpsServer upstream = startUpstream(calls);
     URI uri = URI.create("https://127.0.0.1:" + upstream.getAddress().getPort() + "/secure?x=1");
     HttpRequest req = HttpRequest.newBuilder(uri).build();
-    try (MatgtoServer server =
-            MatgtoServer.startWith("--upstream-ca-file", dir.resolve("ca.pem").toString());
+    try (LocalServer server =
+            LocalServer.builder().args("--upstream-ca-file", dir.resolve("ca.pem").toString()).start();
         MatgtoClient client = server.client()) {
       HttpClient http = client.httpClientBuilder().build(); // proxy + the matgto CA
       HttpClient untrusting = HttpClient.newBuilder().proxy(client.proxySelector()).build();
