@@ -188,7 +188,6 @@ public final class LocalServer implements AutoCloseable {
               .directory(work.toFile())
               .redirectErrorStream(true)
               .redirectOutput(log.toFile())
-              .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
               .start();
       Thread hook = new Thread(() -> {
         proc.destroyForcibly();
