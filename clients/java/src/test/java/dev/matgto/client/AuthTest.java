@@ -53,6 +53,13 @@ class AuthTest {
         s.close();
       }
     }
+    if (pki != null) { // keys and tokens: leave nothing in /tmp
+      try (java.util.stream.Stream<Path> files = Files.walk(pki)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      } catch (IOException e) {
+        // best effort
+      }
+    }
   }
 
   private static boolean makePki(Path dir) throws IOException, InterruptedException {
