@@ -4,10 +4,10 @@ import dev.matgto.client.BodyMatch;
 import dev.matgto.client.CassetteOptions;
 import dev.matgto.client.ExhaustedPolicy;
 import dev.matgto.client.FailedPreconditionException;
-import dev.matgto.client.JvmProxy;
-import dev.matgto.client.LocalServer;
 import dev.matgto.client.Fault;
+import dev.matgto.client.JvmProxy;
 import dev.matgto.client.Latency;
+import dev.matgto.client.LocalServer;
 import dev.matgto.client.MatchRules;
 import dev.matgto.client.MatgtoClient;
 import dev.matgto.client.MatgtoException;
@@ -27,10 +27,10 @@ import dev.matgto.v1.SessionSummary;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.reflect.Method;
-import java.nio.file.Paths;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.http.HttpClient;
+import java.nio.file.Paths;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -113,8 +113,8 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     }
     store.put(Settings.class, settings);
     if (a.jvmProxy()) {
-      store.put(JvmProxyResource.class,
-          new JvmProxyResource(JvmProxy.install(client, store.get(SessionInfo.class, SessionInfo.class))));
+      SessionInfo info = store.get(SessionInfo.class, SessionInfo.class);
+      store.put(JvmProxyResource.class, new JvmProxyResource(JvmProxy.install(client, info)));
     }
   }
 
@@ -557,8 +557,9 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
   private static LocalServerResource localServer(ExtensionContext context) {
     for (ExtensionContext c = context; c != null; c = c.getParent().orElse(null)) {
       if (c.getElement().isPresent() && c.getElement().get() instanceof Class) {
+        Class<?> testClass = (Class<?>) c.getElement().get();
         Optional<MatgtoLocalServer> a =
-            AnnotationSupport.findAnnotation((Class<?>) c.getElement().get(), MatgtoLocalServer.class);
+            AnnotationSupport.findAnnotation(testClass, MatgtoLocalServer.class);
         if (a.isPresent()) {
           ExtensionContext.Store store = c.getStore(NAMESPACE);
           return store.getOrComputeIfAbsent(
