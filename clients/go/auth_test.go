@@ -102,7 +102,7 @@ func newControlPKI(t *testing.T, dir string) controlPKI {
 	return p
 }
 
-func startSecured(t *testing.T, p controlPKI, mtls bool) *testServer {
+func startSecured(t *testing.T, p controlPKI, mtls bool) *matgto.Server {
 	t.Helper()
 	args := []string{"--control-tls-cert", p.serverCert, "--control-tls-key", p.serverKey, "--auth-tokens", p.tokens}
 	if mtls {
@@ -113,15 +113,15 @@ func startSecured(t *testing.T, p controlPKI, mtls bool) *testServer {
 
 // dialSecured dials s trusting the test CA, with the token of scope (or
 // scope itself when it names none), and more options.
-func dialSecured(t *testing.T, s *testServer, p controlPKI, scope string, opts ...matgto.DialOption) *matgto.Client {
+func dialSecured(t *testing.T, s *matgto.Server, p controlPKI, scope string, opts ...matgto.DialOption) *matgto.Client {
 	t.Helper()
 	token, ok := authTokens[scope]
 	if !ok {
 		token = scope
 	}
-	c, err := matgto.Dial(ctxFor(t), s.Control, append([]matgto.DialOption{matgto.WithToken(token), matgto.WithTLSCA(p.ca)}, opts...)...)
+	c, err := matgto.Dial(ctxFor(t), s.ControlAddress, append([]matgto.DialOption{matgto.WithToken(token), matgto.WithTLSCA(p.ca)}, opts...)...)
 	if err != nil {
-		t.Fatalf("Dial(%s): %v", s.Control, err)
+		t.Fatalf("Dial(%s): %v", s.ControlAddress, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -217,7 +217,7 @@ func TestSecuredControlAPI(t *testing.T) {
 	t.Run("SettingsFromTheEnvironment", func(t *testing.T) {
 		t.Setenv(matgto.EnvToken, authTokens["read"])
 		t.Setenv(matgto.EnvTLSCA, p.ca)
-		c, err := matgto.Dial(ctxFor(t), tlsSrv.Control)
+		c, err := matgto.Dial(ctxFor(t), tlsSrv.ControlAddress)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func TestSecuredControlAPI(t *testing.T) {
 	})
 
 	t.Run("UseCassetteHelperTakesTheSettingsFromTheEnvironment", func(t *testing.T) {
-		t.Setenv(matgto.EnvServer, tlsSrv.Control)
+		t.Setenv(matgto.EnvServer, tlsSrv.ControlAddress)
 		t.Setenv(matgto.EnvToken, authTokens["team"])
 		t.Setenv(matgto.EnvTLSCA, p.ca)
 		s := matgto.UseCassette(t, "team-a/go-helper", matgto.WithMode(matgto.ModeRecord))
@@ -238,7 +238,7 @@ func TestSecuredControlAPI(t *testing.T) {
 	})
 
 	t.Run("PlaintextClientCannotTalkToATLSServer", func(t *testing.T) {
-		c, err := matgto.Dial(ctxFor(t), tlsSrv.Control, matgto.WithToken(authTokens["read"]))
+		c, err := matgto.Dial(ctxFor(t), tlsSrv.ControlAddress, matgto.WithToken(authTokens["read"]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +276,7 @@ func TestAdminTokenShutsDown(t *testing.T) {
 	if err := c.Shutdown(ctxFor(t)); err != nil {
 		t.Fatalf("Shutdown with an admin token: %v", err)
 	}
-	if err := srv.waitExit(t, 15*time.Second); err != nil {
+	if err := waitExit(t, srv, 15*time.Second); err != nil {
 		t.Errorf("the server exited with %v", err)
 	}
 }

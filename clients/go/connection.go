@@ -176,9 +176,12 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 
 func (b bearer) RequireTransportSecurity() bool { return b.secureOnly }
 
-// grpcOptions are the gRPC dial options for s.
+// grpcOptions are the gRPC dial options for s. The control channel never
+// goes through an HTTP proxy: grpc-go would follow HTTPS_PROXY (and
+// HTTP_PROXY), which tests set for the code under test, often to matgto's
+// own proxy.
 func (s connSettings) grpcOptions() []grpc.DialOption {
-	var opts []grpc.DialOption
+	opts := []grpc.DialOption{grpc.WithNoProxy()}
 	if s.tls != nil {
 		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(s.tls)))
 	} else {

@@ -90,8 +90,8 @@ func TestResolveTLSFromEnvironment(t *testing.T) {
 		t.Fatalf("got tls %+v token %q; want roots, one client certificate, the token", s.tls, s.token)
 	}
 	opts := s.grpcOptions()
-	if len(opts) != 2 {
-		t.Errorf("%d gRPC options, want transport + per-RPC credentials", len(opts))
+	if len(opts) != 3 {
+		t.Errorf("%d gRPC options, want no-proxy + transport + per-RPC credentials", len(opts))
 	}
 }
 

@@ -4,175 +4,46 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	matgto "github.com/matgto/matgto-serge/clients/go"
 )
 
-// matgtoBin is the server binary under test: $MATGTO_BIN, else
-// <repo>/build/dev/bin/matgto (the tests run in clients/go).
-func matgtoBin(t *testing.T) string {
+// startServer starts a real `matgto serve` for the test with the public
+// launcher ([matgto.StartServer]: $MATGTO_BIN, ports picked by the server,
+// the ready-file contract, an interception CA of its own), cassettes in
+// dir, extra more serve flags; it is stopped when the test ends.
+// run-tests.sh sets $MATGTO_BIN (default <repo>/build/dev/bin/matgto).
+func startServer(t *testing.T, dir string, extra ...string) *matgto.Server {
 	t.Helper()
-	bin := os.Getenv("MATGTO_BIN")
-	if bin == "" {
-		abs, err := filepath.Abs(filepath.Join("..", "..", "build", "dev", "bin", "matgto"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		bin = abs
-	}
-	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		t.Fatalf("matgto server binary not found at %s (build the server, or set MATGTO_BIN): %v", bin, err)
-	}
-	return bin
-}
-
-// syncBuffer collects the server's output from two pipes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// testServer is a real matgto server started for one test.
-type testServer struct {
-	Proxy   string // from the ready file
-	Control string
-	Dir     string
-
-	cmd     *exec.Cmd
-	out     *syncBuffer
-	done    chan struct{}
-	waitErr error
-}
-
-type readyFile struct {
-	Proxy   string `json:"proxy"`
-	Control string `json:"control"`
-	PID     int    `json:"pid"`
-}
-
-// startServer starts `matgto serve` on free ports with cassettes in dir (and
-// an interception CA of its own), and waits for its ready file; extra are
-// more serve flags. The server is stopped
-// when the test ends.
-func startServer(t *testing.T, dir string, extra ...string) *testServer {
-	t.Helper()
-	bin := matgtoBin(t)
-	ready := filepath.Join(t.TempDir(), "ready.json")
-	s := &testServer{Dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
-	args := []string{"serve", "--proxy-port", "0", "--control-port", "0",
-		"--cassette-dir", dir, "--ready-file", ready}
-	if !slices.Contains(extra, "--ca-dir") && !slices.Contains(extra, "--ca-cert") {
-		// A throwaway interception CA, so that tests never touch ~/.matgto.
-		args = append(args, "--ca-dir", filepath.Join(t.TempDir(), "ca"))
-	}
-	args = append(args, extra...)
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Stdout = s.out
-	s.cmd.Stderr = s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("matgto server output:\n%s", s.out.String())
-		}
-	})
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-s.done:
-			t.Fatalf("matgto serve exited before writing its ready file (%v); output:\n%s", s.waitErr, s.out.String())
-		default:
-		}
-		data, err := os.ReadFile(ready)
-		if err == nil {
-			var rf readyFile
-			if err := json.Unmarshal(data, &rf); err != nil {
-				t.Fatalf("ready file %s is not the JSON object of the contract (%v): %q", ready, err, data)
-			}
-			if rf.Proxy == "" || rf.Control == "" {
-				t.Fatalf("ready file lacks proxy or control address: %q", data)
-			}
-			if rf.PID != s.cmd.Process.Pid {
-				t.Errorf("ready file says pid %d, the server process is %d", rf.PID, s.cmd.Process.Pid)
-			}
-			s.Proxy, s.Control = rf.Proxy, rf.Control
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no ready file after 30s; output:\n%s", s.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop ends the server: SIGTERM, then SIGKILL after 5s.
-func (s *testServer) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
+	return matgto.StartServer(t, matgto.WithCassetteDir(dir), matgto.WithServeArgs(extra...))
 }
 
 // waitExit waits for the server to exit by itself.
-func (s *testServer) waitExit(t *testing.T, timeout time.Duration) error {
+func waitExit(t *testing.T, s *matgto.Server, timeout time.Duration) error {
 	t.Helper()
-	select {
-	case <-s.done:
-		return s.waitErr
-	case <-time.After(timeout):
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := s.Wait(ctx)
+	if ctx.Err() != nil {
 		t.Fatalf("the server did not exit within %v", timeout)
-		return nil
 	}
+	return err
 }
 
 // dial returns a client of s, closed when the test ends.
-func dial(t *testing.T, s *testServer) *matgto.Client {
+func dial(t *testing.T, s *matgto.Server) *matgto.Client {
 	t.Helper()
-	c, err := matgto.Dial(ctxFor(t), s.Control)
+	c, err := matgto.Dial(ctxFor(t), s.ControlAddress)
 	if err != nil {
-		t.Fatalf("Dial(%s): %v", s.Control, err)
+		t.Fatalf("Dial(%s): %v", s.ControlAddress, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c

@@ -77,7 +77,7 @@ func TestRecordThenReplay(t *testing.T) {
 	} else {
 		p := sum.SavedPath
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(srv.Dir, p)
+			p = filepath.Join(srv.CassetteDir, p)
 		}
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("saved_path %q: %v", sum.SavedPath, err)
@@ -330,12 +330,12 @@ func TestStatus(t *testing.T) {
 	if !regexp.MustCompile(`^\d+\.\d+\.\d+`).MatchString(st.Version) {
 		t.Errorf("Version = %q, want semver", st.Version)
 	}
-	if st.ProxyAddress != srv.Proxy || st.ControlAddress != srv.Control {
+	if st.ProxyAddress != srv.ProxyAddress || st.ControlAddress != srv.ControlAddress {
 		t.Errorf("Status addresses proxy %q control %q; the ready file said %q and %q",
-			st.ProxyAddress, st.ControlAddress, srv.Proxy, srv.Control)
+			st.ProxyAddress, st.ControlAddress, srv.ProxyAddress, srv.ControlAddress)
 	}
-	if !sameDir(st.CassetteDir, srv.Dir) {
-		t.Errorf("CassetteDir = %q, want %q", st.CassetteDir, srv.Dir)
+	if !sameDir(st.CassetteDir, srv.CassetteDir) {
+		t.Errorf("CassetteDir = %q, want %q", st.CassetteDir, srv.CassetteDir)
 	}
 	if st.Session != nil {
 		t.Errorf("Session while idle = %+v, want nil", st.Session)
@@ -344,8 +344,8 @@ func TestStatus(t *testing.T) {
 		t.Errorf("Uptime = %v", st.Uptime)
 	}
 	u, err := c.ProxyURL(ctxFor(t))
-	if err != nil || u.String() != "http://"+srv.Proxy {
-		t.Errorf("ProxyURL = %v, %v; want http://%s", u, err, srv.Proxy)
+	if err != nil || u.String() != "http://"+srv.ProxyAddress {
+		t.Errorf("ProxyURL = %v, %v; want http://%s", u, err, srv.ProxyAddress)
 	}
 }
 
@@ -392,7 +392,7 @@ func TestShutdownSavesActiveRecording(t *testing.T) {
 	if err := c.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if err := srv.waitExit(t, 20*time.Second); err != nil {
+	if err := waitExit(t, srv, 20*time.Second); err != nil {
 		t.Errorf("the server exited with %v after Shutdown, want status 0", err)
 	}
 	up.Close()
@@ -420,7 +420,7 @@ func TestHTTPTransportUsesProxy(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", "http://example.invalid/x", nil)
 	u, err := tr.Proxy(req)
-	if err != nil || u == nil || u.String() != "http://"+srv.Proxy {
-		t.Errorf("transport proxy = %v, %v; want http://%s", u, err, srv.Proxy)
+	if err != nil || u == nil || u.String() != "http://"+srv.ProxyAddress {
+		t.Errorf("transport proxy = %v, %v; want http://%s", u, err, srv.ProxyAddress)
 	}
 }

@@ -6,7 +6,8 @@
 #
 # 1. installs protoc and the Go protoc plugins once (build/tools/go/bin),
 # 2. fails when the checked-in matgtov1/*.pb.go are stale against proto/,
-# 3. gofmt + go vet, 4. go test ./...
+# 3. gofmt + go vet, 4. go test ./..., 5. install-test.sh (a module outside the
+# repo: replace, and go get from a clients/go/vX.Y.Z tag)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -46,3 +47,6 @@ go test -count=1 -run '^TestConformance' -v . | grep -E -- '--- (SKIP|FAIL)|conf
 
 echo "== go client: go test (server: $MATGTO_BIN)"
 go test -count=1 -timeout 10m "$@" ./...
+
+echo "== go client: installs outside the repo (install-test.sh)"
+"$here/install-test.sh"

@@ -87,8 +87,8 @@ func TestLeaseExpiresWithoutRenewal(t *testing.T) {
 	}
 	pu, err := url.Parse(si.ProxyURL)
 	if !sessionIDPattern.MatchString(si.ID) || si.Lease != time.Second || si.Owner != "gone" || si.ProxyAddress == "" ||
-		err != nil || pu.Scheme != "http" || pu.User.Username() != si.ID || pu.Host != srv.Proxy {
-		t.Fatalf("session = %+v; want proxy_url http://%s[:password]@%s", si, si.ID, srv.Proxy)
+		err != nil || pu.Scheme != "http" || pu.User.Username() != si.ID || pu.Host != srv.ProxyAddress {
+		t.Fatalf("session = %+v; want proxy_url http://%s[:password]@%s", si, si.ID, srv.ProxyAddress)
 	}
 	proxy := &url.URL{Scheme: "http", Host: si.ProxyAddress}
 	if r := do(t, viaProxy(t, proxy), "GET", up.URL+"/before-expiry", nil); r.Status != 200 {
@@ -197,21 +197,21 @@ func TestSessionErrors(t *testing.T) {
 
 	// The shared port: the session named as proxy user, or 407 for an unknown one.
 	shared := s2.SharedProxyURL()
-	if shared == nil || shared.User.Username() != s2.ID() || shared.Host != srv.Proxy {
-		t.Fatalf("SharedProxyURL = %v, want http://%s@%s", shared, s2.ID(), srv.Proxy)
+	if shared == nil || shared.User.Username() != s2.ID() || shared.Host != srv.ProxyAddress {
+		t.Fatalf("SharedProxyURL = %v, want http://%s@%s", shared, s2.ID(), srv.ProxyAddress)
 	}
 	if r := do(t, viaProxy(t, shared), "GET", up.URL+"/via-shared-port", nil); r.Status != 200 {
 		t.Errorf("request through the shared port as %s: %d %q", s2.ID(), r.Status, r.Body)
 	}
 	// The password is ignored: the user alone (Basic base64("ID:")) names the session too.
-	userOnly := &url.URL{Scheme: "http", User: url.User(s2.ID()), Host: srv.Proxy}
+	userOnly := &url.URL{Scheme: "http", User: url.User(s2.ID()), Host: srv.ProxyAddress}
 	if r := do(t, viaProxy(t, userOnly), "GET", up.URL+"/via-shared-port-user-only", nil); r.Status != 200 {
 		t.Errorf("request through the shared port as %s without password: %d %q", s2.ID(), r.Status, r.Body)
 	}
 	if si, err := s2.Status(ctx); err != nil || si.Recorded != 2 {
 		t.Errorf("session %s = %+v, %v; want both requests recorded there", s2.ID(), si, err)
 	}
-	unknown := &url.URL{Scheme: "http", User: url.User("s-ffffffffffffffff"), Host: srv.Proxy}
+	unknown := &url.URL{Scheme: "http", User: url.User("s-ffffffffffffffff"), Host: srv.ProxyAddress}
 	r := do(t, viaProxy(t, unknown), "GET", up.URL+"/unknown-session", nil)
 	if r.Status != http.StatusProxyAuthRequired || r.Header.Get("X-Matgto-Error") != "unknown-session" {
 		t.Errorf("unknown session on the shared port: %d, X-Matgto-Error %q; want 407 unknown-session", r.Status, r.Header.Get("X-Matgto-Error"))

@@ -44,8 +44,8 @@ func TestUseCassetteHelper(t *testing.T) {
 			si.Owner != wantOwner || si.Lease != matgto.DefaultLease || si.LeaseExpiresAt.IsZero() || si.OpenedAt.IsZero() {
 			t.Fatalf("session %+v; want %q recording, requested auto, owner %q, lease 30s", si, name, wantOwner)
 		}
-		if si.ProxyAddress == srv.Proxy || "http://"+si.ProxyAddress != s.ProxyURL().String() {
-			t.Errorf("session proxy %q (shared port %s), ProxyURL %s: want a listener of its own", si.ProxyAddress, srv.Proxy, s.ProxyURL())
+		if si.ProxyAddress == srv.ProxyAddress || "http://"+si.ProxyAddress != s.ProxyURL().String() {
+			t.Errorf("session proxy %q (shared port %s), ProxyURL %s: want a listener of its own", si.ProxyAddress, srv.ProxyAddress, s.ProxyURL())
 		}
 		recorded = do(t, s.HTTPClient(), "GET", up.URL+"/helper", nil).Body
 	})
@@ -62,7 +62,7 @@ func TestUseCassetteHelper(t *testing.T) {
 	up.Close()
 
 	t.Run("replays it, dialing $MATGTO_SERVER", func(t *testing.T) {
-		t.Setenv(matgto.EnvServer, srv.Control)
+		t.Setenv(matgto.EnvServer, srv.ControlAddress)
 		s := matgto.UseCassette(t, name)
 		if s.Client() == c {
 			t.Fatalf("UseCassette without WithClient uses the test's client, want one of its own")
@@ -76,7 +76,7 @@ func TestUseCassetteHelper(t *testing.T) {
 	})
 
 	t.Run("WithMode and WithServer", func(t *testing.T) {
-		s := matgto.UseCassette(t, name, matgto.WithServer(srv.Control), matgto.WithMode(matgto.ModeReplay))
+		s := matgto.UseCassette(t, name, matgto.WithServer(srv.ControlAddress), matgto.WithMode(matgto.ModeReplay))
 		si, err := s.Status(ctxFor(t))
 		if err != nil {
 			t.Fatalf("Status: %v", err)
@@ -98,8 +98,8 @@ func TestUseCassetteHelper(t *testing.T) {
 
 	t.Run("WithSession(DefaultSession) uses the shared proxy port", func(t *testing.T) {
 		s := matgto.UseCassette(t, name, matgto.WithClient(c), matgto.WithSession(matgto.DefaultSession))
-		if s.ID() != matgto.DefaultSession || s.ProxyURL().Host != srv.Proxy || s.Lease() != 0 {
-			t.Errorf("session %s proxy %s lease %v, want the default one on %s without lease", s.ID(), s.ProxyURL(), s.Lease(), srv.Proxy)
+		if s.ID() != matgto.DefaultSession || s.ProxyURL().Host != srv.ProxyAddress || s.Lease() != 0 {
+			t.Errorf("session %s proxy %s lease %v, want the default one on %s without lease", s.ID(), s.ProxyURL(), s.Lease(), srv.ProxyAddress)
 		}
 		st, err := c.Status(ctxFor(t))
 		if err != nil || st.Session == nil || st.Session.Cassette != name {
@@ -239,7 +239,7 @@ func TestUseCassetteParallelSubtests(t *testing.T) {
 		for i := 0; i < n; i++ {
 			t.Run(fmt.Sprintf("case %d", i), func(t *testing.T) {
 				t.Parallel()
-				s := matgto.UseCassette(t, "", matgto.WithServer(srv.Control))
+				s := matgto.UseCassette(t, "", matgto.WithServer(srv.ControlAddress))
 				names[i] = s.Info().Cassette
 				if s.Info().Mode != matgto.ModeRecord {
 					t.Errorf("mode %s, want record", s.Info().Mode)
@@ -291,7 +291,7 @@ func TestUseCassetteParallelSubtests(t *testing.T) {
 		for i := 0; i < n; i++ {
 			t.Run(fmt.Sprintf("case %d", i), func(t *testing.T) {
 				t.Parallel()
-				s := matgto.UseCassette(t, names[i], matgto.WithServer(srv.Control))
+				s := matgto.UseCassette(t, names[i], matgto.WithServer(srv.ControlAddress))
 				if s.Info().Mode != matgto.ModeReplay {
 					t.Fatalf("mode %s, want replay", s.Info().Mode)
 				}

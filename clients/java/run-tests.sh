@@ -2,6 +2,8 @@
 # Builds the Java client (generating code from ../../proto) and runs its tests against the real
 # matgto binary ($MATGTO_BIN, default <repo>/build/dev/bin/matgto). Exits non-zero on any failure.
 # Dependencies land in the ordinary Maven cache (~/.m2); once it holds everything the run is offline.
+# Then install-test.sh installs the client (into ~/.m2) and uses it from a project outside the repo,
+# and the shaded jar from a plain program.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -46,6 +48,12 @@ if compgen -G "target/surefire-reports/TEST-*.xml" >/dev/null; then
       passed = sum["tests"] - failed - sum["skipped"]
       printf "java: %d passed, %d failed, %d skipped\n", passed, failed, sum["skipped"]
     }' target/surefire-reports/TEST-*.xml
+fi
+
+# Installs outside the repo: mvn install + a consumer project, and the shaded jar.
+if [ "$status" -eq 0 ]; then
+  ./install-test.sh
+  status=$?
 fi
 
 exit "$status"

@@ -163,8 +163,12 @@ public final class MatgtoClient implements AutoCloseable {
     if (target.isEmpty()) {
       throw new IllegalArgumentException("empty matgto server address");
     }
+    // The control channel never goes through an HTTP proxy: grpc-java asks the JVM's
+    // ProxySelector (https.proxyHost, ...), which tests point at matgto's own proxy.
     ManagedChannel channel =
-        Grpc.newChannelBuilder(target, connection.channelCredentials(target)).build();
+        Grpc.newChannelBuilder(target, connection.channelCredentials(target))
+            .proxyDetector(addr -> null)
+            .build();
     return new MatgtoClient(target, channel, callTimeout, connection.isTls());
   }
 

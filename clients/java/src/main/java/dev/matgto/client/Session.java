@@ -166,6 +166,11 @@ public final class Session implements AutoCloseable {
     return client.watchEvents(id(), null);
   }
 
+  /** The control client the session was opened with. */
+  MatgtoClient client() {
+    return client;
+  }
+
   /** The session's own proxy listener: any HTTP client's proxy, no credential needed. */
   public InetSocketAddress proxyAddress() {
     return proxyAddress;

@@ -34,8 +34,8 @@ class AuthTest {
           "team", "team-a-token-0123456789");
 
   private static Path pki;
-  private static MatgtoServer tls;
-  private static MatgtoServer mtls;
+  private static LocalServer tls;
+  private static LocalServer mtls;
 
   @BeforeAll
   static void start() throws Exception {
@@ -48,9 +48,16 @@ class AuthTest {
 
   @AfterAll
   static void stop() {
-    for (MatgtoServer s : new MatgtoServer[] {tls, mtls}) {
+    for (LocalServer s : new LocalServer[] {tls, mtls}) {
       if (s != null) {
         s.close();
+      }
+    }
+    if (pki != null) { // keys and tokens: leave nothing in /tmp
+      try (java.util.stream.Stream<Path> files = Files.walk(pki)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      } catch (IOException e) {
+        // best effort
       }
     }
   }
@@ -110,7 +117,7 @@ class AuthTest {
     return true;
   }
 
-  private static MatgtoServer secured(boolean withClientCa) throws Exception {
+  private static LocalServer secured(boolean withClientCa) throws Exception {
     List<String> args = new ArrayList<>(List.of(
         "--control-tls-cert", pki.resolve("server.pem").toString(),
         "--control-tls-key", pki.resolve("server.key").toString(),
@@ -118,7 +125,7 @@ class AuthTest {
     if (withClientCa) {
       args.addAll(List.of("--control-client-ca", pki.resolve("ca.pem").toString()));
     }
-    return MatgtoServer.startWith(args.toArray(String[]::new));
+    return LocalServer.builder().args(args.toArray(String[]::new)).start();
   }
 
   private static ConnectionOptions options(String scope) {
@@ -131,8 +138,8 @@ class AuthTest {
     return options(scope).withClientCertificate(pki.resolve("client.pem"), pki.resolve("client.key"));
   }
 
-  private static MatgtoClient connect(MatgtoServer s, ConnectionOptions o) {
-    return MatgtoClient.connect(s.control, Duration.ofSeconds(10), o);
+  private static MatgtoClient connect(LocalServer s, ConnectionOptions o) {
+    return MatgtoClient.connect(s.controlAddress(), Duration.ofSeconds(10), o);
   }
 
   private static void record(MatgtoClient c, String name) {
@@ -164,7 +171,7 @@ class AuthTest {
       record(c, "auth/written");
       assertThrows(PermissionDeniedException.class, c::shutdown);
     }
-    assertTrue(tls.process.isAlive());
+    assertTrue(tls.process().isAlive());
     // What write recorded, read replays (and may stop: the session only replays).
     try (MatgtoClient c = connect(tls, options("read"));
         Session s = c.session("auth/written").mode(Mode.REPLAY).open()) {
@@ -212,14 +219,14 @@ class AuthTest {
   void plaintextClientCannotTalkToATlsServer() {
     try (MatgtoClient c =
         MatgtoClient.connect(
-            tls.control, Duration.ofSeconds(5), ConnectionOptions.none().withToken("x"))) {
+            tls.controlAddress(), Duration.ofSeconds(5), ConnectionOptions.none().withToken("x"))) {
       assertThrows(ServerUnavailableException.class, c::status);
     }
   }
 
   @Test
   void mtlsRefusesAClientWithoutCertificate() {
-    try (MatgtoClient c = MatgtoClient.connect(mtls.control, Duration.ofSeconds(5),
+    try (MatgtoClient c = MatgtoClient.connect(mtls.controlAddress(), Duration.ofSeconds(5),
         options("admin"))) {
       assertThrows(ServerUnavailableException.class, c::status);
     }
@@ -244,11 +251,11 @@ class AuthTest {
 
   @Test
   void adminTokenShutsTheServerDown() throws Exception {
-    try (MatgtoServer own = secured(true);
+    try (LocalServer own = secured(true);
         MatgtoClient c = connect(own, withCert("admin"))) {
       c.shutdown();
       assertTrue(own.waitForExit(Duration.ofSeconds(15)), "the server did not exit");
-      assertEquals(0, own.process.exitValue());
+      assertEquals(0, own.process().exitValue());
     }
   }
 }

@@ -40,7 +40,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A stand-in for the control API on 127.0.0.1 that records the requests it gets and answers the
  * session calls as CONTRACT.md describes, with switches to make a session vanish. For tests of the
  * client's own plumbing (what goes on the wire, lease renewal, a lost session); behaviour against
- * the real server is tested with {@link MatgtoServer}.
+ * the real server is tested with {@link LocalServer}.
  */
 final class FakeControlServer implements AutoCloseable {
   final List<Message> requests = new CopyOnWriteArrayList<>();

@@ -23,6 +23,7 @@ import java.util.Arrays;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.HttpsURLConnection;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLHandshakeException;
@@ -102,8 +103,8 @@ class HttpsTest {
     HttpsServer upstream = startUpstream(calls);
     URI uri = URI.create("https://127.0.0.1:" + upstream.getAddress().getPort() + "/secure?x=1");
     HttpRequest req = HttpRequest.newBuilder(uri).build();
-    try (MatgtoServer server =
-            MatgtoServer.startWith("--upstream-ca-file", dir.resolve("ca.pem").toString());
+    try (LocalServer server =
+            LocalServer.builder().args("--upstream-ca-file", dir.resolve("ca.pem").toString()).start();
         MatgtoClient client = server.client()) {
       HttpClient http = client.httpClientBuilder().build(); // proxy + the matgto CA
       HttpClient untrusting = HttpClient.newBuilder().proxy(client.proxySelector()).build();
@@ -124,6 +125,20 @@ class HttpsTest {
       HttpResponse<byte[]> replayed = http.send(req, HttpResponse.BodyHandlers.ofByteArray());
       assertEquals(200, replayed.statusCode());
       assertArrayEquals(recorded.body(), replayed.body(), "HTTPS replay without the upstream");
+
+      // JvmProxy: clients built with the JVM's defaults go through the proxy and trust its CA.
+      SSLContext before = SSLContext.getDefault();
+      try (JvmProxy p = JvmProxy.install(client)) {
+        assertEquals(p.sslContext().orElseThrow(), SSLContext.getDefault());
+        HttpResponse<byte[]> viaDefaults =
+            HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofByteArray());
+        assertArrayEquals(recorded.body(), viaDefaults.body(), "HttpClient.newHttpClient()");
+        HttpsURLConnection conn = (HttpsURLConnection) uri.toURL().openConnection();
+        try (InputStream in = conn.getInputStream()) {
+          assertArrayEquals(recorded.body(), in.readAllBytes(), "HttpsURLConnection");
+        }
+      }
+      assertEquals(before, SSLContext.getDefault(), "the default SSL context is restored");
       assertEquals(1, calls.get());
       client.stopRecording();
     } finally {

@@ -136,8 +136,8 @@ class RecordReplayTest extends ServerTestBase {
     assertEquals(MatgtoClient.API_VERSION, idle.getApiVersion());
     assertTrue(idle.getVersion().matches("\\d+\\.\\d+\\.\\d+([-+].*)?"),
         () -> "semver version, got '" + idle.getVersion() + "'");
-    assertEquals(server.proxy, idle.getProxyAddress(), "proxy_address matches the ready file");
-    assertEquals(server.control, idle.getControlAddress(), "control_address matches the ready file");
+    assertEquals(server.proxyAddress(), idle.getProxyAddress(), "proxy_address matches the ready file");
+    assertEquals(server.controlAddress(), idle.getControlAddress(), "control_address matches the ready file");
     assertFalse(idle.getCassetteDir().isEmpty(), "cassette_dir is set");
     assertFalse(idle.hasSession(), "no session while idle");
 
@@ -165,7 +165,7 @@ class RecordReplayTest extends ServerTestBase {
 
   @Test
   void httpClientHelpersPointAtTheProxy() throws Exception {
-    InetSocketAddress expected = hostPort(server.proxy);
+    InetSocketAddress expected = hostPort(server.proxyAddress());
     assertEquals(expected, client.proxyAddress());
     List<Proxy> proxies = client.proxySelector().select(URI.create("http://example.test/"));
     assertEquals(1, proxies.size());

@@ -1,5 +1,6 @@
 package dev.matgto.client;
 
+import dev.matgto.client.junit.MatgtoLocalServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
@@ -12,35 +13,33 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 
-/** One real server per test class; no cassette stays in use between tests. */
+/**
+ * One real server per test class, started by the extension ({@link MatgtoLocalServer}: the public
+ * launcher); no cassette stays in use between tests.
+ */
+@MatgtoLocalServer
 abstract class ServerTestBase {
-  static MatgtoServer server;
+  static LocalServer server;
   static MatgtoClient client;
   static HttpClient http;
 
   @BeforeAll
-  static void startServer() throws Exception {
-    server = MatgtoServer.start();
-    client = server.client();
+  static void startServer(LocalServer started, MatgtoClient connected) {
+    server = started;
+    client = connected; // owned by the extension: closed with the server after the class
     // Built from the ready file, independently of the client's own helpers.
     http =
         HttpClient.newBuilder()
-            .proxy(ProxySelector.of(hostPort(server.proxy)))
+            .proxy(ProxySelector.of(hostPort(server.proxyAddress())))
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(10))
             .build();
   }
 
   @AfterAll
-  static void stopServer() {
-    if (client != null) {
-      client.close();
-      client = null;
-    }
-    if (server != null) {
-      server.close();
-      server = null;
-    }
+  static void forgetServer() {
+    server = null;
+    client = null;
     http = null;
   }
 

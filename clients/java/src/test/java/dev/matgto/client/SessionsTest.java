@@ -92,9 +92,9 @@ class SessionsTest extends ServerTestBase {
     try (Upstream upstream = new Upstream()) {
       Session s = client.session("sess/own").mode(Mode.RECORD).owner("SessionsTest own").open();
       assertTrue(s.id().matches("s-[0-9a-f]{16}"), s.id());
-      assertNotEquals(server.proxy, s.info().getProxyAddress(), "a listener of its own");
+      assertNotEquals(server.proxyAddress(), s.info().getProxyAddress(), "a listener of its own");
       assertTrue(s.info().getProxyAddress().startsWith("127.0.0.1:"), s.info().getProxyAddress());
-      assertEquals("http://" + s.id() + ":matgto@" + server.proxy, s.proxyUrl());
+      assertEquals("http://" + s.id() + ":matgto@" + server.proxyAddress(), s.proxyUrl());
       assertEquals(Mode.RECORD, s.mode());
 
       HttpResponse<String> live = send(s.httpClientBuilder().build(), upstream.uri("/text/own"));
@@ -254,7 +254,7 @@ class SessionsTest extends ServerTestBase {
   void theSharedPortRoutesBySessionCredential() throws Exception {
     try (Upstream upstream = new Upstream();
         Session s = client.session("sess/credential").mode(Mode.RECORD).open()) {
-      InetSocketAddress shared = hostPort(server.proxy);
+      InetSocketAddress shared = hostPort(server.proxyAddress());
       String answer = rawGet(shared, upstream.uri("/text/by-credential"),
           "Proxy-Authorization: " + s.proxyAuthorization());
       assertTrue(answer.startsWith("HTTP/1.1 200"), answer);
@@ -282,7 +282,7 @@ class SessionsTest extends ServerTestBase {
         Session s = client.session("sess/beside").mode(Mode.RECORD).open()) {
       SessionInfo d = client.startRecording("sess/default");
       assertEquals("default", d.getId());
-      assertEquals(server.proxy, d.getProxyAddress());
+      assertEquals(server.proxyAddress(), d.getProxyAddress());
       assertEquals(200, get(upstream.uri("/text/default")).statusCode());
       assertEquals(200, send(s.httpClientBuilder().build(), upstream.uri("/text/new")).statusCode());
       GetStatusResponse st = client.status();
@@ -338,7 +338,7 @@ class SessionsTest extends ServerTestBase {
 
   @Test
   void beyondMaxSessionsIsResourceExhausted() throws Exception {
-    try (MatgtoServer small = MatgtoServer.startWith("--max-sessions", "2");
+    try (LocalServer small = LocalServer.builder().args("--max-sessions", "2").start();
         MatgtoClient c = small.client();
         Session a = c.openSession("max/a", Mode.RECORD);
         Session b = c.openSession("max/b", Mode.RECORD)) {

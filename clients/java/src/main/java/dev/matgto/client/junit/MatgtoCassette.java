@@ -91,6 +91,14 @@ public @interface MatgtoCassette {
   boolean newSession() default true;
 
   /**
+   * Point the whole JVM at the test's session for the duration of the test ({@link
+   * dev.matgto.client.JvmProxy}: the proxy system properties and the default SSL context trusting
+   * the server's CA, restored after the test), for code under test that builds its own HTTP
+   * clients. JVM-wide: not for tests running in parallel.
+   */
+  boolean jvmProxy() default false;
+
+  /**
    * The lease of each test's session, in seconds (1 to 3600): the server ends the session when the
    * test JVM stops renewing it for that long (renewals happen every lease/3).
    */

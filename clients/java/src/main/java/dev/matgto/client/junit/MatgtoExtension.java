@@ -5,7 +5,9 @@ import dev.matgto.client.CassetteOptions;
 import dev.matgto.client.ExhaustedPolicy;
 import dev.matgto.client.FailedPreconditionException;
 import dev.matgto.client.Fault;
+import dev.matgto.client.JvmProxy;
 import dev.matgto.client.Latency;
+import dev.matgto.client.LocalServer;
 import dev.matgto.client.MatchRules;
 import dev.matgto.client.MatgtoClient;
 import dev.matgto.client.MatgtoException;
@@ -22,10 +24,13 @@ import dev.matgto.v1.FieldDifference;
 import dev.matgto.v1.Miss;
 import dev.matgto.v1.SessionInfo;
 import dev.matgto.v1.SessionSummary;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.http.HttpClient;
+import java.nio.file.Paths;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -39,6 +44,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionConfigurationException;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolutionException;
@@ -54,6 +60,12 @@ import org.junit.platform.commons.support.AnnotationSupport;
 public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, ParameterResolver {
   /** Configuration parameter (or system property) naming the server's control address. */
   public static final String SERVER_PARAMETER = MatgtoClient.ADDRESS_PROPERTY;
+
+  /**
+   * The value of {@link #SERVER_PARAMETER} that starts one local server ({@link LocalServer}) for
+   * the whole test run, stopped when the run ends.
+   */
+  public static final String LOCAL_SERVER = "local";
 
   /** The report entry key under which misses are published when they only warn. */
   public static final String MISSES_REPORT_KEY = "matgto.misses";
@@ -76,6 +88,9 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
 
   @Override
   public void beforeEach(ExtensionContext context) {
+    if (!hasCassette(context)) {
+      return; // @MatgtoLocalServer alone: the test uses the server as it likes
+    }
     Settings settings = settings(context);
     MatgtoClient client = client(context);
     MatgtoCassette a = settings.annotation;
@@ -97,11 +112,19 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
       store.put(DefaultFaults.class, new DefaultFaults(faultIds(client)));
     }
     store.put(Settings.class, settings);
+    if (a.jvmProxy()) {
+      SessionInfo info = store.get(SessionInfo.class, SessionInfo.class);
+      store.put(JvmProxyResource.class, new JvmProxyResource(JvmProxy.install(client, info)));
+    }
   }
 
   @Override
   public void afterEach(ExtensionContext context) {
     ExtensionContext.Store store = context.getStore(NAMESPACE);
+    JvmProxyResource jvmProxy = store.remove(JvmProxyResource.class, JvmProxyResource.class);
+    if (jvmProxy != null) {
+      jvmProxy.close();
+    }
     Settings settings = store.remove(Settings.class, Settings.class);
     if (settings == null) {
       return; // beforeEach failed before a cassette was in use
@@ -134,6 +157,7 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
   public boolean supportsParameter(ParameterContext parameter, ExtensionContext context) {
     Class<?> type = parameter.getParameter().getType();
     return type == MatgtoClient.class
+        || type == LocalServer.class
         || type == HttpClient.class
         || type == HttpClient.Builder.class
         || type == ProxySelector.class
@@ -147,6 +171,15 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     Class<?> type = parameter.getParameter().getType();
     if (type == MatgtoClient.class) {
       return client(context);
+    }
+    if (type == LocalServer.class) {
+      LocalServerResource local = localServer(context);
+      if (local == null) {
+        throw new ParameterResolutionException(
+            "no local matgto server here: annotate the test class with @MatgtoLocalServer, or set "
+                + SERVER_PARAMETER + "=" + LOCAL_SERVER);
+      }
+      return local.server;
     }
     ExtensionContext.Store store = context.getStore(NAMESPACE);
     SessionInfo info = store.get(SessionInfo.class, SessionInfo.class);
@@ -187,10 +220,11 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
       ExtensionContext context, InetSocketAddress proxy) {
     HttpClient.Builder b =
         HttpClient.newBuilder().proxy(ProxySelector.of(proxy)).version(HttpClient.Version.HTTP_1_1);
+    LocalServerResource local = localServer(context);
+    ExtensionContext.Store store = local != null ? local.store : rootStore(context);
+    String address = local != null ? local.server.controlAddress() : serverAddress(context);
     SSLContext tls =
-        rootStore(context)
-            .getOrComputeIfAbsent(
-                "tls:" + serverAddress(context), k -> new Trust(client(context)), Trust.class)
+        store.getOrComputeIfAbsent("tls:" + address, k -> new Trust(client(context)), Trust.class)
             .context;
     if (tls != null) {
       b.sslContext(tls);
@@ -485,6 +519,10 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
   }
 
   private static MatgtoClient client(ExtensionContext context) {
+    LocalServerResource local = localServer(context);
+    if (local != null) {
+      return local.client;
+    }
     String address = serverAddress(context);
     return rootStore(context)
         .getOrComputeIfAbsent(
@@ -507,6 +545,101 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     public void close() {
       client.close();
     }
+  }
+
+  // ---------------------------------------------------------------- local server
+
+  /**
+   * The local server for this context: the one of the nearest enclosing test class annotated with
+   * {@link MatgtoLocalServer} (started on first use, stopped with that class's context), else the
+   * run's own when {@link #SERVER_PARAMETER} is {@value #LOCAL_SERVER}; null otherwise.
+   */
+  private static LocalServerResource localServer(ExtensionContext context) {
+    for (ExtensionContext c = context; c != null; c = c.getParent().orElse(null)) {
+      if (c.getElement().isPresent() && c.getElement().get() instanceof Class) {
+        Class<?> testClass = (Class<?>) c.getElement().get();
+        Optional<MatgtoLocalServer> a =
+            AnnotationSupport.findAnnotation(testClass, MatgtoLocalServer.class);
+        if (a.isPresent()) {
+          ExtensionContext.Store store = c.getStore(NAMESPACE);
+          return store.getOrComputeIfAbsent(
+              LocalServerResource.class,
+              k -> LocalServerResource.start(a.get().binary(), a.get().args(), store),
+              LocalServerResource.class);
+        }
+      }
+    }
+    if (LOCAL_SERVER.equals(serverAddress(context))) {
+      ExtensionContext.Store store = rootStore(context);
+      return store.getOrComputeIfAbsent(
+          LocalServerResource.class,
+          k -> LocalServerResource.start("", new String[0], store),
+          LocalServerResource.class);
+    }
+    return null;
+  }
+
+  /** A local server and a client of it, stopped when their extension context closes. */
+  @SuppressWarnings("deprecation")
+  private static final class LocalServerResource
+      implements ExtensionContext.Store.CloseableResource, AutoCloseable {
+    final LocalServer server;
+    final MatgtoClient client;
+    final ExtensionContext.Store store;
+
+    private LocalServerResource(LocalServer server, ExtensionContext.Store store) {
+      this.server = server;
+      this.client = server.client();
+      this.store = store;
+    }
+
+    static LocalServerResource start(String binary, String[] args, ExtensionContext.Store store) {
+      LocalServer.Builder b = LocalServer.builder().args(args);
+      if (!binary.isBlank()) {
+        b.binary(Paths.get(binary));
+      }
+      try {
+        return new LocalServerResource(b.start(), store);
+      } catch (IOException e) {
+        throw new UncheckedIOException("starting a local matgto server", e);
+      } catch (IllegalStateException e) {
+        throw new ExtensionConfigurationException(
+            "cannot start a local matgto server: " + e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        client.close();
+      } finally {
+        server.close();
+      }
+    }
+  }
+
+  /** Restores the JVM's proxy settings after a {@code jvmProxy = true} test (a safety net). */
+  @SuppressWarnings("deprecation")
+  private static final class JvmProxyResource
+      implements ExtensionContext.Store.CloseableResource, AutoCloseable {
+    final JvmProxy proxy;
+
+    JvmProxyResource(JvmProxy proxy) {
+      this.proxy = proxy;
+    }
+
+    @Override
+    public void close() {
+      proxy.close();
+    }
+  }
+
+  /** Whether the test method or its class (or an enclosing one) carries {@link MatgtoCassette}. */
+  static boolean hasCassette(ExtensionContext context) {
+    return context.getTestMethod()
+            .flatMap(m -> AnnotationSupport.findAnnotation(m, MatgtoCassette.class))
+            .isPresent()
+        || context.getTestClass().flatMap(MatgtoExtension::findOnClass).isPresent();
   }
 
   static final class Settings {

@@ -8,7 +8,7 @@ import dev.matgto.client.Fault;
 import dev.matgto.client.Faults;
 import dev.matgto.client.Latency;
 import dev.matgto.client.MatgtoClient;
-import dev.matgto.client.MatgtoServer;
+import dev.matgto.client.LocalServer;
 import dev.matgto.client.Mode;
 import dev.matgto.client.Session;
 import dev.matgto.client.SessionInfos;
@@ -29,14 +29,14 @@ import org.junit.platform.testkit.engine.EngineExecutionResults;
 
 /** Faults and latency from a test that uses @MatgtoCassette, through the injected Session. */
 class ExtensionFaultsTest {
-  static MatgtoServer server;
+  static LocalServer server;
   static MatgtoClient client;
   static final Map<String, String> SEEN = new ConcurrentHashMap<>();
   static volatile URI upstreamBase;
 
   @BeforeAll
   static void start() throws Exception {
-    server = MatgtoServer.start();
+    server = LocalServer.start();
     client = server.client();
   }
 
@@ -111,7 +111,7 @@ class ExtensionFaultsTest {
 
   private EngineExecutionResults run(Class<?> fixture) {
     return org.junit.platform.testkit.engine.EngineTestKit.engine("junit-jupiter")
-        .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.control)
+        .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.controlAddress())
         .selectors(selectClass(fixture))
         .execute();
   }

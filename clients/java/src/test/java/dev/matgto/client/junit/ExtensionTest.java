@@ -13,7 +13,7 @@ import dev.matgto.client.CassetteOptions;
 import dev.matgto.client.ExhaustedPolicy;
 import dev.matgto.client.FailedPreconditionException;
 import dev.matgto.client.MatgtoClient;
-import dev.matgto.client.MatgtoServer;
+import dev.matgto.client.LocalServer;
 import dev.matgto.client.MissPolicy;
 import dev.matgto.client.Mode;
 import dev.matgto.client.RepeatPolicy;
@@ -46,7 +46,7 @@ import org.junit.platform.testkit.engine.Event;
 
 /** Runs fixture test classes that use @MatgtoCassette through the JUnit engine. */
 class ExtensionTest {
-  static MatgtoServer server;
+  static LocalServer server;
   static MatgtoClient client;
 
   /** What each fixture test saw, by cassette name. */
@@ -59,7 +59,7 @@ class ExtensionTest {
 
   @BeforeAll
   static void start() throws Exception {
-    server = MatgtoServer.start();
+    server = LocalServer.start();
     client = server.client();
   }
 
@@ -88,7 +88,7 @@ class ExtensionTest {
 
   private EngineExecutionResults run(Class<?> fixture) {
     return EngineTestKit.engine("junit-jupiter")
-        .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.control)
+        .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.controlAddress())
         .selectors(selectClass(fixture))
         .execute();
   }
@@ -284,7 +284,7 @@ class ExtensionTest {
 
       EngineExecutionResults r =
           EngineTestKit.engine("junit-jupiter")
-              .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.control)
+              .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.controlAddress())
               .selectors(selectMethod(
                   OptionsFixture.class, "withOptions", HttpClient.class.getName() + ","
                       + SessionInfo.class.getName()))
@@ -309,7 +309,7 @@ class ExtensionTest {
   void badAnnotationRuleFailsBeforeTheTest() {
     EngineExecutionResults r =
         EngineTestKit.engine("junit-jupiter")
-            .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.control)
+            .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.controlAddress())
             .selectors(selectMethod(
                 OptionsFixture.class, "badRewrite"))
             .execute();
@@ -348,7 +348,7 @@ class ExtensionTest {
           "the default lease");
       assertTrue(SessionInfos.leaseExpiresAt(listed).orElseThrow()
           .isAfter(SessionInfos.openedAt(listed).orElseThrow()));
-      assertNotEquals(server.proxy, PROXIES.get(P + "plain"),
+      assertNotEquals(server.proxyAddress(), PROXIES.get(P + "plain"),
           "the test's proxy is its session's own listener, not the shared port");
       assertEquals(SESSIONS.size(),
           SESSIONS.values().stream().map(SessionInfo::getId).distinct().count(),
@@ -458,7 +458,7 @@ class ExtensionTest {
     assertEquals("default", s.getId());
     assertEquals("ext/default-session", LISTED.get("ext/default-session").getCassette(),
         "the default session had the cassette during the test");
-    assertEquals(server.proxy, PROXIES.get("ext/default-session"), "the shared proxy port");
+    assertEquals(server.proxyAddress(), PROXIES.get("ext/default-session"), "the shared proxy port");
     assertFalse(client.status().hasSession(), "stopped after the test");
   }
 

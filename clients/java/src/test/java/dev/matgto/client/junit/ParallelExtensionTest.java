@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 import dev.matgto.client.MatgtoClient;
-import dev.matgto.client.MatgtoServer;
+import dev.matgto.client.LocalServer;
 import dev.matgto.client.Session;
 import dev.matgto.client.Upstream;
 import dev.matgto.v1.Cassette;
@@ -42,7 +42,7 @@ import org.junit.platform.testkit.engine.EngineTestKit;
 class ParallelExtensionTest {
   static final int TESTS = 10; // 8 @Test methods + 2 parameterized invocations
 
-  static MatgtoServer server;
+  static LocalServer server;
   static MatgtoClient client;
   static volatile URI upstreamBase;
   static volatile CyclicBarrier allOpen;
@@ -55,7 +55,7 @@ class ParallelExtensionTest {
 
   @BeforeAll
   static void start() throws Exception {
-    server = MatgtoServer.start();
+    server = LocalServer.start();
     client = server.client();
   }
 
@@ -152,7 +152,7 @@ class ParallelExtensionTest {
     listedWhileAllOpen = -1;
     allOpen = new CyclicBarrier(TESTS, () -> listedWhileAllOpen = client.status().getSessionsCount());
     return EngineTestKit.engine("junit-jupiter")
-        .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.control)
+        .configurationParameter(MatgtoExtension.SERVER_PARAMETER, server.controlAddress())
         .configurationParameter("junit.jupiter.execution.parallel.enabled", "true")
         .configurationParameter("junit.jupiter.execution.parallel.mode.default", "concurrent")
         .configurationParameter("junit.jupiter.execution.parallel.config.strategy", "fixed")
