@@ -120,6 +120,8 @@ def test_live_rows_and_the_miss_diff(browser, matgto, upstream):
     assert live.value_of_css_property("background-color") == "rgba(255, 235, 233, 1)"
     assert live.value_of_css_property("font-weight") in ("600", "bold")
     assert cells[1].value_of_css_property("background-color") == "rgba(230, 255, 236, 1)"
+    # The session's counters follow: one replayed, one missed.
+    see(browser, "#sessions tr[data-session=default]", "REPLAY 0 1 1 0")
     shot(browser, "miss-diff")
 
     # From the miss to the recording it was compared with.

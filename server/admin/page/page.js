@@ -290,9 +290,17 @@ function addRow(html, cls) {
   body.insertAdjacentHTML("afterbegin", `<tr class="${cls}">${html}</tr>`);
   while (body.rows.length > 500) body.deleteRow(-1);
 }
+// The session counters follow the exchanges (at most every 300 ms).
+let sessionsTimer = null;
+function soonRefreshSessions() {
+  if (sessionsTimer === null) {
+    sessionsTimer = setTimeout(() => { sessionsTimer = null; refreshSessions(); }, 300);
+  }
+}
 function onEvent(e) {
   const t = (e.time || "").slice(11, 23);
   if (e.dropped) addRow(`<td colspan=7>${+e.dropped} events lost (this page read too slowly)</td>`, "miss");
+  if (e.exchange || e.miss) soonRefreshSessions();
   if (e.exchange) {
     const x = e.exchange, res = RESULT[x.result] || x.result;
     const ms = x.duration ? (parseFloat(x.duration) * 1000).toFixed(2) : "";
