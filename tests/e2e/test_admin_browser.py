@@ -67,6 +67,15 @@ def browser(tmp_path_factory):
     d.quit()
 
 
+@pytest.fixture(autouse=True)
+def screenshot_on_failure(request, browser):
+    """What the page showed when a test failed: build/artifacts/browser/FAILED-<test>.png."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        shot(browser, "FAILED-" + request.node.name.replace("/", "_"))
+
+
 def shot(browser, name):
     browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
