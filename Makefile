@@ -21,7 +21,7 @@ export CCACHE_NOHASHDIR := 1
 
 .PHONY: help deps deps-build deps-fuzz build build-asan build-tsan build-fuzz run test \
         test-unit test-asan test-tsan test-e2e test-clients fuzz bench soak format \
-        format-check clean image-test
+        format-check clean image-test helm-test
 
 help:
 	@echo "make run     install what is missing, build, start the server (proxy 127.0.0.1:8888, control 127.0.0.1:8889, ./cassettes)"
@@ -33,6 +33,7 @@ help:
 	@echo "make test-tsan  ThreadSanitizer: the concurrency unit tests and the e2e sessions tests"
 	@echo "make soak    fixed request rate for SOAK_SECONDS (default 600): RSS start/end, errors"
 	@echo "make image-test  the container image with podman: build, record, replay offline (slow)"
+	@echo "make helm-test   the Helm chart (deploy/helm/matgto): lint, template, rendered env runs matgto"
 
 deps-build:
 	@scripts/install-deps.sh build
@@ -116,6 +117,13 @@ fuzz: build-fuzz
 # slow (a debootstrap base, an image build), so not part of `make test`.
 image-test: build
 	MATGTO_BIN=$(MATGTO) deploy/test-image.sh
+
+# The Helm chart: helm lint --strict / helm template and tests/helm (the
+# rendered environment starts the real binary). helm is built once from its Go
+# module (scripts/helm.sh: ~6 min the first time, cached; $$HELM overrides).
+helm-test: build
+	@scripts/venv.sh
+	HELM="$$(scripts/helm.sh)" MATGTO_BIN=$(MATGTO) build/venv/bin/python -m pytest -q -p no:cacheprovider tests/helm
 
 soak: build deps
 	MATGTO_BIN=$(MATGTO) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) \

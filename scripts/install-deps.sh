@@ -15,7 +15,10 @@ build_pkgs=(build-essential cmake ninja-build pkg-config ccache
   libcurl4-openssl-dev libexpat1-dev)  # the S3 store: libcurl's SigV4, expat for S3's XML
 # prometheus: only for its promtool (`promtool check metrics` in the e2e
 # tests); Debian ships promtool in the server package (~100 MB installed).
-test_pkgs=(curl openssl nginx-light wrk clang-format python3-venv prometheus)
+# chromium + chromium-driver: the admin page's browser tests (headless,
+# driven by Selenium; tests/e2e/test_admin_browser.py).
+test_pkgs=(curl openssl nginx-light wrk clang-format python3-venv prometheus
+  chromium chromium-driver)
 # clang-14 (not the `clang` metapackage) so the compiler names the fuzz preset uses
 # exist whatever the default clang is; libclang-rt-14-dev holds libFuzzer and the
 # ASan/UBSan runtimes for -fsanitize=fuzzer,address,undefined.

@@ -44,62 +44,32 @@ struct AdminServer::State {
   tcp::acceptor acceptor{ioc};
 };
 
-AdminResponse HandleAdminRequest(const AdminHandlers& handlers,
-                                 absl::string_view method,
-                                 absl::string_view target,
-                                 absl::string_view authorization) {
-  if (method != "GET" && method != "HEAD") {
-    return {405, "text/plain; charset=utf-8", "only GET and HEAD\n"};
+namespace {
+
+constexpr absl::string_view kText = "text/plain; charset=utf-8";
+
+int HttpStatusOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+      return 409;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
-  const absl::string_view path = target.substr(0, target.find('?'));
-  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
-  if (path == "/readyz") {
-    absl::Status ready = handlers.ready ? handlers.ready() : absl::OkStatus();
-    if (ready.ok()) return {200, "text/plain; charset=utf-8", "ready\n"};
-    return {503, "text/plain; charset=utf-8",
-            absl::StrCat("not ready: ", ready.message(), "\n")};
-  }
-  if (handlers.authorize && !handlers.authorize(authorization)) {
-    return {401, "text/plain; charset=utf-8",
-            "matgto: this admin path needs `Authorization: Bearer TOKEN` "
-            "with a token of the control API\n"};
-  }
-  if (path == "/metrics") {
-    return {200, "text/plain; version=0.0.4; charset=utf-8",
-            handlers.metrics ? handlers.metrics() : ""};
-  }
-  if (path == "/") return {200, "text/html; charset=utf-8", IndexHtml()};
-  auto json = [](absl::StatusOr<std::string> body) -> AdminResponse {
-    if (!body.ok()) {
-      const int status = absl::IsNotFound(body.status())          ? 404
-                         : absl::IsInvalidArgument(body.status()) ? 400
-                                                                  : 500;
-      return {status, "text/plain; charset=utf-8",
-              absl::StrCat(body.status().message(), "\n")};
-    }
-    return {200, "application/json", *std::move(body)};
-  };
-  if (path == "/api/sessions" && handlers.sessions_json) {
-    return json(handlers.sessions_json());
-  }
-  if (path == "/api/cassettes" && handlers.cassettes_json) {
-    return json(handlers.cassettes_json());
-  }
-  constexpr absl::string_view kCassette = "/api/cassettes/";
-  if (absl::StartsWith(path, kCassette) && handlers.cassette_json) {
-    const absl::string_view raw = path.substr(kCassette.size());
-    auto name = boost::urls::make_pct_string_view(
-        boost::core::string_view(raw.data(), raw.size()));
-    if (!name.has_value()) {
-      return {400, "text/plain; charset=utf-8", "bad cassette name\n"};
-    }
-    return json(handlers.cassette_json(name->decode()));
-  }
-  return {404, "text/plain; charset=utf-8",
-          absl::StrCat("no admin page at ", path, "\n")};
 }
 
-namespace {
+AdminResponse ErrorResponse(const absl::Status& status) {
+  return {HttpStatusOf(status), std::string(kText),
+          absl::StrCat(status.message(), "\n")};
+}
 
 // Query parameter `key` of `target` (decoded), or empty.
 std::string QueryParam(absl::string_view target, absl::string_view key) {
@@ -111,6 +81,142 @@ std::string QueryParam(absl::string_view target, absl::string_view key) {
   if (it == url->params().end()) return "";
   return std::string((*it).value);
 }
+
+// Whether an Origin header value names the host the request was sent to
+// ("http://127.0.0.1:9000" and Host "127.0.0.1:9000").
+bool SameOrigin(absl::string_view origin, absl::string_view host) {
+  for (absl::string_view scheme : {"http://", "https://"}) {
+    if (absl::StartsWith(origin, scheme)) {
+      return !host.empty() && origin.substr(scheme.size()) == host;
+    }
+  }
+  return false;
+}
+
+AdminResponse CassetteRequest(const AdminHandlers& handlers,
+                              const AdminRequest& request,
+                              absl::string_view raw_name, AdminAccess access) {
+  auto decoded = boost::urls::make_pct_string_view(
+      boost::core::string_view(raw_name.data(), raw_name.size()));
+  if (!decoded.has_value() || decoded->empty()) {
+    return {400, std::string(kText), "bad cassette name\n"};
+  }
+  const std::string name = decoded->decode();
+  if (request.method == "DELETE") {
+    if (!handlers.delete_cassette) {
+      return {405, std::string(kText), "deleting is not enabled here\n"};
+    }
+    if (access != AdminAccess::kWrite) {
+      return {403, std::string(kText),
+              absl::StrCat("deleting cassette '", name,
+                           "' needs a token with scope 'write'\n")};
+    }
+    if (!request.origin.empty() && !SameOrigin(request.origin, request.host)) {
+      return {403, std::string(kText),
+              "refusing a delete sent from another site's page (Origin "
+              "differs from Host)\n"};
+    }
+    absl::Status st = handlers.delete_cassette(name);
+    if (!st.ok()) return ErrorResponse(st);
+    return {200, "application/json", absl::StrCat("{\"deleted\":true}\n")};
+  }
+  const std::string format = QueryParam(request.target, "download");
+  if (format.empty()) {
+    if (!handlers.cassette_json) return {404, std::string(kText), "no API\n"};
+    absl::StatusOr<std::string> json = handlers.cassette_json(name);
+    if (!json.ok()) return ErrorResponse(json.status());
+    return {200, "application/json", *std::move(json)};
+  }
+  if (format != "json" && format != "har") {
+    return {
+        400, std::string(kText),
+        absl::StrCat("unknown download format '", format, "' (json or har)\n")};
+  }
+  if (!handlers.cassette_download) {
+    return {404, std::string(kText), "downloads are not enabled here\n"};
+  }
+  absl::StatusOr<std::string> file = handlers.cassette_download(name, format);
+  if (!file.ok()) return ErrorResponse(file.status());
+  // The last path segment, with characters a file name should not hold
+  // replaced.
+  std::string base = name.substr(name.rfind('/') + 1);
+  for (char& c : base) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '_';
+  }
+  return {200, "application/json", *std::move(file),
+          absl::StrCat(base, format == "har" ? ".har" : ".json")};
+}
+
+}  // namespace
+
+AdminResponse HandleAdminRequest(const AdminHandlers& handlers,
+                                 const AdminRequest& request) {
+  const absl::string_view method = request.method;
+  const absl::string_view target = request.target;
+  const absl::string_view path = target.substr(0, target.find('?'));
+  constexpr absl::string_view kCassette = "/api/cassettes/";
+  const bool is_delete =
+      method == "DELETE" && absl::StartsWith(path, kCassette);
+  if (method != "GET" && method != "HEAD" && !is_delete) {
+    return {405, std::string(kText),
+            "only GET and HEAD (and DELETE of /api/cassettes/NAME)\n"};
+  }
+  if (path == "/healthz") return {200, std::string(kText), "ok\n"};
+  if (path == "/readyz") {
+    absl::Status ready = handlers.ready ? handlers.ready() : absl::OkStatus();
+    if (ready.ok()) return {200, std::string(kText), "ready\n"};
+    return {503, std::string(kText),
+            absl::StrCat("not ready: ", ready.message(), "\n")};
+  }
+  // The page's files hold no data: open, so that a browser (which cannot
+  // send a token with a navigation) loads the page, which then asks for one.
+  if (const PageFile* file = FindPageFile(path); file != nullptr) {
+    return {200, std::string(file->content_type), std::string(file->body)};
+  }
+  const AdminAccess access = handlers.authorize
+                                 ? handlers.authorize(request.authorization)
+                                 : AdminAccess::kWrite;
+  if (access == AdminAccess::kNone) {
+    return {401, std::string(kText),
+            "matgto: this admin path needs `Authorization: Bearer TOKEN` "
+            "with a token of the control API\n"};
+  }
+  if (path == "/metrics") {
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            handlers.metrics ? handlers.metrics() : ""};
+  }
+  if (path == "/api/access") {
+    return {200, "application/json",
+            access == AdminAccess::kWrite ? "{\"access\":\"write\"}\n"
+                                          : "{\"access\":\"read\"}\n"};
+  }
+  if (path == "/api/sessions" && handlers.sessions_json) {
+    return {200, "application/json", handlers.sessions_json()};
+  }
+  if (path == "/api/cassettes" && handlers.cassettes_json) {
+    absl::StatusOr<std::string> json = handlers.cassettes_json();
+    if (!json.ok()) return ErrorResponse(json.status());
+    return {200, "application/json", *std::move(json)};
+  }
+  if (absl::StartsWith(path, kCassette)) {
+    return CassetteRequest(handlers, request, path.substr(kCassette.size()),
+                           access);
+  }
+  return {404, std::string(kText),
+          absl::StrCat("no admin page at ", path, "\n")};
+}
+
+AdminResponse HandleAdminRequest(const AdminHandlers& handlers,
+                                 absl::string_view method,
+                                 absl::string_view target,
+                                 absl::string_view authorization) {
+  return HandleAdminRequest(
+      handlers,
+      AdminRequest{
+          .method = method, .target = target, .authorization = authorization});
+}
+
+namespace {
 
 // /events: server-sent events from the bus until the client goes or the
 // server stops. The bus never waits for this client: a slow one loses
@@ -175,20 +281,31 @@ asio::awaitable<void> Serve(AdminServer::State* state, tcp::socket socket) {
     const std::string target(req.target());
     if (state->handlers.events != nullptr &&
         target.substr(0, target.find('?')) == "/events" &&
-        (!state->handlers.authorize || state->handlers.authorize(std::string(
-                                           req[http::field::authorization])))) {
+        (!state->handlers.authorize ||
+         state->handlers.authorize(std::string(
+             req[http::field::authorization])) != AdminAccess::kNone)) {
       co_await StreamEvents(state, stream, target, req.version());
       break;
     }
-    AdminResponse r =
-        HandleAdminRequest(state->handlers, std::string(req.method_string()),
-                           std::string(req.target()),
-                           std::string(req[http::field::authorization]));
+    const std::string method(req.method_string());
+    const std::string authorization(req[http::field::authorization]);
+    const std::string origin(req[http::field::origin]);
+    const std::string host(req[http::field::host]);
+    AdminResponse r = HandleAdminRequest(
+        state->handlers, AdminRequest{.method = method,
+                                      .target = target,
+                                      .authorization = authorization,
+                                      .origin = origin,
+                                      .host = host});
     http::response<http::string_body> res{static_cast<http::status>(r.status),
                                           req.version()};
     res.set(http::field::content_type, r.content_type);
     res.set(http::field::cache_control, "no-store");
     if (r.status == 401) res.set(http::field::www_authenticate, "Bearer");
+    if (!r.download_name.empty()) {
+      res.set(http::field::content_disposition,
+              absl::StrCat("attachment; filename=\"", r.download_name, "\""));
+    }
     res.keep_alive(req.keep_alive());
     if (req.method() == http::verb::head) {
       res.content_length(r.body.size());

@@ -1,12 +1,19 @@
-// The admin web page: one HTML document with its script, served from the
-// binary (no front-end build). It reads /api/sessions, /api/cassettes,
-// /api/cassettes/NAME and follows /events (server-sent events).
+// The admin web page: static files (page/index.html, page.css, page.js)
+// embedded in the binary at build time (CMake turns them into a .cc, see
+// embed_files.cmake), served as they are: no front-end build. The script
+// reads /api/... and follows /events (server-sent events).
 #pragma once
 
-#include <string>
+#include "absl/strings/string_view.h"
 
 namespace matgto::admin {
 
-const std::string& IndexHtml();
+struct PageFile {
+  absl::string_view content_type;
+  absl::string_view body;
+};
+
+// The file served at `path` ("/" is index.html), or null.
+const PageFile* FindPageFile(absl::string_view path);
 
 }  // namespace matgto::admin

@@ -6,6 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "matgto/v1/control.pb.h"
+#include "server/cassette/har.h"
+#include "server/cassette/json_codec.h"
+#include "server/cassette/name.h"
+#include "server/observe/log.h"
 
 namespace matgto::app {
 namespace {
@@ -26,7 +30,7 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& m) {
 admin::AdminHandlers AdminHandlersFor(
     observe::Observer& observer, replay::SessionManager& sessions,
     cassette::CassetteStore& store, const std::atomic<bool>& draining,
-    std::function<bool(absl::string_view)> authorize) {
+    std::function<admin::AdminAccess(absl::string_view)> authorize) {
   return admin::AdminHandlers{
       .metrics =
           [&observer, &sessions] {
@@ -67,6 +71,34 @@ admin::AdminHandlers AdminHandlersFor(
         absl::StatusOr<v1::Cassette> cassette = store.Load(name);
         if (!cassette.ok()) return cassette.status();
         return ToJson(*cassette);
+      },
+      .cassette_download =
+          [&store](absl::string_view name,
+                   absl::string_view format) -> absl::StatusOr<std::string> {
+        absl::StatusOr<v1::Cassette> cassette = store.Load(name);
+        if (!cassette.ok()) return cassette.status();
+        if (format == "har") {
+          absl::StatusOr<cassette::HarExport> har =
+              cassette::CassetteToHar(*cassette, MATGTO_VERSION);
+          if (!har.ok()) return har.status();
+          return std::move(har->json);
+        }
+        // What `matgto cassette export --format json` writes.
+        return cassette::CassetteToJson(*std::move(cassette));
+      },
+      // As the control API's DeleteCassette: a valid name, no open session
+      // on it.
+      .delete_cassette = [&store,
+                          &sessions](absl::string_view name) -> absl::Status {
+        absl::Status st = cassette::ValidateCassetteName(name);
+        if (st.ok()) st = sessions.CheckNotInUse(name, "delete");
+        if (st.ok()) st = store.Delete(name);
+        if (st.ok()) {
+          observe::Log(
+              observe::LogLevel::kInfo, "cassette",
+              absl::StrCat("deleted cassette '", name, "' (admin page)"));
+        }
+        return st;
       },
       .events = &observer.bus()};
 }

@@ -1,7 +1,7 @@
 // What the admin port serves, wired to the server's components: metrics
 // from the observer, readiness from the draining flag and the store, the
-// web page's JSON from the session manager and the store, events from the
-// observer's bus.
+// web page's JSON, downloads (JSON, HAR) and deletes from the session
+// manager and the store, events from the observer's bus.
 #pragma once
 
 #include <atomic>
@@ -20,6 +20,6 @@ namespace matgto::app {
 admin::AdminHandlers AdminHandlersFor(
     observe::Observer& observer, replay::SessionManager& sessions,
     cassette::CassetteStore& store, const std::atomic<bool>& draining,
-    std::function<bool(absl::string_view)> authorize);
+    std::function<admin::AdminAccess(absl::string_view)> authorize);
 
 }  // namespace matgto::app

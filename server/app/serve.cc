@@ -168,9 +168,10 @@ using observe::LogLevel;
 
 // Who may see the admin port's /metrics, page and API: an explicit hook,
 // else the control API's tokens (any scope, but not a token limited to a
-// name prefix: the page shows every session), else anyone who reaches it
+// name prefix: the page shows every session; deleting a cassette needs
+// scope write, as DeleteCassette does), else anyone who reaches it
 // (loopback by default). /healthz and /readyz stay open for probes.
-std::function<bool(absl::string_view)> AdminAuthorizer(
+std::function<admin::AdminAccess(absl::string_view)> AdminAuthorizer(
     const ServeOptions& options,
     const std::optional<control::TokenTable>& tokens) {
   if (options.admin_authorize) return options.admin_authorize;
@@ -179,7 +180,9 @@ std::function<bool(absl::string_view)> AdminAuthorizer(
   return [table](absl::string_view authorization) {
     absl::StatusOr<control::Grant> grant =
         table->Authenticate(authorization, "the admin port");
-    return grant.ok() && grant->prefix.empty();
+    if (!grant.ok() || !grant->prefix.empty()) return admin::AdminAccess::kNone;
+    return grant->Allows(control::Scope::kWrite) ? admin::AdminAccess::kWrite
+                                                 : admin::AdminAccess::kRead;
   };
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "matgto/v1/control.pb.h"
+#include "server/admin/admin_server.h"
 #include "server/app/session_ports.h"
 #include "server/app/store_flags.h"
 #include "server/cassette/store.h"
@@ -64,9 +65,10 @@ struct ServeOptions {
   // Admin HTTP port (/metrics, /healthz, /readyz): -1 off, 0 ephemeral.
   int admin_port = -1;
   std::string admin_bind = "127.0.0.1";
-  // Whether an Authorization header value may see /metrics (null: any
-  // may). The hook for the control API's tokens.
-  std::function<bool(absl::string_view authorization)> admin_authorize;
+  // What an Authorization header value may do on the admin port (null: the
+  // control API's tokens when configured, else everything).
+  std::function<admin::AdminAccess(absl::string_view authorization)>
+      admin_authorize;
 };
 
 // $MATGTO_CA_DIR, else $HOME/.matgto/ca, else ./.matgto/ca.

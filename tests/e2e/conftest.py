@@ -23,6 +23,15 @@ ROOT = Path(__file__).resolve().parents[2]
 MATGTO_BIN = os.environ.get("MATGTO_BIN", str(ROOT / "build/dev/bin/matgto"))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item (item.rep_call...), so that a
+    fixture can tell whether its test failed (the browser tests' screenshots)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -207,7 +207,9 @@ def test_admin_page_api_and_live_events(matgto, upstream):
     admin = admin_url(server)
     page = requests.get(admin + "/", timeout=5)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
-    assert 'new EventSource("events")' in page.text
+    assert '<script src="page.js">' in page.text
+    script = requests.get(admin + "/page.js", timeout=5)
+    assert script.status_code == 200 and 'fetch("events"' in script.text
     server.cli("record", "page")
     with requests.get(admin + "/events?cassette=page", stream=True, timeout=10) as events:
         lines = events.iter_lines(chunk_size=1, decode_unicode=True)

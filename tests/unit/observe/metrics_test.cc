@@ -3,7 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/admin/admin_server.h"
 #include "server/observe/observer.h"
@@ -136,7 +140,10 @@ TEST(AdminRequestTest, ProbesAreOpenMetricsAskTheHook) {
       .metrics = [] { return std::string("m 1\n"); },
       .ready = [] { return absl::UnavailableError("draining"); },
       .authorize =
-          [](absl::string_view auth) { return auth == "Bearer good"; }};
+          [](absl::string_view auth) {
+            return auth == "Bearer good" ? admin::AdminAccess::kRead
+                                         : admin::AdminAccess::kNone;
+          }};
   EXPECT_EQ(admin::HandleAdminRequest(h, "GET", "/healthz", "").status, 200);
   admin::AdminResponse ready =
       admin::HandleAdminRequest(h, "GET", "/readyz", "");
@@ -149,6 +156,72 @@ TEST(AdminRequestTest, ProbesAreOpenMetricsAskTheHook) {
   EXPECT_EQ(m.body, "m 1\n");
   EXPECT_THAT(m.content_type, HasSubstr("version=0.0.4"));
   EXPECT_EQ(admin::HandleAdminRequest(h, "POST", "/metrics", "").status, 405);
+}
+
+TEST(AdminRequestTest, PageFilesAreOpenAndEmbedded) {
+  admin::AdminHandlers h{
+      .authorize = [](absl::string_view) { return admin::AdminAccess::kNone; }};
+  admin::AdminResponse page = admin::HandleAdminRequest(h, "GET", "/", "");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_THAT(page.content_type, HasSubstr("text/html"));
+  EXPECT_THAT(page.body, HasSubstr("page.js"));
+  admin::AdminResponse js = admin::HandleAdminRequest(h, "GET", "/page.js", "");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_THAT(js.content_type, HasSubstr("javascript"));
+  EXPECT_EQ(admin::HandleAdminRequest(h, "GET", "/api/access", "").status, 401);
+}
+
+// Deleting needs write access and, from a browser, the same origin;
+// downloads name their file.
+TEST(AdminRequestTest, DeleteNeedsWriteAndSameOriginDownloadsNameTheFile) {
+  std::vector<std::string> deleted;
+  admin::AdminHandlers h{
+      .authorize =
+          [](absl::string_view auth) {
+            return auth == "Bearer w" ? admin::AdminAccess::kWrite
+                                      : admin::AdminAccess::kRead;
+          },
+      .cassette_download = [](absl::string_view name, absl::string_view format)
+          -> absl::StatusOr<std::string> {
+        if (name != "team/a b") return absl::NotFoundError("no such");
+        return absl::StrCat("{\"format\":\"", format, "\"}");
+      },
+      .delete_cassette = [&deleted](absl::string_view name) -> absl::Status {
+        if (name == "busy") return absl::FailedPreconditionError("in use");
+        deleted.emplace_back(name);
+        return absl::OkStatus();
+      }};
+  auto request = [&](absl::string_view method, absl::string_view target,
+                     absl::string_view auth, absl::string_view origin = "") {
+    return admin::HandleAdminRequest(
+        h, admin::AdminRequest{.method = method,
+                               .target = target,
+                               .authorization = auth,
+                               .origin = origin,
+                               .host = "127.0.0.1:9"});
+  };
+  admin::AdminResponse read = request("DELETE", "/api/cassettes/x", "Bearer r");
+  EXPECT_EQ(read.status, 403);
+  EXPECT_THAT(read.body, HasSubstr("scope 'write'"));
+  EXPECT_EQ(
+      request("DELETE", "/api/cassettes/x", "Bearer w", "http://evil.example")
+          .status,
+      403);
+  EXPECT_EQ(request("DELETE", "/metrics", "Bearer w").status, 405);
+  EXPECT_EQ(request("DELETE", "/api/cassettes/busy", "Bearer w").status, 409);
+  EXPECT_EQ(request("DELETE", "/api/cassettes/team%2Fx", "Bearer w",
+                    "http://127.0.0.1:9")
+                .status,
+            200);
+  EXPECT_EQ(deleted, std::vector<std::string>{"team/x"});
+
+  admin::AdminResponse har =
+      request("GET", "/api/cassettes/team%2Fa%20b?download=har", "Bearer r");
+  EXPECT_EQ(har.status, 200);
+  EXPECT_EQ(har.body, "{\"format\":\"har\"}");
+  EXPECT_EQ(har.download_name, "a b.har");
+  EXPECT_EQ(request("GET", "/api/cassettes/x?download=json", "").status, 404);
+  EXPECT_EQ(request("GET", "/api/cassettes/x?download=zip", "").status, 400);
 }
 
 }  // namespace
