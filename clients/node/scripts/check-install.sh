@@ -4,7 +4,8 @@
 # there against $MATGTO_BIN with HTTP(S)_PROXY/grpc_proxy set to a dead proxy:
 #   1. `npm install <path>` of a fresh checkout of clients/node (no node_modules,
 #      no dist/): its `prepare` script installs the build tools and builds;
-#   2. `npm pack`, then `npm install <tarball>` (dist/ inside, no build).
+#   2. `npm pack`, then `npm install <tarball>` (dist/ inside, no build), and
+#      scripts/install-consumer.ts type-checked against it.
 # Needs the npm registry (or a warm npm cache) and protoc on PATH.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,3 +40,8 @@ if grep -qE '^package/(src|test|node_modules)/' <<<"$listing"; then
 fi
 new_project "$tmp/from-tarball"
 (cd "$tmp/from-tarball" && npm install "${npm_quiet[@]}" "$tmp/$tarball" && node install-smoke.mjs)
+echo "check-install: the tarball's type declarations, from a TypeScript consumer"
+cp "$here/scripts/install-consumer.ts" "$tmp/from-tarball/"
+(cd "$tmp/from-tarball" && "$here/node_modules/.bin/tsc" --noEmit --strict --skipLibCheck false \
+  --target es2022 --module nodenext --moduleResolution nodenext --lib es2022,esnext.disposable \
+  --typeRoots "$here/node_modules/@types" --types node install-consumer.ts)
