@@ -39,6 +39,7 @@ from .client import (
     _duration,
     _session_fields,
     check_api_version,
+    control_channel_options,
     default_server_address,
     usable_proxy_address,
 )
@@ -86,7 +87,7 @@ class Client:
                 self.address, token=token, tls=True if https else tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
             )
             # The control channel never goes through HTTP(S)_PROXY / grpc_proxy.
-            options = [("grpc.enable_http_proxy", 0), *channel_options]
+            options = control_channel_options(channel_options)
             settings = self.connection
             if settings.tls:
                 credentials = grpc.ssl_channel_credentials(settings.ca, settings.key, settings.cert)
