@@ -108,13 +108,22 @@ def test_cassette(matgto_cassette, matgto_server):
     assert http.get(os.environ["UPSTREAM_URL"] + "/x", proxies=matgto_cassette.proxies()).ok
     PIDS.append(matgto_server.pid)
 
+def test_proxy_env(matgto_proxy_env, matgto_cassette):
+    assert os.environ["HTTPS_PROXY"] == matgto_cassette.proxy_url
+    assert requests.get(os.environ["UPSTREAM_URL"] + "/env").ok  # no proxies=: from the environment
+    assert matgto_cassette.refresh().recorded == 1
+
+def test_env_restored():
+    assert os.environ.get("HTTPS_PROXY") == "http://unrelated:1"
+
 def test_one_server_per_session(matgto_server):
     assert PIDS == [matgto_server.pid] * 2
 '''
     )
+    monkeypatch.setenv("HTTPS_PROXY", "http://unrelated:1")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--matgto-server", "local")
-    result.assert_outcomes(passed=3)
-    assert upstream.calls == 1
+    result.assert_outcomes(passed=5)
+    assert upstream.calls == 2
 
 
 @pytest.fixture

@@ -58,8 +58,10 @@ a ``matgto serve`` this test session starts, binary from ``$MATGTO_BIN`` or
 each pytest-xdist worker starts its own), ``matgto_client`` (session-wide
 :class:`matgto.Client`),
 ``matgto_cassette`` (the test's :class:`matgto.CassetteSession`: ``.id``,
-``.proxy_url``, ``.proxies()``, ``.shared_proxy_url``...) and
-``matgto_proxy`` (its ``proxy_url``, ``"http://127.0.0.1:PORT"``).
+``.proxy_url``, ``.proxies()``, ``.shared_proxy_url``...),
+``matgto_proxy`` (its ``proxy_url``, ``"http://127.0.0.1:PORT"``) and
+``matgto_proxy_env`` (the session as the process's proxy and CA variables for
+the test, :func:`matgto.testing.proxy_env`).
 """
 
 from __future__ import annotations
@@ -391,6 +393,18 @@ def _finish(state: _TestSession) -> None:
 def matgto_proxy(matgto_cassette: Any) -> str:
     """The proxy URL of the test's session, ``"http://127.0.0.1:PORT"``."""
     return str(matgto_cassette.proxy_url)
+
+
+@pytest.fixture
+def matgto_proxy_env(matgto_cassette: Any) -> Iterator[Dict[str, Optional[str]]]:
+    """The test's session as the whole process's proxy for the test
+    (:func:`matgto.testing.proxy_env`: ``HTTP(S)_PROXY``, ``NO_PROXY``, and
+    ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE`` at the matgto CA), restored after it.
+    For code that reads the environment instead of taking ``proxies=``."""
+    from .testing import proxy_env
+
+    with proxy_env(matgto_cassette) as values:
+        yield values
 
 
 @pytest.fixture(autouse=True)
