@@ -118,3 +118,29 @@ def test_aio_control_channel_ignores_proxy_variables(server: LocalServer, monkey
                 await c.status()
 
     run(main)
+
+
+def test_aio_default_session_context_managers_and_shutdown(server: LocalServer, upstream: Upstream) -> None:
+    async def main() -> None:
+        async with matgto.aio.Client(server.control) as client:
+            async with client.recording("aio/default") as s:  # the default session, the shared proxy
+                assert s.is_default and s.proxy_url == server.proxy_url
+                rule = await client.add_fault(None, status=502, first_n=1)
+                assert [f.id for f in await client.faults()] == [rule.id]
+                async with httpx.AsyncClient(proxy=s.proxy_url, trust_env=False) as http:
+                    assert (await http.get(upstream.url + "/d")).status_code == 502
+                    assert (await http.get(upstream.url + "/d")).status_code == 200
+                assert await client.clear_faults(None) == []
+            assert s.summary is not None and s.summary.session.recorded == 1
+            async with client.replaying("aio/default", repeat="reuse") as s:
+                assert s.mode is matgto.Mode.REPLAY
+            async with client.cassette("aio/default", "replay") as s:
+                assert s.name == "aio/default"
+            assert [e.session.cassette for e in await client.ended_sessions()][:1] == ["aio/default"]
+            assert await client.sessions() == []
+            bundle = await client.ca_bundle()
+            assert "BEGIN CERTIFICATE" in open(bundle).read()
+            await client.shutdown(grace=1)
+        assert server.proc.wait(timeout=20) == 0, server.log_tail()
+
+    run(main)
