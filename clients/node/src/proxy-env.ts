@@ -20,7 +20,7 @@ export type ProxyTarget =
   | string
   | MatgtoClient
   | { readonly client: MatgtoClient; readonly proxy: string }
-  | { readonly proxyUrl: string };
+  | { readonly proxyUrl: string; readonly client?: () => MatgtoClient };
 
 export interface ProcessProxyOptions {
   /**
@@ -50,13 +50,20 @@ export interface ProcessProxy extends AsyncDisposable {
 interface Resolved {
   proxy: string;
   client: MatgtoClient | undefined;
+  /** A client made here (for a LocalServer), closed once the CA is fetched. */
+  own: boolean;
 }
 
 async function resolveTarget(target: ProxyTarget): Promise<Resolved> {
-  if (typeof target === 'string') return { proxy: target.includes('://') ? target : `http://${target}`, client: undefined };
-  if (target instanceof MatgtoClient) return { proxy: await target.proxyUrl(), client: target };
-  if ('client' in target && 'proxy' in target) return { proxy: target.proxy, client: target.client };
-  if ('proxyUrl' in target && typeof target.proxyUrl === 'string') return { proxy: target.proxyUrl, client: undefined };
+  if (typeof target === 'string') return { proxy: target.includes('://') ? target : `http://${target}`, client: undefined, own: false };
+  if (target instanceof MatgtoClient) return { proxy: await target.proxyUrl(), client: target, own: false };
+  if ('proxy' in target && target.client instanceof MatgtoClient) return { proxy: target.proxy, client: target.client, own: false };
+  if ('proxyUrl' in target && typeof target.proxyUrl === 'string') {
+    // A LocalServer: its shared proxy, and a client of its own for the CA.
+    const make = (target as { client?: unknown }).client;
+    const client = typeof make === 'function' ? (make as () => MatgtoClient)() : undefined;
+    return { proxy: target.proxyUrl, client, own: client !== undefined };
+  }
   throw new TypeError('setProcessProxy: the target must be a proxy URL, a MatgtoClient, a useCassette handle or a LocalServer');
 }
 
@@ -92,8 +99,13 @@ async function caPem(ca: ProcessProxyOptions['ca'], client: MatgtoClient | undef
  * only at startup: its HTTPS trust comes from the dispatcher.
  */
 export async function setProcessProxy(target: ProxyTarget, options: ProcessProxyOptions = {}): Promise<ProcessProxy> {
-  const { proxy, client } = await resolveTarget(target);
-  const pem = await caPem(options.ca ?? 'auto', client);
+  const { proxy, client, own } = await resolveTarget(target);
+  let pem: string | undefined;
+  try {
+    pem = await caPem(options.ca ?? 'auto', client);
+  } finally {
+    if (own) client?.close();
+  }
   const dispatcher = new ProxyAgent({
     proxyTunnel: false,
     ...proxyCredential(proxy),

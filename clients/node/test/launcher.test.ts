@@ -157,6 +157,14 @@ describe('with a server', () => {
     assert.equal(getGlobalDispatcher(), dispatcherBefore);
     assert.deepEqual({ ...process.env, MATGTO_SERVER: undefined }, { ...envBefore, MATGTO_SERVER: undefined });
 
+    const byServer = await setProcessProxy(server); // the shared proxy, the CA through a client of its own
+    try {
+      assert.equal(byServer.proxy, server.proxyUrl);
+      assert.ok(byServer.caFile && existsSync(byServer.caFile));
+    } finally {
+      await byServer.restore();
+    }
+
     const byUrl = await setProcessProxy(server.proxy, { noProxy: 'localhost' });
     try {
       assert.equal(byUrl.proxy, server.proxyUrl);

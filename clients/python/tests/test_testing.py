@@ -53,6 +53,9 @@ def test_start_server_keeps_a_given_cassette_dir_and_takes_flags(binary: Path, t
         assert client.status().max_sessions == 1
         with client.session("kept"):
             pass
+        with proxy_env(server) as values:  # the shared proxy, and the server's CA
+            assert values["HTTP_PROXY"] == server.proxy_url
+            assert Path(os.environ["SSL_CERT_FILE"]).read_text() == client.ca_certificate()
     assert list(cassettes.rglob("kept.*")), "cassettes outlive the server when the folder was given"
 
 

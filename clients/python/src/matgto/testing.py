@@ -34,7 +34,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import weakref
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
@@ -84,8 +83,9 @@ def find_binary(binary: Optional[PathLike] = None) -> Path:
     return path
 
 
-#: Servers started by this process and not stopped yet (killed at exit).
-_RUNNING: "weakref.WeakSet[LocalServer]" = weakref.WeakSet()
+#: Servers started by this process and not stopped yet (killed at exit; held
+#: strongly, so a server whose handle was dropped is still killed).
+_RUNNING: "set[LocalServer]" = set()
 _RUNNING_LOCK = threading.Lock()
 
 
@@ -149,6 +149,12 @@ class LocalServer:
         from .aio import Client
 
         return Client(self.control, **kwargs)
+
+    def ca_bundle(self) -> str:
+        """Writes the server's interception CA (PEM) to its folder and returns the path
+        (for ``verify=``, ``REQUESTS_CA_BUNDLE``...; :func:`proxy_env` uses it)."""
+        with self.client() as client:
+            return str(client.ca_bundle(self.workdir / "matgto-ca.pem"))
 
     def output(self) -> str:
         """What the server printed so far."""
@@ -327,11 +333,12 @@ def proxy_env(
         ca: The CA to trust for HTTPS through the proxy, written to
             ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE`` (OpenSSL, httpx,
             aiohttp, urllib's default context) and ``CURL_CA_BUNDLE``: a PEM
-            path; ``True``: the matgto CA, fetched from ``proxy`` (a session or
-            a client); ``None`` (default): the matgto CA when ``proxy`` is a
-            session or a client and the server intercepts HTTPS, else leave
-            the CA variables alone; ``False``: leave them alone. The bundle is the CA only: hosts reached directly (``NO_PROXY``)
-            over HTTPS are then not trusted.
+            path; ``True``: the matgto CA, fetched from ``proxy`` (a session,
+            a client or a LocalServer); ``None`` (default): the matgto CA when
+            ``proxy`` is one of those and the server intercepts HTTPS, else
+            leave the CA variables alone; ``False``: leave them alone. The
+            bundle is the CA only: hosts reached directly (``NO_PROXY``) over
+            HTTPS are then not trusted.
         no_proxy: Hosts that bypass the proxy (``NO_PROXY``). Default: none
             when ``proxy_localhost`` (so loopback upstreams of a test are
             recorded too), else ``"localhost,127.0.0.1,::1"``.
@@ -355,7 +362,7 @@ def proxy_env(
             bundle = None
     elif ca is True:
         if not hasattr(proxy, "ca_bundle"):
-            raise TypeError("ca=True needs a matgto session or client to fetch the CA from; pass a PEM path")
+            raise TypeError("ca=True needs a matgto session, client or LocalServer to fetch the CA from; pass a PEM path")
         bundle = proxy.ca_bundle()
     elif ca is not None and ca is not False:
         bundle = os.fspath(ca)  # type: ignore[arg-type]
