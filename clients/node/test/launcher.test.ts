@@ -1,9 +1,9 @@
 // The public launcher (startServer), a control channel that ignores the proxy
 // variables, and setProcessProxy / useProcessProxy, against real servers.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fetch as undiciFetch, getGlobalDispatcher } from 'undici';
 import { MatgtoClient, ServerUnavailableError } from '@matgto/client';
@@ -49,6 +49,7 @@ describe('startServer', () => {
 
   test('takes flags, and the binary from $MATGTO_BIN or PATH', async (t) => {
     const bin = mkdtempSync(join(tmpdir(), 'matgto-node-bin-'));
+    t.after(() => rmSync(bin, { recursive: true, force: true }));
     symlinkSync(BIN, join(bin, 'matgto'));
     withEnv(t, { MATGTO_BIN: undefined, PATH: bin });
     assert.equal(findBinary(), join(bin, 'matgto'));
@@ -74,9 +75,11 @@ describe('startServer', () => {
 describe('with a server', () => {
   let server: LocalServer;
   let upstream: Upstream;
+  let pkiDir: string | undefined;
   before(async () => {
     const pki = makePki();
     assert.ok(pki, 'openssl is needed for the HTTPS upstream');
+    pkiDir = dirname(pki.caFile);
     server = await startServer({ binary: BIN, args: ['--upstream-ca-file', pki.caFile] });
     upstream = await startUpstream();
     tlsUpstream = await startUpstream({ cert: pki.cert, key: pki.key });
@@ -86,6 +89,7 @@ describe('with a server', () => {
     await server?.stop();
     await upstream?.close();
     await tlsUpstream?.close();
+    if (pkiDir) rmSync(pkiDir, { recursive: true, force: true });
   });
 
   test('the control channel ignores HTTP(S)_PROXY and grpc_proxy', async (t) => {
