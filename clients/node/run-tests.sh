@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs dependencies (only when package.json / package-lock.json changed),
 # generates code from ../../proto, builds, and runs the tests against the
-# real server ($MATGTO_BIN, default <repo>/build/dev/bin/matgto).
+# real server ($MATGTO_BIN, default <repo>/build/dev/bin/matgto). Then, unless
+# MATGTO_INSTALL_CHECK=0, scripts/check-install.sh installs the package outside
+# the repository (npm install <path> of a fresh checkout, and the npm pack
+# tarball) and uses it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -36,4 +39,7 @@ if (( ${#tests[@]} == 0 )); then
   echo "run-tests: no compiled tests found" >&2
   exit 1
 fi
-exec node --test --test-reporter=spec "${tests[@]}"
+node --test --test-reporter=spec "${tests[@]}"
+if [[ "${MATGTO_INSTALL_CHECK:-1}" != 0 ]]; then
+  scripts/check-install.sh
+fi

@@ -3,6 +3,9 @@
 # generating its gRPC code from proto/ on the way, then runs its tests against
 # $MATGTO_BIN (default: build/dev/bin/matgto). The install is skipped when
 # nothing it depends on changed. Extra arguments go to pytest.
+# Then, unless arguments were given (a partial run) or MATGTO_INSTALL_CHECK=0,
+# scripts/check-install.sh installs the client outside the repository (a path
+# install and a wheel, each in a fresh venv in a temp folder) and uses it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -37,4 +40,7 @@ fi
 cd "$here"
 # No arguments: pyproject.toml's testpaths (tests/).
 # -rs: skipped tests (e.g. conformance cases this client lacks) say why.
-exec "$py" -m pytest -p no:cacheprovider -rs "$@"
+"$py" -m pytest -p no:cacheprovider -rs "$@"
+if [ $# -eq 0 ] && [ "${MATGTO_INSTALL_CHECK:-1}" != 0 ]; then
+  scripts/check-install.sh
+fi

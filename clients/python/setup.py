@@ -7,8 +7,9 @@ Everything declarative lives in pyproject.toml. This file only
   code is never checked in);
 * copies the ``.proto`` files into the sdist (``proto/``), so that a wheel can
   be built from the sdist alone;
-* derives the runtime requirements from the grpcio-tools that generates the
-  code: its output refuses to import with an older grpcio or protobuf.
+* derives the runtime requirements from the code generated: it refuses to
+  import with a grpcio older than the generator or a protobuf older than its
+  gencode version (so pyproject.toml builds with an old generator).
 
 Proto files are looked up in ``$MATGTO_PROTO_DIR``, then ``./proto`` (an
 unpacked sdist), then ``../../proto`` (the matgto-serge repository).
@@ -83,20 +84,35 @@ def _protoc(protoc, args: List[str], protos: List[Path]) -> None:
         raise SystemExit("matgto: protoc failed: " + " ".join(command))
 
 
+def gencode_protobuf_version(out_root: Path = SRC) -> str:
+    """The protobuf version the generated modules were written for (their
+    ``# Protobuf Python Version: X.Y.Z`` header): the oldest runtime they load with."""
+    text = (out_root / PROTO_SUBDIR / "control_pb2.py").read_text()
+    found = re.search(r"^# Protobuf Python Version: (\d+)\.(\d+)\.(\d+)\s*$", text, re.M)
+    if not found:
+        raise SystemExit("matgto: the generated control_pb2.py names no Protobuf Python Version")
+    return ".".join(found.groups())
+
+
 def runtime_requirements() -> List[str]:
-    """grpcio and protobuf at least as new as the generator's, plus nothing else."""
+    """What the generated code needs, and nothing newer.
+
+    ``*_pb2_grpc.py`` refuses to import with a grpcio older than the
+    grpcio-tools that wrote it; ``*_pb2.py`` refuses a protobuf runtime older
+    than its gencode version, and protobuf supports gencode one major version
+    behind the runtime at most. So: ``grpcio>=TOOLS``, ``protobuf>=GENCODE,<MAJOR+2``.
+    pyproject.toml pins an old generator for isolated builds (wide ranges).
+    """
     try:
         from importlib import metadata
 
         tools_version = metadata.version("grpcio-tools")
-        protobuf = [
-            r
-            for r in (metadata.requires("grpcio-tools") or [])
-            if re.match(r"protobuf\b", r) and ";" not in r
-        ]
     except Exception:  # grpcio-tools absent: only metadata is being asked for
-        return ["grpcio>=1.60", "protobuf>=4.25"]
-    return [f"grpcio>={tools_version}"] + (protobuf[:1] or ["protobuf>=4.25"])
+        return ["grpcio>=1.66.2", "protobuf>=5.27.2,<7"]
+    generate()
+    gencode = gencode_protobuf_version()
+    major = int(gencode.split(".")[0])
+    return [f"grpcio>={tools_version}", f"protobuf>={gencode},<{major + 2}"]
 
 
 class BuildPyWithProtos(build_py):

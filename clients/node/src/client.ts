@@ -220,8 +220,9 @@ interface TrackedSession {
  * user and a password. A session's `proxyUrl` has both ("http://ID:matgto@…");
  * a hand-written "http://ID@host:port" has a user only: send
  * `Basic base64("ID:")` for it (the server reads the user alone).
+ * Internal (used by the testing entry), not exported from the package index.
  */
-function proxyCredential(uri: string): { uri: string; token?: string } {
+export function proxyCredential(uri: string): { uri: string; token?: string } {
   let url: URL;
   try {
     url = new URL(uri);

@@ -308,3 +308,15 @@ async function openCassette(t: TestContextLike, nameOrOptions?: string | Cassett
   };
   return { name, session, proxy: session.proxy, dispatcher, client, stop };
 }
+
+// A local server for the test run, and the process's proxy for a test.
+export { BINARY_ENV, findBinary, startServer, type LocalServer, type ReadyInfo, type StartServerOptions } from './server.js';
+export {
+  CA_VARIABLES,
+  PROXY_VARIABLES,
+  setProcessProxy,
+  useProcessProxy,
+  type ProcessProxy,
+  type ProcessProxyOptions,
+  type ProxyTarget,
+} from './proxy-env.js';

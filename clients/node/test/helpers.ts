@@ -1,107 +1,14 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** <repo>/build/dev/bin/matgto unless $MATGTO_BIN is set. */
-export const MATGTO_BIN = process.env.MATGTO_BIN || resolve(here, '..', '..', '..', 'build', 'dev', 'bin', 'matgto');
-
-export interface ReadyInfo {
-  proxy: string;
-  control: string;
-  pid: number;
-}
-
-export interface RunningServer {
-  ready: ReadyInfo;
-  cassetteDir: string;
-  proc: ChildProcess;
-  /** stdout+stderr so far, for failure messages. */
-  logs(): string;
-  /** Resolves with the exit code once the process has exited. */
-  exited: Promise<number | null>;
-  /** Stops the process if still running (SIGTERM, then SIGKILL). */
-  stop(): Promise<void>;
-}
-
-export async function startServer(opts: { cassetteDir?: string; args?: string[] } = {}): Promise<RunningServer> {
-  if (!existsSync(MATGTO_BIN)) {
-    throw new Error(`matgto binary not found at ${MATGTO_BIN} (build the server or set MATGTO_BIN)`);
-  }
-  const work = mkdtempSync(join(tmpdir(), 'matgto-node-'));
-  const cassetteDir = opts.cassetteDir ?? join(work, 'cassettes');
-  const readyFile = join(work, 'ready.json');
-  const proc = spawn(
-    MATGTO_BIN,
-    [
-      'serve', '--proxy-port', '0', '--control-port', '0', '--cassette-dir', cassetteDir, '--ready-file', readyFile,
-      // The interception CA goes next to the cassettes, not to ~/.matgto/ca.
-      '--ca-dir', join(dirname(cassetteDir), 'ca'),
-      ...(opts.args ?? []),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  let exitCode: number | null | undefined;
-  // Never leave the server behind if this test process dies first.
-  const killOnExit = () => {
-    if (exitCode === undefined) proc.kill('SIGKILL');
-  };
-  process.on('exit', killOnExit);
-  const exited = new Promise<number | null>((res) => {
-    proc.on('exit', (code, signal) => {
-      process.off('exit', killOnExit);
-      exitCode = code ?? (signal ? -1 : null);
-      res(code);
-    });
-    proc.on('error', (err) => {
-      log += `spawn error: ${err.message}\n`;
-      exitCode = -1;
-      res(-1);
-    });
-  });
-  const stop = async (): Promise<void> => {
-    if (exitCode === undefined) {
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(work, { recursive: true, force: true });
-  };
-
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exitCode !== undefined) {
-      await stop();
-      throw new Error(`matgto exited (code ${exitCode}) before writing the ready file:\n${log}`);
-    }
-    if (existsSync(readyFile)) {
-      const text = readFileSync(readyFile, 'utf8');
-      let ready: ReadyInfo;
-      try {
-        ready = JSON.parse(text) as ReadyInfo;
-      } catch (err) {
-        await stop();
-        throw new Error(`ready file is not JSON (must be written atomically): ${JSON.stringify(text)}`);
-      }
-      return { ready, cassetteDir, proc, logs: () => log, exited, stop };
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`matgto wrote no ready file within 30 s:\n${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// The tests' servers come from the public launcher (run-tests.sh sets $MATGTO_BIN).
+export { startServer, type LocalServer as RunningServer } from '@matgto/client/testing';
 
 export interface Upstream {
   url: string;

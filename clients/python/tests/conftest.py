@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,107 +17,38 @@ import pytest
 import requests
 
 import matgto
+import matgto.testing
+from matgto.testing import LocalServer, ServerLaunchError
 
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[3]
-STARTUP_TIMEOUT = 30.0
+
+#: The tests' servers come from the public launcher (matgto.testing).
+RunningServer = LocalServer
 
 
-def matgto_bin() -> Path:
-    return Path(os.environ.get("MATGTO_BIN") or REPO / "build" / "dev" / "bin" / "matgto")
+def matgto_bin() -> Optional[Path]:
+    """``$MATGTO_BIN``, else this repository's build, else None (``matgto`` on PATH)."""
+    if os.environ.get("MATGTO_BIN"):
+        return Path(os.environ["MATGTO_BIN"])
+    built = REPO / "build" / "dev" / "bin" / "matgto"
+    return built if built.is_file() else None
 
 
-@dataclass
-class RunningServer:
-    """A ``matgto serve`` process started by the tests."""
-
-    proc: "subprocess.Popen[bytes]"
-    proxy: str
-    control: str
-    pid: int
-    cassette_dir: Path
-    log: Path
-
-    def client(self, **kwargs: Any) -> matgto.Client:
-        return matgto.Client(self.control, **kwargs)
-
-    def log_tail(self, limit: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-limit:]
-        except OSError:
-            return ""
-
-    def stop(self) -> Optional[int]:
-        """Stops the process (SIGTERM, then SIGKILL) and returns its exit status."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
+def start_server(workdir: Path, *extra_args: str) -> LocalServer:
+    """A server whose folder (cassettes, CA, log) is ``workdir``, kept for the test to inspect."""
+    try:
+        return matgto.testing.start_server(matgto_bin(), *extra_args, workdir=workdir)
+    except ServerLaunchError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
-def start_server(workdir: Path, *extra_args: str) -> RunningServer:
-    binary = matgto_bin()
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        pytest.fail(f"matgto binary not found at {binary} (set MATGTO_BIN)", pytrace=False)
-    workdir.mkdir(parents=True, exist_ok=True)
-    cassettes = workdir / "cassettes"
-    cassettes.mkdir(exist_ok=True)
-    ready = workdir / f"ready-{uuid.uuid4().hex[:8]}.json"
-    log = workdir / f"server-{ready.stem}.log"
-    command = [
-        str(binary), "serve",
-        "--proxy-port", "0",
-        "--control-port", "0",
-        "--cassette-dir", str(cassettes),
-        "--ready-file", str(ready),
-        # The interception CA goes next to the cassettes, not to ~/.matgto/ca.
-        "--ca-dir", str(workdir / "ca"),
-        *extra_args,
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    info = None
-    while info is None:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"matgto exited with status {proc.returncode} before writing {ready}:\n"
-                + log.read_text(errors="replace")[-4000:],
-                pytrace=False,
-            )
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"matgto wrote no ready file within {STARTUP_TIMEOUT}s: {command}", pytrace=False)
-        if ready.exists():
-            try:
-                info = json.loads(ready.read_text())
-            except ValueError:  # not expected: the contract says it is written atomically
-                info = None
-        if info is None:
-            time.sleep(0.05)
-    return RunningServer(
-        proc=proc,
-        proxy=info["proxy"],
-        control=info["control"],
-        pid=int(info["pid"]),
-        cassette_dir=cassettes,
-        log=log,
-    )
-
-
-def stop_server(server: RunningServer) -> None:
-    status = server.stop()
+def stop_server(server: LocalServer) -> None:
+    server.stop()
     # 0 (graceful), SIGTERM or what a handler returns for it are fine; a crash is not.
-    if status is not None and status < 0 and -status not in (signal.SIGTERM, signal.SIGKILL):
-        pytest.fail(
-            f"matgto died of signal {-status}:\n{server.log_tail()}", pytrace=False
-        )
+    if server.crashed():
+        pytest.fail(f"matgto died of signal {-server.proc.returncode}:\n{server.log_tail()}", pytrace=False)
 
 
 @pytest.fixture

@@ -226,3 +226,42 @@ def test_watching_events_needs_a_token(tls_server: RunningServer, pki: ControlPk
         with pytest.raises(matgto.PermissionDeniedError):
             with client.watch_events(cassette="team-b/x") as events:
                 next(events)
+
+
+def test_aio_client_tokens_over_tls_mtls_and_plaintext(
+    tls_server: RunningServer, mtls_server: RunningServer, pki: ControlPki, tmp_path: Path
+) -> None:
+    """matgto.aio sends the token as call credentials over TLS and as metadata over plaintext."""
+    import asyncio
+
+    import matgto.aio
+
+    plain = start_server(tmp_path / "plain", "--auth-tokens", str(pki.tokens))
+
+    async def main() -> None:
+        async with matgto.aio.Client(tls_server.control, token=TOKENS["write"], tls_ca=pki.ca) as client:
+            async with client.session("aio-auth/tls"):
+                pass
+            with pytest.raises(matgto.PermissionDeniedError):
+                await client.shutdown()
+        async with matgto.aio.Client(tls_server.control, token="wrong", tls_ca=pki.ca) as client:
+            with pytest.raises(matgto.UnauthenticatedError):
+                await client.status()
+        async with matgto.aio.Client(
+            mtls_server.control, token=TOKENS["read"], tls_ca=pki.ca, tls_cert=pki.client_cert, tls_key=pki.client_key
+        ) as client:
+            assert await client.list_cassettes("aio-auth/") == []  # the module-scoped server: other tests write too
+        async with matgto.aio.Client(plain.control, token=TOKENS["read"]) as client:  # loopback: plaintext allowed
+            assert (await client.status()).api_version == matgto.API_VERSION
+            with pytest.raises(matgto.PermissionDeniedError):
+                await client.use_cassette("aio-auth/plain")
+            events = await client.watch_events()  # a streaming call carries the token too
+            events.close()
+        async with matgto.aio.Client(plain.control) as client:
+            with pytest.raises(matgto.UnauthenticatedError):
+                await client.status()
+
+    try:
+        asyncio.run(main())
+    finally:
+        stop_server(plain)

@@ -13,7 +13,10 @@ Make a dependency slow or failing for one session::
     with client.session("orders/retry", latency="100ms±20ms") as s:
         s.add_fault(status=503, headers={"Retry-After": "1"}, first_n=2, url=r"/orders/")
 
-Generated protobuf messages and stubs live in :mod:`matgto.v1`.
+asyncio: :mod:`matgto.aio` (``matgto.aio.Client``, same method names, ``async with``
+sessions). Starting a server from tests, and the process's proxy variables:
+:mod:`matgto.testing` (``start_server``, ``proxy_env``; the pytest fixture
+``matgto_server``). Generated protobuf messages and stubs live in :mod:`matgto.v1`.
 """
 
 from ._version import __version__

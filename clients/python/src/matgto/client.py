@@ -45,6 +45,7 @@ __all__ = [
     "Client",
     "StatusLike",
     "check_api_version",
+    "control_channel_options",
     "default_server_address",
     "usable_proxy_address",
     "usable_proxy_url",
@@ -71,6 +72,17 @@ class StatusLike(Protocol):
 
     api_version: int
     version: str
+
+
+def control_channel_options(extra: Sequence[Tuple[str, Any]] = ()) -> List[Tuple[str, Any]]:
+    """``extra`` plus ``grpc.enable_http_proxy=0`` unless ``extra`` sets it: the
+    control channel never follows ``HTTP(S)_PROXY``/``grpc_proxy`` by default
+    (gRPC reads them; tests often point them at matgto itself). gRPC takes the
+    first value of a repeated option, so ``extra`` comes first."""
+    options = list(extra)
+    if not any(name == "grpc.enable_http_proxy" for name, _ in options):
+        options.append(("grpc.enable_http_proxy", 0))
+    return options
 
 
 def default_server_address() -> str:
@@ -250,8 +262,8 @@ class Client:
             options above are then not used).
         channel_options: Extra gRPC channel options for the channel it creates.
             HTTP proxies from the environment are ignored by default
-            (``grpc.enable_http_proxy=0``), so ``HTTP_PROXY`` pointing at
-            matgto does not capture the control connection.
+            (``grpc.enable_http_proxy=0``; pass it as 1 to follow them), so
+            ``HTTP_PROXY`` pointing at matgto does not capture the control connection.
     """
 
     def __init__(
@@ -281,8 +293,7 @@ class Client:
             self.connection: Optional[ConnectionSettings] = resolve_connection(
                 self.address, token=token, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
             )
-            options: List[Tuple[str, Any]] = [("grpc.enable_http_proxy", 0)]
-            options += list(channel_options)
+            options = control_channel_options(channel_options)
             self._channel = open_channel(self.address, self.connection, options)
             self._owns_channel = True
         else:

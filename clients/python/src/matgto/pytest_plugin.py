@@ -45,16 +45,23 @@ or declares them on the marker, added before the test starts:
 The rules end with the session.
 
 Options: ``--matgto-server HOST:PORT`` (else ``$MATGTO_SERVER``, else ini
-``matgto_server``, else ``127.0.0.1:8889``); ``--matgto-mode MODE`` forces one
+``matgto_server``, else ``127.0.0.1:8889``; ``local``: start a server for the
+test session with the ``matgto_server`` fixture and use it); ``--matgto-mode MODE`` forces one
 mode for every cassette (e.g. ``record`` to re-record them all);
 ``--matgto-misses fail|warn`` forces the miss handling; ini ``matgto_lease``
 (seconds) and ``matgto_session = default`` (use the server's default session
 instead of one per test, as before sessions existed: one test at a time).
 
-Fixtures: ``matgto_client`` (session-wide :class:`matgto.Client`),
+Fixtures: ``matgto_server`` (session-wide :class:`matgto.testing.LocalServer`:
+a ``matgto serve`` this test session starts, binary from ``$MATGTO_BIN`` or
+``PATH``, flags from ini ``matgto_serve_args``; stopped when the session ends;
+each pytest-xdist worker starts its own), ``matgto_client`` (session-wide
+:class:`matgto.Client`),
 ``matgto_cassette`` (the test's :class:`matgto.CassetteSession`: ``.id``,
-``.proxy_url``, ``.proxies()``, ``.shared_proxy_url``...) and
-``matgto_proxy`` (its ``proxy_url``, ``"http://127.0.0.1:PORT"``).
+``.proxy_url``, ``.proxies()``, ``.shared_proxy_url``...),
+``matgto_proxy`` (its ``proxy_url``, ``"http://127.0.0.1:PORT"``) and
+``matgto_proxy_env`` (the session as the process's proxy and CA variables for
+the test, :func:`matgto.testing.proxy_env`).
 """
 
 from __future__ import annotations
@@ -72,6 +79,8 @@ MARKER = "matgto"
 _MODES = ("auto", "record", "replay", "passthrough")
 _MISSES = ("fail", "warn")
 _SESSIONS = ("new", "default")
+#: The server address that makes ``matgto_client`` start a server (``matgto_server``).
+LOCAL = "local"
 #: The server's limit on ``owner``.
 MAX_OWNER_BYTES = 256
 _HOW_TO_WARN = (
@@ -88,7 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="HOST:PORT",
         help="control address of the matgto server (default: $MATGTO_SERVER, "
-        "ini matgto_server, 127.0.0.1:8889)",
+        "ini matgto_server, 127.0.0.1:8889); 'local': start one for this test session",
     )
     group.addoption(
         "--matgto-mode",
@@ -105,7 +114,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="what a replay miss does to a test: fail it (default) or only warn, "
         "whatever the markers and ini say",
     )
-    parser.addini("matgto_server", "control address of the matgto server", default=None)
+    parser.addini(
+        "matgto_server", "control address of the matgto server ('local': start one for the session)", default=None
+    )
+    parser.addini(
+        "matgto_serve_args",
+        "extra `matgto serve` flags of the server the matgto_server fixture starts",
+        type="args",
+        default=[],
+    )
     parser.addini("matgto_misses", "what a replay miss does to a test: fail (default) or warn", default="fail")
     parser.addini(
         "matgto_lease",
@@ -267,11 +284,38 @@ _STATE = pytest.StashKey[_TestSession]()
 
 
 @pytest.fixture(scope="session")
-def matgto_client(pytestconfig: pytest.Config) -> Iterator[Any]:
-    """A :class:`matgto.Client` connected to the configured server, shared by the session."""
+def matgto_server(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """A ``matgto serve`` started for the test session (:class:`matgto.testing.LocalServer`:
+    ``.control``, ``.proxy``, ``.cassette_dir``, ``.client()``), stopped at its end.
+
+    Binary: ``$MATGTO_BIN``, else ``matgto`` on ``PATH``; extra flags: ini
+    ``matgto_serve_args``; cassettes in a temporary folder. Override this
+    fixture in a ``conftest.py`` to start it otherwise (``start_server(...)``).
+    """
+    from .testing import ServerLaunchError, start_server
+
+    try:
+        server = start_server(None, *pytestconfig.getini("matgto_serve_args"))
+    except ServerLaunchError as exc:
+        pytest.fail(f"matgto_server: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if server.crashed():
+            pytest.fail(f"matgto_server: the server died of signal {-server.proc.returncode}:\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def matgto_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Iterator[Any]:
+    """A :class:`matgto.Client` connected to the configured server (with
+    ``local``, the ``matgto_server`` fixture's), shared by the session."""
     from .client import Client
 
-    client = Client(server_address(pytestconfig))
+    address = server_address(pytestconfig)
+    if address.strip().lower() == LOCAL:
+        address = request.getfixturevalue("matgto_server").control
+    client = Client(address)
     try:
         yield client
     finally:
@@ -349,6 +393,18 @@ def _finish(state: _TestSession) -> None:
 def matgto_proxy(matgto_cassette: Any) -> str:
     """The proxy URL of the test's session, ``"http://127.0.0.1:PORT"``."""
     return str(matgto_cassette.proxy_url)
+
+
+@pytest.fixture
+def matgto_proxy_env(matgto_cassette: Any) -> Iterator[Dict[str, Optional[str]]]:
+    """The test's session as the whole process's proxy for the test
+    (:func:`matgto.testing.proxy_env`: ``HTTP(S)_PROXY``, ``NO_PROXY``, and
+    ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE`` at the matgto CA), restored after it.
+    For code that reads the environment instead of taking ``proxies=``."""
+    from .testing import proxy_env
+
+    with proxy_env(matgto_cassette) as values:
+        yield values
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
     from .events import EventStream
 
-__all__ = ["DEFAULT_SESSION_ID", "CassetteSession", "timestamp_to_datetime", "duration_to_timedelta"]
+__all__ = ["DEFAULT_SESSION_ID", "CassetteSession", "SessionView", "timestamp_to_datetime", "duration_to_timedelta"]
 
 #: The id of the server's default session (what requests naming no session use).
 DEFAULT_SESSION_ID = "default"
@@ -103,26 +103,21 @@ class _Renewer:
                 session.renew_error = exc  # transient (server busy, network): retried
 
 
-class CassetteSession:
-    """A cassette in use in one server session: what :meth:`Client.session`,
-    :meth:`Client.recording`, :meth:`Client.replaying`, :meth:`Client.cassette`
-    and the pytest fixture ``matgto_cassette`` give you.
-
-    It is a context manager: leaving the ``with`` block stops the session
-    (:meth:`stop`), even on an exception. For a session of its own
-    (``new_session=True``), :attr:`proxy_url` / :meth:`proxies` point at the
-    session's own listener; traffic through them is this session's only.
+class SessionView:
+    """What a session's ``SessionInfo`` (and, once stopped, its ``SessionSummary``)
+    says, shared by :class:`CassetteSession` and :class:`matgto.aio.CassetteSession`;
+    no calls to the server.
 
     Attributes:
         client: The client that started the session.
         info: The ``SessionInfo`` the server returned when the session started
-            (refreshed by :meth:`refresh`).
+            (refreshed by ``refresh()``).
         summary: The ``SessionSummary`` once the session ended (``None`` until then).
         renewals: How many times the lease was renewed.
         renew_error: The last renewal error that was retried, if any.
     """
 
-    def __init__(self, client: "Client", info: control_pb2.SessionInfo, *, renew: bool = False) -> None:
+    def __init__(self, client: Any, info: control_pb2.SessionInfo) -> None:
         self.client = client
         self.info = info
         self.summary: Optional[control_pb2.SessionSummary] = None
@@ -131,14 +126,7 @@ class CassetteSession:
         self._lock = threading.Lock()
         self._lost: Optional[MatgtoError] = None
         self._lease_expires_at = timestamp_to_datetime(info, "lease_expires_at")
-        self._renewer: Optional[_Renewer] = None
         self._added_fault_ids: List[str] = []
-        lease = self.lease
-        if renew and lease is not None and self.id and self.id != DEFAULT_SESSION_ID:
-            self._renewer = _Renewer(self, lease.total_seconds() / 3.0)
-            self._renewer.start()
-
-    # -- what the server said ---------------------------------------------------
 
     @property
     def id(self) -> str:
@@ -199,7 +187,10 @@ class CassetteSession:
 
         if self.info.proxy_address:
             return usable_proxy_address(self.info.proxy_address, self.client.address)
-        return self.client.proxy_address()  # servers without sessions
+        return self._shared_proxy_address()  # servers without sessions
+
+    def _shared_proxy_address(self) -> str:
+        return str(self.client.proxy_address())
 
     @property
     def proxy_url(self) -> str:
@@ -230,12 +221,6 @@ class CassetteSession:
         """A ``proxies`` mapping for :mod:`requests` with :attr:`shared_proxy_url`."""
         url = self.shared_proxy_url
         return {"http": url, "https": url}
-
-    def ca_bundle(self, path: Optional[Union[str, "os.PathLike[str]"]] = None) -> str:
-        """See :meth:`Client.ca_bundle`."""
-        return self.client.ca_bundle(path)
-
-    # -- after the end ------------------------------------------------------------
 
     @property
     def saved_path(self) -> str:
@@ -294,8 +279,6 @@ class CassetteSession:
         with self._lock:
             return self._lost is not None
 
-    # -- faults ---------------------------------------------------------------------
-
     @property
     def _target(self) -> str:
         return "" if self.is_default else self.id
@@ -322,6 +305,76 @@ class CassetteSession:
             self.info.faults.extend(faults)
             if seed is not None:
                 self.info.fault_seed = seed
+
+    @property
+    def latency(self) -> Optional[Latency]:
+        """The session's replay latency (:class:`~matgto.Latency`) as the server
+        reported it in ``info.options``; ``None`` when not set (fast)."""
+        info = self.summary.session if self.summary is not None else self.info
+        if info.HasField("options") and info.options.HasField("latency"):
+            return Latency.from_proto(info.options.latency)
+        return None
+
+    def _mark_lost(self, error: MatgtoError) -> None:
+        with self._lock:
+            self._lost = error
+
+    def _lost_error(self, status: Optional[control_pb2.GetStatusResponse], what: str) -> SessionLostError:
+        ended = None
+        if status is not None:
+            for summary in status.ended_sessions:
+                if summary.session.id == self.id:
+                    ended = summary
+                    break
+        message = f"matgto session {self.id} (cassette {self.name!r}) {what}"
+        if ended is not None:
+            ended_at = timestamp_to_datetime(ended, "ended_at")
+            message += f": it ended ({ended.end_reason or 'unknown reason'}"
+            message += f" at {ended_at.isoformat()})" if ended_at else ")"
+            if ended.saved_path:
+                message += f", its recording was saved to {ended.saved_path}"
+            if ended.save_error:
+                message += f", saving its recording failed: {ended.save_error}"
+        with self._lock:
+            lost = self._lost
+        if lost is not None:
+            message += f"; renewing its lease failed: {lost.message}"
+        return SessionLostError(message, session_id=self.id, summary=ended, address=self.client.address)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self.id!r}, name={self.name!r}, mode={self.mode.name})"
+
+
+class CassetteSession(SessionView):
+    """A cassette in use in one server session: what :meth:`Client.session`,
+    :meth:`Client.recording`, :meth:`Client.replaying`, :meth:`Client.cassette`
+    and the pytest fixture ``matgto_cassette`` give you.
+
+    It is a context manager: leaving the ``with`` block stops the session
+    (:meth:`stop`), even on an exception. For a session of its own
+    (``new_session=True``), :attr:`proxy_url` / :meth:`proxies` point at the
+    session's own listener; traffic through them is this session's only.
+
+    Attributes:
+        client: The client that started the session.
+        info: The ``SessionInfo`` the server returned when the session started
+            (refreshed by :meth:`refresh`).
+        summary: The ``SessionSummary`` once the session ended (``None`` until then).
+        renewals: How many times the lease was renewed.
+        renew_error: The last renewal error that was retried, if any.
+    """
+
+    def __init__(self, client: "Client", info: control_pb2.SessionInfo, *, renew: bool = False) -> None:
+        super().__init__(client, info)
+        self._renewer: Optional[_Renewer] = None
+        lease = self.lease
+        if renew and lease is not None and self.id and self.id != DEFAULT_SESSION_ID:
+            self._renewer = _Renewer(self, lease.total_seconds() / 3.0)
+            self._renewer.start()
+
+    def ca_bundle(self, path: Optional[Union[str, "os.PathLike[str]"]] = None) -> str:
+        """See :meth:`Client.ca_bundle`."""
+        return self.client.ca_bundle(path)
 
     def add_faults(self, *faults: FaultLike, seed: Optional[int] = None) -> List[Fault]:
         """Adds fault rules (:class:`~matgto.Fault` values, generated messages
@@ -378,17 +431,6 @@ class CassetteSession:
                 except CassetteNotFoundError:
                     pass  # already cleared, or the session ended
 
-    @property
-    def latency(self) -> Optional[Latency]:
-        """The session's replay latency (:class:`~matgto.Latency`) as the server
-        reported it in ``info.options``; ``None`` when not set (fast)."""
-        info = self.summary.session if self.summary is not None else self.info
-        if info.HasField("options") and info.options.HasField("latency"):
-            return Latency.from_proto(info.options.latency)
-        return None
-
-    # -- calls ----------------------------------------------------------------------
-
     def events(self, cassette: Optional[str] = None) -> "EventStream":
         """This session's live events: :meth:`Client.watch_events` filtered
         to :attr:`id` (and ``cassette``, when given)."""
@@ -406,10 +448,6 @@ class CassetteSession:
             self.renewals += 1
         return expires
 
-    def _mark_lost(self, error: MatgtoError) -> None:
-        with self._lock:
-            self._lost = error
-
     def refresh(self) -> control_pb2.SessionInfo:
         """Fetches the session's current ``SessionInfo`` (counters, misses, age)
         from ``GetStatus`` into :attr:`info`. Raises :class:`SessionLostError`
@@ -425,28 +463,6 @@ class CassetteSession:
                     self.info = info
                     return self.info
         raise self._lost_error(status, "is no longer open")
-
-    def _lost_error(self, status: Optional[control_pb2.GetStatusResponse], what: str) -> SessionLostError:
-        ended = None
-        if status is not None:
-            for summary in status.ended_sessions:
-                if summary.session.id == self.id:
-                    ended = summary
-                    break
-        message = f"matgto session {self.id} (cassette {self.name!r}) {what}"
-        if ended is not None:
-            ended_at = timestamp_to_datetime(ended, "ended_at")
-            message += f": it ended ({ended.end_reason or 'unknown reason'}"
-            message += f" at {ended_at.isoformat()})" if ended_at else ")"
-            if ended.saved_path:
-                message += f", its recording was saved to {ended.saved_path}"
-            if ended.save_error:
-                message += f", saving its recording failed: {ended.save_error}"
-        with self._lock:
-            lost = self._lost
-        if lost is not None:
-            message += f"; renewing its lease failed: {lost.message}"
-        return SessionLostError(message, session_id=self.id, summary=ended, address=self.client.address)
 
     def stop(self) -> control_pb2.SessionSummary:
         """Ends the session (``StopRecording``): saves what was recorded and,
@@ -503,6 +519,3 @@ class CassetteSession:
             self.stop()
         except MatgtoError:
             pass
-
-    def __repr__(self) -> str:
-        return f"CassetteSession(id={self.id!r}, name={self.name!r}, mode={self.mode.name})"
