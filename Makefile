@@ -21,7 +21,7 @@ export CCACHE_NOHASHDIR := 1
 
 .PHONY: help deps deps-build deps-fuzz build build-asan build-tsan build-fuzz run test \
         test-unit test-asan test-tsan test-e2e test-clients fuzz bench soak format \
-        format-check clean image-test
+        format-check clean image-test testcontainers-test
 
 help:
 	@echo "make run     install what is missing, build, start the server (proxy 127.0.0.1:8888, control 127.0.0.1:8889, ./cassettes)"
@@ -33,6 +33,7 @@ help:
 	@echo "make test-tsan  ThreadSanitizer: the concurrency unit tests and the e2e sessions tests"
 	@echo "make soak    fixed request rate for SOAK_SECONDS (default 600): RSS start/end, errors"
 	@echo "make image-test  the container image with podman: build, record, replay offline (slow)"
+	@echo "make testcontainers-test  the Testcontainers modules (Python, Java) against podman's Docker API (slow)"
 
 deps-build:
 	@scripts/install-deps.sh build
@@ -116,6 +117,11 @@ fuzz: build-fuzz
 # slow (a debootstrap base, an image build), so not part of `make test`.
 image-test: build
 	MATGTO_BIN=$(MATGTO) deploy/test-image.sh
+
+# The Testcontainers modules (clients/testcontainers/run-tests.sh): the image as above, then
+# `podman system service` as the Docker API; a few minutes, so not part of `make test`.
+testcontainers-test: build
+	MATGTO_BIN=$(MATGTO) clients/testcontainers/run-tests.sh
 
 soak: build deps
 	MATGTO_BIN=$(MATGTO) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) \

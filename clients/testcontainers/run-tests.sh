@@ -53,7 +53,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== podman system service unix://$SOCK"
-podman system service --time=0 "unix://$SOCK" >"$WORK/run/podman-service.log" 2>&1 & SVC_PID=$!
+# Not through the podman() function: its subshell would get the signal, not the service.
+nice -n 19 "$PODMAN" system service --time=0 "unix://$SOCK" >"$WORK/run/podman-service.log" 2>&1 & SVC_PID=$!
 for _ in $(seq 100); do
   curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1 && break
   kill -0 "$SVC_PID" 2>/dev/null || { tail -20 "$WORK/run/podman-service.log"; fail "podman system service exited"; }
