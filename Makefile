@@ -33,7 +33,7 @@ help:
 	@echo "make test-tsan  ThreadSanitizer: the concurrency unit tests and the e2e sessions tests"
 	@echo "make soak    fixed request rate for SOAK_SECONDS (default 600): RSS start/end, errors"
 	@echo "make image-test  the container image with podman: build, record, replay offline (slow)"
-	@echo "make testcontainers-test  the Testcontainers modules (Python, Java) against podman's Docker API (slow)"
+	@echo "make testcontainers-test  the Testcontainers modules (Python, Java, Go) against podman's Docker API (slow)"
 
 deps-build:
 	@scripts/install-deps.sh build

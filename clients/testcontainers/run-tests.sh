@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# `make testcontainers-test`: the Testcontainers modules (Python, Java) against podman's
+# `make testcontainers-test`: the Testcontainers modules (Python, Java, Go) against podman's
 # Docker-compatible API. Slow (an image build, containers started per test), so not part of
 # `make test`. Needs root, podman and debootstrap (installed if missing), like
 # deploy/test-image.sh, whose private podman configuration it shares (deploy/podman-lib.sh).
 #
-#   clients/testcontainers/run-tests.sh [python] [java]     (default: both)
+#   clients/testcontainers/run-tests.sh [python] [java] [go]     (default: all three)
 #
 # Steps: build localhost/matgto:test (deploy/Dockerfile.prebuilt around MATGTO_BIN, default
 # build/dev/bin/matgto; base image cached under build/deploy/), start `podman system service`
@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/clients/testcontainers
 BIN=${MATGTO_BIN:-$ROOT/build/dev/bin/matgto}
 langs=("$@")
-[ ${#langs[@]} -gt 0 ] || langs=(python java)
+[ ${#langs[@]} -gt 0 ] || langs=(python java go)
 fail() { echo "testcontainers-test: FAIL: $*" >&2; exit 1; }
 
 # The proxy and control API are on loopback: never send them through the caller's proxy.
@@ -80,7 +80,11 @@ for lang in "${langs[@]}"; do
       (cd "$ROOT/clients/java" && mvn -q -B install -DskipTests -Dmatgto.bin="$BIN")
       (cd "$HERE/java" && mvn -B -ntp test)
       ;;
-    *) fail "unknown module '$lang' (python or java)" ;;
+    go)
+      echo "== go (clients/testcontainers/go)"
+      (cd "$HERE/go" && go test -count=1 -v ./...)
+      ;;
+    *) fail "unknown module '$lang' (python, java or go)" ;;
   esac
 done
 echo "testcontainers-test: PASS (${langs[*]})"
