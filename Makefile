@@ -21,7 +21,7 @@ export CCACHE_NOHASHDIR := 1
 
 .PHONY: help deps deps-build deps-fuzz build build-asan build-tsan build-fuzz run test \
         test-unit test-asan test-tsan test-e2e test-clients fuzz bench soak format \
-        format-check clean image-test helm-test
+        format-check clean image-test helm-test testcontainers-test
 
 help:
 	@echo "make run     install what is missing, build, start the server (proxy 127.0.0.1:8888, control 127.0.0.1:8889, ./cassettes)"
@@ -34,6 +34,7 @@ help:
 	@echo "make soak    fixed request rate for SOAK_SECONDS (default 600): RSS start/end, errors"
 	@echo "make image-test  the container image with podman: build, record, replay offline (slow)"
 	@echo "make helm-test   the Helm chart (deploy/helm/matgto): lint, template, rendered env runs matgto"
+	@echo "make testcontainers-test  the Testcontainers modules (Python, Java, Go) against podman's Docker API (slow)"
 
 deps-build:
 	@scripts/install-deps.sh build
@@ -124,6 +125,10 @@ image-test: build
 helm-test: build
 	@scripts/venv.sh
 	HELM="$$(scripts/helm.sh)" MATGTO_BIN=$(MATGTO) build/venv/bin/python -m pytest -q -p no:cacheprovider tests/helm
+# The Testcontainers modules (clients/testcontainers/run-tests.sh): the image as above, then
+# `podman system service` as the Docker API; a few minutes, so not part of `make test`.
+testcontainers-test: build
+	MATGTO_BIN=$(MATGTO) clients/testcontainers/run-tests.sh
 
 soak: build deps
 	MATGTO_BIN=$(MATGTO) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) \

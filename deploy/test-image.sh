@@ -16,9 +16,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-WORK=$ROOT/build/deploy
 BIN=${MATGTO_BIN:-$ROOT/build/dev/bin/matgto}
-BASE_IMAGE=localhost/matgto-base
 IMAGE=localhost/matgto:test
 NAME=matgto-image-test-$$
 
@@ -38,43 +36,11 @@ step() { # step NAME: closes the previous step's timing, announces the next one
 fail() { echo "test-image: FAIL: $*" >&2; exit 1; }
 
 [ -x "$BIN" ] || fail "no binary at $BIN (run \`make build\`)"
-[ "$(id -u)" = 0 ] || fail "needs root (podman with vfs storage and host network)"
 
-# --- tools -----------------------------------------------------------------------------------
-missing=()
-for t in podman:podman buildah:buildah runc:runc debootstrap:debootstrap curl:curl; do
-  command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "test-image: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# --- private podman configuration -------------------------------------------------------------
-mkdir -p "$WORK/storage" "$WORK/run" "$WORK/tmp"
-cat >"$WORK/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-netns = "host"
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$WORK/run/events.log"
-tmp_dir = "$WORK/run/libpod-tmp"
-EOF
-cat >"$WORK/storage.conf" <<EOF
-[storage]
-driver = "vfs"
-graphroot = "$WORK/storage"
-runroot = "$WORK/run/storage"
-EOF
-export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf
-export TMPDIR=$WORK/tmp # podman/buildah stage layers here; /tmp may be small
-PODMAN=$(type -P podman)
-podman() { nice -n 19 "$PODMAN" "$@"; }
+# --- private podman configuration (deploy/podman-lib.sh) -------------------------------------
+# shellcheck source=deploy/podman-lib.sh
+. "$ROOT/deploy/podman-lib.sh"
+podman_private_config
 
 TMP=$(mktemp -d "$WORK/tmp/run.XXXXXX")
 UP_PID=""
@@ -93,56 +59,11 @@ trap cleanup EXIT
 
 # --- base image: debootstrap minbase bookworm, cached -----------------------------------------
 step "base image"
-if podman image exists "$BASE_IMAGE"; then
-  echo "cached: $BASE_IMAGE"
-else
-  tarball=$WORK/bookworm-minbase.tar
-  if [ ! -s "$tarball" ]; then
-    mirror=${DEBIAN_MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-      /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '!/^[[:space:]]*#/ {
-        for (i = 1; i <= NF; i++) if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }' || true)}
-    mirror=${mirror:-http://deb.debian.org/debian}
-    rootfs=$WORK/rootfs
-    rm -rf "$rootfs"
-    echo "debootstrap --variant=minbase bookworm from $mirror"
-    nice -n 19 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
-      || { tail -20 "$WORK/debootstrap.log"; fail "debootstrap failed (log: $WORK/debootstrap.log)"; }
-    # Same suites as the official debian:bookworm-slim image, so apt in a build gets updates.
-    security=${mirror%/debian*}/debian-security
-    case "$mirror" in *deb.debian.org*) ;; *) security=http://deb.debian.org/debian-security ;; esac
-    rm -f "$rootfs/etc/apt/sources.list"
-    cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
-Types: deb
-URIs: $mirror
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-    tar -C "$rootfs" --numeric-owner -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
-    rm -rf "$rootfs"
-  fi
-  podman import --quiet --change 'CMD ["/bin/bash"]' "$tarball" "$BASE_IMAGE" >/dev/null
-  echo "imported $tarball as $BASE_IMAGE"
-fi
+podman_base_image
 
 # --- image: Dockerfile.prebuilt around the host binary ----------------------------------------
 step "build Dockerfile.prebuilt"
-ctx=$TMP/context
-mkdir -p "$ctx"
-cp "$ROOT/deploy/Dockerfile.prebuilt" "$ctx/Dockerfile"
-cp "$BIN" "$ctx/matgto"
-podman build --pull=never --format docker --build-arg BASE=$BASE_IMAGE \
-  -t "$IMAGE" -f "$ctx/Dockerfile" "$ctx" >"$TMP/build.log" 2>&1 \
-  || { tail -30 "$TMP/build.log"; fail "podman build failed"; }
-podman image inspect --format '{{.Size}}' "$IMAGE" \
-  | awk '{printf "image %s: %.0f MB\n", "'"$IMAGE"'", $1/1e6}'
+podman_build_image "$BIN" "$IMAGE"
 [ "$(podman image inspect --format '{{.Config.User}}' "$IMAGE")" = 10001:10001 ] \
   || fail "image does not run as uid 10001"
 
