@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/cassette/proto_time.h"
 #include "server/core/status_macros.h"
 
@@ -296,11 +298,27 @@ absl::Status Journal::Remove() {
   return st;
 }
 
+absl::StatusOr<v1::Cassette> Journal::Recover() {
+  RETURN_IF_ERROR(Flush());
+  const int fd =
+      ::openat(dir_fd_, leaf_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return JournalError("cannot read journal", path_, errno);
+  google::protobuf::io::FileInputStream in(fd);
+  in.SetCloseOnDelete(true);
+  return RecoverJournal(in, path_);
+}
+
 absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,
                                             absl::string_view source) {
-  google::protobuf::io::CodedInputStream in(
-      reinterpret_cast<const uint8_t*>(bytes.data()),
-      static_cast<int>(bytes.size()));
+  google::protobuf::io::ArrayInputStream in(bytes.data(),
+                                            static_cast<int>(bytes.size()));
+  return RecoverJournal(in, source);
+}
+
+absl::StatusOr<v1::Cassette> RecoverJournal(
+    google::protobuf::io::ZeroCopyInputStream& bytes,
+    absl::string_view source) {
+  google::protobuf::io::CodedInputStream in(&bytes);
   in.SetTotalBytesLimit(INT32_MAX);
   v1::Cassette cassette;
   bool begun = false;
@@ -339,6 +357,8 @@ absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,
           *ws->add_messages() = entry.ws_message().message();
         } else {
           *ws->mutable_close() = entry.ws_close().close();
+          *ws->mutable_timing()->mutable_total() =
+              entry.ws_close().close().since_open();
         }
         break;
       }

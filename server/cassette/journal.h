@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "google/protobuf/io/zero_copy_stream.h"
 #include "matgto/v1/cassette.pb.h"
 
 namespace matgto::cassette {
@@ -64,6 +65,10 @@ class Journal {
   // returns OK; or returns the write error when an attempt made after this
   // call failed (the entries stay queued and are tried again).
   absl::Status Flush();
+  // Flushes, then rebuilds the cassette recorded so far from the file (as
+  // RecoverJournal), reading it as a stream: the recording's only copy
+  // when the recorder keeps nothing in memory.
+  absl::StatusOr<v1::Cassette> Recover();
   // Flushes, deletes the file and releases it.
   absl::Status Remove();
   const std::string& path() const { return path_; }
@@ -117,5 +122,8 @@ class Journal {
 // short by a crash is dropped; `source` names the file in errors.
 absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,
                                             absl::string_view source);
+// The same, from a stream of the journal's bytes.
+absl::StatusOr<v1::Cassette> RecoverJournal(
+    google::protobuf::io::ZeroCopyInputStream& bytes, absl::string_view source);
 
 }  // namespace matgto::cassette

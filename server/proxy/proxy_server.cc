@@ -9,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "server/core/http.h"
@@ -161,10 +163,17 @@ void ProxyServer::Unregister(uint64_t id) {
 
 void ProxyServer::CloseAcceptor() {
   stopping_.store(true);
-  asio::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
+  auto closed = std::make_shared<std::promise<void>>();
+  std::future<void> done = closed->get_future();
+  asio::dispatch(acceptor_.get_executor(), [self = shared_from_this(), closed] {
     boost::system::error_code ignored;
     self->acceptor_.close(ignored);
+    closed->set_value();
   });
+  // The port is free when this returns (a session stopped then opened
+  // again gets its port back), unless the acceptor's thread is this one
+  // (closed above already) or no longer runs (shutdown).
+  done.wait_for(std::chrono::seconds(1));
 }
 
 std::vector<std::shared_ptr<Connection>> ProxyServer::Live() {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "matgto/v1/cassette.pb.h"
 #include "matgto/v1/control.pb.h"
 #include "server/core/exchange_handler.h"
@@ -75,8 +76,11 @@ class ModeHandler {
   // RECORD); null otherwise.
   virtual Recorder* recorder() { return nullptr; }
   // The cassette to save when the session stops; nullopt when there is
-  // nothing new to save.
-  virtual std::optional<v1::Cassette> Recording() const { return std::nullopt; }
+  // nothing new to save; the error when the recording cannot be read back
+  // (its journal is then left in place).
+  virtual absl::StatusOr<std::optional<v1::Cassette>> Recording() const {
+    return std::nullopt;
+  }
   // Interactions this session recorded (SessionInfo.recorded).
   virtual uint64_t recorded() const { return 0; }
   // Recordings replay answers from (SessionInfo.interactions).

@@ -25,8 +25,10 @@ core::WsDecision RecordMode::OnWebSocket(const core::HttpRequest& upgrade,
   return core::WsRelay{ticket_, host.RecordWebSocket(upgrade)};
 }
 
-std::optional<v1::Cassette> RecordMode::Recording() const {
-  return recorder_.Snapshot();
+absl::StatusOr<std::optional<v1::Cassette>> RecordMode::Recording() const {
+  absl::StatusOr<v1::Cassette> snapshot = recorder_.Snapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  return std::optional<v1::Cassette>(*std::move(snapshot));
 }
 
 }  // namespace matgto::replay

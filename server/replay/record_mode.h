@@ -29,7 +29,7 @@ class RecordMode final : public ModeHandler {
                                SessionCounters& counters) override;
 
   Recorder* recorder() override { return &recorder_; }
-  std::optional<v1::Cassette> Recording() const override;
+  absl::StatusOr<std::optional<v1::Cassette>> Recording() const override;
   uint64_t recorded() const override { return recorder_.size(); }
 
  private:

@@ -29,20 +29,39 @@ Recorder::Recorder(const v1::Cassette& start, bool decode_bodies,
   if (!cassette_.has_created_at()) {
     *cassette_.mutable_created_at() = ToProtoTimestamp(clock_.Now());
   }
+  count_ = static_cast<uint64_t>(cassette_.interactions_size());
   if (journal_ != nullptr) {
     v1::JournalEntry entry;
     *entry.mutable_begin() = cassette_;
     journal_->Append(std::move(entry));
+    // The journal holds them from now on.
+    cassette_.clear_interactions();
+    known_when_stored_.clear();
   }
 }
 
 v1::Interaction* Recorder::NewInteraction() {
-  v1::Interaction* interaction = cassette_.add_interactions();
-  interaction->set_index(
-      static_cast<uint64_t>(cassette_.interactions_size() - 1));
+  v1::Interaction* interaction = &scratch_;
+  if (spooled()) {
+    scratch_.Clear();
+  } else {
+    interaction = cassette_.add_interactions();
+    known_when_stored_.push_back(secrets_->size());
+  }
+  interaction->set_index(count_++);
   *interaction->mutable_recorded_at() = ToProtoTimestamp(clock_.Now());
-  known_when_stored_.push_back(secrets_->size());
   return interaction;
+}
+
+void Recorder::Store(v1::Interaction* interaction) {
+  if (journal_ == nullptr) return;
+  v1::JournalEntry entry;
+  if (spooled()) {
+    entry.mutable_interaction()->Swap(interaction);
+  } else {
+    *entry.mutable_interaction() = *interaction;
+  }
+  journal_->Append(std::move(entry));
 }
 
 void Recorder::Warn(std::string warning) {
@@ -80,7 +99,8 @@ void StoreDecoded(core::Headers& headers, std::string& body) {
 
 std::optional<uint64_t> Recorder::AddHttp(const core::HttpRequest& request,
                                           const core::HttpResponse& response,
-                                          const core::ExchangeTiming& timing) {
+                                          const core::ExchangeTiming& timing,
+                                          Stored* stored) {
   core::HttpRequest req = request;
   core::HttpResponse res = response;
   const cassette::RedactReport report =
@@ -93,8 +113,8 @@ std::optional<uint64_t> Recorder::AddHttp(const core::HttpRequest& request,
                         ", so redaction rules could not be applied"));
       return std::nullopt;
     }
-    Warn(absl::StrCat("interaction ", cassette_.interactions_size(), ", ",
-                      req.method, " ", req.url, ": ", problems,
+    Warn(absl::StrCat("interaction ", count_, ", ", req.method, " ", req.url,
+                      ": ", problems,
                       "; redaction rules were not applied to it (stored as "
                       "sent; on_unredactable REFUSE would not store it)"));
   }
@@ -108,24 +128,14 @@ std::optional<uint64_t> Recorder::AddHttp(const core::HttpRequest& request,
   cassette::ToProto(res, *http->mutable_response());
   cassette::ToProto(timing, *http->mutable_timing());
   if (!timing.fault.empty()) interaction->set_fault(timing.fault);
-  if (journal_ != nullptr) {
-    v1::JournalEntry entry;
-    *entry.mutable_interaction() = *interaction;
-    journal_->Append(std::move(entry));
-  }
   const uint64_t index = interaction->index();
+  Store(interaction);
+  if (stored != nullptr) {
+    stored->request = std::move(req);
+    stored->response = std::move(res);
+  }
   CatchUpSecrets();
   return index;
-}
-
-core::HttpRequest Recorder::StoredRequest(uint64_t index) const {
-  return cassette::FromProto(
-      cassette_.interactions(static_cast<int>(index)).http().request());
-}
-
-core::HttpResponse Recorder::StoredResponse(uint64_t index) const {
-  return cassette::FromProto(
-      cassette_.interactions(static_cast<int>(index)).http().response());
 }
 
 uint64_t Recorder::BeginWebSocket(const core::HttpRequest& upgrade_request,
@@ -139,28 +149,28 @@ uint64_t Recorder::BeginWebSocket(const core::HttpRequest& upgrade_request,
   cassette::ToProto(req, *ws->mutable_upgrade_request());
   cassette::ToProto(res, *ws->mutable_upgrade_response());
   *ws->mutable_timing()->mutable_started_at() = ToProtoTimestamp(opened);
-  if (journal_ != nullptr) {
-    v1::JournalEntry entry;
-    *entry.mutable_interaction() = *interaction;
-    journal_->Append(std::move(entry));
-  }
   const uint64_t index = interaction->index();
+  if (spooled()) ws_closed_[index] = false;
+  Store(interaction);
   CatchUpSecrets();
   return index;
 }
 
 void Recorder::AddWsMessage(uint64_t index, const core::WsMessage& message) {
-  if (index >= size()) return;
+  if (index >= size() || (spooled() && !ws_closed_.contains(index))) return;
   core::WsMessage redacted = message;
   redactor_->RedactMessage(redacted, *secrets_);
-  v1::WsMessage* m = cassette_.mutable_interactions(static_cast<int>(index))
-                         ->mutable_websocket()
-                         ->add_messages();
+  v1::JournalEntry entry;
+  v1::WsMessage* m = entry.mutable_ws_message()->mutable_message();
+  if (!spooled()) {
+    m = cassette_.mutable_interactions(static_cast<int>(index))
+            ->mutable_websocket()
+            ->add_messages();
+  }
   cassette::ToProto(redacted, *m);
   if (journal_ != nullptr) {
-    v1::JournalEntry entry;
     entry.mutable_ws_message()->set_interaction_index(index);
-    *entry.mutable_ws_message()->mutable_message() = *m;
+    if (!spooled()) *entry.mutable_ws_message()->mutable_message() = *m;
     journal_->Append(std::move(entry));
   }
   CatchUpSecrets();
@@ -168,20 +178,29 @@ void Recorder::AddWsMessage(uint64_t index, const core::WsMessage& message) {
 
 void Recorder::SetWsClose(uint64_t index, const core::WsClose& close) {
   if (index >= size()) return;
-  v1::WebSocketSession* ws =
-      cassette_.mutable_interactions(static_cast<int>(index))
-          ->mutable_websocket();
-  if (ws->has_close()) return;  // the first close frame is the one that counts
+  v1::WebSocketSession* ws = nullptr;
+  if (spooled()) {
+    auto it = ws_closed_.find(index);
+    if (it == ws_closed_.end() || it->second) return;
+    it->second = true;
+  } else {
+    ws = cassette_.mutable_interactions(static_cast<int>(index))
+             ->mutable_websocket();
+    if (ws->has_close())
+      return;  // the first close frame is the one that
+               // counts
+  }
   core::WsClose scrubbed = close;  // a close reason may echo a secret too
   secrets_->scrubber()->Scrub(scrubbed.reason);
-  cassette::ToProto(scrubbed, *ws->mutable_close());
-  *ws->mutable_timing()->mutable_total() = ToProtoDuration(close.since_open);
-  if (journal_ != nullptr) {
-    v1::JournalEntry entry;
-    entry.mutable_ws_close()->set_interaction_index(index);
-    *entry.mutable_ws_close()->mutable_close() = ws->close();
-    journal_->Append(std::move(entry));
+  v1::JournalEntry entry;
+  entry.mutable_ws_close()->set_interaction_index(index);
+  v1::WsClose* stored = entry.mutable_ws_close()->mutable_close();
+  cassette::ToProto(scrubbed, *stored);
+  if (ws != nullptr) {
+    *ws->mutable_close() = *stored;
+    *ws->mutable_timing()->mutable_total() = ToProtoDuration(close.since_open);
   }
+  if (journal_ != nullptr) journal_->Append(std::move(entry));
 }
 
 namespace {
@@ -230,6 +249,24 @@ void Recorder::CatchUpSecrets() {
   const std::shared_ptr<const cassette::Scrubber> scrubber =
       secrets_->scrubber();
   bool changed = false;
+  if (spooled()) {
+    // Every stored interaction is in the journal: read back, scrubbed, and
+    // the journal replaced when one held the new secret.
+    absl::StatusOr<v1::Cassette> all = journal_->Recover();
+    if (!all.ok()) {
+      scrubbed_all_ = false;  // Snapshot scrubs everything instead
+      return;
+    }
+    for (v1::Interaction& interaction : *all->mutable_interactions()) {
+      changed |= Scrub(interaction, *scrubber);
+    }
+    if (changed) {
+      v1::JournalEntry entry;
+      entry.mutable_begin()->Swap(&*all);
+      journal_->Replace(std::move(entry));
+    }
+    return;
+  }
   for (int i = 0; i < cassette_.interactions_size(); ++i) {
     const size_t at = static_cast<size_t>(i);
     if (at < known_when_stored_.size() && known_when_stored_[at] >= known) {
@@ -245,12 +282,23 @@ void Recorder::CatchUpSecrets() {
   }
 }
 
-v1::Cassette Recorder::Snapshot() const {
+absl::StatusOr<v1::Cassette> Recorder::Snapshot() const {
+  const std::shared_ptr<const cassette::Scrubber> scrubber =
+      secrets_->scrubber();
+  if (spooled()) {
+    absl::StatusOr<v1::Cassette> out = journal_->Recover();
+    if (!out.ok()) return out.status();
+    if (!scrubbed_all_ || secrets_->size() != known_caught_up_) {
+      for (v1::Interaction& interaction : *out->mutable_interactions()) {
+        Scrub(interaction, *scrubber);
+      }
+    }
+    *out->mutable_updated_at() = ToProtoTimestamp(clock_.Now());
+    return out;
+  }
   v1::Cassette out = cassette_;
   *out.mutable_updated_at() = ToProtoTimestamp(clock_.Now());
   const size_t known = secrets_->size();
-  const std::shared_ptr<const cassette::Scrubber> scrubber =
-      secrets_->scrubber();
   for (int i = 0; i < out.interactions_size(); ++i) {
     if (static_cast<size_t>(i) < known_when_stored_.size() &&
         known_when_stored_[i] >= known) {

@@ -7,6 +7,12 @@
 // is snapshot for saving. An exchange whose body a rule could not be
 // applied to is stored as sent (or not at all, under UNREDACTABLE_REFUSE)
 // and leaves a warning for the session's summary.
+//
+// Where the interactions live: with a journal, in the journal alone (the
+// recorder keeps the cassette's header, a count and its open WebSocket
+// sessions), so memory does not grow with the recording; the cassette is
+// read back from the journal when it is saved (Snapshot). Without one, in
+// memory.
 #pragma once
 
 #include <memory>
@@ -14,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "matgto/v1/cassette.pb.h"
 #include "server/cassette/journal.h"
 #include "server/cassette/redact.h"
@@ -36,16 +44,20 @@ class Recorder {
            const core::Clock& clock, std::unique_ptr<cassette::Journal> journal,
            std::shared_ptr<cassette::KnownSecrets> secrets = nullptr);
 
+  // An exchange as it was stored (redacted, bodies decoded if asked).
+  struct Stored {
+    core::HttpRequest request;
+    core::HttpResponse response;
+  };
   // Redacts copies of the request and response (and decodes the bodies when
   // options.body_storage is DECODED) and appends the exchange; returns its
   // interaction index, or nullopt when it was refused (a body a rule could
-  // not be applied to, under UNREDACTABLE_REFUSE).
+  // not be applied to, under UNREDACTABLE_REFUSE). `stored` (optional) gets
+  // the exchange as stored.
   std::optional<uint64_t> AddHttp(const core::HttpRequest& request,
                                   const core::HttpResponse& response,
-                                  const core::ExchangeTiming& timing);
-  // The request and response of interaction `index` as stored.
-  core::HttpRequest StoredRequest(uint64_t index) const;
-  core::HttpResponse StoredResponse(uint64_t index) const;
+                                  const core::ExchangeTiming& timing,
+                                  Stored* stored = nullptr);
 
   // Starts a WebSocket interaction; returns its index for the calls below.
   uint64_t BeginWebSocket(const core::HttpRequest& upgrade_request,
@@ -54,12 +66,11 @@ class Recorder {
   void AddWsMessage(uint64_t index, const core::WsMessage& message);
   void SetWsClose(uint64_t index, const core::WsClose& close);
 
-  size_t size() const {
-    return static_cast<size_t>(cassette_.interactions_size());
-  }
+  size_t size() const { return static_cast<size_t>(count_); }
   // The cassette as it stands, ready to save: interactions stored before a
-  // secret was learned are scrubbed of it first.
-  v1::Cassette Snapshot() const;
+  // secret was learned are scrubbed of it first. With a journal, read back
+  // from it (the error when it cannot be).
+  absl::StatusOr<v1::Cassette> Snapshot() const;
   // What the session's summary should say (oldest first, at most
   // kMaxWarnings, then one line counting the rest).
   std::vector<std::string> Warnings() const;
@@ -68,7 +79,12 @@ class Recorder {
   cassette::Journal* journal() const { return journal_.get(); }
 
  private:
+  bool spooled() const { return journal_ != nullptr; }
+  // The next interaction to fill: in the cassette, or (spooled) a scratch
+  // message that goes to the journal.
   v1::Interaction* NewInteraction();
+  // Appends a filled interaction to the journal (and, spooled, forgets it).
+  void Store(v1::Interaction* interaction);
   void Warn(std::string warning);
   // Scrubs one stored interaction of every known secret; true if it changed.
   bool Scrub(v1::Interaction& interaction,
@@ -92,8 +108,17 @@ class Recorder {
   size_t warnings_dropped_ = 0;
   const bool decode_bodies_;
   const core::Clock& clock_;
+  // The cassette's header and, unless spooled, its interactions.
   v1::Cassette cassette_;
   std::unique_ptr<cassette::Journal> journal_;
+  uint64_t count_ = 0;
+  // Spooled: the interaction being stored, and every WebSocket interaction
+  // (index -> whether its close was stored).
+  v1::Interaction scratch_;
+  absl::flat_hash_map<uint64_t, bool> ws_closed_;
+  // Spooled: false once a catch-up could not read the journal back (then
+  // Snapshot scrubs every interaction).
+  bool scrubbed_all_ = true;
 };
 
 }  // namespace matgto::replay

@@ -63,15 +63,16 @@ void ReplayMode::OnForwarded(const core::HttpRequest& request,
   ++counters.passed_through;
   if (!recorder_.has_value()) return;
   // A miss recorded during replay answers its repeats from now on.
+  Recorder::Stored stored;
   const std::optional<uint64_t> index =
-      recorder_->AddHttp(request, response, timing);
+      recorder_->AddHttp(request, response, timing, &stored);
   if (!index.has_value()) return;  // refused: a body could not be redacted
   ++appended_;
   player_.Append(
       RecordedExchange{.interaction_index = *index,
-                       .request = recorder_->StoredRequest(*index),
+                       .request = std::move(stored.request),
                        .response = std::make_shared<const core::HttpResponse>(
-                           recorder_->StoredResponse(*index))});
+                           std::move(stored.response))});
 }
 
 core::WsDecision ReplayMode::OnWebSocket(const core::HttpRequest& upgrade,
@@ -105,9 +106,11 @@ Recorder* ReplayMode::recorder() {
   return recorder_.has_value() ? &*recorder_ : nullptr;
 }
 
-std::optional<v1::Cassette> ReplayMode::Recording() const {
+absl::StatusOr<std::optional<v1::Cassette>> ReplayMode::Recording() const {
   if (!recorder_.has_value() || appended_ == 0) return std::nullopt;
-  return recorder_->Snapshot();
+  absl::StatusOr<v1::Cassette> snapshot = recorder_->Snapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  return std::optional<v1::Cassette>(*std::move(snapshot));
 }
 
 uint64_t ReplayMode::replayable() const {

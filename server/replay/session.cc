@@ -202,11 +202,11 @@ core::WsDecision CassetteSession::OnWebSocket(const core::HttpRequest& upgrade,
   return decision;
 }
 
-std::optional<v1::Cassette> CassetteSession::Freeze() {
+absl::StatusOr<std::optional<v1::Cassette>> CassetteSession::Freeze() {
   absl::MutexLock lock(&mu_);
   frozen_ = true;
-  std::optional<v1::Cassette> recording = handler_->Recording();
-  if (recording.has_value()) recording->set_name(name_);
+  absl::StatusOr<std::optional<v1::Cassette>> recording = handler_->Recording();
+  if (recording.ok() && recording->has_value()) (*recording)->set_name(name_);
   return recording;
 }
 
@@ -249,11 +249,11 @@ v1::SessionInfo CassetteSession::Info() const {
   return info;
 }
 
-std::optional<v1::Cassette> CassetteSession::Recording() const {
+absl::StatusOr<std::optional<v1::Cassette>> CassetteSession::Recording() const {
   absl::MutexLock lock(&mu_);
-  std::optional<v1::Cassette> recording = handler_->Recording();
+  absl::StatusOr<std::optional<v1::Cassette>> recording = handler_->Recording();
   // Saved under the name the session was opened with, whatever was loaded.
-  if (recording.has_value()) recording->set_name(name_);
+  if (recording.ok() && recording->has_value()) (*recording)->set_name(name_);
   return recording;
 }
 

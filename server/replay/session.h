@@ -89,7 +89,7 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   // (a WebSocket session opened meanwhile is not recorded at all). Then
   // either End() (saved: what was held is dropped, uncounted) or Thaw() (the
   // save failed: what was held is recorded and recording goes on).
-  std::optional<v1::Cassette> Freeze();
+  absl::StatusOr<std::optional<v1::Cassette>> Freeze();
   void Thaw();
 
   // Called once the session has been saved and detached: later events (a
@@ -100,7 +100,7 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   v1::SessionInfo Info() const;
   // The recording to save: in RECORD mode, or in REPLAY when the miss
   // policy RECORD appended exchanges; nullopt otherwise.
-  std::optional<v1::Cassette> Recording() const;
+  absl::StatusOr<std::optional<v1::Cassette>> Recording() const;
   // Interactions replay never used (REPLAY only).
   std::vector<uint64_t> Unused() const;
   // What the recording's summary should warn about (Recorder::Warnings).

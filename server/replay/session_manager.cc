@@ -1,5 +1,7 @@
 #include "server/replay/session_manager.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <optional>
 #include <tuple>
@@ -393,11 +395,25 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
     cassette = session.cassette;
   }
   v1::SessionSummary summary;
+  size_t released = 0;
   if (cassette != nullptr) {
     // Frozen first: an exchange that completes while the cassette is being
     // saved is held, not counted, so every exchange the summary counts is in
     // the saved file; if the save fails, what was held is recorded.
-    if (std::optional<v1::Cassette> recording = cassette->Freeze()) {
+    absl::StatusOr<std::optional<v1::Cassette>> frozen = cassette->Freeze();
+    if (!frozen.ok()) {
+      cassette->Thaw();
+      log.push_back(Note(
+          v1::SessionEvent::KIND_SAVE_FAILED, session.id, cassette->name(),
+          cassette->mode(),
+          absl::StrCat("session ", session.id, ": could not save cassette '",
+                       cassette->name(), "' (", reason,
+                       "); the session stays open and its journal is kept: ",
+                       frozen.status().message())));
+      log.back().set_reason(std::string(reason));
+      return frozen.status();
+    }
+    if (std::optional<v1::Cassette>& recording = *frozen) {
       const absl::Time save_start = absl::Now();
       absl::StatusOr<std::string> path = store_.Save(*recording);
       if (path.ok() && options_.observer != nullptr) {
@@ -436,8 +452,12 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
       } else {
         summary.set_saved_path(*std::move(path));
       }
+      released = recording->ByteSizeLong();
     }
   }
+  // A large recording was read back from its journal to be saved: give the
+  // memory it took back to the system now, not at the next allocation.
+  if (released > (16u << 20)) ::malloc_trim(0);
   const absl::Time now = clock_.Now();
   *summary.mutable_session() = Describe(session, now);
   summary.set_end_reason(std::string(reason));

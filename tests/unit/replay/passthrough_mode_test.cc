@@ -31,7 +31,7 @@ TEST(PassthroughModeTest, CountsForwardedExchangesAndRecordsNothing) {
   EXPECT_EQ(counters.passed_through, 2u);
   EXPECT_EQ(counters.misses.count(), 0u);
   EXPECT_EQ(mode.recorder(), nullptr);
-  EXPECT_FALSE(mode.Recording().has_value());
+  EXPECT_FALSE(mode.Recording()->has_value());
   EXPECT_EQ(mode.recorded(), 0u);
   EXPECT_EQ(mode.replayable(), 0u);
   EXPECT_TRUE(mode.Unused().empty());

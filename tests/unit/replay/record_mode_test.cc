@@ -51,7 +51,7 @@ TEST_F(RecordModeTest, RecordsForwardedExchangesRedacted) {
   mode.OnForwarded(request, Res("ok"), Timing(), counters_);
 
   EXPECT_EQ(mode.recorded(), 1u);
-  std::optional<v1::Cassette> recording = mode.Recording();
+  std::optional<v1::Cassette> recording = *mode.Recording();
   ASSERT_TRUE(recording.has_value());
   EXPECT_EQ(recording->name(), "rec");
   ASSERT_EQ(recording->interactions_size(), 1);
@@ -83,7 +83,7 @@ TEST_F(RecordModeTest, RelaysWebSocketsIntoTheHostsRecordingSink) {
   const uint64_t index = mode.recorder()->BeginWebSocket(
       Req("GET", "http://h/ws"), core::HttpResponse{.status = 101}, kStart);
   mode.recorder()->AddWsMessage(index, core::WsMessage{.payload = "hi"});
-  std::optional<v1::Cassette> recording = mode.Recording();
+  std::optional<v1::Cassette> recording = *mode.Recording();
   ASSERT_TRUE(recording.has_value());
   ASSERT_EQ(recording->interactions_size(), 1);
   EXPECT_EQ(recording->interactions(0).websocket().messages(0).payload(), "hi");
@@ -91,7 +91,7 @@ TEST_F(RecordModeTest, RelaysWebSocketsIntoTheHostsRecordingSink) {
 
 TEST_F(RecordModeTest, AnEmptyRecordingIsStillSaved) {
   RecordMode mode = NewMode();
-  std::optional<v1::Cassette> recording = mode.Recording();
+  std::optional<v1::Cassette> recording = *mode.Recording();
   ASSERT_TRUE(recording.has_value());
   EXPECT_EQ(recording->interactions_size(), 0);
   EXPECT_TRUE(mode.Unused().empty());

@@ -137,7 +137,7 @@ TEST_F(ReplayModeTest, MissPassthroughForwardsAndRecordsNothing) {
   EXPECT_EQ(counters_.misses.kept()[0].reason(), "no-match, passed through");
   EXPECT_EQ(mode->recorder(), nullptr);
   EXPECT_EQ(mode->recorded(), 0u);
-  EXPECT_FALSE(mode->Recording().has_value());
+  EXPECT_FALSE(mode->Recording()->has_value());
   // Not recorded: the next one is a miss again.
   EXPECT_NE(AsForward(mode->OnRequest(request, counters_)), nullptr);
 }
@@ -147,7 +147,7 @@ TEST_F(ReplayModeTest, MissRecordAppendsTheExchangeWhichAnswersRepeats) {
   options.set_on_miss(v1::MISS_RECORD);
   auto mode = NewMode(options);
   // Nothing appended yet: the cassette is unchanged, nothing to save.
-  EXPECT_FALSE(mode->Recording().has_value());
+  EXPECT_FALSE(mode->Recording()->has_value());
 
   const core::HttpRequest request = Req("GET", "http://h/new");
   ASSERT_NE(AsForward(mode->OnRequest(request, counters_)), nullptr);
@@ -158,7 +158,7 @@ TEST_F(ReplayModeTest, MissRecordAppendsTheExchangeWhichAnswersRepeats) {
   EXPECT_EQ(mode->replayable(), 5u);
 
   EXPECT_EQ(Body(mode->OnRequest(request, counters_)), "live");
-  std::optional<v1::Cassette> recording = mode->Recording();
+  std::optional<v1::Cassette> recording = *mode->Recording();
   ASSERT_TRUE(recording.has_value());
   ASSERT_EQ(recording->interactions_size(), 5);
   EXPECT_EQ(recording->interactions(4).index(), 4u);

@@ -96,7 +96,7 @@ TEST_F(SecretsRecordTest, WebSocketMessagesAreRedactedInTheCassetteAndJournal) {
                           .payload = std::string("\x01\x02sk_bin9\x03", 10)});
   recorder.SetWsClose(
       ws, core::WsClose{.code = 4001, .reason = "bad key k-0123456789"});
-  const v1::Cassette snapshot = recorder.Snapshot();
+  const v1::Cassette snapshot = *recorder.Snapshot();
   EXPECT_EQ(snapshot.interactions(0).websocket().close().reason(),
             "bad key [REDACTED]");
   const auto& messages = snapshot.interactions(0).websocket().messages();
@@ -127,7 +127,7 @@ TEST_F(SecretsRecordTest, AnEchoedSecretIsScrubbedFromEveryStoredExchange) {
   core::HttpResponse echo = Res(std::string("key ") + kToken);
   echo.headers.push_back({"Location", std::string("/next?k=") + kToken});
   recorder.AddHttp(keyed, echo, Timing());
-  const v1::Cassette c = recorder.Snapshot();
+  const v1::Cassette c = *recorder.Snapshot();
   EXPECT_THAT(Everything(c), Not(HasSubstr(kToken)));
   EXPECT_EQ(c.interactions(0).http().request().url(),
             "http://h/hint?k=%5BREDACTED%5D");
@@ -267,7 +267,7 @@ TEST_F(SecretsReplayTest, RequestsCarryingARedactedTokenStillMatch) {
     return r;
   };
   recorder.AddHttp(use(kToken), Res("items"), Timing());
-  const v1::Cassette c = recorder.Snapshot();
+  const v1::Cassette c = *recorder.Snapshot();
   ASSERT_THAT(Everything(c), Not(HasSubstr(kToken)));
 
   // Replay in a client that got "[REDACTED]" from the replayed token
@@ -304,7 +304,7 @@ TEST_F(SecretsReplayTest, WebSocketClientMessagesAreRedactedBeforeTheCheck) {
       ws, core::WsMessage{.direction = core::WsDirection::kServerToClient,
                           .kind = core::WsKind::kText,
                           .payload = "ok"});
-  auto mode = Replay(recorder.Snapshot());
+  auto mode = Replay(*recorder.Snapshot());
   core::WsDecision d =
       mode->OnWebSocket(Req("GET", "ws://h/feed"), host_, counters_);
   auto* replay = std::get_if<core::WsReplay>(&d);
@@ -317,7 +317,7 @@ TEST_F(SecretsReplayTest, WebSocketClientMessagesAreRedactedBeforeTheCheck) {
             std::nullopt);
   EXPECT_THAT(host_.mismatches, IsEmpty());
   // A real difference is still one, and the report shows it redacted.
-  auto mode2 = Replay(recorder.Snapshot());
+  auto mode2 = Replay(*recorder.Snapshot());
   d = mode2->OnWebSocket(Req("GET", "ws://h/feed"), host_, counters_);
   replay = std::get_if<core::WsReplay>(&d);
   ASSERT_NE(replay, nullptr);

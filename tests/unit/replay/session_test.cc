@@ -74,7 +74,7 @@ TEST_F(CassetteSessionTest, RecordForwardsAndRecordsUntilEnd) {
 
   session->End();
   session->OnForwarded(Req("GET", "http://h/late"), Res("late"), Timing());
-  std::optional<v1::Cassette> recording = session->Recording();
+  std::optional<v1::Cassette> recording = *session->Recording();
   ASSERT_TRUE(recording.has_value());
   EXPECT_EQ(recording->interactions_size(), 1);
   EXPECT_TRUE(session->Unused().empty());
@@ -91,7 +91,7 @@ TEST_F(CassetteSessionTest, ARelayedWebSocketIsRecordedThroughTheSink) {
   relay->sink->OnMessage(core::WsMessage{.payload = "hi"});
   relay->sink->OnClose(core::WsClose{.code = 1000});
 
-  std::optional<v1::Cassette> recording = session->Recording();
+  std::optional<v1::Cassette> recording = *session->Recording();
   ASSERT_TRUE(recording.has_value());
   ASSERT_EQ(recording->interactions_size(), 1);
   const v1::WebSocketSession& ws = recording->interactions(0).websocket();
@@ -108,7 +108,7 @@ TEST_F(CassetteSessionTest, WebSocketEventsAfterEndAreDropped) {
   sink->OnUpgraded(core::HttpResponse{.status = 101});
   session->End();
   sink->OnMessage(core::WsMessage{.payload = "late"});
-  std::optional<v1::Cassette> recording = session->Recording();
+  std::optional<v1::Cassette> recording = *session->Recording();
   ASSERT_TRUE(recording.has_value());
   EXPECT_EQ(recording->interactions(0).websocket().messages_size(), 0);
 }
@@ -136,7 +136,7 @@ TEST_F(CassetteSessionTest, ReplayCountsHitsMissesAndWebSocketMismatches) {
   EXPECT_EQ(info.misses(0).reason(), "no-match");
   EXPECT_EQ(info.misses(1).reason(), "ws-mismatch");
   EXPECT_EQ(info.misses(1).closest(0).interaction_index(), 1u);
-  EXPECT_FALSE(session->Recording().has_value());
+  EXPECT_FALSE(session->Recording()->has_value());
   EXPECT_TRUE(session->Unused().empty());
 }
 
@@ -155,14 +155,14 @@ TEST_F(CassetteSessionTest, PassthroughForwardsAndCounts) {
   core::WsDecision d = session->OnWebSocket(Req("GET", "http://h/ws"));
   ASSERT_NE(std::get_if<core::WsRelay>(&d), nullptr);
   EXPECT_EQ(session->Info().passed_through(), 2u);
-  EXPECT_FALSE(session->Recording().has_value());
+  EXPECT_FALSE(session->Recording()->has_value());
 }
 
 TEST_F(CassetteSessionTest, MissRecordSavesOnlyWhenSomethingWasAppended) {
   v1::CassetteOptions options;
   options.set_on_miss(v1::MISS_RECORD);
   auto session = NewSession(v1::REPLAY, Loaded(), options);
-  EXPECT_FALSE(session->Recording().has_value());
+  EXPECT_FALSE(session->Recording()->has_value());
   const core::HttpRequest request = Req("GET", "http://h/new");
   ASSERT_NE(AsForward(session->OnRequest(request)), nullptr);
   session->OnForwarded(request, Res("new"), Timing());
@@ -170,7 +170,7 @@ TEST_F(CassetteSessionTest, MissRecordSavesOnlyWhenSomethingWasAppended) {
   EXPECT_EQ(info.recorded(), 1u);
   EXPECT_EQ(info.passed_through(), 1u);
   EXPECT_EQ(info.missed(), 1u);
-  std::optional<v1::Cassette> recording = session->Recording();
+  std::optional<v1::Cassette> recording = *session->Recording();
   ASSERT_TRUE(recording.has_value());
   EXPECT_EQ(recording->interactions_size(), 3);
   EXPECT_THAT(session->Unused(), ElementsAre(0u, 1u));

@@ -208,7 +208,7 @@ class FreezeTest : public ::testing::Test {
 TEST_F(FreezeTest, FrozenExchangesAreHeldUntilThawAndDroppedByEnd) {
   auto session = NewRecording();
   Forwarded(*session, "/1");
-  std::optional<v1::Cassette> snapshot = session->Freeze();
+  std::optional<v1::Cassette> snapshot = *session->Freeze();
   ASSERT_TRUE(snapshot.has_value());
   EXPECT_EQ(snapshot->name(), "opened-as");
   EXPECT_EQ(snapshot->interactions_size(), 1);
@@ -216,10 +216,10 @@ TEST_F(FreezeTest, FrozenExchangesAreHeldUntilThawAndDroppedByEnd) {
   EXPECT_EQ(session->Info().recorded(), 1u);
   session->Thaw();
   EXPECT_EQ(session->Info().recorded(), 2u);
-  ASSERT_TRUE(session->Recording().has_value());
-  EXPECT_EQ(session->Recording()->interactions_size(), 2);
+  ASSERT_TRUE(session->Recording()->has_value());
+  EXPECT_EQ((*session->Recording())->interactions_size(), 2);
 
-  ASSERT_TRUE(session->Freeze().has_value());
+  ASSERT_TRUE(session->Freeze()->has_value());
   Forwarded(*session, "/3");
   session->End();
   session->Thaw();  // no effect once ended
