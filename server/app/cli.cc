@@ -1,10 +1,14 @@
 #include "server/app/cli.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "matgto/v1/control.grpc.pb.h"
@@ -158,15 +162,34 @@ int CliRecord(const CliTarget& target, const std::string& name,
   return PrintStarted(res.session(), session.json);
 }
 
+// How long `matgto stop` waits for the save at least (--timeout raises it).
+constexpr absl::Duration kStopSaveTimeout = absl::Minutes(10);
+
 int CliStop(const CliTarget& target, const CliSession& session) {
   auto stub = Connect(target);
+  // Stop returns once the recording is saved, which takes seconds for a
+  // recording of a million exchanges: the call gets at least
+  // kStopSaveTimeout, and says what it waits for when it takes a while.
+  CliTarget saving = target;
+  saving.timeout = std::max(target.timeout, kStopSaveTimeout);
   grpc::ClientContext ctx;
-  Prepare(ctx, target);
+  Prepare(ctx, saving);
   v1::StopRecordingRequest req;
   req.set_session(session.id);
   v1::StopRecordingResponse res;
+  absl::Notification returned;
+  std::thread progress([&returned] {
+    absl::Duration waited;
+    while (!returned.WaitForNotificationWithTimeout(absl::Seconds(2))) {
+      waited += absl::Seconds(2);
+      std::fprintf(stderr, "matgto: saving the recording (%s)...\n",
+                   absl::FormatDuration(waited).c_str());
+    }
+  });
   grpc::Status st = stub->StopRecording(&ctx, req, &res);
-  if (!st.ok()) return Fail(target, st);
+  returned.Notify();
+  progress.join();
+  if (!st.ok()) return Fail(saving, st);
   const v1::SessionSummary& s = res.summary();
   if (session.json) {
     PrintJson(s);

@@ -125,11 +125,21 @@ absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
   return cassette;
 }
 
-std::string SerializeCassette(v1::Cassette cassette) {
-  cassette.set_schema_version(kSchemaVersion);
-  cassette.set_written_by(absl::StrCat("matgto ", MATGTO_VERSION));
-  cassette.set_complete(true);
-  return cassette.SerializeAsString();
+std::string SerializeCassette(const v1::Cassette& cassette) {
+  // The header fields go around the cassette's own bytes rather than onto
+  // a copy of it (a recording of a million exchanges is gigabytes): a
+  // parser keeps the last value of a field, so the file reads back as the
+  // cassette with them set. The schema version also comes first, so that
+  // a file cut short anywhere is still known as ours (and reported as
+  // truncated), and `complete` is the file's last field.
+  v1::Cassette header;
+  header.set_schema_version(kSchemaVersion);
+  header.set_written_by(absl::StrCat("matgto ", MATGTO_VERSION));
+  std::string bytes = header.SerializeAsString();
+  cassette.AppendToString(&bytes);
+  header.set_complete(true);
+  header.AppendToString(&bytes);
+  return bytes;
 }
 
 std::string ContentSha256(const v1::Cassette& cassette) {

@@ -30,7 +30,7 @@ absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
 
 // Serializes for storage: sets schema_version, written_by and the trailing
 // `complete` marker.
-std::string SerializeCassette(v1::Cassette cassette);
+std::string SerializeCassette(const v1::Cassette& cassette);
 
 // What a cassette holds, as a lowercase hex SHA-256: the deterministic
 // serialization of `cassette` without what storing it adds or changes

@@ -335,11 +335,11 @@ absl::StatusOr<v1::Cassette> RecoverJournal(
       case v1::JournalEntry::kBegin:
         // The cassette as recording started (empty for a new recording; the
         // loaded interactions when replay records its misses).
-        cassette = entry.begin();
+        cassette.Swap(entry.mutable_begin());
         begun = true;
         break;
       case v1::JournalEntry::kInteraction:
-        *cassette.add_interactions() = entry.interaction();
+        cassette.add_interactions()->Swap(entry.mutable_interaction());
         break;
       case v1::JournalEntry::kWsMessage:
       case v1::JournalEntry::kWsClose: {
@@ -354,7 +354,8 @@ absl::StatusOr<v1::Cassette> RecoverJournal(
             cassette.mutable_interactions(static_cast<int>(index))
                 ->mutable_websocket();
         if (entry.has_ws_message()) {
-          *ws->add_messages() = entry.ws_message().message();
+          ws->add_messages()->Swap(
+              entry.mutable_ws_message()->mutable_message());
         } else {
           *ws->mutable_close() = entry.ws_close().close();
           *ws->mutable_timing()->mutable_total() =

@@ -416,9 +416,9 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
     if (std::optional<v1::Cassette>& recording = *frozen) {
       const absl::Time save_start = absl::Now();
       absl::StatusOr<std::string> path = store_.Save(*recording);
+      released = recording->ByteSizeLong();
       if (path.ok() && options_.observer != nullptr) {
-        options_.observer->OnCassetteSave(absl::Now() - save_start,
-                                          recording->ByteSizeLong());
+        options_.observer->OnCassetteSave(absl::Now() - save_start, released);
       }
       absl::optional<absl::Cord> kept;
       if (!path.ok()) {
@@ -452,7 +452,6 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
       } else {
         summary.set_saved_path(*std::move(path));
       }
-      released = recording->ByteSizeLong();
     }
   }
   // A large recording was read back from its journal to be saved: give the
