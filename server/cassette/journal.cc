@@ -224,10 +224,23 @@ size_t Journal::WriteBatch(const std::deque<Record>& batch, absl::Status& st) {
 }
 
 void Journal::WriterLoop() {
+  bool wrote = false;
   for (;;) {
     std::deque<Record> batch;
     {
       absl::MutexLock lock(&mu_);
+      if (wrote) {
+        // Group commit: after a write, entries are gathered for a moment
+        // (unless a Flush or the close waits), so that a busy recording
+        // costs one wake-up and one write per batch, not per exchange.
+        mu_.AwaitWithTimeout(
+            absl::Condition(
+                +[](Journal* j) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                  return j->stop_ || j->flush_asked_;
+                },
+                this),
+            kGroupCommitWindow);
+      }
       const absl::Condition ready(
           +[](Journal* j) ABSL_NO_THREAD_SAFETY_ANALYSIS {
             return j->stop_ ||
@@ -246,10 +259,12 @@ void Journal::WriterLoop() {
         continue;
       }
       kick_ = false;
+      flush_asked_ = false;
       batch.swap(queue_);
     }
     absl::Status st;
     const size_t done = WriteBatch(batch, st);
+    wrote = st.ok();
     absl::MutexLock lock(&mu_);
     written_ += done;
     ++attempts_;
@@ -269,6 +284,7 @@ absl::Status Journal::Flush() {
   {
     absl::MutexLock lock(&mu_);
     kick_ = true;
+    flush_asked_ = true;
     struct Wait {
       Journal* journal;
       uint64_t target;

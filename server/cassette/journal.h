@@ -76,6 +76,9 @@ class Journal {
   // How long the writer waits before trying a failed write again when
   // nothing new is appended.
   static constexpr absl::Duration kRetryInterval = absl::Seconds(1);
+  // How long the writer gathers entries after a write before the next one
+  // (a crash loses at most this much more than what was in flight).
+  static constexpr absl::Duration kGroupCommitWindow = absl::Milliseconds(2);
 
  private:
   // One serialized entry (length-prefixed); `supersedes`: written by Replace.
@@ -112,6 +115,8 @@ class Journal {
   // or a Flush) although the last one failed.
   uint64_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
   bool kick_ ABSL_GUARDED_BY(mu_) = false;
+  // A Flush waits: the writer skips its group-commit pause.
+  bool flush_asked_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // The error of the last attempt; OK once a retry succeeds.
   absl::Status error_ ABSL_GUARDED_BY(mu_);
