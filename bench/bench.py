@@ -3,10 +3,18 @@
 measured in the same run on the same machine.
 
 HTTP (baseline: nginx serving the same body directly)
-  nginx direct                      wrk -> nginx
+  nginx direct                      wrk -> nginx (and with 1 connection: latency)
   replay, 10 interactions           wrk -> matgto (forward proxy, absolute-form)
+  replay, 1 connection              the same, one connection (latency)
   replay, 10,000 interactions       same, random item of 10,000 (ratio also vs 10)
+Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upstream)
   passthrough -> nginx              wrk -> matgto -> nginx, nothing recorded
+  record -> nginx                   wrk -> matgto -> nginx, every exchange recorded
+The CPU column is CPU time per request of the server measured (nginx: master and
+workers; for the hop, both nginx servers), from /proc.
+Start-up: exec to ready file (best of 5) and idle RSS of a fresh server.
+Recording memory: a fresh server records until --record-exchanges (1,000,000): RSS
+  after about 10,000 and at the end, then the time `matgto stop` takes to save.
 HTTPS (baseline: nginx serving TLS directly)
   nginx TLS keep-alive              wrk https -> nginx
   replay TLS keep-alive             wrk https -> matgto (reverse mode, --reverse-tls)
@@ -30,7 +38,7 @@ Object store (bench/s3_bench.py, SeaweedFS): time to first answer of a replay fr
   next to the same on a local directory.
 
 Usage: bench/run.sh [--seconds 5] [--connections 32] [--idle-connections 10000]
-                    [--slow-clients 1000] [--no-load] [--no-s3]
+                    [--slow-clients 1000] [--record-exchanges 1000000] [--no-load] [--no-s3]
 The soak (fixed rate, RSS at start and end) is `make soak` (bench/load.py soak).
 """
 from __future__ import annotations
@@ -136,8 +144,22 @@ def write_cassette(pb, path: Path, name: str, base_url: str, items: int, body: b
     path.write_bytes(c.SerializeToString())
 
 
-def start_nginx(work: Path, body: bytes, items: int):
+def start_nginx(work: Path, body: bytes, items: int, hop_port: int | None = None):
+    """nginx serving /item/<i> on `port` (and TLS on `tls_port`); with
+    `hop_port`, also a reverse-proxy hop there to `port` (keep-alive
+    upstream connections): the baseline of a recording proxy."""
     port, tls_port = free_port(), free_port()
+    hop = "" if hop_port is None else f"""
+  upstream direct {{ server 127.0.0.1:{port}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{hop_port};
+    location / {{
+      proxy_pass http://direct;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering on;
+    }}
+  }}"""
     www = work / "www"
     (www / "item").mkdir(parents=True)
     for i in range(items):
@@ -166,7 +188,7 @@ http {{
     ssl_protocols TLSv1.2 TLSv1.3;
     root {www};
     location / {{ add_header Cache-Control no-store; }}
-  }}
+  }}{hop}
   client_body_temp_path {work}/tmp;
   proxy_temp_path {work}/tmp;
   fastcgi_temp_path {work}/tmp;
@@ -178,10 +200,12 @@ http {{
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_port(port)
     wait_port(tls_port)
+    if hop_port is not None:
+        wait_port(hop_port)
     return proc, port, tls_port
 
 
-def start_matgto(work: Path, *args, env=None):
+def start_matgto(work: Path, *args, env=None, poll=0.02):
     ready = work / f"ready-{time.monotonic_ns()}.json"
     proc = subprocess.Popen([MATGTO, "serve", "--proxy-port", "0", "--control-port", "0",
                              "--cassette-dir", str(work / "cassettes"), "--threads", "2",
@@ -191,7 +215,7 @@ def start_matgto(work: Path, *args, env=None):
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("matgto did not start: " + proc.stderr.read().decode())
-        time.sleep(0.02)
+        time.sleep(poll)
     return proc, json.loads(ready.read_text())
 
 
@@ -209,6 +233,48 @@ def wrk(url: str, seconds: int, connections: int, **env) -> dict:
     r = {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     return r
+
+
+def cpu_us(pid: int) -> float:
+    """CPU time (user + system) of `pid` and its children processes so far
+    (nginx: the master and its workers), in microseconds."""
+    total = 0
+    pids = [pid]
+    try:
+        pids += [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(f[11]) + int(f[12])
+    return total / os.sysconf("SC_CLK_TCK") * 1e6
+
+
+def measured(pid: int, run) -> dict:
+    """Runs `run()` (a wrk call) and adds the CPU per request `pid` spent."""
+    before = cpu_us(pid)
+    r = run()
+    r["cpu_us"] = (cpu_us(pid) - before) / max(1, r["requests"])
+    return r
+
+
+def start_ms(work: Path, *args) -> tuple[float, float]:
+    """Time from exec to the ready file, and RSS once ready (idle), of a
+    fresh server; the best of 5 starts."""
+    best, rss = 1e9, 0.0
+    for _ in range(5):
+        t = time.perf_counter()
+        proc, _info = start_matgto(work, "--log-level", "off", *args, poll=0.001)
+        took = (time.perf_counter() - t) * 1000
+        time.sleep(0.3)
+        if took < best:
+            best, rss = took, current_rss_mib(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    return best, rss
 
 
 def rss_mib(pid: int) -> int:
@@ -264,14 +330,51 @@ def wsload_rows(rows, info, proxy: str, pid: int, messages: int, conns: int = 8)
         server.wait()
 
 
+def record_memory(work: Path, base: str, conns: int, target: int) -> list[str]:
+    """RSS of a fresh server while it records: after about 10,000 exchanges
+    and after `target`, then how long `matgto stop` took to save them."""
+    m, info = start_matgto(work, "--log-level", "warn")
+    try:
+        proxy = f"http://{info['proxy']}"
+        cli(info, "record", "bench-memory")
+        pb, stub = control(info)
+
+        def recorded() -> int:
+            return sum(x.recorded for x in stub.GetStatus(pb.GetStatusRequest()).sessions)
+
+        wrk(proxy + "/", 1, conns, WRK_TARGET=base, WRK_ITEMS=10)
+        first_n, first_rss = recorded(), current_rss_mib(m.pid)
+        n = first_n
+        t0 = time.perf_counter()
+        while n < target:
+            wrk(proxy + "/", 5, conns, WRK_TARGET=base, WRK_ITEMS=10)
+            n = recorded()
+        took = time.perf_counter() - t0
+        end_rss = current_rss_mib(m.pid)
+        t = time.perf_counter()
+        cli(info, "stop")
+        stop_s = time.perf_counter() - t
+        size = (work / "cassettes" / "bench-memory.pb").stat().st_size
+        return [f"recording memory: RSS {first_rss:.1f} MiB after {first_n:,} exchanges, "
+                f"{end_rss:.1f} MiB after {n:,} ({n / took:,.0f}/s); `matgto stop` saved them "
+                f"({size / 2**20:,.0f} MiB) in {stop_s:.1f} s, RSS then {current_rss_mib(m.pid):.1f} MiB"]
+    finally:
+        m.send_signal(signal.SIGTERM)
+        m.wait(timeout=60)
+
+
 def print_table(rows):
-    hdr = f"{'':10} {'scenario':40} {'per s':>10} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8}  note"
+    hdr = (f"{'':10} {'scenario':40} {'per s':>10} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} "
+           f"{'errors':>7} {'RSS MiB':>8} {'CPU us':>7}  note")
     print(hdr)
     print("-" * len(hdr))
-    for section, name, rps, ratio, p50, p99, errors, rss, note in rows:
+    for row in rows:
+        section, name, rps, ratio, p50, p99, errors, rss, note = row[:9]
+        cpu = row[9] if len(row) > 9 else None
         f = lambda v: f"{v:8.2f}" if v is not None else f"{'-':>8}"
+        c = f"{cpu:7.1f}" if cpu is not None else f"{'-':>7}"
         print(f"{section:10} {name:40} {rps:10.0f} {ratio:7.2f} {f(p50)} {f(p99)} {errors:7d} "
-              f"{(str(rss) if rss else '-'):>8}  {note}")
+              f"{(str(rss) if rss else '-'):>8} {c}  {note}")
 
 
 def main() -> int:
@@ -284,6 +387,8 @@ def main() -> int:
     ap.add_argument("--slow-clients", type=int, default=1_000)
     ap.add_argument("--no-load", action="store_true", help="skip the idle and slowloris rows")
     ap.add_argument("--no-s3", action="store_true", help="skip the object store rows")
+    ap.add_argument("--record-exchanges", type=int, default=1_000_000,
+                    help="how many exchanges the recording-memory row records")
     ap.add_argument("--logging-only", action="store_true",
                     help="only the rows that measure what logging and metrics cost")
     a = ap.parse_args()
@@ -300,9 +405,11 @@ def main() -> int:
         pb = proto_modules(work)
         body = (b"matgto bench body " * (a.body_bytes // 18 + 1))[: a.body_bytes]
         many = 10_000
-        nginx, nport, ntls = start_nginx(work, body, many)
+        hop_port = free_port()
+        nginx, nport, ntls = start_nginx(work, body, many, hop_port)
         procs.append(nginx)
         base = f"http://127.0.0.1:{nport}"
+        hop = f"http://127.0.0.1:{hop_port}"
         cas = work / "cassettes"
         write_cassette(pb, cas / "small.pb", "small", base, 10, body)
         write_cassette(pb, cas / "big.pb", "big", base, many, body)
@@ -311,7 +418,7 @@ def main() -> int:
 
         def add(section, name, r, baseline, rss=None, note=""):
             rows.append((section, name, r["rps"], r["rps"] / baseline["rps"], r["p50_us"] / 1000,
-                         r["p99_us"] / 1000, r["errors"], rss, note))
+                         r["p99_us"] / 1000, r["errors"], rss, note, r.get("cpu_us")))
 
         # --- Logging and metrics: the same replay with `--log-level info`
         # (a line per exchange) and the admin port on, next to logging off.
@@ -334,10 +441,15 @@ def main() -> int:
             print_table(rows)
             return 0
 
+        # --- Start-up: exec to ready file, and idle RSS, of a fresh server
+        ready_ms, idle_rss = start_ms(work)
+
         # --- HTTP
         wrk(base + "/", 1, C, WRK_ITEMS=10, WRK_TARGET="")
-        b_http = wrk(base + "/", S, C, WRK_ITEMS=10, WRK_TARGET="")
+        b_http = measured(nginx.pid, lambda: wrk(base + "/", S, C, WRK_ITEMS=10, WRK_TARGET=""))
         add("HTTP", "nginx direct (baseline)", b_http, b_http)
+        b_one = measured(nginx.pid, lambda: wrk(base + "/", S, 1, WRK_ITEMS=10, WRK_TARGET=""))
+        add("HTTP", "nginx direct, 1 connection (baseline)", b_one, b_one, note="latency")
         m, info = start_matgto(work)
         procs.append(m)
         proxy = f"http://{info['proxy']}"
@@ -345,18 +457,35 @@ def main() -> int:
         check = subprocess.run(["curl", "-sf", "--proxy", proxy, base + "/item/3"], capture_output=True, check=True)
         assert check.stdout == body, "replayed body differs"
         wrk(proxy + "/", 1, C, WRK_TARGET=base, WRK_ITEMS=10)
-        small = wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10)
+        small = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10))
         add("HTTP", "matgto replay, 10 interactions", small, b_http, rss_mib(m.pid))
+        one = measured(m.pid, lambda: wrk(proxy + "/", S, 1, WRK_TARGET=base, WRK_ITEMS=10))
+        add("HTTP", "matgto replay, 1 connection", one, b_one,
+            note=f"latency; p50 {one['p50_us']} us vs nginx {b_one['p50_us']} us")
         t = time.perf_counter()
         cli(info, "replay", "big")
         load_ms = (time.perf_counter() - t) * 1000
-        big = wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=many)
+        big = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=many))
         add("HTTP", "matgto replay, 10,000 interactions", big, b_http, rss_mib(m.pid),
             f"{big['rps'] / small['rps']:.2f}x of 10")
-        cli(info, "use", "pt", "--mode", "passthrough")
-        pt = wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10)
-        add("HTTP", "matgto passthrough -> nginx", pt, b_http, rss_mib(m.pid))
         cli(info, "stop")
+
+        # --- Record and passthrough (baseline: an nginx reverse-proxy hop to
+        # the same nginx, keep-alive upstream connections)
+        wrk(hop + "/", 1, C, WRK_ITEMS=10, WRK_TARGET="")
+        b_hop = measured(nginx.pid, lambda: wrk(hop + "/", S, C, WRK_ITEMS=10, WRK_TARGET=""))
+        add("Forward", "nginx reverse-proxy hop (baseline)", b_hop, b_hop, note="CPU: both nginx hops")
+        cli(info, "use", "pt", "--mode", "passthrough")
+        pt = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10))
+        add("Forward", "matgto passthrough -> nginx", pt, b_hop, rss_mib(m.pid))
+        cli(info, "stop")
+        cli(info, "record", "bench-record")
+        rec = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10))
+        add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(m.pid))
+        cli(info, "stop")
+
+        # --- Recording memory: a fresh server records until --record-exchanges
+        record_lines = record_memory(work, base, C, a.record_exchanges)
 
         # --- Sessions: one vs 32, all replaying `small`, reached by credential
         one = open_sessions(info, "small", 1)
@@ -431,7 +560,10 @@ def main() -> int:
         print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
               f"wrk -t1, {os.cpu_count()} cores, loopback; WebSocket: {ws_note}\n")
         print_table(rows)
-        print(f"\ncassette load: Replay of 10,000 interactions took {load_ms:.0f} ms (gRPC call, parse + index)")
+        print(f"\nstart-up: ready file {ready_ms:.0f} ms after exec (best of 5), idle RSS {idle_rss:.1f} MiB")
+        print(f"cassette load: Replay of 10,000 interactions took {load_ms:.0f} ms (gRPC call, parse + index)")
+        for line in record_lines:
+            print(line)
         print(f"idle sessions: RSS {rss1:.1f} MiB with 1 session open, {rss256:.1f} MiB with 256 "
               f"(each replaying the 10-interaction cassette, own listener): "
               f"{per_session_kib:.0f} KiB per session")
