@@ -566,11 +566,18 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
         delivery);
   }
   client_.expires_after(Chrono(config_.write_timeout));
-  if (head_request || core::ResponseHasNoBody("", response.status)) {
-    http::response_serializer<http::span_body<const char>> serializer(message);
-    auto [ec, n] = co_await OnClient([&](auto& s) {
-      return http::async_write_header(s, serializer, kAwait);
-    });
+  const bool header_only =
+      head_request || core::ResponseHasNoBody("", response.status);
+  if (header_only || !message.chunked()) {
+    // The header block and the body (if any) in one gather write; only a
+    // chunked body needs Beast's serializer.
+    const std::string head = HeaderBytes(message);
+    std::array<asio::const_buffer, 2> bytes{
+        asio::buffer(head),
+        asio::buffer(message.body().data(),
+                     header_only ? 0 : message.body().size())};
+    auto [ec, n] = co_await OnClient(
+        [&](auto& s) { return asio::async_write(s, bytes, kAwait); });
     co_return !ec;
   }
   auto [ec, n] = co_await OnClient(

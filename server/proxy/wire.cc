@@ -334,16 +334,25 @@ bool ParseConnectTarget(absl::string_view target, std::string& host,
   return true;
 }
 
+std::string HeaderBytes(const UpstreamRequest& message) {
+  http::fields::writer head(message.base(), message.version(),
+                            message.method());
+  return boost::beast::buffers_to_string(head.get());
+}
+
+std::string HeaderBytes(const WireResponse& message) {
+  http::fields::writer head(message.base(), message.version(),
+                            message.result_int());
+  return boost::beast::buffers_to_string(head.get());
+}
+
 SerializedHeads SerializeHeads(const core::HttpResponse& response) {
   SerializedHeads heads;
   if (core::ResponseHasNoBody("", response.status)) return heads;
   for (const bool keep_alive : {true, false}) {
     absl::StatusOr<WireResponse> wire = ToWire(response, 11, keep_alive);
     if (!wire.ok() || wire->chunked()) return SerializedHeads{};
-    http::fields::writer head(wire->base(), wire->version(),
-                              wire->result_int());
-    (keep_alive ? heads.keep_alive : heads.close) =
-        boost::beast::buffers_to_string(head.get());
+    (keep_alive ? heads.keep_alive : heads.close) = HeaderBytes(*wire);
   }
   return heads;
 }
