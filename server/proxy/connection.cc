@@ -113,12 +113,6 @@ Connection::~Connection() {
   if (config_.metrics != nullptr) config_.metrics->open_connections.Add(-1);
 }
 
-template <class F>
-auto Connection::OnClient(F&& f) {
-  if (client_tls_.has_value()) return f(*client_tls_);
-  return f(client_);
-}
-
 void Connection::Start() {
   asio::co_spawn(
       client_.get_executor(), Run(shared_from_this()),
@@ -315,11 +309,52 @@ void Connection::StopRequestDeadline() {
   request_deadline_.cancel();
 }
 
+// One request on the connection, in named steps: its header (ReadHeader),
+// a CONNECT or its body (ReadBody), its absolute URL (TargetUrl), then a
+// WebSocket upgrade or an exchange with the session (Exchange). False when
+// the connection must close.
 asio::awaitable<bool> Connection::HandleOne() {
-  http::request_parser<http::string_body> parser;
+  RequestParser parser;
   parser.header_limit(config_.max_header_bytes);
   parser.body_limit(config_.max_body_bytes);
+  if (!co_await ReadHeader(parser)) co_return false;
 
+  const int version = parser.get().version();
+  // A credential names the session (on the shared port); inside a tunnel,
+  // requests inherit the CONNECT's.
+  if (auto it = parser.get().find(http::field::proxy_authorization);
+      it != parser.get().end()) {
+    route_.credential = ProxyCredential(
+        absl::string_view(it->value().data(), it->value().size()));
+  } else {
+    route_.credential = tunnel_credential_;
+  }
+  if (parser.get().method() == http::verb::connect) {
+    StopRequestDeadline();
+    tunnel_credential_ = route_.credential;
+    co_return co_await HandleConnect(std::string(parser.get().target()),
+                                     version);
+  }
+  if (!co_await ReadBody(parser, version)) co_return false;
+
+  ClientRequest& request = parser.get();
+  const bool keep_alive = request.keep_alive() && !closing_;
+  bool answered = false;
+  std::optional<core::UrlParts> url =
+      co_await TargetUrl(request, version, keep_alive, answered);
+  if (!url.has_value()) co_return answered&& keep_alive;
+  if (beast::websocket::is_upgrade(request)) {
+    // Recorded as ws:// or wss:// however the client spelled the URL.
+    if (url->scheme == "http") url->scheme = "ws";
+    if (url->scheme == "https") url->scheme = "wss";
+    co_await HandleUpgrade(request, *url);
+    co_return false;
+  }
+  co_return co_await Exchange(std::move(request), *url, version, keep_alive) &&
+      keep_alive;
+}
+
+asio::awaitable<bool> Connection::ReadHeader(RequestParser& parser) {
   // Waiting for the first byte of a request is being idle (--idle-timeout;
   // a connection that sent nothing is just closed). From that byte on, the
   // whole request must arrive within --request-timeout, or it gets a 408.
@@ -382,84 +417,71 @@ asio::awaitable<bool> Connection::HandleOne() {
                         false);
     co_return false;
   }
+  co_return true;
+}
 
-  const int version = parser.get().version();
-  // A credential names the session (on the shared port); inside a tunnel,
-  // requests inherit the CONNECT's.
-  if (auto it = parser.get().find(http::field::proxy_authorization);
-      it != parser.get().end()) {
-    route_.credential = ProxyCredential(
-        absl::string_view(it->value().data(), it->value().size()));
-  } else {
-    route_.credential = tunnel_credential_;
-  }
-  if (parser.get().method() == http::verb::connect) {
+asio::awaitable<bool> Connection::ReadBody(RequestParser& parser, int version) {
+  if (parser.is_done()) {
     StopRequestDeadline();
-    tunnel_credential_ = route_.credential;
-    co_return co_await HandleConnect(std::string(parser.get().target()),
-                                     version);
+    co_return true;
   }
-
-  if (!parser.is_done()) {
-    if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-      http::response<http::empty_body> go_on{http::status::continue_, version};
-      client_.expires_after(Chrono(config_.write_timeout));
-      auto [wec, wn] = co_await OnClient(
-          [&](auto& s) { return http::async_write(s, go_on, kAwait); });
-      client_.expires_never();
-      if (wec) {
-        StopRequestDeadline();
-        co_return false;
-      }
-    }
-    auto [bec, bn] = co_await OnClient(
-        [&](auto& s) { return http::async_read(s, buffer_, parser, kAwait); });
-    StopRequestDeadline();
-    if (bec && timed_out_) {
-      co_await WriteError(
-          408, "request-timeout",
-          absl::StrCat("matgto: the request body did not arrive within ",
-                       absl::FormatDuration(config_.request_timeout),
-                       " (--request-timeout)"),
-          version, false);
-      co_return false;
-    }
-    if (bec) {
-      if (bec == http::error::body_limit) {
-        co_await WriteError(
-            413, "body-too-large",
-            absl::StrCat("matgto: request body exceeds ",
-                         config_.max_body_bytes, " bytes (--max-body-bytes)"),
-            version, false);
-        co_return false;
-      }
-      // The client hung up mid-body (or sent broken framing): nothing is
-      // forwarded or recorded.
-      if (ClientWentAway(bec) || bec == http::error::partial_message) {
-        co_return false;
-      }
-      co_await WriteError(
-          400, "bad-request",
-          absl::StrCat("matgto: malformed request body: ", bec.message()),
-          version, false);
+  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> go_on{http::status::continue_, version};
+    client_.expires_after(Chrono(config_.write_timeout));
+    auto [wec, wn] = co_await OnClient(
+        [&](auto& s) { return http::async_write(s, go_on, kAwait); });
+    client_.expires_never();
+    if (wec) {
+      StopRequestDeadline();
       co_return false;
     }
   }
-
+  auto [bec, bn] = co_await OnClient(
+      [&](auto& s) { return http::async_read(s, buffer_, parser, kAwait); });
   StopRequestDeadline();
-  ClientRequest& request = parser.get();
-  const bool keep_alive = request.keep_alive() && !closing_;
-  const bool head = request.method() == http::verb::head;
-  std::string target(request.target());
+  if (!bec) co_return true;
+  if (timed_out_) {
+    co_await WriteError(
+        408, "request-timeout",
+        absl::StrCat("matgto: the request body did not arrive within ",
+                     absl::FormatDuration(config_.request_timeout),
+                     " (--request-timeout)"),
+        version, false);
+    co_return false;
+  }
+  if (bec == http::error::body_limit) {
+    co_await WriteError(
+        413, "body-too-large",
+        absl::StrCat("matgto: request body exceeds ", config_.max_body_bytes,
+                     " bytes (--max-body-bytes)"),
+        version, false);
+    co_return false;
+  }
+  // The client hung up mid-body (or sent broken framing): nothing is
+  // forwarded or recorded.
+  if (ClientWentAway(bec) || bec == http::error::partial_message) {
+    co_return false;
+  }
+  co_await WriteError(
+      400, "bad-request",
+      absl::StrCat("matgto: malformed request body: ", bec.message()), version,
+      false);
+  co_return false;
+}
+
+asio::awaitable<std::optional<core::UrlParts>> Connection::TargetUrl(
+    ClientRequest& request, int version, bool keep_alive, bool& answered) {
+  answered = false;
+  const std::string target(request.target());
   if (const std::string scheme = TargetScheme(target);
       !scheme.empty() && core::DefaultPort(scheme) == 0) {
-    co_return co_await WriteError(
+    answered = co_await WriteError(
         501, "scheme-unsupported",
         absl::StrCat("matgto: requests for '", scheme,
                      "://' URLs are not supported (http, https, ws and wss "
                      "are)"),
-        version, keep_alive) &&
-        keep_alive;
+        version, keep_alive);
+    co_return std::nullopt;
   }
   const bool origin_form = !target.empty() && target.front() == '/';
   absl::StatusOr<core::UrlParts> url;
@@ -473,146 +495,57 @@ asio::awaitable<bool> Connection::HandleOne() {
   }
   if (!url.ok()) {
     std::string message =
-        !target.empty() && target.front() == '/'
-            ? absl::StrCat(
-                  "matgto is a forward proxy and got the origin-form "
-                  "target '",
-                  target,
-                  "'; send absolute-form requests, e.g. curl --proxy "
-                  "http://ADDRESS http://host/path")
-            : absl::StrCat("matgto: ", url.status().message());
-    co_return co_await WriteError(400, "not-a-proxy-request", message, version,
-                                  keep_alive) &&
-        keep_alive;
+        origin_form ? absl::StrCat(
+                          "matgto is a forward proxy and got the origin-form "
+                          "target '",
+                          target,
+                          "'; send absolute-form requests, e.g. curl --proxy "
+                          "http://ADDRESS http://host/path")
+                    : absl::StrCat("matgto: ", url.status().message());
+    answered = co_await WriteError(400, "not-a-proxy-request",
+                                   std::move(message), version, keep_alive);
+    co_return std::nullopt;
   }
   if (url->scheme != "http" && url->scheme != "https" &&
       !beast::websocket::is_upgrade(request)) {
-    co_return co_await WriteError(
-        501, "scheme-unsupported",
+    std::string message =
         absl::StrCat("matgto: requests for '", url->scheme,
-                     "://' URLs are not supported by this build"),
-        version, keep_alive) &&
-        keep_alive;
+                     "://' URLs are not supported by this build");
+    answered = co_await WriteError(501, "scheme-unsupported",
+                                   std::move(message), version, keep_alive);
+    co_return std::nullopt;
   }
-
   // The authority of an absolute-form target wins over the Host header
   // (RFC 9112 3.2.2), in what is forwarded and in what is recorded; in
   // reverse mode the upstream expects its own name, not the proxy's.
   const bool reverse = config_.reverse_upstream.has_value() &&
                        origin_.has_value() &&
                        origin_->host == config_.reverse_upstream->host;
-  const bool authority_wins = !origin_form || reverse;
-  if (authority_wins) request.set(http::field::host, HostFor(*url));
+  if (!origin_form || reverse) request.set(http::field::host, HostFor(*url));
+  co_return *std::move(url);
+}
 
-  if (beast::websocket::is_upgrade(request)) {
-    // Recorded as ws:// or wss:// however the client spelled the URL.
-    if (url->scheme == "http") url->scheme = "ws";
-    if (url->scheme == "https") url->scheme = "wss";
-    co_await HandleUpgrade(request, *url);
-    co_return false;
-  }
+asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
+                                           const core::UrlParts& url,
+                                           int version, bool keep_alive) {
+  const bool head = request.method() == http::verb::head;
   const RequestTimer timer(config_.metrics);
-  core::HttpRequest exchange =
-      ToCore(std::move(request), core::FormatUrl(*url));
+  core::HttpRequest exchange = ToCore(std::move(request), core::FormatUrl(url));
   core::Decision decision = handler_.OnRequest(route_, exchange);
   if (const auto* reply = std::get_if<core::Reply>(&decision)) {
-    co_return co_await WriteReply(*reply, head, version, keep_alive) &&
-        keep_alive;
+    co_return co_await WriteReply(*reply, head, version, keep_alive);
   }
   const core::Forward ticket = std::get<core::Forward>(decision);
-  FetchOutcome outcome = co_await upstream_.Fetch(exchange, *url);
+  FetchOutcome outcome = co_await upstream_.Fetch(exchange, url);
   if (!outcome.response.has_value()) {
     handler_.OnForwardFailed(ticket, exchange, outcome.error_code);
     co_return co_await WriteError(outcome.error_status, outcome.error_code,
                                   std::move(outcome.error_message), version,
-                                  keep_alive) &&
-        keep_alive;
+                                  keep_alive);
   }
   handler_.OnForwarded(ticket, exchange, *outcome.response, outcome.timing);
   co_return co_await Write(*outcome.response, head, version, keep_alive,
-                           "upstream-bad-response", ticket.delivery) &&
-      keep_alive;
-}
-
-asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
-                                        bool head_request, int version,
-                                        bool keep_alive,
-                                        absl::string_view invalid_code,
-                                        const core::Delivery& delivery) {
-  if (delivery.breaks == core::Delivery::Break::kHang ||
-      delivery.breaks == core::Delivery::Break::kResetBeforeHeaders) {
-    // Nothing of the response is sent (it may be empty).
-    WireResponse none;
-    co_return co_await Deliver(none, true, delivery);
-  }
-  absl::StatusOr<WireResponse> wire =
-      ToWire(response, version, keep_alive, head_request);
-  if (!wire.ok()) {
-    // A response that cannot be sent as HTTP/1.1 (a hand-edited cassette):
-    // a clear 502 instead of a broken connection.
-    // (Built outside the co_await: see HandleConnect.)
-    std::string message = absl::StrCat(
-        "matgto: the ",
-        invalid_code == "cassette-bad-response" ? "recorded response"
-                                                : "upstream response",
-        " cannot be sent: ", wire.status().message());
-    co_return co_await WriteError(502, invalid_code, std::move(message),
-                                  version, keep_alive);
-  }
-  WireResponse& message = *wire;
-  if (!delivery.Immediate()) {
-    co_return co_await Deliver(
-        message, head_request || core::ResponseHasNoBody("", response.status),
-        delivery);
-  }
-  client_.expires_after(Chrono(config_.write_timeout));
-  const bool header_only =
-      head_request || core::ResponseHasNoBody("", response.status);
-  if (header_only || !message.chunked()) {
-    // The header block and the body (if any) in one gather write; only a
-    // chunked body needs Beast's serializer.
-    const std::string head = HeaderBytes(message);
-    std::array<asio::const_buffer, 2> bytes{
-        asio::buffer(head),
-        asio::buffer(message.body().data(),
-                     header_only ? 0 : message.body().size())};
-    auto [ec, n] = co_await OnClient(
-        [&](auto& s) { return asio::async_write(s, bytes, kAwait); });
-    co_return !ec;
-  }
-  auto [ec, n] = co_await OnClient(
-      [&](auto& s) { return http::async_write(s, message, kAwait); });
-  co_return !ec;
-}
-
-asio::awaitable<bool> Connection::WriteReply(const core::Reply& reply,
-                                             bool head_request, int version,
-                                             bool keep_alive) {
-  const core::HttpResponse& response = *reply.response;
-  if (reply.delivery.Immediate() && !head_request && version == 11) {
-    const SerializedHeads& heads = response.wire.Get<SerializedHeads>(
-        [&response] { return SerializeHeads(response); });
-    const std::string& head = keep_alive ? heads.keep_alive : heads.close;
-    if (!head.empty()) {
-      const std::array<asio::const_buffer, 2> message{
-          asio::buffer(head), asio::buffer(response.body)};
-      client_.expires_after(Chrono(config_.write_timeout));
-      auto [ec, n] = co_await OnClient(
-          [&](auto& s) { return asio::async_write(s, message, kAwait); });
-      co_return !ec;
-    }
-  }
-  co_return co_await Write(response, head_request, version, keep_alive,
-                           "cassette-bad-response", reply.delivery);
-}
-
-asio::awaitable<bool> Connection::WriteError(int status, absl::string_view code,
-                                             std::string message, int version,
-                                             bool keep_alive) {
-  message += '\n';
-  core::HttpResponse response =
-      core::MakeErrorResponse(status, code, std::move(message));
-  co_return co_await Write(response, false, version, keep_alive);
+                           "upstream-bad-response", ticket.delivery);
 }
 
 }  // namespace matgto::proxy

@@ -12,6 +12,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cstdint>
 #include <memory>
@@ -61,7 +62,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // lives until its coroutine ends, however late the context starts it.
   boost::asio::awaitable<void> Run(std::shared_ptr<Connection> self);
   // Handles one request; false when the connection must close.
+  using RequestParser = http::request_parser<http::string_body>;
   boost::asio::awaitable<bool> HandleOne();
+  // The steps of HandleOne. Each answers what it refuses (an error
+  // response) and returns false when the connection must close.
+  boost::asio::awaitable<bool> ReadHeader(RequestParser& parser);
+  boost::asio::awaitable<bool> ReadBody(RequestParser& parser, int version);
+  // The request's absolute URL (the Host header set from it where the
+  // authority wins); nullopt when refused, with `answered` telling whether
+  // the refusal was written.
+  boost::asio::awaitable<std::optional<core::UrlParts>> TargetUrl(
+      ClientRequest& request, int version, bool keep_alive, bool& answered);
+  // Hands the request to the session and writes what it decides: a reply,
+  // or the upstream's response (or error) after forwarding it.
+  boost::asio::awaitable<bool> Exchange(ClientRequest&& request,
+                                        const core::UrlParts& url, int version,
+                                        bool keep_alive);
   boost::asio::awaitable<bool> HandleConnect(std::string target, int version);
   // A WebSocket upgrade (connection_ws.cc); the connection ends with it.
   boost::asio::awaitable<void> HandleUpgrade(
@@ -153,5 +169,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool idle_ = true;
   bool closing_ = false;
 };
+
+template <class F>
+auto Connection::OnClient(F&& f) {
+  if (client_tls_.has_value()) return f(*client_tls_);
+  return f(client_);
+}
 
 }  // namespace matgto::proxy

@@ -1,14 +1,16 @@
-// Connection's delivery of a response with replay latency or an injected
-// fault (core::Delivery): a pause before the status line, a body paced in
-// slices, a hang, or a TCP RST at a chosen point. The fast path (Immediate)
-// never comes here.
+// Connection's writing of a response: as is (Write, WriteReply: one gather
+// write of the header block and the body), or with replay latency or an
+// injected fault (core::Delivery, Deliver): a pause before the status line,
+// a body paced in slices, a hang, or a TCP RST at a chosen point.
 #include <algorithm>
 #include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "server/proxy/connection.h"
 #include "server/proxy/coro.h"
 
@@ -127,6 +129,87 @@ asio::awaitable<bool> Connection::DeliverOn(Stream& stream,
     co_return false;
   }
   co_return true;
+}
+
+asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
+                                        bool head_request, int version,
+                                        bool keep_alive,
+                                        absl::string_view invalid_code,
+                                        const core::Delivery& delivery) {
+  if (delivery.breaks == core::Delivery::Break::kHang ||
+      delivery.breaks == core::Delivery::Break::kResetBeforeHeaders) {
+    // Nothing of the response is sent (it may be empty).
+    WireResponse none;
+    co_return co_await Deliver(none, true, delivery);
+  }
+  absl::StatusOr<WireResponse> wire =
+      ToWire(response, version, keep_alive, head_request);
+  if (!wire.ok()) {
+    // A response that cannot be sent as HTTP/1.1 (a hand-edited cassette):
+    // a clear 502 instead of a broken connection.
+    // (Built outside the co_await: see HandleConnect.)
+    std::string message = absl::StrCat(
+        "matgto: the ",
+        invalid_code == "cassette-bad-response" ? "recorded response"
+                                                : "upstream response",
+        " cannot be sent: ", wire.status().message());
+    co_return co_await WriteError(502, invalid_code, std::move(message),
+                                  version, keep_alive);
+  }
+  WireResponse& message = *wire;
+  if (!delivery.Immediate()) {
+    co_return co_await Deliver(
+        message, head_request || core::ResponseHasNoBody("", response.status),
+        delivery);
+  }
+  client_.expires_after(Chrono(config_.write_timeout));
+  const bool header_only =
+      head_request || core::ResponseHasNoBody("", response.status);
+  if (header_only || !message.chunked()) {
+    // The header block and the body (if any) in one gather write; only a
+    // chunked body needs Beast's serializer.
+    const std::string head = HeaderBytes(message);
+    std::array<asio::const_buffer, 2> bytes{
+        asio::buffer(head),
+        asio::buffer(message.body().data(),
+                     header_only ? 0 : message.body().size())};
+    auto [ec, n] = co_await OnClient(
+        [&](auto& s) { return asio::async_write(s, bytes, kAwait); });
+    co_return !ec;
+  }
+  auto [ec, n] = co_await OnClient(
+      [&](auto& s) { return http::async_write(s, message, kAwait); });
+  co_return !ec;
+}
+
+asio::awaitable<bool> Connection::WriteReply(const core::Reply& reply,
+                                             bool head_request, int version,
+                                             bool keep_alive) {
+  const core::HttpResponse& response = *reply.response;
+  if (reply.delivery.Immediate() && !head_request && version == 11) {
+    const SerializedHeads& heads = response.wire.Get<SerializedHeads>(
+        [&response] { return SerializeHeads(response); });
+    const std::string& head = keep_alive ? heads.keep_alive : heads.close;
+    if (!head.empty()) {
+      const std::array<asio::const_buffer, 2> message{
+          asio::buffer(head), asio::buffer(response.body)};
+      client_.expires_after(Chrono(config_.write_timeout));
+      auto [ec, n] = co_await OnClient(
+          [&](auto& s) { return asio::async_write(s, message, kAwait); });
+      co_return !ec;
+    }
+  }
+  co_return co_await Write(response, head_request, version, keep_alive,
+                           "cassette-bad-response", reply.delivery);
+}
+
+asio::awaitable<bool> Connection::WriteError(int status, absl::string_view code,
+                                             std::string message, int version,
+                                             bool keep_alive) {
+  message += '\n';
+  core::HttpResponse response =
+      core::MakeErrorResponse(status, code, std::move(message));
+  co_return co_await Write(response, false, version, keep_alive);
 }
 
 }  // namespace matgto::proxy
