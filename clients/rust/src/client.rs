@@ -422,8 +422,8 @@ pub fn check_api_version(address: &str, v: u32) -> Result<()> {
 }
 
 /// `http://` + `proxy_address`, an unspecified host (`0.0.0.0`, `::`)
-/// replaced by `control_host`, or by `127.0.0.1` when that is unspecified
-/// too (IPv6 hosts bracketed).
+/// replaced by `control_host`, or by the loopback address of its family
+/// (`127.0.0.1`, `::1`) when that is unspecified too (IPv6 hosts bracketed).
 pub fn proxy_url(control_host: &str, proxy_address: &str) -> Result<String> {
     let (host, port) = match proxy_address.rsplit_once(':') {
         Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, p),
@@ -434,7 +434,13 @@ pub fn proxy_url(control_host: &str, proxy_address: &str) -> Result<String> {
     let mut host = host.trim_start_matches('[').trim_end_matches(']').to_string();
     if unspecified(&host) {
         let ctl = host_of(control_host);
-        host = if unspecified(&ctl) { "127.0.0.1".into() } else { ctl };
+        host = if !unspecified(&ctl) {
+            ctl
+        } else if host.contains(':') {
+            "::1".into() // an IPv6-only listener is not reachable on 127.0.0.1
+        } else {
+            "127.0.0.1".into()
+        };
     }
     if host.contains(':') {
         host = format!("[{host}]");
