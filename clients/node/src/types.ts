@@ -586,15 +586,19 @@ function splitHostPort(address: string): [string, string] {
 
 /**
  * `proxyAddress` as the server reports it, except that an unspecified host
- * (`0.0.0.0`, `::`) becomes the host of the control address (`127.0.0.1`
- * when that is unspecified too or not given); IPv6 hosts keep brackets.
+ * (`0.0.0.0`, `::`) becomes the host of the control address (the loopback
+ * address of its family, `127.0.0.1` or `::1`, when that is unspecified too or
+ * not given); IPv6 hosts keep brackets.
  */
 export function usableProxyAddress(proxyAddress: string, controlAddress?: string): string {
   let [host, port] = splitHostPort(proxyAddress);
   if (!UNSPECIFIED_HOSTS.has(host)) return proxyAddress;
   const target = (controlAddress ?? '').replace(/^(dns|ipv4|ipv6):/, '').replace(/^[a-z]+:\/\//, '');
   const [ctl] = splitHostPort(target.slice(target.lastIndexOf('/') + 1));
-  host = UNSPECIFIED_HOSTS.has(ctl) ? '127.0.0.1' : ctl;
+  // Both unspecified: the loopback address of the proxy's own family (an
+  // IPv6-only listener is not reachable on 127.0.0.1).
+  if (!UNSPECIFIED_HOSTS.has(ctl)) host = ctl;
+  else host = host.includes(':') ? '::1' : '127.0.0.1';
   if (host.includes(':')) host = `[${host}]`;
   return port ? `${host}:${port}` : host;
 }
