@@ -8,8 +8,8 @@ final class HostPort {
 
   /**
    * Parses {@code address}. A wildcard host (0.0.0.0, ::, empty) is replaced by {@code
-   * fallbackHost}, the host the control connection uses, or by 127.0.0.1 when that is a wildcard
-   * too.
+   * fallbackHost}, the host the control connection uses, or by the loopback address of its own
+   * family (127.0.0.1, ::1) when that is a wildcard too.
    */
   static InetSocketAddress parse(String address, String fallbackHost) {
     if (address == null || address.isBlank()) {
@@ -32,7 +32,7 @@ final class HostPort {
       host = host.substring(1, host.length() - 1);
     }
     if (wildcard(host)) {
-      host = wildcard(fallbackHost) ? "127.0.0.1" : fallbackHost;
+      host = wildcard(fallbackHost) ? loopbackFor(host) : fallbackHost;
     }
     return new InetSocketAddress(host, port);
   }
@@ -49,12 +49,17 @@ final class HostPort {
       host = host.substring(1, host.length() - 1);
     }
     if (wildcard(host)) {
-      host = wildcard(fallbackHost) ? "127.0.0.1" : fallbackHost;
+      host = wildcard(fallbackHost) ? loopbackFor(host) : fallbackHost;
     }
     if (host.contains(":")) {
       host = "[" + host + "]";
     }
     return "http://" + host + ":" + parsed.getPort();
+  }
+
+  /** ::1 for an IPv6 wildcard (an IPv6-only listener is not reachable on 127.0.0.1), else 127.0.0.1. */
+  private static String loopbackFor(String wildcardHost) {
+    return wildcardHost.contains(":") ? "::1" : "127.0.0.1";
   }
 
   /** Whether {@code host} (unbracketed) is empty or an unspecified address (0.0.0.0, ::). */
