@@ -86,7 +86,7 @@ func confOption(t *testing.T, key string, value any) Option {
 		return WithOnMiss(map[string]MissPolicy{"error": MissError, "passthrough": MissPassthrough, "record": MissRecord}[value.(string)])
 	case "store_decoded":
 		if !value.(bool) {
-			t.Fatalf("store_decoded=false has no Go option: skip the case for go")
+			return WithStoreAsSent()
 		}
 		return WithStoreDecoded()
 	case "ws_timing":
@@ -141,6 +141,10 @@ func confOption(t *testing.T, key string, value any) Option {
 				r.BodyPatterns = strs(v)
 			case "disable_defaults":
 				r.DisableDefaults = v.(bool)
+			case "json_keys":
+				r.JSONKeys = strs(v)
+			case "on_unredactable":
+				r.OnUnredactable = map[string]UnredactablePolicy{"warn": UnredactableWarn, "refuse": UnredactableRefuse}[v.(string)]
 			default:
 				t.Fatalf("conformance: redact.%s is not mapped to a Go RedactRules field", k)
 			}

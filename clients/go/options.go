@@ -30,7 +30,7 @@ func truncateUTF8(s string, n int) string {
 // do not apply to a call are ignored by it.
 //
 // The cassette options (WithOnExhausted, WithRepeat, WithOnMiss, WithMatch,
-// WithRedact, WithStoreDecoded, WithWSTiming, WithWSSpeed, WithOptions) are
+// WithRedact, WithStoreDecoded, WithStoreAsSent, WithWSTiming, WithWSSpeed, WithOptions) are
 // applied in order to one matgtov1.CassetteOptions message. On a recording
 // they are stored with the cassette; on Replay (and UseCassette when it
 // replays) the fields they set override the stored ones for that session
@@ -143,6 +143,13 @@ func WithRedact(r RedactRules) Option {
 // --store-decoded.
 func WithStoreDecoded() Option {
 	return func(o *options) { o.set(func(c *pb.CassetteOptions) { c.BodyStorage = pb.BodyStorage_DECODED }) }
+}
+
+// WithStoreAsSent makes a recording store bodies as they were sent (the
+// server's default), overriding a cassette stored with decoded bodies when
+// given to Replay or UseCassette.
+func WithStoreAsSent() Option {
+	return func(o *options) { o.set(func(c *pb.CassetteOptions) { c.BodyStorage = pb.BodyStorage_AS_SENT }) }
 }
 
 // WithWSTiming sets how replay paces the server messages of WebSocket

@@ -238,7 +238,26 @@ type RedactRules struct {
 	BodyPatterns []string
 	// DisableDefaults turns the default credential-header redaction off.
 	DisableDefaults bool
+	// JSONKeys are JSON member names redacted at any depth of a JSON body.
+	JSONKeys []string
+	// OnUnredactable says what happens to an exchange whose body a rule
+	// cannot be applied to (e.g. an unknown Content-Encoding).
+	OnUnredactable UnredactablePolicy
 }
+
+// UnredactablePolicy says what a recording does with an exchange whose body
+// a redaction rule cannot be applied to. CLI: --on-unredactable.
+type UnredactablePolicy int32
+
+const (
+	// UnredactableDefault leaves the choice to the server (it warns).
+	UnredactableDefault UnredactablePolicy = UnredactablePolicy(pb.UnredactablePolicy_UNREDACTABLE_POLICY_UNSPECIFIED)
+	// UnredactableWarn stores the exchange and adds a warning to the
+	// session summary.
+	UnredactableWarn UnredactablePolicy = UnredactablePolicy(pb.UnredactablePolicy_UNREDACTABLE_WARN)
+	// UnredactableRefuse does not store the exchange (and warns).
+	UnredactableRefuse UnredactablePolicy = UnredactablePolicy(pb.UnredactablePolicy_UNREDACTABLE_REFUSE)
+)
 
 func (r RedactRules) proto() *pb.RedactRules {
 	return &pb.RedactRules{
@@ -248,6 +267,8 @@ func (r RedactRules) proto() *pb.RedactRules {
 		FormFields:      clone(r.FormFields),
 		BodyPatterns:    clone(r.BodyPatterns),
 		DisableDefaults: r.DisableDefaults,
+		JsonKeys:        clone(r.JSONKeys),
+		OnUnredactable:  pb.UnredactablePolicy(r.OnUnredactable),
 	}
 }
 

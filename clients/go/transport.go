@@ -90,15 +90,19 @@ func (c *Client) ProxyURL(ctx context.Context) (*url.URL, error) {
 }
 
 // proxyURLFor is "http://" + addr, with the control address's host standing
-// in for an unspecified (0.0.0.0, ::) or empty one.
+// in for an unspecified (0.0.0.0, ::) or empty one, and the loopback address
+// of its family (127.0.0.1, ::1) when the control host is unspecified too.
 func (c *Client) proxyURLFor(addr string) (*url.URL, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("matgto: the server at %s reports an unusable proxy address %q: %v", c.addr, addr, err)
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		if ctlHost, _, err := net.SplitHostPort(c.addr); err == nil && ctlHost != "" {
+		ctlHost, _, err := net.SplitHostPort(c.addr)
+		if ctlIP := net.ParseIP(ctlHost); err == nil && ctlHost != "" && (ctlIP == nil || !ctlIP.IsUnspecified()) {
 			host = ctlHost
+		} else if ip != nil && ip.To4() == nil {
+			host = "::1" // an IPv6-only listener is not reachable on 127.0.0.1
 		} else {
 			host = "127.0.0.1"
 		}

@@ -163,9 +163,13 @@ std::string ProxyUrlFor(std::string_view proxy_address,
   };
   if (unspecified(host)) {
     std::string chost, cport;
+    // Both unspecified: the loopback address of the proxy's own family (an
+    // IPv6-only listener is not reachable on 127.0.0.1).
+    std::string loopback =
+        host.find(':') != std::string::npos ? "::1" : "127.0.0.1";
     host = split(control_address, chost, cport) && !unspecified(chost)
                ? chost
-               : "127.0.0.1";
+               : loopback;
   }
   if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
   return absl::StrCat("http://", host, ":", port);

@@ -35,6 +35,7 @@ MATGTO_SETTER(OnExhausted(v1::ExhaustedPolicy p), proto_.set_on_exhausted(p))
 MATGTO_SETTER(Repeat(v1::RepeatPolicy p), proto_.set_repeat(p))
 MATGTO_SETTER(OnMiss(v1::MissPolicy p), proto_.set_on_miss(p))
 MATGTO_SETTER(StoreDecoded(), proto_.set_body_storage(v1::DECODED))
+MATGTO_SETTER(StoreAsSent(), proto_.set_body_storage(v1::AS_SENT))
 MATGTO_SETTER(WsTiming(v1::WsTiming t), proto_.set_ws_timing(t))
 MATGTO_SETTER(WsSpeed(double speed), proto_.set_ws_speed(speed))
 MATGTO_SETTER(MatchFields(std::vector<v1::MatchField> fields), {

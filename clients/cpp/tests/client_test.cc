@@ -309,7 +309,9 @@ TEST(HelpersTest, ProxyUrlForAddressForms) {
             "http://127.0.0.1:8888");
   EXPECT_EQ(ProxyUrlFor("0.0.0.0:8888", "10.1.2.3:8889"),
             "http://10.1.2.3:8888");
-  EXPECT_EQ(ProxyUrlFor("[::]:8888", "[::]:8889"), "http://127.0.0.1:8888");
+  // Both unspecified: the loopback of the proxy's family.
+  EXPECT_EQ(ProxyUrlFor("[::]:8888", "[::]:8889"), "http://[::1]:8888");
+  EXPECT_EQ(ProxyUrlFor("0.0.0.0:8888", "[::]:8889"), "http://127.0.0.1:8888");
   EXPECT_EQ(ProxyUrlFor("[::1]:8888", "x:1"), "http://[::1]:8888");
   EXPECT_EQ(ProxyUrlFor("[::]:8888", "[fd00::1]:8889"),
             "http://[fd00::1]:8888");

@@ -126,7 +126,7 @@ CassetteOptions Build(const Struct& options) {
       if (v.bool_value()) {
         o.StoreDecoded();
       } else {
-        ADD_FAILURE() << "option store_decoded=false is not mapped";
+        o.StoreAsSent();
       }
     } else if (key == "ws_timing") {
       o.WsTiming(s == "fast" ? v1::AS_FAST_AS_POSSIBLE : v1::AS_RECORDED);

@@ -41,6 +41,19 @@ export class MatgtoError extends Error {
 
 /** NOT_FOUND: e.g. `replay()` of a cassette that does not exist. */
 export class CassetteNotFoundError extends MatgtoError {}
+/**
+ * NOT_FOUND of a call that named a session (`stopRecording`, `renewSession`,
+ * `setFaults`, `startRecording` on a session): it names no open session. A
+ * {@link CassetteNotFoundError}, as every NOT_FOUND was before it existed.
+ */
+export class SessionNotFoundError extends CassetteNotFoundError {}
+/**
+ * NOT_FOUND of `clearFaults`: a fault id (or the session) the server does not
+ * know. A {@link CassetteNotFoundError}, as every NOT_FOUND was before it existed.
+ */
+export class FaultNotFoundError extends CassetteNotFoundError {}
+/** DEADLINE_EXCEEDED: the server did not answer within the call's deadline. */
+export class DeadlineExceededError extends MatgtoError {}
 /** INVALID_ARGUMENT: a bad cassette name (empty, absolute, `..`, bad characters) or mode. */
 export class InvalidArgumentError extends MatgtoError {}
 /** FAILED_PRECONDITION: e.g. `stopRecording()` while no cassette is in use. */
@@ -123,8 +136,23 @@ function isServiceError(err: unknown): err is ServiceError {
   return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number';
 }
 
-/** Maps a gRPC failure to the matching {@link MatgtoError} subclass. */
-export function toMatgtoError(err: unknown, rpc?: string): MatgtoError {
+/** What a NOT_FOUND of a call names: a cassette, a session or a fault. */
+export type NotFoundAbout = 'cassette' | 'session' | 'fault';
+
+const NOT_FOUND_ABOUT: Record<string, NotFoundAbout> = {
+  StartRecording: 'session',
+  StopRecording: 'session',
+  RenewSession: 'session',
+  SetFaults: 'session',
+  ClearFaults: 'fault',
+};
+
+/**
+ * Maps a gRPC failure to the matching {@link MatgtoError} subclass. A
+ * NOT_FOUND becomes a {@link SessionNotFoundError} or {@link FaultNotFoundError}
+ * by `about` (default: what the `rpc` names), else a {@link CassetteNotFoundError}.
+ */
+export function toMatgtoError(err: unknown, rpc?: string, about?: NotFoundAbout): MatgtoError {
   if (err instanceof MatgtoError) return err;
   if (!isServiceError(err)) {
     const message = err instanceof Error ? err.message : String(err);
@@ -134,7 +162,16 @@ export function toMatgtoError(err: unknown, rpc?: string): MatgtoError {
   const opts = { rpc, cause: err };
   switch (err.code) {
     case GrpcStatus.NOT_FOUND:
-      return new CassetteNotFoundError(err.code, details, opts);
+      switch (about ?? NOT_FOUND_ABOUT[rpc ?? ''] ?? 'cassette') {
+        case 'session':
+          return new SessionNotFoundError(err.code, details, opts);
+        case 'fault':
+          return new FaultNotFoundError(err.code, details, opts);
+        default:
+          return new CassetteNotFoundError(err.code, details, opts);
+      }
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return new DeadlineExceededError(err.code, details, opts);
     case GrpcStatus.INVALID_ARGUMENT:
       return new InvalidArgumentError(err.code, details, opts);
     case GrpcStatus.FAILED_PRECONDITION:

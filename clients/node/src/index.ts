@@ -19,6 +19,9 @@ export {
 export {
   MatgtoError,
   CassetteNotFoundError,
+  SessionNotFoundError,
+  FaultNotFoundError,
+  DeadlineExceededError,
   InvalidArgumentError,
   FailedPreconditionError,
   CorruptCassetteError,
@@ -31,6 +34,7 @@ export {
   IncompatibleServerError,
   toMatgtoError,
   grpcCodeName,
+  type NotFoundAbout,
 } from './errors.js';
 export {
   TOKEN_ENV,
@@ -84,6 +88,7 @@ export type {
   OnExhausted,
   RepeatPolicyName,
   OnMiss,
+  OnUnredactable,
   BodyMatchMode,
   MatchFieldName,
   WsTimingMode,

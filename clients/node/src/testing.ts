@@ -176,12 +176,43 @@ function testPath(t: TestContextLike): string[] {
  * directory without the extension, then each suite and the test name, every
  * part a segment: `test/api.test.js`, `describe('users')`, `test('gets one')`
  * give `test/api.test/users/gets_one`. Characters outside the server's
- * cassette-name set become `_`.
+ * cassette-name set become `_`; a name where that replaced anything but
+ * spaces (or longer than the server's 200 bytes) gets `,h` + 8 hex digits of
+ * the FNV-1a hash of the original appended, so that two test names differing
+ * only in such characters (`a:b`, `a;b`) keep different cassettes.
  */
 export function defaultCassetteName(t: TestContextLike, prefix = ''): string {
   const file = relativeTestFile(t).replace(/\.[cm]?[jt]sx?$/, '');
-  const segments = [...prefix.split('/'), ...file.split('/'), ...testPath(t)].filter((s) => s !== '');
-  return segments.map(sanitizeSegment).join('/');
+  const head = [...prefix.split('/'), ...file.split('/')].filter((s) => s !== '');
+  const tests = testPath(t);
+  const kept = tests.filter((s) => s !== '');
+  const cleaned = [...head, ...kept].map(sanitizeSegment);
+  const name = cleaned.join('/');
+  const changed = kept.length !== tests.length || [...head, ...kept].some(lossy);
+  if (!changed && name.length <= MAX_NAME_BYTES) return name;
+  // As the Go and Rust clients: names that differ only in refused characters
+  // ("a:b", "a;b") keep different cassettes. Sanitized names are ASCII.
+  const suffix = `,h${fnv32a([...head, ...tests].join('/')).toString(16).padStart(8, '0')}`;
+  return name.slice(0, MAX_NAME_BYTES - suffix.length).replace(/\/+$/, '') + suffix;
+}
+
+/**
+ * Whether sanitizing `segment` loses more than its spaces (which become `_`,
+ * as Go's t.Name() does, and get no hash suffix: test names are sentences).
+ * Over-long segments carry a hash of their own.
+ */
+function lossy(segment: string): boolean {
+  return /[^A-Za-z0-9._\-+=@,[\] ]/.test(segment) || /^\.*$/.test(segment);
+}
+
+/** The longest cassette name the server accepts, in bytes. */
+const MAX_NAME_BYTES = 200;
+
+/** 32-bit FNV-1a of the UTF-8 bytes of `text`. */
+function fnv32a(text: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(text, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
 }
 
 /** `node <file> <test name> pid <pid>`, cut to the server's 256 bytes. */

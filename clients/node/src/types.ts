@@ -11,6 +11,7 @@ import {
   Latency as PbLatency,
   MatchRules as PbMatchRules,
   RedactRules as PbRedactRules,
+  UnredactablePolicy,
   type DeepPartial,
 } from './gen/matgto/v1/cassette.js';
 import {
@@ -109,7 +110,18 @@ export interface RedactRules {
   /** RE2 patterns; every match in a (decoded) body is replaced. */
   bodyPatterns?: readonly string[];
   disableDefaults?: boolean;
+  /** JSON member names redacted at any depth of a JSON body. */
+  jsonKeys?: readonly string[];
+  /**
+   * What a recording does with an exchange whose body a rule cannot be
+   * applied to (e.g. an unknown Content-Encoding): `'warn'` (store it and
+   * warn; the server's default) or `'refuse'` (do not store it).
+   */
+  onUnredactable?: OnUnredactable;
 }
+
+/** See {@link RedactRules.onUnredactable}. */
+export type OnUnredactable = 'warn' | 'refuse';
 
 /**
  * Cassette options. Recording stores them with the cassette; on replay the
@@ -310,6 +322,10 @@ const REPEAT_TO_PB: Record<RepeatPolicyName, RepeatPolicy> = {
   sequential: RepeatPolicy.SEQUENTIAL,
   reuse: RepeatPolicy.REUSE,
 };
+const UNREDACTABLE_TO_PB: Record<OnUnredactable, UnredactablePolicy> = {
+  warn: UnredactablePolicy.UNREDACTABLE_WARN,
+  refuse: UnredactablePolicy.UNREDACTABLE_REFUSE,
+};
 const MISS_TO_PB: Record<OnMiss, MissPolicy> = {
   error: MissPolicy.MISS_ERROR,
   passthrough: MissPolicy.MISS_PASSTHROUGH,
@@ -384,6 +400,11 @@ export function redactRulesToPb(rules: RedactRules): PbRedactRules {
     formFields: strings(rules.formFields, 'redact.formFields'),
     bodyPatterns: strings(rules.bodyPatterns, 'redact.bodyPatterns'),
     disableDefaults: rules.disableDefaults ?? false,
+    jsonKeys: strings(rules.jsonKeys, 'redact.jsonKeys'),
+    onUnredactable:
+      rules.onUnredactable === undefined
+        ? UnredactablePolicy.UNREDACTABLE_POLICY_UNSPECIFIED
+        : lookup(UNREDACTABLE_TO_PB, rules.onUnredactable, 'redact.onUnredactable'),
   });
 }
 
@@ -442,6 +463,9 @@ export function redactRulesFromPb(r: PbRedactRules): RedactRules {
   if (r.formFields.length) out.formFields = [...r.formFields];
   if (r.bodyPatterns.length) out.bodyPatterns = [...r.bodyPatterns];
   if (r.disableDefaults) out.disableDefaults = true;
+  if (r.jsonKeys.length) out.jsonKeys = [...r.jsonKeys];
+  if (r.onUnredactable === UnredactablePolicy.UNREDACTABLE_WARN) out.onUnredactable = 'warn';
+  if (r.onUnredactable === UnredactablePolicy.UNREDACTABLE_REFUSE) out.onUnredactable = 'refuse';
   return out;
 }
 
@@ -562,15 +586,19 @@ function splitHostPort(address: string): [string, string] {
 
 /**
  * `proxyAddress` as the server reports it, except that an unspecified host
- * (`0.0.0.0`, `::`) becomes the host of the control address (`127.0.0.1`
- * when that is unspecified too or not given); IPv6 hosts keep brackets.
+ * (`0.0.0.0`, `::`) becomes the host of the control address (the loopback
+ * address of its family, `127.0.0.1` or `::1`, when that is unspecified too or
+ * not given); IPv6 hosts keep brackets.
  */
 export function usableProxyAddress(proxyAddress: string, controlAddress?: string): string {
   let [host, port] = splitHostPort(proxyAddress);
   if (!UNSPECIFIED_HOSTS.has(host)) return proxyAddress;
   const target = (controlAddress ?? '').replace(/^(dns|ipv4|ipv6):/, '').replace(/^[a-z]+:\/\//, '');
   const [ctl] = splitHostPort(target.slice(target.lastIndexOf('/') + 1));
-  host = UNSPECIFIED_HOSTS.has(ctl) ? '127.0.0.1' : ctl;
+  // Both unspecified: the loopback address of the proxy's own family (an
+  // IPv6-only listener is not reachable on 127.0.0.1).
+  if (!UNSPECIFIED_HOSTS.has(ctl)) host = ctl;
+  else host = host.includes(':') ? '::1' : '127.0.0.1';
   if (host.includes(':')) host = `[${host}]`;
   return port ? `${host}:${port}` : host;
 }

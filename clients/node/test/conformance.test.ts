@@ -92,7 +92,7 @@ function idiomatic(neutral: Record<string, Any>): CassetteOptions {
       case 'redact': {
         const r: Any = {};
         for (const [k, x] of Object.entries(v as Record<string, Any>)) {
-          const known = ['headers', 'query_params', 'json_pointers', 'form_fields', 'body_patterns', 'disable_defaults'];
+          const known = ['headers', 'query_params', 'json_pointers', 'form_fields', 'body_patterns', 'disable_defaults', 'json_keys', 'on_unredactable'];
           assert.ok(known.includes(k), `conformance: redact.${k} is not mapped to the Node RedactRules`);
           r[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = x;
         }
@@ -182,7 +182,7 @@ describe('conformance: errors', () => {
     test(`${c.code} ${c.about ?? ''}`, { skip: kind?.skip ? `conformance: ${c.kind}: ${kind.skip}` : undefined }, () => {
       assert.equal(typeof kind, 'string', `errors.json kinds.node does not name the error of kind ${c.kind}`);
       const code = (GrpcStatus as Any)[c.code] as number;
-      const err = toMatgtoError(Object.assign(new Error(ERRORS.message), { code, details: ERRORS.message }), 'Replay');
+      const err = toMatgtoError(Object.assign(new Error(ERRORS.message), { code, details: ERRORS.message }), 'Replay', c.about);
       const cls = (matgto as Any)[kind];
       assert.ok(typeof cls === 'function', `@matgto/client exports no ${kind}`);
       assert.equal(err.constructor, cls);

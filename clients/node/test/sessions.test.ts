@@ -140,7 +140,8 @@ describe('sessions (real server)', () => {
 
     test('each cassette holds exactly its own exchanges', async () => {
       assert.equal(proxies.size, N, 'every test had a proxy of its own');
-      assert.equal(names[3], 'build-test/sessions.test/sessions__real_server_/concurrent_tests/record/test_3');
+      // '(' and ')' are refused characters: the name carries a hash of the original.
+      assert.equal(names[3], 'build-test/sessions.test/sessions__real_server_/concurrent_tests/record/test_3,h1213d873');
       assert.equal(new Set(names).size, N);
       for (let i = 0; i < N; i++) {
         const cassette = await client.getCassette(names[i]!);

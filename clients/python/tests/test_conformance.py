@@ -190,7 +190,9 @@ def test_errors(case: Dict[str, Any]) -> None:
     assert kind is not None, f"errors.json kinds.{LANG} does not name the type of kind {case['kind']}"
     if isinstance(kind, dict):
         pytest.skip(f"conformance: {case['kind']}: {kind['skip']}")
-    error = errors.error_from_rpc(_RpcError(grpc.StatusCode[case["code"]], ERRORS["message"]), method="Replay")
+    error = errors.error_from_rpc(
+        _RpcError(grpc.StatusCode[case["code"]], ERRORS["message"]), method="Replay", about=case.get("about")
+    )
     assert type(error).__name__ == kind
     assert isinstance(error, errors.MatgtoError)
     assert ERRORS["message"] in str(error)

@@ -422,18 +422,25 @@ pub fn check_api_version(address: &str, v: u32) -> Result<()> {
 }
 
 /// `http://` + `proxy_address`, an unspecified host (`0.0.0.0`, `::`)
-/// replaced by `control_host` (IPv6 hosts bracketed).
+/// replaced by `control_host`, or by the loopback address of its family
+/// (`127.0.0.1`, `::1`) when that is unspecified too (IPv6 hosts bracketed).
 pub fn proxy_url(control_host: &str, proxy_address: &str) -> Result<String> {
     let (host, port) = match proxy_address.rsplit_once(':') {
         Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, p),
         _ => return Err(Error::Config(format!("the server reports an unusable proxy address {proxy_address:?}"))),
     };
-    let mut host = host.trim_start_matches('[').trim_end_matches(']').to_string();
     let unspecified =
-        host.is_empty() || host.parse::<std::net::IpAddr>().map(|ip| ip.is_unspecified()).unwrap_or(false);
-    if unspecified {
+        |h: &str| h.is_empty() || h.parse::<std::net::IpAddr>().map(|ip| ip.is_unspecified()).unwrap_or(false);
+    let mut host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    if unspecified(&host) {
         let ctl = host_of(control_host);
-        host = if ctl.is_empty() { "127.0.0.1".into() } else { ctl };
+        host = if !unspecified(&ctl) {
+            ctl
+        } else if host.contains(':') {
+            "::1".into() // an IPv6-only listener is not reachable on 127.0.0.1
+        } else {
+            "127.0.0.1".into()
+        };
     }
     if host.contains(':') {
         host = format!("[{host}]");

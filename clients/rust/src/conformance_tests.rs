@@ -86,6 +86,7 @@ fn builder(options: &Value) -> CassetteOptions {
                 key,
             )),
             "store_decoded" if v.as_bool() == Some(true) => b.store_decoded(),
+            "store_decoded" if v.as_bool() == Some(false) => b.store_as_sent(),
             "ws_timing" => b.ws_timing(pick(
                 &[("fast", pb::WsTiming::AsFastAsPossible), ("as_recorded", pb::WsTiming::AsRecorded)],
                 v,

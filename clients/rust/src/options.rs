@@ -162,6 +162,12 @@ impl CassetteOptions {
         self.inner.body_storage = BodyStorage::Decoded as i32;
         self
     }
+    /// Store bodies as they were sent (the server's default); given to a
+    /// replay, it overrides a cassette stored with decoded bodies.
+    pub fn store_as_sent(mut self) -> Self {
+        self.inner.body_storage = BodyStorage::AsSent as i32;
+        self
+    }
     /// WebSocket replay timing.
     pub fn ws_timing(mut self, t: WsTiming) -> Self {
         self.inner.ws_timing = t as i32;

@@ -234,7 +234,7 @@ std::string CassetteName(std::string_view test_name);
 std::optional<v1::ProxyError> ParseProxyError(std::string_view body);
 // The proxy URL an HTTP client uses for a session listener address as the
 // server reports it: an unspecified host ("0.0.0.0", "[::]") becomes the
-// control host (else 127.0.0.1); IPv6 hosts are bracketed.
+// control host (else 127.0.0.1, or ::1 for "[::]"); IPv6 hosts are bracketed.
 std::string ProxyUrlFor(std::string_view proxy_address,
                         std::string_view control_address);
 

@@ -35,6 +35,9 @@ class CassetteOptions {
   CassetteOptions& Repeat(v1::RepeatPolicy p);
   CassetteOptions& OnMiss(v1::MissPolicy p);
   CassetteOptions& StoreDecoded();
+  // Bodies stored as sent (the server's default); given to a replay, it
+  // overrides a cassette stored with decoded bodies.
+  CassetteOptions& StoreAsSent();
   CassetteOptions& WsTiming(v1::WsTiming t);
   CassetteOptions& WsSpeed(double speed);
   // Matching.

@@ -34,6 +34,8 @@ from .client import (
 from .errors import (
     CassetteNotFoundError,
     CorruptCassetteError,
+    FaultNotFoundError,
+    SessionNotFoundError,
     DeadlineExceededError,
     FailedPreconditionError,
     IncompatibleServerError,
@@ -77,6 +79,8 @@ __all__ = [
     "check_api_version",
     "default_server_address",
     "CassetteNotFoundError",
+    "SessionNotFoundError",
+    "FaultNotFoundError",
     "CorruptCassetteError",
     "DeadlineExceededError",
     "FailedPreconditionError",

@@ -126,17 +126,18 @@ def _split_host_port(address: str) -> Tuple[str, str]:
     return address, ""
 
 
-def _host_of_target(target: str) -> str:
-    """The host of a gRPC target such as ``"127.0.0.1:8889"`` or ``"dns:///h:1"``."""
+def _host_of_target(target: str, loopback: str = "127.0.0.1") -> str:
+    """The host of a gRPC target such as ``"127.0.0.1:8889"`` or ``"dns:///h:1"``
+    (``loopback`` for an unspecified one or a local socket)."""
     if target.startswith(("unix:", "unix-abstract:", "vsock:")):
-        return "127.0.0.1"
+        return loopback
     for prefix in ("dns:", "ipv4:", "ipv6:"):
         if target.startswith(prefix):
             target = target[len(prefix):]
             break
     target = target.split(",")[0].rsplit("/", 1)[-1]
     host, _ = _split_host_port(target)
-    return host if host not in _UNSPECIFIED_HOSTS else "127.0.0.1"
+    return host if host not in _UNSPECIFIED_HOSTS else loopback
 
 
 def _join_host_port(host: str, port: str) -> str:
@@ -147,10 +148,12 @@ def _join_host_port(host: str, port: str) -> str:
 
 def usable_proxy_address(proxy_address: str, control_target: str) -> str:
     """The proxy address as reported by the server, except that an unspecified
-    host (``0.0.0.0``, ``::``) is replaced by the host used to reach the control API."""
+    host (``0.0.0.0``, ``::``) is replaced by the host used to reach the control API,
+    or by the loopback address of its own family (``127.0.0.1``, ``::1``) when that is
+    unspecified too."""
     host, port = _split_host_port(proxy_address)
     if host in _UNSPECIFIED_HOSTS:
-        host = _host_of_target(control_target)
+        host = _host_of_target(control_target, "::1" if ":" in host else "127.0.0.1")
     return _join_host_port(host, port)
 
 

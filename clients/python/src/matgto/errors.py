@@ -7,7 +7,10 @@ gRPC status :attr:`~MatgtoError.code` and the server's own message
 ==========================  ==========================================
 gRPC status                 exception
 ==========================  ==========================================
-``NOT_FOUND``               :class:`CassetteNotFoundError` (also: unknown session)
+``NOT_FOUND``               :class:`CassetteNotFoundError`; for a call that named a
+                            session (stop, renew, faults) its subclass
+                            :class:`SessionNotFoundError`, for ``clear_faults``
+                            :class:`FaultNotFoundError`
 ``INVALID_ARGUMENT``        :class:`InvalidArgumentError`
 ``FAILED_PRECONDITION``     :class:`FailedPreconditionError`
 ``DATA_LOSS``               :class:`CorruptCassetteError`
@@ -34,6 +37,8 @@ import grpc
 __all__ = [
     "MatgtoError",
     "CassetteNotFoundError",
+    "SessionNotFoundError",
+    "FaultNotFoundError",
     "InvalidArgumentError",
     "FailedPreconditionError",
     "CorruptCassetteError",
@@ -93,6 +98,17 @@ class MatgtoError(Exception):
 class CassetteNotFoundError(MatgtoError, LookupError):
     """Something named does not exist (``NOT_FOUND``): replaying an unknown
     cassette, or a ``session`` id that names no open session."""
+
+
+class SessionNotFoundError(CassetteNotFoundError):
+    """The ``session`` id a call named (``stop_recording``, ``renew_session``,
+    ``set_faults``, ``start_recording`` on a session) names no open session
+    (``NOT_FOUND``). A :class:`CassetteNotFoundError`, as before it existed."""
+
+
+class FaultNotFoundError(CassetteNotFoundError):
+    """``clear_faults`` named a fault id (or session) the server does not know
+    (``NOT_FOUND``). A :class:`CassetteNotFoundError`, as before it existed."""
 
 
 class InvalidArgumentError(MatgtoError, ValueError):
@@ -172,26 +188,49 @@ _BY_CODE: Dict[grpc.StatusCode, Type[MatgtoError]] = {
 }
 
 
-def error_class_for(code: Optional[grpc.StatusCode]) -> Type[MatgtoError]:
-    """The exception class used for gRPC status ``code``."""
+#: What a ``NOT_FOUND`` of each RPC is about (others: the cassette).
+_NOT_FOUND_ABOUT: Dict[str, str] = {
+    "StartRecording": "session",
+    "StopRecording": "session",
+    "RenewSession": "session",
+    "SetFaults": "session",
+    "ClearFaults": "fault",
+}
+_NOT_FOUND_BY_ABOUT: Dict[str, Type[MatgtoError]] = {
+    "cassette": CassetteNotFoundError,
+    "session": SessionNotFoundError,
+    "fault": FaultNotFoundError,
+}
+
+
+def error_class_for(code: Optional[grpc.StatusCode], about: Optional[str] = None) -> Type[MatgtoError]:
+    """The exception class used for gRPC status ``code``; for ``NOT_FOUND``,
+    ``about`` (``"cassette"``, ``"session"``, ``"fault"``: what the failed call
+    named) picks the subclass."""
     if code is None:
         return MatgtoError
+    if code is grpc.StatusCode.NOT_FOUND:
+        return _NOT_FOUND_BY_ABOUT.get(about or "cassette", CassetteNotFoundError)
     return _BY_CODE.get(code, MatgtoError)
 
 
 def error_from_rpc(
-    error: Any, *, method: Optional[str] = None, address: Optional[str] = None
+    error: Any, *, method: Optional[str] = None, address: Optional[str] = None, about: Optional[str] = None
 ) -> MatgtoError:
     """Converts a failed gRPC call (a :class:`grpc.RpcError` that is also a
     :class:`grpc.Call`) into the matching :class:`MatgtoError`.
 
     The original error stays available as ``rpc_error`` on the result.
+    ``about`` says what the call named for a ``NOT_FOUND`` (default: from
+    ``method``, see :func:`error_class_for`).
     """
     code = error.code() if callable(getattr(error, "code", None)) else None
     details = error.details() if callable(getattr(error, "details", None)) else None
     message = details or (code.name if code is not None else str(error))
     if code is grpc.StatusCode.UNAVAILABLE and address:
         message = f"matgto server at {address} is unavailable: {message}"
-    result = error_class_for(code)(message, code=code, method=method, address=address)
+    if about is None:
+        about = _NOT_FOUND_ABOUT.get(method or "", "cassette")
+    result = error_class_for(code, about)(message, code=code, method=method, address=address)
     result.rpc_error = error
     return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterable
+from typing import Iterable, Optional
 
 __all__ = [
     "ALLOWED_NAME_RE",
@@ -17,6 +17,7 @@ __all__ = [
     "cassette_name_from_parts",
     "cassette_name_for_nodeid",
     "truncate_utf8",
+    "MAX_NAME_BYTES",
 ]
 
 #: A full match means the server accepts the name (besides the ``..`` rule).
@@ -25,6 +26,8 @@ _DISALLOWED_CHAR = re.compile(r"[^A-Za-z0-9._\-+=@,\[\]]")
 #: Components longer than this are shortened and given a hash suffix, keeping
 #: file names well below common 255-byte limits.
 MAX_COMPONENT = 120
+#: The longest cassette name the server accepts (bytes).
+MAX_NAME_BYTES = 200
 
 
 def sanitize_cassette_component(text: str) -> str:
@@ -41,17 +44,48 @@ def sanitize_cassette_component(text: str) -> str:
     return cleaned
 
 
-def cassette_name_from_parts(parts: Iterable[str]) -> str:
+def _fnv32a(data: bytes) -> int:
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def _lossy(part: str) -> bool:
+    """Whether sanitizing ``part`` loses more than its spaces (which become
+    ``_`` without a hash suffix, as Go's ``t.Name()`` does); over-long
+    components carry a hash of their own."""
+    spaced = part.replace(" ", "_")
+    return part in ("", ".") or ".." in part or _DISALLOWED_CHAR.search(spaced) is not None
+
+
+def cassette_name_from_parts(parts: Iterable[str], source: Optional[str] = None, changed: bool = False) -> str:
     """Joins sanitized components with ``/`` (``["test_api", "test_x[a b]"]`` ->
-    ``"test_api/test_x[a_b]"``)."""
-    return "/".join(sanitize_cassette_component(p) for p in parts)
+    ``"test_api/test_x[a_b],h…"``).
+
+    When sanitizing replaced more than spaces (or ``changed``), ``",h"`` and 8 hex
+    digits of the FNV-1a hash of ``source`` (default: the ``/``-joined parts)
+    are appended, as the Go and Rust clients do, so that names differing only
+    in refused characters (``a:b``, ``a;b``) stay distinct; the name is cut to
+    ``MAX_NAME_BYTES`` with the suffix."""
+    parts = list(parts)
+    cleaned = [sanitize_cassette_component(p) for p in parts]
+    name = "/".join(cleaned)
+    if not changed and not any(_lossy(p) for p in parts) and len(name) <= MAX_NAME_BYTES:
+        return name
+    original = "/".join(parts) if source is None else source
+    suffix = ",h%08x" % _fnv32a(original.encode("utf-8", "surrogatepass"))
+    # Sanitized names are ASCII: characters are bytes.
+    return name[: MAX_NAME_BYTES - len(suffix)].rstrip("/") + suffix
 
 
 def sanitize_cassette_name(name: str) -> str:
     """Sanitizes ``name`` while keeping its ``/`` separators (empty components
-    and leading slashes are dropped)."""
+    and leading slashes are dropped); a name the server accepts is returned
+    unchanged, any other gets a hash suffix (see
+    :func:`cassette_name_from_parts`)."""
     parts = [p for p in name.split("/") if p]
-    return cassette_name_from_parts(parts or [""])
+    return cassette_name_from_parts(parts or [""], source=name, changed="/".join(parts) != name)
 
 
 def cassette_name_for_nodeid(nodeid: str) -> str:
@@ -79,7 +113,7 @@ def cassette_name_for_nodeid(nodeid: str) -> str:
         names = head.split("::")
         names[-1] += tail
         parts += names
-    return cassette_name_from_parts(parts or [""])
+    return cassette_name_from_parts(parts or [""], source=nodeid)
 
 
 def truncate_utf8(text: str, limit: int) -> str:

@@ -178,6 +178,13 @@ class MatchRules:
         )
 
 
+_UNREDACTABLE = {
+    "warn": cassette_pb2.UNREDACTABLE_WARN,
+    "refuse": cassette_pb2.UNREDACTABLE_REFUSE,
+}
+_UNREDACTABLE_NAME = {v: k for k, v in _UNREDACTABLE.items()}
+
+
 @dataclass(frozen=True)
 class RedactRules:
     """What is removed before anything is written (``matgto.v1.RedactRules``).
@@ -194,6 +201,11 @@ class RedactRules:
         form_fields: ``application/x-www-form-urlencoded`` field names.
         body_patterns: RE2 patterns; every match in a (decoded) body is replaced.
         disable_defaults: Do not redact the usual credential headers.
+        json_keys: JSON member names redacted at any depth of a JSON body.
+        on_unredactable: What a recording does with an exchange whose body a
+            rule cannot be applied to: ``"warn"`` (store it and warn; the
+            server's default) or ``"refuse"`` (do not store it); ``None``
+            leaves it to the server.
     """
 
     headers: Sequence[str] = ()
@@ -202,11 +214,17 @@ class RedactRules:
     form_fields: Sequence[str] = ()
     body_patterns: Sequence[str] = ()
     disable_defaults: bool = False
+    json_keys: Sequence[str] = ()
+    on_unredactable: Optional[str] = None
 
     def __post_init__(self) -> None:
-        for name in ("headers", "query_params", "json_pointers", "form_fields", "body_patterns"):
+        for name in ("headers", "query_params", "json_pointers", "form_fields", "body_patterns", "json_keys"):
             object.__setattr__(self, name, _strings(getattr(self, name), f"RedactRules.{name}"))
         object.__setattr__(self, "disable_defaults", bool(self.disable_defaults))
+        if self.on_unredactable is not None and self.on_unredactable not in _UNREDACTABLE:
+            raise ValueError(
+                f"RedactRules.on_unredactable must be one of {sorted(_UNREDACTABLE)}, not {self.on_unredactable!r}"
+            )
 
     def to_proto(self) -> cassette_pb2.RedactRules:
         """The generated ``matgto.v1.RedactRules`` message."""
@@ -217,6 +235,8 @@ class RedactRules:
             form_fields=list(self.form_fields),
             body_patterns=list(self.body_patterns),
             disable_defaults=self.disable_defaults,
+            json_keys=list(self.json_keys),
+            on_unredactable=_UNREDACTABLE.get(self.on_unredactable or "", 0),
         )
 
     @classmethod
@@ -229,6 +249,8 @@ class RedactRules:
             form_fields=list(message.form_fields),
             body_patterns=list(message.body_patterns),
             disable_defaults=message.disable_defaults,
+            json_keys=list(message.json_keys),
+            on_unredactable=_UNREDACTABLE_NAME.get(message.on_unredactable),
         )
 
 

@@ -8,7 +8,8 @@ final class HostPort {
 
   /**
    * Parses {@code address}. A wildcard host (0.0.0.0, ::, empty) is replaced by {@code
-   * fallbackHost}, the host the control connection uses.
+   * fallbackHost}, the host the control connection uses, or by the loopback address of its own
+   * family (127.0.0.1, ::1) when that is a wildcard too.
    */
   static InetSocketAddress parse(String address, String fallbackHost) {
     if (address == null || address.isBlank()) {
@@ -30,8 +31,8 @@ final class HostPort {
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1);
     }
-    if (host.isEmpty() || host.equals("0.0.0.0") || host.equals("::")) {
-      host = fallbackHost == null || fallbackHost.isEmpty() ? "127.0.0.1" : fallbackHost;
+    if (wildcard(host)) {
+      host = wildcard(fallbackHost) ? loopbackFor(host) : fallbackHost;
     }
     return new InetSocketAddress(host, port);
   }
@@ -47,13 +48,27 @@ final class HostPort {
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1);
     }
-    if (host.isEmpty() || host.equals("0.0.0.0") || host.equals("::")) {
-      host = fallbackHost == null || fallbackHost.isEmpty() ? "127.0.0.1" : fallbackHost;
+    if (wildcard(host)) {
+      host = wildcard(fallbackHost) ? loopbackFor(host) : fallbackHost;
     }
     if (host.contains(":")) {
       host = "[" + host + "]";
     }
     return "http://" + host + ":" + parsed.getPort();
+  }
+
+  /** ::1 for an IPv6 wildcard (an IPv6-only listener is not reachable on 127.0.0.1), else 127.0.0.1. */
+  private static String loopbackFor(String wildcardHost) {
+    return wildcardHost.contains(":") ? "::1" : "127.0.0.1";
+  }
+
+  /** Whether {@code host} (unbracketed) is empty or an unspecified address (0.0.0.0, ::). */
+  private static boolean wildcard(String host) {
+    if (host == null) {
+      return true;
+    }
+    String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    return h.isEmpty() || h.equals("0.0.0.0") || h.equals("::") || h.matches("[0:]+");
   }
 
   /** The host part of a gRPC target such as "127.0.0.1:8889" or "dns:///h:1" (best effort). */

@@ -41,7 +41,9 @@ public final class Latency {
 
   /** Each response starts after its recorded time to first byte and ends after its recorded total. */
   public static Latency asRecorded() {
-    return asRecorded(1.0);
+    // No scale on the wire (0 means 1.0), as every other client sends it.
+    return new Latency(
+        dev.matgto.v1.Latency.newBuilder().setMode(LatencyMode.LATENCY_AS_RECORDED).build());
   }
 
   /**

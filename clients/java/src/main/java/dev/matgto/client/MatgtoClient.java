@@ -388,7 +388,6 @@ public final class MatgtoClient implements AutoCloseable {
       if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
         throw MatgtoException.fromGrpc(e);
       }
-      String msg = e.getStatus().getDescription();
       String named = id.isEmpty() ? SessionInfos.DEFAULT_SESSION_ID : id;
       // NOT_FOUND is an unknown id or an unknown session: the default session always exists, and
       // another one is open exactly when GetStatus lists it.
@@ -399,10 +398,11 @@ public final class MatgtoClient implements AutoCloseable {
         e.addSuppressed(statusFailed);
         sessionOpen = !ids.isEmpty();
       }
-      if (sessionOpen && !ids.isEmpty()) {
-        throw new FaultNotFoundException(named, ids, msg, e);
-      }
-      throw new SessionNotFoundException(named, msg, e);
+      MatgtoException.NotFound about =
+          sessionOpen && !ids.isEmpty()
+              ? MatgtoException.NotFound.FAULT
+              : MatgtoException.NotFound.SESSION;
+      throw MatgtoException.fromStatus(e.getStatus(), e, about, named, ids);
     }
   }
 
@@ -854,10 +854,9 @@ public final class MatgtoClient implements AutoCloseable {
     try {
       return rpc.get();
     } catch (StatusRuntimeException e) {
-      if (e.getStatus().getCode() == Status.Code.NOT_FOUND && !sessionId.isEmpty()) {
-        throw new SessionNotFoundException(sessionId, e.getStatus().getDescription(), e);
-      }
-      throw MatgtoException.fromGrpc(e);
+      MatgtoException.NotFound about =
+          sessionId.isEmpty() ? MatgtoException.NotFound.CASSETTE : MatgtoException.NotFound.SESSION;
+      throw MatgtoException.fromStatus(e.getStatus(), e, about, sessionId, List.of());
     }
   }
 

@@ -3,6 +3,7 @@ package dev.matgto.client;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
+import java.util.List;
 
 /**
  * An error reported by the matgto server (or by this client about the server). Unchecked.
@@ -17,6 +18,7 @@ import io.grpc.StatusRuntimeException;
  *   <li>{@link CorruptCassetteException} — {@code DATA_LOSS}
  *   <li>{@link ServerUnavailableException} — {@code UNAVAILABLE}
  *   <li>{@link UnimplementedException} — {@code UNIMPLEMENTED}
+ *   <li>{@link DeadlineExceededException} — {@code DEADLINE_EXCEEDED} (the call's timeout passed)
  *   <li>{@link ResourceExhaustedException} — {@code RESOURCE_EXHAUSTED} (too many sessions)
  *   <li>{@link UnauthenticatedException} — {@code UNAUTHENTICATED} (no token, or a wrong one)
  *   <li>{@link PermissionDeniedException} — {@code PERMISSION_DENIED} (the token's scope forbids it)
@@ -74,13 +76,37 @@ public class MatgtoException extends RuntimeException {
 
   /** Maps a gRPC status to the matching exception type. */
   public static MatgtoException fromStatus(Status status, Throwable cause) {
+    return fromStatus(status, cause, NotFound.CASSETTE, "", List.of());
+  }
+
+  /** What a failed call named, which decides the type of a {@code NOT_FOUND}. */
+  enum NotFound {
+    CASSETTE,
+    SESSION,
+    FAULT
+  }
+
+  /**
+   * Like {@link #fromStatus(Status, Throwable)}, a {@code NOT_FOUND} becoming a {@link
+   * SessionNotFoundException} or {@link FaultNotFoundException} (naming {@code sessionId} and
+   * {@code faultIds}) when the call named a session or fault ids ({@code about}).
+   */
+  static MatgtoException fromStatus(
+      Status status, Throwable cause, NotFound about, String sessionId, List<String> faultIds) {
     String msg = status.getDescription();
     if (msg == null && status.getCause() != null) {
       msg = status.getCause().toString();
     }
     switch (status.getCode()) {
       case NOT_FOUND:
-        return new CassetteNotFoundException(msg, cause);
+        switch (about) {
+          case SESSION:
+            return new SessionNotFoundException(sessionId, msg, cause);
+          case FAULT:
+            return new FaultNotFoundException(sessionId, faultIds, msg, cause);
+          default:
+            return new CassetteNotFoundException(msg, cause);
+        }
       case INVALID_ARGUMENT:
         return new InvalidArgumentException(msg, cause);
       case FAILED_PRECONDITION:
@@ -91,6 +117,8 @@ public class MatgtoException extends RuntimeException {
         return new ServerUnavailableException(msg, cause);
       case UNIMPLEMENTED:
         return new UnimplementedException(msg, cause);
+      case DEADLINE_EXCEEDED:
+        return new DeadlineExceededException(msg, cause);
       case RESOURCE_EXHAUSTED:
         return new ResourceExhaustedException(msg, cause);
       case UNAUTHENTICATED:

@@ -3,6 +3,7 @@ package dev.matgto.client;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * What is removed before anything is written (CLI: {@code --redact-header}, {@code
@@ -20,6 +21,11 @@ import java.util.List;
  * @param formFields {@code application/x-www-form-urlencoded} field names
  * @param bodyPatterns RE2 patterns; every match in a (decoded) body is replaced
  * @param disableDefaults turn the default credential-header redaction off
+ * @param jsonKeys JSON member names redacted at any depth of a JSON body
+ * @param onUnredactable what a recording does with an exchange whose body a rule cannot be applied
+ *     to: {@link UnredactablePolicy#WARN} (store it and warn; the server's default), {@link
+ *     UnredactablePolicy#REFUSE} (do not store it); {@link UnredactablePolicy#DEFAULT} leaves it to
+ *     the server
  */
 public record RedactRules(
     List<String> headers,
@@ -27,7 +33,9 @@ public record RedactRules(
     List<String> jsonPointers,
     List<String> formFields,
     List<String> bodyPatterns,
-    boolean disableDefaults) {
+    boolean disableDefaults,
+    List<String> jsonKeys,
+    UnredactablePolicy onUnredactable) {
 
   public RedactRules {
     headers = List.copyOf(headers);
@@ -35,6 +43,27 @@ public record RedactRules(
     jsonPointers = List.copyOf(jsonPointers);
     formFields = List.copyOf(formFields);
     bodyPatterns = List.copyOf(bodyPatterns);
+    jsonKeys = List.copyOf(jsonKeys);
+    onUnredactable = Objects.requireNonNull(onUnredactable, "onUnredactable");
+  }
+
+  /** The rules without {@code jsonKeys} and {@code onUnredactable} (the server's defaults). */
+  public RedactRules(
+      List<String> headers,
+      List<String> queryParams,
+      List<String> jsonPointers,
+      List<String> formFields,
+      List<String> bodyPatterns,
+      boolean disableDefaults) {
+    this(
+        headers,
+        queryParams,
+        jsonPointers,
+        formFields,
+        bodyPatterns,
+        disableDefaults,
+        List.of(),
+        UnredactablePolicy.DEFAULT);
   }
 
   public static Builder builder() {
@@ -50,6 +79,8 @@ public record RedactRules(
         .addAllFormFields(formFields)
         .addAllBodyPatterns(bodyPatterns)
         .setDisableDefaults(disableDefaults)
+        .addAllJsonKeys(jsonKeys)
+        .setOnUnredactable(onUnredactable.toProto())
         .build();
   }
 
@@ -61,6 +92,8 @@ public record RedactRules(
     private final List<String> formFields = new ArrayList<>();
     private final List<String> bodyPatterns = new ArrayList<>();
     private boolean disableDefaults;
+    private final List<String> jsonKeys = new ArrayList<>();
+    private UnredactablePolicy onUnredactable = UnredactablePolicy.DEFAULT;
 
     private Builder() {}
 
@@ -94,8 +127,31 @@ public record RedactRules(
       return this;
     }
 
+    /** JSON member names redacted at any depth of a JSON body ({@code --redact-json-key}). */
+    public Builder jsonKeys(String... names) {
+      jsonKeys.addAll(Arrays.asList(names));
+      return this;
+    }
+
+    /**
+     * What a recording does with an exchange whose body a rule cannot be applied to ({@code
+     * --on-unredactable}): warn (the default) or refuse to store it.
+     */
+    public Builder onUnredactable(UnredactablePolicy policy) {
+      onUnredactable = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
     public RedactRules build() {
-      return new RedactRules(headers, queryParams, jsonPointers, formFields, bodyPatterns, disableDefaults);
+      return new RedactRules(
+          headers,
+          queryParams,
+          jsonPointers,
+          formFields,
+          bodyPatterns,
+          disableDefaults,
+          jsonKeys,
+          onUnredactable);
     }
   }
 }

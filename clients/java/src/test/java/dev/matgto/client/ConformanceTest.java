@@ -114,6 +114,13 @@ class ConformanceTest {
         case "form_fields" -> r.formFields(strings(v));
         case "body_patterns" -> r.bodyPatterns(strings(v));
         case "disable_defaults" -> r.disableDefaults(v.getAsBoolean());
+        case "json_keys" -> r.jsonKeys(strings(v));
+        case "on_unredactable" -> r.onUnredactable(
+            switch (v.getAsString()) {
+              case "warn" -> UnredactablePolicy.WARN;
+              case "refuse" -> UnredactablePolicy.REFUSE;
+              default -> throw new AssertionError("on_unredactable " + v + " is not mapped");
+            });
         default -> fail("conformance: redact." + e.getKey() + " is not mapped to RedactRules.Builder");
       }
     }
@@ -292,8 +299,16 @@ class ConformanceTest {
                   ConformanceSuite.skip(label, type.getAsJsonObject().get("skip").getAsString());
                 }
                 Status.Code grpc = Status.Code.valueOf(code);
+                // What the call named decides a NOT_FOUND's type, as MatgtoClient passes it.
+                MatgtoException.NotFound about =
+                    switch (c.has("about") ? c.get("about").getAsString() : "cassette") {
+                      case "session" -> MatgtoException.NotFound.SESSION;
+                      case "fault" -> MatgtoException.NotFound.FAULT;
+                      default -> MatgtoException.NotFound.CASSETTE;
+                    };
                 MatgtoException e =
-                    MatgtoException.fromGrpc(grpc.toStatus().withDescription(message).asRuntimeException());
+                    MatgtoException.fromStatus(
+                        grpc.toStatus().withDescription(message), null, about, "s-1", List.of("f1"));
                 assertEquals(type.getAsString(), e.getClass().getSimpleName());
                 assertSame(grpc, e.getCode());
                 assertTrue(e.getMessage().contains(message), e.getMessage());

@@ -19,6 +19,7 @@ class MatgtoExceptionTest {
           Status.Code.DATA_LOSS, CorruptCassetteException.class,
           Status.Code.UNAVAILABLE, ServerUnavailableException.class,
           Status.Code.UNIMPLEMENTED, UnimplementedException.class,
+          Status.Code.DEADLINE_EXCEEDED, DeadlineExceededException.class,
           Status.Code.RESOURCE_EXHAUSTED, ResourceExhaustedException.class,
           Status.Code.UNAUTHENTICATED, UnauthenticatedException.class,
           Status.Code.PERMISSION_DENIED, PermissionDeniedException.class);

@@ -85,6 +85,8 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
   private static final Pattern NOT_ALLOWED = Pattern.compile("[^A-Za-z0-9._\\-+=@,\\[\\]]");
   /** Longest default name segment kept whole (file systems allow 255 bytes, with ".pb"). */
   private static final int MAX_SEGMENT = 200;
+  /** The longest cassette name the server accepts (bytes). */
+  private static final int MAX_NAME = 200;
 
   @Override
   public void beforeEach(ExtensionContext context) {
@@ -440,7 +442,29 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
 
   /** {@code pkg.Outer.Inner/method[N]}, each part made safe for the server's name rules. */
   static String defaultName(Class<?> testClass, String methodPart) {
-    return safeSegment(classPart(testClass)) + "/" + safeSegment(methodPart);
+    return safeName(List.of(classPart(testClass), methodPart));
+  }
+
+  /**
+   * {@code parts} joined by {@code /}, each made a {@linkplain #safeSegment safe segment}, and the
+   * whole cut to the server's {@value #MAX_NAME} bytes: a longer name keeps its first bytes and ends
+   * with {@code -} and 8 hex digits of a hash of the original parts.
+   */
+  static String safeName(List<String> parts) {
+    List<String> segments = new ArrayList<>();
+    for (String p : parts) {
+      segments.add(safeSegment(p));
+    }
+    String name = String.join("/", segments); // ASCII: characters are bytes
+    if (name.length() <= MAX_NAME) {
+      return name;
+    }
+    String suffix = "-" + hash8(String.join("/", parts));
+    String cut = name.substring(0, MAX_NAME - suffix.length());
+    while (cut.endsWith("/")) {
+      cut = cut.substring(0, cut.length() - 1);
+    }
+    return cut + suffix;
   }
 
   private static Optional<MatgtoCassette> findOnClass(Class<?> testClass) {

@@ -30,11 +30,7 @@ class ConformanceNamesTest {
 
   /** The extension makes each "/"-separated part of a name safe, as for class/method. */
   private static String cassetteName(String testName) {
-    List<String> parts = new ArrayList<>();
-    for (String p : testName.split("/", -1)) {
-      parts.add(MatgtoExtension.safeSegment(p));
-    }
-    return String.join("/", parts);
+    return MatgtoExtension.safeName(List.of(testName.split("/", -1)));
   }
 
   private static boolean accepted(String name) {
