@@ -1,5 +1,7 @@
 #include "server/proxy/proxy_server.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -54,17 +56,29 @@ asio::awaitable<void> Refuse(tcp::socket socket, uint32_t max_connections) {
   stream.socket().close(ignored);
 }
 
+// `socket` on `target`'s context (the same descriptor, registered there).
+tcp::socket Rehome(tcp::socket socket, asio::io_context& target) {
+  if (&socket.get_executor().context() == &target) return socket;
+  boost::system::error_code ec;
+  const tcp::endpoint local = socket.local_endpoint(ec);
+  const tcp::socket::native_handle_type fd = socket.release(ec);
+  if (ec) return socket;  // stays where it was accepted
+  tcp::socket moved(target);
+  moved.assign(local.protocol(), fd, ec);
+  if (ec) ::close(fd);
+  return moved;
+}
+
 }  // namespace
 
 ProxyServer::ProxyServer(IoPool& pool, ProxyConfig config, TlsServices tls,
                          core::ExchangeHandler& handler, uint64_t route)
     : pool_(pool),
-      ioc_(pool.Next()),
+      ioc_(pool.context(0)),
       config_(std::move(config)),
       tls_(tls),
       handler_(handler),
-      route_(route),
-      acceptor_(ioc_) {}
+      route_(route) {}
 
 ProxyServer::~ProxyServer() = default;
 
@@ -80,12 +94,33 @@ absl::StatusOr<std::shared_ptr<ProxyServer>> ProxyServer::Create(
   tcp::endpoint endpoint(address, config.port);
   std::shared_ptr<ProxyServer> server(
       new ProxyServer(pool, std::move(config), tls, handler, route));
-  tcp::acceptor& acceptor = server->acceptor_;
+  auto first = std::make_unique<tcp::acceptor>(pool.context(0));
+  tcp::acceptor& acceptor = *first;
+  server->acceptors_.push_back(std::move(first));
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (!ec) return server;
+  if (!ec) {
+    // Every other context of the pool accepts from the same listening
+    // socket (a dup of it in its own epoll set), as nginx workers share
+    // theirs: a connection is accepted by the thread that will serve it.
+    // (Not SO_REUSEPORT, which would let a second server bound to the
+    // same port silently take half of its connections.)
+    for (int i = 1; i < pool.size(); ++i) {
+      const int fd = ::dup(acceptor.native_handle());
+      if (fd < 0) break;
+      auto more = std::make_unique<tcp::acceptor>(pool.context(i));
+      boost::system::error_code aec;
+      more->assign(endpoint.protocol(), fd, aec);
+      if (aec) {
+        ::close(fd);
+        break;
+      }
+      server->acceptors_.push_back(std::move(more));
+    }
+    return server;
+  }
   if (in_use != nullptr) *in_use = ec == asio::error::address_in_use;
   return absl::UnavailableError(absl::StrCat(
       "cannot listen on ",
@@ -95,31 +130,38 @@ absl::StatusOr<std::shared_ptr<ProxyServer>> ProxyServer::Create(
 
 std::string ProxyServer::address() const {
   boost::system::error_code ec;
-  tcp::endpoint ep = acceptor_.local_endpoint(ec);
+  tcp::endpoint ep = acceptors_.front()->local_endpoint(ec);
   if (ec) return "";
   return core::HostPort(ep.address().to_string(), ep.port());
 }
 
 void ProxyServer::Start() {
+  for (const std::unique_ptr<tcp::acceptor>& a : acceptors_) {
+    Accept(*a);
+  }
+}
+
+void ProxyServer::Accept(tcp::acceptor& acceptor) {
   asio::co_spawn(
-      acceptor_.get_executor(),
-      [self = shared_from_this()]() -> asio::awaitable<void> {
+      acceptor.get_executor(),
+      [self = shared_from_this(), &acceptor]() -> asio::awaitable<void> {
         while (!self->stopping_.load()) {
-          // The connection runs on the next context of the pool, all its
-          // life: no strand, no thread hop per request.
-          auto [ec, socket] =
-              co_await self->acceptor_.async_accept(self->pool_.Next(), kAwait);
+          auto [ec, accepted] = co_await acceptor.async_accept(kAwait);
           if (ec) {
             if (ec == asio::error::operation_aborted ||
                 self->stopping_.load()) {
               break;
             }
             // Out of descriptors and similar: back off briefly, keep serving.
-            asio::steady_timer timer(self->acceptor_.get_executor(),
+            asio::steady_timer timer(acceptor.get_executor(),
                                      std::chrono::milliseconds(50));
             co_await timer.async_wait(kAwait);
             continue;
           }
+          // The connection runs on one context all its life (no strand, no
+          // thread hop per request), chosen in turn: whichever thread wins
+          // the accept, connections are spread evenly over the threads.
+          tcp::socket socket = Rehome(std::move(accepted), self->pool_.Next());
           boost::system::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
           if (self->Count() >= self->config_.max_connections) {
@@ -163,17 +205,23 @@ void ProxyServer::Unregister(uint64_t id) {
 
 void ProxyServer::CloseAcceptor() {
   stopping_.store(true);
-  auto closed = std::make_shared<std::promise<void>>();
-  std::future<void> done = closed->get_future();
-  asio::dispatch(acceptor_.get_executor(), [self = shared_from_this(), closed] {
-    boost::system::error_code ignored;
-    self->acceptor_.close(ignored);
-    closed->set_value();
-  });
+  std::vector<std::future<void>> done;
+  for (const std::unique_ptr<tcp::acceptor>& a : acceptors_) {
+    auto closed = std::make_shared<std::promise<void>>();
+    done.push_back(closed->get_future());
+    asio::dispatch(a->get_executor(),
+                   [self = shared_from_this(), acceptor = a.get(), closed] {
+                     boost::system::error_code ignored;
+                     acceptor->close(ignored);
+                     closed->set_value();
+                   });
+  }
   // The port is free when this returns (a session stopped then opened
-  // again gets its port back), unless the acceptor's thread is this one
-  // (closed above already) or no longer runs (shutdown).
-  done.wait_for(std::chrono::seconds(1));
+  // again gets its port back), unless an acceptor's thread no longer runs
+  // (shutdown).
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  for (std::future<void>& d : done) d.wait_until(deadline);
 }
 
 std::vector<std::shared_ptr<Connection>> ProxyServer::Live() {

@@ -1,5 +1,5 @@
 // A proxy listener: accepts client connections and runs one Connection
-// coroutine per socket, each on one context of the I/O pool (in turn). The
+// coroutine per socket, on one context of the I/O pool (in turn). The
 // shared proxy port is one ProxyServer; every session with a port of its own
 // gets another, whose requests carry its route key (core::Route::listener).
 #pragma once
@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -66,19 +67,23 @@ class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
  private:
   ProxyServer(IoPool& pool, ProxyConfig config, TlsServices tls,
               core::ExchangeHandler& handler, uint64_t route);
+  // Runs the accept loop of `acceptor` on its context.
+  void Accept(boost::asio::ip::tcp::acceptor& acceptor);
   void CloseAcceptor();
   std::vector<std::shared_ptr<Connection>> Live();
   // Calls the pending Shutdown callback, once.
   void Finish();
 
   IoPool& pool_;
-  // The accept loop's context (one of the pool's, chosen at creation).
+  // The context of the first acceptor (grace timer).
   boost::asio::io_context& ioc_;
   const ProxyConfig config_;
   const TlsServices tls_;
   core::ExchangeHandler& handler_;
   const uint64_t route_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  // One per context of the pool, all on one listening socket (the first
+  // is bound, the others hold dups of it). Set by Create, then fixed.
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::atomic<uint64_t> next_connection_id_{1};
   std::atomic<bool> stopping_{false};
 
