@@ -400,8 +400,9 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
     // Frozen first: an exchange that completes while the cassette is being
     // saved is held, not counted, so every exchange the summary counts is in
     // the saved file; if the save fails, what was held is recorded.
-    absl::StatusOr<std::optional<v1::Cassette>> frozen = cassette->Freeze();
-    if (!frozen.ok()) {
+    // A recording that could not be read back or saved: the session goes
+    // on (what was held is recorded) and its journal stays.
+    auto not_saved = [&](const absl::Status& status) {
       cassette->Thaw();
       log.push_back(Note(
           v1::SessionEvent::KIND_SAVE_FAILED, session.id, cassette->name(),
@@ -409,10 +410,12 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
           absl::StrCat("session ", session.id, ": could not save cassette '",
                        cassette->name(), "' (", reason,
                        "); the session stays open and its journal is kept: ",
-                       frozen.status().message())));
+                       status.message())));
       log.back().set_reason(std::string(reason));
-      return frozen.status();
-    }
+      return status;
+    };
+    absl::StatusOr<std::optional<v1::Cassette>> frozen = cassette->Freeze();
+    if (!frozen.ok()) return not_saved(frozen.status());
     if (std::optional<v1::Cassette>& recording = *frozen) {
       const absl::Time save_start = absl::Now();
       absl::StatusOr<std::string> path = store_.Save(*recording);
@@ -439,16 +442,7 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
         summary.add_warnings(std::string(path.status().message()));
         if (refused != nullptr) *refused = path.status();
       } else if (!path.ok()) {
-        cassette->Thaw();
-        log.push_back(Note(
-            v1::SessionEvent::KIND_SAVE_FAILED, session.id, cassette->name(),
-            cassette->mode(),
-            absl::StrCat("session ", session.id, ": could not save cassette '",
-                         cassette->name(), "' (", reason,
-                         "); the session stays open and its journal is kept: ",
-                         path.status().message())));
-        log.back().set_reason(std::string(reason));
-        return path.status();
+        return not_saved(path.status());
       } else {
         summary.set_saved_path(*std::move(path));
       }
