@@ -95,11 +95,11 @@ def cassette_name_for_nodeid(nodeid: str) -> str:
         a/test_x.py::test_t                -> a/test_x/test_t
         b/test_x.py::test_t                -> b/test_x/test_t
         tests/test_api.py::TestUsers::test_get[a b/c]
-                                           -> tests/test_api/TestUsers/test_get[a_b_c]
+                                           -> tests/test_api/TestUsers/test_get[a_b_c],h0fe0f637
 
     Node ids are relative to pytest's rootdir and identical in every xdist
-    worker, so two tests never share a default name unless their ids differ
-    only in characters the server refuses.
+    worker; an id that loses more than spaces to sanitizing gets the hash of
+    the whole node id (``,h…``), so two tests never share a default name.
     """
     file_part, _, rest = nodeid.partition("::")
     parts = [p for p in file_part.split("/") if p]
