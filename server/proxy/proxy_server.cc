@@ -57,14 +57,14 @@ asio::awaitable<void> Refuse(tcp::socket socket, uint32_t max_connections) {
 }
 
 // `socket` on `target`'s context (the same descriptor, registered there).
-tcp::socket Rehome(tcp::socket socket, asio::io_context& target) {
+tcp::socket Rehome(tcp::socket socket, asio::io_context& target,
+                   const tcp& protocol) {
   if (&socket.get_executor().context() == &target) return socket;
   boost::system::error_code ec;
-  const tcp::endpoint local = socket.local_endpoint(ec);
   const tcp::socket::native_handle_type fd = socket.release(ec);
   if (ec) return socket;  // stays where it was accepted
   tcp::socket moved(target);
-  moved.assign(local.protocol(), fd, ec);
+  moved.assign(protocol, fd, ec);
   if (ec) ::close(fd);
   return moved;
 }
@@ -94,6 +94,7 @@ absl::StatusOr<std::shared_ptr<ProxyServer>> ProxyServer::Create(
   tcp::endpoint endpoint(address, config.port);
   std::shared_ptr<ProxyServer> server(
       new ProxyServer(pool, std::move(config), tls, handler, route));
+  server->protocol_ = endpoint.protocol();
   auto first = std::make_unique<tcp::acceptor>(pool.context(0));
   tcp::acceptor& acceptor = *first;
   server->acceptors_.push_back(std::move(first));
@@ -161,7 +162,8 @@ void ProxyServer::Accept(tcp::acceptor& acceptor) {
           // The connection runs on one context all its life (no strand, no
           // thread hop per request), chosen in turn: whichever thread wins
           // the accept, connections are spread evenly over the threads.
-          tcp::socket socket = Rehome(std::move(accepted), self->pool_.Next());
+          tcp::socket socket =
+              Rehome(std::move(accepted), self->pool_.Next(), self->protocol_);
           boost::system::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
           if (self->Count() >= self->config_.max_connections) {
