@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -273,6 +274,36 @@ def free_port() -> int:
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def free_port_range(count: int) -> int:
+    """The first of `count` consecutive free ports, below the kernel's ephemeral range.
+
+    Ports from bind(0) are ephemeral ones, and the port after one is often the source port
+    of some outgoing connection; a range chosen below the ephemeral range only collides
+    with listeners, and each port is checked by binding it."""
+    low_ephemeral = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low_ephemeral = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    rng = random.Random()
+    for _ in range(200):
+        low = rng.randrange(10000, max(10001, low_ephemeral - count))
+        held = []
+        try:
+            for port in range(low, low + count):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+            return low
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free ports found below {low_ephemeral}")
 
 
 def curl(proxy: str, url: str, *args) -> subprocess.CompletedProcess:

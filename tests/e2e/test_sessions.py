@@ -20,7 +20,7 @@ import grpc
 import pytest
 import requests
 
-from conftest import MATGTO_BIN, curl, free_port, wait_for
+from conftest import MATGTO_BIN, curl, free_port, free_port_range, wait_for
 from test_https import TlsUpstream, ca_of
 from test_websocket import WsUpstream, conversation, run
 
@@ -286,7 +286,7 @@ def test_killed_client_session_ends_after_its_lease_and_keeps_its_recording(
 
 
 def test_session_port_range_and_max_sessions(matgto, upstream):
-    low = free_port()
+    low = free_port_range(2)
     ports = [low, low + 1]
     server = matgto("--session-ports", f"{low}-{low + 1}", "--max-sessions", "3")
     a = open_session(server, "p-a")
