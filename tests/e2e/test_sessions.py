@@ -20,7 +20,7 @@ import grpc
 import pytest
 import requests
 
-from conftest import MATGTO_BIN, curl, free_port, free_port_range, wait_for
+from conftest import MATGTO_BIN, curl, free_port_range, wait_for
 from test_https import TlsUpstream, ca_of
 from test_websocket import WsUpstream, conversation, run
 
