@@ -1,5 +1,6 @@
 #include "server/observe/log.h"
 
+#include <spdlog/sinks/sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -8,7 +9,10 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -19,8 +23,37 @@
 namespace matgto::observe {
 namespace {
 
-// How long an exchange record may sit in stdout's buffer.
+// How long an exchange record may wait in its thread's batch or in
+// stdout's buffer.
 constexpr auto kHotFlushEvery = std::chrono::seconds(1);
+// A thread's batch is written as one block once it holds this much.
+constexpr size_t kBatchBytes = 16 * 1024;
+
+// Exchange records of one thread, waiting to be written as one block
+// ('\n'-separated; spdlog adds the last newline). Its mutex is taken by its
+// thread for each record and by whoever drains every batch (the flusher, a
+// synchronous record): never contended on the hot path but once a second.
+struct HotBatch {
+  absl::Mutex mu;
+  std::string lines ABSL_GUARDED_BY(mu);
+};
+
+struct Loggers;
+void DrainAll(Loggers& l);
+
+// The sink of a logger that spdlog's periodic flusher flushes: its flush
+// writes every thread's batch (records never reach its log()).
+class DrainSink : public spdlog::sinks::sink {
+ public:
+  explicit DrainSink(Loggers& loggers) : loggers_(loggers) {}
+  void log(const spdlog::details::log_msg&) override {}
+  void flush() override { DrainAll(loggers_); }
+  void set_pattern(const std::string&) override {}
+  void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
+
+ private:
+  Loggers& loggers_;
+};
 
 // Never freed once published (a thread may still hold the pointer); there
 // is one per InitLogging call, normally one per process.
@@ -28,30 +61,20 @@ struct Loggers {
   LogConfig config;
   // Lifecycle records: flushed as written.
   std::shared_ptr<spdlog::logger> sync;
-  // Exchange and miss records: buffered (misses and worse flushed at once).
+  // Blocks of exchange records: buffered by stdio, flushed by DrainAll.
   std::shared_ptr<spdlog::logger> hot;
+  // Registered with spdlog, so that its periodic flusher drains batches.
+  std::shared_ptr<spdlog::logger> drain;
+  // Every thread's batch (threads that ever wrote a hot record: the proxy's
+  // fixed pool). A thread's own pointer is in its thread_local MyBatch.
+  absl::Mutex batches_mu;
+  std::vector<std::shared_ptr<HotBatch>> batches ABSL_GUARDED_BY(batches_mu);
 };
 
 absl::Mutex init_mu;
 std::atomic<Loggers*> current{nullptr};
 std::atomic<int> current_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<int> current_format{static_cast<int>(LogFormat::kText)};
-
-spdlog::level::level_enum ToSpd(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return spdlog::level::debug;
-    case LogLevel::kInfo:
-      return spdlog::level::info;
-    case LogLevel::kWarn:
-      return spdlog::level::warn;
-    case LogLevel::kError:
-      return spdlog::level::err;
-    case LogLevel::kOff:
-      break;
-  }
-  return spdlog::level::off;
-}
 
 Loggers* MakeLoggers(const LogConfig& config, bool buffered) {
   auto* l = new Loggers;
@@ -61,13 +84,15 @@ Loggers* MakeLoggers(const LogConfig& config, bool buffered) {
   l->sync = std::make_shared<spdlog::logger>("matgto", sink);
   l->hot =
       buffered ? std::make_shared<spdlog::logger>("matgto-hot", sink) : l->sync;
+  l->drain = std::make_shared<spdlog::logger>("matgto-drain",
+                                              std::make_shared<DrainSink>(*l));
   for (const auto& logger : {l->sync, l->hot}) {
-    // The record is formatted by FormatRecord; spdlog adds the newline.
+    // The record is formatted by RecordWriter; spdlog adds the newline.
+    // Levels are filtered by LogEnabled, before anything is built.
     logger->set_pattern("%v");
-    logger->set_level(ToSpd(config.level));
+    logger->set_level(spdlog::level::trace);
   }
   l->sync->flush_on(spdlog::level::trace);
-  if (buffered) l->hot->flush_on(spdlog::level::warn);
   return l;
 }
 
@@ -83,55 +108,98 @@ Loggers* Current() {
   return l;
 }
 
-// "2026-01-01T00:00:00.123Z". The part up to the seconds is formatted
-// once per second per thread (absl::FormatTime is the costly part).
-std::string Rfc3339(absl::Time t) {
-  thread_local int64_t cached_second = -1;
-  thread_local std::string cached_prefix;
-  const int64_t millis = absl::ToUnixMillis(t);
-  const int64_t second = millis >= 0 ? millis / 1000 : (millis - 999) / 1000;
-  if (second != cached_second) {
-    cached_prefix =
-        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
-                         absl::UTCTimeZone());
-    cached_second = second;
+// The calling thread's batch in `l`, registered on first use.
+HotBatch& MyBatch(Loggers& l) {
+  thread_local Loggers* owner = nullptr;
+  thread_local std::shared_ptr<HotBatch> mine;
+  if (owner != &l) {
+    mine = std::make_shared<HotBatch>();
+    absl::MutexLock lock(&l.batches_mu);
+    l.batches.push_back(mine);
+    owner = &l;
   }
-  const int ms = static_cast<int>(millis - second * 1000);
-  std::string out;
-  out.reserve(cached_prefix.size() + 5);
-  out += cached_prefix;
-  out += '.';
-  out += static_cast<char>('0' + ms / 100);
-  out += static_cast<char>('0' + ms / 10 % 10);
-  out += static_cast<char>('0' + ms % 10);
-  out += 'Z';
-  return out;
+  return *mine;
 }
 
-void AppendTextValue(std::string& out, const boost::json::value& v) {
+void WriteBlock(Loggers& l, HotBatch& batch)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(batch.mu) {
+  if (batch.lines.empty()) return;
+  l.hot->info(spdlog::string_view_t(batch.lines));
+  batch.lines.clear();
+}
+
+void DrainAll(Loggers& l) {
+  {
+    absl::MutexLock lock(&l.batches_mu);
+    for (const auto& batch : l.batches) {
+      absl::MutexLock batch_lock(&batch->mu);
+      WriteBlock(l, *batch);
+    }
+  }
+  l.hot->flush();
+}
+
+void WriteHot(Loggers& l, LogLevel level, absl::string_view line) {
+  HotBatch& batch = MyBatch(l);
+  {
+    absl::MutexLock lock(&batch.mu);
+    if (!batch.lines.empty()) batch.lines += '\n';
+    batch.lines.append(line.data(), line.size());
+    if (batch.lines.size() >= kBatchBytes) WriteBlock(l, batch);
+  }
+  if (level >= LogLevel::kWarn) DrainAll(l);
+}
+
+void WriteLine(LogLevel level, absl::string_view line, bool hot) {
+  Loggers* l = Current();
+  if (hot) {
+    WriteHot(*l, level, line);
+    return;
+  }
+  // What this line says (a session ended, the server stops) comes after the
+  // exchanges that led to it.
+  DrainAll(*l);
+  l->sync->info(spdlog::string_view_t(line.data(), line.size()));
+}
+
+// The thread's line buffer, reused for every record (capacity kept).
+std::string& LineBuffer() {
+  thread_local std::string line;
+  line.clear();
+  return line;
+}
+
+void AddValue(RecordWriter& w, absl::string_view key,
+              const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::int64:
-      absl::StrAppend(&out, v.get_int64());
-      return;
-    case boost::json::kind::uint64:
-      absl::StrAppend(&out, v.get_uint64());
-      return;
-    case boost::json::kind::bool_:
-      out += v.get_bool() ? "true" : "false";
-      return;
     case boost::json::kind::string: {
       const boost::json::string& s = v.get_string();
-      if (!s.empty() &&
-          s.find_first_of(" \"=\n") == boost::json::string::npos) {
-        out.append(s.data(), s.size());
-        return;
-      }
-      break;  // quoted and escaped as JSON
+      w.Add(key, absl::string_view(s.data(), s.size()));
+      return;
     }
+    case boost::json::kind::int64:
+      w.Add(key, static_cast<int64_t>(v.get_int64()));
+      return;
+    case boost::json::kind::uint64:
+      w.Add(key, static_cast<uint64_t>(v.get_uint64()));
+      return;
+    case boost::json::kind::bool_:
+      w.Add(key, v.get_bool());
+      return;
     default:
-      break;
+      w.AddJson(key, boost::json::serialize(v));
   }
-  out += boost::json::serialize(v);
+}
+
+void AddFields(RecordWriter& w, const boost::json::object& fields) {
+  for (const auto& field : fields) {
+    AddValue(w, absl::string_view(field.key().data(), field.key().size()),
+             field.value());
+  }
+}
+
+LogFormat CurrentFormat() {
+  return static_cast<LogFormat>(current_format.load(std::memory_order_relaxed));
 }
 
 }  // namespace
@@ -154,45 +222,32 @@ absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view name) {
       absl::StrCat("unknown log format '", name, "' (text or json)"));
 }
 
-absl::string_view LevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-    case LogLevel::kOff:
-      break;
-  }
-  return "off";
-}
-
 void InitLogging(const LogConfig& config) {
-  // Exchange records are written by the proxy thread that has them, into
-  // stdout's buffer (no queue, no thread hand-off: a memcpy under the
-  // sink's mutex, and a write(2) per buffer-full); a flusher thread writes
-  // what waits at least every kHotFlushEvery.
+  // Blocks of exchange records go into stdout's buffer (a memcpy under the
+  // sink's mutex, a write(2) per buffer-full or flush).
   if (::isatty(::fileno(stdout)) == 0) {
     static char buffer[1 << 16];
     std::setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
   }
   Loggers* l = MakeLoggers(config, /*buffered=*/true);
-  spdlog::drop(l->hot->name());
-  spdlog::register_logger(l->hot);
+  Loggers* previous = nullptr;
+  {
+    absl::MutexLock lock(&init_mu);
+    previous = current.load(std::memory_order_acquire);
+    current_level.store(static_cast<int>(config.level));
+    current_format.store(static_cast<int>(config.format));
+    current.store(l, std::memory_order_release);
+  }
+  if (previous != nullptr) DrainAll(*previous);
+  spdlog::drop(l->drain->name());
+  spdlog::register_logger(l->drain);
   spdlog::flush_every(kHotFlushEvery);
-  current_level.store(static_cast<int>(config.level));
-  current_format.store(static_cast<int>(config.format));
-  absl::MutexLock lock(&init_mu);
-  current.store(l, std::memory_order_release);
 }
 
 void FlushLogging() {
   Loggers* l = current.load(std::memory_order_acquire);
   if (l == nullptr) return;
-  l->hot->flush();
+  DrainAll(*l);
   l->sync->flush();
 }
 
@@ -204,34 +259,30 @@ bool LogEnabled(LogLevel level) {
 void Log(LogLevel level, absl::string_view event, absl::string_view message,
          const boost::json::object& fields, bool hot) {
   if (!LogEnabled(level)) return;
-  Loggers* l = Current();
-  const std::string line = FormatRecord(
-      static_cast<LogFormat>(current_format.load(std::memory_order_relaxed)),
-      level, absl::Now(), event, message, fields);
-  (hot ? l->hot : l->sync)->log(ToSpd(level), spdlog::string_view_t(line));
+  LogRecord record(level, event, message, hot);
+  AddFields(record.fields(), fields);
+  record.Write();
+}
+
+LogRecord::LogRecord(LogLevel level, absl::string_view event,
+                     absl::string_view message, bool hot)
+    : level_(level),
+      hot_(hot),
+      line_(LineBuffer()),
+      writer_(line_, CurrentFormat(), level, absl::Now(), event, message) {}
+
+void LogRecord::Write() {
+  writer_.Finish();
+  WriteLine(level_, line_, hot_);
 }
 
 std::string FormatRecord(LogFormat format, LogLevel level, absl::Time time,
                          absl::string_view event, absl::string_view message,
                          const boost::json::object& fields) {
-  if (format == LogFormat::kJson) {
-    boost::json::object record(fields.storage());
-    record.reserve(fields.size() + 4);
-    record["time"] = Rfc3339(time);
-    record["level"] = Js(LevelName(level));
-    record["event"] = Js(event);
-    record["msg"] = Js(message);
-    for (const auto& field : fields) record[field.key()] = field.value();
-    return boost::json::serialize(record);
-  }
-  std::string line =
-      absl::StrCat(Rfc3339(time), " ", LevelName(level), " ", message);
-  for (const auto& field : fields) {
-    absl::StrAppend(&line, " ",
-                    absl::string_view(field.key().data(), field.key().size()),
-                    "=");
-    AppendTextValue(line, field.value());
-  }
+  std::string line;
+  RecordWriter w(line, format, level, time, event, message);
+  AddFields(w, fields);
+  w.Finish();
   return line;
 }
 

@@ -2,15 +2,21 @@
 // JSON lines (--log-format), filtered by --log-level.
 //
 // A record is an event name ("start", "exchange", "miss", "session", ...),
-// a human message and named fields. JSON lines are built with Boost.JSON:
-// {"time","level","event","msg", then the fields}; these names are stable.
-// Text lines read "TIME LEVEL msg key=value ...".
+// a human message and named fields, written by a RecordWriter
+// (log_record.h): JSON lines {"time","level","event","msg", then the
+// fields}, whose names are stable, or text "TIME LEVEL msg key=value ...".
 //
 // Rare records (start, stop, sessions) are written synchronously, so a line
-// is in the log when the call returns; exchange records go through an
-// async logger (a queue and one writer thread) so that the proxy's threads
-// never wait on stdout. Callers on the hot path check Enabled() first and
-// build nothing when the level is off.
+// is in the log when the call returns. Exchange records ("hot") are
+// appended to a batch of the thread that has them (no lock shared with
+// other threads, no write(2) per line) and written as one block when the
+// batch is full, every second (a flusher thread), before any synchronous
+// record and at once for a hot record at warn or worse; so a miss is in
+// the log when the request is answered, and a session's exchanges come
+// before the line that says it ended. Callers on the hot path check
+// LogEnabled() first and build nothing when the level is off, and write
+// their fields with a LogRecord: no JSON object and no allocation once the
+// thread's buffers have grown.
 #pragma once
 
 #include <string>
@@ -19,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "boost/json/object.hpp"
+#include "server/observe/log_record.h"
 
 namespace matgto::observe {
 
@@ -28,12 +35,8 @@ inline boost::json::string_view Js(absl::string_view s) {
   return boost::json::string_view(s.data(), s.size());
 }
 
-enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3, kOff = 4 };
-enum class LogFormat { kText, kJson };
-
 absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name);
 absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view name);
-absl::string_view LevelName(LogLevel level);
 
 struct LogConfig {
   LogLevel level = LogLevel::kInfo;
@@ -43,15 +46,40 @@ struct LogConfig {
 // Sets up the process's log (call once, early; before it, records are
 // written as text at info by a default logger). Thread-safe afterwards.
 void InitLogging(const LogConfig& config);
-// Writes what the async logger still holds (at shutdown).
+// Writes every waiting batch, then flushes stdout (at shutdown).
 void FlushLogging();
 
 // Whether a record at `level` would be written.
 bool LogEnabled(LogLevel level);
 
-// Writes one record. `hot`: from the proxy's request path (async).
+// Writes one record. `hot`: from the proxy's request path (batched).
 void Log(LogLevel level, absl::string_view event, absl::string_view message,
          const boost::json::object& fields = {}, bool hot = false);
+
+// One record built in place, for the hot path:
+//   if (LogEnabled(LogLevel::kInfo)) {
+//     LogRecord r(LogLevel::kInfo, "exchange", message, /*hot=*/true);
+//     r.fields().Add("status", 200).Add("url", url);
+//     r.Write();
+//   }
+// The line lives in a buffer of the calling thread: one LogRecord at a time
+// per thread.
+class LogRecord {
+ public:
+  LogRecord(LogLevel level, absl::string_view event, absl::string_view message,
+            bool hot = false);
+  LogRecord(const LogRecord&) = delete;
+  LogRecord& operator=(const LogRecord&) = delete;
+
+  RecordWriter& fields() { return writer_; }
+  void Write();
+
+ private:
+  const LogLevel level_;
+  const bool hot_;
+  std::string& line_;
+  RecordWriter writer_;
+};
 
 // One record as the line the log writes (without the newline). Exposed for
 // tests.

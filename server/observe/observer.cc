@@ -121,32 +121,38 @@ void Observer::OnExchange(const ExchangeRecord& r) {
   const bool publish = bus_.HasSubscribers();
   if (!log && !publish) return;
 
-  const std::string url =
-      r.request != nullptr ? RedactQueryValues(r.request->url) : "";
+  // The URL as it may be logged; most have no query and are not copied.
+  absl::string_view url =
+      r.request != nullptr ? absl::string_view(r.request->url) : "";
+  std::string redacted;
+  if (url.find('?') != absl::string_view::npos) {
+    redacted = RedactQueryValues(url);
+    url = redacted;
+  }
   const absl::string_view method =
       r.request != nullptr ? absl::string_view(r.request->method) : "";
   if (log) {
-    // Built in a stack buffer: no heap allocation for the record's fields.
-    unsigned char buffer[2048];
-    boost::json::monotonic_resource arena(buffer, sizeof buffer);
-    boost::json::object fields(&arena);
-    fields.reserve(12);
-    fields["session"] = Js(r.session);
-    fields["cassette"] = Js(r.cassette);
-    fields["mode"] = Js(ModeLabel(r.mode));
-    fields["method"] = Js(method);
-    fields["url"] = url;
-    fields["status"] = r.status;
-    fields["result"] = Js(ResultLabel(r.result));
-    fields["duration_us"] = absl::ToInt64Microseconds(r.duration);
-    fields["bytes_in"] = bytes_in;
-    fields["bytes_out"] = r.bytes_out;
-    if (!r.error.empty()) fields["error"] = Js(r.error);
-    if (r.websocket) fields["websocket"] = true;
-    Log(LogLevel::kInfo, "exchange",
-        absl::StrCat(method, " ", url, " ", r.status, " ",
-                     ResultLabel(r.result)),
-        fields, /*hot=*/true);
+    // Written straight into the thread's line buffer: no JSON object, no
+    // allocation once the buffers have grown.
+    thread_local std::string message;
+    message.clear();
+    absl::StrAppend(&message, method, " ", url, " ", r.status, " ",
+                    ResultLabel(r.result));
+    LogRecord record(LogLevel::kInfo, "exchange", message, /*hot=*/true);
+    RecordWriter& f = record.fields();
+    f.Add("session", r.session)
+        .Add("cassette", r.cassette)
+        .Add("mode", ModeLabel(r.mode))
+        .Add("method", method)
+        .Add("url", url)
+        .Add("status", static_cast<int64_t>(r.status))
+        .Add("result", ResultLabel(r.result))
+        .Add("duration_us", absl::ToInt64Microseconds(r.duration))
+        .Add("bytes_in", static_cast<uint64_t>(bytes_in))
+        .Add("bytes_out", static_cast<uint64_t>(r.bytes_out));
+    if (!r.error.empty()) f.Add("error", r.error);
+    if (r.websocket) f.Add("websocket", true);
+    record.Write();
   }
   if (publish) {
     v1::Event event;
@@ -156,7 +162,7 @@ void Observer::OnExchange(const ExchangeRecord& r) {
     e->set_cassette(std::string(r.cassette));
     e->set_mode(r.mode);
     e->set_method(std::string(method));
-    e->set_url(url);
+    e->set_url(std::string(url));
     e->set_status(r.status);
     e->set_result(r.result);
     *e->mutable_duration() =
@@ -174,16 +180,18 @@ void Observer::OnMiss(absl::string_view session, absl::string_view cassette,
                       v1::Miss miss, std::string explanation) {
   misses_.With(miss.reason()).Add();
   if (LogEnabled(LogLevel::kWarn)) {
-    boost::json::object fields;
-    fields["session"] = Js(session);
-    fields["cassette"] = Js(cassette);
-    fields["method"] = miss.method();
-    fields["url"] = miss.url();
-    fields["reason"] = miss.reason();
+    LogRecord record(LogLevel::kWarn, "miss", explanation, /*hot=*/true);
+    RecordWriter& f = record.fields();
+    f.Add("session", session)
+        .Add("cassette", cassette)
+        .Add("method", miss.method())
+        .Add("url", miss.url())
+        .Add("reason", miss.reason());
     if (miss.closest_size() > 0) {
-      fields["closest"] = miss.closest(0).interaction_index();
+      f.Add("closest",
+            static_cast<uint64_t>(miss.closest(0).interaction_index()));
     }
-    Log(LogLevel::kWarn, "miss", explanation, fields, /*hot=*/true);
+    record.Write();
   }
   if (!bus_.HasSubscribers()) return;
   v1::Event event;
