@@ -27,8 +27,10 @@ struct ProxyConfig {
   // Resolving an upstream's name: 504 `dns-timeout` beyond.
   absl::Duration dns_timeout = absl::Seconds(5);
   // Open client connections per listener (the shared port, and each
-  // session's own); beyond, a new one is answered 503
-  // `too-many-connections` and closed.
+  // session's own) and, on the shared port, per session credential (a
+  // connection counts for its session from its first request that carries
+  // one); beyond, a new one is answered 503 `too-many-connections` and
+  // closed.
   uint32_t max_connections = 10000;
   // Connecting to an upstream: 502 when it fails or takes longer.
   absl::Duration upstream_connect_timeout = absl::Seconds(10);

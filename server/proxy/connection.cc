@@ -332,10 +332,18 @@ asio::awaitable<bool> Connection::HandleOne() {
   if (parser.get().method() == http::verb::connect) {
     StopRequestDeadline();
     tunnel_credential_ = route_.credential;
+    if (!ClaimForCredential()) {
+      co_await RefuseForCredential(version);
+      co_return false;
+    }
     co_return co_await HandleConnect(std::string(parser.get().target()),
                                      version);
   }
   if (!co_await ReadBody(parser, version)) co_return false;
+  if (!ClaimForCredential()) {
+    co_await RefuseForCredential(version);
+    co_return false;
+  }
 
   ClientRequest& request = parser.get();
   const bool keep_alive = request.keep_alive() && !closing_;
@@ -352,6 +360,23 @@ asio::awaitable<bool> Connection::HandleOne() {
   }
   co_return co_await Exchange(std::move(request), *url, version, keep_alive) &&
       keep_alive;
+}
+
+bool Connection::ClaimForCredential() {
+  // Only the shared port routes by credential; a session's own port counts
+  // its connections itself.
+  if (route_.listener != 0 || route_.credential.empty()) return true;
+  return server_->Claim(id_, route_.credential);
+}
+
+asio::awaitable<void> Connection::RefuseForCredential(int version) {
+  co_await WriteError(
+      503, "too-many-connections",
+      absl::StrCat("matgto: the session of this proxy credential already has ",
+                   config_.max_connections,
+                   " open connections (--max-connections); close some or "
+                   "try again later"),
+      version, /*keep_alive=*/false);
 }
 
 asio::awaitable<bool> Connection::ReadHeader(RequestParser& parser) {

@@ -126,6 +126,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> Hang();
   // Closes the client's TCP connection with a RST.
   void Reset();
+  // Counts this connection for the session its credential names (shared
+  // port only); false when that session has --max-connections open.
+  bool ClaimForCredential();
+  boost::asio::awaitable<void> RefuseForCredential(int version);
   boost::asio::awaitable<bool> WriteError(int status, absl::string_view code,
                                           std::string message, int version,
                                           bool keep_alive);

@@ -192,7 +192,32 @@ void ProxyServer::Register(uint64_t id, std::weak_ptr<Connection> connection) {
 
 size_t ProxyServer::Count() const {
   absl::MutexLock lock(&mu_);
-  return connections_.size();
+  return connections_.size() - claims_.size();
+}
+
+bool ProxyServer::Claim(uint64_t id, const std::string& credential) {
+  absl::MutexLock lock(&mu_);
+  auto claim = claims_.find(id);
+  if (claim != claims_.end() && claim->second == credential) return true;
+  if (per_credential_[credential] >= config_.max_connections) {
+    if (per_credential_[credential] == 0) per_credential_.erase(credential);
+    return false;
+  }
+  ++per_credential_[credential];
+  if (claim != claims_.end()) {
+    ReleaseClaim(claim->second);
+    claim->second = credential;
+  } else {
+    claims_.emplace(id, credential);
+  }
+  return true;
+}
+
+void ProxyServer::ReleaseClaim(const std::string& credential) {
+  auto it = per_credential_.find(credential);
+  if (it != per_credential_.end() && --it->second == 0) {
+    per_credential_.erase(it);
+  }
 }
 
 void ProxyServer::Unregister(uint64_t id) {
@@ -200,6 +225,10 @@ void ProxyServer::Unregister(uint64_t id) {
   {
     absl::MutexLock lock(&mu_);
     connections_.erase(id);
+    if (auto claim = claims_.find(id); claim != claims_.end()) {
+      ReleaseClaim(claim->second);
+      claims_.erase(claim);
+    }
     drained = connections_.empty() && on_drained_ != nullptr;
   }
   if (drained) Finish();

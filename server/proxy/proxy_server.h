@@ -56,9 +56,18 @@ class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
   // connection has ended, or after `grace`, when the rest are cancelled.
   void Shutdown(absl::Duration grace, std::function<void()> done);
 
-  // Open connections (beyond ProxyConfig::max_connections, new ones are
-  // answered 503 `too-many-connections`).
+  // Open connections not counted for a session credential (beyond
+  // ProxyConfig::max_connections, new ones are answered 503
+  // `too-many-connections`).
   size_t Count() const;
+
+  // Counts connection `id` for the session `credential` names on this port
+  // (the shared port routes by credential; each session has a budget of
+  // max_connections, as a session with a port of its own has), instead of
+  // for the port itself. False when that session already has
+  // max_connections open: the connection is to be refused. A connection
+  // moves when a later request carries another credential.
+  bool Claim(uint64_t id, const std::string& credential);
 
   // Called by connections.
   void Register(uint64_t id, std::weak_ptr<Connection> connection);
@@ -73,6 +82,8 @@ class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
   std::vector<std::shared_ptr<Connection>> Live();
   // Calls the pending Shutdown callback, once.
   void Finish();
+  void ReleaseClaim(const std::string& credential)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   IoPool& pool_;
   // The context of the first acceptor (grace timer).
@@ -92,6 +103,11 @@ class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::weak_ptr<Connection>> connections_
+      ABSL_GUARDED_BY(mu_);
+  // The credential each claimed connection is counted for, and how many
+  // connections each credential has.
+  absl::flat_hash_map<uint64_t, std::string> claims_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint32_t> per_credential_
       ABSL_GUARDED_BY(mu_);
   // Set by Shutdown; called when the last connection unregisters.
   std::function<void()> on_drained_ ABSL_GUARDED_BY(mu_);

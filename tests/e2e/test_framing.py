@@ -1,12 +1,14 @@
 """Request framing, routing and limits (issue 11, items 4-9 and the smaller
 ones): every test drives the real binary with raw sockets, curl or requests
 and is named after what it proves."""
+import base64
 import json
 import os
 import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -408,3 +410,51 @@ def test_final_chunk_trickled_a_byte_at_a_time_is_read_and_forwarded(server, ups
     assert raw.startswith(b"HTTP/1.1 200"), raw
     assert b"hello" in raw
     assert "matgto" in server.cli("status").stdout
+
+
+def test_max_connections_is_a_budget_per_session_credential_on_the_shared_port(matgto, upstream):
+    server = matgto("--max-connections", "2", "--mode", "passthrough")
+    sessions = []
+    for name in ("budget-a", "budget-b"):
+        info = json.loads(server.cli("use", name, "--new-session", "--mode", "passthrough",
+                                     "--json").stdout)
+        sessions.append(info)
+
+    def auth(session):
+        user = urllib.parse.urlsplit(session["proxy_url"]).username
+        token = base64.b64encode(f"{user}:".encode()).decode()
+        return f"Proxy-Authorization: Basic {token}\r\n"
+
+    def request(session=None, close=True):
+        return (f"GET {upstream.url('/counter')} HTTP/1.1\r\nHost: a\r\n"
+                f"{'Connection: close' + chr(13) + chr(10) if close else ''}"
+                f"{auth(session) if session else ''}\r\n").encode()
+
+    def kept(session):
+        """A keep-alive connection that has had one answered request."""
+        s = connect(server.proxy)
+        s.sendall(request(session, close=False))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        return s
+
+    # Session a's two connections are its budget, not the port's.
+    held = [kept(sessions[0]), kept(sessions[0])]
+    raw = raw_exchange(server.proxy, request(sessions[0]))
+    assert error_of(raw) == (503, "too-many-connections"), raw
+    assert b"session of this proxy credential" in body_of(raw)
+    # Session b and requests without a credential still have theirs.
+    assert raw_exchange(server.proxy, request(sessions[1])).startswith(b"HTTP/1.1 200")
+    assert raw_exchange(server.proxy, request()).startswith(b"HTTP/1.1 200")
+    held.append(kept(sessions[1]))
+    held.append(kept(sessions[1]))
+    assert error_of(raw_exchange(server.proxy, request(sessions[1]))) == (503, "too-many-connections")
+    # A connection of a's that closes frees a place for a's next one.
+    held.pop(0).close()
+    r = wait_for(lambda: (lambda raw: raw if raw.startswith(b"HTTP/1.1 200") else None)(
+        raw_exchange(server.proxy, request(sessions[0]))), timeout=10, what="a's place freed")
+    assert r.startswith(b"HTTP/1.1 200")
+    for s in held:
+        s.close()
