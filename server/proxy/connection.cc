@@ -365,8 +365,13 @@ asio::awaitable<bool> Connection::HandleOne() {
 bool Connection::ClaimForCredential() {
   // Only the shared port routes by credential; a session's own port counts
   // its connections itself.
-  if (route_.listener != 0 || route_.credential.empty()) return true;
-  return server_->Claim(id_, route_.credential);
+  if (route_.listener != 0 || route_.credential.empty() ||
+      route_.credential == claimed_credential_) {
+    return true;
+  }
+  if (!server_->Claim(id_, route_.credential)) return false;
+  claimed_credential_ = route_.credential;
+  return true;
 }
 
 asio::awaitable<void> Connection::RefuseForCredential(int version) {

@@ -165,6 +165,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The credential of the CONNECT that opened the tunnel this connection
   // now carries; requests inside it that send none use it.
   std::string tunnel_credential_;
+  // The credential ProxyServer::Claim counts this connection for.
+  std::string claimed_credential_;
   boost::asio::steady_timer request_deadline_;
   // Latency and fault pauses (Deliver); Cancel() cancels it.
   boost::asio::steady_timer delivery_timer_;
