@@ -1,7 +1,7 @@
 #include "server/observe/log.h"
 
 #include <spdlog/sinks/sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,18 @@ struct HotBatch {
 
 struct Loggers;
 void DrainAll(Loggers& l);
+
+// stdout, each record's text as it is plus a newline: the record is
+// formatted already (RecordWriter), so spdlog's formatter (a copy of every
+// record into a buffer, a malloc for a block of records) has nothing to do.
+class PlainStdoutSink : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::fwrite(msg.payload.data(), 1, msg.payload.size(), stdout);
+    std::fputc('\n', stdout);
+  }
+  void flush_() override { std::fflush(stdout); }
+};
 
 // The sink of a logger that spdlog's periodic flusher flushes: its flush
 // writes every thread's batch (records never reach its log()).
@@ -80,16 +93,14 @@ Loggers* MakeLoggers(const LogConfig& config, bool buffered) {
   auto* l = new Loggers;
   l->config = config;
   // One sink (its mutex keeps lines whole) for both loggers.
-  auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  auto sink = std::make_shared<PlainStdoutSink>();
   l->sync = std::make_shared<spdlog::logger>("matgto", sink);
   l->hot =
       buffered ? std::make_shared<spdlog::logger>("matgto-hot", sink) : l->sync;
   l->drain = std::make_shared<spdlog::logger>("matgto-drain",
                                               std::make_shared<DrainSink>(*l));
   for (const auto& logger : {l->sync, l->hot}) {
-    // The record is formatted by RecordWriter; spdlog adds the newline.
     // Levels are filtered by LogEnabled, before anything is built.
-    logger->set_pattern("%v");
     logger->set_level(spdlog::level::trace);
   }
   l->sync->flush_on(spdlog::level::trace);
