@@ -13,10 +13,8 @@ namespace {
 
 constexpr absl::string_view kRedactedValue = "[REDACTED]";
 
-// "a=1&b" -> "a=[REDACTED]&b".
-std::string RedactQueryString(absl::string_view query) {
-  std::string out;
-  out.reserve(query.size());
+// "a=1&b" -> "a=[REDACTED]&b", appended to `out`.
+void AppendRedactedQuery(absl::string_view query, std::string& out) {
   bool first = true;
   for (absl::string_view param : absl::StrSplit(query, '&')) {
     if (!first) out += '&';
@@ -28,6 +26,12 @@ std::string RedactQueryString(absl::string_view query) {
       absl::StrAppend(&out, param.substr(0, eq + 1), kRedactedValue);
     }
   }
+}
+
+std::string RedactQueryString(absl::string_view query) {
+  std::string out;
+  out.reserve(query.size());
+  AppendRedactedQuery(query, out);
   return out;
 }
 
@@ -49,10 +53,20 @@ int ResultIndex(v1::ExchangeResult result) {
 }  // namespace
 
 std::string RedactQueryValues(absl::string_view url) {
+  std::string out;
+  RedactQueryValuesTo(url, out);
+  return out;
+}
+
+void RedactQueryValuesTo(absl::string_view url, std::string& out) {
+  out.clear();
   const size_t q = url.find('?');
-  if (q == absl::string_view::npos) return std::string(url);
-  return absl::StrCat(url.substr(0, q + 1),
-                      RedactQueryString(url.substr(q + 1)));
+  if (q == absl::string_view::npos) {
+    out.append(url.data(), url.size());
+    return;
+  }
+  out.append(url.data(), q + 1);
+  AppendRedactedQuery(url.substr(q + 1), out);
 }
 
 v1::Miss SanitizeMiss(const v1::Miss& miss) {
@@ -124,9 +138,10 @@ void Observer::OnExchange(const ExchangeRecord& r) {
   // The URL as it may be logged; most have no query and are not copied.
   absl::string_view url =
       r.request != nullptr ? absl::string_view(r.request->url) : "";
-  std::string redacted;
+  // The thread's: it keeps its capacity from one exchange to the next.
+  thread_local std::string redacted;
   if (url.find('?') != absl::string_view::npos) {
-    redacted = RedactQueryValues(url);
+    RedactQueryValuesTo(url, redacted);
     url = redacted;
   }
   const absl::string_view method =

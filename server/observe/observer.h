@@ -44,6 +44,8 @@ struct ExchangeRecord {
 // ("http://h/p?token=[REDACTED]&page=[REDACTED]"). Hand-written: the
 // parameter split is all it needs.
 std::string RedactQueryValues(absl::string_view url);
+// The same into `out` (replacing what it held, keeping its capacity).
+void RedactQueryValuesTo(absl::string_view url, std::string& out);
 // A copy of `miss` safe to log: URLs as RedactQueryValues, query and
 // header differences' values redacted the same way.
 v1::Miss SanitizeMiss(const v1::Miss& miss);
