@@ -76,7 +76,14 @@ std::string HostPort(absl::string_view host, uint16_t port) {
 }
 
 std::string FormatUrl(const UrlParts& parts) {
-  std::string out = absl::StrCat(parts.scheme, "://");
+  std::string out;
+  FormatUrlTo(parts, out);
+  return out;
+}
+
+void FormatUrlTo(const UrlParts& parts, std::string& out) {
+  out.clear();
+  absl::StrAppend(&out, parts.scheme, "://");
   if (parts.host.find(':') != std::string::npos) {
     absl::StrAppend(&out, "[", parts.host, "]");
   } else {
@@ -87,7 +94,6 @@ std::string FormatUrl(const UrlParts& parts) {
   }
   absl::StrAppend(&out, parts.path);
   if (parts.has_query) absl::StrAppend(&out, "?", parts.query);
-  return out;
 }
 
 }  // namespace matgto::core

@@ -27,6 +27,8 @@ absl::StatusOr<UrlParts> ParseAbsoluteUrl(absl::string_view url);
 // left out, an empty path written as "/". Path and query are kept byte for
 // byte (no percent-decoding), so two requests differ only when their bytes do.
 std::string FormatUrl(const UrlParts& parts);
+// The same into `out` (replacing what it held, keeping its capacity).
+void FormatUrlTo(const UrlParts& parts, std::string& out);
 
 // The port a scheme implies: 80 for http/ws, 443 for https/wss, else 0.
 uint16_t DefaultPort(absl::string_view scheme);

@@ -314,7 +314,8 @@ void Connection::StopRequestDeadline() {
 // WebSocket upgrade or an exchange with the session (Exchange). False when
 // the connection must close.
 asio::awaitable<bool> Connection::HandleOne() {
-  RequestParser parser;
+  RequestParser parser(std::piecewise_construct, std::make_tuple(),
+                       std::make_tuple(arena_.Reset()));
   parser.header_limit(config_.max_header_bytes);
   parser.body_limit(config_.max_body_bytes);
   if (!co_await ReadHeader(parser)) co_return false;
@@ -502,7 +503,8 @@ asio::awaitable<bool> Connection::ReadBody(RequestParser& parser, int version) {
 asio::awaitable<std::optional<core::UrlParts>> Connection::TargetUrl(
     ClientRequest& request, int version, bool keep_alive, bool& answered) {
   answered = false;
-  const std::string target(request.target());
+  const absl::string_view target(request.target().data(),
+                                 request.target().size());
   if (const std::string scheme = TargetScheme(target);
       !scheme.empty() && core::DefaultPort(scheme) == 0) {
     answered = co_await WriteError(
@@ -560,7 +562,8 @@ asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
                                            int version, bool keep_alive) {
   const bool head = request.method() == http::verb::head;
   const RequestTimer timer(config_.metrics);
-  core::HttpRequest exchange = ToCore(std::move(request), core::FormatUrl(url));
+  core::HttpRequest& exchange = exchange_;
+  ToCore(std::move(request), url, exchange);
   core::Decision decision = handler_.OnRequest(route_, exchange);
   if (const auto* reply = std::get_if<core::Reply>(&decision)) {
     co_return co_await WriteReply(*reply, head, version, keep_alive);

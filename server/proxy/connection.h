@@ -14,8 +14,10 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <string>
 
@@ -29,6 +31,24 @@
 namespace matgto::proxy {
 
 class ProxyServer;
+
+// The memory a request's Beast fields use: a buffer of the connection,
+// allocated at its first request and handed out again for each next one
+// (the request before it is gone by then: one request at a time); beyond
+// it, new/delete until the next Reset.
+class RequestArena {
+ public:
+  FieldsAllocator Reset() {
+    if (buffer_ == nullptr) buffer_ = std::make_unique<std::byte[]>(kBytes);
+    resource_.emplace(buffer_.get(), kBytes, std::pmr::new_delete_resource());
+    return FieldsAllocator(&*resource_);
+  }
+
+ private:
+  static constexpr size_t kBytes = 2048;
+  std::unique_ptr<std::byte[]> buffer_;
+  std::optional<std::pmr::monotonic_buffer_resource> resource_;
+};
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -62,7 +82,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // lives until its coroutine ends, however late the context starts it.
   boost::asio::awaitable<void> Run(std::shared_ptr<Connection> self);
   // Handles one request; false when the connection must close.
-  using RequestParser = http::request_parser<http::string_body>;
+  using RequestParser =
+      http::request_parser<http::string_body, FieldsAllocator>;
   boost::asio::awaitable<bool> HandleOne();
   // The steps of HandleOne. Each answers what it refuses (an error
   // response) and returns false when the connection must close.
@@ -80,10 +101,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                         bool keep_alive);
   boost::asio::awaitable<bool> HandleConnect(std::string target, int version);
   // A WebSocket upgrade (connection_ws.cc); the connection ends with it.
-  boost::asio::awaitable<void> HandleUpgrade(
-      const boost::beast::http::request<boost::beast::http::string_body>&
-          request,
-      core::UrlParts url);
+  boost::asio::awaitable<void> HandleUpgrade(const ClientRequest& request,
+                                             core::UrlParts url);
   template <class Client>
   boost::asio::awaitable<bool> RelayUpgrade(
       Client& client,
@@ -167,6 +186,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string tunnel_credential_;
   // The credential ProxyServer::Claim counts this connection for.
   std::string claimed_credential_;
+  // The request being handled: its fields' memory, and the request as the
+  // handler sees it (reused: a warm connection converts without malloc).
+  RequestArena arena_;
+  core::HttpRequest exchange_;
   boost::asio::steady_timer request_deadline_;
   // Latency and fault pauses (Deliver); Cancel() cancels it.
   boost::asio::steady_timer delivery_timer_;

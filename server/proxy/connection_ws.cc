@@ -57,12 +57,14 @@ asio::awaitable<bool> Connection::RelayUpgrade(
   co_return true;
 }
 
-asio::awaitable<void> Connection::HandleUpgrade(
-    const http::request<http::string_body>& request, core::UrlParts url) {
-  const int version = request.version();
-  // A copy: Beast's accept needs the parsed request afterwards.
+asio::awaitable<void> Connection::HandleUpgrade(const ClientRequest& parsed,
+                                                core::UrlParts url) {
+  const int version = parsed.version();
+  // Copies: Beast's accept needs the parsed request afterwards (with
+  // std::allocator fields, which the WebSocket layer takes).
+  const http::request<http::string_body> request = ToStdRequest(parsed);
   core::HttpRequest upgrade =
-      ToCore(ClientRequest(request), core::FormatUrl(url));
+      ToCore(ClientRequest(parsed), core::FormatUrl(url));
   core::WsDecision decision = handler_.OnWebSocket(route_, upgrade);
   websocket::WsLimits limits{.max_message_bytes = config_.ws_max_message_bytes,
                              .idle_timeout = config_.ws_idle_timeout,

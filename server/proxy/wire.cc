@@ -58,7 +58,7 @@ std::vector<std::string> Elements(const Fields& fields, http::field name) {
 }  // namespace
 
 std::optional<RequestRefusal> CheckRequestHeader(
-    const http::request_header<>& header) {
+    const http::request_header<ClientFields>& header) {
   if (header.count(http::field::host) > 1) {
     return RequestRefusal{400, "bad-request",
                           "matgto: the request has more than one Host header "
@@ -180,6 +180,34 @@ core::HttpRequest ToCore(ClientRequest&& request, std::string url) {
   }
   out.body = std::move(request.body());
   return out;
+}
+
+http::request<http::string_body> ToStdRequest(const ClientRequest& request) {
+  http::request<http::string_body> out;
+  out.method_string(request.method_string());
+  out.target(request.target());
+  out.version(request.version());
+  for (const auto& field : request) {
+    out.insert(field.name_string(), field.value());
+  }
+  out.body() = request.body();
+  return out;
+}
+
+void ToCore(ClientRequest&& request, const core::UrlParts& url,
+            core::HttpRequest& out) {
+  const auto method = request.method_string();
+  out.method.assign(method.data(), method.size());
+  core::FormatUrlTo(url, out.url);
+  out.version = request.version();
+  out.headers.resize(std::distance(request.begin(), request.end()));
+  auto header = out.headers.begin();
+  for (const auto& field : request) {
+    header->name.assign(field.name_string().data(), field.name_string().size());
+    header->value.assign(field.value().data(), field.value().size());
+    ++header;
+  }
+  out.body = std::move(request.body());
 }
 
 UpstreamRequest ToUpstream(const core::HttpRequest& request,

@@ -5,6 +5,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,7 +18,13 @@ namespace matgto::proxy {
 
 namespace http = boost::beast::http;
 
-using ClientRequest = http::request<http::string_body>;
+// A client request's header fields (and start line) are allocated from a
+// memory resource of its connection (see RequestArena in connection.h),
+// reused for each request: a warm connection parses without malloc. A
+// default-constructed allocator uses the default resource (new/delete).
+using FieldsAllocator = std::pmr::polymorphic_allocator<char>;
+using ClientFields = http::basic_fields<FieldsAllocator>;
+using ClientRequest = http::request<http::string_body, ClientFields>;
 using UpstreamRequest = http::request<http::span_body<const char>>;
 using WireResponse = http::response<http::span_body<const char>>;
 
@@ -44,7 +51,7 @@ struct RequestRefusal {
 // request); codings other than `chunked` (`gzip, chunked`) are 501
 // `transfer-coding-unsupported`; more than one Host is 400 `bad-request`.
 std::optional<RequestRefusal> CheckRequestHeader(
-    const http::request_header<>& header);
+    const http::request_header<ClientFields>& header);
 
 // The scheme of an absolute-form target ("ftp" for "ftp://h/x"), lower
 // case; empty when `target` does not start with "scheme://".
@@ -68,6 +75,12 @@ bool ParseConnectTarget(absl::string_view target, std::string& host,
 
 // Moves a parsed client request into a core request for absolute URL `url`.
 core::HttpRequest ToCore(ClientRequest&& request, std::string url);
+// A copy with std::allocator fields (what the WebSocket layer takes).
+http::request<http::string_body> ToStdRequest(const ClientRequest& request);
+// The same into `out`, whose strings and header list keep their capacity
+// from one request to the next; the URL formatted from `url`.
+void ToCore(ClientRequest&& request, const core::UrlParts& url,
+            core::HttpRequest& out);
 
 // The request sent upstream for `request` (origin-form target, hop-by-hop
 // headers removed, keep-alive, re-framed: whatever Content-Length or

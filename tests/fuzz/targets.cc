@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/_experimental/test/stream.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <memory_resource>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -112,7 +114,14 @@ const cassette::Redactor& FuzzRedactor() {
 }  // namespace
 
 bool RequestPath(const uint8_t* data, size_t size) {
-  http::request_parser<http::string_body> parser;
+  // Fields in a small arena, as a connection's RequestArena holds them (and
+  // beyond it, from new/delete).
+  std::array<std::byte, 512> arena_buffer;
+  std::pmr::monotonic_buffer_resource arena(arena_buffer.data(),
+                                            arena_buffer.size());
+  http::request_parser<http::string_body, proxy::FieldsAllocator> parser(
+      std::piecewise_construct, std::make_tuple(),
+      std::make_tuple(proxy::FieldsAllocator(&arena)));
   parser.header_limit(8 * 1024);
   parser.body_limit(64 * 1024);
   parser.eager(true);

@@ -161,7 +161,7 @@ void PrintTo(const RefusalCase& c, std::ostream* os) {
 class CheckRequestHeaderTest : public ::testing::TestWithParam<RefusalCase> {};
 
 TEST_P(CheckRequestHeaderTest, Decides) {
-  http::request_header<> header;
+  http::request_header<ClientFields> header;
   header.method(http::verb::post);
   header.target("http://h/x");
   header.version(GetParam().version);
