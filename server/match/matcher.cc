@@ -85,13 +85,19 @@ Fingerprint RequestMatcher::Of(const core::HttpRequest& request) const {
   if (rules_.method) f.method = request.method;
   if (rules_.scheme || rules_.host || rules_.port || rules_.path ||
       rules_.query) {
-    std::string url = request.url;
-    for (const UrlRewrite& r : rules_.url_rewrites) {
-      re2::RE2::GlobalReplace(&url, *r.pattern, r.replacement);
+    // Copied only to be rewritten (the replay hot path has no copy).
+    std::string rewritten;
+    absl::string_view url = request.url;
+    if (!rules_.url_rewrites.empty()) {
+      rewritten = request.url;
+      for (const UrlRewrite& r : rules_.url_rewrites) {
+        re2::RE2::GlobalReplace(&rewritten, *r.pattern, r.replacement);
+      }
+      url = rewritten;
     }
     absl::StatusOr<core::UrlParts> parts = core::ParseAbsoluteUrl(url);
     if (!parts.ok()) {
-      f.path = url;  // compare the whole (rewritten) URL
+      f.path = std::string(url);  // compare the whole (rewritten) URL
     } else {
       if (rules_.scheme) f.scheme = parts->scheme;
       if (rules_.host) f.host = parts->host;

@@ -1,5 +1,6 @@
 #include "server/replay/player.h"
 
+#include "absl/container/inlined_vector.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/proto_time.h"
 
@@ -52,7 +53,8 @@ void Player::Append(RecordedExchange exchange) {
 std::variant<Player::Hit, Player::Miss> Player::Answer(
     const core::HttpRequest& live) {
   const match::Fingerprint print = matcher_.Of(live);
-  std::vector<size_t> matching;
+  // Inline: a request matches a handful of recordings at most, usually one.
+  absl::InlinedVector<size_t, 8> matching;
   if (auto it = index_.find(match::RequestMatcher::Key(print));
       it != index_.end()) {
     for (size_t pos : it->second) {
