@@ -1,7 +1,7 @@
 #include "server/observe/log.h"
 
-#include <spdlog/sinks/sink.h>
 #include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
