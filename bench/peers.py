@@ -16,14 +16,18 @@ nginx (the same body, /item/0..9) from wrk-shaped requests, is stopped, and
 is started again to replay what it saved. Rows (section "Peers"):
 
   <peer> record -> nginx   wrk through the recording peer, every exchange
-                           proxied and saved (Talkback: OVERWRITE mode);
-                           ratio against the nginx reverse-proxy hop
+                           proxied and recorded its way (Talkback: OVERWRITE,
+                           the tape file rewritten; Mountebank: proxyAlways,
+                           responses kept in memory; WireMock: mapping files;
+                           mitmproxy: the flow file); ratio against the nginx
+                           reverse-proxy hop
   <peer> replay            wrk against the replaying peer; ratio against nginx
                            serving the body directly (matgto's replay row's
                            baseline); "start" = exec to its port accepting
 
-Same wrk settings as the matgto rows (connections, seconds, one 1 s warm-up);
-CPU per request and peak RSS (VmHWM) of the peer's process from /proc. Their
+Same wrk settings as the matgto rows (connections, seconds, an unmeasured 1 s
+warm-up first; 5 s for WireMock, whose JIT needs it); CPU per request and
+peak RSS (VmHWM) of the peer's process from /proc. Their
 per-request logging is off (nothing reads it). A peer that does not install,
 start or answer gets a row saying why; its errors do not fail the bench.
 
@@ -160,6 +164,7 @@ class Peer:
     otherwise origin-form paths (a reverse proxy in front of the upstream)."""
     forward = False
     name = "?"
+    warmup_s = 1  # unmeasured wrk run first, as the matgto rows
 
     def missing(self) -> str | None:
         return None
@@ -267,6 +272,8 @@ class Mountebank(Peer):
 
 
 class WireMock(Peer):
+    warmup_s = 5  # the JVM's JIT: after 1 s it still runs interpreted code
+
     def __init__(self):
         jars = sorted(glob.glob(str(MODULES / "wiremock/build/wiremock-standalone-*.jar")))
         self.jar = jars[-1] if jars else None
@@ -339,7 +346,7 @@ def _why(e: Exception) -> str:
 
 
 def _measure(peer: Peer, ctx: Ctx, run: Running) -> dict:
-    peer.wrk(ctx, run, 1)  # warm-up, as the matgto rows
+    peer.wrk(ctx, run, peer.warmup_s)
     return bench.measured(run.proc.pid, lambda: peer.wrk(ctx, run, ctx.seconds))
 
 

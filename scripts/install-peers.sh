@@ -39,7 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ -f "$dir/package.json" ] || echo '{"name": "matgto-bench-peers", "private": true}' >"$dir/package.json"
   # One at a time, so that one that fails leaves the others installed.
   for spec in "${missing[@]}"; do
-    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error "$spec" >/dev/null) ||
+    (cd "$dir" && npm install --no-audit --no-fund --save-exact --loglevel=error "$spec" >/dev/null) ||
       echo "install-peers: $spec did not install" >&2
   done
 fi
