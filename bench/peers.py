@@ -26,7 +26,7 @@ is started again to replay what it saved. Rows (section "Peers"):
                            baseline); "start" = exec to its port accepting
 
 Same wrk settings as the matgto rows (connections, seconds, an unmeasured 1 s
-warm-up first; 5 s for WireMock, whose JIT needs it); CPU per request and
+warm-up first; 10 s for WireMock, whose JIT needs it); CPU per request and
 peak RSS (VmHWM) of the peer's process from /proc. Their
 per-request logging is off (nothing reads it). A peer that does not install,
 start or answer gets a row saying why; its errors do not fail the bench.
@@ -47,6 +47,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -84,8 +85,8 @@ class Ctx:
 
 
 class Running:
-    def __init__(self, proc: subprocess.Popen, port: int, start_ms: float, log: Path):
-        self.proc, self.port, self.start_ms, self.log = proc, port, start_ms, log
+    def __init__(self, proc: subprocess.Popen, port: int, start_ms: float):
+        self.proc, self.port, self.start_ms = proc, port, start_ms
 
 
 def install() -> None:
@@ -110,28 +111,32 @@ def spawn(ctx: Ctx, tag: str, cmd: list[str], port: int, cwd: Path | None = None
     log = ctx.work / f"peer-{tag}-{time.monotonic_ns()}.log"
     t = time.perf_counter()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     deadline = time.monotonic() + timeout
     pending = after
-    while True:
-        if proc.poll() is not None:
-            raise PeerError(f"exited with {proc.returncode}: {_log_tail(log)}")
-        if time.monotonic() > deadline:
-            stop(proc)
-            raise PeerError(f"port {port} not open after {timeout:.0f} s: {_log_tail(log)}")
-        if pending is not None:
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise PeerError(f"exited with {proc.returncode}: {_log_tail(log)}")
+            if time.monotonic() > deadline:
+                raise PeerError(f"port {port} not open after {timeout:.0f} s: {_log_tail(log)}")
+            if pending is not None:
+                try:
+                    pending()
+                    pending = None
+                except urllib.error.HTTPError as e:  # up, but said no
+                    raise PeerError(f"{e}: {e.read().decode(errors='replace')[:120]}") from e
+                except OSError:  # not listening yet
+                    time.sleep(0.005)
+                    continue
             try:
-                pending()
-                pending = None
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return Running(proc, port, (time.perf_counter() - t) * 1000)
             except OSError:
                 time.sleep(0.005)
-                continue
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return Running(proc, port, (time.perf_counter() - t) * 1000, log)
-        except OSError:
-            time.sleep(0.005)
+    except BaseException:
+        stop(proc)
+        raise
 
 
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
@@ -272,7 +277,7 @@ class Mountebank(Peer):
 
 
 class WireMock(Peer):
-    warmup_s = 5  # the JVM's JIT: after 1 s it still runs interpreted code
+    warmup_s = 10  # the JVM's JIT: CPU per request still falls for ~10 s of load
 
     def __init__(self):
         jars = sorted(glob.glob(str(MODULES / "wiremock/build/wiremock-standalone-*.jar")))
