@@ -106,8 +106,10 @@ test-clients: build deps
 test: format-check test-unit test-e2e test-clients test-asan
 	@echo "make test: all suites passed"
 
+# PEERS=1: also Talkback, Mountebank, WireMock and mitmproxy, installed by
+# scripts/install-peers.sh (apt, npm into build/bench/peers), same load.
 bench: build deps
-	MATGTO_BIN=$(MATGTO) bench/run.sh
+	MATGTO_BIN=$(MATGTO) bench/run.sh $(if $(filter 1,$(PEERS)),--peers)
 
 # libFuzzer on every target (tests/fuzz/run.sh): FUZZ_SECONDS each, one after
 # the other over tests/fuzz/corpus/<target>/; fails if any input crashed.

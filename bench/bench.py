@@ -33,12 +33,17 @@ WebSocket (baseline: a native echo server, same client: bench/wsload, Go)
                                     messages/s counted both ways
   record / replay                   the same load through matgto
 Cassette load: time of a Replay call on the 10,000-interaction cassette.
+Peers (--peers, `make bench PEERS=1`; bench/peers.py): Talkback, Mountebank, WireMock and
+  mitmproxy, installed by scripts/install-peers.sh, each recording the same nginx and
+  replaying it under the same wrk load: record rows against the nginx hop, replay rows
+  against nginx direct, with CPU per request, peak RSS and start-up time.
 Object store (bench/s3_bench.py, SeaweedFS): time to first answer of a replay from a
   bucket, cold and warm (cache), and a save of the 10,000-interaction cassette, each
   next to the same on a local directory.
 
 Usage: bench/run.sh [--seconds 5] [--connections 32] [--idle-connections 10000]
                     [--slow-clients 1000] [--record-exchanges 1000000] [--no-load] [--no-s3]
+                    [--peers]
 The soak (fixed rate, RSS at start and end) is `make soak` (bench/load.py soak).
 """
 from __future__ import annotations
@@ -387,6 +392,8 @@ def main() -> int:
     ap.add_argument("--slow-clients", type=int, default=1_000)
     ap.add_argument("--no-load", action="store_true", help="skip the idle and slowloris rows")
     ap.add_argument("--no-s3", action="store_true", help="skip the object store rows")
+    ap.add_argument("--peers", action="store_true",
+                    help="also Talkback, Mountebank, WireMock and mitmproxy (bench/peers.py; installs them)")
     ap.add_argument("--record-exchanges", type=int, default=1_000_000,
                     help="how many exchanges the recording-memory row records")
     ap.add_argument("--logging-only", action="store_true",
@@ -552,6 +559,12 @@ def main() -> int:
         # --- WebSocket: a native load generator (bench/wsload), pipelined
         ws_note = wsload_rows(rows, info, proxy, m.pid, a.ws_messages)
 
+        # --- Peers: the same record and replay through the tools a user
+        # would pick instead (bench/peers.py), against the same baselines
+        if a.peers:
+            import peers  # bench/peers.py
+            rows += peers.peer_rows(peers.Ctx(work, base, body, S, C, b_http, b_hop))
+
         s3_lines = []
         if not a.no_s3:
             import s3_bench  # bench/s3_bench.py
@@ -573,7 +586,8 @@ def main() -> int:
             print(line)
         print(f"descriptor limit (RLIMIT_NOFILE) of the bench and its servers: {nofile}")
         print("ratio = rate / the section's baseline rate in this same run.")
-        bad = [r[1] for r in rows if r[6]] + load_failed
+        # A peer's errors are its own (shown in its row), not a failure of matgto.
+        bad = [r[1] for r in rows if r[6] and r[0] != "Peers"] + load_failed
         if bad:
             print(f"bench: errors in {bad}", file=sys.stderr)
             return 1
