@@ -46,6 +46,9 @@ endfunction()
 # link the archives of PREFIX_STATIC_LIBRARIES (e.g. brotlidec needs
 # brotlicommon) when every one of them exists.
 function(_matgto_pkgconfig_static target prefix)
+  if(NOT ${prefix}_STATIC_LIBRARIES)
+    return()
+  endif()
   set(archives "")
   foreach(name IN LISTS ${prefix}_STATIC_LIBRARIES)
     if(name MATCHES "^(pthread|dl|m|rt|c)$")
