@@ -30,6 +30,7 @@
 #include "server/admin/admin_server.h"
 #include "server/app/admin_wiring.h"
 #include "server/app/modes.h"
+#include "server/app/proxy_tls.h"
 #include "server/cassette/redact.h"
 #include "server/cassette/store.h"
 #include "server/control/auth.h"
@@ -41,9 +42,6 @@
 #include "server/observe/observer.h"
 #include "server/proxy/proxy_server.h"
 #include "server/replay/session_manager.h"
-#include "server/tls/certificate_authority.h"
-#include "server/tls/contexts.h"
-#include "server/tls/leaf_cache.h"
 
 namespace matgto::app {
 namespace {
@@ -236,33 +234,25 @@ int RunServe(const ServeOptions& options_in) {
     Fail("--ca-cert and --ca-key go together");
     return 2;
   }
-  auto ca =
-      options.ca_cert.empty()
-          ? tls::CertificateAuthority::LoadOrCreate(
-                options.ca_dir.empty() ? DefaultCaDir() : options.ca_dir)
-          : tls::CertificateAuthority::Load(options.ca_cert, options.ca_key);
-  if (!ca.ok()) {
-    Fail(ca.status().message());
+  auto tls = ProxyTls::Create(
+      {.ca_dir = options.ca_dir.empty() ? DefaultCaDir() : options.ca_dir,
+       .ca_cert = options.ca_cert,
+       .ca_key = options.ca_key,
+       .leaf_cache_size = options.leaf_cache_size,
+       .upstream = {.ca_file = options.upstream_ca_file,
+                    .insecure = options.insecure_upstream}},
+      [](const absl::Status& error) {
+        Note(LogLevel::kError, "tls",
+             absl::StrCat("cannot intercept TLS: ", error.message()));
+      });
+  if (!tls.ok()) {
+    Fail(tls.status().message());
     return 2;
   }
-  if ((*ca)->created()) {
+  if ((*tls)->ca_created()) {
     Note(LogLevel::kInfo, "start",
-         absl::StrCat("created a new CA at ", (*ca)->cert_path(),
+         absl::StrCat("created a new CA at ", (*tls)->ca_cert_path(),
                       "; trust it in clients (see `matgto ca export`)"));
-  }
-  auto leaves = tls::LeafCache::Create(**ca, options.leaf_cache_size);
-  if (!leaves.ok()) {
-    Fail(leaves.status().message());
-    return 2;
-  }
-  auto interception = tls::InterceptionContext::Create(**leaves);
-  auto upstream_tls =
-      tls::MakeUpstreamContext({.ca_file = options.upstream_ca_file,
-                                .insecure = options.insecure_upstream});
-  if (!interception.ok() || !upstream_tls.ok()) {
-    Fail(!interception.ok() ? interception.status().message()
-                            : upstream_tls.status().message());
-    return 2;
   }
   if (options.insecure_upstream) {
     Note(LogLevel::kWarn, "start",
@@ -283,11 +273,11 @@ int RunServe(const ServeOptions& options_in) {
     options.proxy.reverse_upstream = *up;
   }
   proxy::TlsServices tls_services{
-      .interception = interception->get(),
-      .upstream = upstream_tls->get(),
+      .interception = (*tls)->interception(),
+      .upstream = (*tls)->upstream(),
       .verify_upstream = !options.insecure_upstream};
   v1::TlsStatus tls_status;
-  tls_status.set_ca_certificate_path((*ca)->cert_path());
+  tls_status.set_ca_certificate_path((*tls)->ca_cert_path());
   for (const std::string& p : options.proxy.no_intercept)
     tls_status.add_no_intercept(p);
   tls_status.set_insecure_upstream(options.insecure_upstream);
@@ -345,7 +335,7 @@ int RunServe(const ServeOptions& options_in) {
           .proxy_address = (*proxy)->address(),
           .cassette_dir = store->where,
           .started_at = absl::Now(),
-          .ca_pem = (*ca)->CertificatePem(),
+          .ca_pem = (*tls)->CaPem(),
           .tls = tls_status,
           .reverse_upstream =
               options.proxy.reverse_upstream.has_value()
@@ -408,7 +398,7 @@ int RunServe(const ServeOptions& options_in) {
            ", cassettes in ", store->where, " (",
            cassette::CassetteFormatName(options.cassette_format),
            "), default mode ", ModeName(sessions.default_mode()), ", CA ",
-           (*ca)->cert_path()));
+           (*tls)->ca_cert_path()));
   Note(LogLevel::kInfo, "start",
        absl::StrCat("control API: ", control_security));
   if (!store->detail.empty()) Note(LogLevel::kInfo, "start", store->detail);

@@ -11,8 +11,9 @@ namespace matgto::proxy {
 struct TlsServices {
   // Terminates intercepted client TLS. Null: CONNECT tunnels are relayed.
   tls::InterceptionContext* interception = nullptr;
-  // Originates upstream TLS. Null: https upstreams are refused.
-  boost::asio::ssl::context* upstream = nullptr;
+  // Originates upstream TLS (built on first use). Null: https upstreams are
+  // refused.
+  tls::UpstreamContext* upstream = nullptr;
   bool verify_upstream = true;
 };
 

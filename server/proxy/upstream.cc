@@ -64,7 +64,7 @@ bool PeerClosed(const beast::error_code& ec) {
 
 UpstreamClient::UpstreamClient(asio::any_io_executor executor,
                                const ProxyConfig& config,
-                               asio::ssl::context* tls, bool verify_tls)
+                               tls::UpstreamContext* tls, bool verify_tls)
     : executor_(std::move(executor)),
       config_(config),
       tls_(tls),
@@ -134,7 +134,14 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
   if (!https) {
     plain_.emplace(std::move(stream));
   } else {
-    secure_.emplace(std::move(stream), *tls_);
+    absl::StatusOr<asio::ssl::context*> context = tls_->Get();
+    if (!context.ok()) {
+      out.error_status = 502;
+      out.error_code = "upstream-tls-error";
+      out.error_message = absl::StrCat("matgto: ", context.status().message());
+      co_return false;
+    }
+    secure_.emplace(std::move(stream), **context);
     absl::Status st = tls::PrepareUpstreamSsl(secure_->native_handle(),
                                               url.host, verify_tls_);
     if (!st.ok()) {

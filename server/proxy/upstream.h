@@ -16,6 +16,7 @@
 #include "server/core/http.h"
 #include "server/core/url.h"
 #include "server/proxy/config.h"
+#include "server/tls/contexts.h"
 
 namespace matgto::proxy {
 
@@ -32,7 +33,7 @@ class UpstreamClient {
  public:
   // `tls` is used for https:// URLs (null: https upstreams are refused).
   UpstreamClient(boost::asio::any_io_executor executor,
-                 const ProxyConfig& config, boost::asio::ssl::context* tls,
+                 const ProxyConfig& config, tls::UpstreamContext* tls,
                  bool verify_tls);
 
   // Sends `request` to `url`'s origin (reusing the cached connection when it
@@ -68,7 +69,7 @@ class UpstreamClient {
 
   boost::asio::any_io_executor executor_;
   const ProxyConfig& config_;
-  boost::asio::ssl::context* tls_;
+  tls::UpstreamContext* tls_;
   const bool verify_tls_;
   std::optional<boost::beast::tcp_stream> plain_;
   std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream>> secure_;

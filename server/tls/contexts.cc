@@ -70,48 +70,60 @@ absl::Status EnsureSystemTrust(SSL_CTX* ctx) {
 
 }  // namespace
 
-InterceptionContext::InterceptionContext(LeafCache& leaves, int ex_index)
-    : leaves_(leaves),
-      ex_index_(ex_index),
-      context_(ssl::context::tls_server) {}
+std::unique_ptr<InterceptionContext> InterceptionContext::Create(
+    LeavesSource leaves) {
+  return std::unique_ptr<InterceptionContext>(
+      new InterceptionContext(std::move(leaves)));
+}
 
-absl::StatusOr<std::unique_ptr<InterceptionContext>>
-InterceptionContext::Create(LeafCache& leaves) {
-  int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  if (index < 0) return OpenSslError("SSL_get_ex_new_index");
-  std::unique_ptr<InterceptionContext> ctx(
-      new InterceptionContext(leaves, index));
-  SSL_CTX* native = ctx->context_.native_handle();
+ssl::context& InterceptionContext::context() {
+  absl::call_once(built_, &InterceptionContext::Build, this);
+  return *context_;
+}
+
+void InterceptionContext::Build() {
+  if (absl::StatusOr<LeafCache*> leaves = source_(); leaves.ok()) {
+    leaves_ = *leaves;
+  }
+  // Without leaves (the source failed; it said why) SelectCertificate
+  // refuses every handshake.
+  ex_index_ = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  context_.emplace(ssl::context::tls_server);
+  SSL_CTX* native = context_->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
-  SSL_CTX_set_cert_cb(native, &InterceptionContext::SelectCertificate,
-                      ctx.get());
+  SSL_CTX_set_cert_cb(native, &InterceptionContext::SelectCertificate, this);
   SSL_CTX_set_alpn_select_cb(native, &SelectAlpn, nullptr);
-  return ctx;
 }
 
 void InterceptionContext::SetFallbackHost(SSL* ssl,
                                           const std::string* host) const {
+  if (ex_index_ < 0) return;
   SSL_set_ex_data(ssl, ex_index_, const_cast<std::string*>(host));
 }
 
 int InterceptionContext::SelectCertificate(SSL* ssl, void* arg) {
   auto* self = static_cast<InterceptionContext*>(arg);
+  if (self->leaves_ == nullptr) return 0;
   std::string host;
   if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
     host = sni;
-  } else if (auto* fallback = static_cast<std::string*>(
-                 SSL_get_ex_data(ssl, self->ex_index_))) {
+  } else if (auto* fallback = self->ex_index_ < 0
+                                  ? nullptr
+                                  : static_cast<std::string*>(SSL_get_ex_data(
+                                        ssl, self->ex_index_))) {
     host = *fallback;
   }
   if (host.empty()) return 0;
-  auto leaf = self->leaves_.Get(host);
+  auto leaf = self->leaves_->Get(host);
   if (!leaf.ok()) return 0;
   return SSL_use_certificate(ssl, leaf->get()) == 1 &&
-                 SSL_use_PrivateKey(ssl, self->leaves_.key()) == 1
+                 SSL_use_PrivateKey(ssl, self->leaves_->key()) == 1
              ? 1
              : 0;
 }
+
+namespace {
 
 absl::StatusOr<std::unique_ptr<ssl::context>> MakeUpstreamContext(
     const UpstreamTlsConfig& config) {
@@ -139,6 +151,14 @@ absl::StatusOr<std::unique_ptr<ssl::context>> MakeUpstreamContext(
   }
   ctx->set_verify_mode(ssl::verify_peer, ec);
   return ctx;
+}
+
+}  // namespace
+
+absl::StatusOr<ssl::context*> UpstreamContext::Get() {
+  absl::call_once(built_, [this] { context_ = MakeUpstreamContext(config_); });
+  if (!context_.ok()) return context_.status();
+  return context_->get();
 }
 
 absl::Status PrepareUpstreamSsl(SSL* ssl, const std::string& host,
