@@ -92,18 +92,9 @@ core::HttpResponse FromProto(const v1::HttpResponse& in) {
   return out;
 }
 
-absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
-                                           absl::string_view source) {
-  v1::Cassette cassette;
-  if (bytes.empty()) {
-    return absl::DataLossError(
-        absl::StrCat("cassette file ", source, " is empty"));
-  }
-  if (!cassette.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(absl::StrCat(
-        "cassette file ", source,
-        " is corrupt or truncated (not a valid matgto.v1.Cassette protobuf)"));
-  }
+absl::Status CheckCassetteHeader(const v1::Cassette& cassette,
+                                 int64_t interactions,
+                                 absl::string_view source) {
   if (cassette.schema_version() == 0) {
     return absl::DataLossError(
         absl::StrCat("cassette file ", source,
@@ -118,8 +109,25 @@ absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
   if (!cassette.complete()) {
     return absl::DataLossError(absl::StrCat(
         "cassette file ", source, " is truncated (its end marker is missing); ",
-        cassette.interactions_size(), " interactions were readable"));
+        interactions, " interactions were readable"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
+                                           absl::string_view source) {
+  v1::Cassette cassette;
+  if (bytes.empty()) {
+    return absl::DataLossError(
+        absl::StrCat("cassette file ", source, " is empty"));
+  }
+  if (!cassette.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(absl::StrCat(
+        "cassette file ", source,
+        " is corrupt or truncated (not a valid matgto.v1.Cassette protobuf)"));
+  }
+  RETURN_IF_ERROR(
+      CheckCassetteHeader(cassette, cassette.interactions_size(), source));
   RETURN_IF_ERROR(CheckTimesInRange(cassette, source));
   // Upgrades from older schema versions go here, one function per step.
   return cassette;

@@ -28,6 +28,13 @@ core::HttpResponse FromProto(const v1::HttpResponse& in);
 absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
                                            absl::string_view source);
 
+// What ParseCassette checks of a cassette's own fields: a schema version
+// this build reads, the end marker (`interactions` readable ones are
+// quoted when it is missing). Shared with cassette/image.h.
+absl::Status CheckCassetteHeader(const v1::Cassette& cassette,
+                                 int64_t interactions,
+                                 absl::string_view source);
+
 // Serializes for storage: sets schema_version, written_by and the trailing
 // `complete` marker.
 std::string SerializeCassette(const v1::Cassette& cassette);

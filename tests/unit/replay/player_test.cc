@@ -114,7 +114,8 @@ TEST(PlayerTest, NoMatchMissListsClosestCandidates) {
 }
 
 TEST(PlayerTest, EmptyPlayerMissesWithNoCandidates) {
-  Player player({}, match::RequestMatcher(), OnExhausted::kRepeatLast);
+  Player player(std::vector<RecordedExchange>{}, match::RequestMatcher(),
+                OnExhausted::kRepeatLast);
   auto answer = player.Answer(Req("GET", "http://h/"));
   ASSERT_TRUE(std::holds_alternative<Player::Miss>(answer));
   EXPECT_EQ(std::get<Player::Miss>(answer).reason, "no-match");
