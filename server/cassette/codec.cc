@@ -72,6 +72,20 @@ void ToProto(const core::ExchangeTiming& in, v1::Timing& out) {
   *out.mutable_total() = ToProtoDuration(in.total);
 }
 
+void FromProto(const v1::HttpRequest& in, core::HttpRequest& out) {
+  out.method.assign(in.method());
+  out.url.assign(in.url());
+  out.version = VersionNumber(in.http_version());
+  out.headers.resize(static_cast<size_t>(in.headers_size()));
+  for (int i = 0; i < in.headers_size(); ++i) {
+    const v1::Header& h = in.headers(i);
+    core::Header& o = out.headers[static_cast<size_t>(i)];
+    o.name.assign(h.name());
+    o.value.assign(h.raw_value().empty() ? h.value() : h.raw_value());
+  }
+  out.body.assign(in.body());
+}
+
 core::HttpRequest FromProto(const v1::HttpRequest& in) {
   core::HttpRequest out;
   out.method = in.method();

@@ -19,6 +19,8 @@ void ToProto(const core::HttpRequest& in, v1::HttpRequest& out);
 void ToProto(const core::HttpResponse& in, v1::HttpResponse& out);
 void ToProto(const core::ExchangeTiming& in, v1::Timing& out);
 core::HttpRequest FromProto(const v1::HttpRequest& in);
+// The same into `out`, reusing its storage (for a loop over many).
+void FromProto(const v1::HttpRequest& in, core::HttpRequest& out);
 core::HttpResponse FromProto(const v1::HttpResponse& in);
 
 // Parses a binary cassette file's bytes. `source` (a path or name) is quoted

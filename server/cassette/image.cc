@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -98,9 +99,26 @@ absl::Status Damaged(absl::string_view source) {
 }
 
 // Reused between interactions, so that checking one allocates little.
+// The exchange and response are kept out of the interaction's oneof (a
+// parse would free them) and lent to it only while it is checked.
 struct Scratch {
   v1::Interaction interaction;
+  v1::HttpExchange exchange;
+  v1::HttpResponse response;
   std::string rest, exchange_rest, response_rest;
+};
+
+class LendExchange {
+ public:
+  LendExchange(v1::Interaction& to, v1::HttpExchange& exchange) : to_(to) {
+    to_.set_allocated_http(&exchange);
+  }
+  ~LendExchange() { (void)to_.release_http(); }
+  LendExchange(const LendExchange&) = delete;
+  LendExchange& operator=(const LendExchange&) = delete;
+
+ private:
+  v1::Interaction& to_;
 };
 
 }  // namespace
@@ -241,14 +259,15 @@ absl::Status CassetteImage::Scan(absl::string_view source, bool check) {
       }
       if (!Parse(it, scratch.rest)) return Damaged(source);
       if (https == 1) {
-        v1::HttpExchange* http = it.mutable_http();
-        if (!Parse(*http, scratch.exchange_rest)) return Damaged(source);
-        if (responses == 1 &&
-            !Parse(*http->mutable_response(), scratch.response_rest)) {
+        if (!Parse(scratch.exchange, scratch.exchange_rest) ||
+            (responses == 1 &&
+             !Parse(scratch.response, scratch.response_rest))) {
           return Damaged(source);
         }
       }
     }
+    std::optional<LendExchange> lent;
+    if (https == 1 && !it.has_http()) lent.emplace(it, scratch.exchange);
     if (it.has_http()) {
       span.kind = Kind::kHttp;
       if (requests == 1 && https == 1) {

@@ -32,6 +32,7 @@ Player::Player(std::shared_ptr<const cassette::CassetteImage> image,
   // One message and one request reused for every interaction: indexing
   // allocates little beyond the index itself.
   v1::HttpRequest scratch;
+  core::HttpRequest request;
   for (size_t i = 0; i < image_->size(); ++i) {
     if (image_->kind(i) != cassette::CassetteImage::Kind::kHttp) continue;
     Slot& slot = slots_.emplace_back();
@@ -39,8 +40,8 @@ Player::Player(std::shared_ptr<const cassette::CassetteImage> image,
     // A request that cannot be read (the image checked it: not expected)
     // keeps key 0, and its fingerprint, made when used, decides.
     if (image_->Request(i, scratch).ok()) {
-      slot.key =
-          match::RequestMatcher::Key(matcher_.Of(cassette::FromProto(scratch)));
+      cassette::FromProto(scratch, request);
+      slot.key = match::RequestMatcher::Key(matcher_.Of(request));
     }
     Link(static_cast<uint32_t>(slots_.size() - 1));
   }
