@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -316,6 +317,18 @@ absl::Status CassetteImage::Request(size_t i, v1::HttpRequest& out) const {
   }
   NormalizeTextBody(out);
   return absl::OkStatus();
+}
+
+void CassetteImage::Release(size_t i) const {
+  if (!mapped_) return;
+  static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t start = spans_[i].offset / page * page;
+  const uint64_t end = spans_[i].offset + spans_[i].length;
+  ::madvise(const_cast<char*>(data_) + start, end - start, MADV_DONTNEED);
+}
+
+void CassetteImage::ReleaseAll() const {
+  if (mapped_) ::madvise(const_cast<char*>(data_), size_, MADV_DONTNEED);
 }
 
 absl::StatusOr<v1::Cassette> CassetteImage::Materialize() const {

@@ -70,6 +70,12 @@ class CassetteImage {
   // The request of HTTP interaction i into `out` (reused: parsing into the
   // same message again allocates little), its text body normalized.
   absl::Status Request(size_t i, v1::HttpRequest& out) const;
+  // Lets the kernel drop the pages of interaction i (or of every one) from
+  // this process's mapping: read again from the page cache (or the file)
+  // when used again. A hint; nothing for an image in memory.
+  void Release(size_t i) const;
+  void ReleaseAll() const;
+
   // The whole cassette, as ParseCassette + NormalizeTextBodies give it
   // (for what changes a cassette: a replay that records its misses).
   absl::StatusOr<v1::Cassette> Materialize() const;

@@ -45,6 +45,7 @@ Player::Player(std::shared_ptr<const cassette::CassetteImage> image,
     }
     Link(static_cast<uint32_t>(slots_.size() - 1));
   }
+  image_->ReleaseAll();
   uses_.assign(slots_.size(), 0);
 }
 
@@ -95,9 +96,37 @@ Player::Entry& Player::Materialize(size_t position) {
             502, "cassette-damaged",
             absl::StrCat(interaction.status().message(), "\n")));
   }
+  image_->Release(i);
   entry->fingerprint = matcher_.Of(e.request);
   slot.entry = std::move(entry);
   return *slot.entry;
+}
+
+std::shared_ptr<const core::HttpResponse> Player::Response(size_t position) {
+  Entry& entry = Materialize(position);
+  std::shared_ptr<const core::HttpResponse>& kept = entry.exchange.response;
+  // Exchanges given whole have nowhere to be read again from.
+  const bool rereadable = slots_[position].image_position != kNone;
+  if (kept != nullptr && (!rereadable || kept->body.size() <= kKeepBodyBytes)) {
+    return kept;
+  }
+  if (kept != nullptr) {
+    // Large: from now on only the replies hold it.
+    entry.large = kept;
+    return std::move(kept);
+  }
+  if (auto held = entry.large.lock()) return held;
+  const size_t i = slots_[position].image_position;
+  absl::StatusOr<v1::Interaction> interaction = image_->Interaction(i);
+  image_->Release(i);
+  auto response = std::make_shared<const core::HttpResponse>(
+      interaction.ok()
+          ? cassette::FromProto(interaction->http().response())
+          : core::MakeErrorResponse(
+                502, "cassette-damaged",
+                absl::StrCat(interaction.status().message(), "\n")));
+  entry.large = response;
+  return response;
 }
 
 void Player::Append(RecordedExchange exchange) {
@@ -130,8 +159,8 @@ std::variant<Player::Hit, Player::Miss> Player::Answer(
   switch (pick.outcome) {
     case Pick::Outcome::kAnswer: {
       const RecordedExchange& e = slots_[pick.position].entry->exchange;
-      return Hit{e.interaction_index, e.response, e.time_to_first_byte,
-                 e.total};
+      return Hit{e.interaction_index, Response(pick.position),
+                 e.time_to_first_byte, e.total};
     }
     case Pick::Outcome::kExhausted:
       return Miss{.reason = "exhausted", .closest = {{pick.position, {}}}};
@@ -150,8 +179,10 @@ std::variant<Player::Hit, Player::Miss> Player::Answer(
                  : match::Fingerprint{};
     return unused;
   };
-  return Miss{.reason = "no-match",
-              .closest = matcher_.Rank(slots_.size(), recorded, print, 3)};
+  Miss miss{.reason = "no-match",
+            .closest = matcher_.Rank(slots_.size(), recorded, print, 3)};
+  if (image_ != nullptr) image_->ReleaseAll();
+  return miss;
 }
 
 std::vector<uint64_t> Player::Unused() const {

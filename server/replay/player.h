@@ -10,7 +10,9 @@
 //
 // Over a cassette image (cassette/image.h) an exchange is parsed on its
 // first use: loading parses each request once for its match key and keeps
-// 24 bytes per exchange plus the key index; what was used stays parsed.
+// 24 bytes per exchange plus the key index; what was used stays parsed,
+// except a response body over kKeepBodyBytes: that one is read again from
+// the image when the last reply holding it is done.
 #pragma once
 
 #include <cstdint>
@@ -75,7 +77,8 @@ class Player {
   // Interaction indexes never used so far, in order.
   std::vector<uint64_t> Unused() const;
   size_t size() const { return slots_.size(); }
-  // The exchange at `position` (parsed now if it was not yet).
+  // The exchange at `position` (parsed now if it was not yet); its
+  // response is null when its body is large (answers read it again).
   const RecordedExchange& exchange(size_t position) {
     return Materialize(position).exchange;
   }
@@ -83,8 +86,12 @@ class Player {
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
+  static constexpr size_t kKeepBodyBytes = 64 * 1024;
   struct Entry {
+    // exchange.response is null for a large body read from the image:
+    // `large` is then what replies may still hold.
     RecordedExchange exchange;
+    std::weak_ptr<const core::HttpResponse> large;
     match::Fingerprint fingerprint;
   };
   struct Slot {
@@ -101,6 +108,8 @@ class Player {
   // Chains position (the last slot) to those of its key.
   void Link(uint32_t position);
   Entry& Materialize(size_t position);
+  // The response of `position` (read again when it was large and dropped).
+  std::shared_ptr<const core::HttpResponse> Response(size_t position);
 
   std::shared_ptr<const cassette::CassetteImage> image_;
   std::vector<Slot> slots_;
