@@ -32,7 +32,9 @@ WebSocket (baseline: a native echo server, same client: bench/wsload, Go)
   direct echo                       8 connections, pipelined text messages,
                                     messages/s counted both ways
   record / replay                   the same load through matgto
-Cassette load: time of a Replay call on the 10,000-interaction cassette.
+Cassette load: time of a Replay call on the 10,000-interaction cassette; with
+  bench/huge_cassettes.py a 1,000,000-interaction one and one with 1 GiB of bodies:
+  load time, RSS after the load and after replaying a few hundred random items.
 Peers (--peers, `make bench PEERS=1`; bench/peers.py): Talkback, Mountebank, WireMock and
   mitmproxy, installed by scripts/install-peers.sh, each recording the same nginx and
   replaying it under the same wrk load: record rows against the nginx hop, replay rows
@@ -396,6 +398,10 @@ def main() -> int:
                     help="also Talkback, Mountebank, WireMock and mitmproxy (bench/peers.py; installs them)")
     ap.add_argument("--record-exchanges", type=int, default=1_000_000,
                     help="how many exchanges the recording-memory row records")
+    ap.add_argument("--no-huge", action="store_true",
+                    help="skip the 1,000,000-interaction and 1 GiB cassette load rows")
+    ap.add_argument("--cassettes-only", action="store_true",
+                    help="only the cassette load rows (bench/huge_cassettes.py)")
     ap.add_argument("--logging-only", action="store_true",
                     help="only the rows that measure what logging and metrics cost")
     a = ap.parse_args()
@@ -426,6 +432,12 @@ def main() -> int:
         def add(section, name, r, baseline, rss=None, note=""):
             rows.append((section, name, r["rps"], r["rps"] / baseline["rps"], r["p50_us"] / 1000,
                          r["p99_us"] / 1000, r["errors"], rss, note, r.get("cpu_us")))
+
+        if a.cassettes_only:
+            import huge_cassettes  # bench/huge_cassettes.py
+            for line in huge_cassettes.rows(start_matgto, control, work, pb, body, base, cas / "big.pb"):
+                print(line)
+            return 0
 
         # --- Logging and metrics: the same replay with `--log-level info`
         # (a line per exchange) and the admin port on, next to logging off.
@@ -565,6 +577,10 @@ def main() -> int:
             import peers  # bench/peers.py
             rows += peers.peer_rows(peers.Ctx(work, base, body, S, C, b_http, b_hop))
 
+        huge_lines = []
+        if not a.no_huge:
+            import huge_cassettes  # bench/huge_cassettes.py
+            huge_lines = huge_cassettes.rows(start_matgto, control, work, pb, body, base, cas / "big.pb")
         s3_lines = []
         if not a.no_s3:
             import s3_bench  # bench/s3_bench.py
@@ -575,7 +591,7 @@ def main() -> int:
         print_table(rows)
         print(f"\nstart-up: ready file {ready_ms:.0f} ms after exec (best of 5), idle RSS {idle_rss:.1f} MiB")
         print(f"cassette load: Replay of 10,000 interactions took {load_ms:.0f} ms (gRPC call, parse + index)")
-        for line in record_lines:
+        for line in huge_lines + record_lines:
             print(line)
         print(f"idle sessions: RSS {rss1:.1f} MiB with 1 session open, {rss256:.1f} MiB with 256 "
               f"(each replaying the 10-interaction cassette, own listener): "

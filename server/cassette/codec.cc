@@ -72,6 +72,20 @@ void ToProto(const core::ExchangeTiming& in, v1::Timing& out) {
   *out.mutable_total() = ToProtoDuration(in.total);
 }
 
+void FromProto(const v1::HttpRequest& in, core::HttpRequest& out) {
+  out.method.assign(in.method());
+  out.url.assign(in.url());
+  out.version = VersionNumber(in.http_version());
+  out.headers.resize(static_cast<size_t>(in.headers_size()));
+  for (int i = 0; i < in.headers_size(); ++i) {
+    const v1::Header& h = in.headers(i);
+    core::Header& o = out.headers[static_cast<size_t>(i)];
+    o.name.assign(h.name());
+    o.value.assign(h.raw_value().empty() ? h.value() : h.raw_value());
+  }
+  out.body.assign(in.body());
+}
+
 core::HttpRequest FromProto(const v1::HttpRequest& in) {
   core::HttpRequest out;
   out.method = in.method();
@@ -92,18 +106,9 @@ core::HttpResponse FromProto(const v1::HttpResponse& in) {
   return out;
 }
 
-absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
-                                           absl::string_view source) {
-  v1::Cassette cassette;
-  if (bytes.empty()) {
-    return absl::DataLossError(
-        absl::StrCat("cassette file ", source, " is empty"));
-  }
-  if (!cassette.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(absl::StrCat(
-        "cassette file ", source,
-        " is corrupt or truncated (not a valid matgto.v1.Cassette protobuf)"));
-  }
+absl::Status CheckCassetteHeader(const v1::Cassette& cassette,
+                                 int64_t interactions,
+                                 absl::string_view source) {
   if (cassette.schema_version() == 0) {
     return absl::DataLossError(
         absl::StrCat("cassette file ", source,
@@ -118,8 +123,25 @@ absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
   if (!cassette.complete()) {
     return absl::DataLossError(absl::StrCat(
         "cassette file ", source, " is truncated (its end marker is missing); ",
-        cassette.interactions_size(), " interactions were readable"));
+        interactions, " interactions were readable"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
+                                           absl::string_view source) {
+  v1::Cassette cassette;
+  if (bytes.empty()) {
+    return absl::DataLossError(
+        absl::StrCat("cassette file ", source, " is empty"));
+  }
+  if (!cassette.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(absl::StrCat(
+        "cassette file ", source,
+        " is corrupt or truncated (not a valid matgto.v1.Cassette protobuf)"));
+  }
+  RETURN_IF_ERROR(
+      CheckCassetteHeader(cassette, cassette.interactions_size(), source));
   RETURN_IF_ERROR(CheckTimesInRange(cassette, source));
   // Upgrades from older schema versions go here, one function per step.
   return cassette;

@@ -19,6 +19,8 @@ void ToProto(const core::HttpRequest& in, v1::HttpRequest& out);
 void ToProto(const core::HttpResponse& in, v1::HttpResponse& out);
 void ToProto(const core::ExchangeTiming& in, v1::Timing& out);
 core::HttpRequest FromProto(const v1::HttpRequest& in);
+// The same into `out`, reusing its storage (for a loop over many).
+void FromProto(const v1::HttpRequest& in, core::HttpRequest& out);
 core::HttpResponse FromProto(const v1::HttpResponse& in);
 
 // Parses a binary cassette file's bytes. `source` (a path or name) is quoted
@@ -27,6 +29,13 @@ core::HttpResponse FromProto(const v1::HttpResponse& in);
 // schemas are upgraded to kSchemaVersion.
 absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
                                            absl::string_view source);
+
+// What ParseCassette checks of a cassette's own fields: a schema version
+// this build reads, the end marker (`interactions` readable ones are
+// quoted when it is missing). Shared with cassette/image.h.
+absl::Status CheckCassetteHeader(const v1::Cassette& cassette,
+                                 int64_t interactions,
+                                 absl::string_view source);
 
 // Serializes for storage: sets schema_version, written_by and the trailing
 // `complete` marker.

@@ -295,6 +295,31 @@ absl::StatusOr<v1::Cassette> FileCassetteStore::Load(
   return cassette;
 }
 
+absl::StatusOr<std::unique_ptr<CassetteImage>> CassetteStore::LoadImage(
+    absl::string_view name) const {
+  ASSIGN_OR_RETURN(v1::Cassette cassette, Load(name));
+  return CassetteImage::FromCassette(cassette);
+}
+
+absl::StatusOr<std::unique_ptr<CassetteImage>> FileCassetteStore::LoadImage(
+    absl::string_view name) const {
+  ASSIGN_OR_RETURN(Located found, Locate(name));
+  Fd dir(found.dir_fd);
+  if (found.format != CassetteFormat::kBinary)
+    return CassetteStore::LoadImage(name);
+  const std::string path = PathFor(name, *found.format);
+  Fd fd(::openat(dir.get(), found.leaf.c_str(),
+                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ELOOP) return SymlinkRefused(dir_, name, path);
+    return ErrnoStatus("cannot open cassette file", path);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<CassetteImage> image,
+                   CassetteImage::Map(fd.get(), path));
+  image->mutable_header().set_name(std::string(name));
+  return image;
+}
+
 absl::StatusOr<std::string> FileCassetteStore::Save(
     const v1::Cassette& cassette) {
   const std::string& name = cassette.name();

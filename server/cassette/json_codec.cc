@@ -11,8 +11,8 @@ namespace {
 // Visits every (bytes, text) pair of a cassette: request and response
 // bodies of HTTP exchanges and WebSocket upgrades, and WebSocket payloads.
 template <typename Fn>
-void ForEachBody(v1::Cassette& cassette, Fn fn) {
-  for (v1::Interaction& it : *cassette.mutable_interactions()) {
+void ForEachBody(v1::Interaction& it, Fn fn) {
+  {
     if (it.has_http()) {
       v1::HttpExchange* http = it.mutable_http();
       if (http->has_request()) {
@@ -40,6 +40,20 @@ void ForEachBody(v1::Cassette& cassette, Fn fn) {
   }
 }
 
+template <typename Fn>
+void ForEachBody(v1::Cassette& cassette, Fn fn) {
+  for (v1::Interaction& it : *cassette.mutable_interactions()) {
+    ForEachBody(it, fn);
+  }
+}
+
+void NormalizeText(std::string& bytes, std::string& text) {
+  if (!text.empty()) {
+    bytes = std::move(text);
+    text.clear();
+  }
+}
+
 }  // namespace
 
 void MoveTextBodiesOut(v1::Cassette& cassette) {
@@ -52,12 +66,15 @@ void MoveTextBodiesOut(v1::Cassette& cassette) {
 }
 
 void NormalizeTextBodies(v1::Cassette& cassette) {
-  ForEachBody(cassette, [](std::string& bytes, std::string& text) {
-    if (!text.empty()) {
-      bytes = std::move(text);
-      text.clear();
-    }
-  });
+  ForEachBody(cassette, NormalizeText);
+}
+
+void NormalizeTextBodies(v1::Interaction& interaction) {
+  ForEachBody(interaction, NormalizeText);
+}
+
+void NormalizeTextBody(v1::HttpRequest& request) {
+  NormalizeText(*request.mutable_body(), *request.mutable_body_text());
 }
 
 absl::StatusOr<std::string> CassetteToJson(v1::Cassette cassette) {

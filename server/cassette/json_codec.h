@@ -24,6 +24,9 @@ void MoveTextBodiesOut(v1::Cassette& cassette);
 // The inverse: a set body_text/payload_text replaces body/payload and is
 // cleared ("readers take body_text when it is set").
 void NormalizeTextBodies(v1::Cassette& cassette);
+// The same for one interaction, or one request (cassette/image.h).
+void NormalizeTextBodies(v1::Interaction& interaction);
+void NormalizeTextBody(v1::HttpRequest& request);
 
 // The JSON text of `cassette` exactly as given (no schema stamping), text
 // bodies moved out. INTERNAL only if protobuf refuses to print it.

@@ -67,50 +67,54 @@ absl::Status CheckTimesInRange(const v1::Cassette& cassette,
                [] { return std::string("options.latency.jitter"); });
   }
   for (int i = 0; st.ok() && i < cassette.interactions_size(); ++i) {
-    const v1::Interaction& it = cassette.interactions(i);
-    auto at = [i](absl::string_view field) {
-      return [i, field] { return absl::StrCat("interaction ", i, " ", field); };
-    };
-    st = Check(it.has_recorded_at(), it.recorded_at(), source,
-               at("recorded_at"));
-    const v1::Timing& timing = it.http().timing();
-    if (st.ok()) {
-      st = Check(timing.has_started_at(), timing.started_at(), source,
-                 at("timing.started_at"));
-    }
-    if (st.ok()) {
-      st = Check(timing.has_time_to_first_byte(), timing.time_to_first_byte(),
-                 source, at("timing.time_to_first_byte"));
-    }
-    if (st.ok()) {
-      st =
-          Check(timing.has_total(), timing.total(), source, at("timing.total"));
-    }
-    const v1::WebSocketSession& ws = it.websocket();
-    for (int m = 0; st.ok() && m < ws.messages_size(); ++m) {
-      st = Check(ws.messages(m).has_since_open(), ws.messages(m).since_open(),
-                 source, [i, m] {
-                   return absl::StrCat("interaction ", i, " message ", m,
-                                       " since_open");
-                 });
-    }
-    if (st.ok()) {
-      st = Check(ws.close().has_since_open(), ws.close().since_open(), source,
-                 at("close.since_open"));
-    }
-    if (st.ok()) {
-      st = Check(ws.timing().has_started_at(), ws.timing().started_at(), source,
-                 at("websocket.timing.started_at"));
-    }
-    if (st.ok()) {
-      st = Check(ws.timing().has_total(), ws.timing().total(), source,
-                 at("websocket.timing.total"));
-    }
-    if (st.ok()) {
-      st = Check(ws.timing().has_time_to_first_byte(),
-                 ws.timing().time_to_first_byte(), source,
-                 at("websocket.timing.time_to_first_byte"));
-    }
+    st = CheckTimesInRange(cassette.interactions(i), i, source);
+  }
+  return st;
+}
+
+absl::Status CheckTimesInRange(const v1::Interaction& it, int64_t i,
+                               absl::string_view source) {
+  auto at = [i](absl::string_view field) {
+    return [i, field] { return absl::StrCat("interaction ", i, " ", field); };
+  };
+  absl::Status st =
+      Check(it.has_recorded_at(), it.recorded_at(), source, at("recorded_at"));
+  const v1::Timing& timing = it.http().timing();
+  if (st.ok()) {
+    st = Check(timing.has_started_at(), timing.started_at(), source,
+               at("timing.started_at"));
+  }
+  if (st.ok()) {
+    st = Check(timing.has_time_to_first_byte(), timing.time_to_first_byte(),
+               source, at("timing.time_to_first_byte"));
+  }
+  if (st.ok()) {
+    st = Check(timing.has_total(), timing.total(), source, at("timing.total"));
+  }
+  const v1::WebSocketSession& ws = it.websocket();
+  for (int m = 0; st.ok() && m < ws.messages_size(); ++m) {
+    st = Check(ws.messages(m).has_since_open(), ws.messages(m).since_open(),
+               source, [i, m] {
+                 return absl::StrCat("interaction ", i, " message ", m,
+                                     " since_open");
+               });
+  }
+  if (st.ok()) {
+    st = Check(ws.close().has_since_open(), ws.close().since_open(), source,
+               at("close.since_open"));
+  }
+  if (st.ok()) {
+    st = Check(ws.timing().has_started_at(), ws.timing().started_at(), source,
+               at("websocket.timing.started_at"));
+  }
+  if (st.ok()) {
+    st = Check(ws.timing().has_total(), ws.timing().total(), source,
+               at("websocket.timing.total"));
+  }
+  if (st.ok()) {
+    st = Check(ws.timing().has_time_to_first_byte(),
+               ws.timing().time_to_first_byte(), source,
+               at("websocket.timing.time_to_first_byte"));
   }
   return st;
 }

@@ -23,5 +23,9 @@ absl::Duration FromProtoDuration(const google::protobuf::Duration& d);
 // exported or saved as JSON.
 absl::Status CheckTimesInRange(const v1::Cassette& cassette,
                                absl::string_view source);
+// The same for interaction `i` alone (a cassette checked one interaction at
+// a time, as cassette/image.h loads it).
+absl::Status CheckTimesInRange(const v1::Interaction& interaction, int64_t i,
+                               absl::string_view source);
 
 }  // namespace matgto::cassette

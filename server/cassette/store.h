@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "matgto/v1/cassette.pb.h"
 #include "matgto/v1/control.pb.h"
+#include "server/cassette/image.h"
 #include "server/cassette/journal.h"
 
 namespace matgto::cassette {
@@ -50,6 +51,10 @@ class CassetteStore {
   virtual absl::StatusOr<bool> Exists(absl::string_view name) const = 0;
   // NOT_FOUND when absent, DATA_LOSS when corrupt or truncated.
   virtual absl::StatusOr<v1::Cassette> Load(absl::string_view name) const = 0;
+  // The same cassette for replay (see image.h): what a store can map stays
+  // mapped. The default parses with Load and keeps the serialized bytes.
+  virtual absl::StatusOr<std::unique_ptr<CassetteImage>> LoadImage(
+      absl::string_view name) const;
   // Writes atomically: readers see the old cassette or the new one, never a
   // mix, even across a crash. Returns where it was written.
   virtual absl::StatusOr<std::string> Save(const v1::Cassette& cassette) = 0;
@@ -105,6 +110,9 @@ class FileCassetteStore final : public CassetteStore {
 
   absl::StatusOr<bool> Exists(absl::string_view name) const override;
   absl::StatusOr<v1::Cassette> Load(absl::string_view name) const override;
+  // A binary cassette is mapped (a JSON one parsed).
+  absl::StatusOr<std::unique_ptr<CassetteImage>> LoadImage(
+      absl::string_view name) const override;
   absl::StatusOr<std::string> Save(const v1::Cassette& cassette) override;
   std::string Describe(absl::string_view name) const override;
   // The journal <dir>/<name>.pb.journal, locked while it lives (see

@@ -192,27 +192,38 @@ std::vector<FieldDifference> RequestMatcher::Differences(
 std::vector<Candidate> RequestMatcher::Rank(
     const std::vector<const Fingerprint*>& recorded, const Fingerprint& live,
     size_t limit) const {
+  return Rank(
+      recorded.size(),
+      [&recorded](size_t i) -> const Fingerprint& { return *recorded[i]; },
+      live, limit);
+}
+
+std::vector<Candidate> RequestMatcher::Rank(
+    size_t count, absl::FunctionRef<const Fingerprint&(size_t)> recorded,
+    const Fingerprint& live, size_t limit) const {
   struct Scored {
     int score;
     Candidate candidate;
   };
-  std::vector<Scored> scored;
-  scored.reserve(recorded.size());
-  for (size_t i = 0; i < recorded.size(); ++i) {
-    Candidate c{i, Differences(*recorded[i], live)};
+  // The best `limit` so far, by score then recording order.
+  std::vector<Scored> best;
+  best.reserve(limit + 1);
+  for (size_t i = 0; i < count && limit > 0; ++i) {
+    Candidate c{i, Differences(recorded(i), live)};
     int score = 0;
     for (const FieldDifference& d : c.differences) {
       score += Weight(absl::string_view(d.field).substr(0, d.field.find(' ')));
     }
-    scored.push_back({score, std::move(c)});
+    if (best.size() == limit && score >= best.back().score) continue;
+    auto at =
+        std::upper_bound(best.begin(), best.end(), score,
+                         [](int s, const Scored& b) { return s < b.score; });
+    best.insert(at, Scored{score, std::move(c)});
+    if (best.size() > limit) best.pop_back();
   }
-  std::stable_sort(
-      scored.begin(), scored.end(),
-      [](const Scored& a, const Scored& b) { return a.score < b.score; });
   std::vector<Candidate> out;
-  for (size_t i = 0; i < scored.size() && i < limit; ++i) {
-    out.push_back(std::move(scored[i].candidate));
-  }
+  out.reserve(best.size());
+  for (Scored& s : best) out.push_back(std::move(s.candidate));
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/core/http.h"
@@ -111,6 +112,12 @@ class RequestMatcher {
   // headers, body), ties broken by recording order.
   std::vector<Candidate> Rank(const std::vector<const Fingerprint*>& recorded,
                               const Fingerprint& live, size_t limit) const;
+  // The same over `count` recorded fingerprints given one at a time by
+  // `recorded(i)` (the reference need only live until the next call), so
+  // that a large cassette is ranked without holding every fingerprint.
+  std::vector<Candidate> Rank(
+      size_t count, absl::FunctionRef<const Fingerprint&(size_t)> recorded,
+      const Fingerprint& live, size_t limit) const;
   std::vector<Candidate> Rank(
       const std::vector<const core::HttpRequest*>& recorded,
       const core::HttpRequest& live, size_t limit) const;

@@ -1,6 +1,9 @@
 #include "server/replay/player.h"
 
+#include <utility>
+
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/proto_time.h"
 
@@ -9,45 +12,135 @@ namespace matgto::replay {
 Player::Player(std::vector<RecordedExchange> exchanges,
                match::RequestMatcher matcher, OnExhausted on_exhausted,
                Repeat repeat)
-    : exchanges_(std::move(exchanges)),
-      matcher_(std::move(matcher)),
+    : matcher_(std::move(matcher)),
       on_exhausted_(on_exhausted),
-      repeat_(repeat),
-      uses_(exchanges_.size(), 0) {
-  index_.reserve(exchanges_.size());
-  fingerprints_.reserve(exchanges_.size());
-  for (size_t i = 0; i < exchanges_.size(); ++i) Index(i);
+      repeat_(repeat) {
+  slots_.reserve(exchanges.size());
+  chains_.reserve(exchanges.size());
+  for (RecordedExchange& e : exchanges) Add(std::move(e));
+  uses_.assign(slots_.size(), 0);
 }
 
-void Player::Index(size_t position) {
-  fingerprints_.push_back(matcher_.Of(exchanges_[position].request));
-  index_[match::RequestMatcher::Key(fingerprints_.back())].push_back(position);
+Player::Player(std::shared_ptr<const cassette::CassetteImage> image,
+               match::RequestMatcher matcher, OnExhausted on_exhausted,
+               Repeat repeat)
+    : image_(std::move(image)),
+      matcher_(std::move(matcher)),
+      on_exhausted_(on_exhausted),
+      repeat_(repeat) {
+  slots_.reserve(image_->size());
+  chains_.reserve(image_->size());
+  // One message and one request reused for every interaction: indexing
+  // allocates little beyond the index itself.
+  v1::HttpRequest scratch;
+  core::HttpRequest request;
+  for (size_t i = 0; i < image_->size(); ++i) {
+    if (image_->kind(i) != cassette::CassetteImage::Kind::kHttp) continue;
+    Slot& slot = slots_.emplace_back();
+    slot.image_position = static_cast<uint32_t>(i);
+    // A request that cannot be read (the image checked it: not expected)
+    // keeps key 0, and its fingerprint, made when used, decides.
+    if (image_->Request(i, scratch).ok()) {
+      cassette::FromProto(scratch, request);
+      slot.key = match::RequestMatcher::Key(matcher_.Of(request));
+    }
+    Link(static_cast<uint32_t>(slots_.size() - 1));
+  }
+  image_->ReleaseAll();
+  uses_.assign(slots_.size(), 0);
+}
+
+void Player::Add(RecordedExchange exchange) {
+  Slot& slot = slots_.emplace_back();
+  auto entry = std::make_unique<Entry>();
+  entry->fingerprint = matcher_.Of(exchange.request);
+  entry->exchange = std::move(exchange);
+  slot.key = match::RequestMatcher::Key(entry->fingerprint);
+  slot.entry = std::move(entry);
+  Link(static_cast<uint32_t>(slots_.size() - 1));
+}
+
+void Player::Link(uint32_t position) {
+  auto [it, inserted] = chains_.try_emplace(slots_[position].key,
+                                            std::make_pair(position, position));
+  if (!inserted) {
+    slots_[it->second.second].next = position;
+    it->second.second = position;
+  }
+}
+
+Player::Entry& Player::Materialize(size_t position) {
+  Slot& slot = slots_[position];
+  if (slot.entry != nullptr) return *slot.entry;
+  auto entry = std::make_unique<Entry>();
+  RecordedExchange& e = entry->exchange;
+  const size_t i = slot.image_position;
+  e.interaction_index = image_->index(i);
+  absl::StatusOr<v1::Interaction> interaction = image_->Interaction(i);
+  if (interaction.ok()) {
+    const v1::HttpExchange& http = interaction->http();
+    e.request = cassette::FromProto(http.request());
+    e.response = std::make_shared<const core::HttpResponse>(
+        cassette::FromProto(http.response()));
+    e.time_to_first_byte =
+        cassette::FromProtoDuration(http.timing().time_to_first_byte());
+    e.total = cassette::FromProtoDuration(http.timing().total());
+  } else {
+    // Checked when loaded, so only a text body that is not UTF-8 gets
+    // here: the request still matches, and the reply says why it fails.
+    v1::HttpRequest request;
+    if (image_->Request(i, request).ok()) {
+      e.request = cassette::FromProto(request);
+    }
+    e.response =
+        std::make_shared<const core::HttpResponse>(core::MakeErrorResponse(
+            502, "cassette-damaged",
+            absl::StrCat(interaction.status().message(), "\n")));
+  }
+  image_->Release(i);
+  entry->fingerprint = matcher_.Of(e.request);
+  slot.entry = std::move(entry);
+  return *slot.entry;
+}
+
+std::shared_ptr<const core::HttpResponse> Player::Response(size_t position) {
+  Entry& entry = Materialize(position);
+  std::shared_ptr<const core::HttpResponse>& kept = entry.exchange.response;
+  // Exchanges given whole have nowhere to be read again from.
+  const bool rereadable = slots_[position].image_position != kNone;
+  if (kept != nullptr && (!rereadable || kept->body.size() <= kKeepBodyBytes)) {
+    return kept;
+  }
+  if (kept != nullptr) {
+    // Large: from now on only the replies hold it.
+    entry.large = kept;
+    return std::move(kept);
+  }
+  if (auto held = entry.large.lock()) return held;
+  const size_t i = slots_[position].image_position;
+  absl::StatusOr<v1::Interaction> interaction = image_->Interaction(i);
+  image_->Release(i);
+  auto response = std::make_shared<const core::HttpResponse>(
+      interaction.ok()
+          ? cassette::FromProto(interaction->http().response())
+          : core::MakeErrorResponse(
+                502, "cassette-damaged",
+                absl::StrCat(interaction.status().message(), "\n")));
+  entry.large = response;
+  return response;
+}
+
+void Player::Append(RecordedExchange exchange) {
+  Add(std::move(exchange));
+  uses_.push_back(1);
 }
 
 Player Player::FromCassette(const v1::Cassette& cassette,
                             match::RequestMatcher matcher,
                             OnExhausted on_exhausted, Repeat repeat) {
-  std::vector<RecordedExchange> exchanges;
-  exchanges.reserve(cassette.interactions_size());
-  for (const v1::Interaction& interaction : cassette.interactions()) {
-    if (!interaction.has_http()) continue;
-    exchanges.push_back(RecordedExchange{
-        .interaction_index = interaction.index(),
-        .request = cassette::FromProto(interaction.http().request()),
-        .response = std::make_shared<const core::HttpResponse>(
-            cassette::FromProto(interaction.http().response())),
-        .time_to_first_byte = cassette::FromProtoDuration(
-            interaction.http().timing().time_to_first_byte()),
-        .total =
-            cassette::FromProtoDuration(interaction.http().timing().total())});
-  }
-  return Player(std::move(exchanges), std::move(matcher), on_exhausted, repeat);
-}
-
-void Player::Append(RecordedExchange exchange) {
-  exchanges_.push_back(std::move(exchange));
-  uses_.push_back(1);
-  Index(exchanges_.size() - 1);
+  return Player(std::shared_ptr<const cassette::CassetteImage>(
+                    cassette::CassetteImage::FromCassette(cassette)),
+                std::move(matcher), on_exhausted, repeat);
 }
 
 std::variant<Player::Hit, Player::Miss> Player::Answer(
@@ -55,36 +148,52 @@ std::variant<Player::Hit, Player::Miss> Player::Answer(
   const match::Fingerprint print = matcher_.Of(live);
   // Inline: a request matches a handful of recordings at most, usually one.
   absl::InlinedVector<size_t, 8> matching;
-  if (auto it = index_.find(match::RequestMatcher::Key(print));
-      it != index_.end()) {
-    for (size_t pos : it->second) {
-      if (fingerprints_[pos] == print)
+  if (auto it = chains_.find(match::RequestMatcher::Key(print));
+      it != chains_.end()) {
+    for (uint32_t pos = it->second.first; pos != kNone;
+         pos = slots_[pos].next) {
+      if (Materialize(pos).fingerprint == print) {
         matching.push_back(pos);  // else a collision
+      }
     }
   }
   const Pick pick = PickRecording(matching, uses_, repeat_, on_exhausted_);
   switch (pick.outcome) {
-    case Pick::Outcome::kAnswer:
-      return Hit{exchanges_[pick.position].interaction_index,
-                 exchanges_[pick.position].response,
-                 exchanges_[pick.position].time_to_first_byte,
-                 exchanges_[pick.position].total};
+    case Pick::Outcome::kAnswer: {
+      const RecordedExchange& e = slots_[pick.position].entry->exchange;
+      return Hit{e.interaction_index, Response(pick.position),
+                 e.time_to_first_byte, e.total};
+    }
     case Pick::Outcome::kExhausted:
       return Miss{.reason = "exhausted", .closest = {{pick.position, {}}}};
     case Pick::Outcome::kNoMatch:
       break;
   }
-  std::vector<const match::Fingerprint*> recorded;
-  recorded.reserve(fingerprints_.size());
-  for (const match::Fingerprint& f : fingerprints_) recorded.push_back(&f);
-  return Miss{.reason = "no-match",
-              .closest = matcher_.Rank(recorded, print, 3)};
+  // Every recorded request is compared; those never used are read from the
+  // image one at a time and not kept.
+  v1::HttpRequest scratch;
+  match::Fingerprint unused;
+  auto recorded = [&](size_t pos) -> const match::Fingerprint& {
+    const Slot& slot = slots_[pos];
+    if (slot.entry != nullptr) return slot.entry->fingerprint;
+    unused = image_->Request(slot.image_position, scratch).ok()
+                 ? matcher_.Of(cassette::FromProto(scratch))
+                 : match::Fingerprint{};
+    return unused;
+  };
+  Miss miss{.reason = "no-match",
+            .closest = matcher_.Rank(slots_.size(), recorded, print, 3)};
+  if (image_ != nullptr) image_->ReleaseAll();
+  return miss;
 }
 
 std::vector<uint64_t> Player::Unused() const {
   std::vector<uint64_t> out;
-  for (size_t i = 0; i < exchanges_.size(); ++i) {
-    if (uses_[i] == 0) out.push_back(exchanges_[i].interaction_index);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (uses_[i] != 0) continue;
+    const Slot& slot = slots_[i];
+    out.push_back(slot.entry != nullptr ? slot.entry->exchange.interaction_index
+                                        : image_->index(slot.image_position));
   }
   return out;
 }

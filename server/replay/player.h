@@ -7,6 +7,12 @@
 // matches, so concurrent requests that differ in anything replay correctly
 // whatever order they arrive in (the rule is PickRecording, policy.h). A
 // miss carries the closest recorded requests and what differed.
+//
+// Over a cassette image (cassette/image.h) an exchange is parsed on its
+// first use: loading parses each request once for its match key and keeps
+// 24 bytes per exchange plus the key index; what was used stays parsed,
+// except a response body over kKeepBodyBytes: that one is read again from
+// the image when the last reply holding it is done.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +23,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "matgto/v1/cassette.pb.h"
+#include "server/cassette/image.h"
 #include "server/core/http.h"
 #include "server/match/matcher.h"
 #include "server/replay/policy.h"
@@ -50,6 +57,10 @@ class Player {
 
   Player(std::vector<RecordedExchange> exchanges, match::RequestMatcher matcher,
          OnExhausted on_exhausted, Repeat repeat = Repeat::kSequential);
+  // Over the HTTP interactions of `image`, in order.
+  Player(std::shared_ptr<const cassette::CassetteImage> image,
+         match::RequestMatcher matcher, OnExhausted on_exhausted,
+         Repeat repeat = Repeat::kSequential);
 
   // Builds a player over the HTTP exchanges of `cassette`.
   static Player FromCassette(const v1::Cassette& cassette,
@@ -65,20 +76,48 @@ class Player {
 
   // Interaction indexes never used so far, in order.
   std::vector<uint64_t> Unused() const;
-  size_t size() const { return exchanges_.size(); }
-  const RecordedExchange& exchange(size_t i) const { return exchanges_[i]; }
+  size_t size() const { return slots_.size(); }
+  // The exchange at `position` (parsed now if it was not yet); its
+  // response is null when its body is large (answers read it again).
+  const RecordedExchange& exchange(size_t position) {
+    return Materialize(position).exchange;
+  }
   const match::RequestMatcher& matcher() const { return matcher_; }
 
  private:
-  void Index(size_t position);
+  static constexpr uint32_t kNone = UINT32_MAX;
+  static constexpr size_t kKeepBodyBytes = 64 * 1024;
+  struct Entry {
+    // exchange.response is null for a large body read from the image:
+    // `large` is then what replies may still hold.
+    RecordedExchange exchange;
+    std::weak_ptr<const core::HttpResponse> large;
+    match::Fingerprint fingerprint;
+  };
+  struct Slot {
+    uint64_t key = 0;
+    // Where in image_ (kNone: an exchange given whole).
+    uint32_t image_position = kNone;
+    // The next position with the same key, in recording order.
+    uint32_t next = kNone;
+    std::unique_ptr<Entry> entry;
+  };
 
-  std::vector<RecordedExchange> exchanges_;
-  std::vector<match::Fingerprint> fingerprints_;
+  // Adds a slot for an exchange given whole.
+  void Add(RecordedExchange exchange);
+  // Chains position (the last slot) to those of its key.
+  void Link(uint32_t position);
+  Entry& Materialize(size_t position);
+  // The response of `position` (read again when it was large and dropped).
+  std::shared_ptr<const core::HttpResponse> Response(size_t position);
+
+  std::shared_ptr<const cassette::CassetteImage> image_;
+  std::vector<Slot> slots_;
   match::RequestMatcher matcher_;
   OnExhausted on_exhausted_;
   Repeat repeat_;
-  // Fingerprint key -> positions in exchanges_, in recording order.
-  absl::flat_hash_map<uint64_t, std::vector<size_t>> index_;
+  // Fingerprint key -> first and last position with that key.
+  absl::flat_hash_map<uint64_t, std::pair<uint32_t, uint32_t>> chains_;
   std::vector<uint32_t> uses_;
 };
 

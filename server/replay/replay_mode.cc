@@ -7,7 +7,8 @@
 
 namespace matgto::replay {
 
-ReplayMode::ReplayMode(const v1::Cassette& loaded, Setup setup)
+ReplayMode::ReplayMode(std::shared_ptr<const cassette::CassetteImage> loaded,
+                       Setup setup)
     : policy_(setup.policy),
       miss_handler_(setup.policy.on_miss, std::move(setup.cassette),
                     setup.ticket),
@@ -15,11 +16,10 @@ ReplayMode::ReplayMode(const v1::Cassette& loaded, Setup setup)
       secrets_(setup.secrets != nullptr
                    ? std::move(setup.secrets)
                    : std::make_shared<cassette::KnownSecrets>()),
-      player_(Player::FromCassette(loaded, setup.matcher,
-                                   setup.policy.on_exhausted,
-                                   setup.policy.repeat)),
-      ws_player_(WsPlayer::FromCassette(loaded, std::move(setup.matcher),
-                                        setup.policy.on_exhausted)),
+      player_(loaded, setup.matcher, setup.policy.on_exhausted,
+              setup.policy.repeat),
+      ws_player_(WsPlayer::FromImage(*loaded, std::move(setup.matcher),
+                                     setup.policy.on_exhausted)),
       recorder_(std::move(setup.recorder)) {}
 
 const core::HttpRequest& ReplayMode::ForMatching(

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "matgto/v1/cassette.pb.h"
+#include "server/cassette/image.h"
 #include "server/cassette/redact.h"
 #include "server/match/matcher.h"
 #include "server/replay/miss.h"
@@ -46,7 +47,11 @@ class ReplayMode final : public ModeHandler {
     std::optional<Recorder> recorder;
   };
 
-  ReplayMode(const v1::Cassette& loaded, Setup setup);
+  ReplayMode(std::shared_ptr<const cassette::CassetteImage> loaded,
+             Setup setup);
+  ReplayMode(const v1::Cassette& loaded, Setup setup)
+      : ReplayMode(cassette::CassetteImage::FromCassette(loaded),
+                   std::move(setup)) {}
 
   v1::Mode mode() const override { return v1::REPLAY; }
   core::Decision OnRequest(const core::HttpRequest& request,

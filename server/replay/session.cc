@@ -44,14 +44,17 @@ std::unique_ptr<ModeHandler> NewModeHandler(SessionSetup& setup,
     recorder.emplace(loaded, decode_bodies, setup.redactor, clock,
                      std::move(setup.journal), secrets);
   }
+  std::shared_ptr<const cassette::CassetteImage> image =
+      setup.image != nullptr ? setup.image
+                             : cassette::CassetteImage::FromCassette(loaded);
   return std::make_unique<ReplayMode>(
-      loaded, ReplayMode::Setup{.ticket = setup.id,
-                                .cassette = setup.name,
-                                .policy = policy,
-                                .redactor = setup.redactor,
-                                .secrets = std::move(secrets),
-                                .matcher = std::move(setup.matcher),
-                                .recorder = std::move(recorder)});
+      std::move(image), ReplayMode::Setup{.ticket = setup.id,
+                                          .cassette = setup.name,
+                                          .policy = policy,
+                                          .redactor = setup.redactor,
+                                          .secrets = std::move(secrets),
+                                          .matcher = std::move(setup.matcher),
+                                          .recorder = std::move(recorder)});
 }
 
 }  // namespace

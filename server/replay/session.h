@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "matgto/v1/cassette.pb.h"
 #include "matgto/v1/control.pb.h"
+#include "server/cassette/image.h"
 #include "server/cassette/journal.h"
 #include "server/cassette/redact.h"
 #include "server/core/clock.h"
@@ -36,7 +37,10 @@ struct SessionSetup {
   v1::Mode mode = v1::RECORD;
   // The effective options (stored ones merged with the caller's).
   v1::CassetteOptions options;
-  // For REPLAY: the cassette read from the store (missing: an empty one).
+  // For REPLAY: the cassette read from the store, as an image (replayed
+  // from) and parsed whole when it will be changed (on_miss RECORD); with
+  // no image the parsed one is replayed, with neither an empty one.
+  std::shared_ptr<const cassette::CassetteImage> image;
   std::optional<v1::Cassette> loaded;
   std::shared_ptr<const cassette::Redactor> redactor;
   match::RequestMatcher matcher;

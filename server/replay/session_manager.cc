@@ -262,6 +262,9 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
   v1::Mode effective = mode;
   if (mode == v1::AUTO) effective = exists ? v1::REPLAY : v1::RECORD;
 
+  // Replayed from a cassette image (mapped: loading parses no body);
+  // parsed whole as well only when the replay will add to it.
+  std::shared_ptr<cassette::CassetteImage> image;
   std::optional<v1::Cassette> loaded;
   v1::CassetteOptions options = overrides;
   if (effective == v1::REPLAY) {
@@ -271,19 +274,22 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
                        store_.Describe(name), "); record it first"));
     }
     const absl::Time load_start = absl::Now();
-    ASSIGN_OR_RETURN(loaded, store_.Load(name));
+    ASSIGN_OR_RETURN(image, store_.LoadImage(name));
     if (options_.observer != nullptr) {
       options_.observer->OnCassetteLoad(absl::Now() - load_start,
-                                        loaded->ByteSizeLong());
+                                        image->byte_size());
     }
     // The name the session is opened with wins over the one stored inside
     // (a copied cassette is saved under its own name, never the original's).
-    loaded->set_name(std::string(name));
-    options = MergeOptions(loaded->options(), overrides);
+    image->mutable_header().set_name(std::string(name));
+    options = MergeOptions(image->header().options(), overrides);
   }
   const bool writes =
       effective == v1::RECORD ||
       (effective == v1::REPLAY && options.on_miss() == v1::MISS_RECORD);
+  if (writes && image != nullptr) {
+    ASSIGN_OR_RETURN(loaded, image->Materialize());
+  }
   if (writes && !target.refuse_writes.empty()) {
     return absl::PermissionDeniedError(absl::StrCat(
         target.refuse_writes, " (cassette '", name,
@@ -352,6 +358,7 @@ absl::StatusOr<v1::SessionInfo> SessionManager::Use(
       .requested_mode = mode,
       .mode = effective,
       .options = std::move(options),
+      .image = std::move(image),
       .loaded = std::move(loaded),
       .redactor = std::make_shared<const cassette::Redactor>(std::move(redact)),
       .matcher = match::RequestMatcher(std::move(match_rules)),

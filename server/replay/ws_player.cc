@@ -6,13 +6,17 @@
 
 namespace matgto::replay {
 
-WsPlayer WsPlayer::FromCassette(const v1::Cassette& cassette,
-                                match::RequestMatcher matcher,
-                                OnExhausted on_exhausted) {
+WsPlayer WsPlayer::FromImage(const cassette::CassetteImage& image,
+                             match::RequestMatcher matcher,
+                             OnExhausted on_exhausted) {
   WsPlayer player(std::move(matcher));
   player.on_exhausted_ = on_exhausted;
-  for (const v1::Interaction& interaction : cassette.interactions()) {
-    if (!interaction.has_websocket()) continue;
+  for (size_t i = 0; i < image.size(); ++i) {
+    if (image.kind(i) != cassette::CassetteImage::Kind::kWebSocket) continue;
+    // Checked when the image was loaded.
+    absl::StatusOr<v1::Interaction> read = image.Interaction(i);
+    if (!read.ok()) continue;
+    const v1::Interaction& interaction = *read;
     const v1::WebSocketSession& ws = interaction.websocket();
     auto rec = std::make_shared<WsRecording>();
     rec->interaction_index = interaction.index();

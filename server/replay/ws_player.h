@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "matgto/v1/cassette.pb.h"
+#include "server/cassette/image.h"
 #include "server/core/websocket.h"
 #include "server/match/matcher.h"
 #include "server/replay/player.h"
@@ -34,9 +35,10 @@ class WsPlayer {
     std::shared_ptr<const WsRecording> recording;
   };
 
-  static WsPlayer FromCassette(const v1::Cassette& cassette,
-                               match::RequestMatcher matcher,
-                               OnExhausted on_exhausted);
+  // Over the WebSocket sessions of `image`, parsed now (they are few).
+  static WsPlayer FromImage(const cassette::CassetteImage& image,
+                            match::RequestMatcher matcher,
+                            OnExhausted on_exhausted);
 
   // The first unused recording whose upgrade request matches (method + URL);
   // when all are used, the last one again (kRepeatLast) or a miss. The

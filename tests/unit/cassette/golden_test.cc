@@ -144,6 +144,19 @@ TEST(GoldenCassetteTest, BinaryV1Loads) {
   CheckGoldenV1(*c);
 }
 
+TEST(GoldenCassetteTest, BinaryV1LoadsAsAMappedImage) {
+  auto store = FileCassetteStore::Create(kDir, CassetteFormat::kBinary);
+  ASSERT_THAT(store, IsOk());
+  auto image = (*store)->LoadImage("cassette_v1");
+  ASSERT_THAT(image, IsOk());
+  auto whole = (*image)->Materialize();
+  ASSERT_THAT(whole, IsOk());
+  CheckGoldenV1(*whole);
+  auto loaded = (*store)->Load("cassette_v1");
+  ASSERT_THAT(loaded, IsOk());
+  EXPECT_TRUE(MessageDifferencer::Equals(*whole, *loaded));
+}
+
 TEST(GoldenCassetteTest, JsonV1LoadsAndEqualsTheBinary) {
   auto json_store = FileCassetteStore::Create(kDir, CassetteFormat::kJson);
   ASSERT_THAT(json_store, IsOk());

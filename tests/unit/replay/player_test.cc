@@ -114,7 +114,8 @@ TEST(PlayerTest, NoMatchMissListsClosestCandidates) {
 }
 
 TEST(PlayerTest, EmptyPlayerMissesWithNoCandidates) {
-  Player player({}, match::RequestMatcher(), OnExhausted::kRepeatLast);
+  Player player(std::vector<RecordedExchange>{}, match::RequestMatcher(),
+                OnExhausted::kRepeatLast);
   auto answer = player.Answer(Req("GET", "http://h/"));
   ASSERT_TRUE(std::holds_alternative<Player::Miss>(answer));
   EXPECT_EQ(std::get<Player::Miss>(answer).reason, "no-match");
@@ -130,6 +131,46 @@ TEST(PlayerTest, UnusedListsInteractionsNeverAnswered) {
   player.Answer(Req("POST", "http://h/job", "x"));
   player.Answer(Req("POST", "http://h/job", "x"));  // repeat: still used once
   EXPECT_THAT(player.Unused(), ElementsAre(2, 3));
+}
+
+// A cassette image: each exchange is parsed on first use; what it answers
+// and how a miss is explained are as with exchanges given whole.
+TEST(PlayerTest, AnImageOfManyAnswersEachItemAndExplainsAMiss) {
+  v1::Cassette c;
+  const int kItems = 2000;
+  for (int i = 0; i < kItems; ++i) {
+    v1::Interaction* it = c.add_interactions();
+    it->set_index(static_cast<uint64_t>(i) + 100);
+    cassette::ToProto(Req("GET", "http://h/item/" + std::to_string(i % 1000)),
+                      *it->mutable_http()->mutable_request());
+    cassette::ToProto(
+        core::HttpResponse{.status = 200, .body = "body " + std::to_string(i)},
+        *it->mutable_http()->mutable_response());
+  }
+  Player player(std::shared_ptr<const cassette::CassetteImage>(
+                    cassette::CassetteImage::FromCassette(c)),
+                match::RequestMatcher(), OnExhausted::kError);
+  EXPECT_EQ(player.size(), static_cast<size_t>(kItems));
+  // Identical requests (i and i + 1000) answer in recording order.
+  EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/item/777"))), "body 777");
+  EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/item/777"))), "body 1777");
+  EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/item/777"))),
+            "MISS:exhausted");
+  EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/item/3"))), "body 3");
+  EXPECT_EQ(player.Unused().size(), static_cast<size_t>(kItems - 3));
+  EXPECT_EQ(player.Unused().front(), 100u);
+  auto miss = player.Answer(Req("GET", "http://h/item/12x"));
+  ASSERT_TRUE(std::holds_alternative<Player::Miss>(miss));
+  const Player::Miss& m = std::get<Player::Miss>(miss);
+  EXPECT_EQ(m.reason, "no-match");
+  ASSERT_EQ(m.closest.size(), 3u);
+  // Every recorded request differs in the path only: recording order.
+  EXPECT_EQ(m.closest[0].index, 0u);
+  EXPECT_EQ(m.closest[2].index, 2u);
+  EXPECT_THAT(m.closest[0].differences,
+              ElementsAre(Field(&match::FieldDifference::field, "path")));
+  EXPECT_EQ(player.exchange(2).request.url, "http://h/item/2");
+  EXPECT_EQ(player.exchange(1999).interaction_index, 2099u);
 }
 
 TEST(PlayerTest, FromCassetteSkipsWebSocketsAndKeepsIndexes) {
