@@ -34,9 +34,12 @@ constexpr size_t kBatchBytes = 16 * 1024;
 // ('\n'-separated; spdlog adds the last newline). Its mutex is taken by its
 // thread for each record and by whoever drains every batch (the flusher, a
 // synchronous record): never contended on the hot path but once a second.
-struct HotBatch {
-  absl::Mutex mu;
-  std::string lines ABSL_GUARDED_BY(mu);
+// (A std::mutex: its uncontended lock and unlock cost less than
+// absl::Mutex's on this hot path. Cache-line aligned: two threads' batches
+// never share a line.)
+struct alignas(64) HotBatch {
+  std::mutex mu;
+  std::string lines;  // guarded by mu
 };
 
 struct Loggers;
@@ -132,8 +135,7 @@ HotBatch& MyBatch(Loggers& l) {
   return *mine;
 }
 
-void WriteBlock(Loggers& l, HotBatch& batch)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(batch.mu) {
+void WriteBlock(Loggers& l, HotBatch& batch) {
   if (batch.lines.empty()) return;
   l.hot->info(spdlog::string_view_t(batch.lines));
   batch.lines.clear();
@@ -143,7 +145,7 @@ void DrainAll(Loggers& l) {
   {
     absl::MutexLock lock(&l.batches_mu);
     for (const auto& batch : l.batches) {
-      absl::MutexLock batch_lock(&batch->mu);
+      std::lock_guard<std::mutex> batch_lock(batch->mu);
       WriteBlock(l, *batch);
     }
   }
@@ -153,7 +155,7 @@ void DrainAll(Loggers& l) {
 void WriteHot(Loggers& l, LogLevel level, absl::string_view line) {
   HotBatch& batch = MyBatch(l);
   {
-    absl::MutexLock lock(&batch.mu);
+    std::lock_guard<std::mutex> lock(batch.mu);
     if (!batch.lines.empty()) batch.lines += '\n';
     batch.lines.append(line.data(), line.size());
     if (batch.lines.size() >= kBatchBytes) WriteBlock(l, batch);

@@ -43,9 +43,15 @@ bool NeedsJsonEscape(absl::string_view s) {
   return false;
 }
 
+// Empty, or a space, '"', '=', '\\' or a control character (one pass: the
+// hot path's values are short and plain).
 bool NeedsTextQuotes(absl::string_view s) {
-  return s.empty() || s.find_first_of(" \"=\n") != absl::string_view::npos ||
-         NeedsJsonEscape(s);
+  if (s.empty()) return true;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || c == '"' || c == '=' || c == '\\') return true;
+  }
+  return false;
 }
 
 }  // namespace
