@@ -109,6 +109,20 @@ absl::Status SymlinkRefused(const std::string& root, absl::string_view name,
       "or file, or point --cassette-dir at the link's target"));
 }
 
+// The located cassette file `leaf` of `dir_fd`, opened for reading without
+// following a symlink (refused, naming it).
+absl::StatusOr<Fd> OpenCassetteFile(int dir_fd, const std::string& leaf,
+                                    const std::string& root,
+                                    absl::string_view name,
+                                    const std::string& path) {
+  Fd fd(::openat(dir_fd, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ELOOP) return SymlinkRefused(root, name, path);
+    return ErrnoStatus("cannot open cassette file", path);
+  }
+  return fd;
+}
+
 // Opens the directory that holds cassette `name` inside `root`, one segment
 // at a time and never following a symbolic link (openat + O_NOFOLLOW, so a
 // link swapped in meanwhile cannot redirect the walk); with `create`,
@@ -281,12 +295,8 @@ absl::StatusOr<v1::Cassette> FileCassetteStore::Load(
                                             PathFor(name), ")"));
   }
   const std::string path = PathFor(name, *found.format);
-  Fd fd(::openat(dir.get(), found.leaf.c_str(),
-                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ELOOP) return SymlinkRefused(dir_, name, path);
-    return ErrnoStatus("cannot open cassette file", path);
-  }
+  ASSIGN_OR_RETURN(Fd fd,
+                   OpenCassetteFile(dir.get(), found.leaf, dir_, name, path));
   ASSIGN_OR_RETURN(std::string bytes, ReadFd(fd.get(), path));
   ASSIGN_OR_RETURN(v1::Cassette cassette, ParseFile(path, bytes));
   // The name it was loaded as wins over the one stored inside: a copy saved
@@ -308,12 +318,8 @@ absl::StatusOr<std::unique_ptr<CassetteImage>> FileCassetteStore::LoadImage(
   if (found.format != CassetteFormat::kBinary)
     return CassetteStore::LoadImage(name);
   const std::string path = PathFor(name, *found.format);
-  Fd fd(::openat(dir.get(), found.leaf.c_str(),
-                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ELOOP) return SymlinkRefused(dir_, name, path);
-    return ErrnoStatus("cannot open cassette file", path);
-  }
+  ASSIGN_OR_RETURN(Fd fd,
+                   OpenCassetteFile(dir.get(), found.leaf, dir_, name, path));
   ASSIGN_OR_RETURN(std::unique_ptr<CassetteImage> image,
                    CassetteImage::Map(fd.get(), path));
   image->mutable_header().set_name(std::string(name));
