@@ -27,13 +27,19 @@ using tcp = asio::ip::tcp;
 
 std::atomic<int> lookups_in_flight{0};
 
-// Shared by the waiting coroutine and the lookup thread; the last one to
-// let go closes the eventfd.
+// Shared by the waiting coroutine and the lookup thread. The eventfd
+// belongs to the coroutine (its stream_descriptor closes it); the thread
+// writes to it under `mu` and only while `abandoned` is false, which the
+// coroutine sets (under `mu`) before it lets go of the descriptor: a lookup
+// that outlives its deadline never touches a closed (or reused) fd number.
+// The coroutine trusts `ready`, not the wake-up alone: epoll can report
+// readiness for a descriptor number whose previous owner just closed.
 struct Lookup {
   explicit Lookup(int event_fd) : fd(event_fd) {}
-  ~Lookup() { ::close(fd); }
   const int fd;
   std::mutex mu;
+  bool ready = false;
+  bool abandoned = false;
   tcp::resolver::results_type endpoints;
   int gai_error = 0;
 };
@@ -59,10 +65,13 @@ void RunLookup(const std::shared_ptr<Lookup>& lookup, const std::string& host,
     }
     lookup->endpoints = tcp::resolver::results_type::create(
         endpoints.begin(), endpoints.end(), host, port);
+    lookup->ready = true;
+    if (!lookup->abandoned) {
+      const uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(lookup->fd, &one, sizeof one);
+    }
   }
   if (list != nullptr) ::freeaddrinfo(list);
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(lookup->fd, &one, sizeof one);
 }
 
 }  // namespace
@@ -89,9 +98,7 @@ asio::awaitable<ResolveOutcome> Resolve(asio::any_io_executor executor,
     co_return out;
   }
   const int event_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  const int mine = event_fd < 0 ? -1 : ::dup(event_fd);
-  if (event_fd < 0 || mine < 0) {
-    if (event_fd >= 0) ::close(event_fd);
+  if (event_fd < 0) {
     lookups_in_flight.fetch_sub(1);
     out.status = 502;
     out.error_code = "dns-busy";
@@ -105,13 +112,26 @@ asio::awaitable<ResolveOutcome> Resolve(asio::any_io_executor executor,
     lookups_in_flight.fetch_sub(1);
   }).detach();
 
-  asio::posix::stream_descriptor done(executor, mine);
+  asio::posix::stream_descriptor done(executor, event_fd);
   asio::steady_timer deadline(executor, Chrono(timeout));
   using namespace asio::experimental::awaitable_operators;
-  auto first = co_await (
-      done.async_wait(asio::posix::descriptor_base::wait_read, kAwait) ||
-      deadline.async_wait(kAwait));
-  if (first.index() == 1) {
+  bool ready = false;
+  bool expired = false;
+  while (!ready && !expired) {
+    auto first = co_await (
+        done.async_wait(asio::posix::descriptor_base::wait_read, kAwait) ||
+        deadline.async_wait(kAwait));
+    std::lock_guard<std::mutex> lock(lookup->mu);
+    ready = lookup->ready;
+    expired = !ready && first.index() == 1;
+    if (!ready && !expired) {
+      // A wake-up without a result: wait again, until the same deadline.
+      uint64_t count = 0;
+      [[maybe_unused]] ssize_t n = ::read(event_fd, &count, sizeof count);
+    }
+    if (expired) lookup->abandoned = true;
+  }
+  if (expired) {
     out.status = 504;
     out.error_code = "dns-timeout";
     out.message =
