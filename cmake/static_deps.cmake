@@ -75,6 +75,7 @@ foreach(t IN LISTS _matgto_imported)
 endforeach()
 _matgto_pkgconfig_static(PkgConfig::RE2 RE2)
 _matgto_pkgconfig_static(PkgConfig::BROTLI BROTLI)
+_matgto_pkgconfig_static(PkgConfig::NGHTTP2 NGHTTP2)
 # gRPC's own Findre2 module links "-lre2" (the shared library).
 if(TARGET re2::re2)
   set_property(TARGET re2::re2 PROPERTY INTERFACE_LINK_LIBRARIES PkgConfig::RE2)

@@ -12,12 +12,13 @@ build_pkgs=(build-essential cmake ninja-build pkg-config ccache
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev libbrotli-dev libssl-dev libabsl-dev libre2-dev zlib1g-dev
   libgtest-dev libgmock-dev libcli11-dev libspdlog-dev
-  libcurl4-openssl-dev libexpat1-dev)  # the S3 store: libcurl's SigV4, expat for S3's XML
+  libcurl4-openssl-dev libexpat1-dev  # the S3 store: libcurl's SigV4, expat for S3's XML
+  libnghttp2-dev)  # HTTP/2 with clients and upstreams (server/proxy/h2.cc)
 # prometheus: only for its promtool (`promtool check metrics` in the e2e
 # tests); Debian ships promtool in the server package (~100 MB installed).
 # chromium + chromium-driver: the admin page's browser tests (headless,
 # driven by Selenium; tests/e2e/test_admin_browser.py).
-test_pkgs=(curl openssl nginx-light wrk clang-format python3-venv prometheus
+test_pkgs=(curl openssl nginx-light wrk nghttp2-client clang-format python3-venv prometheus
   chromium chromium-driver)
 # clang-14 (not the `clang` metapackage) so the compiler names the fuzz preset uses
 # exist whatever the default clang is; libclang-rt-14-dev holds libFuzzer and the

@@ -20,7 +20,9 @@
 #include "server/cassette/har.h"
 #include "server/cassette/json_codec.h"
 #include "server/cassette/name.h"
+#include "server/core/grpc.h"
 #include "server/core/status_macros.h"
+#include "server/core/url.h"
 
 namespace matgto::app {
 namespace {
@@ -288,6 +290,41 @@ std::string WsSummary(const v1::WebSocketSession& ws) {
   return out;
 }
 
+// "1 message (5 B)", "3 messages (3, 3, 3 B)", or why the body does not
+// split into gRPC messages.
+std::string GrpcMessages(absl::string_view body) {
+  absl::StatusOr<std::vector<core::GrpcMessage>> messages =
+      core::SplitGrpcMessages(body);
+  if (!messages.ok()) return std::string(messages.status().message());
+  std::vector<size_t> sizes;
+  for (const core::GrpcMessage& m : *messages) sizes.push_back(m.data.size());
+  return absl::StrCat(sizes.size(),
+                      sizes.size() == 1 ? " message" : " messages",
+                      sizes.empty() ? "" : " (", absl::StrJoin(sizes, ", "),
+                      sizes.empty() ? "" : " B)");
+}
+
+// A gRPC call: service/method, its messages each way, its status.
+std::string GrpcSummary(const core::HttpRequest& request,
+                        const core::HttpResponse& response) {
+  std::string method = request.url;
+  if (auto parts = core::ParseAbsoluteUrl(request.url); parts.ok()) {
+    method = parts->path.size() > 1 ? parts->path.substr(1) : parts->path;
+  }
+  const core::GrpcStatus status = core::GrpcStatusOf(response);
+  std::string out = absl::StrCat(method, ": sent ", GrpcMessages(request.body),
+                                 ", got ", GrpcMessages(response.body));
+  if (status.code < 0) {
+    absl::StrAppend(&out, ", no grpc-status");
+  } else {
+    absl::StrAppend(&out, ", ", core::GrpcCodeName(status.code));
+    if (!status.message.empty()) {
+      absl::StrAppend(&out, " \"", status.message, "\"");
+    }
+  }
+  return out;
+}
+
 Row RowFor(const v1::Interaction& it) {
   if (it.has_websocket()) {
     const v1::WebSocketSession& ws = it.websocket();
@@ -299,12 +336,18 @@ Row RowFor(const v1::Interaction& it) {
         WsSummary(ws)};
   }
   const v1::HttpExchange& http = it.http();
-  return Row{{absl::StrCat(it.index()), "http", http.request().method(),
-              http.request().url(), Status(http.response()),
-              absl::StrCat(http.request().body().size()),
-              absl::StrCat(http.response().body().size()),
-              FormatDuration(http.timing().total())},
-             ""};
+  const core::HttpRequest request = cassette::FromProto(http.request());
+  const bool grpc = core::IsGrpc(request);
+  const char* kind = grpc                                         ? "grpc"
+                     : http.response().http_version() == "HTTP/2" ? "h2"
+                                                                  : "http";
+  return Row{
+      {absl::StrCat(it.index()), kind, http.request().method(),
+       http.request().url(), Status(http.response()),
+       absl::StrCat(http.request().body().size()),
+       absl::StrCat(http.response().body().size()),
+       FormatDuration(http.timing().total())},
+      grpc ? GrpcSummary(request, cassette::FromProto(http.response())) : ""};
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {

@@ -230,6 +230,12 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--upstream", serve.reverse_upstream,
                         "reverse mode: the proxy port acts as this origin, "
                         "e.g. https://api.example.com");
+  serve_cmd
+      ->add_flag("--http2,!--no-http2", serve.proxy.http2,
+                 "serve HTTP/2 to clients (ALPN h2 on intercepted TLS, "
+                 "h2c prior knowledge on plain connections); on by "
+                 "default")
+      ->capture_default_str();
   serve_cmd->add_flag("--reverse-tls", serve.proxy.reverse_tls,
                       "reverse mode: serve HTTPS on the proxy port with a "
                       "certificate from the CA");

@@ -61,8 +61,8 @@ absl::StatusOr<std::unique_ptr<ProxyTls>> ProxyTls::Create(
     }
   }
   ProxyTls* self = tls.get();
-  tls->interception_ =
-      tls::InterceptionContext::Create([self] { return self->Leaves(); });
+  tls->interception_ = tls::InterceptionContext::Create(
+      [self] { return self->Leaves(); }, options.http2);
   return tls;
 }
 

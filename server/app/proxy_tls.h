@@ -22,6 +22,8 @@ struct ProxyTlsOptions {
   std::string ca_cert;  // a user's CA instead (with ca_key)
   std::string ca_key;
   size_t leaf_cache_size = 0;
+  // Intercepted TLS offers ALPN h2 (see ProxyConfig::http2).
+  bool http2 = true;
   tls::UpstreamTlsConfig upstream{};
 };
 

@@ -239,6 +239,7 @@ int RunServe(const ServeOptions& options_in) {
        .ca_cert = options.ca_cert,
        .ca_key = options.ca_key,
        .leaf_cache_size = options.leaf_cache_size,
+       .http2 = options.proxy.http2,
        .upstream = {.ca_file = options.upstream_ca_file,
                     .insecure = options.insecure_upstream}},
       [](const absl::Status& error) {

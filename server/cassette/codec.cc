@@ -14,10 +14,14 @@ namespace matgto::cassette {
 namespace {
 
 std::string VersionString(int version) {
+  if (version == 20) return "HTTP/2";
   return version == 10 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
-int VersionNumber(absl::string_view s) { return s == "HTTP/1.0" ? 10 : 11; }
+int VersionNumber(absl::string_view s) {
+  if (s == "HTTP/2" || s == "HTTP/2.0") return 20;
+  return s == "HTTP/1.0" ? 10 : 11;
+}
 
 void HeadersToProto(const core::Headers& in,
                     google::protobuf::RepeatedPtrField<v1::Header>& out) {
@@ -64,6 +68,8 @@ void ToProto(const core::HttpResponse& in, v1::HttpResponse& out) {
   out.set_http_version(VersionString(in.version));
   HeadersToProto(in.headers, *out.mutable_headers());
   out.set_body(in.body);
+  if (!in.trailers.empty())
+    HeadersToProto(in.trailers, *out.mutable_trailers());
 }
 
 void ToProto(const core::ExchangeTiming& in, v1::Timing& out) {
@@ -103,6 +109,7 @@ core::HttpResponse FromProto(const v1::HttpResponse& in) {
   out.version = VersionNumber(in.http_version());
   out.headers = HeadersFromProto(in.headers());
   out.body = in.body();
+  out.trailers = HeadersFromProto(in.trailers());
   return out;
 }
 

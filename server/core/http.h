@@ -37,7 +37,7 @@ struct HttpRequest {
   std::string method;
   // Absolute, normalized URL: scheme://host[:port]/path?query (see url.h).
   std::string url;
-  // 10 for HTTP/1.0, 11 for HTTP/1.1.
+  // 10 for HTTP/1.0, 11 for HTTP/1.1, 20 for HTTP/2.
   int version = 11;
   Headers headers;
   // After transfer decoding (no chunk framing); content encoding untouched.
@@ -51,6 +51,9 @@ struct HttpResponse {
   int version = 11;
   Headers headers;
   std::string body;
+  // Trailer fields sent after the body (HTTP/2 and gRPC: grpc-status,
+  // grpc-message; HTTP/1.1 chunked trailers). Empty for most responses.
+  Headers trailers{};
   // What the proxy derives from a response it writes many times (a
   // replayed one): its serialized form. Empty in every copy.
   Memo wire{};

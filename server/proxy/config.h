@@ -54,6 +54,10 @@ struct ProxyConfig {
   // Reverse mode with TLS on the proxy port (certificate for the upstream's
   // host, signed by the CA).
   bool reverse_tls = false;
+  // HTTP/2 with clients: intercepted TLS offers ALPN h2, and a plain
+  // connection (or tunnel) that opens with the HTTP/2 preface is served as
+  // h2c. Upstreams are then reached over HTTP/2 when they negotiate it.
+  bool http2 = true;
 
   // Open connections and request durations are counted here; null: not
   // counted. Outlives every listener.

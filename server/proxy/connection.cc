@@ -23,11 +23,13 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/proxy/coro.h"
+#include "server/proxy/h2.h"
 #include "server/proxy/proxy_server.h"
 #include "server/proxy/resolver.h"
 #include "server/proxy/wire.h"
@@ -161,6 +163,7 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self) {
   while (serve && !closing_) {
     if (!co_await HandleOne()) break;
   }
+  if (h2_next_ && !closing_) co_await ServeHttp2();
   co_await Close();
   server_->Unregister(id_);
 }
@@ -190,7 +193,34 @@ asio::awaitable<bool> Connection::StartServerTls(const std::string& host) {
     co_return false;
   }
   buffer_.consume(used);
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_len = 0;
+  SSL_get0_alpn_selected(client_tls_->native_handle(), &alpn, &alpn_len);
+  h2_next_ = config_.http2 && alpn_len == 2 && std::memcmp(alpn, "h2", 2) == 0;
   co_return true;
+}
+
+asio::awaitable<void> Connection::ServeHttp2() {
+  H2Context context;
+  context.config = &config_;
+  context.handler = &handler_;
+  context.route = route_;
+  context.route.credential = tunnel_credential_;
+  if (origin_.has_value()) {
+    context.origin =
+        H2Context::Origin{origin_->scheme, origin_->host, origin_->port};
+  }
+  context.client_tls = client_tls_.has_value();
+  context.upstream_tls = tls_.upstream;
+  context.verify_upstream = tls_.verify_upstream;
+  context.closing = &closing_;
+  // A drain (RequestClose) cancels the session's read; it then ends.
+  idle_ = true;
+  if (client_tls_.has_value()) {
+    co_await ServeH2(*client_tls_, buffer_, std::move(context));
+  } else {
+    co_await ServeH2(client_, buffer_, std::move(context));
+  }
 }
 
 asio::awaitable<bool> Connection::HandleConnect(std::string target,
@@ -314,6 +344,7 @@ void Connection::StopRequestDeadline() {
 // WebSocket upgrade or an exchange with the session (Exchange). False when
 // the connection must close.
 asio::awaitable<bool> Connection::HandleOne() {
+  if (h2_next_) co_return false;
   RequestParser parser(std::piecewise_construct, std::make_tuple(),
                        std::make_tuple(arena_.Reset()));
   parser.header_limit(config_.max_header_bytes);
@@ -400,6 +431,12 @@ asio::awaitable<bool> Connection::ReadHeader(RequestParser& parser) {
     buffer_.commit(n);
   }
   if (closing_) co_return false;
+  if (config_.http2 &&
+      LooksLikeH2Preface(absl::string_view(
+          static_cast<const char*>(buffer_.data().data()), buffer_.size()))) {
+    h2_next_ = true;
+    co_return false;
+  }
   StartRequestDeadline();
   auto [ec, n] = co_await OnClient([&](auto& s) {
     return http::async_read_header(s, buffer_, parser, kAwait);

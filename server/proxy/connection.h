@@ -111,6 +111,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const core::UrlParts& url, const core::WsRelay& relay,
       core::HttpResponse& refusal);
   boost::asio::awaitable<bool> StartServerTls(const std::string& host);
+  // The rest of the connection is HTTP/2 (h2.h): after ALPN h2, or a
+  // plain connection that opened with the HTTP/2 preface.
+  boost::asio::awaitable<void> ServeHttp2();
   // A --no-intercept tunnel: connects, then answers the CONNECT (200, or
   // the failure's status) and relays bytes both ways.
   boost::asio::awaitable<void> RelayTunnel(const std::string& host,
@@ -195,6 +198,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::steady_timer delivery_timer_;
   uint64_t deadline_generation_ = 0;
   bool timed_out_ = false;
+  // The client negotiated h2 (ALPN) or sent the h2c preface: HandleOne
+  // stops and Run hands the connection to ServeHttp2.
+  bool h2_next_ = false;
   bool idle_ = true;
   bool closing_ = false;
 };

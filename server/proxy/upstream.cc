@@ -93,7 +93,8 @@ void UpstreamClient::Cancel() {
 }
 
 asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
-                                              FetchOutcome& out) {
+                                              FetchOutcome& out,
+                                              bool offer_h2) {
   Close();
   const std::string authority = core::HostPort(url.host, url.port);
   const bool https = url.scheme == "https" || url.scheme == "wss";
@@ -151,6 +152,12 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
       Close();
       co_return false;
     }
+    if (offer_h2) {
+      static const unsigned char kH2Http11[] = {2,   'h', '2', 8,   'h', 't',
+                                                't', 'p', '/', '1', '.', '1'};
+      SSL_set_alpn_protos(secure_->native_handle(), kH2Http11,
+                          sizeof kH2Http11);
+    }
     secure_->next_layer().expires_after(
         Chrono(config_.upstream_connect_timeout));
     auto [hec] = co_await secure_->async_handshake(
@@ -172,14 +179,15 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
 }
 
 asio::awaitable<std::optional<UpstreamClient::RawConnection>>
-UpstreamClient::TakeConnection(const core::UrlParts& url, FetchOutcome& out) {
+UpstreamClient::TakeConnection(const core::UrlParts& url, FetchOutcome& out,
+                               bool offer_h2) {
   if (cancelled_) {
     out.error_status = 503;
     out.error_code = "cancelled";
     out.error_message = "matgto: the exchange was cancelled";
     co_return std::nullopt;
   }
-  if (!co_await Connect(url, out)) co_return std::nullopt;
+  if (!co_await Connect(url, out, offer_h2)) co_return std::nullopt;
   std::optional<RawConnection> conn;
   if (secure_.has_value()) {
     conn.emplace(std::in_place_index<1>, std::move(*secure_));

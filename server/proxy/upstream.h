@@ -51,17 +51,19 @@ class UpstreamClient {
   void Cancel();
 
   // A fresh connection to `url`'s origin (TLS for https/wss, verified), for
-  // a protocol other than HTTP exchanges (WebSocket). On failure `out` says
-  // what the client gets.
+  // a protocol other than HTTP/1.1 exchanges (WebSocket, HTTP/2). On
+  // failure `out` says what the client gets. `offer_h2`: the TLS handshake
+  // offers ALPN h2 before http/1.1 (the caller reads what was chosen).
   using RawConnection =
       std::variant<boost::beast::tcp_stream,
                    boost::asio::ssl::stream<boost::beast::tcp_stream>>;
   boost::asio::awaitable<std::optional<RawConnection>> TakeConnection(
-      const core::UrlParts& url, FetchOutcome& out);
+      const core::UrlParts& url, FetchOutcome& out, bool offer_h2 = false);
 
  private:
   boost::asio::awaitable<bool> Connect(const core::UrlParts& url,
-                                       FetchOutcome& out);
+                                       FetchOutcome& out,
+                                       bool offer_h2 = false);
   template <class Stream>
   boost::asio::awaitable<FetchOutcome> Exchange(
       Stream& stream, const core::HttpRequest& request,

@@ -19,20 +19,6 @@ bool IsIpLiteral(const std::string& host) {
          inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-// Offers http/1.1 only: matgto does not speak HTTP/2 yet.
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
-               const unsigned char* in, unsigned int inlen, void*) {
-  static const unsigned char kHttp11[] = {8,   'h', 't', 't', 'p',
-                                          '/', '1', '.', '1'};
-  unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11, in,
-                            inlen) == OPENSSL_NPN_NEGOTIATED) {
-    *out = selected;
-    return SSL_TLSEXT_ERR_OK;
-  }
-  return SSL_TLSEXT_ERR_NOACK;
-}
-
 // The system's trusted CAs, loaded into an upstream context by its first
 // verified connection rather than at start-up: parsing the bundle
 // (set_default_verify_paths) takes ~27 ms, most of a start, and many runs
@@ -71,9 +57,29 @@ absl::Status EnsureSystemTrust(SSL_CTX* ctx) {
 }  // namespace
 
 std::unique_ptr<InterceptionContext> InterceptionContext::Create(
-    LeavesSource leaves) {
+    LeavesSource leaves, bool http2) {
   return std::unique_ptr<InterceptionContext>(
-      new InterceptionContext(std::move(leaves)));
+      new InterceptionContext(std::move(leaves), http2));
+}
+
+// The server's preference wins: h2 when the client offers it (and HTTP/2 is
+// on), else http/1.1; no ALPN answer when the client offers neither.
+int InterceptionContext::SelectAlpn(SSL*, const unsigned char** out,
+                                    unsigned char* outlen,
+                                    const unsigned char* in, unsigned int inlen,
+                                    void* arg) {
+  static const unsigned char kBoth[] = {2,   'h', '2', 8,   'h', 't',
+                                        't', 'p', '/', '1', '.', '1'};
+  const bool http2 = static_cast<const InterceptionContext*>(arg)->http2_;
+  const unsigned char* offer = http2 ? kBoth : kBoth + 3;
+  const unsigned int offer_len = http2 ? sizeof kBoth : sizeof kBoth - 3;
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, offer, offer_len, in, inlen) ==
+      OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
 }
 
 ssl::context& InterceptionContext::context() {
@@ -93,7 +99,7 @@ void InterceptionContext::Build() {
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_cert_cb(native, &InterceptionContext::SelectCertificate, this);
-  SSL_CTX_set_alpn_select_cb(native, &SelectAlpn, nullptr);
+  SSL_CTX_set_alpn_select_cb(native, &InterceptionContext::SelectAlpn, this);
 }
 
 void InterceptionContext::SetFallbackHost(SSL* ssl,

@@ -27,7 +27,9 @@ class InterceptionContext {
   // server that never intercepts TLS (its initialisation costs ~5 ms and
   // ~2.5 MiB). An error leaves a context whose handshakes fail.
   using LeavesSource = std::function<absl::StatusOr<LeafCache*>()>;
-  static std::unique_ptr<InterceptionContext> Create(LeavesSource leaves);
+  // `http2`: ALPN offers h2 before http/1.1 (else http/1.1 only).
+  static std::unique_ptr<InterceptionContext> Create(LeavesSource leaves,
+                                                     bool http2 = true);
 
   boost::asio::ssl::context& context();
   // Names the host to present a certificate for when the client sends no
@@ -36,12 +38,16 @@ class InterceptionContext {
   void SetFallbackHost(SSL* ssl, const std::string* host) const;
 
  private:
-  explicit InterceptionContext(LeavesSource leaves)
-      : source_(std::move(leaves)) {}
+  InterceptionContext(LeavesSource leaves, bool http2)
+      : source_(std::move(leaves)), http2_(http2) {}
+  static int SelectAlpn(SSL* ssl, const unsigned char** out,
+                        unsigned char* outlen, const unsigned char* in,
+                        unsigned int inlen, void* arg);
   void Build();
   static int SelectCertificate(SSL* ssl, void* arg);
 
   LeavesSource source_;
+  const bool http2_;
   absl::once_flag built_;
   LeafCache* leaves_ = nullptr;  // null: the source failed
   int ex_index_ = -1;

@@ -68,6 +68,27 @@ TEST(CodecTest, ResponseRoundTripKeepsTwoSetCookies) {
                                core::Header{"Set-Cookie", "b=2; HttpOnly"}));
 }
 
+TEST(CodecTest, Http2ResponseKeepsItsVersionAndTrailers) {
+  core::HttpResponse in;
+  in.status = 200;
+  in.version = 20;
+  in.headers = {{"content-type", "application/grpc"}};
+  in.body = std::string("\0\0\0\0\2hi", 7);
+  in.trailers = {{"grpc-status", "0"}, {"x-trailer", "t1"}};
+  v1::HttpResponse proto;
+  ToProto(in, proto);
+  EXPECT_EQ(proto.http_version(), "HTTP/2");
+  ASSERT_EQ(proto.trailers_size(), 2);
+  EXPECT_EQ(proto.trailers(1).value(), "t1");
+  EXPECT_EQ(FromProto(proto), in);
+
+  core::HttpRequest request;
+  request.version = 20;
+  v1::HttpRequest request_proto;
+  ToProto(request, request_proto);
+  EXPECT_EQ(FromProto(request_proto).version, 20);
+}
+
 TEST(CodecTest, TimingToProto) {
   core::ExchangeTiming t{
       .started_at = absl::FromUnixSeconds(1700000000) + absl::Milliseconds(5),

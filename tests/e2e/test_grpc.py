@@ -1,0 +1,147 @@
+"""gRPC through the proxy (issue 13): a stock grpcio client and server, the
+client tunnelling with CONNECT (grpc.http_proxy) and speaking h2c in the
+tunnel. Unary and the three streaming kinds, a non-OK status with trailing
+metadata, recorded, then replayed with the server gone."""
+
+from concurrent import futures
+
+import grpc
+import pytest
+
+from conftest import wait_for
+
+SERVICE = "test.Echo"
+
+
+def _unary(request, context):
+    context.send_initial_metadata((("x-upstream", "real"),))
+    context.set_trailing_metadata((("x-trailer", "t1"),))
+    return b"echo:" + request
+
+
+def _server_stream(request, context):
+    for i in range(3):
+        yield b"%s-%d" % (request, i)
+
+
+def _client_stream(requests, context):
+    return b"+".join(requests)
+
+
+def _bidi(requests, context):
+    for r in requests:
+        yield r.upper()
+
+
+def _fail(request, context):
+    context.set_trailing_metadata((("x-why", "because"),))
+    context.abort(grpc.StatusCode.NOT_FOUND, "no such thing: " + request.decode())
+
+
+def start_grpc_server(pki=None):
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    handlers = {
+        "Unary": grpc.unary_unary_rpc_method_handler(_unary),
+        "ServerStream": grpc.unary_stream_rpc_method_handler(_server_stream),
+        "ClientStream": grpc.stream_unary_rpc_method_handler(_client_stream),
+        "Bidi": grpc.stream_stream_rpc_method_handler(_bidi),
+        "Fail": grpc.unary_unary_rpc_method_handler(_fail),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    if pki is None:
+        port = server.add_insecure_port("127.0.0.1:0")
+    else:
+        creds = grpc.ssl_server_credentials(
+            [((pki / "good.key").read_bytes(), (pki / "good.pem").read_bytes())])
+        port = server.add_secure_port("127.0.0.1:0", creds)
+    server.start()
+    return server, port
+
+
+def calls(channel):
+    """Every kind of call; what each returned, as comparable values."""
+    out = {}
+    unary = channel.unary_unary(f"/{SERVICE}/Unary")
+    resp, call = unary.with_call(b"hello", metadata=(("x-client", "c1"),), timeout=10)
+    out["unary"] = (resp, dict(call.initial_metadata()).get("x-upstream"),
+                    dict(call.trailing_metadata()).get("x-trailer"), call.code())
+    out["server_stream"] = list(channel.unary_stream(f"/{SERVICE}/ServerStream")(b"s", timeout=10))
+    out["client_stream"] = channel.stream_unary(f"/{SERVICE}/ClientStream")(
+        iter([b"a", b"b", b"c"]), timeout=10)
+    out["bidi"] = list(channel.stream_stream(f"/{SERVICE}/Bidi")(iter([b"x", b"y"]), timeout=10))
+    with pytest.raises(grpc.RpcError) as failed:
+        channel.unary_unary(f"/{SERVICE}/Fail")(b"thing", timeout=10)
+    err = failed.value
+    out["fail"] = (err.code(), err.details(), dict(err.trailing_metadata()).get("x-why"))
+    return out
+
+
+def proxied_channel(matgto_server, target, tls=False):
+    options = [("grpc.http_proxy", f"http://{matgto_server.proxy}"),
+               ("grpc.enable_retries", 0)]
+    if not tls:
+        return grpc.insecure_channel(target, options=options)
+    # The client trusts matgto's CA, which signs the certificate matgto
+    # presents for the host inside the tunnel.
+    ca = (matgto_server.dir.parent / "ca" / "matgto-ca.pem").read_bytes()
+    return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=ca),
+                               options=options)
+
+
+def test_grpc_calls_recorded_over_h2c_in_a_connect_tunnel_replay_offline(server):
+    upstream, port = start_grpc_server()
+    target = f"127.0.0.1:{port}"
+    try:
+        server.cli("record", "grpc")
+        with proxied_channel(server, target) as ch:
+            recorded = calls(ch)
+        server.cli("stop")
+    finally:
+        upstream.stop(0).wait()
+
+    assert recorded["unary"] == (b"echo:hello", "real", "t1", grpc.StatusCode.OK)
+    assert recorded["server_stream"] == [b"s-0", b"s-1", b"s-2"]
+    assert recorded["client_stream"] == b"a+b+c"
+    assert recorded["bidi"] == [b"X", b"Y"]
+    assert recorded["fail"] == (grpc.StatusCode.NOT_FOUND, "no such thing: thing", "because")
+
+    show = server.cli("cassette", "show", "grpc").stdout
+    assert "grpc  POST" in show and "test.Echo/Bidi: sent 2 messages (1, 1 B), got 2 messages (1, 1 B), OK" in show, show
+
+    # The server is gone: every answer comes from the cassette.
+    server.cli("replay", "grpc")
+    with proxied_channel(server, target) as ch:
+        replayed = calls(ch)
+        assert replayed == recorded
+        # A call that was never recorded: UNAVAILABLE, saying why.
+        with pytest.raises(grpc.RpcError) as miss:
+            ch.unary_unary(f"/{SERVICE}/Unary")(b"never sent", timeout=10)
+    assert miss.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "matgto" in miss.value.details(), miss.value.details()
+    server.cli("stop")
+
+
+def test_grpc_over_tls_through_the_proxy_trusting_its_ca(matgto, pki):
+    server = matgto("--upstream-ca-file", str(pki / "ca.pem"))
+    upstream, port = start_grpc_server(pki)
+    target = f"localhost:{port}"
+    try:
+        server.cli("record", "grpctls")
+        with proxied_channel(server, target, tls=True) as ch:
+            recorded = calls(ch)
+        server.cli("stop")
+    finally:
+        upstream.stop(0).wait()
+    assert recorded["unary"] == (b"echo:hello", "real", "t1", grpc.StatusCode.OK)
+    assert recorded["bidi"] == [b"X", b"Y"]
+    assert recorded["fail"][0] == grpc.StatusCode.NOT_FOUND
+
+    show = server.cli("cassette", "show", "grpctls").stdout
+    assert "https://localhost:%d/test.Echo/Unary" % port in show, show
+    assert "test.Echo/ServerStream: sent 1 message (1 B), got 3 messages (3, 3, 3 B), OK" in show, show
+    assert 'test.Echo/Fail: sent 1 message (5 B), got 0 messages, NOT_FOUND "no such thing: thing"' in show, show
+
+    server.cli("replay", "grpctls")
+    with proxied_channel(server, target, tls=True) as ch:
+        assert calls(ch) == recorded
+    server.cli("stop")
