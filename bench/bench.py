@@ -35,6 +35,9 @@ WebSocket (baseline: a native echo server, same client: bench/wsload, Go)
 Cassette load: time of a Replay call on the 10,000-interaction cassette; with
   bench/huge_cassettes.py a 1,000,000-interaction one and one with 1 GiB of bodies:
   load time, RSS after the load and after replaying a few hundred random items.
+HTTP/2 and gRPC (bench/h2_bench.py, h2load from nghttp2-client): nginx serving the
+  body over h2 (TLS) and h2c next to matgto replaying it over each (reverse mode);
+  gRPC unary calls to a real grpcio server next to matgto replaying them.
 Peers (--peers, `make bench PEERS=1`; bench/peers.py): Talkback, Mountebank, WireMock and
   mitmproxy, installed by scripts/install-peers.sh, each recording the same nginx and
   replaying it under the same wrk load: record rows against the nginx hop, replay rows
@@ -45,7 +48,7 @@ Object store (bench/s3_bench.py, SeaweedFS): time to first answer of a replay fr
 
 Usage: bench/run.sh [--seconds 5] [--connections 32] [--idle-connections 10000]
                     [--slow-clients 1000] [--record-exchanges 1000000] [--no-load] [--no-s3]
-                    [--peers]
+                    [--peers] [--no-h2] [--h2-only]
 The soak (fixed rate, RSS at start and end) is `make soak` (bench/load.py soak).
 """
 from __future__ import annotations
@@ -402,6 +405,9 @@ def main() -> int:
                     help="skip the 1,000,000-interaction and 1 GiB cassette load rows")
     ap.add_argument("--cassettes-only", action="store_true",
                     help="only the cassette load rows (bench/huge_cassettes.py)")
+    ap.add_argument("--no-h2", action="store_true", help="skip the HTTP/2 and gRPC rows")
+    ap.add_argument("--h2-only", action="store_true",
+                    help="only the HTTP/2 and gRPC rows (bench/h2_bench.py)")
     ap.add_argument("--logging-only", action="store_true",
                     help="only the rows that measure what logging and metrics cost")
     a = ap.parse_args()
@@ -437,6 +443,17 @@ def main() -> int:
             import huge_cassettes  # bench/huge_cassettes.py
             for line in huge_cassettes.rows(start_matgto, control, work, pb, body, base, cas / "big.pb"):
                 print(line)
+            return 0
+
+        def h2_rows():
+            import h2_bench  # bench/h2_bench.py
+            return h2_bench.rows(work=work, pb=pb, body=body, seconds=S, conns=C,
+                                 start_matgto=start_matgto, cli=cli, write_cassette=write_cassette,
+                                 free_port=free_port, wait_port=wait_port, cpu_us=cpu_us)
+
+        if a.h2_only:
+            rows += h2_rows()
+            print_table(rows)
             return 0
 
         # --- Logging and metrics: the same replay with `--log-level info`
@@ -589,6 +606,9 @@ def main() -> int:
         if a.peers:
             import peers  # bench/peers.py
             rows += peers.peer_rows(peers.Ctx(work, base, body, S, C, b_http, b_hop))
+
+        if not a.no_h2:
+            rows += h2_rows()
 
         huge_lines = []
         if not a.no_huge:
