@@ -132,6 +132,13 @@ void CassetteOptionFlags::AddTo(CLI::App* cmd) {
   cmd->add_option("--ws-speed", ws_speed,
                   "with --ws-timing as-recorded: 2 replays twice as fast")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--stream-timing", stream_timing,
+                  "replay pacing of streamed bodies (Server-Sent Events, "
+                  "chunked): fast (default) or as-recorded")
+      ->check(CLI::IsMember({"fast", "as-recorded"}));
+  cmd->add_option("--stream-speed", stream_speed,
+                  "with --stream-timing as-recorded: 2 replays twice as fast")
+      ->check(CLI::PositiveNumber);
 }
 
 absl::StatusOr<v1::CassetteOptions> CassetteOptionFlags::Build() const {
@@ -226,6 +233,12 @@ absl::StatusOr<v1::CassetteOptions> CassetteOptionFlags::Build() const {
                                                : v1::AS_FAST_AS_POSSIBLE);
   }
   if (ws_speed > 0) o.set_ws_speed(ws_speed);
+  if (!stream_timing.empty()) {
+    o.set_stream_timing(stream_timing == "as-recorded"
+                            ? v1::AS_RECORDED
+                            : v1::AS_FAST_AS_POSSIBLE);
+  }
+  if (stream_speed > 0) o.set_stream_speed(stream_speed);
   return o;
 }
 

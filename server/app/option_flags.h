@@ -17,6 +17,8 @@ struct CassetteOptionFlags {
   std::string options_json;  // JSON text, or @FILE
   std::string on_exhausted, ws_timing, match_body, repeat, on_miss;
   double ws_speed = 0;
+  std::string stream_timing;
+  double stream_speed = 0;
   std::vector<std::string> match_fields, match_headers, ignore_query,
       ignore_json, ignore_form, url_rewrites;
   bool query_any_order = false;

@@ -68,8 +68,14 @@ void ToProto(const core::HttpResponse& in, v1::HttpResponse& out) {
   out.set_http_version(VersionString(in.version));
   HeadersToProto(in.headers, *out.mutable_headers());
   out.set_body(in.body);
-  if (!in.trailers.empty())
+  if (!in.trailers.empty()) {
     HeadersToProto(in.trailers, *out.mutable_trailers());
+  }
+  for (const core::BodyChunk& c : in.chunks) {
+    v1::BodyChunk* p = out.add_chunks();
+    p->set_size(c.size);
+    *p->mutable_at() = ToProtoDuration(c.at);
+  }
 }
 
 void ToProto(const core::ExchangeTiming& in, v1::Timing& out) {
@@ -110,6 +116,10 @@ core::HttpResponse FromProto(const v1::HttpResponse& in) {
   out.headers = HeadersFromProto(in.headers());
   out.body = in.body();
   out.trailers = HeadersFromProto(in.trailers());
+  out.chunks.reserve(static_cast<size_t>(in.chunks_size()));
+  for (const v1::BodyChunk& c : in.chunks()) {
+    out.chunks.push_back({c.size(), FromProtoDuration(c.at())});
+  }
   return out;
 }
 

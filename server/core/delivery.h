@@ -30,6 +30,10 @@ struct Delivery {
   // At most this many body bytes per second (0: no limit).
   uint64_t bytes_per_second = 0;
   Break breaks = Break::kNone;
+  // A streamed body (HttpResponse::chunks): 0 sends its recorded pieces one
+  // after the other at once; > 0 waits each piece's recorded time divided
+  // by this.
+  double stream_speed = 0;
 
   // Whole and at once: the proxy's fast path.
   bool Immediate() const {

@@ -45,6 +45,15 @@ struct HttpRequest {
   friend bool operator==(const HttpRequest&, const HttpRequest&) = default;
 };
 
+// One piece of a streamed response body (Server-Sent Events, a chunked
+// body) as it arrived: its size, and when, counted from the response
+// headers. The pieces cover the body in order.
+struct BodyChunk {
+  uint64_t size = 0;
+  absl::Duration at = absl::ZeroDuration();
+  friend bool operator==(const BodyChunk&, const BodyChunk&) = default;
+};
+
 struct HttpResponse {
   int status = 0;
   std::string reason;
@@ -54,6 +63,10 @@ struct HttpResponse {
   // Trailer fields sent after the body (HTTP/2 and gRPC: grpc-status,
   // grpc-message; HTTP/1.1 chunked trailers). Empty for most responses.
   Headers trailers{};
+  // Set for a streamed body (relayed to the client as it arrived): how it
+  // arrived, so that replay can send it in the same pieces. Empty for a
+  // body that was read whole.
+  std::vector<BodyChunk> chunks{};
   // What the proxy derives from a response it writes many times (a
   // replayed one): its serialized form. Empty in every copy.
   Memo wire{};

@@ -606,7 +606,37 @@ asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
     co_return co_await WriteReply(*reply, head, version, keep_alive);
   }
   const core::Forward ticket = std::get<core::Forward>(decision);
-  FetchOutcome outcome = co_await upstream_.Fetch(exchange, url);
+  // An HTTP/1.1 client gets a streamed response as it arrives.
+  ClientRelay relay(*this, keep_alive);
+  FetchOutcome outcome = co_await upstream_.Fetch(
+      exchange, url, version == 11 && !head ? &relay : nullptr);
+  if (outcome.relayed) {
+    // The client has what it got: it is recorded after the fact. A client
+    // that left an event stream keeps its complete events; any other
+    // stream cut short is not recorded.
+    if (outcome.client_gone) {
+      const std::string* type =
+          outcome.response.has_value()
+              ? core::FindHeader(outcome.response->headers, "Content-Type")
+              : nullptr;
+      if (type != nullptr && IsStreamedResponse(*type, false) &&
+          TrimToCompleteEvents(*outcome.response)) {
+        handler_.OnForwarded(ticket, exchange, *outcome.response,
+                             outcome.timing);
+      } else {
+        handler_.OnForwardFailed(ticket, exchange, "client-closed");
+      }
+      co_return false;
+    }
+    if (!outcome.response.has_value()) {
+      // The upstream failed mid-body: the client's chunked body stays
+      // unterminated, and the connection closes.
+      handler_.OnForwardFailed(ticket, exchange, outcome.error_code);
+      co_return false;
+    }
+    handler_.OnForwarded(ticket, exchange, *outcome.response, outcome.timing);
+    co_return true;
+  }
   if (!outcome.response.has_value()) {
     handler_.OnForwardFailed(ticket, exchange, outcome.error_code);
     co_return co_await WriteError(outcome.error_status, outcome.error_code,

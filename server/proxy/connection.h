@@ -50,6 +50,23 @@ class RequestArena {
   std::optional<std::pmr::monotonic_buffer_resource> resource_;
 };
 
+class Connection;
+
+// Writes a relayed response (UpstreamClient::Fetch) to the connection's
+// client as it arrives, its body re-framed as chunked.
+class ClientRelay final : public ResponseRelay {
+ public:
+  ClientRelay(Connection& connection, bool keep_alive)
+      : connection_(connection), keep_alive_(keep_alive) {}
+  boost::asio::awaitable<bool> Head(const core::HttpResponse& head) override;
+  boost::asio::awaitable<bool> Piece(std::string_view bytes) override;
+  boost::asio::awaitable<bool> End() override;
+
+ private:
+  Connection& connection_;
+  const bool keep_alive_;
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `socket` must already be bound to a strand executor.
@@ -133,6 +150,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<bool> WriteReply(const core::Reply& reply,
                                           bool head_request, int version,
                                           bool keep_alive);
+  // A streamed body (HTTP/1.1, chunked): its head, each piece, the end. A
+  // replayed one goes in its recorded pieces (WriteStreamed), paced as
+  // Delivery::stream_speed says.
+  friend class ClientRelay;
+  boost::asio::awaitable<bool> WriteStreamHead(const core::HttpResponse& head,
+                                               bool keep_alive);
+  boost::asio::awaitable<bool> WriteStreamPiece(std::string_view bytes);
+  boost::asio::awaitable<bool> WriteStreamEnd();
+  boost::asio::awaitable<bool> WriteStreamed(const core::Reply& reply,
+                                             bool keep_alive);
   // Write with latency or a fault (connection_delivery.cc): waits, paces the
   // body, or breaks the connection as `delivery` says. False when the
   // connection must close (always after a break).

@@ -186,6 +186,10 @@ asio::awaitable<bool> Connection::WriteReply(const core::Reply& reply,
                                              bool head_request, int version,
                                              bool keep_alive) {
   const core::HttpResponse& response = *reply.response;
+  if (!response.chunks.empty() && version == 11 && !head_request &&
+      reply.delivery.breaks == Break::kNone) {
+    co_return co_await WriteStreamed(reply, keep_alive);
+  }
   if (reply.delivery.Immediate() && !head_request && version == 11) {
     const SerializedHeads& heads = response.wire.Get<SerializedHeads>(
         [&response] { return SerializeHeads(response); });
@@ -201,6 +205,82 @@ asio::awaitable<bool> Connection::WriteReply(const core::Reply& reply,
   }
   co_return co_await Write(response, head_request, version, keep_alive,
                            "cassette-bad-response", reply.delivery);
+}
+
+asio::awaitable<bool> Connection::WriteStreamHead(
+    const core::HttpResponse& head, bool keep_alive) {
+  core::HttpResponse chunked;
+  chunked.status = head.status;
+  chunked.reason = head.reason;
+  chunked.version = head.version;
+  chunked.headers = head.headers;
+  core::RemoveHeaders(chunked.headers, "Content-Length");
+  core::SetHeader(chunked.headers, "Transfer-Encoding", "chunked");
+  absl::StatusOr<WireResponse> wire = ToWire(chunked, 11, keep_alive);
+  if (!wire.ok()) co_return false;
+  const std::string bytes = HeaderBytes(*wire);
+  client_.expires_after(Chrono(config_.write_timeout));
+  auto [ec, n] = co_await OnClient([&](auto& s) {
+    return asio::async_write(s, asio::buffer(bytes), kAwait);
+  });
+  co_return !ec;
+}
+
+asio::awaitable<bool> Connection::WriteStreamPiece(std::string_view bytes) {
+  if (bytes.empty()) co_return true;
+  const std::string size = absl::StrCat(absl::Hex(bytes.size()), "\r\n");
+  const std::array<asio::const_buffer, 3> parts{
+      asio::buffer(size), asio::buffer(bytes.data(), bytes.size()),
+      asio::buffer("\r\n", 2)};
+  client_.expires_after(Chrono(config_.write_timeout));
+  auto [ec, n] = co_await OnClient(
+      [&](auto& s) { return asio::async_write(s, parts, kAwait); });
+  co_return !ec;
+}
+
+asio::awaitable<bool> Connection::WriteStreamEnd() {
+  client_.expires_after(Chrono(config_.write_timeout));
+  auto [ec, n] = co_await OnClient([&](auto& s) {
+    return asio::async_write(s, asio::buffer("0\r\n\r\n", 5), kAwait);
+  });
+  co_return !ec;
+}
+
+asio::awaitable<bool> Connection::WriteStreamed(const core::Reply& reply,
+                                                bool keep_alive) {
+  const core::HttpResponse& r = *reply.response;
+  const double speed = reply.delivery.stream_speed;
+  if (!co_await Pause(reply.delivery.first_byte_delay)) co_return false;
+  if (!co_await WriteStreamHead(r, keep_alive)) co_return false;
+  const absl::Time start = absl::Now();
+  const std::string_view body(r.body);
+  uint64_t offset = 0;
+  for (const core::BodyChunk& c : r.chunks) {
+    // Pieces that do not fit the body (a hand-edited cassette) end the
+    // pacing: the rest goes at once.
+    if (c.size > body.size() - offset) break;
+    if (speed > 0 && !co_await Pause(start + c.at / speed - absl::Now())) {
+      co_return false;
+    }
+    if (!co_await WriteStreamPiece(body.substr(offset, c.size))) {
+      co_return false;
+    }
+    offset += c.size;
+  }
+  if (!co_await WriteStreamPiece(body.substr(offset))) co_return false;
+  co_return co_await WriteStreamEnd();
+}
+
+asio::awaitable<bool> ClientRelay::Head(const core::HttpResponse& head) {
+  co_return co_await connection_.WriteStreamHead(head, keep_alive_);
+}
+
+asio::awaitable<bool> ClientRelay::Piece(std::string_view bytes) {
+  co_return co_await connection_.WriteStreamPiece(bytes);
+}
+
+asio::awaitable<bool> ClientRelay::End() {
+  co_return co_await connection_.WriteStreamEnd();
 }
 
 asio::awaitable<bool> Connection::WriteError(int status, absl::string_view code,

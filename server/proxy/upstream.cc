@@ -13,6 +13,7 @@
 #include <boost/beast/http/write.hpp>
 #include <chrono>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/proxy/coro.h"
 #include "server/proxy/resolver.h"
@@ -60,7 +61,46 @@ bool PeerClosed(const beast::error_code& ec) {
          ec == asio::ssl::error::stream_truncated;
 }
 
+// The status line and headers of a parsed response, without its body.
+core::HttpResponse HeadOf(const http::response<http::string_body>& r) {
+  core::HttpResponse head;
+  head.status = static_cast<int>(r.result_int());
+  head.reason = std::string(r.reason());
+  head.version = r.version();
+  for (const auto& field : r) {
+    head.headers.push_back(
+        {std::string(field.name_string()), std::string(field.value())});
+  }
+  return head;
+}
+
 }  // namespace
+
+bool IsStreamedResponse(std::string_view content_type, bool chunked) {
+  constexpr std::string_view kEvents = "text/event-stream";
+  return chunked || (content_type.size() >= kEvents.size() &&
+                     absl::EqualsIgnoreCase(
+                         absl::string_view(content_type.data(), kEvents.size()),
+                         absl::string_view(kEvents.data(), kEvents.size())));
+}
+
+bool TrimToCompleteEvents(core::HttpResponse& response) {
+  // Events end with a blank line: "\n\n" (or "\r\n\r\n").
+  size_t end = response.body.rfind("\n\n");
+  if (end == std::string::npos) return false;
+  end += 2;
+  response.body.resize(end);
+  uint64_t covered = 0;
+  std::vector<core::BodyChunk> kept;
+  for (const core::BodyChunk& c : response.chunks) {
+    if (covered >= end) break;
+    kept.push_back(c);
+    kept.back().size = std::min<uint64_t>(c.size, end - covered);
+    covered += kept.back().size;
+  }
+  response.chunks = std::move(kept);
+  return true;
+}
 
 UpstreamClient::UpstreamClient(asio::any_io_executor executor,
                                const ProxyConfig& config,
@@ -202,7 +242,8 @@ UpstreamClient::TakeConnection(const core::UrlParts& url, FetchOutcome& out,
 }
 
 asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
-    const core::HttpRequest& request, const core::UrlParts& url) {
+    const core::HttpRequest& request, const core::UrlParts& url,
+    ResponseRelay* relay) {
   const std::string key =
       absl::StrCat(url.scheme, "://", core::HostPort(url.host, url.port));
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -231,10 +272,10 @@ asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
     bool retry = false;
     if (secure_.has_value()) {
       out = co_await Exchange(*secure_, request, url, reused && idempotent,
-                              retry);
+                              retry, relay);
     } else {
-      out =
-          co_await Exchange(*plain_, request, url, reused && idempotent, retry);
+      out = co_await Exchange(*plain_, request, url, reused && idempotent,
+                              retry, relay);
     }
     if (!retry) co_return out;
   }
@@ -248,7 +289,7 @@ asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
 template <class Stream>
 asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     Stream& stream, const core::HttpRequest& request, const core::UrlParts& url,
-    bool reused, bool& retry) {
+    bool reused, bool& retry, ResponseRelay* relay) {
   FetchOutcome out;
   const std::string authority = core::HostPort(url.host, url.port);
   UpstreamRequest upstream_request = ToUpstream(request, url);
@@ -297,7 +338,49 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     co_return out;
   }
   const absl::Time first_byte = absl::Now();
-  if (!rec && !parser->is_done()) {
+  std::vector<core::BodyChunk> chunks;
+  if (!rec && !parser->is_done() && relay != nullptr &&
+      IsStreamedResponse(
+          [&] {
+            const auto type = parser->get()[http::field::content_type];
+            return std::string_view(type.data(), type.size());
+          }(),
+          parser->chunked())) {
+    // Relayed as it arrives, each read a piece (the upstream's timeout
+    // applies between pieces, not to the whole stream).
+    out.relayed = true;
+    bool client = co_await relay->Head(HeadOf(parser->get()));
+    size_t seen = 0;
+    while (client && !parser->is_done()) {
+      Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
+      auto [bec, bn] =
+          co_await http::async_read_some(stream, buffer_, *parser, kAwait);
+      if (bec) {
+        rec = bec;
+        break;
+      }
+      const std::string& body = parser->get().body();
+      if (body.size() > seen) {
+        chunks.push_back({body.size() - seen, absl::Now() - first_byte});
+        client = co_await relay->Piece(std::string_view(body).substr(seen));
+        seen = body.size();
+      }
+    }
+    if (client && !rec) client = co_await relay->End();
+    if (!client) {
+      // The client went away: what arrived so far is returned (the caller
+      // decides whether it is worth keeping); the upstream connection is
+      // dropped mid-body.
+      Close();
+      out.client_gone = true;
+      out.timing.time_to_first_byte = first_byte - started;
+      out.timing.total = absl::Now() - started;
+      out.response = HeadOf(parser->get());
+      out.response->body = std::move(parser->get().body());
+      out.response->chunks = std::move(chunks);
+      co_return out;
+    }
+  } else if (!rec && !parser->is_done()) {
     auto [bec, bn] =
         co_await http::async_read(stream, buffer_, *parser, kAwait);
     rec = bec;
@@ -329,6 +412,7 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   http::response<http::string_body> response = parser->release();
   if (!response.keep_alive()) Close();
   out.response = ToCore(std::move(response));
+  out.response->chunks = std::move(chunks);
   co_return out;
 }
 

@@ -22,12 +22,40 @@ namespace matgto::proxy {
 
 struct FetchOutcome {
   // Set on success; otherwise the error_* fields say what the client gets.
+  // A streamed response (relayed) has its pieces in response->chunks.
   std::optional<core::HttpResponse> response;
+  // The response went to the client as it arrived (ResponseRelay): nothing
+  // is left to write. With an error, the client got part of it: its
+  // connection must close.
+  bool relayed = false;
+  // The client went away while the response was relayed.
+  bool client_gone = false;
   core::ExchangeTiming timing;
   int error_status = 0;
   std::string error_code;
   std::string error_message;
 };
+
+// The client side of a response relayed as it arrives (Server-Sent Events,
+// a chunked body): Fetch hands it the status and headers, then each piece
+// of the body as it is read. Each returns false when the client is gone.
+class ResponseRelay {
+ public:
+  virtual ~ResponseRelay() = default;
+  virtual boost::asio::awaitable<bool> Head(const core::HttpResponse& head) = 0;
+  virtual boost::asio::awaitable<bool> Piece(std::string_view bytes) = 0;
+  virtual boost::asio::awaitable<bool> End() = 0;
+};
+
+// Whether a response is relayed as it arrives: an event stream
+// (text/event-stream), or a chunked body (its length is unknown: it may be
+// a stream). Anything else is read whole.
+bool IsStreamedResponse(std::string_view content_type, bool chunked);
+
+// An event stream cut short (the client went away): its body and pieces
+// trimmed to the last complete event (ending in a blank line). Returns
+// false when not one event is complete.
+bool TrimToCompleteEvents(core::HttpResponse& response);
 
 class UpstreamClient {
  public:
@@ -41,8 +69,11 @@ class UpstreamClient {
   // idempotent request that finds the kept-alive connection closed is sent
   // once more on a fresh one; a POST (or any non-idempotent method) is sent
   // on a reused connection only if it is still open, and never twice.
+  // With `relay`, a streamed response (IsStreamedResponse) goes to it as it
+  // arrives, and is also returned whole (with its pieces' timing).
   boost::asio::awaitable<FetchOutcome> Fetch(const core::HttpRequest& request,
-                                             const core::UrlParts& url);
+                                             const core::UrlParts& url,
+                                             ResponseRelay* relay = nullptr);
   // Closes and forgets the cached connection. Only between exchanges.
   void Close();
   // Closes the cached connection's socket without destroying it, so that
@@ -67,7 +98,8 @@ class UpstreamClient {
   template <class Stream>
   boost::asio::awaitable<FetchOutcome> Exchange(
       Stream& stream, const core::HttpRequest& request,
-      const core::UrlParts& url, bool reused, bool& retry);
+      const core::UrlParts& url, bool reused, bool& retry,
+      ResponseRelay* relay);
 
   boost::asio::any_io_executor executor_;
   const ProxyConfig& config_;

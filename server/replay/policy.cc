@@ -80,6 +80,10 @@ ReplayPolicy ReplayPolicy::FromOptions(const v1::CassetteOptions& options) {
           WsPace{.as_recorded = options.ws_timing() == v1::AS_RECORDED,
                  // 0 (unset) means 1.0; so does anything not positive, NaN too.
                  .speed = options.ws_speed() > 0 ? options.ws_speed() : 1.0},
+      .stream_pace =
+          WsPace{.as_recorded = options.stream_timing() == v1::AS_RECORDED,
+                 .speed =
+                     options.stream_speed() > 0 ? options.stream_speed() : 1.0},
       .latency = ToLatencyPlan(options.latency())};
 }
 

@@ -63,6 +63,8 @@ struct ReplayPolicy {
   OnExhausted on_exhausted = OnExhausted::kRepeatLast;
   OnMiss on_miss = OnMiss::kError;
   WsPace ws_pace;
+  // The same for the pieces of a streamed HTTP body (stream_timing).
+  WsPace stream_pace;
   LatencyPlan latency;
 
   static ReplayPolicy FromOptions(const v1::CassetteOptions& options);

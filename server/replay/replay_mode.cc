@@ -46,6 +46,9 @@ core::Decision ReplayMode::OnRequest(const core::HttpRequest& request,
           hit->time_to_first_byte, hit->total,
           std::uniform_real_distribution<double>(0, 1)(jitter_));
     }
+    if (policy_.stream_pace.as_recorded && !hit->response->chunks.empty()) {
+      reply.delivery.stream_speed = policy_.stream_pace.speed;
+    }
     return reply;
   }
   return miss_handler_.OnHttpMiss(

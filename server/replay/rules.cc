@@ -204,6 +204,7 @@ v1::CassetteOptions MergeOptions(const v1::CassetteOptions& stored,
   out.MergeFrom(o);
   // Only a positive speed overrides (0 and below mean "as stored").
   if (!(o.ws_speed() > 0)) out.set_ws_speed(stored.ws_speed());
+  if (!(o.stream_speed() > 0)) out.set_stream_speed(stored.stream_speed());
   return out;
 }
 

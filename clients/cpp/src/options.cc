@@ -38,6 +38,8 @@ MATGTO_SETTER(StoreDecoded(), proto_.set_body_storage(v1::DECODED))
 MATGTO_SETTER(StoreAsSent(), proto_.set_body_storage(v1::AS_SENT))
 MATGTO_SETTER(WsTiming(v1::WsTiming t), proto_.set_ws_timing(t))
 MATGTO_SETTER(WsSpeed(double speed), proto_.set_ws_speed(speed))
+MATGTO_SETTER(StreamTiming(v1::WsTiming t), proto_.set_stream_timing(t))
+MATGTO_SETTER(StreamSpeed(double speed), proto_.set_stream_speed(speed))
 MATGTO_SETTER(MatchFields(std::vector<v1::MatchField> fields), {
   auto* f = proto_.mutable_match_rules()->mutable_fields();
   f->Clear();

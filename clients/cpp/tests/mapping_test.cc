@@ -43,6 +43,8 @@ TEST(MappingTest, EveryCassetteOptionHasASetter) {
                                 .StoreDecoded()
                                 .WsTiming(v1::AS_RECORDED)
                                 .WsSpeed(2)
+                                .StreamTiming(v1::AS_RECORDED)
+                                .StreamSpeed(3)
                                 .MatchFields({v1::METHOD, v1::HEADERS})
                                 .MatchHeaders({"Accept"})
                                 .IgnoreQueryParams({"cb"})

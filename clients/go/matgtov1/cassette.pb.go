@@ -716,7 +716,7 @@ type HttpRequest struct {
 	Method string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
 	// Absolute URL as the client asked for it: scheme://host[:port]/path?query.
 	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
-	// "HTTP/1.1" or "HTTP/1.0".
+	// "HTTP/1.1", "HTTP/1.0" or "HTTP/2".
 	HttpVersion string    `protobuf:"bytes,3,opt,name=http_version,json=httpVersion,proto3" json:"http_version,omitempty"`
 	Headers     []*Header `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
 	// The body as sent on the wire after transfer decoding (chunked framing
@@ -813,7 +813,13 @@ type HttpResponse struct {
 	// Body after transfer decoding; content encoding untouched.
 	Body []byte `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
 	// As HttpRequest.body_text.
-	BodyText      string `protobuf:"bytes,7,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	BodyText string `protobuf:"bytes,7,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	// Trailer fields after the body (HTTP/2, gRPC's grpc-status and
+	// grpc-message), in the order received.
+	Trailers []*Header `protobuf:"bytes,8,rep,name=trailers,proto3" json:"trailers,omitempty"`
+	// A streamed body (Server-Sent Events, a chunked body) as it arrived, in
+	// pieces that cover `body` in order; empty when it was read whole.
+	Chunks        []*BodyChunk `protobuf:"bytes,9,rep,name=chunks,proto3" json:"chunks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -897,6 +903,73 @@ func (x *HttpResponse) GetBodyText() string {
 	return ""
 }
 
+func (x *HttpResponse) GetTrailers() []*Header {
+	if x != nil {
+		return x.Trailers
+	}
+	return nil
+}
+
+func (x *HttpResponse) GetChunks() []*BodyChunk {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
+type BodyChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Size  uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	// Since the response headers arrived.
+	At            *durationpb.Duration `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BodyChunk) Reset() {
+	*x = BodyChunk{}
+	mi := &file_matgto_v1_cassette_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BodyChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BodyChunk) ProtoMessage() {}
+
+func (x *BodyChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_cassette_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BodyChunk.ProtoReflect.Descriptor instead.
+func (*BodyChunk) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BodyChunk) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *BodyChunk) GetAt() *durationpb.Duration {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 // When the exchange happened and how long it took, so that latency can be
 // reproduced in replay.
 type Timing struct {
@@ -912,7 +985,7 @@ type Timing struct {
 
 func (x *Timing) Reset() {
 	*x = Timing{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[3]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +997,7 @@ func (x *Timing) String() string {
 func (*Timing) ProtoMessage() {}
 
 func (x *Timing) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[3]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1010,7 @@ func (x *Timing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timing.ProtoReflect.Descriptor instead.
 func (*Timing) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{3}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Timing) GetStartedAt() *timestamppb.Timestamp {
@@ -972,7 +1045,7 @@ type HttpExchange struct {
 
 func (x *HttpExchange) Reset() {
 	*x = HttpExchange{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[4]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1057,7 @@ func (x *HttpExchange) String() string {
 func (*HttpExchange) ProtoMessage() {}
 
 func (x *HttpExchange) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[4]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1070,7 @@ func (x *HttpExchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpExchange.ProtoReflect.Descriptor instead.
 func (*HttpExchange) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{4}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HttpExchange) GetRequest() *HttpRequest {
@@ -1036,7 +1109,7 @@ type WsMessage struct {
 
 func (x *WsMessage) Reset() {
 	*x = WsMessage{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[5]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1121,7 @@ func (x *WsMessage) String() string {
 func (*WsMessage) ProtoMessage() {}
 
 func (x *WsMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[5]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1134,7 @@ func (x *WsMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsMessage.ProtoReflect.Descriptor instead.
 func (*WsMessage) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{5}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WsMessage) GetDirection() Direction {
@@ -1112,7 +1185,7 @@ type WsClose struct {
 
 func (x *WsClose) Reset() {
 	*x = WsClose{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[6]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1197,7 @@ func (x *WsClose) String() string {
 func (*WsClose) ProtoMessage() {}
 
 func (x *WsClose) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[6]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1210,7 @@ func (x *WsClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsClose.ProtoReflect.Descriptor instead.
 func (*WsClose) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{6}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WsClose) GetInitiator() Direction {
@@ -1181,7 +1254,7 @@ type WebSocketSession struct {
 
 func (x *WebSocketSession) Reset() {
 	*x = WebSocketSession{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[7]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1266,7 @@ func (x *WebSocketSession) String() string {
 func (*WebSocketSession) ProtoMessage() {}
 
 func (x *WebSocketSession) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[7]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1279,7 @@ func (x *WebSocketSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebSocketSession.ProtoReflect.Descriptor instead.
 func (*WebSocketSession) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{7}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WebSocketSession) GetUpgradeRequest() *HttpRequest {
@@ -1264,7 +1337,7 @@ type Interaction struct {
 
 func (x *Interaction) Reset() {
 	*x = Interaction{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[8]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1349,7 @@ func (x *Interaction) String() string {
 func (*Interaction) ProtoMessage() {}
 
 func (x *Interaction) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[8]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1362,7 @@ func (x *Interaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interaction.ProtoReflect.Descriptor instead.
 func (*Interaction) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{8}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Interaction) GetIndex() uint64 {
@@ -1367,7 +1440,7 @@ type UrlRewrite struct {
 
 func (x *UrlRewrite) Reset() {
 	*x = UrlRewrite{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1452,7 @@ func (x *UrlRewrite) String() string {
 func (*UrlRewrite) ProtoMessage() {}
 
 func (x *UrlRewrite) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1465,7 @@ func (x *UrlRewrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UrlRewrite.ProtoReflect.Descriptor instead.
 func (*UrlRewrite) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{9}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UrlRewrite) GetPattern() string {
@@ -1433,7 +1506,7 @@ type MatchRules struct {
 
 func (x *MatchRules) Reset() {
 	*x = MatchRules{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1518,7 @@ func (x *MatchRules) String() string {
 func (*MatchRules) ProtoMessage() {}
 
 func (x *MatchRules) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +1531,7 @@ func (x *MatchRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchRules.ProtoReflect.Descriptor instead.
 func (*MatchRules) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{10}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MatchRules) GetFields() []MatchField {
@@ -1549,7 +1622,7 @@ type RedactRules struct {
 
 func (x *RedactRules) Reset() {
 	*x = RedactRules{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1634,7 @@ func (x *RedactRules) String() string {
 func (*RedactRules) ProtoMessage() {}
 
 func (x *RedactRules) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1647,7 @@ func (x *RedactRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedactRules.ProtoReflect.Descriptor instead.
 func (*RedactRules) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{11}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RedactRules) GetHeaders() []string {
@@ -1647,7 +1720,7 @@ type Latency struct {
 
 func (x *Latency) Reset() {
 	*x = Latency{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1732,7 @@ func (x *Latency) String() string {
 func (*Latency) ProtoMessage() {}
 
 func (x *Latency) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1745,7 @@ func (x *Latency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Latency.ProtoReflect.Descriptor instead.
 func (*Latency) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{12}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Latency) GetMode() LatencyMode {
@@ -1716,14 +1789,20 @@ type CassetteOptions struct {
 	BodyStorage BodyStorage  `protobuf:"varint,8,opt,name=body_storage,json=bodyStorage,proto3,enum=matgto.v1.BodyStorage" json:"body_storage,omitempty"`
 	// How fast replay answers (stored with the cassette; Replay/UseCassette
 	// may override it for one session).
-	Latency       *Latency `protobuf:"bytes,10,opt,name=latency,proto3" json:"latency,omitempty"`
+	Latency *Latency `protobuf:"bytes,10,opt,name=latency,proto3" json:"latency,omitempty"`
+	// Replay pacing of streamed bodies (Server-Sent Events, chunked bodies):
+	// FAST (default) sends the recorded pieces one after the other at once;
+	// AS_RECORDED keeps the recorded gaps, divided by stream_speed.
+	StreamTiming WsTiming `protobuf:"varint,11,opt,name=stream_timing,json=streamTiming,proto3,enum=matgto.v1.WsTiming" json:"stream_timing,omitempty"`
+	// With AS_RECORDED: 2.0 replays twice as fast. 0 means 1.0.
+	StreamSpeed   float64 `protobuf:"fixed64,12,opt,name=stream_speed,json=streamSpeed,proto3" json:"stream_speed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CassetteOptions) Reset() {
 	*x = CassetteOptions{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +1814,7 @@ func (x *CassetteOptions) String() string {
 func (*CassetteOptions) ProtoMessage() {}
 
 func (x *CassetteOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +1827,7 @@ func (x *CassetteOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteOptions.ProtoReflect.Descriptor instead.
 func (*CassetteOptions) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{13}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CassetteOptions) GetOnExhausted() ExhaustedPolicy {
@@ -1814,6 +1893,20 @@ func (x *CassetteOptions) GetLatency() *Latency {
 	return nil
 }
 
+func (x *CassetteOptions) GetStreamTiming() WsTiming {
+	if x != nil {
+		return x.StreamTiming
+	}
+	return WsTiming_WS_TIMING_UNSPECIFIED
+}
+
+func (x *CassetteOptions) GetStreamSpeed() float64 {
+	if x != nil {
+		return x.StreamSpeed
+	}
+	return 0
+}
+
 type Cassette struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Version of this schema the file was written with. 1 is the first.
@@ -1835,7 +1928,7 @@ type Cassette struct {
 
 func (x *Cassette) Reset() {
 	*x = Cassette{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1847,7 +1940,7 @@ func (x *Cassette) String() string {
 func (*Cassette) ProtoMessage() {}
 
 func (x *Cassette) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1860,7 +1953,7 @@ func (x *Cassette) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cassette.ProtoReflect.Descriptor instead.
 func (*Cassette) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{14}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Cassette) GetSchemaVersion() uint32 {
@@ -1939,7 +2032,7 @@ type JournalEntry struct {
 
 func (x *JournalEntry) Reset() {
 	*x = JournalEntry{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2044,7 @@ func (x *JournalEntry) String() string {
 func (*JournalEntry) ProtoMessage() {}
 
 func (x *JournalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2057,7 @@ func (x *JournalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JournalEntry.ProtoReflect.Descriptor instead.
 func (*JournalEntry) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{15}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JournalEntry) GetEntry() isJournalEntry_Entry {
@@ -2051,7 +2144,7 @@ type WsJournalMessage struct {
 
 func (x *WsJournalMessage) Reset() {
 	*x = WsJournalMessage{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2156,7 @@ func (x *WsJournalMessage) String() string {
 func (*WsJournalMessage) ProtoMessage() {}
 
 func (x *WsJournalMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2169,7 @@ func (x *WsJournalMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsJournalMessage.ProtoReflect.Descriptor instead.
 func (*WsJournalMessage) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{16}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WsJournalMessage) GetInteractionIndex() uint64 {
@@ -2103,7 +2196,7 @@ type WsJournalClose struct {
 
 func (x *WsJournalClose) Reset() {
 	*x = WsJournalClose{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2208,7 @@ func (x *WsJournalClose) String() string {
 func (*WsJournalClose) ProtoMessage() {}
 
 func (x *WsJournalClose) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2221,7 @@ func (x *WsJournalClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsJournalClose.ProtoReflect.Descriptor instead.
 func (*WsJournalClose) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{17}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WsJournalClose) GetInteractionIndex() uint64 {
@@ -2160,7 +2253,7 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\fhttp_version\x18\x03 \x01(\tR\vhttpVersion\x12+\n" +
 	"\aheaders\x18\x04 \x03(\v2\x11.matgto.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1b\n" +
-	"\tbody_text\x18\x06 \x01(\tR\bbodyText\"\xde\x01\n" +
+	"\tbody_text\x18\x06 \x01(\tR\bbodyText\"\xbb\x02\n" +
 	"\fHttpResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\rR\x06status\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
@@ -2169,7 +2262,12 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\fhttp_version\x18\x03 \x01(\tR\vhttpVersion\x12+\n" +
 	"\aheaders\x18\x04 \x03(\v2\x11.matgto.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1b\n" +
-	"\tbody_text\x18\a \x01(\tR\bbodyText\"\xbc\x01\n" +
+	"\tbody_text\x18\a \x01(\tR\bbodyText\x12-\n" +
+	"\btrailers\x18\b \x03(\v2\x11.matgto.v1.HeaderR\btrailers\x12,\n" +
+	"\x06chunks\x18\t \x03(\v2\x14.matgto.v1.BodyChunkR\x06chunks\"J\n" +
+	"\tBodyChunk\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x04R\x04size\x12)\n" +
+	"\x02at\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x02at\"\xbc\x01\n" +
 	"\x06Timing\x129\n" +
 	"\n" +
 	"started_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12F\n" +
@@ -2235,7 +2333,7 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x16.matgto.v1.LatencyModeR\x04mode\x12\x14\n" +
 	"\x05scale\x18\x02 \x01(\x01R\x05scale\x12/\n" +
 	"\x05fixed\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x05fixed\x121\n" +
-	"\x06jitter\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06jitter\"\xcf\x03\n" +
+	"\x06jitter\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06jitter\"\xac\x04\n" +
 	"\x0fCassetteOptions\x12=\n" +
 	"\fon_exhausted\x18\x01 \x01(\x0e2\x1a.matgto.v1.ExhaustedPolicyR\vonExhausted\x120\n" +
 	"\tws_timing\x18\x02 \x01(\x0e2\x13.matgto.v1.WsTimingR\bwsTiming\x12\x19\n" +
@@ -2247,7 +2345,9 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\x06redact\x18\a \x01(\v2\x16.matgto.v1.RedactRulesR\x06redact\x129\n" +
 	"\fbody_storage\x18\b \x01(\x0e2\x16.matgto.v1.BodyStorageR\vbodyStorage\x12,\n" +
 	"\alatency\x18\n" +
-	" \x01(\v2\x12.matgto.v1.LatencyR\alatency\"\xe8\x02\n" +
+	" \x01(\v2\x12.matgto.v1.LatencyR\alatency\x128\n" +
+	"\rstream_timing\x18\v \x01(\x0e2\x13.matgto.v1.WsTimingR\fstreamTiming\x12!\n" +
+	"\fstream_speed\x18\f \x01(\x01R\vstreamSpeed\"\xe8\x02\n" +
 	"\bCassette\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x129\n" +
@@ -2351,7 +2451,7 @@ func file_matgto_v1_cassette_proto_rawDescGZIP() []byte {
 }
 
 var file_matgto_v1_cassette_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_matgto_v1_cassette_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_matgto_v1_cassette_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_matgto_v1_cassette_proto_goTypes = []any{
 	(Direction)(0),                // 0: matgto.v1.Direction
 	(WsMessageKind)(0),            // 1: matgto.v1.WsMessageKind
@@ -2367,76 +2467,81 @@ var file_matgto_v1_cassette_proto_goTypes = []any{
 	(*Header)(nil),                // 11: matgto.v1.Header
 	(*HttpRequest)(nil),           // 12: matgto.v1.HttpRequest
 	(*HttpResponse)(nil),          // 13: matgto.v1.HttpResponse
-	(*Timing)(nil),                // 14: matgto.v1.Timing
-	(*HttpExchange)(nil),          // 15: matgto.v1.HttpExchange
-	(*WsMessage)(nil),             // 16: matgto.v1.WsMessage
-	(*WsClose)(nil),               // 17: matgto.v1.WsClose
-	(*WebSocketSession)(nil),      // 18: matgto.v1.WebSocketSession
-	(*Interaction)(nil),           // 19: matgto.v1.Interaction
-	(*UrlRewrite)(nil),            // 20: matgto.v1.UrlRewrite
-	(*MatchRules)(nil),            // 21: matgto.v1.MatchRules
-	(*RedactRules)(nil),           // 22: matgto.v1.RedactRules
-	(*Latency)(nil),               // 23: matgto.v1.Latency
-	(*CassetteOptions)(nil),       // 24: matgto.v1.CassetteOptions
-	(*Cassette)(nil),              // 25: matgto.v1.Cassette
-	(*JournalEntry)(nil),          // 26: matgto.v1.JournalEntry
-	(*WsJournalMessage)(nil),      // 27: matgto.v1.WsJournalMessage
-	(*WsJournalClose)(nil),        // 28: matgto.v1.WsJournalClose
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*BodyChunk)(nil),             // 14: matgto.v1.BodyChunk
+	(*Timing)(nil),                // 15: matgto.v1.Timing
+	(*HttpExchange)(nil),          // 16: matgto.v1.HttpExchange
+	(*WsMessage)(nil),             // 17: matgto.v1.WsMessage
+	(*WsClose)(nil),               // 18: matgto.v1.WsClose
+	(*WebSocketSession)(nil),      // 19: matgto.v1.WebSocketSession
+	(*Interaction)(nil),           // 20: matgto.v1.Interaction
+	(*UrlRewrite)(nil),            // 21: matgto.v1.UrlRewrite
+	(*MatchRules)(nil),            // 22: matgto.v1.MatchRules
+	(*RedactRules)(nil),           // 23: matgto.v1.RedactRules
+	(*Latency)(nil),               // 24: matgto.v1.Latency
+	(*CassetteOptions)(nil),       // 25: matgto.v1.CassetteOptions
+	(*Cassette)(nil),              // 26: matgto.v1.Cassette
+	(*JournalEntry)(nil),          // 27: matgto.v1.JournalEntry
+	(*WsJournalMessage)(nil),      // 28: matgto.v1.WsJournalMessage
+	(*WsJournalClose)(nil),        // 29: matgto.v1.WsJournalClose
 	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
 }
 var file_matgto_v1_cassette_proto_depIdxs = []int32{
 	11, // 0: matgto.v1.HttpRequest.headers:type_name -> matgto.v1.Header
 	11, // 1: matgto.v1.HttpResponse.headers:type_name -> matgto.v1.Header
-	29, // 2: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
-	30, // 3: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
-	30, // 4: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
-	12, // 5: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
-	13, // 6: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
-	14, // 7: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
-	0,  // 8: matgto.v1.WsMessage.direction:type_name -> matgto.v1.Direction
-	1,  // 9: matgto.v1.WsMessage.kind:type_name -> matgto.v1.WsMessageKind
-	30, // 10: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
-	0,  // 11: matgto.v1.WsClose.initiator:type_name -> matgto.v1.Direction
-	30, // 12: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
-	12, // 13: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
-	13, // 14: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
-	16, // 15: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
-	17, // 16: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
-	14, // 17: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
-	29, // 18: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
-	15, // 19: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
-	18, // 20: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
-	4,  // 21: matgto.v1.MatchRules.fields:type_name -> matgto.v1.MatchField
-	5,  // 22: matgto.v1.MatchRules.body:type_name -> matgto.v1.BodyMatch
-	20, // 23: matgto.v1.MatchRules.url_rewrites:type_name -> matgto.v1.UrlRewrite
-	8,  // 24: matgto.v1.RedactRules.on_unredactable:type_name -> matgto.v1.UnredactablePolicy
-	10, // 25: matgto.v1.Latency.mode:type_name -> matgto.v1.LatencyMode
-	30, // 26: matgto.v1.Latency.fixed:type_name -> google.protobuf.Duration
-	30, // 27: matgto.v1.Latency.jitter:type_name -> google.protobuf.Duration
-	2,  // 28: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
-	3,  // 29: matgto.v1.CassetteOptions.ws_timing:type_name -> matgto.v1.WsTiming
-	21, // 30: matgto.v1.CassetteOptions.match_rules:type_name -> matgto.v1.MatchRules
-	6,  // 31: matgto.v1.CassetteOptions.repeat:type_name -> matgto.v1.RepeatPolicy
-	7,  // 32: matgto.v1.CassetteOptions.on_miss:type_name -> matgto.v1.MissPolicy
-	22, // 33: matgto.v1.CassetteOptions.redact:type_name -> matgto.v1.RedactRules
-	9,  // 34: matgto.v1.CassetteOptions.body_storage:type_name -> matgto.v1.BodyStorage
-	23, // 35: matgto.v1.CassetteOptions.latency:type_name -> matgto.v1.Latency
-	29, // 36: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
-	29, // 37: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
-	19, // 38: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
-	24, // 39: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
-	25, // 40: matgto.v1.JournalEntry.begin:type_name -> matgto.v1.Cassette
-	19, // 41: matgto.v1.JournalEntry.interaction:type_name -> matgto.v1.Interaction
-	27, // 42: matgto.v1.JournalEntry.ws_message:type_name -> matgto.v1.WsJournalMessage
-	28, // 43: matgto.v1.JournalEntry.ws_close:type_name -> matgto.v1.WsJournalClose
-	16, // 44: matgto.v1.WsJournalMessage.message:type_name -> matgto.v1.WsMessage
-	17, // 45: matgto.v1.WsJournalClose.close:type_name -> matgto.v1.WsClose
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	11, // 2: matgto.v1.HttpResponse.trailers:type_name -> matgto.v1.Header
+	14, // 3: matgto.v1.HttpResponse.chunks:type_name -> matgto.v1.BodyChunk
+	30, // 4: matgto.v1.BodyChunk.at:type_name -> google.protobuf.Duration
+	31, // 5: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
+	30, // 6: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
+	30, // 7: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
+	12, // 8: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
+	13, // 9: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
+	15, // 10: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
+	0,  // 11: matgto.v1.WsMessage.direction:type_name -> matgto.v1.Direction
+	1,  // 12: matgto.v1.WsMessage.kind:type_name -> matgto.v1.WsMessageKind
+	30, // 13: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
+	0,  // 14: matgto.v1.WsClose.initiator:type_name -> matgto.v1.Direction
+	30, // 15: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
+	12, // 16: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
+	13, // 17: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
+	17, // 18: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
+	18, // 19: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
+	15, // 20: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
+	31, // 21: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
+	16, // 22: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
+	19, // 23: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
+	4,  // 24: matgto.v1.MatchRules.fields:type_name -> matgto.v1.MatchField
+	5,  // 25: matgto.v1.MatchRules.body:type_name -> matgto.v1.BodyMatch
+	21, // 26: matgto.v1.MatchRules.url_rewrites:type_name -> matgto.v1.UrlRewrite
+	8,  // 27: matgto.v1.RedactRules.on_unredactable:type_name -> matgto.v1.UnredactablePolicy
+	10, // 28: matgto.v1.Latency.mode:type_name -> matgto.v1.LatencyMode
+	30, // 29: matgto.v1.Latency.fixed:type_name -> google.protobuf.Duration
+	30, // 30: matgto.v1.Latency.jitter:type_name -> google.protobuf.Duration
+	2,  // 31: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
+	3,  // 32: matgto.v1.CassetteOptions.ws_timing:type_name -> matgto.v1.WsTiming
+	22, // 33: matgto.v1.CassetteOptions.match_rules:type_name -> matgto.v1.MatchRules
+	6,  // 34: matgto.v1.CassetteOptions.repeat:type_name -> matgto.v1.RepeatPolicy
+	7,  // 35: matgto.v1.CassetteOptions.on_miss:type_name -> matgto.v1.MissPolicy
+	23, // 36: matgto.v1.CassetteOptions.redact:type_name -> matgto.v1.RedactRules
+	9,  // 37: matgto.v1.CassetteOptions.body_storage:type_name -> matgto.v1.BodyStorage
+	24, // 38: matgto.v1.CassetteOptions.latency:type_name -> matgto.v1.Latency
+	3,  // 39: matgto.v1.CassetteOptions.stream_timing:type_name -> matgto.v1.WsTiming
+	31, // 40: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
+	31, // 41: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
+	20, // 42: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
+	25, // 43: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
+	26, // 44: matgto.v1.JournalEntry.begin:type_name -> matgto.v1.Cassette
+	20, // 45: matgto.v1.JournalEntry.interaction:type_name -> matgto.v1.Interaction
+	28, // 46: matgto.v1.JournalEntry.ws_message:type_name -> matgto.v1.WsJournalMessage
+	29, // 47: matgto.v1.JournalEntry.ws_close:type_name -> matgto.v1.WsJournalClose
+	17, // 48: matgto.v1.WsJournalMessage.message:type_name -> matgto.v1.WsMessage
+	18, // 49: matgto.v1.WsJournalClose.close:type_name -> matgto.v1.WsClose
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_cassette_proto_init() }
@@ -2444,11 +2549,11 @@ func file_matgto_v1_cassette_proto_init() {
 	if File_matgto_v1_cassette_proto != nil {
 		return
 	}
-	file_matgto_v1_cassette_proto_msgTypes[8].OneofWrappers = []any{
+	file_matgto_v1_cassette_proto_msgTypes[9].OneofWrappers = []any{
 		(*Interaction_Http)(nil),
 		(*Interaction_Websocket)(nil),
 	}
-	file_matgto_v1_cassette_proto_msgTypes[15].OneofWrappers = []any{
+	file_matgto_v1_cassette_proto_msgTypes[16].OneofWrappers = []any{
 		(*JournalEntry_Begin)(nil),
 		(*JournalEntry_Interaction)(nil),
 		(*JournalEntry_WsMessage)(nil),
@@ -2460,7 +2565,7 @@ func file_matgto_v1_cassette_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_cassette_proto_rawDesc), len(file_matgto_v1_cassette_proto_rawDesc)),
 			NumEnums:      11,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

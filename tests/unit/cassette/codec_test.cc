@@ -75,11 +75,14 @@ TEST(CodecTest, Http2ResponseKeepsItsVersionAndTrailers) {
   in.headers = {{"content-type", "application/grpc"}};
   in.body = std::string("\0\0\0\0\2hi", 7);
   in.trailers = {{"grpc-status", "0"}, {"x-trailer", "t1"}};
+  in.chunks = {{2, absl::Milliseconds(5)}, {5, absl::Milliseconds(300)}};
   v1::HttpResponse proto;
   ToProto(in, proto);
   EXPECT_EQ(proto.http_version(), "HTTP/2");
   ASSERT_EQ(proto.trailers_size(), 2);
   EXPECT_EQ(proto.trailers(1).value(), "t1");
+  ASSERT_EQ(proto.chunks_size(), 2);
+  EXPECT_EQ(proto.chunks(1).size(), 5u);
   EXPECT_EQ(FromProto(proto), in);
 
   core::HttpRequest request;

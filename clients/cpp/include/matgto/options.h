@@ -40,6 +40,9 @@ class CassetteOptions {
   CassetteOptions& StoreAsSent();
   CassetteOptions& WsTiming(v1::WsTiming t);
   CassetteOptions& WsSpeed(double speed);
+  // Replay pacing of streamed bodies (Server-Sent Events, chunked bodies).
+  CassetteOptions& StreamTiming(v1::WsTiming t);
+  CassetteOptions& StreamSpeed(double speed);
   // Matching.
   CassetteOptions& MatchFields(std::vector<v1::MatchField> fields);
   CassetteOptions& MatchHeaders(std::vector<std::string> names);

@@ -1,0 +1,151 @@
+"""Streamed bodies (issue 13): Server-Sent Events and chunked streams are
+relayed to the client as they arrive while being recorded with each piece's
+arrival time, then replayed piece by piece: at once (default) or with the
+recorded gaps (--stream-timing as-recorded, scaled by --stream-speed).
+Arrival is asserted, not only the final body."""
+
+import http.client
+import http.server
+import socket
+import threading
+import time
+
+import pytest
+
+GAP = 0.3  # seconds between the upstream's events
+
+
+class StreamHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/events"):
+            # An event stream delimited by the connection's close.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for i in range(4):
+                self.wfile.write(b"id: %d\ndata: event %d\n\n" % (i, i))
+                self.wfile.flush()
+                time.sleep(GAP)
+            self.close_connection = True
+        elif self.path.startswith("/tokens"):
+            # A chunked body, like an LLM's token stream.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(4):
+                piece = b'{"token": "t%d"}\n' % i
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+                time.sleep(GAP)
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path.startswith("/forever"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for i in range(10_000):
+                    piece = b"data: tick %d\n\n" % i
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass  # the proxy let go of the stream
+            self.close_connection = True
+        else:
+            self.send_error(404)
+
+
+@pytest.fixture
+def stream_upstream():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StreamHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def read_lines(proxy: str, url: str, stop_after=None):
+    """GET `url` through the proxy; each non-empty body line with the time
+    (since the request) it arrived."""
+    host, port = proxy.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    start = time.monotonic()
+    conn.request("GET", url)
+    resp = conn.getresponse()
+    assert resp.status == 200, resp.read()
+    lines = []
+    while True:
+        line = resp.readline()
+        if not line:
+            break
+        if line.strip():
+            lines.append((line, time.monotonic() - start))
+            if stop_after is not None and len(lines) >= stop_after:
+                break
+    conn.close()
+    return lines
+
+
+def gaps(lines, every=1):
+    times = [t for _, t in lines][::every]
+    return [b - a for a, b in zip(times, times[1:])]
+
+
+@pytest.mark.parametrize("path, per_event", [("/events", 2), ("/tokens", 1)])
+def test_stream_relayed_as_it_arrives_and_replayed_in_its_pieces(server, stream_upstream, path,
+                                                                  per_event):
+    url = stream_upstream + path
+    server.cli("record", "stream")
+    live = read_lines(server.proxy, url)
+    server.cli("stop")
+    assert len(live) == 4 * per_event
+    # Relayed, not buffered: the first event came long before the last.
+    assert live[0][1] < GAP, live
+    assert live[-1][1] - live[0][1] > 2.5 * GAP, live
+
+    server.cli("replay", "stream")
+    fast = read_lines(server.proxy, url)
+    server.cli("stop")
+    assert [l for l, _ in fast] == [l for l, _ in live]
+    assert fast[-1][1] < GAP, fast  # as fast as possible by default
+
+    server.cli("replay", "stream", "--stream-timing", "as-recorded")
+    paced = read_lines(server.proxy, url)
+    server.cli("stop")
+    assert [l for l, _ in paced] == [l for l, _ in live]
+    for gap in gaps(paced, per_event):
+        assert GAP * 0.6 < gap < GAP * 1.8, gaps(paced, per_event)
+
+    server.cli("replay", "stream", "--stream-timing", "as-recorded", "--stream-speed", "3")
+    quick = read_lines(server.proxy, url)
+    server.cli("stop")
+    for gap in gaps(quick, per_event):
+        assert gap < GAP * 0.75, gaps(quick, per_event)
+
+
+def test_a_client_leaving_an_endless_event_stream_keeps_its_complete_events(server, stream_upstream):
+    url = stream_upstream + "/forever"
+    server.cli("record", "endless")
+    live = read_lines(server.proxy, url, stop_after=3)
+    assert [l for l, _ in live] == [b"data: tick 0\n", b"data: tick 1\n", b"data: tick 2\n"]
+    time.sleep(0.3)  # the proxy notices on its next write
+    out = server.cli("stop").stdout
+    assert "recorded 1" in out, out
+
+    server.cli("replay", "endless")
+    replayed = read_lines(server.proxy, url)
+    server.cli("stop")
+    got = [l for l, _ in replayed]
+    assert got[:3] == [b"data: tick 0\n", b"data: tick 1\n", b"data: tick 2\n"], got
+    assert all(l.startswith(b"data: tick ") for l in got), got
+    assert server.alive()
