@@ -607,9 +607,14 @@ asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
   }
   const core::Forward ticket = std::get<core::Forward>(decision);
   // An HTTP/1.1 client gets a streamed response as it arrives.
-  ClientRelay relay(*this, keep_alive);
+  ClientRelay relay(
+      *this, keep_alive,
+      [&](const core::HttpResponse& whole, const core::ExchangeTiming& timing) {
+        handler_.OnForwarded(ticket, exchange, whole, timing);
+      });
   FetchOutcome outcome = co_await upstream_.Fetch(
       exchange, url, version == 11 && !head ? &relay : nullptr);
+  if (outcome.ended) co_return !outcome.client_gone;  // recorded by the relay
   if (outcome.relayed) {
     // The client has what it got: it is recorded after the fact. A client
     // that left an event stream keeps its complete events; any other
@@ -628,14 +633,10 @@ asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
       }
       co_return false;
     }
-    if (!outcome.response.has_value()) {
-      // The upstream failed mid-body: the client's chunked body stays
-      // unterminated, and the connection closes.
-      handler_.OnForwardFailed(ticket, exchange, outcome.error_code);
-      co_return false;
-    }
-    handler_.OnForwarded(ticket, exchange, *outcome.response, outcome.timing);
-    co_return true;
+    // The upstream failed mid-body: the client's chunked body stays
+    // unterminated, and the connection closes.
+    handler_.OnForwardFailed(ticket, exchange, outcome.error_code);
+    co_return false;
   }
   if (!outcome.response.has_value()) {
     handler_.OnForwardFailed(ticket, exchange, outcome.error_code);

@@ -16,6 +16,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <memory_resource>
 #include <optional>
@@ -56,15 +57,23 @@ class Connection;
 // client as it arrives, its body re-framed as chunked.
 class ClientRelay final : public ResponseRelay {
  public:
-  ClientRelay(Connection& connection, bool keep_alive)
-      : connection_(connection), keep_alive_(keep_alive) {}
+  // `on_whole` runs with the whole response before the client gets the end
+  // of its body (so an exchange the client has seen is recorded).
+  using OnWhole = std::function<void(const core::HttpResponse&,
+                                     const core::ExchangeTiming&)>;
+  ClientRelay(Connection& connection, bool keep_alive, OnWhole on_whole)
+      : connection_(connection),
+        keep_alive_(keep_alive),
+        on_whole_(std::move(on_whole)) {}
   boost::asio::awaitable<bool> Head(const core::HttpResponse& head) override;
   boost::asio::awaitable<bool> Piece(std::string_view bytes) override;
-  boost::asio::awaitable<bool> End() override;
+  boost::asio::awaitable<bool> End(const core::HttpResponse& whole,
+                                   const core::ExchangeTiming& timing) override;
 
  private:
   Connection& connection_;
   const bool keep_alive_;
+  OnWhole on_whole_;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

@@ -279,7 +279,9 @@ asio::awaitable<bool> ClientRelay::Piece(std::string_view bytes) {
   co_return co_await connection_.WriteStreamPiece(bytes);
 }
 
-asio::awaitable<bool> ClientRelay::End() {
+asio::awaitable<bool> ClientRelay::End(const core::HttpResponse& whole,
+                                       const core::ExchangeTiming& timing) {
+  on_whole_(whole, timing);
   co_return co_await connection_.WriteStreamEnd();
 }
 

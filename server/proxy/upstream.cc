@@ -366,7 +366,6 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
         seen = body.size();
       }
     }
-    if (client && !rec) client = co_await relay->End();
     if (!client) {
       // The client went away: what arrived so far is returned (the caller
       // decides whether it is worth keeping); the upstream connection is
@@ -413,6 +412,10 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   if (!response.keep_alive()) Close();
   out.response = ToCore(std::move(response));
   out.response->chunks = std::move(chunks);
+  if (out.relayed) {
+    out.ended = true;
+    out.client_gone = !co_await relay->End(*out.response, out.timing);
+  }
   co_return out;
 }
 

@@ -30,6 +30,9 @@ struct FetchOutcome {
   bool relayed = false;
   // The client went away while the response was relayed.
   bool client_gone = false;
+  // A relayed response came whole: ResponseRelay::End had it (and the
+  // client then got the end of the body, unless client_gone).
+  bool ended = false;
   core::ExchangeTiming timing;
   int error_status = 0;
   std::string error_code;
@@ -44,7 +47,10 @@ class ResponseRelay {
   virtual ~ResponseRelay() = default;
   virtual boost::asio::awaitable<bool> Head(const core::HttpResponse& head) = 0;
   virtual boost::asio::awaitable<bool> Piece(std::string_view bytes) = 0;
-  virtual boost::asio::awaitable<bool> End() = 0;
+  // The whole response, once its last piece was relayed: the relay may
+  // record it before the client sees the end of the body.
+  virtual boost::asio::awaitable<bool> End(
+      const core::HttpResponse& whole, const core::ExchangeTiming& timing) = 0;
 };
 
 // Whether a response is relayed as it arrives: an event stream
