@@ -3,7 +3,12 @@ client tunnelling with CONNECT (grpc.http_proxy) and speaking h2c in the
 tunnel. Unary and the three streaming kinds, a non-OK status with trailing
 metadata, recorded, then replayed with the server gone."""
 
+import json
+import os
+import shutil
+import subprocess
 from concurrent import futures
+from pathlib import Path
 
 import grpc
 import pytest
@@ -145,3 +150,45 @@ def test_grpc_over_tls_through_the_proxy_trusting_its_ca(matgto, pki):
     with proxied_channel(server, target, tls=True) as ch:
         assert calls(ch) == recorded
     server.cli("stop")
+
+
+def go_client() -> str:
+    """Builds tests/e2e/grpc_go (grpc-go from the Go module proxy) once."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if not os.path.exists(go):
+        pytest.skip("no Go toolchain (scripts/install-client-toolchains.sh installs it)")
+    src = Path(__file__).parent / "grpc_go"
+    out = Path(__file__).resolve().parents[2] / "build" / "e2e" / "grpc_go"
+    subprocess.run([go, "build", "-o", str(out), "."], cwd=src, check=True, timeout=600)
+    return str(out)
+
+
+def test_a_go_grpc_client_records_and_replays_too(server):
+    client = go_client()
+    upstream, port = start_grpc_server()
+    target = f"127.0.0.1:{port}"
+
+    def run(*extra):
+        r = subprocess.run([client, "-proxy", server.proxy, "-target", target, *extra],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    try:
+        server.cli("record", "grpcgo", "--on-miss", "error")
+        recorded = run()
+        server.cli("stop")
+    finally:
+        upstream.stop(0).wait()
+    assert recorded["unary"] == ["echo:hello", "real", "t1"]
+    assert recorded["server_stream"] == ["s-0", "s-1", "s-2"]
+    assert recorded["client_stream"] == ["a+b+c"]
+    assert recorded["bidi"] == ["X", "Y"]
+    assert recorded["fail"] == ["NotFound", "no such thing: thing", "because"]
+
+    server.cli("replay", "grpcgo")
+    replayed = run("-miss")
+    server.cli("stop")
+    code, message = replayed.pop("miss")
+    assert code == "Unavailable" and "matgto" in message, message
+    assert replayed == recorded
