@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -289,6 +290,34 @@ class Peer {
 };
 
 // ---------------------------------------------------------------------------
+// The client stream a response is relayed to as it arrives (a gRPC call,
+// an event stream, a body of unknown length). Called on the strand, from
+// the upstream session's callbacks: each returns false once the client's
+// stream is gone.
+class H2Relay {
+ public:
+  virtual ~H2Relay() = default;
+  virtual bool HeadNow(const core::HttpResponse& head) = 0;
+  virtual bool PieceNow(absl::string_view bytes) = 0;
+  // The whole response (its trailers end the client's stream), once the
+  // last piece was relayed: it is recorded before the client sees the end.
+  virtual bool EndNow(const core::HttpResponse& whole,
+                      const core::ExchangeTiming& timing) = 0;
+};
+
+// Whether an HTTP/2 response is relayed as it arrives: a gRPC call, an
+// event stream, or a body whose length is not announced.
+bool RelayedOverH2(const core::HttpResponse& head) {
+  const std::string* type = core::FindHeader(head.headers, "content-type");
+  if (type != nullptr &&
+      (absl::StartsWithIgnoreCase(*type, "application/grpc") ||
+       absl::StartsWithIgnoreCase(*type, "text/event-stream"))) {
+    return true;
+  }
+  return core::FindHeader(head.headers, "content-length") == nullptr;
+}
+
+// ---------------------------------------------------------------------------
 // One HTTP/2 connection to an upstream, shared by the streams of one client
 // connection that go to the same origin.
 
@@ -302,8 +331,11 @@ class UpstreamH2 final : public Peer {
 
   // One exchange. nullopt: the origin did not negotiate h2 on TLS (the
   // caller sends it over HTTP/1.1).
+  // With `relay`, a response RelayedOverH2 goes to it as it arrives (the
+  // upstream timeout then applies between its pieces).
   asio::awaitable<std::optional<FetchOutcome>> Fetch(
-      const core::HttpRequest& request, const core::UrlParts& url) {
+      const core::HttpRequest& request, const core::UrlParts& url,
+      H2Relay* relay) {
     FetchOutcome out;
     if (state_ == State::kNew) {
       state_ = State::kConnecting;
@@ -329,6 +361,7 @@ class UpstreamH2 final : public Peer {
     }
     auto stream = std::make_shared<Stream>(tasks_.executor());
     stream->request = &request;
+    stream->relay = relay;
     nghttp2_data_provider body{};
     body.source.ptr = this;
     body.read_callback = &UpstreamH2::ReadRequestBody;
@@ -365,7 +398,18 @@ class UpstreamH2 final : public Peer {
       }
     }
     streams_.erase(id);
+    if (stream->http11) co_return std::nullopt;
     const absl::Time end = absl::Now();
+    out.relayed = stream->relaying;
+    if (stream->client_gone) {
+      // What arrived before the client left (the caller may keep the
+      // complete events of an event stream).
+      out.client_gone = true;
+      stream->response.version = 20;
+      stream->response.chunks = std::move(stream->chunks);
+      out.response = std::move(stream->response);
+      co_return out;
+    }
     if (stream->too_large) {
       out.error_status = 502;
       out.error_code = "upstream-body-too-large";
@@ -386,7 +430,12 @@ class UpstreamH2 final : public Peer {
     stream->response.version = 20;
     out.timing.time_to_first_byte = stream->first_byte - out.timing.started_at;
     out.timing.total = end - out.timing.started_at;
+    stream->response.chunks = std::move(stream->chunks);
     out.response = std::move(stream->response);
+    if (stream->relaying) {
+      out.ended = true;
+      out.client_gone = !relay->EndNow(*out.response, out.timing);
+    }
     co_return out;
   }
 
@@ -407,10 +456,17 @@ class UpstreamH2 final : public Peer {
     const core::HttpRequest* request = nullptr;
     size_t sent = 0;
     core::HttpResponse response;
+    H2Relay* relay = nullptr;
+    // The response goes to `relay` as it arrives; its pieces' timing.
+    bool relaying = false;
+    bool client_gone = false;
+    std::vector<core::BodyChunk> chunks;
     size_t header_bytes = 0;
     bool final_headers = false;
     bool done = false;
     bool lost = false;
+    // The upstream turned out to speak HTTP/1.1 only (h2c refused).
+    bool http11 = false;
     bool too_large = false;
     uint32_t error_code = NGHTTP2_NO_ERROR;
     absl::Time first_byte;
@@ -485,9 +541,22 @@ class UpstreamH2 final : public Peer {
 
   asio::awaitable<void> ReadLoop() {
     std::array<char, 16 * 1024> data;
+    bool first = true;
     while (!broken_) {
       auto [ec, n] = co_await stream_->ReadSome(asio::buffer(data));
-      if (ec || !Receive(data.data(), n)) break;
+      if (ec) break;
+      // An HTTP/2 server's first frame is SETTINGS (RFC 9113 3.4); anything
+      // else is an HTTP/1.x server answering our h2c preface (prior
+      // knowledge was a guess, "HTTP/1.1 400..." or an error page): it
+      // processed no request, so every stream goes again over HTTP/1.1.
+      if (first && n >= 4 && data[3] != NGHTTP2_SETTINGS) {
+        state_ = State::kHttp11;
+        FailAll(/*http11=*/true);
+        stream_->Close();
+        co_return;
+      }
+      first = false;
+      if (!Receive(data.data(), n)) break;
       Flush();
       if (Done()) break;
     }
@@ -496,11 +565,12 @@ class UpstreamH2 final : public Peer {
     stream_->Close();
   }
 
-  void FailAll() {
+  void FailAll(bool http11 = false) {
     for (auto& [id, stream] : streams_) {
       if (stream->done) continue;
       stream->done = true;
       stream->lost = true;
+      stream->http11 = http11;
       stream->error_code = NGHTTP2_CANCEL;
       stream->done_timer.cancel();
     }
@@ -559,6 +629,16 @@ class UpstreamH2 final : public Peer {
     if (stream->response.status >= 200) {
       stream->final_headers = true;
       stream->first_byte = absl::Now();
+      // (Not a response that ends with its headers, e.g. gRPC's
+      // trailers-only: it goes whole, its END_STREAM on its HEADERS.)
+      if (stream->relay != nullptr &&
+          (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0 &&
+          RelayedOverH2(stream->response)) {
+        stream->relaying = true;
+        if (!stream->relay->HeadNow(stream->response)) {
+          self->ClientLeft(frame->hd.stream_id, *stream);
+        }
+      }
     } else {  // an interim (1xx) response: the final one follows
       stream->response.status = 0;
       stream->response.headers.clear();
@@ -578,7 +658,24 @@ class UpstreamH2 final : public Peer {
       return 0;
     }
     body.append(reinterpret_cast<const char*>(data), len);
+    if (stream->relaying && !stream->client_gone) {
+      stream->chunks.push_back({len, absl::Now() - stream->first_byte});
+      if (!stream->relay->PieceNow(View(data, len))) {
+        self->ClientLeft(id, *stream);
+      } else {
+        // A stream's deadline is between its pieces.
+        stream->done_timer.expires_after(
+            Chrono(self->context_.config->upstream_timeout));
+      }
+    }
     return 0;
+  }
+
+  // The client's stream is gone: the upstream's is cancelled.
+  void ClientLeft(int32_t id, Stream& stream) {
+    stream.client_gone = true;
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id,
+                              NGHTTP2_CANCEL);
   }
 
   static int OnClose(nghttp2_session*, int32_t id, uint32_t error_code,
@@ -712,6 +809,78 @@ class ServerH2 final : public Peer {
     size_t sent = 0;
     // Holds a latency pause (Delivery::first_byte_delay).
     std::optional<asio::steady_timer> delay;
+    // A relayed response (StreamRelay): bytes that arrived and wait for
+    // nghttp2 to take them, whether all did, and the trailers then.
+    bool relaying = false;
+    std::string pending;
+    size_t pending_at = 0;
+    bool eof = false;
+    core::Headers trailers;
+  };
+
+  // Relays an upstream's response to client stream `id` as it arrives,
+  // from an HTTP/2 upstream (H2Relay, synchronous) or an HTTP/1.1 one
+  // (ResponseRelay); `on_whole` records the exchange before the client gets
+  // the end of the body.
+  class StreamRelay final : public H2Relay, public ResponseRelay {
+   public:
+    using OnWhole = std::function<void(const core::HttpResponse&,
+                                       const core::ExchangeTiming&)>;
+    StreamRelay(ServerH2& server, int32_t id, std::shared_ptr<Stream> stream,
+                OnWhole on_whole)
+        : server_(server),
+          id_(id),
+          stream_(std::move(stream)),
+          on_whole_(std::move(on_whole)) {}
+
+    bool HeadNow(const core::HttpResponse& head) override {
+      if (!Alive() || stream_->answered) return false;
+      stream_->answered = true;
+      stream_->relaying = true;
+      NvList nv;
+      server_.HeadFields(head, nv);
+      nghttp2_data_provider body{};
+      body.source.ptr = &server_;
+      body.read_callback = &ServerH2::ReadResponseBody;
+      nghttp2_submit_response(server_.session_.get(), id_, nv.data(), nv.size(),
+                              &body);
+      server_.Flush();
+      return true;
+    }
+    bool PieceNow(absl::string_view bytes) override {
+      if (!Alive()) return false;
+      stream_->pending.append(bytes.data(), bytes.size());
+      nghttp2_session_resume_data(server_.session_.get(), id_);
+      server_.Flush();
+      return true;
+    }
+    bool EndNow(const core::HttpResponse& whole,
+                const core::ExchangeTiming& timing) override {
+      on_whole_(whole, timing);
+      if (!Alive()) return false;
+      stream_->trailers = whole.trailers;
+      stream_->eof = true;
+      nghttp2_session_resume_data(server_.session_.get(), id_);
+      server_.Flush();
+      return true;
+    }
+    asio::awaitable<bool> Head(const core::HttpResponse& head) override {
+      co_return HeadNow(head);
+    }
+    asio::awaitable<bool> Piece(std::string_view bytes) override {
+      co_return PieceNow(absl::string_view(bytes.data(), bytes.size()));
+    }
+    asio::awaitable<bool> End(const core::HttpResponse& whole,
+                              const core::ExchangeTiming& timing) override {
+      co_return EndNow(whole, timing);
+    }
+
+   private:
+    bool Alive() const { return server_.Find(id_) == stream_.get(); }
+    ServerH2& server_;
+    const int32_t id_;
+    const std::shared_ptr<Stream> stream_;
+    OnWhole on_whole_;
   };
 
   Stream* Find(int32_t id) {
@@ -789,6 +958,12 @@ class ServerH2 final : public Peer {
                                 NGHTTP2_INTERNAL_ERROR);
       return;
     }
+    if (d.stream_speed > 0 && !reply.response->chunks.empty() &&
+        !stream->head) {
+      stream->delay.emplace(tasks_.executor());
+      tasks_.Spawn(ReplayPaced(id, stream, std::move(reply)));
+      return;
+    }
     if (d.first_byte_delay <= absl::ZeroDuration()) {
       Answer(id, *stream, std::move(reply.response), reply.error);
       return;
@@ -797,6 +972,41 @@ class ServerH2 final : public Peer {
     stream->delay.emplace(tasks_.executor());
     stream->delay->expires_after(Chrono(d.first_byte_delay));
     tasks_.Spawn(AnswerLater(id, stream, std::move(reply)));
+  }
+
+  // A recorded streamed body with its recorded gaps (--stream-timing
+  // as-recorded): the head, then each piece when its time comes.
+  asio::awaitable<void> ReplayPaced(int32_t id, std::shared_ptr<Stream> stream,
+                                    core::Reply reply) {
+    const core::HttpResponse& r = *reply.response;
+    const double speed = reply.delivery.stream_speed;
+    StreamRelay relay(
+        *this, id, stream,
+        [](const core::HttpResponse&, const core::ExchangeTiming&) {});
+    if (reply.delivery.first_byte_delay > absl::ZeroDuration()) {
+      stream->delay->expires_after(Chrono(reply.delivery.first_byte_delay));
+      auto [ec] = co_await stream->delay->async_wait(kAwait);
+      if (ec || Find(id) != stream.get()) co_return;
+    }
+    if (!relay.HeadNow(r)) co_return;
+    const absl::Time start = absl::Now();
+    const absl::string_view body(r.body);
+    uint64_t offset = 0;
+    for (const core::BodyChunk& c : r.chunks) {
+      if (c.size > body.size() - offset) break;  // a hand-edited cassette
+      const absl::Duration wait = start + c.at / speed - absl::Now();
+      if (wait > absl::ZeroDuration()) {
+        stream->delay->expires_after(Chrono(wait));
+        auto [ec] = co_await stream->delay->async_wait(kAwait);
+        if (ec || Find(id) != stream.get()) co_return;
+      }
+      if (!relay.PieceNow(body.substr(offset, c.size))) co_return;
+      offset += c.size;
+    }
+    if (offset < body.size() && !relay.PieceNow(body.substr(offset))) {
+      co_return;
+    }
+    relay.EndNow(r, core::ExchangeTiming{});
   }
 
   asio::awaitable<void> AnswerLater(int32_t id, std::shared_ptr<Stream> stream,
@@ -818,13 +1028,20 @@ class ServerH2 final : public Peer {
         url.scheme == "https" || (url.scheme == "http" && !context_.client_tls);
     OriginLinks& links = origins_[absl::StrCat(
         url.scheme, "://", core::HostPort(url.host, url.port))];
+    core::ExchangeHandler& handler = *context_.handler;
+    StreamRelay relay(*this, id, stream,
+                      [&](const core::HttpResponse& whole,
+                          const core::ExchangeTiming& timing) {
+                        handler.OnForwarded(ticket, request, whole, timing);
+                      });
     std::optional<FetchOutcome> outcome;
     if (try_h2 && !links.http11) {
       if (links.h2.empty() || !links.h2.back()->Usable()) {
         links.h2.push_back(std::make_unique<UpstreamH2>(tasks_, context_));
       }
       UpstreamH2* h2 = links.h2.back().get();
-      outcome = co_await h2->Fetch(request, url);
+      outcome =
+          co_await h2->Fetch(request, url, stream->head ? nullptr : &relay);
       if (!outcome.has_value()) links.http11 = true;
     }
     if (!outcome.has_value()) {
@@ -837,10 +1054,36 @@ class ServerH2 final : public Peer {
                                     context_.upstream_tls,
                                     context_.verify_upstream);
       }
-      outcome = co_await h1->Fetch(request, url);
+      outcome =
+          co_await h1->Fetch(request, url, stream->head ? nullptr : &relay);
       links.h1_idle.push_back(h1);
     }
-    core::ExchangeHandler& handler = *context_.handler;
+    if (outcome->ended) co_return;  // recorded by the relay
+    if (outcome->relayed) {
+      // The client has the head and part of the body. One that left an
+      // event stream keeps its complete events; else nothing is recorded,
+      // and a stream the upstream broke is reset.
+      const std::string* type =
+          outcome->response.has_value()
+              ? core::FindHeader(outcome->response->headers, "content-type")
+              : nullptr;
+      if (outcome->client_gone && type != nullptr &&
+          absl::StartsWithIgnoreCase(*type, "text/event-stream") &&
+          TrimToCompleteEvents(*outcome->response)) {
+        handler.OnForwarded(ticket, request, *outcome->response,
+                            outcome->timing);
+      } else {
+        handler.OnForwardFailed(
+            ticket, request,
+            outcome->client_gone ? "client-closed" : outcome->error_code);
+      }
+      if (Find(id) == stream.get()) {
+        nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id,
+                                  NGHTTP2_INTERNAL_ERROR);
+        Flush();
+      }
+      co_return;
+    }
     if (!outcome->response.has_value()) {
       handler.OnForwardFailed(ticket, request, outcome->error_code);
       if (Find(id) == stream.get()) {
@@ -896,10 +1139,7 @@ class ServerH2 final : public Peer {
       return;
     }
     NvList nv;
-    nv.AddOwned(":status", std::to_string(response->status));
-    for (const core::Header& h : response->headers) {
-      if (!NotForH2(h.name, h.value)) nv.AddLowered(h.name, h.value);
-    }
+    HeadFields(*response, nv);
     const bool has_body =
         !stream.head &&
         !core::ResponseHasNoBody(stream.request.method, response->status) &&
@@ -913,11 +1153,48 @@ class ServerH2 final : public Peer {
                             has_body ? &body : nullptr);
   }
 
+  // :status and the fields of `response` that HTTP/2 carries.
+  static void HeadFields(const core::HttpResponse& response, NvList& nv) {
+    nv.AddOwned(":status", std::to_string(response.status));
+    for (const core::Header& h : response.headers) {
+      if (!NotForH2(h.name, h.value)) nv.AddLowered(h.name, h.value);
+    }
+  }
+
+  static void SubmitTrailers(nghttp2_session* session, int32_t id,
+                             const core::Headers& trailers, uint32_t* flags) {
+    if (trailers.empty()) return;
+    NvList nv;
+    for (const core::Header& h : trailers) {
+      if (!NotForH2(h.name, h.value)) nv.AddLowered(h.name, h.value);
+    }
+    if (nghttp2_submit_trailer(session, id, nv.data(), nv.size()) == 0) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+  }
+
   static ssize_t ReadResponseBody(nghttp2_session* session, int32_t id,
                                   uint8_t* buf, size_t length, uint32_t* flags,
                                   nghttp2_data_source* source, void*) {
     auto* self = static_cast<ServerH2*>(source->ptr);
     Stream* stream = self->Find(id);
+    if (stream != nullptr && stream->relaying) {
+      const size_t available = stream->pending.size() - stream->pending_at;
+      if (available == 0) {
+        if (!stream->eof) return NGHTTP2_ERR_DEFERRED;
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        SubmitTrailers(session, id, stream->trailers, flags);
+        return 0;
+      }
+      const size_t n = std::min(length, available);
+      std::memcpy(buf, stream->pending.data() + stream->pending_at, n);
+      stream->pending_at += n;
+      if (stream->pending_at == stream->pending.size()) {
+        stream->pending.clear();
+        stream->pending_at = 0;
+      }
+      return static_cast<ssize_t>(n);
+    }
     if (stream == nullptr || stream->response == nullptr) {
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
@@ -927,15 +1204,7 @@ class ServerH2 final : public Peer {
     stream->sent += n;
     if (stream->sent == r.body.size()) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!r.trailers.empty()) {
-        NvList nv;
-        for (const core::Header& h : r.trailers) {
-          if (!NotForH2(h.name, h.value)) nv.AddLowered(h.name, h.value);
-        }
-        if (nghttp2_submit_trailer(session, id, nv.data(), nv.size()) == 0) {
-          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        }
-      }
+      SubmitTrailers(session, id, r.trailers, flags);
     }
     return static_cast<ssize_t>(n);
   }

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from concurrent import futures
 from pathlib import Path
 
@@ -38,6 +39,12 @@ def _bidi(requests, context):
         yield r.upper()
 
 
+def _slow(request, context):
+    for i in range(3):
+        yield b"slow-%d" % i
+        time.sleep(0.3)
+
+
 def _fail(request, context):
     context.set_trailing_metadata((("x-why", "because"),))
     context.abort(grpc.StatusCode.NOT_FOUND, "no such thing: " + request.decode())
@@ -51,6 +58,7 @@ def start_grpc_server(pki=None):
         "ClientStream": grpc.stream_unary_rpc_method_handler(_client_stream),
         "Bidi": grpc.stream_stream_rpc_method_handler(_bidi),
         "Fail": grpc.unary_unary_rpc_method_handler(_fail),
+        "Slow": grpc.unary_stream_rpc_method_handler(_slow),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     if pki is None:
@@ -192,3 +200,39 @@ def test_a_go_grpc_client_records_and_replays_too(server):
     code, message = replayed.pop("miss")
     assert code == "Unavailable" and "matgto" in message, message
     assert replayed == recorded
+
+
+def test_server_streaming_messages_reach_the_client_as_they_arrive(server):
+    upstream, port = start_grpc_server()
+    target = f"127.0.0.1:{port}"
+
+    def arrivals(ch):
+        start = time.monotonic()
+        return [(m, time.monotonic() - start)
+                for m in ch.unary_stream(f"/{SERVICE}/Slow")(b"go", timeout=10)]
+
+    try:
+        server.cli("record", "slow")
+        with proxied_channel(server, target) as ch:
+            live = arrivals(ch)
+        server.cli("stop")
+    finally:
+        upstream.stop(0).wait()
+    assert [m for m, _ in live] == [b"slow-0", b"slow-1", b"slow-2"]
+    # Relayed, not held until the call ended (0.9 s).
+    assert live[0][1] < 0.25 and live[-1][1] - live[0][1] > 0.45, live
+
+    server.cli("replay", "slow")
+    with proxied_channel(server, target) as ch:
+        fast = arrivals(ch)
+    server.cli("stop")
+    assert [m for m, _ in fast] == [m for m, _ in live]
+    assert fast[-1][1] < 0.25, fast
+
+    server.cli("replay", "slow", "--stream-timing", "as-recorded")
+    with proxied_channel(server, target) as ch:
+        paced = arrivals(ch)
+    server.cli("stop")
+    assert [m for m, _ in paced] == [m for m, _ in live]
+    gaps = [b[1] - a[1] for a, b in zip(paced, paced[1:])]
+    assert all(0.18 < g < 0.6 for g in gaps), paced

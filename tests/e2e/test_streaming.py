@@ -6,7 +6,7 @@ Arrival is asserted, not only the final body."""
 
 import http.client
 import http.server
-import socket
+import subprocess
 import threading
 import time
 
@@ -149,3 +149,38 @@ def test_a_client_leaving_an_endless_event_stream_keeps_its_complete_events(serv
     assert got[:3] == [b"data: tick 0\n", b"data: tick 1\n", b"data: tick 2\n"], got
     assert all(l.startswith(b"data: tick ") for l in got), got
     assert server.alive()
+
+
+def curl_lines(proxy: str, url: str):
+    """curl over h2c prior knowledge in a CONNECT tunnel, unbuffered: each
+    body line with the time it came out."""
+    start = time.monotonic()
+    p = subprocess.Popen(["curl", "-sS", "-N", "--max-time", "10", "--proxy", f"http://{proxy}",
+                          "--proxytunnel", "--http2-prior-knowledge", url],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    for line in p.stdout:
+        if line.strip():
+            lines.append((line, time.monotonic() - start))
+    p.wait(timeout=15)
+    assert p.returncode == 0, p.stderr.read()
+    return lines
+
+
+def test_an_http2_client_gets_an_event_stream_as_it_arrives(server, stream_upstream):
+    # h2c from the client; the upstream speaks HTTP/1.1 only, which matgto
+    # finds out when it answers the h2c preface, and falls back to.
+    url = stream_upstream + "/events"
+    server.cli("record", "h2events")
+    live = curl_lines(server.proxy, url)
+    server.cli("stop")
+    assert [l for l, _ in live] == [b"id: %d\n" % (i // 2) if i % 2 == 0 else
+                                    b"data: event %d\n" % (i // 2) for i in range(8)]
+    assert live[0][1] < GAP and live[-1][1] - live[0][1] > 2.5 * GAP, live
+
+    server.cli("replay", "h2events", "--stream-timing", "as-recorded")
+    paced = curl_lines(server.proxy, url)
+    server.cli("stop")
+    assert [l for l, _ in paced] == [l for l, _ in live]
+    for gap in gaps(paced, 2):
+        assert GAP * 0.6 < gap < GAP * 1.8, gaps(paced, 2)
