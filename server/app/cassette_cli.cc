@@ -17,6 +17,7 @@
 #include "server/app/cassettes.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/diff.h"
+#include "server/cassette/grpc_json.h"
 #include "server/cassette/har.h"
 #include "server/cassette/json_codec.h"
 #include "server/cassette/name.h"
@@ -256,6 +257,8 @@ std::string Status(const v1::HttpResponse& res) {
 struct Row {
   std::array<std::string, 8> cells;
   std::string extra;
+  // Lines printed under the row (gRPC messages as JSON).
+  std::vector<std::string> details{};
 };
 
 std::string WsSummary(const v1::WebSocketSession& ws) {
@@ -454,7 +457,41 @@ int CliCassetteList(const CassetteCliTarget& target,
   return 0;
 }
 
-int CliCassetteShow(const CassetteCliTarget& target, const std::string& name) {
+// "> {json}" for each request message, "< {json}" for each response one,
+// or why they cannot be shown.
+std::vector<std::string> GrpcDetails(const cassette::GrpcJson& decoder,
+                                     const v1::HttpExchange& http) {
+  std::vector<std::string> out;
+  std::string path = http.request().url();
+  if (auto parts = core::ParseAbsoluteUrl(path); parts.ok()) path = parts->path;
+  for (const bool request : {true, false}) {
+    const std::string& body =
+        request ? http.request().body() : http.response().body();
+    auto messages = decoder.Messages(path, body, request);
+    if (!messages.ok()) {
+      out.push_back(absl::StrCat("   ", request ? "> " : "< ", "(",
+                                 messages.status().message(), ")"));
+      continue;
+    }
+    for (const std::string& m : *messages) {
+      out.push_back(absl::StrCat("   ", request ? "> " : "< ", m));
+    }
+  }
+  return out;
+}
+
+int CliCassetteShow(const CassetteCliTarget& target, const std::string& name,
+                    const std::string& descriptor_set) {
+  std::unique_ptr<cassette::GrpcJson> decoder;
+  if (!descriptor_set.empty()) {
+    auto loaded = cassette::GrpcJson::FromFile(descriptor_set);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "matgto: %s\n",
+                   std::string(loaded.status().message()).c_str());
+      return 1;
+    }
+    decoder = *std::move(loaded);
+  }
   auto cassettes = Open(target);
   if (!cassettes.ok()) return Report(target, cassettes.status());
   auto c = (*cassettes)->Get(name);
@@ -472,8 +509,12 @@ int CliCassetteShow(const CassetteCliTarget& target, const std::string& name) {
                     "RESP BYTES", "TIME"},
                    ""};
   std::vector<Row> rows;
-  for (const v1::Interaction& it : c->interactions())
+  for (const v1::Interaction& it : c->interactions()) {
     rows.push_back(RowFor(it));
+    if (decoder != nullptr && rows.back().cells[1] == "grpc") {
+      rows.back().details = GrpcDetails(*decoder, it.http());
+    }
+  }
   std::array<size_t, 8> width{};
   auto measure = [&width](const Row& r) {
     for (size_t i = 0; i < width.size(); ++i) {
@@ -496,6 +537,7 @@ int CliCassetteShow(const CassetteCliTarget& target, const std::string& name) {
     if (!r.extra.empty()) absl::StrAppend(&line, "  ", r.extra);
     line.erase(line.find_last_not_of(' ') + 1);  // no trailing blanks
     std::printf("%s\n", line.c_str());
+    for (const std::string& d : r.details) std::printf("%s\n", d.c_str());
   };
   std::printf("\n");
   print(header);

@@ -28,7 +28,10 @@ struct CassetteCliTarget {
 // Each returns the process exit code: 0 on success, 1 on an error (the
 // server's or the file system's), 3 when the server cannot be reached.
 int CliCassetteList(const CassetteCliTarget& target, const std::string& prefix);
-int CliCassetteShow(const CassetteCliTarget& target, const std::string& name);
+// `descriptor_set`: a FileDescriptorSet; gRPC messages are then printed as
+// JSON under their row.
+int CliCassetteShow(const CassetteCliTarget& target, const std::string& name,
+                    const std::string& descriptor_set = "");
 // `format` is "json" (the protobuf JSON mapping, as the JSON store writes)
 // or "har" (HAR 1.2; WebSocket sessions are left out with a note on
 // stderr). `output` empty or "-": stdout.

@@ -383,7 +383,7 @@ int main(int argc, char** argv) {
   // cassette management, on the server (--server) or in a directory (--dir)
   matgto::app::CassetteCliTarget cassette_target;
   std::string dir_format = "binary", prefix, export_format = "json", output,
-              import_file, diff_a, diff_b;
+              descriptor_set, import_file, diff_a, diff_b;
   CLI::App* cassette_cmd = app.add_subcommand(
       "cassette",
       "manage cassettes on the server, or in a directory with --dir");
@@ -403,6 +403,10 @@ int main(int argc, char** argv) {
   CLI::App* show_cmd = cassette_cmd->add_subcommand(
       "show", "list the interactions of cassette NAME");
   show_cmd->add_option("name", name, "cassette name")->required();
+  show_cmd->add_option(
+      "--descriptor-set", descriptor_set,
+      "a FileDescriptorSet of the gRPC services (protoc --descriptor_set_out "
+      "--include_imports): gRPC messages are printed as JSON");
   CLI::App* export_cmd = cassette_cmd->add_subcommand(
       "export", "print cassette NAME as JSON (protobuf mapping) or HAR 1.2");
   export_cmd->add_option("name", name, "cassette name")->required();
@@ -556,7 +560,8 @@ int main(int argc, char** argv) {
     if (ls_cmd->parsed())
       return matgto::app::CliCassetteList(cassette_target, prefix);
     if (show_cmd->parsed())
-      return matgto::app::CliCassetteShow(cassette_target, name);
+      return matgto::app::CliCassetteShow(cassette_target, name,
+                                          descriptor_set);
     if (export_cmd->parsed()) {
       return matgto::app::CliCassetteExport(cassette_target, name,
                                             export_format, output);

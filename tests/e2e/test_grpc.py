@@ -236,3 +236,63 @@ def test_server_streaming_messages_reach_the_client_as_they_arrive(server):
     assert [m for m, _ in paced] == [m for m, _ in live]
     gaps = [b[1] - a[1] for a, b in zip(paced, paced[1:])]
     assert all(0.18 < g < 0.6 for g in gaps), paced
+
+
+DEMO_PROTO = """
+syntax = "proto3";
+package demo;
+message Greeting { string text = 1; int32 times = 2; }
+service Greeter {
+  rpc Hello (Greeting) returns (Greeting);
+  rpc Many (Greeting) returns (stream Greeting);
+}
+"""
+
+
+def test_cassette_show_prints_grpc_messages_as_json_from_a_descriptor_set(server, tmp_path):
+    import importlib
+    import sys
+
+    (tmp_path / "demo.proto").write_text(DEMO_PROTO)
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{tmp_path}",
+                    f"--python_out={tmp_path}", f"--grpc_python_out={tmp_path}",
+                    f"--descriptor_set_out={tmp_path / 'demo.desc'}", "--include_imports",
+                    "demo.proto"], check=True)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        pb = importlib.import_module("demo_pb2")
+        pb_grpc = importlib.import_module("demo_pb2_grpc")
+    finally:
+        sys.path.remove(str(tmp_path))
+
+    class Greeter(pb_grpc.GreeterServicer):
+        def Hello(self, request, context):
+            return pb.Greeting(text=" ".join([request.text] * request.times))
+
+        def Many(self, request, context):
+            for i in range(request.times):
+                yield pb.Greeting(text=request.text, times=i)
+
+    upstream = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    pb_grpc.add_GreeterServicer_to_server(Greeter(), upstream)
+    port = upstream.add_insecure_port("127.0.0.1:0")
+    upstream.start()
+    try:
+        server.cli("record", "demo")
+        with proxied_channel(server, f"127.0.0.1:{port}") as ch:
+            stub = pb_grpc.GreeterStub(ch)
+            assert stub.Hello(pb.Greeting(text="hi", times=2), timeout=10).text == "hi hi"
+            assert len(list(stub.Many(pb.Greeting(text="m", times=2), timeout=10))) == 2
+        server.cli("stop")
+    finally:
+        upstream.stop(0).wait()
+
+    show = server.cli("cassette", "show", "demo", "--descriptor-set",
+                      str(tmp_path / "demo.desc")).stdout
+    assert '   > {"text":"hi","times":2}' in show, show
+    assert '   < {"text":"hi hi"}' in show, show
+    assert '   < {"text":"m"}' in show and '   < {"text":"m","times":1}' in show, show
+
+    bad = server.cli("cassette", "show", "demo", "--descriptor-set", str(tmp_path / "demo.proto"),
+                     check=False)
+    assert bad.returncode == 1 and "is not a FileDescriptorSet" in bad.stderr, bad.stderr
