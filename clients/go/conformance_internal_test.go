@@ -93,6 +93,10 @@ func confOption(t *testing.T, key string, value any) Option {
 		return WithWSTiming(map[string]WSTiming{"fast": WSTimingFast, "as_recorded": WSTimingAsRecorded}[value.(string)])
 	case "ws_speed":
 		return WithWSSpeed(value.(float64))
+	case "stream_timing":
+		return WithStreamTiming(map[string]WSTiming{"fast": WSTimingFast, "as_recorded": WSTimingAsRecorded}[value.(string)])
+	case "stream_speed":
+		return WithStreamSpeed(value.(float64))
 	case "match":
 		var r MatchRules
 		for k, v := range value.(map[string]any) {

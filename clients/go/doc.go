@@ -20,7 +20,8 @@
 // stops it in t.Cleanup and fails the test on a replay miss.
 //
 // Cassette options ([WithMatch], [WithRedact], [WithOnMiss], [WithRepeat],
-// [WithOnExhausted], [WithStoreDecoded], [WithStoreAsSent], [WithLatency], [WithWSTiming], [WithWSSpeed] and
+// [WithOnExhausted], [WithStoreDecoded], [WithStoreAsSent], [WithLatency], [WithWSTiming], [WithWSSpeed],
+// [WithStreamTiming], [WithStreamSpeed] and
 // the escape hatch [WithOptions]) decide how requests match and what is
 // stored. [Client.ListCassettes], [Client.GetCassette], [Client.PutCassette]
 // and [Client.DeleteCassette] manage the cassettes of a (remote) server.

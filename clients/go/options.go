@@ -30,7 +30,8 @@ func truncateUTF8(s string, n int) string {
 // do not apply to a call are ignored by it.
 //
 // The cassette options (WithOnExhausted, WithRepeat, WithOnMiss, WithMatch,
-// WithRedact, WithStoreDecoded, WithStoreAsSent, WithWSTiming, WithWSSpeed, WithOptions) are
+// WithRedact, WithStoreDecoded, WithStoreAsSent, WithWSTiming, WithWSSpeed, WithStreamTiming,
+// WithStreamSpeed, WithOptions) are
 // applied in order to one matgtov1.CassetteOptions message. On a recording
 // they are stored with the cassette; on Replay (and UseCassette when it
 // replays) the fields they set override the stored ones for that session
@@ -162,6 +163,21 @@ func WithWSTiming(t WSTiming) Option {
 // WebSocket messages are replayed (2 is twice as fast). CLI: --ws-speed.
 func WithWSSpeed(speed float64) Option {
 	return func(o *options) { o.set(func(c *pb.CassetteOptions) { c.WsSpeed = speed }) }
+}
+
+// WithStreamTiming sets how replay paces streamed HTTP bodies (Server-Sent
+// Events, chunked bodies): [WSTimingFast] (the server's default) sends the
+// recorded pieces at once, [WSTimingAsRecorded] keeps the recorded gaps
+// (divided by the speed given with [WithStreamSpeed]). CLI: --stream-timing.
+func WithStreamTiming(t WSTiming) Option {
+	return func(o *options) { o.set(func(c *pb.CassetteOptions) { c.StreamTiming = pb.WsTiming(t) }) }
+}
+
+// WithStreamSpeed sets, with [WithStreamTiming]([WSTimingAsRecorded]), how
+// much faster than recorded the pieces of streamed bodies are replayed (2 is
+// twice as fast). CLI: --stream-speed.
+func WithStreamSpeed(speed float64) Option {
+	return func(o *options) { o.set(func(c *pb.CassetteOptions) { c.StreamSpeed = speed }) }
 }
 
 // WithOptions is the escape hatch: it replaces the cassette options set so

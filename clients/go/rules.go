@@ -60,7 +60,8 @@ func (p MissPolicy) String() string {
 	return pb.MissPolicy(p).String()
 }
 
-// WSTiming says how replay paces the server messages of a WebSocket session.
+// WSTiming says how replay paces the server messages of a WebSocket session
+// ([WithWSTiming]) or the pieces of a streamed HTTP body ([WithStreamTiming]).
 type WSTiming int32
 
 const (

@@ -312,6 +312,7 @@ func TestWithOptionsEscapeHatch(t *testing.T) {
 	// The typed equivalents reach the server the same way.
 	sess, err = c.StartRecording(ctx, "rules/typed", matgto.WithStoreDecoded(),
 		matgto.WithWSTiming(matgto.WSTimingAsRecorded), matgto.WithWSSpeed(4),
+		matgto.WithStreamTiming(matgto.WSTimingAsRecorded), matgto.WithStreamSpeed(3),
 		matgto.WithRedact(matgto.RedactRules{Headers: []string{"X-Api-Key"}, JSONPointers: []string{"/password"},
 			FormFields: []string{"secret"}, BodyPatterns: []string{`sk-[a-z0-9]+`}, DisableDefaults: true}),
 		matgto.WithMatch(matgto.MatchRules{Fields: []matgto.MatchField{matgto.FieldMethod, matgto.FieldPath, matgto.FieldHeaders},
@@ -321,6 +322,7 @@ func TestWithOptionsEscapeHatch(t *testing.T) {
 	}
 	o = sess.Options
 	if o.GetBodyStorage() != pb.BodyStorage_DECODED || o.GetWsTiming() != pb.WsTiming_AS_RECORDED || o.GetWsSpeed() != 4 ||
+		o.GetStreamTiming() != pb.WsTiming_AS_RECORDED || o.GetStreamSpeed() != 3 ||
 		!o.GetRedact().GetDisableDefaults() || len(o.GetRedact().GetBodyPatterns()) != 1 ||
 		len(o.GetMatchRules().GetFields()) != 3 || o.GetMatchRules().GetBody() != pb.BodyMatch_BODY_FORM {
 		t.Errorf("session options = %v", o)

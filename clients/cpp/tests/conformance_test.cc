@@ -132,6 +132,10 @@ CassetteOptions Build(const Struct& options) {
       o.WsTiming(s == "fast" ? v1::AS_FAST_AS_POSSIBLE : v1::AS_RECORDED);
     } else if (key == "ws_speed") {
       o.WsSpeed(v.number_value());
+    } else if (key == "stream_timing") {
+      o.StreamTiming(s == "fast" ? v1::AS_FAST_AS_POSSIBLE : v1::AS_RECORDED);
+    } else if (key == "stream_speed") {
+      o.StreamSpeed(v.number_value());
     } else if (key == "match") {
       for (const auto& [k, m] : v.struct_value().fields()) {
         if (k == "fields") {

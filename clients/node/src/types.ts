@@ -140,6 +140,14 @@ export interface CassetteOptions {
   wsTiming?: WsTimingMode;
   /** With `wsTiming: 'as-recorded'`: 2 replays twice as fast. */
   wsSpeed?: number;
+  /**
+   * Replay pacing of streamed HTTP bodies (Server-Sent Events, chunked bodies):
+   * `'fast'` (default) sends the recorded pieces at once, `'as-recorded'` keeps
+   * the recorded gaps (divided by `streamSpeed`).
+   */
+  streamTiming?: WsTimingMode;
+  /** With `streamTiming: 'as-recorded'`: 2 replays twice as fast. */
+  streamSpeed?: number;
   /** How fast replay answers HTTP requests; see {@link Latency}. */
   latency?: Latency;
   /**
@@ -408,13 +416,20 @@ export function redactRulesToPb(rules: RedactRules): PbRedactRules {
   });
 }
 
+function positiveSpeed(speed: unknown, what: string): number {
+  if (typeof speed !== 'number' || !(speed > 0) || !Number.isFinite(speed)) {
+    throw new TypeError(`${what} must be a positive number, not ${JSON.stringify(speed)}`);
+  }
+  return speed;
+}
+
 /**
  * The generated `matgto.v1.CassetteOptions` for `opts` (undefined when
  * nothing is set). Throws TypeError on unknown values, before any call.
  */
 export function optionsToPb(opts: CassetteOptions | undefined): PbCassetteOptions | undefined {
   if (!opts) return undefined;
-  const set = (['onExhausted', 'repeat', 'onMiss', 'match', 'redact', 'storeDecoded', 'wsTiming', 'wsSpeed', 'latency', 'protoOptions'] as const)
+  const set = (['onExhausted', 'repeat', 'onMiss', 'match', 'redact', 'storeDecoded', 'wsTiming', 'wsSpeed', 'streamTiming', 'streamSpeed', 'latency', 'protoOptions'] as const)
     .some((k) => opts[k] !== undefined);
   if (!set) return undefined;
   if (opts.protoOptions !== undefined && (typeof opts.protoOptions !== 'object' || opts.protoOptions === null)) {
@@ -428,12 +443,9 @@ export function optionsToPb(opts: CassetteOptions | undefined): PbCassetteOption
   if (opts.redact !== undefined) out.redact = redactRulesToPb(opts.redact);
   if (opts.storeDecoded !== undefined) out.bodyStorage = opts.storeDecoded ? BodyStorage.DECODED : BodyStorage.AS_SENT;
   if (opts.wsTiming !== undefined) out.wsTiming = lookup(WS_TIMING_TO_PB, opts.wsTiming, 'wsTiming');
-  if (opts.wsSpeed !== undefined) {
-    if (typeof opts.wsSpeed !== 'number' || !(opts.wsSpeed > 0) || !Number.isFinite(opts.wsSpeed)) {
-      throw new TypeError(`wsSpeed must be a positive number, not ${JSON.stringify(opts.wsSpeed)}`);
-    }
-    out.wsSpeed = opts.wsSpeed;
-  }
+  if (opts.wsSpeed !== undefined) out.wsSpeed = positiveSpeed(opts.wsSpeed, 'wsSpeed');
+  if (opts.streamTiming !== undefined) out.streamTiming = lookup(WS_TIMING_TO_PB, opts.streamTiming, 'streamTiming');
+  if (opts.streamSpeed !== undefined) out.streamSpeed = positiveSpeed(opts.streamSpeed, 'streamSpeed');
   if (opts.latency !== undefined) out.latency = latencyToPb(opts.latency);
   return out;
 }
@@ -486,6 +498,9 @@ export function optionsFromPb(opts: PbCassetteOptions | undefined): CassetteOpti
   const wsTiming = reverse(WS_TIMING_TO_PB, opts.wsTiming);
   if (wsTiming) out.wsTiming = wsTiming;
   if (opts.wsSpeed > 0) out.wsSpeed = opts.wsSpeed;
+  const streamTiming = reverse(WS_TIMING_TO_PB, opts.streamTiming);
+  if (streamTiming) out.streamTiming = streamTiming;
+  if (opts.streamSpeed > 0) out.streamSpeed = opts.streamSpeed;
   const latency = latencyFromPb(opts.latency);
   if (latency !== undefined) out.latency = latency;
   return out;

@@ -80,6 +80,8 @@ function idiomatic(neutral: Record<string, Any>): CassetteOptions {
       case 'store_decoded': out.storeDecoded = v; break;
       case 'ws_timing': out.wsTiming = { fast: 'fast', as_recorded: 'as-recorded' }[v as string]; break;
       case 'ws_speed': out.wsSpeed = v; break;
+      case 'stream_timing': out.streamTiming = { fast: 'fast', as_recorded: 'as-recorded' }[v as string]; break;
+      case 'stream_speed': out.streamSpeed = v; break;
       case 'match': {
         const m: Any = {};
         for (const [k, x] of Object.entries(v as Record<string, Any>)) {

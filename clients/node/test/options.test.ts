@@ -59,6 +59,8 @@ describe('cassette options (no server needed)', () => {
       storeDecoded: true,
       wsTiming: 'as-recorded',
       wsSpeed: 2.5,
+      streamTiming: 'as-recorded',
+      streamSpeed: 4,
     });
     assert.deepEqual(
       pb,
@@ -86,6 +88,8 @@ describe('cassette options (no server needed)', () => {
         bodyStorage: 2,
         wsTiming: 2,
         wsSpeed: 2.5,
+        streamTiming: 2,
+        streamSpeed: 4,
       }),
     );
     // ...and back to the friendly form.
@@ -96,6 +100,8 @@ describe('cassette options (no server needed)', () => {
     assert.deepEqual(back.match?.fields, ['method', 'path', 'headers']);
     assert.equal(back.storeDecoded, true);
     assert.equal(back.wsTiming, 'as-recorded');
+    assert.equal(back.streamTiming, 'as-recorded');
+    assert.equal(back.streamSpeed, 4);
   });
 
   test('nothing set means no message; protoOptions is the base', () => {
@@ -119,6 +125,8 @@ describe('cassette options (no server needed)', () => {
       { repeat: 'twice' },
       { wsTiming: 'slow' },
       { wsSpeed: 0 },
+      { streamTiming: 'slow' },
+      { streamSpeed: -1 },
       { match: { body: 'yaml' } },
       { match: { fields: ['cookie'] } },
       { match: { urlRewrites: [['only-a-pattern']] } },

@@ -71,9 +71,9 @@ def _kwargs(neutral: Dict[str, Any]) -> Dict[str, Any]:
     """The neutral option set as the keyword arguments of start_recording/replay/use_cassette."""
     out: Dict[str, Any] = {}
     for key, value in neutral.items():
-        if key in ("on_exhausted", "repeat", "on_miss", "store_decoded", "ws_speed"):
+        if key in ("on_exhausted", "repeat", "on_miss", "store_decoded", "ws_speed", "stream_speed"):
             out[key] = value
-        elif key == "ws_timing":
+        elif key in ("ws_timing", "stream_timing"):
             out[key] = value.replace("_", "-")
         elif key == "match":
             rules = dict(value)

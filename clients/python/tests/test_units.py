@@ -192,6 +192,8 @@ def test_every_option_reaches_the_message() -> None:
         store_decoded=True,
         ws_timing="as-recorded",
         ws_speed=2.5,
+        stream_timing="fast",
+        stream_speed=4,
     )
     expected = cassette_pb2.CassetteOptions(
         on_exhausted=cassette_pb2.EXHAUSTED_ERROR,
@@ -211,6 +213,8 @@ def test_every_option_reaches_the_message() -> None:
         body_storage=cassette_pb2.DECODED,
         ws_timing=cassette_pb2.AS_RECORDED,
         ws_speed=2.5,
+        stream_timing=cassette_pb2.AS_FAST_AS_POSSIBLE,
+        stream_speed=4.0,
     )
     assert options == expected
     assert cassette_options(store_decoded=False).body_storage == cassette_pb2.AS_SENT  # type: ignore[union-attr]
@@ -248,6 +252,8 @@ def test_proto_options_is_the_base_the_keywords_apply_on_top() -> None:
         ({"repeat": True}, ValueError),
         ({"ws_speed": 0}, ValueError),
         ({"ws_speed": float("nan")}, ValueError),
+        ({"stream_speed": -1}, ValueError),
+        ({"stream_timing": "slow"}, ValueError),
         ({"match": MatchRules}, TypeError),
         ({"match": {"bogus": 1}}, TypeError),
         ({"redact": "token"}, TypeError),

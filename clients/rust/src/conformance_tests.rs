@@ -93,6 +93,12 @@ fn builder(options: &Value) -> CassetteOptions {
                 key,
             )),
             "ws_speed" => b.ws_speed(v.as_f64().unwrap()),
+            "stream_timing" => b.stream_timing(pick(
+                &[("fast", pb::WsTiming::AsFastAsPossible), ("as_recorded", pb::WsTiming::AsRecorded)],
+                v,
+                key,
+            )),
+            "stream_speed" => b.stream_speed(v.as_f64().unwrap()),
             "match" => b.match_rules(match_rules(v)),
             "redact" => b.redact(redact_rules(v)),
             "latency" => b.latency(latency(v)),

@@ -178,6 +178,19 @@ impl CassetteOptions {
         self.inner.ws_speed = speed;
         self
     }
+    /// Replay timing of streamed HTTP bodies (Server-Sent Events, chunked
+    /// bodies): `AsFastAsPossible` (the server's default) sends the recorded
+    /// pieces at once, `AsRecorded` keeps the recorded gaps (divided by
+    /// [`stream_speed`](Self::stream_speed)).
+    pub fn stream_timing(mut self, t: WsTiming) -> Self {
+        self.inner.stream_timing = t as i32;
+        self
+    }
+    /// Streamed-body replay speed factor (with `WsTiming::AsRecorded`).
+    pub fn stream_speed(mut self, speed: f64) -> Self {
+        self.inner.stream_speed = speed;
+        self
+    }
     /// How fast replay answers.
     pub fn latency(mut self, l: Latency) -> Self {
         self.inner.latency = Some(l.to_proto());

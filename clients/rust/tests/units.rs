@@ -18,6 +18,8 @@ fn cassette_options_map_to_the_message() {
         .store_decoded()
         .ws_timing(pb::WsTiming::AsRecorded)
         .ws_speed(2.0)
+        .stream_timing(pb::WsTiming::AsRecorded)
+        .stream_speed(3.0)
         .match_rules(pb::MatchRules { ignore_query_params: vec!["ts".into()], ..Default::default() })
         .redact(pb::RedactRules { json_keys: vec!["secret".into()], ..Default::default() })
         .latency(Latency::AsRecorded { scale: 0.5 })
@@ -27,6 +29,7 @@ fn cassette_options_map_to_the_message() {
     assert_eq!(o.on_exhausted, pb::ExhaustedPolicy::ExhaustedError as i32);
     assert_eq!(o.body_storage, pb::BodyStorage::Decoded as i32);
     assert_eq!((o.ws_timing, o.ws_speed), (pb::WsTiming::AsRecorded as i32, 2.0));
+    assert_eq!((o.stream_timing, o.stream_speed), (pb::WsTiming::AsRecorded as i32, 3.0));
     assert_eq!(o.match_rules.unwrap().ignore_query_params, ["ts"]);
     assert_eq!(o.redact.unwrap().json_keys, ["secret"]);
     let l = o.latency.unwrap();

@@ -368,6 +368,8 @@ class Client:
         store_decoded: Optional[bool] = None,
         ws_timing: Optional[WsTimingLike] = None,
         ws_speed: Optional[float] = None,
+        stream_timing: Optional[WsTimingLike] = None,
+        stream_speed: Optional[float] = None,
         latency: Optional[LatencyLike] = None,
         latency_scale: Optional[float] = None,
         proto_options: Optional[cassette_pb2.CassetteOptions] = None,
@@ -389,6 +391,8 @@ class Client:
         * ``match``: :class:`~matgto.MatchRules`; ``redact``: :class:`~matgto.RedactRules`;
         * ``store_decoded``: store gzip/deflate/br bodies decoded;
         * ``ws_timing``: ``"fast"`` (default) or ``"as-recorded"``; ``ws_speed``: e.g. ``2.0``;
+        * ``stream_timing`` / ``stream_speed``: the same for streamed HTTP bodies
+          (Server-Sent Events, chunked bodies);
         * ``latency``: how fast replay answers: ``"fast"`` (default),
           ``"as-recorded"``, ``"200ms"``, ``"100ms±50ms"``, a timedelta or a
           :class:`~matgto.Latency`; ``latency_scale``: e.g. ``2.0`` (as-recorded);
@@ -415,6 +419,7 @@ class Client:
             options=cassette_options(
             on_exhausted=on_exhausted, repeat=repeat, on_miss=on_miss, match=match, redact=redact,
             store_decoded=store_decoded, ws_timing=ws_timing, ws_speed=ws_speed,
+            stream_timing=stream_timing, stream_speed=stream_speed,
             latency=latency, latency_scale=latency_scale, proto_options=proto_options,
         ),
         )
@@ -582,6 +587,8 @@ class Client:
         store_decoded: Optional[bool] = None,
         ws_timing: Optional[WsTimingLike] = None,
         ws_speed: Optional[float] = None,
+        stream_timing: Optional[WsTimingLike] = None,
+        stream_speed: Optional[float] = None,
         latency: Optional[LatencyLike] = None,
         latency_scale: Optional[float] = None,
         proto_options: Optional[cassette_pb2.CassetteOptions] = None,
@@ -602,6 +609,7 @@ class Client:
             options=cassette_options(
             on_exhausted=on_exhausted, repeat=repeat, on_miss=on_miss, match=match, redact=redact,
             store_decoded=store_decoded, ws_timing=ws_timing, ws_speed=ws_speed,
+            stream_timing=stream_timing, stream_speed=stream_speed,
             latency=latency, latency_scale=latency_scale, proto_options=proto_options,
         ),
         )
@@ -622,6 +630,8 @@ class Client:
         store_decoded: Optional[bool] = None,
         ws_timing: Optional[WsTimingLike] = None,
         ws_speed: Optional[float] = None,
+        stream_timing: Optional[WsTimingLike] = None,
+        stream_speed: Optional[float] = None,
         latency: Optional[LatencyLike] = None,
         latency_scale: Optional[float] = None,
         proto_options: Optional[cassette_pb2.CassetteOptions] = None,
@@ -640,6 +650,7 @@ class Client:
             options=cassette_options(
             on_exhausted=on_exhausted, repeat=repeat, on_miss=on_miss, match=match, redact=redact,
             store_decoded=store_decoded, ws_timing=ws_timing, ws_speed=ws_speed,
+            stream_timing=stream_timing, stream_speed=stream_speed,
             latency=latency, latency_scale=latency_scale, proto_options=proto_options,
         ),
         )

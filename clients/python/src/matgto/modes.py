@@ -330,10 +330,11 @@ def parse_match_field(value: MatchFieldLike) -> MatchField:
     )
 
 
-def parse_ws_timing(value: Optional[WsTimingLike]) -> Optional[WsTiming]:
-    """``"fast"`` / ``"as-recorded"``; ``None`` stays ``None``."""
+def parse_ws_timing(value: Optional[WsTimingLike], what: str = "ws_timing") -> Optional[WsTiming]:
+    """``"fast"`` / ``"as-recorded"``; ``None`` stays ``None``. ``what`` names
+    the option in errors (``"stream_timing"`` uses the same values)."""
     return None if value is None else _parse_enum(
-        value, WsTiming, _WS_TIMING_NAMES, "ws_timing", "'fast' or 'as-recorded'"
+        value, WsTiming, _WS_TIMING_NAMES, what, "'fast' or 'as-recorded'"
     )
 
 

@@ -440,6 +440,13 @@ def _redact_proto(value: RedactRulesLike) -> cassette_pb2.RedactRules:
     raise TypeError(f"redact must be a RedactRules, a matgto.v1.RedactRules or a dict, not {type(value).__name__}")
 
 
+def _speed(value: float, what: str) -> float:
+    speed = float(value)
+    if not (speed > 0 and math.isfinite(speed)):
+        raise ValueError(f"{what} must be a positive number, not {value!r}")
+    return speed
+
+
 def cassette_options(
     *,
     on_exhausted: Optional[ExhaustedPolicyLike] = None,
@@ -450,6 +457,8 @@ def cassette_options(
     store_decoded: Optional[bool] = None,
     ws_timing: Optional[WsTimingLike] = None,
     ws_speed: Optional[float] = None,
+    stream_timing: Optional[WsTimingLike] = None,
+    stream_speed: Optional[float] = None,
     latency: Optional[LatencyLike] = None,
     latency_scale: Optional[float] = None,
     proto_options: Optional[cassette_pb2.CassetteOptions] = None,
@@ -469,6 +478,10 @@ def cassette_options(
             (``DECODED``), ``False`` as sent (``AS_SENT``).
         ws_timing: ``"fast"`` (default) or ``"as-recorded"`` WebSocket replay pacing.
         ws_speed: With ``ws_timing="as-recorded"``: 2.0 replays twice as fast.
+        stream_timing: ``"fast"`` (default: the recorded pieces at once) or
+            ``"as-recorded"`` replay pacing of streamed HTTP bodies
+            (Server-Sent Events, chunked bodies).
+        stream_speed: With ``stream_timing="as-recorded"``: 2.0 replays twice as fast.
         latency: How fast replay answers HTTP requests: ``"fast"`` (default),
             ``"as-recorded"`` (the recorded time to first byte and total),
             a fixed delay (``"200ms"``, a timedelta, seconds) or one with
@@ -517,10 +530,14 @@ def cassette_options(
         options.ws_timing = int(timing)  # type: ignore[assignment]
         touched = True
     if ws_speed is not None:
-        speed = float(ws_speed)
-        if not (speed > 0 and math.isfinite(speed)):
-            raise ValueError(f"ws_speed must be a positive number, not {ws_speed!r}")
-        options.ws_speed = speed
+        options.ws_speed = _speed(ws_speed, "ws_speed")
+        touched = True
+    timing = parse_ws_timing(stream_timing, "stream_timing")
+    if timing is not None:
+        options.stream_timing = int(timing)  # type: ignore[assignment]
+        touched = True
+    if stream_speed is not None:
+        options.stream_speed = _speed(stream_speed, "stream_speed")
         touched = True
     latency_message = latency_proto(latency, latency_scale)
     if latency_message is not None:
@@ -539,6 +556,8 @@ OPTION_NAMES: Tuple[str, ...] = (
     "store_decoded",
     "ws_timing",
     "ws_speed",
+    "stream_timing",
+    "stream_speed",
     "latency",
     "latency_scale",
     "proto_options",

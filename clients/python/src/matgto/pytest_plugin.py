@@ -29,7 +29,8 @@ are reported when the session stops, as a teardown error.
 The marker takes ``name``, ``mode``, ``misses`` and the keyword options of
 :meth:`matgto.Client.use_cassette` (``on_exhausted``, ``repeat``,
 ``on_miss``, ``match``, ``redact``, ``store_decoded``, ``ws_timing``,
-``ws_speed``, ``latency``, ``latency_scale``, ``proto_options``). A marked
+``ws_speed``, ``stream_timing``, ``stream_speed``, ``latency``,
+``latency_scale``, ``proto_options``). A marked
 test gets its session even without requesting ``matgto_cassette``.
 
 Faults: the test's session is a :class:`matgto.CassetteSession`, so a test
@@ -142,6 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(name=None, mode='auto', *, on_exhausted=None, repeat=None, on_miss=None, "
         "match=None, redact=None, store_decoded=None, ws_timing=None, ws_speed=None, "
+        "stream_timing=None, stream_speed=None, "
         "latency=None, latency_scale=None, proto_options=None, misses=None, faults=None, "
         "fault_seed=None): use a new matgto session during the test, with a "
         "cassette named after the test unless `name` is given; the options are those of "
@@ -196,6 +198,8 @@ def _marker_arguments(
     store_decoded: Optional[bool] = None,
     ws_timing: Any = None,
     ws_speed: Optional[float] = None,
+    stream_timing: Any = None,
+    stream_speed: Optional[float] = None,
     latency: Any = None,
     latency_scale: Optional[float] = None,
     proto_options: Any = None,
@@ -212,6 +216,8 @@ def _marker_arguments(
         store_decoded=store_decoded,
         ws_timing=ws_timing,
         ws_speed=ws_speed,
+        stream_timing=stream_timing,
+        stream_speed=stream_speed,
         latency=latency,
         latency_scale=latency_scale,
         proto_options=proto_options,

@@ -141,6 +141,25 @@ public final class CassetteOptions {
     }
 
     /**
+     * How replay paces streamed HTTP bodies (Server-Sent Events, chunked bodies): {@link
+     * WsTiming#FAST} (the server's default) sends the recorded pieces at once, {@link
+     * WsTiming#AS_RECORDED} keeps the recorded gaps (divided by {@link #streamSpeed(double)}).
+     */
+    public Builder streamTiming(WsTiming timing) {
+      proto.setStreamTiming(timing.toProto());
+      return this;
+    }
+
+    /** With {@code streamTiming(WsTiming.AS_RECORDED)}: 2 replays twice as fast. */
+    public Builder streamSpeed(double speed) {
+      if (!(speed >= 0) || Double.isInfinite(speed)) {
+        throw new IllegalArgumentException("stream speed must be a positive number: " + speed);
+      }
+      proto.setStreamSpeed(speed);
+      return this;
+    }
+
+    /**
      * How fast replay answers: {@link Latency#fast()} (the default), {@link
      * Latency#asRecorded(double)}, {@link Latency#fixed(Duration, Duration)}. Stored with a
      * recording; on replay it overrides the stored latency for this session only.

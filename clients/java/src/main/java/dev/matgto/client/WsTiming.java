@@ -1,6 +1,9 @@
 package dev.matgto.client;
 
-/** How replay paces the server messages of a WebSocket session (CLI: {@code --ws-timing}). */
+/**
+ * How replay paces the server messages of a WebSocket session (CLI: {@code --ws-timing}), or the
+ * pieces of a streamed HTTP body (CLI: {@code --stream-timing}).
+ */
 public enum WsTiming {
   /** Keep the cassette's stored pacing (server default: {@link #FAST}). */
   DEFAULT(dev.matgto.v1.WsTiming.WS_TIMING_UNSPECIFIED),

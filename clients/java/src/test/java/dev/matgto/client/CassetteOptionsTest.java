@@ -32,6 +32,8 @@ class CassetteOptionsTest {
             .storeDecoded(true)
             .wsTiming(WsTiming.AS_RECORDED)
             .wsSpeed(3)
+            .streamTiming(WsTiming.FAST)
+            .streamSpeed(4)
             .build()
             .toProto();
     assertEquals(dev.matgto.v1.ExhaustedPolicy.EXHAUSTED_ERROR, p.getOnExhausted());
@@ -55,6 +57,8 @@ class CassetteOptionsTest {
     assertEquals(dev.matgto.v1.BodyStorage.DECODED, p.getBodyStorage());
     assertEquals(dev.matgto.v1.WsTiming.AS_RECORDED, p.getWsTiming());
     assertEquals(3.0, p.getWsSpeed());
+    assertEquals(dev.matgto.v1.WsTiming.AS_FAST_AS_POSSIBLE, p.getStreamTiming());
+    assertEquals(4.0, p.getStreamSpeed());
   }
 
   @Test
@@ -88,6 +92,7 @@ class CassetteOptionsTest {
         UrlRewrite.parse("/users/([0-9]+)=>/users/N=>x"));
     assertThrows(IllegalArgumentException.class, () -> UrlRewrite.parse("no arrow"));
     assertThrows(IllegalArgumentException.class, () -> CassetteOptions.builder().wsSpeed(-1));
+    assertThrows(IllegalArgumentException.class, () -> CassetteOptions.builder().streamSpeed(-1));
   }
 
   @Test

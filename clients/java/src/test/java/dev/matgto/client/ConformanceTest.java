@@ -65,6 +65,8 @@ class ConformanceTest {
         case "store_decoded" -> b.storeDecoded(v.getAsBoolean());
         case "ws_timing" -> b.wsTiming(constant(WsTiming.class, v));
         case "ws_speed" -> b.wsSpeed(v.getAsDouble());
+        case "stream_timing" -> b.streamTiming(constant(WsTiming.class, v));
+        case "stream_speed" -> b.streamSpeed(v.getAsDouble());
         case "match" -> b.match(matchRules(v.getAsJsonObject()));
         case "redact" -> b.redact(redactRules(v.getAsJsonObject()));
         case "latency" -> b.latency(latency(v.getAsJsonObject()));

@@ -180,4 +180,13 @@ public @interface MatgtoCassette {
 
   /** With {@link WsTiming#AS_RECORDED}: 2 replays twice as fast; 0 keeps the default. */
   double wsSpeed() default 0;
+
+  /** Replay pacing of streamed HTTP bodies (Server-Sent Events, chunked bodies). */
+  WsTiming streamTiming() default WsTiming.DEFAULT;
+
+  /**
+   * With {@code streamTiming = WsTiming.AS_RECORDED}: 2 replays twice as fast; 0 keeps the
+   * default.
+   */
+  double streamSpeed() default 0;
 }

@@ -395,6 +395,12 @@ public class MatgtoExtension implements BeforeEachCallback, AfterEachCallback, P
     if (a.wsSpeed() != 0) {
       b.wsSpeed(a.wsSpeed());
     }
+    if (a.streamTiming() != WsTiming.DEFAULT) {
+      b.streamTiming(a.streamTiming());
+    }
+    if (a.streamSpeed() != 0) {
+      b.streamSpeed(a.streamSpeed());
+    }
     if (!a.latency().isBlank() || a.latencyScale() != 0) {
       b.latency(latency(a.latency(), a.latencyScale()));
     }

@@ -20,6 +20,7 @@ import dev.matgto.client.RepeatPolicy;
 import dev.matgto.client.Session;
 import dev.matgto.client.SessionInfos;
 import dev.matgto.client.Upstream;
+import dev.matgto.client.WsTiming;
 import dev.matgto.v1.SessionInfo;
 import dev.matgto.v1.SessionSummary;
 import java.net.InetSocketAddress;
@@ -248,6 +249,10 @@ class ExtensionTest {
     @Test
     @MatgtoCassette("ext/plain")
     void plain() {}
+
+    // Not a test: only its annotation is read.
+    @MatgtoCassette(value = "ext/stream", streamTiming = WsTiming.AS_RECORDED, streamSpeed = 3)
+    void streamPacing() {}
   }
 
   // ------------------------------------------------------------------ tests
@@ -272,6 +277,13 @@ class ExtensionTest {
         OptionsFixture.class.getDeclaredMethod("plain").getAnnotation(MatgtoCassette.class);
     assertEquals(CassetteOptions.none(), MatgtoExtension.options(plain));
     assertEquals(BodyMatch.DEFAULT, plain.matchBody());
+
+    MatgtoCassette stream =
+        OptionsFixture.class.getDeclaredMethod("streamPacing").getAnnotation(MatgtoCassette.class);
+    dev.matgto.v1.CassetteOptions s = MatgtoExtension.options(stream).toProto();
+    assertEquals(dev.matgto.v1.WsTiming.AS_RECORDED, s.getStreamTiming());
+    assertEquals(3.0, s.getStreamSpeed());
+    assertEquals(dev.matgto.v1.WsTiming.WS_TIMING_UNSPECIFIED, s.getWsTiming());
   }
 
   @Test
