@@ -37,6 +37,9 @@ struct Forward {
   // Set when a fault changes what the client gets ("f1 delay 2s"): the
   // recording says so. Handed back with the ticket.
   std::string fault{};
+  // False when the response is only passed through (passthrough mode, a
+  // miss passed through): a body relayed as it arrives is then not kept.
+  bool store = true;
 };
 
 using Decision = std::variant<Reply, Forward>;

@@ -608,13 +608,25 @@ asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
   const core::Forward ticket = std::get<core::Forward>(decision);
   // An HTTP/1.1 client gets a streamed response as it arrives.
   ClientRelay relay(
-      *this, keep_alive,
+      *this, keep_alive, ticket.store,
       [&](const core::HttpResponse& whole, const core::ExchangeTiming& timing) {
         handler_.OnForwarded(ticket, exchange, whole, timing);
       });
+  // (Not when a fault shapes the delivery: the whole response is then
+  // paced or broken as the fault says.)
   FetchOutcome outcome = co_await upstream_.Fetch(
-      exchange, url, version == 11 && !head ? &relay : nullptr);
-  if (outcome.ended) co_return !outcome.client_gone;  // recorded by the relay
+      exchange, url,
+      version == 11 && !head && ticket.delivery.Immediate() ? &relay : nullptr);
+  if (outcome.ended) {
+    // Recorded by the relay, unless the body was too large to keep (or
+    // not asked for: passed through).
+    if (!outcome.not_stored.empty()) {
+      handler_.OnForwardFailed(ticket, exchange, "response-too-large-to-store");
+    } else if (!ticket.store) {
+      handler_.OnForwarded(ticket, exchange, *outcome.response, outcome.timing);
+    }
+    co_return !outcome.client_gone;
+  }
   if (outcome.relayed) {
     // The client has what it got: it is recorded after the fact. A client
     // that left an event stream keeps its complete events; any other

@@ -61,18 +61,24 @@ class ClientRelay final : public ResponseRelay {
   // of its body (so an exchange the client has seen is recorded).
   using OnWhole = std::function<void(const core::HttpResponse&,
                                      const core::ExchangeTiming&)>;
-  ClientRelay(Connection& connection, bool keep_alive, OnWhole on_whole)
+  ClientRelay(Connection& connection, bool keep_alive, bool keep_body,
+              OnWhole on_whole)
       : connection_(connection),
         keep_alive_(keep_alive),
+        keep_body_(keep_body),
         on_whole_(std::move(on_whole)) {}
   boost::asio::awaitable<bool> Head(const core::HttpResponse& head) override;
   boost::asio::awaitable<bool> Piece(std::string_view bytes) override;
-  boost::asio::awaitable<bool> End(const core::HttpResponse& whole,
+  boost::asio::awaitable<bool> End(const core::HttpResponse* whole,
                                    const core::ExchangeTiming& timing) override;
+  bool KeepBody() const override { return keep_body_; }
 
  private:
   Connection& connection_;
   const bool keep_alive_;
+  const bool keep_body_;
+  // The body goes chunked (a stream), or as it is under its Content-Length.
+  bool chunked_ = true;
   OnWhole on_whole_;
 };
 
@@ -163,9 +169,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // replayed one goes in its recorded pieces (WriteStreamed), paced as
   // Delivery::stream_speed says.
   friend class ClientRelay;
+  // `chunked` false: the head keeps its Content-Length and the pieces go
+  // as they are (a large body of known length).
   boost::asio::awaitable<bool> WriteStreamHead(const core::HttpResponse& head,
-                                               bool keep_alive);
-  boost::asio::awaitable<bool> WriteStreamPiece(std::string_view bytes);
+                                               bool keep_alive,
+                                               bool chunked = true);
+  boost::asio::awaitable<bool> WriteStreamPiece(std::string_view bytes,
+                                                bool chunked = true);
   boost::asio::awaitable<bool> WriteStreamEnd();
   boost::asio::awaitable<bool> WriteStreamed(const core::Reply& reply,
                                              bool keep_alive);

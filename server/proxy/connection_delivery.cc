@@ -208,15 +208,20 @@ asio::awaitable<bool> Connection::WriteReply(const core::Reply& reply,
 }
 
 asio::awaitable<bool> Connection::WriteStreamHead(
-    const core::HttpResponse& head, bool keep_alive) {
-  core::HttpResponse chunked;
-  chunked.status = head.status;
-  chunked.reason = head.reason;
-  chunked.version = head.version;
-  chunked.headers = head.headers;
-  core::RemoveHeaders(chunked.headers, "Content-Length");
-  core::SetHeader(chunked.headers, "Transfer-Encoding", "chunked");
-  absl::StatusOr<WireResponse> wire = ToWire(chunked, 11, keep_alive);
+    const core::HttpResponse& head, bool keep_alive, bool chunked) {
+  core::HttpResponse framed;
+  framed.status = head.status;
+  framed.reason = head.reason;
+  framed.version = head.version;
+  framed.headers = head.headers;
+  if (chunked) {
+    core::RemoveHeaders(framed.headers, "Content-Length");
+    core::SetHeader(framed.headers, "Transfer-Encoding", "chunked");
+  }
+  // (With its Content-Length, ToWire checks it against the body, which is
+  // not here: the head is serialized with the header only.)
+  absl::StatusOr<WireResponse> wire =
+      ToWire(framed, 11, keep_alive, /*head_request=*/!chunked);
   if (!wire.ok()) co_return false;
   const std::string bytes = HeaderBytes(*wire);
   client_.expires_after(Chrono(config_.write_timeout));
@@ -226,8 +231,17 @@ asio::awaitable<bool> Connection::WriteStreamHead(
   co_return !ec;
 }
 
-asio::awaitable<bool> Connection::WriteStreamPiece(std::string_view bytes) {
+asio::awaitable<bool> Connection::WriteStreamPiece(std::string_view bytes,
+                                                   bool chunked) {
   if (bytes.empty()) co_return true;
+  if (!chunked) {
+    client_.expires_after(Chrono(config_.write_timeout));
+    auto [ec, n] = co_await OnClient([&](auto& s) {
+      return asio::async_write(s, asio::buffer(bytes.data(), bytes.size()),
+                               kAwait);
+    });
+    co_return !ec;
+  }
   const std::string size = absl::StrCat(absl::Hex(bytes.size()), "\r\n");
   const std::array<asio::const_buffer, 3> parts{
       asio::buffer(size), asio::buffer(bytes.data(), bytes.size()),
@@ -272,16 +286,22 @@ asio::awaitable<bool> Connection::WriteStreamed(const core::Reply& reply,
 }
 
 asio::awaitable<bool> ClientRelay::Head(const core::HttpResponse& head) {
-  co_return co_await connection_.WriteStreamHead(head, keep_alive_);
+  // A body of known length (not chunked, not an event stream) keeps it.
+  const std::string* type = core::FindHeader(head.headers, "Content-Type");
+  chunked_ = core::FindHeader(head.headers, "Content-Length") == nullptr ||
+             core::FindHeader(head.headers, "Transfer-Encoding") != nullptr ||
+             (type != nullptr && IsStreamedResponse(*type, false));
+  co_return co_await connection_.WriteStreamHead(head, keep_alive_, chunked_);
 }
 
 asio::awaitable<bool> ClientRelay::Piece(std::string_view bytes) {
-  co_return co_await connection_.WriteStreamPiece(bytes);
+  co_return co_await connection_.WriteStreamPiece(bytes, chunked_);
 }
 
-asio::awaitable<bool> ClientRelay::End(const core::HttpResponse& whole,
+asio::awaitable<bool> ClientRelay::End(const core::HttpResponse* whole,
                                        const core::ExchangeTiming& timing) {
-  on_whole_(whole, timing);
+  if (whole != nullptr) on_whole_(*whole, timing);
+  if (!chunked_) co_return true;
   co_return co_await connection_.WriteStreamEnd();
 }
 

@@ -870,9 +870,14 @@ class ServerH2 final : public Peer {
     asio::awaitable<bool> Piece(std::string_view bytes) override {
       co_return PieceNow(absl::string_view(bytes.data(), bytes.size()));
     }
-    asio::awaitable<bool> End(const core::HttpResponse& whole,
+    asio::awaitable<bool> End(const core::HttpResponse* whole,
                               const core::ExchangeTiming& timing) override {
-      co_return EndNow(whole, timing);
+      if (whole != nullptr) co_return EndNow(*whole, timing);
+      if (!Alive()) co_return false;
+      stream_->eof = true;
+      nghttp2_session_resume_data(server_.session_.get(), id_);
+      server_.Flush();
+      co_return true;
     }
 
    private:
@@ -1058,7 +1063,13 @@ class ServerH2 final : public Peer {
           co_await h1->Fetch(request, url, stream->head ? nullptr : &relay);
       links.h1_idle.push_back(h1);
     }
-    if (outcome->ended) co_return;  // recorded by the relay
+    if (outcome->ended) {
+      // Recorded by the relay, unless the body was too large to keep.
+      if (!outcome->not_stored.empty()) {
+        handler.OnForwardFailed(ticket, request, "response-too-large-to-store");
+      }
+      co_return;
+    }
     if (outcome->relayed) {
       // The client has the head and part of the body. One that left an
       // event stream keeps its complete events; else nothing is recorded,

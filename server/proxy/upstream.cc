@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -322,7 +323,13 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   for (;;) {
     parser.emplace();
     parser->header_limit(kMaxUpstreamHeaderBytes);
-    parser->body_limit(config_.max_body_bytes);
+    // With a relay, a body larger than --max-body-bytes is still passed on
+    // (the limit is then on what is kept); without, it is refused whole.
+    if (relay != nullptr) {
+      parser->body_limit(boost::none);
+    } else {
+      parser->body_limit(config_.max_body_bytes);
+    }
     if (request.method == "HEAD") parser->skip(true);
     auto [hec, hn] =
         co_await http::async_read_header(stream, buffer_, *parser, kAwait);
@@ -339,47 +346,86 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   }
   const absl::Time first_byte = absl::Now();
   std::vector<core::BodyChunk> chunks;
-  if (!rec && !parser->is_done() && relay != nullptr &&
-      IsStreamedResponse(
-          [&] {
-            const auto type = parser->get()[http::field::content_type];
-            return std::string_view(type.data(), type.size());
-          }(),
-          parser->chunked())) {
-    // Relayed as it arrives, each read a piece (the upstream's timeout
-    // applies between pieces, not to the whole stream).
+  const bool streamed =
+      !rec && IsStreamedResponse(
+                  [&] {
+                    const auto type = parser->get()[http::field::content_type];
+                    return std::string_view(type.data(), type.size());
+                  }(),
+                  parser->chunked());
+  const bool large =
+      !rec && parser->content_length().has_value() &&
+      *parser->content_length() >
+          std::min<uint64_t>(kRelayBodyBytes, config_.max_body_bytes);
+  if (!rec && !parser->is_done() && relay != nullptr && (streamed || large)) {
+    // Relayed as it arrives, read by read (the upstream's timeout applies
+    // between reads, not to the whole body). The body is kept to be
+    // recorded up to --max-body-bytes; beyond, it is only passed on.
     out.relayed = true;
-    bool client = co_await relay->Head(HeadOf(parser->get()));
-    size_t seen = 0;
-    while (client && !parser->is_done()) {
+    const bool keep = relay->KeepBody();
+    core::HttpResponse whole = HeadOf(parser->get());
+    bool client = co_await relay->Head(whole);
+    http::response_parser<http::buffer_body> body(std::move(*parser));
+    body.body_limit(boost::none);
+    bool too_large = false;
+    std::array<char, 128 * 1024> piece;
+    while (client && !body.is_done()) {
+      body.get().body().data = piece.data();
+      body.get().body().size = piece.size();
       Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
       auto [bec, bn] =
-          co_await http::async_read_some(stream, buffer_, *parser, kAwait);
-      if (bec) {
+          co_await http::async_read_some(stream, buffer_, body, kAwait);
+      if (bec && bec != http::error::need_buffer) {
         rec = bec;
         break;
       }
-      const std::string& body = parser->get().body();
-      if (body.size() > seen) {
-        chunks.push_back({body.size() - seen, absl::Now() - first_byte});
-        client = co_await relay->Piece(std::string_view(body).substr(seen));
-        seen = body.size();
+      const size_t got = piece.size() - body.get().body().size;
+      if (got == 0) continue;
+      if (streamed) chunks.push_back({got, absl::Now() - first_byte});
+      if (keep && !too_large) {
+        if (whole.body.size() + got > config_.max_body_bytes) {
+          too_large = true;
+          std::string().swap(whole.body);
+          chunks.clear();
+        } else {
+          whole.body.append(piece.data(), got);
+        }
       }
+      client = co_await relay->Piece(std::string_view(piece.data(), got));
     }
+    out.timing.time_to_first_byte = first_byte - started;
+    out.timing.total = absl::Now() - started;
     if (!client) {
       // The client went away: what arrived so far is returned (the caller
       // decides whether it is worth keeping); the upstream connection is
       // dropped mid-body.
       Close();
       out.client_gone = true;
-      out.timing.time_to_first_byte = first_byte - started;
-      out.timing.total = absl::Now() - started;
-      out.response = HeadOf(parser->get());
-      out.response->body = std::move(parser->get().body());
-      out.response->chunks = std::move(chunks);
+      if (keep && !too_large) {
+        whole.chunks = std::move(chunks);
+        out.response = std::move(whole);
+      }
+      co_return out;
+    }
+    if (!rec) {
+      if (!body.get().keep_alive()) Close();
+      whole.chunks = std::move(chunks);
+      out.response = std::move(whole);
+      out.ended = true;
+      const bool stored = keep && !too_large;
+      if (too_large) {
+        out.not_stored = absl::StrCat(
+            "matgto: the response body from ", authority, " exceeds ",
+            config_.max_body_bytes,
+            " bytes (--max-body-bytes), the most matgto stores: it was passed "
+            "to the client whole, and not recorded");
+      }
+      out.client_gone =
+          !co_await relay->End(stored ? &*out.response : nullptr, out.timing);
       co_return out;
     }
   } else if (!rec && !parser->is_done()) {
+    parser->body_limit(config_.max_body_bytes);  // see the header's
     auto [bec, bn] =
         co_await http::async_read(stream, buffer_, *parser, kAwait);
     rec = bec;
@@ -411,11 +457,6 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   http::response<http::string_body> response = parser->release();
   if (!response.keep_alive()) Close();
   out.response = ToCore(std::move(response));
-  out.response->chunks = std::move(chunks);
-  if (out.relayed) {
-    out.ended = true;
-    out.client_gone = !co_await relay->End(*out.response, out.timing);
-  }
   co_return out;
 }
 

@@ -33,6 +33,9 @@ struct FetchOutcome {
   // A relayed response came whole: ResponseRelay::End had it (and the
   // client then got the end of the body, unless client_gone).
   bool ended = false;
+  // Set when a relayed body was too large to keep (--max-body-bytes is
+  // the most matgto stores): the client got it all, nothing was recorded.
+  std::string not_stored;
   core::ExchangeTiming timing;
   int error_status = 0;
   std::string error_code;
@@ -48,15 +51,21 @@ class ResponseRelay {
   virtual boost::asio::awaitable<bool> Head(const core::HttpResponse& head) = 0;
   virtual boost::asio::awaitable<bool> Piece(std::string_view bytes) = 0;
   // The whole response, once its last piece was relayed: the relay may
-  // record it before the client sees the end of the body.
+  // record it before the client sees the end of the body. Null when the
+  // body was not kept (too large to store, or not asked for).
   virtual boost::asio::awaitable<bool> End(
-      const core::HttpResponse& whole, const core::ExchangeTiming& timing) = 0;
+      const core::HttpResponse* whole, const core::ExchangeTiming& timing) = 0;
+  // Whether the body is kept while it is relayed (to be recorded).
+  virtual bool KeepBody() const { return true; }
 };
 
-// Whether a response is relayed as it arrives: an event stream
-// (text/event-stream), or a chunked body (its length is unknown: it may be
-// a stream). Anything else is read whole.
+// Whether a response is relayed as a stream (its pieces' timing recorded):
+// an event stream (text/event-stream), or a chunked body (its length is
+// unknown: it may be a stream).
 bool IsStreamedResponse(std::string_view content_type, bool chunked);
+// Bodies announced larger than this are relayed as they arrive too (no
+// whole-body buffering on the client's path).
+inline constexpr uint64_t kRelayBodyBytes = 1024 * 1024;
 
 // An event stream cut short (the client went away): its body and pieces
 // trimmed to the last complete event (ending in a blank line). Returns

@@ -129,7 +129,8 @@ core::Decision MissHandler::OnHttpMiss(const core::HttpRequest& live,
                             ? "no-match, recorded"
                             : "no-match, passed through");
       log.Add(std::move(report));
-      return core::Forward{ticket_};
+      return core::Forward{.ticket = ticket_,
+                           .store = on_miss_ == OnMiss::kRecord};
     }
     case OnMiss::kError:
       break;

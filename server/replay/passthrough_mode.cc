@@ -4,7 +4,7 @@ namespace matgto::replay {
 
 core::Decision PassthroughMode::OnRequest(const core::HttpRequest& /*request*/,
                                           SessionCounters& /*counters*/) {
-  return core::Forward{ticket_};
+  return core::Forward{.ticket = ticket_, .store = false};
 }
 
 void PassthroughMode::OnForwarded(const core::HttpRequest& /*request*/,

@@ -147,7 +147,7 @@ core::Decision SessionManager::OnRequest(const core::Route& route,
     decision = to.cassette->OnRequest(
         request, options_.observer != nullptr ? &note : nullptr);
   } else if (options_.default_mode == v1::PASSTHROUGH) {
-    decision = core::Forward{0};
+    decision = core::Forward{.ticket = 0, .store = false};
   } else {
     decision = core::Reply{no_cassette_response_, "no-cassette"};
   }

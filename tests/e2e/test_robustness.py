@@ -57,11 +57,20 @@ def test_oversize_body_gets_413_and_nothing_is_recorded(matgto, upstream):
     assert "recorded 1" in out  # only the successful request
 
 
-def test_oversize_upstream_response_gets_502(matgto, upstream):
+def test_oversize_upstream_response_is_passed_on_but_not_stored(matgto, upstream):
+    # --max-body-bytes limits what matgto keeps, not what a client may get:
+    # a larger response is relayed whole, and a recording says it was not
+    # stored.
     server = matgto("--max-body-bytes", "1024", "--mode", "passthrough")
     r = requests.get(upstream.url("/big?size=4096"), proxies={"http": server.proxy_url})
-    assert r.status_code == 502 and r.headers["X-Matgto-Error"] == "upstream-response-too-large"
+    assert r.status_code == 200 and len(r.content) == 4096
+    server.cli("record", "oversize")
+    r = requests.get(upstream.url("/big?size=4096"), proxies={"http": server.proxy_url})
+    assert r.status_code == 200 and len(r.content) == 4096
+    assert "recorded 0" in server.cli("stop").stdout
     still_serving(server, upstream)
+    time.sleep(1.2)  # exchange log lines are flushed within a second
+    assert "response-too-large-to-store" in server.output()
 
 
 def test_client_hangs_up_mid_body(server, upstream):

@@ -184,3 +184,74 @@ def test_an_http2_client_gets_an_event_stream_as_it_arrives(server, stream_upstr
     assert [l for l, _ in paced] == [l for l, _ in live]
     for gap in gaps(paced, 2):
         assert GAP * 0.6 < gap < GAP * 1.8, gaps(paced, 2)
+
+
+def vm_hwm_mib(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@pytest.fixture
+def big_file_nginx(tmp_path):
+    """nginx serving a 1 GiB file (sparse: no disk used) with Content-Length."""
+    import socket
+    from conftest import free_port, wait_for
+    www = tmp_path / "www"
+    www.mkdir()
+    for name, size in (("big.bin", 1 << 30), ("medium.bin", 128 << 20)):
+        with open(www / name, "wb") as f:
+            f.truncate(size)
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+daemon off; master_process off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;
+events {{}}
+http {{
+  access_log off; sendfile on;
+  client_body_temp_path {tmp_path}/b; proxy_temp_path {tmp_path}/p; fastcgi_temp_path {tmp_path}/f;
+  uwsgi_temp_path {tmp_path}/u; scgi_temp_path {tmp_path}/s;
+  server {{ listen 127.0.0.1:{port}; root {www}; }}
+}}
+""")
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    wait_for(up, what="nginx")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def download(proxy: str, url: str):
+    r = subprocess.run(["curl", "-sS", "--max-time", "120", "--proxy", f"http://{proxy}",
+                        "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url],
+                       capture_output=True, text=True, timeout=150)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_a_1gib_download_is_relayed_without_buffering(matgto, big_file_nginx):
+    # Passed through: relayed as it arrives, nothing kept.
+    server = matgto("--mode", "passthrough", "--log-level", "info")
+    assert download(server.proxy, big_file_nginx + "/big.bin") == f"200 {1 << 30}"
+    assert vm_hwm_mib(server.proc.pid) < 64, vm_hwm_mib(server.proc.pid)
+
+    # Recorded: the client still gets all of it; what matgto stores is
+    # capped by --max-body-bytes, and it says it did not record it.
+    rec = matgto("--max-body-bytes", str(8 << 20))
+    rec.cli("record", "big")
+    assert download(rec.proxy, big_file_nginx + "/medium.bin") == f"200 {128 << 20}"
+    out = rec.cli("stop").stdout
+    assert "recorded 0" in out, out
+    assert vm_hwm_mib(rec.proc.pid) < 64, vm_hwm_mib(rec.proc.pid)
+    time.sleep(1.2)  # the exchange's log line is flushed within a second
+    assert "response-too-large-to-store" in rec.output(), rec.output()[-2000:]
