@@ -267,6 +267,13 @@ def upstream():
     u.close()
 
 
+def sanitized() -> bool:
+    """Whether MATGTO_BIN is an ASan or TSan build (its malloc and memory
+    figures are the sanitizer's, not matgto's)."""
+    libs = subprocess.run(["ldd", MATGTO_BIN], capture_output=True, text=True).stdout
+    return "libasan" in libs or "libtsan" in libs
+
+
 def free_port() -> int:
     """A port nothing listens on (bound then released)."""
     s = socket.socket()

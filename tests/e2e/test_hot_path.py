@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MATGTO_BIN, wait_for
+from conftest import MATGTO_BIN, sanitized, wait_for
 
 COUNTING_MALLOC = r"""
 #define _GNU_SOURCE
@@ -46,11 +46,6 @@ static void report(int sig) {
 }
 __attribute__((constructor)) static void init(void) { signal(SIGUSR2, report); }
 """
-
-
-def sanitized() -> bool:
-    libs = subprocess.run(["ldd", MATGTO_BIN], capture_output=True, text=True).stdout
-    return "libasan" in libs or "libtsan" in libs
 
 
 @pytest.fixture
