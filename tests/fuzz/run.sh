@@ -9,6 +9,7 @@
 # sanitizer or property line) and where they are; exits 1 if any crashed.
 #
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh [target...]     (default: every target)
+#   FUZZ_JOBS=2 ...     libFuzzer worker processes per target (default 1)
 #   FUZZ_MERGE=1 ...   afterwards, minimise the new inputs into the committed
 #                      corpus (libFuzzer -merge=1): review and commit them.
 set -uo pipefail
@@ -41,7 +42,7 @@ for t in "${targets[@]}"; do
   rm -f "$art"/*  # this run's crashes only (minimised ones belong in the corpus)
   dict=$(dict_for "$t")
   echo "fuzz: $t for ${seconds}s (log: $log)"
-  "$exe" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+  "$exe" -fork="${FUZZ_JOBS:-1}" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$art/" ${dict:+-dict="$dict"} \
     "$work" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1
