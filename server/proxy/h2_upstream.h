@@ -1,0 +1,71 @@
+// matgto's HTTP/2 connections to upstreams (h2.cc asks them for the
+// streams its clients send): ALPN h2 on TLS, prior knowledge on h2c with a
+// fallback to HTTP/1.1, responses relayed to the client stream as they
+// arrive (H2Relay). Internal to the proxy.
+#pragma once
+
+#include <list>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "server/core/http.h"
+#include "server/core/url.h"
+#include "server/proxy/h2.h"
+#include "server/proxy/h2_peer.h"
+#include "server/proxy/upstream.h"
+
+namespace matgto::proxy::h2 {
+
+// ---------------------------------------------------------------------------
+// The client stream a response is relayed to as it arrives (a gRPC call,
+// an event stream, a body of unknown length). Called on the strand, from
+// the upstream session's callbacks: each returns false once the client's
+// stream is gone.
+class H2Relay {
+ public:
+  virtual ~H2Relay() = default;
+  virtual bool HeadNow(const core::HttpResponse& head) = 0;
+  virtual bool PieceNow(absl::string_view bytes) = 0;
+  // The whole response (its trailers end the client's stream), once the
+  // last piece was relayed: it is recorded before the client sees the end.
+  virtual bool EndNow(const core::HttpResponse& whole,
+                      const core::ExchangeTiming& timing) = 0;
+};
+
+// Whether an HTTP/2 response is relayed as it arrives: a gRPC call, an
+// event stream, or a body whose length is not announced.
+bool RelayedOverH2(const core::HttpResponse& head);
+
+// One HTTP/2 connection to an upstream, shared by the streams of one client
+// connection that go to the same origin. Lives on that connection's strand.
+class UpstreamH2 {
+ public:
+  static std::unique_ptr<UpstreamH2> Create(Tasks& tasks,
+                                            const H2Context& context);
+  virtual ~UpstreamH2() = default;
+  // False once the connection broke or was refused: a new one is needed.
+  virtual bool Usable() const = 0;
+  // One exchange. nullopt: the origin does not speak HTTP/2 (it did not
+  // negotiate h2 on TLS, or answered the h2c preface with HTTP/1.x): the
+  // caller sends it over HTTP/1.1. With `relay`, a response RelayedOverH2
+  // goes to it as it arrives (the upstream timeout then applies between
+  // its pieces).
+  virtual boost::asio::awaitable<std::optional<FetchOutcome>> Fetch(
+      const core::HttpRequest& request, const core::UrlParts& url,
+      H2Relay* relay) = 0;
+  // Closes the connection: every Fetch in flight ends with an error.
+  virtual void Cancel() = 0;
+};
+
+// The upstream connections of one client connection to one origin.
+struct OriginLinks {
+  std::vector<std::unique_ptr<UpstreamH2>> h2;  // the last one is current
+  // The origin did not negotiate h2: HTTP/1.1 connections, one per
+  // exchange in flight, kept for the next ones.
+  bool http11 = false;
+  std::list<UpstreamClient> h1;
+  std::vector<UpstreamClient*> h1_idle;
+};
+
+}  // namespace matgto::proxy::h2
