@@ -607,11 +607,7 @@ asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
   }
   const core::Forward ticket = std::get<core::Forward>(decision);
   // An HTTP/1.1 client gets a streamed response as it arrives.
-  ClientRelay relay(
-      *this, keep_alive, ticket.store,
-      [&](const core::HttpResponse& whole, const core::ExchangeTiming& timing) {
-        handler_.OnForwarded(ticket, exchange, whole, timing);
-      });
+  ClientRelay relay(*this, keep_alive, ticket, exchange);
   // (Not when a fault shapes the delivery: the whole response is then
   // paced or broken as the fault says.)
   FetchOutcome outcome = co_await upstream_.Fetch(

@@ -16,7 +16,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <memory_resource>
 #include <optional>
@@ -57,29 +56,28 @@ class Connection;
 // client as it arrives, its body re-framed as chunked.
 class ClientRelay final : public ResponseRelay {
  public:
-  // `on_whole` runs with the whole response before the client gets the end
-  // of its body (so an exchange the client has seen is recorded).
-  using OnWhole = std::function<void(const core::HttpResponse&,
-                                     const core::ExchangeTiming&)>;
-  ClientRelay(Connection& connection, bool keep_alive, bool keep_body,
-              OnWhole on_whole)
+  // The whole response is handed to the handler (OnForwarded with
+  // `ticket`, `request`) before the client gets the end of its body, so an
+  // exchange the client has seen is recorded.
+  ClientRelay(Connection& connection, bool keep_alive,
+              const core::Forward& ticket, const core::HttpRequest& request)
       : connection_(connection),
         keep_alive_(keep_alive),
-        keep_body_(keep_body),
-        on_whole_(std::move(on_whole)) {}
+        ticket_(ticket),
+        request_(request) {}
   boost::asio::awaitable<bool> Head(const core::HttpResponse& head) override;
   boost::asio::awaitable<bool> Piece(std::string_view bytes) override;
   boost::asio::awaitable<bool> End(const core::HttpResponse* whole,
                                    const core::ExchangeTiming& timing) override;
-  bool KeepBody() const override { return keep_body_; }
+  bool KeepBody() const override { return ticket_.store; }
 
  private:
   Connection& connection_;
   const bool keep_alive_;
-  const bool keep_body_;
+  const core::Forward& ticket_;
+  const core::HttpRequest& request_;
   // The body goes chunked (a stream), or as it is under its Content-Length.
   bool chunked_ = true;
-  OnWhole on_whole_;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

@@ -300,7 +300,9 @@ asio::awaitable<bool> ClientRelay::Piece(std::string_view bytes) {
 
 asio::awaitable<bool> ClientRelay::End(const core::HttpResponse* whole,
                                        const core::ExchangeTiming& timing) {
-  if (whole != nullptr) on_whole_(*whole, timing);
+  if (whole != nullptr) {
+    connection_.handler_.OnForwarded(ticket_, request_, *whole, timing);
+  }
   if (!chunked_) co_return true;
   co_return co_await connection_.WriteStreamEnd();
 }
