@@ -4,6 +4,8 @@
 
 #include <array>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -29,6 +31,40 @@ constexpr absl::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 namespace h2 {
 namespace {
+
+// matgto's own error body as a sentence: the "message" of a JSON body (a
+// replay miss explains itself in JSON), else the text itself.
+std::string ErrorText(const std::string& body) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    if (const boost::json::value* m = v.as_object().if_contains("message");
+        m != nullptr && m->is_string()) {
+      return std::string(m->as_string());
+    }
+  }
+  return body;
+}
+
+// grpc-message is percent-encoded (gRPC over HTTP/2 spec): every byte
+// outside printable ASCII, and '%'.
+std::string GrpcMessage(absl::string_view text) {
+  constexpr size_t kMax = 2048;  // clients cap metadata at a few KiB
+  if (text.size() > kMax) text = text.substr(0, kMax);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c <= 0x7e && c != '%') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
 
 // Streams a client may have open at once.
 constexpr uint32_t kMaxConcurrentStreams = 100;
@@ -464,7 +500,7 @@ class ServerH2 final : public Peer {
       nv.Add(":status", "200");
       nv.Add("content-type", "application/grpc");
       nv.Add("grpc-status", kGrpcUnavailable);
-      nv.AddOwned("grpc-message", GrpcMessage(response->body));
+      nv.AddOwned("grpc-message", GrpcMessage(ErrorText(response->body)));
       nv.Add("x-matgto-error", error);
       nghttp2_submit_response(session_.get(), id, nv.data(), nv.size(),
                               nullptr);

@@ -181,26 +181,6 @@ inline bool NotForH2(absl::string_view name, absl::string_view value) {
   return name.empty() || name.front() == ':';
 }
 
-// grpc-message is percent-encoded (gRPC over HTTP/2 spec): every byte
-// outside printable ASCII, and '%'.
-inline std::string GrpcMessage(absl::string_view text) {
-  constexpr size_t kMax = 2048;  // clients cap metadata at a few KiB
-  if (text.size() > kMax) text = text.substr(0, kMax);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-    text.remove_suffix(1);
-  }
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c <= 0x7e && c != '%') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  return out;
-}
-
 inline std::string PathOf(const core::UrlParts& url) {
   return url.has_query ? absl::StrCat(url.path, "?", url.query) : url.path;
 }

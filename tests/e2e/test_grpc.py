@@ -130,7 +130,10 @@ def test_grpc_calls_recorded_over_h2c_in_a_connect_tunnel_replay_offline(server)
         with pytest.raises(grpc.RpcError) as miss:
             ch.unary_unary(f"/{SERVICE}/Unary")(b"never sent", timeout=10)
     assert miss.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "matgto" in miss.value.details(), miss.value.details()
+    # The explanation as a sentence, not the JSON body an HTTP client gets.
+    assert miss.value.details().startswith("matgto: no recorded interaction in cassette 'grpc'"), \
+        miss.value.details()
+    assert dict(miss.value.trailing_metadata()).get("x-matgto-error") == "no-match"
     server.cli("stop")
 
 
