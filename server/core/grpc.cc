@@ -80,6 +80,24 @@ GrpcStatus GrpcStatusOf(const HttpResponse& response) {
   return status;
 }
 
+std::string EncodeGrpcMessage(absl::string_view text) {
+  constexpr size_t kMax = 2048;
+  if (text.size() > kMax) text = text.substr(0, kMax);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c <= 0x7e && c != '%') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
 std::string GrpcCodeName(int code) {
   static constexpr std::array<const char*, 17> kNames = {"OK",
                                                          "CANCELLED",

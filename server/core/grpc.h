@@ -37,6 +37,11 @@ struct GrpcStatus {
 };
 GrpcStatus GrpcStatusOf(const HttpResponse& response);
 
+// `text` as a grpc-message value: percent-encoded (every byte outside
+// printable ASCII, and '%'), trailing line breaks dropped, cut at 2 KiB
+// (clients cap metadata at a few KiB). GrpcStatusOf decodes it.
+std::string EncodeGrpcMessage(absl::string_view text);
+
 // "OK", "NOT_FOUND", ... for a gRPC status code; the number otherwise.
 std::string GrpcCodeName(int code);
 

@@ -46,26 +46,6 @@ std::string ErrorText(const std::string& body) {
   return body;
 }
 
-// grpc-message is percent-encoded (gRPC over HTTP/2 spec): every byte
-// outside printable ASCII, and '%'.
-std::string GrpcMessage(absl::string_view text) {
-  constexpr size_t kMax = 2048;  // clients cap metadata at a few KiB
-  if (text.size() > kMax) text = text.substr(0, kMax);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-    text.remove_suffix(1);
-  }
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c <= 0x7e && c != '%') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  return out;
-}
-
 // Streams a client may have open at once.
 constexpr uint32_t kMaxConcurrentStreams = 100;
 // gRPC status UNAVAILABLE: what a gRPC client gets when matgto itself cannot
@@ -500,7 +480,8 @@ class ServerH2 final : public Peer {
       nv.Add(":status", "200");
       nv.Add("content-type", "application/grpc");
       nv.Add("grpc-status", kGrpcUnavailable);
-      nv.AddOwned("grpc-message", GrpcMessage(ErrorText(response->body)));
+      nv.AddOwned("grpc-message",
+                  core::EncodeGrpcMessage(ErrorText(response->body)));
       nv.Add("x-matgto-error", error);
       nghttp2_submit_response(session_.get(), id, nv.data(), nv.size(),
                               nullptr);

@@ -63,6 +63,16 @@ TEST(GrpcTest, StatusFromTrailersOrATrailersOnlyResponse) {
   EXPECT_EQ(GrpcCodeName(42), "42");
 }
 
+TEST(GrpcTest, MessagesArePercentEncodedAndDecodedBack) {
+  const std::string text = "50% off: caf\xc3\xa9\nnext line\n";
+  const std::string encoded = EncodeGrpcMessage(text);
+  EXPECT_EQ(encoded, "50%25 off: caf%c3%a9%0anext line");
+  HttpResponse r;
+  r.trailers = {{"grpc-status", "14"}, {"grpc-message", encoded}};
+  EXPECT_EQ(GrpcStatusOf(r).message, "50% off: caf\xc3\xa9\nnext line");
+  EXPECT_EQ(EncodeGrpcMessage(std::string(5000, 'x')).size(), 2048u);
+}
+
 TEST(GrpcTest, IsGrpcByContentType) {
   HttpRequest r;
   EXPECT_FALSE(IsGrpc(r));
