@@ -163,6 +163,15 @@ int main(int argc, char** argv) {
                    "request/response body limit (413/502 beyond)")
       ->capture_default_str();
   serve_cmd
+      ->add_option("--max-stored-body-bytes", serve.proxy.max_stored_body_bytes,
+                   "largest response body a recording stores: bodies over "
+                   "1 MiB are relayed and spooled to disk as they arrive; a "
+                   "larger one still reaches the client, unrecorded (at most "
+                   "2000000000: one interaction must stay under protobuf's "
+                   "2 GiB)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{2000000000}))
+      ->capture_default_str();
+  serve_cmd
       ->add_option("--idle-timeout", idle_s,
                    "seconds a keep-alive connection may stay idle")
       ->capture_default_str();

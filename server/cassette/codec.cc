@@ -76,6 +76,10 @@ void ToProto(const core::HttpResponse& in, v1::HttpResponse& out) {
     p->set_size(c.size);
     *p->mutable_at() = ToProtoDuration(c.at);
   }
+  if (in.spooled != nullptr) {
+    out.mutable_spooled_body()->set_path(in.spooled->path);
+    out.mutable_spooled_body()->set_size(in.spooled->size);
+  }
 }
 
 void ToProto(const core::ExchangeTiming& in, v1::Timing& out) {
@@ -119,6 +123,10 @@ core::HttpResponse FromProto(const v1::HttpResponse& in) {
   out.chunks.reserve(static_cast<size_t>(in.chunks_size()));
   for (const v1::BodyChunk& c : in.chunks()) {
     out.chunks.push_back({c.size(), FromProtoDuration(c.at())});
+  }
+  if (in.has_spooled_body()) {
+    out.spooled = std::make_shared<const core::SpooledBody>(
+        core::SpooledBody{in.spooled_body().path(), in.spooled_body().size()});
   }
   return out;
 }

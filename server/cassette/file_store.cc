@@ -17,11 +17,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/json_codec.h"
 #include "server/cassette/name.h"
+#include "server/cassette/spooled.h"
 #include "server/cassette/store.h"
 #include "server/core/status_macros.h"
 
@@ -337,10 +339,18 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
   const std::string tmp_leaf =
       absl::StrCat(leaf, ".tmp-", ::getpid(), "-", tmp_counter_.fetch_add(1));
   const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
+  // A recording whose large bodies are in files (spooled.h): a binary
+  // cassette copies them in as it is written; JSON reads them first.
+  const bool spooled = HasSpooledBodies(cassette);
   std::string bytes;
   if (format_ == CassetteFormat::kJson) {
-    ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(cassette));
-  } else {
+    if (spooled) {
+      ASSIGN_OR_RETURN(const v1::Cassette whole, ReadSpooledBodies(cassette));
+      ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(whole));
+    } else {
+      ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(cassette));
+    }
+  } else if (!spooled) {
     bytes = SerializeCassette(cassette);
   }
   {
@@ -352,7 +362,11 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
     absl::Status st = ::fchmod(fd.get(), file_mode_) == 0
                           ? absl::OkStatus()
                           : ErrnoStatus("cannot set the mode of", tmp);
-    if (st.ok()) st = WriteAll(fd.get(), bytes, tmp);
+    if (st.ok()) {
+      st = spooled && format_ == CassetteFormat::kBinary
+               ? WriteCassette(cassette, fd.get(), tmp)
+               : WriteAll(fd.get(), bytes, tmp);
+    }
     if (st.ok() && ::fsync(fd.get()) != 0)
       st = ErrnoStatus("cannot fsync", tmp);
     if (st.ok() && ::close(fd.release()) != 0) {
@@ -554,11 +568,14 @@ std::optional<std::string> FileCassetteStore::RecoverJournalFile(
                         "' is refused until it is moved away)");
   }
   cassette->set_name(name);
+  std::vector<std::string> dropped;
+  ResolveSpooledBodies(*cassette, path, &dropped);
   absl::StatusOr<std::string> saved = into.Save(*cassette);
   if (!saved.ok() &&
       saved.status().GetPayload(kRecordingKeptPayload).has_value()) {
     // Refused (someone saved the cassette meanwhile) but kept elsewhere.
     ::unlink(path.c_str());
+    RemoveBodyFiles(file.parent_path(), file.filename().string());
     return absl::StrCat("recovered cassette '", name, "' from ", path,
                         " but did not save it: ", saved.status().message());
   }
@@ -567,9 +584,11 @@ std::optional<std::string> FileCassetteStore::RecoverJournalFile(
                         saved.status().message(), " (left in place)");
   }
   ::unlink(path.c_str());
-  return absl::StrCat("recovered cassette '", name, "' (",
-                      cassette->interactions_size(),
-                      " interactions) from an interrupted recording");
+  RemoveBodyFiles(file.parent_path(), file.filename().string());
+  return absl::StrCat(
+      "recovered cassette '", name, "' (", cassette->interactions_size(),
+      " interactions) from an interrupted recording",
+      dropped.empty() ? "" : absl::StrCat("; ", absl::StrJoin(dropped, "; ")));
 }
 
 }  // namespace matgto::cassette

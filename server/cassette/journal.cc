@@ -9,12 +9,14 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/cassette/proto_time.h"
+#include "server/cassette/spooled.h"
 #include "server/core/status_macros.h"
 
 namespace matgto::cassette {
@@ -110,15 +112,19 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::OpenAt(int dir_fd,
           JournalError("cannot set the mode of journal", path, errno));
     }
     return std::unique_ptr<Journal>(
-        new Journal(std::move(path), dir_fd, std::move(leaf), fd));
+        new Journal(std::move(path), dir_fd, std::move(leaf), fd, mode));
   }
 }
 
-Journal::Journal(std::string path, int dir_fd, std::string leaf, int fd)
+Journal::Journal(std::string path, int dir_fd, std::string leaf, int fd,
+                 mode_t mode)
     : path_(std::move(path)),
       dir_fd_(dir_fd),
       leaf_(std::move(leaf)),
       fd_(fd),
+      body_spooler_(MakeBodySpooler(
+          dir_fd, std::filesystem::path(path_).parent_path().string(), leaf_,
+          mode)),
       writer_([this] { WriterLoop(); }) {}
 
 Journal::~Journal() {
@@ -312,6 +318,7 @@ absl::Status Journal::Remove() {
       st.ok()) {
     st = JournalError("cannot remove journal", path_, errno);
   }
+  RemoveBodyFiles(dir_fd_, leaf_);
   return st;
 }
 
@@ -332,7 +339,9 @@ absl::StatusOr<v1::Cassette> Journal::Recover() {
   }
   google::protobuf::io::FileInputStream in(fd);
   in.SetCloseOnDelete(true);
-  return RecoverJournal(in, path_);
+  absl::StatusOr<v1::Cassette> cassette = RecoverJournal(in, path_);
+  if (cassette.ok()) ResolveSpooledBodies(*cassette, path_, nullptr);
+  return cassette;
 }
 
 absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/io/zero_copy_stream.h"
 #include "matgto/v1/cassette.pb.h"
+#include "server/core/spool.h"
 
 namespace matgto::cassette {
 
@@ -72,6 +73,12 @@ class Journal {
   // Flushes, deletes the file and releases it.
   absl::Status Remove();
   const std::string& path() const { return path_; }
+  // Where the recording's bodies too large to hold in memory go: files
+  // <journal>.body-<n> beside it (spooled.h), removed with it. Recover()
+  // gives their responses a spooled_body with the file's path.
+  const std::shared_ptr<core::BodySpooler>& body_spooler() const {
+    return body_spooler_;
+  }
 
   // How long the writer waits before trying a failed write again when
   // nothing new is appended.
@@ -87,7 +94,7 @@ class Journal {
     bool supersedes = false;
   };
 
-  Journal(std::string path, int dir_fd, std::string leaf, int fd);
+  Journal(std::string path, int dir_fd, std::string leaf, int fd, mode_t mode);
   void Enqueue(v1::JournalEntry entry, bool supersedes);
   void WriterLoop();
   // Writes `batch` after the last complete record; on an error, cuts the
@@ -101,6 +108,7 @@ class Journal {
   const int dir_fd_;
   const std::string leaf_;
   const int fd_;
+  const std::shared_ptr<core::BodySpooler> body_spooler_;
   // End of the last complete record; the file may be longer only while
   // `dirty_` (a cut that failed). Writer thread only.
   off_t good_size_ = 0;

@@ -334,6 +334,15 @@ bool Redactor::HasBodyRules(const core::Headers& headers) const {
          (!config_.form_fields.empty() && IsForm(headers));
 }
 
+bool Redactor::MayChangeBody(const core::Headers& headers) const {
+  if (!config_.body_patterns.empty()) return true;
+  if (!config_.form_fields.empty() && IsForm(headers)) return true;
+  const std::string* type = core::FindHeader(headers, "content-type");
+  return (!config_.json_pointers.empty() || !config_.json_keys.empty()) &&
+         type != nullptr &&
+         absl::StrContains(absl::AsciiStrToLower(*type), "json");
+}
+
 bool Redactor::IsSecretHeader(absl::string_view name) const {
   for (const std::string& h : config_.headers) {
     if (core::EqualsIgnoreCase(h, name)) return true;
@@ -449,7 +458,15 @@ void Redactor::Redact(core::HttpResponse& response,
                       RedactReport* report) const {
   for (core::Header& h : response.headers)
     RedactHeaderLearning(h.name, h.value, report);
-  RedactBody("response body", response.headers, response.body, report);
+  if (response.spooled == nullptr) {
+    RedactBody("response body", response.headers, response.body, report);
+  } else if (report != nullptr && MayChangeBody(response.headers)) {
+    // A body too large to hold in memory is in a file: the rules are not
+    // run over it.
+    report->AddProblem(absl::StrCat("response body (", response.spooled->size,
+                                    " bytes) is too large for the body "
+                                    "rules: it was kept on disk as sent"));
+  }
 }
 
 void Redactor::Redact(core::WsMessage& message, RedactReport* report) const {

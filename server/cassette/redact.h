@@ -123,6 +123,10 @@ class Redactor {
                  std::string& body, const Scrubber& scrubber,
                  RedactReport* report) const;
   bool HasBodyRules(const core::Headers& headers) const;
+  // Whether the rules could change a body with these headers, judged
+  // without reading it (a body kept on disk): patterns apply to any; form
+  // rules to a form; JSON rules to a JSON content type.
+  bool MayChangeBody(const core::Headers& headers) const;
 
   RedactConfig config_;
   // Any of config_.json_keys, case-insensitive: one pass over a body

@@ -12,6 +12,7 @@
 
 #include "server/core/delivery.h"
 #include "server/core/http.h"
+#include "server/core/spool.h"
 #include "server/core/websocket.h"
 
 namespace matgto::core {
@@ -40,6 +41,9 @@ struct Forward {
   // False when the response is only passed through (passthrough mode, a
   // miss passed through): a body relayed as it arrives is then not kept.
   bool store = true;
+  // Where a kept body too large to hold in memory goes (a recording with a
+  // journal); null: bodies are kept in memory, up to --max-body-bytes.
+  std::shared_ptr<BodySpooler> spooler{};
 };
 
 using Decision = std::variant<Reply, Forward>;
@@ -100,6 +104,15 @@ class ExchangeHandler {
   virtual void OnForwardFailed(const Forward& ticket,
                                const HttpRequest& request,
                                const std::string& reason) = 0;
+
+  // Called instead of OnForwarded when the client got the whole response
+  // but it could not be stored (larger than what a recording keeps, or its
+  // spool file could not be written); `why` is the sentence that says so.
+  // The default reports it as the failure "response-too-large-to-store".
+  virtual void OnNotStored(const Forward& ticket, const HttpRequest& request,
+                           const std::string& why) {
+    OnForwardFailed(ticket, request, "response-too-large-to-store");
+  }
 
   // Called for a WebSocket upgrade request (instead of OnRequest).
   virtual WsDecision OnWebSocket(const Route& route,

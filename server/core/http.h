@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,15 @@ struct BodyChunk {
   friend bool operator==(const BodyChunk&, const BodyChunk&) = default;
 };
 
+// A response body kept in a file rather than in memory (a recorded body too
+// large to hold: see BodySpooler). The file belongs to the recording's
+// journal, which removes it.
+struct SpooledBody {
+  std::string path;
+  uint64_t size = 0;
+  friend bool operator==(const SpooledBody&, const SpooledBody&) = default;
+};
+
 struct HttpResponse {
   int status = 0;
   std::string reason;
@@ -67,6 +77,8 @@ struct HttpResponse {
   // arrived, so that replay can send it in the same pieces. Empty for a
   // body that was read whole.
   std::vector<BodyChunk> chunks{};
+  // Set when the body is in a file (`body` is then empty).
+  std::shared_ptr<const SpooledBody> spooled{};
   // What the proxy derives from a response it writes many times (a
   // replayed one): its serialized form. Empty in every copy.
   Memo wire{};

@@ -20,6 +20,11 @@ struct ProxyConfig {
   uint32_t max_header_bytes = 64 * 1024;
   // Request body; beyond: 413. Response bodies from upstream; beyond: 502.
   uint64_t max_body_bytes = 64ull * 1024 * 1024;
+  // A response body a recording stores when it is relayed and spooled to
+  // disk (a recording with a journal: core/spool.h); beyond, the client
+  // still gets it whole and it is not recorded. Bodies held in memory stay
+  // under max_body_bytes.
+  uint64_t max_stored_body_bytes = 1ull << 30;
   // How long a keep-alive connection may wait for its next request.
   absl::Duration idle_timeout = absl::Seconds(60);
   // How long reading one request (once its first byte arrived) may take: 408.

@@ -617,7 +617,7 @@ asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
     // Recorded by the relay, unless the body was too large to keep (or
     // not asked for: passed through).
     if (!outcome.not_stored.empty()) {
-      handler_.OnForwardFailed(ticket, exchange, "response-too-large-to-store");
+      handler_.OnNotStored(ticket, exchange, outcome.not_stored);
     } else if (!ticket.store) {
       handler_.OnForwarded(ticket, exchange, *outcome.response, outcome.timing);
     }

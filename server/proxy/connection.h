@@ -70,6 +70,9 @@ class ClientRelay final : public ResponseRelay {
   boost::asio::awaitable<bool> End(const core::HttpResponse* whole,
                                    const core::ExchangeTiming& timing) override;
   bool KeepBody() const override { return ticket_.store; }
+  core::BodySpooler* Spooler() const override {
+    return ticket_.store ? ticket_.spooler.get() : nullptr;
+  }
 
  private:
   Connection& connection_;

@@ -412,7 +412,7 @@ class ServerH2 final : public Peer {
     if (outcome->ended) {
       // Recorded by the relay, unless the body was too large to keep.
       if (!outcome->not_stored.empty()) {
-        handler.OnForwardFailed(ticket, request, "response-too-large-to-store");
+        handler.OnNotStored(ticket, request, outcome->not_stored);
       }
       co_return;
     }

@@ -75,6 +75,96 @@ core::HttpResponse HeadOf(const http::response<http::string_body>& r) {
   return head;
 }
 
+// A relayed body as it is kept to be recorded: in memory, then (past
+// core::kSpoolBodyBytes or --max-body-bytes, when the relay has a spooler)
+// in a spool file;
+// given up past the limit on what is stored, or when the file cannot be
+// written. Lives in one Exchange.
+class KeptBody {
+ public:
+  KeptBody(const ProxyConfig& config, ResponseRelay& relay)
+      : keep_(relay.KeepBody()),
+        spooler_(relay.Spooler()),
+        limit_(spooler_ != nullptr ? config.max_stored_body_bytes
+                                   : config.max_body_bytes),
+        in_memory_(
+            std::min<uint64_t>(core::kSpoolBodyBytes, config.max_body_bytes)) {}
+
+  bool keeping() const { return keep_ && why_not_.empty(); }
+  // Why a body that was to be kept was not (empty: it was, or none was).
+  const std::string& why_not() const { return why_not_; }
+
+  void Add(std::string_view bytes, core::HttpResponse& whole,
+           const std::string& authority) {
+    if (!keeping()) return;
+    if (size_ + bytes.size() > limit_) {
+      GiveUp(whole, absl::StrCat("the response body from ", authority,
+                                 " exceeds ", limit_,
+                                 spooler_ != nullptr
+                                     ? " bytes (--max-stored-body-bytes)"
+                                     : " bytes (--max-body-bytes)",
+                                 ", the most matgto stores"));
+      return;
+    }
+    size_ += bytes.size();
+    if (spool_ == nullptr && spooler_ != nullptr && size_ > in_memory_) {
+      absl::StatusOr<std::unique_ptr<core::BodySpool>> opened =
+          spooler_->Open();
+      if (!opened.ok()) {
+        GiveUp(whole,
+               absl::StrCat("spooling the response body to disk failed: ",
+                            opened.status().message()));
+        return;
+      }
+      spool_ = *std::move(opened);
+      Spool(whole.body, whole);
+      std::string().swap(whole.body);
+    }
+    if (spool_ != nullptr) {
+      Spool(bytes, whole);
+    } else {
+      whole.body.append(bytes);
+    }
+  }
+
+  // Once the body is whole: a spooled one goes into `whole.spooled`.
+  void Finish(core::HttpResponse& whole) {
+    if (spool_ == nullptr || !keeping()) return;
+    absl::StatusOr<std::shared_ptr<const core::SpooledBody>> done =
+        spool_->Finish();
+    if (!done.ok()) {
+      GiveUp(whole, absl::StrCat("spooling the response body to disk failed: ",
+                                 done.status().message()));
+      return;
+    }
+    whole.spooled = *std::move(done);
+  }
+
+ private:
+  void Spool(std::string_view bytes, core::HttpResponse& whole) {
+    if (!keeping() || bytes.empty()) return;
+    absl::Status st = spool_->Append(bytes);
+    if (!st.ok()) {
+      GiveUp(whole, absl::StrCat("spooling the response body to disk failed: ",
+                                 st.message()));
+    }
+  }
+  void GiveUp(core::HttpResponse& whole, std::string why) {
+    why_not_ = std::move(why);
+    std::string().swap(whole.body);
+    whole.chunks.clear();
+    spool_.reset();
+  }
+
+  const bool keep_;
+  core::BodySpooler* const spooler_;
+  const uint64_t limit_;
+  const uint64_t in_memory_;
+  uint64_t size_ = 0;
+  std::unique_ptr<core::BodySpool> spool_;
+  std::string why_not_;
+};
+
 }  // namespace
 
 bool IsStreamedResponse(std::string_view content_type, bool chunked) {
@@ -360,14 +450,14 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   if (!rec && !parser->is_done() && relay != nullptr && (streamed || large)) {
     // Relayed as it arrives, read by read (the upstream's timeout applies
     // between reads, not to the whole body). The body is kept to be
-    // recorded up to --max-body-bytes; beyond, it is only passed on.
+    // recorded (in a spool file once large) up to the limit on what is
+    // stored; beyond, it is only passed on.
     out.relayed = true;
-    const bool keep = relay->KeepBody();
     core::HttpResponse whole = HeadOf(parser->get());
+    KeptBody kept(config_, *relay);
     bool client = co_await relay->Head(whole);
     http::response_parser<http::buffer_body> body(std::move(*parser));
     body.body_limit(boost::none);
-    bool too_large = false;
     std::array<char, 128 * 1024> piece;
     while (client && !body.is_done()) {
       body.get().body().data = piece.data();
@@ -381,16 +471,11 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       }
       const size_t got = piece.size() - body.get().body().size;
       if (got == 0) continue;
-      if (streamed) chunks.push_back({got, absl::Now() - first_byte});
-      if (keep && !too_large) {
-        if (whole.body.size() + got > config_.max_body_bytes) {
-          too_large = true;
-          std::string().swap(whole.body);
-          chunks.clear();
-        } else {
-          whole.body.append(piece.data(), got);
-        }
+      if (streamed && kept.keeping()) {
+        chunks.push_back({got, absl::Now() - first_byte});
       }
+      kept.Add(std::string_view(piece.data(), got), whole, authority);
+      if (!kept.keeping()) chunks.clear();
       client = co_await relay->Piece(std::string_view(piece.data(), got));
     }
     out.timing.time_to_first_byte = first_byte - started;
@@ -401,7 +486,8 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       // dropped mid-body.
       Close();
       out.client_gone = true;
-      if (keep && !too_large) {
+      if (kept.keeping()) {
+        kept.Finish(whole);
         whole.chunks = std::move(chunks);
         out.response = std::move(whole);
       }
@@ -409,16 +495,16 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     }
     if (!rec) {
       if (!body.get().keep_alive()) Close();
+      kept.Finish(whole);
+      if (!kept.keeping()) chunks.clear();
       whole.chunks = std::move(chunks);
       out.response = std::move(whole);
       out.ended = true;
-      const bool stored = keep && !too_large;
-      if (too_large) {
+      const bool stored = kept.keeping();
+      if (!kept.why_not().empty()) {
         out.not_stored = absl::StrCat(
-            "matgto: the response body from ", authority, " exceeds ",
-            config_.max_body_bytes,
-            " bytes (--max-body-bytes), the most matgto stores: it was passed "
-            "to the client whole, and not recorded");
+            "matgto: ", kept.why_not(),
+            ": the response was passed to the client whole, and not recorded");
       }
       out.client_gone =
           !co_await relay->End(stored ? &*out.response : nullptr, out.timing);

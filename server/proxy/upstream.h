@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "server/core/http.h"
+#include "server/core/spool.h"
 #include "server/core/url.h"
 #include "server/proxy/config.h"
 #include "server/tls/contexts.h"
@@ -57,6 +58,9 @@ class ResponseRelay {
       const core::HttpResponse* whole, const core::ExchangeTiming& timing) = 0;
   // Whether the body is kept while it is relayed (to be recorded).
   virtual bool KeepBody() const { return true; }
+  // Where a kept body goes once it outgrows core::kSpoolBodyBytes (null:
+  // it stays in memory, up to --max-body-bytes).
+  virtual core::BodySpooler* Spooler() const { return nullptr; }
 };
 
 // Whether a response is relayed as a stream (its pieces' timing recorded):

@@ -5,11 +5,15 @@
 namespace matgto::replay {
 
 RecordMode::RecordMode(uint64_t ticket, Recorder recorder)
-    : ticket_(ticket), recorder_(std::move(recorder)) {}
+    : ticket_(ticket),
+      recorder_(std::move(recorder)),
+      spooler_(recorder_.journal() != nullptr
+                   ? recorder_.journal()->body_spooler()
+                   : nullptr) {}
 
 core::Decision RecordMode::OnRequest(const core::HttpRequest& /*request*/,
                                      SessionCounters& /*counters*/) {
-  return core::Forward{ticket_};
+  return core::Forward{.ticket = ticket_, .spooler = spooler_};
 }
 
 void RecordMode::OnForwarded(const core::HttpRequest& request,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "server/replay/mode.h"
@@ -35,6 +36,10 @@ class RecordMode final : public ModeHandler {
  private:
   const uint64_t ticket_;
   Recorder recorder_;
+  // The journal's (null without one): large bodies go to files beside it.
+  // Only recording sessions spool; a miss recorded during replay is kept
+  // in memory, since it also answers the session's later requests.
+  const std::shared_ptr<core::BodySpooler> spooler_;
 };
 
 }  // namespace matgto::replay

@@ -120,7 +120,8 @@ std::optional<uint64_t> Recorder::AddHttp(const core::HttpRequest& request,
   }
   if (decode_bodies_) {
     StoreDecoded(req.headers, req.body);
-    StoreDecoded(res.headers, res.body);
+    // (A body in a spool file is stored as it came.)
+    if (res.spooled == nullptr) StoreDecoded(res.headers, res.body);
   }
   v1::Interaction* interaction = NewInteraction();
   v1::HttpExchange* http = interaction->mutable_http();
@@ -240,6 +241,12 @@ bool Recorder::Scrub(v1::Interaction& interaction,
     }
   }
   return interaction.SerializeAsString() != before;
+}
+
+void Recorder::NotStored(const core::HttpRequest& request,
+                         absl::string_view why) {
+  Warn(absl::StrCat(request.method, " ", request.url,
+                    " was not recorded: ", why));
 }
 
 void Recorder::CatchUpSecrets() {

@@ -75,6 +75,8 @@ class Recorder {
   // kMaxWarnings, then one line counting the rest).
   std::vector<std::string> Warnings() const;
   static constexpr size_t kMaxWarnings = 100;
+  // An exchange the client got but the recording could not keep.
+  void NotStored(const core::HttpRequest& request, absl::string_view why);
   // The journal (null when none); the session flushes/removes it on stop.
   cassette::Journal* journal() const { return journal_.get(); }
 

@@ -193,6 +193,15 @@ void CassetteSession::OnForwardFailed() {
   ++counters_.failed;
 }
 
+void CassetteSession::OnNotStored(const core::HttpRequest& request,
+                                  absl::string_view why) {
+  absl::MutexLock lock(&mu_);
+  ++counters_.failed;
+  if (Recorder* recorder = handler_->recorder()) {
+    recorder->NotStored(request, why);
+  }
+}
+
 core::WsDecision CassetteSession::OnWebSocket(const core::HttpRequest& upgrade,
                                               Note* note) {
   absl::MutexLock lock(&mu_);

@@ -83,6 +83,9 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
                    const core::HttpResponse& response,
                    const core::ExchangeTiming& timing);
   void OnForwardFailed();
+  // A forward whose response the client got but the recording could not
+  // keep: counted as failed, and the summary warns with `why`.
+  void OnNotStored(const core::HttpRequest& request, absl::string_view why);
   core::WsDecision OnWebSocket(const core::HttpRequest& upgrade,
                                Note* note = nullptr);
 

@@ -174,6 +174,9 @@ class SessionManager final : public core::ExchangeHandler {
                    const core::HttpRequest& request,
                    const core::HttpResponse& response,
                    const core::ExchangeTiming& timing) override;
+  void OnNotStored(const core::Forward& ticket,
+                   const core::HttpRequest& request,
+                   const std::string& why) override;
   void OnForwardFailed(const core::Forward& ticket,
                        const core::HttpRequest& request,
                        const std::string& reason) override;
@@ -181,6 +184,11 @@ class SessionManager final : public core::ExchangeHandler {
                                const core::HttpRequest& upgrade) override;
 
  private:
+  // The observer's record of a failed forward; the session it was for (null
+  // when it has ended).
+  std::shared_ptr<CassetteSession> ReportForwardFailed(
+      const core::Forward& ticket, const core::HttpRequest& request,
+      const std::string& reason);
   // One open session. Fields are written under both control_mu_ and mu_
   // (so either lock suffices to read them), except `listener`, which only
   // control operations touch.

@@ -244,9 +244,25 @@ core::WsDecision SessionManager::OnWebSocket(const core::Route& route,
   return decision;
 }
 
+void SessionManager::OnNotStored(const core::Forward& ticket,
+                                 const core::HttpRequest& request,
+                                 const std::string& why) {
+  const std::shared_ptr<CassetteSession> session =
+      ReportForwardFailed(ticket, request, "response-too-large-to-store");
+  if (session != nullptr) session->OnNotStored(request, why);
+}
+
 void SessionManager::OnForwardFailed(const core::Forward& ticket,
                                      const core::HttpRequest& request,
                                      const std::string& reason) {
+  const std::shared_ptr<CassetteSession> session =
+      ReportForwardFailed(ticket, request, reason);
+  if (session != nullptr) session->OnForwardFailed();
+}
+
+std::shared_ptr<CassetteSession> SessionManager::ReportForwardFailed(
+    const core::Forward& ticket, const core::HttpRequest& request,
+    const std::string& reason) {
   std::shared_ptr<CassetteSession> session;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -266,7 +282,7 @@ void SessionManager::OnForwardFailed(const core::Forward& ticket,
         .error = reason,
         .forwarded = true});
   }
-  if (session != nullptr) session->OnForwardFailed();
+  return session;
 }
 
 }  // namespace matgto::replay

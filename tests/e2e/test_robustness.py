@@ -57,17 +57,26 @@ def test_oversize_body_gets_413_and_nothing_is_recorded(matgto, upstream):
     assert "recorded 1" in out  # only the successful request
 
 
-def test_oversize_upstream_response_is_passed_on_but_not_stored(matgto, upstream):
-    # --max-body-bytes limits what matgto keeps, not what a client may get:
-    # a larger response is relayed whole, and a recording says it was not
-    # stored.
-    server = matgto("--max-body-bytes", "1024", "--mode", "passthrough")
+def test_oversize_upstream_response_is_passed_on_but_not_stored(matgto, upstream, proto_modules):
+    # --max-body-bytes limits what matgto holds in memory, not what a client
+    # may get: a larger response is relayed whole. A recording spools it to
+    # disk and stores it up to --max-stored-body-bytes; beyond, it says it
+    # was not stored.
+    server = matgto("--max-body-bytes", "1024", "--max-stored-body-bytes", "3000",
+                    "--mode", "passthrough")
     r = requests.get(upstream.url("/big?size=4096"), proxies={"http": server.proxy_url})
     assert r.status_code == 200 and len(r.content) == 4096
     server.cli("record", "oversize")
     r = requests.get(upstream.url("/big?size=4096"), proxies={"http": server.proxy_url})
     assert r.status_code == 200 and len(r.content) == 4096
-    assert "recorded 0" in server.cli("stop").stdout
+    r = requests.get(upstream.url("/big?size=2048"), proxies={"http": server.proxy_url})
+    assert r.status_code == 200 and len(r.content) == 2048
+    out = server.cli("stop").stdout
+    assert "recorded 1" in out
+    assert "exceeds 3000 bytes (--max-stored-body-bytes)" in out, out
+    c = proto_modules[0].Cassette()
+    c.ParseFromString(server.cassette_path("oversize").read_bytes())
+    assert [len(i.http.response.body) for i in c.interactions] == [2048]
     still_serving(server, upstream)
     time.sleep(1.2)  # exchange log lines are flushed within a second
     assert "response-too-large-to-store" in server.output()

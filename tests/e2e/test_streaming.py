@@ -5,6 +5,7 @@ recorded gaps (--stream-timing as-recorded, scaled by --stream-speed).
 Arrival is asserted, not only the final body."""
 
 import http.client
+import os
 import http.server
 import subprocess
 import threading
@@ -15,6 +16,7 @@ import pytest
 from conftest import sanitized
 
 GAP = 0.3  # seconds between the upstream's events
+LARGE = os.urandom(8 << 20)  # over the 1 MiB a recording holds in memory
 
 
 class StreamHandler(http.server.BaseHTTPRequestHandler):
@@ -62,6 +64,15 @@ class StreamHandler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass  # the proxy let go of the stream
             self.close_connection = True
+        elif self.path.startswith("/large"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(LARGE)))
+            self.end_headers()
+            for at in range(0, len(LARGE), 1 << 20):
+                self.wfile.write(LARGE[at:at + (1 << 20)])
+                self.wfile.flush()
+                time.sleep(0.05)
         else:
             self.send_error(404)
 
@@ -241,7 +252,35 @@ def download(proxy: str, url: str):
     return r.stdout
 
 
-def test_a_1gib_download_is_relayed_without_buffering(matgto, big_file_nginx):
+def body_files(directory):
+    return sorted(p.name for p in directory.glob("*.body-*"))
+
+
+def test_a_large_body_is_spooled_to_disk_while_recorded_and_replayed_whole(server,
+                                                                           stream_upstream):
+    server.cli("record", "large")
+    host, port = server.proxy.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("GET", stream_upstream + "/large")
+    resp = conn.getresponse()
+    first = resp.read(4 << 20)
+    # Half-way, the recording holds it in a file beside its journal.
+    assert body_files(server.cassette_dir) == ["large.pb.journal.body-0"]
+    assert first + resp.read() == LARGE
+    conn.close()
+    assert "recorded 1" in server.cli("stop").stdout
+    assert body_files(server.cassette_dir) == []
+    assert server.cassette_path("large").stat().st_size > len(LARGE)
+
+    server.cli("replay", "large")
+    replayed = subprocess.run(["curl", "-sS", "--proxy", server.proxy_url,
+                               stream_upstream + "/large"], capture_output=True, timeout=30)
+    server.cli("stop")
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout == LARGE
+
+
+def test_a_1gib_download_is_relayed_and_recorded_without_buffering(matgto, big_file_nginx):
     if sanitized():
         pytest.skip("a sanitizer build's RSS is its shadow memory and quarantine, not matgto's; "
                     "the dev build runs this test")
@@ -250,13 +289,26 @@ def test_a_1gib_download_is_relayed_without_buffering(matgto, big_file_nginx):
     assert download(server.proxy, big_file_nginx + "/big.bin") == f"200 {1 << 30}"
     assert vm_hwm_mib(server.proc.pid) < 64, vm_hwm_mib(server.proc.pid)
 
-    # Recorded: the client still gets all of it; what matgto stores is
-    # capped by --max-body-bytes, and it says it did not record it.
-    rec = matgto("--max-body-bytes", str(8 << 20))
+    # Recorded: spooled to disk as it arrives, then copied into the
+    # cassette by the kernel when it is saved; memory never holds it.
+    rec = matgto()
     rec.cli("record", "big")
-    assert download(rec.proxy, big_file_nginx + "/medium.bin") == f"200 {128 << 20}"
+    assert download(rec.proxy, big_file_nginx + "/big.bin") == f"200 {1 << 30}"
     out = rec.cli("stop").stdout
-    assert "recorded 0" in out, out
+    assert "recorded 1" in out, out
     assert vm_hwm_mib(rec.proc.pid) < 64, vm_hwm_mib(rec.proc.pid)
+    assert rec.cassette_path("big").stat().st_size > 1 << 30
+    assert body_files(rec.cassette_dir) == []
+    rec.cassette_path("big").unlink()  # a gigabyte of disk
+
+    # Past --max-stored-body-bytes the client still gets all of it, and
+    # matgto says it did not record it.
+    small = matgto("--max-stored-body-bytes", str(8 << 20))
+    small.cli("record", "capped")
+    assert download(small.proxy, big_file_nginx + "/medium.bin") == f"200 {128 << 20}"
+    out = small.cli("stop").stdout
+    assert "recorded 0" in out, out
+    assert body_files(small.cassette_dir) == []
     time.sleep(1.2)  # the exchange's log line is flushed within a second
-    assert "response-too-large-to-store" in rec.output(), rec.output()[-2000:]
+    assert "response-too-large-to-store" in small.output(), small.output()[-2000:]
+    assert "(--max-stored-body-bytes)" in out, out

@@ -819,7 +819,11 @@ type HttpResponse struct {
 	Trailers []*Header `protobuf:"bytes,8,rep,name=trailers,proto3" json:"trailers,omitempty"`
 	// A streamed body (Server-Sent Events, a chunked body) as it arrived, in
 	// pieces that cover `body` in order; empty when it was read whole.
-	Chunks        []*BodyChunk `protobuf:"bytes,9,rep,name=chunks,proto3" json:"chunks,omitempty"`
+	Chunks []*BodyChunk `protobuf:"bytes,9,rep,name=chunks,proto3" json:"chunks,omitempty"`
+	// Only in a recording's journal, never in a saved cassette: the body was
+	// too large to hold in memory and is in this file beside the journal
+	// (`body` is empty). Saving the cassette copies the file into `body`.
+	SpooledBody   *SpooledBody `protobuf:"bytes,10,opt,name=spooled_body,json=spooledBody,proto3" json:"spooled_body,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -917,6 +921,69 @@ func (x *HttpResponse) GetChunks() []*BodyChunk {
 	return nil
 }
 
+func (x *HttpResponse) GetSpooledBody() *SpooledBody {
+	if x != nil {
+		return x.SpooledBody
+	}
+	return nil
+}
+
+// A response body written to a file as it arrived (see
+// HttpResponse.spooled_body).
+type SpooledBody struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file, named <journal>.body-<n> in the journal's directory (only
+	// the file name counts when the journal is read back).
+	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Size          uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpooledBody) Reset() {
+	*x = SpooledBody{}
+	mi := &file_matgto_v1_cassette_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpooledBody) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpooledBody) ProtoMessage() {}
+
+func (x *SpooledBody) ProtoReflect() protoreflect.Message {
+	mi := &file_matgto_v1_cassette_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpooledBody.ProtoReflect.Descriptor instead.
+func (*SpooledBody) Descriptor() ([]byte, []int) {
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SpooledBody) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SpooledBody) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 type BodyChunk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Size  uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
@@ -928,7 +995,7 @@ type BodyChunk struct {
 
 func (x *BodyChunk) Reset() {
 	*x = BodyChunk{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[3]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1007,7 @@ func (x *BodyChunk) String() string {
 func (*BodyChunk) ProtoMessage() {}
 
 func (x *BodyChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[3]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1020,7 @@ func (x *BodyChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BodyChunk.ProtoReflect.Descriptor instead.
 func (*BodyChunk) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{3}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BodyChunk) GetSize() uint64 {
@@ -985,7 +1052,7 @@ type Timing struct {
 
 func (x *Timing) Reset() {
 	*x = Timing{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[4]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1064,7 @@ func (x *Timing) String() string {
 func (*Timing) ProtoMessage() {}
 
 func (x *Timing) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[4]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1077,7 @@ func (x *Timing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timing.ProtoReflect.Descriptor instead.
 func (*Timing) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{4}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Timing) GetStartedAt() *timestamppb.Timestamp {
@@ -1045,7 +1112,7 @@ type HttpExchange struct {
 
 func (x *HttpExchange) Reset() {
 	*x = HttpExchange{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[5]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1124,7 @@ func (x *HttpExchange) String() string {
 func (*HttpExchange) ProtoMessage() {}
 
 func (x *HttpExchange) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[5]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1137,7 @@ func (x *HttpExchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpExchange.ProtoReflect.Descriptor instead.
 func (*HttpExchange) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{5}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HttpExchange) GetRequest() *HttpRequest {
@@ -1109,7 +1176,7 @@ type WsMessage struct {
 
 func (x *WsMessage) Reset() {
 	*x = WsMessage{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[6]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1188,7 @@ func (x *WsMessage) String() string {
 func (*WsMessage) ProtoMessage() {}
 
 func (x *WsMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[6]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1201,7 @@ func (x *WsMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsMessage.ProtoReflect.Descriptor instead.
 func (*WsMessage) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{6}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WsMessage) GetDirection() Direction {
@@ -1185,7 +1252,7 @@ type WsClose struct {
 
 func (x *WsClose) Reset() {
 	*x = WsClose{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[7]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1264,7 @@ func (x *WsClose) String() string {
 func (*WsClose) ProtoMessage() {}
 
 func (x *WsClose) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[7]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1277,7 @@ func (x *WsClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsClose.ProtoReflect.Descriptor instead.
 func (*WsClose) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{7}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WsClose) GetInitiator() Direction {
@@ -1254,7 +1321,7 @@ type WebSocketSession struct {
 
 func (x *WebSocketSession) Reset() {
 	*x = WebSocketSession{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[8]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1333,7 @@ func (x *WebSocketSession) String() string {
 func (*WebSocketSession) ProtoMessage() {}
 
 func (x *WebSocketSession) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[8]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1346,7 @@ func (x *WebSocketSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebSocketSession.ProtoReflect.Descriptor instead.
 func (*WebSocketSession) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{8}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WebSocketSession) GetUpgradeRequest() *HttpRequest {
@@ -1337,7 +1404,7 @@ type Interaction struct {
 
 func (x *Interaction) Reset() {
 	*x = Interaction{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1416,7 @@ func (x *Interaction) String() string {
 func (*Interaction) ProtoMessage() {}
 
 func (x *Interaction) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[9]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1429,7 @@ func (x *Interaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interaction.ProtoReflect.Descriptor instead.
 func (*Interaction) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{9}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Interaction) GetIndex() uint64 {
@@ -1440,7 +1507,7 @@ type UrlRewrite struct {
 
 func (x *UrlRewrite) Reset() {
 	*x = UrlRewrite{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1519,7 @@ func (x *UrlRewrite) String() string {
 func (*UrlRewrite) ProtoMessage() {}
 
 func (x *UrlRewrite) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[10]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1532,7 @@ func (x *UrlRewrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UrlRewrite.ProtoReflect.Descriptor instead.
 func (*UrlRewrite) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{10}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UrlRewrite) GetPattern() string {
@@ -1506,7 +1573,7 @@ type MatchRules struct {
 
 func (x *MatchRules) Reset() {
 	*x = MatchRules{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1585,7 @@ func (x *MatchRules) String() string {
 func (*MatchRules) ProtoMessage() {}
 
 func (x *MatchRules) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[11]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1598,7 @@ func (x *MatchRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchRules.ProtoReflect.Descriptor instead.
 func (*MatchRules) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{11}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MatchRules) GetFields() []MatchField {
@@ -1622,7 +1689,7 @@ type RedactRules struct {
 
 func (x *RedactRules) Reset() {
 	*x = RedactRules{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1701,7 @@ func (x *RedactRules) String() string {
 func (*RedactRules) ProtoMessage() {}
 
 func (x *RedactRules) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[12]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1714,7 @@ func (x *RedactRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedactRules.ProtoReflect.Descriptor instead.
 func (*RedactRules) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{12}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RedactRules) GetHeaders() []string {
@@ -1720,7 +1787,7 @@ type Latency struct {
 
 func (x *Latency) Reset() {
 	*x = Latency{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1799,7 @@ func (x *Latency) String() string {
 func (*Latency) ProtoMessage() {}
 
 func (x *Latency) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[13]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1812,7 @@ func (x *Latency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Latency.ProtoReflect.Descriptor instead.
 func (*Latency) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{13}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Latency) GetMode() LatencyMode {
@@ -1802,7 +1869,7 @@ type CassetteOptions struct {
 
 func (x *CassetteOptions) Reset() {
 	*x = CassetteOptions{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1814,7 +1881,7 @@ func (x *CassetteOptions) String() string {
 func (*CassetteOptions) ProtoMessage() {}
 
 func (x *CassetteOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[14]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1827,7 +1894,7 @@ func (x *CassetteOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CassetteOptions.ProtoReflect.Descriptor instead.
 func (*CassetteOptions) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{14}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CassetteOptions) GetOnExhausted() ExhaustedPolicy {
@@ -1928,7 +1995,7 @@ type Cassette struct {
 
 func (x *Cassette) Reset() {
 	*x = Cassette{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2007,7 @@ func (x *Cassette) String() string {
 func (*Cassette) ProtoMessage() {}
 
 func (x *Cassette) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[15]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2020,7 @@ func (x *Cassette) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cassette.ProtoReflect.Descriptor instead.
 func (*Cassette) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{15}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Cassette) GetSchemaVersion() uint32 {
@@ -2032,7 +2099,7 @@ type JournalEntry struct {
 
 func (x *JournalEntry) Reset() {
 	*x = JournalEntry{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2111,7 @@ func (x *JournalEntry) String() string {
 func (*JournalEntry) ProtoMessage() {}
 
 func (x *JournalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[16]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2124,7 @@ func (x *JournalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JournalEntry.ProtoReflect.Descriptor instead.
 func (*JournalEntry) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{16}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *JournalEntry) GetEntry() isJournalEntry_Entry {
@@ -2144,7 +2211,7 @@ type WsJournalMessage struct {
 
 func (x *WsJournalMessage) Reset() {
 	*x = WsJournalMessage{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2156,7 +2223,7 @@ func (x *WsJournalMessage) String() string {
 func (*WsJournalMessage) ProtoMessage() {}
 
 func (x *WsJournalMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[17]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2169,7 +2236,7 @@ func (x *WsJournalMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsJournalMessage.ProtoReflect.Descriptor instead.
 func (*WsJournalMessage) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{17}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WsJournalMessage) GetInteractionIndex() uint64 {
@@ -2196,7 +2263,7 @@ type WsJournalClose struct {
 
 func (x *WsJournalClose) Reset() {
 	*x = WsJournalClose{}
-	mi := &file_matgto_v1_cassette_proto_msgTypes[18]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2275,7 @@ func (x *WsJournalClose) String() string {
 func (*WsJournalClose) ProtoMessage() {}
 
 func (x *WsJournalClose) ProtoReflect() protoreflect.Message {
-	mi := &file_matgto_v1_cassette_proto_msgTypes[18]
+	mi := &file_matgto_v1_cassette_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2288,7 @@ func (x *WsJournalClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WsJournalClose.ProtoReflect.Descriptor instead.
 func (*WsJournalClose) Descriptor() ([]byte, []int) {
-	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{18}
+	return file_matgto_v1_cassette_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WsJournalClose) GetInteractionIndex() uint64 {
@@ -2253,7 +2320,7 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\fhttp_version\x18\x03 \x01(\tR\vhttpVersion\x12+\n" +
 	"\aheaders\x18\x04 \x03(\v2\x11.matgto.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1b\n" +
-	"\tbody_text\x18\x06 \x01(\tR\bbodyText\"\xbb\x02\n" +
+	"\tbody_text\x18\x06 \x01(\tR\bbodyText\"\xf6\x02\n" +
 	"\fHttpResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\rR\x06status\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
@@ -2264,7 +2331,12 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1b\n" +
 	"\tbody_text\x18\a \x01(\tR\bbodyText\x12-\n" +
 	"\btrailers\x18\b \x03(\v2\x11.matgto.v1.HeaderR\btrailers\x12,\n" +
-	"\x06chunks\x18\t \x03(\v2\x14.matgto.v1.BodyChunkR\x06chunks\"J\n" +
+	"\x06chunks\x18\t \x03(\v2\x14.matgto.v1.BodyChunkR\x06chunks\x129\n" +
+	"\fspooled_body\x18\n" +
+	" \x01(\v2\x16.matgto.v1.SpooledBodyR\vspooledBody\"5\n" +
+	"\vSpooledBody\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"J\n" +
 	"\tBodyChunk\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x04R\x04size\x12)\n" +
 	"\x02at\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x02at\"\xbc\x01\n" +
@@ -2451,7 +2523,7 @@ func file_matgto_v1_cassette_proto_rawDescGZIP() []byte {
 }
 
 var file_matgto_v1_cassette_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_matgto_v1_cassette_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_matgto_v1_cassette_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_matgto_v1_cassette_proto_goTypes = []any{
 	(Direction)(0),                // 0: matgto.v1.Direction
 	(WsMessageKind)(0),            // 1: matgto.v1.WsMessageKind
@@ -2467,81 +2539,83 @@ var file_matgto_v1_cassette_proto_goTypes = []any{
 	(*Header)(nil),                // 11: matgto.v1.Header
 	(*HttpRequest)(nil),           // 12: matgto.v1.HttpRequest
 	(*HttpResponse)(nil),          // 13: matgto.v1.HttpResponse
-	(*BodyChunk)(nil),             // 14: matgto.v1.BodyChunk
-	(*Timing)(nil),                // 15: matgto.v1.Timing
-	(*HttpExchange)(nil),          // 16: matgto.v1.HttpExchange
-	(*WsMessage)(nil),             // 17: matgto.v1.WsMessage
-	(*WsClose)(nil),               // 18: matgto.v1.WsClose
-	(*WebSocketSession)(nil),      // 19: matgto.v1.WebSocketSession
-	(*Interaction)(nil),           // 20: matgto.v1.Interaction
-	(*UrlRewrite)(nil),            // 21: matgto.v1.UrlRewrite
-	(*MatchRules)(nil),            // 22: matgto.v1.MatchRules
-	(*RedactRules)(nil),           // 23: matgto.v1.RedactRules
-	(*Latency)(nil),               // 24: matgto.v1.Latency
-	(*CassetteOptions)(nil),       // 25: matgto.v1.CassetteOptions
-	(*Cassette)(nil),              // 26: matgto.v1.Cassette
-	(*JournalEntry)(nil),          // 27: matgto.v1.JournalEntry
-	(*WsJournalMessage)(nil),      // 28: matgto.v1.WsJournalMessage
-	(*WsJournalClose)(nil),        // 29: matgto.v1.WsJournalClose
-	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*SpooledBody)(nil),           // 14: matgto.v1.SpooledBody
+	(*BodyChunk)(nil),             // 15: matgto.v1.BodyChunk
+	(*Timing)(nil),                // 16: matgto.v1.Timing
+	(*HttpExchange)(nil),          // 17: matgto.v1.HttpExchange
+	(*WsMessage)(nil),             // 18: matgto.v1.WsMessage
+	(*WsClose)(nil),               // 19: matgto.v1.WsClose
+	(*WebSocketSession)(nil),      // 20: matgto.v1.WebSocketSession
+	(*Interaction)(nil),           // 21: matgto.v1.Interaction
+	(*UrlRewrite)(nil),            // 22: matgto.v1.UrlRewrite
+	(*MatchRules)(nil),            // 23: matgto.v1.MatchRules
+	(*RedactRules)(nil),           // 24: matgto.v1.RedactRules
+	(*Latency)(nil),               // 25: matgto.v1.Latency
+	(*CassetteOptions)(nil),       // 26: matgto.v1.CassetteOptions
+	(*Cassette)(nil),              // 27: matgto.v1.Cassette
+	(*JournalEntry)(nil),          // 28: matgto.v1.JournalEntry
+	(*WsJournalMessage)(nil),      // 29: matgto.v1.WsJournalMessage
+	(*WsJournalClose)(nil),        // 30: matgto.v1.WsJournalClose
+	(*durationpb.Duration)(nil),   // 31: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
 }
 var file_matgto_v1_cassette_proto_depIdxs = []int32{
 	11, // 0: matgto.v1.HttpRequest.headers:type_name -> matgto.v1.Header
 	11, // 1: matgto.v1.HttpResponse.headers:type_name -> matgto.v1.Header
 	11, // 2: matgto.v1.HttpResponse.trailers:type_name -> matgto.v1.Header
-	14, // 3: matgto.v1.HttpResponse.chunks:type_name -> matgto.v1.BodyChunk
-	30, // 4: matgto.v1.BodyChunk.at:type_name -> google.protobuf.Duration
-	31, // 5: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
-	30, // 6: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
-	30, // 7: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
-	12, // 8: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
-	13, // 9: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
-	15, // 10: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
-	0,  // 11: matgto.v1.WsMessage.direction:type_name -> matgto.v1.Direction
-	1,  // 12: matgto.v1.WsMessage.kind:type_name -> matgto.v1.WsMessageKind
-	30, // 13: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
-	0,  // 14: matgto.v1.WsClose.initiator:type_name -> matgto.v1.Direction
-	30, // 15: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
-	12, // 16: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
-	13, // 17: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
-	17, // 18: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
-	18, // 19: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
-	15, // 20: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
-	31, // 21: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
-	16, // 22: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
-	19, // 23: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
-	4,  // 24: matgto.v1.MatchRules.fields:type_name -> matgto.v1.MatchField
-	5,  // 25: matgto.v1.MatchRules.body:type_name -> matgto.v1.BodyMatch
-	21, // 26: matgto.v1.MatchRules.url_rewrites:type_name -> matgto.v1.UrlRewrite
-	8,  // 27: matgto.v1.RedactRules.on_unredactable:type_name -> matgto.v1.UnredactablePolicy
-	10, // 28: matgto.v1.Latency.mode:type_name -> matgto.v1.LatencyMode
-	30, // 29: matgto.v1.Latency.fixed:type_name -> google.protobuf.Duration
-	30, // 30: matgto.v1.Latency.jitter:type_name -> google.protobuf.Duration
-	2,  // 31: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
-	3,  // 32: matgto.v1.CassetteOptions.ws_timing:type_name -> matgto.v1.WsTiming
-	22, // 33: matgto.v1.CassetteOptions.match_rules:type_name -> matgto.v1.MatchRules
-	6,  // 34: matgto.v1.CassetteOptions.repeat:type_name -> matgto.v1.RepeatPolicy
-	7,  // 35: matgto.v1.CassetteOptions.on_miss:type_name -> matgto.v1.MissPolicy
-	23, // 36: matgto.v1.CassetteOptions.redact:type_name -> matgto.v1.RedactRules
-	9,  // 37: matgto.v1.CassetteOptions.body_storage:type_name -> matgto.v1.BodyStorage
-	24, // 38: matgto.v1.CassetteOptions.latency:type_name -> matgto.v1.Latency
-	3,  // 39: matgto.v1.CassetteOptions.stream_timing:type_name -> matgto.v1.WsTiming
-	31, // 40: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
-	31, // 41: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
-	20, // 42: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
-	25, // 43: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
-	26, // 44: matgto.v1.JournalEntry.begin:type_name -> matgto.v1.Cassette
-	20, // 45: matgto.v1.JournalEntry.interaction:type_name -> matgto.v1.Interaction
-	28, // 46: matgto.v1.JournalEntry.ws_message:type_name -> matgto.v1.WsJournalMessage
-	29, // 47: matgto.v1.JournalEntry.ws_close:type_name -> matgto.v1.WsJournalClose
-	17, // 48: matgto.v1.WsJournalMessage.message:type_name -> matgto.v1.WsMessage
-	18, // 49: matgto.v1.WsJournalClose.close:type_name -> matgto.v1.WsClose
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	15, // 3: matgto.v1.HttpResponse.chunks:type_name -> matgto.v1.BodyChunk
+	14, // 4: matgto.v1.HttpResponse.spooled_body:type_name -> matgto.v1.SpooledBody
+	31, // 5: matgto.v1.BodyChunk.at:type_name -> google.protobuf.Duration
+	32, // 6: matgto.v1.Timing.started_at:type_name -> google.protobuf.Timestamp
+	31, // 7: matgto.v1.Timing.time_to_first_byte:type_name -> google.protobuf.Duration
+	31, // 8: matgto.v1.Timing.total:type_name -> google.protobuf.Duration
+	12, // 9: matgto.v1.HttpExchange.request:type_name -> matgto.v1.HttpRequest
+	13, // 10: matgto.v1.HttpExchange.response:type_name -> matgto.v1.HttpResponse
+	16, // 11: matgto.v1.HttpExchange.timing:type_name -> matgto.v1.Timing
+	0,  // 12: matgto.v1.WsMessage.direction:type_name -> matgto.v1.Direction
+	1,  // 13: matgto.v1.WsMessage.kind:type_name -> matgto.v1.WsMessageKind
+	31, // 14: matgto.v1.WsMessage.since_open:type_name -> google.protobuf.Duration
+	0,  // 15: matgto.v1.WsClose.initiator:type_name -> matgto.v1.Direction
+	31, // 16: matgto.v1.WsClose.since_open:type_name -> google.protobuf.Duration
+	12, // 17: matgto.v1.WebSocketSession.upgrade_request:type_name -> matgto.v1.HttpRequest
+	13, // 18: matgto.v1.WebSocketSession.upgrade_response:type_name -> matgto.v1.HttpResponse
+	18, // 19: matgto.v1.WebSocketSession.messages:type_name -> matgto.v1.WsMessage
+	19, // 20: matgto.v1.WebSocketSession.close:type_name -> matgto.v1.WsClose
+	16, // 21: matgto.v1.WebSocketSession.timing:type_name -> matgto.v1.Timing
+	32, // 22: matgto.v1.Interaction.recorded_at:type_name -> google.protobuf.Timestamp
+	17, // 23: matgto.v1.Interaction.http:type_name -> matgto.v1.HttpExchange
+	20, // 24: matgto.v1.Interaction.websocket:type_name -> matgto.v1.WebSocketSession
+	4,  // 25: matgto.v1.MatchRules.fields:type_name -> matgto.v1.MatchField
+	5,  // 26: matgto.v1.MatchRules.body:type_name -> matgto.v1.BodyMatch
+	22, // 27: matgto.v1.MatchRules.url_rewrites:type_name -> matgto.v1.UrlRewrite
+	8,  // 28: matgto.v1.RedactRules.on_unredactable:type_name -> matgto.v1.UnredactablePolicy
+	10, // 29: matgto.v1.Latency.mode:type_name -> matgto.v1.LatencyMode
+	31, // 30: matgto.v1.Latency.fixed:type_name -> google.protobuf.Duration
+	31, // 31: matgto.v1.Latency.jitter:type_name -> google.protobuf.Duration
+	2,  // 32: matgto.v1.CassetteOptions.on_exhausted:type_name -> matgto.v1.ExhaustedPolicy
+	3,  // 33: matgto.v1.CassetteOptions.ws_timing:type_name -> matgto.v1.WsTiming
+	23, // 34: matgto.v1.CassetteOptions.match_rules:type_name -> matgto.v1.MatchRules
+	6,  // 35: matgto.v1.CassetteOptions.repeat:type_name -> matgto.v1.RepeatPolicy
+	7,  // 36: matgto.v1.CassetteOptions.on_miss:type_name -> matgto.v1.MissPolicy
+	24, // 37: matgto.v1.CassetteOptions.redact:type_name -> matgto.v1.RedactRules
+	9,  // 38: matgto.v1.CassetteOptions.body_storage:type_name -> matgto.v1.BodyStorage
+	25, // 39: matgto.v1.CassetteOptions.latency:type_name -> matgto.v1.Latency
+	3,  // 40: matgto.v1.CassetteOptions.stream_timing:type_name -> matgto.v1.WsTiming
+	32, // 41: matgto.v1.Cassette.created_at:type_name -> google.protobuf.Timestamp
+	32, // 42: matgto.v1.Cassette.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 43: matgto.v1.Cassette.interactions:type_name -> matgto.v1.Interaction
+	26, // 44: matgto.v1.Cassette.options:type_name -> matgto.v1.CassetteOptions
+	27, // 45: matgto.v1.JournalEntry.begin:type_name -> matgto.v1.Cassette
+	21, // 46: matgto.v1.JournalEntry.interaction:type_name -> matgto.v1.Interaction
+	29, // 47: matgto.v1.JournalEntry.ws_message:type_name -> matgto.v1.WsJournalMessage
+	30, // 48: matgto.v1.JournalEntry.ws_close:type_name -> matgto.v1.WsJournalClose
+	18, // 49: matgto.v1.WsJournalMessage.message:type_name -> matgto.v1.WsMessage
+	19, // 50: matgto.v1.WsJournalClose.close:type_name -> matgto.v1.WsClose
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_matgto_v1_cassette_proto_init() }
@@ -2549,11 +2623,11 @@ func file_matgto_v1_cassette_proto_init() {
 	if File_matgto_v1_cassette_proto != nil {
 		return
 	}
-	file_matgto_v1_cassette_proto_msgTypes[9].OneofWrappers = []any{
+	file_matgto_v1_cassette_proto_msgTypes[10].OneofWrappers = []any{
 		(*Interaction_Http)(nil),
 		(*Interaction_Websocket)(nil),
 	}
-	file_matgto_v1_cassette_proto_msgTypes[16].OneofWrappers = []any{
+	file_matgto_v1_cassette_proto_msgTypes[17].OneofWrappers = []any{
 		(*JournalEntry_Begin)(nil),
 		(*JournalEntry_Interaction)(nil),
 		(*JournalEntry_WsMessage)(nil),
@@ -2565,7 +2639,7 @@ func file_matgto_v1_cassette_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_matgto_v1_cassette_proto_rawDesc), len(file_matgto_v1_cassette_proto_rawDesc)),
 			NumEnums:      11,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

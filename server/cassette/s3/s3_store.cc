@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/cord.h"
@@ -13,6 +14,7 @@
 #include "server/cassette/json_codec.h"
 #include "server/cassette/name.h"
 #include "server/cassette/s3/s3_xml.h"
+#include "server/cassette/spooled.h"
 #include "server/core/status_macros.h"
 
 namespace matgto::cassette::s3 {
@@ -265,10 +267,17 @@ absl::StatusOr<std::string> S3CassetteStore::Save(
   RETURN_IF_ERROR(ValidateCassetteName(name));
   const std::string key = Key(name, options_.format);
   S3Request request{.method = "PUT", .key = key};
+  // A PUT sends one body from memory: a recording's bodies in files
+  // (spooled.h) are read in first.
+  std::optional<v1::Cassette> whole;
+  if (HasSpooledBodies(cassette)) {
+    ASSIGN_OR_RETURN(whole, ReadSpooledBodies(cassette));
+  }
+  const v1::Cassette& sent = whole.has_value() ? *whole : cassette;
   if (options_.format == CassetteFormat::kJson) {
-    ASSIGN_OR_RETURN(request.body, SerializeCassetteJson(cassette));
+    ASSIGN_OR_RETURN(request.body, SerializeCassetteJson(sent));
   } else {
-    request.body = SerializeCassette(cassette);
+    request.body = SerializeCassette(sent);
   }
   if (auto condition = book_.SaveCondition(key)) {
     request.headers.push_back(*std::move(condition));
