@@ -279,12 +279,13 @@ func TestConformanceEveryProtoFieldAndEnumValueHasACase(t *testing.T) {
 	loadConformance(t, "unmapped.json", &unmapped)
 	var fields []string
 	enums := map[protoreflect.FullName]protoreflect.EnumDescriptor{}
+	seen := map[protoreflect.FullName]bool{} // shared: a message reachable from two roots is listed once
 	for _, name := range unmapped.Roots.Messages {
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		walk(d.(protoreflect.MessageDescriptor), &fields, enums, map[protoreflect.FullName]bool{})
+		walk(d.(protoreflect.MessageDescriptor), &fields, enums, seen)
 	}
 	for _, name := range unmapped.Roots.Enums {
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
