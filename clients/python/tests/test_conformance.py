@@ -20,6 +20,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from matgto import errors
+from matgto.client import Client
 from matgto.client import usable_proxy_address
 from matgto.faults import Fault, fault_proto
 from matgto.misses import failing_misses
@@ -42,6 +43,7 @@ NAMES = _load("names.json")
 ADDRESSES = _load("proxy_addresses.json")
 STATUS = _load("status.json")
 FAULTS = _load("faults.json")
+SESSIONS = _load("sessions.json")
 UNMAPPED = _load("unmapped.json")
 
 
@@ -154,6 +156,10 @@ def test_every_proto_field_and_enum_value_has_a_case() -> None:
         for case in cases:
             _covered(json_format.ParseDict(case[key], message_type()),
                      message_type.DESCRIPTOR, covered_fields, covered_values)
+    for case in SESSIONS["cases"]:
+        message_type = _SESSION_RPCS[case["rpc"]][1]
+        _covered(json_format.ParseDict(case["expect"], message_type()),
+                 message_type.DESCRIPTOR, covered_fields, covered_values)
     covered_values.update(f"matgto.v1.Mode.{c['expect']}" for c in OPTIONS["modes"])
     missing = [f for f in fields if f not in covered_fields and f not in UNMAPPED["fields"]]
     missing += [
@@ -165,10 +171,63 @@ def test_every_proto_field_and_enum_value_has_a_case() -> None:
         and f"{e.full_name}.{v.name}" not in UNMAPPED["enum_values"]
     ]
     assert not missing, (
-        "no conformance case in clients/conformance/ (options, status, faults) covers "
+        "no conformance case in clients/conformance/ (options, sessions, status, faults) covers "
         + ", ".join(missing)
         + " (add a case, map it in every client, or list it in unmapped.json with a reason)"
     )
+
+
+# --- sessions ------------------------------------------------------------------
+
+#: rpc -> (Client method, request message)
+_SESSION_RPCS = {
+    "StartRecording": ("start_recording", control_pb2.StartRecordingRequest),
+    "Replay": ("replay", control_pb2.ReplayRequest),
+    "UseCassette": ("use_cassette", control_pb2.UseCassetteRequest),
+}
+
+
+class _CapturingStub:
+    """Stands in for the generated stub: keeps the request, answers an empty response."""
+
+    def __init__(self) -> None:
+        self.sent: List[Any] = []
+
+    def __getattr__(self, method: str) -> Any:
+        def call(request: Any, timeout: Any = None) -> Any:
+            self.sent.append(request)
+            return getattr(control_pb2, method + "Response")()
+
+        return call
+
+
+def _session_kwargs(neutral: Dict[str, Any]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for key, value in neutral.items():
+        if key == "new_session":
+            out["new_session"] = value
+        elif key == "lease_ms":
+            out["lease"] = datetime.timedelta(milliseconds=value)
+        elif key == "owner":
+            out["owner"] = value
+        elif key == "id":
+            out["session"] = value
+        else:
+            raise AssertionError(f"conformance: session key {key!r} is not mapped to a Python keyword argument")
+    return out
+
+
+@pytest.mark.parametrize("case", SESSIONS["cases"], ids=[c["name"] for c in SESSIONS["cases"]])
+def test_sessions(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    method, message_type = _SESSION_RPCS[case["rpc"]]
+    client = Client("127.0.0.1:1", check_version=False)  # nothing is dialled: the stub is replaced
+    stub = client._stub = _CapturingStub()
+    args = [case["cassette"]] + ([case["mode"]] if "mode" in case else [])
+    getattr(client, method)(*args, **_kwargs(case.get("options", {})), **_session_kwargs(case["session"]))
+    client.close()
+    want = json_format.ParseDict(case["expect"], message_type())
+    assert stub.sent == [want], f"sent {[json_format.MessageToDict(m) for m in stub.sent]} want {case['expect']}"
 
 
 # --- errors ------------------------------------------------------------------
