@@ -317,6 +317,11 @@ func TestConformanceEveryProtoFieldAndEnumValueHasACase(t *testing.T) {
 	for _, c := range faults.Cases {
 		cover(&pb.Fault{}, c.Name, c.Expect)
 	}
+	var sessions confSessionSuite
+	loadConformance(t, "sessions.json", &sessions)
+	for _, c := range sessions.Cases {
+		cover(confSessionRequests[c.RPC](), c.Name, c.Expect)
+	}
 	for _, c := range suite.Modes {
 		gotValues["matgto.v1."+c.Expect] = true // enum values are scoped to the package
 	}
@@ -337,7 +342,7 @@ func TestConformanceEveryProtoFieldAndEnumValueHasACase(t *testing.T) {
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
-		t.Errorf("no conformance case in clients/conformance/ (options, status, faults) covers %s (add a case, map it in every client, or list it in unmapped.json with a reason)",
+		t.Errorf("no conformance case in clients/conformance/ (options, sessions, status, faults) covers %s (add a case, map it in every client, or list it in unmapped.json with a reason)",
 			strings.Join(missing, ", "))
 	}
 }
@@ -479,6 +484,78 @@ func TestConformanceProxyAddresses(t *testing.T) {
 			}
 			if u.String() != c.URL {
 				t.Errorf("got %s, want %s", u, c.URL)
+			}
+		})
+	}
+}
+
+type confSessionCase struct {
+	Name     string            `json:"name"`
+	RPC      string            `json:"rpc"`
+	Cassette string            `json:"cassette"`
+	Mode     string            `json:"mode"`
+	Session  map[string]any    `json:"session"`
+	Options  map[string]any    `json:"options"`
+	Expect   json.RawMessage   `json:"expect"`
+	Skip     map[string]string `json:"skip"`
+}
+
+type confSessionSuite struct {
+	Cases []confSessionCase `json:"cases"`
+}
+
+var confSessionRequests = map[string]func() proto.Message{
+	"StartRecording": func() proto.Message { return &pb.StartRecordingRequest{} },
+	"Replay":         func() proto.Message { return &pb.ReplayRequest{} },
+	"UseCassette":    func() proto.Message { return &pb.UseCassetteRequest{} },
+}
+
+func TestConformanceSessions(t *testing.T) {
+	var suite confSessionSuite
+	loadConformance(t, "sessions.json", &suite)
+	for _, c := range suite.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			skipFor(t, c.Skip)
+			var opts []Option
+			for k, v := range c.Options {
+				opts = append(opts, confOption(t, k, v))
+			}
+			for k, v := range c.Session {
+				switch k {
+				case "new_session":
+					opts = append(opts, WithNewSession())
+				case "lease_ms":
+					opts = append(opts, WithLease(ms(v)))
+				case "owner":
+					opts = append(opts, WithOwner(v.(string)))
+				case "id":
+					opts = append(opts, WithSession(v.(string)))
+				default:
+					t.Fatalf("conformance: session key %q is not mapped to a Go option", k)
+				}
+			}
+			o := collectOptions(opts)
+			var sent proto.Message
+			switch c.RPC {
+			case "StartRecording":
+				sent = startRecordingRequest(c.Cassette, o)
+			case "Replay":
+				sent = replayRequest(c.Cassette, o)
+			case "UseCassette":
+				mode := Mode(-1)
+				for _, m := range []Mode{ModeAuto, ModeRecord, ModeReplay, ModePassthrough} {
+					if m.String() == c.Mode {
+						mode = m
+					}
+				}
+				sent = useCassetteRequest(c.Cassette, mode, o)
+			}
+			want := confSessionRequests[c.RPC]()
+			if err := protojson.Unmarshal(c.Expect, want); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(sent, want) {
+				t.Errorf("sent %v\nwant %v", protojson.Format(sent), protojson.Format(want))
 			}
 		})
 	}
