@@ -19,6 +19,8 @@ import { cassetteOptions, CassetteOptionsMessage, sessionProxy, toMatgtoError, t
 import { defaultCassetteName, failingMisses } from '@matgto/client/testing';
 import { Fault as PbFault, GetStatusResponse, SessionInfo as PbSessionInfo, SessionSummary } from '../dist/gen/matgto/v1/control.js';
 import { faultFromPb, faultToPb, modeToPb, sessionFromPb, statusFromPb, summaryFromPb } from '../dist/types.js';
+import { replayRequest, startRecordingRequest, useCassetteRequest } from '../dist/client.js';
+import { ReplayRequest, StartRecordingRequest, UseCassetteRequest } from '../dist/gen/matgto/v1/control.js';
 
 const LANG = 'node';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,6 +36,7 @@ const NAMES = load('names.json');
 const ADDRESSES = load('proxy_addresses.json');
 const STATUS = load('status.json');
 const FAULTS = load('faults.json');
+const SESSIONS = load('sessions.json');
 const UNMAPPED = load('unmapped.json');
 
 /** The protos' descriptors, as protoc writes them (the same protoc scripts/gen.mjs runs). */
@@ -164,6 +167,7 @@ describe('conformance: options', () => {
     for (const c of STATUS.status as Any[]) cover(messageDesc('matgto.v1.GetStatusResponse'), c.response);
     for (const c of STATUS.summary as Any[]) cover(messageDesc('matgto.v1.SessionSummary'), c.response);
     for (const c of FAULTS.cases as Any[]) cover(messageDesc('matgto.v1.Fault'), c.expect);
+    for (const c of SESSIONS.cases as Any[]) cover(messageDesc(`matgto.v1.${c.rpc}Request`), c.expect);
     for (const c of OPTIONS.modes as Any[]) gotValues.add(`matgto.v1.Mode.${c.expect}`);
     const missing = fields.filter((f) => !gotFields.has(f) && !(f in UNMAPPED.fields));
     for (const [name, e] of enums) {
@@ -173,7 +177,7 @@ describe('conformance: options', () => {
       }
     }
     assert.deepEqual(missing, [],
-      `no conformance case in clients/conformance/ (options, status, faults) covers ${missing.join(', ')} (add a case, map it in every client, or list it in unmapped.json with a reason)`);
+      `no conformance case in clients/conformance/ (options, sessions, status, faults) covers ${missing.join(', ')} (add a case, map it in every client, or list it in unmapped.json with a reason)`);
   });
 });
 
@@ -232,6 +236,37 @@ describe('conformance: proxy addresses', () => {
     test(`${c.proxy} via ${c.control}`, { skip: skipOf(c) }, () => {
       // What a session (session.proxy) and client.proxyUrl() hand to HTTP clients.
       assert.equal(sessionProxy({ proxyAddress: c.proxy }, c.control), c.url);
+    });
+  }
+});
+
+/** The neutral session options as the Node call options. */
+function sessionOptions(neutral: Record<string, Any>): Any {
+  const out: Any = {};
+  for (const [key, v] of Object.entries(neutral)) {
+    switch (key) {
+      case 'new_session': out.newSession = v; break;
+      case 'lease_ms': out.leaseMs = v; break;
+      case 'owner': out.owner = v; break;
+      case 'id': out.session = v; break;
+      default: assert.fail(`conformance: session key ${key} is not mapped to a Node session option`);
+    }
+  }
+  return out;
+}
+
+describe('conformance: sessions', () => {
+  const codecs: Record<string, Any> = { StartRecording: StartRecordingRequest, Replay: ReplayRequest, UseCassette: UseCassetteRequest };
+  for (const c of SESSIONS.cases as Any[]) {
+    test(c.name, { skip: skipOf(c) }, () => {
+      const o: Any = { ...idiomatic(c.options ?? {}), ...sessionOptions(c.session) };
+      if (c.mode !== undefined) o.mode = c.mode;
+      // What startRecording / replay / useCassette send.
+      const sent = c.rpc === 'StartRecording' ? startRecordingRequest(c.cassette, o)
+        : c.rpc === 'Replay' ? replayRequest(c.cassette, o) : useCassetteRequest(c.cassette, o);
+      const codec = codecs[c.rpc];
+      const want = codec.decode(jsonToBinary(`matgto.v1.${c.rpc}Request`, c.expect));
+      assert.deepStrictEqual(codec.decode(codec.encode(sent).finish()), want);
     });
   }
 });
