@@ -256,6 +256,13 @@ class ConformanceTest {
           gotFields,
           gotValues);
     }
+    for (JsonElement el : ConformanceSuite.load("sessions.json").getAsJsonArray("cases")) {
+      JsonObject c = el.getAsJsonObject();
+      covered(
+          ConformanceSuite.fromJson(c.get("expect"), requestBuilder(c.get("rpc").getAsString())),
+          gotFields,
+          gotValues);
+    }
     List<String> missing = new ArrayList<>();
     for (String f : fields) {
       if (!gotFields.contains(f) && !unmapped.getAsJsonObject("fields").has(f)) {
@@ -274,7 +281,7 @@ class ConformanceTest {
     }
     assertTrue(
         missing.isEmpty(),
-        "no conformance case in clients/conformance/ (options, status, faults) covers "
+        "no conformance case in clients/conformance/ (options, sessions, status, faults) covers "
             + String.join(", ", missing)
             + " (add a case, map it in every client, or list it in unmapped.json with a reason)");
   }
@@ -368,6 +375,67 @@ class ConformanceTest {
                 // What Session.proxyUri() hands to HTTP clients (proxySelector() uses the same host).
                 String url = HostPort.httpUrl(proxy, HostPort.hostOf(control));
                 assertEquals(c.get("url").getAsString(), url);
+              }));
+    }
+    return tests.stream();
+  }
+
+  private static Message.Builder requestBuilder(String rpc) {
+    return switch (rpc) {
+      case "StartRecording" -> dev.matgto.v1.StartRecordingRequest.newBuilder();
+      case "Replay" -> dev.matgto.v1.ReplayRequest.newBuilder();
+      case "UseCassette" -> dev.matgto.v1.UseCassetteRequest.newBuilder();
+      default -> throw new AssertionError("conformance: rpc " + rpc + " is not mapped");
+    };
+  }
+
+  /** The neutral session options as {@link SessionOptions}. */
+  private static SessionOptions sessionOptions(JsonObject neutral) {
+    SessionOptions.Builder b = SessionOptions.builder();
+    for (Map.Entry<String, JsonElement> e : neutral.entrySet()) {
+      JsonElement v = e.getValue();
+      switch (e.getKey()) {
+        case "new_session" -> b.newSession(v.getAsBoolean());
+        case "lease_ms" -> b.lease(ms(v));
+        case "owner" -> b.owner(v.getAsString());
+        case "id" -> b.session(v.getAsString());
+        default -> fail("conformance: session key " + e.getKey() + " is not mapped to SessionOptions");
+      }
+    }
+    return b.build();
+  }
+
+  @TestFactory
+  Stream<DynamicTest> sessions() {
+    List<DynamicTest> tests = new ArrayList<>();
+    for (JsonElement el : ConformanceSuite.load("sessions.json").getAsJsonArray("cases")) {
+      JsonObject c = el.getAsJsonObject();
+      String name = c.get("name").getAsString();
+      tests.add(
+          DynamicTest.dynamicTest(
+              name,
+              () -> {
+                ConformanceSuite.skipIfListed(c, name);
+                // What startRecording / replay / useCassette send.
+                dev.matgto.v1.CassetteOptions options =
+                    MatgtoClient.proto(
+                        idiomatic(
+                            c.has("options") ? c.getAsJsonObject("options") : new JsonObject()));
+                SessionOptions so = sessionOptions(c.getAsJsonObject("session"));
+                String cassette = c.get("cassette").getAsString();
+                Message sent =
+                    switch (c.get("rpc").getAsString()) {
+                      case "StartRecording" ->
+                          MatgtoClient.startRecordingRequest(cassette, options, so);
+                      case "Replay" -> MatgtoClient.replayRequest(cassette, options, so);
+                      default ->
+                          MatgtoClient.useCassetteRequest(
+                              cassette, constant(Mode.class, c.get("mode")), options, so);
+                    };
+                assertEquals(
+                    ConformanceSuite.fromJson(
+                        c.get("expect"), requestBuilder(c.get("rpc").getAsString())),
+                    sent);
               }));
     }
     return tests.stream();
