@@ -15,7 +15,7 @@ use tonic::Code;
 
 use crate::error::NotFound;
 use crate::faults::{FaultAction, ResetPoint, Selector};
-use crate::options::{CassetteOptions, Latency};
+use crate::options::{CassetteOptions, Latency, SessionOptions};
 use crate::{pb, Error, Fault};
 
 const LANG: &str = "rust";
@@ -283,7 +283,7 @@ fn conformance_every_proto_field_and_enum_value_has_a_case() {
         enums.insert(e.full_name().to_string(), e);
     }
     let (mut got_fields, mut got_values) = (BTreeSet::new(), BTreeSet::new());
-    let (status, faults) = (suite("status.json"), suite("faults.json"));
+    let (status, faults, sessions) = (suite("status.json"), suite("faults.json"), suite("sessions.json"));
     for (cases, key, name) in [
         (&s["cases"], "expect", "matgto.v1.CassetteOptions"),
         (&status["status"], "response", "matgto.v1.GetStatusResponse"),
@@ -295,6 +295,12 @@ fn conformance_every_proto_field_and_enum_value_has_a_case() {
             let m = DynamicMessage::deserialize(desc.clone(), &case[key]).unwrap();
             covered(&m, &mut got_fields, &mut got_values);
         }
+    }
+    for case in sessions["cases"].as_array().unwrap() {
+        let name = format!("matgto.v1.{}Request", case["rpc"].as_str().unwrap());
+        let desc = pool.get_message_by_name(&name).unwrap();
+        let m = DynamicMessage::deserialize(desc, &case["expect"]).unwrap();
+        covered(&m, &mut got_fields, &mut got_values);
     }
     for case in s["modes"].as_array().unwrap() {
         got_values.insert(format!("matgto.v1.Mode.{}", case["expect"].as_str().unwrap()));
@@ -311,7 +317,7 @@ fn conformance_every_proto_field_and_enum_value_has_a_case() {
     }
     assert!(
         missing.is_empty(),
-        "no conformance case in clients/conformance/ (options, status, faults) covers {} (add a case, map it in every client, or list it in unmapped.json with a reason)",
+        "no conformance case in clients/conformance/ (options, sessions, status, faults) covers {} (add a case, map it in every client, or list it in unmapped.json with a reason)",
         missing.join(", ")
     );
 }
@@ -395,6 +401,46 @@ fn conformance_proxy_addresses() {
         let got = crate::proxy_url(&crate::connect::host_of(control), proxy).unwrap();
         if got != case["url"].as_str().unwrap() {
             failures.push(format!("{proxy} via {control}: got {got}, want {}", case["url"]));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The sessions cases: what `Client::open_session` sends (it opens and names
+/// sessions with UseCassette only; the other calls are skipped with why).
+#[test]
+fn conformance_sessions() {
+    let s = suite("sessions.json");
+    let mut failures = vec![];
+    for case in s["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        if skipped(case, name) {
+            continue;
+        }
+        assert_eq!(case["rpc"], "UseCassette", "{name}: only UseCassette is mapped for Rust");
+        let modes = [
+            ("auto", pb::Mode::Auto),
+            ("record", pb::Mode::Record),
+            ("replay", pb::Mode::Replay),
+            ("passthrough", pb::Mode::Passthrough),
+        ];
+        let mut opts = SessionOptions::new().mode(pick(&modes, &case["mode"], "mode"));
+        if let Some(o) = case.get("options") {
+            opts = opts.options(builder(o));
+        }
+        for (key, v) in case["session"].as_object().unwrap() {
+            opts = match key.as_str() {
+                "new_session" => opts, // what open_session does without .session(id)
+                "lease_ms" => opts.lease(ms(v)),
+                "owner" => opts.owner(v.as_str().unwrap()),
+                "id" => opts.session(v.as_str().unwrap()),
+                k => panic!("conformance: session key {k:?} is not mapped to SessionOptions"),
+            };
+        }
+        let sent = crate::client::use_cassette_request(case["cassette"].as_str().unwrap(), &opts);
+        let want: pb::UseCassetteRequest = from_json("matgto.v1.UseCassetteRequest", &case["expect"]);
+        if sent != want {
+            failures.push(format!("{name}: sent {sent:?}\n  want {want:?}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
