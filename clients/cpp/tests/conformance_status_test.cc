@@ -229,6 +229,49 @@ INSTANTIATE_TEST_SUITE_P(Conformance, FaultsTest,
                                                   "cases")),
                          ParamName);
 
+// ---- sessions.json: what Client::Record/Replay/Use send (UseCassette only;
+// the StartRecording and Replay cases are skipped with why).
+
+TEST(ConformanceTest, Sessions) {
+  for (const Value& v : List(Load("sessions.json"), "cases")) {
+    const Struct& c = v.struct_value();
+    SCOPED_TRACE(Get(c, "name").string_value());
+    if (std::string why = SkipReason(v); !why.empty()) {
+      std::cout << "conformance: SKIP " << Get(c, "name").string_value() << ": "
+                << why << "\n";
+      continue;
+    }
+    ASSERT_EQ(Get(c, "rpc").string_value(), "UseCassette");
+    SessionOptions o;
+    o.lease = {};  // only what the case says
+    for (const auto& [key, x] : Get(c, "session").struct_value().fields()) {
+      if (key == "lease_ms") {
+        o.lease = MsOf(x);
+      } else if (key == "owner") {
+        o.owner = x.string_value();
+      } else if (key == "id") {
+        o.session = x.string_value();
+      } else if (key !=
+                 "new_session") {  // new: what Use does without a session
+        ADD_FAILURE() << "conformance: session key " << key
+                      << " is not mapped to matgto::SessionOptions";
+      }
+    }
+    v1::Mode mode{};
+    ASSERT_TRUE(v1::Mode_Parse(
+        absl::AsciiStrToUpper(Get(c, "mode").string_value()), &mode));
+    o.mode = mode;
+    o.cassette = conformance::BuildOptions(Get(c, "options").struct_value());
+    v1::UseCassetteRequest sent =
+        OpenSessionRequest(Get(c, "cassette").string_value(), o.mode, o);
+    v1::UseCassetteRequest want =
+        ParseProto<v1::UseCassetteRequest>(Get(c, "expect"));
+    EXPECT_TRUE(MessageDifferencer::Equals(sent, want))
+        << "sent " << sent.ShortDebugString() << "\nwant "
+        << want.ShortDebugString();
+  }
+}
+
 // ---- status.json
 
 Value SessionNeutral(const v1::SessionInfo& s) {

@@ -12,6 +12,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "matgto/options.h"
 
 namespace matgto::conformance {
 
@@ -79,6 +80,10 @@ M ParseProto(const Value& v) {
   EXPECT_TRUE(st.ok()) << st.ToString() << " in " << json;
   return m;
 }
+
+// The neutral option set (options.json) as the client's CassetteOptions
+// builder calls (conformance_test.cc).
+CassetteOptions BuildOptions(const Struct& options);
 
 }  // namespace matgto::conformance
 

@@ -273,6 +273,20 @@ TEST(ConformanceTest, EveryProtoFieldAndEnumValueHasACase) {
     Covered(ParseProto<v1::SessionSummary>(Get(c.struct_value(), "response")),
             &covered_fields, &covered_values);
   }
+  for (const Value& c : List(Load("sessions.json"), "cases")) {
+    const std::string& rpc = Get(c.struct_value(), "rpc").string_value();
+    const Value& expect = Get(c.struct_value(), "expect");
+    if (rpc == "StartRecording") {
+      Covered(ParseProto<v1::StartRecordingRequest>(expect), &covered_fields,
+              &covered_values);
+    } else if (rpc == "Replay") {
+      Covered(ParseProto<v1::ReplayRequest>(expect), &covered_fields,
+              &covered_values);
+    } else {
+      Covered(ParseProto<v1::UseCassetteRequest>(expect), &covered_fields,
+              &covered_values);
+    }
+  }
   for (const Value& c : List(Load("faults.json"), "cases")) {
     Covered(ParseProto<v1::Fault>(Get(c.struct_value(), "expect")),
             &covered_fields, &covered_values);
@@ -295,8 +309,8 @@ TEST(ConformanceTest, EveryProtoFieldAndEnumValueHasACase) {
     }
   }
   EXPECT_TRUE(missing.empty())
-      << "no case in options.json, status.json or faults.json (nor an "
-         "unmapped.json entry) covers: "
+      << "no case in options.json, sessions.json, status.json or faults.json "
+         "(nor an unmapped.json entry) covers: "
       << absl::StrJoin(missing, ", ");
 }
 
@@ -437,4 +451,9 @@ TEST(ConformanceTest, ProxyAddresses) {
 // status.json and faults.json: conformance_status_test.cc.
 
 }  // namespace
+
+namespace conformance {
+CassetteOptions BuildOptions(const Struct& options) { return Build(options); }
+}  // namespace conformance
+
 }  // namespace matgto
