@@ -166,9 +166,7 @@ func (c *Client) StartRecording(ctx context.Context, name string, opts ...Option
 	if err := c.ensureCompatible(ctx); err != nil {
 		return nil, err
 	}
-	o := collectOptions(opts)
-	req := &pb.StartRecordingRequest{Name: name, Options: o.cassetteOptions()}
-	req.Session, req.NewSession, req.Lease, req.Owner = o.sessionFields()
+	req := startRecordingRequest(name, collectOptions(opts))
 	resp, err := c.rpc.StartRecording(ctx, req)
 	if err != nil {
 		return nil, toError("StartRecording", err)
@@ -216,9 +214,7 @@ func (c *Client) Replay(ctx context.Context, name string, opts ...Option) (*Sess
 	if err := c.ensureCompatible(ctx); err != nil {
 		return nil, err
 	}
-	o := collectOptions(opts)
-	req := &pb.ReplayRequest{Name: name, Options: o.cassetteOptions()}
-	req.Session, req.NewSession, req.Lease, req.Owner = o.sessionFields()
+	req := replayRequest(name, collectOptions(opts))
 	resp, err := c.rpc.Replay(ctx, req)
 	if err != nil {
 		return nil, toError("Replay", err)
@@ -235,9 +231,7 @@ func (c *Client) UseCassette(ctx context.Context, name string, mode Mode, opts .
 	if err := c.ensureCompatible(ctx); err != nil {
 		return nil, err
 	}
-	o := collectOptions(opts)
-	req := &pb.UseCassetteRequest{Name: name, Mode: pb.Mode(mode), Options: o.cassetteOptions()}
-	req.Session, req.NewSession, req.Lease, req.Owner = o.sessionFields()
+	req := useCassetteRequest(name, mode, collectOptions(opts))
 	resp, err := c.rpc.UseCassette(ctx, req)
 	if err != nil {
 		return nil, toError("UseCassette", err)
@@ -289,4 +283,25 @@ func (c *Client) CACertificate(ctx context.Context) ([]byte, error) {
 		return nil, toError("CACertificate", err)
 	}
 	return []byte(resp.GetPem()), nil
+}
+
+// The requests StartRecording, Replay and UseCassette send (the conformance
+// suite checks them against clients/conformance/sessions.json).
+
+func startRecordingRequest(name string, o options) *pb.StartRecordingRequest {
+	req := &pb.StartRecordingRequest{Name: name, Options: o.cassetteOptions()}
+	req.Session, req.NewSession, req.Lease, req.Owner = o.sessionFields()
+	return req
+}
+
+func replayRequest(name string, o options) *pb.ReplayRequest {
+	req := &pb.ReplayRequest{Name: name, Options: o.cassetteOptions()}
+	req.Session, req.NewSession, req.Lease, req.Owner = o.sessionFields()
+	return req
+}
+
+func useCassetteRequest(name string, mode Mode, o options) *pb.UseCassetteRequest {
+	req := &pb.UseCassetteRequest{Name: name, Mode: pb.Mode(mode), Options: o.cassetteOptions()}
+	req.Session, req.NewSession, req.Lease, req.Owner = o.sessionFields()
+	return req
 }

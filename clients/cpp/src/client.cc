@@ -454,20 +454,27 @@ Session Client::Use(const std::string& name, SessionOptions options) {
   return Open("Use", name, mode, std::move(options));
 }
 
-Session Client::Open(const std::string& op, const std::string& name,
-                     v1::Mode mode, SessionOptions o) {
-  const bool new_session = o.session.empty();
+v1::UseCassetteRequest OpenSessionRequest(const std::string& name,
+                                          v1::Mode mode,
+                                          const SessionOptions& o) {
   v1::UseCassetteRequest req;
   req.set_name(name);
   req.set_mode(mode);
   if (!o.cassette.empty()) *req.mutable_options() = o.cassette.proto();
-  if (new_session) {
+  if (o.session.empty()) {
     req.set_new_session(true);
     if (o.lease.count() > 0) SetDuration(o.lease, req.mutable_lease());
     req.set_owner(Truncate(o.owner.empty() ? DefaultOwner() : o.owner, 256));
   } else if (o.session != "default") {
     req.set_session(o.session);
   }
+  return req;
+}
+
+Session Client::Open(const std::string& op, const std::string& name,
+                     v1::Mode mode, SessionOptions o) {
+  const bool new_session = o.session.empty();
+  v1::UseCassetteRequest req = OpenSessionRequest(name, mode, o);
   v1::SessionInfo info =
       impl_->Call(op, &v1::ProxyControl::Stub::UseCassette, req).session();
 

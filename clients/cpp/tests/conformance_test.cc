@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "conformance_support.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -35,64 +36,14 @@ using google::protobuf::Value;
 using google::protobuf::util::JsonStringToMessage;
 using google::protobuf::util::MessageToJsonString;
 
-constexpr char kLang[] = "cpp";
-
-Struct Load(const std::string& file) {
-  std::string path = std::string(MATGTO_CONFORMANCE_DIR) + "/" + file;
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  Struct s;
-  auto st = JsonStringToMessage(ss.str(), &s);
-  if (!in || !st.ok()) {
-    ADD_FAILURE() << "cannot read " << path << ": " << st.ToString();
-  }
-  return s;
-}
-
-const Value& Get(const Struct& s, const std::string& key) {
-  static const Value kNull;
-  auto it = s.fields().find(key);
-  return it == s.fields().end() ? kNull : it->second;
-}
-
-std::vector<Value> List(const Struct& s, const std::string& key) {
-  const ListValue& l = Get(s, key).list_value();
-  return {l.values().begin(), l.values().end()};
-}
-
-std::vector<std::string> Strings(const Value& v) {
-  std::vector<std::string> out;
-  for (const Value& x : v.list_value().values())
-    out.push_back(x.string_value());
-  return out;
-}
-
-// The skip reason for C++ in a case's "skip" object, empty when none.
-std::string SkipReason(const Value& c) {
-  return Get(Get(c.struct_value(), "skip").struct_value(), kLang)
-      .string_value();
-}
-
-// A GoogleTest parameter name from a case name.
-std::string ParamName(const ::testing::TestParamInfo<Value>& info) {
-  std::string n = Get(info.param.struct_value(), "name").string_value();
-  if (n.empty()) n = Get(info.param.struct_value(), "code").string_value();
-  for (char& ch : n) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return n + "_" + std::to_string(info.index);
-}
-
-template <typename M>
-M ParseProto(const Value& v) {
-  std::string json;
-  EXPECT_TRUE(MessageToJsonString(v, &json).ok());
-  M m;
-  auto st = JsonStringToMessage(json, &m);
-  EXPECT_TRUE(st.ok()) << st.ToString() << " in " << json;
-  return m;
-}
+using conformance::Get;
+using conformance::kLang;
+using conformance::List;
+using conformance::Load;
+using conformance::ParamName;
+using conformance::ParseProto;
+using conformance::SkipReason;
+using conformance::Strings;
 
 // ---- options.json
 
@@ -312,6 +263,34 @@ TEST(ConformanceTest, EveryProtoFieldAndEnumValueHasACase) {
     covered_values.insert("matgto.v1.Mode." +
                           Get(m.struct_value(), "expect").string_value());
   }
+  Struct status = Load("status.json");
+  for (const Value& c : List(status, "status")) {
+    Covered(
+        ParseProto<v1::GetStatusResponse>(Get(c.struct_value(), "response")),
+        &covered_fields, &covered_values);
+  }
+  for (const Value& c : List(status, "summary")) {
+    Covered(ParseProto<v1::SessionSummary>(Get(c.struct_value(), "response")),
+            &covered_fields, &covered_values);
+  }
+  for (const Value& c : List(Load("sessions.json"), "cases")) {
+    const std::string& rpc = Get(c.struct_value(), "rpc").string_value();
+    const Value& expect = Get(c.struct_value(), "expect");
+    if (rpc == "StartRecording") {
+      Covered(ParseProto<v1::StartRecordingRequest>(expect), &covered_fields,
+              &covered_values);
+    } else if (rpc == "Replay") {
+      Covered(ParseProto<v1::ReplayRequest>(expect), &covered_fields,
+              &covered_values);
+    } else {
+      Covered(ParseProto<v1::UseCassetteRequest>(expect), &covered_fields,
+              &covered_values);
+    }
+  }
+  for (const Value& c : List(Load("faults.json"), "cases")) {
+    Covered(ParseProto<v1::Fault>(Get(c.struct_value(), "expect")),
+            &covered_fields, &covered_values);
+  }
   const Struct& skip_fields = Get(unmapped, "fields").struct_value();
   const Struct& skip_values = Get(unmapped, "enum_values").struct_value();
   std::vector<std::string> missing;
@@ -330,7 +309,8 @@ TEST(ConformanceTest, EveryProtoFieldAndEnumValueHasACase) {
     }
   }
   EXPECT_TRUE(missing.empty())
-      << "no case in options.json (nor an unmapped.json entry) covers: "
+      << "no case in options.json, sessions.json, status.json or faults.json "
+         "(nor an unmapped.json entry) covers: "
       << absl::StrJoin(missing, ", ");
 }
 
@@ -468,44 +448,12 @@ TEST(ConformanceTest, ProxyAddresses) {
   }
 }
 
-// ---- status.json
-
-TEST(ConformanceTest, StatusDecoding) {
-  Struct file = Load("status.json");
-  for (const Value& v : List(file, "status")) {
-    const Struct& want = Get(v.struct_value(), "expect").struct_value();
-    auto st =
-        ParseProto<v1::GetStatusResponse>(Get(v.struct_value(), "response"));
-    EXPECT_EQ(st.version(), Get(want, "version").string_value());
-    EXPECT_EQ(st.api_version(), Get(want, "api_version").number_value());
-    EXPECT_EQ(v1::Mode_Name(st.default_mode()),
-              Get(want, "default_mode").string_value());
-    EXPECT_EQ(st.proxy_address(), Get(want, "proxy_address").string_value());
-    EXPECT_EQ(st.max_sessions(), Get(want, "max_sessions").number_value());
-    std::vector<std::string> ids, modes, reasons;
-    for (const auto& s : st.sessions()) {
-      ids.push_back(s.id());
-      modes.push_back(v1::Mode_Name(s.mode()));
-    }
-    for (const auto& e : st.ended_sessions()) reasons.push_back(e.end_reason());
-    EXPECT_EQ(ids, Strings(Get(want, "session_ids")));
-    EXPECT_EQ(modes, Strings(Get(want, "session_modes")));
-    EXPECT_EQ(reasons, Strings(Get(want, "ended_reasons")));
-  }
-  for (const Value& v : List(file, "summary")) {
-    const Struct& want = Get(v.struct_value(), "expect").struct_value();
-    auto sum =
-        ParseProto<v1::SessionSummary>(Get(v.struct_value(), "response"));
-    EXPECT_EQ(sum.end_reason(), Get(want, "end_reason").string_value());
-    EXPECT_EQ(sum.saved_path(), Get(want, "saved_path").string_value());
-    EXPECT_EQ(sum.save_error(), Get(want, "save_error").string_value());
-    EXPECT_EQ(
-        std::vector<std::string>(sum.warnings().begin(), sum.warnings().end()),
-        Strings(Get(want, "warnings")));
-    EXPECT_EQ(FailedMisses(sum.session()).size(),
-              Get(want, "failing_misses").number_value());
-  }
-}
+// status.json and faults.json: conformance_status_test.cc.
 
 }  // namespace
+
+namespace conformance {
+CassetteOptions BuildOptions(const Struct& options) { return Build(options); }
+}  // namespace conformance
+
 }  // namespace matgto

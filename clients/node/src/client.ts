@@ -273,6 +273,26 @@ function sessionRequestFields(o: SessionOptions): { session: string; newSession:
   };
 }
 
+/** The request `startRecording()` sends (checked by the conformance suite, clients/conformance/sessions.json). */
+export function startRecordingRequest(name: string, options: CassetteCallOptions): StartRecordingRequest {
+  const fields = sessionRequestFields(options);
+  return StartRecordingRequest.fromPartial({ name, options: optionsToPb(options), ...fields });
+}
+
+/** The request `replay()` sends. */
+export function replayRequest(name: string, options: CassetteCallOptions): ReplayRequest {
+  const fields = sessionRequestFields(options);
+  return ReplayRequest.fromPartial({ name, options: optionsToPb(options), ...fields });
+}
+
+/** The request `useCassette()` sends. */
+export function useCassetteRequest(name: string, options: UseCassetteOptions): UseCassetteRequest {
+  const mode = modeToPb(options.mode ?? 'auto');
+  const pbOptions = optionsToPb(options);
+  const fields = sessionRequestFields(options);
+  return UseCassetteRequest.fromPartial({ name, mode, options: pbOptions, ...fields });
+}
+
 type UnaryMethod<Req, Res> = (
   request: Req,
   metadata: Metadata,
@@ -491,8 +511,7 @@ export class MatgtoClient implements AsyncDisposable {
    * session of its own (see {@link SessionOptions}).
    */
   async startRecording(name: string, options: CassetteCallOptions = {}): Promise<CassetteSession> {
-    const fields = sessionRequestFields(options);
-    const req = StartRecordingRequest.fromPartial({ name, options: optionsToPb(options), ...fields });
+    const req = startRecordingRequest(name, options);
     await this.#ensureCompatible();
     const res = await this.#unary('StartRecording', this.#stub.startRecording, req);
     return this.#session(sessionFromPb(res.session), 'StartRecording', this.#opened(options));
@@ -547,8 +566,7 @@ export class MatgtoClient implements AsyncDisposable {
    * opens a session of its own (see {@link SessionOptions}).
    */
   async replay(name: string, options: CassetteCallOptions = {}): Promise<CassetteSession> {
-    const fields = sessionRequestFields(options);
-    const req = ReplayRequest.fromPartial({ name, options: optionsToPb(options), ...fields });
+    const req = replayRequest(name, options);
     await this.#ensureCompatible();
     const res = await this.#unary('Replay', this.#stub.replay, req);
     return this.#session(sessionFromPb(res.session), 'Replay', this.#opened(options));
@@ -560,11 +578,8 @@ export class MatgtoClient implements AsyncDisposable {
    * {@link SessionOptions}).
    */
   async useCassette(name: string, options: UseCassetteOptions = {}): Promise<CassetteSession> {
-    const mode = modeToPb(options.mode ?? 'auto');
-    const pbOptions = optionsToPb(options);
-    const fields = sessionRequestFields(options);
+    const req = useCassetteRequest(name, options);
     await this.#ensureCompatible();
-    const req = UseCassetteRequest.fromPartial({ name, mode, options: pbOptions, ...fields });
     const res = await this.#unary('UseCassette', this.#stub.useCassette, req);
     return this.#session(sessionFromPb(res.session), 'UseCassette', this.#opened(options));
   }

@@ -100,6 +100,7 @@ export type {
   SessionInfo,
   SessionSummary,
   ServerStatus,
+  TlsStatus,
   Miss,
   Candidate,
   FieldDifference,

@@ -257,6 +257,18 @@ export interface SessionSummary {
   warnings: string[];
 }
 
+/** HTTPS interception, as `status().tls` reports it. */
+export interface TlsStatus {
+  /** Where the CA certificate (PEM) is. */
+  caCertificatePath: string;
+  /** Hosts (glob patterns) whose CONNECT tunnels are relayed, not intercepted. */
+  noIntercept: string[];
+  /** Upstream certificates are not verified (--insecure-upstream). */
+  insecureUpstream: boolean;
+  /** Extra upstream trust anchors (--upstream-ca-file); "" when none. */
+  upstreamCaFile: string;
+}
+
 export interface ServerStatus {
   /** The server's semver ("0.1.0"). */
   version: string;
@@ -271,6 +283,10 @@ export interface ServerStatus {
   session: SessionInfo | undefined;
   /** Server uptime in milliseconds. */
   uptimeMs: number;
+  /** HTTPS interception: the CA certificate's path, relayed hosts, upstream trust; undefined from servers that do not report it. */
+  tls: TlsStatus | undefined;
+  /** Reverse mode: the origin that origin-form requests go to; "" in forward-proxy mode. */
+  reverseUpstream: string;
   /** Every open session with a cassette in use (the default one first when it has one, then by opening time). */
   sessions: SessionInfo[];
   /** Sessions that ended recently, most recent first (the server keeps at most 64). */
@@ -628,6 +644,15 @@ export function statusFromPb(r: GetStatusResponse): ServerStatus {
     defaultMode: modeFromPb(r.defaultMode),
     session: sessionFromPb(r.session),
     uptimeMs: durationMs(r.uptime),
+    tls: r.tls
+      ? {
+          caCertificatePath: r.tls.caCertificatePath,
+          noIntercept: [...r.tls.noIntercept],
+          insecureUpstream: r.tls.insecureUpstream,
+          upstreamCaFile: r.tls.upstreamCaFile,
+        }
+      : undefined,
+    reverseUpstream: r.reverseUpstream,
     sessions: r.sessions.map((x) => sessionFromPb(x)!),
     endedSessions: r.endedSessions.map(summaryFromPb),
     maxSessions: r.maxSessions,

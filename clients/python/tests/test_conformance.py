@@ -20,7 +20,9 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from matgto import errors
+from matgto.client import Client
 from matgto.client import usable_proxy_address
+from matgto.faults import Fault, fault_proto
 from matgto.misses import failing_misses
 from matgto.modes import parse_mode
 from matgto.naming import sanitize_cassette_name
@@ -40,6 +42,8 @@ ERRORS = _load("errors.json")
 NAMES = _load("names.json")
 ADDRESSES = _load("proxy_addresses.json")
 STATUS = _load("status.json")
+FAULTS = _load("faults.json")
+SESSIONS = _load("sessions.json")
 UNMAPPED = _load("unmapped.json")
 
 
@@ -136,15 +140,26 @@ def test_every_proto_field_and_enum_value_has_a_case() -> None:
     pool = cassette_pb2.DESCRIPTOR.pool
     fields: List[str] = []
     enums: Set[Any] = set()
+    seen: Set[str] = set()  # shared: a message reachable from two roots is listed once
     for name in UNMAPPED["roots"]["messages"]:
-        _walk(pool.FindMessageTypeByName(name), fields, enums, set())
+        _walk(pool.FindMessageTypeByName(name), fields, enums, seen)
     for name in UNMAPPED["roots"]["enums"]:
         enums.add(pool.FindEnumTypeByName(name))
     covered_fields: Set[str] = set()
     covered_values: Set[str] = set()
-    for case in OPTIONS["cases"]:
-        _covered(json_format.ParseDict(case["expect"], cassette_pb2.CassetteOptions()),
-                 cassette_pb2.CassetteOptions.DESCRIPTOR, covered_fields, covered_values)
+    for cases, key, message_type in (
+        (OPTIONS["cases"], "expect", cassette_pb2.CassetteOptions),
+        (STATUS["status"], "response", control_pb2.GetStatusResponse),
+        (STATUS["summary"], "response", control_pb2.SessionSummary),
+        (FAULTS["cases"], "expect", control_pb2.Fault),
+    ):
+        for case in cases:
+            _covered(json_format.ParseDict(case[key], message_type()),
+                     message_type.DESCRIPTOR, covered_fields, covered_values)
+    for case in SESSIONS["cases"]:
+        message_type = _SESSION_RPCS[case["rpc"]][1]
+        _covered(json_format.ParseDict(case["expect"], message_type()),
+                 message_type.DESCRIPTOR, covered_fields, covered_values)
     covered_values.update(f"matgto.v1.Mode.{c['expect']}" for c in OPTIONS["modes"])
     missing = [f for f in fields if f not in covered_fields and f not in UNMAPPED["fields"]]
     missing += [
@@ -156,10 +171,63 @@ def test_every_proto_field_and_enum_value_has_a_case() -> None:
         and f"{e.full_name}.{v.name}" not in UNMAPPED["enum_values"]
     ]
     assert not missing, (
-        "no conformance case in clients/conformance/options.json covers "
+        "no conformance case in clients/conformance/ (options, sessions, status, faults) covers "
         + ", ".join(missing)
         + " (add a case, map it in every client, or list it in unmapped.json with a reason)"
     )
+
+
+# --- sessions ------------------------------------------------------------------
+
+#: rpc -> (Client method, request message)
+_SESSION_RPCS = {
+    "StartRecording": ("start_recording", control_pb2.StartRecordingRequest),
+    "Replay": ("replay", control_pb2.ReplayRequest),
+    "UseCassette": ("use_cassette", control_pb2.UseCassetteRequest),
+}
+
+
+class _CapturingStub:
+    """Stands in for the generated stub: keeps the request, answers an empty response."""
+
+    def __init__(self) -> None:
+        self.sent: List[Any] = []
+
+    def __getattr__(self, method: str) -> Any:
+        def call(request: Any, timeout: Any = None) -> Any:
+            self.sent.append(request)
+            return getattr(control_pb2, method + "Response")()
+
+        return call
+
+
+def _session_kwargs(neutral: Dict[str, Any]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for key, value in neutral.items():
+        if key == "new_session":
+            out["new_session"] = value
+        elif key == "lease_ms":
+            out["lease"] = datetime.timedelta(milliseconds=value)
+        elif key == "owner":
+            out["owner"] = value
+        elif key == "id":
+            out["session"] = value
+        else:
+            raise AssertionError(f"conformance: session key {key!r} is not mapped to a Python keyword argument")
+    return out
+
+
+@pytest.mark.parametrize("case", SESSIONS["cases"], ids=[c["name"] for c in SESSIONS["cases"]])
+def test_sessions(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    method, message_type = _SESSION_RPCS[case["rpc"]]
+    client = Client("127.0.0.1:1", check_version=False)  # nothing is dialled: the stub is replaced
+    stub = client._stub = _CapturingStub()
+    args = [case["cassette"]] + ([case["mode"]] if "mode" in case else [])
+    getattr(client, method)(*args, **_kwargs(case.get("options", {})), **_session_kwargs(case["session"]))
+    client.close()
+    want = json_format.ParseDict(case["expect"], message_type())
+    assert stub.sent == [want], f"sent {[json_format.MessageToDict(m) for m in stub.sent]} want {case['expect']}"
 
 
 # --- errors ------------------------------------------------------------------
@@ -241,35 +309,149 @@ def test_proxy_addresses(case: Dict[str, Any]) -> None:
     assert "http://" + usable_proxy_address(case["proxy"], case["control"]) == case["url"]
 
 
+# --- faults ------------------------------------------------------------------
+
+_RESET = {"before_headers": "before-headers", "after_headers": "after-headers", "mid_body": "mid-body"}
+
+
+def _fault_kwargs(neutral: Dict[str, Any]) -> Dict[str, Any]:
+    """The neutral fault as the keyword arguments of matgto.Fault / Session.add_fault."""
+    out: Dict[str, Any] = {}
+    for key, value in neutral.items():
+        if key in ("status", "body", "hang", "bandwidth", "ws_drop_after", "method", "url",
+                   "probability", "every_nth", "first_n"):
+            out[key] = value
+        elif key == "headers":
+            out["headers"] = [tuple(pair) for pair in value]
+        elif key in ("delay_ms", "ws_delay_ms"):
+            out[key[: -len("_ms")]] = datetime.timedelta(milliseconds=value)
+        elif key == "reset":
+            out["reset"] = _RESET[value]
+        elif key in ("id", "applied"):
+            pass  # assigned by the server
+        else:
+            raise AssertionError(f"conformance: fault key {key!r} is not mapped to a matgto.Fault argument")
+    return out
+
+
+def _ms(value: datetime.timedelta) -> int:
+    return round(value / datetime.timedelta(milliseconds=1))
+
+
+def _fault_neutral(rule: Fault) -> Dict[str, Any]:
+    """What the client exposes about a decoded rule, in the neutral form (defaults left out)."""
+    out: Dict[str, Any] = {}
+    for key in ("id", "method", "url", "probability", "every_nth", "first_n", "status", "bandwidth", "ws_drop_after"):
+        value = getattr(rule, key)
+        if value not in (None, "", 0):
+            out[key] = value
+    if rule.headers:
+        out["headers"] = [list(pair) for pair in rule.headers]
+    if rule.body:
+        out["body"] = rule.body.decode("utf-8")
+    if rule.delay is not None:
+        out["delay_ms"] = _ms(rule.delay)
+    if rule.hang:
+        out["hang"] = True
+    if rule.reset is not None:
+        out["reset"] = rule.reset.label.replace("-", "_")
+    if rule.ws_delay is not None:
+        out["ws_delay_ms"] = _ms(rule.ws_delay)
+    if rule.applied:
+        out["applied"] = rule.applied
+    return out
+
+
+@pytest.mark.parametrize("case", FAULTS["cases"], ids=[c["name"] for c in FAULTS["cases"]])
+def test_fault_sent(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    sent = fault_proto(Fault(**_fault_kwargs(case["fault"])))
+    want = json_format.ParseDict(case["expect"], control_pb2.Fault())
+    want.id, want.applied = "", 0
+    assert sent == want, f"sent {json_format.MessageToDict(sent)} want {json_format.MessageToDict(want)}"
+
+
+@pytest.mark.parametrize("case", FAULTS["cases"], ids=[c["name"] for c in FAULTS["cases"]])
+def test_fault_decoded(case: Dict[str, Any]) -> None:
+    _skip_for_lang(case)
+    rule = Fault.from_proto(json_format.ParseDict(case["expect"], control_pb2.Fault()))
+    assert _fault_neutral(rule) == case["fault"]
+
+
 # --- status and summary ------------------------------------------------------
+# status() and stop() return the generated messages; the session helpers
+# decode misses (failing_misses) and faults (Fault.from_proto).
+
+
+def _mode(value: int) -> str:
+    return control_pb2.Mode.Name(value)
+
+
+def _millis(message: Any) -> int:
+    return message.seconds * 1000 + message.nanos // 1_000_000
+
+
+def _session(s: control_pb2.SessionInfo) -> Dict[str, Any]:
+    return {
+        "cassette": s.cassette, "mode": _mode(s.mode), "requested_mode": _mode(s.requested_mode),
+        "recorded": s.recorded, "replayed": s.replayed, "missed": s.missed, "passed_through": s.passed_through,
+        "interactions": s.interactions, "options": json_format.MessageToDict(s.options),
+        "misses": [
+            {"method": m.method, "url": m.url, "reason": m.reason,
+             "closest": [
+                 {"interaction_index": c.interaction_index, "method": c.method, "url": c.url,
+                  "differences": [{"field": d.field, "recorded": d.recorded, "live": d.live} for d in c.differences]}
+                 for c in m.closest]}
+            for m in s.misses],
+        "id": s.id, "proxy_address": s.proxy_address, "proxy_url": s.proxy_url, "owner": s.owner,
+        "opened_at": _millis(s.opened_at), "age": _millis(s.age), "lease": _millis(s.lease),
+        "lease_expires_at": _millis(s.lease_expires_at),
+        "faults": [_fault_neutral(Fault.from_proto(f)) for f in s.faults], "fault_seed": s.fault_seed,
+    }
+
+
+def _summary(s: control_pb2.SessionSummary) -> Dict[str, Any]:
+    return {
+        "session": _session(s.session), "saved_path": s.saved_path, "unused_interactions": list(s.unused_interactions),
+        "end_reason": s.end_reason, "ended_at": _millis(s.ended_at), "save_error": s.save_error,
+        "warnings": list(s.warnings), "failing_misses": len(failing_misses(s.session.misses)),
+    }
+
+
+def _status(st: control_pb2.GetStatusResponse) -> Dict[str, Any]:
+    return {
+        "version": st.version, "proxy_address": st.proxy_address, "control_address": st.control_address,
+        "cassette_dir": st.cassette_dir, "default_mode": _mode(st.default_mode), "session": _session(st.session),
+        "uptime": _millis(st.uptime), "api_version": st.api_version,
+        "tls": {"ca_certificate_path": st.tls.ca_certificate_path, "no_intercept": list(st.tls.no_intercept),
+                "insecure_upstream": st.tls.insecure_upstream, "upstream_ca_file": st.tls.upstream_ca_file},
+        "reverse_upstream": st.reverse_upstream, "sessions": [_session(s) for s in st.sessions],
+        "ended_sessions": [_summary(s) for s in st.ended_sessions], "max_sessions": st.max_sessions,
+    }
+
+
+def _expect_subset(want: Any, got: Any, path: str) -> None:
+    """Every value `want` names equals the client's (objects: the keys named; lists: every item)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict), f"{path}: the client exposes {got!r}, want an object"
+        for key, value in want.items():
+            assert key in got, f"conformance: {path}.{key} is not mapped (the client exposes no such value)"
+            _expect_subset(value, got[key], f"{path}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{path}: got {got!r} want {want!r}"
+        for i, (w, g) in enumerate(zip(want, got)):
+            _expect_subset(w, g, f"{path}[{i}]")
+    else:
+        assert got == want, f"{path}: got {got!r} want {want!r}"
 
 
 @pytest.mark.parametrize("case", STATUS["status"], ids=[c["name"] for c in STATUS["status"]])
 def test_status(case: Dict[str, Any]) -> None:
     _skip_for_lang(case)
-    st = json_format.ParseDict(case["response"], control_pb2.GetStatusResponse())
-    got = {
-        "version": st.version,
-        "api_version": st.api_version,
-        "default_mode": control_pb2.Mode.Name(st.default_mode),
-        "proxy_address": st.proxy_address,
-        "max_sessions": st.max_sessions,
-        "session_ids": [s.id for s in st.sessions],
-        "session_modes": [control_pb2.Mode.Name(s.mode) for s in st.sessions],
-        "ended_reasons": [e.end_reason for e in st.ended_sessions],
-    }
-    assert got == case["expect"]
+    _expect_subset(case["expect"], _status(json_format.ParseDict(case["response"], control_pb2.GetStatusResponse())), "status")
 
 
 @pytest.mark.parametrize("case", STATUS["summary"], ids=[c["name"] for c in STATUS["summary"]])
 def test_summary(case: Dict[str, Any]) -> None:
     _skip_for_lang(case)
-    summary = json_format.ParseDict(case["response"], control_pb2.SessionSummary())
-    got = {
-        "end_reason": summary.end_reason,
-        "saved_path": summary.saved_path,
-        "save_error": summary.save_error,
-        "warnings": list(summary.warnings),
-        "failing_misses": len(failing_misses(summary.session.misses)),
-    }
-    assert got == case["expect"]
+    _expect_subset(case["expect"], _summary(json_format.ParseDict(case["response"], control_pb2.SessionSummary())), "summary")

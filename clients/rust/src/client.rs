@@ -349,21 +349,8 @@ impl Client {
     pub async fn open_session(&self, name: &str, opts: SessionOptions) -> Result<Session> {
         self.check().await?;
         let new_session = opts.session.is_none();
-        let owner = match (&opts.owner, new_session) {
-            (Some(o), _) => truncate_utf8(o, MAX_OWNER_BYTES),
-            (None, true) => truncate_utf8(&default_owner(), MAX_OWNER_BYTES),
-            (None, false) => String::new(),
-        };
         let lease = if new_session { opts.lease } else { None };
-        let req = pb::UseCassetteRequest {
-            name: name.into(),
-            mode: opts.mode as i32,
-            options: opts.options.proto_or_none(),
-            session: wire(opts.session.as_deref().unwrap_or_default()),
-            new_session,
-            lease: lease.map(duration_to_proto),
-            owner,
-        };
+        let req = use_cassette_request(name, &opts);
         let info = self.use_cassette_raw(req).await?;
         let id = if info.id.is_empty() { opts.session.clone().unwrap_or_default() } else { info.id.clone() };
         if id.is_empty() || (new_session && id == "default") {
@@ -409,6 +396,27 @@ fn wire(id: &str) -> String {
 }
 
 /// Checks the server's API generation against [`API_VERSION`].
+/// The request [`Client::open_session`] sends (the conformance suite checks
+/// it against clients/conformance/sessions.json).
+pub(crate) fn use_cassette_request(name: &str, opts: &SessionOptions) -> pb::UseCassetteRequest {
+    let new_session = opts.session.is_none();
+    let owner = match (&opts.owner, new_session) {
+        (Some(o), _) => truncate_utf8(o, MAX_OWNER_BYTES),
+        (None, true) => truncate_utf8(&default_owner(), MAX_OWNER_BYTES),
+        (None, false) => String::new(),
+    };
+    let lease = if new_session { opts.lease } else { None };
+    pb::UseCassetteRequest {
+        name: name.into(),
+        mode: opts.mode as i32,
+        options: opts.options.proto_or_none(),
+        session: wire(opts.session.as_deref().unwrap_or_default()),
+        new_session,
+        lease: lease.map(duration_to_proto),
+        owner,
+    }
+}
+
 pub fn check_api_version(address: &str, v: u32) -> Result<()> {
     if v == API_VERSION {
         return Ok(());

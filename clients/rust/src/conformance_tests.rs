@@ -14,8 +14,9 @@ use serde_json::Value;
 use tonic::Code;
 
 use crate::error::NotFound;
-use crate::options::{CassetteOptions, Latency};
-use crate::{pb, Error};
+use crate::faults::{FaultAction, ResetPoint, Selector};
+use crate::options::{CassetteOptions, Latency, SessionOptions};
+use crate::{pb, Error, Fault};
 
 const LANG: &str = "rust";
 
@@ -282,9 +283,23 @@ fn conformance_every_proto_field_and_enum_value_has_a_case() {
         enums.insert(e.full_name().to_string(), e);
     }
     let (mut got_fields, mut got_values) = (BTreeSet::new(), BTreeSet::new());
-    let desc = pool.get_message_by_name("matgto.v1.CassetteOptions").unwrap();
-    for case in s["cases"].as_array().unwrap() {
-        let m = DynamicMessage::deserialize(desc.clone(), &case["expect"]).unwrap();
+    let (status, faults, sessions) = (suite("status.json"), suite("faults.json"), suite("sessions.json"));
+    for (cases, key, name) in [
+        (&s["cases"], "expect", "matgto.v1.CassetteOptions"),
+        (&status["status"], "response", "matgto.v1.GetStatusResponse"),
+        (&status["summary"], "response", "matgto.v1.SessionSummary"),
+        (&faults["cases"], "expect", "matgto.v1.Fault"),
+    ] {
+        let desc = pool.get_message_by_name(name).unwrap();
+        for case in cases.as_array().unwrap() {
+            let m = DynamicMessage::deserialize(desc.clone(), &case[key]).unwrap();
+            covered(&m, &mut got_fields, &mut got_values);
+        }
+    }
+    for case in sessions["cases"].as_array().unwrap() {
+        let name = format!("matgto.v1.{}Request", case["rpc"].as_str().unwrap());
+        let desc = pool.get_message_by_name(&name).unwrap();
+        let m = DynamicMessage::deserialize(desc, &case["expect"]).unwrap();
         covered(&m, &mut got_fields, &mut got_values);
     }
     for case in s["modes"].as_array().unwrap() {
@@ -302,7 +317,7 @@ fn conformance_every_proto_field_and_enum_value_has_a_case() {
     }
     assert!(
         missing.is_empty(),
-        "no conformance case in clients/conformance/options.json covers {} (add a case, map it in every client, or list it in unmapped.json with a reason)",
+        "no conformance case in clients/conformance/ (options, sessions, status, faults) covers {} (add a case, map it in every client, or list it in unmapped.json with a reason)",
         missing.join(", ")
     );
 }
@@ -391,34 +406,278 @@ fn conformance_proxy_addresses() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The sessions cases: what `Client::open_session` sends (it opens and names
+/// sessions with UseCassette only; the other calls are skipped with why).
+#[test]
+fn conformance_sessions() {
+    let s = suite("sessions.json");
+    let mut failures = vec![];
+    for case in s["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        if skipped(case, name) {
+            continue;
+        }
+        assert_eq!(case["rpc"], "UseCassette", "{name}: only UseCassette is mapped for Rust");
+        let modes = [
+            ("auto", pb::Mode::Auto),
+            ("record", pb::Mode::Record),
+            ("replay", pb::Mode::Replay),
+            ("passthrough", pb::Mode::Passthrough),
+        ];
+        let mut opts = SessionOptions::new().mode(pick(&modes, &case["mode"], "mode"));
+        if let Some(o) = case.get("options") {
+            opts = opts.options(builder(o));
+        }
+        for (key, v) in case["session"].as_object().unwrap() {
+            opts = match key.as_str() {
+                "new_session" => opts, // what open_session does without .session(id)
+                "lease_ms" => opts.lease(ms(v)),
+                "owner" => opts.owner(v.as_str().unwrap()),
+                "id" => opts.session(v.as_str().unwrap()),
+                k => panic!("conformance: session key {k:?} is not mapped to SessionOptions"),
+            };
+        }
+        let sent = crate::client::use_cassette_request(case["cassette"].as_str().unwrap(), &opts);
+        let want: pb::UseCassetteRequest = from_json("matgto.v1.UseCassetteRequest", &case["expect"]);
+        if sent != want {
+            failures.push(format!("{name}: sent {sent:?}\n  want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+const RESETS: [(&str, ResetPoint); 3] = [
+    ("before_headers", ResetPoint::BeforeHeaders),
+    ("after_headers", ResetPoint::AfterHeaders),
+    ("mid_body", ResetPoint::MidBody),
+];
+
+/// The neutral fault as the Rust builder: `Fault::status(503).header(..).first_n(2)`.
+fn fault_builder(neutral: &Value) -> Fault {
+    let n = neutral.as_object().unwrap();
+    let u32_of = |k: &str| n[k].as_u64().unwrap() as u32;
+    let mut f = if let Some(code) = n.get("status") {
+        Fault::status(code.as_u64().unwrap() as u16)
+    } else if let Some(d) = n.get("delay_ms") {
+        Fault::delay(ms(d))
+    } else if n.contains_key("hang") {
+        Fault::hang()
+    } else if let Some(w) = n.get("reset") {
+        Fault::reset(pick(&RESETS, w, "reset"))
+    } else if let Some(b) = n.get("bandwidth") {
+        Fault::bandwidth(b.as_u64().unwrap())
+    } else if n.contains_key("ws_drop_after") || n.contains_key("ws_delay_ms") {
+        let drop = if n.contains_key("ws_drop_after") { u32_of("ws_drop_after") } else { 0 };
+        Fault::websocket(drop, n.get("ws_delay_ms").map(ms).unwrap_or_default())
+    } else {
+        panic!("conformance: no fault action in {neutral}")
+    };
+    for (key, v) in n {
+        f = match key.as_str() {
+            "headers" => v.as_array().unwrap().iter().fold(f, |f, pair| {
+                let p = strs(pair);
+                f.header(p[0].clone(), p[1].clone())
+            }),
+            "body" => f.body(v.as_str().unwrap()),
+            "method" => f.method(v.as_str().unwrap()),
+            "url" => f.url(v.as_str().unwrap()),
+            "probability" => f.probability(v.as_f64().unwrap()),
+            "every_nth" => f.every_nth(u32_of(key)),
+            "first_n" => f.first_n(u32_of(key)),
+            "status" | "delay_ms" | "hang" | "reset" | "bandwidth" | "ws_drop_after" | "ws_delay_ms" => f,
+            "id" | "applied" => f, // assigned by the server
+            k => panic!("conformance: fault key {k:?} is not mapped to the Rust Fault builder"),
+        };
+    }
+    f
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// What a decoded Fault exposes, in the neutral form (defaults left out).
+fn fault_neutral(f: &Fault) -> Value {
+    let mut out = serde_json::Map::new();
+    let mut put = |k: &str, v: Value| {
+        out.insert(k.to_string(), v);
+    };
+    if !f.id.is_empty() {
+        put("id", f.id.clone().into());
+    }
+    if !f.method.is_empty() {
+        put("method", f.method.clone().into());
+    }
+    if !f.url_pattern.is_empty() {
+        put("url", f.url_pattern.clone().into());
+    }
+    if f.applied != 0 {
+        put("applied", f.applied.into());
+    }
+    match f.selector {
+        Selector::Every => {}
+        Selector::Probability(p) => put("probability", p.into()),
+        Selector::EveryNth(n) => put("every_nth", n.into()),
+        Selector::FirstN(n) => put("first_n", n.into()),
+    }
+    match &f.action {
+        FaultAction::Status { code, headers, body } => {
+            put("status", (*code).into());
+            if !headers.is_empty() {
+                put("headers", headers.iter().map(|(n, v)| serde_json::json!([n, v])).collect());
+            }
+            if !body.is_empty() {
+                put("body", String::from_utf8(body.clone()).unwrap().into());
+            }
+        }
+        FaultAction::Delay(d) => put("delay_ms", millis(*d).into()),
+        FaultAction::Hang => put("hang", true.into()),
+        FaultAction::Reset(w) => put("reset", RESETS.iter().find(|(_, p)| p == w).unwrap().0.into()),
+        FaultAction::Bandwidth(b) => put("bandwidth", (*b).into()),
+        FaultAction::WebSocket { drop_after_messages, message_delay } => {
+            if *drop_after_messages != 0 {
+                put("ws_drop_after", (*drop_after_messages).into());
+            }
+            if !message_delay.is_zero() {
+                put("ws_delay_ms", millis(*message_delay).into());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+#[test]
+fn conformance_faults() {
+    let s = suite("faults.json");
+    let mut failures = vec![];
+    for case in s["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        if skipped(case, name) {
+            continue;
+        }
+        let mut want: pb::Fault = from_json("matgto.v1.Fault", &case["expect"]);
+        // Decoded as the server returns it (set_faults, SessionInfo.faults).
+        let decoded = Fault::from_proto(&want).map(|f| fault_neutral(&f));
+        if decoded.as_ref() != Some(&case["fault"]) {
+            failures.push(format!("{name}: decoded {decoded:?}, want {}", case["fault"]));
+        }
+        // Built and sent (set_faults sends Fault::to_proto).
+        want.id.clear();
+        want.applied = 0;
+        let sent = fault_builder(&case["fault"]).to_proto();
+        if sent != want {
+            failures.push(format!("{name}: sent {sent:?}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn mode_name(m: i32) -> &'static str {
+    pb::Mode::try_from(m).map(|m| m.as_str_name()).unwrap_or("?")
+}
+
+fn ts_ms(t: &Option<prost_types::Timestamp>) -> i64 {
+    t.as_ref().map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000).unwrap_or(0)
+}
+
+fn dur_ms(d: &Option<prost_types::Duration>) -> i64 {
+    d.as_ref().map(|d| d.seconds * 1000 + i64::from(d.nanos) / 1_000_000).unwrap_or(0)
+}
+
+/// status() / stop_recording() return the generated messages; the session
+/// helpers decode faults (Fault::from_proto) and misses (failed_misses).
+fn session_neutral(s: &pb::SessionInfo) -> Value {
+    let opts = s.options.clone().unwrap_or_default();
+    let desc = pool().get_message_by_name("matgto.v1.CassetteOptions").unwrap();
+    let options = serde_json::to_value(DynamicMessage::decode(desc, opts.encode_to_vec().as_slice()).unwrap()).unwrap();
+    serde_json::json!({
+        "cassette": s.cassette, "mode": mode_name(s.mode), "requested_mode": mode_name(s.requested_mode),
+        "recorded": s.recorded, "replayed": s.replayed, "missed": s.missed, "passed_through": s.passed_through,
+        "interactions": s.interactions, "options": options,
+        "misses": s.misses.iter().map(|m| serde_json::json!({
+            "method": m.method, "url": m.url, "reason": m.reason,
+            "closest": m.closest.iter().map(|c| serde_json::json!({
+                "interaction_index": c.interaction_index, "method": c.method, "url": c.url,
+                "differences": c.differences.iter().map(|d| serde_json::json!({
+                    "field": d.field, "recorded": d.recorded, "live": d.live})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "id": s.id, "proxy_address": s.proxy_address, "proxy_url": s.proxy_url, "owner": s.owner,
+        "opened_at": ts_ms(&s.opened_at), "age": dur_ms(&s.age), "lease": dur_ms(&s.lease),
+        "lease_expires_at": ts_ms(&s.lease_expires_at),
+        "faults": s.faults.iter().filter_map(Fault::from_proto).map(|f| fault_neutral(&f)).collect::<Vec<_>>(),
+        "fault_seed": s.fault_seed,
+    })
+}
+
+fn summary_neutral(s: &pb::SessionSummary) -> Value {
+    let session = s.session.clone().unwrap_or_default();
+    serde_json::json!({
+        "session": session_neutral(&session), "saved_path": s.saved_path, "unused_interactions": s.unused_interactions,
+        "end_reason": s.end_reason, "ended_at": ts_ms(&s.ended_at), "save_error": s.save_error, "warnings": s.warnings,
+        "failing_misses": crate::misses::failed_misses(&session).len(),
+    })
+}
+
+fn status_neutral(st: &pb::GetStatusResponse) -> Value {
+    let tls = st.tls.clone().unwrap_or_default();
+    serde_json::json!({
+        "version": st.version, "proxy_address": st.proxy_address, "control_address": st.control_address,
+        "cassette_dir": st.cassette_dir, "default_mode": mode_name(st.default_mode),
+        "session": session_neutral(&st.session.clone().unwrap_or_default()), "uptime": dur_ms(&st.uptime),
+        "api_version": st.api_version,
+        "tls": {"ca_certificate_path": tls.ca_certificate_path, "no_intercept": tls.no_intercept,
+                "insecure_upstream": tls.insecure_upstream, "upstream_ca_file": tls.upstream_ca_file},
+        "reverse_upstream": st.reverse_upstream,
+        "sessions": st.sessions.iter().map(session_neutral).collect::<Vec<_>>(),
+        "ended_sessions": st.ended_sessions.iter().map(summary_neutral).collect::<Vec<_>>(),
+        "max_sessions": st.max_sessions,
+    })
+}
+
+/// Every value `want` names equals the client's (objects: the keys named;
+/// lists: every item).
+fn expect_subset(want: &Value, got: &Value, path: &str, failures: &mut Vec<String>) {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, v) in w {
+                match g.get(k) {
+                    Some(gv) => expect_subset(v, gv, &format!("{path}.{k}"), failures),
+                    None => failures
+                        .push(format!("conformance: {path}.{k} is not mapped (the client exposes no such value)")),
+                }
+            }
+        }
+        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => {
+            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
+                expect_subset(wv, gv, &format!("{path}[{i}]"), failures);
+            }
+        }
+        (Value::Number(w), Value::Number(g)) if w.as_f64() == g.as_f64() => {}
+        _ if want == got => {}
+        _ => failures.push(format!("{path}: got {got}, want {want}")),
+    }
+}
+
 #[test]
 fn conformance_status() {
     let s = suite("status.json");
+    let mut failures = vec![];
     for case in s["status"].as_array().unwrap() {
-        if skipped(case, case["name"].as_str().unwrap()) {
+        let name = case["name"].as_str().unwrap();
+        if skipped(case, name) {
             continue;
         }
         let st: pb::GetStatusResponse = from_json("matgto.v1.GetStatusResponse", &case["response"]);
-        let mode = |m: i32| pb::Mode::try_from(m).unwrap().as_str_name();
-        let got = serde_json::json!({
-            "version": st.version, "api_version": st.api_version, "default_mode": mode(st.default_mode),
-            "proxy_address": st.proxy_address, "max_sessions": st.max_sessions,
-            "session_ids": st.sessions.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-            "session_modes": st.sessions.iter().map(|s| mode(s.mode)).collect::<Vec<_>>(),
-            "ended_reasons": st.ended_sessions.iter().map(|e| e.end_reason.clone()).collect::<Vec<_>>(),
-        });
-        assert_eq!(got, case["expect"], "{}", case["name"]);
+        expect_subset(&case["expect"], &status_neutral(&st), &format!("{name}: status"), &mut failures);
     }
     for case in s["summary"].as_array().unwrap() {
-        if skipped(case, case["name"].as_str().unwrap()) {
+        let name = case["name"].as_str().unwrap();
+        if skipped(case, name) {
             continue;
         }
         let sum: pb::SessionSummary = from_json("matgto.v1.SessionSummary", &case["response"]);
-        let got = serde_json::json!({
-            "end_reason": sum.end_reason, "saved_path": sum.saved_path, "save_error": sum.save_error,
-            "warnings": sum.warnings,
-            "failing_misses": crate::misses::failed_misses(sum.session.as_ref().unwrap()).len(),
-        });
-        assert_eq!(got, case["expect"], "{}", case["name"]);
+        expect_subset(&case["expect"], &summary_neutral(&sum), &format!("{name}: summary"), &mut failures);
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

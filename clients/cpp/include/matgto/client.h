@@ -213,6 +213,14 @@ class Client {
   friend class Session;
 };
 
+// The request Client::Record/Replay/Use send to open a session (or, with
+// options.session, to name an open one): for tools that drive the control
+// API themselves, and checked by the conformance suite
+// (clients/conformance/sessions.json).
+v1::UseCassetteRequest OpenSessionRequest(const std::string& name,
+                                          v1::Mode mode,
+                                          const SessionOptions& options);
+
 // ---- Helpers shared by the test helpers (misses.cc).
 
 // Whether a miss fails a test: reasons "no-match", "exhausted",

@@ -1,11 +1,19 @@
 // Uses the installed matgto client: launches a server, records a session,
-// lists the cassette. Exits 0 when everything worked.
+// lists the cassette. Exits 0 when everything worked. install_test.sh runs it
+// with HTTP(S)_PROXY and grpc_proxy pointing at a dead proxy: the control
+// channel must ignore them.
 #include <cstdio>
+#include <cstdlib>
 
 #include "matgto/client.h"
 #include "matgto/testing/local_server.h"
 
 int main() {
+  if (const char* p = std::getenv("grpc_proxy"); p != nullptr) {
+    std::printf(
+        "grpc_proxy=%s HTTPS_PROXY=%s (ignored by the control channel)\n", p,
+        std::getenv("HTTPS_PROXY") ? std::getenv("HTTPS_PROXY") : "");
+  }
   try {
     matgto::testing::LocalServer server;  // $MATGTO_BIN
     auto client = matgto::Client::Connect(server.control_address());

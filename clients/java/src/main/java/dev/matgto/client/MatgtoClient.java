@@ -231,20 +231,8 @@ public final class MatgtoClient implements AutoCloseable {
   /** Like {@link #startRecording(String, CassetteOptions, SessionOptions)} with the generated message. */
   public SessionInfo startRecording(
       String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
-    SessionOptions so = sessionOrDefault(session);
-    StartRecordingRequest.Builder req =
-        StartRecordingRequest.newBuilder()
-            .setName(nonNull(name))
-            .setSession(so.session())
-            .setNewSession(so.isNewSession())
-            .setOwner(so.owner());
-    if (so.leaseProto() != null) {
-      req.setLease(so.leaseProto());
-    }
-    if (options != null) {
-      req.setOptions(options);
-    }
-    return call(() -> stub().startRecording(req.build())).getSession();
+    StartRecordingRequest req = startRecordingRequest(name, options, session);
+    return call(() -> stub().startRecording(req)).getSession();
   }
 
   /**
@@ -490,20 +478,8 @@ public final class MatgtoClient implements AutoCloseable {
   /** Like {@link #replay(String, CassetteOptions, SessionOptions)} with the generated message. */
   public SessionInfo replay(
       String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
-    SessionOptions so = sessionOrDefault(session);
-    ReplayRequest.Builder req =
-        ReplayRequest.newBuilder()
-            .setName(nonNull(name))
-            .setSession(so.session())
-            .setNewSession(so.isNewSession())
-            .setOwner(so.owner());
-    if (so.leaseProto() != null) {
-      req.setLease(so.leaseProto());
-    }
-    if (options != null) {
-      req.setOptions(options);
-    }
-    return call(() -> stub().replay(req.build())).getSession();
+    ReplayRequest req = replayRequest(name, options, session);
+    return call(() -> stub().replay(req)).getSession();
   }
 
   /** Uses cassette {@code name} in {@code mode} ({@link Mode#AUTO}: replay if it exists, else record). */
@@ -531,21 +507,8 @@ public final class MatgtoClient implements AutoCloseable {
   public SessionInfo useCassette(
       String name, Mode mode, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
     Objects.requireNonNull(mode, "mode");
-    SessionOptions so = sessionOrDefault(session);
-    UseCassetteRequest.Builder req =
-        UseCassetteRequest.newBuilder()
-            .setName(nonNull(name))
-            .setMode(mode.toProto())
-            .setSession(so.session())
-            .setNewSession(so.isNewSession())
-            .setOwner(so.owner());
-    if (so.leaseProto() != null) {
-      req.setLease(so.leaseProto());
-    }
-    if (options != null) {
-      req.setOptions(options);
-    }
-    return call(() -> stub().useCassette(req.build())).getSession();
+    UseCassetteRequest req = useCassetteRequest(name, mode, options, session);
+    return call(() -> stub().useCassette(req)).getSession();
   }
 
   /** The server's status; also (re)checks the control API version. */
@@ -873,7 +836,7 @@ public final class MatgtoClient implements AutoCloseable {
     return stub.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  private static dev.matgto.v1.CassetteOptions proto(CassetteOptions options) {
+  static dev.matgto.v1.CassetteOptions proto(CassetteOptions options) {
     if (options == null
         || options.toProto().equals(dev.matgto.v1.CassetteOptions.getDefaultInstance())) {
       return null; // nothing set: the request carries no options at all
@@ -939,5 +902,63 @@ public final class MatgtoClient implements AutoCloseable {
   @Override
   public String toString() {
     return "MatgtoClient[" + target + "]";
+  }
+
+  /** The request {@code startRecording} sends (the conformance suite checks it: sessions.json). */
+  static StartRecordingRequest startRecordingRequest(
+      String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
+    SessionOptions so = sessionOrDefault(session);
+    StartRecordingRequest.Builder req =
+        StartRecordingRequest.newBuilder()
+            .setName(nonNull(name))
+            .setSession(so.session())
+            .setNewSession(so.isNewSession())
+            .setOwner(so.owner());
+    if (so.leaseProto() != null) {
+      req.setLease(so.leaseProto());
+    }
+    if (options != null) {
+      req.setOptions(options);
+    }
+    return req.build();
+  }
+
+  /** The request {@code replay} sends (checked by the conformance suite, sessions.json). */
+  static ReplayRequest replayRequest(
+      String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
+    SessionOptions so = sessionOrDefault(session);
+    ReplayRequest.Builder req =
+        ReplayRequest.newBuilder()
+            .setName(nonNull(name))
+            .setSession(so.session())
+            .setNewSession(so.isNewSession())
+            .setOwner(so.owner());
+    if (so.leaseProto() != null) {
+      req.setLease(so.leaseProto());
+    }
+    if (options != null) {
+      req.setOptions(options);
+    }
+    return req.build();
+  }
+
+  /** The request {@code useCassette} sends (checked by the conformance suite, sessions.json). */
+  static UseCassetteRequest useCassetteRequest(
+      String name, Mode mode, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
+    SessionOptions so = sessionOrDefault(session);
+    UseCassetteRequest.Builder req =
+        UseCassetteRequest.newBuilder()
+            .setName(nonNull(name))
+            .setMode(mode.toProto())
+            .setSession(so.session())
+            .setNewSession(so.isNewSession())
+            .setOwner(so.owner());
+    if (so.leaseProto() != null) {
+      req.setLease(so.leaseProto());
+    }
+    if (options != null) {
+      req.setOptions(options);
+    }
+    return req.build();
   }
 }

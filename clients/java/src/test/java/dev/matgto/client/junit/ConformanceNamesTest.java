@@ -8,12 +8,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import dev.matgto.client.ConformanceNeutral;
 import dev.matgto.client.ConformanceSuite;
 import dev.matgto.v1.SessionSummary;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -95,13 +95,10 @@ class ConformanceNamesTest {
               () -> {
                 ConformanceSuite.skipIfListed(c, c.get("name").getAsString());
                 SessionSummary s = ConformanceSuite.fromJson(c.get("response"), SessionSummary.newBuilder());
-                Map<String, Object> got = new LinkedHashMap<>();
-                got.put("end_reason", s.getEndReason());
-                got.put("saved_path", s.getSavedPath());
-                got.put("save_error", s.getSaveError());
-                got.put("warnings", s.getWarningsList());
-                got.put("failing_misses", MatgtoExtension.failingMisses(s.getSession()).size());
-                assertEquals(c.get("expect"), new com.google.gson.Gson().toJsonTree(got));
+                JsonObject got = ConformanceNeutral.summary(s);
+                got.addProperty(
+                    "failing_misses", MatgtoExtension.failingMisses(s.getSession()).size());
+                ConformanceNeutral.expectSubset(c.get("expect"), got, "summary");
               }));
     }
     return tests.stream();
