@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/app/cassettes.h"
+#include "server/app/grpc_cli.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/diff.h"
 #include "server/cassette/grpc_json.h"
@@ -194,6 +195,11 @@ absl::StatusOr<std::unique_ptr<Cassettes>> OpenLocalCassettes(
   CassetteCliTarget local = target;
   local.store = {};
   return Open(local, create);
+}
+
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenCassettes(
+    const CassetteCliTarget& target) {
+  return Open(target);
 }
 
 namespace {}  // namespace
@@ -457,45 +463,14 @@ int CliCassetteList(const CassetteCliTarget& target,
   return 0;
 }
 
-// "> {json}" for each request message, "< {json}" for each response one,
-// or why they cannot be shown.
-std::vector<std::string> GrpcDetails(const cassette::GrpcJson& decoder,
-                                     const v1::HttpExchange& http) {
-  std::vector<std::string> out;
-  std::string path = http.request().url();
-  if (auto parts = core::ParseAbsoluteUrl(path); parts.ok()) path = parts->path;
-  for (const bool request : {true, false}) {
-    const std::string& body =
-        request ? http.request().body() : http.response().body();
-    auto messages = decoder.Messages(path, body, request);
-    if (!messages.ok()) {
-      out.push_back(absl::StrCat("   ", request ? "> " : "< ", "(",
-                                 messages.status().message(), ")"));
-      continue;
-    }
-    for (const std::string& m : *messages) {
-      out.push_back(absl::StrCat("   ", request ? "> " : "< ", m));
-    }
-  }
-  return out;
-}
-
 int CliCassetteShow(const CassetteCliTarget& target, const std::string& name,
                     const std::string& descriptor_set) {
-  std::unique_ptr<cassette::GrpcJson> decoder;
-  if (!descriptor_set.empty()) {
-    auto loaded = cassette::GrpcJson::FromFile(descriptor_set);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "matgto: %s\n",
-                   std::string(loaded.status().message()).c_str());
-      return 1;
-    }
-    decoder = *std::move(loaded);
-  }
   auto cassettes = Open(target);
   if (!cassettes.ok()) return Report(target, cassettes.status());
   auto c = (*cassettes)->Get(name);
   if (!c.ok()) return Report(target, c.status());
+  auto decoder = GrpcDecoderFor(*c, descriptor_set);
+  if (!decoder.ok()) return Report(target, decoder.status());
   std::printf("cassette     %s (schema %u, written by %s)\n", c->name().c_str(),
               c->schema_version(),
               c->written_by().empty() ? "?" : c->written_by().c_str());
@@ -511,8 +486,8 @@ int CliCassetteShow(const CassetteCliTarget& target, const std::string& name,
   std::vector<Row> rows;
   for (const v1::Interaction& it : c->interactions()) {
     rows.push_back(RowFor(it));
-    if (decoder != nullptr && rows.back().cells[1] == "grpc") {
-      rows.back().details = GrpcDetails(*decoder, it.http());
+    if (*decoder != nullptr && rows.back().cells[1] == "grpc") {
+      rows.back().details = GrpcDetails(**decoder, it.http());
     }
   }
   std::array<size_t, 8> width{};
@@ -546,11 +521,15 @@ int CliCassetteShow(const CassetteCliTarget& target, const std::string& name,
 }
 
 int CliCassetteExport(const CassetteCliTarget& target, const std::string& name,
-                      const std::string& format, const std::string& output) {
+                      const std::string& format, const std::string& output,
+                      const std::string& descriptor_set) {
   auto cassettes = Open(target);
   if (!cassettes.ok()) return Report(target, cassettes.status());
   auto c = (*cassettes)->Get(name);
   if (!c.ok()) return Report(target, c.status());
+  auto decoder = GrpcDecoderFor(*c, descriptor_set);
+  if (!decoder.ok()) return Report(target, decoder.status());
+  if (*decoder != nullptr) AddGrpcMessagesJson(**decoder, *c);
   std::string text;
   if (format == "har") {
     auto har = cassette::CassetteToHar(*c, MATGTO_VERSION);

@@ -34,9 +34,16 @@ int CliCassetteShow(const CassetteCliTarget& target, const std::string& name,
                     const std::string& descriptor_set = "");
 // `format` is "json" (the protobuf JSON mapping, as the JSON store writes)
 // or "har" (HAR 1.2; WebSocket sessions are left out with a note on
-// stderr). `output` empty or "-": stdout.
+// stderr). `output` empty or "-": stdout. JSON gets each gRPC message as
+// JSON too (grpc_messages_json) when the descriptors are known: from
+// `descriptor_set`, or the cassette's own.
 int CliCassetteExport(const CassetteCliTarget& target, const std::string& name,
-                      const std::string& format, const std::string& output);
+                      const std::string& format, const std::string& output,
+                      const std::string& descriptor_set = "");
+// Stores the FileDescriptorSet `file` in cassette `name` (replacing any it
+// had), after checking that it reads.
+int CliCassetteAddDescriptors(const CassetteCliTarget& target,
+                              const std::string& name, const std::string& file);
 // `file` holds a protobuf JSON cassette, a HAR 1.2 document or a binary
 // cassette (told apart by content). The name is `name`, else the
 // cassette's own (JSON, binary), else the file name without its extension.
@@ -69,6 +76,9 @@ absl::StatusOr<std::unique_ptr<Cassettes>> OpenRemoteCassettes(
     const CassetteCliTarget& target);
 absl::StatusOr<std::unique_ptr<Cassettes>> OpenLocalCassettes(
     const CassetteCliTarget& target, bool create);
+// What every other cassette command works on: --dir, --store, or the server.
+absl::StatusOr<std::unique_ptr<Cassettes>> OpenCassettes(
+    const CassetteCliTarget& target);
 
 // Prints `status` for a cassette command and returns `error_code` (3 when
 // the server is out of reach).

@@ -412,10 +412,11 @@ int main(int argc, char** argv) {
   CLI::App* show_cmd = cassette_cmd->add_subcommand(
       "show", "list the interactions of cassette NAME");
   show_cmd->add_option("name", name, "cassette name")->required();
-  show_cmd->add_option(
-      "--descriptor-set", descriptor_set,
+  constexpr const char* kDescriptorSetHelp =
       "a FileDescriptorSet of the gRPC services (protoc --descriptor_set_out "
-      "--include_imports): gRPC messages are printed as JSON");
+      "--include_imports): gRPC messages are printed as JSON (default: the "
+      "cassette's own, see add-descriptors)";
+  show_cmd->add_option("--descriptor-set", descriptor_set, kDescriptorSetHelp);
   CLI::App* export_cmd = cassette_cmd->add_subcommand(
       "export", "print cassette NAME as JSON (protobuf mapping) or HAR 1.2");
   export_cmd->add_option("name", name, "cassette name")->required();
@@ -424,6 +425,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   export_cmd->add_option("-o,--output", output,
                          "write to FILE instead of stdout");
+  export_cmd->add_option("--descriptor-set", descriptor_set,
+                         kDescriptorSetHelp);
+  CLI::App* describe_cmd = cassette_cmd->add_subcommand(
+      "add-descriptors",
+      "store a FileDescriptorSet in cassette NAME, so that show and export "
+      "print its gRPC messages as JSON");
+  describe_cmd->add_option("name", name, "cassette name")->required();
+  describe_cmd
+      ->add_option("file", descriptor_set,
+                   "FileDescriptorSet (protoc --descriptor_set_out=FILE "
+                   "--include_imports)")
+      ->required();
   CLI::App* import_cmd = cassette_cmd->add_subcommand(
       "import", "store a JSON cassette, a HAR 1.2 file or a binary cassette");
   import_cmd->add_option("file", import_file, "file to import")->required();
@@ -456,8 +469,8 @@ int main(int argc, char** argv) {
                   "it is not a terminal");
     sub->fallthrough();
   }
-  for (CLI::App* sub :
-       {ls_cmd, show_cmd, export_cmd, import_cmd, diff_cmd, rm_cmd}) {
+  for (CLI::App* sub : {ls_cmd, show_cmd, export_cmd, describe_cmd, import_cmd,
+                        diff_cmd, rm_cmd}) {
     sub->fallthrough();
   }
 
@@ -572,8 +585,12 @@ int main(int argc, char** argv) {
       return matgto::app::CliCassetteShow(cassette_target, name,
                                           descriptor_set);
     if (export_cmd->parsed()) {
-      return matgto::app::CliCassetteExport(cassette_target, name,
-                                            export_format, output);
+      return matgto::app::CliCassetteExport(
+          cassette_target, name, export_format, output, descriptor_set);
+    }
+    if (describe_cmd->parsed()) {
+      return matgto::app::CliCassetteAddDescriptors(cassette_target, name,
+                                                    descriptor_set);
     }
     if (import_cmd->parsed()) {
       return matgto::app::CliCassetteImport(cassette_target, import_file, name);

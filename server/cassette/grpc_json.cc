@@ -29,10 +29,16 @@ absl::StatusOr<std::unique_ptr<GrpcJson>> GrpcJson::FromFile(
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::ostringstream bytes;
   bytes << in.rdbuf();
+  return FromBytes(bytes.str(), path);
+}
+
+absl::StatusOr<std::unique_ptr<GrpcJson>> GrpcJson::FromBytes(
+    absl::string_view bytes, absl::string_view source) {
   pb::FileDescriptorSet set;
-  if (!set.ParseFromString(bytes.str()) || set.file_size() == 0) {
+  if (!set.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      set.file_size() == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path,
+        absl::StrCat(source,
                      " is not a FileDescriptorSet (write one with protoc "
                      "--descriptor_set_out=FILE --include_imports)"));
   }
@@ -40,7 +46,7 @@ absl::StatusOr<std::unique_ptr<GrpcJson>> GrpcJson::FromFile(
   for (const pb::FileDescriptorProto& file : set.file()) {
     if (!out->database_->Add(file)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": cannot use ", file.name()));
+          absl::StrCat(source, ": cannot use ", file.name()));
     }
   }
   return out;

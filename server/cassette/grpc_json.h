@@ -25,6 +25,10 @@ class GrpcJson {
   // INVALID_ARGUMENT when it is not a FileDescriptorSet.
   static absl::StatusOr<std::unique_ptr<GrpcJson>> FromFile(
       const std::string& path);
+  // The same from a FileDescriptorSet's bytes (a cassette's
+  // grpc_descriptors); `source` names them in errors.
+  static absl::StatusOr<std::unique_ptr<GrpcJson>> FromBytes(
+      absl::string_view bytes, absl::string_view source);
   ~GrpcJson();
 
   // The messages of `body` (gRPC length-prefixed framing) as JSON, one

@@ -299,3 +299,30 @@ def test_cassette_show_prints_grpc_messages_as_json_from_a_descriptor_set(server
     bad = server.cli("cassette", "show", "demo", "--descriptor-set", str(tmp_path / "demo.proto"),
                      check=False)
     assert bad.returncode == 1 and "is not a FileDescriptorSet" in bad.stderr, bad.stderr
+
+    # Without the descriptors, a row has sizes only.
+    assert '{"text"' not in server.cli("cassette", "show", "demo").stdout
+    # Exported as JSON with --descriptor-set: each message as JSON beside
+    # the bytes (which stay what is matched and replayed).
+    exported = json.loads(server.cli("cassette", "export", "demo", "--descriptor-set",
+                                     str(tmp_path / "demo.desc")).stdout)
+    hello = exported["interactions"][0]["http"]
+    assert hello["request"]["grpc_messages_json"] == ['{"text":"hi","times":2}']
+    assert hello["response"]["grpc_messages_json"] == ['{"text":"hi hi"}']
+
+    # Stored in the cassette: show and export use them by themselves, and
+    # the cassette still replays.
+    added = server.cli("cassette", "add-descriptors", "demo", str(tmp_path / "demo.desc"))
+    assert "now has the descriptors" in added.stdout, added.stdout
+    assert '   < {"text":"m","times":1}' in server.cli("cassette", "show", "demo").stdout
+    many = json.loads(server.cli("cassette", "export", "demo").stdout)["interactions"][1]["http"]
+    assert many["response"]["grpc_messages_json"] == ['{"text":"m"}', '{"text":"m","times":1}']
+    refused = server.cli("cassette", "add-descriptors", "demo", str(tmp_path / "demo.proto"),
+                         check=False)
+    assert refused.returncode == 1 and "is not a FileDescriptorSet" in refused.stderr
+
+    server.cli("replay", "demo")
+    with proxied_channel(server, f"127.0.0.1:{port}") as ch:
+        stub = pb_grpc.GreeterStub(ch)
+        assert stub.Hello(pb.Greeting(text="hi", times=2), timeout=10).text == "hi hi"
+    server.cli("stop")

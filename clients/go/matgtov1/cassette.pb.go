@@ -725,9 +725,13 @@ type HttpRequest struct {
 	// Used instead of `body` by the JSON cassette format when the body is
 	// valid UTF-8, so that cassettes read well in reviews. Readers take
 	// body_text when it is set.
-	BodyText      string `protobuf:"bytes,6,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	BodyText string `protobuf:"bytes,6,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	// Written by `matgto cassette export` (JSON) for a gRPC call whose
+	// descriptors are known: each message of `body` as JSON, for people to
+	// read. Never read back: `body` is what is matched and replayed.
+	GrpcMessagesJson []string `protobuf:"bytes,7,rep,name=grpc_messages_json,json=grpcMessagesJson,proto3" json:"grpc_messages_json,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *HttpRequest) Reset() {
@@ -802,6 +806,13 @@ func (x *HttpRequest) GetBodyText() string {
 	return ""
 }
 
+func (x *HttpRequest) GetGrpcMessagesJson() []string {
+	if x != nil {
+		return x.GrpcMessagesJson
+	}
+	return nil
+}
+
 type HttpResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Status uint32                 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
@@ -814,6 +825,8 @@ type HttpResponse struct {
 	Body []byte `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
 	// As HttpRequest.body_text.
 	BodyText string `protobuf:"bytes,7,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	// As HttpRequest.grpc_messages_json.
+	GrpcMessagesJson []string `protobuf:"bytes,11,rep,name=grpc_messages_json,json=grpcMessagesJson,proto3" json:"grpc_messages_json,omitempty"`
 	// Trailer fields after the body (HTTP/2, gRPC's grpc-status and
 	// grpc-message), in the order received.
 	Trailers []*Header `protobuf:"bytes,8,rep,name=trailers,proto3" json:"trailers,omitempty"`
@@ -905,6 +918,13 @@ func (x *HttpResponse) GetBodyText() string {
 		return x.BodyText
 	}
 	return ""
+}
+
+func (x *HttpResponse) GetGrpcMessagesJson() []string {
+	if x != nil {
+		return x.GrpcMessagesJson
+	}
+	return nil
 }
 
 func (x *HttpResponse) GetTrailers() []*Header {
@@ -1986,6 +2006,12 @@ type Cassette struct {
 	Options      *CassetteOptions `protobuf:"bytes,6,opt,name=options,proto3" json:"options,omitempty"`
 	// The matgto version that last wrote the file.
 	WrittenBy string `protobuf:"bytes,7,opt,name=written_by,json=writtenBy,proto3" json:"written_by,omitempty"`
+	// The .proto descriptors of the gRPC services recorded here (a serialized
+	// google.protobuf.FileDescriptorSet, as `protoc --descriptor_set_out
+	// --include_imports` writes it), set by `matgto cassette add-descriptors`:
+	// `cassette show` and `cassette export` then print each gRPC message as
+	// JSON.
+	GrpcDescriptors []byte `protobuf:"bytes,8,opt,name=grpc_descriptors,json=grpcDescriptors,proto3" json:"grpc_descriptors,omitempty"`
 	// Set to true by the writer. Fields are written in number order, so this
 	// is the last field of a binary file: a file without it was truncated.
 	Complete      bool `protobuf:"varint,15,opt,name=complete,proto3" json:"complete,omitempty"`
@@ -2070,6 +2096,13 @@ func (x *Cassette) GetWrittenBy() string {
 		return x.WrittenBy
 	}
 	return ""
+}
+
+func (x *Cassette) GetGrpcDescriptors() []byte {
+	if x != nil {
+		return x.GrpcDescriptors
+	}
+	return nil
 }
 
 func (x *Cassette) GetComplete() bool {
@@ -2313,14 +2346,15 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1b\n" +
-	"\traw_value\x18\x03 \x01(\fR\brawValue\"\xb8\x01\n" +
+	"\traw_value\x18\x03 \x01(\fR\brawValue\"\xe6\x01\n" +
 	"\vHttpRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12!\n" +
 	"\fhttp_version\x18\x03 \x01(\tR\vhttpVersion\x12+\n" +
 	"\aheaders\x18\x04 \x03(\v2\x11.matgto.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1b\n" +
-	"\tbody_text\x18\x06 \x01(\tR\bbodyText\"\xf6\x02\n" +
+	"\tbody_text\x18\x06 \x01(\tR\bbodyText\x12,\n" +
+	"\x12grpc_messages_json\x18\a \x03(\tR\x10grpcMessagesJson\"\xa4\x03\n" +
 	"\fHttpResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\rR\x06status\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
@@ -2329,7 +2363,8 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\fhttp_version\x18\x03 \x01(\tR\vhttpVersion\x12+\n" +
 	"\aheaders\x18\x04 \x03(\v2\x11.matgto.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1b\n" +
-	"\tbody_text\x18\a \x01(\tR\bbodyText\x12-\n" +
+	"\tbody_text\x18\a \x01(\tR\bbodyText\x12,\n" +
+	"\x12grpc_messages_json\x18\v \x03(\tR\x10grpcMessagesJson\x12-\n" +
 	"\btrailers\x18\b \x03(\v2\x11.matgto.v1.HeaderR\btrailers\x12,\n" +
 	"\x06chunks\x18\t \x03(\v2\x14.matgto.v1.BodyChunkR\x06chunks\x129\n" +
 	"\fspooled_body\x18\n" +
@@ -2419,7 +2454,7 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\alatency\x18\n" +
 	" \x01(\v2\x12.matgto.v1.LatencyR\alatency\x128\n" +
 	"\rstream_timing\x18\v \x01(\x0e2\x13.matgto.v1.WsTimingR\fstreamTiming\x12!\n" +
-	"\fstream_speed\x18\f \x01(\x01R\vstreamSpeed\"\xe8\x02\n" +
+	"\fstream_speed\x18\f \x01(\x01R\vstreamSpeed\"\x93\x03\n" +
 	"\bCassette\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x129\n" +
@@ -2430,7 +2465,8 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	"\finteractions\x18\x05 \x03(\v2\x16.matgto.v1.InteractionR\finteractions\x124\n" +
 	"\aoptions\x18\x06 \x01(\v2\x1a.matgto.v1.CassetteOptionsR\aoptions\x12\x1d\n" +
 	"\n" +
-	"written_by\x18\a \x01(\tR\twrittenBy\x12\x1a\n" +
+	"written_by\x18\a \x01(\tR\twrittenBy\x12)\n" +
+	"\x10grpc_descriptors\x18\b \x01(\fR\x0fgrpcDescriptors\x12\x1a\n" +
 	"\bcomplete\x18\x0f \x01(\bR\bcomplete\"\xf6\x01\n" +
 	"\fJournalEntry\x12+\n" +
 	"\x05begin\x18\x01 \x01(\v2\x13.matgto.v1.CassetteH\x00R\x05begin\x12:\n" +
