@@ -172,12 +172,22 @@ class ServerH2 final : public Peer {
    public:
     using OnWhole = std::function<void(const core::HttpResponse&,
                                        const core::ExchangeTiming&)>;
+    // `ticket`: the forward whose response this is (null: a replay), which
+    // says whether its body is kept and where it goes once large.
     StreamRelay(ServerH2& server, int32_t id, std::shared_ptr<Stream> stream,
-                OnWhole on_whole)
+                const core::Forward* ticket, OnWhole on_whole)
         : server_(server),
           id_(id),
           stream_(std::move(stream)),
+          ticket_(ticket),
           on_whole_(std::move(on_whole)) {}
+
+    bool KeepBody() const override {
+      return ticket_ != nullptr && ticket_->store;
+    }
+    core::BodySpooler* Spooler() const override {
+      return KeepBody() ? ticket_->spooler.get() : nullptr;
+    }
 
     bool HeadNow(const core::HttpResponse& head) override {
       if (!Alive() || stream_->answered) return false;
@@ -200,11 +210,11 @@ class ServerH2 final : public Peer {
       server_.Flush();
       return true;
     }
-    bool EndNow(const core::HttpResponse& whole,
+    bool EndNow(const core::HttpResponse* whole, const core::Headers& trailers,
                 const core::ExchangeTiming& timing) override {
-      on_whole_(whole, timing);
+      if (whole != nullptr) on_whole_(*whole, timing);
       if (!Alive()) return false;
-      stream_->trailers = whole.trailers;
+      stream_->trailers = trailers;
       stream_->eof = true;
       nghttp2_session_resume_data(server_.session_.get(), id_);
       server_.Flush();
@@ -218,7 +228,7 @@ class ServerH2 final : public Peer {
     }
     asio::awaitable<bool> End(const core::HttpResponse* whole,
                               const core::ExchangeTiming& timing) override {
-      if (whole != nullptr) co_return EndNow(*whole, timing);
+      if (whole != nullptr) co_return EndNow(whole, whole->trailers, timing);
       if (!Alive()) co_return false;
       stream_->eof = true;
       nghttp2_session_resume_data(server_.session_.get(), id_);
@@ -231,6 +241,7 @@ class ServerH2 final : public Peer {
     ServerH2& server_;
     const int32_t id_;
     const std::shared_ptr<Stream> stream_;
+    const core::Forward* const ticket_;
     OnWhole on_whole_;
   };
 
@@ -332,7 +343,7 @@ class ServerH2 final : public Peer {
     const core::HttpResponse& r = *reply.response;
     const double speed = reply.delivery.stream_speed;
     StreamRelay relay(
-        *this, id, stream,
+        *this, id, stream, nullptr,
         [](const core::HttpResponse&, const core::ExchangeTiming&) {});
     if (reply.delivery.first_byte_delay > absl::ZeroDuration()) {
       stream->delay->expires_after(Chrono(reply.delivery.first_byte_delay));
@@ -357,7 +368,7 @@ class ServerH2 final : public Peer {
     if (offset < body.size() && !relay.PieceNow(body.substr(offset))) {
       co_return;
     }
-    relay.EndNow(r, core::ExchangeTiming{});
+    relay.EndNow(&r, r.trailers, core::ExchangeTiming{});
   }
 
   asio::awaitable<void> AnswerLater(int32_t id, std::shared_ptr<Stream> stream,
@@ -380,7 +391,7 @@ class ServerH2 final : public Peer {
     OriginLinks& links = origins_[absl::StrCat(
         url.scheme, "://", core::HostPort(url.host, url.port))];
     core::ExchangeHandler& handler = *context_.handler;
-    StreamRelay relay(*this, id, stream,
+    StreamRelay relay(*this, id, stream, &ticket,
                       [&](const core::HttpResponse& whole,
                           const core::ExchangeTiming& timing) {
                         handler.OnForwarded(ticket, request, whole, timing);
@@ -413,6 +424,9 @@ class ServerH2 final : public Peer {
       // Recorded by the relay, unless the body was too large to keep.
       if (!outcome->not_stored.empty()) {
         handler.OnNotStored(ticket, request, outcome->not_stored);
+      } else if (!ticket.store) {
+        handler.OnForwarded(ticket, request, *outcome->response,
+                            outcome->timing);
       }
       co_return;
     }

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
+#include "server/proxy/kept_body.h"
 #include "server/proxy/wire.h"
 
 namespace matgto::proxy::h2 {
@@ -60,6 +61,7 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     }
     auto stream = std::make_shared<Stream>(tasks_.executor());
     stream->request = &request;
+    stream->authority = core::HostPort(url.host, url.port);
     stream->relay = relay;
     nghttp2_data_provider body{};
     body.source.ptr = this;
@@ -133,7 +135,16 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     out.response = std::move(stream->response);
     if (stream->relaying) {
       out.ended = true;
-      out.client_gone = !relay->EndNow(*out.response, out.timing);
+      stream->kept->Finish(*out.response);
+      if (!stream->kept->why_not().empty()) {
+        out.not_stored = absl::StrCat(
+            "matgto: ", stream->kept->why_not(),
+            ": the response was passed to the client whole, and not recorded");
+      }
+      const bool stored = stream->kept->keeping();
+      if (!stored) out.response->chunks.clear();
+      out.client_gone = !relay->EndNow(stored ? &*out.response : nullptr,
+                                       out.response->trailers, out.timing);
     }
     co_return out;
   }
@@ -153,6 +164,7 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     explicit Stream(const asio::any_io_executor& executor)
         : done_timer(executor) {}
     const core::HttpRequest* request = nullptr;
+    std::string authority;  // host:port, for messages
     size_t sent = 0;
     core::HttpResponse response;
     H2Relay* relay = nullptr;
@@ -167,6 +179,8 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     // The upstream turned out to speak HTTP/1.1 only (h2c refused).
     bool http11 = false;
     bool too_large = false;
+    // While relaying: the body as it is kept to be recorded.
+    std::optional<KeptBody> kept;
     uint32_t error_code = NGHTTP2_NO_ERROR;
     absl::Time first_byte;
     asio::steady_timer done_timer;
@@ -334,6 +348,8 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
           (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0 &&
           RelayedOverH2(stream->response)) {
         stream->relaying = true;
+        stream->kept.emplace(*self->context_.config, stream->relay->KeepBody(),
+                             stream->relay->Spooler());
         if (!stream->relay->HeadNow(stream->response)) {
           self->ClientLeft(frame->hd.stream_id, *stream);
         }
@@ -350,15 +366,27 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     auto* self = static_cast<UpstreamH2Session*>(user);
     Stream* stream = self->Find(id);
     if (stream == nullptr || stream->too_large) return 0;
-    std::string& body = stream->response.body;
-    if (body.size() + len > self->context_.config->max_body_bytes) {
-      stream->too_large = true;
-      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-      return 0;
+    if (stream->relaying) {
+      // Passed on whole; kept (in memory, then spooled) within the limit on
+      // what is stored.
+      stream->kept->Add(
+          std::string_view(reinterpret_cast<const char*>(data), len),
+          stream->response, stream->authority);
+      if (!stream->kept->keeping()) stream->chunks.clear();
+    } else {
+      std::string& body = stream->response.body;
+      if (body.size() + len > self->context_.config->max_body_bytes) {
+        stream->too_large = true;
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id,
+                                  NGHTTP2_CANCEL);
+        return 0;
+      }
+      body.append(reinterpret_cast<const char*>(data), len);
     }
-    body.append(reinterpret_cast<const char*>(data), len);
     if (stream->relaying && !stream->client_gone) {
-      stream->chunks.push_back({len, absl::Now() - stream->first_byte});
+      if (stream->kept->keeping()) {
+        stream->chunks.push_back({len, absl::Now() - stream->first_byte});
+      }
       if (!stream->relay->PieceNow(View(data, len))) {
         self->ClientLeft(id, *stream);
       } else {
@@ -405,7 +433,10 @@ bool RelayedOverH2(const core::HttpResponse& head) {
        absl::StartsWithIgnoreCase(*type, "text/event-stream"))) {
     return true;
   }
-  return core::FindHeader(head.headers, "content-length") == nullptr;
+  const std::string* length = core::FindHeader(head.headers, "content-length");
+  uint64_t announced = 0;
+  return length == nullptr || !absl::SimpleAtoi(*length, &announced) ||
+         announced > kRelayBodyBytes;
 }
 
 std::unique_ptr<UpstreamH2> UpstreamH2::Create(Tasks& tasks,

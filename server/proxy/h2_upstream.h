@@ -27,14 +27,22 @@ class H2Relay {
   virtual ~H2Relay() = default;
   virtual bool HeadNow(const core::HttpResponse& head) = 0;
   virtual bool PieceNow(absl::string_view bytes) = 0;
-  // The whole response (its trailers end the client's stream), once the
-  // last piece was relayed: it is recorded before the client sees the end.
-  virtual bool EndNow(const core::HttpResponse& whole,
+  // Once the last piece was relayed: the whole response (its trailers end
+  // the client's stream) is recorded before the client sees the end. Null
+  // when the body was not kept (passed through, or too large to store);
+  // `trailers` end the client's stream either way.
+  virtual bool EndNow(const core::HttpResponse* whole,
+                      const core::Headers& trailers,
                       const core::ExchangeTiming& timing) = 0;
+  // As ResponseRelay's: whether the body is kept, and where it goes once
+  // large.
+  virtual bool KeepBody() const { return true; }
+  virtual core::BodySpooler* Spooler() const { return nullptr; }
 };
 
 // Whether an HTTP/2 response is relayed as it arrives: a gRPC call, an
-// event stream, or a body whose length is not announced.
+// event stream, a body whose length is not announced, or one announced
+// larger than kRelayBodyBytes.
 bool RelayedOverH2(const core::HttpResponse& head);
 
 // One HTTP/2 connection to an upstream, shared by the streams of one client

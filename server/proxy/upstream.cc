@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/proxy/coro.h"
+#include "server/proxy/kept_body.h"
 #include "server/proxy/resolver.h"
 #include "server/proxy/wire.h"
 #include "server/tls/contexts.h"
@@ -74,96 +75,6 @@ core::HttpResponse HeadOf(const http::response<http::string_body>& r) {
   }
   return head;
 }
-
-// A relayed body as it is kept to be recorded: in memory, then (past
-// core::kSpoolBodyBytes or --max-body-bytes, when the relay has a spooler)
-// in a spool file;
-// given up past the limit on what is stored, or when the file cannot be
-// written. Lives in one Exchange.
-class KeptBody {
- public:
-  KeptBody(const ProxyConfig& config, ResponseRelay& relay)
-      : keep_(relay.KeepBody()),
-        spooler_(relay.Spooler()),
-        limit_(spooler_ != nullptr ? config.max_stored_body_bytes
-                                   : config.max_body_bytes),
-        in_memory_(
-            std::min<uint64_t>(core::kSpoolBodyBytes, config.max_body_bytes)) {}
-
-  bool keeping() const { return keep_ && why_not_.empty(); }
-  // Why a body that was to be kept was not (empty: it was, or none was).
-  const std::string& why_not() const { return why_not_; }
-
-  void Add(std::string_view bytes, core::HttpResponse& whole,
-           const std::string& authority) {
-    if (!keeping()) return;
-    if (size_ + bytes.size() > limit_) {
-      GiveUp(whole, absl::StrCat("the response body from ", authority,
-                                 " exceeds ", limit_,
-                                 spooler_ != nullptr
-                                     ? " bytes (--max-stored-body-bytes)"
-                                     : " bytes (--max-body-bytes)",
-                                 ", the most matgto stores"));
-      return;
-    }
-    size_ += bytes.size();
-    if (spool_ == nullptr && spooler_ != nullptr && size_ > in_memory_) {
-      absl::StatusOr<std::unique_ptr<core::BodySpool>> opened =
-          spooler_->Open();
-      if (!opened.ok()) {
-        GiveUp(whole,
-               absl::StrCat("spooling the response body to disk failed: ",
-                            opened.status().message()));
-        return;
-      }
-      spool_ = *std::move(opened);
-      Spool(whole.body, whole);
-      std::string().swap(whole.body);
-    }
-    if (spool_ != nullptr) {
-      Spool(bytes, whole);
-    } else {
-      whole.body.append(bytes);
-    }
-  }
-
-  // Once the body is whole: a spooled one goes into `whole.spooled`.
-  void Finish(core::HttpResponse& whole) {
-    if (spool_ == nullptr || !keeping()) return;
-    absl::StatusOr<std::shared_ptr<const core::SpooledBody>> done =
-        spool_->Finish();
-    if (!done.ok()) {
-      GiveUp(whole, absl::StrCat("spooling the response body to disk failed: ",
-                                 done.status().message()));
-      return;
-    }
-    whole.spooled = *std::move(done);
-  }
-
- private:
-  void Spool(std::string_view bytes, core::HttpResponse& whole) {
-    if (!keeping() || bytes.empty()) return;
-    absl::Status st = spool_->Append(bytes);
-    if (!st.ok()) {
-      GiveUp(whole, absl::StrCat("spooling the response body to disk failed: ",
-                                 st.message()));
-    }
-  }
-  void GiveUp(core::HttpResponse& whole, std::string why) {
-    why_not_ = std::move(why);
-    std::string().swap(whole.body);
-    whole.chunks.clear();
-    spool_.reset();
-  }
-
-  const bool keep_;
-  core::BodySpooler* const spooler_;
-  const uint64_t limit_;
-  const uint64_t in_memory_;
-  uint64_t size_ = 0;
-  std::unique_ptr<core::BodySpool> spool_;
-  std::string why_not_;
-};
 
 }  // namespace
 
@@ -454,7 +365,7 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     // stored; beyond, it is only passed on.
     out.relayed = true;
     core::HttpResponse whole = HeadOf(parser->get());
-    KeptBody kept(config_, *relay);
+    KeptBody kept(config_, relay->KeepBody(), relay->Spooler());
     bool client = co_await relay->Head(whole);
     http::response_parser<http::buffer_body> body(std::move(*parser));
     body.body_limit(boost::none);

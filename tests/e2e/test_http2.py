@@ -3,6 +3,7 @@ TLS, curl --http2-prior-knowledge in a CONNECT tunnel (h2c), Python httpx
 with http2=True; each recorded from a real nginx speaking HTTP/2, then
 replayed byte-identical with nginx gone."""
 
+import os
 import ssl
 import subprocess
 from pathlib import Path
@@ -36,6 +37,7 @@ http {{
   server {{
     listen {listen};
     {tls}
+    location /files/ {{ root {tmp}; }}
     location / {{
       add_header X-Upstream nginx-h2;
       return 200 "hello over $server_protocol for $request_uri\\n";
@@ -97,6 +99,47 @@ def test_curl_http2_over_intercepted_tls_recorded_and_replayed(matgto, pki, tmp_
     assert replayed.returncode == 0, replayed.stderr
     # Status, headers (the recorded Date too), body and version: identical.
     assert replayed.stdout == live.stdout
+
+
+def test_a_large_http2_download_is_relayed_spooled_and_replayed(matgto, pki, tmp_path):
+    # Over the 1 MiB a recording holds in memory: relayed as it arrives from
+    # nginx over HTTP/2, kept in a file beside the journal, saved whole.
+    nginx = Nginx(tmp_path / "nginx", tls_pki=pki)
+    (tmp_path / "nginx" / "files").mkdir()
+    data = os.urandom(6 << 20)
+    (tmp_path / "nginx" / "files" / "big.bin").write_bytes(data)
+    url = f"https://127.0.0.1:{nginx.port}/files/big.bin"
+    out = tmp_path / "got.bin"
+    server = matgto("--upstream-ca-file", str(pki / "ca.pem"))
+    capped = matgto("--upstream-ca-file", str(pki / "ca.pem"),
+                    "--max-stored-body-bytes", str(4 << 20))
+    args = ["--proxy", None, "--cacert", None, "--http2", "-o", str(out),
+            "-w", "%{http_code} %{http_version}", url]
+
+    def get(s):
+        args[1], args[3] = s.proxy_url, str(matgto_ca(s))
+        r = curl(*args)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    try:
+        server.cli("record", "bigh2")
+        assert get(server) == "200 2" and out.read_bytes() == data
+        assert "recorded 1" in server.cli("stop").stdout
+        capped.cli("record", "capped")
+        assert get(capped) == "200 2" and out.read_bytes() == data
+        stopped = capped.cli("stop").stdout
+        assert "recorded 0" in stopped and "(--max-stored-body-bytes)" in stopped, stopped
+    finally:
+        nginx.stop()
+    assert not list(server.cassette_dir.glob("*.body-*"))
+    assert "  h2    GET" in server.cli("cassette", "show", "bigh2").stdout
+
+    server.cli("replay", "bigh2")
+    out.unlink()
+    assert get(server) == "200 2"
+    server.cli("stop")
+    assert out.read_bytes() == data
 
 
 def test_curl_h2c_prior_knowledge_in_a_tunnel_recorded_and_replayed(server, tmp_path):
