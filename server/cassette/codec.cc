@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <utility>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -109,6 +111,14 @@ core::HttpRequest FromProto(const v1::HttpRequest& in) {
   out.version = VersionNumber(in.http_version());
   out.headers = HeadersFromProto(in.headers());
   out.body = in.body();
+  return out;
+}
+
+core::HttpResponse FromProto(v1::HttpResponse&& in) {
+  std::string body;
+  body.swap(*in.mutable_body());
+  core::HttpResponse out = FromProto(std::as_const(in));
+  out.body = std::move(body);
   return out;
 }
 

@@ -22,6 +22,9 @@ core::HttpRequest FromProto(const v1::HttpRequest& in);
 // The same into `out`, reusing its storage (for a loop over many).
 void FromProto(const v1::HttpRequest& in, core::HttpRequest& out);
 core::HttpResponse FromProto(const v1::HttpResponse& in);
+// The same, taking `in`'s body rather than copying it (a body of a
+// gigabyte replayed from a mapped cassette is not held twice).
+core::HttpResponse FromProto(v1::HttpResponse&& in);
 
 // Parses a binary cassette file's bytes. `source` (a path or name) is quoted
 // in errors. DATA_LOSS for bytes that are not a cassette or that were

@@ -13,6 +13,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <chrono>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -369,7 +370,13 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     bool client = co_await relay->Head(whole);
     http::response_parser<http::buffer_body> body(std::move(*parser));
     body.body_limit(boost::none);
-    std::array<char, 128 * 1024> piece;
+    // On the heap, for this relay only: on the coroutine's frame, every
+    // exchange would carry it.
+    const auto piece_storage = std::make_unique<std::array<char, 128 * 1024>>();
+    std::array<char, 128 * 1024>& piece = *piece_storage;
+    // A read takes what fits in the buffer's free capacity (a few KiB after
+    // the header): room for a piece makes each read up to 64 KiB, not 2.
+    buffer_.reserve(piece.size());
     while (client && !body.is_done()) {
       body.get().body().data = piece.data();
       body.get().body().size = piece.size();
@@ -389,6 +396,7 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       if (!kept.keeping()) chunks.clear();
       client = co_await relay->Piece(std::string_view(piece.data(), got));
     }
+    buffer_.shrink_to_fit();  // what was left unread stays
     out.timing.time_to_first_byte = first_byte - started;
     out.timing.total = absl::Now() - started;
     if (!client) {

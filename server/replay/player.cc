@@ -78,10 +78,10 @@ Player::Entry& Player::Materialize(size_t position) {
   e.interaction_index = image_->index(i);
   absl::StatusOr<v1::Interaction> interaction = image_->Interaction(i);
   if (interaction.ok()) {
-    const v1::HttpExchange& http = interaction->http();
+    v1::HttpExchange& http = *interaction->mutable_http();
     e.request = cassette::FromProto(http.request());
     e.response = std::make_shared<const core::HttpResponse>(
-        cassette::FromProto(http.response()));
+        cassette::FromProto(std::move(*http.mutable_response())));
     e.time_to_first_byte =
         cassette::FromProtoDuration(http.timing().time_to_first_byte());
     e.total = cassette::FromProtoDuration(http.timing().total());
@@ -122,7 +122,8 @@ std::shared_ptr<const core::HttpResponse> Player::Response(size_t position) {
   image_->Release(i);
   auto response = std::make_shared<const core::HttpResponse>(
       interaction.ok()
-          ? cassette::FromProto(interaction->http().response())
+          ? cassette::FromProto(
+                std::move(*interaction->mutable_http()->mutable_response()))
           : core::MakeErrorResponse(
                 502, "cassette-damaged",
                 absl::StrCat(interaction.status().message(), "\n")));
