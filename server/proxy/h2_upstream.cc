@@ -136,11 +136,7 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     if (stream->relaying) {
       out.ended = true;
       stream->kept->Finish(*out.response);
-      if (!stream->kept->why_not().empty()) {
-        out.not_stored = absl::StrCat(
-            "matgto: ", stream->kept->why_not(),
-            ": the response was passed to the client whole, and not recorded");
-      }
+      out.not_stored = stream->kept->NotStored();
       const bool stored = stream->kept->keeping();
       if (!stored) out.response->chunks.clear();
       out.client_gone = !relay->EndNow(stored ? &*out.response : nullptr,

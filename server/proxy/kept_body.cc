@@ -16,6 +16,13 @@ KeptBody::KeptBody(const ProxyConfig& config, bool keep,
       in_memory_(
           std::min<uint64_t>(core::kSpoolBodyBytes, config.max_body_bytes)) {}
 
+std::string KeptBody::NotStored() const {
+  if (why_not_.empty()) return "";
+  return absl::StrCat("matgto: ", why_not_,
+                      ": the response was passed to the client whole, and not "
+                      "recorded");
+}
+
 void KeptBody::Add(std::string_view bytes, core::HttpResponse& whole,
                    const std::string& authority) {
   if (!keeping()) return;

@@ -23,10 +23,12 @@ class KeptBody {
   KeptBody(const ProxyConfig& config, bool keep, core::BodySpooler* spooler);
 
   bool keeping() const { return keep_ && why_not_.empty(); }
-  // Why a body that was to be kept was not (empty: it was, or none was).
-  const std::string& why_not() const { return why_not_; }
+  // FetchOutcome::not_stored for it: empty (it was kept, or none was to
+  // be), or the sentence that says the client got the response but it was
+  // not recorded, and why.
+  std::string NotStored() const;
 
-  // The next piece, from `authority` (named in why_not()): appended to
+  // The next piece, from `authority` (named in NotStored()): appended to
   // `whole.body`, or to the spool file.
   void Add(std::string_view bytes, core::HttpResponse& whole,
            const std::string& authority);

@@ -420,11 +420,7 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       out.response = std::move(whole);
       out.ended = true;
       const bool stored = kept.keeping();
-      if (!kept.why_not().empty()) {
-        out.not_stored = absl::StrCat(
-            "matgto: ", kept.why_not(),
-            ": the response was passed to the client whole, and not recorded");
-      }
+      out.not_stored = kept.NotStored();
       out.client_gone =
           !co_await relay->End(stored ? &*out.response : nullptr, out.timing);
       co_return out;
