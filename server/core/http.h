@@ -94,6 +94,9 @@ struct ExchangeTiming {
   // 2s"), set by the session that injected it: the recording says so, and
   // what it stores is still the upstream's own response and timing.
   std::string fault{};
+  // The size of a body relayed to the client as it arrived (its response
+  // may not keep it: passed through, or in a spool file); 0 otherwise.
+  uint64_t relayed_bytes = 0;
 };
 
 // A response made by matgto itself (not by an upstream): `status`, an

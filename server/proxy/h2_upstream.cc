@@ -135,6 +135,7 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     out.response = std::move(stream->response);
     if (stream->relaying) {
       out.ended = true;
+      out.timing.relayed_bytes = stream->relayed_bytes;
       stream->kept->Finish(*out.response);
       out.not_stored = stream->kept->NotStored();
       const bool stored = stream->kept->keeping();
@@ -175,8 +176,9 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     // The upstream turned out to speak HTTP/1.1 only (h2c refused).
     bool http11 = false;
     bool too_large = false;
-    // While relaying: the body as it is kept to be recorded.
+    // While relaying: the body as it is kept to be recorded, and its size.
     std::optional<KeptBody> kept;
+    uint64_t relayed_bytes = 0;
     uint32_t error_code = NGHTTP2_NO_ERROR;
     absl::Time first_byte;
     asio::steady_timer done_timer;
@@ -365,6 +367,7 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     if (stream->relaying) {
       // Passed on whole; kept (in memory, then spooled) within the limit on
       // what is stored.
+      stream->relayed_bytes += len;
       stream->kept->Add(
           std::string_view(reinterpret_cast<const char*>(data), len),
           stream->response, stream->authority);

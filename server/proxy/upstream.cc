@@ -392,6 +392,7 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       if (streamed && kept.keeping()) {
         chunks.push_back({got, absl::Now() - first_byte});
       }
+      out.timing.relayed_bytes += got;
       kept.Add(std::string_view(piece.data(), got), whole, authority);
       if (!kept.keeping()) chunks.clear();
       client = co_await relay->Piece(std::string_view(piece.data(), got));

@@ -2,6 +2,8 @@
 // from its I/O threads: a route resolves to a session under the reader
 // lock, then the session decides. Nothing here blocks. (The control side,
 // which opens, ends and lists sessions, is session_manager.cc.)
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/url.h"
@@ -195,7 +197,8 @@ void SessionManager::OnForwarded(const core::Forward& ticket,
         .status = response.status,
         .result = records ? v1::RESULT_RECORDED : v1::RESULT_PASSED_THROUGH,
         .duration = timing.total,
-        .bytes_out = response.body.size(),
+        .bytes_out =
+            std::max<uint64_t>(response.body.size(), timing.relayed_bytes),
         .error = ticket.fault.empty() ? absl::string_view() : "fault",
         .forwarded = true});
   }

@@ -288,6 +288,9 @@ def test_a_1gib_download_is_relayed_and_recorded_without_buffering(matgto, big_f
     server = matgto("--mode", "passthrough", "--log-level", "info")
     assert download(server.proxy, big_file_nginx + "/big.bin") == f"200 {1 << 30}"
     assert vm_hwm_mib(server.proc.pid) < 64, vm_hwm_mib(server.proc.pid)
+    time.sleep(1.2)  # the exchange's log line is flushed within a second
+    # Logged with what the client got, although nothing of it was kept.
+    assert f"bytes_out={1 << 30}" in server.output(), server.output()[-2000:]
 
     # Recorded: spooled to disk as it arrives, then copied into the
     # cassette by the kernel when it is saved; memory never holds it.
