@@ -77,6 +77,7 @@ void ToProto(const core::HttpResponse& in, v1::HttpResponse& out) {
     v1::BodyChunk* p = out.add_chunks();
     p->set_size(c.size);
     *p->mutable_at() = ToProtoDuration(c.at);
+    if (c.request_bytes.has_value()) p->set_request_bytes(*c.request_bytes);
   }
   if (in.spooled != nullptr) {
     out.mutable_spooled_body()->set_path(in.spooled->path);
@@ -132,7 +133,10 @@ core::HttpResponse FromProto(const v1::HttpResponse& in) {
   out.trailers = HeadersFromProto(in.trailers());
   out.chunks.reserve(static_cast<size_t>(in.chunks_size()));
   for (const v1::BodyChunk& c : in.chunks()) {
-    out.chunks.push_back({c.size(), FromProtoDuration(c.at())});
+    out.chunks.push_back(
+        {c.size(), FromProtoDuration(c.at()),
+         c.has_request_bytes() ? std::optional<uint64_t>(c.request_bytes())
+                               : std::nullopt});
   }
   if (in.has_spooled_body()) {
     out.spooled = std::make_shared<const core::SpooledBody>(

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,16 @@ struct Reply {
   std::string error;
   // When and how the response reaches the client (latency, faults).
   Delivery delivery{};
+  // Set for an answer to a request still arriving (OnPartialRequest): the
+  // recorded request body the live one must grow into, byte for byte (null
+  // when bodies are not compared). The response's pieces go out as the live
+  // body reaches each one's BodyChunk::request_bytes; a live body that
+  // parts from the recorded one ends the stream with an error.
+  bool streamed = false;
+  std::shared_ptr<const std::string> streamed_request_body{};
+  // For a streamed answer: reports a live request that parted from the
+  // recording (the sentence says where), as a miss of the session's.
+  std::function<void(const std::string& why)> on_stream_mismatch{};
 };
 
 // Forward the request to its upstream; then call OnForwarded/OnForwardFailed
@@ -91,6 +102,18 @@ class ExchangeHandler {
   // been read from the client.
   virtual Decision OnRequest(const Route& route,
                              const HttpRequest& request) = 0;
+
+  // Called for a request whose body is still arriving and may wait for
+  // answers before it sends more (a gRPC call over HTTP/2), each time more
+  // of it arrived; `partial.body` is what arrived so far. nullopt: wait for
+  // the whole request (OnRequest). A Forward starts the exchange now, its
+  // body streamed upstream as it arrives (OnForwarded then gets the whole
+  // request); a streamed Reply answers from a recording whose response was
+  // interleaved with its request; any other Reply answers at once.
+  virtual std::optional<Decision> OnPartialRequest(
+      const Route& /*route*/, const HttpRequest& /*partial*/) {
+    return std::nullopt;
+  }
 
   // Called when a forwarded request got a complete response from upstream,
   // before that response is written to the client (so an exchange the client

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,16 @@ struct HttpRequest {
 // One piece of a streamed response body (Server-Sent Events, a chunked
 // body) as it arrived: its size, and when, counted from the response
 // headers. The pieces cover the body in order.
+//
+// `request_bytes`: for a response that began while its request was still
+// arriving (a bidirectional gRPC call that waits for each answer before it
+// sends on), how many request body bytes had gone upstream when the piece
+// arrived; replay releases the piece once the live request reached as far.
+// Unset for the usual exchange, answered after its whole request.
 struct BodyChunk {
   uint64_t size = 0;
   absl::Duration at = absl::ZeroDuration();
+  std::optional<uint64_t> request_bytes{};
   friend bool operator==(const BodyChunk&, const BodyChunk&) = default;
 };
 

@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/parse.hpp>
@@ -162,6 +163,22 @@ class ServerH2 final : public Peer {
     size_t pending_at = 0;
     bool eof = false;
     core::Headers trailers;
+    // A gRPC request not yet whole and not yet decided: the session is
+    // asked again as more of it arrives (OnPartialRequest).
+    bool partial = false;
+    // Decided before its end (forwarded, or replayed from an interleaved
+    // recording): its body keeps arriving after `answered`.
+    bool streaming = false;
+    bool request_ended = false;
+    // A streaming forward: the body as it goes upstream, and a wake-up for
+    // one that must wait for the whole request (an HTTP/1.1 upstream).
+    RequestFeed feed;
+    std::optional<asio::steady_timer> request_whole;
+    // A streaming replay (StreamedReplay): the reply, the pieces and bytes
+    // of its body already sent.
+    std::optional<core::Reply> replay;
+    size_t replay_chunk = 0;
+    size_t replay_offset = 0;
   };
 
   // Relays an upstream's response to client stream `id` as it arrives,
@@ -257,50 +274,171 @@ class ServerH2 final : public Peer {
       auto it = streams_.find(id);
       if (it != streams_.end()) Process(id, it->second);
     }
+    std::vector<int32_t> moved;
+    moved.swap(moved_);
+    std::sort(moved.begin(), moved.end());
+    moved.erase(std::unique(moved.begin(), moved.end()), moved.end());
+    for (int32_t id : moved) {
+      auto it = streams_.find(id);
+      if (it != streams_.end()) Moved(id, it->second);
+    }
   }
 
-  // A complete request: the session decides, as for HTTP/1.1.
-  void Process(int32_t id, const std::shared_ptr<Stream>& stream) {
-    core::HttpRequest& request = stream->request;
+  // Where the request on stream `id` goes (its url is set); nullopt when
+  // it cannot go anywhere (answered with an error).
+  std::optional<core::UrlParts> Target(int32_t id, Stream& stream) {
+    core::HttpRequest& request = stream.request;
     request.version = 20;
-    stream->head = request.method == "HEAD";
+    stream.head = request.method == "HEAD";
     if (request.method == "CONNECT") {
-      AnswerError(id, *stream, 501, "h2-connect-unsupported",
+      AnswerError(id, stream, 501, "h2-connect-unsupported",
                   "matgto: CONNECT over HTTP/2 (WebSocket over HTTP/2, RFC "
                   "8441) is not supported; use HTTP/1.1 for WebSockets");
-      return;
+      return std::nullopt;
     }
     std::string url;
     if (context_.origin.has_value()) {
       const H2Context::Origin& o = *context_.origin;
       url = absl::StrCat(o.scheme, "://", core::HostPort(o.host, o.port),
-                         stream->path);
-    } else if (!stream->scheme.empty() && !stream->authority.empty()) {
-      url =
-          absl::StrCat(stream->scheme, "://", stream->authority, stream->path);
+                         stream.path);
+    } else if (!stream.scheme.empty() && !stream.authority.empty()) {
+      url = absl::StrCat(stream.scheme, "://", stream.authority, stream.path);
     } else {
-      AnswerError(id, *stream, 400, "not-a-proxy-request",
+      AnswerError(id, stream, 400, "not-a-proxy-request",
                   "matgto: an HTTP/2 request to the proxy itself needs "
                   ":scheme and :authority naming the origin");
-      return;
+      return std::nullopt;
     }
     absl::StatusOr<core::UrlParts> parts = core::ParseAbsoluteUrl(url);
     if (!parts.ok() || (parts->scheme != "http" && parts->scheme != "https")) {
-      AnswerError(id, *stream, 400, "bad-request",
+      AnswerError(id, stream, 400, "bad-request",
                   absl::StrCat("matgto: bad request target '", url, "'",
                                parts.ok() ? "" : ": ",
                                parts.ok() ? "" : parts.status().message()));
-      return;
+      return std::nullopt;
     }
     core::FormatUrlTo(*parts, request.url);
+    return *std::move(parts);
+  }
+
+  // A complete request: the session decides, as for HTTP/1.1.
+  void Process(int32_t id, const std::shared_ptr<Stream>& stream) {
+    stream->partial = false;
+    std::optional<core::UrlParts> parts = Target(id, *stream);
+    if (!parts.has_value()) return;
     core::Decision decision =
-        context_.handler->OnRequest(context_.route, request);
+        context_.handler->OnRequest(context_.route, stream->request);
     if (auto* reply = std::get_if<core::Reply>(&decision)) {
       Deliver(id, stream, std::move(*reply));
       return;
     }
     tasks_.Spawn(Forward(id, stream, std::get<core::Forward>(decision),
                          *std::move(parts)));
+  }
+
+  // A gRPC request not yet whole: the session may decide now (a bidirectional
+  // call may wait for answers before it sends on).
+  void ProcessPartial(int32_t id, const std::shared_ptr<Stream>& stream) {
+    std::optional<core::UrlParts> parts = Target(id, *stream);
+    if (!parts.has_value()) {
+      stream->partial = false;
+      return;
+    }
+    std::optional<core::Decision> decision =
+        context_.handler->OnPartialRequest(context_.route, stream->request);
+    if (!decision.has_value()) return;
+    stream->partial = false;
+    if (auto* reply = std::get_if<core::Reply>(&*decision)) {
+      if (!reply->streamed ||
+          reply->delivery.breaks != core::Delivery::Break::kNone) {
+        Deliver(id, stream, std::move(*reply));
+        return;
+      }
+      stream->streaming = true;
+      stream->replay = std::move(*reply);
+      AdvanceReplay(id, stream);
+      return;
+    }
+    stream->streaming = true;
+    tasks_.Spawn(Forward(id, stream, std::get<core::Forward>(*decision),
+                         *std::move(parts)));
+  }
+
+  // More of a streaming request arrived, or it ended.
+  void Moved(int32_t id, const std::shared_ptr<Stream>& stream) {
+    if (stream->replay.has_value()) {
+      AdvanceReplay(id, stream);
+    } else if (stream->streaming) {
+      if (stream->feed.more) stream->feed.more();
+      if (stream->request_whole.has_value() && stream->request_ended) {
+        stream->request_whole->cancel();
+      }
+    } else if (stream->partial && !stream->answered) {
+      ProcessPartial(id, stream);
+    }
+  }
+
+  // A streaming replay: the recorded response's pieces go out as the live
+  // request reaches what had been sent when each arrived (request_bytes);
+  // the live body must grow into the recorded one, and the response ends
+  // once both are whole.
+  void AdvanceReplay(int32_t id, const std::shared_ptr<Stream>& stream) {
+    const core::Reply& reply = *stream->replay;
+    const core::HttpResponse& r = *reply.response;
+    const std::string& live = stream->request.body;
+    StreamRelay relay(
+        *this, id, stream, nullptr,
+        [](const core::HttpResponse&, const core::ExchangeTiming&) {});
+    const std::string* want = reply.streamed_request_body.get();
+    if (want != nullptr &&
+        (!absl::StartsWith(*want, live) ||
+         (stream->request_ended && live.size() != want->size()))) {
+      if (reply.on_stream_mismatch) reply.on_stream_mismatch(live);
+      const std::string why = absl::StrCat(
+          "matgto: the request stream parted from the recording it replays "
+          "after ",
+          live.size(), " bytes (", want->size(), " recorded)");
+      stream->replay.reset();
+      stream->streaming = false;
+      if (!stream->answered) {
+        AnswerError(id, *stream, 502, "stream-mismatch", why);
+      } else {
+        relay.EndNow(nullptr,
+                     {{"grpc-status", std::string(kGrpcUnavailable)},
+                      {"grpc-message", core::EncodeGrpcMessage(why)},
+                      {"x-matgto-error", "stream-mismatch"}},
+                     core::ExchangeTiming{});
+      }
+      Flush();
+      return;
+    }
+    if (!stream->answered && !relay.HeadNow(r)) return;
+    const absl::string_view body(r.body);
+    while (stream->replay_chunk < r.chunks.size()) {
+      const core::BodyChunk& c = r.chunks[stream->replay_chunk];
+      if (!stream->request_ended && c.request_bytes.has_value() &&
+          *c.request_bytes > live.size()) {
+        return;  // the client has not sent that far yet
+      }
+      if (c.size > body.size() - stream->replay_offset) {
+        stream->replay_chunk = r.chunks.size();  // a hand-edited cassette
+        break;
+      }
+      if (!relay.PieceNow(body.substr(stream->replay_offset, c.size))) return;
+      stream->replay_offset += c.size;
+      ++stream->replay_chunk;
+    }
+    const bool whole = stream->request_ended ||
+                       (want != nullptr && live.size() == want->size());
+    if (!whole) return;
+    if (stream->replay_offset < body.size() &&
+        !relay.PieceNow(body.substr(stream->replay_offset))) {
+      return;
+    }
+    stream->replay_offset = body.size();
+    relay.EndNow(&r, r.trailers, core::ExchangeTiming{});
+    stream->replay.reset();
+    stream->streaming = false;
   }
 
   // A reply of the session's, with its latency or fault. HTTP/2 carries out
@@ -397,14 +535,28 @@ class ServerH2 final : public Peer {
                         handler.OnForwarded(ticket, request, whole, timing);
                       });
     std::optional<FetchOutcome> outcome;
+    RequestFeed* feed = stream->streaming ? &stream->feed : nullptr;
     if (try_h2 && !links.http11) {
       if (links.h2.empty() || !links.h2.back()->Usable()) {
         links.h2.push_back(UpstreamH2::Create(tasks_, context_));
       }
       UpstreamH2* h2 = links.h2.back().get();
-      outcome =
-          co_await h2->Fetch(request, url, stream->head ? nullptr : &relay);
+      outcome = co_await h2->Fetch(request, url,
+                                   stream->head ? nullptr : &relay, feed);
       if (!outcome.has_value()) links.http11 = true;
+    }
+    if (!outcome.has_value() && feed != nullptr) {
+      // HTTP/1.1 sends a body whole: wait for the rest of it.
+      stream->request_whole.emplace(tasks_.executor());
+      while (!stream->request_ended) {
+        stream->request_whole->expires_at(
+            asio::steady_timer::time_point::max());
+        co_await stream->request_whole->async_wait(kAwait);
+      }
+      if (stream->feed.aborted) {
+        handler.OnForwardFailed(ticket, request, "client-closed");
+        co_return;
+      }
     }
     if (!outcome.has_value()) {
       UpstreamClient* h1 = nullptr;
@@ -631,27 +783,55 @@ class ServerH2 final : public Peer {
                     size_t len, void* user) {
     auto* self = static_cast<ServerH2*>(user);
     Stream* stream = self->Find(id);
-    if (stream == nullptr || stream->answered) return 0;
+    if (stream == nullptr || (stream->answered && !stream->streaming)) {
+      return 0;
+    }
     std::string& body = stream->request.body;
     if (body.size() + len > self->context_.config->max_body_bytes) {
-      self->AnswerError(id, *stream, 413, "body-too-large",
-                        absl::StrCat("matgto: request body exceeds ",
-                                     self->context_.config->max_body_bytes,
-                                     " bytes (--max-body-bytes)"));
+      const std::string why =
+          absl::StrCat("matgto: request body exceeds ",
+                       self->context_.config->max_body_bytes,
+                       " bytes (--max-body-bytes)");
+      if (stream->streaming) {
+        self->Abandon(id, *stream);
+        if (stream->answered) {
+          nghttp2_submit_rst_stream(self->session_.get(), NGHTTP2_FLAG_NONE,
+                                    id, NGHTTP2_CANCEL);
+          return 0;
+        }
+      }
+      self->AnswerError(id, *stream, 413, "body-too-large", why);
       return 0;
     }
     body.append(reinterpret_cast<const char*>(data), len);
+    if (stream->streaming || stream->partial) self->moved_.push_back(id);
     return 0;
   }
 
   static int OnFrame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto* self = static_cast<ServerH2*>(user);
-    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
-      Stream* stream = self->Find(frame->hd.stream_id);
-      if (stream != nullptr && !stream->answered) {
-        self->ready_.push_back(frame->hd.stream_id);
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
+      return 0;
+    }
+    const int32_t id = frame->hd.stream_id;
+    Stream* stream = self->Find(id);
+    if (stream == nullptr) return 0;
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
+      // A gRPC call's headers: it may be decided before its end.
+      if (frame->hd.type == NGHTTP2_HEADERS &&
+          frame->headers.cat == NGHTTP2_HCAT_REQUEST && !stream->answered &&
+          core::IsGrpc(stream->request)) {
+        stream->partial = true;
+        self->moved_.push_back(id);
       }
+      return 0;
+    }
+    if (stream->streaming) {
+      stream->request_ended = true;
+      stream->feed.ended = true;
+      self->moved_.push_back(id);
+    } else if (!stream->answered) {
+      self->ready_.push_back(id);
     }
     return 0;
   }
@@ -661,8 +841,21 @@ class ServerH2 final : public Peer {
     auto it = self->streams_.find(id);
     if (it == self->streams_.end()) return 0;
     if (it->second->delay.has_value()) it->second->delay->cancel();
+    if (it->second->streaming) self->Abandon(id, *it->second);
     self->streams_.erase(it);
     return 0;
+  }
+
+  // A streaming request the client reset (or sent too much of): its
+  // upstream stream is reset, and a forward waiting for its end ends.
+  void Abandon(int32_t, Stream& stream) {
+    stream.streaming = false;
+    stream.replay.reset();
+    stream.request_ended = true;
+    stream.feed.ended = true;
+    stream.feed.aborted = true;
+    if (stream.feed.more) stream.feed.more();
+    if (stream.request_whole.has_value()) stream.request_whole->cancel();
   }
 
   H2Context context_;
@@ -670,6 +863,8 @@ class ServerH2 final : public Peer {
   // Streams whose request is complete, handled after the bytes that
   // completed them are consumed (not inside nghttp2's callbacks).
   std::vector<int32_t> ready_;
+  // Streams more of whose request arrived (partial or streaming ones).
+  std::vector<int32_t> moved_;
   // (std::map: a forwarded stream holds a reference across suspensions.)
   std::map<std::string, OriginLinks> origins_;
 };

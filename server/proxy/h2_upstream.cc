@@ -35,7 +35,7 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
   // upstream timeout then applies between its pieces).
   asio::awaitable<std::optional<FetchOutcome>> Fetch(
       const core::HttpRequest& request, const core::UrlParts& url,
-      H2Relay* relay) override {
+      H2Relay* relay, RequestFeed* feed) override {
     FetchOutcome out;
     if (state_ == State::kNew) {
       state_ = State::kConnecting;
@@ -63,13 +63,17 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     stream->request = &request;
     stream->authority = core::HostPort(url.host, url.port);
     stream->relay = relay;
+    stream->feed = feed;
     nghttp2_data_provider body{};
     body.source.ptr = this;
     body.read_callback = &UpstreamH2Session::ReadRequestBody;
     out.timing.started_at = absl::Now();
     const int32_t id =
         nghttp2_submit_request(session_.get(), nullptr, nv.data(), nv.size(),
-                               request.body.empty() ? nullptr : &body, nullptr);
+                               request.body.empty() && feed == nullptr
+                                   ? nullptr
+                                   : &body,
+                               nullptr);
     if (id < 0) {
       state_ = State::kDead;
       out.error_status = 502;
@@ -80,6 +84,20 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
       co_return out;
     }
     streams_[id] = stream;
+    // Unset again on every way out (the feed outlives this call).
+    struct Unfeed {
+      RequestFeed* feed;
+      ~Unfeed() {
+        if (feed != nullptr) feed->more = nullptr;
+      }
+    } unfeed{feed};
+    if (feed != nullptr) {
+      feed->more = [this, id] {
+        if (session_ == nullptr || broken_) return;
+        nghttp2_session_resume_data(session_.get(), id);
+        Flush();
+      };
+    }
     Flush();
     stream->done_timer.expires_after(Chrono(context_.config->upstream_timeout));
     while (!stream->done) {
@@ -165,6 +183,8 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     size_t sent = 0;
     core::HttpResponse response;
     H2Relay* relay = nullptr;
+    // Set when the request body streams (see RequestFeed).
+    RequestFeed* feed = nullptr;
     // The response goes to `relay` as it arrives; its pieces' timing.
     bool relaying = false;
     bool client_gone = false;
@@ -298,11 +318,20 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     auto* self = static_cast<UpstreamH2Session*>(source->ptr);
     Stream* stream = self->Find(id);
     if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    const RequestFeed* feed = stream->feed;
+    if (feed != nullptr && feed->aborted) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+    }
     const std::string& body = stream->request->body;
     const size_t n = std::min(length, body.size() - stream->sent);
+    if (n == 0 && feed != nullptr && !feed->ended) {
+      return NGHTTP2_ERR_DEFERRED;  // `more` resumes it
+    }
     std::memcpy(buf, body.data() + stream->sent, n);
     stream->sent += n;
-    if (stream->sent == body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (stream->sent == body.size() && (feed == nullptr || feed->ended)) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
     return static_cast<ssize_t>(n);
   }
 
@@ -384,7 +413,10 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     }
     if (stream->relaying && !stream->client_gone) {
       if (stream->kept->keeping()) {
-        stream->chunks.push_back({len, absl::Now() - stream->first_byte});
+        stream->chunks.push_back(
+            {len, absl::Now() - stream->first_byte,
+             stream->feed != nullptr ? std::optional<uint64_t>(stream->sent)
+                                     : std::nullopt});
       }
       if (!stream->relay->PieceNow(View(data, len))) {
         self->ClientLeft(id, *stream);

@@ -4,6 +4,7 @@
 // arrive (H2Relay). Internal to the proxy.
 #pragma once
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -40,6 +41,17 @@ class H2Relay {
   virtual core::BodySpooler* Spooler() const { return nullptr; }
 };
 
+// A request body still arriving from the client (a gRPC call forwarded at
+// its headers): Fetch sends what the request's body holds so far and waits
+// for more until `ended`. The client side appends to the body, then calls
+// `more` (set by Fetch while it runs); `aborted` (with `ended`): the client
+// left, the upstream stream is reset.
+struct RequestFeed {
+  bool ended = false;
+  bool aborted = false;
+  std::function<void()> more{};
+};
+
 // Whether an HTTP/2 response is relayed as it arrives: a gRPC call, an
 // event stream, a body whose length is not announced, or one announced
 // larger than kRelayBodyBytes.
@@ -59,9 +71,11 @@ class UpstreamH2 {
   // caller sends it over HTTP/1.1. With `relay`, a response RelayedOverH2
   // goes to it as it arrives (the upstream timeout then applies between
   // its pieces).
+  // With `feed`, the request's body streams: each response piece records
+  // how much of it had been sent (BodyChunk::request_bytes).
   virtual boost::asio::awaitable<std::optional<FetchOutcome>> Fetch(
       const core::HttpRequest& request, const core::UrlParts& url,
-      H2Relay* relay) = 0;
+      H2Relay* relay, RequestFeed* feed = nullptr) = 0;
   // Closes the connection: every Fetch in flight ends with an error.
   virtual void Cancel() = 0;
 };

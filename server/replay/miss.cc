@@ -111,6 +111,34 @@ v1::Miss WsMismatchReport(const std::string& url, uint64_t interaction,
   return miss;
 }
 
+v1::Miss StreamMismatchReport(const core::HttpRequest& live,
+                              uint64_t interaction,
+                              absl::string_view recorded_body,
+                              absl::string_view live_body) {
+  size_t at = 0;
+  while (at < recorded_body.size() && at < live_body.size() &&
+         recorded_body[at] == live_body[at]) {
+    ++at;
+  }
+  v1::Miss miss;
+  miss.set_method(live.method);
+  miss.set_url(live.url);
+  miss.set_reason("stream-mismatch");
+  v1::Candidate* c = miss.add_closest();
+  c->set_interaction_index(interaction);
+  c->set_method(live.method);
+  c->set_url(live.url);
+  v1::FieldDifference* d = c->add_differences();
+  d->set_field(absl::StrCat("body from byte ", at));
+  d->set_recorded(at < recorded_body.size()
+                      ? match::DescribeBody(recorded_body.substr(at))
+                      : "<the recorded request ended here>");
+  d->set_live(at < live_body.size()
+                  ? match::DescribeBody(live_body.substr(at))
+                  : "<the live request ended here>");
+  return miss;
+}
+
 MissHandler::MissHandler(OnMiss on_miss, std::string cassette, uint64_t ticket)
     : on_miss_(on_miss), cassette_(std::move(cassette)), ticket_(ticket) {}
 

@@ -75,6 +75,13 @@ core::Reply MissReply(v1::Miss report, absl::string_view cassette,
 v1::Miss WsMismatchReport(const std::string& url, uint64_t interaction,
                           size_t message_index, const core::WsMessage* expected,
                           const core::WsMessage& got);
+// A streamed request (a gRPC call replayed while it was still arriving)
+// whose live body parted from the recorded one: reason "stream-mismatch",
+// the first differing bytes on each side.
+v1::Miss StreamMismatchReport(const core::HttpRequest& live,
+                              uint64_t interaction,
+                              absl::string_view recorded_body,
+                              absl::string_view live_body);
 
 // What one replay session does with a miss, under its on_miss policy.
 // Thread-safety: immutable; the MissLog passed in is the caller's to guard.

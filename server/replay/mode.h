@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,12 @@ class ModeHost {
   // interaction `interaction` as a miss ("ws-mismatch").
   virtual ScriptPlayback::MismatchReporter ReportWsMismatch(
       std::string url, uint64_t interaction) = 0;
+  // Reports a streamed request whose live body parted from the recorded
+  // one (`recorded`) that interaction `interaction` replays, as a miss
+  // ("stream-mismatch"); called with the live body as it then was.
+  virtual std::function<void(const std::string& live)> ReportStreamMismatch(
+      const core::HttpRequest& live, uint64_t interaction,
+      std::shared_ptr<const std::string> recorded) = 0;
 };
 
 // Thread-safety: none. The owning session makes every call under its
@@ -61,6 +68,13 @@ class ModeHandler {
   // A proxied request (not a WebSocket upgrade), read in full.
   virtual core::Decision OnRequest(const core::HttpRequest& request,
                                    SessionCounters& counters) = 0;
+  // A request still arriving (ExchangeHandler::OnPartialRequest). The
+  // default waits for the whole request.
+  virtual std::optional<core::Decision> OnPartialRequest(
+      const core::HttpRequest& /*partial*/, ModeHost& /*host*/,
+      SessionCounters& /*counters*/) {
+    return std::nullopt;
+  }
   // An exchange that OnRequest forwarded got its response, which the client
   // has not seen yet. Not called once the session has ended.
   virtual void OnForwarded(const core::HttpRequest& request,

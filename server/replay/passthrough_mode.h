@@ -17,6 +17,12 @@ class PassthroughMode final : public ModeHandler {
   v1::Mode mode() const override { return v1::PASSTHROUGH; }
   core::Decision OnRequest(const core::HttpRequest& request,
                            SessionCounters& counters) override;
+  // Forwarded at once, the body streamed upstream as it arrives.
+  std::optional<core::Decision> OnPartialRequest(
+      const core::HttpRequest& partial, ModeHost& /*host*/,
+      SessionCounters& counters) override {
+    return OnRequest(partial, counters);
+  }
   void OnForwarded(const core::HttpRequest& request,
                    const core::HttpResponse& response,
                    const core::ExchangeTiming& timing,

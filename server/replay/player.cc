@@ -3,9 +3,11 @@
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/proto_time.h"
+#include "server/core/grpc.h"
 
 namespace matgto::replay {
 
@@ -43,6 +45,7 @@ Player::Player(std::shared_ptr<const cassette::CassetteImage> image,
     if (image_->Request(i, scratch).ok()) {
       cassette::FromProto(scratch, request);
       slot.key = match::RequestMatcher::Key(matcher_.Of(request));
+      IndexStream(static_cast<uint32_t>(slots_.size() - 1), request);
     }
     Link(static_cast<uint32_t>(slots_.size() - 1));
   }
@@ -57,7 +60,76 @@ void Player::Add(RecordedExchange exchange) {
   entry->exchange = std::move(exchange);
   slot.key = match::RequestMatcher::Key(entry->fingerprint);
   slot.entry = std::move(entry);
-  Link(static_cast<uint32_t>(slots_.size() - 1));
+  const auto position = static_cast<uint32_t>(slots_.size() - 1);
+  IndexStream(position, slot.entry->exchange.request);
+  Link(position);
+}
+
+namespace {
+
+// Whether two fingerprints agree in every part but the body.
+bool SameHead(const match::Fingerprint& a, const match::Fingerprint& b) {
+  return a.method == b.method && a.scheme == b.scheme && a.host == b.host &&
+         a.port == b.port && a.path == b.path && a.query == b.query &&
+         a.headers == b.headers;
+}
+
+uint64_t HeadKey(const match::Fingerprint& print) {
+  match::Fingerprint head = print;
+  head.body.clear();
+  head.body_canonical = false;
+  return match::RequestMatcher::Key(head);
+}
+
+}  // namespace
+
+void Player::IndexStream(uint32_t position, const core::HttpRequest& request) {
+  if (!core::IsGrpc(request)) return;
+  core::HttpRequest head;
+  head.method = request.method;
+  head.url = request.url;
+  head.headers = request.headers;
+  streams_[HeadKey(matcher_.Of(head))].push_back(position);
+}
+
+std::optional<Player::Hit> Player::AnswerPartial(const core::HttpRequest& live,
+                                                 std::string& recorded_body) {
+  const match::BodyMode body = matcher_.rules().body
+                                   ? matcher_.rules().body_mode
+                                   : match::BodyMode::kIgnore;
+  if (streams_.empty() ||
+      (body != match::BodyMode::kExact && body != match::BodyMode::kIgnore)) {
+    return std::nullopt;
+  }
+  core::HttpRequest head;
+  head.method = live.method;
+  head.url = live.url;
+  head.headers = live.headers;
+  const match::Fingerprint print = matcher_.Of(head);
+  auto it = streams_.find(HeadKey(print));
+  if (it == streams_.end()) return std::nullopt;
+  for (uint32_t pos : it->second) {
+    if (repeat_ == Repeat::kSequential && uses_[pos] != 0) continue;
+    Entry& entry = Materialize(pos);
+    if (!SameHead(entry.fingerprint, print)) continue;  // a collision
+    const core::HttpRequest& recorded = entry.exchange.request;
+    if (body == match::BodyMode::kExact &&
+        !absl::StartsWith(recorded.body, live.body)) {
+      continue;
+    }
+    std::shared_ptr<const core::HttpResponse> response = Response(pos);
+    if (response->chunks.empty() ||
+        !response->chunks.front().request_bytes.has_value() ||
+        *response->chunks.front().request_bytes > live.body.size()) {
+      continue;
+    }
+    ++uses_[pos];
+    recorded_body = recorded.body;
+    const RecordedExchange& e = entry.exchange;
+    return Hit{e.interaction_index, std::move(response), e.time_to_first_byte,
+               e.total};
+  }
+  return std::nullopt;
 }
 
 void Player::Link(uint32_t position) {

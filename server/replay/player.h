@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -70,6 +71,16 @@ class Player {
 
   // `live` must already be redacted like the recordings were.
   std::variant<Hit, Miss> Answer(const core::HttpRequest& live);
+  // A gRPC request still arriving (`live.body` is what came so far): the
+  // first recording (unused, under SEQUENTIAL) that matches it in all but
+  // the body, whose body starts with the live one (compared byte for byte;
+  // any body under rules that ignore bodies), and whose response began
+  // before its request was whole, no later than the live body is now
+  // (BodyChunk::request_bytes). It counts as used. nullopt: none yet (the
+  // whole request will be matched by Answer). `recorded_body` gets the
+  // recorded request body.
+  std::optional<Hit> AnswerPartial(const core::HttpRequest& live,
+                                   std::string& recorded_body);
   // Adds an exchange recorded during replay (miss policy RECORD), already
   // used once.
   void Append(RecordedExchange exchange);
@@ -118,6 +129,11 @@ class Player {
   Repeat repeat_;
   // Fingerprint key -> first and last position with that key.
   absl::flat_hash_map<uint64_t, std::pair<uint32_t, uint32_t>> chains_;
+  // For gRPC requests only: the key of the fingerprint without the body ->
+  // positions, in order (AnswerPartial).
+  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> streams_;
+  // Indexes `request` at `position` in streams_ when it is a gRPC call.
+  void IndexStream(uint32_t position, const core::HttpRequest& request);
   std::vector<uint32_t> uses_;
 };
 

@@ -60,6 +60,24 @@ core::Decision ReplayMode::OnRequest(const core::HttpRequest& request,
       counters.misses);
 }
 
+std::optional<core::Decision> ReplayMode::OnPartialRequest(
+    const core::HttpRequest& partial, ModeHost& host,
+    SessionCounters& counters) {
+  thread_local core::HttpRequest scratch;
+  const core::HttpRequest& live = ForMatching(partial, scratch);
+  std::string recorded_body;
+  std::optional<Player::Hit> hit = player_.AnswerPartial(live, recorded_body);
+  if (!hit.has_value()) return std::nullopt;
+  ++counters.replayed;
+  auto recorded = std::make_shared<const std::string>(std::move(recorded_body));
+  core::Reply reply{hit->response, ""};
+  reply.streamed = true;
+  if (player_.matcher().rules().body) reply.streamed_request_body = recorded;
+  reply.on_stream_mismatch =
+      host.ReportStreamMismatch(live, hit->interaction_index, recorded);
+  return core::Decision(std::move(reply));
+}
+
 void ReplayMode::OnForwarded(const core::HttpRequest& request,
                              const core::HttpResponse& response,
                              const core::ExchangeTiming& timing,

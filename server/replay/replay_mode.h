@@ -56,6 +56,11 @@ class ReplayMode final : public ModeHandler {
   v1::Mode mode() const override { return v1::REPLAY; }
   core::Decision OnRequest(const core::HttpRequest& request,
                            SessionCounters& counters) override;
+  // Answers from a recording whose response was interleaved with its
+  // request, once the live request reached its first piece.
+  std::optional<core::Decision> OnPartialRequest(
+      const core::HttpRequest& partial, ModeHost& host,
+      SessionCounters& counters) override;
   void OnForwarded(const core::HttpRequest& request,
                    const core::HttpResponse& response,
                    const core::ExchangeTiming& timing,

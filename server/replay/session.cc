@@ -121,6 +121,34 @@ ScriptPlayback::MismatchReporter CassetteSession::ReportWsMismatch(
   };
 }
 
+std::function<void(const std::string& live)>
+CassetteSession::ReportStreamMismatch(
+    const core::HttpRequest& live, uint64_t interaction,
+    std::shared_ptr<const std::string> recorded) {
+  core::HttpRequest head;
+  head.method = live.method;
+  head.url = live.url;
+  return [self = shared_from_this(), head = std::move(head), interaction,
+          recorded = std::move(recorded)](const std::string& body) {
+    v1::Miss miss = StreamMismatchReport(head, interaction, *recorded, body);
+    if (self->observer_ != nullptr) {
+      v1::Miss shown = observe::SanitizeMiss(miss);
+      std::string explanation = absl::StrCat(
+          "matgto: the request stream ", shown.method(), " ", shown.url(),
+          " parted from its recording (interaction #", interaction,
+          ") in cassette '", self->name_, "' at ",
+          shown.closest(0).differences(0).field(),
+          "; the stream was ended with UNAVAILABLE. Recorded: ",
+          shown.closest(0).differences(0).recorded(),
+          "; live: ", shown.closest(0).differences(0).live(), ".");
+      self->observer_->OnMiss(self->session_id_, self->name_, std::move(shown),
+                              std::move(explanation));
+    }
+    absl::MutexLock lock(&self->mu_);
+    self->counters_.misses.Add(std::move(miss));
+  };
+}
+
 std::optional<uint64_t> CassetteSession::WsBegin(
     const core::HttpRequest& upgrade, const core::HttpResponse& response,
     absl::Time opened) {
@@ -169,6 +197,15 @@ core::Decision CassetteSession::OnRequest(const core::HttpRequest& request,
     note->miss = counters_.misses.last();
     note->recordings = handler_->replayable();
   }
+  return decision;
+}
+
+std::optional<core::Decision> CassetteSession::OnPartialRequest(
+    const core::HttpRequest& partial, Note* note) {
+  absl::MutexLock lock(&mu_);
+  std::optional<core::Decision> decision =
+      handler_->OnPartialRequest(partial, *this, counters_);
+  if (note != nullptr) note->recordings = handler_->replayable();
   return decision;
 }
 

@@ -79,6 +79,9 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
 
   core::Decision OnRequest(const core::HttpRequest& request,
                            Note* note = nullptr);
+  // A request still arriving (ExchangeHandler::OnPartialRequest).
+  std::optional<core::Decision> OnPartialRequest(
+      const core::HttpRequest& partial, Note* note = nullptr);
   void OnForwarded(const core::HttpRequest& request,
                    const core::HttpResponse& response,
                    const core::ExchangeTiming& timing);
@@ -122,6 +125,9 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
       const core::HttpRequest& upgrade) override;
   ScriptPlayback::MismatchReporter ReportWsMismatch(
       std::string url, uint64_t interaction) override;
+  std::function<void(const std::string& live)> ReportStreamMismatch(
+      const core::HttpRequest& live, uint64_t interaction,
+      std::shared_ptr<const std::string> recorded) override;
 
   // Recording of a relayed WebSocket session (see RecordingWsSink).
   std::optional<uint64_t> WsBegin(const core::HttpRequest& upgrade,

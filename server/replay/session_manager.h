@@ -170,6 +170,8 @@ class SessionManager final : public core::ExchangeHandler {
       const core::Route& route, const core::ConnectTarget& target) override;
   core::Decision OnRequest(const core::Route& route,
                            const core::HttpRequest& request) override;
+  std::optional<core::Decision> OnPartialRequest(
+      const core::Route& route, const core::HttpRequest& partial) override;
   void OnForwarded(const core::Forward& ticket,
                    const core::HttpRequest& request,
                    const core::HttpResponse& response,
@@ -242,6 +244,12 @@ class SessionManager final : public core::ExchangeHandler {
   // each event.
   void Log(Notes notes) const;
   // Reports what a request led to (observer only).
+  // What every decided request ends with: the fault shapes the decision
+  // (unless it `replaced` it), and the event stream hears of it.
+  void Conclude(const Resolved& to, const core::HttpRequest& request,
+                const std::optional<v1::Fault>& fault, bool replaced,
+                const CassetteSession::Note& note, absl::Time started,
+                core::Decision& decision);
   void Observe(const Resolved& to, const core::HttpRequest& request,
                const core::Reply* reply, const CassetteSession::Note& note,
                absl::Time started, bool websocket) const;

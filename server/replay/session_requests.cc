@@ -153,6 +153,45 @@ core::Decision SessionManager::OnRequest(const core::Route& route,
   } else {
     decision = core::Reply{no_cassette_response_, "no-cassette"};
   }
+  Conclude(to, request, fault, replaced, note, started, decision);
+  return decision;
+}
+
+std::optional<core::Decision> SessionManager::OnPartialRequest(
+    const core::Route& route, const core::HttpRequest& partial) {
+  Resolved to = Resolve(route);
+  if (!to.known) {
+    return core::Decision(
+        core::Reply{unknown_session_response_, "unknown-session"});
+  }
+  const absl::Time started =
+      options_.observer != nullptr ? absl::Now() : absl::Time();
+  CassetteSession::Note note;
+  std::optional<core::Decision> decision;
+  if (to.cassette != nullptr) {
+    decision = to.cassette->OnPartialRequest(
+        partial, options_.observer != nullptr ? &note : nullptr);
+  } else if (options_.default_mode == v1::PASSTHROUGH) {
+    decision = core::Forward{.ticket = 0, .store = false};
+  } else {
+    decision = core::Reply{no_cassette_response_, "no-cassette"};
+  }
+  if (!decision.has_value()) return std::nullopt;
+  // Faults apply once the stream is decided: one that answers instead
+  // then replaces a recording already taken for it.
+  const std::optional<v1::Fault> fault = to.faults->Pick(partial);
+  const bool replaced = fault.has_value() && ReplacesAnswer(*fault);
+  if (replaced) decision = Replacement(*fault);
+  Conclude(to, partial, fault, replaced, note, started, *decision);
+  return decision;
+}
+
+void SessionManager::Conclude(const Resolved& to,
+                              const core::HttpRequest& request,
+                              const std::optional<v1::Fault>& fault,
+                              bool replaced,
+                              const CassetteSession::Note& note,
+                              absl::Time started, core::Decision& decision) {
   if (fault.has_value()) {
     if (!ReplacesAnswer(*fault)) Shape(*fault, decision);
     Log({FaultNote(
@@ -172,7 +211,6 @@ core::Decision SessionManager::OnRequest(const core::Route& route,
       Observe(to, request, reply, note, started, false);
     }
   }
-  return decision;
 }
 
 void SessionManager::OnForwarded(const core::Forward& ticket,

@@ -137,6 +137,81 @@ def test_grpc_calls_recorded_over_h2c_in_a_connect_tunnel_replay_offline(server)
     server.cli("stop")
 
 
+def ping_pong(channel, words, timeout=10):
+    """A bidirectional call that sends each message only once the answer to
+    the one before has arrived, as a chat or a turn-based protocol does; the
+    answers, each with when it arrived."""
+    import queue
+
+    answered = queue.Queue()
+
+    def requests():
+        for i, word in enumerate(words):
+            if i:
+                answered.get(timeout=timeout)
+            yield word
+
+    start = time.monotonic()
+    call = channel.stream_stream(f"/{SERVICE}/Bidi")(requests(), timeout=timeout)
+    out = []
+    for answer in call:
+        out.append(answer)
+        answered.put(answer)
+    return out, time.monotonic() - start
+
+
+def test_a_bidirectional_call_that_waits_for_each_answer_records_and_replays(server):
+    upstream, port = start_grpc_server()
+    target = f"127.0.0.1:{port}"
+    try:
+        # Passed through: each message reaches the server before the client
+        # sends the next (a proxy that waited for the whole request would
+        # hang here until the deadline).
+        server.cli("use", "pp-pass", "--mode", "passthrough")
+        with proxied_channel(server, target) as ch:
+            assert ping_pong(ch, [b"a", b"b"])[0] == [b"A", b"B"]
+        server.cli("stop")
+
+        server.cli("record", "pingpong")
+        with proxied_channel(server, target) as ch:
+            first, _ = ping_pong(ch, [b"hi", b"there", b"you"])
+            second, _ = ping_pong(ch, [b"hi", b"again"])
+            bulk = list(ch.stream_stream(f"/{SERVICE}/Bidi")(iter([b"x", b"y"]), timeout=10))
+        server.cli("stop")
+    finally:
+        upstream.stop(0).wait()
+    assert first == [b"HI", b"THERE", b"YOU"]
+    assert second == [b"HI", b"AGAIN"]
+    assert bulk == [b"X", b"Y"]
+    show = server.cli("cassette", "show", "pingpong").stdout
+    assert "test.Echo/Bidi: sent 3 messages (2, 5, 3 B), got 3 messages (2, 5, 3 B), OK" in show, show
+
+    # The server is gone. Both recordings start with "hi": each answer goes
+    # out once the live call has sent what the recorded one had sent then,
+    # and the second call gets the second recording.
+    server.cli("replay", "pingpong")
+    with proxied_channel(server, target) as ch:
+        assert ping_pong(ch, [b"hi", b"there", b"you"])[0] == first
+        replayed, took = ping_pong(ch, [b"hi", b"again"])
+        assert replayed == second and took < 2, took
+        assert list(ch.stream_stream(f"/{SERVICE}/Bidi")(iter([b"x", b"y"]), timeout=10)) == bulk
+    server.cli("stop")
+
+    # A call that parts from its recording after the first answer: the
+    # stream ends with UNAVAILABLE saying where, and the session counts a
+    # miss.
+    server.cli("replay", "pingpong")
+    with proxied_channel(server, target) as ch:
+        with pytest.raises(grpc.RpcError) as parted:
+            ping_pong(ch, [b"hi", b"elsewhere"])
+    assert parted.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "parted from the recording" in parted.value.details(), parted.value.details()
+    assert dict(parted.value.trailing_metadata()).get("x-matgto-error") == "stream-mismatch"
+    stopped = server.cli("stop").stdout
+    assert "missed 1" in stopped and "[stream-mismatch]" in stopped, stopped
+    assert "body from byte" in stopped, stopped
+
+
 def test_grpc_over_tls_through_the_proxy_trusting_its_ca(matgto, pki):
     server = matgto("--upstream-ca-file", str(pki / "ca.pem"))
     upstream, port = start_grpc_server(pki)

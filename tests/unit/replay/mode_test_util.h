@@ -112,6 +112,14 @@ class FakeModeHost final : public ModeHost {
         };
   }
 
+  std::function<void(const std::string& live)> ReportStreamMismatch(
+      const core::HttpRequest& live, uint64_t interaction,
+      std::shared_ptr<const std::string>) override {
+    return [this, url = live.url, interaction](const std::string& got) {
+      mismatches.push_back({url, interaction, 0, got});
+    };
+  }
+
   std::shared_ptr<core::WsSessionSink> sink = std::make_shared<NullSink>();
   std::vector<std::string> recorded_upgrades;
   std::vector<Mismatch> mismatches;

@@ -200,5 +200,70 @@ TEST(PlayerTest, FromCassetteSkipsWebSocketsAndKeepsIndexes) {
   EXPECT_THAT(player.Unused(), ElementsAre(0));
 }
 
+// A bidirectional gRPC call recorded while its client waited for each
+// answer: the first piece came when 3 request bytes had gone upstream.
+RecordedExchange Interleaved(uint64_t index, std::string request_body,
+                             std::string first_answer) {
+  core::HttpRequest request = Req("POST", "http://h/chat.Svc/Talk",
+                                  std::move(request_body));
+  request.headers.push_back({"content-type", "application/grpc"});
+  core::HttpResponse response{.status = 200, .body = first_answer + "!!"};
+  response.chunks = {{first_answer.size(), absl::ZeroDuration(), 3},
+                     {2, absl::Milliseconds(1), 6}};
+  return RecordedExchange{
+      .interaction_index = index,
+      .request = std::move(request),
+      .response =
+          std::make_shared<const core::HttpResponse>(std::move(response))};
+}
+
+core::HttpRequest LiveChat(std::string body) {
+  core::HttpRequest live = Req("POST", "http://h/chat.Svc/Talk", body);
+  live.headers.push_back({"content-type", "application/grpc"});
+  return live;
+}
+
+TEST(PlayerTest, PartialRequestAnsweredOnceItReachesTheFirstPiece) {
+  std::vector<RecordedExchange> v;
+  v.push_back(Interleaved(0, "abcdef", "one"));
+  v.push_back(Interleaved(1, "abcxyz", "two"));
+  Player player(std::move(v), match::RequestMatcher(),
+                OnExhausted::kRepeatLast);
+  std::string recorded;
+  // Not yet as far as the first piece.
+  EXPECT_FALSE(player.AnswerPartial(LiveChat("ab"), recorded).has_value());
+  // A prefix of neither recording.
+  EXPECT_FALSE(player.AnswerPartial(LiveChat("zzz"), recorded).has_value());
+  std::optional<Player::Hit> first = player.AnswerPartial(LiveChat("abc"),
+                                                          recorded);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->interaction_index, 0u);
+  EXPECT_EQ(recorded, "abcdef");
+  // The first is used: the same start now gets the second recording.
+  std::optional<Player::Hit> second = player.AnswerPartial(LiveChat("abc"),
+                                                           recorded);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->interaction_index, 1u);
+  EXPECT_EQ(recorded, "abcxyz");
+  EXPECT_FALSE(player.AnswerPartial(LiveChat("abc"), recorded).has_value());
+}
+
+TEST(PlayerTest, PartialRequestNeverAnswersAnExchangeRecordedWhole) {
+  std::vector<RecordedExchange> v;
+  RecordedExchange whole = Interleaved(0, "abcdef", "one");
+  core::HttpResponse response = *whole.response;
+  for (core::BodyChunk& c : response.chunks) c.request_bytes.reset();
+  whole.response = std::make_shared<const core::HttpResponse>(response);
+  v.push_back(std::move(whole));
+  v.push_back(Exchange(1, Req("POST", "http://h/chat.Svc/Talk", "abcdef"),
+                       "not grpc"));
+  Player player(std::move(v), match::RequestMatcher(),
+                OnExhausted::kRepeatLast);
+  std::string recorded;
+  EXPECT_FALSE(player.AnswerPartial(LiveChat("abcdef"), recorded).has_value());
+  // The whole request still matches as usual.
+  EXPECT_EQ(Body(player.Answer(LiveChat("abcdef"))), "one!!");
+}
+
 }  // namespace
 }  // namespace matgto::replay
