@@ -1008,7 +1008,12 @@ type BodyChunk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Size  uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
 	// Since the response headers arrived.
-	At            *durationpb.Duration `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	At *durationpb.Duration `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// Set when the response began while its request was still arriving (a
+	// bidirectional gRPC call that waits for each answer before sending on):
+	// the request body bytes sent upstream when this piece arrived. Replay
+	// releases the piece once the live request has sent as many.
+	RequestBytes  *uint64 `protobuf:"varint,3,opt,name=request_bytes,json=requestBytes,proto3,oneof" json:"request_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1055,6 +1060,13 @@ func (x *BodyChunk) GetAt() *durationpb.Duration {
 		return x.At
 	}
 	return nil
+}
+
+func (x *BodyChunk) GetRequestBytes() uint64 {
+	if x != nil && x.RequestBytes != nil {
+		return *x.RequestBytes
+	}
+	return 0
 }
 
 // When the exchange happened and how long it took, so that latency can be
@@ -2371,10 +2383,12 @@ const file_matgto_v1_cassette_proto_rawDesc = "" +
 	" \x01(\v2\x16.matgto.v1.SpooledBodyR\vspooledBody\"5\n" +
 	"\vSpooledBody\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x04R\x04size\"J\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\x86\x01\n" +
 	"\tBodyChunk\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x04R\x04size\x12)\n" +
-	"\x02at\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x02at\"\xbc\x01\n" +
+	"\x02at\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x02at\x12(\n" +
+	"\rrequest_bytes\x18\x03 \x01(\x04H\x00R\frequestBytes\x88\x01\x01B\x10\n" +
+	"\x0e_request_bytes\"\xbc\x01\n" +
 	"\x06Timing\x129\n" +
 	"\n" +
 	"started_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12F\n" +
@@ -2659,6 +2673,7 @@ func file_matgto_v1_cassette_proto_init() {
 	if File_matgto_v1_cassette_proto != nil {
 		return
 	}
+	file_matgto_v1_cassette_proto_msgTypes[4].OneofWrappers = []any{}
 	file_matgto_v1_cassette_proto_msgTypes[10].OneofWrappers = []any{
 		(*Interaction_Http)(nil),
 		(*Interaction_Websocket)(nil),
