@@ -270,6 +270,8 @@ def test_a_go_grpc_client_records_and_replays_too(server):
     assert recorded["server_stream"] == ["s-0", "s-1", "s-2"]
     assert recorded["client_stream"] == ["a+b+c"]
     assert recorded["bidi"] == ["X", "Y"]
+    # Each message sent only once the answer to the one before arrived.
+    assert recorded["ping_pong"] == ["PING", "PONG", "DONE"]
     assert recorded["fail"] == ["NotFound", "no such thing: thing", "because"]
 
     server.cli("replay", "grpcgo")

@@ -91,6 +91,8 @@ func main() {
 	out["client_stream"] = call(ctx, conn, "/test.Echo/ClientStream", both,
 		[][]byte{[]byte("a"), []byte("b"), []byte("c")})
 	out["bidi"] = call(ctx, conn, "/test.Echo/Bidi", both, [][]byte{[]byte("x"), []byte("y")})
+	out["ping_pong"] = pingPong(ctx, conn, "/test.Echo/Bidi", both,
+		[][]byte{[]byte("ping"), []byte("pong"), []byte("done")})
 
 	// A non-OK status with trailing metadata.
 	trailer = nil
@@ -138,6 +140,36 @@ func call(ctx context.Context, conn *grpc.ClientConn, method string, desc *grpc.
 		}
 		got = append(got, string(m))
 	}
+}
+
+// Sends each message only once the answer to the one before arrived (a
+// turn-based conversation), then half-closes; every message received.
+func pingPong(ctx context.Context, conn *grpc.ClientConn, method string, desc *grpc.StreamDesc,
+	messages [][]byte) []string {
+	s, err := conn.NewStream(ctx, desc, method)
+	if err != nil {
+		fail(err)
+	}
+	got := []string{}
+	for _, m := range messages {
+		m := m
+		if err := s.SendMsg(&m); err != nil {
+			fail(err)
+		}
+		var answer []byte
+		if err := s.RecvMsg(&answer); err != nil {
+			fail(err)
+		}
+		got = append(got, string(answer))
+	}
+	if err := s.CloseSend(); err != nil {
+		fail(err)
+	}
+	var extra []byte
+	if err := s.RecvMsg(&extra); !errors.Is(err, io.EOF) {
+		fail(fmt.Errorf("after the last answer: %v", err))
+	}
+	return got
 }
 
 func first(md metadata.MD, key string) string {
