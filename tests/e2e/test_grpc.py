@@ -212,6 +212,38 @@ def test_a_bidirectional_call_that_waits_for_each_answer_records_and_replays(ser
     assert "body from byte" in stopped, stopped
 
 
+def test_a_bidirectional_call_cancelled_midway_is_not_recorded(server):
+    import threading
+
+    upstream, port = start_grpc_server()
+    target = f"127.0.0.1:{port}"
+    release = threading.Event()
+
+    def requests():
+        yield b"first"
+        release.wait(10)  # the client never sends more before it cancels
+
+    try:
+        server.cli("record", "cancelled")
+        with proxied_channel(server, target) as ch:
+            call = ch.stream_stream(f"/{SERVICE}/Bidi")(requests(), timeout=10)
+            assert next(call) == b"FIRST"
+            call.cancel()
+            release.set()
+            with pytest.raises(grpc.RpcError) as cancelled:
+                next(call)
+            assert cancelled.value.code() == grpc.StatusCode.CANCELLED
+            # The proxy goes on serving the same connection.
+            assert ping_pong(ch, [b"after"])[0] == [b"AFTER"]
+        stopped = server.cli("stop").stdout
+    finally:
+        upstream.stop(0).wait()
+    # Only the call that completed is in the cassette.
+    assert "recorded 1" in stopped, stopped
+    show = server.cli("cassette", "show", "cancelled").stdout
+    assert "sent 1 message (5 B), got 1 message (5 B), OK" in show, show
+
+
 def test_grpc_over_tls_through_the_proxy_trusting_its_ca(matgto, pki):
     server = matgto("--upstream-ca-file", str(pki / "ca.pem"))
     upstream, port = start_grpc_server(pki)
