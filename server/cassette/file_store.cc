@@ -339,19 +339,18 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
   const std::string tmp_leaf =
       absl::StrCat(leaf, ".tmp-", ::getpid(), "-", tmp_counter_.fetch_add(1));
   const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
-  // A recording whose large bodies are in files (spooled.h): a binary
-  // cassette copies them in as it is written; JSON reads them first.
-  const bool spooled = HasSpooledBodies(cassette);
+  // A binary cassette is written as it is serialised, a megabyte at a time
+  // (WriteCassette; never a second copy of a recording in memory), copying
+  // in the large bodies that are in files (spooled.h); JSON reads those
+  // first and is written whole.
   std::string bytes;
   if (format_ == CassetteFormat::kJson) {
-    if (spooled) {
+    if (HasSpooledBodies(cassette)) {
       ASSIGN_OR_RETURN(const v1::Cassette whole, ReadSpooledBodies(cassette));
       ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(whole));
     } else {
       ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(cassette));
     }
-  } else if (!spooled) {
-    bytes = SerializeCassette(cassette);
   }
   {
     Fd fd(::openat(dir.get(), tmp_leaf.c_str(),
@@ -363,7 +362,7 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
                           ? absl::OkStatus()
                           : ErrnoStatus("cannot set the mode of", tmp);
     if (st.ok()) {
-      st = spooled && format_ == CassetteFormat::kBinary
+      st = format_ == CassetteFormat::kBinary
                ? WriteCassette(cassette, fd.get(), tmp)
                : WriteAll(fd.get(), bytes, tmp);
     }
