@@ -92,24 +92,23 @@ void Player::IndexStream(uint32_t position, const core::HttpRequest& request) {
   streams_[HeadKey(matcher_.Of(head))].push_back(position);
 }
 
-std::optional<Player::Hit> Player::AnswerPartial(const core::HttpRequest& live,
-                                                 std::string& recorded_body) {
+Player::Partial Player::AnswerPartial(const core::HttpRequest& live) {
+  Partial out;
   const match::BodyMode body = matcher_.rules().body
                                    ? matcher_.rules().body_mode
                                    : match::BodyMode::kIgnore;
-  if (streams_.empty() ||
-      (body != match::BodyMode::kExact && body != match::BodyMode::kIgnore)) {
-    return std::nullopt;
+  if (body != match::BodyMode::kExact && body != match::BodyMode::kIgnore) {
+    return out;
   }
+  out.may_match = false;
   core::HttpRequest head;
   head.method = live.method;
   head.url = live.url;
   head.headers = live.headers;
   const match::Fingerprint print = matcher_.Of(head);
   auto it = streams_.find(HeadKey(print));
-  if (it == streams_.end()) return std::nullopt;
+  if (it == streams_.end()) return out;
   for (uint32_t pos : it->second) {
-    if (repeat_ == Repeat::kSequential && uses_[pos] != 0) continue;
     Entry& entry = Materialize(pos);
     if (!SameHead(entry.fingerprint, print)) continue;  // a collision
     const core::HttpRequest& recorded = entry.exchange.request;
@@ -117,6 +116,8 @@ std::optional<Player::Hit> Player::AnswerPartial(const core::HttpRequest& live,
         !absl::StartsWith(recorded.body, live.body)) {
       continue;
     }
+    out.may_match = true;
+    if (repeat_ == Repeat::kSequential && uses_[pos] != 0) continue;
     std::shared_ptr<const core::HttpResponse> response = Response(pos);
     if (response->chunks.empty() ||
         !response->chunks.front().request_bytes.has_value() ||
@@ -124,12 +125,13 @@ std::optional<Player::Hit> Player::AnswerPartial(const core::HttpRequest& live,
       continue;
     }
     ++uses_[pos];
-    recorded_body = recorded.body;
+    out.recorded_body = recorded.body;
     const RecordedExchange& e = entry.exchange;
-    return Hit{e.interaction_index, std::move(response), e.time_to_first_byte,
-               e.total};
+    out.hit = Hit{e.interaction_index, std::move(response),
+                  e.time_to_first_byte, e.total};
+    return out;
   }
-  return std::nullopt;
+  return out;
 }
 
 void Player::Link(uint32_t position) {

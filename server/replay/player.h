@@ -76,11 +76,18 @@ class Player {
   // the body, whose body starts with the live one (compared byte for byte;
   // any body under rules that ignore bodies), and whose response began
   // before its request was whole, no later than the live body is now
-  // (BodyChunk::request_bytes). It counts as used. nullopt: none yet (the
-  // whole request will be matched by Answer). `recorded_body` gets the
-  // recorded request body.
-  std::optional<Hit> AnswerPartial(const core::HttpRequest& live,
-                                   std::string& recorded_body);
+  // (BodyChunk::request_bytes). It counts as used, and `recorded_body` is
+  // its request body. No hit: the whole request will be matched by Answer,
+  // unless `may_match` is false: no recording can match it whatever the
+  // rest of it (a miss now, rather than a client left waiting for an
+  // answer that will never come). Under JSON or form body rules nothing is
+  // decided before the whole request (may_match stays true).
+  struct Partial {
+    std::optional<Hit> hit;
+    std::string recorded_body;
+    bool may_match = true;
+  };
+  Partial AnswerPartial(const core::HttpRequest& live);
   // Adds an exchange recorded during replay (miss policy RECORD), already
   // used once.
   void Append(RecordedExchange exchange);

@@ -65,9 +65,14 @@ std::optional<core::Decision> ReplayMode::OnPartialRequest(
     SessionCounters& counters) {
   thread_local core::HttpRequest scratch;
   const core::HttpRequest& live = ForMatching(partial, scratch);
-  std::string recorded_body;
-  std::optional<Player::Hit> hit = player_.AnswerPartial(live, recorded_body);
-  if (!hit.has_value()) return std::nullopt;
+  Player::Partial partial_answer = player_.AnswerPartial(live);
+  if (!partial_answer.hit.has_value()) {
+    if (partial_answer.may_match) return std::nullopt;
+    // Nothing recorded can match it: the miss now (on_miss decides).
+    return OnRequest(partial, counters);
+  }
+  const std::optional<Player::Hit>& hit = partial_answer.hit;
+  std::string& recorded_body = partial_answer.recorded_body;
   ++counters.replayed;
   auto recorded = std::make_shared<const std::string>(std::move(recorded_body));
   core::Reply reply{hit->response, ""};

@@ -203,9 +203,13 @@ core::Decision CassetteSession::OnRequest(const core::HttpRequest& request,
 std::optional<core::Decision> CassetteSession::OnPartialRequest(
     const core::HttpRequest& partial, Note* note) {
   absl::MutexLock lock(&mu_);
+  const uint64_t misses = counters_.misses.count();
   std::optional<core::Decision> decision =
       handler_->OnPartialRequest(partial, *this, counters_);
-  if (note != nullptr) note->recordings = handler_->replayable();
+  if (note != nullptr && counters_.misses.count() != misses) {
+    note->miss = counters_.misses.last();
+    note->recordings = handler_->replayable();
+  }
   return decision;
 }
 

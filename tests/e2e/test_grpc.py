@@ -195,6 +195,14 @@ def test_a_bidirectional_call_that_waits_for_each_answer_records_and_replays(ser
         replayed, took = ping_pong(ch, [b"hi", b"again"])
         assert replayed == second and took < 2, took
         assert list(ch.stream_stream(f"/{SERVICE}/Bidi")(iter([b"x", b"y"]), timeout=10)) == bulk
+        # A call no recording starts like: the miss is answered at once,
+        # not left waiting for a request end the client never sends.
+        start = time.monotonic()
+        with pytest.raises(grpc.RpcError) as miss:
+            ping_pong(ch, [b"never recorded", b"x"])
+        assert miss.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "no recorded interaction" in miss.value.details(), miss.value.details()
+        assert time.monotonic() - start < 5
     server.cli("stop")
 
     # A call that parts from its recording after the first answer: the

@@ -229,23 +229,26 @@ TEST(PlayerTest, PartialRequestAnsweredOnceItReachesTheFirstPiece) {
   v.push_back(Interleaved(1, "abcxyz", "two"));
   Player player(std::move(v), match::RequestMatcher(),
                 OnExhausted::kRepeatLast);
-  std::string recorded;
-  // Not yet as far as the first piece.
-  EXPECT_FALSE(player.AnswerPartial(LiveChat("ab"), recorded).has_value());
-  // A prefix of neither recording.
-  EXPECT_FALSE(player.AnswerPartial(LiveChat("zzz"), recorded).has_value());
-  std::optional<Player::Hit> first = player.AnswerPartial(LiveChat("abc"),
-                                                          recorded);
-  ASSERT_TRUE(first.has_value());
-  EXPECT_EQ(first->interaction_index, 0u);
-  EXPECT_EQ(recorded, "abcdef");
+  // Not yet as far as the first piece, but it may get there.
+  Player::Partial early = player.AnswerPartial(LiveChat("ab"));
+  EXPECT_FALSE(early.hit.has_value());
+  EXPECT_TRUE(early.may_match);
+  // A prefix of neither recording: a miss whatever comes next.
+  Player::Partial never = player.AnswerPartial(LiveChat("zzz"));
+  EXPECT_FALSE(never.hit.has_value());
+  EXPECT_FALSE(never.may_match);
+  Player::Partial first = player.AnswerPartial(LiveChat("abc"));
+  ASSERT_TRUE(first.hit.has_value());
+  EXPECT_EQ(first.hit->interaction_index, 0u);
+  EXPECT_EQ(first.recorded_body, "abcdef");
   // The first is used: the same start now gets the second recording.
-  std::optional<Player::Hit> second = player.AnswerPartial(LiveChat("abc"),
-                                                           recorded);
-  ASSERT_TRUE(second.has_value());
-  EXPECT_EQ(second->interaction_index, 1u);
-  EXPECT_EQ(recorded, "abcxyz");
-  EXPECT_FALSE(player.AnswerPartial(LiveChat("abc"), recorded).has_value());
+  Player::Partial second = player.AnswerPartial(LiveChat("abc"));
+  ASSERT_TRUE(second.hit.has_value());
+  EXPECT_EQ(second.hit->interaction_index, 1u);
+  EXPECT_EQ(second.recorded_body, "abcxyz");
+  Player::Partial used_up = player.AnswerPartial(LiveChat("abc"));
+  EXPECT_FALSE(used_up.hit.has_value());
+  EXPECT_TRUE(used_up.may_match);  // the whole request decides (exhausted)
 }
 
 TEST(PlayerTest, PartialRequestNeverAnswersAnExchangeRecordedWhole) {
@@ -259,8 +262,9 @@ TEST(PlayerTest, PartialRequestNeverAnswersAnExchangeRecordedWhole) {
                        "not grpc"));
   Player player(std::move(v), match::RequestMatcher(),
                 OnExhausted::kRepeatLast);
-  std::string recorded;
-  EXPECT_FALSE(player.AnswerPartial(LiveChat("abcdef"), recorded).has_value());
+  Player::Partial partial = player.AnswerPartial(LiveChat("abcdef"));
+  EXPECT_FALSE(partial.hit.has_value());
+  EXPECT_TRUE(partial.may_match);
   // The whole request still matches as usual.
   EXPECT_EQ(Body(player.Answer(LiveChat("abcdef"))), "one!!");
 }
