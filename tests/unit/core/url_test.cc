@@ -2,6 +2,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -128,6 +129,40 @@ INSTANTIATE_TEST_SUITE_P(
         BadUrlCase{"http://h:65536/", "bad port"},
         BadUrlCase{"https://api.example.com:s?id=7", "bad port"},
         BadUrlCase{"http://h:::8080/p", "bad port"}));
+
+// Parses are remembered per thread: a URL parsed again (after hundreds of
+// others evicted or collided with it) gives the same parts, and one that
+// failed fails again.
+TEST(UrlTest, ParsingAgainGivesTheSameParts) {
+  std::vector<std::string> urls;
+  for (int i = 0; i < 300; ++i) {
+    urls.push_back("http://Host" + std::to_string(i % 7) + ".example:" +
+                   std::to_string(8000 + i) + "/p/" + std::to_string(i) +
+                   (i % 3 == 0 ? "?q=" + std::to_string(i) : ""));
+  }
+  std::vector<std::string> first;
+  for (const std::string& url : urls) {
+    absl::StatusOr<UrlParts> parts = ParseAbsoluteUrl(url);
+    ASSERT_THAT(parts, IsOk());
+    first.push_back(FormatUrl(*parts) + " " + std::to_string(parts->port));
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = urls.size(); i-- > 0;) {
+      absl::StatusOr<UrlParts> parts = ParseAbsoluteUrl(urls[i]);
+      ASSERT_THAT(parts, IsOk());
+      EXPECT_EQ(FormatUrl(*parts) + " " + std::to_string(parts->port),
+                first[i]);
+      EXPECT_EQ(parts->has_query, i % 3 == 0);
+    }
+  }
+  EXPECT_EQ(FormatUrl(*ParseAbsoluteUrl("http://HOST0.example:8000/p/0?q=0")),
+            "http://host0.example:8000/p/0?q=0");
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_THAT(
+        ParseAbsoluteUrl("http://h:0/"),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad port")));
+  }
+}
 
 TEST(DefaultPortTest, KnownSchemes) {
   EXPECT_EQ(DefaultPort("http"), 80);
