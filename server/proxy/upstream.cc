@@ -65,7 +65,7 @@ bool PeerClosed(const beast::error_code& ec) {
 }
 
 // The status line and headers of a parsed response, without its body.
-core::HttpResponse HeadOf(const http::response<http::string_body>& r) {
+core::HttpResponse HeadOf(const UpstreamResponse& r) {
   core::HttpResponse head;
   head.status = static_cast<int>(r.result_int());
   head.reason = std::string(r.reason());
@@ -295,7 +295,9 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     bool reused, bool& retry, ResponseRelay* relay) {
   FetchOutcome out;
   const std::string authority = core::HostPort(url.host, url.port);
-  UpstreamRequest upstream_request = ToUpstream(request, url);
+  // This exchange's headers (sent and received) in the connection's arena.
+  const FieldsAllocator fields = fields_.Reset();
+  UpstreamRequest upstream_request = ToUpstream(request, url, fields);
   const absl::Time started = absl::Now();
   out.timing.started_at = started;
   Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
@@ -320,10 +322,12 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
                                      authority, " failed: ", wec.message());
     co_return out;
   }
-  std::optional<http::response_parser<http::string_body>> parser;
+  std::optional<http::response_parser<http::string_body, FieldsAllocator>>
+      parser;
   beast::error_code rec;
   for (;;) {
-    parser.emplace();
+    parser.emplace(std::piecewise_construct, std::make_tuple(),
+                   std::make_tuple(fields));
     parser->header_limit(kMaxUpstreamHeaderBytes);
     // With a relay, a body larger than --max-body-bytes is still passed on
     // (the limit is then on what is kept); without, it is refused whole.
@@ -368,7 +372,8 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     core::HttpResponse whole = HeadOf(parser->get());
     KeptBody kept(config_, relay->KeepBody(), relay->Spooler());
     bool client = co_await relay->Head(whole);
-    http::response_parser<http::buffer_body> body(std::move(*parser));
+    http::response_parser<http::buffer_body, FieldsAllocator> body(
+        std::move(*parser));
     body.body_limit(boost::none);
     // On the heap, for this relay only: on the coroutine's frame, every
     // exchange would carry it.
@@ -456,7 +461,7 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   }
   out.timing.time_to_first_byte = first_byte - started;
   out.timing.total = absl::Now() - started;
-  http::response<http::string_body> response = parser->release();
+  UpstreamResponse response = parser->release();
   if (!response.keep_alive()) Close();
   out.response = ToCore(std::move(response));
   co_return out;

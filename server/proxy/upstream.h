@@ -17,6 +17,7 @@
 #include "server/core/spool.h"
 #include "server/core/url.h"
 #include "server/proxy/config.h"
+#include "server/proxy/wire.h"
 #include "server/tls/contexts.h"
 
 namespace matgto::proxy {
@@ -131,6 +132,8 @@ class UpstreamClient {
   bool cancelled_ = false;
   std::string key_;
   boost::beast::flat_buffer buffer_;
+  // The header fields of the exchange in flight (one at a time).
+  FieldsArena fields_;
 };
 
 }  // namespace matgto::proxy

@@ -211,8 +211,9 @@ void ToCore(ClientRequest&& request, const core::UrlParts& url,
 }
 
 UpstreamRequest ToUpstream(const core::HttpRequest& request,
-                           const core::UrlParts& url) {
-  UpstreamRequest out;
+                           const core::UrlParts& url, FieldsAllocator fields) {
+  UpstreamRequest out(std::piecewise_construct, std::make_tuple(),
+                      std::make_tuple(fields));
   out.method_string(request.method);
   std::string target = url.path;
   if (url.has_query) {
@@ -247,7 +248,7 @@ UpstreamRequest ToUpstream(const core::HttpRequest& request,
   return out;
 }
 
-core::HttpResponse ToCore(http::response<http::string_body>&& response) {
+core::HttpResponse ToCore(UpstreamResponse&& response) {
   core::HttpResponse out;
   out.status = static_cast<int>(response.result_int());
   out.reason = std::string(response.reason());
@@ -363,7 +364,7 @@ bool ParseConnectTarget(absl::string_view target, std::string& host,
 }
 
 std::string HeaderBytes(const UpstreamRequest& message) {
-  http::fields::writer head(message.base(), message.version(),
+  ClientFields::writer head(message.base(), message.version(),
                             message.method());
   return boost::beast::buffers_to_string(head.get());
 }

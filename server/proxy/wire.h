@@ -5,6 +5,8 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstddef>
+#include <memory>
 #include <memory_resource>
 #include <optional>
 #include <string>
@@ -25,7 +27,30 @@ namespace http = boost::beast::http;
 using FieldsAllocator = std::pmr::polymorphic_allocator<char>;
 using ClientFields = http::basic_fields<FieldsAllocator>;
 using ClientRequest = http::request<http::string_body, ClientFields>;
-using UpstreamRequest = http::request<http::span_body<const char>>;
+// The request sent upstream and the response read back use the fields
+// memory of their upstream connection (FieldsArena), reused for each
+// exchange on it.
+using UpstreamRequest =
+    http::request<http::span_body<const char>, ClientFields>;
+using UpstreamResponse = http::response<http::string_body, ClientFields>;
+
+// The memory a message's Beast fields use: a buffer allocated at the first
+// message and handed out again for each next one (the message before it
+// is gone by then: one at a time); beyond it, new/delete until the next
+// Reset. A warm connection parses and builds headers without malloc.
+class FieldsArena {
+ public:
+  FieldsAllocator Reset() {
+    if (buffer_ == nullptr) buffer_ = std::make_unique<std::byte[]>(kBytes);
+    resource_.emplace(buffer_.get(), kBytes, std::pmr::new_delete_resource());
+    return FieldsAllocator(&*resource_);
+  }
+
+ private:
+  static constexpr size_t kBytes = 4096;
+  std::unique_ptr<std::byte[]> buffer_;
+  std::optional<std::pmr::monotonic_buffer_resource> resource_;
+};
 using WireResponse = http::response<http::span_body<const char>>;
 
 // True for headers that belong to one hop and are not forwarded:
@@ -88,11 +113,13 @@ void ToCore(ClientRequest&& request, const core::UrlParts& url,
 // body we hold, at the place of the first of them; a Host is added when
 // missing). The body is referenced, not copied: `request` must outlive the
 // returned message.
+// `fields`: where its fields live (default: new/delete).
 UpstreamRequest ToUpstream(const core::HttpRequest& request,
-                           const core::UrlParts& url);
+                           const core::UrlParts& url,
+                           FieldsAllocator fields = {});
 
 // Moves an upstream response into a core response.
-core::HttpResponse ToCore(http::response<http::string_body>&& response);
+core::HttpResponse ToCore(UpstreamResponse&& response);
 
 // The message written to the client for `response` (hop-by-hop headers
 // removed, keep-alive as the client asked, re-framed: a stored

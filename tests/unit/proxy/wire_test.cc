@@ -330,7 +330,7 @@ TEST(ToCoreTest, ClientRequestKeepsOrderAndBody) {
 }
 
 TEST(ToCoreTest, UpstreamResponse) {
-  http::response<http::string_body> in{http::status::not_found, 11};
+  UpstreamResponse in{http::status::not_found, 11};
   in.reason("Nope");
   in.insert("Set-Cookie", "a=1");
   in.insert("Set-Cookie", "b=2");
