@@ -76,9 +76,10 @@ absl::StatusOr<std::unique_ptr<Cassettes>> OpenRemoteCassettes(
     const CassetteCliTarget& target);
 absl::StatusOr<std::unique_ptr<Cassettes>> OpenLocalCassettes(
     const CassetteCliTarget& target, bool create);
-// What every other cassette command works on: --dir, --store, or the server.
+// What every other cassette command works on: --dir, --store, or the server
+// (NOT_FOUND for a --dir that does not exist, unless `create`).
 absl::StatusOr<std::unique_ptr<Cassettes>> OpenCassettes(
-    const CassetteCliTarget& target);
+    const CassetteCliTarget& target, bool create = false);
 
 // Prints `status` for a cassette command and returns `error_code` (3 when
 // the server is out of reach).

@@ -1,5 +1,6 @@
 // matgto: the record/replay proxy server (`matgto serve`) and its
-// command-line client (every other subcommand).
+// command-line client (every other subcommand). Here: the command line
+// (the flags of `serve` are serve_flags.cc) and the command it runs.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -13,9 +14,9 @@
 #include "server/app/modes.h"
 #include "server/app/option_flags.h"
 #include "server/app/serve.h"
+#include "server/app/serve_flags.h"
 #include "server/app/store_flags.h"
 #include "server/app/tail_cli.h"
-#include "server/observe/log.h"
 
 namespace {
 
@@ -26,15 +27,6 @@ std::string EnvOr(const char* name, std::string fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }
 
-// Validator for --mode values.
-const CLI::Validator kModeValidator(
-    [](std::string& value) -> std::string {
-      return matgto::app::ParseMode(value).has_value()
-                 ? ""
-                 : "mode must be auto, record, replay or passthrough";
-    },
-    "auto|record|replay|passthrough", "mode");
-
 const CLI::Validator kExhaustedValidator(
     [](std::string& value) -> std::string {
       return matgto::app::ParseExhaustedPolicy(value).has_value()
@@ -42,26 +34,6 @@ const CLI::Validator kExhaustedValidator(
                  : "must be repeat-last or error";
     },
     "repeat-last|error", "exhausted");
-
-// Octal file modes with owner read and write, nothing beyond 0777.
-std::optional<mode_t> ParseFileMode(const std::string& text) {
-  if (text.empty() || text.size() > 4 ||
-      text.find_first_not_of("01234567") != std::string::npos) {
-    return std::nullopt;
-  }
-  const auto mode = static_cast<mode_t>(std::stoul(text, nullptr, 8));
-  if ((mode & 0600) != 0600) return std::nullopt;
-  return mode;
-}
-
-const CLI::Validator kFileModeValidator(
-    [](std::string& value) -> std::string {
-      return ParseFileMode(value).has_value()
-                 ? ""
-                 : "must be an octal mode with owner read and write (0600), "
-                   "no bits beyond 0777, e.g. 0600 or 0640";
-    },
-    "OCTAL", "file mode");
 
 }  // namespace
 
@@ -99,189 +71,9 @@ int main(int argc, char** argv) {
                  "private key (PEM) of --tls-cert (env MATGTO_TLS_KEY)");
 
   // serve
-  matgto::app::ServeOptions serve;
-  std::string serve_mode = "auto";
-  double idle_s = 60, request_s = 30, connect_s = 10, upstream_s = 60,
-         grace_s = 5, dns_s = 5;
+  matgto::app::ServeFlags serve_flags;
   CLI::App* serve_cmd = app.add_subcommand("serve", "run the proxy server");
-  serve_cmd
-      ->add_option("--proxy-port", serve.proxy.port,
-                   "proxy port (0: any free port)")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--control-port", serve.control_port,
-                   "gRPC control port (0: any free port)")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--bind", serve.proxy.bind_address,
-                   "address the proxy listens on")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--control-bind", serve.control_bind,
-                   "address the control API listens on")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--cassette-dir", serve.cassette_dir,
-                   "directory holding cassettes")
-      ->capture_default_str();
-  matgto::app::AddStoreFlags(serve_cmd, serve.store);
-  std::string serve_format = "binary";
-  serve_cmd
-      ->add_option("--cassette-format", serve_format,
-                   "how cassettes are written: binary (<name>.pb) or json "
-                   "(<name>.json, readable in reviews); both are read")
-      ->check(CLI::IsMember({"binary", "json"}))
-      ->capture_default_str();
-  std::string file_mode = "0600";
-  serve_cmd
-      ->add_option("--file-mode", file_mode,
-                   "octal mode of the cassettes and journals written (they "
-                   "may hold secrets the redaction rules missed), e.g. 0640")
-      ->check(kFileModeValidator)
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--mode", serve_mode,
-                   "default mode: used by `matgto use` without --mode; "
-                   "with passthrough the proxy forwards while no cassette "
-                   "is in use, otherwise it answers 503")
-      ->check(kModeValidator)
-      ->capture_default_str();
-  serve_cmd->add_option("--cassette", serve.cassette,
-                        "cassette to use from the start, in --mode");
-  serve_cmd
-      ->add_option("--threads", serve.threads, "I/O threads (0: one per core)")
-      ->capture_default_str();
-  serve_cmd->add_option("--ready-file", serve.ready_file,
-                        "write {\"proxy\",\"control\",\"pid\"} JSON here once "
-                        "listening");
-  serve_cmd
-      ->add_option("--max-header-bytes", serve.proxy.max_header_bytes,
-                   "request line + headers limit (431 beyond)")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--max-body-bytes", serve.proxy.max_body_bytes,
-                   "request/response body limit (413/502 beyond)")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--max-stored-body-bytes", serve.proxy.max_stored_body_bytes,
-                   "largest response body a recording stores: bodies over "
-                   "1 MiB are relayed and spooled to disk as they arrive; a "
-                   "larger one still reaches the client, unrecorded (at most "
-                   "2000000000: one interaction must stay under protobuf's "
-                   "2 GiB)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{2000000000}))
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--idle-timeout", idle_s,
-                   "seconds a keep-alive connection may stay idle")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--request-timeout", request_s,
-                   "seconds to read one request, from its first byte (408 "
-                   "beyond)")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--dns-timeout", dns_s,
-                   "seconds to resolve an upstream's name (504 beyond)")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--max-connections", serve.proxy.max_connections,
-                   "open client connections per proxy port (503 beyond)")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 10000000u));
-  serve_cmd
-      ->add_option("--connect-timeout", connect_s,
-                   "seconds to connect to an upstream (502 beyond)")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--upstream-timeout", upstream_s,
-                   "seconds to wait for an upstream response (504 beyond)")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--shutdown-grace", grace_s,
-                   "seconds in-flight exchanges get on SIGTERM/SIGINT")
-      ->capture_default_str();
-
-  std::string session_ports;
-  serve_cmd->add_option(
-      "--session-ports", session_ports,
-      "LOW-HIGH: ports for the proxy listeners of new sessions (default: "
-      "an ephemeral port on --bind each)");
-  serve_cmd
-      ->add_option("--max-sessions", serve.max_sessions,
-                   "open sessions allowed besides the default one "
-                   "(RESOURCE_EXHAUSTED beyond)")
-      ->capture_default_str();
-  double ws_idle_s = 300;
-  serve_cmd
-      ->add_option(
-          "--ws-max-message-bytes", serve.proxy.ws_max_message_bytes,
-          "largest WebSocket message (the session closes with 1009 beyond)")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--ws-idle-timeout", ws_idle_s,
-                   "seconds a WebSocket session may carry no frame")
-      ->capture_default_str();
-  serve_cmd->add_option("--ca-dir", serve.ca_dir,
-                        "where the interception CA lives (created on first "
-                        "start); default $MATGTO_CA_DIR or ~/.matgto/ca");
-  serve_cmd->add_option("--ca-cert", serve.ca_cert,
-                        "bring your own CA: certificate PEM (with --ca-key)");
-  serve_cmd->add_option("--ca-key", serve.ca_key,
-                        "bring your own CA: private key PEM (with --ca-cert)");
-  serve_cmd->add_option("--no-intercept", serve.proxy.no_intercept,
-                        "host glob whose CONNECT tunnels are relayed untouched "
-                        "(repeatable), e.g. '*.pinned.example'");
-  serve_cmd->add_option("--upstream-ca-file", serve.upstream_ca_file,
-                        "extra CA bundle (PEM) trusted for upstream TLS");
-  serve_cmd->add_flag("--insecure-upstream", serve.insecure_upstream,
-                      "do NOT verify upstream TLS certificates");
-  serve_cmd->add_option("--upstream", serve.reverse_upstream,
-                        "reverse mode: the proxy port acts as this origin, "
-                        "e.g. https://api.example.com");
-  serve_cmd
-      ->add_flag("--http2,!--no-http2", serve.proxy.http2,
-                 "serve HTTP/2 to clients (ALPN h2 on intercepted TLS, "
-                 "h2c prior knowledge on plain connections); on by "
-                 "default")
-      ->capture_default_str();
-  serve_cmd->add_flag("--reverse-tls", serve.proxy.reverse_tls,
-                      "reverse mode: serve HTTPS on the proxy port with a "
-                      "certificate from the CA");
-  serve_cmd->add_option("--control-tls-cert", serve.control_tls_cert,
-                        "serve the control API over TLS with this certificate "
-                        "chain (PEM; with --control-tls-key)");
-  serve_cmd->add_option("--control-tls-key", serve.control_tls_key,
-                        "private key (PEM) of --control-tls-cert");
-  serve_cmd->add_option("--control-client-ca", serve.control_client_ca,
-                        "mTLS: require control clients to present a "
-                        "certificate signed by this CA (PEM)");
-  serve_cmd->add_option("--auth-tokens", serve.auth_tokens,
-                        "require bearer tokens on the control API: a file "
-                        "of `TOKEN SCOPE [NAME-PREFIX]` lines, SCOPE read, "
-                        "write or admin");
-  std::string log_level = "info", log_format = "text";
-  serve_cmd
-      ->add_option("--log-level", log_level,
-                   "error, warn (+ every replay miss, explained), info (+ "
-                   "one line per exchange), debug, or off")
-      ->check(CLI::IsMember({"error", "warn", "info", "debug", "off"}))
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--log-format", log_format,
-                   "text, or json (one object per line: time, level, event, "
-                   "msg and the event's fields)")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--admin-port", serve.admin_port,
-                   "HTTP port for /metrics (Prometheus), /healthz and "
-                   "/readyz; 0: an ephemeral port; default off")
-      ->check(CLI::Range(0, 65535));
-  serve_cmd
-      ->add_option("--admin-bind", serve.admin_bind,
-                   "address the admin port listens on")
-      ->capture_default_str();
+  serve_flags.AddTo(serve_cmd);
 
   // client commands
   std::string name, mode = "";
@@ -333,7 +125,7 @@ int main(int argc, char** argv) {
   use_cmd
       ->add_option("--mode", mode,
                    "auto|record|replay|passthrough (default: the server's)")
-      ->check(kModeValidator);
+      ->check(matgto::app::ModeValidator());
   add_exhausted(use_cmd);
   CLI::App* status_cmd =
       app.add_subcommand("status", "show the server's state");
@@ -509,28 +301,13 @@ int main(int argc, char** argv) {
   }
 
   if (serve_cmd->parsed()) {
-    serve.mode = *matgto::app::ParseMode(serve_mode);
-    matgto::cassette::ParseCassetteFormat(serve_format, &serve.cassette_format);
-    serve.file_mode = *ParseFileMode(file_mode);
-    serve.proxy.idle_timeout = absl::Seconds(idle_s);
-    serve.proxy.request_timeout = absl::Seconds(request_s);
-    serve.proxy.upstream_connect_timeout = absl::Seconds(connect_s);
-    serve.proxy.dns_timeout = absl::Seconds(dns_s);
-    serve.proxy.upstream_timeout = absl::Seconds(upstream_s);
-    serve.shutdown_grace = absl::Seconds(grace_s);
-    serve.proxy.ws_idle_timeout = absl::Seconds(ws_idle_s);
-    serve.log.level = *matgto::observe::ParseLogLevel(log_level);
-    serve.log.format = *matgto::observe::ParseLogFormat(log_format);
-    if (!session_ports.empty()) {
-      auto range = matgto::app::ParsePortRange(session_ports);
-      if (!range.ok()) {
-        std::fprintf(stderr, "matgto: %s\n",
-                     std::string(range.status().message()).c_str());
-        return 2;
-      }
-      serve.session_ports = *range;
+    absl::StatusOr<matgto::app::ServeOptions> serve = serve_flags.Build();
+    if (!serve.ok()) {
+      std::fprintf(stderr, "matgto: %s\n",
+                   std::string(serve.status().message()).c_str());
+      return 2;
     }
-    return matgto::app::RunServe(serve);
+    return matgto::app::RunServe(*serve);
   }
   if (record_cmd->parsed())
     return matgto::app::CliRecord(target, name, options, session);

@@ -1,5 +1,7 @@
 #include "server/app/modes.h"
 
+#include <CLI/CLI.hpp>
+
 #include "absl/strings/ascii.h"
 #include "server/observe/observer.h"
 
@@ -18,6 +20,16 @@ std::string ModeName(v1::Mode mode) {
   // The log and metrics label, except that the CLI says "unspecified".
   return mode == v1::MODE_UNSPECIFIED ? "unspecified"
                                       : std::string(observe::ModeLabel(mode));
+}
+
+CLI::Validator ModeValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return ParseMode(value).has_value()
+                   ? ""
+                   : "mode must be auto, record, replay or passthrough";
+      },
+      "auto|record|replay|passthrough", "mode");
 }
 
 std::optional<v1::ExhaustedPolicy> ParseExhaustedPolicy(

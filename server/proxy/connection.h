@@ -114,7 +114,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Holds `self` (a coroutine parameter lives in its frame): the connection
   // lives until its coroutine ends, however late the context starts it.
   boost::asio::awaitable<void> Run(std::shared_ptr<Connection> self);
-  // Handles one request; false when the connection must close.
+  // Handles one request (connection_requests.cc); false when the
+  // connection must close.
   using RequestParser =
       http::request_parser<http::string_body, FieldsAllocator>;
   boost::asio::awaitable<bool> HandleOne();

@@ -1,7 +1,8 @@
 // SessionManager's request path, the core::ExchangeHandler the proxy calls
 // from its I/O threads: a route resolves to a session under the reader
 // lock, then the session decides. Nothing here blocks. (The control side,
-// which opens, ends and lists sessions, is session_manager.cc.)
+// which opens, ends and lists sessions, is session_manager.cc,
+// session_end.cc and session_status.cc.)
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -189,8 +190,7 @@ std::optional<core::Decision> SessionManager::OnPartialRequest(
 void SessionManager::Conclude(const Resolved& to,
                               const core::HttpRequest& request,
                               const std::optional<v1::Fault>& fault,
-                              bool replaced,
-                              const CassetteSession::Note& note,
+                              bool replaced, const CassetteSession::Note& note,
                               absl::Time started, core::Decision& decision) {
   if (fault.has_value()) {
     if (!ReplacesAnswer(*fault)) Shape(*fault, decision);
