@@ -32,24 +32,6 @@ namespace matgto::proxy {
 
 class ProxyServer;
 
-// The memory a request's Beast fields use: a buffer of the connection,
-// allocated at its first request and handed out again for each next one
-// (the request before it is gone by then: one request at a time); beyond
-// it, new/delete until the next Reset.
-class RequestArena {
- public:
-  FieldsAllocator Reset() {
-    if (buffer_ == nullptr) buffer_ = std::make_unique<std::byte[]>(kBytes);
-    resource_.emplace(buffer_.get(), kBytes, std::pmr::new_delete_resource());
-    return FieldsAllocator(&*resource_);
-  }
-
- private:
-  static constexpr size_t kBytes = 2048;
-  std::unique_ptr<std::byte[]> buffer_;
-  std::optional<std::pmr::monotonic_buffer_resource> resource_;
-};
-
 class Connection;
 
 // Writes a relayed response (UpstreamClient::Fetch) to the connection's
@@ -239,7 +221,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string claimed_credential_;
   // The request being handled: its fields' memory, and the request as the
   // handler sees it (reused: a warm connection converts without malloc).
-  RequestArena arena_;
+  // The fields of the request being handled, and of the response written
+  // for it (one of each at a time).
+  FieldsArena arena_{2048};
+  FieldsArena reply_arena_{2048};
   core::HttpRequest exchange_;
   boost::asio::steady_timer request_deadline_;
   // Latency and fault pauses (Deliver); Cancel() cancels it.

@@ -83,7 +83,8 @@ asio::awaitable<bool> Connection::DeliverOn(Stream& stream,
     Reset();
     co_return false;
   }
-  http::response_serializer<http::span_body<const char>> serializer(message);
+  http::response_serializer<http::span_body<const char>, ClientFields>
+      serializer(message);
   client_.expires_after(Chrono(config_.write_timeout));
   auto [hec, hn] =
       co_await http::async_write_header(stream, serializer, kAwait);
@@ -143,7 +144,7 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
     co_return co_await Deliver(none, true, delivery);
   }
   absl::StatusOr<WireResponse> wire =
-      ToWire(response, version, keep_alive, head_request);
+      ToWire(response, version, keep_alive, head_request, reply_arena_.Reset());
   if (!wire.ok()) {
     // A response that cannot be sent as HTTP/1.1 (a hand-edited cassette):
     // a clear 502 instead of a broken connection.

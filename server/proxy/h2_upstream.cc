@@ -68,12 +68,9 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     body.source.ptr = this;
     body.read_callback = &UpstreamH2Session::ReadRequestBody;
     out.timing.started_at = absl::Now();
-    const int32_t id =
-        nghttp2_submit_request(session_.get(), nullptr, nv.data(), nv.size(),
-                               request.body.empty() && feed == nullptr
-                                   ? nullptr
-                                   : &body,
-                               nullptr);
+    const int32_t id = nghttp2_submit_request(
+        session_.get(), nullptr, nv.data(), nv.size(),
+        request.body.empty() && feed == nullptr ? nullptr : &body, nullptr);
     if (id < 0) {
       state_ = State::kDead;
       out.error_status = 502;
@@ -413,10 +410,10 @@ class UpstreamH2Session final : public UpstreamH2, public Peer {
     }
     if (stream->relaying && !stream->client_gone) {
       if (stream->kept->keeping()) {
-        stream->chunks.push_back(
-            {len, absl::Now() - stream->first_byte,
-             stream->feed != nullptr ? std::optional<uint64_t>(stream->sent)
-                                     : std::nullopt});
+        stream->chunks.push_back({len, absl::Now() - stream->first_byte,
+                                  stream->feed != nullptr
+                                      ? std::optional<uint64_t>(stream->sent)
+                                      : std::nullopt});
       }
       if (!stream->relay->PieceNow(View(data, len))) {
         self->ClientLeft(id, *stream);

@@ -264,7 +264,7 @@ core::HttpResponse ToCore(UpstreamResponse&& response) {
 
 absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
                                     int client_version, bool keep_alive,
-                                    bool head_request) {
+                                    bool head_request, FieldsAllocator fields) {
   if (response.status < 100 || response.status > 999) {
     return absl::InvalidArgumentError(absl::StrCat(
         "status ", response.status, " is not a three-digit HTTP status"));
@@ -304,7 +304,8 @@ absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
         response.body.size(), " bytes"));
   }
 
-  WireResponse out;
+  WireResponse out(std::piecewise_construct, std::make_tuple(),
+                   std::make_tuple(fields));
   out.result(static_cast<unsigned>(response.status));
   if (!response.reason.empty()) out.reason(response.reason);
   out.version(client_version);
@@ -370,7 +371,7 @@ std::string HeaderBytes(const UpstreamRequest& message) {
 }
 
 std::string HeaderBytes(const WireResponse& message) {
-  http::fields::writer head(message.base(), message.version(),
+  ClientFields::writer head(message.base(), message.version(),
                             message.result_int());
   return boost::beast::buffers_to_string(head.get());
 }

@@ -21,7 +21,7 @@ namespace matgto::proxy {
 namespace http = boost::beast::http;
 
 // A client request's header fields (and start line) are allocated from a
-// memory resource of its connection (see RequestArena in connection.h),
+// memory resource of its connection (a FieldsArena, below),
 // reused for each request: a warm connection parses without malloc. A
 // default-constructed allocator uses the default resource (new/delete).
 using FieldsAllocator = std::pmr::polymorphic_allocator<char>;
@@ -40,18 +40,21 @@ using UpstreamResponse = http::response<http::string_body, ClientFields>;
 // Reset. A warm connection parses and builds headers without malloc.
 class FieldsArena {
  public:
+  // `bytes`: the buffer, enough for a usual message's header.
+  explicit FieldsArena(size_t bytes = 4096) : bytes_(bytes) {}
+
   FieldsAllocator Reset() {
-    if (buffer_ == nullptr) buffer_ = std::make_unique<std::byte[]>(kBytes);
-    resource_.emplace(buffer_.get(), kBytes, std::pmr::new_delete_resource());
+    if (buffer_ == nullptr) buffer_ = std::make_unique<std::byte[]>(bytes_);
+    resource_.emplace(buffer_.get(), bytes_, std::pmr::new_delete_resource());
     return FieldsAllocator(&*resource_);
   }
 
  private:
-  static constexpr size_t kBytes = 4096;
+  const size_t bytes_;
   std::unique_ptr<std::byte[]> buffer_;
   std::optional<std::pmr::monotonic_buffer_resource> resource_;
 };
-using WireResponse = http::response<http::span_body<const char>>;
+using WireResponse = http::response<http::span_body<const char>, ClientFields>;
 
 // True for headers that belong to one hop and are not forwarded:
 // Connection, Keep-Alive, Proxy-Connection, Proxy-Authorization, TE,
@@ -130,10 +133,12 @@ core::HttpResponse ToCore(UpstreamResponse&& response);
 // cannot be sent as HTTP/1.1: a status outside 100-999, an interim (1xx)
 // status other than 101, or a stored Content-Length that disagrees with the
 // body (a hand-edited cassette); `head_request` responses and bodyless
-// statuses keep their Content-Length as stored.
+// statuses keep their Content-Length as stored. `fields`: where the
+// message's fields live (default: new/delete).
 absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
                                     int client_version, bool keep_alive,
-                                    bool head_request = false);
+                                    bool head_request = false,
+                                    FieldsAllocator fields = {});
 
 // The request line or status line and header block of `message` as the
 // bytes Beast writes before the body; the body follows as is unless the
