@@ -27,14 +27,6 @@ std::string EnvOr(const char* name, std::string fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }
 
-const CLI::Validator kExhaustedValidator(
-    [](std::string& value) -> std::string {
-      return matgto::app::ParseExhaustedPolicy(value).has_value()
-                 ? ""
-                 : "must be repeat-last or error";
-    },
-    "repeat-last|error", "exhausted");
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <tuple>
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
