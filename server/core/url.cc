@@ -74,6 +74,10 @@ absl::StatusOr<UrlParts> Parse(absl::string_view url) {
 
 // A URL a thread parsed, with its parts.
 struct Remembered {
+  // The hash of the last URL that missed this slot: one is kept only when
+  // it comes a second time, so that a stream of URLs each seen once (a
+  // cassette of ten thousand endpoints) does not copy every one in.
+  size_t seen = 0;
   std::string url;
   UrlParts parts;
 };
@@ -89,12 +93,16 @@ absl::StatusOr<UrlParts> ParseAbsoluteUrl(absl::string_view url) {
   // request's CPU. Only URLs that parsed, and not long ones.
   if (url.size() > kRememberedUrlBytes) return Parse(url);
   thread_local std::array<Remembered, kRemembered> remembered;
-  Remembered& slot = remembered[absl::HashOf(url) % kRemembered];
+  const size_t hash = absl::HashOf(url);
+  Remembered& slot = remembered[hash % kRemembered];
   if (!slot.url.empty() && slot.url == url) return slot.parts;
   absl::StatusOr<UrlParts> parts = Parse(url);
   if (parts.ok()) {
-    slot.url.assign(url.data(), url.size());
-    slot.parts = *parts;
+    if (slot.seen == hash) {
+      slot.url.assign(url.data(), url.size());
+      slot.parts = *parts;
+    }
+    slot.seen = hash;
   }
   return parts;
 }
