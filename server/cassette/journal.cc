@@ -137,15 +137,11 @@ Journal::~Journal() {
   ::close(dir_fd_);
 }
 
-void Journal::Append(v1::JournalEntry entry) {
-  Enqueue(std::move(entry), false);
-}
+void Journal::Append(const v1::JournalEntry& entry) { Enqueue(entry, false); }
 
-void Journal::Replace(v1::JournalEntry begin) {
-  Enqueue(std::move(begin), true);
-}
+void Journal::Replace(const v1::JournalEntry& begin) { Enqueue(begin, true); }
 
-void Journal::Enqueue(v1::JournalEntry entry, bool supersedes) {
+void Journal::Enqueue(const v1::JournalEntry& entry, bool supersedes) {
   std::string record;
   const size_t size = entry.ByteSizeLong();
   record.resize(google::protobuf::io::CodedOutputStream::VarintSize32(

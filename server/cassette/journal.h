@@ -52,7 +52,8 @@ class Journal {
       mode_t mode = kDefaultFileMode);
   ~Journal();
 
-  void Append(v1::JournalEntry entry);
+  // Serialises `entry` now, on the calling thread (the writer gets bytes).
+  void Append(const v1::JournalEntry& entry);
   // Appends `begin` (a kBegin entry holding the whole cassette so far) and,
   // once it is on disk, overwrites every earlier record with zeros and frees
   // their blocks: the recorder calls it when it learned a secret that earlier
@@ -61,7 +62,7 @@ class Journal {
   // replaces whatever came before, so the journal recovers the same cassette
   // at every instant (a crash between the two steps leaves the old bytes,
   // which the new kBegin supersedes).
-  void Replace(v1::JournalEntry begin);
+  void Replace(const v1::JournalEntry& begin);
   // Waits until every entry appended so far is written and fsynced, and
   // returns OK; or returns the write error when an attempt made after this
   // call failed (the entries stay queued and are tried again).
@@ -95,7 +96,7 @@ class Journal {
   };
 
   Journal(std::string path, int dir_fd, std::string leaf, int fd, mode_t mode);
-  void Enqueue(v1::JournalEntry entry, bool supersedes);
+  void Enqueue(const v1::JournalEntry& entry, bool supersedes);
   void WriterLoop();
   // Writes `batch` after the last complete record; on an error, cuts the
   // file back to it and sets `st`. Returns how many records were written.

@@ -41,9 +41,20 @@ Recorder::Recorder(const v1::Cassette& start, bool decode_bodies,
 }
 
 v1::Interaction* Recorder::NewInteraction() {
-  v1::Interaction* interaction = &scratch_;
+  v1::Interaction* interaction = nullptr;
   if (spooled()) {
-    scratch_.Clear();
+    if (entry_arena_ == nullptr) {
+      entry_block_ = std::make_unique<char[]>(kEntryArenaBytes);
+      google::protobuf::ArenaOptions options;
+      options.initial_block = entry_block_.get();
+      options.initial_block_size = kEntryArenaBytes;
+      entry_arena_ = std::make_unique<google::protobuf::Arena>(options);
+    } else {
+      entry_arena_->Reset();  // the entry stored before
+    }
+    entry_ = google::protobuf::Arena::CreateMessage<v1::JournalEntry>(
+        entry_arena_.get());
+    interaction = entry_->mutable_interaction();
   } else {
     interaction = cassette_.add_interactions();
     known_when_stored_.push_back(secrets_->size());
@@ -55,13 +66,13 @@ v1::Interaction* Recorder::NewInteraction() {
 
 void Recorder::Store(v1::Interaction* interaction) {
   if (journal_ == nullptr) return;
-  v1::JournalEntry entry;
   if (spooled()) {
-    entry.mutable_interaction()->Swap(interaction);
-  } else {
-    *entry.mutable_interaction() = *interaction;
+    journal_->Append(*entry_);  // the interaction is entry_'s own
+    return;
   }
-  journal_->Append(std::move(entry));
+  v1::JournalEntry entry;
+  *entry.mutable_interaction() = *interaction;
+  journal_->Append(entry);
 }
 
 void Recorder::Warn(std::string warning) {
@@ -101,8 +112,12 @@ std::optional<uint64_t> Recorder::AddHttp(const core::HttpRequest& request,
                                           const core::HttpResponse& response,
                                           const core::ExchangeTiming& timing,
                                           Stored* stored) {
-  core::HttpRequest req = request;
-  core::HttpResponse res = response;
+  // Copies to redact, the thread's own: their strings keep their capacity
+  // from one exchange to the next.
+  thread_local core::HttpRequest req;
+  thread_local core::HttpResponse res;
+  req = request;
+  res = response;
   const cassette::RedactReport report =
       redactor_->RedactExchange(req, &res, *secrets_);
   if (!report.unredactable.empty()) {

@@ -22,6 +22,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "google/protobuf/arena.h"
 #include "matgto/v1/cassette.pb.h"
 #include "server/cassette/journal.h"
 #include "server/cassette/redact.h"
@@ -114,9 +115,15 @@ class Recorder {
   v1::Cassette cassette_;
   std::unique_ptr<cassette::Journal> journal_;
   uint64_t count_ = 0;
-  // Spooled: the interaction being stored, and every WebSocket interaction
-  // (index -> whether its close was stored).
-  v1::Interaction scratch_;
+  // Spooled: the journal entry being stored, built in an arena that is
+  // reset for the next one (its messages and strings then cost no malloc:
+  // an exchange's interaction is dozens of them), on a block of its own;
+  // and every WebSocket interaction (index -> whether its close was
+  // stored).
+  static constexpr size_t kEntryArenaBytes = 16 * 1024;
+  std::unique_ptr<char[]> entry_block_;
+  std::unique_ptr<google::protobuf::Arena> entry_arena_;
+  v1::JournalEntry* entry_ = nullptr;
   absl::flat_hash_map<uint64_t, bool> ws_closed_;
   // Spooled: false once a catch-up could not read the journal back (then
   // Snapshot scrubs every interaction).
