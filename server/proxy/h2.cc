@@ -125,7 +125,11 @@ asio::awaitable<void> ServerH2::Run(beast::flat_buffer& pending) {
     for (auto& h2 : links.h2) h2->Cancel();
     for (UpstreamClient& h1 : links.h1) h1.Cancel();
   }
-  for (auto& [id, stream] : streams_) stream->delay.reset();
+  for (auto& [id, stream] : streams_) {
+    stream->delay.reset();
+    // A forward waiting for the rest of its request ends too.
+    if (stream->streaming) Abandon(id, *stream);
+  }
   stream_->Tcp().expires_after(Chrono(context_.config->write_timeout));
   co_await tasks_.AllDone();
 }
