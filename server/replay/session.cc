@@ -103,21 +103,17 @@ ScriptPlayback::MismatchReporter CassetteSession::ReportWsMismatch(
   return [self = shared_from_this(), url = std::move(url), interaction](
              size_t index, const core::WsMessage* expected,
              const core::WsMessage& got) {
-    v1::Miss miss = WsMismatchReport(url, interaction, index, expected, got);
-    if (self->observer_ != nullptr) {
-      v1::Miss shown = observe::SanitizeMiss(miss);
-      std::string explanation = absl::StrCat(
-          "matgto: WebSocket client message #", index, " to ", shown.url(),
-          " differs from the recording (interaction #", interaction,
-          ") in cassette '", self->name_,
-          "'; the session was closed with 1008. Recorded: ",
-          shown.closest(0).differences(0).recorded(),
-          "; live: ", shown.closest(0).differences(0).live(), ".");
-      self->observer_->OnMiss(self->session_id_, self->name_, std::move(shown),
-                              std::move(explanation));
-    }
-    absl::MutexLock lock(&self->mu_);
-    self->counters_.misses.Add(std::move(miss));
+    self->AddMismatch(
+        WsMismatchReport(url, interaction, index, expected, got),
+        [&](const v1::Miss& shown) {
+          return absl::StrCat(
+              "matgto: WebSocket client message #", index, " to ", shown.url(),
+              " differs from the recording (interaction #", interaction,
+              ") in cassette '", self->name_,
+              "'; the session was closed with 1008. Recorded: ",
+              shown.closest(0).differences(0).recorded(),
+              "; live: ", shown.closest(0).differences(0).live(), ".");
+        });
   };
 }
 
@@ -130,23 +126,31 @@ CassetteSession::ReportStreamMismatch(
   head.url = live.url;
   return [self = shared_from_this(), head = std::move(head), interaction,
           recorded = std::move(recorded)](const std::string& body) {
-    v1::Miss miss = StreamMismatchReport(head, interaction, *recorded, body);
-    if (self->observer_ != nullptr) {
-      v1::Miss shown = observe::SanitizeMiss(miss);
-      std::string explanation = absl::StrCat(
-          "matgto: the request stream ", shown.method(), " ", shown.url(),
-          " parted from its recording (interaction #", interaction,
-          ") in cassette '", self->name_, "' at ",
-          shown.closest(0).differences(0).field(),
-          "; the stream was ended with UNAVAILABLE. Recorded: ",
-          shown.closest(0).differences(0).recorded(),
-          "; live: ", shown.closest(0).differences(0).live(), ".");
-      self->observer_->OnMiss(self->session_id_, self->name_, std::move(shown),
-                              std::move(explanation));
-    }
-    absl::MutexLock lock(&self->mu_);
-    self->counters_.misses.Add(std::move(miss));
+    self->AddMismatch(
+        StreamMismatchReport(head, interaction, *recorded, body),
+        [&](const v1::Miss& shown) {
+          return absl::StrCat(
+              "matgto: the request stream ", shown.method(), " ", shown.url(),
+              " parted from its recording (interaction #", interaction,
+              ") in cassette '", self->name_, "' at ",
+              shown.closest(0).differences(0).field(),
+              "; the stream was ended with UNAVAILABLE. Recorded: ",
+              shown.closest(0).differences(0).recorded(),
+              "; live: ", shown.closest(0).differences(0).live(), ".");
+        });
   };
+}
+
+void CassetteSession::AddMismatch(
+    v1::Miss miss, absl::FunctionRef<std::string(const v1::Miss&)> explain) {
+  if (observer_ != nullptr) {
+    v1::Miss shown = observe::SanitizeMiss(miss);
+    std::string explanation = explain(shown);
+    observer_->OnMiss(session_id_, name_, std::move(shown),
+                      std::move(explanation));
+  }
+  absl::MutexLock lock(&mu_);
+  counters_.misses.Add(std::move(miss));
 }
 
 std::optional<uint64_t> CassetteSession::WsBegin(

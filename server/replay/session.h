@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "matgto/v1/cassette.pb.h"
 #include "matgto/v1/control.pb.h"
@@ -128,6 +129,13 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   std::function<void(const std::string& live)> ReportStreamMismatch(
       const core::HttpRequest& live, uint64_t interaction,
       std::shared_ptr<const std::string> recorded) override;
+
+  // A live message or request that parted from the recording replayed for
+  // it (the reporters above): the observer hears of it, with
+  // `explain(shown)` as its sentence, and the session counts the miss.
+  // Takes `mu_`.
+  void AddMismatch(v1::Miss miss,
+                   absl::FunctionRef<std::string(const v1::Miss&)> explain);
 
   // Recording of a relayed WebSocket session (see RecordingWsSink).
   std::optional<uint64_t> WsBegin(const core::HttpRequest& upgrade,
