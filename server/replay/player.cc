@@ -108,6 +108,11 @@ Player::Partial Player::AnswerPartial(const core::HttpRequest& live) {
   const match::Fingerprint print = matcher_.Of(head);
   auto it = streams_.find(HeadKey(print));
   if (it == streams_.end()) return out;
+  // Whether a recording the live call could still turn into is unused, and
+  // the last used one it reached (what REPEAT_LAST answers with once they
+  // are all used).
+  bool unused = false;
+  std::optional<uint32_t> last_used;
   for (uint32_t pos : it->second) {
     Entry& entry = Materialize(pos);
     if (!SameHead(entry.fingerprint, print)) continue;  // a collision
@@ -116,22 +121,40 @@ Player::Partial Player::AnswerPartial(const core::HttpRequest& live) {
         !absl::StartsWith(recorded.body, live.body)) {
       continue;
     }
-    out.may_match = true;
-    if (repeat_ == Repeat::kSequential && uses_[pos] != 0) continue;
+    const bool used = repeat_ == Repeat::kSequential && uses_[pos] != 0;
+    unused = unused || !used;
     std::shared_ptr<const core::HttpResponse> response = Response(pos);
     if (response->chunks.empty() ||
         !response->chunks.front().request_bytes.has_value() ||
         *response->chunks.front().request_bytes > live.body.size()) {
       continue;
     }
-    ++uses_[pos];
-    out.recorded_body = recorded.body;
-    const RecordedExchange& e = entry.exchange;
-    out.hit = Hit{e.interaction_index, std::move(response),
-                  e.time_to_first_byte, e.total};
+    if (used) {
+      last_used = pos;
+      continue;
+    }
+    Take(pos, std::move(response), out);
     return out;
   }
+  if (unused) {
+    out.may_match = true;  // the rest of the call decides
+  } else if (last_used.has_value() &&
+             on_exhausted_ == OnExhausted::kRepeatLast) {
+    Take(*last_used, Response(*last_used), out);
+  }
+  // Else every recording it could be is used up: the miss ("exhausted" or
+  // not) is the whole-request rule's, now.
   return out;
+}
+
+void Player::Take(uint32_t position,
+                  std::shared_ptr<const core::HttpResponse> response,
+                  Partial& out) {
+  ++uses_[position];
+  const RecordedExchange& e = slots_[position].entry->exchange;
+  out.recorded_body = e.request.body;
+  out.hit = Hit{e.interaction_index, std::move(response), e.time_to_first_byte,
+                e.total};
 }
 
 void Player::Link(uint32_t position) {

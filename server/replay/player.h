@@ -77,11 +77,13 @@ class Player {
   // any body under rules that ignore bodies), and whose response began
   // before its request was whole, no later than the live body is now
   // (BodyChunk::request_bytes). It counts as used, and `recorded_body` is
-  // its request body. No hit: the whole request will be matched by Answer,
-  // unless `may_match` is false: no recording can match it whatever the
-  // rest of it (a miss now, rather than a client left waiting for an
-  // answer that will never come). Under JSON or form body rules nothing is
-  // decided before the whole request (may_match stays true).
+  // its request body. Once every recording it could be is used, REPEAT_LAST
+  // answers with the last one it reached again. No hit: the whole request
+  // will be matched by Answer, unless `may_match` is false: no unused
+  // recording can match it whatever the rest of it (a miss now, rather
+  // than a client left waiting for an answer that will never come). Under
+  // JSON or form body rules nothing is decided before the whole request
+  // (may_match stays true).
   struct Partial {
     std::optional<Hit> hit;
     std::string recorded_body;
@@ -139,6 +141,9 @@ class Player {
   // For gRPC requests only: the key of the fingerprint without the body ->
   // positions, in order (AnswerPartial).
   absl::flat_hash_map<uint64_t, std::vector<uint32_t>> streams_;
+  // An AnswerPartial hit on `position` (counted as a use).
+  void Take(uint32_t position,
+            std::shared_ptr<const core::HttpResponse> response, Partial& out);
   // Indexes `request` at `position` in streams_ when it is a gRPC call.
   void IndexStream(uint32_t position, const core::HttpRequest& request);
   std::vector<uint32_t> uses_;

@@ -194,6 +194,8 @@ def test_a_bidirectional_call_that_waits_for_each_answer_records_and_replays(ser
         assert ping_pong(ch, [b"hi", b"there", b"you"])[0] == first
         replayed, took = ping_pong(ch, [b"hi", b"again"])
         assert replayed == second and took < 2, took
+        # Both used: the last one answers again (on_exhausted repeat-last).
+        assert ping_pong(ch, [b"hi", b"again"])[0] == second
         assert list(ch.stream_stream(f"/{SERVICE}/Bidi")(iter([b"x", b"y"]), timeout=10)) == bulk
         # A call no recording starts like: the miss is answered at once,
         # not left waiting for a request end the client never sends.

@@ -204,8 +204,8 @@ TEST(PlayerTest, FromCassetteSkipsWebSocketsAndKeepsIndexes) {
 // answer: the first piece came when 3 request bytes had gone upstream.
 RecordedExchange Interleaved(uint64_t index, std::string request_body,
                              std::string first_answer) {
-  core::HttpRequest request = Req("POST", "http://h/chat.Svc/Talk",
-                                  std::move(request_body));
+  core::HttpRequest request =
+      Req("POST", "http://h/chat.Svc/Talk", std::move(request_body));
   request.headers.push_back({"content-type", "application/grpc"});
   core::HttpResponse response{.status = 200, .body = first_answer + "!!"};
   response.chunks = {{first_answer.size(), absl::ZeroDuration(), 3},
@@ -246,9 +246,20 @@ TEST(PlayerTest, PartialRequestAnsweredOnceItReachesTheFirstPiece) {
   ASSERT_TRUE(second.hit.has_value());
   EXPECT_EQ(second.hit->interaction_index, 1u);
   EXPECT_EQ(second.recorded_body, "abcxyz");
+  // Both used: REPEAT_LAST answers with the last one again.
+  Player::Partial again = player.AnswerPartial(LiveChat("abc"));
+  ASSERT_TRUE(again.hit.has_value());
+  EXPECT_EQ(again.hit->interaction_index, 1u);
+}
+
+TEST(PlayerTest, PartialRequestUsedUpUnderExhaustedErrorIsAMissAtOnce) {
+  std::vector<RecordedExchange> v;
+  v.push_back(Interleaved(0, "abcdef", "one"));
+  Player player(std::move(v), match::RequestMatcher(), OnExhausted::kError);
+  ASSERT_TRUE(player.AnswerPartial(LiveChat("abc")).hit.has_value());
   Player::Partial used_up = player.AnswerPartial(LiveChat("abc"));
   EXPECT_FALSE(used_up.hit.has_value());
-  EXPECT_TRUE(used_up.may_match);  // the whole request decides (exhausted)
+  EXPECT_FALSE(used_up.may_match);  // no waiting for an answer never coming
 }
 
 TEST(PlayerTest, PartialRequestNeverAnswersAnExchangeRecordedWhole) {
@@ -258,8 +269,8 @@ TEST(PlayerTest, PartialRequestNeverAnswersAnExchangeRecordedWhole) {
   for (core::BodyChunk& c : response.chunks) c.request_bytes.reset();
   whole.response = std::make_shared<const core::HttpResponse>(response);
   v.push_back(std::move(whole));
-  v.push_back(Exchange(1, Req("POST", "http://h/chat.Svc/Talk", "abcdef"),
-                       "not grpc"));
+  v.push_back(
+      Exchange(1, Req("POST", "http://h/chat.Svc/Talk", "abcdef"), "not grpc"));
   Player player(std::move(v), match::RequestMatcher(),
                 OnExhausted::kRepeatLast);
   Player::Partial partial = player.AnswerPartial(LiveChat("abcdef"));
