@@ -133,10 +133,10 @@ core::HttpResponse FromProto(const v1::HttpResponse& in) {
   out.trailers = HeadersFromProto(in.trailers());
   out.chunks.reserve(static_cast<size_t>(in.chunks_size()));
   for (const v1::BodyChunk& c : in.chunks()) {
-    out.chunks.push_back(
-        {c.size(), FromProtoDuration(c.at()),
-         c.has_request_bytes() ? std::optional<uint64_t>(c.request_bytes())
-                               : std::nullopt});
+    out.chunks.push_back({c.size(), FromProtoDuration(c.at()),
+                          c.has_request_bytes()
+                              ? std::optional<uint64_t>(c.request_bytes())
+                              : std::nullopt});
   }
   if (in.has_spooled_body()) {
     out.spooled = std::make_shared<const core::SpooledBody>(

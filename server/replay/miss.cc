@@ -133,9 +133,8 @@ v1::Miss StreamMismatchReport(const core::HttpRequest& live,
   d->set_recorded(at < recorded_body.size()
                       ? match::DescribeBody(recorded_body.substr(at))
                       : "<the recorded request ended here>");
-  d->set_live(at < live_body.size()
-                  ? match::DescribeBody(live_body.substr(at))
-                  : "<the live request ended here>");
+  d->set_live(at < live_body.size() ? match::DescribeBody(live_body.substr(at))
+                                    : "<the live request ended here>");
   return miss;
 }
 
