@@ -96,8 +96,10 @@ test-tsan: build-tsan deps
 	MATGTO_BIN=$(MATGTO_TSAN) TSAN_OPTIONS="exitcode=66 suppressions=$(ROOT)/tests/tsan.supp" \
 	  build/venv/bin/python -m pytest -q tests/e2e/test_sessions.py
 
+# Two workers: every test starts its own servers on ports it picks, so they run
+# side by side (the ASan run above stays serial: twice the memory and CPU).
 test-e2e: build deps
-	MATGTO_BIN=$(MATGTO) build/venv/bin/python -m pytest -q tests/e2e
+	MATGTO_BIN=$(MATGTO) build/venv/bin/python -m pytest -q -n $(JOBS) tests/e2e
 
 test-clients: build deps
 	@set -e; for c in python node go java rust; do \
