@@ -260,3 +260,49 @@ def test_reverse_mode_plain_and_tls(matgto, pki, tls_upstream):
     r = subprocess.run(["curl", "-sS", "--cacert", str(ca), f"https://localhost:{port}/rev?q=1"],
                        capture_output=True)
     assert r.stdout == live, r.stderr
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_clients_resume_their_tls_sessions_with_tickets(matgto, pki, tls_upstream, version):
+    """A client that reconnects resumes its session (the ticket matgto gave
+    it) instead of a full handshake: on the reverse TLS port, and inside a
+    CONNECT tunnel. matgto keeps no server-side session cache."""
+    server = matgto("--upstream", f"https://localhost:{tls_upstream.port}",
+                    "--upstream-ca-file", str(pki / "ca.pem"), "--reverse-tls",
+                    "--mode", "passthrough")
+    ctx = ssl.create_default_context(cafile=str(ca_of(server)))
+    ctx.minimum_version = ctx.maximum_version = version
+    port = int(server.proxy.rsplit(":", 1)[1])
+
+    def exchange(sock, session):
+        with ctx.wrap_socket(sock, server_hostname="localhost", session=session) as s:
+            s.sendall(b"GET /resume HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200"), data[:200]
+            return s.session_reused, s.session
+
+    session, reused = None, []
+    for _ in range(3):
+        was_reused, session = exchange(socket.create_connection(("127.0.0.1", port)), session)
+        reused.append(was_reused)
+    assert reused == [False, True, True]
+
+    # The same through a CONNECT tunnel of a forward proxy.
+    proxy = matgto("--upstream-ca-file", str(pki / "ca.pem"), "--mode", "passthrough")
+    ctx = ssl.create_default_context(cafile=str(ca_of(proxy)))
+    ctx.minimum_version = ctx.maximum_version = version
+    host, pport = proxy.proxy.rsplit(":", 1)
+    session, reused = None, []
+    for _ in range(3):
+        sock = socket.create_connection((host, int(pport)))
+        sock.sendall(f"CONNECT localhost:{tls_upstream.port} HTTP/1.1\r\n"
+                     f"Host: localhost:{tls_upstream.port}\r\n\r\n".encode())
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        was_reused, session = exchange(sock, session)
+        reused.append(was_reused)
+    assert reused == [False, True, True]
