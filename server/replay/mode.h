@@ -76,11 +76,14 @@ class ModeHandler {
     return std::nullopt;
   }
   // An exchange that OnRequest forwarded got its response, which the client
-  // has not seen yet. Not called once the session has ended.
+  // has not seen yet. Not called once the session has ended. `draft`: the
+  // exchange already drafted by recorder() (Recorder::DraftHttp, before the
+  // session's lock), or null (the handler drafts it if it records).
   virtual void OnForwarded(const core::HttpRequest& request,
                            const core::HttpResponse& response,
                            const core::ExchangeTiming& timing,
-                           SessionCounters& counters) = 0;
+                           SessionCounters& counters,
+                           Recorder::Draft* draft) = 0;
   // A WebSocket upgrade request (instead of OnRequest).
   virtual core::WsDecision OnWebSocket(const core::HttpRequest& upgrade,
                                        ModeHost& host,

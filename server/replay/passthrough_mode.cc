@@ -10,7 +10,8 @@ core::Decision PassthroughMode::OnRequest(const core::HttpRequest& /*request*/,
 void PassthroughMode::OnForwarded(const core::HttpRequest& /*request*/,
                                   const core::HttpResponse& /*response*/,
                                   const core::ExchangeTiming& /*timing*/,
-                                  SessionCounters& counters) {
+                                  SessionCounters& counters,
+                                  Recorder::Draft* /*draft*/) {
   ++counters.passed_through;
 }
 

@@ -19,8 +19,13 @@ core::Decision RecordMode::OnRequest(const core::HttpRequest& /*request*/,
 void RecordMode::OnForwarded(const core::HttpRequest& request,
                              const core::HttpResponse& response,
                              const core::ExchangeTiming& timing,
-                             SessionCounters& /*counters*/) {
-  recorder_.AddHttp(request, response, timing);
+                             SessionCounters& /*counters*/,
+                             Recorder::Draft* draft) {
+  if (draft != nullptr) {
+    recorder_.Commit(*draft);
+  } else {
+    recorder_.AddHttp(request, response, timing);
+  }
 }
 
 core::WsDecision RecordMode::OnWebSocket(const core::HttpRequest& upgrade,

@@ -31,7 +31,7 @@ class RecordMode final : public ModeHandler {
   void OnForwarded(const core::HttpRequest& request,
                    const core::HttpResponse& response,
                    const core::ExchangeTiming& timing,
-                   SessionCounters& counters) override;
+                   SessionCounters& counters, Recorder::Draft* draft) override;
   core::WsDecision OnWebSocket(const core::HttpRequest& upgrade, ModeHost& host,
                                SessionCounters& counters) override;
 

@@ -1,7 +1,11 @@
 #include "server/replay/recorder.h"
 
+#include <memory>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/arena.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/proto_time.h"
 #include "server/cassette/ws_codec.h"
@@ -40,39 +44,51 @@ Recorder::Recorder(const v1::Cassette& start, bool decode_bodies,
   }
 }
 
-v1::Interaction* Recorder::NewInteraction() {
-  v1::Interaction* interaction = nullptr;
-  if (spooled()) {
-    if (entry_arena_ == nullptr) {
-      entry_block_ = std::make_unique<char[]>(kEntryArenaBytes);
-      google::protobuf::ArenaOptions options;
-      options.initial_block = entry_block_.get();
-      options.initial_block_size = kEntryArenaBytes;
-      entry_arena_ = std::make_unique<google::protobuf::Arena>(options);
-    } else {
-      entry_arena_->Reset();  // the entry stored before
-    }
-    entry_ = google::protobuf::Arena::CreateMessage<v1::JournalEntry>(
-        entry_arena_.get());
-    interaction = entry_->mutable_interaction();
-  } else {
-    interaction = cassette_.add_interactions();
-    known_when_stored_.push_back(secrets_->size());
-  }
-  interaction->set_index(count_++);
-  *interaction->mutable_recorded_at() = ToProtoTimestamp(clock_.Now());
-  return interaction;
-}
+namespace {
 
-void Recorder::Store(v1::Interaction* interaction) {
-  if (journal_ == nullptr) return;
+// A thread's space for drafting journal entries: an arena reset for each
+// one (an exchange's interaction is dozens of messages and strings, none of
+// them a malloc once the first block is there), and the copies a draft
+// redacts, whose strings keep their capacity from one exchange to the next.
+class Scratch {
+ public:
+  Scratch() : block_(std::make_unique<char[]>(kBytes)) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block_.get();
+    options.initial_block_size = kBytes;
+    arena_.emplace(options);
+  }
+  // The calling thread's.
+  static Scratch& Get() {
+    thread_local Scratch scratch;
+    return scratch;
+  }
+  // A fresh entry; the one made before on this thread is gone.
+  v1::JournalEntry* NewEntry() {
+    arena_->Reset();
+    return google::protobuf::Arena::CreateMessage<v1::JournalEntry>(&*arena_);
+  }
+  core::HttpRequest request;
+  core::HttpResponse response;
+
+ private:
+  static constexpr size_t kBytes = 16 * 1024;
+  std::unique_ptr<char[]> block_;  // outlives arena_ (declared before it)
+  std::optional<google::protobuf::Arena> arena_;
+};
+
+}  // namespace
+
+void Recorder::Store(v1::JournalEntry& entry) {
+  v1::Interaction& interaction = *entry.mutable_interaction();
+  interaction.set_index(count_++);
+  *interaction.mutable_recorded_at() = ToProtoTimestamp(clock_.Now());
   if (spooled()) {
-    journal_->Append(*entry_);  // the interaction is entry_'s own
+    journal_->Append(entry);
     return;
   }
-  v1::JournalEntry entry;
-  *entry.mutable_interaction() = *interaction;
-  journal_->Append(entry);
+  *cassette_.add_interactions() = interaction;
+  known_when_stored_.push_back(secrets_->size());
 }
 
 void Recorder::Warn(std::string warning) {
@@ -112,43 +128,74 @@ std::optional<uint64_t> Recorder::AddHttp(const core::HttpRequest& request,
                                           const core::HttpResponse& response,
                                           const core::ExchangeTiming& timing,
                                           Stored* stored) {
-  // Copies to redact, the thread's own: their strings keep their capacity
-  // from one exchange to the next.
-  thread_local core::HttpRequest req;
-  thread_local core::HttpResponse res;
+  Draft draft = DraftHttp(request, response, timing);
+  return Commit(draft, stored);
+}
+
+Recorder::Draft Recorder::DraftHttp(const core::HttpRequest& request,
+                                    const core::HttpResponse& response,
+                                    const core::ExchangeTiming& timing) const {
+  Scratch& scratch = Scratch::Get();
+  Draft draft;
+  draft.request = &scratch.request;
+  draft.response = &scratch.response;
+  core::HttpRequest& req = scratch.request;
+  core::HttpResponse& res = scratch.response;
   req = request;
   res = response;
+  draft.secrets_known = secrets_->size();
   const cassette::RedactReport report =
       redactor_->RedactExchange(req, &res, *secrets_);
   if (!report.unredactable.empty()) {
-    const std::string problems = absl::StrJoin(report.unredactable, "; ");
+    draft.problems = absl::StrJoin(report.unredactable, "; ");
     if (redactor_->refuse_unredactable()) {
-      Warn(absl::StrCat(req.method, " ", req.url,
-                        " was not stored (on_unredactable REFUSE): ", problems,
-                        ", so redaction rules could not be applied"));
-      return std::nullopt;
+      draft.refused = true;
+      return draft;
     }
-    Warn(absl::StrCat("interaction ", count_, ", ", req.method, " ", req.url,
-                      ": ", problems,
-                      "; redaction rules were not applied to it (stored as "
-                      "sent; on_unredactable REFUSE would not store it)"));
   }
   if (decode_bodies_) {
     StoreDecoded(req.headers, req.body);
     // (A body in a spool file is stored as it came.)
     if (res.spooled == nullptr) StoreDecoded(res.headers, res.body);
   }
-  v1::Interaction* interaction = NewInteraction();
+  draft.entry = scratch.NewEntry();
+  v1::Interaction* interaction = draft.entry->mutable_interaction();
   v1::HttpExchange* http = interaction->mutable_http();
   cassette::ToProto(req, *http->mutable_request());
   cassette::ToProto(res, *http->mutable_response());
   cassette::ToProto(timing, *http->mutable_timing());
   if (!timing.fault.empty()) interaction->set_fault(timing.fault);
-  const uint64_t index = interaction->index();
-  Store(interaction);
+  return draft;
+}
+
+std::optional<uint64_t> Recorder::Commit(Draft& draft, Stored* stored) {
+  const core::HttpRequest& req = *draft.request;
+  if (draft.refused) {
+    Warn(absl::StrCat(
+        req.method, " ", req.url, " was not stored (on_unredactable REFUSE): ",
+        draft.problems, ", so redaction rules could not be applied"));
+    return std::nullopt;
+  }
+  if (!draft.problems.empty()) {
+    Warn(absl::StrCat("interaction ", count_, ", ", req.method, " ", req.url,
+                      ": ", draft.problems,
+                      "; redaction rules were not applied to it (stored as "
+                      "sent; on_unredactable REFUSE would not store it)"));
+  }
+  // Another thread learned a secret while this one was drafting: the
+  // catch-up below only scrubs what was stored before it.
+  if (secrets_->size() != draft.secrets_known) {
+    Scrub(*draft.entry->mutable_interaction(), *secrets_->scrubber());
+  }
+  const uint64_t index = count_;
+  Store(*draft.entry);
   if (stored != nullptr) {
-    stored->request = std::move(req);
-    stored->response = std::move(res);
+    stored->request = std::move(*draft.request);
+    stored->response = std::move(*draft.response);
+    if (secrets_->size() != draft.secrets_known) {
+      redactor_->Scrub(stored->request, *secrets_->scrubber());
+      redactor_->Scrub(stored->response, *secrets_->scrubber());
+    }
   }
   CatchUpSecrets();
   return index;
@@ -160,14 +207,14 @@ uint64_t Recorder::BeginWebSocket(const core::HttpRequest& upgrade_request,
   core::HttpRequest req = upgrade_request;
   core::HttpResponse res = upgrade_response;
   redactor_->RedactExchange(req, &res, *secrets_);
-  v1::Interaction* interaction = NewInteraction();
-  v1::WebSocketSession* ws = interaction->mutable_websocket();
+  v1::JournalEntry* entry = Scratch::Get().NewEntry();
+  v1::WebSocketSession* ws = entry->mutable_interaction()->mutable_websocket();
   cassette::ToProto(req, *ws->mutable_upgrade_request());
   cassette::ToProto(res, *ws->mutable_upgrade_response());
   *ws->mutable_timing()->mutable_started_at() = ToProtoTimestamp(opened);
-  const uint64_t index = interaction->index();
+  const uint64_t index = count_;
   if (spooled()) ws_closed_[index] = false;
-  Store(interaction);
+  Store(*entry);
   CatchUpSecrets();
   return index;
 }

@@ -22,7 +22,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "google/protobuf/arena.h"
 #include "matgto/v1/cassette.pb.h"
 #include "server/cassette/journal.h"
 #include "server/cassette/redact.h"
@@ -32,7 +31,8 @@
 
 namespace matgto::replay {
 
-// Thread-safety: none; the owning session serialises calls.
+// Thread-safety: none, except DraftHttp; the owning session serialises
+// the other calls.
 class Recorder {
  public:
   // Starts from `start` (its name, options, and any interactions it already
@@ -55,10 +55,41 @@ class Recorder {
   // interaction index, or nullopt when it was refused (a body a rule could
   // not be applied to, under UNREDACTABLE_REFUSE). `stored` (optional) gets
   // the exchange as stored.
+  // DraftHttp then Commit.
   std::optional<uint64_t> AddHttp(const core::HttpRequest& request,
                                   const core::HttpResponse& response,
                                   const core::ExchangeTiming& timing,
                                   Stored* stored = nullptr);
+
+  // An exchange redacted and converted, not yet numbered: the costly half
+  // of AddHttp. It lives in the scratch space of the thread that drafted it
+  // (a protobuf arena and the redacted copies), valid until that thread
+  // drafts again, so it is committed by the same call.
+  struct Draft {
+    // UNREDACTABLE_REFUSE applied: Commit stores nothing.
+    bool refused = false;
+    // Why rules could not be applied to a body ("" when they were).
+    std::string problems;
+    // How many secrets were known when it was redacted.
+    size_t secrets_known = 0;
+    core::HttpRequest* request = nullptr;
+    core::HttpResponse* response = nullptr;
+    // The journal entry holding the interaction (no index nor recorded_at
+    // yet); null when refused.
+    v1::JournalEntry* entry = nullptr;
+  };
+  // Thread-safe, unlike the rest: it reads only what is fixed at
+  // construction (the rules, the shared known secrets, whether bodies are
+  // decoded). A session drafts before taking its lock and holds the lock
+  // only to Commit: its I/O threads no longer queue behind each other's
+  // redaction and protobuf building.
+  Draft DraftHttp(const core::HttpRequest& request,
+                  const core::HttpResponse& response,
+                  const core::ExchangeTiming& timing) const;
+  // Numbers the draft and appends it (scrubbed first of any secret learned
+  // since it was drafted); returns its index, or nullopt when it was
+  // refused. `stored` (optional) gets the exchange as stored.
+  std::optional<uint64_t> Commit(Draft& draft, Stored* stored = nullptr);
 
   // Starts a WebSocket interaction; returns its index for the calls below.
   uint64_t BeginWebSocket(const core::HttpRequest& upgrade_request,
@@ -83,11 +114,9 @@ class Recorder {
 
  private:
   bool spooled() const { return journal_ != nullptr; }
-  // The next interaction to fill: in the cassette, or (spooled) a scratch
-  // message that goes to the journal.
-  v1::Interaction* NewInteraction();
-  // Appends a filled interaction to the journal (and, spooled, forgets it).
-  void Store(v1::Interaction* interaction);
+  // Numbers `entry`'s interaction and keeps it: appended to the journal
+  // (spooled), or copied into the cassette.
+  void Store(v1::JournalEntry& entry);
   void Warn(std::string warning);
   // Scrubs one stored interaction of every known secret; true if it changed.
   bool Scrub(v1::Interaction& interaction,
@@ -115,15 +144,8 @@ class Recorder {
   v1::Cassette cassette_;
   std::unique_ptr<cassette::Journal> journal_;
   uint64_t count_ = 0;
-  // Spooled: the journal entry being stored, built in an arena that is
-  // reset for the next one (its messages and strings then cost no malloc:
-  // an exchange's interaction is dozens of them), on a block of its own;
-  // and every WebSocket interaction (index -> whether its close was
+  // Spooled: every WebSocket interaction (index -> whether its close was
   // stored).
-  static constexpr size_t kEntryArenaBytes = 16 * 1024;
-  std::unique_ptr<char[]> entry_block_;
-  std::unique_ptr<google::protobuf::Arena> entry_arena_;
-  v1::JournalEntry* entry_ = nullptr;
   absl::flat_hash_map<uint64_t, bool> ws_closed_;
   // Spooled: false once a catch-up could not read the journal back (then
   // Snapshot scrubs every interaction).

@@ -86,14 +86,16 @@ std::optional<core::Decision> ReplayMode::OnPartialRequest(
 void ReplayMode::OnForwarded(const core::HttpRequest& request,
                              const core::HttpResponse& response,
                              const core::ExchangeTiming& timing,
-                             SessionCounters& counters) {
+                             SessionCounters& counters,
+                             Recorder::Draft* draft) {
   // Only misses are forwarded (on_miss PASSTHROUGH or RECORD).
   ++counters.passed_through;
   if (!recorder_.has_value()) return;
   // A miss recorded during replay answers its repeats from now on.
   Recorder::Stored stored;
   const std::optional<uint64_t> index =
-      recorder_->AddHttp(request, response, timing, &stored);
+      draft != nullptr ? recorder_->Commit(*draft, &stored)
+                       : recorder_->AddHttp(request, response, timing, &stored);
   if (!index.has_value()) return;  // refused: a body could not be redacted
   ++appended_;
   player_.Append(

@@ -57,6 +57,10 @@ std::unique_ptr<ModeHandler> NewModeHandler(SessionSetup& setup,
                                           .recorder = std::move(recorder)});
 }
 
+// The handler's recorder, read once at construction (before any other
+// thread can see the handler).
+const Recorder* RecorderOf(ModeHandler& handler) { return handler.recorder(); }
+
 }  // namespace
 
 CassetteSession::CassetteSession(SessionSetup setup)
@@ -68,7 +72,8 @@ CassetteSession::CassetteSession(SessionSetup setup)
       clock_(*setup.clock),
       observer_(setup.observer),
       handler_(NewModeHandler(setup, options_, clock_)),
-      mode_(handler_->mode()) {}
+      mode_(handler_->mode()),
+      drafter_(RecorderOf(*handler_)) {}
 
 // Records one relayed WebSocket session into its cassette session.
 class RecordingWsSink final : public core::WsSessionSink {
@@ -220,17 +225,24 @@ std::optional<core::Decision> CassetteSession::OnPartialRequest(
 void CassetteSession::OnForwarded(const core::HttpRequest& request,
                                   const core::HttpResponse& response,
                                   const core::ExchangeTiming& timing) {
+  // Redacted and converted before the lock: recording from several I/O
+  // threads, each holds it only to number and append its exchange.
+  std::optional<Recorder::Draft> draft;
+  if (drafter_ != nullptr)
+    draft = drafter_->DraftHttp(request, response, timing);
   absl::MutexLock lock(&mu_);
   if (ended_) return;
   if (frozen_) {
-    // Run by Thaw() under mu_.
+    // Run by Thaw() under mu_ (drafted again then: the draft lives only
+    // until this thread drafts another one).
     held_.push_back(
         [this, request, response, timing]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          handler_->OnForwarded(request, response, timing, counters_);
+          handler_->OnForwarded(request, response, timing, counters_, nullptr);
         });
     return;
   }
-  handler_->OnForwarded(request, response, timing, counters_);
+  handler_->OnForwarded(request, response, timing, counters_,
+                        draft.has_value() ? &*draft : nullptr);
 }
 
 void CassetteSession::OnForwardFailed() {

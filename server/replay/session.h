@@ -158,6 +158,10 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   const std::unique_ptr<ModeHandler> handler_ ABSL_PT_GUARDED_BY(mu_);
   // handler_->mode(), kept to be read without the lock.
   const v1::Mode mode_;
+  // handler_->recorder() (null when the mode does not record), for
+  // drafting exchanges without the lock (Recorder::DraftHttp is
+  // thread-safe); everything else of it is used under mu_.
+  const Recorder* const drafter_;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   // Between Freeze() and Thaw()/End(): events to record on Thaw(), in order.
   bool frozen_ ABSL_GUARDED_BY(mu_) = false;

@@ -26,8 +26,10 @@ TEST(PassthroughModeTest, ForwardsEveryRequestWithItsTicket) {
 TEST(PassthroughModeTest, CountsForwardedExchangesAndRecordsNothing) {
   PassthroughMode mode(7);
   SessionCounters counters;
-  mode.OnForwarded(Req("GET", "http://h/a"), Res("x"), Timing(), counters);
-  mode.OnForwarded(Req("GET", "http://h/b"), Res("y"), Timing(), counters);
+  mode.OnForwarded(Req("GET", "http://h/a"), Res("x"), Timing(), counters,
+                   nullptr);
+  mode.OnForwarded(Req("GET", "http://h/b"), Res("y"), Timing(), counters,
+                   nullptr);
   EXPECT_EQ(counters.passed_through, 2u);
   EXPECT_EQ(counters.misses.count(), 0u);
   EXPECT_EQ(mode.recorder(), nullptr);

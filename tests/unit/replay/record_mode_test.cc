@@ -48,7 +48,7 @@ TEST_F(RecordModeTest, RecordsForwardedExchangesRedacted) {
   RecordMode mode = NewMode();
   core::HttpRequest request = Req("POST", "http://h/login", "{}");
   request.headers.push_back({"Authorization", "Bearer secret-token"});
-  mode.OnForwarded(request, Res("ok"), Timing(), counters_);
+  mode.OnForwarded(request, Res("ok"), Timing(), counters_, nullptr);
 
   EXPECT_EQ(mode.recorded(), 1u);
   std::optional<v1::Cassette> recording = *mode.Recording();

@@ -131,7 +131,7 @@ TEST_F(ReplayModeTest, MissPassthroughForwardsAndRecordsNothing) {
   const core::Decision d = mode->OnRequest(request, counters_);
   ASSERT_NE(AsForward(d), nullptr);
   EXPECT_EQ(AsForward(d)->ticket, 5u);
-  mode->OnForwarded(request, Res("live"), Timing(), counters_);
+  mode->OnForwarded(request, Res("live"), Timing(), counters_, nullptr);
   EXPECT_EQ(counters_.passed_through, 1u);
   EXPECT_EQ(counters_.misses.count(), 1u);
   EXPECT_EQ(counters_.misses.kept()[0].reason(), "no-match, passed through");
@@ -151,7 +151,7 @@ TEST_F(ReplayModeTest, MissRecordAppendsTheExchangeWhichAnswersRepeats) {
 
   const core::HttpRequest request = Req("GET", "http://h/new");
   ASSERT_NE(AsForward(mode->OnRequest(request, counters_)), nullptr);
-  mode->OnForwarded(request, Res("live"), Timing(), counters_);
+  mode->OnForwarded(request, Res("live"), Timing(), counters_, nullptr);
   EXPECT_EQ(counters_.misses.kept()[0].reason(), "no-match, recorded");
   EXPECT_EQ(counters_.passed_through, 1u);
   EXPECT_EQ(mode->recorded(), 1u);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
@@ -174,6 +175,37 @@ TEST_F(SecretsRecordTest, ASecretLearnedLaterIsScrubbedFromTheJournalToo) {
   recorder.AddHttp(Req("GET", "http://h/d"), Res("more"), Timing());
   ASSERT_TRUE(recorder.journal()->Flush().ok());
   EXPECT_LT(ReadFile(recorder.journal()->path()).size(), before + 200);
+}
+
+// Sessions draft exchanges on their I/O threads before taking their lock
+// (Recorder::DraftHttp): one drafted before another thread learned a secret
+// is committed after it, and must not keep the secret.
+TEST_F(SecretsRecordTest, AnExchangeDraftedBeforeASecretWasLearnedIsScrubbed) {
+  matgto::testing::TempDir dir;
+  auto journal = cassette::Journal::Open(dir.path() + "/rec.pb.journal");
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  Recorder recorder = NewRecorder(RedactorFor(), *std::move(journal));
+  Recorder::Draft early = recorder.DraftHttp(
+      Req("GET", "http://h/a"), Res(std::string("k=") + kToken), Timing());
+  std::thread other([&] {
+    core::HttpRequest keyed = Req("GET", "http://h/me");
+    keyed.headers.push_back({"X-Api-Key", kToken});
+    EXPECT_EQ(recorder.AddHttp(keyed, Res("hi"), Timing()), 0u);
+  });
+  other.join();
+  Recorder::Stored stored;
+  EXPECT_EQ(recorder.Commit(early, &stored), 1u);
+  EXPECT_EQ(stored.response.body, "k=[REDACTED]");
+  ASSERT_TRUE(recorder.journal()->Flush().ok());
+  const std::string bytes = ReadFile(recorder.journal()->path());
+  EXPECT_THAT(bytes, Not(HasSubstr(kToken)));
+  auto recovered = cassette::RecoverJournal(bytes, "journal");
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  ASSERT_THAT(recovered->interactions(), SizeIs(2));
+  EXPECT_EQ(recovered->interactions(0).http().request().url(), "http://h/me");
+  EXPECT_EQ(recovered->interactions(1).index(), 1u);
+  EXPECT_EQ(recovered->interactions(1).http().response().body(),
+            "k=[REDACTED]");
 }
 
 core::HttpResponse Zstd() {
