@@ -276,8 +276,7 @@ std::string DecodeProblem(absl::string_view what, const core::Headers& headers,
 bool IsForm(const core::Headers& headers) {
   const std::string* type = core::FindHeader(headers, "content-type");
   return type != nullptr &&
-         absl::StrContains(absl::AsciiStrToLower(*type),
-                           "application/x-www-form-urlencoded");
+         ContainsIgnoreCase(*type, "application/x-www-form-urlencoded");
 }
 
 }  // namespace
@@ -339,8 +338,7 @@ bool Redactor::MayChangeBody(const core::Headers& headers) const {
   if (!config_.form_fields.empty() && IsForm(headers)) return true;
   const std::string* type = core::FindHeader(headers, "content-type");
   return (!config_.json_pointers.empty() || !config_.json_keys.empty()) &&
-         type != nullptr &&
-         absl::StrContains(absl::AsciiStrToLower(*type), "json");
+         type != nullptr && ContainsIgnoreCase(*type, "json");
 }
 
 bool Redactor::IsSecretHeader(absl::string_view name) const {
@@ -402,6 +400,14 @@ bool Redactor::RedactText(std::string& text, bool is_form,
 void Redactor::RedactBody(absl::string_view what, core::Headers& headers,
                           std::string& body, RedactReport* report) const {
   if (body.empty() || !HasBodyRules(headers)) return;
+  if (core::FindHeader(headers, "content-encoding") == nullptr) {
+    // Not encoded: the rules run over the body itself, not a copy.
+    if (RedactText(body, IsForm(headers), report) &&
+        core::FindHeader(headers, "content-length") != nullptr) {
+      core::SetHeader(headers, "Content-Length", std::to_string(body.size()));
+    }
+    return;
+  }
   absl::StatusOr<std::string> decoded = core::DecodeBody(headers, body);
   if (!decoded.ok()) {
     // The rules cannot see the contents: say so rather than store them
