@@ -225,6 +225,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // for it (one of each at a time).
   FieldsArena arena_{2048};
   FieldsArena reply_arena_{2048};
+  // The status line and header block of the reply being written (reused:
+  // one reply at a time).
+  std::string reply_head_;
   core::HttpRequest exchange_;
   boost::asio::steady_timer request_deadline_;
   // Latency and fault pauses (Deliver); Cancel() cancels it.

@@ -169,9 +169,9 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
   if (header_only || !message.chunked()) {
     // The header block and the body (if any) in one gather write; only a
     // chunked body needs Beast's serializer.
-    const std::string head = HeaderBytes(message);
+    HeaderBytesTo(message, reply_head_);
     std::array<asio::const_buffer, 2> bytes{
-        asio::buffer(head),
+        asio::buffer(reply_head_),
         asio::buffer(message.body().data(),
                      header_only ? 0 : message.body().size())};
     auto [ec, n] = co_await OnClient(

@@ -303,10 +303,10 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
   // Re-framed with a Content-Length (ToUpstream): the header block and the
   // body in one gather write.
-  const std::string head = HeaderBytes(upstream_request);
+  HeaderBytesTo(upstream_request, head_);
   const std::array<asio::const_buffer, 2> message{
-      asio::buffer(head), asio::buffer(upstream_request.body().data(),
-                                       upstream_request.body().size())};
+      asio::buffer(head_), asio::buffer(upstream_request.body().data(),
+                                        upstream_request.body().size())};
   auto [wec, wn] = co_await asio::async_write(stream, message, kAwait);
   if (wec) {
     Close();

@@ -134,6 +134,9 @@ class UpstreamClient {
   boost::beast::flat_buffer buffer_;
   // The header fields of the exchange in flight (one at a time).
   FieldsArena fields_;
+  // The request line and header block being sent (reused: one exchange at
+  // a time).
+  std::string head_;
 };
 
 }  // namespace matgto::proxy

@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "boost/beast/core/buffers_to_string.hpp"
+#include "boost/beast/core/buffers_range.hpp"
 
 namespace matgto::proxy {
 namespace {
@@ -364,16 +364,41 @@ bool ParseConnectTarget(absl::string_view target, std::string& host,
   return true;
 }
 
-std::string HeaderBytes(const UpstreamRequest& message) {
+namespace {
+
+template <class Buffers>
+void AssignBuffers(const Buffers& buffers, std::string& out) {
+  out.clear();
+  out.reserve(boost::beast::buffer_bytes(buffers));
+  for (const auto b : boost::beast::buffers_range_ref(buffers)) {
+    out.append(static_cast<const char*>(b.data()), b.size());
+  }
+}
+
+}  // namespace
+
+void HeaderBytesTo(const UpstreamRequest& message, std::string& out) {
   ClientFields::writer head(message.base(), message.version(),
                             message.method());
-  return boost::beast::buffers_to_string(head.get());
+  AssignBuffers(head.get(), out);
+}
+
+void HeaderBytesTo(const WireResponse& message, std::string& out) {
+  ClientFields::writer head(message.base(), message.version(),
+                            message.result_int());
+  AssignBuffers(head.get(), out);
+}
+
+std::string HeaderBytes(const UpstreamRequest& message) {
+  std::string out;
+  HeaderBytesTo(message, out);
+  return out;
 }
 
 std::string HeaderBytes(const WireResponse& message) {
-  ClientFields::writer head(message.base(), message.version(),
-                            message.result_int());
-  return boost::beast::buffers_to_string(head.get());
+  std::string out;
+  HeaderBytesTo(message, out);
+  return out;
 }
 
 SerializedHeads SerializeHeads(const core::HttpResponse& response) {

@@ -146,6 +146,10 @@ absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
 // costs less than Beast's serializer, which walks the header in pieces.
 std::string HeaderBytes(const UpstreamRequest& message);
 std::string HeaderBytes(const WireResponse& message);
+// The same into `out` (replaced; its capacity is kept, so a connection that
+// reuses one buffer allocates nothing per message once it has grown).
+void HeaderBytesTo(const UpstreamRequest& message, std::string& out);
+void HeaderBytesTo(const WireResponse& message, std::string& out);
 
 // The status line and header block ToWire gives `response` for an HTTP/1.1
 // client, serialized, with and without keep-alive; both empty when the
