@@ -153,8 +153,15 @@ std::string ProxyCredential(absl::string_view value) {
 }
 
 bool IsHopByHop(absl::string_view name, absl::string_view connection_tokens) {
-  for (absl::string_view h : kHopByHop) {
-    if (core::EqualsIgnoreCase(name, h)) return true;
+  // Every hop-by-hop name starts with one of these: most headers are told
+  // apart by their first letter (this runs for each header of each
+  // forwarded message).
+  const char first = name.empty() ? '\0' : absl::ascii_tolower(name[0]);
+  if (first == 'c' || first == 'k' || first == 'p' || first == 't' ||
+      first == 'u') {
+    for (absl::string_view h : kHopByHop) {
+      if (core::EqualsIgnoreCase(name, h)) return true;
+    }
   }
   if (connection_tokens.empty() || IsFraming(name) ||
       core::EqualsIgnoreCase(name, "host")) {

@@ -67,11 +67,13 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         HopCase{"Connection", "", true}, HopCase{"keep-alive", "", true},
         HopCase{"Proxy-Connection", "", true},
-        HopCase{"Proxy-Authorization", "", true}, HopCase{"TE", "", true},
+        HopCase{"Proxy-Authorization", "", true},
+        HopCase{"PROXY-AUTHENTICATE", "", true}, HopCase{"TE", "", true},
         HopCase{"Trailer", "", true}, HopCase{"UPGRADE", "", true},
         HopCase{"Content-Type", "", false},
         HopCase{"Transfer-Encoding", "", false},
         HopCase{"Authorization", "", false}, HopCase{"X-Foo", "", false},
+        HopCase{"", "", false}, HopCase{"User-Agent", "", false},
         // Names listed in Connection are hop-by-hop too.
         HopCase{"X-Foo", "close, X-Foo", true}, HopCase{"x-foo", "X-FOO", true},
         HopCase{"X-Foo", "  x-bar ,\tx-foo  ", true},
