@@ -1,19 +1,10 @@
 import './polyfill.js';
 import { rootCertificates } from 'node:tls';
-import {
-  credentials as grpcCredentials,
-  Metadata,
-  status as GrpcStatus,
-  type CallOptions,
-  type ChannelCredentials,
-  type ClientOptions,
-  type ServiceError,
-} from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import { ProxyAgent } from 'undici';
 import { Cassette, type DeepPartial } from './gen/matgto/v1/cassette.js';
 import {
   CassetteChunk,
-  ClearFaultsRequest,
   DeleteCassetteRequest,
   GetCACertificateRequest,
   GetCassetteRequest,
@@ -21,32 +12,47 @@ import {
   ListCassettesRequest,
   ProxyControlClient,
   RenewSessionRequest,
-  ReplayRequest,
-  SetFaultsRequest,
   ShutdownRequest,
-  StartRecordingRequest,
   StopRecordingRequest,
-  UseCassetteRequest,
   WatchEventsRequest,
   type GetStatusResponse,
 } from './gen/matgto/v1/control.js';
-import { bearerInterceptor, channelSetup, resolveConnection, type ConnectionOptions } from './connection.js';
+import { cassetteSession, type CassetteSession } from './cassette-session.js';
+import { cassetteUpload, sendChunks } from './cassette-upload.js';
+import {
+  DEFAULT_ADDRESS,
+  DEFAULT_LEASE_MS,
+  DEFAULT_SESSION_ID,
+  type CassetteCallOptions,
+  type FaultSet,
+  type FetchDispatcherOptions,
+  type MatgtoClientOptions,
+  type SessionOptions,
+  type SetFaultsOptions,
+  type StopOptions,
+  type UseCassetteOptions,
+} from './client-options.js';
+import { controlChannel } from './connection.js';
 import { IncompatibleServerError, MatgtoError, SessionLostError, UnimplementedError, toMatgtoError } from './errors.js';
+import { EventStream, abortedError, type WatchEventsOptions } from './events.js';
+import { proxyCredential } from './proxy-credential.js';
+import {
+  clearFaultsRequest,
+  isDefaultSession,
+  replayRequest,
+  setFaultsRequest,
+  startRecordingRequest,
+  useCassetteRequest,
+} from './requests.js';
+import { SessionLeases, type TrackedSession } from './session-leases.js';
 import {
   cassetteInfoFromPb,
-  durationFromMs,
   faultFromPb,
-  faultToPb,
-  modeToPb,
-  seedToBigint,
-  optionsToPb,
   sessionFromPb,
   sessionProxy,
   statusFromPb,
   summaryFromPb,
   type CassetteInfo,
-  type CassetteMode,
-  type CassetteOptions,
   type Fault,
   type FaultRule,
   type ServerStatus,
@@ -54,244 +60,6 @@ import {
   type SessionSummary,
 } from './types.js';
 import { checkApiVersion } from './version.js';
-import { EventStream, abortedError, type WatchEventsOptions } from './events.js';
-
-/** Control address used when neither the constructor argument nor `MATGTO_SERVER` is set. */
-export const DEFAULT_ADDRESS = '127.0.0.1:8889';
-
-/** Size of the chunks `putCassette()` uploads (1 MiB). */
-export const CHUNK_BYTES = 1024 * 1024;
-
-/** Lease of a new session when `leaseMs` is not given (renewed every third of it). */
-export const DEFAULT_LEASE_MS = 30_000;
-
-/** The id of the default session (what calls without `session` act on). */
-export const DEFAULT_SESSION_ID = 'default';
-
-/**
- * Options of {@link MatgtoClient}. The connection options (`token`, `tls`,
- * `tlsCa`, `tlsCert`, `tlsKey`; see {@link ConnectionOptions}) default to
- * `$MATGTO_TOKEN`, `$MATGTO_TLS_CA`, `$MATGTO_TLS_CERT`, `$MATGTO_TLS_KEY`;
- * with none of them the channel is plaintext, as a loopback `matgto serve` listens.
- */
-export interface MatgtoClientOptions extends ConnectionOptions {
-  /** Deadline of each control call, in milliseconds. Default 30 000. */
-  timeoutMs?: number;
-  /**
-   * Channel credentials of your own, instead of the ones `tls`/`tlsCa`/
-   * `tlsCert`/`tlsKey` make (not with those). The token is still sent.
-   */
-  credentials?: ChannelCredentials;
-  /**
-   * Extra `@grpc/grpc-js` channel options. The client sets
-   * `grpc.enable_http_proxy: 0`: the control channel never goes through
-   * `HTTP(S)_PROXY` (which tests often point at matgto itself).
-   */
-  channelOptions?: Partial<ClientOptions>;
-}
-
-/**
- * Which session a cassette call acts on. Nothing set: the server's default
- * session (what the CLI drives). `newSession: true` opens a session of its
- * own, with its own proxy listener (`proxyAddress`), that other sessions'
- * traffic never reaches.
- */
-export interface SessionOptions {
-  /** Act on this open session (its `id`) instead of the default one. Not with `newSession`. */
-  session?: string;
-  /** Open a new session for this cassette. */
-  newSession?: boolean;
-  /**
-   * New sessions only: the server ends the session (saving what it recorded)
-   * unless it is renewed within this many milliseconds; the client renews it
-   * in the background every third of it until the session is stopped.
-   * Default {@link DEFAULT_LEASE_MS} (30 s); `0`: no lease (the session lives
-   * until stopped). The server accepts 1 s to 1 h.
-   */
-  leaseMs?: number;
-  /** New sessions only: who opened it, shown by `status()` (at most 256 bytes). Default `node pid <pid>`. */
-  owner?: string;
-}
-
-/** Options of `startRecording()` and `replay()`. */
-export interface CassetteCallOptions extends CassetteOptions, SessionOptions {}
-
-/** Options of `useCassette()` and `withCassette()`. */
-export interface UseCassetteOptions extends CassetteOptions, SessionOptions {
-  /** Default `auto`: replay when the cassette exists, record it otherwise. */
-  mode?: CassetteMode;
-}
-
-/** Options of `setFaults()` / `session.addFaults()`. */
-export interface SetFaultsOptions {
-  /**
-   * Reseeds the session's generator for probabilistic faults, so a failing
-   * test re-runs with the same sequence (unset or 0: keep the current seed,
-   * reported as `faultSeed`).
-   */
-  seed?: number | bigint;
-}
-
-/** What `setFaults()` resolves to: every rule of the session (with its id) and its seed. */
-export interface FaultSet {
-  faults: Fault[];
-  seed: bigint;
-}
-
-/** Options of `stopRecording()`. */
-export interface StopOptions {
-  /** The session to stop (and close); unset: the default session's cassette. */
-  session?: string;
-}
-
-/**
- * The session a cassette call started. Besides the {@link SessionInfo} fields
- * it can be stopped, explicitly or with `await using`:
- *
- * ```ts
- * await using session = await client.useCassette('login', { mode: 'auto' });
- * ```
- *
- * `stop()`/disposal calls StopRecording (for a session of its own: closing
- * it) only while this is still the last cassette this client started in that
- * session and it has not stopped; otherwise it does nothing and resolves to
- * `undefined`. For a session this client opened and that the server ended
- * meanwhile (lease expired), `stop()` rejects with {@link SessionLostError}.
- */
-export type CassetteSession = SessionInfo &
-  AsyncDisposable & {
-    stop(): Promise<SessionSummary | undefined>;
-    /** The proxy URL for this session: `http://` + `proxyAddress`. */
-    readonly proxy: string;
-    /** True once a lease renewal found the session gone (then `stop()` rejects with SessionLostError). */
-    readonly lost: boolean;
-    /** An undici `ProxyAgent` for this session's proxy (see `MatgtoClient.fetchDispatcher`). */
-    fetchDispatcher(options?: Omit<FetchDispatcherOptions, 'proxy'>): Promise<ProxyAgent>;
-    /**
-     * Adds fault rules to this session (`MatgtoClient.setFaults`); resolves
-     * to all its rules with their ids, and updates `faults`/`faultSeed`.
-     */
-    addFaults(faults: FaultRule | readonly FaultRule[], options?: SetFaultsOptions): Promise<Fault[]>;
-    /** Removes this session's rules named by `ids` (all without); resolves to the rules left, and updates `faults`. */
-    clearFaults(ids?: string | readonly string[]): Promise<Fault[]>;
-    /** This session as `status()` reports it now (counters, faults with `applied` counts); undefined once it has ended. */
-    info(): Promise<SessionInfo | undefined>;
-    /** This session's live events: `MatgtoClient.watchEvents()` filtered to its `id`. */
-    events(options?: Omit<WatchEventsOptions, 'session'>): Promise<EventStream>;
-  };
-
-export interface FetchDispatcherOptions {
-  /**
-   * Whether the agent trusts the server's CA (for intercepted HTTPS).
-   * `'auto'` (default): trust it when the server has one, go on without it
-   * when the server answers UNIMPLEMENTED (no HTTPS interception).
-   * `true`: require it. `false`: do not ask for it.
-   */
-  trustCa?: boolean | 'auto';
-  /** Extra undici `ProxyAgent` options (`uri` is set from `proxy` or the server's status). */
-  agentOptions?: Omit<ProxyAgent.Options, 'uri'>;
-  /**
-   * The proxy URL. Default: the shared proxy port (`proxyUrl()`). For a
-   * session of its own: `session.proxy` (`http://` + `proxyAddress`), or
-   * `session.proxyUrl` (the shared port with the session as proxy user,
-   * "http://ID:matgto@host:port", sent as `Proxy-Authorization: Basic
-   * base64("ID:matgto")`; the server ignores the password).
-   */
-  proxy?: string;
-}
-
-/** What the client knows about a (non-default) session it started a cassette in. */
-interface TrackedSession {
-  readonly id: string;
-  cassette: string;
-  /** The CassetteSession object whose stop() may close it. */
-  token: object;
-  timer: NodeJS.Timeout | undefined;
-  renewing: boolean;
-  /** Set when a renewal answered NOT_FOUND: the session is gone. */
-  lost: MatgtoError | undefined;
-  /** The last renewal failure other than NOT_FOUND (e.g. the server briefly unreachable). */
-  lastRenewError: MatgtoError | undefined;
-  leaseExpiresAt: Date | undefined;
-}
-
-/**
- * undici's ProxyAgent sends `Proxy-Authorization` only for a URL with both a
- * user and a password. A session's `proxyUrl` has both ("http://ID:matgto@…");
- * a hand-written "http://ID@host:port" has a user only: send
- * `Basic base64("ID:")` for it (the server reads the user alone).
- * Internal (used by the testing entry), not exported from the package index.
- */
-export function proxyCredential(uri: string): { uri: string; token?: string } {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return { uri };
-  }
-  if (!url.username || url.password) return { uri };
-  const token = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:`).toString('base64')}`;
-  url.username = '';
-  return { uri: url.toString(), token };
-}
-
-function isDefaultSession(id: string | undefined): boolean {
-  return !id || id === DEFAULT_SESSION_ID;
-}
-
-function checkSessionOptions(o: SessionOptions): void {
-  if (o.session !== undefined && typeof o.session !== 'string') throw new TypeError('session must be a session id (string)');
-  if (o.newSession && o.session) throw new TypeError('newSession opens a new session: do not also name one with `session`');
-  if (o.leaseMs !== undefined) {
-    if (typeof o.leaseMs !== 'number' || !Number.isFinite(o.leaseMs) || o.leaseMs < 0) {
-      throw new TypeError(`leaseMs must be a non-negative number of milliseconds, not ${JSON.stringify(o.leaseMs)}`);
-    }
-    if (!o.newSession) throw new TypeError('leaseMs applies to new sessions only (newSession: true)');
-  }
-  if (o.owner !== undefined) {
-    if (typeof o.owner !== 'string') throw new TypeError('owner must be a string');
-    if (!o.newSession) throw new TypeError('owner applies to new sessions only (newSession: true)');
-  }
-}
-
-/** The `session` field of a SetFaults/ClearFaults request ('' for the default session). */
-function sessionIdField(id: string | undefined): string {
-  if (id !== undefined && typeof id !== 'string') throw new TypeError('the session is a session id (string), or undefined for the default session');
-  return isDefaultSession(id) ? '' : id!;
-}
-
-/** The session fields of a StartRecording/Replay/UseCassette request. */
-function sessionRequestFields(o: SessionOptions): { session: string; newSession: boolean; lease?: { seconds: number; nanos: number }; owner: string } {
-  checkSessionOptions(o);
-  if (!o.newSession) return { session: o.session ?? '', newSession: false, owner: '' };
-  const leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
-  return {
-    session: '',
-    newSession: true,
-    lease: leaseMs > 0 ? durationFromMs(leaseMs) : undefined,
-    owner: o.owner ?? `node pid ${process.pid}`,
-  };
-}
-
-/** The request `startRecording()` sends (checked by the conformance suite, clients/conformance/sessions.json). */
-export function startRecordingRequest(name: string, options: CassetteCallOptions): StartRecordingRequest {
-  const fields = sessionRequestFields(options);
-  return StartRecordingRequest.fromPartial({ name, options: optionsToPb(options), ...fields });
-}
-
-/** The request `replay()` sends. */
-export function replayRequest(name: string, options: CassetteCallOptions): ReplayRequest {
-  const fields = sessionRequestFields(options);
-  return ReplayRequest.fromPartial({ name, options: optionsToPb(options), ...fields });
-}
-
-/** The request `useCassette()` sends. */
-export function useCassetteRequest(name: string, options: UseCassetteOptions): UseCassetteRequest {
-  const mode = modeToPb(options.mode ?? 'auto');
-  const pbOptions = optionsToPb(options);
-  const fields = sessionRequestFields(options);
-  return UseCassetteRequest.fromPartial({ name, mode, options: pbOptions, ...fields });
-}
 
 type UnaryMethod<Req, Res> = (
   request: Req,
@@ -318,36 +86,21 @@ export class MatgtoClient implements AsyncDisposable {
   #closed = false;
   /** Token of the last cassette this client started in the default session, until it stops. */
   #current: object | undefined;
-  /** Sessions of their own this client started cassettes in, by id, until stopped. */
-  readonly #sessions = new Map<string, TrackedSession>();
+  /** Sessions of their own this client started cassettes in, until stopped. */
+  readonly #leases = new SessionLeases(
+    (id, deadlineMs) => this.#renew(id, deadlineMs),
+    () => this.#closed,
+  );
 
   /**
    * @param address control address `host:port` (default `$MATGTO_SERVER`, else
    *   127.0.0.1:8889); `https://host:port` means TLS, `http://` is dropped.
    */
   constructor(address?: string, options: MatgtoClientOptions = {}) {
-    // "https://host:port" means TLS and "http://" is dropped, as the matgto CLI reads --server.
-    const raw = address || process.env.MATGTO_SERVER || DEFAULT_ADDRESS;
-    const scheme = /^(https?):\/\//i.exec(raw);
-    this.address = scheme ? raw.slice(scheme[0].length).replace(/\/+$/, '') : raw;
-    if (scheme?.[1]!.toLowerCase() === 'https') {
-      if (options.tls === false) throw new TypeError(`tls: false (plaintext) contradicts the address ${raw}`);
-      if (!options.credentials) options = { ...options, tls: true };
-    }
+    const setup = controlChannel(address || process.env.MATGTO_SERVER || DEFAULT_ADDRESS, options);
+    this.address = setup.address;
+    this.tls = setup.tls;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    let setup: ReturnType<typeof channelSetup>;
-    if (options.credentials) {
-      if (options.tls !== undefined || options.tlsCa !== undefined || options.tlsCert !== undefined || options.tlsKey !== undefined) {
-        throw new TypeError('credentials replace tls, tlsCa, tlsCert and tlsKey: give one or the other');
-      }
-      const { token } = resolveConnection(this.address, { token: options.token, tls: false });
-      setup = { credentials: options.credentials, interceptors: token ? [bearerInterceptor(token)] : [] };
-      this.tls = false;
-    } else {
-      const settings = resolveConnection(this.address, options);
-      setup = channelSetup(settings);
-      this.tls = settings.tls;
-    }
     this.#stub = new ProxyControlClient(this.address, setup.credentials, {
       'grpc.enable_http_proxy': 0,
       ...options.channelOptions,
@@ -406,83 +159,14 @@ export class MatgtoClient implements AsyncDisposable {
         return this.stopRecording();
       };
     } else {
-      tracked = this.#sessions.get(info.id);
-      if (!tracked) {
-        tracked = {
-          id: info.id, cassette: info.cassette, token, timer: undefined, renewing: false,
-          lost: undefined, lastRenewError: undefined, leaseExpiresAt: info.leaseExpiresAt,
-        };
-        this.#sessions.set(info.id, tracked);
-      }
-      tracked.token = token;
-      tracked.cassette = info.cassette;
-      const leaseMs = info.leaseMs ?? opened?.leaseMs ?? 0;
-      if (opened && leaseMs > 0 && !tracked.timer) this.#startRenewal(tracked, leaseMs);
-      const t = tracked;
+      const t = this.#leases.track(info, token, opened);
+      tracked = t;
       stop = async () => {
-        if (t.token !== token || this.#closed || this.#sessions.get(t.id) !== t) return undefined;
+        if (t.token !== token || this.#closed || this.#leases.get(t.id) !== t) return undefined;
         return this.stopRecording({ session: t.id });
       };
     }
-    const session = { ...info } as CassetteSession;
-    const proxy = sessionProxy(info, this.address);
-    Object.defineProperty(session, 'proxy', { value: proxy, enumerable: true });
-    Object.defineProperty(session, 'lost', { get: () => tracked?.lost !== undefined });
-    Object.defineProperty(session, 'stop', { value: stop });
-    Object.defineProperty(session, 'fetchDispatcher', {
-      value: (options: Omit<FetchDispatcherOptions, 'proxy'> = {}) => this.fetchDispatcher({ ...options, proxy }),
-    });
-    Object.defineProperty(session, Symbol.asyncDispose, { value: async () => void (await stop()) });
-    Object.defineProperty(session, 'addFaults', {
-      value: async (faults: FaultRule | readonly FaultRule[], options?: SetFaultsOptions) => {
-        const set = await this.setFaults(info.id, faults, options);
-        session.faults = set.faults;
-        session.faultSeed = set.seed;
-        return set.faults;
-      },
-    });
-    Object.defineProperty(session, 'clearFaults', {
-      value: async (ids?: string | readonly string[]) => {
-        const left = await this.clearFaults(info.id, ids);
-        session.faults = left;
-        return left;
-      },
-    });
-    Object.defineProperty(session, 'info', { value: () => this.sessionInfo(info.id) });
-    Object.defineProperty(session, 'events', {
-      value: (options: Omit<WatchEventsOptions, 'session'> = {}) => this.watchEvents({ ...options, session: info.id }),
-    });
-    return session;
-  }
-
-  /** Renews `t` every third of its lease until it is stopped, lost, or the client closes. The timer never keeps the process alive. */
-  #startRenewal(t: TrackedSession, leaseMs: number): void {
-    const every = Math.max(50, Math.floor(leaseMs / 3));
-    t.timer = setInterval(() => void this.#renewTick(t, every), every);
-    t.timer.unref();
-  }
-
-  async #renewTick(t: TrackedSession, every: number): Promise<void> {
-    if (t.renewing || t.lost || this.#sessions.get(t.id) !== t) return;
-    t.renewing = true;
-    try {
-      t.leaseExpiresAt = await this.#renew(t.id, every);
-      t.lastRenewError = undefined;
-    } catch (err) {
-      const e = toMatgtoError(err, 'RenewSession');
-      if (e.code === GrpcStatus.NOT_FOUND) {
-        t.lost = e;
-        clearInterval(t.timer);
-        t.timer = undefined;
-      } else if (this.#closed) {
-        clearInterval(t.timer);
-        t.timer = undefined;
-      } else {
-        t.lastRenewError = e; // try again at the next tick
-      }
-    } finally {
-      t.renewing = false;
-    }
+    return cassetteSession(this, info, stop, () => tracked?.lost !== undefined);
   }
 
   async #renew(id: string, deadlineMs?: number): Promise<Date | undefined> {
@@ -500,7 +184,7 @@ export class MatgtoClient implements AsyncDisposable {
    */
   async renewSession(id: string): Promise<Date | undefined> {
     const expires = await this.#renew(id);
-    const t = this.#sessions.get(id);
+    const t = this.#leases.get(id);
     if (t) t.leaseExpiresAt = expires;
     return expires;
   }
@@ -532,12 +216,7 @@ export class MatgtoClient implements AsyncDisposable {
   async stopRecording(options: StopOptions = {}): Promise<SessionSummary> {
     const id = options.session ?? '';
     if (typeof id !== 'string') throw new TypeError('session must be a session id (string)');
-    const tracked = isDefaultSession(id) ? undefined : this.#sessions.get(id);
-    if (tracked) {
-      clearInterval(tracked.timer);
-      tracked.timer = undefined;
-      this.#sessions.delete(id);
-    }
+    const tracked = isDefaultSession(id) ? undefined : this.#leases.release(id);
     try {
       await this.#ensureCompatible();
       const res = await this.#unary('StopRecording', this.#stub.stopRecording, StopRecordingRequest.fromPartial({ session: id }));
@@ -623,24 +302,9 @@ export class MatgtoClient implements AsyncDisposable {
    * ```
    */
   async setFaults(sessionId: string | undefined, faults: FaultRule | readonly FaultRule[], options: SetFaultsOptions = {}): Promise<FaultSet> {
-    const session = sessionIdField(sessionId);
-    const rules: readonly FaultRule[] = Array.isArray(faults) ? faults : [faults as FaultRule];
-    const pbFaults = rules.map((r, i) => {
-      try {
-        return faultToPb(r);
-      } catch (err) {
-        throw rules.length > 1 && err instanceof TypeError ? new TypeError(`fault rule ${i}: ${err.message}`) : err;
-      }
-    });
-    let seed = options.seed === undefined ? undefined : seedToBigint(options.seed);
-    for (const r of rules) {
-      if (r.seed === undefined) continue;
-      const s = seedToBigint(r.seed);
-      if (seed !== undefined && seed !== s) throw new TypeError(`conflicting seeds ${seed} and ${s}: the seed is per session`);
-      seed = s;
-    }
+    const request = setFaultsRequest(sessionId, faults, options);
     await this.#ensureCompatible();
-    const res = await this.#unary('SetFaults', this.#stub.setFaults, SetFaultsRequest.fromPartial({ session, faults: pbFaults, seed: seed ?? 0n }));
+    const res = await this.#unary('SetFaults', this.#stub.setFaults, request);
     return { faults: res.faults.map(faultFromPb), seed: res.seed };
   }
 
@@ -651,11 +315,9 @@ export class MatgtoClient implements AsyncDisposable {
    * unknown session.
    */
   async clearFaults(sessionId: string | undefined, ids?: string | readonly string[]): Promise<Fault[]> {
-    const session = sessionIdField(sessionId);
-    const list = ids === undefined ? [] : typeof ids === 'string' ? [ids] : [...ids];
-    if (list.some((id) => typeof id !== 'string')) throw new TypeError('clearFaults: ids are fault ids ("f1"), strings');
+    const request = clearFaultsRequest(sessionId, ids);
     await this.#ensureCompatible();
-    const res = await this.#unary('ClearFaults', this.#stub.clearFaults, ClearFaultsRequest.fromPartial({ session, ids: list }));
+    const res = await this.#unary('ClearFaults', this.#stub.clearFaults, request);
     return res.faults.map(faultFromPb);
   }
 
@@ -749,29 +411,7 @@ export class MatgtoClient implements AsyncDisposable {
    * cassette in use rejects with FailedPreconditionError.
    */
   async putCassette(cassette: Cassette | DeepPartial<Cassette> | Uint8Array, name?: string): Promise<CassetteInfo> {
-    let bytes: Uint8Array;
-    let ownName: string;
-    if (cassette instanceof Uint8Array) {
-      bytes = cassette;
-      ownName = '';
-      if (name === undefined) {
-        try {
-          ownName = Cassette.decode(cassette).name;
-        } catch (err) {
-          throw new TypeError(`putCassette: the bytes are not a matgto.v1.Cassette (${String(err)})`);
-        }
-      }
-    } else if (typeof cassette === 'object' && cassette !== null) {
-      const message = Cassette.fromPartial(cassette);
-      bytes = Cassette.encode(message).finish();
-      ownName = message.name;
-    } else {
-      throw new TypeError('putCassette takes a Cassette message or its bytes');
-    }
-    const target = name ?? ownName;
-    if (!target) throw new TypeError('putCassette: the cassette has no name; pass one');
-
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const { target, data } = cassetteUpload(cassette, name);
     await this.#ensureCompatible();
     this.#ensureOpen('PutCassette');
     return new Promise<CassetteInfo>((resolve, reject) => {
@@ -783,28 +423,7 @@ export class MatgtoClient implements AsyncDisposable {
         else resolve(cassetteInfoFromPb(res.cassette ?? { name: target, sizeBytes: 0, interactions: 0, updatedAt: undefined, format: '', contentSha256: '' }));
       });
       call.on('error', () => undefined); // reported through the callback
-      const send = async (): Promise<void> => {
-        for (let offset = 0; offset === 0 || offset < data.length; offset += CHUNK_BYTES) {
-          if (settled) return;
-          const chunk = CassetteChunk.fromPartial({
-            name: offset === 0 ? target : '',
-            data: data.subarray(offset, offset + CHUNK_BYTES),
-          });
-          if (!call.write(chunk)) {
-            await new Promise<void>((drained) => {
-              const done = () => {
-                call.off('drain', done);
-                call.off('close', done);
-                drained();
-              };
-              call.on('drain', done);
-              call.on('close', done);
-            });
-          }
-        }
-        call.end();
-      };
-      send().catch((err: unknown) => {
+      sendChunks(call, target, data, () => settled).catch((err: unknown) => {
         call.cancel();
         if (!settled) reject(toMatgtoError(err, 'PutCassette'));
       });
@@ -880,8 +499,7 @@ export class MatgtoClient implements AsyncDisposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const t of this.#sessions.values()) clearInterval(t.timer);
-    this.#sessions.clear();
+    this.#leases.clear();
     this.#stub.close();
   }
 

@@ -176,3 +176,31 @@ export function channelSetup(settings: ConnectionSettings): { credentials: Chann
   }
   return { credentials, interceptors: [] };
 }
+
+/**
+ * The channel to the control API at `address` ("host:port"; "https://host:port"
+ * means TLS and "http://" is dropped, as the matgto CLI reads --server): the
+ * address without scheme, whether it uses TLS, its credentials and interceptors.
+ * `credentials` of one's own replace the ones `tls`/`tlsCa`/`tlsCert`/`tlsKey`
+ * make (TypeError with those); the token is still sent.
+ */
+export function controlChannel(
+  address: string,
+  options: ConnectionOptions & { credentials?: ChannelCredentials },
+): { address: string; tls: boolean; credentials: ChannelCredentials; interceptors: Interceptor[] } {
+  const scheme = /^(https?):\/\//i.exec(address);
+  const target = scheme ? address.slice(scheme[0].length).replace(/\/+$/, '') : address;
+  if (scheme?.[1]!.toLowerCase() === 'https') {
+    if (options.tls === false) throw new TypeError(`tls: false (plaintext) contradicts the address ${address}`);
+    if (!options.credentials) options = { ...options, tls: true };
+  }
+  if (options.credentials) {
+    if (options.tls !== undefined || options.tlsCa !== undefined || options.tlsCert !== undefined || options.tlsKey !== undefined) {
+      throw new TypeError('credentials replace tls, tlsCa, tlsCert and tlsKey: give one or the other');
+    }
+    const { token } = resolveConnection(target, { token: options.token, tls: false });
+    return { address: target, tls: false, credentials: options.credentials, interceptors: token ? [bearerInterceptor(token)] : [] };
+  }
+  const settings = resolveConnection(target, options);
+  return { address: target, tls: settings.tls, ...channelSetup(settings) };
+}

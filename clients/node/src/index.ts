@@ -1,9 +1,8 @@
 import './polyfill.js';
 
+export { MatgtoClient } from './client.js';
 export {
-  MatgtoClient,
   DEFAULT_ADDRESS,
-  CHUNK_BYTES,
   DEFAULT_LEASE_MS,
   DEFAULT_SESSION_ID,
   type MatgtoClientOptions,
@@ -11,11 +10,12 @@ export {
   type CassetteCallOptions,
   type StopOptions,
   type UseCassetteOptions,
-  type CassetteSession,
   type FetchDispatcherOptions,
   type SetFaultsOptions,
   type FaultSet,
-} from './client.js';
+} from './client-options.js';
+export { CHUNK_BYTES } from './cassette-upload.js';
+export type { CassetteSession } from './cassette-session.js';
 export {
   MatgtoError,
   CassetteNotFoundError,

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { getGlobalDispatcher, ProxyAgent, setGlobalDispatcher, type Dispatcher } from 'undici';
-import { MatgtoClient, proxyCredential } from './client.js';
+import { MatgtoClient } from './client.js';
 import { UnimplementedError } from './errors.js';
+import { proxyCredential } from './proxy-credential.js';
 
 /** The proxy variables set (both spellings: tools read one or the other). */
 export const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'] as const;

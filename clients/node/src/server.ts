@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { MatgtoClient, type MatgtoClientOptions } from './client.js';
+import { MatgtoClient } from './client.js';
+import type { MatgtoClientOptions } from './client-options.js';
 
 /** Environment variable naming the `matgto` server binary. */
 export const BINARY_ENV = 'MATGTO_BIN';

@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { basename, isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxyAgent } from 'undici';
-import { MatgtoClient, type CassetteSession, type FetchDispatcherOptions } from './client.js';
+import type { CassetteSession } from './cassette-session.js';
+import { MatgtoClient } from './client.js';
+import type { FetchDispatcherOptions } from './client-options.js';
 import type { CassetteMode, CassetteOptions, FaultRule, Miss, SessionSummary } from './types.js';
 
 /** The parts of node:test's `TestContext` the helpers use. */

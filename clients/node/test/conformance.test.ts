@@ -19,7 +19,7 @@ import { cassetteOptions, CassetteOptionsMessage, sessionProxy, toMatgtoError, t
 import { defaultCassetteName, failingMisses } from '@matgto/client/testing';
 import { Fault as PbFault, GetStatusResponse, SessionInfo as PbSessionInfo, SessionSummary } from '../dist/gen/matgto/v1/control.js';
 import { faultFromPb, faultToPb, modeToPb, sessionFromPb, statusFromPb, summaryFromPb } from '../dist/types.js';
-import { replayRequest, startRecordingRequest, useCassetteRequest } from '../dist/client.js';
+import { replayRequest, startRecordingRequest, useCassetteRequest } from '../dist/requests.js';
 import { ReplayRequest, StartRecordingRequest, UseCassetteRequest } from '../dist/gen/matgto/v1/control.js';
 
 const LANG = 'node';

@@ -12,9 +12,8 @@ import grpc
 import grpc.aio
 
 from ._proto import control_pb2
-from .client import _added
 from .errors import CassetteNotFoundError, MatgtoError, error_from_rpc
-from .faults import Fault, FaultLike, FaultSet
+from .faults import Fault, FaultLike, FaultSet, _added
 from .session import SessionView
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -30,26 +30,26 @@ import grpc
 import grpc.aio
 
 from ._proto import cassette_pb2, control_pb2, control_pb2_grpc
-from .client import (
-    CHUNK_BYTES,
-    DEFAULT_LEASE,
-    Client as _SyncClient,
-    LeaseLike,
-    _added,
-    _duration,
-    _session_fields,
-    check_api_version,
+from ._cassette_calls import CHUNK_BYTES
+from ._session_calls import DEFAULT_LEASE
+from .api_version import check_api_version
+from .client import Client as _SyncClient
+from .connection import (
+    ConnectionSettings,
+    PemSource,
     control_channel_options,
     default_server_address,
-    usable_proxy_address,
+    resolve_connection,
+    split_scheme,
 )
-from .connection import ConnectionSettings, PemSource, resolve_connection, split_scheme
 from .errors import CassetteNotFoundError, MatgtoError, ServerUnavailableError, error_from_rpc
-from .faults import Fault, FaultLike, FaultSet, fault_ids, fault_proto, parse_seed
+from .faults import Fault, FaultLike, FaultSet, _added, fault_ids, fault_proto, parse_seed
 from .modes import ModeLike, parse_mode
 from .options import cassette_options
 from ._aio_session import CassetteSession, EventStream, _Opening, _Status
+from .proxy_address import usable_proxy_address
 from .session import timestamp_to_datetime
+from .session_requests import LeaseLike, _duration, _session_fields
 
 __all__ = ["Client", "CassetteSession", "EventStream"]
 

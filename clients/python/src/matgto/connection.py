@@ -32,25 +32,33 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import grpc
 
 from .errors import MatgtoError
 
 __all__ = [
+    "DEFAULT_SERVER",
+    "SERVER_ENV",
     "TOKEN_ENV",
     "TLS_CA_ENV",
     "TLS_CERT_ENV",
     "TLS_KEY_ENV",
     "ConnectionSettings",
     "PemSource",
+    "control_channel_options",
+    "default_server_address",
     "is_loopback_target",
     "open_channel",
     "resolve_connection",
     "split_scheme",
 ]
 
+#: Control address used when neither an address nor ``$MATGTO_SERVER`` is given.
+DEFAULT_SERVER = "127.0.0.1:8889"
+#: Environment variable holding the control address.
+SERVER_ENV = "MATGTO_SERVER"
 #: Environment variable holding the bearer token.
 TOKEN_ENV = "MATGTO_TOKEN"
 #: Environment variable naming the PEM file of the roots that sign the server's certificate.
@@ -89,6 +97,11 @@ class ConnectionSettings:
             f"ConnectionSettings(tls={self.tls}, token={'***' if self.token else None}, "
             f"ca={self.ca is not None}, cert={self.cert is not None})"
         )
+
+
+def default_server_address() -> str:
+    """``$MATGTO_SERVER`` when set and not empty, else :data:`DEFAULT_SERVER`."""
+    return os.environ.get(SERVER_ENV, "").strip() or DEFAULT_SERVER
 
 
 def split_scheme(address: str) -> Tuple[str, Optional[bool]]:
@@ -261,3 +274,14 @@ def open_channel(address: str, settings: ConnectionSettings, options: Sequence[T
     if settings.token:
         channel = grpc.intercept_channel(channel, _BearerInterceptor(settings.token))
     return channel
+
+
+def control_channel_options(extra: Sequence[Tuple[str, Any]] = ()) -> List[Tuple[str, Any]]:
+    """``extra`` plus ``grpc.enable_http_proxy=0`` unless ``extra`` sets it: the
+    control channel never follows ``HTTP(S)_PROXY``/``grpc_proxy`` by default
+    (gRPC reads them; tests often point them at matgto itself). gRPC takes the
+    first value of a repeated option, so ``extra`` comes first."""
+    options = list(extra)
+    if not any(name == "grpc.enable_http_proxy" for name, _ in options):
+        options.append(("grpc.enable_http_proxy", 0))
+    return options

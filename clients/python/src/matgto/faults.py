@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._proto import cassette_pb2, control_pb2
+from .errors import MatgtoError
 from .modes import ResetWhen, ResetWhenLike, parse_reset_when
 from .units import BandwidthLike, DurationLike, format_duration, parse_bandwidth, parse_duration, to_proto_duration
 
@@ -445,3 +446,13 @@ class FaultSet(Sequence[Fault]):
     def __str__(self) -> str:
         lines = [rule.describe() for rule in self.faults] or ["no fault rules"]
         return "\n".join(lines + [f"seed {self.seed}"])
+
+
+def _added(result: FaultSet, count: int, address: Optional[str]) -> List[Fault]:
+    """The ``count`` rules a SetFaults call added: the server appends them to
+    the session's rules, so they are the last ones it returns."""
+    if len(result) < count:
+        raise MatgtoError(
+            f"SetFaults returned {len(result)} rules after adding {count}", method="SetFaults", address=address
+        )
+    return list(result.faults[len(result) - count :]) if count else []

@@ -155,7 +155,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def server_address(config: pytest.Config) -> str:
     """The control address: ``--matgto-server``, ``$MATGTO_SERVER``, ini
     ``matgto_server``, then ``127.0.0.1:8889``."""
-    from .client import DEFAULT_SERVER, SERVER_ENV
+    from .connection import DEFAULT_SERVER, SERVER_ENV
 
     return (
         config.getoption("matgto_server")

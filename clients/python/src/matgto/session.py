@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional,
 
 from ._proto import control_pb2
 from .errors import CassetteNotFoundError, MatgtoError, SessionLostError
-from .faults import Fault, FaultLike, FaultSet
+from .faults import Fault, FaultLike, FaultSet, _added
 from .misses import describe_misses, failing_misses
 from .modes import Mode
 from .options import Latency
+from .proxy_address import usable_proxy_address, usable_proxy_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
@@ -183,8 +184,6 @@ class SessionView:
     def proxy_address(self) -> str:
         """``"host:port"`` of the session's own proxy listener (the shared
         proxy port for the default session), usable from this machine."""
-        from .client import usable_proxy_address
-
         if self.info.proxy_address:
             return usable_proxy_address(self.info.proxy_address, self.client.address)
         return self._shared_proxy_address()  # servers without sessions
@@ -211,8 +210,6 @@ class SessionView:
         gives without a password gets ``:matgto``: :mod:`requests` sends no
         credential for a user alone, :mod:`urllib.request` none for an empty
         password. Use it where only the shared port is reachable."""
-        from .client import usable_proxy_url
-
         if self.info.proxy_url:
             return _with_password(usable_proxy_url(self.info.proxy_url, self.client.address))
         return self.proxy_url
@@ -380,8 +377,6 @@ class CassetteSession(SessionView):
         """Adds fault rules (:class:`~matgto.Fault` values, generated messages
         or dicts) to this session and returns them with their ids; ``seed``
         reseeds the generator of probabilistic rules. See :meth:`add_fault`."""
-        from .client import _added
-
         response = self.client._set_faults(self._target, faults, seed)
         self._store_faults(response.faults, response.seed)
         result = FaultSet.from_protos(response.faults, response.seed)

@@ -1,10 +1,8 @@
 package dev.matgto.client;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.matgto.v1.Cassette;
 import dev.matgto.v1.ClearFaultsRequest;
-import dev.matgto.v1.CassetteChunk;
 import dev.matgto.v1.CassetteInfo;
 import dev.matgto.v1.DeleteCassetteRequest;
 import dev.matgto.v1.GetCACertificateRequest;
@@ -13,7 +11,6 @@ import dev.matgto.v1.GetStatusRequest;
 import dev.matgto.v1.GetStatusResponse;
 import dev.matgto.v1.ListCassettesRequest;
 import dev.matgto.v1.ProxyControlGrpc;
-import dev.matgto.v1.PutCassetteResponse;
 import dev.matgto.v1.RenewSessionRequest;
 import dev.matgto.v1.RenewSessionResponse;
 import dev.matgto.v1.ReplayRequest;
@@ -29,7 +26,6 @@ import dev.matgto.v1.WatchEventsRequest;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
@@ -37,14 +33,10 @@ import java.net.ProxySelector;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
@@ -99,7 +91,7 @@ public final class MatgtoClient implements AutoCloseable {
   private final ProxyControlGrpc.ProxyControlBlockingStub stub;
   private final Duration callTimeout;
   private volatile boolean compatible;
-  private ScheduledExecutorService renewals; // guarded by this
+  private final LeaseRenewals renewals;
 
   private MatgtoClient(String target, ManagedChannel channel, Duration callTimeout, boolean tls) {
     this.target = target;
@@ -107,6 +99,7 @@ public final class MatgtoClient implements AutoCloseable {
     this.channel = channel;
     this.stub = ProxyControlGrpc.newBlockingStub(channel);
     this.callTimeout = callTimeout;
+    this.renewals = new LeaseRenewals(target);
   }
 
   /**
@@ -208,7 +201,7 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws InvalidArgumentException for a bad name or a bad rule (RE2 pattern, JSON pointer)
    */
   public SessionInfo startRecording(String name, CassetteOptions options) {
-    return startRecording(name, proto(options));
+    return startRecording(name, CassetteRequests.proto(options));
   }
 
   /** Like {@link #startRecording(String, CassetteOptions)} with the generated message. */
@@ -225,13 +218,13 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws ResourceExhaustedException when the server holds as many sessions as it may
    */
   public SessionInfo startRecording(String name, CassetteOptions options, SessionOptions session) {
-    return startRecording(name, proto(options), session);
+    return startRecording(name, CassetteRequests.proto(options), session);
   }
 
   /** Like {@link #startRecording(String, CassetteOptions, SessionOptions)} with the generated message. */
   public SessionInfo startRecording(
       String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
-    StartRecordingRequest req = startRecordingRequest(name, options, session);
+    StartRecordingRequest req = CassetteRequests.startRecordingRequest(name, options, session);
     return call(() -> stub().startRecording(req)).getSession();
   }
 
@@ -456,7 +449,7 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws InvalidArgumentException for a bad rule (RE2 pattern, JSON pointer)
    */
   public SessionInfo replay(String name, CassetteOptions options) {
-    return replay(name, proto(options));
+    return replay(name, CassetteRequests.proto(options));
   }
 
   /** Like {@link #replay(String, CassetteOptions)} with the generated message. */
@@ -472,13 +465,13 @@ public final class MatgtoClient implements AutoCloseable {
    *     open session
    */
   public SessionInfo replay(String name, CassetteOptions options, SessionOptions session) {
-    return replay(name, proto(options), session);
+    return replay(name, CassetteRequests.proto(options), session);
   }
 
   /** Like {@link #replay(String, CassetteOptions, SessionOptions)} with the generated message. */
   public SessionInfo replay(
       String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
-    ReplayRequest req = replayRequest(name, options, session);
+    ReplayRequest req = CassetteRequests.replayRequest(name, options, session);
     return call(() -> stub().replay(req)).getSession();
   }
 
@@ -489,7 +482,7 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** Like {@link #useCassette(String, Mode)} with options (may be null). */
   public SessionInfo useCassette(String name, Mode mode, CassetteOptions options) {
-    return useCassette(name, mode, proto(options));
+    return useCassette(name, mode, CassetteRequests.proto(options));
   }
 
   /** Like {@link #useCassette(String, Mode, CassetteOptions)} with the generated message. */
@@ -500,14 +493,14 @@ public final class MatgtoClient implements AutoCloseable {
   /** Uses cassette {@code name} in {@code mode} in the session {@code session} names. */
   public SessionInfo useCassette(
       String name, Mode mode, CassetteOptions options, SessionOptions session) {
-    return useCassette(name, mode, proto(options), session);
+    return useCassette(name, mode, CassetteRequests.proto(options), session);
   }
 
   /** Like {@link #useCassette(String, Mode, CassetteOptions, SessionOptions)} with the generated message. */
   public SessionInfo useCassette(
       String name, Mode mode, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
     Objects.requireNonNull(mode, "mode");
-    UseCassetteRequest req = useCassetteRequest(name, mode, options, session);
+    UseCassetteRequest req = CassetteRequests.useCassetteRequest(name, mode, options, session);
     return call(() -> stub().useCassette(req)).getSession();
   }
 
@@ -576,24 +569,8 @@ public final class MatgtoClient implements AutoCloseable {
    */
   public Cassette getCassette(String name) {
     GetCassetteRequest req = GetCassetteRequest.newBuilder().setName(nonNull(name)).build();
-    ByteString data =
-        call(
-            () -> {
-              ByteString all = ByteString.EMPTY;
-              Iterator<CassetteChunk> chunks = stub().getCassette(req);
-              while (chunks.hasNext()) {
-                all = all.concat(chunks.next().getData());
-              }
-              return all;
-            });
-    try {
-      return Cassette.parseFrom(data);
-    } catch (InvalidProtocolBufferException e) {
-      throw new CorruptCassetteException(
-          "the " + data.size() + " bytes received for cassette '" + name + "' are not a cassette: "
-              + e.getMessage(),
-          e);
-    }
+    ByteString data = call(() -> CassetteTransfer.join(stub().getCassette(req)));
+    return CassetteTransfer.parse(name, data);
   }
 
   /**
@@ -608,68 +585,13 @@ public final class MatgtoClient implements AutoCloseable {
   public CassetteInfo putCassette(String name, Cassette cassette) {
     nonNull(name);
     Objects.requireNonNull(cassette, "cassette");
-    Cassette.Builder copy = cassette.toBuilder().setComplete(true);
-    if (copy.getSchemaVersion() == 0) {
-      copy.setSchemaVersion(CASSETTE_SCHEMA_VERSION);
-    }
-    ByteString data = copy.build().toByteString();
+    ByteString data = CassetteTransfer.forUpload(cassette);
     ensureCompatible();
-
-    CompletableFuture<PutCassetteResponse> result = new CompletableFuture<>();
-    StreamObserver<CassetteChunk> requests =
+    return CassetteTransfer.upload(
         ProxyControlGrpc.newStub(channel)
-            .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
-            .putCassette(
-                new StreamObserver<PutCassetteResponse>() {
-                  private PutCassetteResponse response;
-
-                  @Override
-                  public void onNext(PutCassetteResponse value) {
-                    response = value;
-                  }
-
-                  @Override
-                  public void onError(Throwable t) {
-                    result.completeExceptionally(t);
-                  }
-
-                  @Override
-                  public void onCompleted() {
-                    result.complete(response);
-                  }
-                });
-    try {
-      int offset = 0;
-      do {
-        int end = Math.min(offset + CHUNK_SIZE, data.size());
-        CassetteChunk.Builder chunk = CassetteChunk.newBuilder().setData(data.substring(offset, end));
-        if (offset == 0) {
-          chunk.setName(name);
-        }
-        requests.onNext(chunk.build());
-        offset = end;
-      } while (offset < data.size());
-      requests.onCompleted();
-    } catch (RuntimeException e) {
-      requests.onError(e);
-      throw e;
-    }
-    try {
-      PutCassetteResponse response = result.get();
-      return response == null ? CassetteInfo.newBuilder().setName(name).build() : response.getCassette();
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof StatusRuntimeException) {
-        throw MatgtoException.fromGrpc((StatusRuntimeException) cause);
-      }
-      if (cause instanceof StatusException) {
-        throw MatgtoException.fromGrpc((StatusException) cause);
-      }
-      throw MatgtoException.fromStatus(Status.fromThrowable(cause), cause);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw MatgtoException.fromStatus(Status.CANCELLED.withDescription("interrupted"), e);
-    }
+            .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS),
+        name,
+        data);
   }
 
   /**
@@ -836,18 +758,6 @@ public final class MatgtoClient implements AutoCloseable {
     return stub.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  static dev.matgto.v1.CassetteOptions proto(CassetteOptions options) {
-    if (options == null
-        || options.toProto().equals(dev.matgto.v1.CassetteOptions.getDefaultInstance())) {
-      return null; // nothing set: the request carries no options at all
-    }
-    return options.toProto();
-  }
-
-  private static SessionOptions sessionOrDefault(SessionOptions session) {
-    return session == null ? SessionOptions.defaultSession() : session;
-  }
-
   /** Renews a lease without blocking the caller: the answer goes to {@code observer}. */
   void renewAsync(
       String sessionId, Duration deadline, StreamObserver<RenewSessionResponse> observer) {
@@ -858,22 +768,7 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** The daemon thread that renews the leases of this client's {@link Session}s. */
   ScheduledExecutorService renewals() {
-    synchronized (this) {
-      if (renewals == null) {
-        ScheduledThreadPoolExecutor executor =
-            new ScheduledThreadPoolExecutor(
-                1,
-                r -> {
-                  Thread t = new Thread(r, "matgto-lease-renewal " + target);
-                  t.setDaemon(true); // never keeps the test JVM alive
-                  return t;
-                });
-        executor.setRemoveOnCancelPolicy(true);
-        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-        renewals = executor;
-      }
-      return renewals;
-    }
+    return renewals.executor();
   }
 
   private static String nonNull(String name) {
@@ -883,11 +778,7 @@ public final class MatgtoClient implements AutoCloseable {
   /** Closes the connection (does not stop the server; see {@link #shutdown()}). */
   @Override
   public void close() {
-    synchronized (this) {
-      if (renewals != null) {
-        renewals.shutdownNow(); // open sessions end when their lease runs out
-      }
-    }
+    renewals.shutdownNow();
     channel.shutdown();
     try {
       if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -902,63 +793,5 @@ public final class MatgtoClient implements AutoCloseable {
   @Override
   public String toString() {
     return "MatgtoClient[" + target + "]";
-  }
-
-  /** The request {@code startRecording} sends (the conformance suite checks it: sessions.json). */
-  static StartRecordingRequest startRecordingRequest(
-      String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
-    SessionOptions so = sessionOrDefault(session);
-    StartRecordingRequest.Builder req =
-        StartRecordingRequest.newBuilder()
-            .setName(nonNull(name))
-            .setSession(so.session())
-            .setNewSession(so.isNewSession())
-            .setOwner(so.owner());
-    if (so.leaseProto() != null) {
-      req.setLease(so.leaseProto());
-    }
-    if (options != null) {
-      req.setOptions(options);
-    }
-    return req.build();
-  }
-
-  /** The request {@code replay} sends (checked by the conformance suite, sessions.json). */
-  static ReplayRequest replayRequest(
-      String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
-    SessionOptions so = sessionOrDefault(session);
-    ReplayRequest.Builder req =
-        ReplayRequest.newBuilder()
-            .setName(nonNull(name))
-            .setSession(so.session())
-            .setNewSession(so.isNewSession())
-            .setOwner(so.owner());
-    if (so.leaseProto() != null) {
-      req.setLease(so.leaseProto());
-    }
-    if (options != null) {
-      req.setOptions(options);
-    }
-    return req.build();
-  }
-
-  /** The request {@code useCassette} sends (checked by the conformance suite, sessions.json). */
-  static UseCassetteRequest useCassetteRequest(
-      String name, Mode mode, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
-    SessionOptions so = sessionOrDefault(session);
-    UseCassetteRequest.Builder req =
-        UseCassetteRequest.newBuilder()
-            .setName(nonNull(name))
-            .setMode(mode.toProto())
-            .setSession(so.session())
-            .setNewSession(so.isNewSession())
-            .setOwner(so.owner());
-    if (so.leaseProto() != null) {
-      req.setLease(so.leaseProto());
-    }
-    if (options != null) {
-      req.setOptions(options);
-    }
-    return req.build();
   }
 }

@@ -418,7 +418,7 @@ class ConformanceTest {
                 ConformanceSuite.skipIfListed(c, name);
                 // What startRecording / replay / useCassette send.
                 dev.matgto.v1.CassetteOptions options =
-                    MatgtoClient.proto(
+                    CassetteRequests.proto(
                         idiomatic(
                             c.has("options") ? c.getAsJsonObject("options") : new JsonObject()));
                 SessionOptions so = sessionOptions(c.getAsJsonObject("session"));
@@ -426,10 +426,10 @@ class ConformanceTest {
                 Message sent =
                     switch (c.get("rpc").getAsString()) {
                       case "StartRecording" ->
-                          MatgtoClient.startRecordingRequest(cassette, options, so);
-                      case "Replay" -> MatgtoClient.replayRequest(cassette, options, so);
+                          CassetteRequests.startRecordingRequest(cassette, options, so);
+                      case "Replay" -> CassetteRequests.replayRequest(cassette, options, so);
                       default ->
-                          MatgtoClient.useCassetteRequest(
+                          CassetteRequests.useCassetteRequest(
                               cassette, constant(Mode.class, c.get("mode")), options, so);
                     };
                 assertEquals(
