@@ -50,7 +50,8 @@ class ClientRelay final : public ResponseRelay {
   boost::asio::awaitable<bool> Head(const core::HttpResponse& head) override;
   boost::asio::awaitable<bool> Piece(std::string_view bytes) override;
   boost::asio::awaitable<bool> End(const core::HttpResponse* whole,
-                                   const core::ExchangeTiming& timing) override;
+                                   const core::ExchangeTiming& timing,
+                                   std::string_view last) override;
   bool KeepBody() const override { return ticket_.store; }
   core::BodySpooler* Spooler() const override {
     return ticket_.store ? ticket_.spooler.get() : nullptr;

@@ -274,8 +274,9 @@ asio::awaitable<bool> Connection::WriteStreamed(const core::Reply& reply,
     // Pieces that do not fit the body (a hand-edited cassette) end the
     // pacing: the rest goes at once.
     if (c.size > body.size() - offset) break;
-    if (speed > 0 && !co_await Pause(start + c.at / speed - absl::Now())) {
-      co_return false;
+    if (speed > 0) {
+      const bool paused = co_await Pause(start + c.at / speed - absl::Now());
+      if (!paused) co_return false;
     }
     if (!co_await WriteStreamPiece(body.substr(offset, c.size))) {
       co_return false;
@@ -300,9 +301,16 @@ asio::awaitable<bool> ClientRelay::Piece(std::string_view bytes) {
 }
 
 asio::awaitable<bool> ClientRelay::End(const core::HttpResponse* whole,
-                                       const core::ExchangeTiming& timing) {
+                                       const core::ExchangeTiming& timing,
+                                       std::string_view last) {
   if (whole != nullptr) {
     connection_.handler_.OnForwarded(ticket_, request_, *whole, timing);
+  }
+  // (Not in one condition: GCC 12 can miscompile a co_await inside
+  // && or ||: it crashed here with SIGILL.)
+  if (!last.empty()) {
+    const bool written = co_await connection_.WriteStreamPiece(last, chunked_);
+    if (!written) co_return false;
   }
   if (!chunked_) co_return true;
   co_return co_await connection_.WriteStreamEnd();

@@ -149,8 +149,20 @@ class ServerH2 final : public Peer {
       co_return PieceNow(absl::string_view(bytes.data(), bytes.size()));
     }
     asio::awaitable<bool> End(const core::HttpResponse* whole,
-                              const core::ExchangeTiming& timing) override {
-      if (whole != nullptr) co_return EndNow(whole, whole->trailers, timing);
+                              const core::ExchangeTiming& timing,
+                              std::string_view last) override {
+      // Recorded first (EndNow), then the last piece with the end of the
+      // stream: nghttp2 sends them when this returns.
+      if (whole != nullptr) {
+        if (!last.empty() && Alive()) {
+          stream_->pending.append(last.data(), last.size());
+        }
+        co_return EndNow(whole, whole->trailers, timing);
+      }
+      if (!last.empty() &&
+          !PieceNow(absl::string_view(last.data(), last.size()))) {
+        co_return false;
+      }
       if (!Alive()) co_return false;
       stream_->eof = true;
       nghttp2_session_resume_data(server_.session_.get(), id_);

@@ -271,7 +271,12 @@ asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
       reused = false;
     }
     FetchOutcome out;
-    if (!reused && !co_await Connect(url, out)) co_return out;
+    if (!reused) {
+      // (Not in one condition: GCC 12 can miscompile a co_await inside
+      // && or ||.)
+      const bool connected = co_await Connect(url, out);
+      if (!connected) co_return out;
+    }
     bool retry = false;
     if (secure_.has_value()) {
       out = co_await Exchange(*secure_, request, url, reused && idempotent,
@@ -382,6 +387,7 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     // A read takes what fits in the buffer's free capacity (a few KiB after
     // the header): room for a piece makes each read up to 64 KiB, not 2.
     buffer_.reserve(piece.size());
+    std::string_view last;
     while (client && !body.is_done()) {
       body.get().body().data = piece.data();
       body.get().body().size = piece.size();
@@ -400,6 +406,10 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       out.timing.relayed_bytes += got;
       kept.Add(std::string_view(piece.data(), got), whole, authority);
       if (!kept.keeping()) chunks.clear();
+      if (body.is_done()) {
+        last = std::string_view(piece.data(), got);  // End writes it
+        break;
+      }
       client = co_await relay->Piece(std::string_view(piece.data(), got));
     }
     buffer_.shrink_to_fit();  // what was left unread stays
@@ -427,8 +437,8 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       out.ended = true;
       const bool stored = kept.keeping();
       out.not_stored = kept.NotStored();
-      out.client_gone =
-          !co_await relay->End(stored ? &*out.response : nullptr, out.timing);
+      out.client_gone = !co_await relay->End(stored ? &*out.response : nullptr,
+                                             out.timing, last);
       co_return out;
     }
   } else if (!rec && !parser->is_done()) {

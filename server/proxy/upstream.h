@@ -52,11 +52,15 @@ class ResponseRelay {
   virtual ~ResponseRelay() = default;
   virtual boost::asio::awaitable<bool> Head(const core::HttpResponse& head) = 0;
   virtual boost::asio::awaitable<bool> Piece(std::string_view bytes) = 0;
-  // The whole response, once its last piece was relayed: the relay may
-  // record it before the client sees the end of the body. Null when the
-  // body was not kept (too large to store, or not asked for).
-  virtual boost::asio::awaitable<bool> End(
-      const core::HttpResponse* whole, const core::ExchangeTiming& timing) = 0;
+  // The whole response, once every piece but the last was relayed. `last`
+  // is the last piece (possibly empty), held back so that the relay
+  // records the exchange before it writes the end of the body: a client
+  // that stops the recording as soon as it has its response finds the
+  // exchange in the cassette. `whole` is null when the body was not kept
+  // (too large to store, or not asked for).
+  virtual boost::asio::awaitable<bool> End(const core::HttpResponse* whole,
+                                           const core::ExchangeTiming& timing,
+                                           std::string_view last) = 0;
   // Whether the body is kept while it is relayed (to be recorded).
   virtual bool KeepBody() const { return true; }
   // Where a kept body goes once it outgrows core::kSpoolBodyBytes (null:

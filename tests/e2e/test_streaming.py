@@ -280,6 +280,31 @@ def test_a_large_body_is_spooled_to_disk_while_recorded_and_replayed_whole(serve
     assert replayed.stdout == LARGE
 
 
+def test_a_recording_stopped_as_soon_as_a_large_response_arrived_keeps_it(server, upstream,
+                                                                          proto_modules):
+    """A body relayed as it arrives (over 1 MiB, with its Content-Length) is
+    recorded before its last piece reaches the client: a test that stops the
+    recording the moment it has the response (over gRPC, as the clients do)
+    finds the exchange in the cassette. The last piece used to go first, and
+    the stop could win: the cassette lacked the exchange."""
+    import grpc
+    _, control_pb2, control_pb2_grpc = proto_modules
+    channel = grpc.insecure_channel(server.control, options=[("grpc.enable_http_proxy", 0)])
+    stub = control_pb2_grpc.ProxyControlStub(channel)
+    host, port = server.proxy.rsplit(":", 1)
+    sent = b"y" * (1536 << 10)  # a large request body too: more to redact and record
+    for i in range(3):
+        stub.StartRecording(control_pb2.StartRecordingRequest(name=f"quick-{i}"))
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("POST", upstream.url(f"/big?size={1536 << 10}"), body=sent)
+        resp = conn.getresponse()
+        assert resp.status == 200 and len(resp.read()) == 1536 << 10
+        stopped = stub.StopRecording(control_pb2.StopRecordingRequest())
+        conn.close()
+        assert stopped.summary.session.recorded == 1, stopped
+    channel.close()
+
+
 def test_a_1gib_download_is_relayed_and_recorded_without_buffering(matgto, big_file_nginx):
     if sanitized():
         pytest.skip("a sanitizer build's RSS is its shadow memory and quarantine, not matgto's; "

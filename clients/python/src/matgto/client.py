@@ -38,6 +38,24 @@ from .errors import MatgtoError, ServerUnavailableError, error_from_rpc
 from .events import EventStream
 from .proxy_address import usable_proxy_address, usable_proxy_url
 from .session import CassetteSession
+
+# Names this module imported before its split into modules: code that took
+# them from ``matgto.client`` keeps working (their homes are the modules
+# named here, and the package itself).
+from ._proto import cassette_pb2  # noqa: F401,E402
+from ._version import __version__  # noqa: F401,E402
+from .errors import CassetteNotFoundError, IncompatibleServerError  # noqa: F401,E402
+from .faults import Fault, FaultLike, FaultSet, fault_ids, fault_proto, parse_seed  # noqa: F401,E402
+from .modes import (  # noqa: F401,E402
+    ExhaustedPolicyLike,
+    MissPolicyLike,
+    ModeLike,
+    RepeatPolicyLike,
+    WsTimingLike,
+    parse_mode,
+)
+from .options import LatencyLike, MatchRulesLike, RedactRulesLike, cassette_options  # noqa: F401,E402
+from .session import DEFAULT_SESSION_ID, timestamp_to_datetime  # noqa: F401,E402
 from .session_requests import _duration
 
 # Defined here before they moved to their own modules; still importable from here.
