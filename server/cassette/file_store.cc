@@ -330,7 +330,47 @@ absl::StatusOr<std::unique_ptr<CassetteImage>> FileCassetteStore::LoadImage(
 
 absl::StatusOr<std::string> FileCassetteStore::Save(
     const v1::Cassette& cassette) {
-  const std::string& name = cassette.name();
+  // A binary cassette is written as it is serialised, a megabyte at a time
+  // (WriteCassette; never a second copy of a recording in memory), copying
+  // in the large bodies that are in files (spooled.h); JSON reads those
+  // first and is written whole.
+  if (format_ == CassetteFormat::kBinary) {
+    return WriteFile(cassette.name(), [&](int fd, const std::string& tmp) {
+      return WriteCassette(cassette, fd, tmp);
+    });
+  }
+  std::string bytes;
+  if (HasSpooledBodies(cassette)) {
+    ASSIGN_OR_RETURN(const v1::Cassette whole, ReadSpooledBodies(cassette));
+    ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(whole));
+  } else {
+    ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(cassette));
+  }
+  return WriteFile(cassette.name(), [&](int fd, const std::string& tmp) {
+    return WriteAll(fd, bytes, tmp);
+  });
+}
+
+absl::StatusOr<std::string> FileCassetteStore::SaveRecording(
+    Recording& recording) {
+  // Binary: one interaction in memory at a time, however long the recording.
+  if (format_ != CassetteFormat::kBinary) {
+    return CassetteStore::SaveRecording(recording);
+  }
+  return WriteFile(recording.head().name(),
+                   [&](int fd, const std::string& tmp) {
+                     return WriteCassette(recording, fd, tmp);
+                   });
+}
+
+absl::StatusOr<std::string> CassetteStore::SaveRecording(Recording& recording) {
+  ASSIGN_OR_RETURN(const v1::Cassette whole, recording.Whole());
+  return Save(whole);
+}
+
+absl::StatusOr<std::string> FileCassetteStore::WriteFile(
+    const std::string& name,
+    absl::FunctionRef<absl::Status(int fd, const std::string& path)> write) {
   RETURN_IF_ERROR(ValidateCassetteName(name));
   std::string base;
   ASSIGN_OR_RETURN(Fd dir, OpenParent(dir_, name, /*create=*/true, base));
@@ -339,19 +379,6 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
   const std::string tmp_leaf =
       absl::StrCat(leaf, ".tmp-", ::getpid(), "-", tmp_counter_.fetch_add(1));
   const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
-  // A binary cassette is written as it is serialised, a megabyte at a time
-  // (WriteCassette; never a second copy of a recording in memory), copying
-  // in the large bodies that are in files (spooled.h); JSON reads those
-  // first and is written whole.
-  std::string bytes;
-  if (format_ == CassetteFormat::kJson) {
-    if (HasSpooledBodies(cassette)) {
-      ASSIGN_OR_RETURN(const v1::Cassette whole, ReadSpooledBodies(cassette));
-      ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(whole));
-    } else {
-      ASSIGN_OR_RETURN(bytes, SerializeCassetteJson(cassette));
-    }
-  }
   {
     Fd fd(::openat(dir.get(), tmp_leaf.c_str(),
                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -361,11 +388,7 @@ absl::StatusOr<std::string> FileCassetteStore::Save(
     absl::Status st = ::fchmod(fd.get(), file_mode_) == 0
                           ? absl::OkStatus()
                           : ErrnoStatus("cannot set the mode of", tmp);
-    if (st.ok()) {
-      st = format_ == CassetteFormat::kBinary
-               ? WriteCassette(cassette, fd.get(), tmp)
-               : WriteAll(fd.get(), bytes, tmp);
-    }
+    if (st.ok()) st = write(fd.get(), tmp);
     if (st.ok() && ::fsync(fd.get()) != 0)
       st = ErrnoStatus("cannot fsync", tmp);
     if (st.ok() && ::close(fd.release()) != 0) {
@@ -556,20 +579,21 @@ std::optional<std::string> FileCassetteStore::RecoverJournalFile(
     ::unlink(path.c_str());
     return std::nullopt;
   }
-  absl::StatusOr<std::string> bytes = ReadFd(fd.get(), path);
-  absl::StatusOr<v1::Cassette> cassette =
-      bytes.ok() ? RecoverJournal(*bytes, path)
-                 : absl::StatusOr<v1::Cassette>(bytes.status());
-  if (!cassette.ok()) {
+  // Read back one interaction at a time as it is saved: a long recording
+  // is never whole in memory.
+  const int read_fd = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
+  absl::StatusOr<Recording> recording =
+      read_fd >= 0 ? ReadJournal(read_fd, path, /*resolve_bodies=*/true)
+                   : ErrnoStatus("cannot read", path);
+  if (!recording.ok()) {
     return absl::StrCat("cannot recover ", path, ": ",
-                        cassette.status().message(),
+                        recording.status().message(),
                         " (left in place; recording '", name,
                         "' is refused until it is moved away)");
   }
-  cassette->set_name(name);
-  std::vector<std::string> dropped;
-  ResolveSpooledBodies(*cassette, path, &dropped);
-  absl::StatusOr<std::string> saved = into.Save(*cassette);
+  recording->head().set_name(name);
+  absl::StatusOr<std::string> saved = into.SaveRecording(*recording);
+  const std::vector<std::string> dropped = recording->Dropped();
   if (!saved.ok() &&
       saved.status().GetPayload(kRecordingKeptPayload).has_value()) {
     // Refused (someone saved the cassette meanwhile) but kept elsewhere.
@@ -585,7 +609,7 @@ std::optional<std::string> FileCassetteStore::RecoverJournalFile(
   ::unlink(path.c_str());
   RemoveBodyFiles(file.parent_path(), file.filename().string());
   return absl::StrCat(
-      "recovered cassette '", name, "' (", cassette->interactions_size(),
+      "recovered cassette '", name, "' (", recording->interactions(),
       " interactions) from an interrupted recording",
       dropped.empty() ? "" : absl::StrCat("; ", absl::StrJoin(dropped, "; ")));
 }

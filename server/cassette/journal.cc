@@ -13,9 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "server/cassette/proto_time.h"
 #include "server/cassette/spooled.h"
 #include "server/core/status_macros.h"
 
@@ -318,7 +315,7 @@ absl::Status Journal::Remove() {
   return st;
 }
 
-absl::StatusOr<v1::Cassette> Journal::Recover() {
+absl::StatusOr<Recording> Journal::ReadBack() {
   RETURN_IF_ERROR(Flush());
   const int fd =
       ::openat(dir_fd_, leaf_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -333,78 +330,12 @@ absl::StatusOr<v1::Cassette> Journal::Recover() {
         " MiB, more than the 2 GiB a cassette can hold; the journal is kept "
         "(split the recording into several cassettes)"));
   }
-  google::protobuf::io::FileInputStream in(fd);
-  in.SetCloseOnDelete(true);
-  absl::StatusOr<v1::Cassette> cassette = RecoverJournal(in, path_);
-  if (cassette.ok()) ResolveSpooledBodies(*cassette, path_, nullptr);
-  return cassette;
+  return ReadJournal(fd, path_, /*resolve_bodies=*/true);
 }
 
-absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,
-                                            absl::string_view source) {
-  google::protobuf::io::ArrayInputStream in(bytes.data(),
-                                            static_cast<int>(bytes.size()));
-  return RecoverJournal(in, source);
-}
-
-absl::StatusOr<v1::Cassette> RecoverJournal(
-    google::protobuf::io::ZeroCopyInputStream& bytes,
-    absl::string_view source) {
-  google::protobuf::io::CodedInputStream in(&bytes);
-  in.SetTotalBytesLimit(INT32_MAX);
-  v1::Cassette cassette;
-  bool begun = false;
-  for (;;) {
-    uint32_t size = 0;
-    if (!in.ReadVarint32(&size)) break;  // end, or a length cut short
-    auto limit = in.PushLimit(static_cast<int>(size));
-    v1::JournalEntry entry;
-    const bool ok =
-        entry.ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
-    in.PopLimit(limit);
-    if (!ok) break;  // the entry in flight when the process died
-    switch (entry.entry_case()) {
-      case v1::JournalEntry::kBegin:
-        // The cassette as recording started (empty for a new recording; the
-        // loaded interactions when replay records its misses).
-        cassette.Swap(entry.mutable_begin());
-        begun = true;
-        break;
-      case v1::JournalEntry::kInteraction:
-        cassette.add_interactions()->Swap(entry.mutable_interaction());
-        break;
-      case v1::JournalEntry::kWsMessage:
-      case v1::JournalEntry::kWsClose: {
-        const uint64_t index = entry.has_ws_message()
-                                   ? entry.ws_message().interaction_index()
-                                   : entry.ws_close().interaction_index();
-        if (index >= static_cast<uint64_t>(cassette.interactions_size()) ||
-            !cassette.interactions(static_cast<int>(index)).has_websocket()) {
-          break;  // refers to nothing recovered: skip
-        }
-        v1::WebSocketSession* ws =
-            cassette.mutable_interactions(static_cast<int>(index))
-                ->mutable_websocket();
-        if (entry.has_ws_message()) {
-          ws->add_messages()->Swap(
-              entry.mutable_ws_message()->mutable_message());
-        } else {
-          *ws->mutable_close() = entry.ws_close().close();
-          *ws->mutable_timing()->mutable_total() =
-              entry.ws_close().close().since_open();
-        }
-        break;
-      }
-      case v1::JournalEntry::ENTRY_NOT_SET:
-        break;
-    }
-  }
-  if (!begun) {
-    return absl::DataLossError(
-        absl::StrCat("journal ", source, " has no readable start entry"));
-  }
-  RETURN_IF_ERROR(CheckTimesInRange(cassette, source));
-  return cassette;
+absl::StatusOr<v1::Cassette> Journal::Recover() {
+  ASSIGN_OR_RETURN(Recording recording, ReadBack());
+  return recording.Whole();
 }
 
 }  // namespace matgto::cassette

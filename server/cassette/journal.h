@@ -22,8 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "google/protobuf/io/zero_copy_stream.h"
 #include "matgto/v1/cassette.pb.h"
+#include "server/cassette/recording.h"
 #include "server/core/spool.h"
 
 namespace matgto::cassette {
@@ -67,9 +67,13 @@ class Journal {
   // returns OK; or returns the write error when an attempt made after this
   // call failed (the entries stay queued and are tried again).
   absl::Status Flush();
-  // Flushes, then rebuilds the cassette recorded so far from the file (as
-  // RecoverJournal), reading it as a stream: the recording's only copy
-  // when the recorder keeps nothing in memory.
+  // Flushes, then reads the recording so far back from the file (see
+  // ReadJournal): the recording's only copy when the recorder keeps nothing
+  // in memory. Its interactions are read when it is written, from a
+  // descriptor it holds: it stays readable after Remove(). RESOURCE_EXHAUSTED
+  // over 2 GiB (more than a cassette can hold).
+  absl::StatusOr<Recording> ReadBack();
+  // ReadBack, whole in memory.
   absl::StatusOr<v1::Cassette> Recover();
   // Flushes, deletes the file and releases it.
   absl::Status Remove();
@@ -132,12 +136,20 @@ class Journal {
   std::thread writer_;
 };
 
-// Rebuilds the cassette recorded in a journal's bytes. A final entry cut
-// short by a crash is dropped; `source` names the file in errors.
+// The recording a journal holds, read from `fd` (taken over: the recording
+// closes it), which `source` names in errors: the cassette as its last
+// start entry left it, with the interactions, WebSocket messages and closes
+// appended after it. A final entry cut short by a crash is left out.
+// DATA_LOSS without a readable start entry, or with times out of range.
+// The interactions are read one at a time when the recording is written
+// (see journal_read.cc). With `resolve_bodies`, spooled bodies are looked up
+// beside `source` (ResolveSpooledBody) and an interaction whose file is
+// missing is left out (Recording::Dropped says which).
+absl::StatusOr<Recording> ReadJournal(int fd, std::string source,
+                                      bool resolve_bodies);
+// The cassette recorded in a journal's bytes, whole (ReadJournal without
+// body files).
 absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,
                                             absl::string_view source);
-// The same, from a stream of the journal's bytes.
-absl::StatusOr<v1::Cassette> RecoverJournal(
-    google::protobuf::io::ZeroCopyInputStream& bytes, absl::string_view source);
 
 }  // namespace matgto::cassette

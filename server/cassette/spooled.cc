@@ -239,41 +239,47 @@ bool HasSpooledBodies(const v1::Cassette& cassette) {
   return false;
 }
 
+std::string ResolveSpooledBody(v1::Interaction& interaction,
+                               absl::string_view journal_path) {
+  if (!interaction.has_http() || !interaction.http().has_response() ||
+      !interaction.http().response().has_spooled_body()) {
+    return "";
+  }
+  const fs::path journal(std::string{journal_path});
+  v1::SpooledBody& body =
+      *interaction.mutable_http()->mutable_response()->mutable_spooled_body();
+  const std::string leaf = fs::path(body.path()).filename().string();
+  const fs::path file = journal.parent_path() / leaf;
+  struct stat st {};
+  if (!absl::StartsWith(leaf, BodyPrefix(journal.filename().string()))) {
+    return absl::StrCat("interaction ", interaction.index(),
+                        " dropped: its body file '", body.path(),
+                        "' is not one of the journal's");
+  }
+  if (::lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::StrCat("interaction ", interaction.index(),
+                        " dropped: its body file ", file.string(),
+                        " is missing");
+  }
+  if (static_cast<uint64_t>(st.st_size) != body.size()) {
+    return absl::StrCat("interaction ", interaction.index(),
+                        " dropped: its body file ", file.string(), " has ",
+                        st.st_size, " of its ", body.size(), " bytes");
+  }
+  body.set_path(file.string());
+  return "";
+}
+
 void ResolveSpooledBodies(v1::Cassette& cassette,
                           absl::string_view journal_path,
                           std::vector<std::string>* dropped) {
-  const fs::path journal(std::string{journal_path});
-  const std::string prefix = BodyPrefix(journal.filename().string());
   auto& interactions = *cassette.mutable_interactions();
   int kept = 0;
   for (int i = 0; i < interactions.size(); ++i) {
     v1::Interaction& interaction = interactions[i];
-    std::string problem;
-    if (interaction.has_http() && interaction.http().has_response() &&
-        interaction.http().response().has_spooled_body()) {
-      v1::SpooledBody& body = *interaction.mutable_http()
-                                   ->mutable_response()
-                                   ->mutable_spooled_body();
-      const std::string leaf = fs::path(body.path()).filename().string();
-      const fs::path file = journal.parent_path() / leaf;
-      struct stat st {};
-      if (!absl::StartsWith(leaf, prefix)) {
-        problem = absl::StrCat("its body file '", body.path(),
-                               "' is not one of the journal's");
-      } else if (::lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        problem = absl::StrCat("its body file ", file.string(), " is missing");
-      } else if (static_cast<uint64_t>(st.st_size) != body.size()) {
-        problem = absl::StrCat("its body file ", file.string(), " has ",
-                               st.st_size, " of its ", body.size(), " bytes");
-      } else {
-        body.set_path(file.string());
-      }
-    }
+    std::string problem = ResolveSpooledBody(interaction, journal_path);
     if (!problem.empty()) {
-      if (dropped != nullptr) {
-        dropped->push_back(absl::StrCat("interaction ", interaction.index(),
-                                        " dropped: ", problem));
-      }
+      if (dropped != nullptr) dropped->push_back(std::move(problem));
       continue;
     }
     if (kept != i) interactions[kept].Swap(&interaction);
@@ -282,8 +288,14 @@ void ResolveSpooledBodies(v1::Cassette& cassette,
   interactions.DeleteSubrange(kept, interactions.size() - kept);
 }
 
-absl::Status WriteCassette(const v1::Cassette& cassette, int fd,
-                           absl::string_view path) {
+namespace {
+
+// WriteCassette for the cassette `cassette` (its interactions ignored) with
+// the interactions `for_each` hands out: for_each(visit) calls visit(const
+// v1::Interaction&) for each, in order, and returns its first error.
+template <typename ForEach>
+absl::Status WriteCassetteFrom(const v1::Cassette& cassette, ForEach&& for_each,
+                               int fd, absl::string_view path) {
   // The cassette's own bytes as SerializeCassette lays them out; each
   // interaction with a spooled body is written in three parts instead:
   // its fields but the exchange, then the exchange's fields but the
@@ -334,48 +346,73 @@ absl::Status WriteCassette(const v1::Cassette& cassette, int fd,
     }
   }
   rest.AppendToString(&out);
-  for (const v1::Interaction& interaction : cassette.interactions()) {
-    const v1::HttpResponse* response = ResponseOf(interaction);
-    if (response == nullptr || !response->has_spooled_body()) {
-      AppendTagAndLength(out, v1::Cassette::kInteractionsFieldNumber,
-                         interaction.ByteSizeLong());
-      interaction.AppendToString(&out);
-      if (out.size() >= (1 << 20)) RETURN_IF_ERROR(flush());
-      continue;
-    }
-    const v1::SpooledBody& spooled = response->spooled_body();
-    v1::Interaction outer = interaction;
-    v1::HttpExchange* exchange = outer.release_http();
-    std::unique_ptr<v1::HttpExchange> exchange_owner(exchange);
-    std::unique_ptr<v1::HttpResponse> inner(exchange->release_response());
-    inner->clear_spooled_body();
-    inner->clear_body();
-    inner->clear_body_text();
-    const uint64_t body_size = spooled.size();
-    const uint64_t response_size =
-        inner->ByteSizeLong() +
-        FieldSize(v1::HttpResponse::kBodyFieldNumber, body_size);
-    const uint64_t exchange_size =
-        exchange->ByteSizeLong() +
-        FieldSize(v1::HttpExchange::kResponseFieldNumber, response_size);
-    const uint64_t interaction_size =
-        outer.ByteSizeLong() +
-        FieldSize(v1::Interaction::kHttpFieldNumber, exchange_size);
-    AppendTagAndLength(out, v1::Cassette::kInteractionsFieldNumber,
-                       interaction_size);
-    outer.AppendToString(&out);
-    AppendTagAndLength(out, v1::Interaction::kHttpFieldNumber, exchange_size);
-    exchange->AppendToString(&out);
-    AppendTagAndLength(out, v1::HttpExchange::kResponseFieldNumber,
-                       response_size);
-    inner->AppendToString(&out);
-    AppendTagAndLength(out, v1::HttpResponse::kBodyFieldNumber, body_size);
-    RETURN_IF_ERROR(flush());
-    RETURN_IF_ERROR(CopyFile(spooled.path(), body_size, fd, path));
-  }
+  const absl::Status written =
+      for_each([&](const v1::Interaction& interaction) -> absl::Status {
+        const v1::HttpResponse* response = ResponseOf(interaction);
+        if (response == nullptr || !response->has_spooled_body()) {
+          AppendTagAndLength(out, v1::Cassette::kInteractionsFieldNumber,
+                             interaction.ByteSizeLong());
+          interaction.AppendToString(&out);
+          if (out.size() >= (1 << 20)) return flush();
+          return absl::OkStatus();
+        }
+        const v1::SpooledBody& spooled = response->spooled_body();
+        v1::Interaction outer = interaction;
+        v1::HttpExchange* exchange = outer.release_http();
+        std::unique_ptr<v1::HttpExchange> exchange_owner(exchange);
+        std::unique_ptr<v1::HttpResponse> inner(exchange->release_response());
+        inner->clear_spooled_body();
+        inner->clear_body();
+        inner->clear_body_text();
+        const uint64_t body_size = spooled.size();
+        const uint64_t response_size =
+            inner->ByteSizeLong() +
+            FieldSize(v1::HttpResponse::kBodyFieldNumber, body_size);
+        const uint64_t exchange_size =
+            exchange->ByteSizeLong() +
+            FieldSize(v1::HttpExchange::kResponseFieldNumber, response_size);
+        const uint64_t interaction_size =
+            outer.ByteSizeLong() +
+            FieldSize(v1::Interaction::kHttpFieldNumber, exchange_size);
+        AppendTagAndLength(out, v1::Cassette::kInteractionsFieldNumber,
+                           interaction_size);
+        outer.AppendToString(&out);
+        AppendTagAndLength(out, v1::Interaction::kHttpFieldNumber,
+                           exchange_size);
+        exchange->AppendToString(&out);
+        AppendTagAndLength(out, v1::HttpExchange::kResponseFieldNumber,
+                           response_size);
+        inner->AppendToString(&out);
+        AppendTagAndLength(out, v1::HttpResponse::kBodyFieldNumber, body_size);
+        RETURN_IF_ERROR(flush());
+        return CopyFile(spooled.path(), body_size, fd, path);
+      });
+  RETURN_IF_ERROR(written);
   header.set_complete(true);
   header.AppendToString(&out);
   return flush();
+}
+
+}  // namespace
+
+absl::Status WriteCassette(const v1::Cassette& cassette, int fd,
+                           absl::string_view path) {
+  return WriteCassetteFrom(
+      cassette,
+      [&](auto visit) -> absl::Status {
+        for (const v1::Interaction& interaction : cassette.interactions()) {
+          RETURN_IF_ERROR(visit(interaction));
+        }
+        return absl::OkStatus();
+      },
+      fd, path);
+}
+
+absl::Status WriteCassette(Recording& recording, int fd,
+                           absl::string_view path) {
+  return WriteCassetteFrom(
+      recording.head(), [&](auto visit) { return recording.ForEach(visit); },
+      fd, path);
 }
 
 absl::StatusOr<v1::Cassette> ReadSpooledBodies(const v1::Cassette& cassette) {

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "matgto/v1/cassette.pb.h"
+#include "server/cassette/recording.h"
 #include "server/core/spool.h"
 
 namespace matgto::cassette {
@@ -52,6 +53,10 @@ bool HasSpooledBodies(const v1::Cassette& cassette);
 void ResolveSpooledBodies(v1::Cassette& cassette,
                           absl::string_view journal_path,
                           std::vector<std::string>* dropped);
+// The same for one interaction: "" when it is kept (its spooled_body, if
+// any, now has an absolute path), else the line saying why it is dropped.
+std::string ResolveSpooledBody(v1::Interaction& interaction,
+                               absl::string_view journal_path);
 
 // Writes `cassette` as SerializeCassette would, to `fd`, with each
 // spooled body copied from its file into the response's `body` field
@@ -59,6 +64,10 @@ void ResolveSpooledBodies(v1::Cassette& cassette,
 // DATA_LOSS when a file is not the size recorded; `path` names `fd` in
 // messages.
 absl::Status WriteCassette(const v1::Cassette& cassette, int fd,
+                           absl::string_view path);
+// The same for a recording, its interactions read one at a time as they are
+// written (see recording.h).
+absl::Status WriteCassette(Recording& recording, int fd,
                            absl::string_view path);
 
 // A copy of `cassette` with every spooled body read into memory (for a

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -17,6 +18,7 @@
 #include "matgto/v1/control.pb.h"
 #include "server/cassette/image.h"
 #include "server/cassette/journal.h"
+#include "server/cassette/recording.h"
 
 namespace matgto::cassette {
 
@@ -58,6 +60,11 @@ class CassetteStore {
   // Writes atomically: readers see the old cassette or the new one, never a
   // mix, even across a crash. Returns where it was written.
   virtual absl::StatusOr<std::string> Save(const v1::Cassette& cassette) = 0;
+  // Saves a recording as Save would (named by its head), reading its
+  // interactions as they are written where the store can (a long
+  // recording's interactions are never all in memory then). The default
+  // builds the whole cassette and calls Save.
+  virtual absl::StatusOr<std::string> SaveRecording(Recording& recording);
   // Where `name` is (or would be) stored, for messages.
   virtual std::string Describe(absl::string_view name) const = 0;
   // A journal for a recording of `name` in progress (see journal.h), or
@@ -114,6 +121,8 @@ class FileCassetteStore final : public CassetteStore {
   absl::StatusOr<std::unique_ptr<CassetteImage>> LoadImage(
       absl::string_view name) const override;
   absl::StatusOr<std::string> Save(const v1::Cassette& cassette) override;
+  // Binary: streamed, one interaction in memory at a time. JSON: whole.
+  absl::StatusOr<std::string> SaveRecording(Recording& recording) override;
   std::string Describe(absl::string_view name) const override;
   // The journal <dir>/<name>.pb.journal, locked while it lives (see
   // journal.h). FAILED_PRECONDITION when another process records `name` or
@@ -155,6 +164,12 @@ class FileCassetteStore final : public CassetteStore {
   // For messages only: it follows links.
   std::string ExistingPath(absl::string_view name) const;
   absl::StatusOr<Located> Locate(absl::string_view name) const;
+  // Writes cassette `name` atomically: `write` fills a temporary file (fd,
+  // and its path for messages), which is fsynced and renamed into place;
+  // a file of the other format is then removed. Returns the path.
+  absl::StatusOr<std::string> WriteFile(
+      const std::string& name,
+      absl::FunctionRef<absl::Status(int fd, const std::string& path)> write);
   // One journal of RecoverJournals: the line to report, if any.
   std::optional<std::string> RecoverJournalFile(
       const std::filesystem::path& file, CassetteStore& into);

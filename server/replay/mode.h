@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "matgto/v1/cassette.pb.h"
 #include "matgto/v1/control.pb.h"
+#include "server/cassette/recording.h"
 #include "server/core/exchange_handler.h"
 #include "server/core/http.h"
 #include "server/core/websocket.h"
@@ -92,12 +93,15 @@ class ModeHandler {
   // The recorder, in a mode that records (RECORD; REPLAY with on_miss
   // RECORD); null otherwise.
   virtual Recorder* recorder() { return nullptr; }
-  // The cassette to save when the session stops; nullopt when there is
-  // nothing new to save; the error when the recording cannot be read back
-  // (its journal is then left in place).
-  virtual absl::StatusOr<std::optional<v1::Cassette>> Recording() const {
+  // The recording to save when the session stops (its interactions read
+  // from the journal as it is written, see cassette/recording.h); nullopt
+  // when there is nothing new to save; the error when the recording cannot
+  // be read back (its journal is then left in place).
+  virtual absl::StatusOr<std::optional<cassette::Recording>> ToSave() const {
     return std::nullopt;
   }
+  // ToSave, whole in memory.
+  absl::StatusOr<std::optional<v1::Cassette>> Recording() const;
   // Interactions this session recorded (SessionInfo.recorded).
   virtual uint64_t recorded() const { return 0; }
   // Recordings replay answers from (SessionInfo.interactions).

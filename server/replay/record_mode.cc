@@ -34,10 +34,10 @@ core::WsDecision RecordMode::OnWebSocket(const core::HttpRequest& upgrade,
   return core::WsRelay{ticket_, host.RecordWebSocket(upgrade)};
 }
 
-absl::StatusOr<std::optional<v1::Cassette>> RecordMode::Recording() const {
-  absl::StatusOr<v1::Cassette> snapshot = recorder_.Snapshot();
-  if (!snapshot.ok()) return snapshot.status();
-  return std::optional<v1::Cassette>(*std::move(snapshot));
+absl::StatusOr<std::optional<cassette::Recording>> RecordMode::ToSave() const {
+  absl::StatusOr<cassette::Recording> recording = recorder_.ToSave();
+  if (!recording.ok()) return recording.status();
+  return std::optional<cassette::Recording>(*std::move(recording));
 }
 
 }  // namespace matgto::replay

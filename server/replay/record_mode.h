@@ -36,7 +36,7 @@ class RecordMode final : public ModeHandler {
                                SessionCounters& counters) override;
 
   Recorder* recorder() override { return &recorder_; }
-  absl::StatusOr<std::optional<v1::Cassette>> Recording() const override;
+  absl::StatusOr<std::optional<cassette::Recording>> ToSave() const override;
   uint64_t recorded() const override { return recorder_.size(); }
 
  private:

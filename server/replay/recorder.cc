@@ -10,6 +10,7 @@
 #include "server/cassette/proto_time.h"
 #include "server/cassette/ws_codec.h"
 #include "server/core/content_coding.h"
+#include "server/core/status_macros.h"
 
 namespace matgto::replay {
 
@@ -282,18 +283,19 @@ void ScrubProto(const cassette::Redactor& redactor,
 
 }  // namespace
 
-bool Recorder::Scrub(v1::Interaction& interaction,
-                     const cassette::Scrubber& scrubber) const {
+bool Recorder::ScrubWith(const cassette::Redactor& redactor,
+                         const cassette::Scrubber& scrubber,
+                         v1::Interaction& interaction) {
   const std::string before = interaction.SerializeAsString();
   if (interaction.has_http()) {
-    ScrubProto(*redactor_, scrubber,
+    ScrubProto(redactor, scrubber,
                *interaction.mutable_http()->mutable_request());
-    ScrubProto(*redactor_, scrubber,
+    ScrubProto(redactor, scrubber,
                *interaction.mutable_http()->mutable_response());
   } else if (interaction.has_websocket()) {
     v1::WebSocketSession& ws = *interaction.mutable_websocket();
-    ScrubProto(*redactor_, scrubber, *ws.mutable_upgrade_request());
-    ScrubProto(*redactor_, scrubber, *ws.mutable_upgrade_response());
+    ScrubProto(redactor, scrubber, *ws.mutable_upgrade_request());
+    ScrubProto(redactor, scrubber, *ws.mutable_upgrade_response());
     for (v1::WsMessage& m : *ws.mutable_messages()) {
       core::WsMessage value = cassette::FromProto(m);
       if (scrubber.Scrub(value.payload)) {
@@ -351,18 +353,17 @@ void Recorder::CatchUpSecrets() {
   }
 }
 
-absl::StatusOr<v1::Cassette> Recorder::Snapshot() const {
+absl::StatusOr<cassette::Recording> Recorder::ToSave() const {
   const std::shared_ptr<const cassette::Scrubber> scrubber =
       secrets_->scrubber();
   if (spooled()) {
-    absl::StatusOr<v1::Cassette> out = journal_->Recover();
-    if (!out.ok()) return out.status();
+    ASSIGN_OR_RETURN(cassette::Recording out, journal_->ReadBack());
     if (!scrubbed_all_ || secrets_->size() != known_caught_up_) {
-      for (v1::Interaction& interaction : *out->mutable_interactions()) {
-        Scrub(interaction, *scrubber);
-      }
+      out.AddTransform([redactor = redactor_, scrubber](v1::Interaction& i) {
+        ScrubWith(*redactor, *scrubber, i);
+      });
     }
-    *out->mutable_updated_at() = ToProtoTimestamp(clock_.Now());
+    *out.head().mutable_updated_at() = ToProtoTimestamp(clock_.Now());
     return out;
   }
   v1::Cassette out = cassette_;
@@ -375,7 +376,12 @@ absl::StatusOr<v1::Cassette> Recorder::Snapshot() const {
     }
     Scrub(*out.mutable_interactions(i), *scrubber);
   }
-  return out;
+  return cassette::Recording(std::move(out));
+}
+
+absl::StatusOr<v1::Cassette> Recorder::Snapshot() const {
+  ASSIGN_OR_RETURN(cassette::Recording recording, ToSave());
+  return recording.Whole();
 }
 
 }  // namespace matgto::replay

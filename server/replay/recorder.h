@@ -10,9 +10,9 @@
 //
 // Where the interactions live: with a journal, in the journal alone (the
 // recorder keeps the cassette's header, a count and its open WebSocket
-// sessions), so memory does not grow with the recording; the cassette is
-// read back from the journal when it is saved (Snapshot). Without one, in
-// memory.
+// sessions), so memory does not grow with the recording; the interactions
+// are read back from the journal one at a time as the cassette is saved
+// (ToSave), so saving does not grow with it either. Without one, in memory.
 #pragma once
 
 #include <memory>
@@ -99,9 +99,13 @@ class Recorder {
   void SetWsClose(uint64_t index, const core::WsClose& close);
 
   size_t size() const { return static_cast<size_t>(count_); }
-  // The cassette as it stands, ready to save: interactions stored before a
-  // secret was learned are scrubbed of it first. With a journal, read back
-  // from it (the error when it cannot be).
+  // The recording as it stands, ready to save: interactions stored before a
+  // secret was learned are scrubbed of it as they are read. With a journal,
+  // read back from it one interaction at a time when it is written (the
+  // error when it cannot be); it keeps what it needs, and may outlive the
+  // recorder. Call under the session's lock, the session frozen.
+  absl::StatusOr<cassette::Recording> ToSave() const;
+  // ToSave, whole in memory.
   absl::StatusOr<v1::Cassette> Snapshot() const;
   // What the session's summary should say (oldest first, at most
   // kMaxWarnings, then one line counting the rest).
@@ -120,7 +124,12 @@ class Recorder {
   void Warn(std::string warning);
   // Scrubs one stored interaction of every known secret; true if it changed.
   bool Scrub(v1::Interaction& interaction,
-             const cassette::Scrubber& scrubber) const;
+             const cassette::Scrubber& scrubber) const {
+    return ScrubWith(*redactor_, scrubber, interaction);
+  }
+  static bool ScrubWith(const cassette::Redactor& redactor,
+                        const cassette::Scrubber& scrubber,
+                        v1::Interaction& interaction);
   // Called after each entry is stored: when a secret was learned since the
   // last call, scrubs the interactions stored before it in place and, if one
   // held it, replaces the journal with the scrubbed cassette (see
@@ -148,7 +157,7 @@ class Recorder {
   // stored).
   absl::flat_hash_map<uint64_t, bool> ws_closed_;
   // Spooled: false once a catch-up could not read the journal back (then
-  // Snapshot scrubs every interaction).
+  // ToSave scrubs every interaction).
   bool scrubbed_all_ = true;
 };
 

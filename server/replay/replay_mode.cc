@@ -136,11 +136,11 @@ Recorder* ReplayMode::recorder() {
   return recorder_.has_value() ? &*recorder_ : nullptr;
 }
 
-absl::StatusOr<std::optional<v1::Cassette>> ReplayMode::Recording() const {
+absl::StatusOr<std::optional<cassette::Recording>> ReplayMode::ToSave() const {
   if (!recorder_.has_value() || appended_ == 0) return std::nullopt;
-  absl::StatusOr<v1::Cassette> snapshot = recorder_->Snapshot();
-  if (!snapshot.ok()) return snapshot.status();
-  return std::optional<v1::Cassette>(*std::move(snapshot));
+  absl::StatusOr<cassette::Recording> recording = recorder_->ToSave();
+  if (!recording.ok()) return recording.status();
+  return std::optional<cassette::Recording>(*std::move(recording));
 }
 
 uint64_t ReplayMode::replayable() const {

@@ -71,7 +71,7 @@ class ReplayMode final : public ModeHandler {
   Recorder* recorder() override;
   // The loaded cassette with the misses recorded under on_miss RECORD;
   // nullopt when there were none (the cassette is unchanged).
-  absl::StatusOr<std::optional<v1::Cassette>> Recording() const override;
+  absl::StatusOr<std::optional<cassette::Recording>> ToSave() const override;
   uint64_t recorded() const override { return appended_; }
   uint64_t replayable() const override;
   std::vector<uint64_t> Unused() const override;

@@ -271,11 +271,14 @@ core::WsDecision CassetteSession::OnWebSocket(const core::HttpRequest& upgrade,
   return decision;
 }
 
-absl::StatusOr<std::optional<v1::Cassette>> CassetteSession::Freeze() {
+absl::StatusOr<std::optional<cassette::Recording>> CassetteSession::Freeze() {
   absl::MutexLock lock(&mu_);
   frozen_ = true;
-  absl::StatusOr<std::optional<v1::Cassette>> recording = handler_->Recording();
-  if (recording.ok() && recording->has_value()) (*recording)->set_name(name_);
+  absl::StatusOr<std::optional<cassette::Recording>> recording =
+      handler_->ToSave();
+  if (recording.ok() && recording->has_value()) {
+    (*recording)->head().set_name(name_);
+  }
   return recording;
 }
 

@@ -100,7 +100,7 @@ class CassetteSession : public std::enable_shared_from_this<CassetteSession>,
   // (a WebSocket session opened meanwhile is not recorded at all). Then
   // either End() (saved: what was held is dropped, uncounted) or Thaw() (the
   // save failed: what was held is recorded and recording goes on).
-  absl::StatusOr<std::optional<v1::Cassette>> Freeze();
+  absl::StatusOr<std::optional<cassette::Recording>> Freeze();
   void Thaw();
 
   // Called once the session has been saved and detached: later events (a

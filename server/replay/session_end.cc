@@ -52,12 +52,16 @@ absl::StatusOr<v1::SessionSummary> SessionManager::EndLocked(
       log.back().set_reason(std::string(reason));
       return status;
     };
-    absl::StatusOr<std::optional<v1::Cassette>> frozen = cassette->Freeze();
+    absl::StatusOr<std::optional<cassette::Recording>> frozen =
+        cassette->Freeze();
     if (!frozen.ok()) return not_saved(frozen.status());
-    if (std::optional<v1::Cassette>& recording = *frozen) {
+    if (std::optional<cassette::Recording>& recording = *frozen) {
+      // Read back from the journal one interaction at a time as it is
+      // written (a binary file store), so saving a long recording does not
+      // hold it in memory.
       const absl::Time save_start = absl::Now();
-      absl::StatusOr<std::string> path = store_.Save(*recording);
-      released = recording->ByteSizeLong();
+      absl::StatusOr<std::string> path = store_.SaveRecording(*recording);
+      released = recording->bytes();
       if (path.ok() && options_.observer != nullptr) {
         options_.observer->OnCassetteSave(absl::Now() - save_start, released);
       }
