@@ -27,11 +27,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <optional>
-#include <array>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -179,7 +179,8 @@ bool ReadMessage(CodedInputStream& in, google::protobuf::MessageLite& message) {
   if (!in.ReadVarint32(&length)) return false;
   const auto limit = in.PushLimit(static_cast<int>(length));
   message.Clear();
-  const bool ok = message.MergeFromCodedStream(&in) && in.BytesUntilLimit() == 0;
+  const bool ok =
+      message.MergeFromCodedStream(&in) && in.BytesUntilLimit() == 0;
   in.PopLimit(limit);
   return ok;
 }
@@ -187,10 +188,10 @@ bool ReadMessage(CodedInputStream& in, google::protobuf::MessageLite& message) {
 // Walks the fields of the kBegin's cassette (the stream is limited to it):
 // each interaction goes to `each`. With `head`, every other field goes to
 // it instead, and the interactions are only counted into `*counted`.
-absl::Status WalkBegin(
-    CodedInputStream& in, v1::Cassette* head, uint64_t* counted,
-    v1::Interaction& interaction, absl::string_view source,
-    absl::FunctionRef<absl::Status(v1::Interaction&)> each) {
+absl::Status WalkBegin(CodedInputStream& in, v1::Cassette* head,
+                       uint64_t* counted, v1::Interaction& interaction,
+                       absl::string_view source,
+                       absl::FunctionRef<absl::Status(v1::Interaction&)> each) {
   std::string fields;
   {
     google::protobuf::io::StringOutputStream sink(&fields);
@@ -308,8 +309,7 @@ class JournalInteractions final : public InteractionSource {
       }
       const auto limit = in.PushLimit(static_cast<int>(size));
       const bool ok = in.ReadTag() == kInteractionTag &&
-                      ReadMessage(in, interaction) &&
-                      in.BytesUntilLimit() == 0;
+                      ReadMessage(in, interaction) && in.BytesUntilLimit() == 0;
       in.PopLimit(limit);
       if (!ok) break;  // as a single parse would: the recording ends here
       RETURN_IF_ERROR(emit(interaction));
@@ -404,9 +404,9 @@ absl::StatusOr<Recording> ReadJournal(int fd, std::string source,
                         [](v1::Interaction&) { return absl::OkStatus(); })
             : Corrupt(source, "its start entry does not parse");
     if (!st.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("journal ", source, " has no readable start entry (",
-                       st.message(), ")"));
+      return absl::DataLossError(absl::StrCat("journal ", source,
+                                              " has no readable start entry (",
+                                              st.message(), ")"));
     }
   }
   RETURN_IF_ERROR(CheckTimesInRange(head, source));
@@ -420,18 +420,17 @@ absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,
                                             absl::string_view source) {
   const int fd = ::memfd_create("matgto-journal", MFD_CLOEXEC);
   if (fd < 0) {
-    return absl::InternalError(absl::StrCat(
-        "cannot read journal ", source, ": memfd_create: ",
-        std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot read journal ", source,
+                     ": memfd_create: ", std::strerror(errno)));
   }
   for (size_t done = 0; done < bytes.size();) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       ::close(fd);
-      return absl::InternalError(
-          absl::StrCat("cannot read journal ", source, ": ",
-                       std::strerror(errno)));
+      return absl::InternalError(absl::StrCat("cannot read journal ", source,
+                                              ": ", std::strerror(errno)));
     }
     done += static_cast<size_t>(n);
   }

@@ -26,8 +26,8 @@ class WholeSource final : public InteractionSource {
 }  // namespace
 
 Recording::Recording(v1::Cassette whole) {
-  auto interactions = std::make_unique<WholeSource>(
-      std::move(*whole.mutable_interactions()));
+  auto interactions =
+      std::make_unique<WholeSource>(std::move(*whole.mutable_interactions()));
   whole.clear_interactions();
   head_ = std::move(whole);
   source_ = std::move(interactions);

@@ -58,8 +58,7 @@ std::string Record(const v1::JournalEntry& entry) {
   return out;
 }
 
-v1::Interaction Http(uint64_t index, const std::string& path,
-                     size_t body = 0) {
+v1::Interaction Http(uint64_t index, const std::string& path, size_t body = 0) {
   v1::Interaction it;
   it.set_index(index);
   it.mutable_http()->mutable_request()->set_method("GET");
@@ -124,7 +123,7 @@ TEST(JournalReadTest, WebSocketEntriesGoBackIntoTheSessionsTheyName) {
   bytes += Message(3, "m2");
   bytes += Message(1, "m3");
   bytes += Close(3, 1000, 4);
-  bytes += Message(7, "nowhere");  // names nothing recorded
+  bytes += Message(7, "nowhere");   // names nothing recorded
   bytes += Message(2, "not-a-ws");  // names an HTTP exchange
   const std::string torn = Add(Http(4, "/torn"));
   bytes += torn.substr(0, torn.size() - 3);  // the crash cut it short
