@@ -87,6 +87,37 @@ def test_record_then_replay_through_a_bucket(matgto, upstream, store, s3env, tmp
     assert "team/demo" in ls and "binary" in ls
 
 
+def test_a_recording_with_large_bodies_is_uploaded_from_a_file(matgto, upstream, store, s3env, tmp_path):
+    """A recording is written to an unnamed file in the cache directory one
+    interaction at a time and uploaded from it (never whole in memory):
+    large bodies recorded to disk and many exchanges come back from the
+    bucket byte for byte, and the upload file is gone afterwards."""
+    s3env(store)
+    bucket = store.new_bucket()
+    url = f"s3://{bucket}/ci"
+    cache_a = tmp_path / "cache-a"
+    a = serve_on(matgto, url, cache_a)
+    a.cli("record", "long")
+    big = 3 << 20  # over the 1 MiB at which a body is recorded to a file
+    r = curl(a.proxy_url, upstream.url(f"/big?size={big}"))
+    assert body(r) == b"x" * big
+    recorded = [body(curl(a.proxy_url, upstream.url(f"/counter?i={i}"))) for i in range(30)]
+    out = a.cli("stop").stdout
+    assert f"saved to s3://{bucket}/ci/long.pb" in out
+    head = store.client().head_object(Bucket=bucket, Key="ci/long.pb")
+    assert head["ContentLength"] > big
+    assert not list(cache_a.glob(".upload-*")), list(cache_a.iterdir())
+    a.stop()
+    upstream.close()
+
+    b = serve_on(matgto, url, tmp_path / "cache-b")
+    b.cli("replay", "long")
+    assert body(curl(b.proxy_url, upstream.url(f"/big?size={big}"))) == b"x" * big
+    for i, want in enumerate(recorded):
+        assert body(curl(b.proxy_url, upstream.url(f"/counter?i={i}"))) == want
+    assert "replayed 31" in b.cli("status").stdout
+
+
 def test_json_format_objects(matgto, upstream, store, s3env, tmp_path):
     s3env(store)
     bucket = store.new_bucket()

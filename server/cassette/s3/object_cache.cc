@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -21,6 +22,16 @@ namespace fs = std::filesystem;
 
 // First line of every entry; the second is the ETag, then the bytes.
 constexpr absl::string_view kMagic = "matgto-cache 1\n";
+
+bool WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -53,6 +64,44 @@ std::optional<ObjectCache::Entry> ObjectCache::Get(
 
 absl::Status ObjectCache::Put(absl::string_view key, absl::string_view etag,
                               absl::string_view bytes) const {
+  return Write(key, etag, [&](int fd) { return WriteAll(fd, bytes); });
+}
+
+absl::Status ObjectCache::PutFile(absl::string_view key, absl::string_view etag,
+                                  int from, uint64_t size) const {
+  return Write(key, etag, [&](int fd) {
+    off_t at = 0;
+    while (static_cast<uint64_t>(at) < size) {
+      const size_t left = static_cast<size_t>(size - static_cast<uint64_t>(at));
+      const ssize_t n = ::copy_file_range(from, &at, fd, nullptr,
+                                          std::min<size_t>(left, 1 << 30), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n > 0) continue;
+      if (n == 0) return false;  // the file is shorter than said
+      // Not between these files: read and write.
+      std::string buffer(1 << 20, '\0');
+      while (static_cast<uint64_t>(at) < size) {
+        const ssize_t got =
+            ::pread(from, buffer.data(),
+                    std::min<size_t>(
+                        buffer.size(),
+                        static_cast<size_t>(size - static_cast<uint64_t>(at))),
+                    at);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0 ||
+            !WriteAll(fd, absl::string_view(buffer.data(),
+                                            static_cast<size_t>(got)))) {
+          return false;
+        }
+        at += got;
+      }
+    }
+    return true;
+  });
+}
+
+absl::Status ObjectCache::Write(absl::string_view key, absl::string_view etag,
+                                absl::FunctionRef<bool(int fd)> body) const {
   static std::atomic<uint64_t> counter{0};
   if (etag.empty() || absl::StrContains(etag, '\n')) {
     return absl::InvalidArgumentError("no usable ETag to cache under");
@@ -73,18 +122,8 @@ absl::Status ObjectCache::Put(absl::string_view key, absl::string_view etag,
     return absl::InternalError(
         absl::StrCat("cannot create ", tmp, ": ", std::strerror(errno)));
   }
-  const std::string data = absl::StrCat(kMagic, etag, "\n", bytes);
-  absl::string_view rest = data;
-  bool ok = ::fchmod(fd, mode_) == 0;
-  while (ok && !rest.empty()) {
-    const ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok = false;
-      break;
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
+  bool ok = ::fchmod(fd, mode_) == 0 &&
+            WriteAll(fd, absl::StrCat(kMagic, etag, "\n")) && body(fd);
   const int err = errno;
   if (::close(fd) != 0) ok = false;
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -11,9 +11,11 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -36,10 +38,19 @@ class ObjectCache {
   std::optional<Entry> Get(absl::string_view key) const;
   absl::Status Put(absl::string_view key, absl::string_view etag,
                    absl::string_view bytes) const;
+  // The same with the first `size` bytes of the file open on `fd` (copied
+  // kernel to kernel where it can).
+  absl::Status PutFile(absl::string_view key, absl::string_view etag, int fd,
+                       uint64_t size) const;
   void Remove(absl::string_view key) const;
   std::string PathFor(absl::string_view key) const;
 
  private:
+  // Writes an entry for `key`: the header, then what `body` writes to the
+  // temporary file's descriptor; renamed into place when it succeeds.
+  absl::Status Write(absl::string_view key, absl::string_view etag,
+                     absl::FunctionRef<bool(int fd)> body) const;
+
   const std::string dir_;
   const mode_t mode_;
 };

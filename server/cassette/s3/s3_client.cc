@@ -2,9 +2,12 @@
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 #include "absl/random/random.h"
@@ -25,6 +28,38 @@ std::string Sha256Hex(absl::string_view data) {
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+// A PUT body read from a file, from its start for each attempt.
+struct FileBody {
+  int fd;
+  uint64_t size;
+  uint64_t offset = 0;
+};
+
+size_t ReadFileBody(char* out, size_t size, size_t n, void* data) {
+  FileBody& body = *static_cast<FileBody*>(data);
+  const size_t want = static_cast<size_t>(
+      std::min<uint64_t>(size * n, body.size - body.offset));
+  if (want == 0) return 0;
+  for (;;) {
+    const ssize_t got =
+        ::pread(body.fd, out, want, static_cast<off_t>(body.offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return CURL_READFUNC_ABORT;  // the file shrank: fail
+    body.offset += static_cast<uint64_t>(got);
+    return static_cast<size_t>(got);
+  }
+}
+
+int SeekFileBody(void* data, curl_off_t offset, int origin) {
+  FileBody& body = *static_cast<FileBody*>(data);
+  if (origin != SEEK_SET || offset < 0 ||
+      static_cast<uint64_t>(offset) > body.size) {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  body.offset = static_cast<uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
 }
 
 size_t AppendBody(char* data, size_t size, size_t n, void* out) {
@@ -51,6 +86,40 @@ bool IsTransientCurlError(CURLcode code) {
       return false;
   }
 }
+
+}  // namespace
+
+absl::StatusOr<std::string> Sha256HexOfFile(int fd, uint64_t size,
+                                            absl::string_view path) {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
+                                                         &EVP_MD_CTX_free);
+  if (ctx == nullptr ||
+      EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError("cannot start a SHA-256 digest");
+  }
+  std::string buffer(1 << 20, '\0');
+  for (uint64_t at = 0; at < size;) {
+    const ssize_t got = ::pread(
+        fd, buffer.data(),
+        static_cast<size_t>(std::min<uint64_t>(buffer.size(), size - at)),
+        static_cast<off_t>(at));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot read ", path, ": ",
+                       got < 0 ? std::strerror(errno) : "it ended early"));
+    }
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(got));
+    at += static_cast<uint64_t>(got);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+namespace {
 
 void GlobalInit() {
   static std::once_flag once;
@@ -136,8 +205,11 @@ absl::StatusOr<S3Response> S3Client::Attempt(const S3Request& request,
     }
   };
   const bool has_body = request.method == "PUT";
+  const bool body_in_file = has_body && request.body_fd >= 0;
   add_header(absl::StrCat("x-amz-content-sha256: ",
-                          Sha256Hex(has_body ? request.body : "")));
+                          body_in_file
+                              ? request.body_sha256
+                              : Sha256Hex(has_body ? request.body : "")));
   if (!config_.credentials.session_token.empty()) {
     add_header(absl::StrCat("x-amz-security-token: ",
                             config_.credentials.session_token));
@@ -154,6 +226,7 @@ absl::StatusOr<S3Response> S3Client::Attempt(const S3Request& request,
 
   char error_buffer[CURL_ERROR_SIZE] = {0};
   S3Response response;
+  FileBody file_body{request.body_fd, request.body_size};
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -187,6 +260,16 @@ absl::StatusOr<S3Response> S3Client::Attempt(const S3Request& request,
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (body_in_file) {
+    // The body from the file, a piece at a time; SigV4 signs the payload
+    // hash given in x-amz-content-sha256.
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, &ReadFileBody);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &file_body);
+    curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, &SeekFileBody);
+    curl_easy_setopt(curl, CURLOPT_SEEKDATA, &file_body);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+                     static_cast<curl_off_t>(request.body_size));
   } else if (has_body) {
     // The body from memory: libcurl's SigV4 hashes exactly what it sends.
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");

@@ -29,6 +29,12 @@ struct S3Request {
   std::string query{};         // encoded, sorted by parameter name
   std::vector<std::pair<std::string, std::string>> headers{};
   std::string body{};  // PUT only
+  // PUT only, instead of `body`: the first `body_size` bytes of the file
+  // open on `body_fd` (read again from the start for each attempt), whose
+  // SHA-256 is `body_sha256` (lowercase hex, see Sha256HexOfFile).
+  int body_fd = -1;
+  uint64_t body_size = 0;
+  std::string body_sha256{};
   // What messages name instead of `key` ("" : the key), e.g. the prefix a
   // listing is of.
   std::string subject{};
@@ -46,6 +52,11 @@ struct S3Response {
 absl::StatusCode CodeForHttpStatus(long status);
 // Whether an answer is worth trying again (5xx, 429, an S3 SlowDown).
 bool IsTransientHttpStatus(long status);
+
+// The lowercase hex SHA-256 of the first `size` bytes of the file open on
+// `fd` (S3's payload hash), read in pieces; `path` names it in errors.
+absl::StatusOr<std::string> Sha256HexOfFile(int fd, uint64_t size,
+                                            absl::string_view path);
 
 class S3Client {
  public:

@@ -1,6 +1,12 @@
 #include "server/cassette/s3/s3_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -279,6 +285,71 @@ absl::StatusOr<std::string> S3CassetteStore::Save(
   } else {
     request.body = SerializeCassette(sent);
   }
+  return Upload(
+      name, request,
+      [&](const S3Response& r) { return Conflict(cassette, key, r); },
+      [&](const std::string& etag) {
+        return cache_.Put(key, etag, request.body);
+      });
+}
+
+absl::StatusOr<std::string> S3CassetteStore::SaveRecording(
+    Recording& recording) {
+  if (options_.format != CassetteFormat::kBinary) {
+    return CassetteStore::SaveRecording(recording);
+  }
+  const std::string& name = recording.head().name();
+  RETURN_IF_ERROR(ValidateCassetteName(name));
+  const std::string key = Key(name, options_.format);
+  // Written to a file in the cache directory, one interaction at a time,
+  // then uploaded from it a piece at a time: a long recording is never
+  // whole in memory. The file has no name once open (removed at once).
+  const std::string path =
+      (fs::path(options_.cache_dir) /
+       absl::StrCat(".upload-", ::getpid(), "-", upload_counter_.fetch_add(1)))
+          .string();
+  const int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+             options_.file_mode);
+  if (fd < 0) {
+    return absl::InternalError(absl::StrCat("cannot save cassette '", name,
+                                            "': cannot create ", path, ": ",
+                                            std::strerror(errno)));
+  }
+  ::unlink(path.c_str());
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  RETURN_IF_ERROR(WriteCassette(recording, fd, path));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot stat ", path, ": ", std::strerror(errno)));
+  }
+  S3Request request{.method = "PUT", .key = key};
+  request.body_fd = fd;
+  request.body_size = static_cast<uint64_t>(st.st_size);
+  ASSIGN_OR_RETURN(request.body_sha256,
+                   Sha256HexOfFile(fd, request.body_size, path));
+  return Upload(
+      name, request,
+      [&](const S3Response& r) -> absl::Status {
+        // Rare: read the recording again, whole, to keep it locally.
+        absl::StatusOr<v1::Cassette> whole = recording.Whole();
+        if (!whole.ok()) return whole.status();
+        return Conflict(*whole, key, r);
+      },
+      [&](const std::string& etag) {
+        return cache_.PutFile(key, etag, fd, request.body_size);
+      });
+}
+
+absl::StatusOr<std::string> S3CassetteStore::Upload(
+    const std::string& name, S3Request& request,
+    absl::FunctionRef<absl::Status(const S3Response&)> conflict,
+    absl::FunctionRef<absl::Status(const std::string& etag)> cache) {
+  const std::string key = request.key;
   if (auto condition = book_.SaveCondition(key)) {
     request.headers.push_back(*std::move(condition));
   }
@@ -288,16 +359,14 @@ absl::StatusOr<std::string> S3CassetteStore::Save(
                         absl::StrCat("cannot save cassette '", name,
                                      "': ", r.status().message()));
   }
-  if (r->status == 412 || r->status == 409) {
-    return Conflict(cassette, key, *r);
-  }
+  if (r->status == 412 || r->status == 409) return conflict(*r);
   if (r->status != 200) {
     return client_->Error(absl::StrCat("cannot save cassette '", name, "' to"),
                           key, *r);
   }
   book_.SawPresent(key, r->etag, absl::Now());
   if (!r->etag.empty()) {
-    if (absl::Status st = cache_.Put(key, r->etag, request.body); !st.ok()) {
+    if (absl::Status st = cache(r->etag); !st.ok()) {
       Warn(std::string(st.message()));
     }
   }

@@ -28,12 +28,14 @@
 // request.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "server/cassette/s3/etag_book.h"
 #include "server/cassette/s3/object_cache.h"
 #include "server/cassette/s3/s3_client.h"
@@ -69,6 +71,9 @@ class S3CassetteStore final : public CassetteStore {
   absl::StatusOr<bool> Exists(absl::string_view name) const override;
   absl::StatusOr<v1::Cassette> Load(absl::string_view name) const override;
   absl::StatusOr<std::string> Save(const v1::Cassette& cassette) override;
+  // Binary: written to an unnamed file in the cache directory one
+  // interaction at a time, then uploaded from it. JSON: whole.
+  absl::StatusOr<std::string> SaveRecording(Recording& recording) override;
   std::string Describe(absl::string_view name) const override;
   absl::StatusOr<std::unique_ptr<Journal>> StartJournal(
       absl::string_view name) override;
@@ -102,12 +107,22 @@ class S3CassetteStore final : public CassetteStore {
                                      absl::string_view bytes) const;
   absl::Status Conflict(const v1::Cassette& cassette, absl::string_view key,
                         const S3Response& response) const;
+  // Sends the PUT `request` of cassette `name`, conditional on what this
+  // store last saw of it; on 409/412 returns `conflict`'s status, on success
+  // gives `cache` the new ETag, removes a stale twin in the other format and
+  // returns where it was saved.
+  absl::StatusOr<std::string> Upload(
+      const std::string& name, S3Request& request,
+      absl::FunctionRef<absl::Status(const S3Response&)> conflict,
+      absl::FunctionRef<absl::Status(const std::string& etag)> cache);
   void Warn(const std::string& line) const;
 
   const S3StoreOptions options_;
   std::unique_ptr<S3Client> client_{};
   ObjectCache cache_;
   mutable ETagBook book_;
+  // Makes the names of upload files unique among concurrent saves.
+  std::atomic<uint64_t> upload_counter_{0};
   std::unique_ptr<FileCassetteStore> journals_{};
 };
 
