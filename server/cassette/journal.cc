@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -281,6 +282,33 @@ void Journal::WriterLoop() {
 }
 
 absl::Status Journal::Flush() {
+  RETURN_IF_ERROR(WaitWritten());
+  if (::fsync(fd_) != 0) {
+    return JournalError("cannot fsync journal", path_, errno);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Journal::Holds(const Scrubber& scrubber) {
+  if (scrubber.empty()) return false;
+  RETURN_IF_ERROR(WaitWritten());
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    return JournalError("cannot stat journal", path_, errno);
+  }
+  if (st.st_size == 0) return false;
+  void* data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                      MAP_PRIVATE, fd_, 0);
+  if (data == MAP_FAILED) {
+    return JournalError("cannot map journal", path_, errno);
+  }
+  const bool found = scrubber.Finds(absl::string_view(
+      static_cast<const char*>(data), static_cast<size_t>(st.st_size)));
+  ::munmap(data, static_cast<size_t>(st.st_size));
+  return found;
+}
+
+absl::Status Journal::WaitWritten() {
   {
     absl::MutexLock lock(&mu_);
     kick_ = true;
@@ -298,9 +326,6 @@ absl::Status Journal::Flush() {
         },
         &wait));
     if (written_ < wait.target) return error_;
-  }
-  if (::fsync(fd_) != 0) {
-    return JournalError("cannot fsync journal", path_, errno);
   }
   return absl::OkStatus();
 }

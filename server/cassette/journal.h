@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "matgto/v1/cassette.pb.h"
 #include "server/cassette/recording.h"
+#include "server/cassette/secrets.h"
 #include "server/core/spool.h"
 
 namespace matgto::cassette {
@@ -75,6 +76,12 @@ class Journal {
   absl::StatusOr<Recording> ReadBack();
   // ReadBack, whole in memory.
   absl::StatusOr<v1::Cassette> Recover();
+  // Whether `scrubber` finds a secret anywhere in the bytes of the entries
+  // appended so far (waits until they are written, not synced): a cheap
+  // look for a secret before reading every entry back. Protobuf keeps
+  // strings as they are, so an entry whose fields hold a secret as text
+  // holds it in its bytes; a body stored content-encoded may hide one.
+  absl::StatusOr<bool> Holds(const Scrubber& scrubber);
   // Flushes, deletes the file and releases it.
   absl::Status Remove();
   const std::string& path() const { return path_; }
@@ -101,6 +108,9 @@ class Journal {
 
   Journal(std::string path, int dir_fd, std::string leaf, int fd, mode_t mode);
   void Enqueue(const v1::JournalEntry& entry, bool supersedes);
+  // Waits until every entry appended so far is written (Flush without the
+  // fsync).
+  absl::Status WaitWritten();
   void WriterLoop();
   // Writes `batch` after the last complete record; on an error, cuts the
   // file back to it and sets `st`. Returns how many records were written.

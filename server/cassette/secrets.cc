@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/cassette/redact.h"
@@ -67,46 +68,93 @@ std::unique_ptr<re2::RE2> Alternation(std::vector<std::string> needles) {
 
 }  // namespace
 
-Scrubber::Scrubber(const std::vector<std::string>& secrets) {
-  std::vector<std::string> plain;
-  std::vector<std::string> encoded;
-  for (const std::string& s : secrets) {
-    plain.push_back(s);
-    if (std::string j = JsonEscaped(s); j != s) plain.push_back(std::move(j));
-    for (bool lower : {false, true}) {
-      for (bool form : {false, true}) {
-        std::string e = PercentEncode(s, lower, form);
-        if (e != s) encoded.push_back(std::move(e));
+// Some secrets and their two alternations (Latin-1, so any bytes match).
+struct Scrubber::Segment {
+  explicit Segment(std::vector<std::string> values)
+      : secrets(std::move(values)) {
+    std::vector<std::string> plain_forms;
+    std::vector<std::string> encoded_forms;
+    for (const std::string& s : secrets) {
+      plain_forms.push_back(s);
+      if (std::string j = JsonEscaped(s); j != s) {
+        plain_forms.push_back(std::move(j));
+      }
+      for (bool lower : {false, true}) {
+        for (bool form : {false, true}) {
+          std::string e = PercentEncode(s, lower, form);
+          if (e != s) encoded_forms.push_back(std::move(e));
+        }
       }
     }
+    plain = Alternation(std::move(plain_forms));
+    encoded = Alternation(std::move(encoded_forms));
   }
-  plain_ = Alternation(std::move(plain));
-  encoded_ = Alternation(std::move(encoded));
-}
+  std::vector<std::string> secrets;
+  std::unique_ptr<re2::RE2> plain;
+  std::unique_ptr<re2::RE2> encoded;
+};
 
 Scrubber::Scrubber() = default;
 Scrubber::~Scrubber() = default;
 
-bool Scrubber::Scrub(std::string& text) const {
-  if (plain_ == nullptr || text.empty()) return false;
-  bool changed = false;
-  // Encoded forms first: they contain no raw secret, but a raw secret made
-  // only of unreserved characters is its own encoding.
-  if (encoded_ != nullptr) {
-    changed |=
-        re2::RE2::GlobalReplace(&text, *encoded_,
-                                re2::StringPiece(kRedactedEncoded.data(),
-                                                 kRedactedEncoded.size())) > 0;
+Scrubber::Scrubber(const std::vector<std::string>& secrets) { Add(secrets); }
+
+Scrubber::Scrubber(const Scrubber& base, const std::vector<std::string>& added)
+    : segments_(base.segments_) {
+  Add(added);
+}
+
+void Scrubber::Add(std::vector<std::string> secrets) {
+  if (secrets.empty()) return;
+  // Merged with the segments before it while they are no larger than
+  // twice it: segment sizes at least double from the newest back.
+  while (!segments_.empty() &&
+         segments_.back()->secrets.size() <= 2 * secrets.size()) {
+    const std::vector<std::string>& older = segments_.back()->secrets;
+    secrets.insert(secrets.begin(), older.begin(), older.end());
+    segments_.pop_back();
   }
-  changed |= re2::RE2::GlobalReplace(
-                 &text, *plain_,
-                 re2::StringPiece(kRedacted.data(), kRedacted.size())) > 0;
+  segments_.push_back(std::make_shared<const Segment>(std::move(secrets)));
+}
+
+bool Scrubber::Scrub(std::string& text) const {
+  if (text.empty()) return false;
+  bool changed = false;
+  for (const std::shared_ptr<const Segment>& segment : segments_) {
+    // Encoded forms first: they contain no raw secret, but a raw secret
+    // made only of unreserved characters is its own encoding.
+    if (segment->encoded != nullptr) {
+      changed |= re2::RE2::GlobalReplace(
+                     &text, *segment->encoded,
+                     re2::StringPiece(kRedactedEncoded.data(),
+                                      kRedactedEncoded.size())) > 0;
+    }
+    changed |= re2::RE2::GlobalReplace(
+                   &text, *segment->plain,
+                   re2::StringPiece(kRedacted.data(), kRedacted.size())) > 0;
+  }
   return changed;
+}
+
+bool Scrubber::Finds(absl::string_view text) const {
+  const re2::StringPiece in(text.data(), text.size());
+  for (const std::shared_ptr<const Segment>& segment : segments_) {
+    if (!segment->plain->ok() ||
+        (segment->encoded != nullptr && !segment->encoded->ok())) {
+      return true;
+    }
+    if (re2::RE2::PartialMatch(in, *segment->plain) ||
+        (segment->encoded != nullptr &&
+         re2::RE2::PartialMatch(in, *segment->encoded))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void KnownSecrets::Add(const std::vector<std::string>& values) {
   absl::MutexLock lock(&mu_);
-  bool added = false;
+  size_t added = 0;
   for (const std::string& raw : values) {
     absl::string_view v = absl::StripAsciiWhitespace(raw);
     if (v.size() < kMinLength || v == kRedacted || v == kRedactedEncoded ||
@@ -115,10 +163,27 @@ void KnownSecrets::Add(const std::vector<std::string>& values) {
     }
     if (values_.emplace(v).second) {
       ordered_.emplace_back(v);
-      added = true;
+      ++added;
     }
   }
-  if (added) scrubber_ = std::make_shared<const Scrubber>(ordered_);
+  if (added == 0) return;
+  // A new secret that contains a known one, or is contained in one, is
+  // compiled with all of them, longest first (see Scrubber); otherwise the
+  // new ones go to a segment of their own.
+  const size_t known = ordered_.size() - added;
+  bool nested = false;
+  for (size_t i = known; i < ordered_.size() && !nested; ++i) {
+    for (size_t k = 0; k < i && !nested; ++k) {
+      nested = absl::StrContains(ordered_[k], ordered_[i]) ||
+               absl::StrContains(ordered_[i], ordered_[k]);
+    }
+  }
+  scrubber_ = nested ? std::make_shared<const Scrubber>(ordered_)
+                     : std::make_shared<const Scrubber>(
+                           *scrubber_,
+                           std::vector<std::string>(
+                               ordered_.begin() + static_cast<ptrdiff_t>(known),
+                               ordered_.end()));
 }
 
 std::shared_ptr<const Scrubber> KnownSecrets::scrubber() const {
@@ -129,6 +194,13 @@ std::shared_ptr<const Scrubber> KnownSecrets::scrubber() const {
 size_t KnownSecrets::size() const {
   absl::MutexLock lock(&mu_);
   return ordered_.size();
+}
+
+std::vector<std::string> KnownSecrets::Since(size_t from) const {
+  absl::MutexLock lock(&mu_);
+  if (from >= ordered_.size()) return {};
+  return std::vector<std::string>(
+      ordered_.begin() + static_cast<ptrdiff_t>(from), ordered_.end());
 }
 
 }  // namespace matgto::cassette

@@ -23,23 +23,38 @@ class RE2;
 namespace matgto::cassette {
 
 // Replaces known secrets in text. Thread-safety: immutable; share freely.
+//
+// The secrets are matched by RE2 alternations, in segments: a scrubber for
+// one more secret shares the segments of the one before and compiles only
+// a small new one, merging segments of similar sizes as they grow (so a
+// session that learns a secret per exchange compiles O(n log n) patterns
+// in all, not O(n^2)). A secret that contains another, or is contained in
+// one, is compiled with all of them, longest first, so that it is replaced
+// whole.
 class Scrubber {
  public:
   // Scrubs nothing.
   Scrubber();
   explicit Scrubber(const std::vector<std::string>& secrets);
+  // `base`'s secrets and `added` (none of which contains or is contained in
+  // one of base's: see KnownSecrets::Add).
+  Scrubber(const Scrubber& base, const std::vector<std::string>& added);
   ~Scrubber();
 
-  bool empty() const { return plain_ == nullptr; }
+  bool empty() const { return segments_.empty(); }
   // Every occurrence of a secret, raw or JSON-escaped, becomes
   // "[REDACTED]"; percent-encoded (RFC 3986 or form encoding) it becomes
   // "%5BREDACTED%5D". Returns whether `text` changed.
   bool Scrub(std::string& text) const;
+  // Whether Scrub would find a secret anywhere in `text` (true too when
+  // its patterns could not be built: the caller then looks closer).
+  bool Finds(absl::string_view text) const;
 
  private:
-  // Alternations of the quoted values (Latin-1, so any bytes match).
-  std::unique_ptr<re2::RE2> plain_;
-  std::unique_ptr<re2::RE2> encoded_;
+  struct Segment;
+  void Add(std::vector<std::string> secrets);
+
+  std::vector<std::shared_ptr<const Segment>> segments_;
 };
 
 // Thread-safety: every method may be called concurrently (own mutex, held
@@ -53,6 +68,8 @@ class KnownSecrets {
   // A scrubber for every value added so far (rebuilt only when one is new).
   std::shared_ptr<const Scrubber> scrubber() const;
   size_t size() const;
+  // The values added after the first `from` ones, in the order added.
+  std::vector<std::string> Since(size_t from) const;
 
  private:
   mutable absl::Mutex mu_;

@@ -159,6 +159,9 @@ class Recorder {
   // Spooled: false once a catch-up could not read the journal back (then
   // ToSave scrubs every interaction).
   bool scrubbed_all_ = true;
+  // Spooled: whether an interaction with a content-encoded body was stored
+  // (the journal's bytes cannot then rule a secret out, see CatchUpSecrets).
+  bool encoded_stored_ = false;
 };
 
 }  // namespace matgto::replay

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/cassette/redact.h"
@@ -77,6 +78,41 @@ TEST(ScrubberTest, ALongerSecretIsReplacedWhole) {
   Scrubber s({"abcdefgh", "abcdefgh-longer"});
   std::string text = "x abcdefgh-longer y abcdefgh z";
   s.Scrub(text);
+  EXPECT_EQ(text, "x [REDACTED] y [REDACTED] z");
+}
+
+TEST(KnownSecretsTest, SecretsLearnedOneAtATimeAreAllScrubbed) {
+  // A session that learns a token per exchange: every one of them, in every
+  // form, whatever segment it was compiled into.
+  KnownSecrets secrets;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 300; ++i) {
+    tokens.push_back(absl::StrCat("token-", 100000 + i, "-x"));
+    secrets.Add({tokens.back()});
+  }
+  EXPECT_EQ(secrets.size(), 300u);
+  std::string text;
+  for (const std::string& t : tokens) {
+    absl::StrAppend(&text, t, " ", t, "/", "\"", t, "\" ");
+  }
+  const std::shared_ptr<const Scrubber> scrubber = secrets.scrubber();
+  EXPECT_TRUE(scrubber->Finds(text));
+  EXPECT_TRUE(scrubber->Scrub(text));
+  EXPECT_THAT(text, Not(HasSubstr("token-")));
+  EXPECT_FALSE(scrubber->Finds(text));
+  EXPECT_THAT(secrets.Since(298), ElementsAre(tokens[298], tokens[299]));
+}
+
+TEST(KnownSecretsTest, ASecretContainingOneLearnedBeforeIsReplacedWhole) {
+  KnownSecrets secrets;
+  for (int i = 0; i < 40; ++i) secrets.Add({absl::StrCat("other-secret-", i)});
+  secrets.Add({"abcdefgh12"});
+  for (int i = 40; i < 80; ++i) secrets.Add({absl::StrCat("other-secret-", i)});
+  // Learned last, in a segment of its own it would be cut by the shorter
+  // one ("[REDACTED]34567" would show its end).
+  secrets.Add({"abcdefgh1234567"});
+  std::string text = "x abcdefgh1234567 y abcdefgh12 z";
+  EXPECT_TRUE(secrets.scrubber()->Scrub(text));
   EXPECT_EQ(text, "x [REDACTED] y [REDACTED] z");
 }
 
