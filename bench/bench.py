@@ -10,6 +10,8 @@ HTTP (baseline: nginx serving the same body directly)
 Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upstream)
   passthrough -> nginx              wrk -> matgto -> nginx, nothing recorded
   record -> nginx                   wrk -> matgto -> nginx, every exchange recorded
+  record, a new token per request   the same, each request with a new bearer token
+                                    (a secret learned, and looked for, per exchange)
 The CPU column is CPU time per request of the server measured (nginx: master and
 workers; for the hop, both nginx servers), from /proc.
 Start-up: exec to ready file (best of 5) and idle RSS of a fresh server.
@@ -534,6 +536,14 @@ def main() -> int:
         cli(info, "record", "bench-record")
         rec = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10))
         add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(m.pid))
+        cli(info, "stop")
+        # Each request with a new bearer token: the recording learns a
+        # secret per exchange and must keep every earlier one scrubbed.
+        cli(info, "record", "bench-record-tokens")
+        tok = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10,
+                                          WRK_BEARER=1))
+        add("Forward", "matgto record, a new token per request", tok, b_hop, rss_mib(m.pid),
+            f"{tok['requests']:,} exchanges")
         cli(info, "stop")
 
         # --- Recording memory: a fresh server records until --record-exchanges

@@ -7,6 +7,8 @@
 --   WRK_CLOSE   send "Connection: close" (one TLS handshake per request).
 --   WRK_AUTH    comma-separated Proxy-Authorization values sent in turn, one
 --               per request (spreads the load over matgto sessions).
+--   WRK_BEARER  "1": every request carries a new "Authorization: Bearer"
+--               token (a recording learns a new secret per exchange).
 local target = os.getenv("WRK_TARGET") or ""
 local items = tonumber(os.getenv("WRK_ITEMS") or "0")
 local close = os.getenv("WRK_CLOSE") == "1"
@@ -16,6 +18,9 @@ for value in string.gmatch(os.getenv("WRK_AUTH") or "", "[^,]+") do
   auth[#auth + 1] = { ["Proxy-Authorization"] = value }
 end
 local turn = 0
+local bearer = os.getenv("WRK_BEARER") == "1"
+local prefix = string.format("tok-%08x-", math.random(0, 0x7fffffff))
+local minted = 0
 
 request = function()
   local path = target
@@ -27,6 +32,10 @@ request = function()
   if #auth > 0 then
     turn = turn % #auth + 1
     return wrk.format(nil, path, auth[turn])
+  end
+  if bearer then
+    minted = minted + 1
+    return wrk.format(nil, path, { ["Authorization"] = "Bearer " .. prefix .. minted })
   end
   return wrk.format(nil, path, headers)
 end

@@ -1,6 +1,7 @@
 #include "server/cassette/secrets.h"
 
 #include <re2/re2.h>
+#include <string.h>
 
 #include <algorithm>
 
@@ -63,6 +64,9 @@ std::unique_ptr<re2::RE2> Alternation(std::vector<std::string> needles) {
   options.set_encoding(re2::RE2::Options::EncodingLatin1);
   options.set_log_errors(false);
   options.set_max_mem(64 << 20);
+  // Leftmost-longest: across segments too (see ReplaceAll), a secret that
+  // contains another is replaced whole.
+  options.set_longest_match(true);
   return std::make_unique<re2::RE2>(absl::StrJoin(quoted, "|"), options);
 }
 
@@ -86,10 +90,19 @@ struct Scrubber::Segment {
         }
       }
     }
+    if (plain_forms.size() + encoded_forms.size() <= kSearchedForms) {
+      forms = plain_forms;
+      forms.insert(forms.end(), encoded_forms.begin(), encoded_forms.end());
+    }
     plain = Alternation(std::move(plain_forms));
     encoded = Alternation(std::move(encoded_forms));
   }
+  // Up to this many forms, Finds looks for each with memmem, which beats a
+  // regex on text full of the secrets' first letters (a journal).
+  static constexpr size_t kSearchedForms = 16;
   std::vector<std::string> secrets;
+  // Every form, when there are few (else empty).
+  std::vector<std::string> forms;
   std::unique_ptr<re2::RE2> plain;
   std::unique_ptr<re2::RE2> encoded;
 };
@@ -117,28 +130,81 @@ void Scrubber::Add(std::vector<std::string> secrets) {
   segments_.push_back(std::make_shared<const Segment>(std::move(secrets)));
 }
 
-bool Scrubber::Scrub(std::string& text) const {
-  if (text.empty()) return false;
+namespace {
+
+// Replaces every match of any of `patterns` in `text` with `replacement`,
+// leftmost first and, at the same place, the longest: as one alternation of
+// all of them would. Returns whether `text` changed.
+bool ReplaceAll(std::string& text, const std::vector<const re2::RE2*>& patterns,
+                absl::string_view replacement) {
+  const re2::StringPiece in(text);
+  // Each pattern's next match at or after `pos` (empty data: none left).
+  std::vector<re2::StringPiece> next(patterns.size());
+  std::vector<bool> searched(patterns.size(), false);
+  std::string out;
+  size_t pos = 0;
   bool changed = false;
-  for (const std::shared_ptr<const Segment>& segment : segments_) {
-    // Encoded forms first: they contain no raw secret, but a raw secret
-    // made only of unreserved characters is its own encoding.
-    if (segment->encoded != nullptr) {
-      changed |= re2::RE2::GlobalReplace(
-                     &text, *segment->encoded,
-                     re2::StringPiece(kRedactedEncoded.data(),
-                                      kRedactedEncoded.size())) > 0;
+  for (;;) {
+    size_t best = patterns.size();
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      if (!searched[i] ||
+          (next[i].data() != nullptr &&
+           static_cast<size_t>(next[i].data() - in.data()) < pos)) {
+        searched[i] = true;
+        if (!patterns[i]->Match(in, pos, in.size(), re2::RE2::UNANCHORED,
+                                &next[i], 1)) {
+          next[i] = re2::StringPiece();
+        }
+      }
+      if (next[i].data() == nullptr || next[i].empty()) continue;
+      if (best == patterns.size() || next[i].data() < next[best].data() ||
+          (next[i].data() == next[best].data() &&
+           next[i].size() > next[best].size())) {
+        best = i;
+      }
     }
-    changed |= re2::RE2::GlobalReplace(
-                   &text, *segment->plain,
-                   re2::StringPiece(kRedacted.data(), kRedacted.size())) > 0;
+    if (best == patterns.size()) break;
+    const size_t start = static_cast<size_t>(next[best].data() - in.data());
+    out.append(text, pos, start - pos);
+    out.append(replacement.data(), replacement.size());
+    pos = start + next[best].size();
+    changed = true;
   }
+  if (!changed) return false;
+  out.append(text, pos, std::string::npos);
+  text.swap(out);
+  return true;
+}
+
+}  // namespace
+
+bool Scrubber::Scrub(std::string& text) const {
+  if (text.empty() || segments_.empty()) return false;
+  std::vector<const re2::RE2*> encoded;
+  std::vector<const re2::RE2*> plain;
+  for (const std::shared_ptr<const Segment>& segment : segments_) {
+    if (segment->encoded != nullptr) encoded.push_back(segment->encoded.get());
+    plain.push_back(segment->plain.get());
+  }
+  // Encoded forms first: they contain no raw secret, but a raw secret made
+  // only of unreserved characters is its own encoding.
+  bool changed = ReplaceAll(text, encoded, kRedactedEncoded);
+  changed |= ReplaceAll(text, plain, kRedacted);
   return changed;
 }
 
 bool Scrubber::Finds(absl::string_view text) const {
   const re2::StringPiece in(text.data(), text.size());
   for (const std::shared_ptr<const Segment>& segment : segments_) {
+    if (!segment->forms.empty()) {
+      for (const std::string& form : segment->forms) {
+        if (::memmem(text.data(), text.size(), form.data(), form.size()) !=
+            nullptr) {
+          return true;
+        }
+      }
+      continue;
+    }
     if (!segment->plain->ok() ||
         (segment->encoded != nullptr && !segment->encoded->ok())) {
       return true;
@@ -167,22 +233,9 @@ void KnownSecrets::Add(const std::vector<std::string>& values) {
     }
   }
   if (added == 0) return;
-  // A new secret that contains a known one, or is contained in one, is
-  // compiled with all of them, longest first (see Scrubber); otherwise the
-  // new ones go to a segment of their own.
-  const size_t known = ordered_.size() - added;
-  bool nested = false;
-  for (size_t i = known; i < ordered_.size() && !nested; ++i) {
-    for (size_t k = 0; k < i && !nested; ++k) {
-      nested = absl::StrContains(ordered_[k], ordered_[i]) ||
-               absl::StrContains(ordered_[i], ordered_[k]);
-    }
-  }
-  scrubber_ = nested ? std::make_shared<const Scrubber>(ordered_)
-                     : std::make_shared<const Scrubber>(
-                           *scrubber_,
-                           std::vector<std::string>(
-                               ordered_.begin() + static_cast<ptrdiff_t>(known),
+  scrubber_ = std::make_shared<const Scrubber>(
+      *scrubber_,
+      std::vector<std::string>(ordered_.end() - static_cast<ptrdiff_t>(added),
                                ordered_.end()));
 }
 

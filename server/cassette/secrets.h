@@ -28,16 +28,15 @@ namespace matgto::cassette {
 // one more secret shares the segments of the one before and compiles only
 // a small new one, merging segments of similar sizes as they grow (so a
 // session that learns a secret per exchange compiles O(n log n) patterns
-// in all, not O(n^2)). A secret that contains another, or is contained in
-// one, is compiled with all of them, longest first, so that it is replaced
-// whole.
+// in all, not O(n^2)). Matches are replaced leftmost first and, at the same
+// place, longest first across every segment, as one alternation would: a
+// secret that contains another is replaced whole.
 class Scrubber {
  public:
   // Scrubs nothing.
   Scrubber();
   explicit Scrubber(const std::vector<std::string>& secrets);
-  // `base`'s secrets and `added` (none of which contains or is contained in
-  // one of base's: see KnownSecrets::Add).
+  // `base`'s secrets and `added`.
   Scrubber(const Scrubber& base, const std::vector<std::string>& added);
   ~Scrubber();
 

@@ -108,12 +108,20 @@ TEST(KnownSecretsTest, ASecretContainingOneLearnedBeforeIsReplacedWhole) {
   for (int i = 0; i < 40; ++i) secrets.Add({absl::StrCat("other-secret-", i)});
   secrets.Add({"abcdefgh12"});
   for (int i = 40; i < 80; ++i) secrets.Add({absl::StrCat("other-secret-", i)});
-  // Learned last, in a segment of its own it would be cut by the shorter
-  // one ("[REDACTED]34567" would show its end).
+  // Learned last, in a segment of its own: replaced segment by segment it
+  // would be cut by the shorter one ("[REDACTED]34567" would show its end).
   secrets.Add({"abcdefgh1234567"});
   std::string text = "x abcdefgh1234567 y abcdefgh12 z";
   EXPECT_TRUE(secrets.scrubber()->Scrub(text));
   EXPECT_EQ(text, "x [REDACTED] y [REDACTED] z");
+  // And the other way round: a shorter one learned after a longer one.
+  secrets.Add({"zyxwvutsrq"});
+  for (int i = 80; i < 120; ++i)
+    secrets.Add({absl::StrCat("other-secret-", i)});
+  secrets.Add({"yxwvutsr"});
+  text = "zyxwvutsrq yxwvutsr other-secret-100 other-secret-1";
+  EXPECT_TRUE(secrets.scrubber()->Scrub(text));
+  EXPECT_EQ(text, "[REDACTED] [REDACTED] [REDACTED] [REDACTED]");
 }
 
 TEST(KnownSecretsTest, IgnoresShortValuesAndThePlaceholder) {
