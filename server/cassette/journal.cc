@@ -345,16 +345,6 @@ absl::StatusOr<Recording> Journal::ReadBack() {
   const int fd =
       ::openat(dir_fd_, leaf_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return JournalError("cannot read journal", path_, errno);
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > INT32_MAX) {
-    ::close(fd);
-    // A protobuf message (the cassette) holds at most 2 GiB: say so rather
-    // than cut the recording short.
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the recording in ", path_, " is ", st.st_size / (1 << 20),
-        " MiB, more than the 2 GiB a cassette can hold; the journal is kept "
-        "(split the recording into several cassettes)"));
-  }
   return ReadJournal(fd, path_, /*resolve_bodies=*/true);
 }
 

@@ -150,7 +150,8 @@ class Journal {
 // closes it), which `source` names in errors: the cassette as its last
 // start entry left it, with the interactions, WebSocket messages and closes
 // appended after it. A final entry cut short by a crash is left out.
-// DATA_LOSS without a readable start entry, or with times out of range.
+// DATA_LOSS without a readable start entry, or with times out of range;
+// RESOURCE_EXHAUSTED over 2 GiB (more than a cassette can hold).
 // The interactions are read one at a time when the recording is written
 // (see journal_read.cc). With `resolve_bodies`, spooled bodies are looked up
 // beside `source` (ResolveSpooledBody) and an interaction whose file is

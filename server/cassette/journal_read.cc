@@ -386,6 +386,15 @@ class JournalInteractions final : public InteractionSource {
 absl::StatusOr<Recording> ReadJournal(int fd, std::string source,
                                       bool resolve_bodies) {
   auto owned = std::make_shared<SharedFd>(fd);
+  struct stat file {};
+  if (::fstat(fd, &file) == 0 && file.st_size > INT32_MAX) {
+    // A protobuf message (the cassette) holds at most 2 GiB: say so rather
+    // than cut the recording short.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the recording in ", source, " is ", file.st_size / (1 << 20),
+        " MiB, more than the 2 GiB a cassette can hold; the journal is kept "
+        "(split the recording into several cassettes)"));
+  }
   Layout layout = Scan(fd);
   if (layout.begin_at < 0) {
     return absl::DataLossError(

@@ -27,7 +27,9 @@
 #define MATGTO_ASAN 1
 #endif
 #ifdef MATGTO_ASAN
-#include <sanitizer/allocator_interface.h>
+// ASan's count of the bytes its allocator holds (declared by hand: GCC ships
+// asan_interface.h but not allocator_interface.h, which declares it).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace matgto::cassette {
