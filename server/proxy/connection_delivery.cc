@@ -143,41 +143,45 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
     WireResponse none;
     co_return co_await Deliver(none, true, delivery);
   }
-  absl::StatusOr<WireResponse> wire =
-      ToWire(response, version, keep_alive, head_request, reply_arena_.Reset());
-  if (!wire.ok()) {
+  const bool header_only =
+      head_request || core::ResponseHasNoBody("", response.status);
+  bool chunked = false;
+  // Checked (and, when it goes out at once, written) as the header block's
+  // bytes; Beast's message is built only to shape a delivery or to chunk.
+  absl::Status valid = WireHeadTo(response, version, keep_alive, head_request,
+                                  reply_head_, chunked);
+  if (!valid.ok()) {
     // A response that cannot be sent as HTTP/1.1 (a hand-edited cassette):
     // a clear 502 instead of a broken connection.
     // (Built outside the co_await: see HandleConnect.)
-    std::string message = absl::StrCat(
-        "matgto: the ",
-        invalid_code == "cassette-bad-response" ? "recorded response"
-                                                : "upstream response",
-        " cannot be sent: ", wire.status().message());
+    std::string message = absl::StrCat("matgto: the ",
+                                       invalid_code == "cassette-bad-response"
+                                           ? "recorded response"
+                                           : "upstream response",
+                                       " cannot be sent: ", valid.message());
     co_return co_await WriteError(502, invalid_code, std::move(message),
                                   version, keep_alive);
   }
-  WireResponse& message = *wire;
-  if (!delivery.Immediate()) {
-    co_return co_await Deliver(
-        message, head_request || core::ResponseHasNoBody("", response.status),
-        delivery);
-  }
-  client_.expires_after(Chrono(config_.write_timeout));
-  const bool header_only =
-      head_request || core::ResponseHasNoBody("", response.status);
-  if (header_only || !message.chunked()) {
-    // The header block and the body (if any) in one gather write; only a
-    // chunked body needs Beast's serializer.
-    HeaderBytesTo(message, reply_head_);
+  if (delivery.Immediate() && (header_only || !chunked)) {
+    // The header block and the body (if any) in one gather write.
+    client_.expires_after(Chrono(config_.write_timeout));
     std::array<asio::const_buffer, 2> bytes{
         asio::buffer(reply_head_),
-        asio::buffer(message.body().data(),
-                     header_only ? 0 : message.body().size())};
+        asio::buffer(response.body.data(),
+                     header_only ? 0 : response.body.size())};
     auto [ec, n] = co_await OnClient(
         [&](auto& s) { return asio::async_write(s, bytes, kAwait); });
     co_return !ec;
   }
+  absl::StatusOr<WireResponse> wire =
+      ToWire(response, version, keep_alive, head_request, reply_arena_.Reset());
+  if (!wire.ok()) co_return false;  // WireHeadTo accepted it: never
+  WireResponse& message = *wire;
+  if (!delivery.Immediate()) {
+    co_return co_await Deliver(message, header_only, delivery);
+  }
+  // Only a chunked body needs Beast's serializer.
+  client_.expires_after(Chrono(config_.write_timeout));
   auto [ec, n] = co_await OnClient(
       [&](auto& s) { return http::async_write(s, message, kAwait); });
   co_return !ec;

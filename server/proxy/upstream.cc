@@ -302,16 +302,14 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   const std::string authority = core::HostPort(url.host, url.port);
   // This exchange's headers (sent and received) in the connection's arena.
   const FieldsAllocator fields = fields_.Reset();
-  UpstreamRequest upstream_request = ToUpstream(request, url, fields);
   const absl::Time started = absl::Now();
   out.timing.started_at = started;
   Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
-  // Re-framed with a Content-Length (ToUpstream): the header block and the
-  // body in one gather write.
-  HeaderBytesTo(upstream_request, head_);
-  const std::array<asio::const_buffer, 2> message{
-      asio::buffer(head_), asio::buffer(upstream_request.body().data(),
-                                        upstream_request.body().size())};
+  // Re-framed with a Content-Length (see ToUpstream): the header block and
+  // the body in one gather write.
+  UpstreamHeadTo(request, url, head_);
+  const std::array<asio::const_buffer, 2> message{asio::buffer(head_),
+                                                  asio::buffer(request.body)};
   auto [wec, wn] = co_await asio::async_write(stream, message, kAwait);
   if (wec) {
     Close();

@@ -24,12 +24,29 @@ constexpr absl::string_view kHopByHop[] = {"connection",
                                            "trailer",
                                            "upgrade"};
 
+bool IsStandardHop(absl::string_view name) {
+  for (absl::string_view h : kHopByHop) {
+    if (core::EqualsIgnoreCase(name, h)) return true;
+  }
+  return false;
+}
+
+// The names a message's Connection headers list, comma-separated, less
+// those that change nothing: "close" (an option, not a header) and the
+// standard hop-by-hop names, dropped anyway. Most messages ("Connection:
+// keep-alive") thus list none, and IsHopByHop has no tokens to check.
 std::string ConnectionTokens(const core::Headers& headers) {
   std::string tokens;
   for (const core::Header& h : headers) {
-    if (core::EqualsIgnoreCase(h.name, "connection")) {
+    if (!core::EqualsIgnoreCase(h.name, "connection")) continue;
+    for (absl::string_view token : absl::StrSplit(h.value, ',')) {
+      token = absl::StripAsciiWhitespace(token);
+      if (token.empty() || core::EqualsIgnoreCase(token, "close") ||
+          IsStandardHop(token)) {
+        continue;
+      }
       if (!tokens.empty()) tokens += ',';
-      tokens += h.value;
+      absl::StrAppend(&tokens, token);
     }
   }
   return tokens;
@@ -157,11 +174,10 @@ bool IsHopByHop(absl::string_view name, absl::string_view connection_tokens) {
   // apart by their first letter (this runs for each header of each
   // forwarded message).
   const char first = name.empty() ? '\0' : absl::ascii_tolower(name[0]);
-  if (first == 'c' || first == 'k' || first == 'p' || first == 't' ||
-      first == 'u') {
-    for (absl::string_view h : kHopByHop) {
-      if (core::EqualsIgnoreCase(name, h)) return true;
-    }
+  if ((first == 'c' || first == 'k' || first == 'p' || first == 't' ||
+       first == 'u') &&
+      IsStandardHop(name)) {
+    return true;
   }
   if (connection_tokens.empty() || IsFraming(name) ||
       core::EqualsIgnoreCase(name, "host")) {
@@ -217,20 +233,133 @@ void ToCore(ClientRequest&& request, const core::UrlParts& url,
   out.body = std::move(request.body());
 }
 
-UpstreamRequest ToUpstream(const core::HttpRequest& request,
-                           const core::UrlParts& url, FieldsAllocator fields) {
-  UpstreamRequest out(std::piecewise_construct, std::make_tuple(),
-                      std::make_tuple(fields));
-  out.method_string(request.method);
-  std::string target = url.path;
-  if (url.has_query) {
-    target += '?';
-    target += url.query;
+namespace {
+
+// A message's start line and fields as ToUpstream and ToWire decide them,
+// built in one of two forms: a Beast message (BeastHead), or the bytes of
+// its header block, written straight into a string (BytesHead) -- what
+// the proxy sends on each forwarded exchange, without building Beast
+// fields only to serialise them again. Both take the same calls from the
+// same Build* function, so they cannot disagree on what is sent.
+
+boost::beast::string_view Sv(absl::string_view s) {
+  return boost::beast::string_view(s.data(), s.size());
+}
+
+// Into a Beast message (`Message` is UpstreamRequest or WireResponse).
+template <class Message>
+class BeastHead {
+ public:
+  explicit BeastHead(Message& out) : out_(out) {}
+  void RequestLine(absl::string_view method, absl::string_view target) {
+    out_.method_string(Sv(method));
+    out_.target(Sv(target));
+    out_.version(11);
   }
-  out.target(target);
-  out.version(11);
+  void StatusLine(int status, absl::string_view reason, int version) {
+    out_.result(static_cast<unsigned>(status));
+    if (!reason.empty()) out_.reason(Sv(reason));
+    out_.version(version);
+  }
+  void Add(absl::string_view name, absl::string_view value) {
+    out_.insert(Sv(name), Sv(value));
+  }
+  void Add(http::field name, absl::string_view value) {
+    out_.insert(name, Sv(value));
+  }
+  // Fields added last (Beast's set() of a field not yet present).
+  void Set(http::field name, absl::string_view value) {
+    out_.set(name, Sv(value));
+  }
+  void ContentLength(uint64_t length) { out_.content_length(length); }
+  void KeepAlive(bool keep_alive) { out_.keep_alive(keep_alive); }
+
+ private:
+  Message& out_;
+};
+
+// Into the bytes Beast's serializer would write for the same message: the
+// start line, "Name: value\r\n" per field with the value trimmed of
+// spaces and tabs as Beast trims it, and the blank line (End). One
+// difference: Beast moves a repeated field next to its first occurrence;
+// here fields keep the order they come in.
+class BytesHead {
+ public:
+  explicit BytesHead(std::string& out) : out_(out) { out_.clear(); }
+  void RequestLine(absl::string_view method, absl::string_view target) {
+    version_ = 11;
+    absl::StrAppend(&out_, method, " ", target, " HTTP/1.1\r\n");
+  }
+  void StatusLine(int status, absl::string_view reason, int version) {
+    version_ = version;
+    const char line[] = {'H',
+                         'T',
+                         'T',
+                         'P',
+                         '/',
+                         static_cast<char>('0' + version / 10),
+                         '.',
+                         static_cast<char>('0' + version % 10),
+                         ' ',
+                         static_cast<char>('0' + status / 100),
+                         static_cast<char>('0' + status / 10 % 10),
+                         static_cast<char>('0' + status % 10),
+                         ' '};
+    out_.append(line, sizeof line);
+    if (reason.empty()) {
+      const auto standard =
+          http::obsolete_reason(static_cast<http::status>(status));
+      reason = absl::string_view(standard.data(), standard.size());
+    }
+    absl::StrAppend(&out_, reason, "\r\n");
+  }
+  void Add(absl::string_view name, absl::string_view value) {
+    absl::StrAppend(&out_, name, ": ", Trim(value), "\r\n");
+  }
+  void Add(http::field name, absl::string_view value) {
+    const auto n = http::to_string(name);
+    Add(absl::string_view(n.data(), n.size()), value);
+  }
+  void Set(http::field name, absl::string_view value) { Add(name, value); }
+  void ContentLength(uint64_t length) {
+    Add(http::field::content_length, absl::StrCat(length));
+  }
+  // What Beast's keep_alive() adds to a message with no Connection field
+  // (every Connection field is hop-by-hop, so there is none).
+  void KeepAlive(bool keep_alive) {
+    if (version_ >= 11 && !keep_alive) Add(http::field::connection, "close");
+    if (version_ < 11 && keep_alive) {
+      Add(http::field::connection, "keep-alive");
+    }
+  }
+  void End() { out_.append("\r\n"); }
+
+ private:
+  static absl::string_view Trim(absl::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+      v.remove_prefix(1);
+    }
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+      v.remove_suffix(1);
+    }
+    return v;
+  }
+
+  std::string& out_;
+  int version_ = 11;
+};
+
+// ToUpstream's decisions (see wire.h), made into `head`.
+template <class Head>
+void BuildUpstream(const core::HttpRequest& request, const core::UrlParts& url,
+                   Head& head) {
+  if (url.has_query) {
+    head.RequestLine(request.method, absl::StrCat(url.path, "?", url.query));
+  } else {
+    head.RequestLine(request.method, url.path);
+  }
   const std::string tokens = ConnectionTokens(request.headers);
-  const std::string length = std::to_string(request.body.size());
+  const std::string length_text = absl::StrCat(request.body.size());
   bool has_host = false;
   bool framed = false;
   for (const core::Header& h : request.headers) {
@@ -238,21 +367,38 @@ UpstreamRequest ToUpstream(const core::HttpRequest& request,
     if (IsFraming(h.name)) {
       // Whatever the client framed its body with, we send the body we hold
       // with one length of our own.
-      if (!framed) out.insert(http::field::content_length, length);
+      if (!framed) head.Add(http::field::content_length, length_text);
       framed = true;
       continue;
     }
     if (core::EqualsIgnoreCase(h.name, "host")) has_host = true;
-    out.insert(h.name, h.value);
+    head.Add(h.name, h.value);
   }
-  if (!has_host) out.set(http::field::host, HostFor(url));
+  if (!has_host) head.Set(http::field::host, HostFor(url));
   if (!framed && !request.body.empty()) {
-    out.set(http::field::content_length, length);
+    head.Set(http::field::content_length, length_text);
   }
-  out.keep_alive(true);
+  head.KeepAlive(true);
+}
+
+}  // namespace
+
+UpstreamRequest ToUpstream(const core::HttpRequest& request,
+                           const core::UrlParts& url, FieldsAllocator fields) {
+  UpstreamRequest out(std::piecewise_construct, std::make_tuple(),
+                      std::make_tuple(fields));
+  BeastHead<UpstreamRequest> head(out);
+  BuildUpstream(request, url, head);
   out.body() = http::span_body<const char>::value_type(request.body.data(),
                                                        request.body.size());
   return out;
+}
+
+void UpstreamHeadTo(const core::HttpRequest& request, const core::UrlParts& url,
+                    std::string& out) {
+  BytesHead head(out);
+  BuildUpstream(request, url, head);
+  head.End();
 }
 
 core::HttpResponse ToCore(UpstreamResponse&& response) {
@@ -269,9 +415,14 @@ core::HttpResponse ToCore(UpstreamResponse&& response) {
   return out;
 }
 
-absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
-                                    int client_version, bool keep_alive,
-                                    bool head_request, FieldsAllocator fields) {
+namespace {
+
+// ToWire's checks and decisions (see wire.h), made into `head`. Sets
+// `chunked` when the body goes chunked on the wire.
+template <class Head>
+absl::Status BuildWire(const core::HttpResponse& response, int client_version,
+                       bool keep_alive, bool head_request, Head& head,
+                       bool& chunked) {
   if (response.status < 100 || response.status > 999) {
     return absl::InvalidArgumentError(absl::StrCat(
         "status ", response.status, " is not a three-digit HTTP status"));
@@ -285,7 +436,7 @@ absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
       !head_request && !core::ResponseHasNoBody("", response.status);
   // The stored framing: chunked is kept for HTTP/1.1 clients (and then any
   // Content-Length goes); otherwise every stored length must be the body's.
-  bool chunked = false;
+  chunked = false;
   std::optional<uint64_t> stored_length;
   for (const core::Header& h : response.headers) {
     if (core::EqualsIgnoreCase(h.name, "transfer-encoding")) {
@@ -311,11 +462,7 @@ absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
         response.body.size(), " bytes"));
   }
 
-  WireResponse out(std::piecewise_construct, std::make_tuple(),
-                   std::make_tuple(fields));
-  out.result(static_cast<unsigned>(response.status));
-  if (!response.reason.empty()) out.reason(response.reason);
-  out.version(client_version);
+  head.StatusLine(response.status, response.reason, client_version);
   const std::string tokens = ConnectionTokens(response.headers);
   bool length_set = false;
   for (const core::Header& h : response.headers) {
@@ -327,28 +474,57 @@ absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
       continue;
     }
     if (core::EqualsIgnoreCase(h.name, "transfer-encoding")) {
-      if (chunked) out.insert(h.name, "chunked");
+      if (chunked) head.Add(h.name, "chunked");
       continue;
     }
     if (core::EqualsIgnoreCase(h.name, "content-length")) {
       if (chunked || length_set) continue;
       length_set = true;
-      out.insert(h.name, has_body ? std::to_string(response.body.size())
-                                  : std::to_string(*stored_length));
+      head.Add(h.name,
+               absl::StrCat(has_body ? response.body.size() : *stored_length));
       continue;
     }
-    out.insert(h.name, h.value);
+    head.Add(h.name, h.value);
   }
-  out.body() = http::span_body<const char>::value_type(response.body.data(),
-                                                       response.body.size());
   // A response an upstream delimited by closing its connection (or whose
   // Transfer-Encoding the client cannot read) gets a Content-Length so the
   // client connection can stay open.
   if (has_body && !chunked && !length_set) {
-    out.content_length(response.body.size());
+    head.ContentLength(response.body.size());
   }
-  out.keep_alive(keep_alive);
+  head.KeepAlive(keep_alive);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
+                                    int client_version, bool keep_alive,
+                                    bool head_request, FieldsAllocator fields) {
+  WireResponse out(std::piecewise_construct, std::make_tuple(),
+                   std::make_tuple(fields));
+  BeastHead<WireResponse> head(out);
+  bool chunked = false;
+  absl::Status st = BuildWire(response, client_version, keep_alive,
+                              head_request, head, chunked);
+  if (!st.ok()) return st;
+  out.body() = http::span_body<const char>::value_type(response.body.data(),
+                                                       response.body.size());
   return out;
+}
+
+absl::Status WireHeadTo(const core::HttpResponse& response, int client_version,
+                        bool keep_alive, bool head_request, std::string& out,
+                        bool& chunked) {
+  BytesHead head(out);
+  absl::Status st = BuildWire(response, client_version, keep_alive,
+                              head_request, head, chunked);
+  if (!st.ok()) {
+    out.clear();
+    return st;
+  }
+  head.End();
+  return absl::OkStatus();
 }
 
 bool ParseConnectTarget(absl::string_view target, std::string& host,
@@ -412,9 +588,13 @@ SerializedHeads SerializeHeads(const core::HttpResponse& response) {
   SerializedHeads heads;
   if (core::ResponseHasNoBody("", response.status)) return heads;
   for (const bool keep_alive : {true, false}) {
-    absl::StatusOr<WireResponse> wire = ToWire(response, 11, keep_alive);
-    if (!wire.ok() || wire->chunked()) return SerializedHeads{};
-    (keep_alive ? heads.keep_alive : heads.close) = HeaderBytes(*wire);
+    bool chunked = false;
+    if (!WireHeadTo(response, 11, keep_alive, /*head_request=*/false,
+                    keep_alive ? heads.keep_alive : heads.close, chunked)
+             .ok() ||
+        chunked) {
+      return SerializedHeads{};
+    }
   }
   return heads;
 }

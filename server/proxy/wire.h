@@ -121,6 +121,14 @@ UpstreamRequest ToUpstream(const core::HttpRequest& request,
                            const core::UrlParts& url,
                            FieldsAllocator fields = {});
 
+// The request line and header block of ToUpstream(request, url) as
+// HeaderBytesTo writes them, built straight into `out` (replaced; its
+// capacity is kept) without Beast fields: what each forwarded request
+// costs. Fields keep their order (Beast would move a repeated field next
+// to its first occurrence).
+void UpstreamHeadTo(const core::HttpRequest& request, const core::UrlParts& url,
+                    std::string& out);
+
 // Moves an upstream response into a core response.
 core::HttpResponse ToCore(UpstreamResponse&& response);
 
@@ -139,6 +147,15 @@ absl::StatusOr<WireResponse> ToWire(const core::HttpResponse& response,
                                     int client_version, bool keep_alive,
                                     bool head_request = false,
                                     FieldsAllocator fields = {});
+
+// The status line and header block of ToWire(...) as HeaderBytesTo writes
+// them, built straight into `out` (replaced; capacity kept) without Beast
+// fields. The same checks as ToWire, the same errors (`out` is then
+// empty). `chunked`: the body goes chunked on the wire (Beast's serializer
+// writes it). Fields keep their order, as UpstreamHeadTo's do.
+absl::Status WireHeadTo(const core::HttpResponse& response, int client_version,
+                        bool keep_alive, bool head_request, std::string& out,
+                        bool& chunked);
 
 // The request line or status line and header block of `message` as the
 // bytes Beast writes before the body; the body follows as is unless the

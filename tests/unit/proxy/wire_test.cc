@@ -587,6 +587,134 @@ TEST(SerializeHeadsTest, KeptWithTheResponseNotWithItsCopies) {
   EXPECT_EQ(response, (core::HttpResponse{.status = 200, .body = "x"}));
 }
 
+// The header block built straight into bytes (WireHeadTo) is the one
+// Beast writes for the ToWire message, for every client version,
+// keep-alive and HEAD combination, and refused the same way.
+TEST(WireHeadToTest, TheBytesBeastWritesForTheToWireMessage) {
+  const std::vector<core::HttpResponse> responses = {
+      {.status = 200,
+       .reason = "OK",
+       .headers = {{"Server", "nginx/1.22.1"},
+                   {"Date", "Wed, 02 Dec 2026 23:50:14 GMT"},
+                   {"Content-Type", "application/json"},
+                   {"Content-Length", "5"},
+                   {"Connection", "keep-alive"},
+                   {"ETag", "\"6569-5\""},
+                   {"Accept-Ranges", "bytes"}},
+       .body = "hello"},
+      {.status = 404, .body = "no length, no reason"},
+      {.status = 599, .headers = {{"X-Pad", " \tpadded value\t "}}},
+      {.status = 299, .reason = "Custom Reason", .body = "x"},
+      {.status = 200,
+       .headers = {{"Connection", "close, X-Hop"},
+                   {"X-Hop", "1"},
+                   {"Keep-Alive", "timeout=5"},
+                   {"Upgrade", "h2c"},
+                   {"Trailer", "X-T"},
+                   {"Set-Cookie", "a=1"},
+                   {"Set-Cookie", "b=2"}},
+       .body = "hop"},
+      {.status = 200,
+       .headers = {{"Transfer-Encoding", "chunked"}, {"Content-Length", "3"}},
+       .body = "abc"},
+      {.status = 407,
+       .headers = {{"Proxy-Authenticate", "Basic realm=\"x\""}},
+       .body = "who?"},
+      {.status = 401,
+       .headers = {{"Proxy-Authenticate", "Basic realm=\"x\""}},
+       .body = "not ours"},
+      {.status = 204, .headers = {{"Content-Length", "0"}}},
+      {.status = 304, .headers = {{"Content-Length", "10"}}},
+      {.status = 200, .headers = {{"content-length", "5, 5"}}, .body = "twice"},
+      {.status = 200, .headers = {{"Content-Length", "9"}}, .body = "abc"},
+      {.status = 1000},
+      {.status = 100},
+      {.status = 101, .headers = {{"Upgrade", "websocket"}}},
+  };
+  for (const core::HttpResponse& response : responses) {
+    for (const int version : {10, 11}) {
+      for (const bool keep_alive : {true, false}) {
+        for (const bool head_request : {false, true}) {
+          SCOPED_TRACE(::testing::Message()
+                       << ::testing::PrintToString(response) << " HTTP/"
+                       << version << " keep_alive=" << keep_alive
+                       << " head=" << head_request);
+          std::string bytes = "stale";
+          bool chunked = false;
+          const absl::Status st = WireHeadTo(response, version, keep_alive,
+                                             head_request, bytes, chunked);
+          const absl::StatusOr<WireResponse> wire =
+              ToWire(response, version, keep_alive, head_request);
+          ASSERT_EQ(st, wire.status());
+          if (!st.ok()) {
+            EXPECT_THAT(bytes, IsEmpty());
+            continue;
+          }
+          EXPECT_EQ(bytes, HeaderBytes(*wire));
+          EXPECT_EQ(chunked, wire->chunked());
+        }
+      }
+    }
+  }
+}
+
+TEST(WireHeadToTest, RepeatedFieldsKeepTheirOrder) {
+  // (Beast would move the second Set-Cookie up next to the first.)
+  std::string bytes;
+  bool chunked = true;
+  ASSERT_TRUE(WireHeadTo(core::HttpResponse{.status = 200,
+                                            .headers = {{"Set-Cookie", "a=1"},
+                                                        {"X-Other", "x"},
+                                                        {"Set-Cookie", "b=2"}},
+                                            .body = "ab"},
+                         11, true, false, bytes, chunked)
+                  .ok());
+  EXPECT_EQ(bytes,
+            "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Other: x\r\n"
+            "Set-Cookie: b=2\r\nContent-Length: 2\r\n\r\n");
+  EXPECT_FALSE(chunked);
+}
+
+// The same for what is sent upstream (UpstreamHeadTo and ToUpstream).
+TEST(UpstreamHeadToTest, TheBytesBeastWritesForTheToUpstreamMessage) {
+  struct Case {
+    std::string url;
+    core::HttpRequest request;
+  };
+  const std::vector<Case> cases = {
+      {"http://127.0.0.1:8080/item/3?x=1",
+       {.method = "GET",
+        .headers = {{"Host", "127.0.0.1:8080"},
+                    {"User-Agent", "curl/7.88.1"},
+                    {"Accept", "*/*"},
+                    {"Proxy-Connection", "Keep-Alive"}}}},
+      {"http://example.test/", {.method = "GET"}},
+      {"http://[::1]:9000/p?",
+       {.method = "POST",
+        .headers = {{"Transfer-Encoding", "chunked"},
+                    {"Content-Length", "4"},
+                    {"X-Pad", "\t v "}},
+        .body = "data"}},
+      {"https://api.example.test/v1",
+       {.method = "PUT",
+        .headers = {{"Connection", "X-Hop, keep-alive"},
+                    {"X-Hop", "1"},
+                    {"Proxy-Authorization", "Basic dTpw"},
+                    {"TE", "trailers"},
+                    {"Content-Type", "application/json"}},
+        .body = "{}"}},
+      {"http://h/empty",
+       {.method = "POST", .headers = {{"Content-Length", "0"}}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.url);
+    const core::UrlParts url = Parse(c.url);
+    std::string bytes = "stale";
+    UpstreamHeadTo(c.request, url, bytes);
+    EXPECT_EQ(bytes, HeaderBytes(ToUpstream(c.request, url)));
+  }
+}
+
 TEST(ProxyCredentialTest, BasicUserNamesTheSession) {
   // base64("s-1:matgto"), base64("s-1:"), base64("s-1")
   EXPECT_EQ(ProxyCredential("Basic cy0xOm1hdGd0bw=="), "s-1");
