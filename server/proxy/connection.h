@@ -105,6 +105,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The steps of HandleOne. Each answers what it refuses (an error
   // response) and returns false when the connection must close.
   boost::asio::awaitable<bool> ReadHeader(RequestParser& parser);
+  // What a failed header read gets (timed out, too large, malformed).
+  RequestRefusal HeaderReadRefusal(const boost::beast::error_code& ec) const;
+  // (Only for a request whose header says a body follows.)
   boost::asio::awaitable<bool> ReadBody(RequestParser& parser, int version);
   // The request's absolute URL (the Host header set from it where the
   // authority wins); nullopt when refused, with `answered` telling whether
@@ -230,6 +233,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // one reply at a time).
   std::string reply_head_;
   core::HttpRequest exchange_;
+  // What the upstream answered the exchange in flight (see FetchInto).
+  FetchOutcome outcome_;
   boost::asio::steady_timer request_deadline_;
   // Latency and fault pauses (Deliver); Cancel() cancels it.
   boost::asio::steady_timer delivery_timer_;

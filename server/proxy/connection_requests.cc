@@ -113,7 +113,12 @@ asio::awaitable<bool> Connection::HandleOne() {
     co_return co_await HandleConnect(std::string(parser.get().target()),
                                      version);
   }
-  if (!co_await ReadBody(parser, version)) co_return false;
+  if (parser.is_done()) {
+    // No body (most requests): no coroutine to call for it.
+    StopRequestDeadline();
+  } else if (!co_await ReadBody(parser, version)) {
+    co_return false;
+  }
   if (!ClaimForCredential()) {
     co_await RefuseForCredential(version);
     co_return false;
@@ -183,58 +188,51 @@ asio::awaitable<bool> Connection::ReadHeader(RequestParser& parser) {
   auto [ec, n] = co_await OnClient([&](auto& s) {
     return http::async_read_header(s, buffer_, parser, kAwait);
   });
+  std::optional<RequestRefusal> refusal;
   if (ec) {
     StopRequestDeadline();
-    if (timed_out_) {
-      co_await WriteError(
-          408, "request-timeout",
-          absl::StrCat("matgto: the request headers did not arrive within ",
-                       absl::FormatDuration(config_.request_timeout),
-                       " (--request-timeout)"),
-          11, false);
-      co_return false;
-    }
-    if (ClientWentAway(ec)) co_return false;
-    if (ec == http::error::header_limit) {
-      co_await WriteError(
-          431, "header-too-large",
-          absl::StrCat("matgto: request line and headers exceed ",
-                       config_.max_header_bytes, " bytes (--max-header-bytes)"),
-          11, false);
-      co_return false;
-    }
-    if (ec == http::error::body_limit) {  // a Content-Length over the limit
-      co_await WriteError(
-          413, "body-too-large",
-          absl::StrCat("matgto: request body exceeds ", config_.max_body_bytes,
-                       " bytes (--max-body-bytes)"),
-          11, false);
-      co_return false;
-    }
-    co_await WriteError(
-        400, "bad-request",
-        absl::StrCat("matgto: malformed HTTP request: ", ec.message()), 11,
-        false);
-    co_return false;
-  }
-  // Framing is checked before any of the body is read: a body whose length
-  // cannot be known is never forwarded.
-  if (std::optional<RequestRefusal> refusal =
-          CheckRequestHeader(parser.get())) {
+    if (!timed_out_ && ClientWentAway(ec)) co_return false;
+    refusal = HeaderReadRefusal(ec);
+  } else if ((refusal = CheckRequestHeader(parser.get()))) {
+    // Framing is checked before any of the body is read: a body whose
+    // length cannot be known is never forwarded.
     StopRequestDeadline();
+  }
+  if (refusal.has_value()) {
+    // (One place that answers: each co_await would take room of its own in
+    // this coroutine's frame, allocated for every request.)
     co_await WriteError(refusal->status, refusal->code,
-                        std::move(refusal->message), parser.get().version(),
-                        false);
+                        std::move(refusal->message),
+                        ec ? 11 : parser.get().version(), false);
     co_return false;
   }
   co_return true;
 }
 
-asio::awaitable<bool> Connection::ReadBody(RequestParser& parser, int version) {
-  if (parser.is_done()) {
-    StopRequestDeadline();
-    co_return true;
+RequestRefusal Connection::HeaderReadRefusal(
+    const beast::error_code& ec) const {
+  if (timed_out_) {
+    return {408, "request-timeout",
+            absl::StrCat("matgto: the request headers did not arrive within ",
+                         absl::FormatDuration(config_.request_timeout),
+                         " (--request-timeout)")};
   }
+  if (ec == http::error::header_limit) {
+    return {
+        431, "header-too-large",
+        absl::StrCat("matgto: request line and headers exceed ",
+                     config_.max_header_bytes, " bytes (--max-header-bytes)")};
+  }
+  if (ec == http::error::body_limit) {  // a Content-Length over the limit
+    return {413, "body-too-large",
+            absl::StrCat("matgto: request body exceeds ",
+                         config_.max_body_bytes, " bytes (--max-body-bytes)")};
+  }
+  return {400, "bad-request",
+          absl::StrCat("matgto: malformed HTTP request: ", ec.message())};
+}
+
+asio::awaitable<bool> Connection::ReadBody(RequestParser& parser, int version) {
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     http::response<http::empty_body> go_on{http::status::continue_, version};
     client_.expires_after(Chrono(config_.write_timeout));
@@ -352,8 +350,9 @@ asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
   ClientRelay relay(*this, keep_alive, ticket, exchange);
   // (Not when a fault shapes the delivery: the whole response is then
   // paced or broken as the fault says.)
-  FetchOutcome outcome = co_await upstream_.Fetch(
-      exchange, url,
+  FetchOutcome& outcome = outcome_;
+  co_await upstream_.FetchInto(
+      exchange, url, outcome,
       version == 11 && !head && ticket.delivery.Immediate() ? &relay : nullptr);
   if (outcome.ended) {
     // Recorded by the relay, unless the body was too large to keep (or

@@ -247,18 +247,26 @@ UpstreamClient::TakeConnection(const core::UrlParts& url, FetchOutcome& out,
 asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
     const core::HttpRequest& request, const core::UrlParts& url,
     ResponseRelay* relay) {
+  FetchOutcome out;
+  co_await FetchInto(request, url, out, relay);
+  co_return out;
+}
+
+asio::awaitable<void> UpstreamClient::FetchInto(
+    const core::HttpRequest& request, const core::UrlParts& url,
+    FetchOutcome& out, ResponseRelay* relay) {
   const std::string key =
       absl::StrCat(url.scheme, "://", core::HostPort(url.host, url.port));
   for (int attempt = 0; attempt < 2; ++attempt) {
+    out = FetchOutcome{};
     if (cancelled_) {
       // The connection was cancelled (its session ended): never (re)connect.
-      FetchOutcome out;
       out.error_status = 503;
       out.error_code = "cancelled";
       out.error_message =
           "matgto: the exchange was cancelled (its session "
           "ended or the server is shutting down)";
-      co_return out;
+      co_return;
     }
     bool reused = key_ == key && (plain_.has_value() || secure_.has_value());
     // A request that must not be sent twice only goes on a kept-alive
@@ -270,37 +278,35 @@ asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
       Close();
       reused = false;
     }
-    FetchOutcome out;
     if (!reused) {
       // (Not in one condition: GCC 12 can miscompile a co_await inside
       // && or ||.)
       const bool connected = co_await Connect(url, out);
-      if (!connected) co_return out;
+      if (!connected) co_return;
     }
     bool retry = false;
     if (secure_.has_value()) {
-      out = co_await Exchange(*secure_, request, url, reused && idempotent,
-                              retry, relay);
+      co_await Exchange(*secure_, request, url, reused && idempotent, retry,
+                        relay, out);
     } else {
-      out = co_await Exchange(*plain_, request, url, reused && idempotent,
-                              retry, relay);
+      co_await Exchange(*plain_, request, url, reused && idempotent, retry,
+                        relay, out);
     }
-    if (!retry) co_return out;
+    if (!retry) co_return;
   }
-  FetchOutcome out;
+  out = FetchOutcome{};
   out.error_status = 502;
   out.error_code = "upstream-unreachable";
   out.error_message = absl::StrCat("matgto: ", key, " closed the connection");
-  co_return out;
 }
 
 template <class Stream>
-asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
+asio::awaitable<void> UpstreamClient::Exchange(
     Stream& stream, const core::HttpRequest& request, const core::UrlParts& url,
-    bool reused, bool& retry, ResponseRelay* relay) {
-  FetchOutcome out;
+    bool reused, bool& retry, ResponseRelay* relay, FetchOutcome& out) {
   const std::string authority = core::HostPort(url.host, url.port);
   // This exchange's headers (sent and received) in the connection's arena.
+  parser_.reset();  // (its fields live in fields_)
   const FieldsAllocator fields = fields_.Reset();
   const absl::Time started = absl::Now();
   out.timing.started_at = started;
@@ -316,17 +322,18 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
     // A kept-alive connection the upstream had closed: try a fresh one.
     if (reused) {
       retry = true;
-      co_return out;
+      co_return;
     }
     out.error_status = wec == beast::error::timeout ? 504 : 502;
     out.error_code = wec == beast::error::timeout ? "upstream-timeout"
                                                   : "upstream-write-failed";
     out.error_message = absl::StrCat("matgto: sending the request to ",
                                      authority, " failed: ", wec.message());
-    co_return out;
+    co_return;
   }
-  std::optional<http::response_parser<http::string_body, FieldsAllocator>>
-      parser;
+  // The connection's (one exchange at a time), not this frame's: see
+  // FetchInto.
+  std::optional<UpstreamParser>& parser = parser_;
   beast::error_code rec;
   for (;;) {
     parser.emplace(std::piecewise_construct, std::make_tuple(),
@@ -351,10 +358,9 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
   if (rec && reused && !parser->got_some() && PeerClosed(rec)) {
     Close();
     retry = true;
-    co_return out;
+    co_return;
   }
   const absl::Time first_byte = absl::Now();
-  std::vector<core::BodyChunk> chunks;
   const bool streamed =
       !rec && IsStreamedResponse(
                   [&] {
@@ -367,77 +373,11 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       *parser->content_length() >
           std::min<uint64_t>(kRelayBodyBytes, config_.max_body_bytes);
   if (!rec && !parser->is_done() && relay != nullptr && (streamed || large)) {
-    // Relayed as it arrives, read by read (the upstream's timeout applies
-    // between reads, not to the whole body). The body is kept to be
-    // recorded (in a spool file once large) up to the limit on what is
-    // stored; beyond, it is only passed on.
-    out.relayed = true;
-    core::HttpResponse whole = HeadOf(parser->get());
-    KeptBody kept(config_, relay->KeepBody(), relay->Spooler());
-    bool client = co_await relay->Head(whole);
-    http::response_parser<http::buffer_body, FieldsAllocator> body(
-        std::move(*parser));
-    body.body_limit(boost::none);
-    // On the heap, for this relay only: on the coroutine's frame, every
-    // exchange would carry it.
-    const auto piece_storage = std::make_unique<std::array<char, 128 * 1024>>();
-    std::array<char, 128 * 1024>& piece = *piece_storage;
-    // A read takes what fits in the buffer's free capacity (a few KiB after
-    // the header): room for a piece makes each read up to 64 KiB, not 2.
-    buffer_.reserve(piece.size());
-    std::string_view last;
-    while (client && !body.is_done()) {
-      body.get().body().data = piece.data();
-      body.get().body().size = piece.size();
-      Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
-      auto [bec, bn] =
-          co_await http::async_read_some(stream, buffer_, body, kAwait);
-      if (bec && bec != http::error::need_buffer) {
-        rec = bec;
-        break;
-      }
-      const size_t got = piece.size() - body.get().body().size;
-      if (got == 0) continue;
-      if (streamed && kept.keeping()) {
-        chunks.push_back({got, absl::Now() - first_byte});
-      }
-      out.timing.relayed_bytes += got;
-      kept.Add(std::string_view(piece.data(), got), whole, authority);
-      if (!kept.keeping()) chunks.clear();
-      if (body.is_done()) {
-        last = std::string_view(piece.data(), got);  // End writes it
-        break;
-      }
-      client = co_await relay->Piece(std::string_view(piece.data(), got));
-    }
-    buffer_.shrink_to_fit();  // what was left unread stays
-    out.timing.time_to_first_byte = first_byte - started;
-    out.timing.total = absl::Now() - started;
-    if (!client) {
-      // The client went away: what arrived so far is returned (the caller
-      // decides whether it is worth keeping); the upstream connection is
-      // dropped mid-body.
-      Close();
-      out.client_gone = true;
-      if (kept.keeping()) {
-        kept.Finish(whole);
-        whole.chunks = std::move(chunks);
-        out.response = std::move(whole);
-      }
-      co_return out;
-    }
-    if (!rec) {
-      if (!body.get().keep_alive()) Close();
-      kept.Finish(whole);
-      if (!kept.keeping()) chunks.clear();
-      whole.chunks = std::move(chunks);
-      out.response = std::move(whole);
-      out.ended = true;
-      const bool stored = kept.keeping();
-      out.not_stored = kept.NotStored();
-      out.client_gone = !co_await relay->End(stored ? &*out.response : nullptr,
-                                             out.timing, last);
-      co_return out;
+    // (In a coroutine of its own: its state would otherwise make every
+    // exchange's frame too large for Asio to recycle.)
+    if (co_await RelayBody(stream, *relay, streamed, authority, started,
+                           first_byte, out, rec)) {
+      co_return;
     }
   } else if (!rec && !parser->is_done()) {
     parser->body_limit(config_.max_body_bytes);  // see the header's
@@ -465,14 +405,98 @@ asio::awaitable<FetchOutcome> UpstreamClient::Exchange(
       out.error_message = absl::StrCat("matgto: reading the response from ",
                                        authority, " failed: ", rec.message());
     }
-    co_return out;
+    co_return;
   }
   out.timing.time_to_first_byte = first_byte - started;
   out.timing.total = absl::Now() - started;
+  // (The parser's own reading of Connection and the version: the fields
+  // need not be searched again.)
+  const bool keep_alive = parser->keep_alive();
   UpstreamResponse response = parser->release();
-  if (!response.keep_alive()) Close();
+  if (!keep_alive) Close();
   out.response = ToCore(std::move(response));
-  co_return out;
+  co_return;
+}
+
+template <class Stream>
+asio::awaitable<bool> UpstreamClient::RelayBody(
+    Stream& stream, ResponseRelay& relay, bool streamed,
+    const std::string& authority, absl::Time started, absl::Time first_byte,
+    FetchOutcome& out, beast::error_code& rec) {
+  // Relayed as it arrives, read by read (the upstream's timeout applies
+  // between reads, not to the whole body). The body is kept to be
+  // recorded (in a spool file once large) up to the limit on what is
+  // stored; beyond, it is only passed on.
+  std::vector<core::BodyChunk> chunks;
+  out.relayed = true;
+  core::HttpResponse whole = HeadOf(parser_->get());
+  KeptBody kept(config_, relay.KeepBody(), relay.Spooler());
+  bool client = co_await relay.Head(whole);
+  http::response_parser<http::buffer_body, FieldsAllocator> body(
+      std::move(*parser_));
+  body.body_limit(boost::none);
+  // On the heap, for this relay only: on the coroutine's frame, every
+  // exchange would carry it.
+  const auto piece_storage = std::make_unique<std::array<char, 128 * 1024>>();
+  std::array<char, 128 * 1024>& piece = *piece_storage;
+  // A read takes what fits in the buffer's free capacity (a few KiB after
+  // the header): room for a piece makes each read up to 64 KiB, not 2.
+  buffer_.reserve(piece.size());
+  std::string_view last;
+  while (client && !body.is_done()) {
+    body.get().body().data = piece.data();
+    body.get().body().size = piece.size();
+    Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
+    auto [bec, bn] =
+        co_await http::async_read_some(stream, buffer_, body, kAwait);
+    if (bec && bec != http::error::need_buffer) {
+      rec = bec;
+      break;
+    }
+    const size_t got = piece.size() - body.get().body().size;
+    if (got == 0) continue;
+    if (streamed && kept.keeping()) {
+      chunks.push_back({got, absl::Now() - first_byte});
+    }
+    out.timing.relayed_bytes += got;
+    kept.Add(std::string_view(piece.data(), got), whole, authority);
+    if (!kept.keeping()) chunks.clear();
+    if (body.is_done()) {
+      last = std::string_view(piece.data(), got);  // End writes it
+      break;
+    }
+    client = co_await relay.Piece(std::string_view(piece.data(), got));
+  }
+  buffer_.shrink_to_fit();  // what was left unread stays
+  out.timing.time_to_first_byte = first_byte - started;
+  out.timing.total = absl::Now() - started;
+  if (!client) {
+    // The client went away: what arrived so far is returned (the caller
+    // decides whether it is worth keeping); the upstream connection is
+    // dropped mid-body.
+    Close();
+    out.client_gone = true;
+    if (kept.keeping()) {
+      kept.Finish(whole);
+      whole.chunks = std::move(chunks);
+      out.response = std::move(whole);
+    }
+    co_return true;
+  }
+  if (!rec) {
+    if (!body.keep_alive()) Close();
+    kept.Finish(whole);
+    if (!kept.keeping()) chunks.clear();
+    whole.chunks = std::move(chunks);
+    out.response = std::move(whole);
+    out.ended = true;
+    const bool stored = kept.keeping();
+    out.not_stored = kept.NotStored();
+    out.client_gone = !co_await relay.End(stored ? &*out.response : nullptr,
+                                          out.timing, last);
+    co_return true;
+  }
+  co_return false;
 }
 
 }  // namespace matgto::proxy

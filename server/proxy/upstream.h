@@ -9,6 +9,8 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <optional>
 #include <string>
 #include <variant>
@@ -98,6 +100,14 @@ class UpstreamClient {
   boost::asio::awaitable<FetchOutcome> Fetch(const core::HttpRequest& request,
                                              const core::UrlParts& url,
                                              ResponseRelay* relay = nullptr);
+  // The same into `out` (replaced), which the caller keeps: a coroutine
+  // frame holds no outcome then, and stays small enough for Asio to
+  // recycle it (it reuses frames up to about 1 KiB; larger ones cost a
+  // malloc and a free on every exchange).
+  boost::asio::awaitable<void> FetchInto(const core::HttpRequest& request,
+                                         const core::UrlParts& url,
+                                         FetchOutcome& out,
+                                         ResponseRelay* relay = nullptr);
   // Closes and forgets the cached connection. Only between exchanges.
   void Close();
   // Closes the cached connection's socket without destroying it, so that
@@ -120,10 +130,19 @@ class UpstreamClient {
                                        FetchOutcome& out,
                                        bool offer_h2 = false);
   template <class Stream>
-  boost::asio::awaitable<FetchOutcome> Exchange(
-      Stream& stream, const core::HttpRequest& request,
-      const core::UrlParts& url, bool reused, bool& retry,
-      ResponseRelay* relay);
+  boost::asio::awaitable<void> Exchange(Stream& stream,
+                                        const core::HttpRequest& request,
+                                        const core::UrlParts& url, bool reused,
+                                        bool& retry, ResponseRelay* relay,
+                                        FetchOutcome& out);
+  // The body of a streamed or large response, passed to `relay` as it
+  // arrives (see Fetch). True when `out` is complete; false when the
+  // upstream failed mid-body (`rec` says how).
+  template <class Stream>
+  boost::asio::awaitable<bool> RelayBody(
+      Stream& stream, ResponseRelay& relay, bool streamed,
+      const std::string& authority, absl::Time started, absl::Time first_byte,
+      FetchOutcome& out, boost::beast::error_code& rec);
 
   boost::asio::any_io_executor executor_;
   const ProxyConfig& config_;
@@ -138,6 +157,11 @@ class UpstreamClient {
   boost::beast::flat_buffer buffer_;
   // The header fields of the exchange in flight (one at a time).
   FieldsArena fields_;
+  // The response of the exchange in flight being read.
+  using UpstreamParser =
+      boost::beast::http::response_parser<boost::beast::http::string_body,
+                                          FieldsAllocator>;
+  std::optional<UpstreamParser> parser_;
   // The request line and header block being sent (reused: one exchange at
   // a time).
   std::string head_;

@@ -15,18 +15,69 @@
 namespace matgto::proxy {
 namespace {
 
-constexpr absl::string_view kHopByHop[] = {"connection",
-                                           "keep-alive",
-                                           "proxy-connection",
-                                           "proxy-authorization",
-                                           "proxy-authenticate",
-                                           "te",
-                                           "trailer",
-                                           "upgrade"};
+// The header names the forwarding rules single out (RFC 9110 7.6.1 for the
+// hop-by-hop ones), told apart by their length first: most names have a
+// length none of these has and are settled without a comparison. This
+// runs for each header of each forwarded message.
+enum class Kind {
+  kOther,
+  kHop,  // Keep-Alive, Proxy-Connection, Proxy-Authorization, TE, ...
+  kConnection,
+  kProxyAuthenticate,  // hop-by-hop, but kept on a 407
+  kContentLength,
+  kTransferEncoding,
+  kHost,
+};
 
-bool IsStandardHop(absl::string_view name) {
-  for (absl::string_view h : kHopByHop) {
-    if (core::EqualsIgnoreCase(name, h)) return true;
+Kind KindOf(absl::string_view name) {
+  auto is = [name](absl::string_view lower) {
+    return absl::EqualsIgnoreCase(name, lower);
+  };
+  switch (name.size()) {
+    case 2:
+      return is("te") ? Kind::kHop : Kind::kOther;
+    case 4:
+      return is("host") ? Kind::kHost : Kind::kOther;
+    case 7:
+      return is("trailer") || is("upgrade") ? Kind::kHop : Kind::kOther;
+    case 10:
+      if (is("connection")) return Kind::kConnection;
+      return is("keep-alive") ? Kind::kHop : Kind::kOther;
+    case 14:
+      return is("content-length") ? Kind::kContentLength : Kind::kOther;
+    case 16:
+      return is("proxy-connection") ? Kind::kHop : Kind::kOther;
+    case 17:
+      return is("transfer-encoding") ? Kind::kTransferEncoding : Kind::kOther;
+    case 18:
+      return is("proxy-authenticate") ? Kind::kProxyAuthenticate : Kind::kOther;
+    case 19:
+      return is("proxy-authorization") ? Kind::kHop : Kind::kOther;
+    default:
+      return Kind::kOther;
+  }
+}
+
+bool IsStandardHop(Kind kind) {
+  return kind == Kind::kHop || kind == Kind::kConnection ||
+         kind == Kind::kProxyAuthenticate;
+}
+
+bool IsFraming(Kind kind) {
+  return kind == Kind::kContentLength || kind == Kind::kTransferEncoding;
+}
+
+// IsHopByHop (wire.h) for a name whose kind is known.
+bool IsHopByHop(Kind kind, absl::string_view name,
+                absl::string_view connection_tokens) {
+  if (IsStandardHop(kind)) return true;
+  if (connection_tokens.empty() || IsFraming(kind) || kind == Kind::kHost) {
+    return false;
+  }
+  for (absl::string_view token : absl::StrSplit(connection_tokens, ',')) {
+    if (core::EqualsIgnoreCase(absl::StripAsciiWhitespace(token), name)) {
+      return true;
+    }
   }
   return false;
 }
@@ -38,11 +89,15 @@ bool IsStandardHop(absl::string_view name) {
 std::string ConnectionTokens(const core::Headers& headers) {
   std::string tokens;
   for (const core::Header& h : headers) {
-    if (!core::EqualsIgnoreCase(h.name, "connection")) continue;
+    if (KindOf(h.name) != Kind::kConnection) continue;
+    if (absl::EqualsIgnoreCase(h.value, "keep-alive") ||
+        absl::EqualsIgnoreCase(h.value, "close")) {
+      continue;  // the usual values, which name no header
+    }
     for (absl::string_view token : absl::StrSplit(h.value, ',')) {
       token = absl::StripAsciiWhitespace(token);
       if (token.empty() || core::EqualsIgnoreCase(token, "close") ||
-          IsStandardHop(token)) {
+          IsStandardHop(KindOf(token))) {
         continue;
       }
       if (!tokens.empty()) tokens += ',';
@@ -50,11 +105,6 @@ std::string ConnectionTokens(const core::Headers& headers) {
     }
   }
   return tokens;
-}
-
-bool IsFraming(absl::string_view name) {
-  return core::EqualsIgnoreCase(name, "content-length") ||
-         core::EqualsIgnoreCase(name, "transfer-encoding");
 }
 
 // The comma-separated elements of every `name` field, trimmed (empty
@@ -170,25 +220,7 @@ std::string ProxyCredential(absl::string_view value) {
 }
 
 bool IsHopByHop(absl::string_view name, absl::string_view connection_tokens) {
-  // Every hop-by-hop name starts with one of these: most headers are told
-  // apart by their first letter (this runs for each header of each
-  // forwarded message).
-  const char first = name.empty() ? '\0' : absl::ascii_tolower(name[0]);
-  if ((first == 'c' || first == 'k' || first == 'p' || first == 't' ||
-       first == 'u') &&
-      IsStandardHop(name)) {
-    return true;
-  }
-  if (connection_tokens.empty() || IsFraming(name) ||
-      core::EqualsIgnoreCase(name, "host")) {
-    return false;
-  }
-  for (absl::string_view token : absl::StrSplit(connection_tokens, ',')) {
-    if (core::EqualsIgnoreCase(absl::StripAsciiWhitespace(token), name)) {
-      return true;
-    }
-  }
-  return false;
+  return IsHopByHop(KindOf(name), name, connection_tokens);
 }
 
 core::HttpRequest ToCore(ClientRequest&& request, std::string url) {
@@ -363,15 +395,16 @@ void BuildUpstream(const core::HttpRequest& request, const core::UrlParts& url,
   bool has_host = false;
   bool framed = false;
   for (const core::Header& h : request.headers) {
-    if (IsHopByHop(h.name, tokens)) continue;
-    if (IsFraming(h.name)) {
+    const Kind kind = KindOf(h.name);
+    if (IsHopByHop(kind, h.name, tokens)) continue;
+    if (IsFraming(kind)) {
       // Whatever the client framed its body with, we send the body we hold
       // with one length of our own.
       if (!framed) head.Add(http::field::content_length, length_text);
       framed = true;
       continue;
     }
-    if (core::EqualsIgnoreCase(h.name, "host")) has_host = true;
+    if (kind == Kind::kHost) has_host = true;
     head.Add(h.name, h.value);
   }
   if (!has_host) head.Set(http::field::host, HostFor(url));
@@ -439,10 +472,11 @@ absl::Status BuildWire(const core::HttpResponse& response, int client_version,
   chunked = false;
   std::optional<uint64_t> stored_length;
   for (const core::Header& h : response.headers) {
-    if (core::EqualsIgnoreCase(h.name, "transfer-encoding")) {
-      chunked = absl::AsciiStrToLower(absl::StripAsciiWhitespace(h.value)) ==
-                "chunked";
-    } else if (core::EqualsIgnoreCase(h.name, "content-length")) {
+    const Kind kind = KindOf(h.name);
+    if (kind == Kind::kTransferEncoding) {
+      chunked = absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(h.value),
+                                       "chunked");
+    } else if (kind == Kind::kContentLength) {
       for (absl::string_view v : absl::StrSplit(h.value, ',')) {
         uint64_t n = 0;
         if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &n) ||
@@ -466,18 +500,18 @@ absl::Status BuildWire(const core::HttpResponse& response, int client_version,
   const std::string tokens = ConnectionTokens(response.headers);
   bool length_set = false;
   for (const core::Header& h : response.headers) {
+    const Kind kind = KindOf(h.name);
     // A 407 is this proxy's own challenge: its Proxy-Authenticate is for
     // this hop (RFC 9110 11.7.1).
-    if (IsHopByHop(h.name, tokens) &&
-        !(response.status == 407 &&
-          core::EqualsIgnoreCase(h.name, "proxy-authenticate"))) {
+    if (IsHopByHop(kind, h.name, tokens) &&
+        !(response.status == 407 && kind == Kind::kProxyAuthenticate)) {
       continue;
     }
-    if (core::EqualsIgnoreCase(h.name, "transfer-encoding")) {
+    if (kind == Kind::kTransferEncoding) {
       if (chunked) head.Add(h.name, "chunked");
       continue;
     }
-    if (core::EqualsIgnoreCase(h.name, "content-length")) {
+    if (kind == Kind::kContentLength) {
       if (chunked || length_set) continue;
       length_set = true;
       head.Add(h.name,
