@@ -61,24 +61,41 @@ class RequestTimer {
 }  // namespace
 
 void Connection::StartRequestDeadline() {
-  const uint64_t generation = ++deadline_generation_;
   timed_out_ = false;
   // The stream's own timer would close the socket on expiry; the 408 must
   // be written first, so this deadline only cancels the pending read.
   client_.expires_never();
-  request_deadline_.expires_after(Chrono(config_.request_timeout));
+  request_due_ =
+      std::chrono::steady_clock::now() +
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          Chrono(config_.request_timeout));
+  // A wait still pending from an earlier request ends sooner (the timeout
+  // is the same for every request) and then waits for this deadline.
+  if (!deadline_waiting_) WaitForRequestDeadline();
+}
+
+void Connection::StopRequestDeadline() { request_due_.reset(); }
+
+void Connection::WaitForRequestDeadline() {
+  deadline_waiting_ = true;
+  request_deadline_.expires_at(*request_due_);
+  // (A weak reference: a wait left pending does not keep a closed
+  // connection alive; destroying the timer ends it.)
   request_deadline_.async_wait(
-      [self = shared_from_this(), generation](const beast::error_code& ec) {
-        if (ec || generation != self->deadline_generation_) return;
+      [weak = weak_from_this()](const beast::error_code& ec) {
+        const std::shared_ptr<Connection> self = weak.lock();
+        if (self == nullptr) return;
+        self->deadline_waiting_ = false;
+        if (ec || !self->request_due_.has_value()) return;
+        if (std::chrono::steady_clock::now() < *self->request_due_) {
+          self->WaitForRequestDeadline();  // a later request's deadline
+          return;
+        }
+        self->request_due_.reset();
         self->timed_out_ = true;
         beast::error_code ignored;
         self->client_.socket().cancel(ignored);
       });
-}
-
-void Connection::StopRequestDeadline() {
-  ++deadline_generation_;
-  request_deadline_.cancel();
 }
 
 // One request on the connection, in named steps: its header (ReadHeader),

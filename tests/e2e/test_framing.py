@@ -215,6 +215,31 @@ def test_stalled_request_headers_get_408_after_the_request_timeout_then_close(ma
     assert 0.8 < elapsed < 5, elapsed
 
 
+def test_a_stalled_request_after_another_on_the_connection_gets_its_own_full_timeout(matgto, upstream):
+    # The deadline of the request before it is still pending when the
+    # stalled one starts: the stalled one is still given the whole request
+    # timeout from its own start, not from the earlier request's.
+    server = matgto("--request-timeout", "1", "--idle-timeout", "20", "--mode", "passthrough")
+    with connect(server.proxy) as s:
+        s.sendall(f"GET {upstream.url('/counter')} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+        first = b""
+        while b"\r\n\r\n" not in first:
+            first += s.recv(65536)
+        head, _, body = first.partition(b"\r\n\r\n")
+        length = int(next(l.split(b":")[1] for l in head.split(b"\r\n")
+                          if l.lower().startswith(b"content-length:")))
+        while len(body) < length:
+            body += s.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        time.sleep(0.5)
+        s.sendall(f"GET {upstream.url('/counter')} HTTP/1.1\r\nHost: a\r\n".encode())
+        start = time.monotonic()
+        raw = read_until_close(s)
+        elapsed = time.monotonic() - start
+    assert error_of(raw) == (408, "request-timeout"), raw
+    assert 0.8 < elapsed < 5, elapsed
+
+
 def test_stalled_request_body_gets_408_then_close(matgto, upstream):
     server = matgto("--request-timeout", "1", "--mode", "passthrough")
     with connect(server.proxy) as s:
