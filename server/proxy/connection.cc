@@ -76,7 +76,9 @@ Connection::Connection(uint64_t id, tcp::socket socket,
       client_(std::move(socket)),
       upstream_(client_.get_executor(), config, tls.upstream,
                 tls.verify_upstream),
-      request_deadline_(client_.get_executor()),
+      request_deadline_(client_.get_executor(), &Connection::OnRequestTimeout),
+      idle_deadline_(client_.get_executor(), &Connection::OnIdleTimeout),
+      write_deadline_(client_.get_executor(), &Connection::OnWriteTimeout),
       delivery_timer_(client_.get_executor()) {
   if (config_.metrics != nullptr) config_.metrics->open_connections.Add(1);
 }

@@ -5,6 +5,7 @@
 // coroutine on the strand of its socket, so its state needs no lock.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -24,6 +25,7 @@
 #include "server/core/exchange_handler.h"
 #include "server/core/url.h"
 #include "server/proxy/config.h"
+#include "server/proxy/lazy_deadline.h"
 #include "server/proxy/tls_services.h"
 #include "server/proxy/upstream.h"
 #include "server/proxy/wire.h"
@@ -196,9 +198,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // request of a keep-alive connection (that cost as much as a tenth of a
   // forwarded exchange's CPU): one wait stays pending, and when it ends
   // before the deadline that stands by then, it waits again for it.
+  // Writes `bytes` (a header block and a body) within --write-timeout;
+  // false when the client is gone or too slow.
+  boost::asio::awaitable<bool> WriteNow(
+      const std::array<boost::asio::const_buffer, 2>& bytes);
   void StartRequestDeadline();
   void StopRequestDeadline();
-  void WaitForRequestDeadline();
+  // What each LazyDeadline does when it passes: the pending read or write
+  // is cancelled (a request timeout also sets `timed_out_`, for the 408).
+  void OnRequestTimeout();
+  void OnIdleTimeout();
+  void OnWriteTimeout();
   // Calls f(stream) with the TLS stream when the client speaks TLS, else the
   // TCP stream.
   template <class F>
@@ -239,13 +249,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   core::HttpRequest exchange_;
   // What the upstream answered the exchange in flight (see FetchInto).
   FetchOutcome outcome_;
-  boost::asio::steady_timer request_deadline_;
+  // --request-timeout, --idle-timeout and --write-timeout of the hot path
+  // (see LazyDeadline; the rarer writes still use client_'s own timeout).
+  LazyDeadline<Connection> request_deadline_;
+  LazyDeadline<Connection> idle_deadline_;
+  LazyDeadline<Connection> write_deadline_;
   // Latency and fault pauses (Deliver); Cancel() cancels it.
   boost::asio::steady_timer delivery_timer_;
-  // The deadline of the request being read (none between requests), and
-  // whether request_deadline_ has a wait pending.
-  std::optional<std::chrono::steady_clock::time_point> request_due_;
-  bool deadline_waiting_ = false;
   bool timed_out_ = false;
   // The client negotiated h2 (ALPN) or sent the h2c preface: HandleOne
   // stops and Run hands the connection to ServeHttp2.

@@ -164,14 +164,11 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
   }
   if (delivery.Immediate() && (header_only || !chunked)) {
     // The header block and the body (if any) in one gather write.
-    client_.expires_after(Chrono(config_.write_timeout));
     std::array<asio::const_buffer, 2> bytes{
         asio::buffer(reply_head_),
         asio::buffer(response.body.data(),
                      header_only ? 0 : response.body.size())};
-    auto [ec, n] = co_await OnClient(
-        [&](auto& s) { return asio::async_write(s, bytes, kAwait); });
-    co_return !ec;
+    co_return co_await WriteNow(bytes);
   }
   absl::StatusOr<WireResponse> wire =
       ToWire(response, version, keep_alive, head_request, reply_arena_.Reset());
@@ -184,6 +181,16 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
   client_.expires_after(Chrono(config_.write_timeout));
   auto [ec, n] = co_await OnClient(
       [&](auto& s) { return http::async_write(s, message, kAwait); });
+  co_return !ec;
+}
+
+asio::awaitable<bool> Connection::WriteNow(
+    const std::array<asio::const_buffer, 2>& bytes) {
+  client_.expires_never();  // (a rarer path may have left one set)
+  write_deadline_.Set(*this, Chrono(config_.write_timeout));
+  auto [ec, n] = co_await OnClient(
+      [&](auto& s) { return asio::async_write(s, bytes, kAwait); });
+  write_deadline_.Clear();
   co_return !ec;
 }
 
@@ -202,10 +209,7 @@ asio::awaitable<bool> Connection::WriteReply(const core::Reply& reply,
     if (!head.empty()) {
       const std::array<asio::const_buffer, 2> message{
           asio::buffer(head), asio::buffer(response.body)};
-      client_.expires_after(Chrono(config_.write_timeout));
-      auto [ec, n] = co_await OnClient(
-          [&](auto& s) { return asio::async_write(s, message, kAwait); });
-      co_return !ec;
+      co_return co_await WriteNow(message);
     }
   }
   co_return co_await Write(response, head_request, version, keep_alive,

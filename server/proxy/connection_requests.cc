@@ -65,37 +65,25 @@ void Connection::StartRequestDeadline() {
   // The stream's own timer would close the socket on expiry; the 408 must
   // be written first, so this deadline only cancels the pending read.
   client_.expires_never();
-  request_due_ =
-      std::chrono::steady_clock::now() +
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          Chrono(config_.request_timeout));
-  // A wait still pending from an earlier request ends sooner (the timeout
-  // is the same for every request) and then waits for this deadline.
-  if (!deadline_waiting_) WaitForRequestDeadline();
+  request_deadline_.Set(*this, Chrono(config_.request_timeout));
 }
 
-void Connection::StopRequestDeadline() { request_due_.reset(); }
+void Connection::StopRequestDeadline() { request_deadline_.Clear(); }
 
-void Connection::WaitForRequestDeadline() {
-  deadline_waiting_ = true;
-  request_deadline_.expires_at(*request_due_);
-  // (A weak reference: a wait left pending does not keep a closed
-  // connection alive; destroying the timer ends it.)
-  request_deadline_.async_wait(
-      [weak = weak_from_this()](const beast::error_code& ec) {
-        const std::shared_ptr<Connection> self = weak.lock();
-        if (self == nullptr) return;
-        self->deadline_waiting_ = false;
-        if (ec || !self->request_due_.has_value()) return;
-        if (std::chrono::steady_clock::now() < *self->request_due_) {
-          self->WaitForRequestDeadline();  // a later request's deadline
-          return;
-        }
-        self->request_due_.reset();
-        self->timed_out_ = true;
-        beast::error_code ignored;
-        self->client_.socket().cancel(ignored);
-      });
+void Connection::OnRequestTimeout() {
+  timed_out_ = true;
+  beast::error_code ignored;
+  client_.socket().cancel(ignored);
+}
+
+void Connection::OnIdleTimeout() {
+  beast::error_code ignored;
+  client_.socket().cancel(ignored);
+}
+
+void Connection::OnWriteTimeout() {
+  beast::error_code ignored;
+  client_.socket().cancel(ignored);
 }
 
 // One request on the connection, in named steps: its header (ReadHeader),
@@ -186,10 +174,12 @@ asio::awaitable<bool> Connection::ReadHeader(RequestParser& parser) {
   // whole request must arrive within --request-timeout, or it gets a 408.
   if (buffer_.size() == 0) {
     idle_ = true;
-    client_.expires_after(Chrono(config_.idle_timeout));
+    client_.expires_never();
+    idle_deadline_.Set(*this, Chrono(config_.idle_timeout));
     auto [ec, n] = co_await OnClient([&](auto& s) {
       return s.async_read_some(buffer_.prepare(16 * 1024), kAwait);
     });
+    idle_deadline_.Clear();
     idle_ = false;
     if (ec) co_return false;
     buffer_.commit(n);
