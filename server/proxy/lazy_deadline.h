@@ -52,20 +52,20 @@ class LazyDeadline {
     // (Cancels a wait pending for later, whose handler then returns at
     // once: it is replaced.)
     timer_.expires_at(pending_at_);
-    timer_.async_wait([this, weak = std::move(weak)](
-                          const boost::system::error_code& ec) {
-      if (ec == boost::asio::error::operation_aborted) return;
-      const std::shared_ptr<Owner> owner = weak.lock();
-      if (owner == nullptr) return;
-      waiting_ = false;
-      if (!due_.has_value()) return;
-      if (Clock::now() < *due_) {
-        Wait(weak);  // the deadline moved on since this wait began
-        return;
-      }
-      due_.reset();
-      ((*owner).*expire_)();
-    });
+    timer_.async_wait(
+        [this, weak = std::move(weak)](const boost::system::error_code& ec) {
+          if (ec == boost::asio::error::operation_aborted) return;
+          const std::shared_ptr<Owner> owner = weak.lock();
+          if (owner == nullptr) return;
+          waiting_ = false;
+          if (!due_.has_value()) return;
+          if (Clock::now() < *due_) {
+            Wait(weak);  // the deadline moved on since this wait began
+            return;
+          }
+          due_.reset();
+          ((*owner).*expire_)();
+        });
   }
 
   boost::asio::steady_timer timer_;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <memory>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/proxy/coro.h"
@@ -126,6 +127,13 @@ void UpstreamClient::Close() {
   }
   key_.clear();
   buffer_.clear();
+}
+
+void UpstreamClient::OnTimeout() {
+  timed_out_ = true;
+  beast::error_code ignored;
+  if (plain_.has_value()) plain_->socket().cancel(ignored);
+  if (secure_.has_value()) secure_->next_layer().socket().cancel(ignored);
 }
 
 void UpstreamClient::Cancel() {
@@ -310,7 +318,10 @@ asio::awaitable<void> UpstreamClient::Exchange(
   const FieldsAllocator fields = fields_.Reset();
   const absl::Time started = absl::Now();
   out.timing.started_at = started;
-  Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
+  Lowest(stream).expires_never();  // (a relay may have left one set)
+  timed_out_ = false;
+  deadline_.Set(*this, Chrono(config_.upstream_timeout));
+  absl::Cleanup clear_deadline = [this] { deadline_.Clear(); };
   // Re-framed with a Content-Length (see ToUpstream): the header block and
   // the body in one gather write.
   UpstreamHeadTo(request, url, head_);
@@ -324,9 +335,9 @@ asio::awaitable<void> UpstreamClient::Exchange(
       retry = true;
       co_return;
     }
-    out.error_status = wec == beast::error::timeout ? 504 : 502;
-    out.error_code = wec == beast::error::timeout ? "upstream-timeout"
-                                                  : "upstream-write-failed";
+    const bool timeout = wec == beast::error::timeout || timed_out_;
+    out.error_status = timeout ? 504 : 502;
+    out.error_code = timeout ? "upstream-timeout" : "upstream-write-failed";
     out.error_message = absl::StrCat("matgto: sending the request to ",
                                      authority, " failed: ", wec.message());
     co_return;
@@ -387,7 +398,7 @@ asio::awaitable<void> UpstreamClient::Exchange(
   }
   if (rec) {
     Close();
-    if (rec == beast::error::timeout) {
+    if (rec == beast::error::timeout || timed_out_) {
       out.error_status = 504;
       out.error_code = "upstream-timeout";
       out.error_message =
@@ -427,6 +438,7 @@ asio::awaitable<bool> UpstreamClient::RelayBody(
   // between reads, not to the whole body). The body is kept to be
   // recorded (in a spool file once large) up to the limit on what is
   // stored; beyond, it is only passed on.
+  deadline_.Clear();  // each read has the stream's own timeout instead
   std::vector<core::BodyChunk> chunks;
   out.relayed = true;
   core::HttpResponse whole = HeadOf(parser_->get());

@@ -19,6 +19,7 @@
 #include "server/core/spool.h"
 #include "server/core/url.h"
 #include "server/proxy/config.h"
+#include "server/proxy/lazy_deadline.h"
 #include "server/proxy/wire.h"
 #include "server/tls/contexts.h"
 
@@ -89,6 +90,8 @@ class UpstreamClient {
   UpstreamClient(boost::asio::any_io_executor executor,
                  const ProxyConfig& config, tls::UpstreamContext* tls,
                  bool verify_tls);
+  UpstreamClient(const UpstreamClient&) = delete;
+  UpstreamClient& operator=(const UpstreamClient&) = delete;
 
   // Sends `request` to `url`'s origin (reusing the cached connection when it
   // goes to the same scheme://host:port) and reads the whole response. An
@@ -108,6 +111,9 @@ class UpstreamClient {
                                          const core::UrlParts& url,
                                          FetchOutcome& out,
                                          ResponseRelay* relay = nullptr);
+  // For LazyDeadline: a reference that expires with this client.
+  std::weak_ptr<UpstreamClient> weak_from_this() const { return alive_; }
+
   // Closes and forgets the cached connection. Only between exchanges.
   void Close();
   // Closes the cached connection's socket without destroying it, so that
@@ -144,6 +150,10 @@ class UpstreamClient {
       const std::string& authority, absl::Time started, absl::Time first_byte,
       FetchOutcome& out, boost::beast::error_code& rec);
 
+  // --upstream-timeout passed during an exchange: its socket is cancelled
+  // and `timed_out_` says why (a 504).
+  void OnTimeout();
+
   boost::asio::any_io_executor executor_;
   const ProxyConfig& config_;
   tls::UpstreamContext* tls_;
@@ -165,6 +175,14 @@ class UpstreamClient {
   // The request line and header block being sent (reused: one exchange at
   // a time).
   std::string head_;
+  // Owns nothing: its weak references (weak_from_this) expire when this
+  // client is destroyed.
+  std::shared_ptr<UpstreamClient> alive_{this, [](UpstreamClient*) {}};
+  // --upstream-timeout of the exchange in flight, from its request's first
+  // byte to its response's last (a relayed body instead has the stream's
+  // own timeout between reads). Lazy: not a timer armed per exchange.
+  LazyDeadline<UpstreamClient> deadline_{executor_, &UpstreamClient::OnTimeout};
+  bool timed_out_ = false;
 };
 
 }  // namespace matgto::proxy

@@ -116,6 +116,23 @@ def test_slow_upstream_gets_504(matgto, upstream):
     assert r.status_code == 504 and r.headers["X-Matgto-Error"] == "upstream-timeout"
 
 
+def test_a_slow_exchange_after_a_fast_one_gets_its_own_full_upstream_timeout(matgto, upstream):
+    # The same client connection (and so the same upstream connection): the
+    # earlier exchange's deadline is still pending when the slow one starts.
+    server = matgto("--upstream-timeout", "1", "--mode", "passthrough")
+    with requests.Session() as s:
+        s.proxies = {"http": server.proxy_url}
+        assert s.get(upstream.url("/counter")).status_code == 200
+        time.sleep(0.6)
+        start = time.monotonic()
+        r = s.get(upstream.url("/slow?s=3"))
+        elapsed = time.monotonic() - start
+        assert r.status_code == 504 and r.headers["X-Matgto-Error"] == "upstream-timeout"
+        assert 0.8 < elapsed < 2.5, elapsed
+        # The timed-out upstream connection is not used again.
+        assert s.get(upstream.url("/counter")).status_code == 200
+
+
 def test_bad_connect_target_gets_400(server, upstream):
     for target in [b"example.com", b"example.com:0", b":443", b"[::1]:99999"]:
         raw = raw_exchange(server.proxy, b"CONNECT " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
