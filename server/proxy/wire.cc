@@ -1,6 +1,5 @@
 #include "server/proxy/wire.h"
 
-
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
