@@ -4,9 +4,11 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -190,37 +192,70 @@ size_t Journal::WriteBatch(const std::deque<Record>& batch, absl::Status& st) {
     dirty_ = false;
   }
   size_t done = 0;
-  for (const Record& entry : batch) {
-    const std::string& record = entry.bytes;
-    const off_t start = good_size_;
-    size_t off = 0;
-    while (off < record.size()) {
-      const ssize_t n = ::pwrite(fd_, record.data() + off, record.size() - off,
-                                 good_size_ + static_cast<off_t>(off));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        st = JournalError("cannot write journal", path_, n < 0 ? errno : EIO);
-        break;
-      }
-      off += static_cast<size_t>(n);
+  while (done < batch.size()) {
+    // A group ends with a record that supersedes the ones before it: the
+    // zeroing comes right after it is written.
+    size_t end = done;
+    while (end < batch.size() && end - done < kMaxGather) {
+      if (batch[end++].supersedes) break;
     }
-    if (!st.ok()) {
-      // A torn record would hide every later one from recovery: cut it off
-      // (or try again before the next write).
-      if (off > 0 && ::ftruncate(fd_, good_size_) != 0) dirty_ = true;
-      return done;
-    }
-    good_size_ += static_cast<off_t>(record.size());
-    if (entry.supersedes && start > 0) {
+    done += WriteGroup(batch, done, end, st);
+    if (!st.ok()) return done;
+    const Record& last = batch[end - 1];
+    const off_t start = good_size_ - static_cast<off_t>(last.bytes.size());
+    if (last.supersedes && start > 0) {
       // Written: the earlier records are superseded. Should zeroing fail,
       // the new kBegin still wins at recovery; the error is reported (and
       // the records after it are written on the next attempt).
       st = Supersede(start);
-      if (!st.ok()) return done + 1;
+      if (!st.ok()) return done;
     }
-    ++done;
   }
   return done;
+}
+
+size_t Journal::WriteGroup(const std::deque<Record>& batch, size_t first,
+                           size_t last, absl::Status& st) {
+  size_t total = 0;
+  for (size_t i = first; i < last; ++i) total += batch[i].bytes.size();
+  std::array<iovec, kMaxGather> iov;
+  size_t written = 0;
+  while (written < total) {
+    // What is left: past the records written whole and the written part of
+    // one cut short (a short write is rare: a full disk, a signal).
+    int count = 0;
+    size_t skip = written;
+    for (size_t i = first; i < last; ++i) {
+      const std::string& bytes = batch[i].bytes;
+      if (skip >= bytes.size()) {
+        skip -= bytes.size();
+        continue;
+      }
+      iov[count++] =
+          iovec{const_cast<char*>(bytes.data()) + skip, bytes.size() - skip};
+      skip = 0;
+    }
+    const ssize_t n = ::pwritev(fd_, iov.data(), count,
+                                good_size_ + static_cast<off_t>(written));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      st = JournalError("cannot write journal", path_, n < 0 ? errno : EIO);
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  size_t whole = 0;
+  size_t bytes = 0;
+  while (first + whole < last &&
+         bytes + batch[first + whole].bytes.size() <= written) {
+    bytes += batch[first + whole].bytes.size();
+    ++whole;
+  }
+  good_size_ += static_cast<off_t>(bytes);
+  // A torn record would hide every later one from recovery: cut it off (or
+  // try again before the next write).
+  if (written > bytes && ::ftruncate(fd_, good_size_) != 0) dirty_ = true;
+  return whole;
 }
 
 void Journal::WriterLoop() {

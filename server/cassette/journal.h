@@ -116,6 +116,12 @@ class Journal {
   // file back to it and sets `st`. Returns how many records were written.
   // Writer thread only.
   size_t WriteBatch(const std::deque<Record>& batch, absl::Status& st);
+  // Writes batch[first, last) with gather writes (a syscall per group, not
+  // per record); the same contract as WriteBatch for that range.
+  size_t WriteGroup(const std::deque<Record>& batch, size_t first, size_t last,
+                    absl::Status& st);
+  // Records per gather write (IOV_MAX is 1024).
+  static constexpr size_t kMaxGather = 256;
   // Zeros [0, end) after an fsync (see Replace). Writer thread only.
   absl::Status Supersede(off_t end);
 

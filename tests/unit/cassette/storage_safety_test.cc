@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "gtest/gtest.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/journal.h"
@@ -263,6 +264,42 @@ TEST_F(StorageSafetyTest, ATransientWriteErrorLosesNoJournalEntry) {
   ASSERT_THAT(recovered, IsOk());
   ASSERT_EQ(recovered->interactions_size(), 4);
   for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(recovered->interactions(i).index(), static_cast<uint64_t>(i));
+  }
+  EXPECT_EQ(recovered->interactions(1).http().response().body().size(), 4000u);
+}
+
+// Records waiting together go out in one gather write: a disk that fills
+// in the middle of one keeps the records before it and cuts off the rest.
+TEST_F(StorageSafetyTest, AGatherWriteCutShortKeepsTheWholeRecordsBeforeIt) {
+  auto journal = store_->StartJournal("gather");
+  ASSERT_THAT(journal, IsOk());
+  Journal& j = **journal;
+  j.Append(Begin("gather"));
+  ASSERT_THAT(j.Flush(), IsOk());
+  const uintmax_t good = fs::file_size(j.path());
+  const v1::JournalEntry first = Interaction(0, 1000);
+  const uintmax_t first_bytes =
+      google::protobuf::io::CodedOutputStream::VarintSize32(
+          static_cast<uint32_t>(first.ByteSizeLong())) +
+      first.ByteSizeLong();
+  {
+    // Room for the first record and part of the second.
+    FileSizeLimit limit(good + first_bytes + 500);
+    j.Append(first);
+    j.Append(Interaction(1, 4000));
+    j.Append(Interaction(2, 10));
+    EXPECT_THAT(j.Flush(), StatusIs(absl::StatusCode::kResourceExhausted,
+                                    HasSubstr("cannot write journal")));
+    EXPECT_EQ(fs::file_size(j.path()), good + first_bytes);
+    limit.Lift();
+    EXPECT_THAT(j.Flush(), IsOk());
+  }
+  absl::StatusOr<v1::Cassette> recovered =
+      RecoverJournal(ReadFile(j.path()), j.path());
+  ASSERT_THAT(recovered, IsOk());
+  ASSERT_EQ(recovered->interactions_size(), 3);
+  for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(recovered->interactions(i).index(), static_cast<uint64_t>(i));
   }
   EXPECT_EQ(recovered->interactions(1).http().response().body().size(), 4000u);
