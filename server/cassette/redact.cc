@@ -279,6 +279,11 @@ bool IsForm(const core::Headers& headers) {
          ContainsIgnoreCase(*type, "application/x-www-form-urlencoded");
 }
 
+// The bit of a name's length in a length mask (63 stands for 63 or more).
+uint64_t LengthBit(size_t length) {
+  return uint64_t{1} << std::min<size_t>(length, 63);
+}
+
 }  // namespace
 
 void RedactReport::AddProblem(std::string problem) {
@@ -308,16 +313,12 @@ RedactConfig RedactConfig::Defaults() {
 }
 
 Redactor::Redactor(RedactConfig config) : config_(std::move(config)) {
-  for (std::string& h : config_.headers) absl::AsciiStrToLower(&h);
-  if (!config_.json_keys.empty()) {
-    std::vector<std::string> quoted;
-    for (const std::string& k : config_.json_keys)
-      quoted.push_back(re2::RE2::QuoteMeta(k));
-    re2::RE2::Options options;
-    options.set_case_sensitive(false);
-    options.set_log_errors(false);
-    keys_re_ =
-        std::make_shared<const re2::RE2>(absl::StrJoin(quoted, "|"), options);
+  for (std::string& h : config_.headers) {
+    absl::AsciiStrToLower(&h);
+    header_lengths_ |= LengthBit(h.size());
+  }
+  for (const std::string& k : config_.json_keys) {
+    key_lengths_ |= LengthBit(k.size());
   }
 }
 
@@ -342,8 +343,36 @@ bool Redactor::MayChangeBody(const core::Headers& headers) const {
 }
 
 bool Redactor::IsSecretHeader(absl::string_view name) const {
+  if (name.empty() || (header_lengths_ & LengthBit(name.size())) == 0) {
+    return false;
+  }
+  const char first = absl::ascii_tolower(static_cast<unsigned char>(name[0]));
   for (const std::string& h : config_.headers) {
-    if (core::EqualsIgnoreCase(h, name)) return true;
+    if (h.size() == name.size() && h[0] == first &&
+        core::EqualsIgnoreCase(h, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A JSON member name is a string: a '"', the name, a '"'. Strings are
+// taken in turn from the first '"'; one with a backslash in it may be a name
+// written with escapes (or end elsewhere), so the body is parsed to see.
+// Text that is not JSON fails to parse either way.
+bool Redactor::MayHoldJsonKey(absl::string_view text) const {
+  size_t open = text.find('"');
+  while (open != absl::string_view::npos) {
+    const size_t close = text.find('"', open + 1);
+    if (close == absl::string_view::npos) return false;
+    const absl::string_view s = text.substr(open + 1, close - open - 1);
+    if ((key_lengths_ & LengthBit(s.size())) != 0) {
+      for (const std::string& k : config_.json_keys) {
+        if (k.size() == s.size() && core::EqualsIgnoreCase(k, s)) return true;
+      }
+    }
+    if (s.find('\\') != absl::string_view::npos) return true;
+    open = text.find('"', close + 1);
   }
   return false;
 }
@@ -372,7 +401,7 @@ bool Redactor::RedactText(std::string& text, bool is_form,
                           RedactReport* report) const {
   bool changed = false;
   if (!config_.json_pointers.empty() ||
-      (keys_re_ != nullptr && re2::RE2::PartialMatch(text, *keys_re_))) {
+      (!config_.json_keys.empty() && MayHoldJsonKey(text))) {
     boost::system::error_code ec;
     json::value doc =
         json::parse(json::string_view(text.data(), text.size()), ec);

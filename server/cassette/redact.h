@@ -128,10 +128,15 @@ class Redactor {
   // rules to a form; JSON rules to a JSON content type.
   bool MayChangeBody(const core::Headers& headers) const;
 
+  // Whether `text` may hold a JSON member named one of config_.json_keys:
+  // one pass over a body decides whether it is worth parsing as JSON.
+  bool MayHoldJsonKey(absl::string_view text) const;
+
   RedactConfig config_;
-  // Any of config_.json_keys, case-insensitive: one pass over a body
-  // decides whether it is worth parsing as JSON. Null without keys.
-  std::shared_ptr<const re2::RE2> keys_re_;
+  // Bit n set: a secret header name (json key) has n bytes (bit 63: 63 or
+  // more). Most names are ruled out by their length alone.
+  uint64_t header_lengths_ = 0;
+  uint64_t key_lengths_ = 0;
 };
 
 }  // namespace matgto::cassette

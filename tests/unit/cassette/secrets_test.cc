@@ -250,6 +250,35 @@ TEST(TokenFieldsTest, RedactedByDefaultInJsonAtAnyDepthFormsAndQueries) {
   EXPECT_EQ(kept.body, R"({"access_token":"a1"})");
 }
 
+TEST(TokenFieldsTest, ANameWrittenWithEscapesIsRedactedToo) {
+  // "pass\u0077ord" is "password" once parsed, as the upstream's client
+  // reads it.
+  Redactor redactor(RedactConfig::Defaults());
+  core::HttpResponse res =
+      Ok(R"({"pass\u0077ord":"p-0123456789","a\"b":1,"keep":"k"})");
+  redactor.Redact(res);
+  EXPECT_THAT(res.body, Not(HasSubstr("p-0123456789")));
+  EXPECT_THAT(res.body, HasSubstr(R"("password":"[REDACTED]")"));
+  EXPECT_THAT(res.body, HasSubstr(R"("keep":"k")"));
+}
+
+TEST(TokenFieldsTest, ANameOnlyMentionedIsLeftAsItIs) {
+  Redactor redactor(RedactConfig::Defaults());
+  // A value that reads like a name, and the name in text that is not JSON.
+  const std::string json = R"({"field":"password","n":[1,2]} )";
+  core::HttpResponse value = Ok(json);
+  redactor.Redact(value);
+  EXPECT_EQ(value.body, json);
+  const std::string text = R"(say "password": "hunter2-long" to pass)";
+  core::HttpResponse plain = Ok(text, "text/plain");
+  redactor.Redact(plain);
+  EXPECT_EQ(plain.body, text);
+  // The last name of a body, right before its end.
+  core::HttpResponse last = Ok(R"({"a":1,"ACCESSTOKEN":"t-0123456789"})");
+  redactor.Redact(last);
+  EXPECT_EQ(last.body, R"({"a":1,"ACCESSTOKEN":"[REDACTED]"})");
+}
+
 TEST(WebSocketRedactionTest, TextAndJsonMessagesFollowTheBodyRules) {
   RedactConfig config = RedactConfig::Defaults();
   config.json_pointers.push_back("/auth/key");
