@@ -7,13 +7,17 @@ HTTP (baseline: nginx serving the same body directly)
   replay, 10 interactions           wrk -> matgto (forward proxy, absolute-form)
   replay, 1 connection              the same, one connection (latency)
   replay, 10,000 interactions       same, random item of 10,000 (ratio also vs 10)
-Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upstream)
+Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upstream,
+         in an nginx of its own, 2 workers: a process between client and upstream,
+         as matgto is; rounds alternate hop, passthrough and record, medians of 3)
+  hop inside the upstream's nginx   the hop served by the upstream's own workers
+                                    (no second process to wake), for reference
   passthrough -> nginx              wrk -> matgto -> nginx, nothing recorded
   record -> nginx                   wrk -> matgto -> nginx, every exchange recorded
   record, a new token per request   the same, each request with a new bearer token
                                     (a secret learned, and looked for, per exchange)
 The CPU column is CPU time per request of the server measured (nginx: master and
-workers; for the hop, both nginx servers), from /proc.
+workers; for the hop inside the upstream's nginx, hop and upstream), from /proc.
 Start-up: exec to ready file (best of 5) and idle RSS of a fresh server.
 Recording memory: a fresh server records until --record-exchanges (1,000,000): RSS
   after about 10,000 and at the end, then the time `matgto stop` takes to save.
@@ -215,6 +219,48 @@ http {{
     if hop_port is not None:
         wait_port(hop_port)
     return proc, port, tls_port
+
+
+def start_nginx_hop(work: Path, upstream_port: int):
+    """An nginx of its own (2 workers) proxying to `upstream_port` with
+    keep-alive upstream connections: the baseline of a recording proxy, a
+    process between the client and the upstream as matgto is."""
+    hw = work / "hop"
+    (hw / "tmp").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = hw / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+master_process on;
+worker_processes 2;
+user root;
+pid {hw}/nginx.pid;
+error_log {hw}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  upstream direct {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://direct;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering on;
+    }}
+  }}
+  client_body_temp_path {hw}/tmp;
+  proxy_temp_path {hw}/tmp;
+  fastcgi_temp_path {hw}/tmp;
+  uwsgi_temp_path {hw}/tmp;
+  scgi_temp_path {hw}/tmp;
+}}
+""")
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(hw)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_port(port)
+    return proc, port
 
 
 def start_matgto(work: Path, *args, env=None, poll=0.02):
@@ -526,17 +572,39 @@ def main() -> int:
 
         # --- Record and passthrough (baseline: an nginx reverse-proxy hop to
         # the same nginx, keep-alive upstream connections)
-        wrk(hop + "/", 1, C, WRK_ITEMS=10, WRK_TARGET="")
-        b_hop = measured(nginx.pid, lambda: wrk(hop + "/", S, C, WRK_ITEMS=10, WRK_TARGET=""))
-        add("Forward", "nginx reverse-proxy hop (baseline)", b_hop, b_hop, note="CPU: both nginx hops")
-        cli(info, "use", "pt", "--mode", "passthrough")
-        pt = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10))
-        add("Forward", "matgto passthrough -> nginx", pt, b_hop, rss_mib(m.pid))
-        cli(info, "stop")
-        cli(info, "record", "bench-record")
-        rec = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10))
-        add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(m.pid))
-        cli(info, "stop")
+        # Two servers, one passing through and one recording, so that rounds
+        # can alternate between the four (medians of 3): a burst of load on
+        # the machine hits them alike.
+        hproc, hop_own_port = start_nginx_hop(work, nport)
+        procs.append(hproc)
+        mp, pinfo = start_matgto(work)
+        procs.append(mp)
+        cli(pinfo, "use", "pt", "--mode", "passthrough")
+        mr, rinfo = start_matgto(work)
+        procs.append(mr)
+        cli(rinfo, "record", "bench-record")
+        forward = [("hop", hproc.pid, f"http://127.0.0.1:{hop_own_port}", ""),
+                   ("shared", nginx.pid, hop, ""),
+                   ("pt", mp.pid, f"http://{pinfo['proxy']}", base),
+                   ("rec", mr.pid, f"http://{rinfo['proxy']}", base)]
+        runs = {key: [] for key, *_ in forward}
+        for _key, _pid, url, target in forward:
+            wrk(url + "/", 1, C, WRK_ITEMS=10, WRK_TARGET=target)
+        for _ in range(3):
+            for key, pid, url, target in forward:
+                runs[key].append(measured(pid, lambda: wrk(url + "/", S, C, WRK_ITEMS=10,
+                                                           WRK_TARGET=target)))
+        b_hop, shared, pt, rec = (median(runs[k]) for k in ("hop", "shared", "pt", "rec"))
+        add("Forward", "nginx reverse-proxy hop (baseline)", b_hop, b_hop,
+            note="nginx of its own; CPU: the hop")
+        add("Forward", "nginx hop inside the upstream's nginx", shared, b_hop,
+            note="CPU: hop and upstream")
+        add("Forward", "matgto passthrough -> nginx", pt, b_hop, rss_mib(mp.pid))
+        add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(mr.pid))
+        cli(rinfo, "stop")
+        for proc in (mp, mr, hproc):
+            proc.terminate()
+            proc.wait(timeout=30)
         # Each request with a new bearer token: the recording learns a
         # secret per exchange and must keep every earlier one scrubbed.
         cli(info, "record", "bench-record-tokens")
