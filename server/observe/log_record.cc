@@ -104,38 +104,53 @@ RecordWriter::RecordWriter(std::string& out, LogFormat format, LogLevel level,
   Append(out_, message);
 }
 
+// Each field is one StrAppend where it can be (one size computation and
+// one resize per field, not one per character appended).
 void RecordWriter::Key(absl::string_view key) {
-  if (format_ == LogFormat::kJson) {
+  if (format_ == LogFormat::kText) {
+    absl::StrAppend(&out_, " ", key, "=");
+  } else if (!NeedsJsonEscape(key)) {
+    absl::StrAppend(&out_, ",\"", key, "\":");
+  } else {
     out_ += ',';
     AppendJsonString(out_, key);
     out_ += ':';
-  } else {
-    out_ += ' ';
-    Append(out_, key);
-    out_ += '=';
   }
 }
 
 RecordWriter& RecordWriter::Add(absl::string_view key,
                                 absl::string_view value) {
-  Key(key);
-  if (format_ == LogFormat::kJson || NeedsTextQuotes(value)) {
-    AppendJsonString(out_, value);
-  } else {
-    Append(out_, value);
+  if (format_ == LogFormat::kText) {
+    if (!NeedsTextQuotes(value)) {
+      absl::StrAppend(&out_, " ", key, "=", value);
+      return *this;
+    }
+  } else if (!NeedsJsonEscape(key) && !NeedsJsonEscape(value)) {
+    absl::StrAppend(&out_, ",\"", key, "\":\"", value, "\"");
+    return *this;
   }
+  Key(key);
+  AppendJsonString(out_, value);
   return *this;
 }
 
 RecordWriter& RecordWriter::Add(absl::string_view key, int64_t value) {
-  Key(key);
-  absl::StrAppend(&out_, value);
+  if (format_ == LogFormat::kText) {
+    absl::StrAppend(&out_, " ", key, "=", value);
+  } else {
+    Key(key);
+    absl::StrAppend(&out_, value);
+  }
   return *this;
 }
 
 RecordWriter& RecordWriter::Add(absl::string_view key, uint64_t value) {
-  Key(key);
-  absl::StrAppend(&out_, value);
+  if (format_ == LogFormat::kText) {
+    absl::StrAppend(&out_, " ", key, "=", value);
+  } else {
+    Key(key);
+    absl::StrAppend(&out_, value);
+  }
   return *this;
 }
 
