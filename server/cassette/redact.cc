@@ -479,7 +479,9 @@ void Redactor::ScrubBody(absl::string_view what, core::Headers& headers,
 void Redactor::Redact(core::HttpRequest& request, RedactReport* report) const {
   for (core::Header& h : request.headers)
     RedactHeaderLearning(h.name, h.value, report);
-  if (!config_.query_params.empty()) {
+  // (A URL without a '?' has no query: most are not parsed again here.)
+  if (!config_.query_params.empty() &&
+      request.url.find('?') != std::string::npos) {
     absl::StatusOr<core::UrlParts> url = core::ParseAbsoluteUrl(request.url);
     if (url.ok() && url->has_query &&
         RedactParams(url->query, config_.query_params, false, report)) {
