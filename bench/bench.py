@@ -160,15 +160,13 @@ def write_cassette(pb, path: Path, name: str, base_url: str, items: int, body: b
     path.write_bytes(c.SerializeToString())
 
 
-def start_nginx(work: Path, body: bytes, items: int, hop_port: int | None = None):
-    """nginx serving /item/<i> on `port` (and TLS on `tls_port`); with
-    `hop_port`, also a reverse-proxy hop there to `port` (keep-alive
-    upstream connections): the baseline of a recording proxy."""
-    port, tls_port = free_port(), free_port()
-    hop = "" if hop_port is None else f"""
-  upstream direct {{ server 127.0.0.1:{port}; keepalive 64; }}
+def hop_server(listen_port: int, upstream_port: int) -> str:
+    """nginx config: a reverse-proxy hop on `listen_port` to `upstream_port`
+    with keep-alive upstream connections (the baseline of a recording proxy)."""
+    return f"""
+  upstream direct {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
   server {{
-    listen 127.0.0.1:{hop_port};
+    listen 127.0.0.1:{listen_port};
     location / {{
       proxy_pass http://direct;
       proxy_http_version 1.1;
@@ -176,6 +174,41 @@ def start_nginx(work: Path, body: bytes, items: int, hop_port: int | None = None
       proxy_buffering on;
     }}
   }}"""
+
+
+def run_nginx(d: Path, servers: str) -> subprocess.Popen:
+    """nginx (2 workers, no access log) with `servers` in its http block,
+    its files under `d`."""
+    (d / "tmp").mkdir(parents=True, exist_ok=True)
+    conf = d / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+master_process on;
+worker_processes 2;
+user root;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  default_type text/plain;{servers}
+  client_body_temp_path {d}/tmp;
+  proxy_temp_path {d}/tmp;
+  fastcgi_temp_path {d}/tmp;
+  uwsgi_temp_path {d}/tmp;
+  scgi_temp_path {d}/tmp;
+}}
+""")
+    return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(d)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_nginx(work: Path, body: bytes, items: int, hop_port: int | None = None):
+    """nginx serving /item/<i> on `port` (and TLS on `tls_port`); with
+    `hop_port`, also a reverse-proxy hop there to `port`, served by the
+    same workers."""
+    port, tls_port = free_port(), free_port()
     www = work / "www"
     (www / "item").mkdir(parents=True)
     for i in range(items):
@@ -183,19 +216,7 @@ def start_nginx(work: Path, body: bytes, items: int, hop_port: int | None = None
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                     "-nodes", "-keyout", str(work / "nginx.key"), "-out", str(work / "nginx.pem"),
                     "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
-    conf = work / "nginx.conf"
-    conf.write_text(f"""
-daemon off;
-master_process on;
-worker_processes 2;
-user root;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  keepalive_requests 1000000;
-  default_type text/plain;
+    proc = run_nginx(work, f"""
   server {{
     listen 127.0.0.1:{port};
     listen 127.0.0.1:{tls_port} ssl;
@@ -204,16 +225,7 @@ http {{
     ssl_protocols TLSv1.2 TLSv1.3;
     root {www};
     location / {{ add_header Cache-Control no-store; }}
-  }}{hop}
-  client_body_temp_path {work}/tmp;
-  proxy_temp_path {work}/tmp;
-  fastcgi_temp_path {work}/tmp;
-  uwsgi_temp_path {work}/tmp;
-  scgi_temp_path {work}/tmp;
-}}
-""")
-    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  }}""" + ("" if hop_port is None else hop_server(hop_port, port)))
     wait_port(port)
     wait_port(tls_port)
     if hop_port is not None:
@@ -222,43 +234,10 @@ http {{
 
 
 def start_nginx_hop(work: Path, upstream_port: int):
-    """An nginx of its own (2 workers) proxying to `upstream_port` with
-    keep-alive upstream connections: the baseline of a recording proxy, a
-    process between the client and the upstream as matgto is."""
-    hw = work / "hop"
-    (hw / "tmp").mkdir(parents=True, exist_ok=True)
+    """An nginx of its own (2 workers) with a hop to `upstream_port`: a
+    process between the client and the upstream, as matgto is."""
     port = free_port()
-    conf = hw / "nginx.conf"
-    conf.write_text(f"""
-daemon off;
-master_process on;
-worker_processes 2;
-user root;
-pid {hw}/nginx.pid;
-error_log {hw}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  keepalive_requests 1000000;
-  upstream direct {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://direct;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering on;
-    }}
-  }}
-  client_body_temp_path {hw}/tmp;
-  proxy_temp_path {hw}/tmp;
-  fastcgi_temp_path {hw}/tmp;
-  uwsgi_temp_path {hw}/tmp;
-  scgi_temp_path {hw}/tmp;
-}}
-""")
-    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(hw)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = run_nginx(work / "hop", hop_server(port, upstream_port))
     wait_port(port)
     return proc, port
 
