@@ -151,6 +151,7 @@ void Journal::Enqueue(const v1::JournalEntry& entry, bool supersedes) {
       static_cast<uint32_t>(size), p);
   entry.SerializeWithCachedSizesToArray(p);
   absl::MutexLock lock(&mu_);
+  grams_.Add(record);
   queue_.push_back(Record{std::move(record), supersedes});
   ++appended_;
   kick_ = true;
@@ -340,6 +341,14 @@ absl::StatusOr<bool> Journal::Holds(const Scrubber& scrubber) {
       static_cast<const char*>(data), static_cast<size_t>(st.st_size)));
   ::munmap(data, static_cast<size_t>(st.st_size));
   return found;
+}
+
+bool Journal::MayHold(const std::vector<std::string>& forms) {
+  absl::MutexLock lock(&mu_);
+  for (const std::string& form : forms) {
+    if (grams_.MayContain(form)) return true;
+  }
+  return false;
 }
 
 absl::Status Journal::WaitWritten() {

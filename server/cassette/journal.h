@@ -17,12 +17,14 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "matgto/v1/cassette.pb.h"
+#include "server/cassette/gram_filter.h"
 #include "server/cassette/recording.h"
 #include "server/cassette/secrets.h"
 #include "server/core/spool.h"
@@ -82,6 +84,12 @@ class Journal {
   // strings as they are, so an entry whose fields hold a secret as text
   // holds it in its bytes; a body stored content-encoded may hide one.
   absl::StatusOr<bool> Holds(const Scrubber& scrubber);
+  // False when none of `forms` (SecretForms) can be in the entries appended
+  // so far; true when one may be (Holds then looks). Reads no file: the
+  // entries' bytes are summarised as they are appended (GramFilter), so a
+  // recording that learns a secret per exchange (a new token on every
+  // request) need not read its journal back for each.
+  bool MayHold(const std::vector<std::string>& forms);
   // Flushes, deletes the file and releases it.
   absl::Status Remove();
   const std::string& path() const { return path_; }
@@ -149,6 +157,9 @@ class Journal {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // The error of the last attempt; OK once a retry succeeds.
   absl::Status error_ ABSL_GUARDED_BY(mu_);
+  // Every record appended (a superseded one too: it may still be on disk
+  // should zeroing it fail).
+  GramFilter grams_ ABSL_GUARDED_BY(mu_);
   std::thread writer_;
 };
 

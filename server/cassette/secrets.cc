@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -70,7 +71,32 @@ std::unique_ptr<re2::RE2> Alternation(std::vector<std::string> needles) {
   return std::make_unique<re2::RE2>(absl::StrJoin(quoted, "|"), options);
 }
 
+// The forms of `s` that are replaced by "[REDACTED]" (`plain`) and by
+// "%5BREDACTED%5D" (`encoded`).
+void AddForms(const std::string& s, std::vector<std::string>& plain,
+              std::vector<std::string>& encoded) {
+  plain.push_back(s);
+  if (std::string j = JsonEscaped(s); j != s) plain.push_back(std::move(j));
+  for (bool lower : {false, true}) {
+    for (bool form : {false, true}) {
+      std::string e = PercentEncode(s, lower, form);
+      if (e != s) encoded.push_back(std::move(e));
+    }
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> SecretForms(const std::vector<std::string>& secrets) {
+  std::vector<std::string> forms;
+  std::vector<std::string> encoded;
+  for (const std::string& s : secrets) AddForms(s, forms, encoded);
+  forms.insert(forms.end(), std::make_move_iterator(encoded.begin()),
+               std::make_move_iterator(encoded.end()));
+  std::sort(forms.begin(), forms.end());
+  forms.erase(std::unique(forms.begin(), forms.end()), forms.end());
+  return forms;
+}
 
 // Some secrets and their two alternations (Latin-1, so any bytes match).
 struct Scrubber::Segment {
@@ -79,16 +105,7 @@ struct Scrubber::Segment {
     std::vector<std::string> plain_forms;
     std::vector<std::string> encoded_forms;
     for (const std::string& s : secrets) {
-      plain_forms.push_back(s);
-      if (std::string j = JsonEscaped(s); j != s) {
-        plain_forms.push_back(std::move(j));
-      }
-      for (bool lower : {false, true}) {
-        for (bool form : {false, true}) {
-          std::string e = PercentEncode(s, lower, form);
-          if (e != s) encoded_forms.push_back(std::move(e));
-        }
-      }
+      AddForms(s, plain_forms, encoded_forms);
     }
     if (plain_forms.size() + encoded_forms.size() <= kSearchedForms) {
       forms = plain_forms;

@@ -56,6 +56,11 @@ class Scrubber {
   std::vector<std::shared_ptr<const Segment>> segments_;
 };
 
+// Every form in which Scrubber finds `secrets`: each as it is, JSON-escaped,
+// and percent-encoded (RFC 3986 with upper- and lower-case hex digits, and
+// form encoding), without repeats.
+std::vector<std::string> SecretForms(const std::vector<std::string>& secrets);
+
 // Thread-safety: every method may be called concurrently (own mutex, held
 // for in-memory work only).
 class KnownSecrets {

@@ -177,6 +177,38 @@ TEST_F(SecretsRecordTest, ASecretLearnedLaterIsScrubbedFromTheJournalToo) {
   EXPECT_LT(ReadFile(recorder.journal()->path()).size(), before + 200);
 }
 
+// The journal's summary of its bytes (GramFilter) rules a new secret out
+// only when none of its forms is there: raw, JSON-escaped or percent-encoded,
+// at any offset. Each form alone is found.
+TEST_F(SecretsRecordTest, ASecretLearnedLaterIsFoundInEveryFormItWasStoredIn) {
+  const std::string secret = "s3cr3t/with+signs=0123456789";
+  const std::string escaped = "s3cr3t\\/with+signs=0123456789";
+  const std::string encoded = "s3cr3t%2Fwith%2Bsigns%3D0123456789";
+  const std::vector<std::pair<core::HttpRequest, core::HttpResponse>> stored = {
+      {Req("GET", "http://h/a"), Res("xyz" + secret)},
+      {Req("GET", "http://h/b?k=" + encoded), Res("ok")},
+      {Req("GET", "http://h/c"), Res("{\"k\":\"" + escaped + "\"}")}};
+  for (const auto& [request, response] : stored) {
+    SCOPED_TRACE(request.url);
+    matgto::testing::TempDir dir;
+    auto journal = cassette::Journal::Open(dir.path() + "/rec.pb.journal");
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    Recorder recorder = NewRecorder(RedactorFor(), *std::move(journal));
+    recorder.AddHttp(request, response, Timing());
+    core::HttpRequest keyed = Req("GET", "http://h/me");
+    keyed.headers.push_back({"X-Api-Key", secret});
+    recorder.AddHttp(keyed, Res("hi"), Timing());
+    ASSERT_TRUE(recorder.journal()->Flush().ok());
+    const std::string bytes = ReadFile(recorder.journal()->path());
+    EXPECT_THAT(bytes, Not(HasSubstr(secret)));
+    EXPECT_THAT(bytes, Not(HasSubstr(escaped)));
+    EXPECT_THAT(bytes, Not(HasSubstr(encoded)));
+    auto recovered = cassette::RecoverJournal(bytes, "journal");
+    ASSERT_TRUE(recovered.ok()) << recovered.status();
+    EXPECT_THAT(recovered->interactions(), SizeIs(2));
+  }
+}
+
 // Sessions draft exchanges on their I/O threads before taking their lock
 // (Recorder::DraftHttp): one drafted before another thread learned a secret
 // is committed after it, and must not keep the secret.

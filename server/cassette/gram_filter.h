@@ -1,0 +1,48 @@
+// A fixed-size summary of bytes appended (a journal's records) that can
+// tell a string is NOT in them without reading them back: a one-hash Bloom
+// filter of each record's 8-byte words at 8-byte-aligned offsets.
+//
+// A needle that occurs in a record at offset p covers the record's aligned
+// words from the first multiple of 8 at or after p on; the needle's words at
+// offsets s, s + 8, ... (s = the distance to that multiple) are those words.
+// So MayContain tries each of the 8 shifts: a needle is ruled out only when
+// every shift misses a word. Needles shorter than 15 bytes have a shift
+// without a whole word and are never ruled out.
+//
+// The filter's size is fixed (kBits), so memory does not grow with what is
+// added; as it fills, it rules out less, never wrongly. Not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+#include "absl/strings/string_view.h"
+
+namespace matgto::cassette {
+
+class GramFilter {
+ public:
+  static constexpr int kBitsLog2 = 22;  // 512 KiB
+  static constexpr size_t kBits = size_t{1} << kBitsLog2;
+  static constexpr size_t kWord = 8;
+
+  GramFilter();
+  // Adds one record (its words are aligned to its own start).
+  void Add(absl::string_view record);
+  // False only when `needle` is in no record added.
+  bool MayContain(absl::string_view needle) const;
+
+ private:
+  static size_t Bit(const char* word);
+
+  struct Free {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  // calloc'd: pages are touched only as bits are set. Null when the
+  // allocation failed: nothing is then ruled out.
+  std::unique_ptr<uint64_t[], Free> bits_;
+};
+
+}  // namespace matgto::cassette
