@@ -1,6 +1,6 @@
 // A fixed-size summary of bytes appended (a journal's records) that can
-// tell a string is NOT in them without reading them back: a one-hash Bloom
-// filter of each record's 8-byte words at 8-byte-aligned offsets.
+// tell a string is NOT in them without reading them back: a Bloom filter
+// (two hashes) of each record's 8-byte words at 8-byte-aligned offsets.
 //
 // A needle that occurs in a record at offset p covers the record's aligned
 // words from the first multiple of 8 at or after p on; the needle's words at
@@ -27,6 +27,7 @@ class GramFilter {
   static constexpr int kBitsLog2 = 22;  // 512 KiB
   static constexpr size_t kBits = size_t{1} << kBitsLog2;
   static constexpr size_t kWord = 8;
+  static constexpr int kHashes = 2;
 
   GramFilter();
   // Adds one record (its words are aligned to its own start).
@@ -35,7 +36,9 @@ class GramFilter {
   bool MayContain(absl::string_view needle) const;
 
  private:
-  static size_t Bit(const char* word);
+  static uint64_t Word(const char* at);
+  static size_t Bit(uint64_t word, int which);
+  bool Has(uint64_t word) const;
 
   struct Free {
     void operator()(uint64_t* p) const { std::free(p); }
