@@ -27,8 +27,8 @@ TEST(GramFilterTest, EveryPartOfARecordAddedMayBeThere) {
     for (size_t length : {15u, 16u, 23u, 40u}) {
       for (size_t at = 0; at + length <= r.size(); ++at) {
         EXPECT_TRUE(filter.MayContain(r.substr(at, length)))
-            << "record of " << r.size() << " bytes, at " << at << ", "
-            << length << " bytes";
+            << "record of " << r.size() << " bytes, at " << at << ", " << length
+            << " bytes";
       }
     }
   }
