@@ -15,6 +15,7 @@
 // silently storing it as sent.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
