@@ -366,10 +366,9 @@ bool Redactor::MayHoldJsonKey(absl::string_view text) const {
     const size_t close = text.find('"', open + 1);
     if (close == absl::string_view::npos) return false;
     const absl::string_view s = text.substr(open + 1, close - open - 1);
-    if ((key_lengths_ & LengthBit(s.size())) != 0) {
-      for (const std::string& k : config_.json_keys) {
-        if (k.size() == s.size() && core::EqualsIgnoreCase(k, s)) return true;
-      }
+    if ((key_lengths_ & LengthBit(s.size())) != 0 &&
+        KeyIn(json::string_view(s.data(), s.size()), config_.json_keys)) {
+      return true;
     }
     if (s.find('\\') != absl::string_view::npos) return true;
     open = text.find('"', close + 1);
