@@ -1,20 +1,17 @@
 #include "server/observe/log_record.h"
 
-#include "absl/strings/str_cat.h"
+#include <array>
+#include <cstdint>
+
 #include "boost/json/serialize.hpp"
 #include "boost/json/string_view.hpp"
 
 namespace matgto::observe {
 namespace {
 
-// Debian's Abseil has its own string_view, which std::string cannot append.
-void Append(std::string& out, absl::string_view s) {
-  out.append(s.data(), s.size());
-}
-
 // "2026-01-01T00:00:00.123Z". The part up to the seconds is formatted
 // once per second per thread (absl::FormatTime is the costly part).
-void AppendRfc3339(std::string& out, absl::Time t) {
+void AppendRfc3339(core::Appender& out, absl::Time t) {
   thread_local int64_t cached_second = -1;
   thread_local std::string cached_prefix;
   const int64_t millis = absl::ToUnixMillis(t);
@@ -29,30 +26,49 @@ void AppendRfc3339(std::string& out, absl::Time t) {
   const char tail[] = {'.', static_cast<char>('0' + ms / 100),
                        static_cast<char>('0' + ms / 10 % 10),
                        static_cast<char>('0' + ms % 10), 'Z'};
-  out += cached_prefix;
-  out.append(tail, sizeof tail);
+  out << cached_prefix << absl::string_view(tail, sizeof tail);
 }
 
-// Whether JSON needs anything escaped in `s` (controls, '"', '\\'; UTF-8
-// passes as it is, as Boost.JSON writes it).
-bool NeedsJsonEscape(absl::string_view s) {
+// What a character asks of each format: JSON escapes controls, '"' and
+// '\\' (UTF-8 passes as it is, as Boost.JSON writes it); text quotes a value
+// with a space, '"', '=', '\\' or a control character. One table lookup per
+// character: the hot path's values are short and plain.
+constexpr uint8_t kJsonEscape = 1;
+constexpr uint8_t kTextQuote = 2;
+constexpr std::array<uint8_t, 256> kCharNeeds = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c <= 0x20; ++c) {
+    t[c] = kTextQuote | (c < 0x20 ? kJsonEscape : 0);
+  }
+  t['"'] = t['\\'] = kJsonEscape | kTextQuote;
+  t['='] = kTextQuote;
+  return t;
+}();
+
+bool Needs(absl::string_view s, uint8_t what) {
   for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || c == '"' || c == '\\') return true;
+    if ((kCharNeeds[static_cast<unsigned char>(c)] & what) != 0) return true;
   }
   return false;
 }
 
-// Empty, or a space, '"', '=', '\\' or a control character (one pass: the
-// hot path's values are short and plain).
+bool NeedsJsonEscape(absl::string_view s) { return Needs(s, kJsonEscape); }
+
+// Empty, or a character text must quote.
 bool NeedsTextQuotes(absl::string_view s) {
-  if (s.empty()) return true;
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || c == '"' || c == '=' || c == '\\') return true;
-  }
-  return false;
+  return s.empty() || Needs(s, kTextQuote);
 }
+
+void AppendJsonString(core::Appender& out, absl::string_view s) {
+  if (!NeedsJsonEscape(s)) {
+    out << '"' << s << '"';
+    return;
+  }
+  out << boost::json::serialize(boost::json::string_view(s.data(), s.size()));
+}
+
+// A record's usual size: most are written with a single resize.
+constexpr size_t kExpectedLine = 320;
 
 }  // namespace
 
@@ -72,103 +88,74 @@ absl::string_view LevelName(LogLevel level) {
   return "off";
 }
 
-void AppendJsonString(std::string& out, absl::string_view s) {
-  if (!NeedsJsonEscape(s)) {
-    out += '"';
-    Append(out, s);
-    out += '"';
-    return;
-  }
-  out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
-}
-
 RecordWriter::RecordWriter(std::string& out, LogFormat format, LogLevel level,
                            absl::Time time, absl::string_view event,
                            absl::string_view message)
-    : out_(out), format_(format) {
+    : out_(out, kExpectedLine), format_(format) {
   if (format_ == LogFormat::kJson) {
-    out_ += "{\"time\":\"";
+    out_ << "{\"time\":\"";
     AppendRfc3339(out_, time);
-    out_ += "\",\"level\":\"";
-    Append(out_, LevelName(level));
-    out_ += "\",\"event\":";
+    out_ << "\",\"level\":\"" << LevelName(level) << "\",\"event\":";
     AppendJsonString(out_, event);
-    out_ += ",\"msg\":";
+    out_ << ",\"msg\":";
     AppendJsonString(out_, message);
     return;
   }
   AppendRfc3339(out_, time);
-  out_ += ' ';
-  Append(out_, LevelName(level));
-  out_ += ' ';
-  Append(out_, message);
+  out_ << ' ' << LevelName(level) << ' ' << message;
 }
 
-// Each field is one StrAppend where it can be (one size computation and
-// one resize per field, not one per character appended).
 void RecordWriter::Key(absl::string_view key) {
   if (format_ == LogFormat::kText) {
-    absl::StrAppend(&out_, " ", key, "=");
+    out_ << ' ' << key << '=';
   } else if (!NeedsJsonEscape(key)) {
-    absl::StrAppend(&out_, ",\"", key, "\":");
+    out_ << ",\"" << key << "\":";
   } else {
-    out_ += ',';
+    out_ << ',';
     AppendJsonString(out_, key);
-    out_ += ':';
+    out_ << ':';
   }
 }
 
 RecordWriter& RecordWriter::Add(absl::string_view key,
                                 absl::string_view value) {
-  if (format_ == LogFormat::kText) {
-    if (!NeedsTextQuotes(value)) {
-      absl::StrAppend(&out_, " ", key, "=", value);
-      return *this;
-    }
-  } else if (!NeedsJsonEscape(key) && !NeedsJsonEscape(value)) {
-    absl::StrAppend(&out_, ",\"", key, "\":\"", value, "\"");
-    return *this;
-  }
   Key(key);
-  AppendJsonString(out_, value);
+  if (format_ == LogFormat::kText && !NeedsTextQuotes(value)) {
+    out_ << value;
+  } else {
+    AppendJsonString(out_, value);  // text quotes as JSON does
+  }
   return *this;
 }
 
 RecordWriter& RecordWriter::Add(absl::string_view key, int64_t value) {
-  if (format_ == LogFormat::kText) {
-    absl::StrAppend(&out_, " ", key, "=", value);
-  } else {
-    Key(key);
-    absl::StrAppend(&out_, value);
-  }
+  Key(key);
+  out_ << value;
   return *this;
 }
 
 RecordWriter& RecordWriter::Add(absl::string_view key, uint64_t value) {
-  if (format_ == LogFormat::kText) {
-    absl::StrAppend(&out_, " ", key, "=", value);
-  } else {
-    Key(key);
-    absl::StrAppend(&out_, value);
-  }
+  Key(key);
+  out_ << value;
   return *this;
 }
 
 RecordWriter& RecordWriter::Add(absl::string_view key, bool value) {
   Key(key);
-  out_ += value ? "true" : "false";
+  out_ << (value ? "true" : "false");
   return *this;
 }
 
 RecordWriter& RecordWriter::AddJson(absl::string_view key,
                                     absl::string_view json) {
   Key(key);
-  Append(out_, json);
+  out_ << json;
   return *this;
 }
 
 void RecordWriter::Finish() {
-  if (format_ == LogFormat::kJson) out_ += '}';
+  if (format_ == LogFormat::kJson) out_ << '}';
+  out_.Finish();
 }
 
 }  // namespace matgto::observe

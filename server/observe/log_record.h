@@ -15,6 +15,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/core/appender.h"
 
 namespace matgto::observe {
 
@@ -46,17 +47,15 @@ class RecordWriter {
   // `json` is already a JSON value (an array, an object, a number...).
   RecordWriter& AddJson(absl::string_view key, absl::string_view json);
 
-  // Closes the record (JSON's '}'); the line has no newline.
+  // Closes the record (JSON's '}'); the line has no newline. `out` holds
+  // the record once this is called (or the writer is gone), not before.
   void Finish();
 
  private:
   void Key(absl::string_view key);
 
-  std::string& out_;
+  core::Appender out_;
   const LogFormat format_;
 };
-
-// Appends `s` as a JSON string, quotes included.
-void AppendJsonString(std::string& out, absl::string_view s);
 
 }  // namespace matgto::observe

@@ -7,6 +7,7 @@
 #include "boost/json/monotonic_resource.hpp"
 #include "boost/json/object.hpp"
 #include "google/protobuf/util/time_util.h"
+#include "server/core/appender.h"
 
 namespace matgto::observe {
 namespace {
@@ -151,8 +152,8 @@ void Observer::OnExchange(const ExchangeRecord& r) {
     // allocation once the buffers have grown.
     thread_local std::string message;
     message.clear();
-    absl::StrAppend(&message, method, " ", url, " ", r.status, " ",
-                    ResultLabel(r.result));
+    core::Appender(message, 128) << method << ' ' << url << ' ' << r.status
+                                 << ' ' << ResultLabel(r.result);
     LogRecord record(LogLevel::kInfo, "exchange", message, /*hot=*/true);
     RecordWriter& f = record.fields();
     f.Add("session", r.session)
