@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "boost/beast/core/buffers_range.hpp"
+#include "server/core/appender.h"
 
 namespace matgto::proxy {
 namespace {
@@ -214,10 +215,11 @@ class BeastHead {
 // here fields keep the order they come in.
 class BytesHead {
  public:
-  explicit BytesHead(std::string& out) : out_(out) { out_.clear(); }
+  explicit BytesHead(std::string& out)
+      : str_(out), out_(Cleared(out), kExpectedHead) {}
   void RequestLine(absl::string_view method, absl::string_view target) {
     version_ = 11;
-    absl::StrAppend(&out_, method, " ", target, " HTTP/1.1\r\n");
+    out_ << method << ' ' << target << " HTTP/1.1\r\n";
   }
   void StatusLine(int status, absl::string_view reason, int version) {
     version_ = version;
@@ -234,16 +236,15 @@ class BytesHead {
                          static_cast<char>('0' + status / 10 % 10),
                          static_cast<char>('0' + status % 10),
                          ' '};
-    out_.append(line, sizeof line);
     if (reason.empty()) {
       const auto standard =
           http::obsolete_reason(static_cast<http::status>(status));
       reason = absl::string_view(standard.data(), standard.size());
     }
-    absl::StrAppend(&out_, reason, "\r\n");
+    out_ << absl::string_view(line, sizeof line) << reason << "\r\n";
   }
   void Add(absl::string_view name, absl::string_view value) {
-    absl::StrAppend(&out_, name, ": ", Trim(value), "\r\n");
+    out_ << name << ": " << Trim(value) << "\r\n";
   }
   void Add(http::field name, absl::string_view value) {
     const auto n = http::to_string(name);
@@ -251,7 +252,7 @@ class BytesHead {
   }
   void Set(http::field name, absl::string_view value) { Add(name, value); }
   void ContentLength(uint64_t length) {
-    Add(http::field::content_length, absl::StrCat(length));
+    out_ << "Content-Length: " << length << "\r\n";
   }
   // What Beast's keep_alive() adds to a message with no Connection field
   // (every Connection field is hop-by-hop, so there is none).
@@ -261,9 +262,25 @@ class BytesHead {
       Add(http::field::connection, "keep-alive");
     }
   }
-  void End() { out_.append("\r\n"); }
+  // The blank line: the string holds the header block.
+  void End() {
+    out_ << "\r\n";
+    out_.Finish();
+  }
+  // Leaves the string empty (a head that could not be built).
+  void Discard() {
+    out_.Finish();
+    str_.clear();
+  }
 
  private:
+  // A head's usual size: most are written with a single resize.
+  static constexpr size_t kExpectedHead = 512;
+
+  static std::string& Cleared(std::string& out) {
+    out.clear();
+    return out;
+  }
   static absl::string_view Trim(absl::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
       v.remove_prefix(1);
@@ -274,7 +291,8 @@ class BytesHead {
     return v;
   }
 
-  std::string& out_;
+  std::string& str_;
+  core::Appender out_;  // appends to str_
   int version_ = 11;
 };
 
@@ -451,7 +469,7 @@ absl::Status WireHeadTo(const core::HttpResponse& response, int client_version,
   absl::Status st = BuildWire(response, client_version, keep_alive,
                               head_request, head, chunked);
   if (!st.ok()) {
-    out.clear();
+    head.Discard();
     return st;
   }
   head.End();
