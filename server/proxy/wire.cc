@@ -1,5 +1,8 @@
 #include "server/proxy/wire.h"
 
+#include <algorithm>
+#include <array>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -82,14 +85,44 @@ bool IsHopByHop(Kind kind, absl::string_view name,
   return false;
 }
 
+// The kinds of a message's header names, each name classified once for
+// the several passes over its headers (the first kMax; any beyond are
+// classified again when asked for).
+class HeaderKinds {
+ public:
+  explicit HeaderKinds(const core::Headers& headers) : headers_(headers) {
+    const size_t n = std::min(headers.size(), kMax);
+    for (size_t i = 0; i < n; ++i) {
+      kinds_[i] = KindOf(headers[i].name);
+      has_connection_ = has_connection_ || kinds_[i] == Kind::kConnection;
+    }
+    for (size_t i = n; i < headers.size() && !has_connection_; ++i) {
+      has_connection_ = KindOf(headers[i].name) == Kind::kConnection;
+    }
+  }
+  Kind operator[](size_t i) const {
+    return i < kMax ? kinds_[i] : KindOf(headers_[i].name);
+  }
+  bool has_connection() const { return has_connection_; }
+
+ private:
+  static constexpr size_t kMax = 32;
+  const core::Headers& headers_;
+  std::array<Kind, kMax> kinds_;
+  bool has_connection_ = false;
+};
+
 // The names a message's Connection headers list, comma-separated, less
 // those that change nothing: "close" (an option, not a header) and the
 // standard hop-by-hop names, dropped anyway. Most messages ("Connection:
 // keep-alive") thus list none, and IsHopByHop has no tokens to check.
-std::string ConnectionTokens(const core::Headers& headers) {
+std::string ConnectionTokens(const core::Headers& headers,
+                             const HeaderKinds& kinds) {
   std::string tokens;
-  for (const core::Header& h : headers) {
-    if (KindOf(h.name) != Kind::kConnection) continue;
+  if (!kinds.has_connection()) return tokens;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const core::Header& h = headers[i];
+    if (kinds[i] != Kind::kConnection) continue;
     if (absl::EqualsIgnoreCase(h.value, "keep-alive") ||
         absl::EqualsIgnoreCase(h.value, "close")) {
       continue;  // the usual values, which name no header
@@ -305,12 +338,14 @@ void BuildUpstream(const core::HttpRequest& request, const core::UrlParts& url,
   } else {
     head.RequestLine(request.method, url.path);
   }
-  const std::string tokens = ConnectionTokens(request.headers);
+  const HeaderKinds kinds(request.headers);
+  const std::string tokens = ConnectionTokens(request.headers, kinds);
   const std::string length_text = absl::StrCat(request.body.size());
   bool has_host = false;
   bool framed = false;
-  for (const core::Header& h : request.headers) {
-    const Kind kind = KindOf(h.name);
+  for (size_t i = 0; i < request.headers.size(); ++i) {
+    const core::Header& h = request.headers[i];
+    const Kind kind = kinds[i];
     if (IsHopByHop(kind, h.name, tokens)) continue;
     if (IsFraming(kind)) {
       // Whatever the client framed its body with, we send the body we hold
@@ -386,8 +421,10 @@ absl::Status BuildWire(const core::HttpResponse& response, int client_version,
   // Content-Length goes); otherwise every stored length must be the body's.
   chunked = false;
   std::optional<uint64_t> stored_length;
-  for (const core::Header& h : response.headers) {
-    const Kind kind = KindOf(h.name);
+  const HeaderKinds kinds(response.headers);
+  for (size_t i = 0; i < response.headers.size(); ++i) {
+    const core::Header& h = response.headers[i];
+    const Kind kind = kinds[i];
     if (kind == Kind::kTransferEncoding) {
       chunked = absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(h.value),
                                        "chunked");
@@ -412,10 +449,11 @@ absl::Status BuildWire(const core::HttpResponse& response, int client_version,
   }
 
   head.StatusLine(response.status, response.reason, client_version);
-  const std::string tokens = ConnectionTokens(response.headers);
+  const std::string tokens = ConnectionTokens(response.headers, kinds);
   bool length_set = false;
-  for (const core::Header& h : response.headers) {
-    const Kind kind = KindOf(h.name);
+  for (size_t i = 0; i < response.headers.size(); ++i) {
+    const core::Header& h = response.headers[i];
+    const Kind kind = kinds[i];
     // A 407 is this proxy's own challenge: its Proxy-Authenticate is for
     // this hop (RFC 9110 11.7.1).
     if (IsHopByHop(kind, h.name, tokens) &&
