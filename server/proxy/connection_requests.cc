@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/proxy/buffered_parse.h"
 #include "server/proxy/connection.h"
 #include "server/proxy/coro.h"
 #include "server/proxy/h2.h"
@@ -192,9 +193,14 @@ asio::awaitable<bool> Connection::ReadHeader(RequestParser& parser) {
     co_return false;
   }
   StartRequestDeadline();
-  auto [ec, n] = co_await OnClient([&](auto& s) {
-    return http::async_read_header(s, buffer_, parser, kAwait);
-  });
+  // (Most requests are whole in the buffer: parsed here, without a post.)
+  beast::error_code ec = ParseBuffered(parser, buffer_, ParseUntil::kHeader);
+  if (ec == http::error::need_more) {
+    auto [rec, n] = co_await OnClient([&](auto& s) {
+      return http::async_read_header(s, buffer_, parser, kAwait);
+    });
+    ec = rec;
+  }
   std::optional<RequestRefusal> refusal;
   if (ec) {
     StopRequestDeadline();
@@ -251,8 +257,12 @@ asio::awaitable<bool> Connection::ReadBody(RequestParser& parser, int version) {
       co_return false;
     }
   }
-  auto [bec, bn] = co_await OnClient(
-      [&](auto& s) { return http::async_read(s, buffer_, parser, kAwait); });
+  beast::error_code bec = ParseBuffered(parser, buffer_, ParseUntil::kMessage);
+  if (bec == http::error::need_more) {
+    auto [rec, n] = co_await OnClient(
+        [&](auto& s) { return http::async_read(s, buffer_, parser, kAwait); });
+    bec = rec;
+  }
   StopRequestDeadline();
   if (!bec) co_return true;
   if (timed_out_) {

@@ -18,6 +18,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/proxy/buffered_parse.h"
 #include "server/proxy/coro.h"
 #include "server/proxy/kept_body.h"
 #include "server/proxy/resolver.h"
@@ -392,9 +393,13 @@ asio::awaitable<void> UpstreamClient::Exchange(
     }
   } else if (!rec && !parser->is_done()) {
     parser->body_limit(config_.max_body_bytes);  // see the header's
-    auto [bec, bn] =
-        co_await http::async_read(stream, buffer_, *parser, kAwait);
-    rec = bec;
+    // (A small body came with its header: parsed here, without a post.)
+    rec = ParseBuffered(*parser, buffer_, ParseUntil::kMessage);
+    if (rec == http::error::need_more) {
+      auto [bec, bn] =
+          co_await http::async_read(stream, buffer_, *parser, kAwait);
+      rec = bec;
+    }
   }
   if (rec) {
     Close();
