@@ -47,11 +47,10 @@ class Appender {
     return *this;
   }
   // Decimal digits.
-  template <class Int,
-            std::enable_if_t<std::is_integral_v<Int> &&
-                                 !std::is_same_v<Int, bool> &&
-                                 !std::is_same_v<Int, char>,
-                             int> = 0>
+  template <class Int, std::enable_if_t<std::is_integral_v<Int> &&
+                                            !std::is_same_v<Int, bool> &&
+                                            !std::is_same_v<Int, char>,
+                                        int> = 0>
   Appender& operator<<(Int value) {
     constexpr size_t kMax = 24;  // 20 digits and a sign at most
     char* p = Room(kMax);
