@@ -23,8 +23,8 @@ enum class ParseUntil { kHeader, kMessage };
 // async read would have.
 template <bool isRequest, class DynamicBuffer>
 boost::beast::error_code ParseBuffered(
-    boost::beast::http::basic_parser<isRequest>& parser,
-    DynamicBuffer& buffer, ParseUntil until) {
+    boost::beast::http::basic_parser<isRequest>& parser, DynamicBuffer& buffer,
+    ParseUntil until) {
   namespace http = boost::beast::http;
   auto done = [&] {
     return until == ParseUntil::kHeader ? parser.is_header_done()

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/proxy/connection.h"
 #include "server/proxy/coro.h"
+#include "server/proxy/send_now.h"
 
 namespace matgto::proxy {
 namespace {
@@ -186,10 +187,17 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
 
 asio::awaitable<bool> Connection::WriteNow(
     const std::array<asio::const_buffer, 2>& bytes) {
+  std::array<asio::const_buffer, 2> rest = bytes;
+  if (!client_tls_.has_value()) {
+    beast::error_code ec;
+    const size_t sent = SendNow(client_, rest, ec);
+    if (ec) co_return false;
+    if (Consume(rest, sent)) co_return true;
+  }
   client_.expires_never();  // (a rarer path may have left one set)
   write_deadline_.Set(*this, Chrono(config_.write_timeout));
   auto [ec, n] = co_await OnClient(
-      [&](auto& s) { return asio::async_write(s, bytes, kAwait); });
+      [&](auto& s) { return asio::async_write(s, rest, kAwait); });
   write_deadline_.Clear();
   co_return !ec;
 }

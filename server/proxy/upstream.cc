@@ -22,6 +22,7 @@
 #include "server/proxy/coro.h"
 #include "server/proxy/kept_body.h"
 #include "server/proxy/resolver.h"
+#include "server/proxy/send_now.h"
 #include "server/proxy/wire.h"
 #include "server/tls/contexts.h"
 
@@ -326,9 +327,13 @@ asio::awaitable<void> UpstreamClient::Exchange(
   // Re-framed with a Content-Length (see ToUpstream): the header block and
   // the body in one gather write.
   UpstreamHeadTo(request, url, head_);
-  const std::array<asio::const_buffer, 2> message{asio::buffer(head_),
-                                                  asio::buffer(request.body)};
-  auto [wec, wn] = co_await asio::async_write(stream, message, kAwait);
+  std::array<asio::const_buffer, 2> message{asio::buffer(head_),
+                                            asio::buffer(request.body)};
+  beast::error_code wec;
+  if (!Consume(message, SendNow(stream, message, wec)) && !wec) {
+    auto [aec, an] = co_await asio::async_write(stream, message, kAwait);
+    wec = aec;
+  }
   if (wec) {
     Close();
     // A kept-alive connection the upstream had closed: try a fresh one.

@@ -8,11 +8,17 @@ would be tens of thousands.
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
+import http.server
 import os
+import random
 import re
 import signal
+import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +128,80 @@ def test_a_warm_keep_alive_connection_replays_without_malloc(matgto, upstream, c
     assert after - before < n // 100, f"{after - before} mallocs for {n} replayed requests"
     # Replayed, not forwarded: nothing reached the upstream but the recording.
     assert "replayed" in server.cli("status").stdout
+
+
+# Under the 1 MiB a recording keeps in memory, far over what a socket takes
+# at once: written in part at once, the rest by an async write.
+BLOB = random.Random(12).randbytes(900 << 10)
+
+
+class BlobHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self._send(BLOB)
+
+    def do_POST(self):
+        # What arrived, as its digest: a request body the proxy sent in part
+        # at once must arrive whole and in order.
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self._send(hashlib.sha256(body).hexdigest().encode())
+
+    def _send(self, body):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def slow_get(proxy: str, url: str) -> bytes:
+    """GET through `proxy` by a client with a small receive buffer that
+    reads in small pieces with pauses: the proxy's writes fill the socket."""
+    host, port = proxy.rsplit(":", 1)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 10)
+    s.settimeout(10)
+    s.connect((host, int(port)))
+    try:
+        s.sendall(f"GET {url} HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(4096)
+        head, body = data.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+        while len(body) < length:
+            piece = s.recv(8192)
+            assert piece, f"closed after {len(body)} of {length} bytes"
+            body += piece
+            if len(body) % (64 << 10) < 8192:
+                time.sleep(0.01)
+        return body
+    finally:
+        s.close()
+
+
+def test_a_write_larger_than_the_socket_takes_arrives_whole_and_in_order(matgto):
+    blob = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BlobHandler)
+    threading.Thread(target=blob.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{blob.server_address[1]}/blob"
+    try:
+        server = matgto()
+        server.cli("record", "large-writes")
+        assert slow_get(server.proxy, url) == BLOB  # relayed while recorded
+        host, port = server.proxy.rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("POST", url, body=BLOB)  # forwarded to the upstream
+        r = conn.getresponse()
+        assert r.read() == hashlib.sha256(BLOB).hexdigest().encode()
+        conn.close()
+        server.cli("stop")
+    finally:
+        blob.shutdown()
+        blob.server_close()
+    server.cli("replay", "large-writes")
+    assert slow_get(server.proxy, url) == BLOB  # replayed, upstream gone

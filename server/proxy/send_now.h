@@ -1,0 +1,58 @@
+// A write tried at once on a plain TCP socket, before any async write: what
+// the socket's send buffer takes is sent without the async write's trip
+// through the scheduler (Asio queues the completion of a write that
+// finished at once). A response or a forwarded request of a few KiB is
+// usually taken whole; whatever is left goes on with an async write.
+// TLS streams are not tried (their records are written by their own
+// async operations).
+#pragma once
+
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <cstddef>
+
+namespace matgto::proxy {
+
+// Sends what `stream`'s socket takes now without blocking; returns how many
+// bytes that was (maybe 0). `ec` is set for a broken connection only.
+template <class Buffers>
+std::size_t SendNow(boost::beast::tcp_stream& stream, const Buffers& buffers,
+                    boost::beast::error_code& ec) {
+  auto& socket = stream.socket();
+  // (Only this write is synchronous; every async operation works on the
+  // socket as before.)
+  if (!socket.non_blocking()) {
+    socket.non_blocking(true, ec);
+    if (ec) return 0;
+  }
+  const std::size_t sent = socket.write_some(buffers, ec);
+  if (ec == boost::asio::error::would_block ||
+      ec == boost::asio::error::try_again) {
+    ec = {};
+  }
+  return sent;
+}
+
+// Any other stream (TLS): nothing is tried.
+template <class Stream, class Buffers>
+std::size_t SendNow(Stream&, const Buffers&, boost::beast::error_code&) {
+  return 0;
+}
+
+// Drops the first `n` bytes of `buffers`; true when nothing is left.
+template <std::size_t N>
+bool Consume(std::array<boost::asio::const_buffer, N>& buffers, std::size_t n) {
+  bool left = false;
+  for (boost::asio::const_buffer& b : buffers) {
+    const std::size_t k = n < b.size() ? n : b.size();
+    b += k;
+    n -= k;
+    left = left || b.size() > 0;
+  }
+  return !left;
+}
+
+}  // namespace matgto::proxy
