@@ -298,6 +298,14 @@ def measured(pid: int, run) -> dict:
     return r
 
 
+def median(runs: list[dict]) -> dict:
+    """The median round by requests per second, with the median CPU per
+    request of all rounds."""
+    r = dict(sorted(runs, key=lambda x: x["rps"])[len(runs) // 2])
+    r["cpu_us"] = sorted(x["cpu_us"] for x in runs)[len(runs) // 2]
+    return r
+
+
 def start_ms(work: Path, *args) -> tuple[float, float]:
     """Time from exec to the ready file, and RSS once ready (idle), of a
     fresh server; the best of 5 starts."""
@@ -506,11 +514,6 @@ def main() -> int:
             offs.append(measured(quiet.pid, lambda: wrk(qproxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10)))
             ons.append(measured(loud.pid, lambda: wrk(lproxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10)))
 
-        def median(runs):
-            r = dict(sorted(runs, key=lambda x: x["rps"])[len(runs) // 2])
-            r["cpu_us"] = sorted(x["cpu_us"] for x in runs)[len(runs) // 2]
-            return r
-
         off, on = median(offs), median(ons)
         add("Logging", "replay, --log-level off (baseline)", off, off)
         add("Logging", "replay, --log-level info + /metrics", on, off,
@@ -523,30 +526,48 @@ def main() -> int:
         # --- Start-up: exec to ready file, and idle RSS, of a fresh server
         ready_ms, idle_rss = start_ms(work)
 
-        # --- HTTP
-        wrk(base + "/", 1, C, WRK_ITEMS=10, WRK_TARGET="")
-        b_http = measured(nginx.pid, lambda: wrk(base + "/", S, C, WRK_ITEMS=10, WRK_TARGET=""))
-        add("HTTP", "nginx direct (baseline)", b_http, b_http)
-        b_one = measured(nginx.pid, lambda: wrk(base + "/", S, 1, WRK_ITEMS=10, WRK_TARGET=""))
-        add("HTTP", "nginx direct, 1 connection (baseline)", b_one, b_one, note="latency")
+        # --- HTTP: nginx serving the body directly, matgto replaying it from
+        # 10 and from 10,000 interactions (a server each), in 3 alternating
+        # rounds (medians), so that a burst of load on the machine hits all
+        # alike; then the same at 1 connection (latency).
         m, info = start_matgto(work)
         procs.append(m)
         proxy = f"http://{info['proxy']}"
         cli(info, "replay", "small")
         check = subprocess.run(["curl", "-sf", "--proxy", proxy, base + "/item/3"], capture_output=True, check=True)
         assert check.stdout == body, "replayed body differs"
-        wrk(proxy + "/", 1, C, WRK_TARGET=base, WRK_ITEMS=10)
-        small = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=10))
+        mb, binfo = start_matgto(work)
+        procs.append(mb)
+        bproxy = f"http://{binfo['proxy']}"
+        t = time.perf_counter()
+        cli(binfo, "replay", "big")
+        load_ms = (time.perf_counter() - t) * 1000
+        http_cases = [("direct", nginx.pid, base, "", 10), ("small", m.pid, proxy, base, 10),
+                      ("big", mb.pid, bproxy, base, many)]
+        for _key, _pid, url, target, items in http_cases:
+            wrk(url + "/", 1, C, WRK_ITEMS=items, WRK_TARGET=target)
+        runs = {key: [] for key, *_ in http_cases}
+        ones = {"direct": [], "small": []}
+        for _ in range(3):
+            for key, pid, url, target, items in http_cases:
+                runs[key].append(measured(pid, lambda: wrk(url + "/", S, C, WRK_ITEMS=items,
+                                                           WRK_TARGET=target)))
+        for _ in range(3):
+            for key, pid, url, target, items in http_cases[:2]:
+                ones[key].append(measured(pid, lambda: wrk(url + "/", S, 1, WRK_ITEMS=items,
+                                                           WRK_TARGET=target)))
+        b_http, small, big = (median(runs[k]) for k in ("direct", "small", "big"))
+        b_one, one = median(ones["direct"]), median(ones["small"])
+        add("HTTP", "nginx direct (baseline)", b_http, b_http)
+        add("HTTP", "nginx direct, 1 connection (baseline)", b_one, b_one, note="latency")
         add("HTTP", "matgto replay, 10 interactions", small, b_http, rss_mib(m.pid))
-        one = measured(m.pid, lambda: wrk(proxy + "/", S, 1, WRK_TARGET=base, WRK_ITEMS=10))
         add("HTTP", "matgto replay, 1 connection", one, b_one,
             note=f"latency; p50 {one['p50_us']} us vs nginx {b_one['p50_us']} us")
-        t = time.perf_counter()
-        cli(info, "replay", "big")
-        load_ms = (time.perf_counter() - t) * 1000
-        big = measured(m.pid, lambda: wrk(proxy + "/", S, C, WRK_TARGET=base, WRK_ITEMS=many))
-        add("HTTP", "matgto replay, 10,000 interactions", big, b_http, rss_mib(m.pid),
+        add("HTTP", "matgto replay, 10,000 interactions", big, b_http, rss_mib(mb.pid),
             f"{big['rps'] / small['rps']:.2f}x of 10")
+        cli(binfo, "stop")
+        mb.terminate()
+        mb.wait(timeout=30)
         cli(info, "stop")
 
         # --- Record and passthrough (baseline: an nginx reverse-proxy hop to
