@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -35,6 +36,8 @@ using tcp = asio::ip::tcp;
 
 // Response headers from an upstream may be larger than a client's request.
 constexpr uint32_t kMaxUpstreamHeaderBytes = 256 * 1024;
+// The most one read of a response's header asks for (Beast's own figure).
+constexpr size_t kReadBytes = 64 * 1024;
 
 beast::tcp_stream& Lowest(beast::tcp_stream& s) { return s; }
 beast::tcp_stream& Lowest(asio::ssl::stream<beast::tcp_stream>& s) {
@@ -364,9 +367,31 @@ asio::awaitable<void> UpstreamClient::Exchange(
       parser->body_limit(config_.max_body_bytes);
     }
     if (request.method == "HEAD") parser->skip(true);
-    auto [hec, hn] =
-        co_await http::async_read_header(stream, buffer_, *parser, kAwait);
-    rec = hec;
+    // What http::async_read_header does, without its two composed
+    // operations' layers around each read: read, parse what the buffer
+    // holds, until the header is whole.
+    while ((rec = ParseBuffered(*parser, buffer_, ParseUntil::kHeader)) ==
+           http::error::need_more) {
+      const size_t room = beast::read_size(buffer_, kReadBytes);
+      if (room == 0) {
+        rec = http::error::buffer_overflow;
+        break;
+      }
+      auto [ec, n] =
+          co_await stream.async_read_some(buffer_.prepare(room), kAwait);
+      buffer_.commit(n);
+      if (ec == asio::error::eof) {
+        rec = {};
+        if (parser->got_some()) {
+          parser->put_eof(rec);  // a header cut short: partial_message
+        } else {
+          rec = http::error::end_of_stream;
+        }
+        break;
+      }
+      rec = ec;
+      if (rec) break;
+    }
     if (rec) break;
     const unsigned status = parser->get().result_int();
     // Interim responses (100 Continue, 103 Early Hints) are consumed here.

@@ -3,6 +3,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import requests
@@ -185,3 +186,76 @@ def test_corrupt_and_truncated_cassettes_are_named_and_server_keeps_serving(serv
     # The earlier good cassette still replays.
     server.cli("replay", "good")
     assert requests.get(upstream.url("/counter"), proxies={"http": server.proxy_url}).status_code == 200
+
+
+class RawUpstream:
+    """An upstream speaking whatever bytes the test gives, one connection at
+    a time: each accepted connection reads a request, then plays `script`
+    (a list of byte strings to send, or None to close), connection by
+    connection."""
+
+    def __init__(self, scripts):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.scripts = list(scripts)
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while self.scripts:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            for step in self.scripts.pop(0):
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    piece = conn.recv(65536)
+                    if not piece:
+                        break
+                    data += piece
+                if step is None:
+                    break
+                conn.sendall(step)
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_a_response_cut_short_or_not_http_gets_502_with_the_reason(server, upstream):
+    server.cli("use", "raw", "--mode", "passthrough")
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    raw = RawUpstream([[b"NOT HTTP AT ALL\r\n\r\n"], [b"HTTP/1.1 200 OK\r\nContent-Le"], [None],
+                       [ok, None]])
+    url = f"http://127.0.0.1:{raw.port}/x"
+    proxies = {"http": server.proxy_url}
+    try:
+        for what in ("garbage", "a header cut short", "closed without a word"):
+            r = requests.get(url, proxies=proxies, timeout=10)
+            assert (r.status_code, r.headers["X-Matgto-Error"]) == (502, "upstream-bad-response"), \
+                (what, r.status_code, r.text)
+            assert f"127.0.0.1:{raw.port}" in r.text, r.text
+        # The upstream is still asked, on a fresh connection.
+        assert requests.get(url, proxies=proxies, timeout=10).text == "ok"
+    finally:
+        raw.close()
+    still_serving(server, upstream)
+
+
+def test_a_kept_alive_connection_the_upstream_closed_is_retried_on_a_fresh_one(server, upstream):
+    server.cli("use", "raw", "--mode", "passthrough")
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    # The first connection answers once, then closes when the second
+    # request arrives on it; the second connection answers.
+    raw = RawUpstream([[ok, None], [ok]])
+    url = f"http://127.0.0.1:{raw.port}/x"
+    try:
+        s = requests.Session()
+        s.proxies = {"http": server.proxy_url}
+        assert s.get(url, timeout=10).text == "ok"
+        assert s.get(url, timeout=10).text == "ok"
+        assert raw.connections == 2
+    finally:
+        raw.close()
