@@ -76,7 +76,7 @@ void ToProto(const core::HttpResponse& in, v1::HttpResponse& out) {
   for (const core::BodyChunk& c : in.chunks) {
     v1::BodyChunk* p = out.add_chunks();
     p->set_size(c.size);
-    *p->mutable_at() = ToProtoDuration(c.at);
+    SetProtoDuration(c.at, *p->mutable_at());
     if (c.request_bytes.has_value()) p->set_request_bytes(*c.request_bytes);
   }
   if (in.spooled != nullptr) {
@@ -86,9 +86,9 @@ void ToProto(const core::HttpResponse& in, v1::HttpResponse& out) {
 }
 
 void ToProto(const core::ExchangeTiming& in, v1::Timing& out) {
-  *out.mutable_started_at() = ToProtoTimestamp(in.started_at);
-  *out.mutable_time_to_first_byte() = ToProtoDuration(in.time_to_first_byte);
-  *out.mutable_total() = ToProtoDuration(in.total);
+  SetProtoTimestamp(in.started_at, *out.mutable_started_at());
+  SetProtoDuration(in.time_to_first_byte, *out.mutable_time_to_first_byte());
+  SetProtoDuration(in.total, *out.mutable_total());
 }
 
 void FromProto(const v1::HttpRequest& in, core::HttpRequest& out) {

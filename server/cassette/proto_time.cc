@@ -17,6 +17,18 @@ google::protobuf::Duration ToProtoDuration(absl::Duration d) {
   return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
 }
 
+void SetProtoTimestamp(absl::Time t, google::protobuf::Timestamp& out) {
+  const google::protobuf::Timestamp ts = ToProtoTimestamp(t);
+  out.set_seconds(ts.seconds());
+  out.set_nanos(ts.nanos());
+}
+
+void SetProtoDuration(absl::Duration d, google::protobuf::Duration& out) {
+  const google::protobuf::Duration pd = ToProtoDuration(d);
+  out.set_seconds(pd.seconds());
+  out.set_nanos(pd.nanos());
+}
+
 absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {
   return absl::Nanoseconds(TimeUtil::DurationToNanoseconds(d));
 }

@@ -13,6 +13,10 @@ namespace matgto::cassette {
 
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t);
 google::protobuf::Duration ToProtoDuration(absl::Duration d);
+// The same, set in place: no temporary message copied into an arena's
+// (what a recorded exchange's times go through).
+void SetProtoTimestamp(absl::Time t, google::protobuf::Timestamp& out);
+void SetProtoDuration(absl::Duration d, google::protobuf::Duration& out);
 absl::Duration FromProtoDuration(const google::protobuf::Duration& d);
 
 // DATA_LOSS naming `source`, the interaction and the field when a timestamp

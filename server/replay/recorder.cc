@@ -109,7 +109,7 @@ class Scratch {
 void Recorder::Store(v1::JournalEntry& entry) {
   v1::Interaction& interaction = *entry.mutable_interaction();
   interaction.set_index(count_++);
-  *interaction.mutable_recorded_at() = ToProtoTimestamp(clock_.Now());
+  cassette::SetProtoTimestamp(clock_.Now(), *interaction.mutable_recorded_at());
   if (spooled()) {
     encoded_stored_ |= HasEncodedBody(interaction);
     journal_->Append(entry);
