@@ -250,6 +250,12 @@ bool ScrubUrl(std::string& url, const Scrubber& scrubber) {
   size_t start = url.find("://");
   start = start == std::string::npos ? 0 : url.find_first_of("/?#", start + 3);
   if (start == std::string::npos) return false;
+  // (Nothing to scrub and no placeholder to normalize: most URLs, copied
+  // for nothing otherwise.)
+  if (scrubber.empty() &&
+      !ContainsIgnoreCase(absl::string_view(url).substr(start), "REDACTED")) {
+    return false;
+  }
   std::string tail = url.substr(start);
   bool changed = scrubber.Scrub(tail);
   changed |= NormalizeUrlPlaceholders(tail);
