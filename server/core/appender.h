@@ -59,6 +59,14 @@ class Appender {
     return *this;
   }
 
+  // Several pieces (string views and chars) with a single room check.
+  template <class... Pieces>
+  Appender& Append(const Pieces&... pieces) {
+    char* p = Room((Size(pieces) + ...));
+    ((p = Copy(p, pieces)), ...);
+    return *this;
+  }
+
   // The string's length once trimmed.
   size_t size() const {
     return cursor_ != nullptr ? static_cast<size_t>(cursor_ - out_.data())
@@ -79,6 +87,16 @@ class Appender {
     char* p = cursor_;
     cursor_ += n;
     return p;
+  }
+  static size_t Size(absl::string_view s) { return s.size(); }
+  static size_t Size(char) { return 1; }
+  static char* Copy(char* p, absl::string_view s) {
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    return p + s.size();
+  }
+  static char* Copy(char* p, char c) {
+    *p = c;
+    return p + 1;
   }
   // Room for at least `n` more bytes (out of line: the rare path).
   void Grow(size_t n);

@@ -107,9 +107,9 @@ RecordWriter::RecordWriter(std::string& out, LogFormat format, LogLevel level,
 
 void RecordWriter::Key(absl::string_view key) {
   if (format_ == LogFormat::kText) {
-    out_ << ' ' << key << '=';
+    out_.Append(' ', key, '=');
   } else if (!NeedsJsonEscape(key)) {
-    out_ << ",\"" << key << "\":";
+    out_.Append(',', '"', key, '"', ':');
   } else {
     out_ << ',';
     AppendJsonString(out_, key);
@@ -119,12 +119,12 @@ void RecordWriter::Key(absl::string_view key) {
 
 RecordWriter& RecordWriter::Add(absl::string_view key,
                                 absl::string_view value) {
-  Key(key);
   if (format_ == LogFormat::kText && !NeedsTextQuotes(value)) {
-    out_ << value;
-  } else {
-    AppendJsonString(out_, value);  // text quotes as JSON does
+    out_.Append(' ', key, '=', value);
+    return *this;
   }
+  Key(key);
+  AppendJsonString(out_, value);  // text quotes as JSON does
   return *this;
 }
 

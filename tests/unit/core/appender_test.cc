@@ -37,6 +37,15 @@ TEST(AppenderTest, MakesRoomPastAShortGuess) {
   EXPECT_EQ(out, big + "0" + big + "1" + big + "2");
 }
 
+TEST(AppenderTest, AppendsSeveralPiecesInOneGo) {
+  std::string out = ">";
+  Appender a(out, 2);  // shorter than the pieces: room is made
+  a.Append(' ', absl::string_view("key"), '=', absl::string_view("value"))
+      .Append(absl::string_view(""), '!');
+  a.Finish();
+  EXPECT_EQ(out, "> key=value!");
+}
+
 TEST(AppenderTest, AppendsAgainAfterFinish) {
   std::string out;
   Appender a(out, 8);
