@@ -400,10 +400,13 @@ def record_memory(work: Path, base: str, conns: int, target: int) -> list[str]:
         cli(info, "stop")
         stop_s = time.perf_counter() - t
         size = (work / "cassettes" / "bench-memory.pb").stat().st_size
-        # The peak (VmHWM) is reached by the save: stop reads the recording
-        # back from its journal whole before writing the cassette.
+        # The peak (VmHWM) is that of the save, if any step of it held more
+        # than the recording did (stop streams the journal into the cassette).
+        # The rate counts the exchanges recorded after the first reading.
+        rate = (f"{(n - first_n) / took:,.0f}/s" if n > first_n and took > 0
+                else "no rate: the target was reached in the warm-up")
         return [f"recording memory: RSS {first_rss:.1f} MiB after {first_n:,} exchanges, "
-                f"{end_rss:.1f} MiB after {n:,} ({n / took:,.0f}/s); `matgto stop` saved them "
+                f"{end_rss:.1f} MiB after {n:,} ({rate}); `matgto stop` saved them "
                 f"({size / 2**20:,.0f} MiB) in {stop_s:.1f} s, peak RSS during the save "
                 f"{rss_mib(m.pid):,} MiB, RSS then {current_rss_mib(m.pid):.1f} MiB"]
     finally:
