@@ -21,6 +21,7 @@
 #include <memory_resource>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "server/core/exchange_handler.h"
 #include "server/core/url.h"
@@ -112,10 +113,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // (Only for a request whose header says a body follows.)
   boost::asio::awaitable<bool> ReadBody(RequestParser& parser, int version);
   // The request's absolute URL (the Host header set from it where the
-  // authority wins); nullopt when refused, with `answered` telling whether
-  // the refusal was written.
-  boost::asio::awaitable<std::optional<core::UrlParts>> TargetUrl(
-      ClientRequest& request, int version, bool keep_alive, bool& answered);
+  // authority wins), or why it is refused (for the caller to write).
+  std::variant<core::UrlParts, RequestRefusal> TargetUrl(
+      ClientRequest& request);
   // Hands the request to the session and writes what it decides: a reply,
   // or the upstream's response (or error) after forwarding it.
   boost::asio::awaitable<bool> Exchange(ClientRequest&& request,

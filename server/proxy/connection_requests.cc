@@ -132,10 +132,16 @@ asio::awaitable<bool> Connection::HandleOne() {
 
   ClientRequest& request = parser.get();
   const bool keep_alive = request.keep_alive() && !closing_;
-  bool answered = false;
-  std::optional<core::UrlParts> url =
-      co_await TargetUrl(request, version, keep_alive, answered);
-  if (!url.has_value()) co_return answered&& keep_alive;
+  // (A plain function: a refusal is written here, so that the common case
+  // costs no coroutine frame of its own.)
+  std::variant<core::UrlParts, RequestRefusal> target = TargetUrl(request);
+  if (auto* refusal = std::get_if<RequestRefusal>(&target)) {
+    co_return co_await WriteError(refusal->status, refusal->code,
+                                  std::move(refusal->message), version,
+                                  keep_alive) &&
+        keep_alive;
+  }
+  core::UrlParts* url = &std::get<core::UrlParts>(target);
   if (beast::websocket::is_upgrade(request)) {
     // Recorded as ws:// or wss:// however the client spelled the URL.
     if (url->scheme == "http") url->scheme = "ws";
@@ -294,20 +300,17 @@ asio::awaitable<bool> Connection::ReadBody(RequestParser& parser, int version) {
   co_return false;
 }
 
-asio::awaitable<std::optional<core::UrlParts>> Connection::TargetUrl(
-    ClientRequest& request, int version, bool keep_alive, bool& answered) {
-  answered = false;
+std::variant<core::UrlParts, RequestRefusal> Connection::TargetUrl(
+    ClientRequest& request) {
   const absl::string_view target(request.target().data(),
                                  request.target().size());
   if (const std::string scheme = TargetScheme(target);
       !scheme.empty() && core::DefaultPort(scheme) == 0) {
-    answered = co_await WriteError(
+    return RequestRefusal{
         501, "scheme-unsupported",
         absl::StrCat("matgto: requests for '", scheme,
                      "://' URLs are not supported (http, https, ws and wss "
-                     "are)"),
-        version, keep_alive);
-    co_return std::nullopt;
+                     "are)")};
   }
   const bool origin_form = !target.empty() && target.front() == '/';
   absl::StatusOr<core::UrlParts> url;
@@ -320,26 +323,22 @@ asio::awaitable<std::optional<core::UrlParts>> Connection::TargetUrl(
     url = core::ParseAbsoluteUrl(target);
   }
   if (!url.ok()) {
-    std::string message =
-        origin_form ? absl::StrCat(
-                          "matgto is a forward proxy and got the origin-form "
-                          "target '",
-                          target,
-                          "'; send absolute-form requests, e.g. curl --proxy "
-                          "http://ADDRESS http://host/path")
-                    : absl::StrCat("matgto: ", url.status().message());
-    answered = co_await WriteError(400, "not-a-proxy-request",
-                                   std::move(message), version, keep_alive);
-    co_return std::nullopt;
+    return RequestRefusal{
+        400, "not-a-proxy-request",
+        origin_form
+            ? absl::StrCat("matgto is a forward proxy and got the origin-form "
+                           "target '",
+                           target,
+                           "'; send absolute-form requests, e.g. curl --proxy "
+                           "http://ADDRESS http://host/path")
+            : absl::StrCat("matgto: ", url.status().message())};
   }
   if (url->scheme != "http" && url->scheme != "https" &&
       !beast::websocket::is_upgrade(request)) {
-    std::string message =
+    return RequestRefusal{
+        501, "scheme-unsupported",
         absl::StrCat("matgto: requests for '", url->scheme,
-                     "://' URLs are not supported by this build");
-    answered = co_await WriteError(501, "scheme-unsupported",
-                                   std::move(message), version, keep_alive);
-    co_return std::nullopt;
+                     "://' URLs are not supported by this build")};
   }
   // The authority of an absolute-form target wins over the Host header
   // (RFC 9112 3.2.2), in what is forwarded and in what is recorded; in
@@ -348,7 +347,7 @@ asio::awaitable<std::optional<core::UrlParts>> Connection::TargetUrl(
                        origin_.has_value() &&
                        origin_->host == config_.reverse_upstream->host;
   if (!origin_form || reverse) request.set(http::field::host, HostFor(*url));
-  co_return *std::move(url);
+  return *std::move(url);
 }
 
 asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
