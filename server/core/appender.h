@@ -37,15 +37,8 @@ class Appender {
   Appender(const Appender&) = delete;
   Appender& operator=(const Appender&) = delete;
 
-  Appender& operator<<(absl::string_view s) {
-    char* p = Room(s.size());
-    if (!s.empty()) std::memcpy(p, s.data(), s.size());
-    return *this;
-  }
-  Appender& operator<<(char c) {
-    *Room(1) = c;
-    return *this;
-  }
+  Appender& operator<<(absl::string_view s) { return Append(s); }
+  Appender& operator<<(char c) { return Append(c); }
   // Decimal digits.
   template <class Int, std::enable_if_t<std::is_integral_v<Int> &&
                                             !std::is_same_v<Int, bool> &&

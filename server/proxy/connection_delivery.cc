@@ -7,6 +7,8 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -187,12 +189,12 @@ asio::awaitable<bool> Connection::Write(const core::HttpResponse& response,
 
 asio::awaitable<bool> Connection::WriteNow(
     const std::array<asio::const_buffer, 2>& bytes) {
-  std::array<asio::const_buffer, 2> rest = bytes;
+  beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(bytes);
   if (!client_tls_.has_value()) {
     beast::error_code ec;
-    const size_t sent = SendNow(client_, rest, ec);
+    rest.consume(SendNow(client_, rest, ec));
     if (ec) co_return false;
-    if (Consume(rest, sent)) co_return true;
+    if (beast::buffer_bytes(rest) == 0) co_return true;
   }
   client_.expires_never();  // (a rarer path may have left one set)
   write_deadline_.Set(*this, Chrono(config_.write_timeout));

@@ -7,7 +7,6 @@
 // async operations).
 #pragma once
 
-#include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/error.hpp>
@@ -40,19 +39,6 @@ std::size_t SendNow(boost::beast::tcp_stream& stream, const Buffers& buffers,
 template <class Stream, class Buffers>
 std::size_t SendNow(Stream&, const Buffers&, boost::beast::error_code&) {
   return 0;
-}
-
-// Drops the first `n` bytes of `buffers`; true when nothing is left.
-template <std::size_t N>
-bool Consume(std::array<boost::asio::const_buffer, N>& buffers, std::size_t n) {
-  bool left = false;
-  for (boost::asio::const_buffer& b : buffers) {
-    const std::size_t k = n < b.size() ? n : b.size();
-    b += k;
-    n -= k;
-    left = left || b.size() > 0;
-  }
-  return !left;
 }
 
 }  // namespace matgto::proxy

@@ -6,6 +6,8 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -330,10 +332,12 @@ asio::awaitable<void> UpstreamClient::Exchange(
   // Re-framed with a Content-Length (see ToUpstream): the header block and
   // the body in one gather write.
   UpstreamHeadTo(request, url, head_);
-  std::array<asio::const_buffer, 2> message{asio::buffer(head_),
-                                            asio::buffer(request.body)};
+  beast::buffers_suffix<std::array<asio::const_buffer, 2>> message(
+      std::array<asio::const_buffer, 2>{asio::buffer(head_),
+                                        asio::buffer(request.body)});
   beast::error_code wec;
-  if (!Consume(message, SendNow(stream, message, wec)) && !wec) {
+  message.consume(SendNow(stream, message, wec));
+  if (!wec && beast::buffer_bytes(message) != 0) {
     auto [aec, an] = co_await asio::async_write(stream, message, kAwait);
     wec = aec;
   }

@@ -277,7 +277,7 @@ class BytesHead {
     out_ << absl::string_view(line, sizeof line) << reason << "\r\n";
   }
   void Add(absl::string_view name, absl::string_view value) {
-    out_ << name << ": " << Trim(value) << "\r\n";
+    out_.Append(name, ':', ' ', Trim(value), '\r', '\n');
   }
   void Add(http::field name, absl::string_view value) {
     const auto n = http::to_string(name);
