@@ -2,6 +2,7 @@
 
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -162,6 +163,49 @@ TEST(UrlTest, ParsingAgainGivesTheSameParts) {
         ParseAbsoluteUrl("http://h:0/"),
         StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad port")));
   }
+}
+
+// What a parse gives, as one comparable string.
+std::string Described(const absl::StatusOr<UrlParts>& parts) {
+  if (!parts.ok()) return std::string(parts.status().ToString());
+  return parts->scheme + "|" + parts->host + "|" + std::to_string(parts->port) +
+         "|" + parts->path + "|" + (parts->has_query ? "?" : "") + parts->query;
+}
+
+// A URL on an origin the thread parsed before has only its path and query
+// parsed: that must give what a first parse of the whole URL gives (on a
+// thread that remembers nothing), bad paths and queries included.
+TEST(UrlTest, NewPathsOnAKnownOriginParseAsAFirstParseDoes) {
+  const std::vector<std::string> origins = {
+      "http://Host.Example:8080", "https://[::1]:8443", "http://user:pw@h",
+      "ws://h", "HTTP://h:80"};
+  const std::vector<std::string> rests = {
+      "/a",        "/a b",           "/p?q=1",  "/p?",
+      "//x",       "/%zz",           "/%41",    "/p#frag",
+      "/\xc3\xbc", "/p?q=a b",       "/p/../q", "/p?q=/x?y",
+      "/p?q=#",    "/:@!$&'()*+,;=", "/[x]",    "/p?[x]",
+      "/",         "/p%20q?r%2"};
+  std::vector<std::string> urls;
+  for (const std::string& origin : origins) {
+    for (const std::string& rest : rests) urls.push_back(origin + rest);
+  }
+  std::vector<std::string> first;
+  for (const std::string& url : urls) {
+    // A thread of its own per URL: nothing remembered.
+    std::string described;
+    std::thread([&] { described = Described(ParseAbsoluteUrl(url)); }).join();
+    first.push_back(described);
+  }
+  size_t failed = 0;
+  for (const std::string& origin : origins) {
+    ASSERT_THAT(ParseAbsoluteUrl(origin + "/prime"), IsOk()) << origin;
+  }
+  for (size_t i = 0; i < urls.size(); ++i) {
+    EXPECT_EQ(Described(ParseAbsoluteUrl(urls[i])), first[i]) << urls[i];
+    if (first[i].find("INVALID_ARGUMENT") != std::string::npos) ++failed;
+  }
+  // The corpus has bad paths and queries, not only good ones.
+  EXPECT_GE(failed, 4u * origins.size());
 }
 
 TEST(DefaultPortTest, KnownSchemes) {
