@@ -306,3 +306,41 @@ def test_clients_resume_their_tls_sessions_with_tickets(matgto, pki, tls_upstrea
         was_reused, session = exchange(sock, session)
         reused.append(was_reused)
     assert reused == [False, True, True]
+
+
+def test_the_cheapest_safe_suite_wins_and_clients_without_it_still_connect(matgto, pki, tls_upstream):
+    """matgto picks AES-128-GCM with SHA-256 whatever order the client lists
+    its suites in (OpenSSL's default, and Python's, puts AES-256-GCM-SHA384
+    first); a client that offers only AES-256 or ChaCha20 still connects."""
+    server = matgto("--upstream", f"https://localhost:{tls_upstream.port}",
+                    "--upstream-ca-file", str(pki / "ca.pem"), "--reverse-tls",
+                    "--mode", "passthrough")
+    port = int(server.proxy.rsplit(":", 1)[1])
+
+    def negotiated(version, ciphers=None):
+        ctx = ssl.create_default_context(cafile=str(ca_of(server)))
+        ctx.minimum_version = ctx.maximum_version = version
+        if ciphers:
+            ctx.set_ciphers(ciphers)
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                             server_hostname="localhost") as s:
+            s.sendall(b"GET /suite HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200"), data[:200]
+            return s.cipher()[0]
+
+    assert negotiated(ssl.TLSVersion.TLSv1_3) == "TLS_AES_128_GCM_SHA256"
+    assert negotiated(ssl.TLSVersion.TLSv1_2,
+                      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256"
+                      ) == "ECDHE-ECDSA-AES128-GCM-SHA256"
+    assert negotiated(ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES256-GCM-SHA384"
+                      ) == "ECDHE-ECDSA-AES256-GCM-SHA384"
+    assert negotiated(ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-CHACHA20-POLY1305"
+                      ) == "ECDHE-ECDSA-CHACHA20-POLY1305"
+    # TLS 1.3 suites cannot be narrowed from Python: openssl s_client can.
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+                        "-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"],
+                       input=b"", capture_output=True, timeout=10)
+    assert b"Cipher is TLS_AES_256_GCM_SHA384" in r.stdout, r.stdout[-500:]
