@@ -10,9 +10,7 @@
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/read_size.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <chrono>
@@ -70,19 +68,6 @@ bool PeerClosed(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset ||
          ec == asio::ssl::error::stream_truncated;
-}
-
-// The status line and headers of a parsed response, without its body.
-core::HttpResponse HeadOf(const UpstreamResponse& r) {
-  core::HttpResponse head;
-  head.status = static_cast<int>(r.result_int());
-  head.reason = std::string(r.reason());
-  head.version = r.version();
-  for (const auto& field : r) {
-    head.headers.push_back(
-        {std::string(field.name_string()), std::string(field.value())});
-  }
-  return head;
 }
 
 }  // namespace
@@ -320,9 +305,6 @@ asio::awaitable<void> UpstreamClient::Exchange(
     Stream& stream, const core::HttpRequest& request, const core::UrlParts& url,
     bool reused, bool& retry, ResponseRelay* relay, FetchOutcome& out) {
   const std::string authority = core::HostPort(url.host, url.port);
-  // This exchange's headers (sent and received) in the connection's arena.
-  parser_.reset();  // (its fields live in fields_)
-  const FieldsAllocator fields = fields_.Reset();
   const absl::Time started = absl::Now();
   out.timing.started_at = started;
   Lowest(stream).expires_never();  // (a relay may have left one set)
@@ -357,11 +339,10 @@ asio::awaitable<void> UpstreamClient::Exchange(
   }
   // The connection's (one exchange at a time), not this frame's: see
   // FetchInto.
-  std::optional<UpstreamParser>& parser = parser_;
+  std::optional<ResponseParser>& parser = parser_;
   beast::error_code rec;
   for (;;) {
-    parser.emplace(std::piecewise_construct, std::make_tuple(),
-                   std::make_tuple(fields));
+    parser.emplace();
     parser->header_limit(kMaxUpstreamHeaderBytes);
     // With a relay, a body larger than --max-body-bytes is still passed on
     // (the limit is then on what is kept); without, it is refused whole.
@@ -397,7 +378,7 @@ asio::awaitable<void> UpstreamClient::Exchange(
       if (rec) break;
     }
     if (rec) break;
-    const unsigned status = parser->get().result_int();
+    const int status = parser->response().status;
     // Interim responses (100 Continue, 103 Early Hints) are consumed here.
     if (status < 100 || status >= 200 || status == 101) break;
   }
@@ -410,8 +391,10 @@ asio::awaitable<void> UpstreamClient::Exchange(
   const bool streamed =
       !rec && IsStreamedResponse(
                   [&] {
-                    const auto type = parser->get()[http::field::content_type];
-                    return std::string_view(type.data(), type.size());
+                    const std::string* type = core::FindHeader(
+                        parser->response().headers, "Content-Type");
+                    return type == nullptr ? std::string_view()
+                                           : std::string_view(*type);
                   }(),
                   parser->chunked());
   const bool large =
@@ -461,10 +444,8 @@ asio::awaitable<void> UpstreamClient::Exchange(
   out.timing.total = absl::Now() - started;
   // (The parser's own reading of Connection and the version: the fields
   // need not be searched again.)
-  const bool keep_alive = parser->keep_alive();
-  UpstreamResponse response = parser->release();
-  if (!keep_alive) Close();
-  out.response = ToCore(std::move(response));
+  if (!parser->keep_alive()) Close();
+  out.response = std::move(parser->response());
   co_return;
 }
 
@@ -480,11 +461,11 @@ asio::awaitable<bool> UpstreamClient::RelayBody(
   deadline_.Clear();  // each read has the stream's own timeout instead
   std::vector<core::BodyChunk> chunks;
   out.relayed = true;
-  core::HttpResponse whole = HeadOf(parser_->get());
+  // (The header only: the parser has not read any of the body yet.)
+  ResponseParser& body = *parser_;
+  core::HttpResponse whole = std::move(body.response());
   KeptBody kept(config_, relay.KeepBody(), relay.Spooler());
   bool client = co_await relay.Head(whole);
-  http::response_parser<http::buffer_body, FieldsAllocator> body(
-      std::move(*parser_));
   body.body_limit(boost::none);
   // On the heap, for this relay only: on the coroutine's frame, every
   // exchange would carry it.
@@ -495,8 +476,7 @@ asio::awaitable<bool> UpstreamClient::RelayBody(
   buffer_.reserve(piece.size());
   std::string_view last;
   while (client && !body.is_done()) {
-    body.get().body().data = piece.data();
-    body.get().body().size = piece.size();
+    body.BodyInto(piece.data(), piece.size());
     Lowest(stream).expires_after(Chrono(config_.upstream_timeout));
     auto [bec, bn] =
         co_await http::async_read_some(stream, buffer_, body, kAwait);
@@ -504,7 +484,7 @@ asio::awaitable<bool> UpstreamClient::RelayBody(
       rec = bec;
       break;
     }
-    const size_t got = piece.size() - body.get().body().size;
+    const size_t got = piece.size() - body.BodyLeft();
     if (got == 0) continue;
     if (streamed && kept.keeping()) {
       chunks.push_back({got, absl::Now() - first_byte});

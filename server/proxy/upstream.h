@@ -9,8 +9,6 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <optional>
 #include <string>
 #include <variant>
@@ -20,6 +18,7 @@
 #include "server/core/url.h"
 #include "server/proxy/config.h"
 #include "server/proxy/lazy_deadline.h"
+#include "server/proxy/response_parser.h"
 #include "server/proxy/wire.h"
 #include "server/tls/contexts.h"
 
@@ -165,13 +164,8 @@ class UpstreamClient {
   bool cancelled_ = false;
   std::string key_;
   boost::beast::flat_buffer buffer_;
-  // The header fields of the exchange in flight (one at a time).
-  FieldsArena fields_;
   // The response of the exchange in flight being read.
-  using UpstreamParser =
-      boost::beast::http::response_parser<boost::beast::http::string_body,
-                                          FieldsAllocator>;
-  std::optional<UpstreamParser> parser_;
+  std::optional<ResponseParser> parser_;
   // The request line and header block being sent (reused: one exchange at
   // a time).
   std::string head_;

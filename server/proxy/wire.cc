@@ -384,20 +384,6 @@ void UpstreamHeadTo(const core::HttpRequest& request, const core::UrlParts& url,
   head.End();
 }
 
-core::HttpResponse ToCore(UpstreamResponse&& response) {
-  core::HttpResponse out;
-  out.status = static_cast<int>(response.result_int());
-  out.reason = std::string(response.reason());
-  out.version = response.version();
-  out.headers.reserve(std::distance(response.begin(), response.end()));
-  for (const auto& field : response) {
-    out.headers.push_back(
-        {std::string(field.name_string()), std::string(field.value())});
-  }
-  out.body = std::move(response.body());
-  return out;
-}
-
 namespace {
 
 // ToWire's checks and decisions (see wire.h), made into `head`. Sets

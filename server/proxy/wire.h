@@ -27,12 +27,10 @@ namespace http = boost::beast::http;
 using FieldsAllocator = std::pmr::polymorphic_allocator<char>;
 using ClientFields = http::basic_fields<FieldsAllocator>;
 using ClientRequest = http::request<http::string_body, ClientFields>;
-// The request sent upstream and the response read back use the fields
-// memory of their upstream connection (FieldsArena), reused for each
-// exchange on it.
+// The request sent upstream uses the fields memory of its upstream
+// connection (FieldsArena), reused for each exchange on it.
 using UpstreamRequest =
     http::request<http::span_body<const char>, ClientFields>;
-using UpstreamResponse = http::response<http::string_body, ClientFields>;
 
 // The memory a message's Beast fields use: a buffer allocated at the first
 // message and handed out again for each next one (the message before it
@@ -128,9 +126,6 @@ UpstreamRequest ToUpstream(const core::HttpRequest& request,
 // to its first occurrence).
 void UpstreamHeadTo(const core::HttpRequest& request, const core::UrlParts& url,
                     std::string& out);
-
-// Moves an upstream response into a core response.
-core::HttpResponse ToCore(UpstreamResponse&& response);
 
 // The message written to the client for `response` (hop-by-hop headers
 // removed, keep-alive as the client asked, re-framed: a stored

@@ -331,21 +331,6 @@ TEST(ToCoreTest, ClientRequestKeepsOrderAndBody) {
   EXPECT_EQ(out.body, std::string("a\0b", 3));
 }
 
-TEST(ToCoreTest, UpstreamResponse) {
-  UpstreamResponse in{http::status::not_found, 11};
-  in.reason("Nope");
-  in.insert("Set-Cookie", "a=1");
-  in.insert("Set-Cookie", "b=2");
-  in.body() = "missing";
-  core::HttpResponse out = ToCore(std::move(in));
-  EXPECT_EQ(out.status, 404);
-  EXPECT_EQ(out.reason, "Nope");
-  EXPECT_EQ(out.version, 11);
-  EXPECT_THAT(out.headers, ElementsAre(core::Header{"Set-Cookie", "a=1"},
-                                       core::Header{"Set-Cookie", "b=2"}));
-  EXPECT_EQ(out.body, "missing");
-}
-
 TEST(ToWireTest, ContentLengthAddedWhenUnframed) {
   core::HttpResponse res{.status = 200,
                          .reason = "OK",
