@@ -117,7 +117,7 @@ void UpstreamClient::Close() {
     secure_->next_layer().socket().close(ignored);
     secure_.reset();
   }
-  key_.clear();
+  origin_.Clear();
   buffer_.clear();
 }
 
@@ -217,7 +217,7 @@ asio::awaitable<bool> UpstreamClient::Connect(const core::UrlParts& url,
       co_return false;
     }
   }
-  key_ = absl::StrCat(url.scheme, "://", authority);
+  origin_.Set(url);
   co_return true;
 }
 
@@ -239,7 +239,7 @@ UpstreamClient::TakeConnection(const core::UrlParts& url, FetchOutcome& out,
   }
   plain_.reset();
   secure_.reset();
-  key_.clear();
+  origin_.Clear();
   buffer_.clear();
   co_return conn;
 }
@@ -255,8 +255,6 @@ asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
 asio::awaitable<void> UpstreamClient::FetchInto(
     const core::HttpRequest& request, const core::UrlParts& url,
     FetchOutcome& out, ResponseRelay* relay) {
-  const std::string key =
-      absl::StrCat(url.scheme, "://", core::HostPort(url.host, url.port));
   for (int attempt = 0; attempt < 2; ++attempt) {
     out = FetchOutcome{};
     if (cancelled_) {
@@ -268,7 +266,8 @@ asio::awaitable<void> UpstreamClient::FetchInto(
           "ended or the server is shutting down)";
       co_return;
     }
-    bool reused = key_ == key && (plain_.has_value() || secure_.has_value());
+    bool reused =
+        origin_.Is(url) && (plain_.has_value() || secure_.has_value());
     // A request that must not be sent twice only goes on a kept-alive
     // connection that is still open, and is never retried.
     const bool idempotent = Idempotent(request.method);
@@ -297,14 +296,18 @@ asio::awaitable<void> UpstreamClient::FetchInto(
   out = FetchOutcome{};
   out.error_status = 502;
   out.error_code = "upstream-unreachable";
-  out.error_message = absl::StrCat("matgto: ", key, " closed the connection");
+  out.error_message = absl::StrCat("matgto: ", url.scheme, "://",
+                                   core::HostPort(url.host, url.port),
+                                   " closed the connection");
 }
 
 template <class Stream>
 asio::awaitable<void> UpstreamClient::Exchange(
     Stream& stream, const core::HttpRequest& request, const core::UrlParts& url,
     bool reused, bool& retry, ResponseRelay* relay, FetchOutcome& out) {
-  const std::string authority = core::HostPort(url.host, url.port);
+  // "host:port", for what the client is told when something fails (not
+  // built for an exchange that goes well).
+  auto authority = [&url] { return core::HostPort(url.host, url.port); };
   const absl::Time started = absl::Now();
   out.timing.started_at = started;
   Lowest(stream).expires_never();  // (a relay may have left one set)
@@ -334,7 +337,7 @@ asio::awaitable<void> UpstreamClient::Exchange(
     out.error_status = timeout ? 504 : 502;
     out.error_code = timeout ? "upstream-timeout" : "upstream-write-failed";
     out.error_message = absl::StrCat("matgto: sending the request to ",
-                                     authority, " failed: ", wec.message());
+                                     authority(), " failed: ", wec.message());
     co_return;
   }
   // The connection's (one exchange at a time), not this frame's: see
@@ -404,7 +407,8 @@ asio::awaitable<void> UpstreamClient::Exchange(
   if (!rec && !parser->is_done() && relay != nullptr && (streamed || large)) {
     // (In a coroutine of its own: its state would otherwise make every
     // exchange's frame too large for Asio to recycle.)
-    if (co_await RelayBody(stream, *relay, streamed, authority, started,
+    const std::string relayed_from = authority();
+    if (co_await RelayBody(stream, *relay, streamed, relayed_from, started,
                            first_byte, out, rec)) {
       co_return;
     }
@@ -424,19 +428,19 @@ asio::awaitable<void> UpstreamClient::Exchange(
       out.error_status = 504;
       out.error_code = "upstream-timeout";
       out.error_message =
-          absl::StrCat("matgto: ", authority, " did not answer within ",
+          absl::StrCat("matgto: ", authority(), " did not answer within ",
                        absl::FormatDuration(config_.upstream_timeout));
     } else if (rec == http::error::body_limit) {
       out.error_status = 502;
       out.error_code = "upstream-response-too-large";
       out.error_message =
-          absl::StrCat("matgto: the response from ", authority, " exceeds ",
+          absl::StrCat("matgto: the response from ", authority(), " exceeds ",
                        config_.max_body_bytes, " bytes (--max-body-bytes)");
     } else {
       out.error_status = 502;
       out.error_code = "upstream-bad-response";
       out.error_message = absl::StrCat("matgto: reading the response from ",
-                                       authority, " failed: ", rec.message());
+                                       authority(), " failed: ", rec.message());
     }
     co_return;
   }

@@ -159,10 +159,24 @@ class UpstreamClient {
   const bool verify_tls_;
   std::optional<boost::beast::tcp_stream> plain_;
   std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream>> secure_;
-  // "scheme://host:port" of the cached connection.
   // Set by Cancel: no further upstream connection is made.
   bool cancelled_ = false;
-  std::string key_;
+  // The scheme, host and port of the cached connection (empty: none).
+  struct Origin {
+    std::string scheme;
+    std::string host;
+    uint16_t port = 0;
+    bool Is(const core::UrlParts& url) const {
+      return port == url.port && host == url.host && scheme == url.scheme;
+    }
+    void Set(const core::UrlParts& url) {
+      scheme = url.scheme;
+      host = url.host;
+      port = url.port;
+    }
+    void Clear() { *this = Origin{}; }
+  };
+  Origin origin_;
   boost::beast::flat_buffer buffer_;
   // The response of the exchange in flight being read.
   std::optional<ResponseParser> parser_;
