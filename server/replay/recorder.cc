@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/arena.h"
 #include "server/cassette/codec.h"
 #include "server/cassette/proto_time.h"
 #include "server/cassette/ws_codec.h"
@@ -73,35 +72,79 @@ Recorder::Recorder(const v1::Cassette& start, bool decode_bodies,
 
 namespace {
 
-// A thread's space for drafting journal entries: an arena reset for each
-// one (an exchange's interaction is dozens of messages and strings, none of
-// them a malloc once the first block is there), and the copies a draft
-// redacts, whose strings keep their capacity from one exchange to the next.
+// A thread's space for drafting journal entries, reused from one exchange
+// to the next: the entry's messages, repeated fields and strings are those
+// of the entries before it, cleared, so a warm thread fills an HTTP entry
+// without allocating (cleared protobuf strings and repeated fields keep
+// their capacity). Proto3's Clear deletes singular sub-messages, so the
+// HTTP exchange's messages are taken back out of the entry first and put
+// back in, cleared. A body over kKeepBodyBytes is not kept. Also the
+// copies a draft redacts, whose strings keep their capacity too.
 class Scratch {
  public:
-  Scratch() : block_(std::make_unique<char[]>(kBytes)) {
-    google::protobuf::ArenaOptions options;
-    options.initial_block = block_.get();
-    options.initial_block_size = kBytes;
-    arena_.emplace(options);
-  }
   // The calling thread's.
   static Scratch& Get() {
     thread_local Scratch scratch;
     return scratch;
   }
-  // A fresh entry; the one made before on this thread is gone.
+  // A cleared entry holding a cleared HTTP exchange with its request,
+  // response and timing; the entry handed out before on this thread is
+  // gone.
+  v1::JournalEntry* NewHttpEntry() {
+    Reclaim();
+    for (std::string* body :
+         {request_->mutable_body(), response_->mutable_body()}) {
+      if (body->capacity() > kKeepBodyBytes) std::string().swap(*body);
+    }
+    http_->set_allocated_request(request_.release());
+    http_->set_allocated_response(response_.release());
+    http_->set_allocated_timing(timing_.release());
+    interaction_->set_allocated_http(http_.release());
+    entry_.set_allocated_interaction(interaction_.release());
+    return &entry_;
+  }
+  // A cleared entry; the one handed out before on this thread is gone.
   v1::JournalEntry* NewEntry() {
-    arena_->Reset();
-    return google::protobuf::Arena::CreateMessage<v1::JournalEntry>(&*arena_);
+    Reclaim();
+    return &entry_;
   }
   core::HttpRequest request;
   core::HttpResponse response;
 
  private:
-  static constexpr size_t kBytes = 16 * 1024;
-  std::unique_ptr<char[]> block_;  // outlives arena_ (declared before it)
-  std::optional<google::protobuf::Arena> arena_;
+  static constexpr size_t kKeepBodyBytes = 64 * 1024;
+
+  // Takes the HTTP messages back out of the last entry, all cleared, and
+  // clears the entry.
+  void Reclaim() {
+    if (entry_.has_interaction()) {
+      interaction_.reset(entry_.release_interaction());
+      if (interaction_->has_http()) {
+        http_.reset(interaction_->release_http());
+        if (http_->has_request()) request_.reset(http_->release_request());
+        if (http_->has_response()) response_.reset(http_->release_response());
+        if (http_->has_timing()) timing_.reset(http_->release_timing());
+      }
+    }
+    entry_.Clear();
+    interaction_->Clear();
+    http_->Clear();
+    request_->Clear();
+    response_->Clear();
+    timing_->Clear();
+  }
+
+  v1::JournalEntry entry_;
+  // Held here while not in entry_.
+  std::unique_ptr<v1::Interaction> interaction_ =
+      std::make_unique<v1::Interaction>();
+  std::unique_ptr<v1::HttpExchange> http_ =
+      std::make_unique<v1::HttpExchange>();
+  std::unique_ptr<v1::HttpRequest> request_ =
+      std::make_unique<v1::HttpRequest>();
+  std::unique_ptr<v1::HttpResponse> response_ =
+      std::make_unique<v1::HttpResponse>();
+  std::unique_ptr<v1::Timing> timing_ = std::make_unique<v1::Timing>();
 };
 
 }  // namespace
@@ -186,7 +229,7 @@ Recorder::Draft Recorder::DraftHttp(const core::HttpRequest& request,
     // (A body in a spool file is stored as it came.)
     if (res.spooled == nullptr) StoreDecoded(res.headers, res.body);
   }
-  draft.entry = scratch.NewEntry();
+  draft.entry = scratch.NewHttpEntry();
   v1::Interaction* interaction = draft.entry->mutable_interaction();
   v1::HttpExchange* http = interaction->mutable_http();
   cassette::ToProto(req, *http->mutable_request());
