@@ -13,8 +13,8 @@ namespace {
 constexpr size_t kUsualFields = 16;
 }  // namespace
 
-void ResponseParser::on_response_impl(int code, string_view reason,
-                                      int version, error_code& ec) {
+void ResponseParser::on_response_impl(int code, string_view reason, int version,
+                                      error_code& ec) {
   response_.status = code;
   // An empty reason reads as the status's standard one, as Beast's
   // messages read it (and as the proxy writes it).

@@ -44,8 +44,8 @@ class ResponseParser : public boost::beast::http::basic_parser<false> {
   using string_view = boost::beast::string_view;
   using error_code = boost::beast::error_code;
 
-  void on_request_impl(boost::beast::http::verb, string_view, string_view,
-                       int, error_code&) override {}
+  void on_request_impl(boost::beast::http::verb, string_view, string_view, int,
+                       error_code&) override {}
   void on_response_impl(int code, string_view reason, int version,
                         error_code& ec) override;
   void on_field_impl(boost::beast::http::field, string_view name,

@@ -71,9 +71,9 @@ std::string WithBeast(const std::vector<std::string>& pieces,
   for (const auto& f : m) {
     fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
   }
-  return std::to_string(m.result_int()) + " " + std::string(m.reason()) +
-         " " + std::to_string(m.version()) + "\n" + Joined(fields) + "[" +
-         m.body() + "] keep-alive " + (parser.keep_alive() ? "yes" : "no");
+  return std::to_string(m.result_int()) + " " + std::string(m.reason()) + " " +
+         std::to_string(m.version()) + "\n" + Joined(fields) + "[" + m.body() +
+         "] keep-alive " + (parser.keep_alive() ? "yes" : "no");
 }
 
 std::string WithOurs(const std::vector<std::string>& pieces,
@@ -113,8 +113,7 @@ const std::vector<Case>& Corpus() {
       {"HTTP/1.1 2000 OK\r\n\r\n"},
       {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ncut"},
       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"},
-      {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-       {.body_limit = 4}},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", {.body_limit = 4}},
       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
        "5\r\nhello\r\n0\r\n\r\n",
        {.body_limit = 4}},
@@ -171,8 +170,8 @@ TEST(ResponseParserTest, RelayedBodyGoesToTheCallersBufferInPieces) {
   char piece[4];
   while (!parser.is_done()) {
     parser.BodyInto(piece, sizeof piece);
-    const size_t used = parser.put(
-        boost::asio::buffer(wire.data() + at, wire.size() - at), ec);
+    const size_t used =
+        parser.put(boost::asio::buffer(wire.data() + at, wire.size() - at), ec);
     at += used;
     ASSERT_TRUE(!ec || ec == http::error::need_buffer) << ec.message();
     const size_t got = sizeof piece - parser.BodyLeft();
