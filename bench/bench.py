@@ -21,7 +21,7 @@ workers; for the hop inside the upstream's nginx, hop and upstream), from /proc.
 Start-up: exec to ready file (best of 5) and idle RSS of a fresh server.
 Recording memory: a fresh server records until --record-exchanges (1,000,000): RSS
   after about 10,000 and at the end, then the time `matgto stop` takes to save.
-HTTPS (baseline: nginx serving TLS directly)
+HTTPS (baseline: nginx serving TLS directly; 3 rounds alternating nginx and matgto, medians)
   nginx TLS keep-alive              wrk https -> nginx
   replay TLS keep-alive             wrk https -> matgto (reverse mode, --reverse-tls)
   nginx TLS new handshake/request   Connection: close
@@ -665,21 +665,28 @@ def main() -> int:
             if not ok:
                 load_failed.append("slowloris")
 
-        # --- HTTPS (reverse mode with TLS on the proxy port)
+        # --- HTTPS (reverse mode with TLS on the proxy port): keep-alive,
+        # then a new handshake per request, each in 3 rounds alternating
+        # between nginx and matgto (medians), as the HTTP rows.
         tls_url = f"https://127.0.0.1:{ntls}/"
-        wrk(tls_url, 1, C, WRK_ITEMS=10)
-        b_tls = wrk(tls_url, S, C, WRK_ITEMS=10)
-        add("HTTPS", "nginx TLS keep-alive (baseline)", b_tls, b_tls)
         mt, tinfo = start_matgto(work, "--upstream", "https://bench.test", "--reverse-tls",
                                  "--cassette", "tls", "--mode", "replay")
         procs.append(mt)
         murl = f"https://{tinfo['proxy']}/"
-        wrk(murl, 1, C, WRK_ITEMS=10)
-        r_tls = wrk(murl, S, C, WRK_ITEMS=10)
+        tls_cases = [("nginx", nginx.pid, tls_url), ("matgto", mt.pid, murl)]
+        for _key, _pid, url in tls_cases:
+            wrk(url, 1, C, WRK_ITEMS=10)
+        tls_runs = {(key, close): [] for key, *_ in tls_cases for close in (0, 1)}
+        for close in (0, 1):
+            for _ in range(3):
+                for key, pid, url in tls_cases:
+                    tls_runs[(key, close)].append(measured(
+                        pid, lambda: wrk(url, S, C, WRK_ITEMS=10, WRK_CLOSE=close)))
+        b_tls, r_tls = median(tls_runs[("nginx", 0)]), median(tls_runs[("matgto", 0)])
+        b_hs, r_hs = median(tls_runs[("nginx", 1)]), median(tls_runs[("matgto", 1)])
+        add("HTTPS", "nginx TLS keep-alive (baseline)", b_tls, b_tls)
         add("HTTPS", "matgto replay TLS keep-alive", r_tls, b_tls, rss_mib(mt.pid))
-        b_hs = wrk(tls_url, S, C, WRK_ITEMS=10, WRK_CLOSE=1)
         add("HTTPS", "nginx new TLS handshake per request", b_hs, b_hs, None, "handshakes/s")
-        r_hs = wrk(murl, S, C, WRK_ITEMS=10, WRK_CLOSE=1)
         add("HTTPS", "matgto new TLS handshake per request", r_hs, b_hs, rss_mib(mt.pid), "handshakes/s")
 
         # --- WebSocket: a native load generator (bench/wsload), pipelined
