@@ -138,8 +138,9 @@ soak: build deps
 	MATGTO_BIN=$(MATGTO) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) \
 	  build/venv/bin/python bench/load.py soak
 
+# (New files too, before their first commit: format-check sees them once committed.)
 format:
-	@git ls-files '*.cc' '*.h' | xargs clang-format -i
+	@git ls-files --cached --others --exclude-standard '*.cc' '*.h' | xargs clang-format -i
 
 format-check: deps
 	@out=$$(git ls-files '*.cc' '*.h' | xargs clang-format --dry-run 2>&1); \
