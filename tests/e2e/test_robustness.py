@@ -259,3 +259,31 @@ def test_a_kept_alive_connection_the_upstream_closed_is_retried_on_a_fresh_one(s
         assert raw.connections == 2
     finally:
         raw.close()
+
+
+def test_interim_responses_from_the_upstream_are_skipped_and_the_final_one_recorded(server):
+    """An upstream that answers 103 Early Hints (or 100 Continue) before its
+    final response: the client gets the final response, and that is what
+    the cassette keeps and replays, without the interim one's fields."""
+    final = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: yes\r\n\r\nok"
+    raw = RawUpstream([[b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n" + final,
+                        b"HTTP/1.1 100 Continue\r\n\r\n" + final.replace(b"ok", b"OK")]])
+    url = f"http://127.0.0.1:{raw.port}"
+    proxies = {"http": server.proxy_url}
+    server.cli("record", "interim")
+    try:
+        s = requests.Session()
+        s.proxies = proxies
+        for path, body in (("/hints", "ok"), ("/continue", "OK")):
+            r = s.get(url + path, timeout=10)
+            assert (r.status_code, r.text, r.headers.get("X-Final")) == (200, body, "yes"), r.text
+            assert "Link" not in r.headers
+    finally:
+        raw.close()
+    server.cli("stop")
+    server.cli("replay", "interim")
+    for path, body in (("/hints", "ok"), ("/continue", "OK")):
+        r = requests.get(url + path, proxies=proxies, timeout=10)
+        assert (r.status_code, r.text, r.headers.get("X-Final")) == (200, body, "yes"), r.text
+        assert "Link" not in r.headers
+    server.cli("stop")
