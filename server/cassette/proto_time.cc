@@ -9,6 +9,10 @@ namespace matgto::cassette {
 
 using google::protobuf::util::TimeUtil;
 
+namespace {
+constexpr int64_t kNanosPerSecond = 1'000'000'000;
+}  // namespace
+
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t) {
   return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
 }
@@ -17,16 +21,26 @@ google::protobuf::Duration ToProtoDuration(absl::Duration d) {
   return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
 }
 
+// (The two below split nanoseconds as TimeUtil does, into `out` without a
+// message of their own: they run for each recorded exchange.)
 void SetProtoTimestamp(absl::Time t, google::protobuf::Timestamp& out) {
-  const google::protobuf::Timestamp ts = ToProtoTimestamp(t);
-  out.set_seconds(ts.seconds());
-  out.set_nanos(ts.nanos());
+  // Nanoseconds in [0, 1e9), the seconds rounded down (before 1970 too).
+  const int64_t nanos = absl::ToUnixNanos(t);
+  int64_t seconds = nanos / kNanosPerSecond;
+  int64_t rest = nanos % kNanosPerSecond;
+  if (rest < 0) {
+    --seconds;
+    rest += kNanosPerSecond;
+  }
+  out.set_seconds(seconds);
+  out.set_nanos(static_cast<int32_t>(rest));
 }
 
 void SetProtoDuration(absl::Duration d, google::protobuf::Duration& out) {
-  const google::protobuf::Duration pd = ToProtoDuration(d);
-  out.set_seconds(pd.seconds());
-  out.set_nanos(pd.nanos());
+  // Seconds and nanoseconds of the same sign.
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out.set_seconds(nanos / kNanosPerSecond);
+  out.set_nanos(static_cast<int32_t>(nanos % kNanosPerSecond));
 }
 
 absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {

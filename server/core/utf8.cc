@@ -1,10 +1,20 @@
 #include "server/core/utf8.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace matgto::core {
 
 bool IsValidUtf8(absl::string_view s) {
   const size_t n = s.size();
   size_t i = 0;
+  // ASCII, the usual case (header values, JSON), eight bytes at a time
+  // until a byte with its high bit set.
+  constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+  for (uint64_t word = 0; i + sizeof word <= n; i += sizeof word) {
+    std::memcpy(&word, s.data() + i, sizeof word);
+    if ((word & kHighBits) != 0) break;
+  }
   while (i < n) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {

@@ -131,7 +131,9 @@ class Scratch {
     http_->Clear();
     request_->Clear();
     response_->Clear();
-    timing_->Clear();
+    // Not cleared: ToProto(ExchangeTiming) sets each of its fields, and
+    // proto3's Clear would free its three time messages, made again for the
+    // next entry.
   }
 
   v1::JournalEntry entry_;
