@@ -112,15 +112,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RequestRefusal HeaderReadRefusal(const boost::beast::error_code& ec) const;
   // (Only for a request whose header says a body follows.)
   boost::asio::awaitable<bool> ReadBody(RequestParser& parser, int version);
-  // The request's absolute URL (the Host header set from it where the
-  // authority wins), or why it is refused (for the caller to write).
-  std::variant<core::UrlParts, RequestRefusal> TargetUrl(
-      ClientRequest& request);
+  // A request's absolute URL, and whether its authority is what the Host
+  // header says (an absolute-form target, reverse mode) whatever the client
+  // sent (RFC 9112 3.2.2).
+  struct RequestTarget {
+    core::UrlParts url;
+    bool host_from_url = false;
+  };
+  // The request's target, or why it is refused (for the caller to write).
+  std::variant<RequestTarget, RequestRefusal> TargetUrl(
+      const ClientRequest& request);
   // Hands the request to the session and writes what it decides: a reply,
   // or the upstream's response (or error) after forwarding it.
   boost::asio::awaitable<bool> Exchange(ClientRequest&& request,
-                                        const core::UrlParts& url, int version,
-                                        bool keep_alive);
+                                        const RequestTarget& target,
+                                        int version, bool keep_alive);
   boost::asio::awaitable<bool> HandleConnect(std::string target, int version);
   // A WebSocket upgrade (connection_ws.cc); the connection ends with it.
   boost::asio::awaitable<void> HandleUpgrade(const ClientRequest& request,

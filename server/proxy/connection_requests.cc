@@ -134,22 +134,23 @@ asio::awaitable<bool> Connection::HandleOne() {
   const bool keep_alive = request.keep_alive() && !closing_;
   // (A plain function: a refusal is written here, so that the common case
   // costs no coroutine frame of its own.)
-  std::variant<core::UrlParts, RequestRefusal> target = TargetUrl(request);
+  std::variant<RequestTarget, RequestRefusal> target = TargetUrl(request);
   if (auto* refusal = std::get_if<RequestRefusal>(&target)) {
     co_return co_await WriteError(refusal->status, refusal->code,
                                   std::move(refusal->message), version,
                                   keep_alive) &&
         keep_alive;
   }
-  core::UrlParts* url = &std::get<core::UrlParts>(target);
+  RequestTarget* to = &std::get<RequestTarget>(target);
   if (beast::websocket::is_upgrade(request)) {
+    if (to->host_from_url) request.set(http::field::host, HostFor(to->url));
     // Recorded as ws:// or wss:// however the client spelled the URL.
-    if (url->scheme == "http") url->scheme = "ws";
-    if (url->scheme == "https") url->scheme = "wss";
-    co_await HandleUpgrade(request, *url);
+    if (to->url.scheme == "http") to->url.scheme = "ws";
+    if (to->url.scheme == "https") to->url.scheme = "wss";
+    co_await HandleUpgrade(request, to->url);
     co_return false;
   }
-  co_return co_await Exchange(std::move(request), *url, version, keep_alive) &&
+  co_return co_await Exchange(std::move(request), *to, version, keep_alive) &&
       keep_alive;
 }
 
@@ -300,8 +301,8 @@ asio::awaitable<bool> Connection::ReadBody(RequestParser& parser, int version) {
   co_return false;
 }
 
-std::variant<core::UrlParts, RequestRefusal> Connection::TargetUrl(
-    ClientRequest& request) {
+std::variant<Connection::RequestTarget, RequestRefusal> Connection::TargetUrl(
+    const ClientRequest& request) {
   const absl::string_view target(request.target().data(),
                                  request.target().size());
   if (const std::string scheme = TargetScheme(target);
@@ -346,17 +347,19 @@ std::variant<core::UrlParts, RequestRefusal> Connection::TargetUrl(
   const bool reverse = config_.reverse_upstream.has_value() &&
                        origin_.has_value() &&
                        origin_->host == config_.reverse_upstream->host;
-  if (!origin_form || reverse) request.set(http::field::host, HostFor(*url));
-  return *std::move(url);
+  // (Set in the core request, ToCore: no Beast field made only to be
+  // copied.)
+  return RequestTarget{*std::move(url), !origin_form || reverse};
 }
 
 asio::awaitable<bool> Connection::Exchange(ClientRequest&& request,
-                                           const core::UrlParts& url,
+                                           const RequestTarget& target,
                                            int version, bool keep_alive) {
+  const core::UrlParts& url = target.url;
   const bool head = request.method() == http::verb::head;
   const RequestTimer timer(config_.metrics);
   core::HttpRequest& exchange = exchange_;
-  ToCore(std::move(request), url, exchange);
+  ToCore(std::move(request), url, target.host_from_url, exchange);
   core::Decision decision = handler_.OnRequest(route_, exchange);
   if (const auto* reply = std::get_if<core::Reply>(&decision)) {
     co_return co_await WriteReply(*reply, head, version, keep_alive);

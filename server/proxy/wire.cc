@@ -143,11 +143,23 @@ std::string ConnectionTokens(const core::Headers& headers,
 }  // namespace
 
 std::string HostFor(const core::UrlParts& url) {
-  if (url.port == core::DefaultPort(url.scheme)) {
-    return url.host.find(':') != std::string::npos ? "[" + url.host + "]"
-                                                   : url.host;
+  std::string out;
+  HostForTo(url, out);
+  return out;
+}
+
+void HostForTo(const core::UrlParts& url, std::string& out) {
+  out.clear();
+  core::Appender append(out, url.host.size() + 8);
+  if (url.host.find(':') != std::string::npos) {
+    append << '[' << url.host << ']';
+  } else {
+    append << url.host;
   }
-  return core::HostPort(url.host, url.port);
+  if (url.port != core::DefaultPort(url.scheme)) {
+    append << ':' << static_cast<uint64_t>(url.port);
+  }
+  append.Finish();
 }
 
 bool IsHopByHop(absl::string_view name, absl::string_view connection_tokens) {
@@ -181,18 +193,27 @@ http::request<http::string_body> ToStdRequest(const ClientRequest& request) {
 }
 
 void ToCore(ClientRequest&& request, const core::UrlParts& url,
-            core::HttpRequest& out) {
+            bool host_from_url, core::HttpRequest& out) {
   const auto method = request.method_string();
   out.method.assign(method.data(), method.size());
   core::FormatUrlTo(url, out.url);
   out.version = request.version();
-  out.headers.resize(std::distance(request.begin(), request.end()));
+  out.headers.resize(std::distance(request.begin(), request.end()) +
+                     (host_from_url ? 1 : 0));
   auto header = out.headers.begin();
   for (const auto& field : request) {
+    if (host_from_url && field.name() == http::field::host) continue;
     header->name.assign(field.name_string().data(), field.name_string().size());
     header->value.assign(field.value().data(), field.value().size());
     ++header;
   }
+  if (host_from_url) {
+    const auto name = http::to_string(http::field::host);
+    header->name.assign(name.data(), name.size());
+    HostForTo(url, header->value);
+    ++header;
+  }
+  out.headers.erase(header, out.headers.end());
   out.body = std::move(request.body());
 }
 

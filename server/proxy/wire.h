@@ -86,6 +86,8 @@ std::string TargetScheme(absl::string_view target);
 // The Host header value for `url`'s authority (default port left out,
 // IPv6 literals in brackets).
 std::string HostFor(const core::UrlParts& url);
+// The same into `out` (its capacity kept).
+void HostForTo(const core::UrlParts& url, std::string& out);
 
 // The session credential a `Proxy-Authorization` value carries: the user of
 // `Basic base64(user:password)` (the password is ignored); the whole value
@@ -104,9 +106,11 @@ core::HttpRequest ToCore(ClientRequest&& request, std::string url);
 // A copy with std::allocator fields (what the WebSocket layer takes).
 http::request<http::string_body> ToStdRequest(const ClientRequest& request);
 // The same into `out`, whose strings and header list keep their capacity
-// from one request to the next; the URL formatted from `url`.
+// from one request to the next; the URL formatted from `url`. With
+// `host_from_url`, the client's Host header gives way to HostFor(url), last
+// (where Beast's set() of the field would put it).
 void ToCore(ClientRequest&& request, const core::UrlParts& url,
-            core::HttpRequest& out);
+            bool host_from_url, core::HttpRequest& out);
 
 // The request sent upstream for `request` (origin-form target, hop-by-hop
 // headers removed, keep-alive, re-framed: whatever Content-Length or

@@ -331,6 +331,45 @@ TEST(ToCoreTest, ClientRequestKeepsOrderAndBody) {
   EXPECT_EQ(out.body, std::string("a\0b", 3));
 }
 
+// Into a reused request: with host_from_url the URL's authority is the
+// Host header, last, whatever the client sent (as Beast's set() would put
+// it); without, the client's headers are kept as they came. Reused
+// requests with more headers before keep none of theirs.
+TEST(ToCoreTest, IntoAReusedRequestHostFromTheUrl) {
+  auto client = [](bool with_host) {
+    ClientRequest in{http::verb::get, "http://example.com:8080/x", 11};
+    in.insert("Accept", "*/*");
+    if (with_host) in.insert("host", "127.0.0.1:8888");
+    in.insert("X-A", "1");
+    return in;
+  };
+  const core::UrlParts url = Parse("http://example.com:8080/x");
+  core::HttpRequest out{.headers = {{"Old", "1"},
+                                    {"Old", "2"},
+                                    {"Old", "3"},
+                                    {"Old", "4"},
+                                    {"Old", "5"}}};
+  ToCore(client(true), url, /*host_from_url=*/true, out);
+  EXPECT_EQ(out.url, "http://example.com:8080/x");
+  EXPECT_THAT(
+      out.headers,
+      ElementsAre(core::Header{"Accept", "*/*"}, core::Header{"X-A", "1"},
+                  core::Header{"Host", "example.com:8080"}));
+  ToCore(client(false), url, /*host_from_url=*/true, out);
+  EXPECT_THAT(
+      out.headers,
+      ElementsAre(core::Header{"Accept", "*/*"}, core::Header{"X-A", "1"},
+                  core::Header{"Host", "example.com:8080"}));
+  ToCore(client(true), url, /*host_from_url=*/false, out);
+  EXPECT_THAT(out.headers, ElementsAre(core::Header{"Accept", "*/*"},
+                                       core::Header{"host", "127.0.0.1:8888"},
+                                       core::Header{"X-A", "1"}));
+  ToCore(client(true), Parse("https://[::1]:443/x"), /*host_from_url=*/true,
+         out);
+  EXPECT_EQ(out.url, "https://[::1]/x");
+  EXPECT_EQ(out.headers.back(), (core::Header{"Host", "[::1]"}));
+}
+
 TEST(ToWireTest, ContentLengthAddedWhenUnframed) {
   core::HttpResponse res{.status = 200,
                          .reason = "OK",
