@@ -7,10 +7,6 @@
 
 namespace matgto::core {
 
-bool EqualsIgnoreCase(absl::string_view a, absl::string_view b) {
-  return absl::EqualsIgnoreCase(a, b);
-}
-
 const std::string* FindHeader(const Headers& headers, absl::string_view name) {
   for (const Header& h : headers) {
     if (matgto::core::EqualsIgnoreCase(h.name, name)) return &h.value;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/core/memo.h"
@@ -25,8 +26,20 @@ struct Header {
 };
 using Headers = std::vector<Header>;
 
-// ASCII case-insensitive comparison, as HTTP field names require.
-bool EqualsIgnoreCase(absl::string_view a, absl::string_view b);
+// ASCII case-insensitive comparison, as HTTP field names require. (Inline:
+// every header lookup makes a few, most ending at the length or the first
+// byte.)
+inline bool EqualsIgnoreCase(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] &&
+        absl::ascii_tolower(static_cast<unsigned char>(a[i])) !=
+            absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
 
 // The first header named `name` (case-insensitive), or nullptr.
 const std::string* FindHeader(const Headers& headers, absl::string_view name);

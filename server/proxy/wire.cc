@@ -34,7 +34,7 @@ Kind KindOf(absl::string_view name) {
   // (The first letter rules most names out without a call: x | 0x20 is
   // the lower-case letter only for that letter in either case.)
   auto is = [name](absl::string_view lower) {
-    return (name[0] | 0x20) == lower[0] && absl::EqualsIgnoreCase(name, lower);
+    return (name[0] | 0x20) == lower[0] && core::EqualsIgnoreCase(name, lower);
   };
   switch (name.size()) {
     case 2:
