@@ -113,70 +113,54 @@ size_t PathStart(absl::string_view url) {
 }
 
 // Parses `url` whose origin (the bytes before `path_start`) is known to
-// parse into `origin`: only its path and query are left to read. They are
-// read with Boost.URL's percent-encoded rule over RFC 3986's characters
-// (pchar and "/" for the path, and "?" for the query), which is what a
-// full parse accepts there. nullopt when they do not parse so, which is
-// also the case for the few characters Boost.URL accepts in a query
-// beyond the RFC's ("[", "]"): the caller parses in full then, and gets
-// what a first parse gets, an error included.
-std::optional<UrlParts> ParseAfterOrigin(absl::string_view url,
-                                         size_t path_start,
-                                         const UrlParts& origin) {
+// parse into `origin`, into `out`: only its path and query are left to
+// read. They are read with Boost.URL's percent-encoded rule over RFC 3986's
+// characters (pchar and "/" for the path, and "?" for the query), which is
+// what a full parse accepts there. False when they do not parse so (`out`
+// then holds some of them), which is also the case for the few characters
+// Boost.URL accepts in a query beyond the RFC's ("[", "]"): the caller
+// parses in full then, and gets what a first parse gets, an error included.
+bool ParseAfterOrigin(absl::string_view url, size_t path_start,
+                      const UrlParts& origin, UrlParts& out) {
   static constexpr auto kPathChars = boost::urls::pchars + '/';
   static constexpr auto kQueryChars = boost::urls::pchars + '/' + '?';
   const char* it = url.data() + path_start;
   const char* const end = url.data() + url.size();
   auto path = boost::urls::grammar::parse(
       it, end, boost::urls::pct_encoded_rule(kPathChars));
-  if (!path) return std::nullopt;
-  UrlParts parts;
-  parts.path.assign(path->data(), path->size());
+  if (!path) return false;
+  out.path.assign(path->data(), path->size());
+  out.has_query = false;
+  out.query.clear();
   if (it != end) {
-    if (*it != '?') return std::nullopt;
+    if (*it != '?') return false;
     ++it;
     auto query = boost::urls::grammar::parse(
         it, end, boost::urls::pct_encoded_rule(kQueryChars));
-    if (!query || it != end) return std::nullopt;
-    parts.has_query = true;
-    parts.query.assign(query->data(), query->size());
+    if (!query || it != end) return false;
+    out.has_query = true;
+    out.query.assign(query->data(), query->size());
   }
-  parts.scheme = origin.scheme;
-  parts.host = origin.host;
-  parts.port = origin.port;
-  return parts;
+  out.scheme = origin.scheme;
+  out.host = origin.host;
+  out.port = origin.port;
+  return true;
 }
 
-// Parses `url` (not remembered whole): over a remembered origin only its
-// path and query are parsed; else in full, remembering its origin.
-absl::StatusOr<UrlParts> ParseOverOrigins(absl::string_view url) {
-  size_t path_start = PathStart(url);
-  if (path_start == absl::string_view::npos) return Parse(url);
-  absl::string_view prefix = url.substr(0, path_start);
-  thread_local std::array<RememberedOrigin, kRememberedOrigins> origins;
-  // The slot of the thread's last origin is tried before hashing: a proxy
-  // mostly sees one origin after another the same.
-  thread_local size_t last = 0;
-  if (origins[last].prefix != prefix) {
-    last = absl::HashOf(prefix) % kRememberedOrigins;
-  }
-  RememberedOrigin& slot = origins[last];
-  if (!slot.prefix.empty() && slot.prefix == prefix) {
-    if (std::optional<UrlParts> parts =
-            ParseAfterOrigin(url, path_start, slot.parts)) {
-      return *std::move(parts);
+// A thread's remembered origins, direct-mapped by hash; the slot of the
+// last one used is tried before hashing (a proxy mostly sees one origin
+// after another the same).
+struct Origins {
+  std::array<RememberedOrigin, kRememberedOrigins> slots;
+  size_t last = 0;
+
+  RememberedOrigin& SlotFor(absl::string_view prefix) {
+    if (slots[last].prefix != prefix) {
+      last = absl::HashOf(prefix) % kRememberedOrigins;
     }
-    return Parse(url);
+    return slots[last];
   }
-  absl::StatusOr<UrlParts> parts = Parse(url);
-  if (parts.ok()) {
-    slot.prefix.assign(prefix.data(), prefix.size());
-    slot.parts.scheme = parts->scheme;
-    slot.parts.host = parts->host;
-    slot.parts.port = parts->port;
-  }
-  return parts;
-}
+};
 
 }  // namespace
 
@@ -192,15 +176,36 @@ absl::StatusOr<UrlParts> ParseAbsoluteUrl(absl::string_view url) {
   // URLs that are each new (ten thousand endpoints, an id in every path)
   // still share a few origins: those are remembered too, and a new URL on a
   // known origin has only its path and query parsed (the authority's parse
-  // was three quarters of the cost).
+  // was three quarters of the cost), straight into the URL's slot.
   if (url.size() > kRememberedUrlBytes) return Parse(url);
   thread_local std::array<Remembered, kRemembered> remembered;
   Remembered& slot = remembered[absl::HashOf(url) % kRemembered];
   if (!slot.url.empty() && slot.url == url) return slot.parts;
-  absl::StatusOr<UrlParts> parts = ParseOverOrigins(url);
+  // The slot holds no URL while its parts are overwritten.
+  slot.url.clear();
+  const size_t path_start = PathStart(url);
+  RememberedOrigin* new_origin = nullptr;
+  if (path_start != absl::string_view::npos) {
+    thread_local Origins origins;
+    const absl::string_view prefix = url.substr(0, path_start);
+    RememberedOrigin& origin = origins.SlotFor(prefix);
+    if (origin.prefix.empty() || origin.prefix != prefix) {
+      new_origin = &origin;  // remembered below if the URL parses
+    } else if (ParseAfterOrigin(url, path_start, origin.parts, slot.parts)) {
+      slot.url.assign(url.data(), url.size());
+      return slot.parts;
+    }
+  }
+  absl::StatusOr<UrlParts> parts = Parse(url);
   if (parts.ok()) {
     slot.url.assign(url.data(), url.size());
     slot.parts = *parts;
+    if (new_origin != nullptr) {
+      new_origin->prefix.assign(url.data(), path_start);
+      new_origin->parts.scheme = parts->scheme;
+      new_origin->parts.host = parts->host;
+      new_origin->parts.port = parts->port;
+    }
   }
   return parts;
 }
