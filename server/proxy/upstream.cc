@@ -75,7 +75,7 @@ bool PeerClosed(const beast::error_code& ec) {
 bool IsStreamedResponse(std::string_view content_type, bool chunked) {
   constexpr std::string_view kEvents = "text/event-stream";
   return chunked || (content_type.size() >= kEvents.size() &&
-                     absl::EqualsIgnoreCase(
+                     core::EqualsIgnoreCase(
                          absl::string_view(content_type.data(), kEvents.size()),
                          absl::string_view(kEvents.data(), kEvents.size())));
 }

@@ -123,8 +123,8 @@ std::string ConnectionTokens(const core::Headers& headers,
   for (size_t i = 0; i < headers.size(); ++i) {
     const core::Header& h = headers[i];
     if (kinds[i] != Kind::kConnection) continue;
-    if (absl::EqualsIgnoreCase(h.value, "keep-alive") ||
-        absl::EqualsIgnoreCase(h.value, "close")) {
+    if (core::EqualsIgnoreCase(h.value, "keep-alive") ||
+        core::EqualsIgnoreCase(h.value, "close")) {
       continue;  // the usual values, which name no header
     }
     for (absl::string_view token : absl::StrSplit(h.value, ',')) {
@@ -433,7 +433,7 @@ absl::Status BuildWire(const core::HttpResponse& response, int client_version,
     const core::Header& h = response.headers[i];
     const Kind kind = kinds[i];
     if (kind == Kind::kTransferEncoding) {
-      chunked = absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(h.value),
+      chunked = core::EqualsIgnoreCase(absl::StripAsciiWhitespace(h.value),
                                        "chunked");
     } else if (kind == Kind::kContentLength) {
       for (absl::string_view v : absl::StrSplit(h.value, ',')) {
