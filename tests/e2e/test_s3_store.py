@@ -367,8 +367,11 @@ def test_interrupted_recording_is_uploaded_at_next_start(matgto, upstream, store
     a = serve_on(matgto, url, cache)
     a.cli("record", "crashy")
     recorded = body(curl(a.proxy_url, upstream.url("/counter")))
-    wait_for(lambda: any(p.stat().st_size > 0 for p in (cache / "journals").rglob("*.journal")),
-             what="journal written")
+    # The exchange itself on disk, not only the journal's first entry (the
+    # cassette's name and options, written by `record`): a kill before the
+    # journal writer got to it would leave an empty recording to recover.
+    wait_for(lambda: any(recorded in p.read_bytes() for p in (cache / "journals").rglob("*.journal")),
+             what="the exchange journaled")
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait()
     a.log.close()
