@@ -199,7 +199,7 @@ asio::awaitable<bool> Connection::WriteNow(
   client_.expires_never();  // (a rarer path may have left one set)
   write_deadline_.Set(*this, Chrono(config_.write_timeout));
   auto [ec, n] = co_await OnClient(
-      [&](auto& s) { return asio::async_write(s, rest, kAwait); });
+      [&](auto& s) { return asio::async_write(Direct(s), rest, kAwait); });
   write_deadline_.Clear();
   co_return !ec;
 }

@@ -23,6 +23,7 @@
 #include "server/proxy/coro.h"
 #include "server/proxy/h2.h"
 #include "server/proxy/proxy_server.h"
+#include "server/proxy/send_now.h"
 #include "server/proxy/upstream.h"
 #include "server/proxy/wire.h"
 
@@ -185,7 +186,7 @@ asio::awaitable<bool> Connection::ReadHeader(RequestParser& parser) {
     client_.expires_never();
     idle_deadline_.Set(*this, Chrono(config_.idle_timeout));
     auto [ec, n] = co_await OnClient([&](auto& s) {
-      return s.async_read_some(buffer_.prepare(16 * 1024), kAwait);
+      return Direct(s).async_read_some(buffer_.prepare(16 * 1024), kAwait);
     });
     idle_deadline_.Clear();
     idle_ = false;

@@ -41,4 +41,19 @@ std::size_t SendNow(Stream&, const Buffers&, boost::beast::error_code&) {
   return 0;
 }
 
+// The socket under a plain TCP stream, which the hot path reads and writes
+// directly: beast::tcp_stream wraps each operation for its own timeout
+// (these callers keep a LazyDeadline instead, which cancels the socket, and
+// leave the stream's expiry unset) and hands the socket a buffers_prefix,
+// which Asio reads with recvmsg where one buffer takes a plain recv. Any
+// other stream (TLS, whose records go through its own operations) is
+// itself.
+inline boost::asio::ip::tcp::socket& Direct(boost::beast::tcp_stream& s) {
+  return s.socket();
+}
+template <class Stream>
+Stream& Direct(Stream& s) {
+  return s;
+}
+
 }  // namespace matgto::proxy

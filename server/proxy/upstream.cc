@@ -323,7 +323,8 @@ asio::awaitable<void> UpstreamClient::Exchange(
   beast::error_code wec;
   message.consume(SendNow(stream, message, wec));
   if (!wec && beast::buffer_bytes(message) != 0) {
-    auto [aec, an] = co_await asio::async_write(stream, message, kAwait);
+    auto [aec, an] =
+        co_await asio::async_write(Direct(stream), message, kAwait);
     wec = aec;
   }
   if (wec) {
@@ -365,8 +366,8 @@ asio::awaitable<void> UpstreamClient::Exchange(
         rec = http::error::buffer_overflow;
         break;
       }
-      auto [ec, n] =
-          co_await stream.async_read_some(buffer_.prepare(room), kAwait);
+      auto [ec, n] = co_await Direct(stream).async_read_some(
+          buffer_.prepare(room), kAwait);
       buffer_.commit(n);
       if (ec == asio::error::eof) {
         rec = {};
