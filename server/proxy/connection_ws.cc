@@ -82,8 +82,8 @@ asio::awaitable<void> Connection::HandleUpgrade(const ClientRequest& parsed,
       co_await websocket::ReplayWebSocket(*client_tls_, request,
                                           *replay->playback, limits);
     } else {
-      co_await websocket::ReplayWebSocket(client_, request, *replay->playback,
-                                          limits);
+      co_await websocket::ReplayWebSocket(client_.socket(), request,
+                                          *replay->playback, limits);
     }
     co_return;
   }

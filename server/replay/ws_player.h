@@ -92,6 +92,9 @@ class ScriptPlayback final : public core::WsPlayback {
   size_t expected_ = static_cast<size_t>(-1);
   absl::Duration clock_;  // recorded time of the last step taken
   bool close_done_ = false;
+  // The redacted copy of the message being checked, kept between messages
+  // so that its payload's storage is reused.
+  core::WsMessage redacted_;
 };
 
 }  // namespace matgto::replay

@@ -87,9 +87,25 @@ core::HttpResponse ToCore(const ws::response_type& r) {
   return out;
 }
 
+// The TCP socket under `s` (a replayed plain session's lowest layer is the
+// socket itself).
+template <class S>
+asio::ip::tcp::socket& SocketOf(S& s) {
+  auto& lowest = beast::get_lowest_layer(s);
+  if constexpr (requires { lowest.socket(); }) {
+    return lowest.socket();
+  } else {
+    return lowest;
+  }
+}
+
 template <class Stream>
 void Configure(Stream& s, const WsLimits& limits) {
-  beast::get_lowest_layer(s).expires_never();
+  // (The websocket stream keeps its own timer; a tcp_stream under it must
+  // not close the socket on a deadline of its own.)
+  if constexpr (requires { beast::get_lowest_layer(s).expires_never(); }) {
+    beast::get_lowest_layer(s).expires_never();
+  }
   ws::stream_base::timeout t;
   t.handshake_timeout = absl::ToChronoMilliseconds(limits.handshake_timeout);
   t.idle_timeout = absl::ToChronoMilliseconds(limits.idle_timeout);
@@ -126,9 +142,8 @@ struct RelayState {
 template <class S>
 void DropConnection(S& s) {
   beast::error_code ignored;
-  beast::get_lowest_layer(s).socket().shutdown(
-      asio::ip::tcp::socket::shutdown_both, ignored);
-  beast::get_lowest_layer(s).socket().close(ignored);
+  SocketOf(s).shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  SocketOf(s).close(ignored);
 }
 
 // Beast 1.81 checks that a text message is UTF-8 frame by frame, but skips
@@ -146,6 +161,9 @@ bool IsBadText(const S& s, const beast::flat_buffer& buffer) {
 }
 
 constexpr char kBadTextReason[] = "text message is not UTF-8";
+
+// The storage a replayed session keeps between client messages.
+constexpr size_t kKeptMessageBytes = 64 * 1024;
 
 template <class From, class To>
 asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
@@ -298,6 +316,10 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
   if (aec) co_return;
   asio::steady_timer timer(down.get_executor());
   uint32_t sent = 0;  // messages to the client (for an injected drop)
+  // A client message and its copy for the check, kept between messages so
+  // that their storage is reused.
+  beast::flat_buffer buffer;
+  core::WsMessage got;
   for (;;) {
     core::WsStep step = playback.Next();
     if (step.delay > absl::ZeroDuration()) {
@@ -334,8 +356,8 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
             break;
           case ReplayClose::kDropConnection: {
             beast::error_code ignored;
-            beast::get_lowest_layer(down).socket().shutdown(
-                asio::ip::tcp::socket::shutdown_both, ignored);
+            SocketOf(down).shutdown(asio::ip::tcp::socket::shutdown_both,
+                                    ignored);
             break;
           }
         }
@@ -344,7 +366,12 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
       case core::WsStep::Kind::kExpect:
       case core::WsStep::Kind::kAwaitClientClose:
       case core::WsStep::Kind::kEnd: {
-        beast::flat_buffer buffer;
+        buffer.clear();
+        // (A large message's storage is not kept for the session's life.)
+        if (buffer.capacity() > kKeptMessageBytes) buffer.shrink_to_fit();
+        if (got.payload.capacity() > kKeptMessageBytes) {
+          std::string().swap(got.payload);
+        }
         auto [ec, n] = co_await down.async_read(buffer, kAwait);
         if (ec) co_return;  // the client closed (or dropped) the session
         if (IsBadText(down, buffer)) {
@@ -353,10 +380,12 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
               kAwait);
           co_return;
         }
-        core::WsMessage got{
-            core::WsDirection::kClientToServer,
-            down.got_text() ? core::WsKind::kText : core::WsKind::kBinary,
-            beast::buffers_to_string(buffer.data()), absl::ZeroDuration()};
+        got.direction = core::WsDirection::kClientToServer;
+        got.kind =
+            down.got_text() ? core::WsKind::kText : core::WsKind::kBinary;
+        got.payload.assign(static_cast<const char*>(buffer.data().data()),
+                           buffer.size());
+        got.since_open = absl::ZeroDuration();
         if (std::optional<std::string> reason = playback.Check(got)) {
           co_await down.async_close(
               ws::close_reason(ws::close_code::policy_error,
@@ -386,8 +415,8 @@ template asio::awaitable<RelayResult> RelayWebSocket<TlsClient, PlainUpstream>(
 template asio::awaitable<RelayResult> RelayWebSocket<TlsClient, TlsUpstream>(
     TlsClient&, const UpgradeRequest&, TlsUpstream, std::string, std::string,
     core::WsSessionSink*, WsLimits);
-template asio::awaitable<void> ReplayWebSocket<PlainClient>(
-    PlainClient&, const UpgradeRequest&, core::WsPlayback&, WsLimits);
+template asio::awaitable<void> ReplayWebSocket<PlainReplayClient>(
+    PlainReplayClient&, const UpgradeRequest&, core::WsPlayback&, WsLimits);
 template asio::awaitable<void> ReplayWebSocket<TlsClient>(TlsClient&,
                                                           const UpgradeRequest&,
                                                           core::WsPlayback&,

@@ -24,6 +24,10 @@ namespace beast = boost::beast;
 
 using UpgradeRequest = beast::http::request<beast::http::string_body>;
 using PlainClient = beast::tcp_stream;
+// A replayed plain session works on the client's socket itself: the
+// websocket stream keeps its own timeouts, and beast::tcp_stream would wrap
+// every read and write of each message in an operation of its own.
+using PlainReplayClient = asio::ip::tcp::socket;
 using TlsClient = asio::ssl::stream<beast::tcp_stream&>;
 using PlainUpstream = beast::tcp_stream;
 using TlsUpstream = asio::ssl::stream<beast::tcp_stream>;
