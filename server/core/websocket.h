@@ -2,6 +2,7 @@
 // proxy's WebSocket code asks what to do with an upgrade. No I/O here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +18,10 @@ namespace matgto::core {
 
 enum class WsDirection { kClientToServer, kServerToClient };
 enum class WsKind { kText, kBinary, kPing, kPong };
+
+// The message storage a replayed WebSocket session keeps between client
+// messages (buffers reused per message); a larger message's is given back.
+inline constexpr size_t kKeptWsMessageBytes = 64 * 1024;
 
 struct WsMessage {
   WsDirection direction = WsDirection::kClientToServer;

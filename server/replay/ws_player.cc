@@ -126,8 +126,7 @@ std::optional<std::string> ScriptPlayback::Check(const core::WsMessage& live) {
   if (redact_) {
     redacted_.direction = live.direction;
     redacted_.kind = live.kind;
-    if (redacted_.payload.capacity() > 64 * 1024 &&
-        live.payload.size() <= 64 * 1024) {
+    if (redacted_.payload.capacity() > core::kKeptWsMessageBytes) {
       std::string().swap(redacted_.payload);  // not kept for the session
     }
     redacted_.payload.assign(live.payload);

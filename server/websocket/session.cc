@@ -162,9 +162,6 @@ bool IsBadText(const S& s, const beast::flat_buffer& buffer) {
 
 constexpr char kBadTextReason[] = "text message is not UTF-8";
 
-// The storage a replayed session keeps between client messages.
-constexpr size_t kKeptMessageBytes = 64 * 1024;
-
 template <class From, class To>
 asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
                            RelayState& state) {
@@ -368,8 +365,9 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
       case core::WsStep::Kind::kEnd: {
         buffer.clear();
         // (A large message's storage is not kept for the session's life.)
-        if (buffer.capacity() > kKeptMessageBytes) buffer.shrink_to_fit();
-        if (got.payload.capacity() > kKeptMessageBytes) {
+        if (buffer.capacity() > core::kKeptWsMessageBytes)
+          buffer.shrink_to_fit();
+        if (got.payload.capacity() > core::kKeptWsMessageBytes) {
           std::string().swap(got.payload);
         }
         auto [ec, n] = co_await down.async_read(buffer, kAwait);
