@@ -101,9 +101,10 @@ test-tsan: build-tsan deps
 test-e2e: build deps
 	MATGTO_BIN=$(MATGTO) build/venv/bin/python -m pytest -q -n $(JOBS) tests/e2e
 
+# One client at a time, so the Rust client's crates build on every core.
 test-clients: build deps
 	@set -e; for c in python node go java rust; do \
-	  echo "== clients/$$c"; MATGTO_BIN=$(MATGTO) clients/$$c/run-tests.sh; done
+	  echo "== clients/$$c"; MATGTO_BIN=$(MATGTO) CARGO_BUILD_JOBS=$(JOBS) clients/$$c/run-tests.sh; done
 
 test: format-check test-unit test-e2e test-clients test-asan
 	@echo "make test: all suites passed"

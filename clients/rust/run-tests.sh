@@ -74,6 +74,14 @@ matgto-client = { path = "$here" }
 [dev-dependencies]
 # The same features as the client's own tests: the cached build is reused.
 tokio = { version = "1.40", default-features = false, features = ["rt", "rt-multi-thread", "time", "sync", "macros", "net", "io-util"] }
+
+# The client's own profile (Cargo.toml): profiles come from the top manifest,
+# and with cargo's default (debug info) every crate would be built again.
+[profile.dev]
+debug = 0
+
+[profile.dev.package."*"]
+debug = 0
 TOML
 mkdir -p "$outside/src" && : >"$outside/src/lib.rs"
 cat >"$outside/tests/outside.rs" <<'RS'
