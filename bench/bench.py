@@ -16,6 +16,10 @@ Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upst
   record -> nginx                   wrk -> matgto -> nginx, every exchange recorded
   record, a new token per request   the same, each request with a new bearer token
                                     (a secret learned, and looked for, per exchange)
+Every nginx logs as nginx's own baselines usually do in benchmarks: access_log off,
+error_log warn; the matgto servers of the HTTP, Forward, Sessions and HTTPS rows run
+alike, --log-level warn (errors and every replay miss, no line per exchange). What
+the default --log-level info (a line per exchange) costs is the Logging row.
 The CPU column is CPU time per request of the server measured (nginx: master and
 workers; for the hop inside the upstream's nginx, hop and upstream), from /proc.
 Start-up: exec to ready file (best of 5) and idle RSS of a fresh server.
@@ -240,6 +244,11 @@ def start_nginx_hop(work: Path, upstream_port: int):
     proc = run_nginx(work / "hop", hop_server(port, upstream_port))
     wait_port(port)
     return proc, port
+
+
+# matgto logging as the nginx baselines do (access_log off, error_log warn):
+# warnings, errors and replay misses, no line per exchange.
+LIKE_NGINX_LOGS = ("--log-level", "warn")
 
 
 def start_matgto(work: Path, *args, env=None, poll=0.02):
@@ -533,13 +542,13 @@ def main() -> int:
         # 10 and from 10,000 interactions (a server each), in 3 alternating
         # rounds (medians), so that a burst of load on the machine hits all
         # alike; then the same at 1 connection (latency).
-        m, info = start_matgto(work)
+        m, info = start_matgto(work, *LIKE_NGINX_LOGS)
         procs.append(m)
         proxy = f"http://{info['proxy']}"
         cli(info, "replay", "small")
         check = subprocess.run(["curl", "-sf", "--proxy", proxy, base + "/item/3"], capture_output=True, check=True)
         assert check.stdout == body, "replayed body differs"
-        mb, binfo = start_matgto(work)
+        mb, binfo = start_matgto(work, *LIKE_NGINX_LOGS)
         procs.append(mb)
         bproxy = f"http://{binfo['proxy']}"
         t = time.perf_counter()
@@ -580,10 +589,10 @@ def main() -> int:
         # the machine hits them alike.
         hproc, hop_own_port = start_nginx_hop(work, nport)
         procs.append(hproc)
-        mp, pinfo = start_matgto(work)
+        mp, pinfo = start_matgto(work, *LIKE_NGINX_LOGS)
         procs.append(mp)
         cli(pinfo, "use", "pt", "--mode", "passthrough")
-        mr, rinfo = start_matgto(work)
+        mr, rinfo = start_matgto(work, *LIKE_NGINX_LOGS)
         procs.append(mr)
         cli(rinfo, "record", "bench-record")
         forward = [("hop", hproc.pid, f"http://127.0.0.1:{hop_own_port}", ""),
@@ -636,7 +645,7 @@ def main() -> int:
         assert served >= s32["requests"], "spread traffic was not answered by the sessions"
         stop_sessions(info, many_sessions)
         # Idle memory: a fresh server, 1 then 256 sessions open.
-        mm, minfo = start_matgto(work, "--max-sessions", "256")
+        mm, minfo = start_matgto(work, *LIKE_NGINX_LOGS, "--max-sessions", "256")
         procs.append(mm)
         opened = open_sessions(minfo, "small", 1)
         time.sleep(0.5)
@@ -669,7 +678,7 @@ def main() -> int:
         # then a new handshake per request, each in 3 rounds alternating
         # between nginx and matgto (medians), as the HTTP rows.
         tls_url = f"https://127.0.0.1:{ntls}/"
-        mt, tinfo = start_matgto(work, "--upstream", "https://bench.test", "--reverse-tls",
+        mt, tinfo = start_matgto(work, *LIKE_NGINX_LOGS, "--upstream", "https://bench.test", "--reverse-tls",
                                  "--cassette", "tls", "--mode", "replay")
         procs.append(mt)
         murl = f"https://{tinfo['proxy']}/"
