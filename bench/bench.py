@@ -16,10 +16,10 @@ Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upst
   record -> nginx                   wrk -> matgto -> nginx, every exchange recorded
   record, a new token per request   the same, each request with a new bearer token
                                     (a secret learned, and looked for, per exchange)
-Every nginx logs as nginx's own baselines usually do in benchmarks: access_log off,
-error_log warn; the matgto servers of the HTTP, Forward, Sessions and HTTPS rows run
-alike, --log-level warn (errors and every replay miss, no line per exchange). What
-the default --log-level info (a line per exchange) costs is the Logging row.
+Logging: every nginx runs with access_log off and error_log warn, and the matgto
+servers of the HTTP, Forward, Sessions and HTTPS rows alike with --log-level warn
+(errors and every replay miss, no line per exchange). What the default --log-level
+info (a line per exchange) costs is the Logging row.
 The CPU column is CPU time per request of the server measured (nginx: master and
 workers; for the hop inside the upstream's nginx, hop and upstream), from /proc.
 Start-up: exec to ready file (best of 5) and idle RSS of a fresh server.
