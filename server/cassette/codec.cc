@@ -13,11 +13,16 @@
 #include "server/core/utf8.h"
 
 namespace matgto::cassette {
+
+absl::string_view HttpVersionName(int version) {
+  if (version == 20) return "HTTP/2";
+  return version == 10 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
 namespace {
 
 std::string VersionString(int version) {
-  if (version == 20) return "HTTP/2";
-  return version == 10 ? "HTTP/1.0" : "HTTP/1.1";
+  return std::string(HttpVersionName(version));
 }
 
 int VersionNumber(absl::string_view s) {

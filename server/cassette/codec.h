@@ -15,6 +15,10 @@ namespace matgto::cassette {
 //   1  first version (HTTP exchanges, WebSocket sessions, options).
 inline constexpr uint32_t kSchemaVersion = 1;
 
+// A message's http_version as stored: "HTTP/1.0", "HTTP/1.1" or "HTTP/2"
+// for a core version of 10, 11 (or any other) or 20.
+absl::string_view HttpVersionName(int version);
+
 void ToProto(const core::HttpRequest& in, v1::HttpRequest& out);
 void ToProto(const core::HttpResponse& in, v1::HttpResponse& out);
 void ToProto(const core::ExchangeTiming& in, v1::Timing& out);

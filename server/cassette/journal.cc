@@ -150,6 +150,14 @@ void Journal::Enqueue(const v1::JournalEntry& entry, bool supersedes) {
   p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
       static_cast<uint32_t>(size), p);
   entry.SerializeWithCachedSizesToArray(p);
+  Push(std::move(record), supersedes);
+}
+
+void Journal::AppendRecord(std::string record) {
+  Push(std::move(record), false);
+}
+
+void Journal::Push(std::string record, bool supersedes) {
   absl::MutexLock lock(&mu_);
   grams_.Add(record);
   queue_.push_back(Record{std::move(record), supersedes});

@@ -57,6 +57,9 @@ class Journal {
 
   // Serialises `entry` now, on the calling thread (the writer gets bytes).
   void Append(const v1::JournalEntry& entry);
+  // Appends a record already serialised: a varint length, then that many
+  // bytes of a v1::JournalEntry (JournalInteractionRecord's).
+  void AppendRecord(std::string record);
   // Appends `begin` (a kBegin entry holding the whole cassette so far) and,
   // once it is on disk, overwrites every earlier record with zeros and frees
   // their blocks: the recorder calls it when it learned a secret that earlier
@@ -116,6 +119,7 @@ class Journal {
 
   Journal(std::string path, int dir_fd, std::string leaf, int fd, mode_t mode);
   void Enqueue(const v1::JournalEntry& entry, bool supersedes);
+  void Push(std::string record, bool supersedes);
   // Waits until every entry appended so far is written (Flush without the
   // fsync).
   absl::Status WaitWritten();

@@ -21,10 +21,9 @@ google::protobuf::Duration ToProtoDuration(absl::Duration d) {
   return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
 }
 
-// (The two below split nanoseconds as TimeUtil does, into `out` without a
-// message of their own: they run for each recorded exchange.)
-void SetProtoTimestamp(absl::Time t, google::protobuf::Timestamp& out) {
-  // Nanoseconds in [0, 1e9), the seconds rounded down (before 1970 too).
+// (The functions below split nanoseconds as TimeUtil does, without a message
+// of their own: they run for each recorded exchange.)
+ProtoTimeParts TimestampParts(absl::Time t) {
   const int64_t nanos = absl::ToUnixNanos(t);
   int64_t seconds = nanos / kNanosPerSecond;
   int64_t rest = nanos % kNanosPerSecond;
@@ -32,15 +31,25 @@ void SetProtoTimestamp(absl::Time t, google::protobuf::Timestamp& out) {
     --seconds;
     rest += kNanosPerSecond;
   }
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(rest));
+  return {seconds, static_cast<int32_t>(rest)};
+}
+
+ProtoTimeParts DurationParts(absl::Duration d) {
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  return {nanos / kNanosPerSecond,
+          static_cast<int32_t>(nanos % kNanosPerSecond)};
+}
+
+void SetProtoTimestamp(absl::Time t, google::protobuf::Timestamp& out) {
+  const ProtoTimeParts parts = TimestampParts(t);
+  out.set_seconds(parts.seconds);
+  out.set_nanos(parts.nanos);
 }
 
 void SetProtoDuration(absl::Duration d, google::protobuf::Duration& out) {
-  // Seconds and nanoseconds of the same sign.
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out.set_seconds(nanos / kNanosPerSecond);
-  out.set_nanos(static_cast<int32_t>(nanos % kNanosPerSecond));
+  const ProtoTimeParts parts = DurationParts(d);
+  out.set_seconds(parts.seconds);
+  out.set_nanos(parts.nanos);
 }
 
 absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {

@@ -2,6 +2,8 @@
 // recorder share.
 #pragma once
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -10,6 +12,16 @@
 #include "matgto/v1/cassette.pb.h"
 
 namespace matgto::cassette {
+
+// A time or a duration as protobuf's Timestamp and Duration hold it.
+struct ProtoTimeParts {
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+};
+// Nanoseconds in [0, 1e9), the seconds rounded down (before 1970 too).
+ProtoTimeParts TimestampParts(absl::Time t);
+// Seconds and nanoseconds of the same sign.
+ProtoTimeParts DurationParts(absl::Duration d);
 
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t);
 google::protobuf::Duration ToProtoDuration(absl::Duration d);

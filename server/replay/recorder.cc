@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/cassette/codec.h"
+#include "server/cassette/interaction_wire.h"
 #include "server/cassette/proto_time.h"
 #include "server/cassette/ws_codec.h"
 #include "server/core/content_coding.h"
@@ -26,6 +27,19 @@ bool IsEncoded(const Message& message) {
   for (const v1::Header& h : message.headers()) {
     if (core::EqualsIgnoreCase(h.name(), "content-encoding") &&
         !core::EqualsIgnoreCase(h.value(), "identity")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The same for an exchange's message as stored.
+template <typename Message>
+bool IsEncodedCore(const Message& message) {
+  if (message.body.empty()) return false;
+  for (const core::Header& h : message.headers) {
+    if (core::EqualsIgnoreCase(h.name, "content-encoding") &&
+        !core::EqualsIgnoreCase(h.value, "identity")) {
       return true;
     }
   }
@@ -79,7 +93,8 @@ namespace {
 // their capacity). Proto3's Clear deletes singular sub-messages, so the
 // HTTP exchange's messages are taken back out of the entry first and put
 // back in, cleared. A body over kKeepBodyBytes is not kept. Also the
-// copies a draft redacts, whose strings keep their capacity too.
+// copies a draft redacts, whose strings keep their capacity too, and the
+// encoded tail of a draft for a journal (the same).
 class Scratch {
  public:
   // The calling thread's.
@@ -108,8 +123,16 @@ class Scratch {
     Reclaim();
     return &entry_;
   }
+  // `tail`, emptied (its storage given back when it held a large body).
+  std::string& NewTail() {
+    if (tail.capacity() > 2 * kKeepBodyBytes) std::string().swap(tail);
+    tail.clear();
+    return tail;
+  }
   core::HttpRequest request;
   core::HttpResponse response;
+  core::ExchangeTiming timing;
+  std::string tail;
 
  private:
   static constexpr size_t kKeepBodyBytes = 64 * 1024;
@@ -162,6 +185,13 @@ void Recorder::Store(v1::JournalEntry& entry) {
   }
   *cassette_.add_interactions() = interaction;
   known_when_stored_.push_back(secrets_->size());
+}
+
+void Recorder::StoreTail(const Draft& draft) {
+  encoded_stored_ |=
+      IsEncodedCore(*draft.request) || IsEncodedCore(*draft.response);
+  journal_->AppendRecord(
+      cassette::JournalInteractionRecord(count_++, clock_.Now(), *draft.tail));
 }
 
 void Recorder::Warn(std::string warning) {
@@ -231,6 +261,16 @@ Recorder::Draft Recorder::DraftHttp(const core::HttpRequest& request,
     // (A body in a spool file is stored as it came.)
     if (res.spooled == nullptr) StoreDecoded(res.headers, res.body);
   }
+  if (spooled()) {
+    // Encoded straight from the values: the journal's record needs no
+    // protobuf message (see interaction_wire.h).
+    scratch.timing = timing;
+    draft.timing = &scratch.timing;
+    draft.tail = &scratch.NewTail();
+    cassette::AppendHttpInteractionTail(req, res, timing, timing.fault,
+                                        *draft.tail);
+    return draft;
+  }
   draft.entry = scratch.NewHttpEntry();
   v1::Interaction* interaction = draft.entry->mutable_interaction();
   v1::HttpExchange* http = interaction->mutable_http();
@@ -257,15 +297,27 @@ std::optional<uint64_t> Recorder::Commit(Draft& draft, Stored* stored) {
   }
   // Another thread learned a secret while this one was drafting: the
   // catch-up below only scrubs what was stored before it.
-  if (secrets_->size() != draft.secrets_known) {
+  const bool stale = secrets_->size() != draft.secrets_known;
+  if (stale && draft.tail != nullptr) {
+    redactor_->Scrub(*draft.request, *secrets_->scrubber());
+    redactor_->Scrub(*draft.response, *secrets_->scrubber());
+    draft.tail->clear();
+    cassette::AppendHttpInteractionTail(*draft.request, *draft.response,
+                                        *draft.timing, draft.timing->fault,
+                                        *draft.tail);
+  } else if (stale) {
     Scrub(*draft.entry->mutable_interaction(), *secrets_->scrubber());
   }
   const uint64_t index = count_;
-  Store(*draft.entry);
+  if (draft.tail != nullptr) {
+    StoreTail(draft);
+  } else {
+    Store(*draft.entry);
+  }
   if (stored != nullptr) {
     stored->request = std::move(*draft.request);
     stored->response = std::move(*draft.response);
-    if (secrets_->size() != draft.secrets_known) {
+    if (stale && draft.tail == nullptr) {
       redactor_->Scrub(stored->request, *secrets_->scrubber());
       redactor_->Scrub(stored->response, *secrets_->scrubber());
     }

@@ -74,8 +74,13 @@ class Recorder {
     size_t secrets_known = 0;
     core::HttpRequest* request = nullptr;
     core::HttpResponse* response = nullptr;
-    // The journal entry holding the interaction (no index nor recorded_at
-    // yet); null when refused.
+    const core::ExchangeTiming* timing = nullptr;
+    // With a journal: the interaction's fields after its index and
+    // recorded_at, encoded (cassette::AppendHttpInteractionTail). Null when
+    // refused.
+    std::string* tail = nullptr;
+    // Without one: the journal entry holding the interaction (no index nor
+    // recorded_at yet). Null when refused.
     v1::JournalEntry* entry = nullptr;
   };
   // Thread-safe, unlike the rest: it reads only what is fixed at
@@ -121,6 +126,8 @@ class Recorder {
   // Numbers `entry`'s interaction and keeps it: appended to the journal
   // (spooled), or copied into the cassette.
   void Store(v1::JournalEntry& entry);
+  // The same for an HTTP draft with a journal: its tail, numbered, appended.
+  void StoreTail(const Draft& draft);
   void Warn(std::string warning);
   // Scrubs one stored interaction of every known secret; true if it changed.
   bool Scrub(v1::Interaction& interaction,
