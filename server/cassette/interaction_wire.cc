@@ -1,7 +1,7 @@
 #include "server/cassette/interaction_wire.h"
 
 #include <cstring>
-#include <type_traits>
+#include <vector>
 
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -15,17 +15,23 @@ namespace {
 using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedOutputStream;
 
-// An encoding runs twice over the same code: into a Counter, to size a
-// message before its length prefix (and the record), then into a Writer.
+// An encoding runs twice over the same code: into a Counter, which sizes
+// the whole and each sub-message (a message's length comes before it) and
+// picks the field of each text value (UTF-8 or raw), then into a Writer,
+// which reads those back in the same order (as protobuf caches its
+// messages' sizes): each value is sized and checked once.
 struct Counter {
   size_t size = 0;
+  std::vector<size_t>& sizes;  // and fields
   void Varint(uint64_t v) { size += CodedOutputStream::VarintSize64(v); }
   void Raw(absl::string_view bytes) { size += bytes.size(); }
 };
 
-// Writes at `at`, which has room (a Counter sized it).
+// Writes at `at`, which has room, with what a Counter picked (`sizes`).
 struct Writer {
   uint8_t* at;
+  const std::vector<size_t>& sizes;
+  size_t next = 0;
   void Varint(uint64_t v) {
     at = CodedOutputStream::WriteVarint64ToArray(v, at);
   }
@@ -66,17 +72,23 @@ void Bytes(Sink& sink, int field, absl::string_view value) {
 
 // A sub-message that is set (written even when empty, as protobuf writes a
 // present one): `fields(sink)` writes its fields.
-template <class Sink, class Fields>
-void Message(Sink& sink, int field, const Fields& fields) {
-  Counter counter;
+template <class Fields>
+void Message(Counter& counter, int field, const Fields& fields) {
+  const size_t slot = counter.sizes.size();
+  counter.sizes.push_back(0);
+  const size_t before = counter.size;
   fields(counter);
-  Tag(sink, field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  sink.Varint(counter.size);
-  if constexpr (std::is_same_v<Sink, Counter>) {
-    sink.size += counter.size;
-  } else {
-    fields(sink);
-  }
+  const size_t size = counter.size - before;
+  counter.sizes[slot] = size;
+  Tag(counter, field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  counter.Varint(size);
+}
+
+template <class Fields>
+void Message(Writer& writer, int field, const Fields& fields) {
+  Tag(writer, field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  writer.Varint(writer.sizes[writer.next++]);
+  fields(writer);
 }
 
 // google.protobuf.Timestamp and Duration: seconds = 1, nanos = 2.
@@ -88,6 +100,17 @@ void Time(Sink& sink, int field, ProtoTimeParts parts) {
   });
 }
 
+// The field `value` goes to: `text` when it is UTF-8, else `raw`.
+int TextField(Counter& counter, absl::string_view value, int text, int raw) {
+  const int field = core::IsValidUtf8(value) ? text : raw;
+  counter.sizes.push_back(static_cast<size_t>(field));
+  return field;
+}
+
+int TextField(Writer& writer, absl::string_view, int, int) {
+  return static_cast<int>(writer.sizes[writer.next++]);
+}
+
 // v1.Header: name = 1, value = 2 (UTF-8) or raw_value = 3 (any other
 // bytes), as codec.cc's HeadersToProto.
 template <class Sink>
@@ -95,7 +118,7 @@ void Headers(Sink& sink, int field, const core::Headers& headers) {
   for (const core::Header& h : headers) {
     Message(sink, field, [&](auto& s) {
       Bytes(s, 1, h.name);
-      Bytes(s, core::IsValidUtf8(h.value) ? 2 : 3, h.value);
+      Bytes(s, TextField(s, h.value, 2, 3), h.value);
     });
   }
 }
@@ -113,13 +136,13 @@ void Request(Sink& sink, const core::HttpRequest& in) {
 // v1.HttpResponse, as ToProto(core::HttpResponse), in field-number order.
 template <class Sink>
 void Response(Sink& sink, const core::HttpResponse& in) {
-  const bool utf8_reason = core::IsValidUtf8(in.reason);
+  const int reason_field = TextField(sink, in.reason, 2, 6);
   Varint(sink, 1, static_cast<uint32_t>(in.status));
-  if (utf8_reason) Bytes(sink, 2, in.reason);
+  if (reason_field == 2) Bytes(sink, 2, in.reason);
   Bytes(sink, 3, HttpVersionName(in.version));
   Headers(sink, 4, in.headers);
   Bytes(sink, 5, in.body);
-  if (!utf8_reason) Bytes(sink, 6, in.reason);
+  if (reason_field == 6) Bytes(sink, 6, in.reason);
   Headers(sink, 8, in.trailers);
   for (const core::BodyChunk& c : in.chunks) {
     Message(sink, 9, [&](auto& s) {
@@ -159,17 +182,27 @@ void Tail(Sink& sink, const core::HttpRequest& request,
   });
 }
 
+// The sizes and fields a Counter picks: a thread's, reused (a recorded
+// exchange has a few dozen).
+std::vector<size_t>& Sizes() {
+  thread_local std::vector<size_t> sizes;
+  sizes.clear();
+  return sizes;
+}
+
 }  // namespace
 
 void AppendHttpInteractionTail(const core::HttpRequest& request,
                                const core::HttpResponse& response,
                                const core::ExchangeTiming& timing,
                                absl::string_view fault, std::string& out) {
-  Counter counter;
+  std::vector<size_t>& sizes = Sizes();
+  Counter counter{.sizes = sizes};
   Tail(counter, request, response, timing, fault);
   const size_t start = out.size();
   out.resize(start + counter.size);
-  Writer writer{reinterpret_cast<uint8_t*>(out.data() + start)};
+  Writer writer{.at = reinterpret_cast<uint8_t*>(out.data() + start),
+                .sizes = sizes};
   Tail(writer, request, response, timing, fault);
 }
 
@@ -185,11 +218,13 @@ std::string JournalInteractionRecord(uint64_t index, absl::Time recorded_at,
       s.Raw(tail);
     });
   };
-  Counter counter;
+  std::vector<size_t>& sizes = Sizes();
+  Counter counter{.sizes = sizes};
   entry(counter);
   std::string record(
       CodedOutputStream::VarintSize64(counter.size) + counter.size, '\0');
-  Writer writer{reinterpret_cast<uint8_t*>(record.data())};
+  Writer writer{.at = reinterpret_cast<uint8_t*>(record.data()),
+                .sizes = sizes};
   writer.Varint(counter.size);
   entry(writer);
   return record;
