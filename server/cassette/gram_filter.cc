@@ -14,26 +14,30 @@ uint64_t GramFilter::Word(const char* at) {
   return w;
 }
 
-// Fibonacci hashing: the top bits of a product mix every byte. One product
-// picks the block, another the two bits in it.
-GramFilter::Spot GramFilter::SpotOf(uint64_t word) {
-  static constexpr int kBlocksLog2 = kBitsLog2 - 6;
-  const uint64_t a = word * 0x9E3779B97F4A7C15ull;
-  const uint64_t b = word * 0xC2B2AE3D27D4EB4Full;
-  return {static_cast<size_t>(a >> (64 - kBlocksLog2)),
-          (uint64_t{1} << (b >> 58)) | (uint64_t{1} << ((b >> 52) & 63))};
+// Fibonacci hashing: the top bits of a product mix every byte. Two
+// multipliers, two bits per word.
+size_t GramFilter::Bit(uint64_t word, int which) {
+  static constexpr uint64_t kMultipliers[kHashes] = {0x9E3779B97F4A7C15ull,
+                                                     0xC2B2AE3D27D4EB4Full};
+  return static_cast<size_t>((word * kMultipliers[which]) >> (64 - kBitsLog2));
 }
 
 bool GramFilter::Has(uint64_t word) const {
-  const Spot spot = SpotOf(word);
-  return (bits_[spot.block] & spot.mask) == spot.mask;
+  for (int i = 0; i < kHashes; ++i) {
+    const size_t bit = Bit(word, i);
+    if ((bits_[bit / 64] & (uint64_t{1} << (bit % 64))) == 0) return false;
+  }
+  return true;
 }
 
 void GramFilter::Add(absl::string_view record) {
   if (bits_ == nullptr) return;
   for (size_t at = 0; at + kWord <= record.size(); at += kWord) {
-    const Spot spot = SpotOf(Word(record.data() + at));
-    bits_[spot.block] |= spot.mask;
+    const uint64_t word = Word(record.data() + at);
+    for (int i = 0; i < kHashes; ++i) {
+      const size_t bit = Bit(word, i);
+      bits_[bit / 64] |= uint64_t{1} << (bit % 64);
+    }
   }
 }
 

@@ -1,7 +1,6 @@
 // A fixed-size summary of bytes appended (a journal's records) that can
 // tell a string is NOT in them without reading them back: a Bloom filter
-// (two bits, in one 64-bit block: a word costs one cache line, not two) of
-// each record's 8-byte words at 8-byte-aligned offsets.
+// (two hashes) of each record's 8-byte words at 8-byte-aligned offsets.
 //
 // A needle that occurs in a record at offset p covers the record's aligned
 // words from the first multiple of 8 at or after p on; the needle's words at
@@ -28,6 +27,7 @@ class GramFilter {
   static constexpr int kBitsLog2 = 22;  // 512 KiB
   static constexpr size_t kBits = size_t{1} << kBitsLog2;
   static constexpr size_t kWord = 8;
+  static constexpr int kHashes = 2;
 
   GramFilter();
   // Adds one record (its words are aligned to its own start).
@@ -37,12 +37,7 @@ class GramFilter {
 
  private:
   static uint64_t Word(const char* at);
-  // Where `word` sets its bits: a block of bits_, and the two bits in it.
-  struct Spot {
-    size_t block;
-    uint64_t mask;
-  };
-  static Spot SpotOf(uint64_t word);
+  static size_t Bit(uint64_t word, int which);
   bool Has(uint64_t word) const;
 
   struct Free {
