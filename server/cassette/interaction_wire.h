@@ -3,9 +3,10 @@
 // give for the same values (interaction_wire_test.cc holds the two
 // together), for the recording journal's hot path.
 //
-// Filling the messages, then serializing them, cost a third of a recorded
-// exchange's CPU: each string copied in, checked as UTF-8 by protobuf's
-// serializer (which only logs what it finds), sized, and copied out again.
+// Filling the messages, then serializing them, was a quarter of a recorded
+// exchange's user-space instructions: each string copied in, checked as
+// UTF-8 by protobuf's serializer (which only logs what it finds), sized,
+// and copied out again.
 // Here each value is sized and copied once. protobuf's own helpers write
 // the tags and varints; what is hand-written is which field goes where,
 // the layout of v1::Interaction, v1::HttpExchange and their parts in

@@ -37,13 +37,8 @@ bool IsEncoded(const Message& message) {
 template <typename Message>
 bool IsEncodedCore(const Message& message) {
   if (message.body.empty()) return false;
-  for (const core::Header& h : message.headers) {
-    if (core::EqualsIgnoreCase(h.name, "content-encoding") &&
-        !core::EqualsIgnoreCase(h.value, "identity")) {
-      return true;
-    }
-  }
-  return false;
+  const std::string coding = core::ContentEncodingOf(message.headers);
+  return !coding.empty() && !core::EqualsIgnoreCase(coding, "identity");
 }
 
 bool HasEncodedBody(const v1::Interaction& interaction) {
