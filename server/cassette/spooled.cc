@@ -19,6 +19,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/message.h"
 #include "server/cassette/codec.h"
+#include "server/cassette/posix_file.h"
 #include "server/core/status_macros.h"
 
 namespace matgto::cassette {
@@ -26,26 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using google::protobuf::io::CodedOutputStream;
-
-absl::Status ErrnoStatus(absl::string_view what, absl::string_view path) {
-  const int err = errno;
-  std::string msg = absl::StrCat(what, " ", path, ": ", std::strerror(err));
-  if (err == ENOENT) return absl::NotFoundError(msg);
-  if (err == ENOSPC) return absl::ResourceExhaustedError(msg);
-  return absl::InternalError(msg);
-}
-
-absl::Status WriteAll(int fd, absl::string_view data, absl::string_view path) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("cannot write", path);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
 
 std::string BodyPrefix(absl::string_view journal_leaf) {
   return absl::StrCat(journal_leaf, ".body-");

@@ -146,6 +146,9 @@ class FileCassetteStore final : public CassetteStore {
   std::string JournalPath(absl::string_view name) const;
 
  private:
+  // Journals are binary whatever the format (JournalPath, RecoverJournals).
+  static constexpr absl::string_view kJournalExtension = ".pb.journal";
+
   // Where Locate found a cassette: its directory (an open descriptor the
   // caller closes; -1 when that directory does not exist) and file.
   struct Located {
