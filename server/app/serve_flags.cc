@@ -114,6 +114,13 @@ void ServeFlags::AddTo(CLI::App* serve_cmd) {
                    "beyond)")
       ->capture_default_str();
   serve_cmd
+      ->add_option("--write-timeout", write_s,
+                   "seconds writing a response to a client may take (each "
+                   "piece of a streamed one); a client that stops reading "
+                   "is disconnected")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve_cmd
       ->add_option("--dns-timeout", dns_s,
                    "seconds to resolve an upstream's name (504 beyond)")
       ->capture_default_str();
@@ -223,6 +230,7 @@ absl::StatusOr<ServeOptions> ServeFlags::Build() const {
   options.proxy.request_timeout = absl::Seconds(request_s);
   options.proxy.upstream_connect_timeout = absl::Seconds(connect_s);
   options.proxy.dns_timeout = absl::Seconds(dns_s);
+  options.proxy.write_timeout = absl::Seconds(write_s);
   options.proxy.upstream_timeout = absl::Seconds(upstream_s);
   options.shutdown_grace = absl::Seconds(grace_s);
   options.proxy.ws_idle_timeout = absl::Seconds(ws_idle_s);

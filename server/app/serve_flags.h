@@ -19,7 +19,7 @@ struct ServeFlags {
   std::string serve_format = "binary";
   std::string file_mode = "0600";
   double idle_s = 60, request_s = 30, connect_s = 10, upstream_s = 60,
-         grace_s = 5, dns_s = 5;
+         grace_s = 5, dns_s = 5, write_s = 60;
   std::string session_ports;
   double ws_idle_s = 300;
   std::string log_level = "info", log_format = "text";

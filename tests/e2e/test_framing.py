@@ -261,6 +261,49 @@ def test_idle_connection_is_closed_silently_after_the_idle_timeout(matgto, upstr
     assert raw.startswith(b"HTTP/1.1 200") and raw.count(b"HTTP/1.1") == 1
 
 
+@pytest.mark.parametrize("mode", ["passthrough", "replay"])
+def test_a_client_that_stops_reading_is_disconnected_after_the_write_timeout(matgto, upstream, mode):
+    # 32 MiB: more than the socket buffers between the proxy and a client
+    # with a 4 KiB receive buffer hold, so the write stalls until the
+    # client reads. With the default --write-timeout (60 s) the client
+    # would get the whole body after its pause; with 1 s it is cut off.
+    size = 32 * 1024 * 1024
+    url = upstream.url(f"/big?size={size}")
+    server = matgto("--write-timeout", "1", "--mode", "passthrough")
+    if mode == "replay":
+        server.cli("record", "big")
+        r = requests.get(url, proxies={"http": server.proxy_url}, timeout=60)
+        assert r.status_code == 200 and len(r.content) == size
+        server.cli("stop")
+        server.cli("replay", "big")
+    host, port = server.proxy.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect((host, int(port)))
+    with s:
+        s.sendall(f"GET {url} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+        time.sleep(3)  # a client that stopped reading
+        received, closed = 0, False
+        start = time.monotonic()
+        try:
+            while True:
+                b = s.recv(1 << 20)
+                if not b:
+                    closed = True
+                    break
+                received += len(b)
+        except ConnectionResetError:
+            closed = True
+        elapsed = time.monotonic() - start
+    assert closed, "the connection stayed open"
+    assert 0 < received < size, received  # the head and part of the body
+    assert elapsed < 8, elapsed
+    # The server keeps serving.
+    r = requests.get(upstream.url("/counter"), proxies={"http": server.proxy_url}, timeout=10)
+    assert r.status_code == (599 if mode == "replay" else 200)
+
+
 # --- 9. --max-connections and DNS lookups with a deadline --------------------
 
 def test_connections_beyond_max_connections_get_503_too_many_connections(matgto, upstream):
