@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/admin/page.h"
+#include "server/core/thread_name.h"
 #include "server/core/url.h"
 
 namespace matgto::admin {
@@ -373,7 +374,10 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
   std::unique_ptr<AdminServer> server(new AdminServer(state));
   server->address_ = core::HostPort(bound.address().to_string(), bound.port());
   asio::co_spawn(state->ioc, Accept(state.get()), asio::detached);
-  server->thread_ = std::thread([raw = state.get()] { raw->ioc.run(); });
+  server->thread_ = std::thread([raw = state.get()] {
+    core::NameThisThread("matgto-admin");
+    raw->ioc.run();
+  });
   return server;
 }
 

@@ -37,6 +37,7 @@
 #include "server/control/control_service.h"
 #include "server/control/control_tls.h"
 #include "server/core/clock.h"
+#include "server/core/thread_name.h"
 #include "server/core/url.h"
 #include "server/observe/log.h"
 #include "server/observe/observer.h"
@@ -422,6 +423,7 @@ int RunServe(const ServeOptions& options_in) {
   // as leases are renewed and opened meanwhile), then ends what expired.
   absl::Notification stop_reaper;
   std::thread reaper([&sessions, &stop_reaper, &clock] {
+    core::NameThisThread("matgto-leases");
     for (;;) {
       const absl::Time next =
           std::min(sessions.NextLeaseExpiry(), clock.Now() + absl::Seconds(1));

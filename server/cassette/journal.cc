@@ -17,6 +17,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "server/cassette/spooled.h"
 #include "server/core/status_macros.h"
+#include "server/core/thread_name.h"
 
 namespace matgto::cassette {
 
@@ -124,7 +125,10 @@ Journal::Journal(std::string path, int dir_fd, std::string leaf, int fd,
       body_spooler_(MakeBodySpooler(
           dir_fd, std::filesystem::path(path_).parent_path().string(), leaf_,
           mode)),
-      writer_([this] { WriterLoop(); }) {}
+      writer_([this] {
+        core::NameThisThread("matgto-journal");
+        WriterLoop();
+      }) {}
 
 Journal::~Journal() {
   {

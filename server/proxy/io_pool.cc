@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+#include "server/core/thread_name.h"
+
 namespace matgto::proxy {
 
 IoPool::IoPool(int threads) {
@@ -25,8 +28,11 @@ boost::asio::io_context& IoPool::Next() {
 void IoPool::Start() {
   if (!threads_.empty()) return;
   threads_.reserve(contexts_.size());
-  for (auto& c : contexts_) {
-    threads_.emplace_back([ctx = c.get()] { ctx->run(); });
+  for (size_t i = 0; i < contexts_.size(); ++i) {
+    threads_.emplace_back([ctx = contexts_[i].get(), i] {
+      core::NameThisThread(absl::StrCat("matgto-io-", i));
+      ctx->run();
+    });
   }
 }
 

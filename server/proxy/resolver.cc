@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/thread_name.h"
 #include "server/proxy/coro.h"
 
 namespace matgto::proxy {
@@ -108,6 +109,7 @@ asio::awaitable<ResolveOutcome> Resolve(asio::any_io_executor executor,
   }
   auto lookup = std::make_shared<Lookup>(event_fd);
   std::thread([lookup, host, service = std::to_string(port)] {
+    core::NameThisThread("matgto-dns");
     RunLookup(lookup, host, service);
     lookups_in_flight.fetch_sub(1);
   }).detach();

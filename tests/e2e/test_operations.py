@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -230,3 +231,28 @@ def test_admin_page_api_and_live_events(matgto, upstream):
     cassette = requests.get(admin + "/api/cassettes/page", timeout=5).json()
     assert cassette["interactions"][0]["http"]["request"]["method"] == "GET"
     assert requests.get(admin + "/api/cassettes/nope", timeout=5).status_code == 404
+
+
+def test_threads_are_named_for_top_gdb_and_perf(matgto, upstream):
+    # `top -H`, `ps -L`, gdb and perf show these names; a thread that
+    # starts without one shows as "matgto".
+    server = matgto("--admin-port", "0")  # the fixture runs --threads 2
+    server.cli("record", "names")
+    r = requests.get(upstream.url("/counter"), proxies={"http": server.proxy_url}, timeout=10)
+    assert r.status_code == 200
+
+    def names():
+        out = []
+        for comm in Path(f"/proc/{server.proc.pid}/task").glob("*/comm"):
+            try:
+                out.append(comm.read_text().strip())
+            except OSError:
+                pass  # the thread ended meanwhile
+        return sorted(out)
+
+    seen = names()
+    for expected in ("matgto-io-0", "matgto-io-1", "matgto-journal", "matgto-admin", "matgto-leases"):
+        assert expected in seen, seen
+    server.cli("stop")
+    # The journal's writer ends with its recording.
+    wait_for(lambda: "matgto-journal" not in names(), timeout=10, what="journal thread to end")
