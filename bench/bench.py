@@ -9,13 +9,17 @@ HTTP (baseline: nginx serving the same body directly)
   replay, 10,000 interactions       same, random item of 10,000 (ratio also vs 10)
 Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upstream,
          in an nginx of its own, 2 workers: a process between client and upstream,
-         as matgto is; rounds alternate hop, passthrough and record, medians of 3)
+         as matgto is; rounds alternate hop, passthrough and record)
   hop inside the upstream's nginx   the hop served by the upstream's own workers
                                     (no second process to wake), for reference
   passthrough -> nginx              wrk -> matgto -> nginx, nothing recorded
   record -> nginx                   wrk -> matgto -> nginx, every exchange recorded
   record, a new token per request   the same, each request with a new bearer token
                                     (a secret learned, and looked for, per exchange)
+Rounds: the rows compared with a baseline run in 5 rounds, each round running the
+row and its baseline back to back; "per s" and CPU are medians of the rounds, the
+ratio is the median of the rounds' ratios (the note gives their range): the
+machine's speed drifts between rounds by more than the differences measured.
 Logging: every nginx runs with access_log off and error_log warn, and the matgto
 servers of the HTTP, Forward, Sessions and HTTPS rows alike with --log-level warn
 (errors and every replay miss, no line per exchange). What the default --log-level
@@ -25,7 +29,7 @@ workers; for the hop inside the upstream's nginx, hop and upstream), from /proc.
 Start-up: exec to ready file (best of 5) and idle RSS of a fresh server.
 Recording memory: a fresh server records until --record-exchanges (1,000,000): RSS
   after about 10,000 and at the end, then the time `matgto stop` takes to save.
-HTTPS (baseline: nginx serving TLS directly; 3 rounds alternating nginx and matgto, medians)
+HTTPS (baseline: nginx serving TLS directly; rounds alternating nginx and matgto)
   nginx TLS keep-alive              wrk https -> nginx
   replay TLS keep-alive             wrk https -> matgto (reverse mode, --reverse-tls)
   nginx TLS new handshake/request   Connection: close
@@ -315,6 +319,20 @@ def median(runs: list[dict]) -> dict:
     return r
 
 
+ROUNDS = 5  # alternating rounds of the rows compared with a baseline
+
+
+def paired(runs: list[dict], baseline: list[dict]) -> tuple[float, str]:
+    """The ratio of `runs` to `baseline` round by round (round i of each
+    ran back to back, under the same load on the machine), the median of
+    those, and the range for the note. The machine's speed drifts by more
+    than the differences measured (whole rounds 20% apart); a ratio of two
+    medians taken from different rounds carries that drift, the ratios of
+    rounds run side by side do not."""
+    ratios = sorted(r["rps"] / b["rps"] for r, b in zip(runs, baseline))
+    return ratios[len(ratios) // 2], f"rounds {ratios[0]:.2f}-{ratios[-1]:.2f}"
+
+
 def start_ms(work: Path, *args) -> tuple[float, float]:
     """Time from exec to the ready file, and RSS once ready (idle), of a
     fresh server; the best of 5 starts."""
@@ -485,8 +503,14 @@ def main() -> int:
         write_cassette(pb, cas / "tls.pb", "tls", "https://bench.test", 10, body)
         S, C = a.seconds, a.connections
 
-        def add(section, name, r, baseline, rss=None, note=""):
-            rows.append((section, name, r["rps"], r["rps"] / baseline["rps"], r["p50_us"] / 1000,
+        def add(section, name, r, baseline, rss=None, note="", rounds=None):
+            """A row; with `rounds` (the row's and its baseline's rounds) the
+            ratio is the paired one (see paired) and the note gives its range."""
+            ratio = r["rps"] / baseline["rps"]
+            if rounds is not None:
+                ratio, spread = paired(*rounds)
+                note = f"{note}; {spread}" if note else spread
+            rows.append((section, name, r["rps"], ratio, r["p50_us"] / 1000,
                          r["p99_us"] / 1000, r["errors"], rss, note, r.get("cpu_us")))
 
         if a.cassettes_only:
@@ -539,7 +563,7 @@ def main() -> int:
         ready_ms, idle_rss = start_ms(work)
 
         # --- HTTP: nginx serving the body directly, matgto replaying it from
-        # 10 and from 10,000 interactions (a server each), in 3 alternating
+        # 10 and from 10,000 interactions (a server each), in alternating
         # rounds (medians), so that a burst of load on the machine hits all
         # alike; then the same at 1 connection (latency).
         m, info = start_matgto(work, *LIKE_NGINX_LOGS)
@@ -560,11 +584,11 @@ def main() -> int:
             wrk(url + "/", 1, C, WRK_ITEMS=items, WRK_TARGET=target)
         runs = {key: [] for key, *_ in http_cases}
         ones = {"direct": [], "small": []}
-        for _ in range(3):
+        for _ in range(ROUNDS):
             for key, pid, url, target, items in http_cases:
                 runs[key].append(measured(pid, lambda: wrk(url + "/", S, C, WRK_ITEMS=items,
                                                            WRK_TARGET=target)))
-        for _ in range(3):
+        for _ in range(ROUNDS):
             for key, pid, url, target, items in http_cases[:2]:
                 ones[key].append(measured(pid, lambda: wrk(url + "/", S, 1, WRK_ITEMS=items,
                                                            WRK_TARGET=target)))
@@ -572,11 +596,14 @@ def main() -> int:
         b_one, one = median(ones["direct"]), median(ones["small"])
         add("HTTP", "nginx direct (baseline)", b_http, b_http)
         add("HTTP", "nginx direct, 1 connection (baseline)", b_one, b_one, note="latency")
-        add("HTTP", "matgto replay, 10 interactions", small, b_http, rss_mib(m.pid))
+        add("HTTP", "matgto replay, 10 interactions", small, b_http, rss_mib(m.pid),
+            rounds=(runs["small"], runs["direct"]))
         add("HTTP", "matgto replay, 1 connection", one, b_one,
-            note=f"latency; p50 {one['p50_us']} us vs nginx {b_one['p50_us']} us")
+            note=f"latency; p50 {one['p50_us']} us vs nginx {b_one['p50_us']} us",
+            rounds=(ones["small"], ones["direct"]))
         add("HTTP", "matgto replay, 10,000 interactions", big, b_http, rss_mib(mb.pid),
-            f"{big['rps'] / small['rps']:.2f}x of 10")
+            f"{paired(runs['big'], runs['small'])[0]:.2f}x of 10",
+            rounds=(runs["big"], runs["direct"]))
         cli(binfo, "stop")
         mb.terminate()
         mb.wait(timeout=30)
@@ -585,7 +612,7 @@ def main() -> int:
         # --- Record and passthrough (baseline: an nginx reverse-proxy hop to
         # the same nginx, keep-alive upstream connections)
         # Two servers, one passing through and one recording, so that rounds
-        # can alternate between the four (medians of 3): a burst of load on
+        # can alternate between the four (ROUNDS rounds): a burst of load on
         # the machine hits them alike.
         hproc, hop_own_port = start_nginx_hop(work, nport)
         procs.append(hproc)
@@ -602,7 +629,7 @@ def main() -> int:
         runs = {key: [] for key, *_ in forward}
         for _key, _pid, url, target in forward:
             wrk(url + "/", 1, C, WRK_ITEMS=10, WRK_TARGET=target)
-        for _ in range(3):
+        for _ in range(ROUNDS):
             for key, pid, url, target in forward:
                 runs[key].append(measured(pid, lambda: wrk(url + "/", S, C, WRK_ITEMS=10,
                                                            WRK_TARGET=target)))
@@ -610,9 +637,11 @@ def main() -> int:
         add("Forward", "nginx reverse-proxy hop (baseline)", b_hop, b_hop,
             note="nginx of its own; CPU: the hop")
         add("Forward", "nginx hop inside the upstream's nginx", shared, b_hop,
-            note="CPU: hop and upstream")
-        add("Forward", "matgto passthrough -> nginx", pt, b_hop, rss_mib(mp.pid))
-        add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(mr.pid))
+            note="CPU: hop and upstream", rounds=(runs["shared"], runs["hop"]))
+        add("Forward", "matgto passthrough -> nginx", pt, b_hop, rss_mib(mp.pid),
+            rounds=(runs["pt"], runs["hop"]))
+        add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(mr.pid),
+            rounds=(runs["rec"], runs["hop"]))
         cli(rinfo, "stop")
         for proc in (mp, mr, hproc):
             proc.terminate()
@@ -675,7 +704,7 @@ def main() -> int:
                 load_failed.append("slowloris")
 
         # --- HTTPS (reverse mode with TLS on the proxy port): keep-alive,
-        # then a new handshake per request, each in 3 rounds alternating
+        # then a new handshake per request, each in ROUNDS rounds alternating
         # between nginx and matgto (medians), as the HTTP rows.
         tls_url = f"https://127.0.0.1:{ntls}/"
         mt, tinfo = start_matgto(work, *LIKE_NGINX_LOGS, "--upstream", "https://bench.test", "--reverse-tls",
@@ -687,16 +716,18 @@ def main() -> int:
             wrk(url, 1, C, WRK_ITEMS=10)
         tls_runs = {(key, close): [] for key, *_ in tls_cases for close in (0, 1)}
         for close in (0, 1):
-            for _ in range(3):
+            for _ in range(ROUNDS):
                 for key, pid, url in tls_cases:
                     tls_runs[(key, close)].append(measured(
                         pid, lambda: wrk(url, S, C, WRK_ITEMS=10, WRK_CLOSE=close)))
         b_tls, r_tls = median(tls_runs[("nginx", 0)]), median(tls_runs[("matgto", 0)])
         b_hs, r_hs = median(tls_runs[("nginx", 1)]), median(tls_runs[("matgto", 1)])
         add("HTTPS", "nginx TLS keep-alive (baseline)", b_tls, b_tls)
-        add("HTTPS", "matgto replay TLS keep-alive", r_tls, b_tls, rss_mib(mt.pid))
+        add("HTTPS", "matgto replay TLS keep-alive", r_tls, b_tls, rss_mib(mt.pid),
+            rounds=(tls_runs[("matgto", 0)], tls_runs[("nginx", 0)]))
         add("HTTPS", "nginx new TLS handshake per request", b_hs, b_hs, None, "handshakes/s")
-        add("HTTPS", "matgto new TLS handshake per request", r_hs, b_hs, rss_mib(mt.pid), "handshakes/s")
+        add("HTTPS", "matgto new TLS handshake per request", r_hs, b_hs, rss_mib(mt.pid), "handshakes/s",
+            rounds=(tls_runs[("matgto", 1)], tls_runs[("nginx", 1)]))
 
         # --- WebSocket: a native load generator (bench/wsload), pipelined
         ws_note = wsload_rows(rows, info, proxy, m.pid, a.ws_messages)
@@ -734,7 +765,9 @@ def main() -> int:
         for line in s3_lines:
             print(line)
         print(f"descriptor limit (RLIMIT_NOFILE) of the bench and its servers: {nofile}")
-        print("ratio = rate / the section's baseline rate in this same run.")
+        print("ratio = rate / the section's baseline rate in this same run; where the note gives "
+              "\"rounds\", the median of the rounds' ratios (each round ran the row and its "
+              "baseline back to back) and their range.")
         # A peer's errors are its own (shown in its row), not a failure of matgto.
         bad = [r[1] for r in rows if r[6] and r[0] != "Peers"] + load_failed
         if bad:
