@@ -1,12 +1,16 @@
-"""Fixtures: a real matgto server (``$MATGTO_BIN``) and a real upstream HTTP server."""
+"""Fixtures: a real matgto server (``$MATGTO_BIN``) and a real upstream HTTP server;
+at the end, the helpers the test_faults_*.py files share."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import shutil
 import ssl
 import subprocess
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -186,3 +190,78 @@ def http() -> Iterator[requests.Session]:
         yield session
     finally:
         session.close()
+
+
+# -- shared by the test_faults_*.py files ------------------------------------------------------
+
+ms = lambda n: datetime.timedelta(milliseconds=n)  # noqa: E731
+
+SLOW_SECONDS = 0.6
+BIG_BYTES = 64 * 1024
+
+
+class FaultUpstream:
+    """A real HTTP/1.1 server: ``/orders/N`` answers JSON, ``/slow`` answers
+    after :data:`SLOW_SECONDS`, ``/big`` sends :data:`BIG_BYTES`."""
+
+    def __init__(self) -> None:
+        self.calls: List[str] = []
+        self._lock = threading.Lock()
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                with upstream._lock:
+                    upstream.calls.append(self.path)
+                    number = len(upstream.calls)
+                if self.path.startswith("/slow"):
+                    time.sleep(SLOW_SECONDS)
+                if self.path.startswith("/big"):
+                    body = bytes(i % 251 for i in range(BIG_BYTES))
+                    kind = "application/octet-stream"
+                else:
+                    body = json.dumps({"path": self.path, "call": number}).encode()
+                    kind = "application/json"
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def origin() -> Iterator[FaultUpstream]:
+    running = FaultUpstream()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def timed(call: Any) -> tuple:
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def record(client: matgto.Client, http: requests.Session, name: str, *urls: str) -> None:
+    with client.session(name, mode="record") as s:
+        for url in urls:
+            assert http.get(url, proxies=s.proxies(), timeout=10).status_code == 200
+    assert s.summary is not None and s.summary.session.recorded == len(urls)
