@@ -2,7 +2,8 @@ package matgto_test
 
 // Faults and latency against an in-process fake of the control service:
 // what the client sends and how it reads the answers. No matgto binary
-// needed (faults_test.go drives the real server).
+// needed (faults_actions_test.go, faults_selectors_test.go and latency_test.go
+// drive the real server).
 
 import (
 	"context"
