@@ -59,6 +59,18 @@ public final class EventStream implements Iterator<Event>, AutoCloseable {
     this.call = call;
   }
 
+  /** The {@code WatchEvents} request for {@code sessionId} and {@code cassette} (null: any). */
+  static WatchEventsRequest request(String sessionId, String cassette) {
+    WatchEventsRequest.Builder req = WatchEventsRequest.newBuilder();
+    if (sessionId != null) {
+      req.setSession(sessionId);
+    }
+    if (cassette != null) {
+      req.setCassette(cassette);
+    }
+    return req.build();
+  }
+
   /** Starts the call and waits for the server's headers (sent once it has subscribed). */
   static EventStream start(Channel channel, WatchEventsRequest request) {
     EventStream stream =

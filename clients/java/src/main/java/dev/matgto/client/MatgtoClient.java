@@ -1,35 +1,23 @@
 package dev.matgto.client;
 
-import com.google.protobuf.ByteString;
 import dev.matgto.v1.Cassette;
-import dev.matgto.v1.ClearFaultsRequest;
 import dev.matgto.v1.CassetteInfo;
-import dev.matgto.v1.DeleteCassetteRequest;
 import dev.matgto.v1.GetCACertificateRequest;
-import dev.matgto.v1.GetCassetteRequest;
-import dev.matgto.v1.GetStatusRequest;
 import dev.matgto.v1.GetStatusResponse;
-import dev.matgto.v1.ListCassettesRequest;
-import dev.matgto.v1.ProxyControlGrpc;
 import dev.matgto.v1.RenewSessionRequest;
 import dev.matgto.v1.RenewSessionResponse;
 import dev.matgto.v1.ReplayRequest;
 import dev.matgto.v1.SessionInfo;
 import dev.matgto.v1.SessionSummary;
-import dev.matgto.v1.SetFaultsRequest;
-import dev.matgto.v1.SetFaultsResponse;
 import dev.matgto.v1.ShutdownRequest;
 import dev.matgto.v1.StartRecordingRequest;
 import dev.matgto.v1.StopRecordingRequest;
 import dev.matgto.v1.UseCassetteRequest;
 import dev.matgto.v1.WatchEventsRequest;
-import io.grpc.Grpc;
-import io.grpc.ManagedChannel;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.time.Instant;
@@ -37,8 +25,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -85,21 +71,16 @@ public final class MatgtoClient implements AutoCloseable {
   /** Default deadline of each control call. */
   public static final Duration DEFAULT_CALL_TIMEOUT = Duration.ofSeconds(30);
 
-  private final String target;
-  private final boolean tls;
-  private final ManagedChannel channel;
-  private final ProxyControlGrpc.ProxyControlBlockingStub stub;
-  private final Duration callTimeout;
-  private volatile boolean compatible;
+  private final ControlChannel control;
+  private final FaultCalls faultCalls;
+  private final CassetteManagement cassettes;
   private final LeaseRenewals renewals;
 
-  private MatgtoClient(String target, ManagedChannel channel, Duration callTimeout, boolean tls) {
-    this.target = target;
-    this.tls = tls;
-    this.channel = channel;
-    this.stub = ProxyControlGrpc.newBlockingStub(channel);
-    this.callTimeout = callTimeout;
-    this.renewals = new LeaseRenewals(target);
+  private MatgtoClient(ControlChannel control) {
+    this.control = control;
+    this.faultCalls = new FaultCalls(control);
+    this.cassettes = new CassetteManagement(control);
+    this.renewals = new LeaseRenewals(control.target());
   }
 
   /**
@@ -139,53 +120,22 @@ public final class MatgtoClient implements AutoCloseable {
   /** Like {@link #connect(String, ConnectionOptions)}, with a deadline for each control call. */
   public static MatgtoClient connect(
       String address, Duration callTimeout, ConnectionOptions connection) {
-    Objects.requireNonNull(address, "address");
-    Objects.requireNonNull(callTimeout, "callTimeout");
-    Objects.requireNonNull(connection, "connection");
-    String target = address.trim();
-    // "https://host:port" means TLS and "http://" is dropped, as the matgto CLI reads --server.
-    if (target.regionMatches(true, 0, "https://", 0, "https://".length())) {
-      target = target.substring("https://".length());
-      connection = connection.withTls();
-    } else if (target.regionMatches(true, 0, "http://", 0, "http://".length())) {
-      target = target.substring("http://".length());
-    }
-    if (target.endsWith("/")) {
-      target = target.substring(0, target.length() - 1);
-    }
-    if (target.isEmpty()) {
-      throw new IllegalArgumentException("empty matgto server address");
-    }
-    // The control channel never goes through an HTTP proxy: grpc-java asks the JVM's
-    // ProxySelector (https.proxyHost, ...), which tests point at matgto's own proxy.
-    ManagedChannel channel =
-        Grpc.newChannelBuilder(target, connection.channelCredentials(target))
-            .proxyDetector(addr -> null)
-            .build();
-    return new MatgtoClient(target, channel, callTimeout, connection.isTls());
+    return new MatgtoClient(ControlChannel.open(address, callTimeout, connection));
   }
 
   /** The address {@link #connect()} uses: property, then environment, then the default. */
   public static String defaultAddress() {
-    String fromProperty = System.getProperty(ADDRESS_PROPERTY);
-    if (fromProperty != null && !fromProperty.isBlank()) {
-      return fromProperty.trim();
-    }
-    String fromEnv = System.getenv(ADDRESS_ENV);
-    if (fromEnv != null && !fromEnv.isBlank()) {
-      return fromEnv.trim();
-    }
-    return DEFAULT_ADDRESS;
+    return ControlChannel.defaultAddress();
   }
 
   /** The gRPC target this client talks to. */
   public String target() {
-    return target;
+    return control.target();
   }
 
   /** Whether the control channel uses TLS. */
   public boolean isTls() {
-    return tls;
+    return control.isTls();
   }
 
   // ---------------------------------------------------------------- control calls
@@ -225,7 +175,7 @@ public final class MatgtoClient implements AutoCloseable {
   public SessionInfo startRecording(
       String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
     StartRecordingRequest req = CassetteRequests.startRecordingRequest(name, options, session);
-    return call(() -> stub().startRecording(req)).getSession();
+    return control.call(stub -> stub.startRecording(req)).getSession();
   }
 
   /**
@@ -234,7 +184,7 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws FailedPreconditionException when no cassette is in use
    */
   public SessionSummary stopRecording() {
-    return call(() -> stub().stopRecording(StopRecordingRequest.getDefaultInstance()))
+    return control.call(stub -> stub.stopRecording(StopRecordingRequest.getDefaultInstance()))
         .getSummary();
   }
 
@@ -250,7 +200,7 @@ public final class MatgtoClient implements AutoCloseable {
     Objects.requireNonNull(sessionId, "sessionId");
     String id = sessionId.equals(SessionInfos.DEFAULT_SESSION_ID) ? "" : sessionId;
     StopRecordingRequest req = StopRecordingRequest.newBuilder().setSession(id).build();
-    return callNamingSession(id, () -> stub().stopRecording(req)).getSummary();
+    return control.callNamingSession(id, stub -> stub.stopRecording(req)).getSummary();
   }
 
   /**
@@ -263,7 +213,7 @@ public final class MatgtoClient implements AutoCloseable {
   public Instant renewSession(String sessionId) {
     Objects.requireNonNull(sessionId, "sessionId");
     RenewSessionRequest req = RenewSessionRequest.newBuilder().setSession(sessionId).build();
-    RenewSessionResponse r = callNamingSession(sessionId, () -> stub().renewSession(req));
+    RenewSessionResponse r = control.callNamingSession(sessionId, stub -> stub.renewSession(req));
     return r.hasLeaseExpiresAt() ? ProtoTime.toJava(r.getLeaseExpiresAt()) : null;
   }
 
@@ -278,7 +228,7 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** A builder for a new {@link Session} on cassette {@code cassette} (mode AUTO unless set). */
   public Session.Builder session(String cassette) {
-    return new Session.Builder(this, nonNull(cassette));
+    return new Session.Builder(this, CassetteManagement.nonNull(cassette));
   }
 
   /** Every open session with a cassette in use, the default one first (from {@code GetStatus}). */
@@ -288,22 +238,16 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** The open session {@code sessionId}, from {@code GetStatus}; empty when it is not open. */
   public Optional<SessionInfo> findSession(String sessionId) {
-    for (SessionInfo s : status().getSessionsList()) {
-      if (s.getId().equals(sessionId)) {
-        return Optional.of(s);
-      }
-    }
-    return Optional.empty();
+    return status().getSessionsList().stream()
+        .filter(s -> s.getId().equals(sessionId))
+        .findFirst();
   }
 
   /** How session {@code sessionId} ended, if it is among the server's recently ended sessions. */
   public Optional<SessionSummary> findEndedSession(String sessionId) {
-    for (SessionSummary s : status().getEndedSessionsList()) {
-      if (s.getSession().getId().equals(sessionId)) {
-        return Optional.of(s);
-      }
-    }
-    return Optional.empty();
+    return status().getEndedSessionsList().stream()
+        .filter(s -> s.getSession().getId().equals(sessionId))
+        .findFirst();
   }
 
   // ---------------------------------------------------------------- faults
@@ -333,16 +277,7 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** Like {@link #setFaults(String, long, Fault...)} with a list. */
   public Faults setFaults(String sessionId, long seed, List<Fault> faults) {
-    String id = wireSessionId(sessionId);
-    Objects.requireNonNull(faults, "faults");
-    SetFaultsRequest req =
-        SetFaultsRequest.newBuilder()
-            .setSession(id)
-            .addAllFaults(Fault.toProtos(faults))
-            .setSeed(seed)
-            .build();
-    SetFaultsResponse r = callNamingSession(id, () -> stub().setFaults(req));
-    return new Faults(Fault.fromProtos(r.getFaultsList()), r.getSeed());
+    return faultCalls.set(sessionId, seed, faults);
   }
 
   /**
@@ -359,32 +294,7 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** Like {@link #clearFaults(String, String...)} with a list. */
   public List<Fault> clearFaults(String sessionId, List<String> ids) {
-    String id = wireSessionId(sessionId);
-    Objects.requireNonNull(ids, "ids");
-    ClearFaultsRequest req = ClearFaultsRequest.newBuilder().setSession(id).addAllIds(ids).build();
-    ensureCompatible();
-    try {
-      return Fault.fromProtos(stub().clearFaults(req).getFaultsList());
-    } catch (StatusRuntimeException e) {
-      if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
-        throw MatgtoException.fromGrpc(e);
-      }
-      String named = id.isEmpty() ? SessionInfos.DEFAULT_SESSION_ID : id;
-      // NOT_FOUND is an unknown id or an unknown session: the default session always exists, and
-      // another one is open exactly when GetStatus lists it.
-      boolean sessionOpen;
-      try {
-        sessionOpen = id.isEmpty() || findSession(id).isPresent();
-      } catch (MatgtoException statusFailed) {
-        e.addSuppressed(statusFailed);
-        sessionOpen = !ids.isEmpty();
-      }
-      MatgtoException.NotFound about =
-          sessionOpen && !ids.isEmpty()
-              ? MatgtoException.NotFound.FAULT
-              : MatgtoException.NotFound.SESSION;
-      throw MatgtoException.fromStatus(e.getStatus(), e, about, named, ids);
-    }
+    return faultCalls.clear(sessionId, ids);
   }
 
   /**
@@ -394,42 +304,12 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws SessionNotFoundException when no session {@code sessionId} is open
    */
   public List<Fault> faults(String sessionId) {
-    return SessionInfos.faults(sessionInfo(sessionId));
+    return SessionInfos.faults(faultCalls.sessionInfo(sessionId));
   }
 
   /** The seed of session {@code sessionId}'s generator for probabilistic rules (GetStatus). */
   public long faultSeed(String sessionId) {
-    return sessionInfo(sessionId).getFaultSeed();
-  }
-
-  /**
-   * Session {@code sessionId} from GetStatus. GetStatus leaves out the default session while it
-   * has no cassette in use, but its rules still apply (to what the shared port forwards): they
-   * are then read with a {@code SetFaults} that adds nothing and keeps the seed.
-   */
-  private SessionInfo sessionInfo(String sessionId) {
-    String id = wireSessionId(sessionId);
-    GetStatusResponse status = status();
-    if (id.isEmpty()) {
-      if (status.hasSession()) {
-        return status.getSession();
-      }
-      Faults f = setFaults("", 0, List.of());
-      return SessionInfo.newBuilder().setId(SessionInfos.DEFAULT_SESSION_ID)
-          .addAllFaults(Fault.toProtos(f.rules())).setFaultSeed(f.seed()).build();
-    }
-    for (SessionInfo s : status.getSessionsList()) {
-      if (s.getId().equals(id)) {
-        return s;
-      }
-    }
-    throw new SessionNotFoundException(id, "no open session " + id + " in GetStatus", null);
-  }
-
-  /** "default" (or empty) names the default session, which the wire calls "". */
-  private static String wireSessionId(String sessionId) {
-    Objects.requireNonNull(sessionId, "sessionId");
-    return sessionId.equals(SessionInfos.DEFAULT_SESSION_ID) ? "" : sessionId;
+    return faultCalls.sessionInfo(sessionId).getFaultSeed();
   }
 
   /**
@@ -472,7 +352,7 @@ public final class MatgtoClient implements AutoCloseable {
   public SessionInfo replay(
       String name, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
     ReplayRequest req = CassetteRequests.replayRequest(name, options, session);
-    return call(() -> stub().replay(req)).getSession();
+    return control.call(stub -> stub.replay(req)).getSession();
   }
 
   /** Uses cassette {@code name} in {@code mode} ({@link Mode#AUTO}: replay if it exists, else record). */
@@ -501,15 +381,12 @@ public final class MatgtoClient implements AutoCloseable {
       String name, Mode mode, dev.matgto.v1.CassetteOptions options, SessionOptions session) {
     Objects.requireNonNull(mode, "mode");
     UseCassetteRequest req = CassetteRequests.useCassetteRequest(name, mode, options, session);
-    return call(() -> stub().useCassette(req)).getSession();
+    return control.call(stub -> stub.useCassette(req)).getSession();
   }
 
   /** The server's status; also (re)checks the control API version. */
   public GetStatusResponse status() {
-    GetStatusResponse status = rawStatus();
-    checkCompatible(status, target);
-    compatible = true;
-    return status;
+    return control.status();
   }
 
   /** Asks the server to exit gracefully (in-flight exchanges get 5 s, a recording is saved). */
@@ -521,12 +398,9 @@ public final class MatgtoClient implements AutoCloseable {
   public void shutdown(Duration grace) {
     ShutdownRequest.Builder req = ShutdownRequest.newBuilder();
     if (grace != null) {
-      req.setGrace(
-          com.google.protobuf.Duration.newBuilder()
-              .setSeconds(grace.getSeconds())
-              .setNanos(grace.getNano()));
+      req.setGrace(ProtoTime.toProto(grace));
     }
-    call(() -> stub().shutdown(req.build()));
+    control.call(stub -> stub.shutdown(req.build()));
   }
 
   /**
@@ -536,7 +410,7 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws UnimplementedException on a server that predates HTTPS interception
    */
   public String caCertificatePem() {
-    return call(() -> stub().getCACertificate(GetCACertificateRequest.getDefaultInstance()))
+    return control.call(stub -> stub.getCACertificate(GetCACertificateRequest.getDefaultInstance()))
         .getPem();
   }
 
@@ -555,9 +429,7 @@ public final class MatgtoClient implements AutoCloseable {
 
   /** The stored cassettes whose names start with {@code prefix}. */
   public List<CassetteInfo> listCassettes(String prefix) {
-    ListCassettesRequest req =
-        ListCassettesRequest.newBuilder().setPrefix(prefix == null ? "" : prefix).build();
-    return call(() -> stub().listCassettes(req)).getCassettesList();
+    return cassettes.list(prefix);
   }
 
   /**
@@ -568,9 +440,7 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws CorruptCassetteException when it cannot be read
    */
   public Cassette getCassette(String name) {
-    GetCassetteRequest req = GetCassetteRequest.newBuilder().setName(nonNull(name)).build();
-    ByteString data = call(() -> CassetteTransfer.join(stub().getCassette(req)));
-    return CassetteTransfer.parse(name, data);
+    return cassettes.get(name);
   }
 
   /**
@@ -583,15 +453,7 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws FailedPreconditionException when {@code name} is the cassette in use
    */
   public CassetteInfo putCassette(String name, Cassette cassette) {
-    nonNull(name);
-    Objects.requireNonNull(cassette, "cassette");
-    ByteString data = CassetteTransfer.forUpload(cassette);
-    ensureCompatible();
-    return CassetteTransfer.upload(
-        ProxyControlGrpc.newStub(channel)
-            .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS),
-        name,
-        data);
+    return cassettes.put(name, cassette);
   }
 
   /**
@@ -601,8 +463,7 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws FailedPreconditionException while it is in use
    */
   public void deleteCassette(String name) {
-    DeleteCassetteRequest req = DeleteCassetteRequest.newBuilder().setName(nonNull(name)).build();
-    call(() -> stub().deleteCassette(req));
+    cassettes.delete(name);
   }
 
   /**
@@ -624,22 +485,16 @@ public final class MatgtoClient implements AutoCloseable {
    * @throws PermissionDeniedException for a cassette outside the token's prefix
    */
   public EventStream watchEvents(String sessionId, String cassette) {
-    WatchEventsRequest.Builder req = WatchEventsRequest.newBuilder();
-    if (sessionId != null) {
-      req.setSession(sessionId);
-    }
-    if (cassette != null) {
-      req.setCassette(cassette);
-    }
-    ensureCompatible();
-    return EventStream.start(channel, req.build());
+    WatchEventsRequest req = EventStream.request(sessionId, cassette);
+    control.ensureCompatible();
+    return EventStream.start(control.channel(), req);
   }
 
   // ---------------------------------------------------------------- java.net.http helpers
 
   /** The proxy's address, from {@code GetStatus}. */
   public InetSocketAddress proxyAddress() {
-    return HostPort.parse(status().getProxyAddress(), HostPort.hostOf(target));
+    return HostPort.parse(status().getProxyAddress(), HostPort.hostOf(target()));
   }
 
   /**
@@ -647,12 +502,12 @@ public final class MatgtoClient implements AutoCloseable {
    * default session. A wildcard host is replaced by the host this client connects to.
    */
   public InetSocketAddress proxyAddress(SessionInfo session) {
-    return HostPort.parse(session.getProxyAddress(), HostPort.hostOf(target));
+    return HostPort.parse(session.getProxyAddress(), HostPort.hostOf(target()));
   }
 
   /** {@code http://} + the proxy address of {@code session}, a wildcard host replaced as above. */
-  java.net.URI proxyUri(SessionInfo session) {
-    return java.net.URI.create(HostPort.httpUrl(session.getProxyAddress(), HostPort.hostOf(target)));
+  URI proxyUri(SessionInfo session) {
+    return URI.create(HostPort.httpUrl(session.getProxyAddress(), HostPort.hostOf(target())));
   }
 
   /** A selector sending every request through the matgto proxy. */
@@ -679,23 +534,7 @@ public final class MatgtoClient implements AutoCloseable {
    * server intercepts HTTPS, trusts its CA. Further settings may be added before {@code build()}.
    */
   public HttpClient.Builder httpClientBuilder() {
-    return httpClientBuilder(proxySelector());
-  }
-
-  /** Like {@link #httpClientBuilder()} through {@code proxy} (a session's own listener). */
-  HttpClient.Builder httpClientBuilder(ProxySelector proxy) {
-    HttpClient.Builder builder =
-        HttpClient.newBuilder().proxy(proxy).version(HttpClient.Version.HTTP_1_1);
-    String pem;
-    try {
-      pem = caCertificatePem();
-    } catch (UnimplementedException e) {
-      pem = null; // no HTTPS interception on this server: plain HTTP recording only
-    }
-    if (pem != null && !pem.isBlank()) {
-      builder.sslContext(Tls.sslContextTrusting(pem));
-    }
-    return builder;
+    return ProxiedHttpClients.builder(this, proxySelector());
   }
 
   // ---------------------------------------------------------------- version check
@@ -714,56 +553,10 @@ public final class MatgtoClient implements AutoCloseable {
     }
   }
 
-  private void ensureCompatible() {
-    if (!compatible) {
-      synchronized (this) {
-        if (!compatible) {
-          checkCompatible(rawStatus(), target);
-          compatible = true;
-        }
-      }
-    }
-  }
-
-  private GetStatusResponse rawStatus() {
-    try {
-      return stub().getStatus(GetStatusRequest.getDefaultInstance());
-    } catch (StatusRuntimeException e) {
-      throw MatgtoException.fromGrpc(e);
-    }
-  }
-
-  /** Like {@link #call}, NOT_FOUND becoming {@link SessionNotFoundException} when an id is named. */
-  private <T> T callNamingSession(String sessionId, Supplier<T> rpc) {
-    ensureCompatible();
-    try {
-      return rpc.get();
-    } catch (StatusRuntimeException e) {
-      MatgtoException.NotFound about =
-          sessionId.isEmpty() ? MatgtoException.NotFound.CASSETTE : MatgtoException.NotFound.SESSION;
-      throw MatgtoException.fromStatus(e.getStatus(), e, about, sessionId, List.of());
-    }
-  }
-
-  private <T> T call(Supplier<T> rpc) {
-    ensureCompatible();
-    try {
-      return rpc.get();
-    } catch (StatusRuntimeException e) {
-      throw MatgtoException.fromGrpc(e);
-    }
-  }
-
-  private ProxyControlGrpc.ProxyControlBlockingStub stub() {
-    return stub.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
-  }
-
   /** Renews a lease without blocking the caller: the answer goes to {@code observer}. */
   void renewAsync(
       String sessionId, Duration deadline, StreamObserver<RenewSessionResponse> observer) {
-    ProxyControlGrpc.newStub(channel)
-        .withDeadlineAfter(Math.max(1, deadline.toMillis()), TimeUnit.MILLISECONDS)
-        .renewSession(RenewSessionRequest.newBuilder().setSession(sessionId).build(), observer);
+    control.renewAsync(sessionId, deadline, observer);
   }
 
   /** The daemon thread that renews the leases of this client's {@link Session}s. */
@@ -771,27 +564,15 @@ public final class MatgtoClient implements AutoCloseable {
     return renewals.executor();
   }
 
-  private static String nonNull(String name) {
-    return Objects.requireNonNull(name, "cassette name");
-  }
-
   /** Closes the connection (does not stop the server; see {@link #shutdown()}). */
   @Override
   public void close() {
     renewals.shutdownNow();
-    channel.shutdown();
-    try {
-      if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
-        channel.shutdownNow();
-      }
-    } catch (InterruptedException e) {
-      channel.shutdownNow();
-      Thread.currentThread().interrupt();
-    }
+    control.close();
   }
 
   @Override
   public String toString() {
-    return "MatgtoClient[" + target + "]";
+    return "MatgtoClient[" + target() + "]";
   }
 }

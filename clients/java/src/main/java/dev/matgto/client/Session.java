@@ -204,7 +204,7 @@ public final class Session implements AutoCloseable {
    * server's interception CA when it has one.
    */
   public HttpClient.Builder httpClientBuilder() {
-    return client.httpClientBuilder(proxySelector());
+    return ProxiedHttpClients.builder(client, proxySelector());
   }
 
   /** When the server opened the session. */

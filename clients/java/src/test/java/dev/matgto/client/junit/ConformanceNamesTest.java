@@ -30,7 +30,7 @@ class ConformanceNamesTest {
 
   /** The extension makes each "/"-separated part of a name safe, as for class/method. */
   private static String cassetteName(String testName) {
-    return MatgtoExtension.safeName(List.of(testName.split("/", -1)));
+    return CassetteNames.safeName(List.of(testName.split("/", -1)));
   }
 
   private static boolean accepted(String name) {
@@ -97,7 +97,7 @@ class ConformanceNamesTest {
                 SessionSummary s = ConformanceSuite.fromJson(c.get("response"), SessionSummary.newBuilder());
                 JsonObject got = ConformanceNeutral.summary(s);
                 got.addProperty(
-                    "failing_misses", MatgtoExtension.failingMisses(s.getSession()).size());
+                    "failing_misses", MissReport.failingMisses(s.getSession()).size());
                 ConformanceNeutral.expectSubset(c.get("expect"), got, "summary");
               }));
     }

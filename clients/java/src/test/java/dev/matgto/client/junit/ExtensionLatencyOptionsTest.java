@@ -37,7 +37,7 @@ class ExtensionLatencyOptionsTest {
   }
 
   static dev.matgto.v1.CassetteOptions options(String method) throws Exception {
-    return MatgtoExtension.options(
+    return CassetteAnnotations.options(
             Fixture.class.getDeclaredMethod(method).getAnnotation(MatgtoCassette.class))
         .toProto();
   }

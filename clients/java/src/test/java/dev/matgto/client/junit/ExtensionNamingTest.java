@@ -36,42 +36,42 @@ class ExtensionNamingTest {
   @Test
   void defaultNameIsTheFullyQualifiedClassAndTheMethod() {
     assertEquals("dev.matgto.client.junit.ExtensionNamingTest/plain",
-        MatgtoExtension.defaultName(ExtensionNamingTest.class, "plain"));
+        CassetteNames.defaultName(ExtensionNamingTest.class, "plain"));
     assertEquals("dev.matgto.client.junit.ExtensionNamingTest.Outer.Inner/m[3]",
-        MatgtoExtension.defaultName(Outer.Inner.class, "m[3]"));
+        CassetteNames.defaultName(Outer.Inner.class, "m[3]"));
     Object anonymous = new Object() {};
-    String a = MatgtoExtension.defaultName(anonymous.getClass(), "m");
+    String a = CassetteNames.defaultName(anonymous.getClass(), "m");
     assertServerAccepts(a);
     assertTrue(a.startsWith("dev.matgto.client.junit.ExtensionNamingTest_1-"), a);
   }
 
   @Test
   void unsafeSegmentsAreReplacedAndStayDistinct() {
-    assertEquals("plain", MatgtoExtension.safeSegment("plain"));
-    String ae = MatgtoExtension.safeSegment("testÄ");
-    String oe = MatgtoExtension.safeSegment("testÖ");
+    assertEquals("plain", CassetteNames.safeSegment("plain"));
+    String ae = CassetteNames.safeSegment("testÄ");
+    String oe = CassetteNames.safeSegment("testÖ");
     assertServerAccepts(ae);
     assertTrue(ae.startsWith("test_-"), ae);
     assertNotEquals(ae, oe, "a hash of the original keeps them apart");
-    assertServerAccepts(MatgtoExtension.safeSegment("a..b"));
-    assertServerAccepts(MatgtoExtension.safeSegment(".."));
-    assertServerAccepts(MatgtoExtension.safeSegment("."));
-    assertServerAccepts(MatgtoExtension.safeSegment("x/y\u0001z"));
+    assertServerAccepts(CassetteNames.safeSegment("a..b"));
+    assertServerAccepts(CassetteNames.safeSegment(".."));
+    assertServerAccepts(CassetteNames.safeSegment("."));
+    assertServerAccepts(CassetteNames.safeSegment("x/y\u0001z"));
     String longName = "m".repeat(500);
-    String l1 = MatgtoExtension.safeSegment(longName);
+    String l1 = CassetteNames.safeSegment(longName);
     assertServerAccepts(l1);
-    assertNotEquals(l1, MatgtoExtension.safeSegment(longName + "n"));
+    assertNotEquals(l1, CassetteNames.safeSegment(longName + "n"));
   }
 
   @Test
   void ownerNamesTheTestAndThePidWithinTheServerLimit() {
     assertEquals("junit com.x.FooTest#bar[2] pid 4242",
-        MatgtoExtension.owner("com.x.FooTest", "bar[2]", 4242));
+        CassetteNames.owner("com.x.FooTest", "bar[2]", 4242));
     String longClass = "com.example." + "deeply.nested.".repeat(30) + "FooTest";
-    String owner = MatgtoExtension.owner(longClass, "bar", 4242);
+    String owner = CassetteNames.owner(longClass, "bar", 4242);
     assertTrue(owner.getBytes(StandardCharsets.UTF_8).length <= 256, owner);
     assertTrue(owner.startsWith("junit ...") && owner.endsWith(".FooTest#bar pid 4242"), owner);
-    String hugeMethod = MatgtoExtension.owner("C", "ä".repeat(300), 1);
+    String hugeMethod = CassetteNames.owner("C", "ä".repeat(300), 1);
     assertTrue(hugeMethod.getBytes(StandardCharsets.UTF_8).length <= 256, hugeMethod);
   }
 
@@ -93,8 +93,8 @@ class ExtensionNamingTest {
         .setMode(dev.matgto.v1.Mode.REPLAY).setMissed(5)
         .addAllMisses(List.of(noMatch, passed, exhausted, recorded, ws)).build();
 
-    assertEquals(List.of(noMatch, exhausted, ws), MatgtoExtension.failingMisses(s));
-    String m = MatgtoExtension.describeMisses("c/x", s);
+    assertEquals(List.of(noMatch, exhausted, ws), MissReport.failingMisses(s));
+    String m = MissReport.describeMisses("c/x", s);
     assertTrue(m.startsWith("matgto cassette 'c/x' (session s-0123456789abcdef, replay) could not"
         + " answer 3 request(s):"), m);
     assertTrue(m.contains("GET http://h/b (no-match)"), m);
@@ -106,6 +106,6 @@ class ExtensionNamingTest {
 
     SessionInfo onlyForwarded = SessionInfo.newBuilder().setMissed(2)
         .addAllMisses(List.of(passed, recorded)).build();
-    assertTrue(MatgtoExtension.failingMisses(onlyForwarded).isEmpty());
+    assertTrue(MissReport.failingMisses(onlyForwarded).isEmpty());
   }
 }

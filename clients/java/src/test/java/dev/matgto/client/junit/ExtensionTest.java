@@ -262,7 +262,7 @@ class ExtensionTest {
     MatgtoCassette a =
         OptionsFixture.class.getDeclaredMethod("withOptions", HttpClient.class, SessionInfo.class)
             .getAnnotation(MatgtoCassette.class);
-    dev.matgto.v1.CassetteOptions p = MatgtoExtension.options(a).toProto();
+    dev.matgto.v1.CassetteOptions p = CassetteAnnotations.options(a).toProto();
     assertEquals(dev.matgto.v1.MissPolicy.MISS_RECORD, p.getOnMiss());
     assertEquals(dev.matgto.v1.RepeatPolicy.REUSE, p.getRepeat());
     assertEquals(dev.matgto.v1.BodyMatch.BODY_JSON, p.getMatchRules().getBody());
@@ -275,12 +275,12 @@ class ExtensionTest {
 
     MatgtoCassette plain =
         OptionsFixture.class.getDeclaredMethod("plain").getAnnotation(MatgtoCassette.class);
-    assertEquals(CassetteOptions.none(), MatgtoExtension.options(plain));
+    assertEquals(CassetteOptions.none(), CassetteAnnotations.options(plain));
     assertEquals(BodyMatch.DEFAULT, plain.matchBody());
 
     MatgtoCassette stream =
         OptionsFixture.class.getDeclaredMethod("streamPacing").getAnnotation(MatgtoCassette.class);
-    dev.matgto.v1.CassetteOptions s = MatgtoExtension.options(stream).toProto();
+    dev.matgto.v1.CassetteOptions s = CassetteAnnotations.options(stream).toProto();
     assertEquals(dev.matgto.v1.WsTiming.AS_RECORDED, s.getStreamTiming());
     assertEquals(3.0, s.getStreamSpeed());
     assertEquals(dev.matgto.v1.WsTiming.WS_TIMING_UNSPECIFIED, s.getWsTiming());
