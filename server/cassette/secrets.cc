@@ -1,15 +1,12 @@
 #include "server/cassette/secrets.h"
 
-#include <re2/re2.h>
-#include <string.h>
-
 #include <algorithm>
 #include <iterator>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "server/cassette/redact.h"
 
 namespace matgto::cassette {
@@ -50,27 +47,6 @@ std::string JsonEscaped(absl::string_view s) {
   return out;
 }
 
-std::unique_ptr<re2::RE2> Alternation(std::vector<std::string> needles) {
-  if (needles.empty()) return nullptr;
-  // Longest first, so a secret that contains another is replaced whole.
-  std::sort(needles.begin(), needles.end(),
-            [](const std::string& a, const std::string& b) {
-              return a.size() > b.size();
-            });
-  needles.erase(std::unique(needles.begin(), needles.end()), needles.end());
-  std::vector<std::string> quoted;
-  quoted.reserve(needles.size());
-  for (const std::string& n : needles) quoted.push_back(re2::RE2::QuoteMeta(n));
-  re2::RE2::Options options;
-  options.set_encoding(re2::RE2::Options::EncodingLatin1);
-  options.set_log_errors(false);
-  options.set_max_mem(64 << 20);
-  // Leftmost-longest: across segments too (see ReplaceAll), a secret that
-  // contains another is replaced whole.
-  options.set_longest_match(true);
-  return std::make_unique<re2::RE2>(absl::StrJoin(quoted, "|"), options);
-}
-
 // The forms of `s` that are replaced by "[REDACTED]" (`plain`) and by
 // "%5BREDACTED%5D" (`encoded`).
 void AddForms(const std::string& s, std::vector<std::string>& plain,
@@ -98,141 +74,78 @@ std::vector<std::string> SecretForms(const std::vector<std::string>& secrets) {
   return forms;
 }
 
-// Some secrets and their two alternations (Latin-1, so any bytes match).
-struct Scrubber::Segment {
-  explicit Segment(std::vector<std::string> values)
-      : secrets(std::move(values)) {
-    std::vector<std::string> plain_forms;
-    std::vector<std::string> encoded_forms;
-    for (const std::string& s : secrets) {
-      AddForms(s, plain_forms, encoded_forms);
-    }
-    if (plain_forms.size() + encoded_forms.size() <= kSearchedForms) {
-      forms = plain_forms;
-      forms.insert(forms.end(), encoded_forms.begin(), encoded_forms.end());
-    }
-    plain = Alternation(std::move(plain_forms));
-    encoded = Alternation(std::move(encoded_forms));
-  }
-  // Up to this many forms, Finds looks for each with memmem, which beats a
-  // regex on text full of the secrets' first letters (a journal).
-  static constexpr size_t kSearchedForms = 16;
-  std::vector<std::string> secrets;
-  // Every form, when there are few (else empty).
-  std::vector<std::string> forms;
-  std::unique_ptr<re2::RE2> plain;
-  std::unique_ptr<re2::RE2> encoded;
-};
-
 Scrubber::Scrubber() = default;
 Scrubber::~Scrubber() = default;
 
 Scrubber::Scrubber(const std::vector<std::string>& secrets) { Add(secrets); }
 
 Scrubber::Scrubber(const Scrubber& base, const std::vector<std::string>& added)
-    : segments_(base.segments_) {
+    : needles_(base.needles_), visible_(base.visible_) {
   Add(added);
 }
 
-void Scrubber::Add(std::vector<std::string> secrets) {
+void Scrubber::Add(const std::vector<std::string>& secrets) {
   if (secrets.empty()) return;
-  // Merged with the segments before it while they are no larger than
-  // twice it: segment sizes at least double from the newest back.
-  while (!segments_.empty() &&
-         segments_.back()->secrets.size() <= 2 * secrets.size()) {
-    const std::vector<std::string>& older = segments_.back()->secrets;
-    secrets.insert(secrets.begin(), older.begin(), older.end());
-    segments_.pop_back();
+  std::vector<std::string> plain;
+  std::vector<std::string> encoded;
+  for (const std::string& s : secrets) AddForms(s, plain, encoded);
+  if (needles_ != nullptr) {
+    // Added to the index this one shares with the scrubber it was built
+    // from, unless another was built from that one and added first (not
+    // the way KnownSecrets grows, which adds to the newest only): the
+    // needles it sees are then copied into an index of its own.
+    if (std::optional<size_t> now =
+            needles_->AddAfter(visible_, plain, encoded)) {
+      visible_ = *now;
+      return;
+    }
+    auto own = std::make_shared<Needles>();
+    own->CopyFrom(*needles_, visible_);
+    needles_ = std::move(own);
+  } else {
+    needles_ = std::make_shared<Needles>();
   }
-  segments_.push_back(std::make_shared<const Segment>(std::move(secrets)));
+  visible_ = *needles_->AddAfter(visible_, plain, encoded);
 }
 
 namespace {
 
-// Replaces every match of any of `patterns` in `text` with `replacement`,
-// leftmost first and, at the same place, the longest: as one alternation of
-// all of them would. Returns whether `text` changed.
-bool ReplaceAll(std::string& text, const std::vector<const re2::RE2*>& patterns,
-                absl::string_view replacement) {
-  const re2::StringPiece in(text);
-  // Each pattern's next match at or after `pos` (empty data: none left).
-  std::vector<re2::StringPiece> next(patterns.size());
-  std::vector<bool> searched(patterns.size(), false);
+// Replaces `matches` (in order, not overlapping) in `text`.
+void ReplaceMatches(std::string& text,
+                    const std::vector<Needles::Match>& matches,
+                    absl::string_view replacement) {
   std::string out;
   size_t pos = 0;
-  bool changed = false;
-  for (;;) {
-    size_t best = patterns.size();
-    for (size_t i = 0; i < patterns.size(); ++i) {
-      if (!searched[i] ||
-          (next[i].data() != nullptr &&
-           static_cast<size_t>(next[i].data() - in.data()) < pos)) {
-        searched[i] = true;
-        if (!patterns[i]->Match(in, pos, in.size(), re2::RE2::UNANCHORED,
-                                &next[i], 1)) {
-          next[i] = re2::StringPiece();
-        }
-      }
-      if (next[i].data() == nullptr || next[i].empty()) continue;
-      if (best == patterns.size() || next[i].data() < next[best].data() ||
-          (next[i].data() == next[best].data() &&
-           next[i].size() > next[best].size())) {
-        best = i;
-      }
-    }
-    if (best == patterns.size()) break;
-    const size_t start = static_cast<size_t>(next[best].data() - in.data());
-    out.append(text, pos, start - pos);
+  for (const Needles::Match& m : matches) {
+    out.append(text, pos, m.start - pos);
     out.append(replacement.data(), replacement.size());
-    pos = start + next[best].size();
-    changed = true;
+    pos = m.start + m.length;
   }
-  if (!changed) return false;
   out.append(text, pos, std::string::npos);
   text.swap(out);
-  return true;
 }
 
 }  // namespace
 
 bool Scrubber::Scrub(std::string& text) const {
-  if (text.empty() || segments_.empty()) return false;
-  std::vector<const re2::RE2*> encoded;
-  std::vector<const re2::RE2*> plain;
-  for (const std::shared_ptr<const Segment>& segment : segments_) {
-    if (segment->encoded != nullptr) encoded.push_back(segment->encoded.get());
-    plain.push_back(segment->plain.get());
-  }
+  if (text.empty() || visible_ == 0) return false;
   // Encoded forms first: they contain no raw secret, but a raw secret made
   // only of unreserved characters is its own encoding.
-  bool changed = ReplaceAll(text, encoded, kRedactedEncoded);
-  changed |= ReplaceAll(text, plain, kRedacted);
+  bool changed = false;
+  for (const auto& [kind, replacement] :
+       {std::pair{Needles::Kind::kEncoded, kRedactedEncoded},
+        std::pair{Needles::Kind::kPlain, kRedacted}}) {
+    const std::vector<Needles::Match> matches =
+        needles_->Find(text, visible_, kind);
+    if (matches.empty()) continue;
+    ReplaceMatches(text, matches, replacement);
+    changed = true;
+  }
   return changed;
 }
 
 bool Scrubber::Finds(absl::string_view text) const {
-  const re2::StringPiece in(text.data(), text.size());
-  for (const std::shared_ptr<const Segment>& segment : segments_) {
-    if (!segment->forms.empty()) {
-      for (const std::string& form : segment->forms) {
-        if (::memmem(text.data(), text.size(), form.data(), form.size()) !=
-            nullptr) {
-          return true;
-        }
-      }
-      continue;
-    }
-    if (!segment->plain->ok() ||
-        (segment->encoded != nullptr && !segment->encoded->ok())) {
-      return true;
-    }
-    if (re2::RE2::PartialMatch(in, *segment->plain) ||
-        (segment->encoded != nullptr &&
-         re2::RE2::PartialMatch(in, *segment->encoded))) {
-      return true;
-    }
-  }
-  return false;
+  return visible_ != 0 && needles_->Any(text, visible_);
 }
 
 void KnownSecrets::Add(const std::vector<std::string>& values) {

@@ -15,22 +15,18 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-
-namespace re2 {
-class RE2;
-}
+#include "server/cassette/needles.h"
 
 namespace matgto::cassette {
 
-// Replaces known secrets in text. Thread-safety: immutable; share freely.
+// Replaces known secrets in text. Thread-safety: immutable as seen by its
+// users; share freely.
 //
-// The secrets are matched by RE2 alternations, in segments: a scrubber for
-// one more secret shares the segments of the one before and compiles only
-// a small new one, merging segments of similar sizes as they grow (so a
-// session that learns a secret per exchange compiles O(n log n) patterns
-// in all, not O(n^2)). Matches are replaced leftmost first and, at the same
-// place, longest first across every segment, as one alternation would: a
-// secret that contains another is replaced whole.
+// The secrets' forms are needles of an append-only index (needles.h): a
+// scrubber for one more secret adds its forms to the index of the one before
+// and sees one more secret's worth, while the one before still sees what it
+// saw. Matches are replaced leftmost first and, at one place, the longest:
+// a secret that contains another is replaced whole.
 class Scrubber {
  public:
   // Scrubs nothing.
@@ -40,20 +36,20 @@ class Scrubber {
   Scrubber(const Scrubber& base, const std::vector<std::string>& added);
   ~Scrubber();
 
-  bool empty() const { return segments_.empty(); }
+  bool empty() const { return visible_ == 0; }
   // Every occurrence of a secret, raw or JSON-escaped, becomes
   // "[REDACTED]"; percent-encoded (RFC 3986 or form encoding) it becomes
   // "%5BREDACTED%5D". Returns whether `text` changed.
   bool Scrub(std::string& text) const;
-  // Whether Scrub would find a secret anywhere in `text` (true too when
-  // its patterns could not be built: the caller then looks closer).
+  // Whether Scrub would find a secret anywhere in `text`.
   bool Finds(absl::string_view text) const;
 
  private:
-  struct Segment;
-  void Add(std::vector<std::string> secrets);
+  void Add(const std::vector<std::string>& secrets);
 
-  std::vector<std::shared_ptr<const Segment>> segments_;
+  std::shared_ptr<Needles> needles_;
+  // How many of needles_'s needles are this scrubber's.
+  size_t visible_ = 0;
 };
 
 // Every form in which Scrubber finds `secrets`: each as it is, JSON-escaped,
