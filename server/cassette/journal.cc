@@ -164,6 +164,7 @@ void Journal::AppendRecord(std::string record) {
 void Journal::Push(std::string record, bool supersedes) {
   absl::MutexLock lock(&mu_);
   grams_.Add(record);
+  appended_bytes_ += record.size();
   queue_.push_back(Record{std::move(record), supersedes});
   ++appended_;
   kick_ = true;
@@ -361,6 +362,11 @@ bool Journal::MayHold(const std::vector<std::string>& forms) {
     if (grams_.MayContain(form)) return true;
   }
   return false;
+}
+
+uint64_t Journal::AppendedBytes() {
+  absl::MutexLock lock(&mu_);
+  return appended_bytes_;
 }
 
 absl::Status Journal::WaitWritten() {

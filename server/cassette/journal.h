@@ -93,6 +93,8 @@ class Journal {
   // recording that learns a secret per exchange (a new token on every
   // request) need not read its journal back for each.
   bool MayHold(const std::vector<std::string>& forms);
+  // Bytes of every entry appended so far (what Holds may have to read).
+  uint64_t AppendedBytes();
   // Flushes, deletes the file and releases it.
   absl::Status Remove();
   const std::string& path() const { return path_; }
@@ -151,6 +153,7 @@ class Journal {
   // Records not yet written, in order (failed ones first).
   std::deque<Record> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t appended_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
   // Completed write attempts, and whether one is asked for now (new entries,
   // or a Flush) although the last one failed.

@@ -435,17 +435,40 @@ void Recorder::NotStored(const core::HttpRequest& request,
 void Recorder::CatchUpSecrets() {
   const size_t known = secrets_->size();
   if (known == known_caught_up_) return;
-  const size_t caught_up_before = known_caught_up_;
-  known_caught_up_ = known;
   if (spooled() && !encoded_stored_) {
     // A look for the new secrets first: reading every entry back is for
     // when one may hold them. (A test suite whose requests each carry a new
     // token learns a secret per exchange.) The journal's summary of its
     // bytes rules most out; the bytes themselves, the rest.
-    const std::vector<std::string> fresh = secrets_->Since(caught_up_before);
-    if (!journal_->MayHold(cassette::SecretForms(fresh))) return;
+    if (known > known_gram_checked_) {
+      const std::vector<std::string> fresh =
+          secrets_->Since(known_gram_checked_);
+      const bool may = journal_->MayHold(cassette::SecretForms(fresh));
+      known_gram_checked_ = known;
+      if (!may && !pending_look_) {
+        known_caught_up_ = known;
+        return;
+      }
+      pending_look_ = true;
+    }
+    // Secrets the summary could not rule out are looked for together, each
+    // time the journal has grown by a quarter since the last look (or while
+    // it is small): a look reads the whole journal, and a secret per
+    // exchange must not make recording quadratic. Until then the journal
+    // may hold such a secret; the saved cassette never does (ToSave).
+    const uint64_t bytes = journal_->AppendedBytes();
+    if (bytes > kAlwaysLookBytes &&
+        bytes - looked_at_bytes_ < looked_at_bytes_ / 4) {
+      return;
+    }
+    looked_at_bytes_ = bytes;
+    pending_look_ = false;
+    const std::vector<std::string> fresh = secrets_->Since(known_caught_up_);
+    known_caught_up_ = known;
     absl::StatusOr<bool> holds = journal_->Holds(cassette::Scrubber(fresh));
     if (holds.ok() && !*holds) return;
+  } else {
+    known_caught_up_ = known;
   }
   const std::shared_ptr<const cassette::Scrubber> scrubber =
       secrets_->scrubber();
@@ -465,6 +488,8 @@ void Recorder::CatchUpSecrets() {
       v1::JournalEntry entry;
       entry.mutable_begin()->Swap(&*all);
       journal_->Replace(std::move(entry));
+      // (The replacement is not growth a look waits for.)
+      looked_at_bytes_ = journal_->AppendedBytes();
     }
     return;
   }

@@ -150,8 +150,15 @@ class Recorder {
   // Per interaction: how many secrets were known when it was stored
   // (0 for those the recording started from).
   std::vector<size_t> known_when_stored_;
-  // How many secrets CatchUpSecrets last saw.
+  // How many secrets the stored interactions are scrubbed of (spooled: the
+  // journal), and how many the journal's summary was asked about.
   size_t known_caught_up_ = 0;
+  size_t known_gram_checked_ = 0;
+  // Spooled: secrets the summary did not rule out wait for a look at the
+  // journal's bytes; the journal's size at the last look.
+  bool pending_look_ = false;
+  uint64_t looked_at_bytes_ = 0;
+  static constexpr uint64_t kAlwaysLookBytes = 1 << 20;
   std::vector<std::string> warnings_;
   size_t warnings_dropped_ = 0;
   const bool decode_bodies_;

@@ -177,6 +177,63 @@ TEST_F(SecretsRecordTest, ASecretLearnedLaterIsScrubbedFromTheJournalToo) {
   EXPECT_LT(ReadFile(recorder.journal()->path()).size(), before + 200);
 }
 
+// A secret per exchange must not make recording quadratic: once the
+// journal is over 1 MiB, secrets its summary cannot rule out are looked for
+// in its bytes each time it has grown by a quarter. Until then the journal
+// may hold one; what is saved never does.
+TEST_F(SecretsRecordTest, ALargeJournalIsLookedAtOnceItGrewByAQuarter) {
+  matgto::testing::TempDir dir;
+  auto journal = cassette::Journal::Open(dir.path() + "/rec.pb.journal");
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  Recorder recorder = NewRecorder(RedactorFor(), *std::move(journal));
+  const std::string other = "other-secret-0123456789";
+  // Both values stored before anything says they are secret.
+  recorder.AddHttp(Req("GET", "http://h/a"),
+                   Res(absl::StrCat("k=", kToken, " o=", other)), Timing());
+  const std::string filler(64 * 1024, 'x');
+  auto fill = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      recorder.AddHttp(Req("GET", absl::StrCat("http://h/fill/", i)),
+                       Res(filler), Timing());
+    }
+  };
+  fill(20);  // 1.3 MiB
+  auto learn = [&](const std::string& secret) {
+    core::HttpRequest keyed = Req("GET", "http://h/me");
+    keyed.headers.push_back({"X-Api-Key", secret});
+    recorder.AddHttp(keyed, Res("hi"), Timing());
+    ASSERT_TRUE(recorder.journal()->Flush().ok());
+  };
+  // (Not HasSubstr: a failure would print the whole journal.)
+  auto in_journal = [&](const std::string& value) {
+    return ReadFile(recorder.journal()->path()).find(value) !=
+           std::string::npos;
+  };
+  // The first look at this size: the journal is scrubbed of `other`.
+  learn(other);
+  EXPECT_FALSE(in_journal(other));
+  EXPECT_TRUE(in_journal(kToken));
+  // The next one waits for a quarter more...
+  learn(kToken);
+  EXPECT_TRUE(in_journal(kToken));
+  absl::StatusOr<v1::Cassette> saved = recorder.Snapshot();
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_THAT(Everything(*saved), Not(HasSubstr(kToken)));
+  fill(4);
+  ASSERT_TRUE(recorder.journal()->Flush().ok());
+  EXPECT_TRUE(in_journal(kToken));
+  // ...and is made once the journal grew by it (its size counting the
+  // scrubbed copy that replaced it).
+  fill(12);
+  ASSERT_TRUE(recorder.journal()->Flush().ok());
+  EXPECT_FALSE(in_journal(kToken));
+  saved = recorder.Snapshot();
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_THAT(Everything(*saved), Not(HasSubstr(kToken)));
+  EXPECT_THAT(Everything(*saved), Not(HasSubstr(other)));
+  EXPECT_EQ(saved->interactions_size(), 1 + 20 + 2 + 16);
+}
+
 // The journal's summary of its bytes (GramFilter) rules a new secret out
 // only when none of its forms is there: raw, JSON-escaped or percent-encoded,
 // at any offset. Each form alone is found.
