@@ -14,30 +14,28 @@ uint64_t GramFilter::Word(const char* at) {
   return w;
 }
 
-// Fibonacci hashing: the top bits of a product mix every byte. Two
-// multipliers, two bits per word.
-size_t GramFilter::Bit(uint64_t word, int which) {
-  static constexpr uint64_t kMultipliers[kHashes] = {0x9E3779B97F4A7C15ull,
-                                                     0xC2B2AE3D27D4EB4Full};
-  return static_cast<size_t>((word * kMultipliers[which]) >> (64 - kBitsLog2));
+// Fibonacci hashing: the top bits of a product mix every byte. One
+// multiplier picks the block, another the two bits in it.
+size_t GramFilter::Block(uint64_t word) {
+  return static_cast<size_t>((word * 0x9E3779B97F4A7C15ull) >>
+                             (64 - (kBitsLog2 - 6)));
+}
+
+uint64_t GramFilter::Mask(uint64_t word) {
+  const uint64_t h = word * 0xC2B2AE3D27D4EB4Full;
+  return (uint64_t{1} << (h >> 58)) | (uint64_t{1} << ((h >> 52) & 63));
 }
 
 bool GramFilter::Has(uint64_t word) const {
-  for (int i = 0; i < kHashes; ++i) {
-    const size_t bit = Bit(word, i);
-    if ((bits_[bit / 64] & (uint64_t{1} << (bit % 64))) == 0) return false;
-  }
-  return true;
+  const uint64_t mask = Mask(word);
+  return (bits_[Block(word)] & mask) == mask;
 }
 
 void GramFilter::Add(absl::string_view record) {
   if (bits_ == nullptr) return;
   for (size_t at = 0; at + kWord <= record.size(); at += kWord) {
     const uint64_t word = Word(record.data() + at);
-    for (int i = 0; i < kHashes; ++i) {
-      const size_t bit = Bit(word, i);
-      bits_[bit / 64] |= uint64_t{1} << (bit % 64);
-    }
+    bits_[Block(word)] |= Mask(word);
   }
 }
 

@@ -1,6 +1,9 @@
 // A fixed-size summary of bytes appended (a journal's records) that can
 // tell a string is NOT in them without reading them back: a Bloom filter
-// (two hashes) of each record's 8-byte words at 8-byte-aligned offsets.
+// of each record's 8-byte words at 8-byte-aligned offsets, blocked: a
+// word's two bits are in one 64-bit word of the filter, so adding a record
+// touches one place of the 512 KiB array per word, not two (each a cache
+// miss: adding was a fifth of what recording costs over passing through).
 //
 // A needle that occurs in a record at offset p covers the record's aligned
 // words from the first multiple of 8 at or after p on; the needle's words at
@@ -27,7 +30,6 @@ class GramFilter {
   static constexpr int kBitsLog2 = 22;  // 512 KiB
   static constexpr size_t kBits = size_t{1} << kBitsLog2;
   static constexpr size_t kWord = 8;
-  static constexpr int kHashes = 2;
 
   GramFilter();
   // Adds one record (its words are aligned to its own start).
@@ -37,7 +39,9 @@ class GramFilter {
 
  private:
   static uint64_t Word(const char* at);
-  static size_t Bit(uint64_t word, int which);
+  // The filter's 64-bit word for `word`, and the two bits set there.
+  static size_t Block(uint64_t word);
+  static uint64_t Mask(uint64_t word);
   bool Has(uint64_t word) const;
 
   struct Free {
