@@ -17,6 +17,7 @@
 #include "server/cassette/store.h"
 #include "server/core/clock.h"
 #include "server/replay/session_manager.h"
+#include "tests/unit/replay/mode_test_util.h"
 #include "tests/unit/testing/memory_cassette_store.h"
 #include "tests/unit/testing/status_matchers.h"
 #include "tests/unit/testing/temp_dir.h"
@@ -27,37 +28,12 @@ using ::matgto::testing::IsOk;
 using ::matgto::testing::MemoryCassetteStore;
 using ::matgto::testing::TempDir;
 
-inline const absl::Time kStart = absl::FromUnixSeconds(1700000000);
-
-inline core::HttpRequest Req(std::string method, std::string url,
-                             std::string body = "") {
-  return core::HttpRequest{.method = std::move(method),
-                           .url = std::move(url),
-                           .version = 11,
-                           .headers = {{"Host", "h"}},
-                           .body = std::move(body)};
-}
-
-inline core::HttpResponse Res(std::string body) {
-  return core::HttpResponse{.status = 200,
-                            .reason = "OK",
-                            .version = 11,
-                            .headers = {{"Content-Type", "text/plain"}},
-                            .body = std::move(body)};
-}
-
-inline core::ExchangeTiming Timing() {
-  return core::ExchangeTiming{.started_at = kStart,
-                              .time_to_first_byte = absl::Milliseconds(7),
-                              .total = absl::Milliseconds(20)};
-}
-
-inline const core::Reply* AsReply(const core::Decision& d) {
-  return std::get_if<core::Reply>(&d);
-}
-inline const core::Forward* AsForward(const core::Decision& d) {
-  return std::get_if<core::Forward>(&d);
-}
+using mode_test::AsForward;
+using mode_test::AsReply;
+using mode_test::kStart;
+using mode_test::Req;
+using mode_test::Res;
+using mode_test::Timing;
 
 enum class StoreKind { kMemory, kFile };
 inline void PrintTo(StoreKind kind, std::ostream* os) {
