@@ -120,9 +120,9 @@ size_t Needles::size() const {
   return needles_.size();
 }
 
-template <typename Found>
+template <typename OnMatch>
 void Needles::Scan(absl::string_view text, size_t visible, bool any_kind,
-                   Kind kind, Found found) const {
+                   Kind kind, OnMatch found) const {
   const char* const data = text.data();
   const size_t size = text.size();
   auto matches = [&](const Needle& n, size_t start) {
@@ -157,6 +157,29 @@ void Needles::Scan(absl::string_view text, size_t visible, bool any_kind,
   }
 }
 
+namespace {
+
+// Leftmost first, longest first at one place; then each match that starts
+// where the one taken before it ended, or later.
+void LeftmostLongest(std::vector<Needles::Match>& all) {
+  if (all.size() < 2) return;
+  std::sort(all.begin(), all.end(),
+            [](const Needles::Match& a, const Needles::Match& b) {
+              return a.start != b.start ? a.start < b.start
+                                        : a.length > b.length;
+            });
+  size_t kept = 0;
+  size_t end = 0;
+  for (const Needles::Match& m : all) {
+    if (m.start < end) continue;
+    all[kept++] = m;
+    end = m.start + m.length;
+  }
+  all.resize(kept);
+}
+
+}  // namespace
+
 std::vector<Needles::Match> Needles::Find(absl::string_view text,
                                           size_t visible, Kind kind) const {
   std::vector<Match> all;
@@ -167,20 +190,25 @@ std::vector<Needles::Match> Needles::Find(absl::string_view text,
       return true;
     });
   }
-  if (all.size() < 2) return all;
-  // Leftmost first, longest first at one place; then each match that
-  // starts where the one taken before it ended, or later.
-  std::sort(all.begin(), all.end(), [](const Match& a, const Match& b) {
-    return a.start != b.start ? a.start < b.start : a.length > b.length;
-  });
-  std::vector<Match> taken;
-  size_t end = 0;
-  for (const Match& m : all) {
-    if (m.start < end) continue;
-    taken.push_back(m);
-    end = m.start + m.length;
+  LeftmostLongest(all);
+  return all;
+}
+
+Needles::Found Needles::FindBoth(absl::string_view text, size_t visible) const {
+  Found found;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    Scan(text, visible, /*any_kind=*/true, Kind::kPlain,
+         [&](uint32_t i, size_t at) {
+           const Needle& n = needles_[i];
+           (n.kind == Kind::kPlain ? found.plain : found.encoded)
+               .push_back(Match{at, n.length});
+           return true;
+         });
   }
-  return taken;
+  LeftmostLongest(found.plain);
+  LeftmostLongest(found.encoded);
+  return found;
 }
 
 bool Needles::Any(absl::string_view text, size_t visible) const {

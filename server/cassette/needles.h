@@ -61,6 +61,12 @@ class Needles {
   // leftmost-longest searches of one alternation would find them.
   std::vector<Match> Find(absl::string_view text, size_t visible,
                           Kind kind) const;
+  // The same for both kinds at once (one pass over `text`).
+  struct Found {
+    std::vector<Match> plain;
+    std::vector<Match> encoded;
+  };
+  Found FindBoth(absl::string_view text, size_t visible) const;
   // Whether any of the first `visible` needles occurs in `text`.
   bool Any(absl::string_view text, size_t visible) const;
 
@@ -83,9 +89,9 @@ class Needles {
   // Calls `found(index, start)` for each occurrence of one of the first
   // `visible` needles (of `kind`, unless `any_kind`), in no set order;
   // stops when it returns false.
-  template <typename Found>
+  template <typename OnMatch>
   void Scan(absl::string_view text, size_t visible, bool any_kind, Kind kind,
-            Found found) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+            OnMatch found) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::string bytes_ ABSL_GUARDED_BY(mu_);

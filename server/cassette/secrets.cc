@@ -1,5 +1,7 @@
 #include "server/cassette/secrets.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <iterator>
 #include <optional>
@@ -7,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/cassette/redact.h"
 
 namespace matgto::cassette {
@@ -47,6 +50,25 @@ std::string JsonEscaped(absl::string_view s) {
   return out;
 }
 
+// One RE2 alternation of `forms` (Latin-1, so any bytes match), longest
+// first and leftmost-longest, so that a secret containing another is
+// replaced whole; null when there are none.
+std::unique_ptr<const re2::RE2> Alternation(std::vector<std::string> forms) {
+  if (forms.empty()) return nullptr;
+  std::sort(forms.begin(), forms.end(),
+            [](const std::string& a, const std::string& b) {
+              return a.size() > b.size();
+            });
+  std::vector<std::string> quoted;
+  quoted.reserve(forms.size());
+  for (const std::string& f : forms) quoted.push_back(re2::RE2::QuoteMeta(f));
+  re2::RE2::Options options;
+  options.set_encoding(re2::RE2::Options::EncodingLatin1);
+  options.set_log_errors(false);
+  options.set_longest_match(true);
+  return std::make_unique<const re2::RE2>(absl::StrJoin(quoted, "|"), options);
+}
+
 // The forms of `s` that are replaced by "[REDACTED]" (`plain`) and by
 // "%5BREDACTED%5D" (`encoded`).
 void AddForms(const std::string& s, std::vector<std::string>& plain,
@@ -74,13 +96,28 @@ std::vector<std::string> SecretForms(const std::vector<std::string>& secrets) {
   return forms;
 }
 
+// A small scrubber's forms and their alternations.
+struct Scrubber::Regexes {
+  std::vector<std::string> plain_forms;
+  std::vector<std::string> encoded_forms;
+  std::unique_ptr<const re2::RE2> plain;
+  std::unique_ptr<const re2::RE2> encoded;
+  // Whether both compiled (a form RE2 refuses leaves the index to search).
+  bool ok() const {
+    return (plain == nullptr || plain->ok()) &&
+           (encoded == nullptr || encoded->ok());
+  }
+};
+
 Scrubber::Scrubber() = default;
 Scrubber::~Scrubber() = default;
 
 Scrubber::Scrubber(const std::vector<std::string>& secrets) { Add(secrets); }
 
 Scrubber::Scrubber(const Scrubber& base, const std::vector<std::string>& added)
-    : needles_(base.needles_), visible_(base.visible_) {
+    : regexes_(base.regexes_),
+      needles_(base.needles_),
+      visible_(base.visible_) {
   Add(added);
 }
 
@@ -89,6 +126,24 @@ void Scrubber::Add(const std::vector<std::string>& secrets) {
   std::vector<std::string> plain;
   std::vector<std::string> encoded;
   for (const std::string& s : secrets) AddForms(s, plain, encoded);
+  // Still small: alternations of every form so far.
+  if (visible_ == 0 || regexes_ != nullptr) {
+    auto small = std::make_shared<Regexes>();
+    if (regexes_ != nullptr)
+      *small = {regexes_->plain_forms, regexes_->encoded_forms, nullptr,
+                nullptr};
+    small->plain_forms.insert(small->plain_forms.end(), plain.begin(),
+                              plain.end());
+    small->encoded_forms.insert(small->encoded_forms.end(), encoded.begin(),
+                                encoded.end());
+    if (small->plain_forms.size() + small->encoded_forms.size() <=
+        kRegexForms) {
+      small->plain = Alternation(small->plain_forms);
+      small->encoded = Alternation(small->encoded_forms);
+    }
+    regexes_ =
+        small->plain != nullptr && small->ok() ? std::move(small) : nullptr;
+  }
   if (needles_ != nullptr) {
     // Added to the index this one shares with the scrubber it was built
     // from, unless another was built from that one and added first (not
@@ -131,21 +186,39 @@ bool Scrubber::Scrub(std::string& text) const {
   if (text.empty() || visible_ == 0) return false;
   // Encoded forms first: they contain no raw secret, but a raw secret made
   // only of unreserved characters is its own encoding.
-  bool changed = false;
-  for (const auto& [kind, replacement] :
-       {std::pair{Needles::Kind::kEncoded, kRedactedEncoded},
-        std::pair{Needles::Kind::kPlain, kRedacted}}) {
-    const std::vector<Needles::Match> matches =
-        needles_->Find(text, visible_, kind);
-    if (matches.empty()) continue;
-    ReplaceMatches(text, matches, replacement);
-    changed = true;
+  if (regexes_ != nullptr) {
+    bool changed = false;
+    if (regexes_->encoded != nullptr) {
+      changed |= re2::RE2::GlobalReplace(
+                     &text, *regexes_->encoded,
+                     re2::StringPiece(kRedactedEncoded.data(),
+                                      kRedactedEncoded.size())) > 0;
+    }
+    changed |= re2::RE2::GlobalReplace(
+                   &text, *regexes_->plain,
+                   re2::StringPiece(kRedacted.data(), kRedacted.size())) > 0;
+    return changed;
   }
-  return changed;
+  Needles::Found found = needles_->FindBoth(text, visible_);
+  if (found.encoded.empty() && found.plain.empty()) return false;
+  if (!found.encoded.empty()) {
+    ReplaceMatches(text, found.encoded, kRedactedEncoded);
+    // Where the plain forms are now.
+    found.plain = needles_->Find(text, visible_, Needles::Kind::kPlain);
+  }
+  if (!found.plain.empty()) ReplaceMatches(text, found.plain, kRedacted);
+  return true;
 }
 
 bool Scrubber::Finds(absl::string_view text) const {
-  return visible_ != 0 && needles_->Any(text, visible_);
+  if (visible_ == 0) return false;
+  if (regexes_ != nullptr) {
+    const re2::StringPiece in(text.data(), text.size());
+    return re2::RE2::PartialMatch(in, *regexes_->plain) ||
+           (regexes_->encoded != nullptr &&
+            re2::RE2::PartialMatch(in, *regexes_->encoded));
+  }
+  return needles_->Any(text, visible_);
 }
 
 void KnownSecrets::Add(const std::vector<std::string>& values) {

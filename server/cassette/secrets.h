@@ -25,8 +25,13 @@ namespace matgto::cassette {
 // The secrets' forms are needles of an append-only index (needles.h): a
 // scrubber for one more secret adds its forms to the index of the one before
 // and sees one more secret's worth, while the one before still sees what it
-// saw. Matches are replaced leftmost first and, at one place, the longest:
-// a secret that contains another is replaced whole.
+// saw. While a scrubber has few forms (kRegexForms: a suite's few tokens),
+// RE2 alternations of them do the searching instead: RE2 skips ahead to a
+// form's first bytes, several times faster per byte of a large body than
+// the index's look at every offset; compiling them again for each new
+// secret is cheap while they are small, and stops there. Matches are
+// replaced leftmost first and, at one place, the longest: a secret that
+// contains another is replaced whole.
 class Scrubber {
  public:
   // Scrubs nothing.
@@ -45,8 +50,13 @@ class Scrubber {
   bool Finds(absl::string_view text) const;
 
  private:
+  static constexpr size_t kRegexForms = 48;
+  struct Regexes;
+
   void Add(const std::vector<std::string>& secrets);
 
+  // Null once there are more than kRegexForms forms.
+  std::shared_ptr<const Regexes> regexes_;
   std::shared_ptr<Needles> needles_;
   // How many of needles_'s needles are this scrubber's.
   size_t visible_ = 0;

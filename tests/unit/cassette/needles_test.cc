@@ -110,23 +110,58 @@ TEST(NeedlesTest, ASearchSeesOnlyTheNeedlesOfItsSnapshotAndItsKind) {
   EXPECT_TRUE(index.Any("second-secret", all));
 }
 
+// Over 60 secrets: a scrubber then searches with the index, not with RE2
+// alternations.
+std::vector<std::string> Many() {
+  std::vector<std::string> out;
+  for (int i = 0; i < 60; ++i) out.push_back(absl::StrCat("filler/", i, "+x"));
+  return out;
+}
+
 TEST(ScrubberSnapshotTest, AnOlderScrubberKeepsScrubbingWhatItKnew) {
-  const Scrubber one({"secret-number-1"});
-  const Scrubber two(one, {"secret-number-2"});
-  // Built on `one` again, after `two` added to the index they share.
-  const Scrubber other(one, {"secret-number-3"});
-  std::string text = "secret-number-1 secret-number-2 secret-number-3";
-  std::string by_one = text;
-  std::string by_two = text;
-  std::string by_other = text;
-  EXPECT_TRUE(one.Scrub(by_one));
-  EXPECT_TRUE(two.Scrub(by_two));
-  EXPECT_TRUE(other.Scrub(by_other));
-  EXPECT_EQ(by_one, "[REDACTED] secret-number-2 secret-number-3");
-  EXPECT_EQ(by_two, "[REDACTED] [REDACTED] secret-number-3");
-  EXPECT_EQ(by_other, "[REDACTED] secret-number-2 [REDACTED]");
-  EXPECT_FALSE(Scrubber().Finds(text));
-  EXPECT_FALSE(one.Finds("secret-number-2"));
+  for (const bool many : {false, true}) {
+    SCOPED_TRACE(many ? "index" : "alternations");
+    const Scrubber base(many ? Many() : std::vector<std::string>{});
+    const Scrubber one(base, {"secret-number-1"});
+    const Scrubber two(one, {"secret-number-2"});
+    // Built on `one` again, after `two` added to the index they share.
+    const Scrubber other(one, {"secret-number-3"});
+    std::string text = "secret-number-1 secret-number-2 secret-number-3";
+    std::string by_one = text;
+    std::string by_two = text;
+    std::string by_other = text;
+    EXPECT_TRUE(one.Scrub(by_one));
+    EXPECT_TRUE(two.Scrub(by_two));
+    EXPECT_TRUE(other.Scrub(by_other));
+    EXPECT_EQ(by_one, "[REDACTED] secret-number-2 secret-number-3");
+    EXPECT_EQ(by_two, "[REDACTED] [REDACTED] secret-number-3");
+    EXPECT_EQ(by_other, "[REDACTED] secret-number-2 [REDACTED]");
+    EXPECT_FALSE(one.Finds("secret-number-2"));
+    EXPECT_TRUE(two.Finds("x secret-number-2 y"));
+  }
+  EXPECT_FALSE(Scrubber().Finds("secret-number-1"));
+}
+
+TEST(ScrubberTest, FewSecretsAndManyScrubAlike) {
+  // The same three secrets, alone (alternations) and among many (index),
+  // in every form and overlapping.
+  const std::vector<std::string> three = {"a/b c+d=e-long", "abcdefgh",
+                                          "abcdefgh-longer"};
+  std::vector<std::string> with_many = Many();
+  with_many.insert(with_many.end(), three.begin(), three.end());
+  const Scrubber few(three);
+  const Scrubber lots(with_many);
+  for (const std::string& text :
+       {std::string("raw a/b c+d=e-long, url a%2Fb%20c%2Bd%3De-long"),
+        std::string("form a%2fb+c%2bd%3de-long json a\\/b c+d=e-long"),
+        std::string("x abcdefgh-longer y abcdefgh z abcdefghabcdefgh"),
+        std::string("nothing here at all")}) {
+    std::string a = text;
+    std::string b = text;
+    EXPECT_EQ(few.Scrub(a), lots.Scrub(b)) << text;
+    EXPECT_EQ(a, b) << text;
+    EXPECT_EQ(few.Finds(text), lots.Finds(text)) << text;
+  }
 }
 
 }  // namespace
