@@ -3,6 +3,7 @@ at the end, the helpers the test_faults_*.py files share."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -12,17 +13,20 @@ import subprocess
 import threading
 import time
 import uuid
+from concurrent import futures
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator, List, Optional
 
+import grpc
 import pytest
 import requests
 
 import matgto
 import matgto.testing
 from matgto.testing import LocalServer, ServerLaunchError
+from matgto.v1 import control_pb2_grpc
 
 pytest_plugins = ["pytester"]
 
@@ -265,3 +269,17 @@ def record(client: matgto.Client, http: requests.Session, name: str, *urls: str)
         for url in urls:
             assert http.get(url, proxies=s.proxies(), timeout=10).status_code == 200
     assert s.summary is not None and s.summary.session.recorded == len(urls)
+
+
+@contextlib.contextmanager
+def fake_control(servicer: Any, workers: int = 4) -> Iterator[str]:
+    """An in-process gRPC server answering the control API with `servicer`
+    (unit tests of the client's calls); yields its address."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    control_pb2_grpc.add_ProxyControlServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(None)

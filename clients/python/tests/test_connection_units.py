@@ -7,7 +7,6 @@ server on 127.0.0.1 that records the metadata it receives.
 
 from __future__ import annotations
 
-from concurrent import futures
 from pathlib import Path
 from typing import Any, Iterator, List
 
@@ -18,6 +17,8 @@ import matgto
 from matgto.connection import is_loopback_target, resolve_connection
 from matgto.errors import error_class_for
 from matgto.v1 import control_pb2, control_pb2_grpc
+
+from conftest import fake_control
 
 
 def test_nothing_configured_is_plaintext_without_token() -> None:
@@ -128,14 +129,8 @@ class _Recorder(control_pb2_grpc.ProxyControlServicer):
 @pytest.fixture
 def recorder() -> Iterator[tuple]:
     servicer = _Recorder()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    control_pb2_grpc.add_ProxyControlServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield servicer, f"127.0.0.1:{port}"
-    finally:
-        server.stop(None)
+    with fake_control(servicer, workers=2) as address:
+        yield servicer, address
 
 
 def test_plaintext_token_reaches_every_call_as_bearer(recorder: tuple, monkeypatch: pytest.MonkeyPatch) -> None:

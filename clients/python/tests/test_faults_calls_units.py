@@ -7,7 +7,6 @@ id, ``Session`` objects, latency on every cassette call).
 from __future__ import annotations
 
 import threading
-from concurrent import futures
 from typing import Iterator, List
 
 import grpc
@@ -17,7 +16,7 @@ import matgto
 from matgto import Fault, FaultSet, Latency
 from matgto.v1 import cassette_pb2, control_pb2, control_pb2_grpc
 
-from conftest import ms
+from conftest import fake_control, ms
 
 
 # -- calls, against an in-process gRPC server -------------------------------------------------
@@ -102,15 +101,8 @@ class FakeFaults(control_pb2_grpc.ProxyControlServicer):
 @pytest.fixture
 def fake() -> Iterator[tuple]:
     servicer = FakeFaults()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    control_pb2_grpc.add_ProxyControlServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with matgto.Client(f"127.0.0.1:{port}", timeout=5) as client:
-            yield servicer, client
-    finally:
-        server.stop(grace=None)
+    with fake_control(servicer) as address, matgto.Client(address, timeout=5) as client:
+        yield servicer, client
 
 
 def test_client_fault_calls_take_a_session_id(fake: tuple) -> None:

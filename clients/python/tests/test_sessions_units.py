@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-from concurrent import futures
 from typing import Callable, Iterator, List, Optional
 
 import grpc
@@ -22,6 +21,8 @@ from matgto.client import _session_fields, lease_seconds, usable_proxy_url
 from matgto.misses import FAILING_REASONS, describe_miss, describe_misses, failing_misses
 from matgto.session import duration_to_timedelta, timestamp_to_datetime
 from matgto.v1 import control_pb2, control_pb2_grpc
+
+from conftest import fake_control
 
 UTC = datetime.timezone.utc
 
@@ -285,15 +286,8 @@ class FakeControl(control_pb2_grpc.ProxyControlServicer):
 @pytest.fixture
 def fake() -> Iterator[tuple]:
     servicer = FakeControl(lease=0.3)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    control_pb2_grpc.add_ProxyControlServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with matgto.Client(f"127.0.0.1:{port}", timeout=5) as client:
-            yield servicer, client
-    finally:
-        server.stop(grace=None)
+    with fake_control(servicer) as address, matgto.Client(address, timeout=5) as client:
+        yield servicer, client
 
 
 def test_a_session_is_renewed_every_third_of_its_lease_until_stopped(fake: tuple) -> None:
