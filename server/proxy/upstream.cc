@@ -1,5 +1,6 @@
 #include "server/proxy/upstream.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,7 +10,6 @@
 #include <boost/beast/core/buffer_traits.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -38,6 +38,12 @@ using tcp = asio::ip::tcp;
 constexpr uint32_t kMaxUpstreamHeaderBytes = 256 * 1024;
 // The most one read of a response's header asks for (Beast's own figure).
 constexpr size_t kReadBytes = 64 * 1024;
+// The least it asks for: a usual response, header and body, in one read.
+// (Beast's read_size starts an empty buffer at 512 bytes and never grows
+// one that is big enough for that: a 1 KiB response took three reads,
+// each with its own turn of the event loop.) The client side reads
+// requests 16 KiB at a time too.
+constexpr size_t kLeastReadBytes = 16 * 1024;
 
 beast::tcp_stream& Lowest(beast::tcp_stream& s) { return s; }
 beast::tcp_stream& Lowest(asio::ssl::stream<beast::tcp_stream>& s) {
@@ -361,7 +367,9 @@ asio::awaitable<void> UpstreamClient::Exchange(
     // holds, until the header is whole.
     while ((rec = ParseBuffered(*parser, buffer_, ParseUntil::kHeader)) ==
            http::error::need_more) {
-      const size_t room = beast::read_size(buffer_, kReadBytes);
+      const size_t room = std::min(
+          std::max(kLeastReadBytes, buffer_.capacity() - buffer_.size()),
+          std::min(kReadBytes, buffer_.max_size() - buffer_.size()));
       if (room == 0) {
         rec = http::error::buffer_overflow;
         break;
