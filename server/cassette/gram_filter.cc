@@ -8,6 +8,12 @@ GramFilter::GramFilter()
     : bits_(static_cast<uint64_t*>(std::calloc(kBits / 64, sizeof(uint64_t)))) {
 }
 
+void GramFilter::Clear() {
+  bits_.reset();
+  bits_.reset(
+      static_cast<uint64_t*>(std::calloc(kBits / 64, sizeof(uint64_t))));
+}
+
 uint64_t GramFilter::Word(const char* at) {
   uint64_t w;
   std::memcpy(&w, at, sizeof w);

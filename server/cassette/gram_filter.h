@@ -32,8 +32,13 @@ class GramFilter {
   static constexpr size_t kWord = 8;
 
   GramFilter();
-  // Adds one record (its words are aligned to its own start).
+  // Adds one record (its words are aligned to its own start; bytes added
+  // as one run, such as a whole file of records, are a record too: a needle
+  // inside any of them is still found).
   void Add(absl::string_view record);
+  // Forgets everything added (the memory is given back until bits are set
+  // again).
+  void Clear();
   // False only when `needle` is in no record added.
   bool MayContain(absl::string_view needle) const;
 

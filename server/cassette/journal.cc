@@ -169,8 +169,15 @@ void Journal::AppendRecord(std::string record) {
 
 void Journal::Push(std::string record, bool supersedes) {
   absl::MutexLock lock(&mu_);
-  grams_.Add(record);
   appended_bytes_ += record.size();
+  if (grams_live_) {
+    grams_.Add(record);
+    const uint64_t grown = appended_bytes_ - grams_asked_at_;
+    if (grown > kGramsLapseBytes && grown > grams_asked_at_ / 4) {
+      grams_live_ = false;  // no longer asked: rebuilt when it is
+      grams_whole_ = false;
+    }
+  }
   queue_.push_back(Record{std::move(record), supersedes});
   ++appended_;
   kick_ = true;
@@ -362,8 +369,46 @@ absl::StatusOr<bool> Journal::Holds(const Scrubber& scrubber) {
   return found;
 }
 
-bool Journal::MayHold(const std::vector<std::string>& forms) {
+bool Journal::LiveGrams() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (grams_live_) return grams_whole_;
+    // Entries appended from now on are added as they come; those before
+    // are read from the file.
+    grams_.Clear();
+    grams_live_ = true;
+    grams_whole_ = appended_bytes_ == 0;
+    grams_asked_at_ = appended_bytes_;
+    if (grams_whole_) return true;
+  }
+  bool whole = WaitWritten().ok();
+  struct stat st {};
+  if (whole && ::fstat(fd_, &st) != 0) whole = false;
+  void* data = MAP_FAILED;
+  if (whole && st.st_size > 0) {
+    data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                  MAP_PRIVATE, fd_, 0);
+    whole = data != MAP_FAILED;
+  }
   absl::MutexLock lock(&mu_);
+  if (data != MAP_FAILED) {
+    grams_.Add(absl::string_view(static_cast<const char*>(data),
+                                 static_cast<size_t>(st.st_size)));
+    ::munmap(data, static_cast<size_t>(st.st_size));
+  }
+  if (!whole) {
+    grams_live_ = false;  // tried again on the next call
+    return false;
+  }
+  grams_whole_ = grams_live_;  // (unless it lapsed meanwhile)
+  return grams_whole_;
+}
+
+bool Journal::MayHold(const std::vector<std::string>& forms) {
+  if (!LiveGrams()) return true;
+  absl::MutexLock lock(&mu_);
+  grams_asked_at_ = appended_bytes_;
+  if (!grams_whole_) return true;
   for (const std::string& form : forms) {
     if (grams_.MayContain(form)) return true;
   }

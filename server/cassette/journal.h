@@ -88,10 +88,16 @@ class Journal {
   // holds it in its bytes; a body stored content-encoded may hide one.
   absl::StatusOr<bool> Holds(const Scrubber& scrubber);
   // False when none of `forms` (SecretForms) can be in the entries appended
-  // so far; true when one may be (Holds then looks). Reads no file: the
-  // entries' bytes are summarised as they are appended (GramFilter), so a
-  // recording that learns a secret per exchange (a new token on every
-  // request) need not read its journal back for each.
+  // so far; true when one may be (Holds then looks). The entries' bytes are
+  // summarised as they are appended (GramFilter), so a recording that
+  // learns a secret per exchange (a new token on every request) need not
+  // read its journal back for each. The summary is kept only while it is
+  // asked for: once the journal has grown by kGramsLapseBytes and by a
+  // quarter since the last call, appending stops adding to it, and the next
+  // call builds it again from the file (waiting until every entry is
+  // written). A recording that learns no secret, or learns its few at the
+  // start, thus does not summarise every exchange, and one that learns
+  // them now and then reads its journal at most once per quarter of growth.
   bool MayHold(const std::vector<std::string>& forms);
   // Bytes of every entry appended so far (what Holds may have to read).
   uint64_t AppendedBytes();
@@ -108,6 +114,9 @@ class Journal {
   // How long the writer waits before trying a failed write again when
   // nothing new is appended.
   static constexpr absl::Duration kRetryInterval = absl::Seconds(1);
+  // How far the journal grows past the last MayHold (and by a quarter)
+  // before its summary lapses.
+  static constexpr uint64_t kGramsLapseBytes = 1 << 20;
   // How long the writer gathers entries after a write before the next one
   // (a crash loses at most this much more than what was in flight).
   static constexpr absl::Duration kGroupCommitWindow = absl::Milliseconds(2);
@@ -165,8 +174,18 @@ class Journal {
   // The error of the last attempt; OK once a retry succeeds.
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   // Every record appended (a superseded one too: it may still be on disk
-  // should zeroing it fail).
+  // should zeroing it fail) while `grams_live_`; see MayHold. Built again
+  // from the file when asked after it lapsed; `grams_whole_` once it holds
+  // every record appended (false while being built, or when the file could
+  // not be read: nothing is then ruled out).
   GramFilter grams_ ABSL_GUARDED_BY(mu_);
+  bool grams_live_ ABSL_GUARDED_BY(mu_) = false;
+  bool grams_whole_ ABSL_GUARDED_BY(mu_) = false;
+  // appended_bytes_ at the last MayHold.
+  uint64_t grams_asked_at_ ABSL_GUARDED_BY(mu_) = 0;
+  // Builds grams_ from the file when it is not live; false when the file
+  // could not be read.
+  bool LiveGrams();
   std::thread writer_;
 };
 
