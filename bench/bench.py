@@ -250,6 +250,11 @@ def start_nginx_hop(work: Path, upstream_port: int):
     return proc, port
 
 
+# I/O threads of every matgto started (--threads on the command line of
+# bench.py); 0: the server's default, as a user gets it (one per two
+# cores). nginx runs 2 workers (nginx's "auto" here).
+THREADS = 0
+
 # matgto logging as the nginx baselines do (access_log off, error_log warn):
 # warnings, errors and replay misses, no line per exchange.
 LIKE_NGINX_LOGS = ("--log-level", "warn")
@@ -258,7 +263,7 @@ LIKE_NGINX_LOGS = ("--log-level", "warn")
 def start_matgto(work: Path, *args, env=None, poll=0.02):
     ready = work / f"ready-{time.monotonic_ns()}.json"
     proc = subprocess.Popen([MATGTO, "serve", "--proxy-port", "0", "--control-port", "0",
-                             "--cassette-dir", str(work / "cassettes"), "--threads", "2",
+                             "--cassette-dir", str(work / "cassettes"), "--threads", str(THREADS),
                              "--ca-dir", str(work / "ca"), "--ready-file", str(ready), *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 20
@@ -456,6 +461,7 @@ def print_table(rows):
 
 
 def main() -> int:
+    global THREADS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=32)
@@ -478,7 +484,11 @@ def main() -> int:
                     help="only the HTTP/2 and gRPC rows (bench/h2_bench.py)")
     ap.add_argument("--logging-only", action="store_true",
                     help="only the rows that measure what logging and metrics cost")
+    ap.add_argument("--threads", type=int, default=THREADS,
+                    help="matgto's I/O threads (default: the server's own, one per two cores; "
+                         "nginx runs 2 workers)")
     a = ap.parse_args()
+    THREADS = a.threads
     import load  # bench/load.py
     nofile = load.raise_nofile(a.idle_connections + 1024)
     for tool in ("wrk", "nginx", "curl", "openssl"):
@@ -750,8 +760,11 @@ def main() -> int:
             import s3_bench  # bench/s3_bench.py
             s3_lines = s3_bench.s3_rows(MATGTO, start_matgto, cli, work, cas / "big.pb", body, base)
 
+        threads_note = (f"{THREADS} I/O threads (--threads)" if THREADS > 0 else
+                        f"{max(1, (os.cpu_count() or 1) // 2)} I/O thread(s) (its default)")
         print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
-              f"wrk -t1, {os.cpu_count()} cores, loopback; WebSocket: {ws_note}\n")
+              f"wrk -t1, {os.cpu_count()} cores, loopback; nginx 2 workers, matgto {threads_note}; "
+              f"WebSocket: {ws_note}\n")
         print_table(rows)
         print(f"\nstart-up: ready file {ready_ms:.0f} ms after exec (best of 5), idle RSS {idle_rss:.1f} MiB")
         print(f"cassette load: Replay of 10,000 interactions took {load_ms:.0f} ms (gRPC call, parse + index)")
