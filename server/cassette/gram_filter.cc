@@ -14,6 +14,11 @@ void GramFilter::Clear() {
       static_cast<uint64_t*>(std::calloc(kBits / 64, sizeof(uint64_t))));
 }
 
+void GramFilter::Merge(const GramFilter& other) {
+  if (bits_ == nullptr || other.bits_ == nullptr) return;
+  for (size_t i = 0; i < kBits / 64; ++i) bits_[i] |= other.bits_[i];
+}
+
 uint64_t GramFilter::Word(const char* at) {
   uint64_t w;
   std::memcpy(&w, at, sizeof w);

@@ -39,6 +39,8 @@ class GramFilter {
   // Forgets everything added (the memory is given back until bits are set
   // again).
   void Clear();
+  // Adds what `other` holds.
+  void Merge(const GramFilter& other);
   // False only when `needle` is in no record added.
   bool MayContain(absl::string_view needle) const;
 

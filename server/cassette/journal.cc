@@ -170,12 +170,11 @@ void Journal::AppendRecord(std::string record) {
 void Journal::Push(std::string record, bool supersedes) {
   absl::MutexLock lock(&mu_);
   appended_bytes_ += record.size();
-  if (grams_live_) {
+  if (grams_state_ != GramsState::kLapsed) {
     grams_.Add(record);
     const uint64_t grown = appended_bytes_ - grams_asked_at_;
     if (grown > kGramsLapseBytes && grown > grams_asked_at_ / 4) {
-      grams_live_ = false;  // no longer asked: rebuilt when it is
-      grams_whole_ = false;
+      grams_state_ = GramsState::kLapsed;  // built again when asked
     }
   }
   queue_.push_back(Record{std::move(record), supersedes});
@@ -372,43 +371,48 @@ absl::StatusOr<bool> Journal::Holds(const Scrubber& scrubber) {
 bool Journal::LiveGrams() {
   {
     absl::MutexLock lock(&mu_);
-    if (grams_live_) return grams_whole_;
+    if (grams_state_ != GramsState::kLapsed) {
+      return grams_state_ == GramsState::kLive;
+    }
     // Entries appended from now on are added as they come; those before
     // are read from the file.
     grams_.Clear();
-    grams_live_ = true;
-    grams_whole_ = appended_bytes_ == 0;
     grams_asked_at_ = appended_bytes_;
-    if (grams_whole_) return true;
+    grams_state_ =
+        appended_bytes_ == 0 ? GramsState::kLive : GramsState::kBuilding;
+    if (grams_state_ == GramsState::kLive) return true;
   }
-  bool whole = WaitWritten().ok();
+  // Summarised outside the lock (appending goes on), then merged.
+  GramFilter from_file;
+  bool read = WaitWritten().ok();
   struct stat st {};
-  if (whole && ::fstat(fd_, &st) != 0) whole = false;
-  void* data = MAP_FAILED;
-  if (whole && st.st_size > 0) {
-    data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
-                  MAP_PRIVATE, fd_, 0);
-    whole = data != MAP_FAILED;
+  if (read && ::fstat(fd_, &st) != 0) read = false;
+  if (read && st.st_size > 0) {
+    void* data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                        MAP_PRIVATE, fd_, 0);
+    read = data != MAP_FAILED;
+    if (read) {
+      from_file.Add(absl::string_view(static_cast<const char*>(data),
+                                      static_cast<size_t>(st.st_size)));
+      ::munmap(data, static_cast<size_t>(st.st_size));
+    }
   }
   absl::MutexLock lock(&mu_);
-  if (data != MAP_FAILED) {
-    grams_.Add(absl::string_view(static_cast<const char*>(data),
-                                 static_cast<size_t>(st.st_size)));
-    ::munmap(data, static_cast<size_t>(st.st_size));
-  }
-  if (!whole) {
-    grams_live_ = false;  // tried again on the next call
+  if (grams_state_ != GramsState::kBuilding) return false;  // lapsed meanwhile
+  if (!read) {
+    grams_state_ = GramsState::kLapsed;  // tried again on the next call
     return false;
   }
-  grams_whole_ = grams_live_;  // (unless it lapsed meanwhile)
-  return grams_whole_;
+  grams_.Merge(from_file);
+  grams_state_ = GramsState::kLive;
+  return true;
 }
 
 bool Journal::MayHold(const std::vector<std::string>& forms) {
   if (!LiveGrams()) return true;
   absl::MutexLock lock(&mu_);
   grams_asked_at_ = appended_bytes_;
-  if (!grams_whole_) return true;
+  if (grams_state_ != GramsState::kLive) return true;
   for (const std::string& form : forms) {
     if (grams_.MayContain(form)) return true;
   }

@@ -174,17 +174,17 @@ class Journal {
   // The error of the last attempt; OK once a retry succeeds.
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   // Every record appended (a superseded one too: it may still be on disk
-  // should zeroing it fail) while `grams_live_`; see MayHold. Built again
-  // from the file when asked after it lapsed; `grams_whole_` once it holds
-  // every record appended (false while being built, or when the file could
-  // not be read: nothing is then ruled out).
+  // should zeroing it fail) while it is live; see MayHold. kLapsed: records
+  // are no longer added; kBuilding: they are, and those before are being
+  // read from the file (nothing is ruled out until it is kLive again).
+  enum class GramsState { kLapsed, kBuilding, kLive };
   GramFilter grams_ ABSL_GUARDED_BY(mu_);
-  bool grams_live_ ABSL_GUARDED_BY(mu_) = false;
-  bool grams_whole_ ABSL_GUARDED_BY(mu_) = false;
+  GramsState grams_state_ ABSL_GUARDED_BY(mu_) = GramsState::kLapsed;
   // appended_bytes_ at the last MayHold.
   uint64_t grams_asked_at_ ABSL_GUARDED_BY(mu_) = 0;
-  // Builds grams_ from the file when it is not live; false when the file
-  // could not be read.
+  // Makes grams_ live, built from the file when it had lapsed; false when it
+  // cannot rule anything out now (the file could not be read, it lapsed
+  // again meanwhile, or another call is building it).
   bool LiveGrams();
   std::thread writer_;
 };

@@ -49,6 +49,22 @@ TEST(GramFilterTest, WhatWasNeverAddedIsRuledOut) {
       filter.MayContain("Bearer tok-0123456789abcdef-0123456789abcdef"));
 }
 
+TEST(GramFilterTest, AMergedFilterHoldsBothAndAClearedOneNothing) {
+  const std::string a = "first secret: 0123456789abcdef";
+  const std::string b = "second secret: fedcba9876543210";
+  GramFilter one, other;
+  one.Add(a);
+  other.Add(b);
+  EXPECT_FALSE(one.MayContain(b));
+  one.Merge(other);
+  EXPECT_TRUE(one.MayContain(a));
+  EXPECT_TRUE(one.MayContain(b));
+  EXPECT_FALSE(one.MayContain("third secret: 0000111122223333"));
+  one.Clear();
+  EXPECT_FALSE(one.MayContain(a));
+  EXPECT_FALSE(one.MayContain(b));
+}
+
 TEST(GramFilterTest, ANeedleTooShortForEveryShiftIsNeverRuledOut) {
   GramFilter empty;
   EXPECT_TRUE(empty.MayContain("fourteen bytes"));
