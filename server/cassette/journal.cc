@@ -349,22 +349,34 @@ absl::Status Journal::Flush() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> Journal::Holds(const Scrubber& scrubber) {
-  if (scrubber.empty()) return false;
+absl::Status Journal::WithWrittenBytes(
+    absl::FunctionRef<void(absl::string_view)> use) {
   RETURN_IF_ERROR(WaitWritten());
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
     return JournalError("cannot stat journal", path_, errno);
   }
-  if (st.st_size == 0) return false;
+  if (st.st_size == 0) {
+    use(absl::string_view());
+    return absl::OkStatus();
+  }
   void* data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
                       MAP_PRIVATE, fd_, 0);
   if (data == MAP_FAILED) {
     return JournalError("cannot map journal", path_, errno);
   }
-  const bool found = scrubber.Finds(absl::string_view(
-      static_cast<const char*>(data), static_cast<size_t>(st.st_size)));
+  use(absl::string_view(static_cast<const char*>(data),
+                        static_cast<size_t>(st.st_size)));
   ::munmap(data, static_cast<size_t>(st.st_size));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Journal::Holds(const Scrubber& scrubber) {
+  if (scrubber.empty()) return false;
+  bool found = false;
+  RETURN_IF_ERROR(WithWrittenBytes([&](absl::string_view bytes) {
+    found = !bytes.empty() && scrubber.Finds(bytes);
+  }));
   return found;
 }
 
@@ -384,19 +396,9 @@ bool Journal::LiveGrams() {
   }
   // Summarised outside the lock (appending goes on), then merged.
   GramFilter from_file;
-  bool read = WaitWritten().ok();
-  struct stat st {};
-  if (read && ::fstat(fd_, &st) != 0) read = false;
-  if (read && st.st_size > 0) {
-    void* data = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
-                        MAP_PRIVATE, fd_, 0);
-    read = data != MAP_FAILED;
-    if (read) {
-      from_file.Add(absl::string_view(static_cast<const char*>(data),
-                                      static_cast<size_t>(st.st_size)));
-      ::munmap(data, static_cast<size_t>(st.st_size));
-    }
-  }
+  const bool read = WithWrittenBytes([&](absl::string_view bytes) {
+                      from_file.Add(bytes);
+                    }).ok();
   absl::MutexLock lock(&mu_);
   if (grams_state_ != GramsState::kBuilding) return false;  // lapsed meanwhile
   if (!read) {

@@ -19,8 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "matgto/v1/cassette.pb.h"
@@ -134,6 +136,9 @@ class Journal {
   // Waits until every entry appended so far is written (Flush without the
   // fsync).
   absl::Status WaitWritten();
+  // WaitWritten, then calls `use` with the file's bytes (mapped, not read
+  // into memory): what Holds searches and LiveGrams summarises.
+  absl::Status WithWrittenBytes(absl::FunctionRef<void(absl::string_view)> use);
   void WriterLoop();
   // Writes `batch` after the last complete record; on an error, cuts the
   // file back to it and sets `st`. Returns how many records were written.
