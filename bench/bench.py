@@ -14,6 +14,9 @@ Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upst
                                     (no second process to wake), for reference
   passthrough -> nginx              wrk -> matgto -> nginx, nothing recorded
   record -> nginx                   wrk -> matgto -> nginx, every exchange recorded
+  passthrough / record, a thread    the same two with --threads <cores>, as many I/O
+    per core                        threads as the hop's nginx has workers (the other
+                                    rows run the server's default, one per two cores)
   record, a new token per request   the same, each request with a new bearer token
                                     (a secret learned, and looked for, per exchange)
 Rounds: the rows compared with a baseline run in 5 rounds, each round running the
@@ -260,10 +263,11 @@ THREADS = 0
 LIKE_NGINX_LOGS = ("--log-level", "warn")
 
 
-def start_matgto(work: Path, *args, env=None, poll=0.02):
+def start_matgto(work: Path, *args, env=None, poll=0.02, threads=None):
     ready = work / f"ready-{time.monotonic_ns()}.json"
+    threads = THREADS if threads is None else threads
     proc = subprocess.Popen([MATGTO, "serve", "--proxy-port", "0", "--control-port", "0",
-                             "--cassette-dir", str(work / "cassettes"), "--threads", str(THREADS),
+                             "--cassette-dir", str(work / "cassettes"), "--threads", str(threads),
                              "--ca-dir", str(work / "ca"), "--ready-file", str(ready), *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 20
@@ -632,10 +636,21 @@ def main() -> int:
         mr, rinfo = start_matgto(work, *LIKE_NGINX_LOGS)
         procs.append(mr)
         cli(rinfo, "record", "bench-record")
+        # The same two with an I/O thread per core, as many as the hop's
+        # nginx workers (what a server that does little else would run).
+        cores = os.cpu_count() or 1
+        mp_n, pinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, threads=cores)
+        procs.append(mp_n)
+        cli(pinfo_n, "use", "pt", "--mode", "passthrough")
+        mr_n, rinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, threads=cores)
+        procs.append(mr_n)
+        cli(rinfo_n, "record", "bench-record-cores")
         forward = [("hop", hproc.pid, f"http://127.0.0.1:{hop_own_port}", ""),
                    ("shared", nginx.pid, hop, ""),
                    ("pt", mp.pid, f"http://{pinfo['proxy']}", base),
-                   ("rec", mr.pid, f"http://{rinfo['proxy']}", base)]
+                   ("rec", mr.pid, f"http://{rinfo['proxy']}", base),
+                   ("pt_n", mp_n.pid, f"http://{pinfo_n['proxy']}", base),
+                   ("rec_n", mr_n.pid, f"http://{rinfo_n['proxy']}", base)]
         runs = {key: [] for key, *_ in forward}
         for _key, _pid, url, target in forward:
             wrk(url + "/", 1, C, WRK_ITEMS=10, WRK_TARGET=target)
@@ -652,8 +667,14 @@ def main() -> int:
             rounds=(runs["pt"], runs["hop"]))
         add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(mr.pid),
             rounds=(runs["rec"], runs["hop"]))
+        per_core = f"--threads {cores} (per core)"
+        add("Forward", "  passthrough, " + per_core, median(runs["pt_n"]), b_hop,
+            rss_mib(mp_n.pid), rounds=(runs["pt_n"], runs["hop"]))
+        add("Forward", "  record, " + per_core, median(runs["rec_n"]), b_hop,
+            rss_mib(mr_n.pid), rounds=(runs["rec_n"], runs["hop"]))
         cli(rinfo, "stop")
-        for proc in (mp, mr, hproc):
+        cli(rinfo_n, "stop")
+        for proc in (mp, mr, mp_n, mr_n, hproc):
             proc.terminate()
             proc.wait(timeout=30)
         # Each request with a new bearer token: the recording learns a
