@@ -308,7 +308,22 @@ def test_a_client_that_stops_reading_is_disconnected_after_the_write_timeout(mat
 
 def test_connections_beyond_max_connections_get_503_too_many_connections(matgto, upstream):
     server = matgto("--max-connections", "2", "--mode", "passthrough")
-    held = [connect(server.proxy), connect(server.proxy)]
+
+    def held_open():
+        # Answered, so accepted and counted, and kept alive: with an I/O
+        # thread per acceptor, a connection only connected may still wait
+        # in another thread's accept queue when the third one is accepted.
+        s = connect(server.proxy)
+        s.sendall(f"GET {upstream.url('/counter')} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            assert chunk, head
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 200"), head
+        return s
+
+    held = [held_open(), held_open()]
 
     def third_refused():
         raw = raw_exchange(server.proxy, f"GET {upstream.url('/counter')} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
