@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/core/utf8.h"
+#include "server/websocket/idle_watch.h"
 
 namespace matgto::websocket {
 namespace {
@@ -108,7 +109,9 @@ void Configure(Stream& s, const WsLimits& limits) {
   }
   ws::stream_base::timeout t;
   t.handshake_timeout = absl::ToChronoMilliseconds(limits.handshake_timeout);
-  t.idle_timeout = absl::ToChronoMilliseconds(limits.idle_timeout);
+  // (--ws-idle-timeout is the session's IdleWatch, not Beast's per-read
+  // timer: see idle_watch.h.)
+  t.idle_timeout = ws::stream_base::none();
   t.keep_alive_pings = false;
   s.set_option(t);
   s.read_message_max(limits.max_message_bytes);
@@ -129,6 +132,8 @@ struct RelayState {
   WsLimits faults{};
   // Messages written to the client so far.
   uint32_t to_client = 0;
+  // The session's idle deadline (null until both sides are open).
+  IdleWatch* idle = nullptr;
 
   void Close(core::WsDirection initiator, int code, std::string reason) {
     if (close_seen) return;
@@ -175,14 +180,21 @@ asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
       co_return;
     }
     if (ec) {
-      // Dropped without a close frame: 1006 "abnormal closure".
-      state.Close(
-          direction, 1006,
-          CloseReasonText(absl::StrCat("connection lost: ", ec.message())));
+      // Dropped without a close frame: 1006 "abnormal closure" (also when
+      // --ws-idle-timeout closed the client's connection).
+      const bool idle = state.idle != nullptr && state.idle->expired();
+      state.Close(direction, 1006,
+                  CloseReasonText(
+                      idle ? absl::StrCat("no message either way for ",
+                                          absl::FormatDuration(
+                                              state.faults.idle_timeout),
+                                          " (--ws-idle-timeout)")
+                           : absl::StrCat("connection lost: ", ec.message())));
       if (to.is_open())
         co_await to.async_close(ws::close_code::going_away, kAwait);
       co_return;
     }
+    if (state.idle != nullptr) state.idle->Touch();
     if (IsBadText(from, buffer)) {
       // Neither recorded nor forwarded: the sender is told why, the other
       // side that the relay is going away.
@@ -210,6 +222,7 @@ asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
     }
     to.text(from.got_text());
     auto [wec, wn] = co_await to.async_write(buffer.data(), kAwait);
+    if (!wec && state.idle != nullptr) state.idle->Touch();
     if (!wec && to_client && state.faults.drop_after_messages > 0 &&
         ++state.to_client >= state.faults.drop_after_messages) {
       // Injected: the client's connection drops, no close frame.
@@ -231,6 +244,7 @@ template <class S>
 void RecordControlFrames(S& s, core::WsDirection direction, RelayState& state) {
   s.control_callback([&state, direction](ws::frame_type kind,
                                          beast::string_view payload) {
+    if (state.idle != nullptr) state.idle->Touch();  // a frame, too
     if (state.sink == nullptr || kind == ws::frame_type::close) return;
     state.sink->OnMessage({direction,
                            kind == ws::frame_type::ping ? core::WsKind::kPing
@@ -282,6 +296,11 @@ asio::awaitable<RelayResult> RelayWebSocket(
   if (sink != nullptr) sink->OnUpgraded(upgraded);
   RelayState state{sink, absl::Now()};
   state.faults = limits;
+  // Idle: the client's connection is closed; its pump then tells the
+  // upstream (a going-away close) and records why.
+  IdleWatch idle(down.get_executor(), limits.idle_timeout,
+                 [&down] { DropConnection(down); });
+  state.idle = &idle;
   RecordControlFrames(down, core::WsDirection::kClientToServer, state);
   RecordControlFrames(up, core::WsDirection::kServerToClient, state);
   using namespace asio::experimental::awaitable_operators;
@@ -311,6 +330,9 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
       [repeat](ws::response_type& r) { ApplyResponseHeaders(r, repeat); }));
   auto [aec] = co_await down.async_accept(request, kAwait);
   if (aec) co_return;
+  // (As Beast's own idle timeout did: the connection is closed.)
+  IdleWatch idle(down.get_executor(), limits.idle_timeout,
+                 [&down] { DropConnection(down); });
   asio::steady_timer timer(down.get_executor());
   uint32_t sent = 0;  // messages to the client (for an injected drop)
   // A client message and its copy for the check, kept between messages so
@@ -333,6 +355,7 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
         auto [ec, n] = co_await down.async_write(
             asio::buffer(step.message->payload), kAwait);
         if (ec) co_return;
+        idle.Touch();
         if (limits.drop_after_messages > 0 &&
             ++sent >= limits.drop_after_messages) {
           DropConnection(down);
@@ -372,6 +395,7 @@ asio::awaitable<void> ReplayWebSocket(Client& client,
         }
         auto [ec, n] = co_await down.async_read(buffer, kAwait);
         if (ec) co_return;  // the client closed (or dropped) the session
+        idle.Touch();
         if (IsBadText(down, buffer)) {
           co_await down.async_close(
               ws::close_reason(ws::close_code::bad_payload, kBadTextReason),

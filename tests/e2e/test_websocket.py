@@ -25,11 +25,18 @@ class WsUpstream:
 
     def __init__(self, tls_ctx=None):
         self.sessions = 0
+        self.ended = 0  # sessions whose connection has ended
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
         async def handler(ws):
             self.sessions += 1
+            try:
+                await serve_one(ws)
+            finally:
+                self.ended += 1
+
+        async def serve_one(ws):
             await ws.send(f"hello {self.sessions} {ws.request.path}")
             async for msg in ws:
                 if msg == "bye":
@@ -406,3 +413,61 @@ def test_text_message_ending_in_a_cut_utf8_sequence_then_an_empty_final_frame_is
     assert all(b"caf" not in m.payload for m in ws.messages)
     assert ws.close.code == 1007
     assert "matgto" in server.cli("status").stdout
+
+
+async def talk_then_stay_silent(url, proxy, close=False):
+    """Six messages 0.3 s apart (longer than a 1 s idle timeout in all),
+    then silence: returns how long the talk took, and how long the silence
+    lasted before the proxy ended the session (or None, with `close`: the
+    client closes instead)."""
+    async with connect(url, proxy=proxy) as ws:
+        await ws.recv()  # the greeting
+        start = time.monotonic()
+        for i in range(6):
+            if i:
+                await asyncio.sleep(0.3)
+            await ws.send(f"m{i}")
+            assert await ws.recv() == f"echo:m{i}"
+        talked = time.monotonic() - start
+        if close:
+            return talked, None
+        silent = time.monotonic()
+        with pytest.raises(websockets.ConnectionClosed) as e:
+            await ws.recv()
+        assert e.value.rcvd is None  # dropped, no close frame (1006)
+        return talked, time.monotonic() - silent
+
+
+def test_ws_idle_timeout_ends_a_relayed_session_silent_that_long_and_the_cassette_says_why(matgto, ws_upstream, proto_modules):
+    cassette_pb2 = proto_modules[0]
+    server = matgto("--ws-idle-timeout", "1")
+    url = f"ws://127.0.0.1:{ws_upstream.port}/idle"
+    server.cli("record", "idle")
+    talked, silent = run(talk_then_stay_silent(url, server.proxy_url))
+    assert talked > 1.4  # messages kept it open past the timeout
+    assert 0.5 < silent < 5, silent
+    # The relay records the close before it tells the upstream.
+    wait_for(lambda: ws_upstream.ended == 1, what="the upstream told")
+    assert "recorded 1" in server.cli("stop").stdout
+    c = cassette_pb2.Cassette()
+    c.ParseFromString(server.cassette_path("idle").read_bytes())
+    close = c.interactions[0].websocket.close
+    assert close.code == 1006, close
+    assert close.reason == "no message either way for 1s (--ws-idle-timeout)", close
+    assert len(c.interactions[0].websocket.messages) == 13  # greeting + 6 x 2
+
+
+def test_ws_idle_timeout_ends_a_replayed_session_silent_that_long(matgto, ws_upstream):
+    server = matgto("--ws-idle-timeout", "1")
+    url = f"ws://127.0.0.1:{ws_upstream.port}/idle-replay"
+    server.cli("record", "idle-replay")
+    run(talk_then_stay_silent(url, server.proxy_url, close=True))
+    server.cli("stop")
+    ws_upstream.close()
+    server.cli("replay", "idle-replay")
+    # The recording ends with the client's close: replay waits for it, and
+    # the client stays silent instead.
+    talked, silent = run(talk_then_stay_silent(url, server.proxy_url))
+    assert talked > 1.4
+    assert 0.5 < silent < 5, silent
+    assert "replayed 1" in server.cli("status").stdout
