@@ -194,7 +194,7 @@ asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
         co_await to.async_close(ws::close_code::going_away, kAwait);
       co_return;
     }
-    if (state.idle != nullptr) state.idle->Touch();
+    if (state.idle != nullptr) state.idle->Touch();  // (once per message)
     if (IsBadText(from, buffer)) {
       // Neither recorded nor forwarded: the sender is told why, the other
       // side that the relay is going away.
@@ -222,7 +222,6 @@ asio::awaitable<void> Pump(From& from, To& to, core::WsDirection direction,
     }
     to.text(from.got_text());
     auto [wec, wn] = co_await to.async_write(buffer.data(), kAwait);
-    if (!wec && state.idle != nullptr) state.idle->Touch();
     if (!wec && to_client && state.faults.drop_after_messages > 0 &&
         ++state.to_client >= state.faults.drop_after_messages) {
       // Injected: the client's connection drops, no close frame.
