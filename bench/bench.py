@@ -14,11 +14,14 @@ Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upst
                                     (no second process to wake), for reference
   passthrough -> nginx              wrk -> matgto -> nginx, nothing recorded
   record -> nginx                   wrk -> matgto -> nginx, every exchange recorded
-  passthrough / record, a thread    the same two with --threads <cores>, as many I/O
-    per core                        threads as the hop's nginx has workers (the other
-                                    rows run the server's default, one per two cores)
+  passthrough / record, one thread  the same two with --threads <cores/2>, for
+    per two cores                   reference (the other rows run the server's default,
+                                    one thread per core, as many as the hop's nginx
+                                    has workers)
   record, a new token per request   the same, each request with a new bearer token
                                     (a secret learned, and looked for, per exchange)
+Load: wrk -t2 -c64 (--wrk-threads, --connections), the settings of the performance
+issue's table; the 1-connection rows run one wrk thread.
 Rounds: the rows compared with a baseline run in 5 rounds, each round running the
 row and its baseline back to back; "per s" and CPU are medians of the rounds, the
 ratio is the median of the rounds' ratios (the note gives their range): the
@@ -63,7 +66,7 @@ Object store (bench/s3_bench.py, SeaweedFS): time to first answer of a replay fr
   bucket, cold and warm (cache), and a save of the 10,000-interaction cassette, each
   next to the same on a local directory.
 
-Usage: bench/run.sh [--seconds 5] [--connections 32] [--idle-connections 10000]
+Usage: bench/run.sh [--seconds 5] [--connections 64] [--wrk-threads 2] [--idle-connections 10000]
                     [--slow-clients 1000] [--record-exchanges 1000000] [--no-load] [--no-s3]
                     [--peers] [--no-h2] [--h2-only]
 The soak (fixed rate, RSS at start and end) is `make soak` (bench/load.py soak).
@@ -254,9 +257,11 @@ def start_nginx_hop(work: Path, upstream_port: int):
 
 
 # I/O threads of every matgto started (--threads on the command line of
-# bench.py); 0: the server's default, as a user gets it (one per two
-# cores). nginx runs 2 workers (nginx's "auto" here).
+# bench.py); 0: the server's default, as a user gets it (one per
+# core). nginx runs 2 workers (nginx's "auto" here).
 THREADS = 0
+# wrk's threads (-t): the issue's table ran wrk -t2 -c64.
+WRK_THREADS = 2
 
 # matgto logging as the nginx baselines do (access_log off, error_log warn):
 # warnings, errors and replay misses, no line per exchange.
@@ -286,7 +291,8 @@ def cli(info: dict, *args, env=None):
 def wrk(url: str, seconds: int, connections: int, **env) -> dict:
     e = dict(os.environ)
     e.update({k: str(v) for k, v in env.items()})
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", LUA, url],
+    threads = max(1, min(WRK_THREADS, connections))
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", LUA, url],
                          capture_output=True, text=True, env=e, check=True).stdout
     line = next(l for l in out.splitlines() if l.startswith("WRK_RESULT"))
     r = {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
@@ -465,10 +471,12 @@ def print_table(rows):
 
 
 def main() -> int:
-    global THREADS
+    global THREADS, WRK_THREADS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--wrk-threads", type=int, default=WRK_THREADS,
+                    help="wrk's threads (-t); the issue's table ran wrk -t2 -c64")
     ap.add_argument("--body-bytes", type=int, default=1024)
     ap.add_argument("--ws-messages", type=int, default=20000, help="per WebSocket connection (8)")
     ap.add_argument("--idle-connections", type=int, default=10_000)
@@ -489,10 +497,11 @@ def main() -> int:
     ap.add_argument("--logging-only", action="store_true",
                     help="only the rows that measure what logging and metrics cost")
     ap.add_argument("--threads", type=int, default=THREADS,
-                    help="matgto's I/O threads (default: the server's own, one per two cores; "
+                    help="matgto's I/O threads (default: the server's own, one per core; "
                          "nginx runs 2 workers)")
     a = ap.parse_args()
     THREADS = a.threads
+    WRK_THREADS = a.wrk_threads
     import load  # bench/load.py
     nofile = load.raise_nofile(a.idle_connections + 1024)
     for tool in ("wrk", "nginx", "curl", "openssl"):
@@ -636,13 +645,13 @@ def main() -> int:
         mr, rinfo = start_matgto(work, *LIKE_NGINX_LOGS)
         procs.append(mr)
         cli(rinfo, "record", "bench-record")
-        # The same two with an I/O thread per core, as many as the hop's
-        # nginx workers (what a server that does little else would run).
-        cores = os.cpu_count() or 1
-        mp_n, pinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, threads=cores)
+        # The same two with one I/O thread per two cores (the default
+        # until 2026-12-04 evening), for reference.
+        half = max(1, (os.cpu_count() or 1) // 2)
+        mp_n, pinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, threads=half)
         procs.append(mp_n)
         cli(pinfo_n, "use", "pt", "--mode", "passthrough")
-        mr_n, rinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, threads=cores)
+        mr_n, rinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, threads=half)
         procs.append(mr_n)
         cli(rinfo_n, "record", "bench-record-cores")
         forward = [("hop", hproc.pid, f"http://127.0.0.1:{hop_own_port}", ""),
@@ -667,10 +676,10 @@ def main() -> int:
             rounds=(runs["pt"], runs["hop"]))
         add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(mr.pid),
             rounds=(runs["rec"], runs["hop"]))
-        per_core = f"--threads {cores} (per core)"
-        add("Forward", "  passthrough, " + per_core, median(runs["pt_n"]), b_hop,
+        per_two = f"--threads {half} (per two cores)"
+        add("Forward", "  passthrough, " + per_two, median(runs["pt_n"]), b_hop,
             rss_mib(mp_n.pid), rounds=(runs["pt_n"], runs["hop"]))
-        add("Forward", "  record, " + per_core, median(runs["rec_n"]), b_hop,
+        add("Forward", "  record, " + per_two, median(runs["rec_n"]), b_hop,
             rss_mib(mr_n.pid), rounds=(runs["rec_n"], runs["hop"]))
         cli(rinfo, "stop")
         cli(rinfo_n, "stop")
@@ -782,9 +791,9 @@ def main() -> int:
             s3_lines = s3_bench.s3_rows(MATGTO, start_matgto, cli, work, cas / "big.pb", body, base)
 
         threads_note = (f"{THREADS} I/O threads (--threads)" if THREADS > 0 else
-                        f"{max(1, (os.cpu_count() or 1) // 2)} I/O thread(s) (its default)")
+                        f"{os.cpu_count() or 1} I/O thread(s) (its default, one per core)")
         print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
-              f"wrk -t1, {os.cpu_count()} cores, loopback; nginx 2 workers, matgto {threads_note}; "
+              f"wrk -t{WRK_THREADS}, {os.cpu_count()} cores, loopback; nginx 2 workers, matgto {threads_note}; "
               f"WebSocket: {ws_note}\n")
         print_table(rows)
         print(f"\nstart-up: ready file {ready_ms:.0f} ms after exec (best of 5), idle RSS {idle_rss:.1f} MiB")

@@ -422,7 +422,7 @@ def main() -> int:
     """The peers next to matgto's replay and record rows, nothing else."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--body-bytes", type=int, default=1024)
     ap.add_argument("--only", help="comma-separated peer names (talkback, mountebank, wiremock, mitmproxy)")
     a = ap.parse_args()

@@ -31,7 +31,7 @@ struct ServeOptions {
   v1::Mode mode = v1::AUTO;
   // Cassette to use from the start (in `mode`); none when empty.
   std::string cassette;
-  int threads = 0;  // 0: one per two cores, at least one
+  int threads = 0;  // 0: one per core
   // Written atomically once both listeners are up:
   // {"proxy":..,"control":..,"pid":..}
   std::string ready_file;

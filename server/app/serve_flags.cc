@@ -83,7 +83,7 @@ void ServeFlags::AddTo(CLI::App* serve_cmd) {
                         "cassette to use from the start, in --mode");
   serve_cmd
       ->add_option("--threads", serve.threads,
-                   "I/O threads (0: one per two cores, at least one)")
+                   "I/O threads (0: one per core)")
       ->capture_default_str();
   serve_cmd->add_option("--ready-file", serve.ready_file,
                         "write {\"proxy\",\"control\",\"pid\"} JSON here once "
