@@ -56,19 +56,6 @@ asio::awaitable<void> Refuse(tcp::socket socket, uint32_t max_connections) {
   stream.socket().close(ignored);
 }
 
-// `socket` on `target`'s context (the same descriptor, registered there).
-tcp::socket Rehome(tcp::socket socket, asio::io_context& target,
-                   const tcp& protocol) {
-  if (&socket.get_executor().context() == &target) return socket;
-  boost::system::error_code ec;
-  const tcp::socket::native_handle_type fd = socket.release(ec);
-  if (ec) return socket;  // stays where it was accepted
-  tcp::socket moved(target);
-  moved.assign(protocol, fd, ec);
-  if (ec) ::close(fd);
-  return moved;
-}
-
 }  // namespace
 
 ProxyServer::ProxyServer(IoPool& pool, ProxyConfig config, TlsServices tls,
@@ -94,7 +81,6 @@ absl::StatusOr<std::shared_ptr<ProxyServer>> ProxyServer::Create(
   tcp::endpoint endpoint(address, config.port);
   std::shared_ptr<ProxyServer> server(
       new ProxyServer(pool, std::move(config), tls, handler, route));
-  server->protocol_ = endpoint.protocol();
   auto first = std::make_unique<tcp::acceptor>(pool.context(0));
   tcp::acceptor& acceptor = *first;
   server->acceptors_.push_back(std::move(first));
@@ -105,7 +91,7 @@ absl::StatusOr<std::shared_ptr<ProxyServer>> ProxyServer::Create(
   if (!ec) {
     // Every other context of the pool accepts from the same listening
     // socket (a dup of it in its own epoll set), as nginx workers share
-    // theirs: a connection is accepted by the thread that will serve it.
+    // theirs; each accepted socket goes to the pool's next context.
     // (Not SO_REUSEPORT, which would let a second server bound to the
     // same port silently take half of its connections.)
     for (int i = 1; i < pool.size(); ++i) {
@@ -147,7 +133,12 @@ void ProxyServer::Accept(tcp::acceptor& acceptor) {
       acceptor.get_executor(),
       [self = shared_from_this(), &acceptor]() -> asio::awaitable<void> {
         while (!self->stopping_.load()) {
-          auto [ec, accepted] = co_await acceptor.async_accept(kAwait);
+          // The connection runs on one context all its life (no strand, no
+          // thread hop per request), chosen in turn: whichever thread wins
+          // the accept, connections are spread evenly over the threads.
+          // Its socket is accepted straight onto that context.
+          auto [ec, socket] =
+              co_await acceptor.async_accept(self->pool_.Next(), kAwait);
           if (ec) {
             if (ec == asio::error::operation_aborted ||
                 self->stopping_.load()) {
@@ -159,30 +150,39 @@ void ProxyServer::Accept(tcp::acceptor& acceptor) {
             co_await timer.async_wait(kAwait);
             continue;
           }
-          // The connection runs on one context all its life (no strand, no
-          // thread hop per request), chosen in turn: whichever thread wins
-          // the accept, connections are spread evenly over the threads.
-          tcp::socket socket =
-              Rehome(std::move(accepted), self->pool_.Next(), self->protocol_);
           boost::system::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
-          if (self->Count() >= self->config_.max_connections) {
+          // The connection is built on its own thread: what it allocates is
+          // freed there too (a block freed by another thread than the one
+          // that allocated it takes that thread's malloc arena lock; with
+          // a new connection per request the two threads contended on it).
+          if (&socket.get_executor().context() ==
+              &acceptor.get_executor().context()) {
+            self->Serve(std::move(socket));
+          } else {
             auto executor = socket.get_executor();
-            asio::co_spawn(
-                executor,
-                Refuse(std::move(socket), self->config_.max_connections),
-                asio::detached);
-            continue;
+            asio::post(executor, [self, socket = std::move(socket)]() mutable {
+              self->Serve(std::move(socket));
+            });
           }
-          const uint64_t id = self->next_connection_id_.fetch_add(1);
-          auto connection =
-              std::make_shared<Connection>(id, std::move(socket), self->config_,
-                                           self->tls_, self->handler_, self);
-          self->Register(id, connection);
-          connection->Start();
         }
       },
       asio::detached);
+}
+
+void ProxyServer::Serve(tcp::socket socket) {
+  if (stopping_.load()) return;
+  if (Count() >= config_.max_connections) {
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, Refuse(std::move(socket), config_.max_connections),
+                   asio::detached);
+    return;
+  }
+  const uint64_t id = next_connection_id_.fetch_add(1);
+  auto connection = std::make_shared<Connection>(
+      id, std::move(socket), config_, tls_, handler_, shared_from_this());
+  Register(id, connection);
+  connection->Start();
 }
 
 void ProxyServer::Register(uint64_t id, std::weak_ptr<Connection> connection) {

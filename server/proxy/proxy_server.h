@@ -78,6 +78,9 @@ class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
               core::ExchangeHandler& handler, uint64_t route);
   // Runs the accept loop of `acceptor` on its context.
   void Accept(boost::asio::ip::tcp::acceptor& acceptor);
+  // Counts `socket` against --max-connections and serves it (or refuses
+  // it); called on the socket's own context.
+  void Serve(boost::asio::ip::tcp::socket socket);
   void CloseAcceptor();
   std::vector<std::shared_ptr<Connection>> Live();
   // Calls the pending Shutdown callback, once.
@@ -95,9 +98,6 @@ class ProxyServer : public std::enable_shared_from_this<ProxyServer> {
   // One per context of the pool, all on one listening socket (the first
   // is bound, the others hold dups of it). Set by Create, then fixed.
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
-  // The listening socket's protocol (what an accepted socket is moved as).
-  // Set by Create, then fixed.
-  boost::asio::ip::tcp protocol_ = boost::asio::ip::tcp::v4();
   std::atomic<uint64_t> next_connection_id_{1};
   std::atomic<bool> stopping_{false};
 
