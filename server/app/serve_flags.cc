@@ -82,8 +82,7 @@ void ServeFlags::AddTo(CLI::App* serve_cmd) {
   serve_cmd->add_option("--cassette", serve.cassette,
                         "cassette to use from the start, in --mode");
   serve_cmd
-      ->add_option("--threads", serve.threads,
-                   "I/O threads (0: one per core)")
+      ->add_option("--threads", serve.threads, "I/O threads (0: one per core)")
       ->capture_default_str();
   serve_cmd->add_option("--ready-file", serve.ready_file,
                         "write {\"proxy\",\"control\",\"pid\"} JSON here once "
