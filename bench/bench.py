@@ -9,7 +9,7 @@ HTTP (baseline: nginx serving the same body directly)
   replay, 10,000 interactions       same, random item of 10,000 (ratio also vs 10, and
                                     vs nginx serving a random one of 10,000 files)
 Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upstream,
-         in an nginx of its own, 2 workers: a process between client and upstream,
+         in an nginx of its own, a worker per core: a process between client and upstream,
          as matgto is; rounds alternate hop, passthrough and record)
   hop inside the upstream's nginx   the hop served by the upstream's own workers
                                     (no second process to wake), for reference
@@ -192,14 +192,14 @@ def hop_server(listen_port: int, upstream_port: int) -> str:
 
 
 def run_nginx(d: Path, servers: str) -> subprocess.Popen:
-    """nginx (2 workers, no access log) with `servers` in its http block,
+    """nginx (a worker per core, no access log) with `servers` in its http block,
     its files under `d`."""
     (d / "tmp").mkdir(parents=True, exist_ok=True)
     conf = d / "nginx.conf"
     conf.write_text(f"""
 daemon off;
 master_process on;
-worker_processes 2;
+worker_processes auto;
 user root;
 pid {d}/nginx.pid;
 error_log {d}/nginx-error.log warn;
@@ -249,7 +249,7 @@ def start_nginx(work: Path, body: bytes, items: int, hop_port: int | None = None
 
 
 def start_nginx_hop(work: Path, upstream_port: int):
-    """An nginx of its own (2 workers) with a hop to `upstream_port`: a
+    """An nginx of its own (a worker per core) with a hop to `upstream_port`: a
     process between the client and the upstream, as matgto is."""
     port = free_port()
     proc = run_nginx(work / "hop", hop_server(port, upstream_port))
@@ -259,7 +259,7 @@ def start_nginx_hop(work: Path, upstream_port: int):
 
 # I/O threads of every matgto started (--threads on the command line of
 # bench.py); 0: the server's default, as a user gets it (one per
-# core). nginx runs 2 workers (nginx's "auto" here).
+# core), as nginx runs a worker per core ("worker_processes auto").
 THREADS = 0
 # wrk's threads (-t): the issue's table ran wrk -t2 -c64.
 WRK_THREADS = 2
@@ -499,7 +499,7 @@ def main() -> int:
                     help="only the rows that measure what logging and metrics cost")
     ap.add_argument("--threads", type=int, default=THREADS,
                     help="matgto's I/O threads (default: the server's own, one per core; "
-                         "nginx runs 2 workers)")
+                         "nginx runs a worker per core)")
     a = ap.parse_args()
     THREADS = a.threads
     WRK_THREADS = a.wrk_threads
@@ -800,7 +800,7 @@ def main() -> int:
         threads_note = (f"{THREADS} I/O threads (--threads)" if THREADS > 0 else
                         f"{os.cpu_count() or 1} I/O thread(s) (its default, one per core)")
         print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
-              f"wrk -t{WRK_THREADS}, {os.cpu_count()} cores, loopback; nginx 2 workers, matgto {threads_note}; "
+              f"wrk -t{WRK_THREADS}, {os.cpu_count()} cores, loopback; nginx {os.cpu_count()} workers (auto), matgto {threads_note}; "
               f"WebSocket: {ws_note}\n")
         print_table(rows)
         print(f"\nstart-up: ready file {ready_ms:.0f} ms after exec (best of 5), idle RSS {idle_rss:.1f} MiB")

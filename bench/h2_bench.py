@@ -48,7 +48,7 @@ def start_nginx_h2(work: Path, body: bytes, free_port, wait_port):
                     "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
     tls, plain = free_port(), free_port()
     (d / "nginx.conf").write_text(f"""
-daemon off; master_process on; worker_processes 2; user root;
+daemon off; master_process on; worker_processes auto; user root;
 pid {d}/nginx.pid; error_log {d}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
