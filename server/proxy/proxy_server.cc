@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -156,15 +157,12 @@ void ProxyServer::Accept(tcp::acceptor& acceptor) {
           // freed there too (a block freed by another thread than the one
           // that allocated it takes that thread's malloc arena lock; with
           // a new connection per request the two threads contended on it).
-          if (&socket.get_executor().context() ==
-              &acceptor.get_executor().context()) {
-            self->Serve(std::move(socket));
-          } else {
-            auto executor = socket.get_executor();
-            asio::post(executor, [self, socket = std::move(socket)]() mutable {
-              self->Serve(std::move(socket));
-            });
-          }
+          // (dispatch: at once when that is this thread, else posted.)
+          auto executor = socket.get_executor();
+          asio::dispatch(executor,
+                         [self, socket = std::move(socket)]() mutable {
+                           self->Serve(std::move(socket));
+                         });
         }
       },
       asio::detached);
