@@ -96,6 +96,18 @@ void InterceptionContext::Build() {
   ex_index_ = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   context_.emplace(ssl::context::tls_server);
   SSL_CTX* native = context_->native_handle();
+  Configure(native);
+  SSL_CTX_set_cert_cb(native, &InterceptionContext::SelectCertificate, this);
+  // A handshake switches to its leaf's context once it knows the host
+  // (SelectCertificate), and OpenSSL reads some settings from the context
+  // current when it needs them: TLS 1.2 picks its suite and its ALPN
+  // protocol after the switch. Leaf contexts are configured alike.
+  if (leaves_ != nullptr) {
+    leaves_->SetContextSetup([this](SSL_CTX* leaf) { Configure(leaf); });
+  }
+}
+
+void InterceptionContext::Configure(SSL_CTX* native) const {
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
   // The cheapest safe suites first, and this order wins over the client's:
@@ -117,12 +129,13 @@ void InterceptionContext::Build() {
   // client that reconnects resumes with it and is given a new one.
   SSL_CTX_set_num_tickets(native, 1);
   // Clients resume with the session tickets they were given (stateless: the
-  // session travels in the ticket, sealed with this context's ticket key).
-  // No server-side session cache: it took a lock and a table insert per
-  // handshake, and every 255 handshakes a walk over up to 20,480 sessions.
+  // session travels in the ticket, sealed with the ticket key of the
+  // context the handshake began with). No server-side session cache: it
+  // took a lock and a table insert per handshake, and every 255 handshakes
+  // a walk over up to 20,480 sessions.
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_cert_cb(native, &InterceptionContext::SelectCertificate, this);
-  SSL_CTX_set_alpn_select_cb(native, &InterceptionContext::SelectAlpn, this);
+  SSL_CTX_set_alpn_select_cb(native, &InterceptionContext::SelectAlpn,
+                             const_cast<InterceptionContext*>(this));
 }
 
 void InterceptionContext::SetFallbackHost(SSL* ssl,
@@ -144,12 +157,10 @@ int InterceptionContext::SelectCertificate(SSL* ssl, void* arg) {
     host = *fallback;
   }
   if (host.empty()) return 0;
-  auto leaf = self->leaves_->Get(host);
+  absl::StatusOr<SslCtxPtr> leaf = self->leaves_->Context(host);
   if (!leaf.ok()) return 0;
-  return SSL_use_certificate(ssl, leaf->get()) == 1 &&
-                 SSL_use_PrivateKey(ssl, self->leaves_->key()) == 1
-             ? 1
-             : 0;
+  // The connection takes its own reference to the leaf's context.
+  return SSL_set_SSL_CTX(ssl, leaf->get()) == leaf->get() ? 1 : 0;
 }
 
 namespace {

@@ -44,6 +44,9 @@ class InterceptionContext {
                         unsigned char* outlen, const unsigned char* in,
                         unsigned int inlen, void* arg);
   void Build();
+  // The settings of the context handshakes begin with and of every leaf
+  // context they switch to.
+  void Configure(SSL_CTX* native) const;
   static int SelectCertificate(SSL* ssl, void* arg);
 
   LeavesSource source_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <memory>
@@ -19,8 +20,13 @@ struct X509Free {
 struct PkeyFree {
   void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 };
+struct SslCtxFree {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+// One reference to an SSL_CTX (SSL_CTX_up_ref / SSL_CTX_free).
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
 // A new reference to `x` (X509_up_ref).
 X509Ptr Share(X509* x);
