@@ -52,7 +52,6 @@ class InterceptionTest : public ::testing::Test {
     bool ok = false;
     std::string alpn;
     std::string cipher;
-    std::string subject_host;  // the server certificate matched this host
     SSL_CTX* server_ctx = nullptr;
   };
 
@@ -84,24 +83,19 @@ class InterceptionTest : public ::testing::Test {
     SSL_set_bio(server.get(), server_bio, server_bio);
     SSL_set_connect_state(client.get());
     SSL_set_accept_state(server.get());
+    // One handshake step of `ssl` unless it is done; false on a failure.
+    auto step = [](SSL* ssl, bool& done) {
+      if (done) return true;
+      const int r = SSL_do_handshake(ssl);
+      done = r == 1;
+      return done || SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ;
+    };
     bool client_done = false;
     bool server_done = false;
     for (int i = 0; i < 20 && !(client_done && server_done); ++i) {
-      if (!client_done) {
-        const int r = SSL_do_handshake(client.get());
-        if (r == 1) {
-          client_done = true;
-        } else if (SSL_get_error(client.get(), r) != SSL_ERROR_WANT_READ) {
-          return out;
-        }
-      }
-      if (!server_done) {
-        const int r = SSL_do_handshake(server.get());
-        if (r == 1) {
-          server_done = true;
-        } else if (SSL_get_error(server.get(), r) != SSL_ERROR_WANT_READ) {
-          return out;
-        }
+      if (!step(client.get(), client_done) ||
+          !step(server.get(), server_done)) {
+        return out;
       }
     }
     out.ok = client_done && server_done &&
