@@ -161,9 +161,9 @@ absl::StatusOr<X509Ptr> Decoded(X509* x) {
 
 }  // namespace
 
-X509Ptr Share(X509* x) {
-  X509_up_ref(x);
-  return X509Ptr(x);
+SslCtxPtr Share(SSL_CTX* ctx) {
+  SSL_CTX_up_ref(ctx);
+  return SslCtxPtr(ctx);
 }
 
 absl::Status OpenSslError(absl::string_view what, absl::StatusCode code) {

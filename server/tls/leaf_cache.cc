@@ -4,15 +4,6 @@
 #include "server/core/status_macros.h"
 
 namespace matgto::tls {
-namespace {
-
-SslCtxPtr ShareContext(SSL_CTX* ctx) {
-  SSL_CTX_up_ref(ctx);
-  return SslCtxPtr(ctx);
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<LeafCache>> LeafCache::Create(
     const CertificateAuthority& ca, size_t capacity) {
   ASSIGN_OR_RETURN(PkeyPtr key, NewP256Key());
@@ -47,16 +38,16 @@ absl::StatusOr<SslCtxPtr> LeafCache::Context(absl::string_view host_in) {
   const std::string host = absl::AsciiStrToLower(host_in);
   {
     absl::MutexLock lock(&mu_);
-    if (SSL_CTX* found = Lookup(host)) return ShareContext(found);
+    if (SSL_CTX* found = Lookup(host)) return Share(found);
   }
   // Sign and build outside the lock; two threads racing on a new host both
   // sign and the first insert wins, which is harmless.
   ASSIGN_OR_RETURN(X509Ptr cert, ca_.IssueLeaf(host, key_.get()));
   ASSIGN_OR_RETURN(SslCtxPtr built, NewContext(cert.get()));
   absl::MutexLock lock(&mu_);
-  if (SSL_CTX* found = Lookup(host)) return ShareContext(found);
+  if (SSL_CTX* found = Lookup(host)) return Share(found);
   lru_.push_front(host);
-  SslCtxPtr out = ShareContext(built.get());
+  SslCtxPtr out = Share(built.get());
   entries_.emplace(host, Entry{std::move(built), lru_.begin()});
   while (entries_.size() > capacity_) {
     entries_.erase(lru_.back());

@@ -28,8 +28,8 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 // One reference to an SSL_CTX (SSL_CTX_up_ref / SSL_CTX_free).
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
-// A new reference to `x` (X509_up_ref).
-X509Ptr Share(X509* x);
+// A new reference to `ctx` (SSL_CTX_up_ref).
+SslCtxPtr Share(SSL_CTX* ctx);
 
 // INTERNAL (or `code`) with `what` and the drained OpenSSL error queue.
 absl::Status OpenSslError(absl::string_view what,
