@@ -107,7 +107,7 @@ void InterceptionContext::Build() {
   }
 }
 
-void InterceptionContext::Configure(SSL_CTX* native) const {
+void InterceptionContext::Configure(SSL_CTX* native) {
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
   // The cheapest safe suites first, and this order wins over the client's:
@@ -134,8 +134,7 @@ void InterceptionContext::Configure(SSL_CTX* native) const {
   // took a lock and a table insert per handshake, and every 255 handshakes
   // a walk over up to 20,480 sessions.
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_alpn_select_cb(native, &InterceptionContext::SelectAlpn,
-                             const_cast<InterceptionContext*>(this));
+  SSL_CTX_set_alpn_select_cb(native, &InterceptionContext::SelectAlpn, this);
 }
 
 void InterceptionContext::SetFallbackHost(SSL* ssl,

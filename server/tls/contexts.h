@@ -46,7 +46,7 @@ class InterceptionContext {
   void Build();
   // The settings of the context handshakes begin with and of every leaf
   // context they switch to.
-  void Configure(SSL_CTX* native) const;
+  void Configure(SSL_CTX* native);
   static int SelectCertificate(SSL* ssl, void* arg);
 
   LeavesSource source_;

@@ -4,6 +4,7 @@
 #include "server/core/status_macros.h"
 
 namespace matgto::tls {
+
 absl::StatusOr<std::unique_ptr<LeafCache>> LeafCache::Create(
     const CertificateAuthority& ca, size_t capacity) {
   ASSIGN_OR_RETURN(PkeyPtr key, NewP256Key());

@@ -39,7 +39,8 @@ class InterceptionTest : public ::testing::Test {
     leaves_ = *std::move(leaves);
   }
 
-  // The leaf's certificate names `host` and is signed by the CA.
+  // The context presents a certificate for `host`, with a key.
+  // (That the CA signed it, the handshake tests check.)
   void ExpectLeafFor(SSL_CTX* ctx, const std::string& host) {
     X509* cert = SSL_CTX_get0_certificate(ctx);
     ASSERT_NE(cert, nullptr);
