@@ -33,6 +33,11 @@ servers of the HTTP, Forward, Sessions and HTTPS rows alike with --log-level war
 info (a line per exchange) costs is the Logging row.
 The CPU column is CPU time per request of the server measured (nginx: master and
 workers; for the hop inside the upstream's nginx, hop and upstream), from /proc.
+The Forward rows' notes add what an exchange cost the whole machine (every core's
+busy time from /proc/stat: wrk, the upstream, the proxy and the kernel's network
+work); with every core busy the rate is the cores' time divided by it. The record
+row also gives its rate against passthrough's (the same rounds): what recording
+itself costs.
 Start-up: exec to ready file (best of 5) and idle RSS of a fresh server.
 Recording memory: a fresh server records until --record-exchanges (1,000,000): RSS
   after about 10,000 and at the end, then the time `matgto stop` takes to save.
@@ -319,11 +324,22 @@ def cpu_us(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK") * 1e6
 
 
+def machine_busy_us() -> float:
+    """CPU time every core of the machine spent busy so far (user, system,
+    interrupts: all but idle and I/O wait), in microseconds."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK") * 1e6
+
+
 def measured(pid: int, run) -> dict:
-    """Runs `run()` (a wrk call) and adds the CPU per request `pid` spent."""
-    before = cpu_us(pid)
+    """Runs `run()` (a wrk call) and adds the CPU per request `pid` spent, and
+    the whole machine's (wrk, the upstream, the kernel's network work too):
+    with every core busy, requests per second is the cores' time divided by
+    that figure."""
+    before, machine = cpu_us(pid), machine_busy_us()
     r = run()
     r["cpu_us"] = (cpu_us(pid) - before) / max(1, r["requests"])
+    r["machine_us"] = (machine_busy_us() - machine) / max(1, r["requests"])
     return r
 
 
@@ -331,7 +347,9 @@ def median(runs: list[dict]) -> dict:
     """The median round by requests per second, with the median CPU per
     request of all rounds."""
     r = dict(sorted(runs, key=lambda x: x["rps"])[len(runs) // 2])
-    r["cpu_us"] = sorted(x["cpu_us"] for x in runs)[len(runs) // 2]
+    for key in ("cpu_us", "machine_us"):
+        if all(key in x for x in runs):
+            r[key] = sorted(x[key] for x in runs)[len(runs) // 2]
     return r
 
 
@@ -675,13 +693,22 @@ def main() -> int:
                 runs[key].append(measured(pid, lambda: wrk(url + "/", S, C, WRK_ITEMS=10,
                                                            WRK_TARGET=target)))
         b_hop, shared, pt, rec = (median(runs[k]) for k in ("hop", "shared", "pt", "rec"))
+
+        def machine(r):
+            """What a forwarded exchange cost the whole machine (every core
+            is busy: the rate follows it), and the proxy's share of it."""
+            return f"machine {r['machine_us']:.1f} us/req ({r['machine_us'] - r['cpu_us']:.1f} not the proxy)"
+
         add("Forward", "nginx reverse-proxy hop (baseline)", b_hop, b_hop,
-            note="nginx of its own; CPU: the hop")
+            note=f"nginx of its own; CPU: the hop; {machine(b_hop)}")
         add("Forward", "nginx hop inside the upstream's nginx", shared, b_hop,
             note="CPU: hop and upstream", rounds=(runs["shared"], runs["hop"]))
         add("Forward", "matgto passthrough -> nginx", pt, b_hop, rss_mib(mp.pid),
-            rounds=(runs["pt"], runs["hop"]))
+            note=machine(pt), rounds=(runs["pt"], runs["hop"]))
+        # Recording's own cost: the same exchanges passed through, in the
+        # same rounds.
         add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(mr.pid),
+            note=f"{machine(rec)}; {paired(runs['rec'], runs['pt'])[0]:.2f}x of passthrough",
             rounds=(runs["rec"], runs["hop"]))
         per_two = f"--threads {half} (per two cores)"
         add("Forward", "  passthrough, " + per_two, median(runs["pt_n"]), b_hop,
