@@ -1,4 +1,5 @@
 """HTTPS interception with real TLS on both sides: curl, requests, openssl s_client."""
+import concurrent.futures
 import os
 import socket
 import ssl
@@ -134,6 +135,53 @@ def test_leaf_certificates_from_s_client(server, tls_upstream):
     # No SNI: the certificate is for the CONNECT host, an IP as an IP SAN.
     _, text_ip, _ = s_client_leaf(server, f"127.0.0.1:{tls_upstream.port}")
     assert "IP Address:127.0.0.1" in text_ip
+
+
+def connect_tunnel(server, target: str) -> socket.socket:
+    """A socket to the proxy on which CONNECT `target` was answered 200."""
+    host, port = server.proxy.rsplit(":", 1)
+    raw = socket.create_connection((host, int(port)), timeout=20)
+    raw.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = raw.recv(1)
+        assert chunk, f"proxy closed the CONNECT: {head!r}"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return raw
+
+
+def test_many_names_intercepted_at_once_each_get_their_own_certificate(matgto, pki, tls_upstream):
+    # Two I/O threads make and share leaf certificates for 24 names (SNI)
+    # while clients handshake for all of them at once, three connections per
+    # name: each client checks the certificate it got against its own name,
+    # and its request goes through the tunnel to the upstream.
+    server = matgto("--upstream-ca-file", str(pki / "ca.pem"))
+    ca = ca_of(server)
+    server.cli("use", "many", "--mode", "passthrough")
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.set_alpn_protocols(["http/1.1"])
+    target = f"localhost:{tls_upstream.port}"
+    names = [f"host-{i}.example.test" for i in range(24)]
+
+    def one(name):
+        with ctx.wrap_socket(connect_tunnel(server, target), server_hostname=name) as tls:
+            sans = [v for k, v in tls.getpeercert()["subjectAltName"] if k == "DNS"]
+            tls.sendall(f"GET /{name} HTTP/1.1\r\nHost: {target}\r\n"
+                        "Connection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+        return name, sans, data
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(one, names * 3))
+    for name, sans, data in results:
+        assert sans == [name]
+        assert data.startswith(b"HTTP/1.1 200"), data[:200]
+        assert f"secure /{name} call".encode() in data
+    assert tls_upstream.calls["n"] == len(results)
+    assert server.alive()
 
 
 def test_untrusted_expired_and_mismatched_upstreams_get_502(matgto, pki):
