@@ -87,14 +87,16 @@ test-asan: build-asan
 	MATGTO_BIN=$(MATGTO_ASAN) ASAN_OPTIONS=detect_leaks=1 build/venv/bin/python -m pytest -q tests/e2e
 
 # Sessions (routing, leases, concurrent exchanges, stop/save while requests
-# are in flight), the journal writer thread, then the e2e sessions tests
-# against the TSan server. Suppressions: tests/tsan.supp (third-party only).
+# are in flight), the journal writer thread, then the e2e sessions and HTTPS
+# interception tests (leaf certificates and their TLS contexts shared by the
+# I/O threads) against the TSan server. Suppressions: tests/tsan.supp
+# (third-party only).
 TSAN_TESTS := SessionsTest\.|SessionManagerTest\.|SessionManagerSaveFailureTest\.|JournalTest\.|FileStore
 test-tsan: build-tsan deps
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(ROOT)/tests/tsan.supp" \
 	  ctest --preset tsan -j$(JOBS) -R '$(TSAN_TESTS)'
 	MATGTO_BIN=$(MATGTO_TSAN) TSAN_OPTIONS="exitcode=66 suppressions=$(ROOT)/tests/tsan.supp" \
-	  build/venv/bin/python -m pytest -q tests/e2e/test_sessions.py
+	  build/venv/bin/python -m pytest -q tests/e2e/test_sessions.py tests/e2e/test_https.py
 
 # Two workers: every test starts its own servers on ports it picks, so they run
 # side by side (the ASan run above stays serial: twice the memory and CPU).

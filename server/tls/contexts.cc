@@ -83,7 +83,7 @@ int InterceptionContext::SelectAlpn(SSL*, const unsigned char** out,
 }
 
 ssl::context& InterceptionContext::context() {
-  absl::call_once(built_, &InterceptionContext::Build, this);
+  std::call_once(built_, &InterceptionContext::Build, this);
   return *context_;
 }
 
@@ -195,7 +195,7 @@ absl::StatusOr<std::unique_ptr<ssl::context>> MakeUpstreamContext(
 }  // namespace
 
 absl::StatusOr<ssl::context*> UpstreamContext::Get() {
-  absl::call_once(built_, [this] { context_ = MakeUpstreamContext(config_); });
+  std::call_once(built_, [this] { context_ = MakeUpstreamContext(config_); });
   if (!context_.ok()) return context_.status();
   return context_->get();
 }

@@ -8,10 +8,10 @@
 #include <boost/asio/ssl/context.hpp>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
-#include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
 #include "server/tls/leaf_cache.h"
 
@@ -19,7 +19,9 @@ namespace matgto::tls {
 
 // Thread-safety: the context is built once, by the first context() call
 // (any thread; the others wait); after that it is only read, and streams
-// made from it may live on any thread.
+// made from it may live on any thread. (std::call_once, not absl's: its
+// waiters return through Abseil's spin-wait in Debian's libabsl_base, built
+// without TSan, so the tsan build could not see that they wait for Build.)
 class InterceptionContext {
  public:
   // Where the leaf certificates come from, asked once by the first
@@ -51,7 +53,7 @@ class InterceptionContext {
 
   LeavesSource source_;
   const bool http2_;
-  absl::once_flag built_;
+  std::once_flag built_;
   LeafCache* leaves_ = nullptr;  // null: the source failed
   int ex_index_ = -1;
   std::optional<boost::asio::ssl::context> context_;
@@ -76,7 +78,7 @@ class UpstreamContext {
 
  private:
   const UpstreamTlsConfig config_;
-  absl::once_flag built_;
+  std::once_flag built_;
   absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> context_;
 };
 
