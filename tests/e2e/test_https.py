@@ -341,16 +341,9 @@ def test_clients_resume_their_tls_sessions_with_tickets(matgto, pki, tls_upstrea
     proxy = matgto("--upstream-ca-file", str(pki / "ca.pem"), "--mode", "passthrough")
     ctx = ssl.create_default_context(cafile=str(ca_of(proxy)))
     ctx.minimum_version = ctx.maximum_version = version
-    host, pport = proxy.proxy.rsplit(":", 1)
     session, reused = None, []
     for _ in range(3):
-        sock = socket.create_connection((host, int(pport)))
-        sock.sendall(f"CONNECT localhost:{tls_upstream.port} HTTP/1.1\r\n"
-                     f"Host: localhost:{tls_upstream.port}\r\n\r\n".encode())
-        head = b""
-        while not head.endswith(b"\r\n\r\n"):
-            head += sock.recv(1)
-        assert head.startswith(b"HTTP/1.1 200"), head
+        sock = connect_tunnel(proxy, f"localhost:{tls_upstream.port}")
         was_reused, session = exchange(sock, session)
         reused.append(was_reused)
     assert reused == [False, True, True]
