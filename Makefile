@@ -48,14 +48,9 @@ deps:
 	@scripts/venv.sh
 	@scripts/seaweedfs.sh >/dev/null
 
-# Two builds of the server: build/dev/bin/matgto on epoll and, beside it,
-# matgto-uring on io_uring, which `serve` runs where the kernel allows
-# io_uring (server/app/io_backend.h; --io-backend picks).
 build: deps-build
 	@cmake --preset dev >/dev/null
 	@cmake --build build/dev -j$(JOBS)
-	@cmake --preset dev-uring >/dev/null
-	@cmake --build build/dev-uring -j$(JOBS) --target matgto
 
 deps-fuzz:
 	@scripts/install-deps.sh fuzz

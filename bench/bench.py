@@ -15,11 +15,10 @@ Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upst
                                     (no second process to wake), for reference
   passthrough -> nginx              wrk -> matgto -> nginx, nothing recorded
   record -> nginx                   wrk -> matgto -> nginx, every exchange recorded
-  passthrough / record, epoll       the same two with --io-backend epoll, for reference
-                                    (the other rows run the server's default: io_uring
-                                    where the kernel allows it, see server/app/io_backend.h;
-                                    every row runs one I/O thread per core, as many as the
-                                    hop's nginx has workers)
+  passthrough / record, one thread  the same two with --threads <cores/2>, for
+    per two cores                   reference (the other rows run the server's default,
+                                    one thread per core, as many as the hop's nginx
+                                    has workers)
   record, a new token per request   the same, each request with a new bearer token
                                     (a secret learned, and looked for, per exchange)
 Load: wrk -t2 -c64 (--wrk-threads, --connections), the settings of the performance
@@ -670,14 +669,15 @@ def main() -> int:
         mr, rinfo = start_matgto(work, *LIKE_NGINX_LOGS)
         procs.append(mr)
         cli(rinfo, "record", "bench-record")
-        # The same two on epoll (--io-backend epoll), for reference: what
-        # the io_uring build (the default where the kernel allows it) changes.
-        mp_n, pinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, "--io-backend", "epoll")
+        # The same two with one I/O thread per two cores (the default
+        # until 2026-12-04 evening), for reference.
+        half = max(1, (os.cpu_count() or 1) // 2)
+        mp_n, pinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, threads=half)
         procs.append(mp_n)
         cli(pinfo_n, "use", "pt", "--mode", "passthrough")
-        mr_n, rinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, "--io-backend", "epoll")
+        mr_n, rinfo_n = start_matgto(work, *LIKE_NGINX_LOGS, threads=half)
         procs.append(mr_n)
-        cli(rinfo_n, "record", "bench-record-epoll")
+        cli(rinfo_n, "record", "bench-record-cores")
         forward = [("hop", hproc.pid, f"http://127.0.0.1:{hop_own_port}", ""),
                    ("shared", nginx.pid, hop, ""),
                    ("pt", mp.pid, f"http://{pinfo['proxy']}", base),
@@ -709,11 +709,11 @@ def main() -> int:
         add("Forward", "matgto record -> nginx", rec, b_hop, rss_mib(mr.pid),
             note=f"{machine(rec)}; {paired(runs['rec'], runs['pt'])[0]:.2f}x of passthrough",
             rounds=(runs["rec"], runs["hop"]))
-        pt_e, rec_e = median(runs["pt_n"]), median(runs["rec_n"])
-        add("Forward", "  passthrough, --io-backend epoll", pt_e, b_hop,
-            rss_mib(mp_n.pid), note=machine(pt_e), rounds=(runs["pt_n"], runs["hop"]))
-        add("Forward", "  record, --io-backend epoll", rec_e, b_hop,
-            rss_mib(mr_n.pid), note=machine(rec_e), rounds=(runs["rec_n"], runs["hop"]))
+        per_two = f"--threads {half} (per two cores)"
+        add("Forward", "  passthrough, " + per_two, median(runs["pt_n"]), b_hop,
+            rss_mib(mp_n.pid), rounds=(runs["pt_n"], runs["hop"]))
+        add("Forward", "  record, " + per_two, median(runs["rec_n"]), b_hop,
+            rss_mib(mr_n.pid), rounds=(runs["rec_n"], runs["hop"]))
         cli(rinfo, "stop")
         cli(rinfo_n, "stop")
         for proc in (mp, mr, mp_n, mr_n, hproc):
@@ -825,7 +825,6 @@ def main() -> int:
 
         threads_note = (f"{THREADS} I/O threads (--threads)" if THREADS > 0 else
                         f"{os.cpu_count() or 1} I/O thread(s) (its default, one per core)")
-        threads_note += f", event loop {info.get('io_backend', 'epoll')}"
         print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
               f"wrk -t{WRK_THREADS}, {os.cpu_count()} cores, loopback; nginx {os.cpu_count()} workers (auto), matgto {threads_note}; "
               f"WebSocket: {ws_note}\n")

@@ -13,8 +13,7 @@ build_pkgs=(build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev libbrotli-dev libssl-dev libabsl-dev libre2-dev zlib1g-dev
   libgtest-dev libgmock-dev libcli11-dev libspdlog-dev
   libcurl4-openssl-dev libexpat1-dev  # the S3 store: libcurl's SigV4, expat for S3's XML
-  libnghttp2-dev  # HTTP/2 with clients and upstreams (server/proxy/h2.cc)
-  liburing-dev)  # the io_uring build of the server (matgto-uring)
+  libnghttp2-dev)  # HTTP/2 with clients and upstreams (server/proxy/h2.cc)
 # prometheus: only for its promtool (`promtool check metrics` in the e2e
 # tests); Debian ships promtool in the server package (~100 MB installed).
 # chromium + chromium-driver: the admin page's browser tests (headless,

@@ -14,7 +14,6 @@
 #include "server/app/cli.h"
 #include "server/app/env_flags.h"
 #include "server/app/fault_cli.h"
-#include "server/app/io_backend.h"
 #include "server/app/modes.h"
 #include "server/app/option_flags.h"
 #include "server/app/serve.h"
@@ -299,13 +298,6 @@ int Run(int argc, char** argv) {
     if (!serve.ok()) {
       std::fprintf(stderr, "matgto: %s\n",
                    std::string(serve.status().message()).c_str());
-      return 2;
-    }
-    if (absl::Status backend =
-            matgto::app::RunOnWantedBackend(serve->io_backend, argv);
-        !backend.ok()) {
-      std::fprintf(stderr, "matgto: %s\n",
-                   std::string(backend.message()).c_str());
       return 2;
     }
     return matgto::app::RunServe(*serve);

@@ -74,8 +74,6 @@ class ShutdownRequest {
 
 bool WriteReadyFile(const std::string& path, const std::string& proxy,
                     const std::string& control, const std::string& admin) {
-  // (io_backend: the event loop this process runs on, "io_uring" or
-  // "epoll".)
   google::protobuf::Struct ready;
   (*ready.mutable_fields())["proxy"].set_string_value(proxy);
   (*ready.mutable_fields())["control"].set_string_value(control);
@@ -83,8 +81,6 @@ bool WriteReadyFile(const std::string& path, const std::string& proxy,
     (*ready.mutable_fields())["admin"].set_string_value(admin);
   }
   (*ready.mutable_fields())["pid"].set_number_value(::getpid());
-  (*ready.mutable_fields())["io_backend"].set_string_value(
-      IoBackendName(ThisBuildIoBackend()));
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(ready, &json).ok()) {
     return false;
@@ -410,8 +406,7 @@ int RunServe(const ServeOptions& options_in) {
                : "",
            ", cassettes in ", store->where, " (",
            cassette::CassetteFormatName(options.cassette_format),
-           "), default mode ", ModeName(sessions.default_mode()),
-           ", event loop ", IoBackendName(ThisBuildIoBackend()), ", CA ",
+           "), default mode ", ModeName(sessions.default_mode()), ", CA ",
            (*tls)->ca_cert_path()));
   Note(LogLevel::kInfo, "start",
        absl::StrCat("control API: ", control_security));

@@ -9,7 +9,6 @@
 #include "absl/time/time.h"
 #include "matgto/v1/control.pb.h"
 #include "server/admin/admin_server.h"
-#include "server/app/io_backend.h"
 #include "server/app/session_ports.h"
 #include "server/app/store_flags.h"
 #include "server/cassette/store.h"
@@ -33,11 +32,8 @@ struct ServeOptions {
   // Cassette to use from the start (in `mode`); none when empty.
   std::string cassette;
   int threads = 0;  // 0: one per core
-  // The event loop asked for (see io_backend.h); main() has exec'd the
-  // build that provides it before RunServe.
-  IoBackend io_backend = IoBackend::kAuto;
   // Written atomically once both listeners are up:
-  // {"proxy":..,"control":..,"pid":..,"io_backend":..}
+  // {"proxy":..,"control":..,"pid":..}
   std::string ready_file;
   absl::Duration shutdown_grace = absl::Seconds(5);
 

@@ -84,13 +84,6 @@ void ServeFlags::AddTo(CLI::App* serve_cmd) {
   serve_cmd
       ->add_option("--threads", serve.threads, "I/O threads (0: one per core)")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--io-backend", io_backend,
-                   "event loop: io_uring (fewer system calls per exchange; "
-                   "the matgto-uring build beside this one), epoll, or auto "
-                   "(io_uring where the kernel allows it)")
-      ->check(CLI::IsMember({"auto", "io_uring", "epoll"}))
-      ->capture_default_str();
   serve_cmd->add_option("--ready-file", serve.ready_file,
                         "write {\"proxy\",\"control\",\"pid\"} JSON here once "
                         "listening");
@@ -243,7 +236,6 @@ absl::StatusOr<ServeOptions> ServeFlags::Build() const {
   options.proxy.ws_idle_timeout = absl::Seconds(ws_idle_s);
   options.log.level = *observe::ParseLogLevel(log_level);
   options.log.format = *observe::ParseLogFormat(log_format);
-  ASSIGN_OR_RETURN(options.io_backend, ParseIoBackend(io_backend));
   if (!session_ports.empty()) {
     ASSIGN_OR_RETURN(options.session_ports, ParsePortRange(session_ports));
   }

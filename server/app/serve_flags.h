@@ -23,7 +23,6 @@ struct ServeFlags {
   std::string session_ports;
   double ws_idle_s = 300;
   std::string log_level = "info", log_format = "text";
-  std::string io_backend = "auto";
 
   // The flags write into this object: it must outlive the parse.
   void AddTo(CLI::App* serve_cmd);

@@ -5,14 +5,6 @@
 // usually taken whole; whatever is left goes on with an async write.
 // TLS streams are not tried (their records are written by their own
 // async operations).
-//
-// Not on io_uring (the matgto-uring build): there the async write costs no
-// system call of its own (it goes into the ring with the loop's other
-// submissions), and a write tried at once needs the socket non-blocking,
-// which makes each io_uring read on it fail with EAGAIN and go through a
-// poll: 22.1 us of proxy CPU per forwarded exchange, 21.1 with a
-// MSG_DONTWAIT send on the blocking socket, 19.4 without trying (paired
-// rounds on 2026-12-05).
 #pragma once
 
 #include <boost/asio/buffer.hpp>
@@ -28,9 +20,6 @@ namespace matgto::proxy {
 template <class Buffers>
 std::size_t SendNow(boost::beast::tcp_stream& stream, const Buffers& buffers,
                     boost::beast::error_code& ec) {
-#if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
-  return 0;
-#else
   auto& socket = stream.socket();
   // (Only this write is synchronous; every async operation works on the
   // socket as before.)
@@ -44,7 +33,6 @@ std::size_t SendNow(boost::beast::tcp_stream& stream, const Buffers& buffers,
     ec = {};
   }
   return sent;
-#endif
 }
 
 // Any other stream (TLS): nothing is tried.
