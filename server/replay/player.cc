@@ -158,12 +158,63 @@ void Player::Take(uint32_t position,
 }
 
 void Player::Link(uint32_t position) {
-  auto [it, inserted] = chains_.try_emplace(slots_[position].key,
-                                            std::make_pair(position, position));
+  auto [it, inserted] = chains_.try_emplace(
+      slots_[position].key, Chain{position, position, position});
   if (!inserted) {
-    slots_[it->second.second].next = position;
-    it->second.second = position;
+    Chain& chain = it->second;
+    slots_[chain.last].next = position;
+    chain.last = position;
+    if (chain.unused == kNone) chain.unused = position;
   }
+}
+
+void Player::ReleaseIfSpent(Slot& slot) {
+  // Under SEQUENTIAL a used recording is never answered again unless it is
+  // the last of its chain (REPEAT_LAST); a miss's ranking reads it again
+  // from the image. gRPC calls stay: AnswerPartial looks at used ones.
+  if (repeat_ != Repeat::kSequential || slot.image_position == kNone ||
+      slot.next == kNone || core::IsGrpc(slot.entry->exchange.request)) {
+    return;
+  }
+  slot.entry.reset();
+}
+
+absl::InlinedVector<size_t, 2> Player::Candidates(
+    Chain& chain, const match::Fingerprint& print) {
+  // Positions of one key hold the same fingerprint but for a hash
+  // collision, hence the comparisons.
+  absl::InlinedVector<size_t, 2> out;
+  if (repeat_ == Repeat::kReuse) {
+    for (uint32_t pos = chain.first; pos != kNone; pos = slots_[pos].next) {
+      if (Materialize(pos).fingerprint == print) {
+        out.push_back(pos);
+        break;
+      }
+    }
+    return out;
+  }
+  while (chain.unused != kNone && uses_[chain.unused] != 0) {
+    chain.unused = slots_[chain.unused].next;
+  }
+  for (uint32_t pos = chain.unused; pos != kNone; pos = slots_[pos].next) {
+    if (uses_[pos] == 0 && Materialize(pos).fingerprint == print) {
+      out.push_back(pos);
+      break;
+    }
+  }
+  if (Materialize(chain.last).fingerprint == print) {
+    if (out.empty() || out.back() != chain.last) out.push_back(chain.last);
+    return out;
+  }
+  // (A collision at the end of the chain: the last position of `print`.)
+  size_t last = kNone;
+  for (uint32_t pos = chain.first; pos != kNone; pos = slots_[pos].next) {
+    if (Materialize(pos).fingerprint == print) last = pos;
+  }
+  if (last != kNone && (out.empty() || out.back() != last)) {
+    out.push_back(last);
+  }
+  return out;
 }
 
 Player::Entry& Player::Materialize(size_t position) {
@@ -244,23 +295,20 @@ Player Player::FromCassette(const v1::Cassette& cassette,
 std::variant<Player::Hit, Player::Miss> Player::Answer(
     const core::HttpRequest& live) {
   const match::Fingerprint print = matcher_.Of(live);
-  // Inline: a request matches a handful of recordings at most, usually one.
-  absl::InlinedVector<size_t, 8> matching;
+  absl::InlinedVector<size_t, 2> matching;
   if (auto it = chains_.find(match::RequestMatcher::Key(print));
       it != chains_.end()) {
-    for (uint32_t pos = it->second.first; pos != kNone;
-         pos = slots_[pos].next) {
-      if (Materialize(pos).fingerprint == print) {
-        matching.push_back(pos);  // else a collision
-      }
-    }
+    matching = Candidates(it->second, print);
   }
   const Pick pick = PickRecording(matching, uses_, repeat_, on_exhausted_);
   switch (pick.outcome) {
     case Pick::Outcome::kAnswer: {
-      const RecordedExchange& e = slots_[pick.position].entry->exchange;
-      return Hit{e.interaction_index, Response(pick.position),
-                 e.time_to_first_byte, e.total};
+      Slot& slot = slots_[pick.position];
+      const RecordedExchange& e = slot.entry->exchange;
+      Hit hit{e.interaction_index, Response(pick.position),
+              e.time_to_first_byte, e.total};
+      ReleaseIfSpent(slot);
+      return hit;
     }
     case Pick::Outcome::kExhausted:
       return Miss{.reason = "exhausted", .closest = {{pick.position, {}}}};

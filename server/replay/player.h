@@ -12,7 +12,10 @@
 // first use: loading parses each request once for its match key and keeps
 // 24 bytes per exchange plus the key index; what was used stays parsed,
 // except a response body over kKeepBodyBytes: that one is read again from
-// the image when the last reply holding it is done.
+// the image when the last reply holding it is done. Under SEQUENTIAL, a used
+// exchange that a later recording of the same request follows is never
+// answered again and is dropped (gRPC calls excepted): replaying a recorded
+// load test keeps the last recording of each request, not all it used.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "matgto/v1/cassette.pb.h"
 #include "server/cassette/image.h"
 #include "server/core/http.h"
@@ -136,8 +140,26 @@ class Player {
   match::RequestMatcher matcher_;
   OnExhausted on_exhausted_;
   Repeat repeat_;
-  // Fingerprint key -> first and last position with that key.
-  absl::flat_hash_map<uint64_t, std::pair<uint32_t, uint32_t>> chains_;
+  // The positions of one fingerprint key, linked through Slot::next.
+  struct Chain {
+    uint32_t first = kNone;
+    uint32_t last = kNone;
+    // Every position before this one is used (uses_ only grows): a
+    // SEQUENTIAL pick starts here, so a request recorded N times costs O(1)
+    // per replay instead of a walk over the N (kNone: all are used).
+    uint32_t unused = kNone;
+  };
+  absl::flat_hash_map<uint64_t, Chain> chains_;
+  // The positions of `chain` whose fingerprint is `print` that decide a
+  // pick (PickRecording gives for them what it gives for all of them):
+  // under SEQUENTIAL the first unused one and the last one; under REUSE the
+  // first one.
+  absl::InlinedVector<size_t, 2> Candidates(Chain& chain,
+                                            const match::Fingerprint& print);
+  // Drops the parsed exchange of a slot just answered when it can never be
+  // answered again (see player.cc), so that replaying a recorded load test
+  // keeps what is in use, not everything used.
+  void ReleaseIfSpent(Slot& slot);
   // For gRPC requests only: the key of the fingerprint without the body ->
   // positions, in order (AnswerPartial).
   absl::flat_hash_map<uint64_t, std::vector<uint32_t>> streams_;

@@ -82,6 +82,67 @@ TEST(PlayerTest, RepeatLastAfterExhaustion) {
   }
 }
 
+// A poll recorded thousands of times between other requests (a recorded
+// load test): each replay takes the next one in order, from a cassette
+// image as from exchanges given whole, then the last repeats or, under
+// EXHAUSTED_ERROR, the poll is a miss; the other requests keep their order.
+TEST(PlayerTest, ARequestRecordedManyTimesReplaysInOrderThenRunsOut) {
+  constexpr int kPolls = 5000;
+  v1::Cassette cassette;
+  std::vector<RecordedExchange> exchanges;
+  for (int i = 0; i < kPolls; ++i) {
+    exchanges.push_back(Exchange(2 * i, Req("GET", "http://h/poll"),
+                                 "poll " + std::to_string(i)));
+    exchanges.push_back(Exchange(
+        2 * i + 1, Req("GET", "http://h/other/" + std::to_string(i % 3)),
+        "other " + std::to_string(i)));
+  }
+  for (const RecordedExchange& e : exchanges) {
+    v1::Interaction& interaction = *cassette.add_interactions();
+    interaction.set_index(e.interaction_index);
+    v1::HttpExchange& http = *interaction.mutable_http();
+    cassette::ToProto(e.request, *http.mutable_request());
+    cassette::ToProto(*e.response, *http.mutable_response());
+  }
+  for (OnExhausted on_exhausted :
+       {OnExhausted::kRepeatLast, OnExhausted::kError}) {
+    for (bool from_image : {false, true}) {
+      SCOPED_TRACE(testing::Message() << "image " << from_image << " error "
+                                      << (on_exhausted == OnExhausted::kError));
+      Player player =
+          from_image ? Player::FromCassette(cassette, match::RequestMatcher(),
+                                            on_exhausted)
+                     : Player(exchanges, match::RequestMatcher(), on_exhausted);
+      for (int i = 0; i < kPolls; ++i) {
+        ASSERT_EQ(Body(player.Answer(Req("GET", "http://h/poll"))),
+                  "poll " + std::to_string(i));
+        if (i % 7 == 0) {
+          EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/other/1"))),
+                    "other " + std::to_string(3 * (i / 7) + 1));
+        }
+      }
+      const auto after = player.Answer(Req("GET", "http://h/poll"));
+      if (on_exhausted == OnExhausted::kError) {
+        ASSERT_TRUE(std::holds_alternative<Player::Miss>(after));
+        EXPECT_EQ(std::get<Player::Miss>(after).reason, "exhausted");
+        ASSERT_EQ(std::get<Player::Miss>(after).closest.size(), 1u);
+        EXPECT_EQ(std::get<Player::Miss>(after).closest[0].index,
+                  2u * (kPolls - 1));
+      } else {
+        EXPECT_EQ(Body(after), "poll " + std::to_string(kPolls - 1));
+        EXPECT_EQ(Body(player.Answer(Req("GET", "http://h/poll"))),
+                  "poll " + std::to_string(kPolls - 1));
+      }
+      // A miss still ranks every recording, those used (and dropped) too.
+      const auto miss = player.Answer(Req("GET", "http://h/pol"));
+      ASSERT_TRUE(std::holds_alternative<Player::Miss>(miss));
+      ASSERT_FALSE(std::get<Player::Miss>(miss).closest.empty());
+      EXPECT_EQ(std::get<Player::Miss>(miss).closest[0].index % 2, 0u);
+      EXPECT_THAT(player.Unused(), ::testing::Not(::testing::Contains(0u)));
+    }
+  }
+}
+
 TEST(PlayerTest, ExhaustedErrorGivesAnExhaustedMiss) {
   Player player(PollingCassette(), match::RequestMatcher(),
                 OnExhausted::kError);
