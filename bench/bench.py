@@ -19,6 +19,10 @@ Forward (baseline: an nginx reverse-proxy hop to the same nginx, keep-alive upst
     per two cores                   reference (the other rows run the server's default,
                                     one thread per core, as many as the hop's nginx
                                     has workers)
+  replay of what record recorded    the record row's cassette (each of 10 URLs thousands
+                                    of times) replayed: each request takes the next
+                                    recording of its URL; baseline nginx direct (once,
+                                    not in rounds)
   record, a new token per request   the same, each request with a new bearer token
                                     (a secret learned, and looked for, per exchange)
 Load: wrk -t2 -c64 (--wrk-threads, --connections), the settings of the performance
@@ -716,6 +720,17 @@ def main() -> int:
             rss_mib(mr_n.pid), rounds=(runs["rec_n"], runs["hop"]))
         cli(rinfo, "stop")
         cli(rinfo_n, "stop")
+        # What was just recorded, replayed: a recorded load test holds each
+        # of its 10 URLs thousands of times, and each request takes the
+        # next recording of its URL.
+        recorded = sum(r["requests"] for r in runs["rec"])
+        cli(rinfo, "replay", "bench-record")
+        wrk(f"http://{rinfo['proxy']}/", 1, C, WRK_ITEMS=10, WRK_TARGET=base)
+        again = measured(mr.pid, lambda: wrk(f"http://{rinfo['proxy']}/", S, C, WRK_ITEMS=10,
+                                             WRK_TARGET=base))
+        add("Forward", "matgto replay of what record recorded", again, b_http, rss_mib(mr.pid),
+            f"ratio vs nginx direct; over {recorded:,} interactions, 10 URLs")
+        cli(rinfo, "stop")
         for proc in (mp, mr, mp_n, mr_n, hproc):
             proc.terminate()
             proc.wait(timeout=30)
@@ -828,6 +843,7 @@ def main() -> int:
         print(f"\nmatgto bench: {C} keep-alive connections, {S}s per row, {a.body_bytes}-byte body, "
               f"wrk -t{WRK_THREADS}, {os.cpu_count()} cores, loopback; nginx {os.cpu_count()} workers (auto), matgto {threads_note}; "
               f"WebSocket: {ws_note}\n")
+        print(f"server measured: {MATGTO}\n")
         print_table(rows)
         print(f"\nstart-up: ready file {ready_ms:.0f} ms after exec (best of 5), idle RSS {idle_rss:.1f} MiB")
         print(f"cassette load: Replay of 10,000 interactions took {load_ms:.0f} ms (gRPC call, parse + index)")
