@@ -89,7 +89,7 @@ void Player::IndexStream(uint32_t position, const core::HttpRequest& request) {
   head.method = request.method;
   head.url = request.url;
   head.headers = request.headers;
-  streams_[HeadKey(matcher_.Of(head))].push_back(position);
+  streams_[HeadKey(matcher_.Of(head))].positions.push_back(position);
 }
 
 Player::Partial Player::AnswerPartial(const core::HttpRequest& live) {
@@ -108,27 +108,49 @@ Player::Partial Player::AnswerPartial(const core::HttpRequest& live) {
   const match::Fingerprint print = matcher_.Of(head);
   auto it = streams_.find(HeadKey(print));
   if (it == streams_.end()) return out;
-  // Whether a recording the live call could still turn into is unused, and
-  // the last used one it reached (what REPEAT_LAST answers with once they
-  // are all used).
-  bool unused = false;
-  std::optional<uint32_t> last_used;
-  for (uint32_t pos : it->second) {
-    Entry& entry = Materialize(pos);
-    if (!SameHead(entry.fingerprint, print)) continue;  // a collision
-    const core::HttpRequest& recorded = entry.exchange.request;
-    if (body == match::BodyMode::kExact &&
-        !absl::StartsWith(recorded.body, live.body)) {
-      continue;
+  Stream& stream = it->second;
+  const std::vector<uint32_t>& positions = stream.positions;
+  const bool sequential = repeat_ == Repeat::kSequential;
+  if (sequential) {
+    while (stream.used_prefix < positions.size() &&
+           uses_[positions[stream.used_prefix]] != 0) {
+      ++stream.used_prefix;
     }
-    const bool used = repeat_ == Repeat::kSequential && uses_[pos] != 0;
-    unused = unused || !used;
-    std::shared_ptr<const core::HttpResponse> response = Response(pos);
+  }
+  // Whether the recording at `pos` is one the live call could still turn
+  // into (its head, the body so far), and whether the body so far reaches
+  // the first piece of its response (it can be answered now).
+  enum class Fit { kNo, kNotYet, kNow };
+  auto fit = [&](uint32_t pos,
+                 std::shared_ptr<const core::HttpResponse>& response) {
+    Entry& entry = Materialize(pos);
+    if (!SameHead(entry.fingerprint, print)) return Fit::kNo;  // a collision
+    if (body == match::BodyMode::kExact &&
+        !absl::StartsWith(entry.exchange.request.body, live.body)) {
+      return Fit::kNo;
+    }
+    response = Response(pos);
     if (response->chunks.empty() ||
         !response->chunks.front().request_bytes.has_value() ||
         *response->chunks.front().request_bytes > live.body.size()) {
-      continue;
+      return Fit::kNotYet;
     }
+    return Fit::kNow;
+  };
+  // Whether a recording the live call could still turn into is unused, and
+  // the last used one it reached (what REPEAT_LAST answers with once they
+  // are all used). The used prefix is skipped: it holds no unused one.
+  bool unused = false;
+  std::optional<uint32_t> last_used;
+  for (size_t k = sequential ? stream.used_prefix : 0; k < positions.size();
+       ++k) {
+    const uint32_t pos = positions[k];
+    std::shared_ptr<const core::HttpResponse> response;
+    const Fit f = fit(pos, response);
+    if (f == Fit::kNo) continue;
+    const bool used = sequential && uses_[pos] != 0;
+    unused = unused || !used;
+    if (f == Fit::kNotYet) continue;
     if (used) {
       last_used = pos;
       continue;
@@ -138,10 +160,20 @@ Player::Partial Player::AnswerPartial(const core::HttpRequest& live) {
   }
   if (unused) {
     out.may_match = true;  // the rest of the call decides
-  } else if (last_used.has_value() &&
-             on_exhausted_ == OnExhausted::kRepeatLast) {
-    Take(*last_used, Response(*last_used), out);
+    return out;
   }
+  if (on_exhausted_ != OnExhausted::kRepeatLast) return out;
+  if (!last_used.has_value()) {
+    // The last one it reached among those skipped.
+    for (size_t k = stream.used_prefix; k-- > 0;) {
+      std::shared_ptr<const core::HttpResponse> response;
+      if (fit(positions[k], response) == Fit::kNow) {
+        last_used = positions[k];
+        break;
+      }
+    }
+  }
+  if (last_used.has_value()) Take(*last_used, Response(*last_used), out);
   // Else every recording it could be is used up: the miss ("exhausted" or
   // not) is the whole-request rule's, now.
   return out;

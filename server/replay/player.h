@@ -161,8 +161,13 @@ class Player {
   // keeps what is in use, not everything used.
   void ReleaseIfSpent(Slot& slot);
   // For gRPC requests only: the key of the fingerprint without the body ->
-  // positions, in order (AnswerPartial).
-  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> streams_;
+  // positions, in order (AnswerPartial), and how many of the first ones are
+  // used (as Chain::unused: a SEQUENTIAL pick starts past them).
+  struct Stream {
+    std::vector<uint32_t> positions;
+    size_t used_prefix = 0;
+  };
+  absl::flat_hash_map<uint64_t, Stream> streams_;
   // An AnswerPartial hit on `position` (counted as a use).
   void Take(uint32_t position,
             std::shared_ptr<const core::HttpResponse> response, Partial& out);

@@ -313,6 +313,50 @@ TEST(PlayerTest, PartialRequestAnsweredOnceItReachesTheFirstPiece) {
   EXPECT_EQ(again.hit->interaction_index, 1u);
 }
 
+// A gRPC call recorded many times (a recorded load test), alone and mixed
+// with calls of the same method and another body: each call takes the next
+// recording it can be, in order; once they are used up, REPEAT_LAST answers
+// with the last one, EXHAUSTED_ERROR at once with a miss.
+TEST(PlayerTest, PartialRequestsRecordedManyTimesAnswerInOrderThenRunOut) {
+  for (bool mixed : {false, true}) {
+    for (OnExhausted on_exhausted :
+         {OnExhausted::kRepeatLast, OnExhausted::kError}) {
+      SCOPED_TRACE(testing::Message() << "mixed " << mixed << " error "
+                                      << (on_exhausted == OnExhausted::kError));
+      constexpr int kCalls = 3000;
+      auto other = [&](int i) { return mixed && i % 3 == 2; };
+      std::vector<RecordedExchange> v;
+      for (int i = 0; i < kCalls; ++i) {
+        v.push_back(Interleaved(i, other(i) ? "abxyz1" : "abcdef",
+                                "r" + std::to_string(i)));
+      }
+      Player player(std::move(v), match::RequestMatcher(), on_exhausted);
+      int last = -1;
+      for (int i = 0; i < kCalls; ++i) {
+        if (other(i)) continue;
+        Player::Partial hit = player.AnswerPartial(LiveChat("abc"));
+        ASSERT_TRUE(hit.hit.has_value()) << i;
+        ASSERT_EQ(hit.hit->interaction_index, static_cast<uint64_t>(i));
+        last = i;
+      }
+      Player::Partial after = player.AnswerPartial(LiveChat("abc"));
+      if (on_exhausted == OnExhausted::kError) {
+        EXPECT_FALSE(after.hit.has_value());
+        EXPECT_FALSE(after.may_match);
+      } else {
+        ASSERT_TRUE(after.hit.has_value());
+        EXPECT_EQ(after.hit->interaction_index, static_cast<uint64_t>(last));
+      }
+      if (mixed) {
+        // The other body's recordings were left alone.
+        Player::Partial x = player.AnswerPartial(LiveChat("abx"));
+        ASSERT_TRUE(x.hit.has_value());
+        EXPECT_EQ(x.hit->interaction_index, 2u);
+      }
+    }
+  }
+}
+
 TEST(PlayerTest, PartialRequestUsedUpUnderExhaustedErrorIsAMissAtOnce) {
   std::vector<RecordedExchange> v;
   v.push_back(Interleaved(0, "abcdef", "one"));
