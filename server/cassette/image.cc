@@ -321,6 +321,18 @@ absl::Status CassetteImage::Request(size_t i, v1::HttpRequest& out) const {
 
 void CassetteImage::Release(size_t i) const {
   if (!mapped_) return;
+  const uint64_t length = spans_[i].length;
+  if (length < kReleaseBatchBytes) {
+    // (Two threads crossing the threshold together both drop the mapping:
+    // harmless.)
+    if (released_.fetch_add(length, std::memory_order_relaxed) + length <
+        kReleaseBatchBytes) {
+      return;
+    }
+    released_.store(0, std::memory_order_relaxed);
+    ReleaseAll();
+    return;
+  }
   static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const uint64_t start = spans_[i].offset / page * page;
   const uint64_t end = spans_[i].offset + spans_[i].length;
