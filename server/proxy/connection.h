@@ -27,6 +27,7 @@
 #include "server/core/url.h"
 #include "server/proxy/config.h"
 #include "server/proxy/lazy_deadline.h"
+#include "server/proxy/ready_read.h"
 #include "server/proxy/tls_services.h"
 #include "server/proxy/upstream.h"
 #include "server/proxy/wire.h"
@@ -231,6 +232,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream&>>
       client_tls_;
   boost::beast::flat_buffer buffer_;
+  // Reads requests (see ready_read.h).
+  ReadyReader reader_;
   std::optional<Origin> origin_;
   // The host a client certificate is made for when the client sends no SNI.
   std::string tls_host_;

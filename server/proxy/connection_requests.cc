@@ -186,7 +186,7 @@ asio::awaitable<bool> Connection::ReadHeader(RequestParser& parser) {
     client_.expires_never();
     idle_deadline_.Set(*this, Chrono(config_.idle_timeout));
     auto [ec, n] = co_await OnClient([&](auto& s) {
-      return Direct(s).async_read_some(buffer_.prepare(16 * 1024), kAwait);
+      return reader_.ReadSome(Direct(s), buffer_.prepare(16 * 1024), kAwait);
     });
     idle_deadline_.Clear();
     idle_ = false;
