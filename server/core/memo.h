@@ -27,6 +27,13 @@ class Memo {
   Memo& operator=(const Memo&) { return *this; }
   friend bool operator==(const Memo&, const Memo&) { return true; }
 
+  // Forgets the value (not while another thread may call Get).
+  void Clear() {
+    value_.reset();
+    std::destroy_at(&once_);
+    std::construct_at(&once_);
+  }
+
   template <class T, class Make>
   const T& Get(Make&& make) const {
     std::call_once(once_, [&] {

@@ -27,15 +27,42 @@ void ResponseParser::on_response_impl(int code, string_view reason, int version,
   ec = {};
 }
 
+void ResponseParser::Reuse(core::HttpResponse storage) {
+  response_ = std::move(storage);
+  response_.status = 0;
+  response_.reason.clear();
+  response_.version = 11;
+  fields_ = 0;  // the entries stay until on_header_impl (their memory)
+  if (response_.body.capacity() > kKeepBodyBytes) {
+    std::string().swap(response_.body);
+  } else {
+    response_.body.clear();
+  }
+  response_.trailers.clear();
+  response_.chunks.clear();
+  response_.spooled.reset();
+  response_.wire.Clear();
+}
+
 void ResponseParser::on_field_impl(http::field, string_view name,
                                    string_view value, error_code& ec) {
-  response_.headers.push_back(
-      core::Header{std::string(name.data(), name.size()),
-                   std::string(value.data(), value.size())});
+  if (fields_ < response_.headers.size()) {
+    core::Header& field = response_.headers[fields_];
+    field.name.assign(name.data(), name.size());
+    field.value.assign(value.data(), value.size());
+  } else {
+    response_.headers.push_back(
+        core::Header{std::string(name.data(), name.size()),
+                     std::string(value.data(), value.size())});
+  }
+  ++fields_;
   ec = {};
 }
 
-void ResponseParser::on_header_impl(error_code& ec) { ec = {}; }
+void ResponseParser::on_header_impl(error_code& ec) {
+  response_.headers.resize(fields_);  // drops what a Reuse left over
+  ec = {};
+}
 
 void ResponseParser::on_body_init_impl(
     const boost::optional<std::uint64_t>& content_length, error_code& ec) {

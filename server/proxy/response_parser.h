@@ -40,6 +40,14 @@ class ResponseParser : public boost::beast::http::basic_parser<false> {
   }
   size_t BodyLeft() const { return piece_left_; }
 
+  // Parses into `storage`'s memory: its header strings, header list and
+  // body keep their capacity (a body's up to kKeepBodyBytes), its content
+  // is dropped. A connection hands back the response of its previous
+  // exchange, so a warm one reads a usual response without allocating.
+  // Call before parsing.
+  void Reuse(core::HttpResponse storage);
+  static constexpr size_t kKeepBodyBytes = 64 * 1024;
+
  private:
   using string_view = boost::beast::string_view;
   using error_code = boost::beast::error_code;
@@ -61,6 +69,9 @@ class ResponseParser : public boost::beast::http::basic_parser<false> {
   void on_finish_impl(error_code& ec) override;
 
   core::HttpResponse response_;
+  // Fields parsed so far; response_.headers may hold more entries (kept
+  // for their strings' memory, see Reuse) until the header is done.
+  size_t fields_ = 0;
   bool relaying_ = false;
   char* piece_ = nullptr;
   size_t piece_left_ = 0;

@@ -261,6 +261,9 @@ asio::awaitable<FetchOutcome> UpstreamClient::Fetch(
 asio::awaitable<void> UpstreamClient::FetchInto(
     const core::HttpRequest& request, const core::UrlParts& url,
     FetchOutcome& out, ResponseRelay* relay) {
+  // The response of the caller's previous exchange is done with: its
+  // memory is where this one is parsed (see ResponseParser::Reuse).
+  if (out.response.has_value()) spare_ = std::move(*out.response);
   for (int attempt = 0; attempt < 2; ++attempt) {
     out = FetchOutcome{};
     if (cancelled_) {
@@ -351,8 +354,11 @@ asio::awaitable<void> UpstreamClient::Exchange(
   // FetchInto.
   std::optional<ResponseParser>& parser = parser_;
   beast::error_code rec;
-  for (;;) {
+  for (bool interim = false;; interim = true) {
+    // (After an interim response, the next one reuses its memory.)
+    if (interim) spare_ = std::move(parser->response());
     parser.emplace();
+    parser->Reuse(std::move(spare_));
     parser->header_limit(kMaxUpstreamHeaderBytes);
     // With a relay, a body larger than --max-body-bytes is still passed on
     // (the limit is then on what is kept); without, it is refused whole.
@@ -374,8 +380,8 @@ asio::awaitable<void> UpstreamClient::Exchange(
         rec = http::error::buffer_overflow;
         break;
       }
-      auto [ec, n] = co_await reader_.ReadSome(
-          Direct(stream), buffer_.prepare(room), kAwait);
+      auto [ec, n] = co_await reader_.ReadSome(Direct(stream),
+                                               buffer_.prepare(room), kAwait);
       buffer_.commit(n);
       if (ec == asio::error::eof) {
         rec = {};

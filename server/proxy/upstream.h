@@ -183,6 +183,9 @@ class UpstreamClient {
   ReadyReader reader_;
   // The response of the exchange in flight being read.
   std::optional<ResponseParser> parser_;
+  // Memory for the next response (see ResponseParser::Reuse): the
+  // previous one, once its exchange is done.
+  core::HttpResponse spare_;
   // The request line and header block being sent (reused: one exchange at
   // a time).
   std::string head_;

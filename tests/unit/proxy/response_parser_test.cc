@@ -77,8 +77,10 @@ std::string WithBeast(const std::vector<std::string>& pieces,
 }
 
 std::string WithOurs(const std::vector<std::string>& pieces,
-                     const Options& options) {
+                     const Options& options,
+                     core::HttpResponse* reused = nullptr) {
   ResponseParser parser;
+  if (reused != nullptr) parser.Reuse(std::move(*reused));
   const std::string error = Feed(parser, pieces, options);
   if (!error.empty()) return "error: " + error;
   const core::HttpResponse& r = parser.response();
@@ -139,6 +141,44 @@ TEST(ResponseParserTest, ReadsWhatBeastsParserReadsHoweverTheBytesArrive) {
     EXPECT_EQ(WithOurs(bytes, c.options), WithBeast(bytes, c.options))
         << c.wire << " a byte at a time";
   }
+}
+
+// Parsed into the memory of any earlier response (more fields, fewer, a
+// body, an error half-way), a response reads the same.
+TEST(ResponseParserTest, ReusingAnEarlierResponsesMemoryReadsTheSame) {
+  for (const Case& before : Corpus()) {
+    for (const Case& c : Corpus()) {
+      ResponseParser first;
+      Feed(first, {before.wire}, before.options);
+      core::HttpResponse storage = std::move(first.response());
+      EXPECT_EQ(WithOurs({c.wire}, c.options, &storage),
+                WithBeast({c.wire}, c.options))
+          << c.wire << " after " << before.wire;
+    }
+  }
+}
+
+TEST(ResponseParserTest, ASecondResponseLikeTheFirstNeedsNoNewMemory) {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nDate: Sat, 05 Dec 2026 08:00:00 GMT\r\n"
+      "Content-Type: application/json; charset=utf-8\r\n"
+      "ETag: \"5f3a-0123456789abcdef\"\r\nContent-Length: 40\r\n\r\n" +
+      std::string(40, 'x');
+  ResponseParser first;
+  ASSERT_EQ(Feed(first, {wire}, {}), "");
+  core::HttpResponse storage = std::move(first.response());
+  const void* fields = storage.headers.data();
+  const void* date = storage.headers[0].value.data();
+  const void* body = storage.body.data();
+  ResponseParser second;
+  second.Reuse(std::move(storage));
+  ASSERT_EQ(Feed(second, {wire}, {}), "");
+  const core::HttpResponse& r = second.response();
+  EXPECT_EQ(r.headers.data(), fields);
+  EXPECT_EQ(r.headers[0].value.data(), date);
+  EXPECT_EQ(r.body.data(), body);
+  EXPECT_EQ(r.headers[0].value, "Sat, 05 Dec 2026 08:00:00 GMT");
+  EXPECT_EQ(r.body, std::string(40, 'x'));
 }
 
 TEST(ResponseParserTest, TheCorpusHasGoodAndBadResponses) {
