@@ -208,6 +208,13 @@ void AppendHttpInteractionTail(const core::HttpRequest& request,
 
 std::string JournalInteractionRecord(uint64_t index, absl::Time recorded_at,
                                      absl::string_view tail) {
+  std::string record;
+  AppendJournalInteractionRecord(index, recorded_at, tail, record);
+  return record;
+}
+
+void AppendJournalInteractionRecord(uint64_t index, absl::Time recorded_at,
+                                    absl::string_view tail, std::string& out) {
   const ProtoTimeParts at = TimestampParts(recorded_at);
   // v1.JournalEntry: interaction = 2; v1.Interaction: index = 1,
   // recorded_at = 2, then the tail's fields.
@@ -221,13 +228,13 @@ std::string JournalInteractionRecord(uint64_t index, absl::Time recorded_at,
   std::vector<size_t>& sizes = Sizes();
   Counter counter{.sizes = sizes};
   entry(counter);
-  std::string record(
-      CodedOutputStream::VarintSize64(counter.size) + counter.size, '\0');
-  Writer writer{.at = reinterpret_cast<uint8_t*>(record.data()),
+  const size_t start = out.size();
+  out.resize(start + CodedOutputStream::VarintSize64(counter.size) +
+             counter.size);
+  Writer writer{.at = reinterpret_cast<uint8_t*>(out.data() + start),
                 .sizes = sizes};
   writer.Varint(counter.size);
   entry(writer);
-  return record;
 }
 
 }  // namespace matgto::cassette

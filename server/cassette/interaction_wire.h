@@ -37,5 +37,8 @@ void AppendHttpInteractionTail(const core::HttpRequest& request,
 // fields `tail` holds (AppendHttpInteractionTail's).
 std::string JournalInteractionRecord(uint64_t index, absl::Time recorded_at,
                                      absl::string_view tail);
+// JournalInteractionRecord's bytes, appended to `out`.
+void AppendJournalInteractionRecord(uint64_t index, absl::Time recorded_at,
+                                    absl::string_view tail, std::string& out);
 
 }  // namespace matgto::cassette

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "server/cassette/interaction_wire.h"
 #include "server/cassette/spooled.h"
 #include "server/core/status_macros.h"
 #include "server/core/thread_name.h"
@@ -141,6 +142,7 @@ Journal::~Journal() {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
+  CutPause();
   writer_.join();
   ::close(fd_);  // releases the lock
   ::close(dir_fd_);
@@ -151,24 +153,56 @@ void Journal::Append(const v1::JournalEntry& entry) { Enqueue(entry, false); }
 void Journal::Replace(const v1::JournalEntry& begin) { Enqueue(begin, true); }
 
 void Journal::Enqueue(const v1::JournalEntry& entry, bool supersedes) {
-  std::string record;
   const size_t size = entry.ByteSizeLong();
-  record.resize(google::protobuf::io::CodedOutputStream::VarintSize32(
-                    static_cast<uint32_t>(size)) +
-                size);
-  uint8_t* p = reinterpret_cast<uint8_t*>(record.data());
+  absl::MutexLock lock(&mu_);
+  Run& run = OpenRun(supersedes);
+  const size_t start = run.bytes.size();
+  run.bytes.resize(start +
+                   google::protobuf::io::CodedOutputStream::VarintSize32(
+                       static_cast<uint32_t>(size)) +
+                   size);
+  uint8_t* p = reinterpret_cast<uint8_t*>(run.bytes.data() + start);
   p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
       static_cast<uint32_t>(size), p);
   entry.SerializeWithCachedSizesToArray(p);
-  Push(std::move(record), supersedes);
+  Pushed(run, start);
 }
 
-void Journal::AppendRecord(std::string record) {
-  Push(std::move(record), false);
-}
+void Journal::AppendRecord(absl::string_view record) { Push(record, false); }
 
-void Journal::Push(std::string record, bool supersedes) {
+void Journal::AppendInteraction(uint64_t index, absl::Time recorded_at,
+                                absl::string_view tail) {
   absl::MutexLock lock(&mu_);
+  Run& run = OpenRun(false);
+  const size_t start = run.bytes.size();
+  AppendJournalInteractionRecord(index, recorded_at, tail, run.bytes);
+  Pushed(run, start);
+}
+
+void Journal::Push(absl::string_view record, bool supersedes) {
+  absl::MutexLock lock(&mu_);
+  Run& run = OpenRun(supersedes);
+  const size_t start = run.bytes.size();
+  run.bytes.append(record.data(), record.size());
+  Pushed(run, start);
+}
+
+Journal::Run& Journal::OpenRun(bool supersedes) {
+  if (!supersedes && !queue_.empty() && !queue_.back().supersedes) {
+    return queue_.back();
+  }
+  queue_.push_back(std::move(spare_));
+  spare_ = Run{};
+  Run& run = queue_.back();
+  run.bytes.clear();
+  run.ends.clear();
+  run.supersedes = supersedes;
+  return run;
+}
+
+void Journal::Pushed(Run& run, size_t start) {
+  const absl::string_view record = absl::string_view(run.bytes).substr(start);
+  run.ends.push_back(run.bytes.size());
   appended_bytes_ += record.size();
   if (grams_state_ != GramsState::kLapsed) {
     grams_.Add(record);
@@ -177,9 +211,16 @@ void Journal::Push(std::string record, bool supersedes) {
       grams_state_ = GramsState::kLapsed;  // built again when asked
     }
   }
-  queue_.push_back(Record{std::move(record), supersedes});
   ++appended_;
   kick_ = true;
+}
+
+void Journal::CutPause() {
+  {
+    absl::MutexLock lock(&pause_mu_);
+    pause_cut_ = true;
+  }
+  pause_cv_.Signal();
 }
 
 absl::Status Journal::Supersede(off_t end) {
@@ -209,7 +250,9 @@ absl::Status Journal::Supersede(off_t end) {
   return absl::OkStatus();
 }
 
-size_t Journal::WriteBatch(const std::deque<Record>& batch, absl::Status& st) {
+size_t Journal::WriteBatch(std::deque<Run>& batch, uint64_t& records,
+                           absl::Status& st) {
+  records = 0;
   if (dirty_) {
     if (::ftruncate(fd_, good_size_) != 0) {
       st = JournalError("cannot cut back journal", path_, errno);
@@ -218,21 +261,16 @@ size_t Journal::WriteBatch(const std::deque<Record>& batch, absl::Status& st) {
     dirty_ = false;
   }
   size_t done = 0;
-  while (done < batch.size()) {
-    // A group ends with a record that supersedes the ones before it: the
-    // zeroing comes right after it is written.
-    size_t end = done;
-    while (end < batch.size() && end - done < kMaxGather) {
-      if (batch[end++].supersedes) break;
-    }
-    done += WriteGroup(batch, done, end, st);
+  for (Run& run : batch) {
+    const off_t start = good_size_;
+    const size_t whole = WriteRun(run, st);
+    records += whole;
     if (!st.ok()) return done;
-    const Record& last = batch[end - 1];
-    const off_t start = good_size_ - static_cast<off_t>(last.bytes.size());
-    if (last.supersedes && start > 0) {
+    ++done;
+    if (run.supersedes && start > 0) {
       // Written: the earlier records are superseded. Should zeroing fail,
       // the new kBegin still wins at recovery; the error is reported (and
-      // the records after it are written on the next attempt).
+      // the runs after it are written on the next attempt).
       st = Supersede(start);
       if (!st.ok()) return done;
     }
@@ -240,29 +278,12 @@ size_t Journal::WriteBatch(const std::deque<Record>& batch, absl::Status& st) {
   return done;
 }
 
-size_t Journal::WriteGroup(const std::deque<Record>& batch, size_t first,
-                           size_t last, absl::Status& st) {
-  size_t total = 0;
-  for (size_t i = first; i < last; ++i) total += batch[i].bytes.size();
-  std::array<iovec, kMaxGather> iov;
+size_t Journal::WriteRun(Run& run, absl::Status& st) {
+  const size_t total = run.bytes.size();
   size_t written = 0;
   while (written < total) {
-    // What is left: past the records written whole and the written part of
-    // one cut short (a short write is rare: a full disk, a signal).
-    int count = 0;
-    size_t skip = written;
-    for (size_t i = first; i < last; ++i) {
-      const std::string& bytes = batch[i].bytes;
-      if (skip >= bytes.size()) {
-        skip -= bytes.size();
-        continue;
-      }
-      iov[count++] =
-          iovec{const_cast<char*>(bytes.data()) + skip, bytes.size() - skip};
-      skip = 0;
-    }
-    const ssize_t n = ::pwritev(fd_, iov.data(), count,
-                                good_size_ + static_cast<off_t>(written));
+    const ssize_t n = ::pwrite(fd_, run.bytes.data() + written, total - written,
+                               good_size_ + static_cast<off_t>(written));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       st = JournalError("cannot write journal", path_, n < 0 ? errno : EIO);
@@ -270,14 +291,20 @@ size_t Journal::WriteGroup(const std::deque<Record>& batch, size_t first,
     }
     written += static_cast<size_t>(n);
   }
-  size_t whole = 0;
-  size_t bytes = 0;
-  while (first + whole < last &&
-         bytes + batch[first + whole].bytes.size() <= written) {
-    bytes += batch[first + whole].bytes.size();
-    ++whole;
-  }
+  // The records written whole (a short write is rare: a full disk, a
+  // signal).
+  const size_t whole = static_cast<size_t>(
+      std::upper_bound(run.ends.begin(), run.ends.end(), written) -
+      run.ends.begin());
+  const size_t bytes = whole == 0 ? 0 : run.ends[whole - 1];
   good_size_ += static_cast<off_t>(bytes);
+  if (whole < run.records()) {
+    // Kept for the next attempt: only what was not written.
+    run.bytes.erase(0, bytes);
+    run.ends.erase(run.ends.begin(),
+                   run.ends.begin() + static_cast<ptrdiff_t>(whole));
+    for (size_t& end : run.ends) end -= bytes;
+  }
   // A torn record would hide every later one from recovery: cut it off (or
   // try again before the next write).
   if (written > bytes && ::ftruncate(fd_, good_size_) != 0) dirty_ = true;
@@ -286,22 +313,20 @@ size_t Journal::WriteGroup(const std::deque<Record>& batch, size_t first,
 
 void Journal::WriterLoop() {
   bool wrote = false;
+  std::deque<Run> batch;
   for (;;) {
-    std::deque<Record> batch;
+    if (wrote) {
+      // Group commit: after a write, entries are gathered for a moment
+      // (unless a Flush or the close waits), so that a busy recording
+      // costs one wake-up and one write per batch, not per exchange.
+      absl::MutexLock lock(&pause_mu_);
+      if (!pause_cut_) {
+        pause_cv_.WaitWithTimeout(&pause_mu_, kGroupCommitWindow);
+      }
+      pause_cut_ = false;
+    }
     {
       absl::MutexLock lock(&mu_);
-      if (wrote) {
-        // Group commit: after a write, entries are gathered for a moment
-        // (unless a Flush or the close waits), so that a busy recording
-        // costs one wake-up and one write per batch, not per exchange.
-        mu_.AwaitWithTimeout(
-            absl::Condition(
-                +[](Journal* j) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                  return j->stop_ || j->flush_asked_;
-                },
-                this),
-            kGroupCommitWindow);
-      }
       const absl::Condition ready(
           +[](Journal* j) ABSL_NO_THREAD_SAFETY_ANALYSIS {
             return j->stop_ ||
@@ -317,27 +342,38 @@ void Journal::WriterLoop() {
       }
       if (queue_.empty()) {
         if (stop_) return;
+        wrote = false;
         continue;
       }
       kick_ = false;
-      flush_asked_ = false;
       batch.swap(queue_);
     }
     absl::Status st;
-    const size_t done = WriteBatch(batch, st);
+    uint64_t records = 0;
+    const size_t done = WriteBatch(batch, records, st);
     wrote = st.ok();
     absl::MutexLock lock(&mu_);
-    written_ += done;
+    written_ += records;
     ++attempts_;
     error_ = st;
     if (!st.ok()) {
-      // Kept, in order, ahead of anything appended meanwhile.
+      // Kept, in order, ahead of anything appended meanwhile (the run cut
+      // short holds only what was not written).
       for (size_t i = batch.size(); i > done; --i) {
         queue_.push_front(std::move(batch[i - 1]));
       }
+      batch.clear();
       // Closing: the recording was saved (or its save failed and reported).
       if (stop_) return;
+      continue;
     }
+    // The first run's memory serves the next run (see Run).
+    if (spare_.bytes.capacity() == 0 &&
+        batch.front().bytes.capacity() <= kKeepRunBytes) {
+      spare_ = std::move(batch.front());
+    }
+    batch.clear();
+    if (stop_ && queue_.empty()) return;
   }
 }
 
@@ -430,7 +466,8 @@ absl::Status Journal::WaitWritten() {
   {
     absl::MutexLock lock(&mu_);
     kick_ = true;
-    flush_asked_ = true;
+    // (Under mu_: the writer takes pause_mu_ and mu_ one at a time.)
+    CutPause();
     struct Wait {
       Journal* journal;
       uint64_t target;

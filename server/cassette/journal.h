@@ -61,7 +61,12 @@ class Journal {
   void Append(const v1::JournalEntry& entry);
   // Appends a record already serialised: a varint length, then that many
   // bytes of a v1::JournalEntry (JournalInteractionRecord's).
-  void AppendRecord(std::string record);
+  void AppendRecord(absl::string_view record);
+  // Appends the record JournalInteractionRecord(index, recorded_at, tail)
+  // would make, encoded straight into the journal's queue (no string of
+  // its own: what a recording appends per exchange).
+  void AppendInteraction(uint64_t index, absl::Time recorded_at,
+                         absl::string_view tail);
   // Appends `begin` (a kBegin entry holding the whole cassette so far) and,
   // once it is on disk, overwrites every earlier record with zeros and frees
   // their blocks: the recorder calls it when it learned a secret that earlier
@@ -124,15 +129,30 @@ class Journal {
   static constexpr absl::Duration kGroupCommitWindow = absl::Milliseconds(2);
 
  private:
-  // One serialized entry (length-prefixed); `supersedes`: written by Replace.
-  struct Record {
+  // Serialized entries (length-prefixed), back to back: `ends` says where
+  // each ends. `supersedes`: its one record was written by Replace.
+  // Appending copies bytes into a run whose memory the writer hands back
+  // after writing it (two runs take turns), so a busy recording neither
+  // allocates per entry nor frees on another thread than it allocated.
+  struct Run {
     std::string bytes;
+    std::vector<size_t> ends;
     bool supersedes = false;
+    size_t records() const { return ends.size(); }
   };
+  // The most of a written run's memory kept for the next one.
+  static constexpr size_t kKeepRunBytes = 4 << 20;
 
   Journal(std::string path, int dir_fd, std::string leaf, int fd, mode_t mode);
   void Enqueue(const v1::JournalEntry& entry, bool supersedes);
-  void Push(std::string record, bool supersedes);
+  // The run a new record goes at the end of (a new one for a record that
+  // supersedes, or after one).
+  Run& OpenRun(bool supersedes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the record that OpenRun's run holds from `start` on.
+  void Pushed(Run& run, size_t start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Push(absl::string_view record, bool supersedes);
+  // Ends the group-commit pause now (a Flush, the close).
+  void CutPause();
   // Waits until every entry appended so far is written (Flush without the
   // fsync).
   absl::Status WaitWritten();
@@ -141,15 +161,15 @@ class Journal {
   absl::Status WithWrittenBytes(absl::FunctionRef<void(absl::string_view)> use);
   void WriterLoop();
   // Writes `batch` after the last complete record; on an error, cuts the
-  // file back to it and sets `st`. Returns how many records were written.
-  // Writer thread only.
-  size_t WriteBatch(const std::deque<Record>& batch, absl::Status& st);
-  // Writes batch[first, last) with gather writes (a syscall per group, not
-  // per record); the same contract as WriteBatch for that range.
-  size_t WriteGroup(const std::deque<Record>& batch, size_t first, size_t last,
+  // file back to it and sets `st`. Returns how many runs were written
+  // whole, and in `records` how many records. A run cut short is left
+  // holding only its records that were not written. Writer thread only.
+  size_t WriteBatch(std::deque<Run>& batch, uint64_t& records,
                     absl::Status& st);
-  // Records per gather write (IOV_MAX is 1024).
-  static constexpr size_t kMaxGather = 256;
+  // Writes `run` (one syscall unless the disk takes part of it); the same
+  // contract as WriteBatch for it: returns how many of its records were
+  // written.
+  size_t WriteRun(Run& run, absl::Status& st);
   // Zeros [0, end) after an fsync (see Replace). Writer thread only.
   absl::Status Supersede(off_t end);
 
@@ -165,7 +185,9 @@ class Journal {
 
   absl::Mutex mu_;
   // Records not yet written, in order (failed ones first).
-  std::deque<Record> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Run> queue_ ABSL_GUARDED_BY(mu_);
+  // A written run's memory, for the next run.
+  Run spare_ ABSL_GUARDED_BY(mu_);
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t appended_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
@@ -173,8 +195,14 @@ class Journal {
   // or a Flush) although the last one failed.
   uint64_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
   bool kick_ ABSL_GUARDED_BY(mu_) = false;
-  // A Flush waits: the writer skips its group-commit pause.
-  bool flush_asked_ ABSL_GUARDED_BY(mu_) = false;
+  // The writer's group-commit pause, cut short when a Flush or the close
+  // waits. It waits on its own lock, not on mu_: a thread waiting with a
+  // condition on a mutex makes every unlock of it take the slow path
+  // (absl::Mutex evaluates the condition), which would be every Append's.
+  // Lock order: mu_, then pause_mu_.
+  absl::Mutex pause_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  absl::CondVar pause_cv_;
+  bool pause_cut_ ABSL_GUARDED_BY(pause_mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // The error of the last attempt; OK once a retry succeeds.
   absl::Status error_ ABSL_GUARDED_BY(mu_);

@@ -185,8 +185,7 @@ void Recorder::Store(v1::JournalEntry& entry) {
 void Recorder::StoreTail(const Draft& draft) {
   encoded_stored_ |=
       IsEncodedCore(*draft.request) || IsEncodedCore(*draft.response);
-  journal_->AppendRecord(
-      cassette::JournalInteractionRecord(count_++, clock_.Now(), *draft.tail));
+  journal_->AppendInteraction(count_++, clock_.Now(), *draft.tail);
 }
 
 void Recorder::Warn(std::string warning) {

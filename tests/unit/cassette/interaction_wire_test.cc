@@ -55,7 +55,13 @@ std::string Direct(const Exchange& e) {
   AppendHttpInteractionTail(e.request, e.response, e.timing, e.timing.fault,
                             tail);
   EXPECT_EQ(tail.substr(0, 4), "kept");
-  return JournalInteractionRecord(e.index, e.recorded_at, tail.substr(4));
+  const std::string record =
+      JournalInteractionRecord(e.index, e.recorded_at, tail.substr(4));
+  // Appended after what the journal's queue already holds: the same bytes.
+  std::string queue = "queued";
+  AppendJournalInteractionRecord(e.index, e.recorded_at, tail.substr(4), queue);
+  EXPECT_EQ(queue, "queued" + record);
+  return record;
 }
 
 std::vector<Exchange> Exchanges() {

@@ -10,7 +10,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "gtest/gtest.h"
@@ -269,7 +272,7 @@ TEST_F(StorageSafetyTest, ATransientWriteErrorLosesNoJournalEntry) {
   EXPECT_EQ(recovered->interactions(1).http().response().body().size(), 4000u);
 }
 
-// Records waiting together go out in one gather write: a disk that fills
+// Records waiting together go out in one write: a disk that fills
 // in the middle of one keeps the records before it and cuts off the rest.
 TEST_F(StorageSafetyTest, AGatherWriteCutShortKeepsTheWholeRecordsBeforeIt) {
   auto journal = store_->StartJournal("gather");
@@ -303,6 +306,56 @@ TEST_F(StorageSafetyTest, AGatherWriteCutShortKeepsTheWholeRecordsBeforeIt) {
     EXPECT_EQ(recovered->interactions(i).index(), static_cast<uint64_t>(i));
   }
   EXPECT_EQ(recovered->interactions(1).http().response().body().size(), 4000u);
+}
+
+// Entries appended from several threads while the writer writes batch
+// after batch (the runs' memory passing back and forth), with flushes at
+// odd moments and one record that supersedes the ones before it: every
+// entry after that record is recovered, once, in the order appended.
+TEST_F(StorageSafetyTest, EntriesAppendedFromSeveralThreadsAreAllRecovered) {
+  auto journal = store_->StartJournal("many");
+  ASSERT_THAT(journal, IsOk());
+  Journal& j = **journal;
+  j.Append(Begin("many"));
+  absl::Mutex order;  // numbers the entries in the order they are appended
+  int next = 0;
+  bool replaced = false;
+  auto append = [&](int count) {
+    for (int n = 0; n < count; ++n) {
+      absl::MutexLock lock(&order);
+      if (next == 1500 && !replaced) {
+        replaced = true;
+        j.Replace(Begin("many"));  // what a catch-up of secrets appends
+      }
+      v1::Interaction tail;
+      tail.mutable_http()->mutable_request()->set_url("http://h/" +
+                                                      std::to_string(next));
+      tail.mutable_http()->mutable_response()->set_body(
+          std::string(static_cast<size_t>(next % 700), 'x'));
+      j.AppendInteraction(static_cast<uint64_t>(next++), absl::Now(),
+                          tail.SerializeAsString());
+      if (n % 997 == 0) {
+        EXPECT_THAT(j.Flush(), IsOk());
+      }
+    }
+  };
+  std::thread a(append, 2000);
+  std::thread b(append, 2000);
+  a.join();
+  b.join();
+  ASSERT_THAT(j.Flush(), IsOk());
+  absl::StatusOr<v1::Cassette> recovered =
+      RecoverJournal(ReadFile(j.path()), j.path());
+  ASSERT_THAT(recovered, IsOk());
+  ASSERT_EQ(recovered->interactions_size(), 4000 - 1500);
+  for (int i = 0; i < recovered->interactions_size(); ++i) {
+    const v1::Interaction& it = recovered->interactions(i);
+    ASSERT_EQ(it.index(), static_cast<uint64_t>(1500 + i));
+    EXPECT_EQ(it.http().request().url(),
+              "http://h/" + std::to_string(1500 + i));
+    EXPECT_EQ(it.http().response().body().size(),
+              static_cast<size_t>((1500 + i) % 700));
+  }
 }
 
 TEST_F(StorageSafetyTest, AFailedWriteIsTriedAgainWithoutNewEntries) {
