@@ -91,7 +91,7 @@ test-asan: build-asan
 # interception tests (leaf certificates and their TLS contexts shared by the
 # I/O threads) against the TSan server. Suppressions: tests/tsan.supp
 # (third-party only).
-TSAN_TESTS := SessionsTest\.|SessionManagerTest\.|SessionManagerSaveFailureTest\.|JournalTest\.|FileStore
+TSAN_TESTS := SessionsTest\.|SessionManagerTest\.|SessionManagerSaveFailureTest\.|JournalTest\.|FileStore|StorageSafetyTest\.EntriesAppended
 test-tsan: build-tsan deps
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(ROOT)/tests/tsan.supp" \
 	  ctest --preset tsan -j$(JOBS) -R '$(TSAN_TESTS)'
