@@ -232,7 +232,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream&>>
       client_tls_;
   boost::beast::flat_buffer buffer_;
-  // Reads requests (see ready_read.h).
+  // Reads the first bytes of each request (see ready_read.h).
   ReadyReader reader_;
   std::optional<Origin> origin_;
   // The host a client certificate is made for when the client sends no SNI.

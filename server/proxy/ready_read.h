@@ -1,23 +1,37 @@
-// Reads a plain TCP socket as nginx does: a read that returned fewer bytes
-// than it asked for emptied the socket, so the next read waits for the
-// socket to become readable instead of trying recv() at once.
+// Reads a client's requests on a plain TCP socket the way nginx does: once
+// a read returned a whole request header block and nothing after it, the
+// client waits for the answer, so the next read (of its next request)
+// waits for the socket to become readable instead of trying recv() at once.
 //
 // Asio tries every read at once ("speculative" read) unless the last one
-// returned 0 bytes. On a keep-alive exchange the next bytes are almost never
-// there yet: the client has not sent its next request when the response
-// goes out, nor the upstream its response when the request goes out. Each
-// of those reads is a recv() failing with EAGAIN -- measured 1.8 per
-// forwarded exchange (3.8 recv() calls where nginx's hop makes 2.0), a
-// third of the proxy's syscalls.
+// returned 0 bytes. On a keep-alive connection the next request is almost
+// never there yet when the response goes out, so that read is a recv()
+// failing with EAGAIN: one per request.
 //
 // The reactor already has the switch (`try_speculative_`, cleared when an
 // operation reports `done_and_exhausted`, set again by the next readiness
 // event, both under the descriptor's lock, so no event is lost between
 // them); its receive operation reports that only for an empty read. The
-// operation here reports it for a short read too. It is written against
-// the epoll reactor of the Boost release this project builds with (Debian
-// 12's 1.81) and falls back to async_read_some anywhere else (another
-// Boost, another reactor, a socket not yet non-blocking, an empty buffer).
+// operation here reports it for a short read that ends with the blank line
+// of a header block too.
+//
+// Why only then, and only for requests: epoll reports a socket's state
+// changes as edges, and bytes and an end of stream that arrived together
+// are one edge. After a short read the peer may already have closed; a
+// read that then waits for the next edge waits for ever. nginx knows from
+// EPOLLRDHUP; Asio does not ask for it. A client whose request is whole
+// waits for its answer, and whatever it does next is a new edge (its next
+// request; its close, which our answer provokes when it has closed
+// entirely); one that half-closed after a whole request keeps its
+// connection until --idle-timeout. A header block cut short, or a body
+// still to come, is not a short read that ends a header block: the next
+// read is tried at once, as before. An upstream's response is read as Asio
+// reads it: a response delimited by the end of the stream would hang.
+//
+// Written against the epoll reactor of the Boost release this project
+// builds with (Debian 12's 1.81); anywhere else (another Boost, another
+// reactor, a socket not yet non-blocking, an empty buffer) it is
+// async_read_some.
 #pragma once
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -64,7 +78,8 @@ struct SocketAccess : boost::asio::ip::tcp::socket {
 };
 
 // The receive operation: Asio's reactive_socket_recv_op with one
-// difference, a short read reports done_and_exhausted.
+// difference, a short read that ends a header block reports
+// done_and_exhausted.
 template <class Handler, class IoExecutor>
 class RecvOp : public detail::reactor_op {
  public:
@@ -88,9 +103,14 @@ class RecvOp : public detail::reactor_op {
             /*is_stream=*/true, o->ec_, o->bytes_transferred_)) {
       return not_done;  // EAGAIN: wait for the next readiness event
     }
-    // An error, an end of stream, or fewer bytes than there was room for:
-    // the socket has nothing more now.
-    return o->ec_ || o->bytes_transferred_ < o->buffer_.size()
+    if (o->ec_) return done;
+    // The end of the stream (as Asio's own operation), or a whole header
+    // block and nothing after it (see the file comment).
+    const size_t n = o->bytes_transferred_;
+    if (n == 0) return done_and_exhausted;
+    const char* end = static_cast<const char*>(o->buffer_.data()) + n;
+    return n < o->buffer_.size() && n >= 4 && end[-4] == '\r' &&
+                   end[-3] == '\n' && end[-2] == '\r' && end[-1] == '\n'
                ? done_and_exhausted
                : done;
   }

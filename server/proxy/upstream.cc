@@ -380,8 +380,8 @@ asio::awaitable<void> UpstreamClient::Exchange(
         rec = http::error::buffer_overflow;
         break;
       }
-      auto [ec, n] = co_await reader_.ReadSome(Direct(stream),
-                                               buffer_.prepare(room), kAwait);
+      auto [ec, n] = co_await Direct(stream).async_read_some(
+          buffer_.prepare(room), kAwait);
       buffer_.commit(n);
       if (ec == asio::error::eof) {
         rec = {};

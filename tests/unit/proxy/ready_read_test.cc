@@ -1,5 +1,6 @@
-// ReadyReader on real loopback sockets: after a short read the next read
-// waits for readiness; no bytes may be missed, whenever they arrive.
+// ReadyReader on real loopback sockets: after a short read that ends a
+// header block the next read waits for readiness; no bytes and no end of
+// stream may be missed, whenever they arrive.
 #include "server/proxy/ready_read.h"
 
 #include <array>
@@ -69,17 +70,19 @@ class ReadyReadTest : public ::testing::Test {
   std::array<char, 64> buffer_{};
 };
 
-TEST_F(ReadyReadTest, AShortReadThenBytesThatArriveLater) {
+constexpr char kRequest[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+
+TEST_F(ReadyReadTest, AWholeRequestThenTheNextOneLater) {
   std::optional<Result> got;
-  Send("abc");
-  Read(16, got);
+  Send(kRequest);
+  Read(64, got);
   RunUntil(got);
   ASSERT_TRUE(got.has_value());
   EXPECT_FALSE(got->ec);
-  EXPECT_EQ(got->bytes, "abc");
+  EXPECT_EQ(got->bytes, kRequest);
 
   // Nothing is there: the read waits, and completes when bytes come.
-  Read(16, got);
+  Read(64, got);
   io_.run_for(std::chrono::milliseconds(30));
   io_.restart();
   EXPECT_FALSE(got.has_value());
@@ -93,9 +96,10 @@ TEST_F(ReadyReadTest, AShortReadThenBytesThatArriveLater) {
 TEST_F(ReadyReadTest, BytesThatArriveBetweenTwoReadsAreNotMissed) {
   for (int i = 0; i < 50; ++i) {
     std::optional<Result> got;
-    const std::string first = "first-" + std::to_string(i);
+    const std::string first =
+        "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: h\r\n\r\n";
     Send(first);
-    Read(32, got);
+    Read(64, got);
     RunUntil(got);
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->bytes, first);
@@ -106,12 +110,55 @@ TEST_F(ReadyReadTest, BytesThatArriveBetweenTwoReadsAreNotMissed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     io_.poll();  // the event is handled with no read queued
     io_.restart();
-    Read(32, got);
+    Read(64, got);
     RunUntil(got);
     ASSERT_TRUE(got.has_value()) << "round " << i;
     EXPECT_FALSE(got->ec);
     EXPECT_EQ(got->bytes, second);
   }
+}
+
+// Bytes and the end of the stream that arrived together are one readiness
+// event: after a request cut short, the next read must still see the end.
+TEST_F(ReadyReadTest, ARequestCutShortThenClosedEndsTheNextRead) {
+  Send("GET /a HTTP/1.1\r\nHo");
+  peer_.shutdown(tcp::socket::shutdown_send);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  io_.poll();  // both are seen before the read starts
+  io_.restart();
+  std::optional<Result> got;
+  Read(64, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->bytes, "GET /a HTTP/1.1\r\nHo");
+  Read(64, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value()) << "the end of the stream was missed";
+  EXPECT_EQ(got->ec, asio::error::eof);
+}
+
+// A header block whose body has yet to come: the body's bytes are a new
+// event, and a short read that is not a header block's end (the body) is
+// read at once after.
+TEST_F(ReadyReadTest, ABodyAfterItsHeaderBlockIsRead) {
+  const std::string head =
+      "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n";
+  Send(head);
+  std::optional<Result> got;
+  Read(64, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->bytes, head);
+  Read(64, got);
+  Send("body");
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->bytes, "body");
+  peer_.shutdown(tcp::socket::shutdown_send);
+  Read(64, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->ec, asio::error::eof);
 }
 
 TEST_F(ReadyReadTest, AFullReadLeavesTheRestToTheNextRead) {
