@@ -26,6 +26,10 @@ WsPlayer WsPlayer::FromImage(const cassette::CassetteImage& image,
       rec->messages.push_back(cassette::FromProto(m));
     }
     if (ws.has_close()) rec->close = cassette::FromProto(ws.close());
+    match::Fingerprint print = player.matcher_.Of(rec->upgrade_request);
+    player.by_key_[match::RequestMatcher::Key(print)].push_back(
+        player.recordings_.size());
+    player.fingerprints_.push_back(std::move(print));
     player.recordings_.push_back(std::move(rec));
   }
   player.uses_.assign(player.recordings_.size(), 0);
@@ -34,10 +38,12 @@ WsPlayer WsPlayer::FromImage(const cassette::CassetteImage& image,
 
 std::variant<WsPlayer::Hit, Player::Miss> WsPlayer::Answer(
     const core::HttpRequest& upgrade) {
+  const match::Fingerprint live = matcher_.Of(upgrade);
   std::vector<size_t> matching;
-  for (size_t i = 0; i < recordings_.size(); ++i) {
-    if (matcher_.Matches(recordings_[i]->upgrade_request, upgrade)) {
-      matching.push_back(i);
+  if (const auto it = by_key_.find(match::RequestMatcher::Key(live));
+      it != by_key_.end()) {
+    for (const size_t i : it->second) {
+      if (fingerprints_[i] == live) matching.push_back(i);  // (not a collision)
     }
   }
   const Pick pick =
@@ -51,10 +57,11 @@ std::variant<WsPlayer::Hit, Player::Miss> WsPlayer::Answer(
     case Pick::Outcome::kNoMatch:
       break;
   }
-  std::vector<const core::HttpRequest*> recorded;
-  for (const auto& r : recordings_) recorded.push_back(&r->upgrade_request);
+  std::vector<const match::Fingerprint*> recorded;
+  recorded.reserve(fingerprints_.size());
+  for (const match::Fingerprint& f : fingerprints_) recorded.push_back(&f);
   return Player::Miss{.reason = "no-match",
-                      .closest = matcher_.Rank(recorded, upgrade, 3)};
+                      .closest = matcher_.Rank(recorded, live, 3)};
 }
 
 std::vector<uint64_t> WsPlayer::Unused() const {

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "matgto/v1/cassette.pb.h"
 #include "server/cassette/image.h"
 #include "server/core/websocket.h"
@@ -51,6 +52,12 @@ class WsPlayer {
 
  private:
   std::vector<std::shared_ptr<const WsRecording>> recordings_;
+  // Each recording's upgrade request as the matcher compares it, computed
+  // at load, and the positions of the recordings per fingerprint key, in
+  // recording order: an upgrade is looked up, not compared with every
+  // recorded one (a cassette may hold thousands of sessions).
+  std::vector<match::Fingerprint> fingerprints_;
+  absl::flat_hash_map<uint64_t, std::vector<size_t>> by_key_;
   std::vector<uint32_t> uses_;
   match::RequestMatcher matcher_;
   OnExhausted on_exhausted_ = OnExhausted::kRepeatLast;
