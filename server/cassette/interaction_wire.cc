@@ -206,13 +206,6 @@ void AppendHttpInteractionTail(const core::HttpRequest& request,
   Tail(writer, request, response, timing, fault);
 }
 
-std::string JournalInteractionRecord(uint64_t index, absl::Time recorded_at,
-                                     absl::string_view tail) {
-  std::string record;
-  AppendJournalInteractionRecord(index, recorded_at, tail, record);
-  return record;
-}
-
 void AppendJournalInteractionRecord(uint64_t index, absl::Time recorded_at,
                                     absl::string_view tail, std::string& out) {
   const ProtoTimeParts at = TimestampParts(recorded_at);

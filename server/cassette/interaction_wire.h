@@ -32,12 +32,9 @@ void AppendHttpInteractionTail(const core::HttpRequest& request,
                                const core::ExchangeTiming& timing,
                                absl::string_view fault, std::string& out);
 
-// A journal record (see Journal::AppendRecord): the varint length, then a
-// v1::JournalEntry whose interaction has `index`, `recorded_at` and the
-// fields `tail` holds (AppendHttpInteractionTail's).
-std::string JournalInteractionRecord(uint64_t index, absl::Time recorded_at,
-                                     absl::string_view tail);
-// JournalInteractionRecord's bytes, appended to `out`.
+// Appends to `out` a journal record (see Journal::AppendInteraction): the
+// varint length, then a v1::JournalEntry whose interaction has `index`,
+// `recorded_at` and the fields `tail` holds (AppendHttpInteractionTail's).
 void AppendJournalInteractionRecord(uint64_t index, absl::Time recorded_at,
                                     absl::string_view tail, std::string& out);
 

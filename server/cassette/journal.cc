@@ -5,11 +5,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -168,22 +166,12 @@ void Journal::Enqueue(const v1::JournalEntry& entry, bool supersedes) {
   Pushed(run, start);
 }
 
-void Journal::AppendRecord(absl::string_view record) { Push(record, false); }
-
 void Journal::AppendInteraction(uint64_t index, absl::Time recorded_at,
                                 absl::string_view tail) {
   absl::MutexLock lock(&mu_);
   Run& run = OpenRun(false);
   const size_t start = run.bytes.size();
   AppendJournalInteractionRecord(index, recorded_at, tail, run.bytes);
-  Pushed(run, start);
-}
-
-void Journal::Push(absl::string_view record, bool supersedes) {
-  absl::MutexLock lock(&mu_);
-  Run& run = OpenRun(supersedes);
-  const size_t start = run.bytes.size();
-  run.bytes.append(record.data(), record.size());
   Pushed(run, start);
 }
 

@@ -59,11 +59,8 @@ class Journal {
 
   // Serialises `entry` now, on the calling thread (the writer gets bytes).
   void Append(const v1::JournalEntry& entry);
-  // Appends a record already serialised: a varint length, then that many
-  // bytes of a v1::JournalEntry (JournalInteractionRecord's).
-  void AppendRecord(absl::string_view record);
-  // Appends the record JournalInteractionRecord(index, recorded_at, tail)
-  // would make, encoded straight into the journal's queue (no string of
+  // Appends the record AppendJournalInteractionRecord(index, recorded_at,
+  // tail) makes, encoded straight into the journal's queue (no string of
   // its own: what a recording appends per exchange).
   void AppendInteraction(uint64_t index, absl::Time recorded_at,
                          absl::string_view tail);
@@ -150,7 +147,6 @@ class Journal {
   Run& OpenRun(bool supersedes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the record that OpenRun's run holds from `start` on.
   void Pushed(Run& run, size_t start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Push(absl::string_view record, bool supersedes);
   // Ends the group-commit pause now (a Flush, the close).
   void CutPause();
   // Waits until every entry appended so far is written (Flush without the

@@ -85,13 +85,11 @@ class RecvOp : public detail::reactor_op {
  public:
   BOOST_ASIO_DEFINE_HANDLER_PTR(RecvOp);
 
-  RecvOp(int socket, detail::socket_ops::state_type state,
-         boost::asio::mutable_buffer buffer, Handler& handler,
+  RecvOp(int socket, boost::asio::mutable_buffer buffer, Handler& handler,
          const IoExecutor& io_ex)
       : detail::reactor_op(boost::system::error_code(), &RecvOp::DoPerform,
                            &RecvOp::DoComplete),
         socket_(socket),
-        state_(state),
         buffer_(buffer),
         handler_(std::move(handler)),
         work_(handler_, io_ex) {}
@@ -134,7 +132,6 @@ class RecvOp : public detail::reactor_op {
 
  private:
   int socket_;
-  detail::socket_ops::state_type state_;
   boost::asio::mutable_buffer buffer_;
   Handler handler_;
   detail::handler_work<Handler, IoExecutor> work_;
@@ -166,8 +163,8 @@ class Cancellation {
 }  // namespace ready_read_internal
 #endif
 
-// One per socket owner (a connection, an upstream client): holds the
-// reactor of the context its sockets run on, looked up once.
+// One per client connection: holds the reactor of the context its socket
+// runs on, looked up once.
 class ReadyReader {
  public:
   // async_read_some on `socket` into `buffer`, completing with (error,
@@ -219,8 +216,7 @@ class ReadyReader {
       auto slot = boost::asio::get_associated_cancellation_slot(handler);
       typename Op::ptr p = {detail::addressof(handler),
                             Op::ptr::allocate(handler), nullptr};
-      p.p = new (p.v)
-          Op(impl.socket_, impl.state_, buffer, handler, io.get_executor());
+      p.p = new (p.v) Op(impl.socket_, buffer, handler, io.get_executor());
       if (slot.is_connected()) {
         p.p->cancellation_key_ =
             &slot.template emplace<ready_read_internal::Cancellation>(

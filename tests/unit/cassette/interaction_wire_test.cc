@@ -55,8 +55,9 @@ std::string Direct(const Exchange& e) {
   AppendHttpInteractionTail(e.request, e.response, e.timing, e.timing.fault,
                             tail);
   EXPECT_EQ(tail.substr(0, 4), "kept");
-  const std::string record =
-      JournalInteractionRecord(e.index, e.recorded_at, tail.substr(4));
+  std::string record;
+  AppendJournalInteractionRecord(e.index, e.recorded_at, tail.substr(4),
+                                 record);
   // Appended after what the journal's queue already holds: the same bytes.
   std::string queue = "queued";
   AppendJournalInteractionRecord(e.index, e.recorded_at, tail.substr(4), queue);

@@ -274,11 +274,11 @@ TEST_F(StorageSafetyTest, ATransientWriteErrorLosesNoJournalEntry) {
 
 // Records waiting together go out in one write: a disk that fills
 // in the middle of one keeps the records before it and cuts off the rest.
-TEST_F(StorageSafetyTest, AGatherWriteCutShortKeepsTheWholeRecordsBeforeIt) {
-  auto journal = store_->StartJournal("gather");
+TEST_F(StorageSafetyTest, AWriteCutShortKeepsTheWholeRecordsBeforeIt) {
+  auto journal = store_->StartJournal("cut");
   ASSERT_THAT(journal, IsOk());
   Journal& j = **journal;
-  j.Append(Begin("gather"));
+  j.Append(Begin("cut"));
   ASSERT_THAT(j.Flush(), IsOk());
   const uintmax_t good = fs::file_size(j.path());
   const v1::JournalEntry first = Interaction(0, 1000);
