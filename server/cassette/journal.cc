@@ -355,8 +355,10 @@ void Journal::WriterLoop() {
       if (stop_) return;
       continue;
     }
-    // The first run's memory serves the next run (see Run).
-    if (spare_.bytes.capacity() == 0 &&
+    // The first run's memory serves the next run (see Run). (A string
+    // never reports a capacity of 0: an empty one has its short-string
+    // buffer's.)
+    if (batch.front().bytes.capacity() > spare_.bytes.capacity() &&
         batch.front().bytes.capacity() <= kKeepRunBytes) {
       spare_ = std::move(batch.front());
     }

@@ -115,6 +115,12 @@ class Journal {
     return body_spooler_;
   }
 
+  // The memory kept for the next run of records (tests: a written run's
+  // memory is reused, not allocated again for every batch).
+  size_t SpareRunCapacityForTest() {
+    absl::MutexLock lock(&mu_);
+    return spare_.bytes.capacity();
+  }
   // How long the writer waits before trying a failed write again when
   // nothing new is appended.
   static constexpr absl::Duration kRetryInterval = absl::Seconds(1);

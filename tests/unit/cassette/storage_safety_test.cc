@@ -358,6 +358,24 @@ TEST_F(StorageSafetyTest, EntriesAppendedFromSeveralThreadsAreAllRecovered) {
   }
 }
 
+TEST_F(StorageSafetyTest, AWrittenRunsMemoryServesTheNextRun) {
+  auto journal = store_->StartJournal("reuse");
+  ASSERT_THAT(journal, IsOk());
+  Journal& j = **journal;
+  j.Append(Begin("reuse"));
+  const std::string tail(1024, 'x');
+  for (int batch = 0; batch < 3; ++batch) {
+    for (int n = 0; n < 100; ++n) {
+      j.AppendInteraction(static_cast<uint64_t>(batch * 100 + n), absl::Now(),
+                          tail);
+    }
+    ASSERT_THAT(j.Flush(), IsOk());
+    // Kept: at least one written record's worth (an empty string's
+    // short buffer holds 15 bytes).
+    EXPECT_GE(j.SpareRunCapacityForTest(), tail.size()) << "batch " << batch;
+  }
+}
+
 TEST_F(StorageSafetyTest, AFailedWriteIsTriedAgainWithoutNewEntries) {
   auto journal = store_->StartJournal("retry");
   ASSERT_THAT(journal, IsOk());
