@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "server/cassette/direct_append.h"
 #include "server/cassette/interaction_wire.h"
 #include "server/cassette/spooled.h"
 #include "server/core/status_macros.h"
@@ -122,6 +123,7 @@ Journal::Journal(std::string path, int dir_fd, std::string leaf, int fd,
       dir_fd_(dir_fd),
       leaf_(std::move(leaf)),
       fd_(fd),
+      direct_(DirectAppender::Enable(fd, 0)),
       body_spooler_(MakeBodySpooler(
           dir_fd, std::filesystem::path(path_).parent_path().string(), leaf_,
           mode)),
@@ -217,8 +219,12 @@ absl::Status Journal::Supersede(off_t end) {
   }
   // Freed blocks read back as zeros; where the file system cannot punch
   // holes, zeros are written instead.
-  if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, end) !=
+  if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, end) ==
       0) {
+    if (direct_ != nullptr) direct_->ZeroBefore(end);
+  } else {
+    // (Unaligned writes: not with direct I/O.)
+    if (direct_ != nullptr) StopDirect();
     const std::string zeros(64 * 1024, '\0');
     for (off_t at = 0; at < end;) {
       const size_t n = static_cast<size_t>(
@@ -266,18 +272,36 @@ size_t Journal::WriteBatch(std::deque<Run>& batch, uint64_t& records,
   return done;
 }
 
+void Journal::StopDirect() {
+  direct_->Disable();
+  direct_.reset();
+}
+
 size_t Journal::WriteRun(Run& run, absl::Status& st) {
   const size_t total = run.bytes.size();
   size_t written = 0;
-  while (written < total) {
-    const ssize_t n = ::pwrite(fd_, run.bytes.data() + written, total - written,
-                               good_size_ + static_cast<off_t>(written));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      st = JournalError("cannot write journal", path_, n < 0 ? errno : EIO);
-      break;
+  int err = 0;
+  if (direct_ != nullptr) {
+    written = direct_->Write(run.bytes, err);
+    // A file system wanting other alignment, or a size limit cutting a
+    // block short: through the page cache from now on.
+    if (written == 0 && err == EINVAL) StopDirect();
+  }
+  if (direct_ == nullptr) {
+    while (written < total) {
+      const ssize_t n =
+          ::pwrite(fd_, run.bytes.data() + written, total - written,
+                   good_size_ + static_cast<off_t>(written));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        err = n < 0 ? errno : EIO;
+        break;
+      }
+      written += static_cast<size_t>(n);
     }
-    written += static_cast<size_t>(n);
+  }
+  if (written < total) {
+    st = JournalError("cannot write journal", path_, err != 0 ? err : EIO);
   }
   // The records written whole (a short write is rare: a full disk, a
   // signal).
@@ -296,6 +320,7 @@ size_t Journal::WriteRun(Run& run, absl::Status& st) {
   // A torn record would hide every later one from recovery: cut it off (or
   // try again before the next write).
   if (written > bytes && ::ftruncate(fd_, good_size_) != 0) dirty_ = true;
+  if (direct_ != nullptr && !direct_->Settle(good_size_)) StopDirect();
   return whole;
 }
 

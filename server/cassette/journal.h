@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "matgto/v1/cassette.pb.h"
+#include "server/cassette/direct_append.h"
 #include "server/cassette/gram_filter.h"
 #include "server/cassette/recording.h"
 #include "server/cassette/secrets.h"
@@ -174,14 +175,21 @@ class Journal {
   size_t WriteRun(Run& run, absl::Status& st);
   // Zeros [0, end) after an fsync (see Replace). Writer thread only.
   absl::Status Supersede(off_t end);
+  // Writes through the page cache from now on.
+  void StopDirect();
 
   const std::string path_;
   const int dir_fd_;
   const std::string leaf_;
   const int fd_;
+  // Writes with direct I/O while the file system allows it (see
+  // direct_append.h); null: through the page cache. Writer thread only
+  // (set before it starts).
+  std::unique_ptr<DirectAppender> direct_;
   const std::shared_ptr<core::BodySpooler> body_spooler_;
   // End of the last complete record; the file may be longer only while
-  // `dirty_` (a cut that failed). Writer thread only.
+  // `dirty_` (a cut that failed), or by the zeros that pad direct writes to
+  // a block (read as empty entries). Writer thread only.
   off_t good_size_ = 0;
   bool dirty_ = false;
 

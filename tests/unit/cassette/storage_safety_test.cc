@@ -246,7 +246,9 @@ TEST_F(StorageSafetyTest, ATransientWriteErrorLosesNoJournalEntry) {
   j.Append(Begin("full"));
   j.Append(Interaction(0));
   ASSERT_THAT(j.Flush(), IsOk());
-  const uintmax_t good = fs::file_size(j.path());
+  // Where the records end (direct writes pad the file to a block with
+  // zeros, which read as empty entries).
+  const uintmax_t good = j.AppendedBytes();
   {
     // "The disk is full": room for part of the next record only.
     FileSizeLimit limit(good + 100);
@@ -280,7 +282,7 @@ TEST_F(StorageSafetyTest, AWriteCutShortKeepsTheWholeRecordsBeforeIt) {
   Journal& j = **journal;
   j.Append(Begin("cut"));
   ASSERT_THAT(j.Flush(), IsOk());
-  const uintmax_t good = fs::file_size(j.path());
+  const uintmax_t good = j.AppendedBytes();  // (see above)
   const v1::JournalEntry first = Interaction(0, 1000);
   const uintmax_t first_bytes =
       google::protobuf::io::CodedOutputStream::VarintSize32(
@@ -306,6 +308,45 @@ TEST_F(StorageSafetyTest, AWriteCutShortKeepsTheWholeRecordsBeforeIt) {
     EXPECT_EQ(recovered->interactions(i).index(), static_cast<uint64_t>(i));
   }
   EXPECT_EQ(recovered->interactions(1).http().response().body().size(), 4000u);
+}
+
+// A disk that fills at a block boundary in the middle of a direct write
+// (whole blocks go out, see direct_append.h): the file keeps the whole
+// records before it, and the rest follows once there is room.
+TEST_F(StorageSafetyTest, ADiskFullAtABlockBoundaryKeepsTheWholeRecordsBefore) {
+  auto journal = store_->StartJournal("blocks");
+  ASSERT_THAT(journal, IsOk());
+  Journal& j = **journal;
+  j.Append(Begin("blocks"));
+  ASSERT_THAT(j.Flush(), IsOk());
+  constexpr int kRecords = 12;  // about 12.5 KB: past three blocks
+  {
+    FileSizeLimit limit(3 * 4096);
+    for (int i = 0; i < kRecords; ++i) j.Append(Interaction(i, 1000));
+    EXPECT_THAT(j.Flush(), StatusIs(absl::StatusCode::kResourceExhausted,
+                                    HasSubstr("cannot write journal")));
+    absl::StatusOr<v1::Cassette> partial =
+        RecoverJournal(ReadFile(j.path()), j.path());
+    ASSERT_THAT(partial, IsOk());
+    EXPECT_GT(partial->interactions_size(), 8);
+    EXPECT_LT(partial->interactions_size(), kRecords);
+    for (int i = 0; i < partial->interactions_size(); ++i) {
+      EXPECT_EQ(partial->interactions(i).index(), static_cast<uint64_t>(i));
+    }
+    limit.Lift();
+    EXPECT_THAT(j.Flush(), IsOk());
+  }
+  j.Append(Interaction(kRecords, 10));
+  ASSERT_THAT(j.Flush(), IsOk());
+  absl::StatusOr<v1::Cassette> recovered =
+      RecoverJournal(ReadFile(j.path()), j.path());
+  ASSERT_THAT(recovered, IsOk());
+  ASSERT_EQ(recovered->interactions_size(), kRecords + 1);
+  for (int i = 0; i <= kRecords; ++i) {
+    EXPECT_EQ(recovered->interactions(i).index(), static_cast<uint64_t>(i));
+    EXPECT_EQ(recovered->interactions(i).http().response().body().size(),
+              i < kRecords ? 1000u : 10u);
+  }
 }
 
 // Entries appended from several threads while the writer writes batch
