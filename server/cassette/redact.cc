@@ -293,6 +293,12 @@ uint64_t LengthBit(size_t length) {
   return uint64_t{1} << std::min<size_t>(length, 63);
 }
 
+// The bit of a name's first character, either case (31: not a letter).
+uint32_t HeaderInitialBit(char first) {
+  const char c = absl::ascii_tolower(static_cast<unsigned char>(first));
+  return uint32_t{1} << (c >= 'a' && c <= 'z' ? c - 'a' : 31);
+}
+
 }  // namespace
 
 void RedactReport::AddProblem(std::string problem) {
@@ -324,7 +330,10 @@ RedactConfig RedactConfig::Defaults() {
 Redactor::Redactor(RedactConfig config) : config_(std::move(config)) {
   for (std::string& h : config_.headers) {
     absl::AsciiStrToLower(&h);
-    header_lengths_ |= LengthBit(h.size());
+    if (!h.empty()) {
+      header_initials_[std::min<size_t>(h.size(), 63)] |=
+          HeaderInitialBit(h[0]);
+    }
   }
   for (const std::string& k : config_.json_keys) {
     key_lengths_ |= LengthBit(k.size());
@@ -352,7 +361,8 @@ bool Redactor::MayChangeBody(const core::Headers& headers) const {
 }
 
 bool Redactor::IsSecretHeader(absl::string_view name) const {
-  if (name.empty() || (header_lengths_ & LengthBit(name.size())) == 0) {
+  if (name.empty() || (header_initials_[std::min<size_t>(name.size(), 63)] &
+                       HeaderInitialBit(name[0])) == 0) {
     return false;
   }
   const char first = absl::ascii_tolower(static_cast<unsigned char>(name[0]));
@@ -557,9 +567,14 @@ RedactReport Redactor::RedactExchange(core::HttpRequest& request,
   Redact(request, &report);
   if (response != nullptr) Redact(*response, &report);
   secrets.Add(report.removed);
-  const std::shared_ptr<const Scrubber> scrubber = secrets.scrubber();
-  Scrub(request, *scrubber, &report);
-  if (response != nullptr) Scrub(*response, *scrubber, &report);
+  // None learned yet (a suite without credentials): no lock, no shared
+  // count touched from every I/O thread.
+  static const Scrubber* const kNone = new Scrubber();
+  std::shared_ptr<const Scrubber> scrubber;
+  if (secrets.size() != 0) scrubber = secrets.scrubber();
+  const Scrubber& use = scrubber != nullptr ? *scrubber : *kNone;
+  Scrub(request, use, &report);
+  if (response != nullptr) Scrub(*response, use, &report);
   return report;
 }
 

@@ -15,6 +15,7 @@
 // silently storing it as sent.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -134,9 +135,12 @@ class Redactor {
   bool MayHoldJsonKey(absl::string_view text) const;
 
   RedactConfig config_;
-  // Bit n set: a secret header name (json key) has n bytes (bit 63: 63 or
-  // more). Most names are ruled out by their length alone.
-  uint64_t header_lengths_ = 0;
+  // For each length of a header name (63: 63 or more), the first letters
+  // of the secret headers that long (HeaderInitialBit): most names are
+  // ruled out without comparing them.
+  std::array<uint32_t, 64> header_initials_{};
+  // Bit n set: a secret JSON key has n bytes (bit 63: 63 or more). Most
+  // names are ruled out by their length alone.
   uint64_t key_lengths_ = 0;
 };
 

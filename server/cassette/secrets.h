@@ -8,6 +8,7 @@
 // "dark" in a cassette would destroy it without protecting anything.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,7 +78,9 @@ class KnownSecrets {
   void Add(const std::vector<std::string>& values);
   // A scrubber for every value added so far (rebuilt only when one is new).
   std::shared_ptr<const Scrubber> scrubber() const;
-  size_t size() const;
+  // How many values were added. Read without the lock: every recorded
+  // exchange asks, from every I/O thread, and values are rarely added.
+  size_t size() const { return size_.load(std::memory_order_acquire); }
   // The values added after the first `from` ones, in the order added.
   std::vector<std::string> Since(size_t from) const;
 
@@ -87,6 +90,8 @@ class KnownSecrets {
   std::vector<std::string> ordered_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const Scrubber> scrubber_ ABSL_GUARDED_BY(mu_) =
       std::make_shared<const Scrubber>();
+  // ordered_.size(), stored (under mu_) once scrubber_ holds them.
+  std::atomic<size_t> size_{0};
 };
 
 }  // namespace matgto::cassette

@@ -89,6 +89,29 @@ TEST(RedactorTest, CustomConfigReplacesDefaults) {
   EXPECT_EQ(auth, "Bearer abc");
 }
 
+// Secret header names are told apart by length and first letter before
+// they are compared: names that share one, or neither, and names whose
+// first character is not a letter or is past the table's longest length.
+TEST(RedactorTest, SecretHeaderNamesOfEveryShapeAreFound) {
+  const std::string long_name = "X-" + std::string(70, 'l');
+  Redactor redactor(RedactConfig{
+      .headers = {"X-Ab", "Y-Ab", "x-abcd", "_token", "9key", long_name}});
+  for (const std::string& name :
+       std::vector<std::string>{"x-ab", "Y-AB", "X-ABCD", "_TOKEN", "9KEY",
+                                "x-" + std::string(70, 'L')}) {
+    std::string value = "s3cr3t";
+    redactor.RedactHeader(name, value);
+    EXPECT_EQ(value, "[REDACTED]") << name;
+  }
+  for (const std::string& name : std::vector<std::string>{
+           "z-ab", "X-Ac", "x-abc", "-token", "8key",
+           "x-" + std::string(69, 'l'), "x-" + std::string(71, 'l'), "X", ""}) {
+    std::string value = "public";
+    redactor.RedactHeader(name, value);
+    EXPECT_EQ(value, "public") << name;
+  }
+}
+
 TEST(RedactorTest, RequestHeadersRedactedUrlAndBodyUntouched) {
   Redactor redactor(RedactConfig::Defaults());
   core::HttpRequest req{.method = "POST",
