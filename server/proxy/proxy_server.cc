@@ -282,12 +282,20 @@ void ProxyServer::Finish() {
 
 void ProxyServer::Shutdown(absl::Duration grace, std::function<void()> done) {
   CloseAcceptor();
+  // Whatever is still busy when the grace period ends is cancelled; the
+  // last connection to unregister then calls `done`. The wait starts before
+  // the timer is published under mu_: the last connection's thread cancels
+  // it (Finish), and a timer's operations must not overlap.
   auto timer = std::make_shared<asio::steady_timer>(ioc_, Chrono(grace));
+  timer->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) return;  // drained in time
+    for (const std::shared_ptr<Connection>& c : self->Live()) c->Cancel();
+  });
   bool drained = false;
   {
     absl::MutexLock lock(&mu_);
     on_drained_ = std::move(done);
-    grace_timer_ = timer;
+    grace_timer_ = std::move(timer);
     drained = connections_.empty();
   }
   if (drained) {
@@ -295,12 +303,6 @@ void ProxyServer::Shutdown(absl::Duration grace, std::function<void()> done) {
     return;
   }
   for (const std::shared_ptr<Connection>& c : Live()) c->RequestClose();
-  // Whatever is still busy when the grace period ends is cancelled; the
-  // last connection to unregister then calls `done`.
-  timer->async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec) return;  // drained in time
-    for (const std::shared_ptr<Connection>& c : self->Live()) c->Cancel();
-  });
 }
 
 }  // namespace matgto::proxy
