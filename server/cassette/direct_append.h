@@ -45,7 +45,7 @@ class DirectAppender {
   DirectAppender& operator=(const DirectAppender&) = delete;
 
   // Turns direct I/O off again for the file (after Write failed with
-  // EINVAL: an alignment the file system wants that statx did not tell).
+  // EINVAL: an alignment the file system wants beyond kAlignment).
   void Disable();
 
   // Writes `bytes` at the logical end (then padded with zeros to the block's

@@ -299,6 +299,18 @@ uint32_t HeaderInitialBit(char first) {
   return uint32_t{1} << (c >= 'a' && c <= 'z' ? c - 'a' : 31);
 }
 
+// The scrubber for the secrets known so far, kept alive by `hold`. With
+// none learned yet (a suite without credentials) an empty one of its own:
+// no lock and no shared count touched, from every I/O thread, per exchange
+// or WebSocket message recorded.
+const Scrubber& KnownScrubber(const KnownSecrets& secrets,
+                              std::shared_ptr<const Scrubber>& hold) {
+  static const Scrubber* const kNone = new Scrubber();
+  if (secrets.size() == 0) return *kNone;
+  hold = secrets.scrubber();
+  return *hold;
+}
+
 }  // namespace
 
 void RedactReport::AddProblem(std::string problem) {
@@ -567,14 +579,10 @@ RedactReport Redactor::RedactExchange(core::HttpRequest& request,
   Redact(request, &report);
   if (response != nullptr) Redact(*response, &report);
   secrets.Add(report.removed);
-  // None learned yet (a suite without credentials): no lock, no shared
-  // count touched from every I/O thread.
-  static const Scrubber* const kNone = new Scrubber();
-  std::shared_ptr<const Scrubber> scrubber;
-  if (secrets.size() != 0) scrubber = secrets.scrubber();
-  const Scrubber& use = scrubber != nullptr ? *scrubber : *kNone;
-  Scrub(request, use, &report);
-  if (response != nullptr) Scrub(*response, use, &report);
+  std::shared_ptr<const Scrubber> hold;
+  const Scrubber& scrubber = KnownScrubber(secrets, hold);
+  Scrub(request, scrubber, &report);
+  if (response != nullptr) Scrub(*response, scrubber, &report);
   return report;
 }
 
@@ -583,7 +591,8 @@ RedactReport Redactor::RedactMessage(core::WsMessage& message,
   RedactReport report;
   Redact(message, &report);
   secrets.Add(report.removed);
-  Scrub(message, *secrets.scrubber());
+  std::shared_ptr<const Scrubber> hold;
+  Scrub(message, KnownScrubber(secrets, hold));
   return report;
 }
 
