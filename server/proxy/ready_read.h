@@ -1,32 +1,41 @@
-// Reads a client's requests on a plain TCP socket the way nginx does: once
-// a read returned a whole request header block and nothing after it, the
-// client waits for the answer, so the next read (of its next request)
-// waits for the socket to become readable instead of trying recv() at once.
+// Reads the first bytes of an HTTP message on a plain TCP socket the way
+// nginx does: once a read returned a whole message and nothing after it,
+// the peer waits for our move (the client for our answer, the upstream for
+// our next request), so the next read waits for the socket to become
+// readable instead of trying recv() at once.
 //
 // Asio tries every read at once ("speculative" read) unless the last one
 // returned 0 bytes. On a keep-alive connection the next request is almost
-// never there yet when the response goes out, so that read is a recv()
-// failing with EAGAIN: one per request.
+// never there yet when the response goes out, nor the response when the
+// request goes out, so that read is a recv() failing with EAGAIN: one per
+// request on each side.
 //
 // The reactor already has the switch (`try_speculative_`, cleared when an
 // operation reports `done_and_exhausted`, set again by the next readiness
 // event, both under the descriptor's lock, so no event is lost between
 // them); its receive operation reports that only for an empty read. The
-// operation here reports it for a short read that ends with the blank line
-// of a header block too.
+// operation here reports it for a short read that ends a whole message
+// too: for a client's request, a header block (ReadSome); for an
+// upstream's response, a header block and the Content-Length body after it
+// (ReadResponse, see EndsAWholeResponse).
 //
-// Why only then, and only for requests: epoll reports a socket's state
-// changes as edges, and bytes and an end of stream that arrived together
-// are one edge. After a short read the peer may already have closed; a
-// read that then waits for the next edge waits for ever. nginx knows from
-// EPOLLRDHUP; Asio does not ask for it. A client whose request is whole
-// waits for its answer, and whatever it does next is a new edge (its next
-// request; its close, which our answer provokes when it has closed
-// entirely); one that half-closed after a whole request keeps its
-// connection until --idle-timeout. A header block cut short, or a body
-// still to come, is not a short read that ends a header block: the next
-// read is tried at once, as before. An upstream's response is read as Asio
-// reads it: a response delimited by the end of the stream would hang.
+// Why only then: epoll reports a socket's state changes as edges, and
+// bytes and an end of stream that arrived together are one edge. After a
+// short read the peer may already have closed; a read that then waits for
+// the next edge waits for ever. nginx knows from EPOLLRDHUP; Asio does not
+// ask for it. A peer whose message is whole waits for ours, and whatever it
+// does next is a new edge: a client's next request, or its close, which our
+// answer provokes when it has closed entirely; an upstream's answer to our
+// next request, or the reset our request provokes when it had closed. A
+// client that half-closed after a whole request keeps its connection until
+// --idle-timeout; an upstream that half-closed after a whole keep-alive
+// response (without `Connection: close`) while still reading is given our
+// next request and answers nothing, so that request ends at
+// --upstream-timeout instead of being retried on a new connection. A
+// message cut short, or a body still to come, is not a short read that
+// ends a message: the next read is tried at once, as before. A response
+// delimited by the end of the stream (no Content-Length) is never taken
+// for whole.
 //
 // Written against the epoll reactor of the Boost release this project
 // builds with (Debian 12's 1.81); anywhere else (another Boost, another
@@ -44,6 +53,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/version.hpp>
 #include <cstddef>
+#include <string_view>
 #include <utility>
 
 #if BOOST_VERSION == 108100 && defined(BOOST_ASIO_HAS_EPOLL) && \
@@ -65,6 +75,19 @@
 
 namespace matgto::proxy {
 
+// Whether `bytes` (all a read returned into an empty buffer) are a request
+// header block and nothing after it: its last four bytes are the blank
+// line. (A body, or the next request, may follow later.)
+bool EndsARequestHead(std::string_view bytes);
+
+// Whether `bytes` (all a read returned into an empty buffer) are exactly
+// one final HTTP/1.1 response: a header block with one Content-Length and
+// no Transfer-Encoding, and that many bytes of body after it. Not a parse
+// (Beast parses the response): a shape it pays to recognise, where any
+// doubt (an interim status, two lengths, a chunked or close-delimited body,
+// a byte more or less) answers false, which costs one recv() at most.
+bool EndsAWholeResponse(std::string_view bytes);
+
 #if MATGTO_READY_READ
 namespace ready_read_internal {
 
@@ -78,19 +101,21 @@ struct SocketAccess : boost::asio::ip::tcp::socket {
 };
 
 // The receive operation: Asio's reactive_socket_recv_op with one
-// difference, a short read that ends a header block reports
+// difference, a short read that ends a message (as `ends` says) reports
 // done_and_exhausted.
 template <class Handler, class IoExecutor>
 class RecvOp : public detail::reactor_op {
  public:
   BOOST_ASIO_DEFINE_HANDLER_PTR(RecvOp);
 
-  RecvOp(int socket, boost::asio::mutable_buffer buffer, Handler& handler,
+  RecvOp(int socket, boost::asio::mutable_buffer buffer,
+         bool (*ends)(std::string_view), Handler& handler,
          const IoExecutor& io_ex)
       : detail::reactor_op(boost::system::error_code(), &RecvOp::DoPerform,
                            &RecvOp::DoComplete),
         socket_(socket),
         buffer_(buffer),
+        ends_(ends),
         handler_(std::move(handler)),
         work_(handler_, io_ex) {}
 
@@ -102,13 +127,13 @@ class RecvOp : public detail::reactor_op {
       return not_done;  // EAGAIN: wait for the next readiness event
     }
     if (o->ec_) return done;
-    // The end of the stream (as Asio's own operation), or a whole header
-    // block and nothing after it (see the file comment).
+    // The end of the stream (as Asio's own operation), or a whole message
+    // and nothing after it (see the file comment).
     const size_t n = o->bytes_transferred_;
     if (n == 0) return done_and_exhausted;
-    const char* end = static_cast<const char*>(o->buffer_.data()) + n;
-    return n < o->buffer_.size() && n >= 4 && end[-4] == '\r' &&
-                   end[-3] == '\n' && end[-2] == '\r' && end[-1] == '\n'
+    return n < o->buffer_.size() &&
+                   o->ends_(std::string_view(
+                       static_cast<const char*>(o->buffer_.data()), n))
                ? done_and_exhausted
                : done;
   }
@@ -133,6 +158,7 @@ class RecvOp : public detail::reactor_op {
  private:
   int socket_;
   boost::asio::mutable_buffer buffer_;
+  bool (*ends_)(std::string_view);
   Handler handler_;
   detail::handler_work<Handler, IoExecutor> work_;
 };
@@ -163,22 +189,25 @@ class Cancellation {
 }  // namespace ready_read_internal
 #endif
 
-// One per client connection: holds the reactor of the context its socket
-// runs on, looked up once.
+// One per connection (a client's, an upstream client's): holds the reactor
+// of the context its socket runs on, looked up once.
 class ReadyReader {
  public:
-  // async_read_some on `socket` into `buffer`, completing with (error,
-  // bytes) as it does; see the file comment for the difference.
+  // async_read_some on `socket` into `buffer` for a client's request,
+  // completing with (error, bytes) as it does; see the file comment for the
+  // difference.
   template <class Token>
   auto ReadSome(boost::asio::ip::tcp::socket& socket,
                 boost::asio::mutable_buffer buffer, Token&& token) {
-#if MATGTO_READY_READ
-    return boost::asio::async_initiate<Token, void(boost::system::error_code,
-                                                   std::size_t)>(
-        Initiate{this, &socket}, token, buffer);
-#else
-    return socket.async_read_some(buffer, std::forward<Token>(token));
-#endif
+    return Read(socket, buffer, &EndsARequestHead, std::forward<Token>(token));
+  }
+  // The same for an upstream's response, the first read into an empty
+  // buffer.
+  template <class Token>
+  auto ReadResponse(boost::asio::ip::tcp::socket& socket,
+                    boost::asio::mutable_buffer buffer, Token&& token) {
+    return Read(socket, buffer, &EndsAWholeResponse,
+                std::forward<Token>(token));
   }
   // Any other stream (TLS, whose records go through its own operations):
   // its own async_read_some.
@@ -187,12 +216,32 @@ class ReadyReader {
                 Token&& token) {
     return stream.async_read_some(buffer, std::forward<Token>(token));
   }
+  template <class Stream, class Token>
+  auto ReadResponse(Stream& stream, boost::asio::mutable_buffer buffer,
+                    Token&& token) {
+    return stream.async_read_some(buffer, std::forward<Token>(token));
+  }
 
  private:
+  template <class Token>
+  auto Read(boost::asio::ip::tcp::socket& socket,
+            boost::asio::mutable_buffer buffer, bool (*ends)(std::string_view),
+            Token&& token) {
+#if MATGTO_READY_READ
+    return boost::asio::async_initiate<Token, void(boost::system::error_code,
+                                                   std::size_t)>(
+        Initiate{this, &socket, ends}, token, buffer);
+#else
+    (void)ends;
+    return socket.async_read_some(buffer, std::forward<Token>(token));
+#endif
+  }
+
 #if MATGTO_READY_READ
   struct Initiate {
     ReadyReader* self;
     boost::asio::ip::tcp::socket* socket;
+    bool (*ends)(std::string_view);
 
     template <class Handler>
     void operator()(Handler&& handler,
@@ -216,7 +265,8 @@ class ReadyReader {
       auto slot = boost::asio::get_associated_cancellation_slot(handler);
       typename Op::ptr p = {detail::addressof(handler),
                             Op::ptr::allocate(handler), nullptr};
-      p.p = new (p.v) Op(impl.socket_, buffer, handler, io.get_executor());
+      p.p =
+          new (p.v) Op(impl.socket_, buffer, ends, handler, io.get_executor());
       if (slot.is_connected()) {
         p.p->cancellation_key_ =
             &slot.template emplace<ready_read_internal::Cancellation>(

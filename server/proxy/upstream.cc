@@ -380,8 +380,13 @@ asio::awaitable<void> UpstreamClient::Exchange(
         rec = http::error::buffer_overflow;
         break;
       }
-      auto [ec, n] = co_await Direct(stream).async_read_some(
-          buffer_.prepare(room), kAwait);
+      // (Into an empty buffer: a whole response, the usual case, waits for
+      // readiness before the next one's read; see ready_read.h.)
+      auto [ec, n] = buffer_.size() == 0
+                         ? co_await reader_.ReadResponse(
+                               Direct(stream), buffer_.prepare(room), kAwait)
+                         : co_await Direct(stream).async_read_some(
+                               buffer_.prepare(room), kAwait);
       buffer_.commit(n);
       if (ec == asio::error::eof) {
         rec = {};

@@ -18,6 +18,7 @@
 #include "server/core/url.h"
 #include "server/proxy/config.h"
 #include "server/proxy/lazy_deadline.h"
+#include "server/proxy/ready_read.h"
 #include "server/proxy/response_parser.h"
 #include "server/proxy/wire.h"
 #include "server/tls/contexts.h"
@@ -178,6 +179,8 @@ class UpstreamClient {
   };
   Origin origin_;
   boost::beast::flat_buffer buffer_;
+  // Reads the first bytes of each response (see ready_read.h).
+  ReadyReader reader_;
   // The response of the exchange in flight being read.
   std::optional<ResponseParser> parser_;
   // Memory for the next response (see ResponseParser::Reuse): the

@@ -261,6 +261,27 @@ def test_a_kept_alive_connection_the_upstream_closed_is_retried_on_a_fresh_one(s
         raw.close()
 
 
+def test_an_upstream_that_closes_right_after_a_keep_alive_answer_is_left_for_a_fresh_one(server, upstream):
+    """The upstream answers (no `Connection: close`) and closes at once: the
+    answer and the end of the stream reach the proxy together. The next
+    request on that connection is retried on a fresh one at once, not left
+    waiting for --upstream-timeout."""
+    server.cli("use", "raw", "--mode", "passthrough")
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    raw = RawUpstream([[ok], [ok], [ok]])
+    url = f"http://127.0.0.1:{raw.port}/x"
+    try:
+        s = requests.Session()
+        s.proxies = {"http": server.proxy_url}
+        for _ in range(3):
+            start = time.monotonic()
+            assert s.get(url, timeout=10).text == "ok"
+            assert time.monotonic() - start < 2
+        assert raw.connections == 3
+    finally:
+        raw.close()
+
+
 def test_interim_responses_from_the_upstream_are_skipped_and_the_final_one_recorded(server):
     """An upstream that answers 103 Early Hints (or 100 Continue) before its
     final response: the client gets the final response, and that is what

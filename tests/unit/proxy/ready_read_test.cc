@@ -1,6 +1,8 @@
 // ReadyReader on real loopback sockets: after a short read that ends a
-// header block the next read waits for readiness; no bytes and no end of
-// stream may be missed, whenever they arrive.
+// whole message (a request's header block; a response with its
+// Content-Length body) the next read waits for readiness; no bytes and no
+// end of stream may be missed, whenever they arrive. And what it takes for
+// a whole response, against Beast's parser.
 #include "server/proxy/ready_read.h"
 
 #include <array>
@@ -11,10 +13,15 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -39,14 +46,21 @@ class ReadyReadTest : public ::testing::Test {
     acceptor.accept(socket_);
   }
 
-  // Starts a read of up to `room` bytes; the result is set when it
-  // completes.
+  // Starts a read of up to `room` bytes (of a request, or of a response);
+  // the result is set when it completes.
   void Read(size_t room, std::optional<Result>& out) {
     out.reset();
     reader_.ReadSome(socket_, asio::buffer(buffer_.data(), room),
                      [this, &out](error_code ec, size_t n) {
                        out = Result{ec, std::string(buffer_.data(), n)};
                      });
+  }
+  void ReadResponse(size_t room, std::optional<Result>& out) {
+    out.reset();
+    reader_.ReadResponse(socket_, asio::buffer(buffer_.data(), room),
+                         [this, &out](error_code ec, size_t n) {
+                           out = Result{ec, std::string(buffer_.data(), n)};
+                         });
   }
 
   // Runs the loop until `out` is set (or two seconds have passed).
@@ -67,7 +81,7 @@ class ReadyReadTest : public ::testing::Test {
   tcp::socket socket_{io_};
   tcp::socket peer_{io_};
   ReadyReader reader_;
-  std::array<char, 64> buffer_{};
+  std::array<char, 128> buffer_{};
 };
 
 constexpr char kRequest[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
@@ -222,6 +236,182 @@ TEST_F(ReadyReadTest, APerOperationCancellationAbortsTheRead) {
   RunUntil(got);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->bytes, "after");
+}
+
+// --- responses ---------------------------------------------------------
+
+constexpr char kResponse[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+TEST_F(ReadyReadTest, AWholeResponseThenTheNextOneLater) {
+  std::optional<Result> got;
+  Send(kResponse);
+  ReadResponse(128, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->bytes, kResponse);
+  // The next response's read waits, and completes when it comes.
+  ReadResponse(128, got);
+  io_.run_for(std::chrono::milliseconds(30));
+  io_.restart();
+  EXPECT_FALSE(got.has_value());
+  Send(kResponse);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->ec);
+  EXPECT_EQ(got->bytes, kResponse);
+}
+
+TEST_F(ReadyReadTest, AResponseArrivingBeforeItsReadStartsIsNotMissed) {
+  for (int i = 0; i < 50; ++i) {
+    std::optional<Result> got;
+    Send(kResponse);
+    ReadResponse(128, got);
+    RunUntil(got);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->bytes, kResponse);
+    // The next response arrives (and its event is handled) before its read
+    // starts, as when the upstream answers while the proxy is busy.
+    Send(kResponse);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    io_.poll();
+    io_.restart();
+    ReadResponse(128, got);
+    RunUntil(got);
+    ASSERT_TRUE(got.has_value()) << "round " << i;
+    EXPECT_EQ(got->bytes, kResponse);
+  }
+}
+
+// A response delimited by the end of the stream, sent with its end: one
+// event. Not taken for whole, so the next read sees the end.
+TEST_F(ReadyReadTest, AResponseUntilTheEndOfTheStreamEndsItsNextRead) {
+  Send("HTTP/1.1 200 OK\r\n\r\nuntil close");
+  peer_.shutdown(tcp::socket::shutdown_send);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  io_.poll();
+  io_.restart();
+  std::optional<Result> got;
+  ReadResponse(128, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->bytes, "HTTP/1.1 200 OK\r\n\r\nuntil close");
+  ReadResponse(128, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value()) << "the end of the stream was missed";
+  EXPECT_EQ(got->ec, asio::error::eof);
+}
+
+// A header block whose body is still to come: the body is read at once
+// after (and a body cut short by the end of the stream ends the read).
+TEST_F(ReadyReadTest, AResponseBodyCutShortThenClosedEndsTheNextRead) {
+  Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ncut");
+  peer_.shutdown(tcp::socket::shutdown_send);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  io_.poll();
+  io_.restart();
+  std::optional<Result> got;
+  ReadResponse(128, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value());
+  ReadResponse(128, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value()) << "the end of the stream was missed";
+  EXPECT_EQ(got->ec, asio::error::eof);
+}
+
+// The upstream answered whole and closed at once (no `Connection: close`):
+// its end came with the response, in one event. The next request written
+// to it provokes a reset, which ends the next read (the proxy then retries
+// on a fresh connection).
+TEST_F(ReadyReadTest, AnUpstreamThatClosedWithItsAnswerIsSeenAtTheNextRequest) {
+  Send(kResponse);
+  peer_.close();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  io_.poll();
+  io_.restart();
+  std::optional<Result> got;
+  ReadResponse(128, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->bytes, kResponse);
+  asio::write(socket_, asio::buffer(std::string_view(kRequest)));
+  ReadResponse(128, got);
+  RunUntil(got);
+  ASSERT_TRUE(got.has_value()) << "the reset was missed";
+  EXPECT_TRUE(got->ec == asio::error::connection_reset ||
+              got->ec == asio::error::eof)
+      << got->ec.message();
+}
+
+// What Beast reads from `bytes` fed whole: "whole" when it is one complete
+// response using every byte.
+bool BeastReadsOneWholeResponse(std::string_view bytes) {
+  boost::beast::http::response_parser<boost::beast::http::string_body> parser;
+  parser.eager(true);
+  boost::beast::error_code ec;
+  const size_t used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+  return !ec && parser.is_done() && used == bytes.size();
+}
+
+TEST(EndsAWholeResponseTest, TakesOnlyWhatBeastReadsAsOneWholeResponse) {
+  const std::vector<std::pair<std::string, bool>> cases = {
+      {kResponse, true},
+      {"HTTP/1.1 404 Not Found\r\nServer: nginx\r\nDate: x\r\n"
+       "content-LENGTH:  5 \r\nConnection: keep-alive\r\n\r\nhello",
+       true},
+      {"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", true},
+      {"HTTP/1.1 200 OK\r\nContent-Length:\t3\r\n\r\nabc", true},
+      // A byte more or less than the length.
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokX", false},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no", false},
+      // The next response already behind it.
+      {std::string(kResponse) + kResponse, false},
+      // Interim responses, with or without the final one after them.
+      {"HTTP/1.1 100 Continue\r\n\r\n", false},
+      {"HTTP/1.1 103 Early Hints\r\nContent-Length: 0\r\n\r\n", false},
+      // Other framings.
+      {"HTTP/1.1 200 OK\r\n\r\nuntil close", false},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+       "5\r\n\r\n0\r\n\r\n",
+       false},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n"
+       "ok",
+       false},
+      {"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok", false},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\nok", false},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+       false},
+      {"HTTP/1.1 200 OK\r\nX-Content-Length: 2\r\n\r\nok", false},
+      {"HTTP/1.1 200 OK\r\nX-A: 1\r\n Content-Length: 2\r\n\r\nok", false},
+      {"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 2\r\n\r\nok", false},
+      // Not HTTP/1.1, or a header block cut short.
+      {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", false},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", false},
+      {"HTTP/1.1 2\r\n\r\n", false},
+      {"", false},
+  };
+  for (const auto& [bytes, whole] : cases) {
+    EXPECT_EQ(EndsAWholeResponse(bytes), whole) << bytes;
+    // Whatever it takes for whole, Beast reads as one whole response.
+    if (EndsAWholeResponse(bytes)) {
+      EXPECT_TRUE(BeastReadsOneWholeResponse(bytes)) << bytes;
+    }
+  }
+  // And every prefix of a whole one is not whole.
+  const std::string whole =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+      "11\r\n\r\nhello world";
+  for (size_t n = 0; n < whole.size(); ++n) {
+    EXPECT_FALSE(EndsAWholeResponse(whole.substr(0, n))) << n;
+  }
+  EXPECT_TRUE(EndsAWholeResponse(whole));
+}
+
+TEST(EndsARequestHeadTest, IsTheBlankLineAtTheEnd) {
+  EXPECT_TRUE(EndsARequestHead(kRequest));
+  EXPECT_FALSE(EndsARequestHead("GET / HTTP/1.1\r\nHost: h\r\n"));
+  EXPECT_FALSE(EndsARequestHead("\r\n\r"));
 }
 
 }  // namespace
