@@ -1,6 +1,7 @@
 #include "server/proxy/ready_read.h"
 
 #include <cstdint>
+#include <cstring>
 
 #include "server/core/http.h"
 
@@ -11,24 +12,30 @@ bool EndsARequestHead(std::string_view bytes) {
 }
 
 bool EndsAWholeResponse(std::string_view bytes) {
-  const size_t blank = bytes.find("\r\n\r\n");
-  if (blank == std::string_view::npos) return false;
   // "HTTP/1.1 200 ...": a final status (an interim one, 1xx, is followed by
   // another response).
   constexpr std::string_view kVersion = "HTTP/1.1 ";
-  if (!bytes.starts_with(kVersion) || blank < kVersion.size() + 3 ||
+  if (!bytes.starts_with(kVersion) || bytes.size() < kVersion.size() + 3 ||
       bytes[kVersion.size()] < '2' || bytes[kVersion.size()] > '5') {
     return false;
   }
-  // Each field line "name:value\r\n" after the status line, up to the
-  // blank line.
-  const std::string_view fields = bytes.substr(0, blank + 2);
+  // Line by line (each found with memchr) to the blank line. Only a field
+  // whose name starts with C or T can matter: the others (and the status
+  // line) are stepped over without looking for their colon.
   bool has_length = false;
   uint64_t length = 0;
-  for (size_t at = fields.find("\r\n") + 2; at < fields.size();) {
-    const size_t eol = fields.find("\r\n", at);
-    const std::string_view line = fields.substr(at, eol - at);
-    at = eol + 2;
+  size_t at = 0;
+  for (;;) {
+    const void* lf = std::memchr(bytes.data() + at, '\n', bytes.size() - at);
+    if (lf == nullptr) return false;  // a header block cut short
+    const size_t eol =
+        static_cast<size_t>(static_cast<const char*>(lf) - bytes.data());
+    if (eol == at || bytes[eol - 1] != '\r') return false;  // a bare LF
+    const std::string_view line = bytes.substr(at, eol - 1 - at);
+    at = eol + 1;
+    if (line.empty()) break;  // the blank line: the body follows
+    const char first = static_cast<char>(line[0] | 0x20);
+    if (first != 'c' && first != 't') continue;
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) return false;
     const absl::string_view name(line.data(), colon);
@@ -50,7 +57,7 @@ bool EndsAWholeResponse(std::string_view bytes) {
     }
     has_length = true;
   }
-  return has_length && bytes.size() - (blank + 4) == length;
+  return has_length && bytes.size() - at == length;
 }
 
 }  // namespace matgto::proxy
