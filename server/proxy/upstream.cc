@@ -15,6 +15,7 @@
 #include <boost/beast/http/write.hpp>
 #include <chrono>
 #include <memory>
+#include <tuple>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -381,12 +382,17 @@ asio::awaitable<void> UpstreamClient::Exchange(
         break;
       }
       // (Into an empty buffer: a whole response, the usual case, waits for
-      // readiness before the next one's read; see ready_read.h.)
-      auto [ec, n] = buffer_.size() == 0
-                         ? co_await reader_.ReadResponse(
-                               Direct(stream), buffer_.prepare(room), kAwait)
-                         : co_await Direct(stream).async_read_some(
-                               buffer_.prepare(room), kAwait);
+      // readiness before the next one's read; see ready_read.h. Not in a
+      // conditional expression: see FetchInto on GCC 12 and co_await.)
+      std::tuple<beast::error_code, size_t> got;
+      if (buffer_.size() == 0) {
+        got = co_await reader_.ReadResponse(Direct(stream),
+                                            buffer_.prepare(room), kAwait);
+      } else {
+        got = co_await Direct(stream).async_read_some(buffer_.prepare(room),
+                                                      kAwait);
+      }
+      auto [ec, n] = got;
       buffer_.commit(n);
       if (ec == asio::error::eof) {
         rec = {};

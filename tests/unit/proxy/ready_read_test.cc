@@ -77,6 +77,22 @@ class ReadyReadTest : public ::testing::Test {
     asio::write(peer_, asio::buffer(bytes));
   }
 
+  // Sends `bytes`, then ends the peer's side (shutting down its sending
+  // side, or closing it entirely), and lets the loop see both before any
+  // read starts: one readiness event, with no read waiting.
+  enum class End { kShutdown, kClose };
+  void SendThenEnd(const std::string& bytes, End end) {
+    Send(bytes);
+    if (end == End::kShutdown) {
+      peer_.shutdown(tcp::socket::shutdown_send);
+    } else {
+      peer_.close();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    io_.poll();
+    io_.restart();
+  }
+
   asio::io_context io_;
   tcp::socket socket_{io_};
   tcp::socket peer_{io_};
@@ -135,11 +151,7 @@ TEST_F(ReadyReadTest, BytesThatArriveBetweenTwoReadsAreNotMissed) {
 // Bytes and the end of the stream that arrived together are one readiness
 // event: after a request cut short, the next read must still see the end.
 TEST_F(ReadyReadTest, ARequestCutShortThenClosedEndsTheNextRead) {
-  Send("GET /a HTTP/1.1\r\nHo");
-  peer_.shutdown(tcp::socket::shutdown_send);
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  io_.poll();  // both are seen before the read starts
-  io_.restart();
+  SendThenEnd("GET /a HTTP/1.1\r\nHo", End::kShutdown);
   std::optional<Result> got;
   Read(64, got);
   RunUntil(got);
@@ -285,11 +297,7 @@ TEST_F(ReadyReadTest, AResponseArrivingBeforeItsReadStartsIsNotMissed) {
 // A response delimited by the end of the stream, sent with its end: one
 // event. Not taken for whole, so the next read sees the end.
 TEST_F(ReadyReadTest, AResponseUntilTheEndOfTheStreamEndsItsNextRead) {
-  Send("HTTP/1.1 200 OK\r\n\r\nuntil close");
-  peer_.shutdown(tcp::socket::shutdown_send);
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  io_.poll();
-  io_.restart();
+  SendThenEnd("HTTP/1.1 200 OK\r\n\r\nuntil close", End::kShutdown);
   std::optional<Result> got;
   ReadResponse(128, got);
   RunUntil(got);
@@ -304,11 +312,8 @@ TEST_F(ReadyReadTest, AResponseUntilTheEndOfTheStreamEndsItsNextRead) {
 // A header block whose body is still to come: the body is read at once
 // after (and a body cut short by the end of the stream ends the read).
 TEST_F(ReadyReadTest, AResponseBodyCutShortThenClosedEndsTheNextRead) {
-  Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ncut");
-  peer_.shutdown(tcp::socket::shutdown_send);
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  io_.poll();
-  io_.restart();
+  SendThenEnd("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ncut",
+              End::kShutdown);
   std::optional<Result> got;
   ReadResponse(128, got);
   RunUntil(got);
@@ -324,11 +329,7 @@ TEST_F(ReadyReadTest, AResponseBodyCutShortThenClosedEndsTheNextRead) {
 // to it provokes a reset, which ends the next read (the proxy then retries
 // on a fresh connection).
 TEST_F(ReadyReadTest, AnUpstreamThatClosedWithItsAnswerIsSeenAtTheNextRequest) {
-  Send(kResponse);
-  peer_.close();
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  io_.poll();
-  io_.restart();
+  SendThenEnd(kResponse, End::kClose);
   std::optional<Result> got;
   ReadResponse(128, got);
   RunUntil(got);
