@@ -9,6 +9,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -46,21 +47,38 @@ class ReadyReadTest : public ::testing::Test {
     acceptor.accept(socket_);
   }
 
-  // Starts a read of up to `room` bytes (of a request, or of a response);
-  // the result is set when it completes.
-  void Read(size_t room, std::optional<Result>& out) {
+  // Starts a read of up to `room` bytes of a request (ReadSome) or of a
+  // response (ReadResponse); `out` is set when it completes.
+  enum class Of { kRequest, kResponse };
+  void Start(Of of, size_t room, std::optional<Result>& out) {
     out.reset();
-    reader_.ReadSome(socket_, asio::buffer(buffer_.data(), room),
-                     [this, &out](error_code ec, size_t n) {
-                       out = Result{ec, std::string(buffer_.data(), n)};
-                     });
+    auto done = [this, &out](error_code ec, size_t n) {
+      out = Result{ec, std::string(buffer_.data(), n)};
+    };
+    const asio::mutable_buffer into(buffer_.data(), room);
+    if (of == Of::kRequest) {
+      reader_.ReadSome(socket_, into, done);
+    } else {
+      reader_.ReadResponse(socket_, into, done);
+    }
   }
-  void ReadResponse(size_t room, std::optional<Result>& out) {
-    out.reset();
-    reader_.ReadResponse(socket_, asio::buffer(buffer_.data(), room),
-                         [this, &out](error_code ec, size_t n) {
-                           out = Result{ec, std::string(buffer_.data(), n)};
-                         });
+  // Starts a read and runs the loop until it completes (nullopt if it
+  // has not after two seconds).
+  std::optional<Result> ReadNow(Of of, size_t room) {
+    std::optional<Result> got;
+    Start(of, room, got);
+    RunUntil(got);
+    return got;
+  }
+  // The next read returns `bytes`, and the one after it sees the end of the
+  // stream.
+  void ExpectBytesThenTheEnd(Of of, const std::string& bytes) {
+    std::optional<Result> got = ReadNow(of, 128);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->bytes, bytes);
+    got = ReadNow(of, 128);
+    ASSERT_TRUE(got.has_value()) << "the end of the stream was missed";
+    EXPECT_EQ(got->ec, asio::error::eof);
   }
 
   // Runs the loop until `out` is set (or two seconds have passed).
@@ -88,7 +106,15 @@ class ReadyReadTest : public ::testing::Test {
     } else {
       peer_.close();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    HandleEventsNow();
+  }
+
+  // Lets the bytes sent arrive, and the loop take their readiness event
+  // while no read waits. (A work guard: without outstanding work, poll()
+  // returns at once and leaves the event for the next read's run.)
+  void HandleEventsNow() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    auto work = asio::make_work_guard(io_);
     io_.poll();
     io_.restart();
   }
@@ -105,14 +131,13 @@ constexpr char kRequest[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
 TEST_F(ReadyReadTest, AWholeRequestThenTheNextOneLater) {
   std::optional<Result> got;
   Send(kRequest);
-  Read(64, got);
-  RunUntil(got);
+  got = ReadNow(Of::kRequest, 64);
   ASSERT_TRUE(got.has_value());
   EXPECT_FALSE(got->ec);
   EXPECT_EQ(got->bytes, kRequest);
 
   // Nothing is there: the read waits, and completes when bytes come.
-  Read(64, got);
+  Start(Of::kRequest, 64, got);
   io_.run_for(std::chrono::milliseconds(30));
   io_.restart();
   EXPECT_FALSE(got.has_value());
@@ -129,19 +154,15 @@ TEST_F(ReadyReadTest, BytesThatArriveBetweenTwoReadsAreNotMissed) {
     const std::string first =
         "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: h\r\n\r\n";
     Send(first);
-    Read(64, got);
-    RunUntil(got);
+    got = ReadNow(Of::kRequest, 64);
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->bytes, first);
     // Sent after the short read completed and before the next read
     // starts: the readiness event comes while no read waits.
     const std::string second = "second-" + std::to_string(i);
     Send(second);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    io_.poll();  // the event is handled with no read queued
-    io_.restart();
-    Read(64, got);
-    RunUntil(got);
+    HandleEventsNow();
+    got = ReadNow(Of::kRequest, 64);
     ASSERT_TRUE(got.has_value()) << "round " << i;
     EXPECT_FALSE(got->ec);
     EXPECT_EQ(got->bytes, second);
@@ -152,15 +173,7 @@ TEST_F(ReadyReadTest, BytesThatArriveBetweenTwoReadsAreNotMissed) {
 // event: after a request cut short, the next read must still see the end.
 TEST_F(ReadyReadTest, ARequestCutShortThenClosedEndsTheNextRead) {
   SendThenEnd("GET /a HTTP/1.1\r\nHo", End::kShutdown);
-  std::optional<Result> got;
-  Read(64, got);
-  RunUntil(got);
-  ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->bytes, "GET /a HTTP/1.1\r\nHo");
-  Read(64, got);
-  RunUntil(got);
-  ASSERT_TRUE(got.has_value()) << "the end of the stream was missed";
-  EXPECT_EQ(got->ec, asio::error::eof);
+  ExpectBytesThenTheEnd(Of::kRequest, "GET /a HTTP/1.1\r\nHo");
 }
 
 // A header block whose body has yet to come: the body's bytes are a new
@@ -171,18 +184,16 @@ TEST_F(ReadyReadTest, ABodyAfterItsHeaderBlockIsRead) {
       "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n";
   Send(head);
   std::optional<Result> got;
-  Read(64, got);
-  RunUntil(got);
+  got = ReadNow(Of::kRequest, 64);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->bytes, head);
-  Read(64, got);
+  Start(Of::kRequest, 64, got);
   Send("body");
   RunUntil(got);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->bytes, "body");
   peer_.shutdown(tcp::socket::shutdown_send);
-  Read(64, got);
-  RunUntil(got);
+  got = ReadNow(Of::kRequest, 64);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->ec, asio::error::eof);
 }
@@ -191,12 +202,10 @@ TEST_F(ReadyReadTest, AFullReadLeavesTheRestToTheNextRead) {
   Send(std::string(16, 'a') + std::string(10, 'b'));
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::optional<Result> got;
-  Read(16, got);
-  RunUntil(got);
+  got = ReadNow(Of::kRequest, 16);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->bytes, std::string(16, 'a'));
-  Read(16, got);
-  RunUntil(got);
+  got = ReadNow(Of::kRequest, 16);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->bytes, std::string(10, 'b'));
 }
@@ -204,10 +213,9 @@ TEST_F(ReadyReadTest, AFullReadLeavesTheRestToTheNextRead) {
 TEST_F(ReadyReadTest, ThePeerClosingEndsTheRead) {
   std::optional<Result> got;
   Send("last");
-  Read(16, got);
-  RunUntil(got);
+  got = ReadNow(Of::kRequest, 16);
   ASSERT_TRUE(got.has_value());
-  Read(16, got);
+  Start(Of::kRequest, 16, got);
   peer_.close();
   RunUntil(got);
   ASSERT_TRUE(got.has_value());
@@ -217,9 +225,8 @@ TEST_F(ReadyReadTest, ThePeerClosingEndsTheRead) {
 TEST_F(ReadyReadTest, CancellingTheSocketAbortsAWaitingRead) {
   std::optional<Result> got;
   Send("x");
-  Read(16, got);
-  RunUntil(got);
-  Read(16, got);
+  got = ReadNow(Of::kRequest, 16);
+  Start(Of::kRequest, 16, got);
   asio::steady_timer timer(io_, std::chrono::milliseconds(10));
   timer.async_wait([this](error_code) { socket_.cancel(); });
   RunUntil(got);
@@ -244,8 +251,7 @@ TEST_F(ReadyReadTest, APerOperationCancellationAbortsTheRead) {
   EXPECT_EQ(got->ec, asio::error::operation_aborted);
   // The socket still reads afterwards.
   Send("after");
-  Read(16, got);
-  RunUntil(got);
+  got = ReadNow(Of::kRequest, 16);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->bytes, "after");
 }
@@ -257,12 +263,11 @@ constexpr char kResponse[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 TEST_F(ReadyReadTest, AWholeResponseThenTheNextOneLater) {
   std::optional<Result> got;
   Send(kResponse);
-  ReadResponse(128, got);
-  RunUntil(got);
+  got = ReadNow(Of::kResponse, 128);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->bytes, kResponse);
   // The next response's read waits, and completes when it comes.
-  ReadResponse(128, got);
+  Start(Of::kResponse, 128, got);
   io_.run_for(std::chrono::milliseconds(30));
   io_.restart();
   EXPECT_FALSE(got.has_value());
@@ -277,18 +282,14 @@ TEST_F(ReadyReadTest, AResponseArrivingBeforeItsReadStartsIsNotMissed) {
   for (int i = 0; i < 50; ++i) {
     std::optional<Result> got;
     Send(kResponse);
-    ReadResponse(128, got);
-    RunUntil(got);
+    got = ReadNow(Of::kResponse, 128);
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->bytes, kResponse);
     // The next response arrives (and its event is handled) before its read
     // starts, as when the upstream answers while the proxy is busy.
     Send(kResponse);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    io_.poll();
-    io_.restart();
-    ReadResponse(128, got);
-    RunUntil(got);
+    HandleEventsNow();
+    got = ReadNow(Of::kResponse, 128);
     ASSERT_TRUE(got.has_value()) << "round " << i;
     EXPECT_EQ(got->bytes, kResponse);
   }
@@ -298,30 +299,15 @@ TEST_F(ReadyReadTest, AResponseArrivingBeforeItsReadStartsIsNotMissed) {
 // event. Not taken for whole, so the next read sees the end.
 TEST_F(ReadyReadTest, AResponseUntilTheEndOfTheStreamEndsItsNextRead) {
   SendThenEnd("HTTP/1.1 200 OK\r\n\r\nuntil close", End::kShutdown);
-  std::optional<Result> got;
-  ReadResponse(128, got);
-  RunUntil(got);
-  ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->bytes, "HTTP/1.1 200 OK\r\n\r\nuntil close");
-  ReadResponse(128, got);
-  RunUntil(got);
-  ASSERT_TRUE(got.has_value()) << "the end of the stream was missed";
-  EXPECT_EQ(got->ec, asio::error::eof);
+  ExpectBytesThenTheEnd(Of::kResponse, "HTTP/1.1 200 OK\r\n\r\nuntil close");
 }
 
 // A header block whose body is still to come: the body is read at once
 // after (and a body cut short by the end of the stream ends the read).
 TEST_F(ReadyReadTest, AResponseBodyCutShortThenClosedEndsTheNextRead) {
-  SendThenEnd("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ncut",
-              End::kShutdown);
-  std::optional<Result> got;
-  ReadResponse(128, got);
-  RunUntil(got);
-  ASSERT_TRUE(got.has_value());
-  ReadResponse(128, got);
-  RunUntil(got);
-  ASSERT_TRUE(got.has_value()) << "the end of the stream was missed";
-  EXPECT_EQ(got->ec, asio::error::eof);
+  const std::string cut = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ncut";
+  SendThenEnd(cut, End::kShutdown);
+  ExpectBytesThenTheEnd(Of::kResponse, cut);
 }
 
 // The upstream answered whole and closed at once (no `Connection: close`):
@@ -331,13 +317,11 @@ TEST_F(ReadyReadTest, AResponseBodyCutShortThenClosedEndsTheNextRead) {
 TEST_F(ReadyReadTest, AnUpstreamThatClosedWithItsAnswerIsSeenAtTheNextRequest) {
   SendThenEnd(kResponse, End::kClose);
   std::optional<Result> got;
-  ReadResponse(128, got);
-  RunUntil(got);
+  got = ReadNow(Of::kResponse, 128);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->bytes, kResponse);
   asio::write(socket_, asio::buffer(std::string_view(kRequest)));
-  ReadResponse(128, got);
-  RunUntil(got);
+  got = ReadNow(Of::kResponse, 128);
   ASSERT_TRUE(got.has_value()) << "the reset was missed";
   EXPECT_TRUE(got->ec == asio::error::connection_reset ||
               got->ec == asio::error::eof)
