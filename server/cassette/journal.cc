@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "server/cassette/direct_append.h"
-#include "server/cassette/interaction_wire.h"
 #include "server/cassette/spooled.h"
 #include "server/core/status_macros.h"
 #include "server/core/thread_name.h"
@@ -168,12 +167,11 @@ void Journal::Enqueue(const v1::JournalEntry& entry, bool supersedes) {
   Pushed(run, start);
 }
 
-void Journal::AppendInteraction(uint64_t index, absl::Time recorded_at,
-                                absl::string_view tail) {
+void Journal::AppendRecord(absl::string_view record) {
   absl::MutexLock lock(&mu_);
   Run& run = OpenRun(false);
   const size_t start = run.bytes.size();
-  AppendJournalInteractionRecord(index, recorded_at, tail, run.bytes);
+  run.bytes.append(record.data(), record.size());
   Pushed(run, start);
 }
 

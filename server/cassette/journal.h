@@ -60,11 +60,11 @@ class Journal {
 
   // Serialises `entry` now, on the calling thread (the writer gets bytes).
   void Append(const v1::JournalEntry& entry);
-  // Appends the record AppendJournalInteractionRecord(index, recorded_at,
-  // tail) makes, encoded straight into the journal's queue (no string of
-  // its own: what a recording appends per exchange).
-  void AppendInteraction(uint64_t index, absl::Time recorded_at,
-                         absl::string_view tail);
+  // Appends `record`, a record as the journal holds them (the varint
+  // length of a serialised v1::JournalEntry, then the entry), encoded by
+  // the caller: HttpInteractionRecord::Finish's, what a recording appends
+  // per exchange. One copy, into the queue.
+  void AppendRecord(absl::string_view record);
   // Appends `begin` (a kBegin entry holding the whole cassette so far) and,
   // once it is on disk, overwrites every earlier record with zeros and frees
   // their blocks: the recorder calls it when it learned a secret that earlier

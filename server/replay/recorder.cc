@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/cassette/codec.h"
-#include "server/cassette/interaction_wire.h"
 #include "server/cassette/proto_time.h"
 #include "server/cassette/ws_codec.h"
 #include "server/core/content_coding.h"
@@ -89,7 +88,7 @@ namespace {
 // HTTP exchange's messages are taken back out of the entry first and put
 // back in, cleared. A body over kKeepBodyBytes is not kept. Also the
 // copies a draft redacts, whose strings keep their capacity too, and the
-// encoded tail of a draft for a journal (the same).
+// journal record of a draft for a journal (the same).
 class Scratch {
  public:
   // The calling thread's.
@@ -118,16 +117,15 @@ class Scratch {
     Reclaim();
     return &entry_;
   }
-  // `tail`, emptied (its storage given back when it held a large body).
-  std::string& NewTail() {
-    if (tail.capacity() > 2 * kKeepBodyBytes) std::string().swap(tail);
-    tail.clear();
-    return tail;
+  // `record`, its storage given back when it held a large body.
+  cassette::HttpInteractionRecord& NewRecord() {
+    record.Trim(2 * kKeepBodyBytes);
+    return record;
   }
   core::HttpRequest request;
   core::HttpResponse response;
   core::ExchangeTiming timing;
-  std::string tail;
+  cassette::HttpInteractionRecord record;
 
  private:
   static constexpr size_t kKeepBodyBytes = 64 * 1024;
@@ -182,10 +180,10 @@ void Recorder::Store(v1::JournalEntry& entry) {
   known_when_stored_.push_back(secrets_->size());
 }
 
-void Recorder::StoreTail(const Draft& draft) {
+void Recorder::StoreRecord(const Draft& draft) {
   encoded_stored_ |=
       IsEncodedCore(*draft.request) || IsEncodedCore(*draft.response);
-  journal_->AppendInteraction(count_++, clock_.Now(), *draft.tail);
+  journal_->AppendRecord(draft.record->Finish(count_++, clock_.Now()));
 }
 
 void Recorder::Warn(std::string warning) {
@@ -260,9 +258,8 @@ Recorder::Draft Recorder::DraftHttp(const core::HttpRequest& request,
     // protobuf message (see interaction_wire.h).
     scratch.timing = timing;
     draft.timing = &scratch.timing;
-    draft.tail = &scratch.NewTail();
-    cassette::AppendHttpInteractionTail(req, res, timing, timing.fault,
-                                        *draft.tail);
+    draft.record = &scratch.NewRecord();
+    draft.record->SetHttp(req, res, timing, timing.fault);
     return draft;
   }
   draft.entry = scratch.NewHttpEntry();
@@ -292,26 +289,24 @@ std::optional<uint64_t> Recorder::Commit(Draft& draft, Stored* stored) {
   // Another thread learned a secret while this one was drafting: the
   // catch-up below only scrubs what was stored before it.
   const bool stale = secrets_->size() != draft.secrets_known;
-  if (stale && draft.tail != nullptr) {
+  if (stale && draft.record != nullptr) {
     redactor_->Scrub(*draft.request, *secrets_->scrubber());
     redactor_->Scrub(*draft.response, *secrets_->scrubber());
-    draft.tail->clear();
-    cassette::AppendHttpInteractionTail(*draft.request, *draft.response,
-                                        *draft.timing, draft.timing->fault,
-                                        *draft.tail);
+    draft.record->SetHttp(*draft.request, *draft.response, *draft.timing,
+                          draft.timing->fault);
   } else if (stale) {
     Scrub(*draft.entry->mutable_interaction(), *secrets_->scrubber());
   }
   const uint64_t index = count_;
-  if (draft.tail != nullptr) {
-    StoreTail(draft);
+  if (draft.record != nullptr) {
+    StoreRecord(draft);
   } else {
     Store(*draft.entry);
   }
   if (stored != nullptr) {
     stored->request = std::move(*draft.request);
     stored->response = std::move(*draft.response);
-    if (stale && draft.tail == nullptr) {
+    if (stale && draft.record == nullptr) {
       redactor_->Scrub(stored->request, *secrets_->scrubber());
       redactor_->Scrub(stored->response, *secrets_->scrubber());
     }

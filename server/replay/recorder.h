@@ -23,6 +23,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "matgto/v1/cassette.pb.h"
+#include "server/cassette/interaction_wire.h"
 #include "server/cassette/journal.h"
 #include "server/cassette/redact.h"
 #include "server/core/clock.h"
@@ -75,10 +76,9 @@ class Recorder {
     core::HttpRequest* request = nullptr;
     core::HttpResponse* response = nullptr;
     const core::ExchangeTiming* timing = nullptr;
-    // With a journal: the interaction's fields after its index and
-    // recorded_at, encoded (cassette::AppendHttpInteractionTail). Null when
-    // refused.
-    std::string* tail = nullptr;
+    // With a journal: its record, encoded but for the index and
+    // recorded_at that Commit gives it. Null when refused.
+    cassette::HttpInteractionRecord* record = nullptr;
     // Without one: the journal entry holding the interaction (no index nor
     // recorded_at yet). Null when refused.
     v1::JournalEntry* entry = nullptr;
@@ -126,8 +126,9 @@ class Recorder {
   // Numbers `entry`'s interaction and keeps it: appended to the journal
   // (spooled), or copied into the cassette.
   void Store(v1::JournalEntry& entry);
-  // The same for an HTTP draft with a journal: its tail, numbered, appended.
-  void StoreTail(const Draft& draft);
+  // The same for an HTTP draft with a journal: its record, numbered,
+  // appended.
+  void StoreRecord(const Draft& draft);
   void Warn(std::string warning);
   // Scrubs one stored interaction of every known secret; true if it changed.
   bool Scrub(v1::Interaction& interaction,

@@ -51,18 +51,9 @@ std::string Record(const v1::JournalEntry& entry) {
 }
 
 std::string Direct(const Exchange& e) {
-  std::string tail = "kept";  // appended to, not replaced
-  AppendHttpInteractionTail(e.request, e.response, e.timing, e.timing.fault,
-                            tail);
-  EXPECT_EQ(tail.substr(0, 4), "kept");
-  std::string record;
-  AppendJournalInteractionRecord(e.index, e.recorded_at, tail.substr(4),
-                                 record);
-  // Appended after what the journal's queue already holds: the same bytes.
-  std::string queue = "queued";
-  AppendJournalInteractionRecord(e.index, e.recorded_at, tail.substr(4), queue);
-  EXPECT_EQ(queue, "queued" + record);
-  return record;
+  HttpInteractionRecord record;
+  record.SetHttp(e.request, e.response, e.timing, e.timing.fault);
+  return std::string(record.Finish(e.index, e.recorded_at));
 }
 
 std::vector<Exchange> Exchanges() {
@@ -149,6 +140,47 @@ TEST(InteractionWireTest, WritesTheBytesProtobufWrites) {
         << parsed.DebugString() << "\nvs\n"
         << entry.DebugString();
   }
+}
+
+TEST(InteractionWireTest, OneRecordServesExchangesOfAnySizeInTurn) {
+  // Reused as a recording thread reuses it: each exchange after a larger
+  // or a smaller one, its buffer grown or left larger than needed.
+  const std::vector<Exchange> exchanges = Exchanges();
+  HttpInteractionRecord record;
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < exchanges.size(); ++i) {
+      const Exchange& e =
+          exchanges[(i * 3 + static_cast<size_t>(round)) % exchanges.size()];
+      SCOPED_TRACE(e.name);
+      record.SetHttp(e.request, e.response, e.timing, e.timing.fault);
+      EXPECT_EQ(record.Finish(e.index, e.recorded_at),
+                Record(ThroughMessages(e)));
+    }
+  }
+}
+
+TEST(InteractionWireTest, FinishTakesTheIndexAndTimeItIsGivenEachTime) {
+  // A draft numbered at its commit: finished again, the record carries
+  // only the last index and time.
+  Exchange e = Exchanges()[0];
+  HttpInteractionRecord record;
+  record.SetHttp(e.request, e.response, e.timing, e.timing.fault);
+  const std::string first(record.Finish(uint64_t{1} << 50, absl::Now()));
+  e.index = 3;
+  e.recorded_at = absl::FromUnixSeconds(1);
+  EXPECT_EQ(record.Finish(e.index, e.recorded_at), Record(ThroughMessages(e)));
+  EXPECT_NE(first, Record(ThroughMessages(e)));
+}
+
+TEST(InteractionWireTest, TrimGivesBackALargeBufferAndStillEncodes) {
+  const Exchange large = Exchanges()[1];  // a 20,000-byte body
+  const Exchange small = Exchanges()[0];
+  HttpInteractionRecord record;
+  record.SetHttp(large.request, large.response, large.timing, "");
+  record.Trim(1024);
+  record.SetHttp(small.request, small.response, small.timing, "");
+  EXPECT_EQ(record.Finish(small.index, small.recorded_at),
+            Record(ThroughMessages(small)));
 }
 
 TEST(InteractionWireTest, NonUtf8ValuesGoToTheirRawFields) {

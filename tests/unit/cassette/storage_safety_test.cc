@@ -18,6 +18,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "gtest/gtest.h"
 #include "server/cassette/codec.h"
+#include "server/cassette/interaction_wire.h"
 #include "server/cassette/journal.h"
 #include "server/cassette/store.h"
 #include "tests/unit/testing/status_matchers.h"
@@ -362,19 +363,18 @@ TEST_F(StorageSafetyTest, EntriesAppendedFromSeveralThreadsAreAllRecovered) {
   int next = 0;
   bool replaced = false;
   auto append = [&](int count) {
+    HttpInteractionRecord record;  // each thread's, as a recorder's
     for (int n = 0; n < count; ++n) {
       absl::MutexLock lock(&order);
       if (next == 1500 && !replaced) {
         replaced = true;
         j.Replace(Begin("many"));  // what a catch-up of secrets appends
       }
-      v1::Interaction tail;
-      tail.mutable_http()->mutable_request()->set_url("http://h/" +
-                                                      std::to_string(next));
-      tail.mutable_http()->mutable_response()->set_body(
-          std::string(static_cast<size_t>(next % 700), 'x'));
-      j.AppendInteraction(static_cast<uint64_t>(next++), absl::Now(),
-                          tail.SerializeAsString());
+      core::HttpRequest request{.url = "http://h/" + std::to_string(next)};
+      core::HttpResponse response{
+          .body = std::string(static_cast<size_t>(next % 700), 'x')};
+      record.SetHttp(request, response, {}, "");
+      j.AppendRecord(record.Finish(static_cast<uint64_t>(next++), absl::Now()));
       if (n % 997 == 0) {
         EXPECT_THAT(j.Flush(), IsOk());
       }
@@ -404,16 +404,18 @@ TEST_F(StorageSafetyTest, AWrittenRunsMemoryServesTheNextRun) {
   ASSERT_THAT(journal, IsOk());
   Journal& j = **journal;
   j.Append(Begin("reuse"));
-  const std::string tail(1024, 'x');
+  HttpInteractionRecord record;
+  record.SetHttp({}, core::HttpResponse{.body = std::string(1024, 'x')}, {},
+                 "");
   for (int batch = 0; batch < 3; ++batch) {
     for (int n = 0; n < 100; ++n) {
-      j.AppendInteraction(static_cast<uint64_t>(batch * 100 + n), absl::Now(),
-                          tail);
+      j.AppendRecord(
+          record.Finish(static_cast<uint64_t>(batch * 100 + n), absl::Now()));
     }
     ASSERT_THAT(j.Flush(), IsOk());
     // Kept: at least one written record's worth (an empty string's
     // short buffer holds 15 bytes).
-    EXPECT_GE(j.SpareRunCapacityForTest(), tail.size()) << "batch " << batch;
+    EXPECT_GE(j.SpareRunCapacityForTest(), size_t{1024}) << "batch " << batch;
   }
 }
 
