@@ -64,8 +64,9 @@ class Recorder {
 
   // An exchange redacted and converted, not yet numbered: the costly half
   // of AddHttp. It lives in the scratch space of the thread that drafted it
-  // (a protobuf arena and the redacted copies), valid until that thread
-  // drafts again, so it is committed by the same call.
+  // (the redacted copies, and the journal record or the reused protobuf
+  // entry), valid until that thread drafts again, so it is committed by the
+  // same call.
   struct Draft {
     // UNREDACTABLE_REFUSE applied: Commit stores nothing.
     bool refused = false;
