@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -172,6 +173,15 @@ absl::Status CheckCassetteHeader(const v1::Cassette& cassette,
   return absl::OkStatus();
 }
 
+absl::Status FitsOneMessage(uint64_t bytes, absl::string_view source) {
+  if (bytes <= INT32_MAX) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("cassette file ", source, " is ", bytes >> 20,
+                   " MiB, more than the 2 GiB that protobuf reads as one "
+                   "message: replay can use it, but it cannot be read whole "
+                   "here"));
+}
+
 absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
                                            absl::string_view source) {
   v1::Cassette cassette;
@@ -179,6 +189,7 @@ absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
     return absl::DataLossError(
         absl::StrCat("cassette file ", source, " is empty"));
   }
+  RETURN_IF_ERROR(FitsOneMessage(bytes.size(), source));
   if (!cassette.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError(absl::StrCat(
         "cassette file ", source,

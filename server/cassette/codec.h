@@ -2,6 +2,7 @@
 // the cassette file encoding (parse with version checks, serialize).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,10 +31,16 @@ core::HttpResponse FromProto(const v1::HttpResponse& in);
 // gigabyte replayed from a mapped cassette is not held twice).
 core::HttpResponse FromProto(v1::HttpResponse&& in);
 
+// OK when a cassette file of `bytes` can be read as one protobuf message
+// (under 2 GiB); otherwise RESOURCE_EXHAUSTED naming `source`. Replay maps
+// a larger one and reads one interaction at a time (image.h).
+absl::Status FitsOneMessage(uint64_t bytes, absl::string_view source);
+
 // Parses a binary cassette file's bytes. `source` (a path or name) is quoted
 // in errors. DATA_LOSS for bytes that are not a cassette or that were
-// truncated; FAILED_PRECONDITION for a file written by a newer schema. Older
-// schemas are upgraded to kSchemaVersion.
+// truncated; FAILED_PRECONDITION for a file written by a newer schema;
+// RESOURCE_EXHAUSTED over 2 GiB (FitsOneMessage). Older schemas are
+// upgraded to kSchemaVersion.
 absl::StatusOr<v1::Cassette> ParseCassette(absl::string_view bytes,
                                            absl::string_view source);
 

@@ -40,6 +40,11 @@ CassetteFormat Other(CassetteFormat format) {
 }
 
 absl::StatusOr<std::string> ReadFd(int fd, const std::string& path) {
+  // Refused before it is read into memory (see FitsOneMessage).
+  struct stat st {};
+  if (::fstat(fd, &st) == 0) {
+    RETURN_IF_ERROR(FitsOneMessage(static_cast<uint64_t>(st.st_size), path));
+  }
   std::string bytes;
   char buf[64 * 1024];
   for (;;) {
@@ -125,6 +130,10 @@ absl::StatusOr<Fd> OpenParent(const std::string& root, absl::string_view name,
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return ErrnoStatus("cannot open cassette file", path);
+  // Refused before it is read into memory.
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(path, ec);
+  if (!ec) RETURN_IF_ERROR(FitsOneMessage(size, path));
   std::ostringstream bytes;
   bytes << in.rdbuf();
   if (in.bad()) return ErrnoStatus("cannot read cassette file", path);

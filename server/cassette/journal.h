@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <climits>
 #include <deque>
 #include <memory>
 #include <string>
@@ -81,10 +82,11 @@ class Journal {
   // Flushes, then reads the recording so far back from the file (see
   // ReadJournal): the recording's only copy when the recorder keeps nothing
   // in memory. Its interactions are read when it is written, from a
-  // descriptor it holds: it stays readable after Remove(). RESOURCE_EXHAUSTED
-  // over 2 GiB (more than a cassette can hold).
+  // descriptor it holds: it stays readable after Remove(). Any size: a
+  // binary cassette is written from it one interaction at a time.
   absl::StatusOr<Recording> ReadBack();
-  // ReadBack, whole in memory.
+  // ReadBack, whole in memory: RESOURCE_EXHAUSTED over 2 GiB (see
+  // Recording::Whole).
   absl::StatusOr<v1::Cassette> Recover();
   // Whether `scrubber` finds a secret anywhere in the bytes of the entries
   // appended so far (waits until they are written, not synced): a cheap
@@ -236,14 +238,18 @@ class Journal {
 // closes it), which `source` names in errors: the cassette as its last
 // start entry left it, with the interactions, WebSocket messages and closes
 // appended after it. A final entry cut short by a crash is left out.
-// DATA_LOSS without a readable start entry, or with times out of range;
-// RESOURCE_EXHAUSTED over 2 GiB (more than a cassette can hold).
+// DATA_LOSS without a readable start entry, or with times out of range.
+// Any size: protobuf's CodedInputStream reads at most `stream_bytes` (2 GiB)
+// in its life, so each record is read by one of its own (tests lower it to
+// cross that limit with a small journal). Only Recording::Whole refuses a
+// recording over 2 GiB.
 // The interactions are read one at a time when the recording is written
 // (see journal_read.cc). With `resolve_bodies`, spooled bodies are looked up
 // beside `source` (ResolveSpooledBody) and an interaction whose file is
 // missing is left out (Recording::Dropped says which).
 absl::StatusOr<Recording> ReadJournal(int fd, std::string source,
-                                      bool resolve_bodies);
+                                      bool resolve_bodies,
+                                      int stream_bytes = INT_MAX);
 // The cassette recorded in a journal's bytes, whole (ReadJournal without
 // body files).
 absl::StatusOr<v1::Cassette> RecoverJournal(absl::string_view bytes,

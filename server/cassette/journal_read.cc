@@ -85,27 +85,83 @@ class SharedFd {
   const int fd_;
 };
 
-// A journal's bytes from `offset`, `length` of them.
-struct Stream {
-  Stream(int fd, off_t offset)
-      : at(::lseek(fd, offset, SEEK_SET)), raw(fd, 1 << 16), in(&raw) {
-    in.SetTotalBytesLimit(INT_MAX);
+// A journal's bytes from `offset` on. protobuf's CodedInputStream reads at
+// most INT_MAX bytes (2 GiB) in its life and a journal may hold more, so the
+// readers below start a new one over the same buffered file (Renew) before
+// each record, as protobuf advises for long streams: a record is at most one
+// serialized message, which protobuf holds under 2 GiB.
+class Stream {
+ public:
+  Stream(int fd, off_t offset, int limit)
+      : fd_(fd), start_(offset), limit_(limit) {
+    Open(offset);
   }
-  const off_t at;  // before `in` reads (its constructor does)
-  FileInputStream raw;
-  CodedInputStream in;
+  CodedInputStream& in() { return *in_; }
+  // How far it has read from `offset`.
+  off_t position() const { return consumed_ + in_->CurrentPosition(); }
+  // A new CodedInputStream where this one is (only between records: no
+  // limit pushed). The old one hands its unread buffer back to the file
+  // stream as it goes.
+  void Renew() {
+    consumed_ += in_->CurrentPosition();
+    in_.reset();
+    in_.emplace(&*raw_);
+    in_->SetTotalBytesLimit(limit_);
+  }
+  // Half its limit: where SkipZeros renews it.
+  int half_limit() const { return limit_ / 2; }
+  // Moves past a hole in the file (blocks Journal::Replace freed after
+  // zeroing them), to the next data the file system holds, without reading
+  // its zeros. Only between records.
+  void SkipHole() {
+    const off_t here = start_ + position();
+    off_t data = ::lseek(fd_, here, SEEK_DATA);
+    if (data < 0 && errno == ENXIO) data = ::lseek(fd_, 0, SEEK_END);
+    // An error leaves the descriptor where it was: read on. Otherwise it
+    // moved, and the streams (which read ahead) start again from `data`.
+    if (data < here) return;
+    consumed_ = data - start_;
+    Open(data);
+  }
+
+ private:
+  void Open(off_t at) {
+    in_.reset();
+    raw_.reset();
+    ::lseek(fd_, at, SEEK_SET);
+    raw_.emplace(fd_, 1 << 16);
+    in_.emplace(&*raw_);
+    in_->SetTotalBytesLimit(limit_);
+  }
+
+  const int fd_;
+  const off_t start_;
+  const int limit_;  // bytes one CodedInputStream may read
+  std::optional<FileInputStream> raw_;
+  std::optional<CodedInputStream> in_;
+  off_t consumed_ = 0;
 };
 
-// Consumes zero bytes (superseded entries, read as empty ones).
-void SkipZeros(CodedInputStream& in) {
+// Consumes zero bytes (superseded entries, read as empty ones), however
+// many: holes are skipped, and a long run is read through new streams.
+void SkipZeros(Stream& s) {
   const void* data = nullptr;
   int size = 0;
-  while (in.GetDirectBufferPointer(&data, &size) && size > 0) {
+  for (;;) {
+    if (s.in().CurrentPosition() > s.half_limit()) s.Renew();
+    CodedInputStream& in = s.in();
+    if (!in.GetDirectBufferPointer(&data, &size) || size <= 0) return;
     const char* p = static_cast<const char*>(data);
     int zeros = 0;
+    // Eight bytes at a time: a superseded stretch may be gigabytes long.
+    uint64_t word = 0;
+    while (zeros + 8 <= size && (std::memcpy(&word, p + zeros, 8), word == 0)) {
+      zeros += 8;
+    }
     while (zeros < size && p[zeros] == 0) ++zeros;
     in.Skip(zeros);
     if (zeros < size) return;
+    s.SkipHole();
   }
 }
 
@@ -139,16 +195,17 @@ uint64_t WsIndex(const v1::JournalEntry& entry) {
 }
 
 // The first pass (see the top of the file).
-Layout Scan(int fd) {
-  Stream s(fd, 0);
-  CodedInputStream& in = s.in;
+Layout Scan(int fd, int limit) {
+  Stream s(fd, 0, limit);
   Layout layout;
   uint64_t seen = 0;
   std::string bytes;
   v1::JournalEntry entry;
   for (;;) {
-    SkipZeros(in);
-    const off_t at = in.CurrentPosition();
+    SkipZeros(s);
+    s.Renew();
+    CodedInputStream& in = s.in();
+    const off_t at = s.position();
     uint32_t size = 0;
     if (!in.ReadVarint32(&size)) break;  // the end, or a length cut short
     const uint8_t tag = PeekTag(in);
@@ -168,7 +225,7 @@ Layout Scan(int fd) {
         ++seen;
       }
     }
-    layout.end = in.CurrentPosition();
+    layout.end = s.position();
   }
   return layout;
 }
@@ -263,17 +320,17 @@ class BeginRecord {
 class JournalInteractions final : public InteractionSource {
  public:
   JournalInteractions(std::shared_ptr<SharedFd> fd, std::string source,
-                      Layout layout, bool resolve_bodies)
+                      Layout layout, bool resolve_bodies, int limit)
       : fd_(std::move(fd)),
         source_(std::move(source)),
         layout_(std::move(layout)),
-        resolve_bodies_(resolve_bodies) {}
+        resolve_bodies_(resolve_bodies),
+        limit_(limit) {}
 
   absl::Status ForEach(
       absl::FunctionRef<absl::Status(v1::Interaction&)> each) override {
     dropped_.clear();
-    Stream s(fd_->get(), layout_.begin_at);
-    CodedInputStream& in = s.in;
+    Stream s(fd_->get(), layout_.begin_at, limit_);
     uint64_t index = 0;
     v1::Interaction interaction;
     auto emit = [&](v1::Interaction& it) -> absl::Status {
@@ -292,15 +349,17 @@ class JournalInteractions final : public InteractionSource {
       return each(it);
     };
     {
-      BeginRecord begin(in);
+      BeginRecord begin(s.in());
       if (!begin.entered()) return Corrupt(source_, "its start entry moved");
       RETURN_IF_ERROR(
-          WalkBegin(in, nullptr, nullptr, interaction, source_, emit));
+          WalkBegin(s.in(), nullptr, nullptr, interaction, source_, emit));
     }
     const off_t length = layout_.end - layout_.begin_at;
     for (;;) {
-      SkipZeros(in);
-      if (in.CurrentPosition() >= length) break;
+      SkipZeros(s);
+      if (s.position() >= length) break;
+      s.Renew();
+      CodedInputStream& in = s.in();
       uint32_t size = 0;
       if (!in.ReadVarint32(&size)) break;
       if (PeekTag(in) != kInteractionTag) {
@@ -318,6 +377,17 @@ class JournalInteractions final : public InteractionSource {
   }
 
   std::vector<std::string> Dropped() const override { return dropped_; }
+
+  absl::Status FitsWhole() const override {
+    const off_t bytes = layout_.end - layout_.begin_at;
+    if (bytes <= INT32_MAX) return absl::OkStatus();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the recording in ", source_, " is ", bytes >> 20,
+        " MiB, more than the 2 GiB that protobuf reads as one message: it "
+        "can only be saved as a binary cassette (a JSON cassette, or an "
+        "upload that must be read back whole, cannot hold it); the journal is "
+        "kept"));
+  }
 
   // Set once the kBegin's interactions are counted (ReadJournal).
   void set_begun_with(uint64_t n) { begun_with_ = n; }
@@ -376,6 +446,7 @@ class JournalInteractions final : public InteractionSource {
   const std::string source_;
   const Layout layout_;
   const bool resolve_bodies_;
+  const int limit_;
   // Interactions in the kBegin.
   uint64_t begun_with_ = 0;
   std::vector<std::string> dropped_;
@@ -384,18 +455,9 @@ class JournalInteractions final : public InteractionSource {
 }  // namespace
 
 absl::StatusOr<Recording> ReadJournal(int fd, std::string source,
-                                      bool resolve_bodies) {
+                                      bool resolve_bodies, int stream_bytes) {
   auto owned = std::make_shared<SharedFd>(fd);
-  struct stat file {};
-  if (::fstat(fd, &file) == 0 && file.st_size > INT32_MAX) {
-    // A protobuf message (the cassette) holds at most 2 GiB: say so rather
-    // than cut the recording short.
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the recording in ", source, " is ", file.st_size / (1 << 20),
-        " MiB, more than the 2 GiB a cassette can hold; the journal is kept "
-        "(split the recording into several cassettes)"));
-  }
-  Layout layout = Scan(fd);
+  Layout layout = Scan(fd, stream_bytes);
   if (layout.begin_at < 0) {
     return absl::DataLossError(
         absl::StrCat("journal ", source, " has no readable start entry"));
@@ -404,12 +466,12 @@ absl::StatusOr<Recording> ReadJournal(int fd, std::string source,
   v1::Cassette head;
   uint64_t begun_with = 0;
   {
-    Stream s(fd, layout.begin_at);
-    BeginRecord begin(s.in);
+    Stream s(fd, layout.begin_at, stream_bytes);
+    BeginRecord begin(s.in());
     v1::Interaction interaction;
     absl::Status st =
         begin.entered()
-            ? WalkBegin(s.in, &head, &begun_with, interaction, source,
+            ? WalkBegin(s.in(), &head, &begun_with, interaction, source,
                         [](v1::Interaction&) { return absl::OkStatus(); })
             : Corrupt(source, "its start entry does not parse");
     if (!st.ok()) {
@@ -420,7 +482,8 @@ absl::StatusOr<Recording> ReadJournal(int fd, std::string source,
   }
   RETURN_IF_ERROR(CheckTimesInRange(head, source));
   auto interactions = std::make_unique<JournalInteractions>(
-      std::move(owned), source, std::move(layout), resolve_bodies);
+      std::move(owned), source, std::move(layout), resolve_bodies,
+      stream_bytes);
   interactions->set_begun_with(begun_with);
   return Recording(std::move(head), std::move(interactions));
 }

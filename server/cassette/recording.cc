@@ -56,6 +56,7 @@ absl::Status Recording::ForEach(
 }
 
 absl::StatusOr<v1::Cassette> Recording::Whole() {
+  RETURN_IF_ERROR(source_->FitsWhole());
   v1::Cassette out = head_;
   RETURN_IF_ERROR(ForEach([&](const v1::Interaction& interaction) {
     *out.add_interactions() = interaction;

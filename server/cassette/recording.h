@@ -27,6 +27,9 @@ class InteractionSource {
       absl::FunctionRef<absl::Status(v1::Interaction&)> each) = 0;
   // One line per interaction the last ForEach left out, and why.
   virtual std::vector<std::string> Dropped() const { return {}; }
+  // OK when the interactions fit in one protobuf message (under 2 GiB), as
+  // Recording::Whole needs; otherwise why not. ForEach streams any size.
+  virtual absl::Status FitsWhole() const { return absl::OkStatus(); }
 };
 
 // Not thread-safe: one caller at a time (the control call saving it).
@@ -53,7 +56,8 @@ class Recording {
   absl::Status ForEach(
       absl::FunctionRef<absl::Status(const v1::Interaction&)> each);
   // The whole cassette in memory, for what cannot stream (a JSON cassette,
-  // an upload from memory, tests).
+  // an upload from memory, tests). RESOURCE_EXHAUSTED, before reading
+  // anything, when it cannot be one message (InteractionSource::FitsWhole).
   absl::StatusOr<v1::Cassette> Whole();
 
   // Interactions, and their serialized bytes, read by the last ForEach.

@@ -143,6 +143,60 @@ def test_journal_survives_a_transient_write_error_and_recovers_everything(matgto
     assert urls(load(again, proto_modules, "full")) == expected
 
 
+def _varint(data: bytes, pos: int):
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, pos
+
+
+def test_a_journal_longer_than_2_gib_is_recovered_whole(matgto, upstream, proto_modules, tmp_path):
+    # A load test records gigabytes a minute. protobuf reads at most 2 GiB
+    # through one stream, and the journal's reader used one for the whole
+    # file: start-up left such a journal in place, unrecovered ("more than
+    # the 2 GiB a cassette can hold"). Here the records after the first sit
+    # past 2.25 GiB of zeros (what a superseded stretch reads as), in a
+    # sparse file.
+    probe = tmp_path / "probe"
+    with open(probe, "wb") as f:
+        f.truncate(1 << 30)
+    if probe.stat().st_blocks * 512 > (1 << 20):
+        pytest.skip(f"the file system under {tmp_path} does not keep holes: the test would write 2.25 GiB")
+    probe.unlink()
+    server = matgto()
+    server.cli("record", "big")
+    paths = [f"/echo?n={i}" for i in range(5)]
+    for path in paths:
+        get(server, upstream.url(path))
+    journal = journal_of(server, "big")
+    wait_for(lambda: journal.exists() and paths[-1].encode() in journal.read_bytes(), what="journal written")
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait()
+    server.log.close()
+    data = journal.read_bytes().rstrip(b"\0")
+    size, at = _varint(data, 0)
+    first_end = at + size  # the start entry
+    with open(journal, "r+b") as f:
+        f.truncate(0)
+        f.write(data[:first_end])
+        f.seek(first_end + (9 << 28))
+        f.write(data[first_end:])
+    assert journal.stat().st_size > 2 ** 31
+    again = matgto("--cassette-dir", str(server.cassette_dir))
+    assert "recovered cassette 'big' (5 interactions)" in again.output(), again.output()
+    assert not journal.exists()
+    cassette = load(again, proto_modules, "big")
+    assert urls(cassette) == [upstream.url(p) for p in paths]
+    again.cli("replay", "big")
+    r = get(again, upstream.url(paths[3]))
+    assert "X-Matgto-Error" not in r.headers
+    assert r.content == cassette.interactions[3].http.response.body
+
+
 def test_record_never_truncates_a_journal_startup_left_in_place(matgto, tmp_path):
     cassettes = tmp_path / "kept-dir"
     cassettes.mkdir()

@@ -23,6 +23,7 @@ using ::matgto::testing::IsOk;
 using ::matgto::testing::MakeGoldenCassette;
 using ::matgto::testing::StatusIs;
 using ::matgto::testing::TempDir;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -146,6 +147,19 @@ TEST(JsonStoreTest, CorruptJsonIsDataLossNamingThePath) {
   EXPECT_THAT(Store(dir.path(), CassetteFormat::kJson)->Load("bad"),
               StatusIs(absl::StatusCode::kDataLoss,
                        HasSubstr(dir.path() + "/bad.json")));
+}
+
+// A cassette saved from a recording over 2 GiB is replayed from a mapping;
+// reading it whole is refused before any of it is read (a sparse file here).
+TEST(BinaryStoreTest, ACassetteOver2GiBIsNotReadWhole) {
+  TempDir dir;
+  const std::string path = dir.path() + "/huge.pb";
+  std::ofstream(path, std::ios::binary).close();
+  std::filesystem::resize_file(path, uintmax_t{9} << 28);  // 2.25 GiB
+  EXPECT_THAT(Store(dir.path(), CassetteFormat::kBinary)->Load("huge"),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       AllOf(HasSubstr(path), HasSubstr("2304 MiB"),
+                             HasSubstr("replay can use it"))));
 }
 
 TEST(ListTest, ListsBothFormatsNestedSortedAndSkipsLeftovers) {

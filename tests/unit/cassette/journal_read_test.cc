@@ -2,7 +2,10 @@
 // the WebSocket entries put back into the sessions they name, superseded
 // entries ignored and a torn tail left out; and saving it one interaction
 // at a time, to the same bytes as saving it whole.
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -181,6 +184,106 @@ TEST(JournalReadTest, WithoutAReadableStartEntryItIsDataLoss) {
                        HasSubstr("no readable start entry")));
   EXPECT_THAT(RecoverJournal("", "j").status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("start entry")));
+}
+
+// A journal longer than the 2 GiB protobuf reads in one stream (a load
+// test's recording). Its middle here is 2.25 GiB of zeros, which the reader
+// takes as superseded entries, so the test file is sparse: the entries after
+// it start past 2 GiB, and are read, saved and looked up at their offsets
+// like any other.
+TEST(JournalReadTest, AJournalLongerThan2GiBIsReadToItsEnd) {
+  TempDir dir;
+  const std::string path = dir.path() + "/big.pb.journal";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  const std::string head =
+      Begin("big", {Http(0, "/0"), Ws(1, "/ws1")}) + Add(Http(2, "/2"));
+  std::string tail = Message(1, "after the gap");
+  tail += Add(Http(3, "/3", 1024));
+  tail += Close(1, 1000, 9);
+  tail += Add(Ws(4, "/ws4"));
+  tail += Message(4, "last");
+  const off_t gap = (off_t{9} << 28);  // 2.25 GiB
+  ASSERT_EQ(::pwrite(fd, head.data(), head.size(), 0),
+            static_cast<ssize_t>(head.size()));
+  const off_t tail_at = static_cast<off_t>(head.size()) + gap;
+  ASSERT_EQ(::pwrite(fd, tail.data(), tail.size(), tail_at),
+            static_cast<ssize_t>(tail.size()));
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  ASSERT_GT(st.st_size, off_t{INT32_MAX});
+  if (st.st_blocks * 512 > (off_t{64} << 20)) {
+    ::close(fd);
+    GTEST_SKIP() << "the file system under " << dir.path()
+                 << " does not keep holes: the test would write 2.25 GiB";
+  }
+
+  absl::StatusOr<Recording> recording = ReadJournal(fd, path, false);
+  ASSERT_THAT(recording.status(), IsOk());
+  std::vector<v1::Interaction> read;
+  ASSERT_THAT(recording->ForEach([&](const v1::Interaction& it) {
+    read.push_back(it);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  ASSERT_EQ(read.size(), 5u);
+  EXPECT_EQ(read[2].http().request().url(), "http://h/2");
+  EXPECT_EQ(read[3].http().response().body(), std::string(1024, 'b'));
+  EXPECT_EQ(Payloads(read[1]), (std::vector<std::string>{"after the gap"}));
+  EXPECT_EQ(read[1].websocket().close().code(), 1000u);
+  EXPECT_EQ(Payloads(read[4]), (std::vector<std::string>{"last"}));
+
+  // Whole, it would be one protobuf message over 2 GiB: refused before
+  // anything is read.
+  EXPECT_THAT(recording->Whole().status(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("more than the 2 GiB")));
+
+  // A binary cassette is written from it one interaction at a time.
+  absl::StatusOr<std::unique_ptr<FileCassetteStore>> store =
+      FileCassetteStore::Create(dir.path() + "/cassettes");
+  ASSERT_THAT(store.status(), IsOk());
+  ASSERT_THAT((*store)->SaveRecording(*recording).status(), IsOk());
+  absl::StatusOr<v1::Cassette> saved = (*store)->Load("big");
+  ASSERT_THAT(saved.status(), IsOk());
+  ASSERT_EQ(saved->interactions_size(), 5);
+  EXPECT_EQ(Payloads(saved->interactions(4)),
+            (std::vector<std::string>{"last"}));
+}
+
+// The same limit crossed for real: a CodedInputStream reads at most the
+// limit in its life (2 GiB; 4 KiB here), so a reader that used one stream for
+// the whole file stopped there and lost every entry after it. 400 entries of
+// ~1.1 KiB and a 64 KiB run of zeros, read through 4 KiB streams.
+TEST(JournalReadTest, EachRecordIsReadPastTheStreamLimit) {
+  TempDir dir;
+  const std::string path = dir.path() + "/long.pb.journal";
+  std::string bytes = Begin("long", {Ws(0, "/ws")});
+  for (uint64_t i = 1; i <= 200; ++i) {
+    bytes += Add(Http(i, "/" + std::to_string(i), 1024));
+  }
+  bytes += std::string(64 << 10, '\0');
+  bytes += Message(0, "late");
+  for (uint64_t i = 201; i <= 400; ++i) {
+    bytes += Add(Http(i, "/" + std::to_string(i), 1024));
+  }
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << bytes;
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  absl::StatusOr<Recording> recording =
+      ReadJournal(fd, path, false, /*stream_bytes=*/4096);
+  ASSERT_THAT(recording.status(), IsOk());
+  absl::StatusOr<v1::Cassette> whole = recording->Whole();
+  ASSERT_THAT(whole.status(), IsOk());
+  ASSERT_EQ(whole->interactions_size(), 401);
+  EXPECT_EQ(Payloads(whole->interactions(0)),
+            (std::vector<std::string>{"late"}));
+  EXPECT_EQ(whole->interactions(400).http().request().url(), "http://h/400");
+  EXPECT_EQ(whole->interactions(400).http().response().body(),
+            std::string(1024, 'b'));
 }
 
 class JournalSaveTest : public ::testing::Test {
