@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "server/cassette/proto_time.h"
 #include "server/core/status_macros.h"
 #include "server/core/utf8.h"
@@ -219,27 +220,96 @@ std::string SerializeCassette(const v1::Cassette& cassette) {
   return bytes;
 }
 
-std::string ContentSha256(const v1::Cassette& cassette) {
-  v1::Cassette content = cassette;
+namespace {
+
+// Serializes `message` deterministically into `out` (replacing it).
+void SerializeDeterministic(const google::protobuf::MessageLite& message,
+                            std::string& out) {
+  out.clear();
+  google::protobuf::io::StringOutputStream raw(&out);
+  google::protobuf::io::CodedOutputStream coded(&raw);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+}
+
+}  // namespace
+
+// The bytes hashed are those of the content message serialized whole
+// (fields in number order, unknown fields last): the header's fields
+// numbered below the interactions, each interaction as its field, then the
+// rest of the header.
+static_assert(v1::Cassette::kInteractionsFieldNumber == 5 &&
+              v1::Cassette::kNameFieldNumber < 5 &&
+              v1::Cassette::kCreatedAtFieldNumber < 5);
+
+ContentDigest::ContentDigest(const v1::Cassette& header)
+    : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ != nullptr && EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx_);
+    ctx_ = nullptr;
+  }
+  v1::Cassette content = header;
+  content.clear_interactions();
   content.clear_schema_version();
   content.clear_written_by();
   content.clear_complete();
   content.clear_updated_at();
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream raw(&bytes);
-    google::protobuf::io::CodedOutputStream out(&raw);
-    out.SetSerializationDeterministic(true);
-    content.SerializeToCodedStream(&out);
+  // Fields 1 to 4 left: name and created_at.
+  v1::Cassette before;
+  before.set_name(content.name());
+  if (content.has_created_at()) {
+    *before.mutable_created_at() = content.created_at();
   }
+  SerializeDeterministic(before, scratch_);
+  Update(scratch_);
+  content.clear_name();
+  content.clear_created_at();
+  SerializeDeterministic(content, after_);
+}
+
+ContentDigest::~ContentDigest() { EVP_MD_CTX_free(ctx_); }
+
+void ContentDigest::Update(absl::string_view bytes) {
+  if (ctx_ != nullptr && !bytes.empty() &&
+      EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) != 1) {
+    EVP_MD_CTX_free(ctx_);
+    ctx_ = nullptr;
+  }
+}
+
+void ContentDigest::Add(const v1::Interaction& interaction) {
+  SerializeDeterministic(interaction, scratch_);
+  uint8_t prefix[16];
+  uint8_t* p = google::protobuf::io::CodedOutputStream::WriteTagToArray(
+      google::protobuf::internal::WireFormatLite::MakeTag(
+          v1::Cassette::kInteractionsFieldNumber,
+          google::protobuf::internal::WireFormatLite::
+              WIRETYPE_LENGTH_DELIMITED),
+      prefix);
+  p = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(
+      scratch_.size(), p);
+  Update(absl::string_view(reinterpret_cast<const char*>(prefix),
+                           static_cast<size_t>(p - prefix)));
+  Update(scratch_);
+}
+
+std::string ContentDigest::Finish() {
+  Update(after_);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(),
-                 nullptr) != 1) {
+  if (ctx_ == nullptr || EVP_DigestFinal_ex(ctx_, digest, &length) != 1) {
     return "";
   }
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+std::string ContentSha256(const v1::Cassette& cassette) {
+  ContentDigest digest(cassette);
+  for (const v1::Interaction& interaction : cassette.interactions()) {
+    digest.Add(interaction);
+  }
+  return digest.Finish();
 }
 
 }  // namespace matgto::cassette

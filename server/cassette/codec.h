@@ -2,6 +2,8 @@
 // the cassette file encoding (parse with version checks, serialize).
 #pragma once
 
+#include <openssl/evp.h>
+
 #include <cstdint>
 #include <string>
 
@@ -62,5 +64,26 @@ std::string SerializeCassette(const v1::Cassette& cassette);
 // store; `cassette push/pull` skip a copy when the hashes agree. Text bodies
 // must be normalized into `body` first (as loads do).
 std::string ContentSha256(const v1::Cassette& cassette);
+
+// ContentSha256 of a cassette whose interactions come one at a time (a
+// mapped file: see CassetteImage), without holding them all: `header`'s own
+// fields (its interactions are ignored), then Add each interaction in order.
+class ContentDigest {
+ public:
+  explicit ContentDigest(const v1::Cassette& header);
+  ~ContentDigest();
+  ContentDigest(const ContentDigest&) = delete;
+  ContentDigest& operator=(const ContentDigest&) = delete;
+  void Add(const v1::Interaction& interaction);
+  // The hex digest ("" if OpenSSL failed); call once.
+  std::string Finish();
+
+ private:
+  void Update(absl::string_view bytes);
+  EVP_MD_CTX* ctx_;
+  // The serialized header fields that come after the interactions.
+  std::string after_;
+  std::string scratch_;
+};
 
 }  // namespace matgto::cassette

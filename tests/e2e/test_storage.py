@@ -17,7 +17,7 @@ import grpc
 import pytest
 import requests
 
-from conftest import MATGTO_BIN, wait_for
+from conftest import MATGTO_BIN, sanitized, wait_for
 
 
 def load(server, proto_modules, name):
@@ -195,6 +195,56 @@ def test_a_journal_longer_than_2_gib_is_recovered_whole(matgto, upstream, proto_
     r = get(again, upstream.url(paths[3]))
     assert "X-Matgto-Error" not in r.headers
     assert r.content == cassette.interactions[3].http.response.body
+
+
+def _vint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def test_listing_cassettes_reads_a_large_one_without_holding_it(matgto, proto_modules, tmp_path):
+    # The control API's ListCassettes (`matgto cassette ls`, the web page on
+    # every session event) gives each cassette's interactions and content
+    # hash. It read every file whole, parsed it and serialized it again to
+    # hash it: a 1 GiB cassette took the server to 5 GiB. A 256 MiB one here.
+    if sanitized():
+        pytest.skip("a sanitizer build's RSS is its shadow memory and quarantine, not matgto's; "
+                    "the dev build runs this test")
+    pb = proto_modules[0]
+    cassettes = tmp_path / "big-dir"
+    cassettes.mkdir()
+    body = os.urandom(1 << 20)
+    with open(cassettes / "big.pb", "wb") as f:
+        f.write(pb.Cassette(schema_version=1, name="big").SerializeToString())
+        for i in range(256):
+            it = pb.Interaction(index=i)
+            it.http.request.method = "GET"
+            it.http.request.url = f"http://example.test/item/{i}"
+            it.http.response.status = 200
+            it.http.response.body = body
+            payload = it.SerializeToString()
+            f.write(b"\x2a" + _vint(len(payload)) + payload)
+        f.write(pb.Cassette(complete=True).SerializeToString())
+    small = pb.Cassette(schema_version=1, name="small", complete=True)
+    (cassettes / "small.pb").write_bytes(small.SerializeToString())
+    server = matgto("--cassette-dir", str(cassettes))
+
+    def peak_mib() -> int:
+        status = Path(f"/proc/{server.proc.pid}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) // 1024
+
+    server.cli("cassette", "ls", "small")  # the control path warmed up
+    before = peak_mib()
+    ls = server.cli("cassette", "ls").stdout
+    assert "big" in ls and "256" in ls and "small" in ls, ls
+    # The mapped file's pages count while they are read (and are let go as
+    # the listing goes); a copy of the cassette alone would be 256 MiB.
+    grew = peak_mib() - before
+    assert grew < 64, f"the server's peak RSS grew by {grew} MiB listing a 256 MiB cassette"
 
 
 def test_record_never_truncates_a_journal_startup_left_in_place(matgto, tmp_path):

@@ -2,8 +2,11 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -176,6 +179,48 @@ TEST(CodecTest, ContentSha256IgnoresStorageStampsButNotContent) {
   edited.mutable_interactions(0)->mutable_http()->mutable_response()->set_body(
       "changed");
   EXPECT_NE(ContentSha256(edited), hash);
+}
+
+// The hash is that of the content serialized whole, as it always was (a
+// push compares it with what another version of matgto listed), though it
+// is now computed one interaction at a time: here against that definition,
+// with every header field set, options and gRPC descriptors after the
+// interactions, and a field this version does not know.
+TEST(CodecTest, ContentSha256IsTheHashOfTheWholeContentMessage) {
+  v1::Cassette in = ThreeInteractionCassette();
+  in.set_written_by("matgto 0.1.0");
+  in.set_complete(true);
+  *in.mutable_created_at() = TimeUtil::SecondsToTimestamp(1700000000);
+  *in.mutable_updated_at() = TimeUtil::SecondsToTimestamp(1800000000);
+  in.mutable_options()->set_ws_speed(2.0);
+  in.set_grpc_descriptors(
+      std::string("\x0a\x03"
+                  "abc"));
+  in.GetReflection()->MutableUnknownFields(&in)->AddVarint(100, 1);
+  v1::Cassette content = in;
+  content.clear_schema_version();
+  content.clear_written_by();
+  content.clear_complete();
+  content.clear_updated_at();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream raw(&bytes);
+    google::protobuf::io::CodedOutputStream out(&raw);
+    out.SetSerializationDeterministic(true);
+    content.SerializeToCodedStream(&out);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  ASSERT_EQ(EVP_Digest(bytes.data(), bytes.size(), digest, &length,
+                       EVP_sha256(), nullptr),
+            1);
+  const std::string expected = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), length));
+  EXPECT_EQ(ContentSha256(in), expected);
+
+  ContentDigest streamed(in);
+  for (const v1::Interaction& it : in.interactions()) streamed.Add(it);
+  EXPECT_EQ(streamed.Finish(), expected);
 }
 
 // Found by the cassette_binary fuzzer: such a cassette loaded but could not
