@@ -4,10 +4,8 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -128,19 +126,6 @@ absl::StatusOr<Fd> OpenParent(const std::string& root, absl::string_view name,
   return dir;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ErrnoStatus("cannot open cassette file", path);
-  // Refused before it is read into memory.
-  std::error_code ec;
-  const uintmax_t size = fs::file_size(path, ec);
-  if (!ec) RETURN_IF_ERROR(FitsOneMessage(size, path));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) return ErrnoStatus("cannot read cassette file", path);
-  return bytes.str();
-}
-
 // Parses a cassette file by its extension; body_text is normalized away.
 absl::StatusOr<v1::Cassette> ParseFile(const std::string& path,
                                        absl::string_view bytes) {
@@ -174,8 +159,11 @@ struct Summary {
 absl::StatusOr<Summary> Summarize(const fs::path& path,
                                   const std::string& name) {
   Summary out;
+  const int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (raw < 0) return ErrnoStatus("cannot open cassette file", path.string());
+  Fd fd(raw);
   if (absl::EndsWith(path.string(), kJsonExtension)) {
-    ASSIGN_OR_RETURN(std::string bytes, ReadFile(path.string()));
+    ASSIGN_OR_RETURN(std::string bytes, ReadFd(fd.get(), path.string()));
     ASSIGN_OR_RETURN(v1::Cassette cassette, ParseFile(path.string(), bytes));
     cassette.set_name(name);
     out.interactions = static_cast<uint64_t>(cassette.interactions_size());
@@ -183,9 +171,6 @@ absl::StatusOr<Summary> Summarize(const fs::path& path,
     if (cassette.has_updated_at()) out.updated_at = cassette.updated_at();
     return out;
   }
-  const int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (raw < 0) return ErrnoStatus("cannot open cassette file", path.string());
-  Fd fd(raw);
   ASSIGN_OR_RETURN(std::unique_ptr<CassetteImage> image,
                    CassetteImage::Map(fd.get(), path.string()));
   v1::Cassette header = image->header();
